@@ -1,0 +1,310 @@
+//! Turning a [`DatasetSpec`] into Arrow record batches.
+//!
+//! Batch `b` is a pure function of the spec and `b`, so batches can be made on any thread in
+//! any order and the dataset is still the same bytes.
+
+use crate::SynthError;
+use crate::dictionary::{self, ColumnDoc};
+use crate::model::{Citizen, Education, Employment, Household, Origin};
+use crate::population::{Intervention, PopulationModel};
+use crate::refdata;
+use crate::rng::{RowRng, hash_str, mix64};
+use crate::scenario::{self, Scenario};
+use crate::spec::{Counterfactual, DatasetSpec};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray, StringBuilder,
+    UInt8Array, UInt16Array, UInt64Array,
+};
+use arrow::buffer::{Buffer, OffsetBuffer};
+use arrow::datatypes::{Int16Type, Schema, SchemaRef};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Metadata keys written into every dataset (Parquet key-value metadata, Arrow schema
+/// metadata, or the CSV sidecar).
+pub mod meta {
+    pub const SCENARIO: &str = "sandkasse.scenario";
+    pub const SPEC: &str = "sandkasse.spec";
+    pub const SEED: &str = "sandkasse.seed";
+    pub const GENERATOR_VERSION: &str = "sandkasse.generator_version";
+    pub const DICTIONARY: &str = "sandkasse.data_dictionary";
+}
+
+/// Makes the batches of one dataset.
+#[derive(Debug)]
+pub struct Generator {
+    spec: DatasetSpec,
+    scenario: Box<dyn Scenario>,
+    model: PopulationModel,
+    key: u64,
+    schema: SchemaRef,
+    columns: Vec<ColumnDoc>,
+    dicts: Dicts,
+}
+
+/// The value arrays of the categorical columns, shared by every batch.
+#[derive(Debug)]
+struct Dicts {
+    sex: ArrayRef,
+    origin: ArrayRef,
+    country: ArrayRef,
+    municipality: ArrayRef,
+    region: ArrayRef,
+    education: ArrayRef,
+    employment: ArrayRef,
+    household: ArrayRef,
+    /// Municipality index -> region index.
+    region_of: Vec<i16>,
+}
+
+impl Dicts {
+    fn new() -> Self {
+        let d = refdata::get();
+        let strings = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let mut countries = vec!["DNK"];
+        countries.extend(d.countries.iter().map(|c| c.code.as_str()));
+        Self {
+            sex: strings(vec!["F", "M"]),
+            origin: strings(Origin::LABELS.to_vec()),
+            country: strings(countries),
+            municipality: strings(d.municipalities.iter().map(|m| m.name.as_str()).collect()),
+            region: strings(d.regions.iter().map(|(_, n)| n.as_str()).collect()),
+            education: strings(Education::LABELS.to_vec()),
+            employment: strings(Employment::LABELS.to_vec()),
+            household: strings(Household::LABELS.to_vec()),
+            region_of: d
+                .municipalities
+                .iter()
+                .map(|m| d.regions.iter().position(|(c, _)| *c == m.region_code).expect("region exists") as i16)
+                .collect(),
+        }
+    }
+}
+
+fn dict(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
+    Arc::new(DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), values.clone()).expect("keys in range by construction"))
+}
+
+impl Generator {
+    pub fn new(spec: DatasetSpec) -> Result<Self, SynthError> {
+        if spec.rows == 0 {
+            return Err(SynthError::ZeroRows(0));
+        }
+        let scenario = scenario::by_name(&spec.scenario)?;
+        let key = mix64(spec.seed ^ hash_str(scenario.name()));
+        let twins = spec.counterfactual.is_some();
+        let model = PopulationModel::new(scenario.as_ref(), &spec.bias, key, twins);
+        let last_global = spec.split.global_row(spec.rows - 1);
+        if last_global >= model.capacity() {
+            let limit = match spec.split {
+                crate::spec::Split::All => model.capacity(),
+                _ => model.capacity() / 2,
+            };
+            let mut detail = String::new();
+            if twins {
+                detail.push_str(" (counterfactual twins halve the CPR space)");
+            }
+            if spec.split != crate::spec::Split::All {
+                detail.push_str(" (a train or test split uses half of the citizens)");
+            }
+            return Err(SynthError::TooManyRows {
+                rows: spec.rows,
+                scenario: spec.scenario.clone(),
+                limit,
+                detail,
+            });
+        }
+        let mut columns = dictionary::population_columns();
+        columns.extend(scenario.columns());
+        if twins {
+            columns.extend(dictionary::twin_columns());
+        }
+        let mut metadata = HashMap::new();
+        metadata.insert(meta::SCENARIO.to_owned(), spec.scenario.clone());
+        metadata.insert(meta::SEED.to_owned(), spec.seed.to_string());
+        metadata.insert(meta::GENERATOR_VERSION.to_owned(), spec.generator_version.clone());
+        metadata.insert(meta::SPEC.to_owned(), serde_json::to_string(&spec).expect("spec serializes"));
+        metadata.insert(meta::DICTIONARY.to_owned(), serde_json::to_string(&columns).expect("dictionary serializes"));
+        let schema = Arc::new(Schema::new_with_metadata(columns.iter().map(ColumnDoc::field).collect::<Vec<_>>(), metadata));
+        Ok(Self {
+            spec,
+            scenario,
+            model,
+            key,
+            schema,
+            columns,
+            dicts: Dicts::new(),
+        })
+    }
+
+    pub fn spec(&self) -> &DatasetSpec {
+        &self.spec
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn columns(&self) -> &[ColumnDoc] {
+        &self.columns
+    }
+
+    /// The most citizens this scenario can give (without a split or twins).
+    pub fn capacity(&self) -> u64 {
+        self.model.capacity()
+    }
+
+    pub fn num_batches(&self) -> u64 {
+        self.spec.rows.div_ceil(self.spec.batch_rows as u64)
+    }
+
+    /// Rows in the output (twins double it).
+    pub fn output_rows(&self) -> u64 {
+        self.spec.rows * if self.spec.counterfactual.is_some() { 2 } else { 1 }
+    }
+
+    /// Generates batch `b` (`b < num_batches()`).
+    pub fn batch(&self, b: u64) -> RecordBatch {
+        let start = b * self.spec.batch_rows as u64;
+        let end = (start + self.spec.batch_rows as u64).min(self.spec.rows);
+        let intervention = match self.spec.counterfactual {
+            None => None,
+            Some(Counterfactual::Sex) => Some(Intervention::FlipSex),
+            Some(Counterfactual::Origin) => Some(Intervention::FlipOrigin),
+        };
+        let n = ((end - start) as usize) * if intervention.is_some() { 2 } else { 1 };
+        let mut base = BaseColumns::with_capacity(n);
+        let mut extra = self.scenario.builder(n);
+        let mut twin_id = Vec::new();
+        let mut is_twin = Vec::new();
+        for i in start..end {
+            let g = self.spec.split.global_row(i);
+            let rng = RowRng::new(self.key, g);
+            let c = self.model.citizen(g, &rng, Intervention::None);
+            base.push(i, &c, &self.dicts);
+            extra.push(&c, &rng, &self.spec.bias);
+            if let Some(iv) = intervention {
+                let t = self.model.citizen(g, &rng, iv);
+                base.push(i, &t, &self.dicts);
+                extra.push(&t, &rng, &self.spec.bias);
+                twin_id.extend([i, i]);
+                is_twin.extend([false, true]);
+            }
+        }
+        let mut arrays = base.finish(&self.dicts);
+        arrays.extend(extra.finish());
+        if intervention.is_some() {
+            arrays.push(Arc::new(UInt64Array::from(twin_id)));
+            arrays.push(Arc::new(BooleanArray::from(is_twin)));
+        }
+        RecordBatch::try_new(self.schema.clone(), arrays).expect("generated columns match the schema")
+    }
+}
+
+/// Columnar buffers for the population's columns.
+struct BaseColumns {
+    person_id: Vec<u64>,
+    cpr: Vec<u8>,
+    sex: Vec<i16>,
+    birth: Vec<i32>,
+    age: Vec<u8>,
+    origin: Vec<i16>,
+    country: Vec<i16>,
+    municipality_code: Vec<u16>,
+    municipality: Vec<i16>,
+    region: Vec<i16>,
+    first_name: StringBuilder,
+    last_name: StringBuilder,
+    education: Vec<i16>,
+    isced: Vec<u8>,
+    chronic: Vec<u8>,
+    employment: Vec<i16>,
+    income: Vec<i32>,
+    household: Vec<i16>,
+    children: Vec<u8>,
+    alone: Vec<bool>,
+    hospital: Vec<u16>,
+}
+
+impl BaseColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            person_id: Vec::with_capacity(n),
+            cpr: Vec::with_capacity(n * 11),
+            sex: Vec::with_capacity(n),
+            birth: Vec::with_capacity(n),
+            age: Vec::with_capacity(n),
+            origin: Vec::with_capacity(n),
+            country: Vec::with_capacity(n),
+            municipality_code: Vec::with_capacity(n),
+            municipality: Vec::with_capacity(n),
+            region: Vec::with_capacity(n),
+            first_name: StringBuilder::with_capacity(n, n * 8),
+            last_name: StringBuilder::with_capacity(n, n * 9),
+            education: Vec::with_capacity(n),
+            isced: Vec::with_capacity(n),
+            chronic: Vec::with_capacity(n),
+            employment: Vec::with_capacity(n),
+            income: Vec::with_capacity(n),
+            household: Vec::with_capacity(n),
+            children: Vec::with_capacity(n),
+            alone: Vec::with_capacity(n),
+            hospital: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, id: u64, c: &Citizen, dicts: &Dicts) {
+        let d = refdata::get();
+        self.person_id.push(id);
+        self.cpr.extend_from_slice(&c.cpr);
+        self.sex.push(i16::from(c.male));
+        self.birth.push(c.birth);
+        self.age.push(c.age);
+        self.origin.push(c.origin as i16);
+        self.country.push(c.country.map_or(0, |k| k as i16 + 1));
+        let m = usize::from(c.municipality);
+        self.municipality_code.push(d.municipalities[m].code);
+        self.municipality.push(m as i16);
+        self.region.push(dicts.region_of[m]);
+        self.first_name.append_value(c.first_name);
+        self.last_name.append_value(c.last_name);
+        self.education.push(c.education as i16);
+        self.isced.push(c.education.isced());
+        self.chronic.push(c.chronic_conditions);
+        self.employment.push(c.employment as i16);
+        self.income.push(c.income_dkk);
+        self.household.push(c.household as i16);
+        self.children.push(c.n_children);
+        self.alone.push(c.living_alone());
+        self.hospital.push(c.hospital_days);
+    }
+
+    fn finish(mut self, dicts: &Dicts) -> Vec<ArrayRef> {
+        let n = self.person_id.len();
+        let offsets = OffsetBuffer::new((0..=n as i32).map(|i| i * 11).collect());
+        let cpr = StringArray::try_new(offsets, Buffer::from_vec(self.cpr), None).expect("CPR numbers are ASCII");
+        vec![
+            Arc::new(UInt64Array::from(self.person_id)),
+            Arc::new(cpr),
+            dict(self.sex, &dicts.sex),
+            Arc::new(Date32Array::from(self.birth)),
+            Arc::new(UInt8Array::from(self.age)),
+            dict(self.origin, &dicts.origin),
+            dict(self.country, &dicts.country),
+            Arc::new(UInt16Array::from(self.municipality_code)),
+            dict(self.municipality, &dicts.municipality),
+            dict(self.region, &dicts.region),
+            Arc::new(self.first_name.finish()),
+            Arc::new(self.last_name.finish()),
+            dict(self.education, &dicts.education),
+            Arc::new(UInt8Array::from(self.isced)),
+            Arc::new(UInt8Array::from(self.chronic)),
+            dict(self.employment, &dicts.employment),
+            Arc::new(Int32Array::from(self.income)),
+            dict(self.household, &dicts.household),
+            Arc::new(UInt8Array::from(self.children)),
+            Arc::new(BooleanArray::from(self.alone)),
+            Arc::new(UInt16Array::from(self.hospital)),
+        ]
+    }
+}

@@ -1,0 +1,150 @@
+//! Scenarios: a population selection plus the scenario's own features and outcome.
+//!
+//! A new scenario is one new file implementing [`Scenario`], plus one line in [`all`].
+
+mod population;
+mod rehabilitation;
+mod unemployment;
+
+use crate::bias::{BiasConfig, Direction};
+use crate::dictionary::ColumnDoc;
+use crate::model::{Citizen, Employment, Origin};
+use crate::rng::{RowRng, Var};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array};
+use arrow::datatypes::{DataType, Field};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+pub use population::Population;
+pub use rehabilitation::RehabilitationNeed;
+pub use unemployment::UnemploymentRisk;
+
+/// One scenario of the sandbox.
+pub trait Scenario: Send + Sync + std::fmt::Debug {
+    /// The name used on the command line and in metadata.
+    fn name(&self) -> &'static str;
+    /// One paragraph: who the citizens are, what the outcome means, which real case it mirrors.
+    fn summary(&self) -> &'static str;
+    /// Ages (at the reference date) of the citizens the scenario draws.
+    fn ages(&self) -> RangeInclusive<u8>;
+    /// Relative selection weight of an age and sex on top of the population pyramid (e.g. the
+    /// newly unemployed are younger than the population).
+    fn cohort_weight(&self, _age: u8, _male: bool) -> f64 {
+        1.0
+    }
+    /// Relative selection weight of an origin group on top of the population model.
+    fn origin_weight(&self, _origin: Origin) -> f64 {
+        1.0
+    }
+    /// An employment status every citizen of the scenario has (e.g. newly unemployed).
+    fn fixed_employment(&self) -> Option<Employment> {
+        None
+    }
+    /// Whether rows carry `p_true`, `outcome_true` and `outcome_recorded`.
+    fn has_outcome(&self) -> bool {
+        true
+    }
+    /// Numeric features measurement bias may target; the first is the default.
+    fn numeric_features(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The mildly biased defaults used when `--bias` is not given.
+    fn default_bias(&self) -> BiasConfig {
+        BiasConfig::none(self.numeric_features().first().copied())
+    }
+    /// The scenario's own columns, after the population's.
+    fn columns(&self) -> Vec<ColumnDoc>;
+    /// A columnar builder for one batch.
+    fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns>;
+}
+
+/// Accumulates a scenario's own columns for one batch.
+pub trait ScenarioColumns: Send {
+    fn push(&mut self, citizen: &Citizen, rng: &RowRng, bias: &BiasConfig);
+    fn finish(self: Box<Self>) -> Vec<ArrayRef>;
+}
+
+/// Every shipped scenario.
+pub fn all() -> Vec<Box<dyn Scenario>> {
+    vec![Box::new(Population), Box::new(UnemploymentRisk), Box::new(RehabilitationNeed)]
+}
+
+/// Looks a scenario up by name.
+pub fn by_name(name: &str) -> Result<Box<dyn Scenario>, crate::SynthError> {
+    all().into_iter().find(|s| s.name() == name).ok_or_else(|| crate::SynthError::UnknownScenario {
+        name: name.to_owned(),
+        known: all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// The outcome columns every outcome scenario shares, with label bias applied in one place.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    p_true: Vec<f64>,
+    truth: Vec<bool>,
+    recorded: Vec<bool>,
+}
+
+impl Outcome {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            p_true: Vec::with_capacity(n),
+            truth: Vec::with_capacity(n),
+            recorded: Vec::with_capacity(n),
+        }
+    }
+
+    /// Draws the true outcome from `p` and the recorded one after label bias.
+    pub fn push(&mut self, p: f64, c: &Citizen, rng: &RowRng, bias: &BiasConfig) {
+        let truth = rng.bernoulli(Var::Outcome, 0, p);
+        let mut recorded = truth;
+        if bias.label_rate > 0.0 && bias.label_group.contains(c) {
+            let flip = rng.bernoulli(Var::LabelBias, 0, bias.label_rate);
+            recorded = match (bias.label_direction, truth) {
+                (Direction::Down, true) => !flip,
+                (Direction::Up, false) => flip,
+                _ => truth,
+            };
+        }
+        self.p_true.push(p);
+        self.truth.push(truth);
+        self.recorded.push(recorded);
+    }
+
+    pub fn finish(self, out: &mut Vec<ArrayRef>) {
+        out.push(Arc::new(Float64Array::from(self.p_true)));
+        out.push(Arc::new(BooleanArray::from(self.truth)));
+        out.push(Arc::new(BooleanArray::from(self.recorded)));
+    }
+
+    pub fn docs(positive: &'static str) -> Vec<ColumnDoc> {
+        vec![
+            ColumnDoc::new("p_true", DataType::Float64, "true probability of the outcome given every cause, observed or not", &["scenario features", "latent"]),
+            ColumnDoc::new("outcome_true", DataType::Boolean, positive, &["p_true"]),
+            ColumnDoc::new(
+                "outcome_recorded",
+                DataType::Boolean,
+                "the outcome as historical case files record it: outcome_true after label bias",
+                &["outcome_true", "label bias"],
+            ),
+        ]
+    }
+}
+
+/// The observed value of a numeric feature: the truth plus measurement-bias noise when the
+/// citizen is in the targeted group and the feature is the targeted one.
+pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bias: &BiasConfig) -> f64 {
+    if bias.measurement_sd > 0.0
+        && bias.measurement_feature.as_deref() == Some(feature)
+        && bias.measurement_group.contains(c)
+    {
+        truth + bias.measurement_sd * rng.normal(Var::MeasurementNoise, k)
+    } else {
+        truth
+    }
+}
+
+/// Fields of a scenario's own columns.
+pub fn fields(s: &dyn Scenario) -> Vec<Field> {
+    s.columns().iter().map(ColumnDoc::field).collect()
+}

@@ -1,0 +1,144 @@
+//! `rehabilitation-need`: citizens aged 65+ and whether they would benefit from rehabilitative
+//! training (hverdagsrehabilitering, Serviceloven § 83 a).
+//!
+//! Causal model of the scenario (on top of the population's):
+//!
+//! ```text
+//! age, chronic_conditions, frailty* ──> functional_score
+//! hospital_days_12m ──> recent_discharge
+//! functional_score, living_alone ──> home_care_hours_week
+//! age, functional_score ──> falls_12m
+//! recent_discharge, falls_12m, functional_score, age, living_alone, motivation* ──> p_true
+//! outcome_true, label bias ──> outcome_recorded
+//! (* latent, not in the data)
+//! ```
+//!
+//! The benefit is highest at moderate functional loss: the fittest need no training and the
+//! most impaired gain less from it. Origin has no direct arrow into `p_true`.
+
+use super::{Outcome, Scenario, ScenarioColumns, observe};
+use crate::bias::{BiasConfig, Direction, Group};
+use crate::dictionary::ColumnDoc;
+use crate::model::Citizen;
+use crate::rng::{RowRng, Var, sigmoid};
+use arrow::array::{ArrayRef, BooleanArray, Float32Array, UInt8Array};
+use arrow::datatypes::DataType;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RehabilitationNeed;
+
+impl Scenario for RehabilitationNeed {
+    fn name(&self) -> &'static str {
+        "rehabilitation-need"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Citizens aged 65+ known to the municipality's elder care. Outcome: would benefit from \
+         rehabilitative training (hverdagsrehabilitering). Default bias: non-Western citizens' \
+         need is under-recorded (label bias down, 0.10: less often referred), they are \
+         under-sampled (0.8), and their functional score is measured with more noise (sd 8 \
+         points: assessments through an interpreter)."
+    }
+
+    fn ages(&self) -> RangeInclusive<u8> {
+        65..=crate::population::MAX_AGE
+    }
+
+    fn cohort_weight(&self, age: u8, _male: bool) -> f64 {
+        // Contact with elder care rises steeply with age.
+        (1.0 + 0.06 * f64::from(age.saturating_sub(65))).min(3.0)
+    }
+
+    fn numeric_features(&self) -> &'static [&'static str] {
+        &["functional_score", "home_care_hours_week", "falls_12m"]
+    }
+
+    fn default_bias(&self) -> BiasConfig {
+        let nw = Group::parse("origin:non_western").expect("static selector");
+        BiasConfig {
+            label_rate: 0.10,
+            label_group: nw.clone(),
+            label_direction: Direction::Down,
+            representation_factor: 0.8,
+            representation_group: nw.clone(),
+            measurement_sd: 8.0,
+            measurement_group: nw,
+            measurement_feature: Some("functional_score".into()),
+            proxy_strength: 1.0,
+        }
+    }
+
+    fn columns(&self) -> Vec<ColumnDoc> {
+        let mut v = vec![
+            ColumnDoc::new("functional_score", DataType::Float32, "functional ability 0-100 (higher is better, Barthel-like), as assessed", &["age", "chronic_conditions", "frailty*", "measurement bias"]),
+            ColumnDoc::new("recent_discharge", DataType::Boolean, "discharged from hospital in the last 3 months", &["hospital_days_12m"]),
+            ColumnDoc::new("home_care_hours_week", DataType::Float32, "hours of home care per week", &["functional_score", "living_alone"]),
+            ColumnDoc::new("falls_12m", DataType::UInt8, "falls in the last 12 months", &["age", "functional_score"]),
+        ];
+        v.extend(Outcome::docs("would truly benefit from rehabilitative training"));
+        v
+    }
+
+    fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns> {
+        Box::new(Columns {
+            score: Vec::with_capacity(capacity),
+            discharge: Vec::with_capacity(capacity),
+            care: Vec::with_capacity(capacity),
+            falls: Vec::with_capacity(capacity),
+            outcome: Outcome::with_capacity(capacity),
+        })
+    }
+}
+
+struct Columns {
+    score: Vec<f32>,
+    discharge: Vec<bool>,
+    care: Vec<f32>,
+    falls: Vec<u8>,
+    outcome: Outcome,
+}
+
+impl ScenarioColumns for Columns {
+    fn push(&mut self, c: &Citizen, rng: &RowRng, bias: &BiasConfig) {
+        let a = f64::from(c.age);
+        let chronic = f64::from(c.chronic_conditions);
+        let frailty = rng.normal(Var::Latent, 0);
+        let motivation = rng.normal(Var::Latent, 1);
+
+        let score = (96.0 - 0.9 * (a - 65.0) - 5.5 * chronic - 9.0 * frailty).clamp(0.0, 100.0);
+        let recent = c.hospital_days > 0 && rng.bernoulli(Var::ScenarioA, 0, 0.45);
+        let care = if score >= 80.0 {
+            0.0
+        } else {
+            let base = (80.0 - score) / 7.0 * if c.living_alone() { 1.3 } else { 1.0 };
+            base * (0.35 * rng.normal(Var::ScenarioB, 0)).exp()
+        };
+        let falls = f64::from(rng.poisson(Var::ScenarioC, 0, (-1.6 + 0.03 * (a - 75.0) + 0.025 * (70.0 - score)).exp()).min(20));
+
+        let logit = -1.1 + 1.3 * f64::from(u8::from(recent)) + 0.45 * falls.min(3.0) - 0.0012 * (score - 58.0).powi(2)
+            + 0.5
+            - 0.06 * (a - 85.0).max(0.0)
+            + if c.living_alone() { 0.25 } else { 0.0 }
+            + 0.6 * motivation;
+        let p = sigmoid(logit);
+
+        self.score.push(observe(score, "functional_score", 0, c, rng, bias).clamp(0.0, 100.0).round() as f32);
+        self.discharge.push(recent);
+        self.care.push(((observe(care, "home_care_hours_week", 1, c, rng, bias).max(0.0)) * 4.0).round() as f32 / 4.0);
+        self.falls.push(observe(falls, "falls_12m", 2, c, rng, bias).round().clamp(0.0, 50.0) as u8);
+        self.outcome.push(p, c, rng, bias);
+    }
+
+    fn finish(self: Box<Self>) -> Vec<ArrayRef> {
+        let mut out: Vec<ArrayRef> = vec![
+            Arc::new(Float32Array::from(self.score)),
+            Arc::new(BooleanArray::from(self.discharge)),
+            Arc::new(Float32Array::from(self.care)),
+            Arc::new(UInt8Array::from(self.falls)),
+        ];
+        self.outcome.finish(&mut out);
+        out
+    }
+}

@@ -1,0 +1,134 @@
+//! The dataset specification: everything that determines a dataset's bytes.
+//!
+//! Two runs with equal specs produce identical data; the spec is stored in every file's
+//! metadata so that a dataset can always be regenerated from its own header.
+
+use crate::SynthError;
+use crate::bias::{BiasConfig, KEYS};
+use crate::scenario::{self, Scenario};
+use serde::{Deserialize, Serialize};
+
+/// The generator's version, part of every dataset's identity.
+pub const GENERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Rows per generated batch (originals). Fixed, not derived from the thread count, so output
+/// does not depend on parallelism.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// Which disjoint part of the row space a dataset draws from.
+///
+/// Global row `g` is a citizen; `all` takes `g = i`, `train` takes the even rows `g = 2i` and
+/// `test` the odd rows `g = 2i + 1`, so train and test never share a citizen (nor a CPR number)
+/// and each is reproducible on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    All,
+    Train,
+    Test,
+}
+
+impl Split {
+    pub fn global_row(self, i: u64) -> u64 {
+        match self {
+            Split::All => i,
+            Split::Train => 2 * i,
+            Split::Test => 2 * i + 1,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(Split::All),
+            "train" => Some(Split::Train),
+            "test" => Some(Split::Test),
+            _ => None,
+        }
+    }
+}
+
+/// The attribute a counterfactual twin changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Counterfactual {
+    /// The twin is of the other sex (and gets a CPR number of that sex).
+    Sex,
+    /// Danish-origin citizens' twins are non-Western immigrants; everyone else's twin is of
+    /// Danish origin. Country, names, geography, education, work and income follow.
+    Origin,
+}
+
+impl Counterfactual {
+    pub const NAMES: &'static [&'static str] = &["sex", "origin"];
+
+    pub fn parse(s: &str) -> Result<Self, SynthError> {
+        match s {
+            "sex" => Ok(Self::Sex),
+            "origin" => Ok(Self::Origin),
+            _ => Err(SynthError::UnknownCounterfactual {
+                attr: s.to_owned(),
+                known: Self::NAMES.join(", "),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    pub scenario: String,
+    /// Citizens (originals; with twins the file has twice as many rows).
+    pub rows: u64,
+    pub seed: u64,
+    pub split: Split,
+    pub bias: BiasConfig,
+    pub counterfactual: Option<Counterfactual>,
+    pub reference_date: String,
+    pub generator_version: String,
+    pub batch_rows: usize,
+}
+
+impl DatasetSpec {
+    /// A spec with the scenario's default (mildly biased) settings.
+    pub fn new(scenario: &str, rows: u64, seed: u64) -> Result<Self, SynthError> {
+        let s = scenario::by_name(scenario)?;
+        if rows == 0 {
+            return Err(SynthError::ZeroRows(rows));
+        }
+        let (y, m, d) = crate::population::REFERENCE_DATE;
+        Ok(Self {
+            scenario: s.name().to_owned(),
+            rows,
+            seed,
+            split: Split::All,
+            bias: s.default_bias(),
+            counterfactual: None,
+            reference_date: format!("{y:04}-{m:02}-{d:02}"),
+            generator_version: GENERATOR_VERSION.to_owned(),
+            batch_rows: BATCH_ROWS,
+        })
+    }
+
+    /// Applies `--bias` arguments in order: `none` resets every knob to no bias, `KEY=VALUE`
+    /// sets one knob.
+    pub fn apply_bias_args<S: AsRef<str>>(&mut self, args: &[S]) -> Result<(), SynthError> {
+        let s: Box<dyn Scenario> = scenario::by_name(&self.scenario)?;
+        for arg in args {
+            let arg = arg.as_ref();
+            if arg == "none" {
+                self.bias = BiasConfig::none(s.numeric_features().first().copied());
+                continue;
+            }
+            let (k, v) = arg.split_once('=').ok_or_else(|| {
+                if KEYS.contains(&arg) {
+                    SynthError::BadBiasSyntax(arg.to_owned())
+                } else {
+                    SynthError::UnknownBiasKey {
+                        key: arg.to_owned(),
+                        known: KEYS.join(", "),
+                    }
+                }
+            })?;
+            self.bias.set(k.trim(), v.trim(), s.numeric_features(), s.has_outcome())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! `sandkasse generate`: write a synthetic dataset.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
+use std::time::Instant;
+use synth::{Counterfactual, DatasetSpec, Format, Generator, Split};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario name (see `sandkasse scenarios`).
+    #[arg(long)]
+    scenario: String,
+    /// Number of citizens (with --counterfactual, each also gets a twin row).
+    #[arg(long)]
+    rows: u64,
+    /// Seed: the same arguments and seed always give byte-identical data.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output file; written atomically (nothing appears under this name unless complete).
+    #[arg(long)]
+    out: PathBuf,
+    /// Output format [default: from the file extension, else parquet].
+    #[arg(long, value_parser = ["parquet", "csv", "arrow"])]
+    format: Option<String>,
+    /// Disjoint, deterministic train/test split of the citizens [default: all].
+    #[arg(long, value_parser = ["train", "test", "all"])]
+    split: Option<String>,
+    /// Bias knobs, KEY=VALUE (repeatable), or `none` for an unbiased dataset. Keys:
+    /// label_rate, label_group, label_direction, representation_factor, representation_group,
+    /// measurement_sd, measurement_group, measurement_feature, proxy_strength.
+    #[arg(long = "bias", value_name = "KEY=VALUE|none")]
+    bias: Vec<String>,
+    /// Also emit a counterfactual twin per citizen with only this attribute (and its causal
+    /// descendants) changed: sex or origin.
+    #[arg(long, value_name = "ATTR")]
+    counterfactual: Option<String>,
+    /// Print a comparison of the generated citizens with the reference statistics.
+    #[arg(long)]
+    report: bool,
+    /// Generator threads (0 = all cores). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// No progress bar or summary line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut spec = DatasetSpec::new(&args.scenario, args.rows, args.seed)?;
+    spec.apply_bias_args(&args.bias)?;
+    if let Some(s) = &args.split {
+        spec.split = Split::parse(s).context("split")?;
+    }
+    if let Some(attr) = &args.counterfactual {
+        spec.counterfactual = Some(Counterfactual::parse(attr)?);
+    }
+    let format = match args.format.as_deref() {
+        Some(f) => Format::parse(f).context("format")?,
+        None => match args.out.extension().and_then(|e| e.to_str()) {
+            Some("csv") => Format::Csv,
+            Some("arrow" | "ipc" | "feather") => Format::Arrow,
+            Some("parquet") | None => Format::Parquet,
+            Some(other) => bail!(
+                "cannot tell the format from the extension .{other} of {}; pass --format parquet|csv|arrow",
+                args.out.display()
+            ),
+        },
+    };
+    let generator = Generator::new(spec)?;
+    let total = generator.output_rows();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows ({per_sec}, {eta})")
+                .expect("static template"),
+        );
+        bar
+    };
+    let started = Instant::now();
+    let summary = synth::write_dataset(&generator, &args.out, format, args.threads, &|n| bar.set_position(n))
+        .with_context(|| format!("generating {} into {}", generator.spec().scenario, args.out.display()))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if !args.quiet {
+        eprintln!(
+            "wrote {} rows of {} to {} ({:.1} MB) in {:.2} s: {:.0} rows/s",
+            summary.rows,
+            generator.spec().scenario,
+            args.out.display(),
+            summary.bytes as f64 / 1e6,
+            secs,
+            summary.rows as f64 / secs
+        );
+    }
+    if args.report {
+        let report = summary.counts.report();
+        if generator.spec().scenario != "population" {
+            println!(
+                "Note: {} selects a sub-population (ages {:?}, scenario weights), so differences from the whole population are expected.\n",
+                generator.spec().scenario,
+                generator.spec().scenario
+            );
+        }
+        print!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `sandkasse scenarios`: what each scenario generates, column by column.
+
+use anyhow::Result;
+use serde_json::json;
+use synth::dictionary::population_columns;
+use synth::population::PopulationModel;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let scenarios = synth::scenario::all();
+    let entries: Vec<_> = scenarios
+        .iter()
+        .map(|s| {
+            let bias = s.default_bias();
+            let capacity = PopulationModel::new(s.as_ref(), &bias, 0, false).capacity();
+            let mut columns = population_columns();
+            columns.extend(s.columns());
+            json!({
+                "name": s.name(),
+                "summary": s.summary(),
+                "ages": [s.ages().start(), s.ages().end()],
+                "has_outcome": s.has_outcome(),
+                "max_rows": capacity,
+                "default_bias": bias,
+                "measurable_features": s.numeric_features(),
+                "columns": columns,
+            })
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    for e in &entries {
+        println!("{}", e["name"].as_str().unwrap_or_default());
+        println!("  {}", e["summary"].as_str().unwrap_or_default());
+        println!(
+            "  ages {}-{}; at most {} rows (distinct fictitious CPR numbers)",
+            e["ages"][0], e["ages"][1], e["max_rows"]
+        );
+        println!("  default bias: {}", e["default_bias"]);
+        println!("  {:<24} {:<12} {:<60} parents", "column", "type", "meaning");
+        for c in e["columns"].as_array().into_iter().flatten() {
+            let parents: Vec<&str> = c["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
+            println!(
+                "  {:<24} {:<12} {:<60} {}",
+                c["name"].as_str().unwrap_or_default(),
+                c["type"].as_str().unwrap_or_default(),
+                c["meaning"].as_str().unwrap_or_default(),
+                parents.join(", ")
+            );
+        }
+        println!();
+    }
+    Ok(())
+}
