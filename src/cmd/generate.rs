@@ -96,15 +96,16 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if args.report {
-        let report = summary.counts.report();
+        let mut text = String::new();
         if generator.spec().scenario != "population" {
-            println!(
-                "Note: {} selects a sub-population (ages {:?}, scenario weights), so differences from the whole population are expected.\n",
-                generator.spec().scenario,
+            text.push_str(&format!(
+                "Note: {} selects a sub-population (its own ages and selection weights), so it is \
+                 expected to differ from the whole population.\n\n",
                 generator.spec().scenario
-            );
+            ));
         }
-        print!("{report}");
+        text.push_str(&summary.counts.report().to_string());
+        super::print(&text)?;
     }
     Ok(())
 }

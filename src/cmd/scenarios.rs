@@ -1,6 +1,7 @@
 //! `sandkasse scenarios`: what each scenario generates, column by column.
 
 use anyhow::Result;
+use std::fmt::Write as _;
 use serde_json::json;
 use synth::dictionary::population_columns;
 use synth::population::PopulationModel;
@@ -34,29 +35,29 @@ pub fn run(args: Args) -> Result<()> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(());
+        return super::print(&(serde_json::to_string_pretty(&entries)? + "\n"));
     }
+    let mut out = String::new();
     for e in &entries {
-        println!("{}", e["name"].as_str().unwrap_or_default());
-        println!("  {}", e["summary"].as_str().unwrap_or_default());
-        println!(
+        writeln!(out, "{}", e["name"].as_str().unwrap_or_default())?;
+        writeln!(out, "  {}", e["summary"].as_str().unwrap_or_default())?;
+        writeln!(out, 
             "  ages {}-{}; at most {} rows (distinct fictitious CPR numbers)",
             e["ages"][0], e["ages"][1], e["max_rows"]
-        );
-        println!("  default bias: {}", e["default_bias"]);
-        println!("  {:<24} {:<12} {:<60} parents", "column", "type", "meaning");
+        )?;
+        writeln!(out, "  default bias: {}", e["default_bias"])?;
+        writeln!(out, "  {:<24} {:<12} {:<60} parents", "column", "type", "meaning")?;
         for c in e["columns"].as_array().into_iter().flatten() {
             let parents: Vec<&str> = c["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
-            println!(
+            writeln!(out, 
                 "  {:<24} {:<12} {:<60} {}",
                 c["name"].as_str().unwrap_or_default(),
                 c["type"].as_str().unwrap_or_default(),
                 c["meaning"].as_str().unwrap_or_default(),
                 parents.join(", ")
-            );
+            )?;
         }
-        println!();
+        writeln!(out)?;
     }
-    Ok(())
+    super::print(&out)
 }

@@ -343,7 +343,7 @@ impl PopulationModel {
                 _ => 0.0,
             };
             let p_emp = sigmoid(
-                1.9 + 0.35 * education.score() - 0.45 * chronic + origin_effect + if male { 0.25 } else { 0.0 }
+                1.45 + 0.35 * education.score() - 0.45 * chronic + origin_effect + if male { 0.25 } else { 0.0 }
                     - 0.12 * (a - 59.0).max(0.0),
             );
             match age {

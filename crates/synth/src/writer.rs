@@ -1,7 +1,9 @@
 //! Writing a dataset to Parquet, Arrow IPC or CSV: streamed, parallel, atomic.
 //!
-//! Batches are generated in windows on a thread pool while the previous window is written, so
-//! memory stays bounded by a few windows however many rows are asked for. Output goes to a
+//! Work goes one row group at a time: its batches are generated in parallel on a thread pool,
+//! then (for Parquet) its columns are encoded in parallel, then appended to the file in order.
+//! Memory stays bounded by one row group however many rows are asked for, and the bytes do not
+//! depend on the number of threads. Output goes to a
 //! temporary file beside the target, is flushed and fsynced, and is renamed into place only
 //! when complete: a failed or interrupted run never leaves a partial file under the real name.
 
@@ -10,14 +12,19 @@ use crate::fidelity::FidelityCounts;
 use crate::generate::{Generator, meta};
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+
+/// Columns written without Parquet dictionary encoding.
+const HIGH_CARDINALITY: &[&str] = &["person_id", "cpr", "income_dkk", "p_true", "twin_id"];
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +70,15 @@ impl Drop for TempFile {
     }
 }
 
+/// Generated batches per row group (and per unit of work): 16 x 64 Ki = 1 Mi citizens.
+const BATCHES_PER_GROUP: u64 = 16;
+
 enum Sink {
-    Parquet(ArrowWriter<BufWriter<File>>),
+    Parquet {
+        writer: SerializedFileWriter<BufWriter<File>>,
+        factory: ArrowRowGroupWriterFactory,
+        groups: usize,
+    },
     Arrow(arrow::ipc::writer::FileWriter<BufWriter<File>>),
     Csv(arrow::csv::Writer<BufWriter<File>>),
 }
@@ -86,33 +100,74 @@ impl Sink {
                     .collect::<Vec<_>>();
                 let mut kv = kv;
                 kv.sort_by(|a, b| a.key.cmp(&b.key));
-                let props = WriterProperties::builder()
+                let mut props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
                     .set_key_value_metadata(Some(kv))
-                    .set_max_row_group_row_count(Some(1 << 20))
-                    .build();
-                Sink::Parquet(ArrowWriter::try_new(out, schema, Some(props)).map_err(|source| SynthError::Parquet {
+                    .set_max_row_group_row_count(Some(1 << 20));
+                // Columns that are (nearly) unique per row gain nothing from a dictionary, and
+                // trying one costs a hash per value before the writer falls back to plain.
+                for column in HIGH_CARDINALITY {
+                    if schema.column_with_name(column).is_some() {
+                        props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+                    }
+                }
+                let props = props.build();
+                let pq_err = |source| SynthError::Parquet {
                     path: path.to_owned(),
                     source,
-                })?)
+                };
+                // ArrowWriter embeds the Arrow schema (dictionary types, metadata); its
+                // low-level halves then let us encode columns in parallel.
+                let (writer, factory) = ArrowWriter::try_new(out, schema, Some(props))
+                    .and_then(ArrowWriter::into_serialized_writer)
+                    .map_err(pq_err)?;
+                Sink::Parquet { writer, factory, groups: 0 }
             }
             Format::Arrow => Sink::Arrow(arrow::ipc::writer::FileWriter::try_new(out, &schema).map_err(arrow_err)?),
             Format::Csv => Sink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
         })
     }
 
-    fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), SynthError> {
+    /// Writes one row group's batches (for Parquet, encoding its columns in parallel on `pool`).
+    fn write_group(&mut self, batches: &[RecordBatch], pool: &rayon::ThreadPool, path: &Path) -> Result<(), SynthError> {
         let arrow_err = |source| SynthError::Arrow {
             path: path.to_owned(),
             source,
         };
+        let pq_err = |source| SynthError::Parquet {
+            path: path.to_owned(),
+            source,
+        };
         match self {
-            Sink::Parquet(w) => w.write(batch).map_err(|source| SynthError::Parquet {
-                path: path.to_owned(),
-                source,
-            }),
-            Sink::Arrow(w) => w.write(batch).map_err(arrow_err),
-            Sink::Csv(w) => w.write(batch).map_err(arrow_err),
+            Sink::Parquet { writer, factory, groups } => {
+                let schema = batches[0].schema();
+                let column_writers = factory.create_column_writers(*groups).map_err(pq_err)?;
+                // Flat schema: one leaf per field, so writer j encodes column j.
+                let chunks: Vec<ArrowColumnChunk> = pool.install(|| {
+                    column_writers
+                        .into_par_iter()
+                        .enumerate()
+                        .map(|(j, mut w)| {
+                            for batch in batches {
+                                for leaf in compute_leaves(schema.field(j), batch.column(j))? {
+                                    w.write(&leaf)?;
+                                }
+                            }
+                            w.close()
+                        })
+                        .collect::<Result<_, _>>()
+                })
+                .map_err(pq_err)?;
+                let mut group = writer.next_row_group().map_err(pq_err)?;
+                for chunk in chunks {
+                    chunk.append_to_row_group(&mut group).map_err(pq_err)?;
+                }
+                group.close().map_err(pq_err)?;
+                *groups += 1;
+                Ok(())
+            }
+            Sink::Arrow(w) => batches.iter().try_for_each(|b| w.write(b)).map_err(arrow_err),
+            Sink::Csv(w) => batches.iter().try_for_each(|b| w.write(b)).map_err(arrow_err),
         }
     }
 
@@ -126,7 +181,7 @@ impl Sink {
             source,
         };
         let buf = match self {
-            Sink::Parquet(w) => w.into_inner().map_err(|source| SynthError::Parquet {
+            Sink::Parquet { writer, .. } => writer.into_inner().map_err(|source| SynthError::Parquet {
                 path: path.to_owned(),
                 source,
             })?,
@@ -182,35 +237,21 @@ pub fn write_dataset(
             path: path.to_owned(),
             source: std::io::Error::other(e.to_string()),
         })?;
-    let window = (pool.current_num_threads() * 2) as u64;
     let batches = generator.num_batches();
     let mut counts = FidelityCounts::default();
     let mut written = 0u64;
-
-    std::thread::scope(|scope| -> Result<(), SynthError> {
-        // One window in flight while the previous one is written.
-        let (tx, rx) = sync_channel::<Vec<RecordBatch>>(1);
-        scope.spawn(move || {
-            let mut start = 0;
-            while start < batches {
-                let end = (start + window).min(batches);
-                let made: Vec<RecordBatch> = pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());
-                if tx.send(made).is_err() {
-                    return; // the writer stopped on an error
-                }
-                start = end;
-            }
-        });
-        for made in rx {
-            for batch in &made {
-                sink.write(batch, path)?;
-                counts.add(batch);
-                written += batch.num_rows() as u64;
-                progress(written);
-            }
+    let mut start = 0;
+    while start < batches {
+        let end = (start + BATCHES_PER_GROUP).min(batches);
+        let made: Vec<RecordBatch> = pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());
+        sink.write_group(&made, &pool, path)?;
+        for batch in &made {
+            counts.add(batch);
+            written += batch.num_rows() as u64;
         }
-        Ok(())
-    })?;
+        progress(written);
+        start = end;
+    }
 
     let file = sink.finish(path)?;
     file.sync_all().map_err(io(path))?;
