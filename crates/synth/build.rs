@@ -16,7 +16,10 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets this"));
     let names = manifest.join("../../sandbox-data/names");
     let mut out = String::new();
-    for (konst, file) in [("MALE", "first_names_male_top500.csv"), ("FEMALE", "first_names_female_top500.csv")] {
+    for (konst, file) in [
+        ("MALE", "first_names_male_top500.csv"),
+        ("FEMALE", "first_names_female_top500.csv"),
+    ] {
         let path = names.join(file);
         println!("cargo::rerun-if-changed={}", path.display());
         let rows = read_rows(&path);
@@ -47,7 +50,11 @@ fn main() {
     }
     out.push_str("];\npub const SURNAMES_COUNT: &[u32] = &[\n");
     for r in &rows {
-        let n = if r[2].is_empty() { (r[3].parse::<f64>().unwrap() * ratio).round() } else { r[2].parse::<f64>().unwrap() };
+        let n = if r[2].is_empty() {
+            (r[3].parse::<f64>().unwrap() * ratio).round()
+        } else {
+            r[2].parse::<f64>().unwrap()
+        };
         let _ = writeln!(out, "    {n},");
     }
     out.push_str("];\n");

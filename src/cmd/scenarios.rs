@@ -1,8 +1,8 @@
 //! `sandkasse scenarios`: what each scenario generates, column by column.
 
 use anyhow::Result;
-use std::fmt::Write as _;
 use serde_json::json;
+use std::fmt::Write as _;
 use synth::dictionary::population_columns;
 use synth::population::PopulationModel;
 
@@ -41,15 +41,22 @@ pub fn run(args: Args) -> Result<()> {
     for e in &entries {
         writeln!(out, "{}", e["name"].as_str().unwrap_or_default())?;
         writeln!(out, "  {}", e["summary"].as_str().unwrap_or_default())?;
-        writeln!(out, 
+        writeln!(
+            out,
             "  ages {}-{}; at most {} rows (distinct fictitious CPR numbers)",
             e["ages"][0], e["ages"][1], e["max_rows"]
         )?;
         writeln!(out, "  default bias: {}", e["default_bias"])?;
         writeln!(out, "  {:<24} {:<12} {:<60} parents", "column", "type", "meaning")?;
         for c in e["columns"].as_array().into_iter().flatten() {
-            let parents: Vec<&str> = c["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
-            writeln!(out, 
+            let parents: Vec<&str> = c["parents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str())
+                .collect();
+            writeln!(
+                out,
                 "  {:<24} {:<12} {:<60} {}",
                 c["name"].as_str().unwrap_or_default(),
                 c["type"].as_str().unwrap_or_default(),

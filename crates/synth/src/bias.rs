@@ -27,7 +27,10 @@ pub const ORIGIN_SELECTORS: &[(&str, &[Origin])] = &[
     ("descendant_western", &[Origin::DescendantWestern]),
     ("descendant_non_western", &[Origin::DescendantNonWestern]),
     ("western", &[Origin::ImmigrantWestern, Origin::DescendantWestern]),
-    ("non_western", &[Origin::ImmigrantNonWestern, Origin::DescendantNonWestern]),
+    (
+        "non_western",
+        &[Origin::ImmigrantNonWestern, Origin::DescendantNonWestern],
+    ),
     ("immigrant", &[Origin::ImmigrantWestern, Origin::ImmigrantNonWestern]),
     (
         "non_danish",
@@ -190,7 +193,13 @@ impl BiasConfig {
     }
 
     /// Applies one `KEY=VALUE` setting, validating it against the scenario's features.
-    pub fn set(&mut self, key: &str, value: &str, numeric_features: &[&str], has_outcome: bool) -> Result<(), SynthError> {
+    pub fn set(
+        &mut self,
+        key: &str,
+        value: &str,
+        numeric_features: &[&str],
+        has_outcome: bool,
+    ) -> Result<(), SynthError> {
         let bad = |reason: &str| SynthError::BadBiasValue {
             key: key.to_owned(),
             value: value.to_owned(),

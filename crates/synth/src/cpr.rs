@@ -124,7 +124,15 @@ mod tests {
 
     #[test]
     fn every_serial_index_round_trips_for_every_century_band() {
-        for (y, m, d) in [(1890, 2, 28), (1936, 12, 31), (1937, 1, 1), (1999, 7, 4), (2000, 2, 29), (2036, 3, 3), (2040, 1, 9)] {
+        for (y, m, d) in [
+            (1890, 2, 28),
+            (1936, 12, 31),
+            (1937, 1, 1),
+            (1999, 7, 4),
+            (2000, 2, 29),
+            (2036, 3, 3),
+            (2040, 1, 9),
+        ] {
             let birth = days_from_civil(y, m, d);
             let cap = serial_capacity(y);
             let mut seen = std::collections::HashSet::new();
@@ -147,7 +155,10 @@ mod tests {
         let mut out = [0u8; 11];
         format_into(days_from_civil(1985, 5, 17), false, 0, &mut out);
         assert_eq!(&out, b"770585-0000");
-        assert!(matches!(parse_fictitious("170585-0000"), Err(CprError::NotFictitious(_, 17))));
+        assert!(matches!(
+            parse_fictitious("170585-0000"),
+            Err(CprError::NotFictitious(_, 17))
+        ));
         assert!(matches!(parse_fictitious("910285-0000"), Err(CprError::BadDate(_))));
         assert!(matches!(parse_fictitious("77058-50000"), Err(CprError::Shape(_))));
     }

@@ -69,6 +69,9 @@ mod tests {
         let on = days_from_civil(2026, 1, 1);
         assert_eq!(age_on(days_from_civil(2000, 1, 1), on), 26);
         assert_eq!(age_on(days_from_civil(2000, 1, 2), on), 25);
-        assert_eq!(years_before(days_from_civil(2024, 2, 29), 1), days_from_civil(2023, 2, 28));
+        assert_eq!(
+            years_before(days_from_civil(2024, 2, 29), 1),
+            days_from_civil(2023, 2, 28)
+        );
     }
 }

@@ -50,34 +50,124 @@ pub fn population_columns() -> Vec<ColumnDoc> {
     use DataType::*;
     let cat = categorical;
     vec![
-        ColumnDoc::new("person_id", UInt64, "row number within the dataset (twins share it with their original)", &[]),
-        ColumnDoc::new("cpr", Utf8, "fictitious CPR number DDMMYY-SSSS: day + 60, century digit and sex parity consistent", &["birth_date", "sex"]),
+        ColumnDoc::new(
+            "person_id",
+            UInt64,
+            "row number within the dataset (twins share it with their original)",
+            &[],
+        ),
+        ColumnDoc::new(
+            "cpr",
+            Utf8,
+            "fictitious CPR number DDMMYY-SSSS: day + 60, century digit and sex parity consistent",
+            &["birth_date", "sex"],
+        ),
         ColumnDoc::new("sex", cat(), "M or F", &[]),
         ColumnDoc::new("birth_date", Date32, "date of birth", &[]),
-        ColumnDoc::new("age", UInt8, "whole years at the reference date (sex and age follow the DST age pyramid)", &["birth_date"]),
-        ColumnDoc::new("origin", cat(), "DST origin group: danish, immigrant/descendant x western/non_western", &["age", "sex"]),
-        ColumnDoc::new("country_of_origin", cat(), "ISO 3166-1 alpha-3 country of origin (DNK for Danish origin)", &["origin"]),
-        ColumnDoc::new("municipality_code", UInt16, "DST 3-digit municipality code", &["origin"]),
+        ColumnDoc::new(
+            "age",
+            UInt8,
+            "whole years at the reference date (sex and age follow the DST age pyramid)",
+            &["birth_date"],
+        ),
+        ColumnDoc::new(
+            "origin",
+            cat(),
+            "DST origin group: danish, immigrant/descendant x western/non_western",
+            &["age", "sex"],
+        ),
+        ColumnDoc::new(
+            "country_of_origin",
+            cat(),
+            "ISO 3166-1 alpha-3 country of origin (DNK for Danish origin)",
+            &["origin"],
+        ),
+        ColumnDoc::new(
+            "municipality_code",
+            UInt16,
+            "DST 3-digit municipality code",
+            &["origin"],
+        ),
         ColumnDoc::new("municipality", cat(), "municipality name", &["municipality_code"]),
         ColumnDoc::new("region", cat(), "region name", &["municipality_code"]),
-        ColumnDoc::new("first_name", Utf8, "first name fitting sex and naming culture, weighted by frequency", &["sex", "origin", "country_of_origin"]),
-        ColumnDoc::new("last_name", Utf8, "surname of the naming culture, weighted by frequency", &["origin", "country_of_origin"]),
-        ColumnDoc::new("education", cat(), "highest completed education (ISCED-like groups)", &["age", "sex", "origin"]),
-        ColumnDoc::new("education_isced", UInt8, "ISCED 2011 level of education (top of the group's range)", &["education"]),
-        ColumnDoc::new("chronic_conditions", UInt8, "number of chronic conditions", &["age", "education"]),
-        ColumnDoc::new("employment_status", cat(), "main activity", &["age", "sex", "origin", "education", "chronic_conditions"]),
-        ColumnDoc::new("income_dkk", Int32, "annual personal income before tax, DKK", &["age", "sex", "origin", "education", "employment_status"]),
+        ColumnDoc::new(
+            "first_name",
+            Utf8,
+            "first name fitting sex and naming culture, weighted by frequency",
+            &["sex", "origin", "country_of_origin"],
+        ),
+        ColumnDoc::new(
+            "last_name",
+            Utf8,
+            "surname of the naming culture, weighted by frequency",
+            &["origin", "country_of_origin"],
+        ),
+        ColumnDoc::new(
+            "education",
+            cat(),
+            "highest completed education (ISCED-like groups)",
+            &["age", "sex", "origin"],
+        ),
+        ColumnDoc::new(
+            "education_isced",
+            UInt8,
+            "ISCED 2011 level of education (top of the group's range)",
+            &["education"],
+        ),
+        ColumnDoc::new(
+            "chronic_conditions",
+            UInt8,
+            "number of chronic conditions",
+            &["age", "education"],
+        ),
+        ColumnDoc::new(
+            "employment_status",
+            cat(),
+            "main activity",
+            &["age", "sex", "origin", "education", "chronic_conditions"],
+        ),
+        ColumnDoc::new(
+            "income_dkk",
+            Int32,
+            "annual personal income before tax, DKK",
+            &["age", "sex", "origin", "education", "employment_status"],
+        ),
         ColumnDoc::new("household_type", cat(), "household type", &["age", "sex", "origin"]),
-        ColumnDoc::new("n_children", UInt8, "children living in the household", &["household_type", "origin"]),
-        ColumnDoc::new("living_alone", Boolean, "lives alone (household_type = single)", &["household_type"]),
-        ColumnDoc::new("hospital_days_12m", UInt16, "days admitted to hospital in the last 12 months", &["age", "chronic_conditions"]),
+        ColumnDoc::new(
+            "n_children",
+            UInt8,
+            "children living in the household",
+            &["household_type", "origin"],
+        ),
+        ColumnDoc::new(
+            "living_alone",
+            Boolean,
+            "lives alone (household_type = single)",
+            &["household_type"],
+        ),
+        ColumnDoc::new(
+            "hospital_days_12m",
+            UInt16,
+            "days admitted to hospital in the last 12 months",
+            &["age", "chronic_conditions"],
+        ),
     ]
 }
 
 /// The columns a counterfactual dataset adds after the scenario's.
 pub fn twin_columns() -> Vec<ColumnDoc> {
     vec![
-        ColumnDoc::new("twin_id", DataType::UInt64, "shared by a citizen and their counterfactual twin", &[]),
-        ColumnDoc::new("is_twin", DataType::Boolean, "true for the counterfactual row of the pair", &[]),
+        ColumnDoc::new(
+            "twin_id",
+            DataType::UInt64,
+            "shared by a citizen and their counterfactual twin",
+            &[],
+        ),
+        ColumnDoc::new(
+            "is_twin",
+            DataType::Boolean,
+            "true for the counterfactual row of the pair",
+            &[],
+        ),
     ]
 }

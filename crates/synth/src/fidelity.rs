@@ -37,10 +37,18 @@ impl FidelityCounts {
                 .expect("generated batches have the population columns")
         };
         let (muni, region, sex, origin) = (keys("municipality"), keys("region"), keys("sex"), keys("origin"));
-        let age = batch.column_by_name("age").expect("age column").as_primitive::<UInt8Type>();
+        let age = batch
+            .column_by_name("age")
+            .expect("age column")
+            .as_primitive::<UInt8Type>();
         let twin = batch.column_by_name("is_twin").map(|c| c.as_boolean().clone());
         let band_of: Vec<usize> = (0..=255u32)
-            .map(|a| d.pyramid_5yr.iter().position(|b| (b.1..=b.2).contains(&a)).unwrap_or(d.pyramid_5yr.len() - 1))
+            .map(|a| {
+                d.pyramid_5yr
+                    .iter()
+                    .position(|b| (b.1..=b.2).contains(&a))
+                    .unwrap_or(d.pyramid_5yr.len() - 1)
+            })
             .collect();
         for i in 0..batch.num_rows() {
             if twin.as_ref().is_some_and(|t| t.value(i)) {
@@ -74,7 +82,12 @@ impl FidelityCounts {
                 .iter()
                 .zip(&self.region)
                 .map(|((code, name), &c)| {
-                    let p: u64 = d.municipalities.iter().filter(|m| m.region_code == *code).map(|m| m.population).sum();
+                    let p: u64 = d
+                        .municipalities
+                        .iter()
+                        .filter(|m| m.region_code == *code)
+                        .map(|m| m.population)
+                        .sum();
                     (name.clone(), p as f64 / pop, c as f64 / n)
                 })
                 .collect(),
@@ -88,8 +101,16 @@ impl FidelityCounts {
                 .enumerate()
                 .flat_map(|(i, b)| {
                     [
-                        (format!("{} F", b.0), b.4 as f64 / people, self.age_sex[i * 2] as f64 / n),
-                        (format!("{} M", b.0), b.3 as f64 / people, self.age_sex[i * 2 + 1] as f64 / n),
+                        (
+                            format!("{} F", b.0),
+                            b.4 as f64 / people,
+                            self.age_sex[i * 2] as f64 / n,
+                        ),
+                        (
+                            format!("{} M", b.0),
+                            b.3 as f64 / people,
+                            self.age_sex[i * 2 + 1] as f64 / n,
+                        ),
                     ]
                 })
                 .collect(),
@@ -99,7 +120,13 @@ impl FidelityCounts {
             "origin share (DST 2023, derived)",
             crate::model::Origin::ALL
                 .iter()
-                .map(|&o| (o.label().to_owned(), d.origin_2023[o as usize], self.origin[o as usize] as f64 / n))
+                .map(|&o| {
+                    (
+                        o.label().to_owned(),
+                        d.origin_2023[o as usize],
+                        self.origin[o as usize] as f64 / n,
+                    )
+                })
                 .collect(),
             0.005,
         );
@@ -145,7 +172,11 @@ pub struct FidelityReport {
 
 impl std::fmt::Display for FidelityReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Fidelity of {} generated citizens against the reference statistics", self.rows)?;
+        writeln!(
+            f,
+            "Fidelity of {} generated citizens against the reference statistics",
+            self.rows
+        )?;
         for s in &self.sections {
             writeln!(
                 f,
@@ -155,7 +186,11 @@ impl std::fmt::Display for FidelityReport {
                 s.tolerance,
                 if s.pass { "PASS" } else { "FAIL" }
             )?;
-            writeln!(f, "  {:<28} {:>10} {:>10} {:>9}", "category", "reference", "generated", "diff")?;
+            writeln!(
+                f,
+                "  {:<28} {:>10} {:>10} {:>9}",
+                "category", "reference", "generated", "diff"
+            )?;
             for (cat, r, g) in &s.rows {
                 writeln!(f, "  {cat:<28} {r:>10.4} {g:>10.4} {:>+9.4}", g - r)?;
             }

@@ -12,8 +12,8 @@ use crate::rng::{RowRng, hash_str, mix64};
 use crate::scenario::{self, Scenario};
 use crate::spec::{Counterfactual, DatasetSpec};
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray, StringBuilder,
-    UInt8Array, UInt16Array, UInt64Array,
+    ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray,
+    StringBuilder, UInt8Array, UInt16Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, OffsetBuffer};
 use arrow::datatypes::{Int16Type, Schema, SchemaRef};
@@ -75,14 +75,22 @@ impl Dicts {
             region_of: d
                 .municipalities
                 .iter()
-                .map(|m| d.regions.iter().position(|(c, _)| *c == m.region_code).expect("region exists") as i16)
+                .map(|m| {
+                    d.regions
+                        .iter()
+                        .position(|(c, _)| *c == m.region_code)
+                        .expect("region exists") as i16
+                })
                 .collect(),
         }
     }
 }
 
 fn dict(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
-    Arc::new(DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), values.clone()).expect("keys in range by construction"))
+    Arc::new(
+        DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), values.clone())
+            .expect("keys in range by construction"),
+    )
 }
 
 impl Generator {
@@ -123,9 +131,18 @@ impl Generator {
         metadata.insert(meta::SCENARIO.to_owned(), spec.scenario.clone());
         metadata.insert(meta::SEED.to_owned(), spec.seed.to_string());
         metadata.insert(meta::GENERATOR_VERSION.to_owned(), spec.generator_version.clone());
-        metadata.insert(meta::SPEC.to_owned(), serde_json::to_string(&spec).expect("spec serializes"));
-        metadata.insert(meta::DICTIONARY.to_owned(), serde_json::to_string(&columns).expect("dictionary serializes"));
-        let schema = Arc::new(Schema::new_with_metadata(columns.iter().map(ColumnDoc::field).collect::<Vec<_>>(), metadata));
+        metadata.insert(
+            meta::SPEC.to_owned(),
+            serde_json::to_string(&spec).expect("spec serializes"),
+        );
+        metadata.insert(
+            meta::DICTIONARY.to_owned(),
+            serde_json::to_string(&columns).expect("dictionary serializes"),
+        );
+        let schema = Arc::new(Schema::new_with_metadata(
+            columns.iter().map(ColumnDoc::field).collect::<Vec<_>>(),
+            metadata,
+        ));
         Ok(Self {
             spec,
             scenario,

@@ -11,7 +11,7 @@
 use crate::alias::AliasTable;
 use crate::locale;
 use crate::refdata::RefData;
-use fake::locales::{AR_SA, Data, DE_DE, EN, FA_IR, FR_FR, IT_IT, NL_NL, PT_PT, TR_TR, ZH_CN};
+use fake::locales::{AR_SA, DE_DE, Data, EN, FA_IR, FR_FR, IT_IT, NL_NL, PT_PT, TR_TR, ZH_CN};
 
 /// A weighted list of names.
 #[derive(Debug)]
@@ -80,13 +80,18 @@ pub struct NameTables {
 pub fn feminine_surname(culture: &str, male: &'static str) -> &'static str {
     let swap = |from: &str, to: &str| male.strip_suffix(from).map(|stem| format!("{stem}{to}"));
     let female = match culture {
-        "polish" => swap("ski", "ska").or_else(|| swap("cki", "cka")).or_else(|| swap("dzki", "dzka")),
+        "polish" => swap("ski", "ska")
+            .or_else(|| swap("cki", "cka"))
+            .or_else(|| swap("dzki", "dzka")),
         "russian" | "bulgarian" => ["ov", "ev", "in"]
             .iter()
             .find(|s| male.ends_with(*s))
             .map(|_| format!("{male}a")),
         "icelandic" => swap("son", "dóttir"),
-        "lithuanian" => swap("as", "ienė").or_else(|| swap("is", "ienė")).or_else(|| swap("ys", "ienė")).or_else(|| swap("us", "uvienė")),
+        "lithuanian" => swap("as", "ienė")
+            .or_else(|| swap("is", "ienė"))
+            .or_else(|| swap("ys", "ienė"))
+            .or_else(|| swap("us", "uvienė")),
         "latvian" => swap("is", "e").or_else(|| swap("š", "a")).or_else(|| swap("s", "a")),
         "greek" => swap("os", "ou").or_else(|| swap("is", "i")).or_else(|| swap("as", "a")),
         _ => None,
@@ -107,8 +112,14 @@ impl NameTables {
         let danish = Culture {
             name: "danish".into(),
             first: [
-                NameList::new(locale::FIRST_NAMES_FEMALE.to_vec(), &counts(locale::FIRST_NAMES_FEMALE_COUNT)),
-                NameList::new(locale::FIRST_NAMES_MALE.to_vec(), &counts(locale::FIRST_NAMES_MALE_COUNT)),
+                NameList::new(
+                    locale::FIRST_NAMES_FEMALE.to_vec(),
+                    &counts(locale::FIRST_NAMES_FEMALE_COUNT),
+                ),
+                NameList::new(
+                    locale::FIRST_NAMES_MALE.to_vec(),
+                    &counts(locale::FIRST_NAMES_MALE_COUNT),
+                ),
             ],
             surnames: [
                 NameList::new(locale::SURNAMES.to_vec(), &counts(locale::SURNAMES_COUNT)),
@@ -126,7 +137,10 @@ impl NameTables {
                     .iter()
                     .filter(|n| n.culture == culture && n.male == Some(male))
                     .collect();
-                assert!(!rows.is_empty(), "foreign_first_names.csv: no {culture} names for male={male}");
+                assert!(
+                    !rows.is_empty(),
+                    "foreign_first_names.csv: no {culture} names for male={male}"
+                );
                 NameList::new(
                     rows.iter().map(|n| n.name.as_str()).collect(),
                     &rows.iter().map(|n| n.weight).collect::<Vec<_>>(),

@@ -99,7 +99,12 @@ pub fn origin_probs(d: &RefData, age: u32) -> [f64; 5] {
 /// `k = 1` and `k = 0`.
 pub fn municipality_weights(d: &RefData, k: f64, target: f64) -> [Vec<f64>; 2] {
     let pop: f64 = d.municipalities.iter().map(|m| m.population as f64).sum();
-    let mean: f64 = d.municipalities.iter().map(|m| m.population as f64 * m.non_danish_share).sum::<f64>() / pop;
+    let mean: f64 = d
+        .municipalities
+        .iter()
+        .map(|m| m.population as f64 * m.non_danish_share)
+        .sum::<f64>()
+        / pop;
     let shares: Vec<f64> = d
         .municipalities
         .iter()
@@ -108,8 +113,18 @@ pub fn municipality_weights(d: &RefData, k: f64, target: f64) -> [Vec<f64>; 2] {
             (target + k * (s - target)).clamp(0.002, 0.998)
         })
         .collect();
-    let danish = d.municipalities.iter().zip(&shares).map(|(m, s)| m.population as f64 * (1.0 - s)).collect();
-    let non = d.municipalities.iter().zip(&shares).map(|(m, s)| m.population as f64 * s).collect();
+    let danish = d
+        .municipalities
+        .iter()
+        .zip(&shares)
+        .map(|(m, s)| m.population as f64 * (1.0 - s))
+        .collect();
+    let non = d
+        .municipalities
+        .iter()
+        .zip(&shares)
+        .map(|(m, s)| m.population as f64 * s)
+        .collect();
     [danish, non]
 }
 
@@ -137,7 +152,9 @@ impl PopulationModel {
         let mut cohorts = Vec::new();
         let mut weights = Vec::new();
         for age in scenario.ages() {
-            let Some(&(m, f)) = d.pyramid.get(usize::from(age)) else { continue };
+            let Some(&(m, f)) = d.pyramid.get(usize::from(age)) else {
+                continue;
+            };
             for (male, n) in [(false, f), (true, m)] {
                 let mut w = n as f64 * scenario.cohort_weight(age, male);
                 if bias.representation_group.sex() == Some(male) {
@@ -197,19 +214,37 @@ impl PopulationModel {
 
         let [danish, non] = municipality_weights(d, bias.proxy_strength, national_non_danish_share(d));
         let names = NameTables::get();
-        let countries = [Origin::ImmigrantWestern, Origin::ImmigrantNonWestern, Origin::DescendantWestern, Origin::DescendantNonWestern]
-            .map(|o| {
-                let (idx, w): (Vec<u16>, Vec<f64>) = d
-                    .countries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.western != o.is_non_western())
-                    .map(|(i, c)| (i as u16, if o.is_immigrant() { c.immigrant_weight } else { c.descendant_weight }))
-                    .unzip();
-                let table = AliasTable::new(&w);
-                (idx, table)
-            });
-        let country_culture = d.countries.iter().map(|c| names.culture_index(&c.name_culture)).collect();
+        let countries = [
+            Origin::ImmigrantWestern,
+            Origin::ImmigrantNonWestern,
+            Origin::DescendantWestern,
+            Origin::DescendantNonWestern,
+        ]
+        .map(|o| {
+            let (idx, w): (Vec<u16>, Vec<f64>) = d
+                .countries
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.western != o.is_non_western())
+                .map(|(i, c)| {
+                    (
+                        i as u16,
+                        if o.is_immigrant() {
+                            c.immigrant_weight
+                        } else {
+                            c.descendant_weight
+                        },
+                    )
+                })
+                .unzip();
+            let table = AliasTable::new(&w);
+            (idx, table)
+        });
+        let country_culture = d
+            .countries
+            .iter()
+            .map(|c| names.culture_index(&c.name_culture))
+            .collect();
 
         Self {
             reference_day,
@@ -261,13 +296,18 @@ impl PopulationModel {
         // Origin and geography.
         let mut origin = Origin::ALL[self.origin[usize::from(age)].sample(rng.uniform(Var::Origin, 0))];
         if intervention == Intervention::FlipOrigin {
-            origin = if origin.is_danish() { Origin::ImmigrantNonWestern } else { Origin::Danish };
+            origin = if origin.is_danish() {
+                Origin::ImmigrantNonWestern
+            } else {
+                Origin::Danish
+            };
         }
         let country = (!origin.is_danish()).then(|| {
             let (idx, table) = &self.countries[origin as usize - 1];
             idx[table.sample(rng.uniform(Var::Country, 0))]
         });
-        let municipality = self.municipality[usize::from(!origin.is_danish())].sample(rng.uniform(Var::Municipality, 0)) as u8;
+        let municipality =
+            self.municipality[usize::from(!origin.is_danish())].sample(rng.uniform(Var::Municipality, 0)) as u8;
 
         // Names.
         let culture = country.map_or(0, |c| self.country_culture[usize::from(c)]);
@@ -277,8 +317,13 @@ impl PopulationModel {
             Origin::DescendantNonWestern => 0.12,
             _ => 0.02,
         };
-        let first_culture = if rng.uniform(Var::FirstName, 1) < danish_first_p { 0 } else { culture };
-        let first_name = self.names.cultures[first_culture].first[usize::from(male)].sample(rng.uniform(Var::FirstName, 0));
+        let first_culture = if rng.uniform(Var::FirstName, 1) < danish_first_p {
+            0
+        } else {
+            culture
+        };
+        let first_name =
+            self.names.cultures[first_culture].first[usize::from(male)].sample(rng.uniform(Var::FirstName, 0));
         let last_name = self.names.cultures[culture].surnames[usize::from(male)].sample(rng.uniform(Var::LastName, 0));
 
         // Education: an ordinal latent with age, sex and origin effects, capped by what can be

@@ -106,7 +106,10 @@ struct Table {
 
 impl Table {
     fn parse((file, text): (&'static str, &'static str)) -> Self {
-        let mut lines = text.trim_start_matches('\u{feff}').lines().filter(|l| !l.trim().is_empty());
+        let mut lines = text
+            .trim_start_matches('\u{feff}')
+            .lines()
+            .filter(|l| !l.trim().is_empty());
         let header = split_csv(lines.next().unwrap_or_else(|| panic!("{file}: empty")));
         let rows = lines.map(split_csv).collect();
         Self { file, header, rows }
@@ -272,7 +275,11 @@ mod tests {
         }
         let people: u64 = d.pyramid.iter().map(|(m, f)| m + f).sum();
         assert_eq!(people, 5_843_347);
-        assert!(d.municipalities.iter().all(|m| m.non_danish_share > 0.0 && m.non_danish_share < 1.0));
+        assert!(
+            d.municipalities
+                .iter()
+                .all(|m| m.non_danish_share > 0.0 && m.non_danish_share < 1.0)
+        );
         let ishoj = d.municipalities.iter().find(|m| m.name == "Ishøj").unwrap();
         let rebild = d.municipalities.iter().find(|m| m.name == "Rebild").unwrap();
         assert!(ishoj.non_danish_share > 4.0 * rebild.non_danish_share);

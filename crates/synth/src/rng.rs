@@ -189,12 +189,7 @@ impl Permutation {
         assert!(n > 0, "a permutation needs a non-empty domain");
         let bits = 64 - (n - 1).max(1).leading_zeros();
         let half_bits = bits.div_ceil(2).max(1);
-        let keys = [
-            mix64(key ^ 1),
-            mix64(key ^ 2),
-            mix64(key ^ 3),
-            mix64(key ^ 4),
-        ];
+        let keys = [mix64(key ^ 1), mix64(key ^ 2), mix64(key ^ 3), mix64(key ^ 4)];
         Self { n, half_bits, keys }
     }
 

@@ -127,7 +127,8 @@ impl DatasetSpec {
                     }
                 }
             })?;
-            self.bias.set(k.trim(), v.trim(), s.numeric_features(), s.has_outcome())?;
+            self.bias
+                .set(k.trim(), v.trim(), s.numeric_features(), s.has_outcome())?;
         }
         Ok(())
     }

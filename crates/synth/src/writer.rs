@@ -13,10 +13,10 @@ use crate::generate::{Generator, meta};
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
-use parquet::file::writer::SerializedFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use std::fs::{self, File};
@@ -121,7 +121,11 @@ impl Sink {
                 let (writer, factory) = ArrowWriter::try_new(out, schema, Some(props))
                     .and_then(ArrowWriter::into_serialized_writer)
                     .map_err(pq_err)?;
-                Sink::Parquet { writer, factory, groups: 0 }
+                Sink::Parquet {
+                    writer,
+                    factory,
+                    groups: 0,
+                }
             }
             Format::Arrow => Sink::Arrow(arrow::ipc::writer::FileWriter::try_new(out, &schema).map_err(arrow_err)?),
             Format::Csv => Sink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
@@ -129,7 +133,12 @@ impl Sink {
     }
 
     /// Writes one row group's batches (for Parquet, encoding its columns in parallel on `pool`).
-    fn write_group(&mut self, batches: &[RecordBatch], pool: &rayon::ThreadPool, path: &Path) -> Result<(), SynthError> {
+    fn write_group(
+        &mut self,
+        batches: &[RecordBatch],
+        pool: &rayon::ThreadPool,
+        path: &Path,
+    ) -> Result<(), SynthError> {
         let arrow_err = |source| SynthError::Arrow {
             path: path.to_owned(),
             source,
@@ -139,25 +148,30 @@ impl Sink {
             source,
         };
         match self {
-            Sink::Parquet { writer, factory, groups } => {
+            Sink::Parquet {
+                writer,
+                factory,
+                groups,
+            } => {
                 let schema = batches[0].schema();
                 let column_writers = factory.create_column_writers(*groups).map_err(pq_err)?;
                 // Flat schema: one leaf per field, so writer j encodes column j.
-                let chunks: Vec<ArrowColumnChunk> = pool.install(|| {
-                    column_writers
-                        .into_par_iter()
-                        .enumerate()
-                        .map(|(j, mut w)| {
-                            for batch in batches {
-                                for leaf in compute_leaves(schema.field(j), batch.column(j))? {
-                                    w.write(&leaf)?;
+                let chunks: Vec<ArrowColumnChunk> = pool
+                    .install(|| {
+                        column_writers
+                            .into_par_iter()
+                            .enumerate()
+                            .map(|(j, mut w)| {
+                                for batch in batches {
+                                    for leaf in compute_leaves(schema.field(j), batch.column(j))? {
+                                        w.write(&leaf)?;
+                                    }
                                 }
-                            }
-                            w.close()
-                        })
-                        .collect::<Result<_, _>>()
-                })
-                .map_err(pq_err)?;
+                                w.close()
+                            })
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(pq_err)?;
                 let mut group = writer.next_row_group().map_err(pq_err)?;
                 for chunk in chunks {
                     chunk.append_to_row_group(&mut group).map_err(pq_err)?;
@@ -243,7 +257,8 @@ pub fn write_dataset(
     let mut start = 0;
     while start < batches {
         let end = (start + BATCHES_PER_GROUP).min(batches);
-        let made: Vec<RecordBatch> = pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());
+        let made: Vec<RecordBatch> =
+            pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());
         sink.write_group(&made, &pool, path)?;
         for batch in &made {
             counts.add(batch);
@@ -273,7 +288,8 @@ pub fn write_dataset(
             })
             .collect();
         let mut f = File::create(&sidecar).map_err(io(&sidecar))?;
-        f.write_all(serde_json::to_string_pretty(&meta).expect("json").as_bytes()).map_err(io(&sidecar))?;
+        f.write_all(serde_json::to_string_pretty(&meta).expect("json").as_bytes())
+            .map_err(io(&sidecar))?;
         f.sync_all().map_err(io(&sidecar))?;
     }
     fs::rename(&temp.path, path).map_err(io(path))?;

@@ -26,18 +26,31 @@ fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
     let c = b.column_by_name(col).unwrap();
     if let Some(d) = c.as_dictionary_opt::<Int16Type>() {
         let values = d.values().as_string::<i32>();
-        d.keys().values().iter().map(|&k| values.value(k as usize).to_owned()).collect()
+        d.keys()
+            .values()
+            .iter()
+            .map(|&k| values.value(k as usize).to_owned())
+            .collect()
     } else {
         c.as_string::<i32>().iter().map(|s| s.unwrap().to_owned()).collect()
     }
 }
 
 fn bools(b: &RecordBatch, col: &str) -> Vec<bool> {
-    b.column_by_name(col).unwrap().as_boolean().iter().map(Option::unwrap).collect()
+    b.column_by_name(col)
+        .unwrap()
+        .as_boolean()
+        .iter()
+        .map(Option::unwrap)
+        .collect()
 }
 
 fn u8s(b: &RecordBatch, col: &str) -> Vec<u8> {
-    b.column_by_name(col).unwrap().as_primitive::<UInt8Type>().values().to_vec()
+    b.column_by_name(col)
+        .unwrap()
+        .as_primitive::<UInt8Type>()
+        .values()
+        .to_vec()
 }
 
 fn is_non_western(o: &str) -> bool {
@@ -52,7 +65,11 @@ fn rows_depend_only_on_spec_and_index() {
     assert_eq!(short.columns(), long.batch(0).slice(0, 1000).columns());
     // A different seed gives different people.
     let other = generate(spec("unemployment-risk", 1000, 10, &[]));
-    let same = strings(&short, "cpr").iter().zip(strings(&other, "cpr")).filter(|(a, b)| **a == *b).count();
+    let same = strings(&short, "cpr")
+        .iter()
+        .zip(strings(&other, "cpr"))
+        .filter(|(a, b)| **a == *b)
+        .count();
     assert!(same < 10, "{same} identical CPR numbers across seeds");
 }
 
@@ -90,7 +107,11 @@ fn population_matches_reference_statistics_at_one_million() {
     let report = total.report();
     assert_eq!(report.rows, 1_000_000);
     for s in &report.sections {
-        assert!(s.pass, "{}: max diff {} > {}\n{report}", s.name, s.max_abs_diff, s.tolerance);
+        assert!(
+            s.pass,
+            "{}: max diff {} > {}\n{report}",
+            s.name, s.max_abs_diff, s.tolerance
+        );
     }
 }
 
@@ -112,7 +133,12 @@ fn origin_varies_with_geography_and_age() {
         let idx: Vec<usize> = (0..b.num_rows()).filter(|&i| (lo..=hi).contains(&age[i])).collect();
         idx.iter().filter(|&&i| origin[i].starts_with("descendant")).count() as f64 / idx.len() as f64
     };
-    assert!(desc(0, 9) > 10.0 * desc(60, 110), "descendants: children {} vs 60+ {}", desc(0, 9), desc(60, 110));
+    assert!(
+        desc(0, 9) > 10.0 * desc(60, 110),
+        "descendants: children {} vs 60+ {}",
+        desc(0, 9),
+        desc(60, 110)
+    );
 }
 
 /// Checks every CPR number of a dataset against its row and returns them.
@@ -127,7 +153,11 @@ fn check_cprs(b: &RecordBatch, reference_age: bool) -> Vec<String> {
         assert_eq!(facts.birth, birth.value(i), "row {i}: {}", cprs[i]);
         assert_eq!(facts.male, sex[i] == "M", "row {i}: {}", cprs[i]);
         if reference_age {
-            assert_eq!(synth::date::age_on(facts.birth, reference), i32::from(age[i]), "row {i}");
+            assert_eq!(
+                synth::date::age_on(facts.birth, reference),
+                i32::from(age[i]),
+                "row {i}"
+            );
         }
     }
     cprs
@@ -145,7 +175,11 @@ fn cpr_numbers_are_fictitious_consistent_and_unique() {
 
 #[test]
 fn capacity_limits_are_stated_and_enforced() {
-    for (scenario, at_least) in [("population", 100_000_000), ("unemployment-risk", 50_000_000), ("rehabilitation-need", 35_000_000)] {
+    for (scenario, at_least) in [
+        ("population", 100_000_000),
+        ("unemployment-risk", 50_000_000),
+        ("rehabilitation-need", 35_000_000),
+    ] {
         let g = Generator::new(spec(scenario, 1, 1, &[])).unwrap();
         let cap = g.capacity();
         assert!(cap >= at_least, "{scenario}: capacity {cap}");
@@ -157,7 +191,10 @@ fn capacity_limits_are_stated_and_enforced() {
         }
         let mut with_twins = spec(scenario, cap / 2 + 1, 1, &[]);
         with_twins.counterfactual = Some(Counterfactual::Sex);
-        assert!(matches!(Generator::new(with_twins), Err(SynthError::TooManyRows { .. })));
+        assert!(matches!(
+            Generator::new(with_twins),
+            Err(SynthError::TooManyRows { .. })
+        ));
     }
 }
 
@@ -182,7 +219,12 @@ fn label_bias_lowers_the_groups_recorded_rate_by_the_rate() {
         "unemployment-risk",
         400_000,
         11,
-        &["none", "label_rate=0.2", "label_group=origin:non_western", "label_direction=down"],
+        &[
+            "none",
+            "label_rate=0.2",
+            "label_group=origin:non_western",
+            "label_direction=down",
+        ],
     ));
     let origin = strings(&biased, "origin");
     let truth = bools(&biased, "outcome_true");
@@ -192,7 +234,11 @@ fn label_bias_lowers_the_groups_recorded_rate_by_the_rate() {
         idx.iter().filter(|&&i| v[i]).count() as f64 / idx.len() as f64
     };
     let (t, r) = (rate(&truth, true), rate(&recorded, true));
-    assert!((r - 0.8 * t).abs() < 0.006, "group: true {t}, recorded {r}, expected {}", 0.8 * t);
+    assert!(
+        (r - 0.8 * t).abs() < 0.006,
+        "group: true {t}, recorded {r}, expected {}",
+        0.8 * t
+    );
     assert_eq!(rate(&truth, false), rate(&recorded, false), "others untouched");
 
     let clean = generate(spec("unemployment-risk", 400_000, 11, &["none"]));
@@ -203,7 +249,12 @@ fn label_bias_lowers_the_groups_recorded_rate_by_the_rate() {
 
 #[test]
 fn label_bias_up_raises_the_groups_recorded_rate() {
-    let b = generate(spec("rehabilitation-need", 300_000, 4, &["none", "label_rate=0.3", "label_direction=up", "label_group=sex:F"]));
+    let b = generate(spec(
+        "rehabilitation-need",
+        300_000,
+        4,
+        &["none", "label_rate=0.3", "label_direction=up", "label_group=sex:F"],
+    ));
     let sex = strings(&b, "sex");
     let truth = bools(&b, "outcome_true");
     let rec = bools(&b, "outcome_recorded");
@@ -211,7 +262,10 @@ fn label_bias_up_raises_the_groups_recorded_rate() {
     let t = women.iter().filter(|&&i| truth[i]).count() as f64 / women.len() as f64;
     let r = women.iter().filter(|&&i| rec[i]).count() as f64 / women.len() as f64;
     let expected = t + 0.3 * (1.0 - t);
-    assert!((r - expected).abs() < 0.006, "true {t} recorded {r} expected {expected}");
+    assert!(
+        (r - expected).abs() < 0.006,
+        "true {t} recorded {r} expected {expected}"
+    );
 }
 
 #[test]
@@ -222,9 +276,16 @@ fn representation_bias_undersamples_the_group() {
         o.iter().filter(|x| is_non_western(x)).count() as f64 / o.len() as f64
     };
     let base = share(&["none"]);
-    let half = share(&["none", "representation_factor=0.5", "representation_group=origin:non_western"]);
+    let half = share(&[
+        "none",
+        "representation_factor=0.5",
+        "representation_group=origin:non_western",
+    ]);
     let expected = 0.5 * base / (1.0 - base + 0.5 * base);
-    assert!((half - expected).abs() < 0.003, "base {base} half {half} expected {expected}");
+    assert!(
+        (half - expected).abs() < 0.003,
+        "base {base} half {half} expected {expected}"
+    );
 }
 
 #[test]
@@ -234,11 +295,22 @@ fn measurement_bias_adds_noise_to_the_group_only() {
         "rehabilitation-need",
         200_000,
         21,
-        &["none", "measurement_sd=10", "measurement_feature=functional_score", "measurement_group=origin:non_danish"],
+        &[
+            "none",
+            "measurement_sd=10",
+            "measurement_feature=functional_score",
+            "measurement_group=origin:non_danish",
+        ],
     ));
     let origin = strings(&clean, "origin");
-    let a = clean.column_by_name("functional_score").unwrap().as_primitive::<Float32Type>();
-    let b = noisy.column_by_name("functional_score").unwrap().as_primitive::<Float32Type>();
+    let a = clean
+        .column_by_name("functional_score")
+        .unwrap()
+        .as_primitive::<Float32Type>();
+    let b = noisy
+        .column_by_name("functional_score")
+        .unwrap()
+        .as_primitive::<Float32Type>();
     let (mut n, mut ss) = (0usize, 0.0f64);
     for i in 0..clean.num_rows() {
         let d = f64::from(b.value(i) - a.value(i));
@@ -253,14 +325,25 @@ fn measurement_bias_adds_noise_to_the_group_only() {
     let sd = (ss / n as f64).sqrt();
     assert!((sd - 10.0).abs() < 0.6, "noise sd {sd} over {n} rows");
     // The truth is unaffected by how the feature is measured.
-    let p = |b: &RecordBatch| b.column_by_name("p_true").unwrap().as_primitive::<Float64Type>().values().to_vec();
+    let p = |b: &RecordBatch| {
+        b.column_by_name("p_true")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec()
+    };
     assert_eq!(p(&clean), p(&noisy));
 }
 
 #[test]
 fn proxy_strength_controls_how_much_municipality_says_about_origin() {
     let ratio = |k: &str| {
-        let b = generate(spec("population", 400_000, 13, &["none", &format!("proxy_strength={k}")]));
+        let b = generate(spec(
+            "population",
+            400_000,
+            13,
+            &["none", &format!("proxy_strength={k}")],
+        ));
         let muni = strings(&b, "municipality");
         let origin = strings(&b, "origin");
         let share = |m: &str| {
@@ -286,7 +369,10 @@ fn counterfactual_twins_change_only_the_attribute_and_its_descendants() {
     let birth = b.column_by_name("birth_date").unwrap().as_primitive::<Date32Type>();
     let origin = strings(&b, "origin");
     let muni = strings(&b, "municipality");
-    let ids = b.column_by_name("twin_id").unwrap().as_primitive::<arrow::datatypes::UInt64Type>();
+    let ids = b
+        .column_by_name("twin_id")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::UInt64Type>();
     let mut p_changed = 0;
     let p = b.column_by_name("p_true").unwrap().as_primitive::<Float64Type>();
     for i in (0..b.num_rows()).step_by(2) {
@@ -304,7 +390,11 @@ fn counterfactual_twins_change_only_the_attribute_and_its_descendants() {
     // but not all twins differ in p_true.
     assert!(p_changed > 0 && p_changed < 10_000, "{p_changed}");
     let cprs = check_cprs(&b, true);
-    assert_eq!(cprs.iter().collect::<HashSet<_>>().len(), cprs.len(), "twins have CPR numbers of their own");
+    assert_eq!(
+        cprs.iter().collect::<HashSet<_>>().len(),
+        cprs.len(),
+        "twins have CPR numbers of their own"
+    );
 
     let mut s = spec("rehabilitation-need", 20_000, 31, &["none"]);
     s.counterfactual = Some(Counterfactual::Origin);
@@ -356,7 +446,10 @@ fn scenario_features_are_plausible() {
 
     let r = generate(spec("rehabilitation-need", 100_000, 3, &["none"]));
     assert!(u8s(&r, "age").iter().all(|a| *a >= 65));
-    let score = r.column_by_name("functional_score").unwrap().as_primitive::<Float32Type>();
+    let score = r
+        .column_by_name("functional_score")
+        .unwrap()
+        .as_primitive::<Float32Type>();
     assert!(score.values().iter().all(|s| (0.0..=100.0).contains(s)));
     assert_eq!(r.column_by_name("functional_score").unwrap().null_count(), 0);
 
@@ -366,8 +459,15 @@ fn scenario_features_are_plausible() {
     let adults: Vec<usize> = (0..p.num_rows()).filter(|&i| (25..=64).contains(&age[i])).collect();
     let employed = adults.iter().filter(|&&i| emp[i] == "employed").count() as f64 / adults.len() as f64;
     assert!((0.70..0.84).contains(&employed), "employment rate 25-64: {employed}");
-    let income = p.column_by_name("income_dkk").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
-    let mut inc: Vec<i32> = adults.iter().filter(|&&i| emp[i] == "employed").map(|&i| income.value(i)).collect();
+    let income = p
+        .column_by_name("income_dkk")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int32Type>();
+    let mut inc: Vec<i32> = adults
+        .iter()
+        .filter(|&&i| emp[i] == "employed")
+        .map(|&i| income.value(i))
+        .collect();
     inc.sort_unstable();
     let median = inc[inc.len() / 2];
     assert!((300_000..550_000).contains(&median), "median employed income {median}");
@@ -391,7 +491,9 @@ fn names_fit_sex_and_origin() {
     let country = strings(&b, "country_of_origin");
     let tables = synth::names::NameTables::get();
     let refdata = synth::refdata::get();
-    let immigrants: Vec<usize> = (0..b.num_rows()).filter(|&i| origin[i].starts_with("immigrant")).collect();
+    let immigrants: Vec<usize> = (0..b.num_rows())
+        .filter(|&i| origin[i].starts_with("immigrant"))
+        .collect();
     let fitting = immigrants
         .iter()
         .filter(|&&i| {
@@ -400,7 +502,11 @@ fn names_fit_sex_and_origin() {
             culture.first[usize::from(sex[i] == "M")].contains(&first[i])
         })
         .count();
-    assert!(fitting as f64 > 0.95 * immigrants.len() as f64, "{fitting} of {}", immigrants.len());
+    assert!(
+        fitting as f64 > 0.95 * immigrants.len() as f64,
+        "{fitting} of {}",
+        immigrants.len()
+    );
     // Anne is the most common Danish woman's name: about 1.5 % of Danish-origin women.
     let women: Vec<usize> = danish.iter().copied().filter(|&i| sex[i] == "F").collect();
     let annes = women.iter().filter(|&&i| first[i] == "Anne").count() as f64 / women.len() as f64;

@@ -66,15 +66,22 @@ pub trait ScenarioColumns: Send {
 
 /// Every shipped scenario.
 pub fn all() -> Vec<Box<dyn Scenario>> {
-    vec![Box::new(Population), Box::new(UnemploymentRisk), Box::new(RehabilitationNeed)]
+    vec![
+        Box::new(Population),
+        Box::new(UnemploymentRisk),
+        Box::new(RehabilitationNeed),
+    ]
 }
 
 /// Looks a scenario up by name.
 pub fn by_name(name: &str) -> Result<Box<dyn Scenario>, crate::SynthError> {
-    all().into_iter().find(|s| s.name() == name).ok_or_else(|| crate::SynthError::UnknownScenario {
-        name: name.to_owned(),
-        known: all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
-    })
+    all()
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| crate::SynthError::UnknownScenario {
+            name: name.to_owned(),
+            known: all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
+        })
 }
 
 /// The outcome columns every outcome scenario shares, with label bias applied in one place.
@@ -119,7 +126,12 @@ impl Outcome {
 
     pub fn docs(positive: &'static str) -> Vec<ColumnDoc> {
         vec![
-            ColumnDoc::new("p_true", DataType::Float64, "true probability of the outcome given every cause, observed or not", &["scenario features", "latent"]),
+            ColumnDoc::new(
+                "p_true",
+                DataType::Float64,
+                "true probability of the outcome given every cause, observed or not",
+                &["scenario features", "latent"],
+            ),
             ColumnDoc::new("outcome_true", DataType::Boolean, positive, &["p_true"]),
             ColumnDoc::new(
                 "outcome_recorded",

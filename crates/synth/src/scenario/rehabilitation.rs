@@ -72,10 +72,30 @@ impl Scenario for RehabilitationNeed {
 
     fn columns(&self) -> Vec<ColumnDoc> {
         let mut v = vec![
-            ColumnDoc::new("functional_score", DataType::Float32, "functional ability 0-100 (higher is better, Barthel-like), as assessed", &["age", "chronic_conditions", "frailty*", "measurement bias"]),
-            ColumnDoc::new("recent_discharge", DataType::Boolean, "discharged from hospital in the last 3 months", &["hospital_days_12m"]),
-            ColumnDoc::new("home_care_hours_week", DataType::Float32, "hours of home care per week", &["functional_score", "living_alone"]),
-            ColumnDoc::new("falls_12m", DataType::UInt8, "falls in the last 12 months", &["age", "functional_score"]),
+            ColumnDoc::new(
+                "functional_score",
+                DataType::Float32,
+                "functional ability 0-100 (higher is better, Barthel-like), as assessed",
+                &["age", "chronic_conditions", "frailty*", "measurement bias"],
+            ),
+            ColumnDoc::new(
+                "recent_discharge",
+                DataType::Boolean,
+                "discharged from hospital in the last 3 months",
+                &["hospital_days_12m"],
+            ),
+            ColumnDoc::new(
+                "home_care_hours_week",
+                DataType::Float32,
+                "hours of home care per week",
+                &["functional_score", "living_alone"],
+            ),
+            ColumnDoc::new(
+                "falls_12m",
+                DataType::UInt8,
+                "falls in the last 12 months",
+                &["age", "functional_score"],
+            ),
         ];
         v.extend(Outcome::docs("would truly benefit from rehabilitative training"));
         v
@@ -115,7 +135,14 @@ impl ScenarioColumns for Columns {
             let base = (80.0 - score) / 7.0 * if c.living_alone() { 1.3 } else { 1.0 };
             base * (0.35 * rng.normal(Var::ScenarioB, 0)).exp()
         };
-        let falls = f64::from(rng.poisson(Var::ScenarioC, 0, (-1.6 + 0.03 * (a - 75.0) + 0.025 * (70.0 - score)).exp()).min(20));
+        let falls = f64::from(
+            rng.poisson(
+                Var::ScenarioC,
+                0,
+                (-1.6 + 0.03 * (a - 75.0) + 0.025 * (70.0 - score)).exp(),
+            )
+            .min(20),
+        );
 
         let logit = -1.1 + 1.3 * f64::from(u8::from(recent)) + 0.45 * falls.min(3.0) - 0.0012 * (score - 58.0).powi(2)
             + 0.5
@@ -124,10 +151,16 @@ impl ScenarioColumns for Columns {
             + 0.6 * motivation;
         let p = sigmoid(logit);
 
-        self.score.push(observe(score, "functional_score", 0, c, rng, bias).clamp(0.0, 100.0).round() as f32);
+        self.score.push(
+            observe(score, "functional_score", 0, c, rng, bias)
+                .clamp(0.0, 100.0)
+                .round() as f32,
+        );
         self.discharge.push(recent);
-        self.care.push(((observe(care, "home_care_hours_week", 1, c, rng, bias).max(0.0)) * 4.0).round() as f32 / 4.0);
-        self.falls.push(observe(falls, "falls_12m", 2, c, rng, bias).round().clamp(0.0, 50.0) as u8);
+        self.care
+            .push(((observe(care, "home_care_hours_week", 1, c, rng, bias).max(0.0)) * 4.0).round() as f32 / 4.0);
+        self.falls
+            .push(observe(falls, "falls_12m", 2, c, rng, bias).round().clamp(0.0, 50.0) as u8);
         self.outcome.push(p, c, rng, bias);
     }
 

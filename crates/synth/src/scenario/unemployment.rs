@@ -83,7 +83,12 @@ impl Scenario for UnemploymentRisk {
     }
 
     fn numeric_features(&self) -> &'static [&'static str] {
-        &["months_employed_3y", "sick_leave_days_12m", "jobcentre_contacts_3m", "previous_spells_5y"]
+        &[
+            "months_employed_3y",
+            "sick_leave_days_12m",
+            "jobcentre_contacts_3m",
+            "previous_spells_5y",
+        ]
     }
 
     fn default_bias(&self) -> BiasConfig {
@@ -103,14 +108,41 @@ impl Scenario for UnemploymentRisk {
 
     fn columns(&self) -> Vec<ColumnDoc> {
         let mut v = vec![
-            ColumnDoc::new("ui_member", DataType::Boolean, "member of an unemployment insurance fund (a-kasse)", &["age", "education", "origin"]),
-            ColumnDoc::new("months_employed_3y", DataType::UInt8, "months in employment during the last 3 years, as registers show it (0-36)", &["age", "education", "origin", "attachment*", "measurement bias"]),
-            ColumnDoc::new("previous_spells_5y", DataType::UInt8, "earlier unemployment spells in the last 5 years", &["age", "education", "months_employed_3y"]),
+            ColumnDoc::new(
+                "ui_member",
+                DataType::Boolean,
+                "member of an unemployment insurance fund (a-kasse)",
+                &["age", "education", "origin"],
+            ),
+            ColumnDoc::new(
+                "months_employed_3y",
+                DataType::UInt8,
+                "months in employment during the last 3 years, as registers show it (0-36)",
+                &["age", "education", "origin", "attachment*", "measurement bias"],
+            ),
+            ColumnDoc::new(
+                "previous_spells_5y",
+                DataType::UInt8,
+                "earlier unemployment spells in the last 5 years",
+                &["age", "education", "months_employed_3y"],
+            ),
             ColumnDoc::new("sector", categorical(), "sector of the last job", &["sex", "education"]),
-            ColumnDoc::new("jobcentre_contacts_3m", DataType::UInt8, "contacts with the job centre in the first 3 months", &["age", "months_employed_3y", "previous_spells_5y"]),
-            ColumnDoc::new("sick_leave_days_12m", DataType::UInt16, "days of sick leave in the last 12 months", &["chronic_conditions"]),
+            ColumnDoc::new(
+                "jobcentre_contacts_3m",
+                DataType::UInt8,
+                "contacts with the job centre in the first 3 months",
+                &["age", "months_employed_3y", "previous_spells_5y"],
+            ),
+            ColumnDoc::new(
+                "sick_leave_days_12m",
+                DataType::UInt16,
+                "days of sick leave in the last 12 months",
+                &["chronic_conditions"],
+            ),
         ];
-        v.extend(Outcome::docs("true long-term unemployment: still unemployed after 26 weeks"));
+        v.extend(Outcome::docs(
+            "true long-term unemployment: still unemployed after 26 weeks",
+        ));
         v
     }
 
@@ -146,15 +178,23 @@ impl ScenarioColumns for Columns {
         let attachment = rng.normal(Var::Latent, 0);
         let drive = rng.normal(Var::Latent, 1);
 
-        let ui = rng.bernoulli(Var::ScenarioA, 0, sigmoid(1.4 + 0.35 * edu - 0.9 * nw - 1.1 * young + 0.01 * (a - 30.0)));
+        let ui = rng.bernoulli(
+            Var::ScenarioA,
+            0,
+            sigmoid(1.4 + 0.35 * edu - 0.9 * nw - 1.1 * young + 0.01 * (a - 30.0)),
+        );
         let months_true = (36.0 * sigmoid(0.9 + 0.3 * edu - 0.5 * nw + 0.9 * attachment - 0.6 * young)).round();
-        let months_obs = observe(months_true, "months_employed_3y", 0, c, rng, bias).round().clamp(0.0, 36.0);
+        let months_obs = observe(months_true, "months_employed_3y", 0, c, rng, bias)
+            .round()
+            .clamp(0.0, 36.0);
         let spells_true = f64::from(rng.poisson(
             Var::ScenarioB,
             0,
             (-0.2 + 0.8 * (months_true < 18.0) as u8 as f64 - 0.15 * edu + 0.3 * young).exp(),
         ));
-        let spells_obs = observe(spells_true, "previous_spells_5y", 1, c, rng, bias).round().clamp(0.0, 30.0);
+        let spells_obs = observe(spells_true, "previous_spells_5y", 1, c, rng, bias)
+            .round()
+            .clamp(0.0, 30.0);
         let sector = {
             let u = rng.uniform(Var::ScenarioC, 0);
             // Weights by sex and education, in SECTORS order.
@@ -194,16 +234,22 @@ impl ScenarioColumns for Columns {
         } else {
             0.0
         };
-        let sick_obs = observe(sick_true, "sick_leave_days_12m", 2, c, rng, bias).round().clamp(0.0, 365.0);
+        let sick_obs = observe(sick_true, "sick_leave_days_12m", 2, c, rng, bias)
+            .round()
+            .clamp(0.0, 365.0);
         let contacts_true = f64::from(rng.poisson(
             Var::ScenarioE,
             0,
             2.0 + 0.3 * spells_true + 0.5 * (months_true < 12.0) as u8 as f64 + 0.4 * young,
         ));
-        let contacts_obs = observe(contacts_true, "jobcentre_contacts_3m", 3, c, rng, bias).round().clamp(0.0, 60.0);
+        let contacts_obs = observe(contacts_true, "jobcentre_contacts_3m", 3, c, rng, bias)
+            .round()
+            .clamp(0.0, 60.0);
 
         // True risk of long-term unemployment, on the true feature values.
-        let logit = -1.35 + 0.035 * (a - 40.0) + 0.00045 * (a - 40.0).powi(2)
+        let logit = -1.35
+            + 0.035 * (a - 40.0)
+            + 0.00045 * (a - 40.0).powi(2)
             + if c.education == Education::Basic { 0.45 } else { 0.0 }
             - 0.18 * edu
             - 0.05 * (months_true - 24.0)

@@ -1,0 +1,379 @@
+//! End-to-end behaviour of `sandkasse generate` and `sandkasse scenarios` through the real
+//! binary.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sandkasse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sandkasse"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = sandkasse(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn generate(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut args = vec!["generate", "--quiet", "--out", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ok(&args);
+    path
+}
+
+/// Files in `dir` other than `keep`: a failed run must leave nothing behind.
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn parquet_output_is_zstd_with_self_describing_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generate(
+        dir.path(),
+        "u.parquet",
+        &["--scenario", "unemployment-risk", "--rows", "70000", "--seed", "4"],
+    );
+    let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+    let meta = reader.metadata();
+    assert_eq!(meta.file_metadata().num_rows(), 70_000);
+    let kv = meta.file_metadata().key_value_metadata().unwrap();
+    let get = |k: &str| {
+        kv.iter()
+            .find(|e| e.key == k)
+            .and_then(|e| e.value.clone())
+            .unwrap_or_else(|| panic!("no {k}"))
+    };
+    assert_eq!(get("sandkasse.scenario"), "unemployment-risk");
+    assert_eq!(get("sandkasse.seed"), "4");
+    assert_eq!(get("sandkasse.generator_version"), env!("CARGO_PKG_VERSION"));
+    let spec: serde_json::Value = serde_json::from_str(&get("sandkasse.spec")).unwrap();
+    assert_eq!(spec["rows"], 70_000);
+    assert_eq!(spec["bias"]["label_rate"], 0.1);
+    let dictionary: serde_json::Value = serde_json::from_str(&get("sandkasse.data_dictionary")).unwrap();
+    let names: Vec<&str> = dictionary
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"outcome_recorded") && names.contains(&"cpr"));
+    for rg in meta.row_groups() {
+        for col in rg.columns() {
+            assert!(
+                matches!(col.compression(), Compression::ZSTD(_)),
+                "{}",
+                col.column_path()
+            );
+        }
+    }
+    // Read back through Arrow: categorical columns come back dictionary-encoded.
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+    assert!(matches!(
+        builder.schema().field_with_name("origin").unwrap().data_type(),
+        DataType::Dictionary(..)
+    ));
+    let rows: usize = builder.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 70_000);
+}
+
+#[test]
+fn same_arguments_give_identical_bytes_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--scenario",
+        "rehabilitation-need",
+        "--rows",
+        "150000",
+        "--seed",
+        "99",
+        "--counterfactual",
+        "sex",
+    ];
+    let one = generate(dir.path(), "a.parquet", &[&args[..], &["--threads", "1"]].concat());
+    let two = generate(dir.path(), "b.parquet", &[&args[..], &["--threads", "2"]].concat());
+    let four = generate(dir.path(), "c.parquet", &[&args[..], &["--threads", "4"]].concat());
+    let bytes = fs::read(&one).unwrap();
+    assert_eq!(bytes, fs::read(&two).unwrap());
+    assert_eq!(bytes, fs::read(&four).unwrap());
+    let other = generate(
+        dir.path(),
+        "d.parquet",
+        &[
+            "--scenario",
+            "rehabilitation-need",
+            "--rows",
+            "150000",
+            "--seed",
+            "100",
+            "--counterfactual",
+            "sex",
+        ],
+    );
+    assert_ne!(bytes, fs::read(other).unwrap());
+    for fmt in ["csv", "arrow"] {
+        let x = generate(
+            dir.path(),
+            &format!("x.{fmt}"),
+            &[&args[..], &["--threads", "1"]].concat(),
+        );
+        let y = generate(
+            dir.path(),
+            &format!("y.{fmt}"),
+            &[&args[..], &["--threads", "2"]].concat(),
+        );
+        assert_eq!(fs::read(x).unwrap(), fs::read(y).unwrap(), "{fmt}");
+    }
+}
+
+#[test]
+fn csv_and_arrow_outputs_carry_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = ["--scenario", "population", "--rows", "5000", "--seed", "1"];
+    let csv = generate(dir.path(), "p.csv", &common);
+    let ipc = generate(dir.path(), "p.arrow", &common);
+    let text = fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("person_id,cpr,sex,birth_date,age,origin"),
+        "{header}"
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(text.lines().count(), 5001);
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("p.csv.meta.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["sandkasse.spec"]["rows"], 5000);
+    let reader = arrow::ipc::reader::FileReader::try_new(File::open(&ipc).unwrap(), None).unwrap();
+    assert_eq!(reader.schema().metadata()["sandkasse.scenario"], "population");
+    let batch = reader.into_iter().next().unwrap().unwrap();
+    assert_eq!(
+        batch.column_by_name("cpr").unwrap().as_string::<i32>().value(0),
+        first[1]
+    );
+    assert_eq!(batch.num_rows(), 5000);
+    assert_eq!(batch.column_by_name("cpr").unwrap().null_count(), 0);
+}
+
+#[test]
+fn report_compares_with_reference_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.parquet");
+    let out = ok(&[
+        "generate",
+        "--quiet",
+        "--scenario",
+        "population",
+        "--rows",
+        "1000000",
+        "--seed",
+        "7",
+        "--report",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for section in [
+        "region share",
+        "municipality share",
+        "age band x sex share",
+        "origin share",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(section))
+            .unwrap_or_else(|| panic!("no {section} in\n{text}"));
+        assert!(line.ends_with("PASS"), "{line}");
+    }
+    assert!(text.contains("Ishøj") && text.contains("100+ F"));
+}
+
+#[test]
+fn scenarios_lists_data_dictionaries() {
+    let out = ok(&["scenarios", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["population", "unemployment-risk", "rehabilitation-need"]);
+    for s in v.as_array().unwrap() {
+        let cols = s["columns"].as_array().unwrap();
+        assert!(
+            cols.iter()
+                .all(|c| c["meaning"].as_str().is_some_and(|m| !m.is_empty()))
+        );
+        assert!(s["max_rows"].as_u64().unwrap() > 30_000_000);
+    }
+    let text = String::from_utf8(ok(&["scenarios"]).stdout).unwrap();
+    assert!(text.contains("months_employed_3y") && text.contains("functional_score"));
+}
+
+#[test]
+fn bad_arguments_fail_clearly_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bad.parquet");
+    let out_s = out.to_str().unwrap();
+    let not_a_dir = dir.path().join("file");
+    fs::write(&not_a_dir, b"x").unwrap();
+    let under_file = not_a_dir.join("x.parquet");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--scenario", "martians", "--rows", "10", "--out", out_s],
+            "unknown scenario \"martians\"",
+        ),
+        (
+            vec!["--scenario", "population", "--rows", "0", "--out", out_s],
+            "--rows must be at least 1",
+        ),
+        (vec!["--scenario", "population", "--rows", "-5", "--out", out_s], "'-5'"),
+        (
+            vec!["--scenario", "population", "--rows", "ten", "--out", out_s],
+            "invalid value 'ten'",
+        ),
+        (
+            vec![
+                "--scenario",
+                "unemployment-risk",
+                "--rows",
+                "10",
+                "--bias",
+                "colour=red",
+                "--out",
+                out_s,
+            ],
+            "unknown bias key \"colour\"",
+        ),
+        (
+            vec![
+                "--scenario",
+                "unemployment-risk",
+                "--rows",
+                "10",
+                "--bias",
+                "label_rate=2",
+                "--out",
+                out_s,
+            ],
+            "label_rate=\"2\"",
+        ),
+        (
+            vec![
+                "--scenario",
+                "unemployment-risk",
+                "--rows",
+                "10",
+                "--bias",
+                "label_group=origin:x",
+                "--out",
+                out_s,
+            ],
+            "unknown origin \"x\"",
+        ),
+        (
+            vec![
+                "--scenario",
+                "population",
+                "--rows",
+                "10",
+                "--bias",
+                "label_rate=0.1",
+                "--out",
+                out_s,
+            ],
+            "no outcome",
+        ),
+        (
+            vec![
+                "--scenario",
+                "population",
+                "--rows",
+                "10",
+                "--counterfactual",
+                "shoe_size",
+                "--out",
+                out_s,
+            ],
+            "\"shoe_size\"",
+        ),
+        (
+            vec!["--scenario", "population", "--rows", "999999999999", "--out", out_s],
+            "at most",
+        ),
+        (
+            vec!["--scenario", "population", "--rows", "10", "--out", "x.xlsx"],
+            ".xlsx",
+        ),
+        (
+            vec![
+                "--scenario",
+                "population",
+                "--rows",
+                "10",
+                "--out",
+                under_file.to_str().unwrap(),
+            ],
+            "Not a directory",
+        ),
+        (
+            vec![
+                "--scenario",
+                "population",
+                "--rows",
+                "10",
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
+            "is a directory",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["generate", "--quiet"];
+        full.extend(&args);
+        let o = sandkasse(&full);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
+        assert_eq!(leftovers(dir.path()), vec!["file".to_owned()], "{args:?} left files");
+    }
+    // An existing good file is not touched by a failing run aimed at it.
+    let good = generate(
+        dir.path(),
+        "good.parquet",
+        &["--scenario", "population", "--rows", "100"],
+    );
+    let before = fs::read(&good).unwrap();
+    let o = sandkasse(&[
+        "generate",
+        "--quiet",
+        "--scenario",
+        "population",
+        "--rows",
+        "100",
+        "--bias",
+        "nope",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(fs::read(&good).unwrap(), before);
+}
