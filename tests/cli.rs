@@ -355,6 +355,28 @@ fn bad_arguments_fail_clearly_and_leave_nothing_behind() {
         assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
         assert_eq!(leftovers(dir.path()), vec!["file".to_owned()], "{args:?} left files");
     }
+    // Missing directories are created for a good run, and removed again after a failed one.
+    let nested = dir.path().join("a/b/c.parquet");
+    let o = sandkasse(&[
+        "generate",
+        "--quiet",
+        "--scenario",
+        "population",
+        "--rows",
+        "10",
+        "--counterfactual",
+        "x",
+        "--out",
+        nested.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("a").exists());
+    generate(
+        dir.path(),
+        "a/b/c.parquet",
+        &["--scenario", "population", "--rows", "10"],
+    );
+    assert!(nested.is_file());
     // An existing good file is not touched by a failing run aimed at it.
     let good = generate(
         dir.path(),

@@ -56,9 +56,10 @@ pub struct WriteSummary {
     pub counts: FidelityCounts,
 }
 
-/// Deletes the temporary file unless the write was committed.
+/// Deletes the temporary file (and the directories made for it) unless the write was committed.
 struct TempFile {
     path: PathBuf,
+    created_dirs: Vec<PathBuf>,
     committed: bool,
 }
 
@@ -66,8 +67,28 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_file(&self.path);
+            for dir in &self.created_dirs {
+                let _ = fs::remove_dir(dir); // innermost first; only if empty
+            }
         }
     }
+}
+
+/// Creates the missing ancestors of `dir`, returning them innermost first.
+fn create_missing_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || d.exists() {
+            break;
+        }
+        missing.push(d.to_owned());
+        cur = d.parent();
+    }
+    for d in missing.iter().rev() {
+        fs::create_dir(d)?;
+    }
+    Ok(missing)
 }
 
 /// Generated batches per row group (and per unit of work): 16 x 64 Ki = 1 Mi citizens.
@@ -236,10 +257,12 @@ pub fn write_dataset(
             source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "the output path is a directory"),
         });
     }
-    let temp = TempFile {
+    let mut temp = TempFile {
         path: dir.join(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id())),
+        created_dirs: Vec::new(),
         committed: false,
     };
+    temp.created_dirs = create_missing_dirs(&dir).map_err(io(path))?;
     let file = File::create(&temp.path).map_err(io(path))?;
     let mut sink = Sink::open(file, format, generator, path)?;
 
@@ -293,7 +316,6 @@ pub fn write_dataset(
         f.sync_all().map_err(io(&sidecar))?;
     }
     fs::rename(&temp.path, path).map_err(io(path))?;
-    let mut temp = temp;
     temp.committed = true;
     Ok(WriteSummary {
         rows: written,

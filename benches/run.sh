@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduces the figures in BENCHMARKS.md in one session: the Criterion generation bench, its
+# anchor (Python Faker, da_DK) and peak memory for 10 million rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q -r benches/requirements.txt
+cargo build --release --locked -q
+echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo || true; free -g | head -2
+echo "== Criterion"; cargo bench --locked --bench generate -- --noplot 2>&1 | grep -E '^(batch|end-to-end)|time:|thrpt:'
+echo "== anchor: Python Faker da_DK (name, birth date, city, postcode)"
+.venv/bin/python benches/faker_anchor.py 200000
+echo "== end to end through the CLI, 1M unemployment-risk rows"
+out=$(mktemp -d)
+for i in 1 2 3; do target/release/sandkasse generate --scenario unemployment-risk --rows 1000000 --seed 1 --out "$out/u.parquet" 2>&1 | tail -1; done
+echo "== peak RSS, 10M unemployment-risk rows"
+/usr/bin/time -v target/release/sandkasse generate --quiet --scenario unemployment-risk --rows 10000000 --seed 1 --out "$out/u10m.parquet" 2>&1 | grep -E 'Maximum resident|Elapsed'
+ls -la "$out"
+rm -rf "$out"
