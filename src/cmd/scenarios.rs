@@ -19,7 +19,7 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|s| {
             let bias = s.default_bias();
-            let capacity = PopulationModel::new(s.as_ref(), &bias, 0, false).capacity();
+            let model = PopulationModel::new(s.as_ref(), &bias, 0, false, 1);
             let mut columns = population_columns();
             columns.extend(s.columns());
             json!({
@@ -27,7 +27,8 @@ pub fn run(args: Args) -> Result<()> {
                 "summary": s.summary(),
                 "ages": [s.ages().start(), s.ages().end()],
                 "has_outcome": s.has_outcome(),
-                "max_rows": capacity,
+                "max_rows": model.max_capacity(),
+                "max_rows_exact_ages": model.exact_capacity(),
                 "default_bias": bias,
                 "measurable_features": s.numeric_features(),
                 "columns": columns,
@@ -43,8 +44,8 @@ pub fn run(args: Args) -> Result<()> {
         writeln!(out, "  {}", e["summary"].as_str().unwrap_or_default())?;
         writeln!(
             out,
-            "  ages {}-{}; at most {} rows (distinct fictitious CPR numbers)",
-            e["ages"][0], e["ages"][1], e["max_rows"]
+            "  ages {}-{}; exact age distribution up to {} rows; at most {} rows (distinct fictitious CPR numbers)",
+            e["ages"][0], e["ages"][1], e["max_rows_exact_ages"], e["max_rows"]
         )?;
         writeln!(out, "  default bias: {}", e["default_bias"])?;
         writeln!(out, "  {:<24} {:<12} {:<60} parents", "column", "type", "meaning")?;

@@ -28,6 +28,8 @@ pub mod meta {
     pub const SEED: &str = "sandkasse.seed";
     pub const GENERATOR_VERSION: &str = "sandkasse.generator_version";
     pub const DICTIONARY: &str = "sandkasse.data_dictionary";
+    /// `exact`, or how the age distribution was capped for a dataset beyond the exact capacity.
+    pub const AGE_LAYOUT: &str = "sandkasse.age_distribution";
 }
 
 /// Makes the batches of one dataset.
@@ -101,18 +103,20 @@ impl Generator {
         let scenario = scenario::by_name(&spec.scenario)?;
         let key = mix64(spec.seed ^ hash_str(scenario.name()));
         let twins = spec.counterfactual.is_some();
-        let model = PopulationModel::new(scenario.as_ref(), &spec.bias, key, twins);
-        let last_global = spec.split.global_row(spec.rows - 1);
-        if last_global >= model.capacity() {
-            let limit = match spec.split {
-                crate::spec::Split::All => model.capacity(),
-                _ => model.capacity() / 2,
+        let rows_needed = spec.split.global_row(spec.rows - 1) + 1;
+        let model = PopulationModel::new(scenario.as_ref(), &spec.bias, key, twins, rows_needed);
+        if rows_needed > model.capacity() {
+            let split = spec.split != crate::spec::Split::All;
+            let limit = if split {
+                model.max_capacity() / 2
+            } else {
+                model.max_capacity()
             };
             let mut detail = String::new();
             if twins {
                 detail.push_str(" (counterfactual twins halve the CPR space)");
             }
-            if spec.split != crate::spec::Split::All {
+            if split {
                 detail.push_str(" (a train or test split uses half of the citizens)");
             }
             return Err(SynthError::TooManyRows {
@@ -131,6 +135,7 @@ impl Generator {
         metadata.insert(meta::SCENARIO.to_owned(), spec.scenario.clone());
         metadata.insert(meta::SEED.to_owned(), spec.seed.to_string());
         metadata.insert(meta::GENERATOR_VERSION.to_owned(), spec.generator_version.clone());
+        metadata.insert(meta::AGE_LAYOUT.to_owned(), model.layout().describe().to_owned());
         metadata.insert(
             meta::SPEC.to_owned(),
             serde_json::to_string(&spec).expect("spec serializes"),
@@ -166,9 +171,19 @@ impl Generator {
         &self.columns
     }
 
-    /// The most citizens this scenario can give (without a split or twins).
-    pub fn capacity(&self) -> u64 {
-        self.model.capacity()
+    /// The most citizens this scenario can give with an exact age-by-sex distribution
+    /// (without a split or twins).
+    pub fn exact_capacity(&self) -> u64 {
+        self.model.exact_capacity()
+    }
+
+    /// The most citizens this scenario can give with distinct CPR numbers at all.
+    pub fn max_capacity(&self) -> u64 {
+        self.model.max_capacity()
+    }
+
+    pub fn model(&self) -> &PopulationModel {
+        &self.model
     }
 
     pub fn num_batches(&self) -> u64 {

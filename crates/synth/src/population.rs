@@ -43,6 +43,25 @@ struct Cohort {
     slots: u64,
 }
 
+/// How the identity slots follow the scenario's age-by-sex distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Every cohort has exactly its share of the slots.
+    Exact,
+    /// The dataset is larger than the exact capacity: the fullest cohorts are capped at the
+    /// number of fictitious CPR numbers their birth dates have, the rest scaled up.
+    Capped,
+}
+
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Exact => "exact",
+            Layout::Capped => "capped: the fullest age cohorts are limited by the fictitious CPR numbers available",
+        }
+    }
+}
+
 /// What the counterfactual twin of a row changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intervention {
@@ -63,6 +82,9 @@ pub struct PopulationModel {
     cum: Vec<u64>,
     perm: Permutation,
     twins: bool,
+    layout: Layout,
+    exact_capacity: u64,
+    max_capacity: u64,
     /// Per age: distribution of [`Origin`].
     origin: Vec<AliasTable>,
     /// Municipality given Danish (0) or non-Danish (1) origin.
@@ -141,8 +163,9 @@ pub fn national_non_danish_share(d: &RefData) -> f64 {
 
 impl PopulationModel {
     /// Builds the model. `key` is the dataset key (seed and scenario); `twins` halves the
-    /// serial space so that every twin gets a CPR number of its own.
-    pub fn new(scenario: &dyn Scenario, bias: &BiasConfig, key: u64, twins: bool) -> Self {
+    /// serial space so that every twin gets a CPR number of its own; `rows_needed` is the number
+    /// of global rows the dataset uses (it only matters beyond the exact capacity).
+    pub fn new(scenario: &dyn Scenario, bias: &BiasConfig, key: u64, twins: bool, rows_needed: u64) -> Self {
         let d = refdata::get();
         let (ry, rm, rd) = REFERENCE_DATE;
         let reference_day = days_from_civil(ry, rm, rd);
@@ -180,18 +203,55 @@ impl PopulationModel {
             }
         }
         let total_w: f64 = weights.iter().sum();
-        // The largest total that keeps every cohort within its own capacity.
-        let scale = cohorts
+        let caps: Vec<u64> = cohorts
+            .iter()
+            .map(|c| u64::from(c.ndays) * u64::from(c.serials))
+            .collect();
+        let max_capacity: u64 = caps.iter().sum();
+        // The largest total that keeps every cohort within its own capacity at its exact share.
+        let exact_scale = caps
             .iter()
             .zip(&weights)
-            .map(|(c, w)| (u64::from(c.ndays) * u64::from(c.serials)) as f64 * total_w / w)
+            .map(|(&cap, w)| cap as f64 * total_w / w)
             .fold(f64::INFINITY, f64::min);
+        let slots_at = |scale: f64| -> Vec<u64> {
+            caps.iter()
+                .zip(&weights)
+                .map(|(&cap, w)| (((w / total_w) * scale).floor() as u64).min(cap))
+                .collect()
+        };
+        let exact_slots = slots_at(exact_scale);
+        let exact_capacity: u64 = exact_slots.iter().sum();
+        // Beyond the exact capacity (only for very large datasets) the fullest cohorts are
+        // capped at their CPR capacity and the rest scaled up ("water-filling"). Datasets within
+        // the exact capacity never see this, so their rows do not depend on `rows_needed`.
+        let (layout, slots) = if rows_needed <= exact_capacity || rows_needed > max_capacity {
+            (Layout::Exact, exact_slots)
+        } else {
+            let (mut lo, mut hi) = (
+                exact_scale,
+                caps.iter()
+                    .zip(&weights)
+                    .map(|(&c, w)| c as f64 * total_w / w)
+                    .fold(0.0, f64::max)
+                    + 1.0,
+            );
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if slots_at(mid).iter().sum::<u64>() >= rows_needed {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            (Layout::Capped, slots_at(hi))
+        };
         let mut cum = Vec::with_capacity(cohorts.len());
         let mut total = 0u64;
-        for (c, w) in cohorts.iter_mut().zip(&weights) {
-            c.slots = ((w / total_w) * scale).floor() as u64;
+        for (c, n) in cohorts.iter_mut().zip(slots) {
+            c.slots = n;
             cum.push(total);
-            total += c.slots;
+            total += n;
         }
 
         // Origin given age, with scenario selection and representation bias.
@@ -252,6 +312,9 @@ impl PopulationModel {
             cum,
             perm: Permutation::new(total.max(1), mix64(key ^ 0x5107_5107)),
             twins,
+            layout,
+            exact_capacity,
+            max_capacity,
             origin,
             municipality: [AliasTable::new(&danish), AliasTable::new(&non)],
             countries,
@@ -261,9 +324,23 @@ impl PopulationModel {
         }
     }
 
-    /// The most rows (global row indices) this model can give distinct CPR numbers.
+    /// The rows (global row indices) this model's layout gives distinct CPR numbers.
     pub fn capacity(&self) -> u64 {
         self.perm.len()
+    }
+
+    /// The most rows with an exact age-by-sex distribution.
+    pub fn exact_capacity(&self) -> u64 {
+        self.exact_capacity
+    }
+
+    /// The most rows with distinct fictitious CPR numbers at all.
+    pub fn max_capacity(&self) -> u64 {
+        self.max_capacity
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     pub fn reference_day(&self) -> i32 {

@@ -175,42 +175,47 @@ fn cpr_numbers_are_fictitious_consistent_and_unique() {
 
 #[test]
 fn capacity_limits_are_stated_and_enforced() {
-    for (scenario, at_least) in [
+    for (scenario, exact_at_least) in [
         ("population", 100_000_000),
         ("unemployment-risk", 50_000_000),
         ("rehabilitation-need", 35_000_000),
     ] {
         let g = Generator::new(spec(scenario, 1, 1, &[])).unwrap();
-        let cap = g.capacity();
-        assert!(cap >= at_least, "{scenario}: capacity {cap}");
+        let (exact, max) = (g.exact_capacity(), g.max_capacity());
+        assert!(exact >= exact_at_least, "{scenario}: exact capacity {exact}");
+        assert!(max >= 50_000_000 && max >= exact, "{scenario}: capacity {max}");
+        assert_eq!(g.schema().metadata()["sandkasse.age_distribution"], "exact");
         // The last citizen that fits is fine; one more is a clear error.
-        assert!(Generator::new(spec(scenario, cap, 1, &[])).is_ok());
-        match Generator::new(spec(scenario, cap + 1, 1, &[])) {
-            Err(SynthError::TooManyRows { limit, .. }) => assert_eq!(limit, cap),
+        let full = Generator::new(spec(scenario, max, 1, &[])).unwrap();
+        assert_ne!(full.schema().metadata()["sandkasse.age_distribution"], "exact");
+        match Generator::new(spec(scenario, max + 1, 1, &[])) {
+            Err(SynthError::TooManyRows { limit, .. }) => assert_eq!(limit, max),
             other => panic!("{scenario}: expected TooManyRows, got {other:?}"),
         }
-        let mut with_twins = spec(scenario, cap / 2 + 1, 1, &[]);
+        let mut with_twins = spec(scenario, max / 2 + 1, 1, &[]);
         with_twins.counterfactual = Some(Counterfactual::Sex);
         assert!(matches!(
             Generator::new(with_twins),
             Err(SynthError::TooManyRows { .. })
         ));
+        let mut split = spec(scenario, max / 2 + 1, 1, &[]);
+        split.split = Split::Test;
+        assert!(matches!(Generator::new(split), Err(SynthError::TooManyRows { .. })));
     }
 }
 
 #[test]
-fn the_last_slots_of_the_space_are_valid_and_distinct() {
-    // Uniqueness holds by construction (a bijection onto slots); check the far end of the
-    // largest dataset the rehabilitation scenario allows, where cohorts are fullest.
-    let g = Generator::new(spec("rehabilitation-need", 1, 3, &[])).unwrap();
-    let cap = g.capacity();
-    let mut full = spec("rehabilitation-need", cap, 3, &[]);
-    full.batch_rows = 65_536;
-    let g = Generator::new(full).unwrap();
+fn fifty_million_citizens_keep_valid_distinct_cpr_numbers() {
+    // Uniqueness holds by construction (a bijection onto slots). Check the far end of a 50M
+    // dataset of the scenario whose cohorts are fullest: beyond its exact capacity the largest
+    // cohorts are capped, and every number must still be valid and distinct.
+    let g = Generator::new(spec("rehabilitation-need", 50_000_000, 3, &[])).unwrap();
+    assert!(g.exact_capacity() < 50_000_000);
     let last = g.num_batches() - 1;
-    let tail = concat_batches(&g.schema(), &[g.batch(last - 1), g.batch(last)]).unwrap();
+    let tail = concat_batches(&g.schema(), &[g.batch(last - 2), g.batch(last - 1), g.batch(last)]).unwrap();
     let cprs = check_cprs(&tail, true);
     assert_eq!(cprs.iter().collect::<HashSet<_>>().len(), cprs.len());
+    assert!(u8s(&tail, "age").iter().all(|a| *a >= 65));
 }
 
 #[test]
