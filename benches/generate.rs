@@ -3,6 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::sync::atomic::AtomicBool;
 use synth::{DatasetSpec, Format, Generator, write_dataset};
 
 fn generator(scenario: &str, rows: u64) -> Generator {
@@ -30,7 +31,7 @@ fn end_to_end(c: &mut Criterion) {
         let path = dir.path().join(format!("{scenario}.parquet"));
         group.throughput(Throughput::Elements(1_000_000));
         group.bench_function(format!("{scenario}/1M-rows-to-parquet"), |b| {
-            b.iter(|| write_dataset(&g, &path, Format::Parquet, 0, &|_| {}).expect("write"))
+            b.iter(|| write_dataset(&g, &path, Format::Parquet, 0, &|_| {}, &AtomicBool::new(false)).expect("write"))
         });
     }
     group.finish();

@@ -399,3 +399,38 @@ fn bad_arguments_fail_clearly_and_leave_nothing_behind() {
     assert!(!o.status.success());
     assert_eq!(fs::read(&good).unwrap(), before);
 }
+
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.parquet");
+    let child = Command::new(env!("CARGO_BIN_EXE_sandkasse"))
+        .args([
+            "generate",
+            "--quiet",
+            "--scenario",
+            "population",
+            "--rows",
+            "50000000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary file exists, i.e. writing has begun.
+    let started = std::time::Instant::now();
+    while leftovers(dir.path()).is_empty() {
+        assert!(started.elapsed().as_secs() < 30, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cancelled"));
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+}

@@ -3,6 +3,8 @@
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use synth::{Counterfactual, DatasetSpec, Format, Generator, Split};
 
@@ -81,9 +83,21 @@ pub fn run(args: Args) -> Result<()> {
         );
         bar
     };
+    // Ctrl-C stops at the next row group; the writer then removes its temporary file, so an
+    // interrupted run leaves nothing behind.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
     let started = Instant::now();
-    let summary = synth::write_dataset(&generator, &args.out, format, args.threads, &|n| bar.set_position(n))
-        .with_context(|| format!("generating {} into {}", generator.spec().scenario, args.out.display()))?;
+    let summary = synth::write_dataset(
+        &generator,
+        &args.out,
+        format,
+        args.threads,
+        &|n| bar.set_position(n),
+        &cancel,
+    )
+    .with_context(|| format!("generating {} into {}", generator.spec().scenario, args.out.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if !args.quiet {

@@ -5,7 +5,7 @@
 //! populations, the age-by-sex pyramid and the 2023 origin shares.
 
 use crate::refdata;
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Int16Type, UInt8Type};
 use serde::Serialize;
 
@@ -197,9 +197,4 @@ impl std::fmt::Display for FidelityReport {
         }
         Ok(())
     }
-}
-
-/// Checks a batch-level invariant used by tests: no column has nulls.
-pub fn has_nulls(batch: &RecordBatch) -> bool {
-    batch.columns().iter().any(|c| c.null_count() > 0)
 }

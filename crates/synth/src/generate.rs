@@ -182,10 +182,6 @@ impl Generator {
         self.model.max_capacity()
     }
 
-    pub fn model(&self) -> &PopulationModel {
-        &self.model
-    }
-
     pub fn num_batches(&self) -> u64 {
         self.spec.rows.div_ceil(self.spec.batch_rows as u64)
     }

@@ -76,12 +76,10 @@ pub enum Intervention {
 /// The population model of one dataset: reference data, scenario selection and bias, fixed.
 #[derive(Debug)]
 pub struct PopulationModel {
-    reference_day: i32,
     cohorts: Vec<Cohort>,
     /// `cum[i]` = slots of cohorts before `i`.
     cum: Vec<u64>,
     perm: Permutation,
-    twins: bool,
     layout: Layout,
     exact_capacity: u64,
     max_capacity: u64,
@@ -307,11 +305,9 @@ impl PopulationModel {
             .collect();
 
         Self {
-            reference_day,
             cohorts,
             cum,
             perm: Permutation::new(total.max(1), mix64(key ^ 0x5107_5107)),
-            twins,
             layout,
             exact_capacity,
             max_capacity,
@@ -341,10 +337,6 @@ impl PopulationModel {
 
     pub fn layout(&self) -> Layout {
         self.layout
-    }
-
-    pub fn reference_day(&self) -> i32 {
-        self.reference_day
     }
 
     /// Draws citizen `g` (a global row index below [`capacity`](Self::capacity)).
@@ -552,10 +544,5 @@ impl PopulationModel {
             n_children,
             hospital_days,
         }
-    }
-
-    /// Whether twins are part of this model's slot layout.
-    pub fn has_twins(&self) -> bool {
-        self.twins
     }
 }

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Columns written without Parquet dictionary encoding.
 const HIGH_CARDINALITY: &[&str] = &["person_id", "cpr", "income_dkk", "p_true", "twin_id"];
@@ -231,13 +232,15 @@ impl Sink {
 }
 
 /// Writes the whole dataset to `path`, generating on `threads` threads (0 = all cores).
-/// `progress` is called with the number of output rows written so far.
+/// `progress` is called with the number of output rows written so far; setting `cancel` stops
+/// the write at the next row group with [`SynthError::Cancelled`] and removes the partial file.
 pub fn write_dataset(
     generator: &Generator,
     path: &Path,
     format: Format,
     threads: usize,
     progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
 ) -> Result<WriteSummary, SynthError> {
     let io = |p: &Path| {
         let p = p.to_owned();
@@ -279,6 +282,9 @@ pub fn write_dataset(
     let mut written = 0u64;
     let mut start = 0;
     while start < batches {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(SynthError::Cancelled);
+        }
         let end = (start + BATCHES_PER_GROUP).min(batches);
         let made: Vec<RecordBatch> =
             pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());

@@ -11,7 +11,7 @@ use crate::dictionary::ColumnDoc;
 use crate::model::{Citizen, Employment, Origin};
 use crate::rng::{RowRng, Var};
 use arrow::array::{ArrayRef, BooleanArray, Float64Array};
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::DataType;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -154,9 +154,4 @@ pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bia
     } else {
         truth
     }
-}
-
-/// Fields of a scenario's own columns.
-pub fn fields(s: &dyn Scenario) -> Vec<Field> {
-    s.columns().iter().map(ColumnDoc::field).collect()
 }
