@@ -355,7 +355,7 @@ fn bad_arguments_fail_clearly_and_leave_nothing_behind() {
         assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
         assert_eq!(leftovers(dir.path()), vec!["file".to_owned()], "{args:?} left files");
     }
-    // Missing directories are created for a good run, and removed again after a failed one.
+    // A run that fails validation creates no directories; a good run creates the missing ones.
     let nested = dir.path().join("a/b/c.parquet");
     let o = sandkasse(&[
         "generate",

@@ -3,15 +3,17 @@
 //! Danish-origin citizens get first names and surnames from Statistics Denmark's lists,
 //! weighted by how many Danes carry them ([`crate::locale::DA_DK`]). Immigrants and
 //! descendants get names of their country's naming culture: surnames from the `fake` crate's
-//! locale where one fits (German, Dutch, French, Italian, English, Turkish, Arabic, Persian,
-//! Chinese, Portuguese), otherwise from `sandbox-data/names/foreign_surnames.csv`; first names,
+//! locale where one fits (German, Dutch, French, Italian, English, Turkish, Portuguese: the
+//! Latin-script ones, as Danish registers write names), otherwise from
+//! `sandbox-data/names/foreign_surnames.csv` (which also has Latin transliterations of Arabic,
+//! Persian and Chinese surnames, whose `fake` locales are in their own scripts); first names,
 //! which must fit the citizen's sex and `fake` does not split by sex, from
 //! `sandbox-data/names/foreign_first_names.csv`.
 
 use crate::alias::AliasTable;
 use crate::locale;
 use crate::refdata::RefData;
-use fake::locales::{AR_SA, DE_DE, Data, EN, FA_IR, FR_FR, IT_IT, NL_NL, PT_PT, TR_TR, ZH_CN};
+use fake::locales::{DE_DE, Data, EN, FR_FR, IT_IT, NL_NL, PT_PT, TR_TR};
 
 /// A weighted list of names.
 #[derive(Debug)]
@@ -28,8 +30,17 @@ impl NameList {
         }
     }
 
+    /// A `fake` locale's list, sampled uniformly. Entries that are not plain Latin-script names
+    /// are dropped: German's list opens with the identity card's specimen names, which nobody is
+    /// called, and Turkish's has a stray combining accent.
     fn uniform(names: &'static [&'static str]) -> Self {
-        Self::new(names.to_vec(), &vec![1.0; names.len()])
+        let names: Vec<&'static str> = names
+            .iter()
+            .copied()
+            .filter(|n| !["Mustermann", "Musterfrau"].contains(n) && is_latin_name(n))
+            .collect();
+        let weights = vec![1.0; names.len()];
+        Self::new(names, &weights)
     }
 
     #[inline]
@@ -42,6 +53,17 @@ impl NameList {
     }
 }
 
+/// True for a name written in (precomposed) Latin script: letters, spaces, hyphens, apostrophes.
+pub fn is_latin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| {
+            c.is_ascii_alphabetic()
+                || matches!(c, ' ' | '-' | '\'')
+                || (('\u{c0}'..='\u{24f}').contains(&c) && c != '\u{d7}' && c != '\u{f7}')
+                || ('\u{1e00}'..='\u{1eff}').contains(&c)
+        })
+}
+
 /// The surname list `fake` has for a naming culture, if any.
 fn fake_surnames(culture: &str) -> Option<&'static [&'static str]> {
     Some(match culture {
@@ -51,9 +73,6 @@ fn fake_surnames(culture: &str) -> Option<&'static [&'static str]> {
         "italian" => IT_IT::NAME_LAST_NAME,
         "english" => EN::NAME_LAST_NAME,
         "turkish" => TR_TR::NAME_LAST_NAME,
-        "arabic" => AR_SA::NAME_LAST_NAME,
-        "persian" => FA_IR::NAME_LAST_NAME,
-        "chinese" => ZH_CN::NAME_LAST_NAME,
         "portuguese" => PT_PT::NAME_LAST_NAME,
         _ => return None,
     })
@@ -177,6 +196,27 @@ impl NameTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latin_names_are_recognised() {
+        for ok in ["Jørgensen", "Özmen", "de Jong", "O'Brien", "Nguyễn", "Al-Hassan"] {
+            assert!(is_latin_name(ok), "{ok}");
+        }
+        for bad in ["آل عواض", "王", "Özm\u{302}en", "", "A×B"] {
+            assert!(!is_latin_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_name_in_every_list_is_latin_script() {
+        for c in &NameTables::get().cultures {
+            for list in c.first.iter().chain(&c.surnames) {
+                for n in &list.names {
+                    assert!(is_latin_name(n), "{}: {n:?}", c.name);
+                }
+            }
+        }
+    }
 
     #[test]
     fn female_surnames_inflect() {

@@ -512,6 +512,15 @@ fn names_fit_sex_and_origin() {
         "{fitting} of {}",
         immigrants.len()
     );
+    // Names are written in Latin script, as in Danish registers.
+    let last = strings(&b, "last_name");
+    for (f, l) in first.iter().zip(&last) {
+        assert!(
+            synth::names::is_latin_name(f) && synth::names::is_latin_name(l),
+            "{f} {l}"
+        );
+        assert!(!l.starts_with("Muster"), "{l}");
+    }
     // Anne is the most common Danish woman's name: about 1.5 % of Danish-origin women.
     let women: Vec<usize> = danish.iter().copied().filter(|&i| sex[i] == "F").collect();
     let annes = women.iter().filter(|&&i| first[i] == "Anne").count() as f64 / women.len() as f64;
