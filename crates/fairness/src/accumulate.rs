@@ -1,0 +1,196 @@
+//! The streaming, mergeable accumulator: per intersection cell of all group attributes, the
+//! confusion cells (against the label and, optionally, the true label) and the score
+//! statistics. Every group of every attribute and every intersection is a sum of cells, so
+//! chunks, threads and machines combine to exactly the same result.
+
+use crate::cells::Cells;
+use crate::input::{Batch, InputError, MISSING, MissingGroups};
+use crate::scores::ScoreStats;
+use std::collections::HashMap;
+
+/// Sufficient statistics of one group (or one intersection cell).
+#[derive(Debug, Clone, Default)]
+pub struct GroupStats {
+    pub cells: Cells,
+    pub cells_true: Cells,
+    pub scores: ScoreStats,
+}
+
+impl GroupStats {
+    pub fn merge(&mut self, o: &GroupStats) {
+        self.cells.merge(&o.cells);
+        self.cells_true.merge(&o.cells_true);
+        self.scores.merge(&o.scores);
+    }
+}
+
+/// Accumulates batches into per-cell statistics.
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    names: Vec<String>,
+    values: Vec<Vec<String>>,
+    index: Vec<HashMap<String, u32>>,
+    cells: HashMap<Vec<u32>, GroupStats>,
+    has_scores: bool,
+    has_label_true: bool,
+    missing: MissingGroups,
+}
+
+/// Local cells of one batch above this many combinations go through a hash map instead of a
+/// dense table.
+const DENSE_LIMIT: usize = 1 << 16;
+
+impl Accumulator {
+    pub fn new(attributes: &[&str], has_scores: bool, has_label_true: bool, missing: MissingGroups) -> Self {
+        Self {
+            names: attributes.iter().map(|s| (*s).to_owned()).collect(),
+            values: vec![Vec::new(); attributes.len()],
+            index: vec![HashMap::new(); attributes.len()],
+            cells: HashMap::new(),
+            has_scores,
+            has_label_true,
+            missing,
+        }
+    }
+
+    pub fn attributes(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Observed values of attribute `a`, in order of first appearance.
+    pub fn values(&self, a: usize) -> &[String] {
+        &self.values[a]
+    }
+
+    pub fn has_scores(&self) -> bool {
+        self.has_scores
+    }
+
+    pub fn has_label_true(&self) -> bool {
+        self.has_label_true
+    }
+
+    /// The non-empty intersection cells of all attributes.
+    pub fn cells(&self) -> impl Iterator<Item = (&Vec<u32>, &GroupStats)> {
+        self.cells.iter()
+    }
+
+    fn code(&mut self, a: usize, value: &str) -> u32 {
+        if let Some(&c) = self.index[a].get(value) {
+            return c;
+        }
+        let c = self.values[a].len() as u32;
+        self.values[a].push(value.to_owned());
+        self.index[a].insert(value.to_owned(), c);
+        c
+    }
+
+    /// Adds one batch after validating it.
+    pub fn add(&mut self, b: &Batch) -> Result<(), InputError> {
+        b.validate(self.missing)?;
+        let names: Vec<&str> = b.groups.iter().map(|g| g.name).collect();
+        if names != self.names.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(InputError::Other(format!(
+                "batch has group columns {names:?}, the accumulator {:?}",
+                self.names
+            )));
+        }
+        if b.score.is_some() != self.has_scores || b.label_true.is_some() != self.has_label_true {
+            return Err(InputError::Other(
+                "every batch must have the same optional columns".into(),
+            ));
+        }
+        // Batch dictionary code -> global code; the extra last entry is the missing value.
+        let translate: Vec<Vec<u32>> = (0..b.groups.len())
+            .map(|a| {
+                let g = &b.groups[a];
+                let mut t: Vec<u32> = g.dictionary.iter().map(|v| self.code(a, v)).collect();
+                let has_missing = g.valid.is_some_and(|v| v.iter().any(|x| !x));
+                t.push(if has_missing { self.code(a, MISSING) } else { u32::MAX });
+                t
+            })
+            .collect();
+        let radix: Vec<usize> = b.groups.iter().map(|g| g.dictionary.len() + 1).collect();
+        let combos = radix.iter().try_fold(1usize, |acc, &r| acc.checked_mul(r));
+        let n = b.len();
+        let local_index = |i: usize| -> usize {
+            let mut idx = 0usize;
+            for (g, &r) in b.groups.iter().zip(&radix) {
+                let c = if g.valid.is_none_or(|v| v[i]) {
+                    g.codes[i] as usize
+                } else {
+                    r - 1
+                };
+                idx = idx * r + c;
+            }
+            idx
+        };
+        let mut local: Vec<GroupStats> = Vec::new();
+        let mut keys: Vec<usize> = Vec::new();
+        let mut slot_of_dense: Vec<u32> = Vec::new();
+        let mut slot_of_sparse: HashMap<usize, u32> = HashMap::new();
+        let dense = combos.is_some_and(|c| c <= DENSE_LIMIT);
+        if dense {
+            slot_of_dense = vec![u32::MAX; combos.unwrap_or(0)];
+        }
+        for i in 0..n {
+            let idx = local_index(i);
+            let slot = if dense {
+                let s = &mut slot_of_dense[idx];
+                if *s == u32::MAX {
+                    *s = local.len() as u32;
+                    local.push(GroupStats::default());
+                    keys.push(idx);
+                }
+                *s
+            } else {
+                *slot_of_sparse.entry(idx).or_insert_with(|| {
+                    local.push(GroupStats::default());
+                    keys.push(idx);
+                    (local.len() - 1) as u32
+                })
+            } as usize;
+            let w = b.weight.map_or(1.0, |c| c.values[i]);
+            let y = b.label.values[i] == 1;
+            let p = b.prediction.values[i] == 1;
+            let st = &mut local[slot];
+            st.cells.add(y, p, w);
+            if let Some(t) = &b.label_true {
+                st.cells_true.add(t.values[i] == 1, p, w);
+            }
+            if let Some(s) = &b.score {
+                st.scores.add(s.values[i], y, w);
+            }
+        }
+        for (idx, st) in keys.into_iter().zip(local) {
+            let mut rest = idx;
+            let mut key = vec![0u32; radix.len()];
+            for a in (0..radix.len()).rev() {
+                key[a] = translate[a][rest % radix[a]];
+                rest /= radix[a];
+            }
+            self.cells.entry(key).or_default().merge(&st);
+        }
+        Ok(())
+    }
+
+    /// Merges another accumulator over the same attributes (values are matched by name).
+    pub fn merge(&mut self, other: &Accumulator) -> Result<(), InputError> {
+        if other.names != self.names
+            || other.has_scores != self.has_scores
+            || other.has_label_true != self.has_label_true
+        {
+            return Err(InputError::Other(
+                "cannot merge accumulators over different columns".into(),
+            ));
+        }
+        let translate: Vec<Vec<u32>> = (0..self.names.len())
+            .map(|a| other.values[a].iter().map(|v| self.code(a, v)).collect())
+            .collect();
+        for (key, st) in &other.cells {
+            let k: Vec<u32> = key.iter().enumerate().map(|(a, &c)| translate[a][c as usize]).collect();
+            self.cells.entry(k).or_default().merge(st);
+        }
+        Ok(())
+    }
+}

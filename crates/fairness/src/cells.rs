@@ -1,0 +1,235 @@
+//! Confusion cells and the rate metrics defined on them.
+//!
+//! Every rate metric is a ratio of (weighted) confusion counts, so it is exact under merging
+//! and its bootstrap distribution only needs the counts. A rate whose denominator is zero is
+//! undefined: it is reported as null with the reason, never as 0.
+
+use serde::Serialize;
+
+/// Weighted confusion counts of one group. Counts are `f64` so that weights fit; integer counts
+/// stay exact up to 2^53.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Cells {
+    pub tp: f64,
+    pub fp: f64,
+    pub tn: f64,
+    #[serde(rename = "fn")]
+    pub fn_: f64,
+}
+
+impl Cells {
+    #[inline]
+    pub fn add(&mut self, label: bool, pred: bool, w: f64) {
+        match (label, pred) {
+            (true, true) => self.tp += w,
+            (false, true) => self.fp += w,
+            (false, false) => self.tn += w,
+            (true, false) => self.fn_ += w,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Cells) {
+        self.tp += o.tp;
+        self.fp += o.fp;
+        self.tn += o.tn;
+        self.fn_ += o.fn_;
+    }
+
+    pub fn n(&self) -> f64 {
+        self.tp + self.fp + self.tn + self.fn_
+    }
+    pub fn positives(&self) -> f64 {
+        self.tp + self.fn_
+    }
+    pub fn negatives(&self) -> f64 {
+        self.tn + self.fp
+    }
+    pub fn predicted_positive(&self) -> f64 {
+        self.tp + self.fp
+    }
+    pub fn predicted_negative(&self) -> f64 {
+        self.tn + self.fn_
+    }
+}
+
+/// A metric value, or null with the reason it is undefined.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Value {
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_reason: Option<&'static str>,
+}
+
+impl Value {
+    pub fn some(v: f64) -> Self {
+        Self {
+            value: Some(v),
+            null_reason: None,
+        }
+    }
+    pub fn null(reason: &'static str) -> Self {
+        Self {
+            value: None,
+            null_reason: Some(reason),
+        }
+    }
+    /// `num / den`, or null with `reason` when `den` is zero.
+    pub fn ratio(num: f64, den: f64, reason: &'static str) -> Self {
+        if den > 0.0 {
+            Self::some(num / den)
+        } else {
+            Self::null(reason)
+        }
+    }
+}
+
+/// The rate metrics computed from confusion cells (fairlearn's names where it has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateMetric {
+    BaseRate,
+    SelectionRate,
+    TruePositiveRate,
+    FalsePositiveRate,
+    TrueNegativeRate,
+    FalseNegativeRate,
+    Precision,
+    NegativePredictiveValue,
+    FalseDiscoveryRate,
+    FalseOmissionRate,
+    Accuracy,
+    BalancedAccuracy,
+    F1,
+}
+
+impl RateMetric {
+    pub const ALL: &'static [RateMetric] = &[
+        RateMetric::BaseRate,
+        RateMetric::SelectionRate,
+        RateMetric::TruePositiveRate,
+        RateMetric::FalsePositiveRate,
+        RateMetric::TrueNegativeRate,
+        RateMetric::FalseNegativeRate,
+        RateMetric::Precision,
+        RateMetric::NegativePredictiveValue,
+        RateMetric::FalseDiscoveryRate,
+        RateMetric::FalseOmissionRate,
+        RateMetric::Accuracy,
+        RateMetric::BalancedAccuracy,
+        RateMetric::F1,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RateMetric::BaseRate => "base_rate",
+            RateMetric::SelectionRate => "selection_rate",
+            RateMetric::TruePositiveRate => "true_positive_rate",
+            RateMetric::FalsePositiveRate => "false_positive_rate",
+            RateMetric::TrueNegativeRate => "true_negative_rate",
+            RateMetric::FalseNegativeRate => "false_negative_rate",
+            RateMetric::Precision => "precision",
+            RateMetric::NegativePredictiveValue => "negative_predictive_value",
+            RateMetric::FalseDiscoveryRate => "false_discovery_rate",
+            RateMetric::FalseOmissionRate => "false_omission_rate",
+            RateMetric::Accuracy => "accuracy",
+            RateMetric::BalancedAccuracy => "balanced_accuracy",
+            RateMetric::F1 => "f1",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.name() == s)
+    }
+
+    /// `(numerator, denominator)` for metrics that are a single proportion (Wilson intervals
+    /// apply); `None` for balanced accuracy and F1.
+    pub fn proportion(self, c: &Cells) -> Option<(f64, f64)> {
+        Some(match self {
+            RateMetric::BaseRate => (c.positives(), c.n()),
+            RateMetric::SelectionRate => (c.predicted_positive(), c.n()),
+            RateMetric::TruePositiveRate => (c.tp, c.positives()),
+            RateMetric::FalsePositiveRate => (c.fp, c.negatives()),
+            RateMetric::TrueNegativeRate => (c.tn, c.negatives()),
+            RateMetric::FalseNegativeRate => (c.fn_, c.positives()),
+            RateMetric::Precision => (c.tp, c.predicted_positive()),
+            RateMetric::NegativePredictiveValue => (c.tn, c.predicted_negative()),
+            RateMetric::FalseDiscoveryRate => (c.fp, c.predicted_positive()),
+            RateMetric::FalseOmissionRate => (c.fn_, c.predicted_negative()),
+            RateMetric::Accuracy => (c.tp + c.tn, c.n()),
+            RateMetric::BalancedAccuracy | RateMetric::F1 => return None,
+        })
+    }
+
+    /// Why the metric is undefined when its denominator is zero.
+    pub fn null_reason(self) -> &'static str {
+        match self {
+            RateMetric::BaseRate | RateMetric::SelectionRate | RateMetric::Accuracy => "empty group",
+            RateMetric::TruePositiveRate | RateMetric::FalseNegativeRate => "no actual positives",
+            RateMetric::FalsePositiveRate | RateMetric::TrueNegativeRate => "no actual negatives",
+            RateMetric::Precision | RateMetric::FalseDiscoveryRate => "no predicted positives",
+            RateMetric::NegativePredictiveValue | RateMetric::FalseOmissionRate => "no predicted negatives",
+            RateMetric::BalancedAccuracy => "needs both actual positives and actual negatives",
+            RateMetric::F1 => "no actual or predicted positives",
+        }
+    }
+
+    pub fn compute(self, c: &Cells) -> Value {
+        if let Some((num, den)) = self.proportion(c) {
+            return Value::ratio(num, den, self.null_reason());
+        }
+        match self {
+            RateMetric::BalancedAccuracy => {
+                if c.positives() > 0.0 && c.negatives() > 0.0 {
+                    Value::some((c.tp / c.positives() + c.tn / c.negatives()) / 2.0)
+                } else {
+                    Value::null(self.null_reason())
+                }
+            }
+            _ => Value::ratio(2.0 * c.tp, 2.0 * c.tp + c.fp + c.fn_, self.null_reason()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_rates() {
+        // tp 3, fp 1, tn 4, fn 2
+        let c = Cells {
+            tp: 3.0,
+            fp: 1.0,
+            tn: 4.0,
+            fn_: 2.0,
+        };
+        let v = |m: RateMetric| m.compute(&c).value.unwrap();
+        assert_eq!(v(RateMetric::SelectionRate), 0.4);
+        assert_eq!(v(RateMetric::TruePositiveRate), 0.6);
+        assert_eq!(v(RateMetric::FalsePositiveRate), 0.2);
+        assert_eq!(v(RateMetric::Precision), 0.75);
+        assert_eq!(v(RateMetric::NegativePredictiveValue), 4.0 / 6.0);
+        assert_eq!(v(RateMetric::Accuracy), 0.7);
+        assert_eq!(v(RateMetric::BalancedAccuracy), 0.7);
+        assert_eq!(v(RateMetric::F1), 6.0 / 9.0);
+    }
+
+    #[test]
+    fn zero_denominators_are_null_with_reason() {
+        let c = Cells {
+            tp: 0.0,
+            fp: 2.0,
+            tn: 3.0,
+            fn_: 0.0,
+        };
+        let tpr = RateMetric::TruePositiveRate.compute(&c);
+        assert_eq!(tpr.value, None);
+        assert_eq!(tpr.null_reason, Some("no actual positives"));
+        assert_eq!(RateMetric::FalsePositiveRate.compute(&c).value, Some(0.4));
+        assert_eq!(RateMetric::BalancedAccuracy.compute(&c).value, None);
+        assert_eq!(
+            RateMetric::SelectionRate.compute(&Cells::default()).null_reason,
+            Some("empty group")
+        );
+    }
+}

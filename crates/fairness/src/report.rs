@@ -1,0 +1,455 @@
+//! From accumulated statistics to the [`Report`]: per-group metrics for every attribute and
+//! every intersection, disparities three ways, and individual-level indices.
+
+use crate::accumulate::{Accumulator, GroupStats};
+use crate::cells::{Cells, RateMetric, Value};
+use crate::individual;
+use crate::interval::wilson;
+use crate::scores::CalibrationPoint;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Settings of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Groups smaller than this are shown but flagged and kept out of disparities.
+    pub min_group_size: f64,
+    /// Reference group per attribute (`attribute -> value`); the largest group by default.
+    pub reference: BTreeMap<String, String>,
+    /// Confidence level of intervals.
+    pub confidence: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            min_group_size: 30.0,
+            reference: BTreeMap::new(),
+            confidence: 0.95,
+        }
+    }
+}
+
+/// One metric of one group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metric {
+    #[serde(flatten)]
+    pub value: Value,
+    /// Wilson score interval for proportions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+}
+
+/// Metrics of one group (or the whole population).
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// Values joined by `|` for intersections.
+    pub group: String,
+    pub values: Vec<String>,
+    pub count: f64,
+    /// Below the minimum group size: shown, not compared.
+    pub small: bool,
+    /// An intersection with no rows.
+    pub empty: bool,
+    pub metrics: BTreeMap<&'static str, Metric>,
+    /// The same metrics against the second (true) label, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_vs_label_true: Option<BTreeMap<&'static str, Metric>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calibration: Vec<CalibrationPoint>,
+    #[serde(skip)]
+    pub stats: GroupStats,
+}
+
+/// A disparity of one metric across the groups of one attribute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disparity {
+    pub metric: &'static str,
+    /// max - min and min / max over the compared groups.
+    pub difference_between_groups: Value,
+    pub ratio_between_groups: Value,
+    /// Largest |group - overall| and smallest min(group/overall, overall/group).
+    pub difference_to_overall: Value,
+    pub ratio_to_overall: Value,
+    /// Per group: group - reference and group / reference.
+    pub to_reference: Vec<ReferenceComparison>,
+    /// Groups left out, with the reason (small, or the metric undefined).
+    pub excluded: Vec<Excluded>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceComparison {
+    pub group: String,
+    pub difference: Value,
+    pub ratio: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub group: String,
+    pub reason: String,
+}
+
+/// Disparities that combine several rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Combined {
+    /// fairlearn's equalized odds: the worse of the TPR and FPR disparities.
+    pub equalized_odds_difference: Value,
+    pub equalized_odds_ratio: Value,
+    /// The mean of the TPR and FPR differences between groups.
+    pub equalized_odds_difference_mean: Value,
+    /// Per group against the reference: selection rate ratio (AIF360's disparate impact) and
+    /// whether it meets the four-fifths rule; mean of the FPR and TPR differences (AIF360's
+    /// average odds difference).
+    pub disparate_impact: Vec<ReferenceComparison>,
+    pub four_fifths_rule: Vec<(String, Option<bool>)>,
+    pub average_odds_difference: Vec<ReferenceComparison>,
+}
+
+/// Everything about one attribute or one intersection of attributes.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributeReport {
+    /// Attribute names joined by `&`.
+    pub attribute: String,
+    pub columns: Vec<String>,
+    pub reference: Option<String>,
+    pub groups: Vec<GroupReport>,
+    pub disparities: Vec<Disparity>,
+    pub combined: Combined,
+    pub between_group_generalized_entropy_alpha2: Option<f64>,
+    pub between_group_theil: Option<f64>,
+}
+
+/// The report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub config: Config,
+    pub overall: GroupReport,
+    pub generalized_entropy_alpha2: Option<f64>,
+    pub theil: Option<f64>,
+    pub attributes: Vec<AttributeReport>,
+}
+
+/// The rate metrics whose disparities are reported (fairness names in parentheses):
+/// selection rate (demographic parity), TPR (equal opportunity), FPR (FPR parity),
+/// precision (predictive parity), accuracy.
+pub const DISPARITY_METRICS: &[RateMetric] = &[
+    RateMetric::SelectionRate,
+    RateMetric::TruePositiveRate,
+    RateMetric::FalsePositiveRate,
+    RateMetric::Precision,
+    RateMetric::Accuracy,
+];
+
+fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<&'static str, Metric> {
+    RateMetric::ALL
+        .iter()
+        .map(|&m| {
+            let interval = m
+                .proportion(c)
+                .filter(|(_, den)| *den > 0.0)
+                .map(|(num, den)| wilson(num, den, confidence));
+            (
+                m.name(),
+                Metric {
+                    value: m.compute(c),
+                    interval,
+                },
+            )
+        })
+        .collect()
+}
+
+fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, config: &Config) -> GroupReport {
+    let count = stats.cells.n();
+    let mut metrics = metrics_of(&stats.cells, config.confidence);
+    metrics.insert(
+        "count",
+        Metric {
+            value: Value::some(count),
+            interval: None,
+        },
+    );
+    if acc.has_scores() {
+        let s = &stats.scores;
+        for (name, v) in [
+            ("roc_auc", s.roc_auc()),
+            ("average_precision", s.average_precision()),
+            ("brier", s.brier()),
+            ("log_loss", s.log_loss()),
+            ("expected_calibration_error", s.ece()),
+        ] {
+            metrics.insert(
+                name,
+                Metric {
+                    value: v,
+                    interval: None,
+                },
+            );
+        }
+    }
+    GroupReport {
+        group: values.join("|"),
+        small: count < config.min_group_size,
+        empty: count == 0.0,
+        values,
+        count,
+        metrics,
+        metrics_vs_label_true: acc
+            .has_label_true()
+            .then(|| metrics_of(&stats.cells_true, config.confidence)),
+        calibration: if acc.has_scores() {
+            stats.scores.calibration_curve()
+        } else {
+            Vec::new()
+        },
+        stats,
+    }
+}
+
+fn disparity(
+    metric: RateMetric,
+    groups: &[GroupReport],
+    overall: &Cells,
+    reference: Option<&GroupReport>,
+) -> Disparity {
+    let mut excluded = Vec::new();
+    let mut vals: Vec<(&str, f64)> = Vec::new();
+    for g in groups.iter().filter(|g| !g.empty) {
+        if g.small {
+            excluded.push(Excluded {
+                group: g.group.clone(),
+                reason: format!("smaller than the minimum group size ({})", g.count),
+            });
+            continue;
+        }
+        match metric.compute(&g.stats.cells).value {
+            Some(v) => vals.push((&g.group, v)),
+            None => excluded.push(Excluded {
+                group: g.group.clone(),
+                reason: metric.null_reason().to_owned(),
+            }),
+        }
+    }
+    let none = || Value::null("fewer than two comparable groups");
+    let (diff_bg, ratio_bg) = if vals.len() >= 2 {
+        let max = vals.iter().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
+        let min = vals.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
+        (
+            Value::some(max - min),
+            Value::ratio(min, max, "every group's value is 0"),
+        )
+    } else {
+        (none(), none())
+    };
+    let (diff_o, ratio_o) = match (metric.compute(overall).value, vals.is_empty()) {
+        (Some(o), false) => {
+            let d = vals.iter().map(|v| (v.1 - o).abs()).fold(0.0, f64::max);
+            // min(group / overall, overall / group); 0 / 0 is undefined, as between groups.
+            let ratio = if o == 0.0 && vals.iter().all(|v| v.1 == 0.0) {
+                Value::null("every group's value and the overall value are 0")
+            } else {
+                let r = vals
+                    .iter()
+                    .map(|v| {
+                        if v.1 == 0.0 || o == 0.0 {
+                            0.0
+                        } else {
+                            (v.1 / o).min(o / v.1)
+                        }
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                Value::some(r)
+            };
+            (Value::some(d), ratio)
+        }
+        _ => (none(), none()),
+    };
+    let to_reference = match reference.and_then(|r| metric.compute(&r.stats.cells).value.map(|v| (r, v))) {
+        Some((r, rv)) => vals
+            .iter()
+            .filter(|v| v.0 != r.group)
+            .map(|&(g, v)| ReferenceComparison {
+                group: g.to_owned(),
+                difference: Value::some(v - rv),
+                ratio: Value::ratio(v, rv, "the reference group's value is 0"),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Disparity {
+        metric: metric.name(),
+        difference_between_groups: diff_bg,
+        ratio_between_groups: ratio_bg,
+        difference_to_overall: diff_o,
+        ratio_to_overall: ratio_o,
+        to_reference,
+        excluded,
+    }
+}
+
+fn combined(disparities: &[Disparity], groups: &[GroupReport], reference: Option<&GroupReport>) -> Combined {
+    let find = |m: RateMetric| {
+        disparities
+            .iter()
+            .find(|d| d.metric == m.name())
+            .expect("computed above")
+    };
+    let (tpr, fpr) = (find(RateMetric::TruePositiveRate), find(RateMetric::FalsePositiveRate));
+    let both = |a: Value, b: Value, f: fn(f64, f64) -> f64| match (a.value, b.value) {
+        (Some(x), Some(y)) => Value::some(f(x, y)),
+        _ => Value::null("TPR or FPR disparity undefined"),
+    };
+    let mut disparate_impact = Vec::new();
+    let mut four_fifths = Vec::new();
+    let mut average_odds = Vec::new();
+    if let Some(r) = reference {
+        let rc = &r.stats.cells;
+        for g in groups.iter().filter(|g| !g.empty && !g.small && g.group != r.group) {
+            let c = &g.stats.cells;
+            let sel = |x: &Cells| RateMetric::SelectionRate.compute(x).value;
+            let di = match (sel(c), sel(rc)) {
+                (Some(a), Some(b)) => Value::ratio(a, b, "the reference group's selection rate is 0"),
+                _ => Value::null("empty group"),
+            };
+            four_fifths.push((g.group.clone(), di.value.map(|v| v >= 0.8)));
+            disparate_impact.push(ReferenceComparison {
+                group: g.group.clone(),
+                difference: Value::null("see ratio"),
+                ratio: di,
+            });
+            let rate = |m: RateMetric, x: &Cells| m.compute(x).value;
+            let aod = match (
+                rate(RateMetric::FalsePositiveRate, c),
+                rate(RateMetric::FalsePositiveRate, rc),
+                rate(RateMetric::TruePositiveRate, c),
+                rate(RateMetric::TruePositiveRate, rc),
+            ) {
+                (Some(a), Some(b), Some(x), Some(y)) => Value::some(((a - b) + (x - y)) / 2.0),
+                _ => Value::null("TPR or FPR undefined for the group or the reference"),
+            };
+            average_odds.push(ReferenceComparison {
+                group: g.group.clone(),
+                difference: aod,
+                ratio: Value::null("a difference only"),
+            });
+        }
+    }
+    Combined {
+        equalized_odds_difference: both(tpr.difference_between_groups, fpr.difference_between_groups, f64::max),
+        equalized_odds_ratio: both(tpr.ratio_between_groups, fpr.ratio_between_groups, f64::min),
+        equalized_odds_difference_mean: both(tpr.difference_between_groups, fpr.difference_between_groups, |a, b| {
+            (a + b) / 2.0
+        }),
+        disparate_impact,
+        four_fifths_rule: four_fifths,
+        average_odds_difference: average_odds,
+    }
+}
+
+/// All non-empty subsets of `0..k`, singletons first, then pairs, and so on.
+fn subsets(k: usize) -> Vec<Vec<usize>> {
+    let mut all: Vec<Vec<usize>> = (1u32..(1 << k))
+        .map(|m| (0..k).filter(|i| m & (1 << i) != 0).collect())
+        .collect();
+    all.sort_by_key(|s| (s.len(), s.clone()));
+    all
+}
+
+impl Report {
+    /// Builds the report from accumulated statistics.
+    pub fn build(acc: &Accumulator, config: &Config) -> Report {
+        let names = acc.attributes();
+        let mut overall_stats = GroupStats::default();
+        for (_, st) in acc.cells() {
+            overall_stats.merge(st);
+        }
+        let overall = group_report(vec!["(all)".into()], overall_stats.clone(), acc, config);
+        let mut attributes = Vec::new();
+        for subset in subsets(names.len()) {
+            // Aggregate cells onto this subset of attributes.
+            let mut agg: BTreeMap<Vec<u32>, GroupStats> = BTreeMap::new();
+            for (key, st) in acc.cells() {
+                agg.entry(subset.iter().map(|&a| key[a]).collect())
+                    .or_default()
+                    .merge(st);
+            }
+            // Every combination of observed values, empty ones included.
+            let mut combos: Vec<Vec<u32>> = vec![Vec::new()];
+            for &a in &subset {
+                let n = acc.values(a).len() as u32;
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| (0..n).map(move |v| [c.clone(), vec![v]].concat()))
+                    .collect();
+            }
+            let mut groups: Vec<GroupReport> = combos
+                .into_iter()
+                .map(|codes| {
+                    let values = subset
+                        .iter()
+                        .zip(&codes)
+                        .map(|(&a, &c)| acc.values(a)[c as usize].clone())
+                        .collect();
+                    let stats = agg.remove(&codes).unwrap_or_default();
+                    group_report(values, stats, acc, config)
+                })
+                .collect();
+            groups.sort_by(|a, b| a.values.cmp(&b.values));
+            let attribute = subset.iter().map(|&a| names[a].as_str()).collect::<Vec<_>>().join("&");
+            let reference = match config.reference.get(&attribute) {
+                Some(v) => groups.iter().find(|g| &g.group == v),
+                None => groups
+                    .iter()
+                    .filter(|g| !g.small)
+                    .max_by(|a, b| a.count.total_cmp(&b.count).then(b.group.cmp(&a.group))),
+            };
+            let disparities: Vec<Disparity> = DISPARITY_METRICS
+                .iter()
+                .map(|&m| disparity(m, &groups, &overall_stats.cells, reference))
+                .collect();
+            let combined = combined(&disparities, &groups, reference);
+            let group_cells: Vec<Cells> = groups.iter().map(|g| g.stats.cells).collect();
+            attributes.push(AttributeReport {
+                reference: reference.map(|r| r.group.clone()),
+                columns: subset.iter().map(|&a| names[a].clone()).collect(),
+                between_group_generalized_entropy_alpha2: individual::between_groups(&group_cells, 2.0),
+                between_group_theil: individual::between_groups(&group_cells, 1.0),
+                attribute,
+                groups,
+                disparities,
+                combined,
+            });
+        }
+        Report {
+            schema_version: 1,
+            config: config.clone(),
+            generalized_entropy_alpha2: individual::generalized_entropy(&overall_stats.cells, 2.0),
+            theil: individual::generalized_entropy(&overall_stats.cells, 1.0),
+            overall,
+            attributes,
+        }
+    }
+
+    /// The report of one attribute (or intersection, names joined by `&`).
+    pub fn attribute(&self, name: &str) -> Option<&AttributeReport> {
+        self.attributes.iter().find(|a| a.attribute == name)
+    }
+}
+
+impl AttributeReport {
+    pub fn group(&self, name: &str) -> Option<&GroupReport> {
+        self.groups.iter().find(|g| g.group == name)
+    }
+
+    pub fn disparity(&self, metric: &str) -> Option<&Disparity> {
+        self.disparities.iter().find(|d| d.metric == metric)
+    }
+}
+
+impl GroupReport {
+    pub fn value(&self, metric: &str) -> Option<f64> {
+        self.metrics.get(metric).and_then(|m| m.value.value)
+    }
+}

@@ -1,0 +1,222 @@
+//! Score-based metrics: ROC AUC and average precision (exact, from the sorted scores, not a
+//! binned approximation), Brier score, log loss, and calibration.
+
+use crate::cells::Value;
+use serde::Serialize;
+
+/// Calibration bins: equal width over [0, 1].
+pub const CALIBRATION_BINS: usize = 10;
+
+/// Sufficient statistics of the scores of one group. Sums merge by addition; the scored rows
+/// merge by concatenation and are sorted once when a metric needs their order.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreStats {
+    /// `(score, label, weight)` for every row.
+    rows: Vec<(f64, bool, f64)>,
+    weight: f64,
+    brier: f64,
+    log_loss: f64,
+    bins: [CalibrationBin; CALIBRATION_BINS],
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CalibrationBin {
+    pub weight: f64,
+    pub score_sum: f64,
+    pub positive_sum: f64,
+}
+
+/// A point of a calibration curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationPoint {
+    pub bin_lower: f64,
+    pub bin_upper: f64,
+    pub count: f64,
+    pub mean_score: f64,
+    pub fraction_positive: f64,
+}
+
+impl ScoreStats {
+    #[inline]
+    pub fn add(&mut self, score: f64, label: bool, w: f64) {
+        let y = f64::from(u8::from(label));
+        self.rows.push((score, label, w));
+        self.weight += w;
+        self.brier += w * (score - y) * (score - y);
+        // scikit-learn clips to [eps, 1 - eps] before taking logarithms.
+        let p = score.clamp(f64::EPSILON, 1.0 - f64::EPSILON);
+        self.log_loss -= w * if label { p.ln() } else { (1.0 - p).ln() };
+        let b = ((score * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        let bin = &mut self.bins[b];
+        bin.weight += w;
+        bin.score_sum += w * score;
+        bin.positive_sum += w * y;
+    }
+
+    pub fn merge(&mut self, o: &ScoreStats) {
+        self.rows.extend_from_slice(&o.rows);
+        self.weight += o.weight;
+        self.brier += o.brier;
+        self.log_loss += o.log_loss;
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            a.weight += b.weight;
+            a.score_sum += b.score_sum;
+            a.positive_sum += b.positive_sum;
+        }
+    }
+
+    pub fn brier(&self) -> Value {
+        Value::ratio(self.brier, self.weight, "empty group")
+    }
+
+    pub fn log_loss(&self) -> Value {
+        Value::ratio(self.log_loss, self.weight, "empty group")
+    }
+
+    /// Expected calibration error over equal-width bins.
+    pub fn ece(&self) -> Value {
+        if self.weight <= 0.0 {
+            return Value::null("empty group");
+        }
+        let e = self
+            .bins
+            .iter()
+            .filter(|b| b.weight > 0.0)
+            .map(|b| b.weight / self.weight * (b.score_sum / b.weight - b.positive_sum / b.weight).abs())
+            .sum();
+        Value::some(e)
+    }
+
+    pub fn calibration_curve(&self) -> Vec<CalibrationPoint> {
+        self.bins
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.weight > 0.0)
+            .map(|(i, b)| CalibrationPoint {
+                bin_lower: i as f64 / CALIBRATION_BINS as f64,
+                bin_upper: (i + 1) as f64 / CALIBRATION_BINS as f64,
+                count: b.weight,
+                mean_score: b.score_sum / b.weight,
+                fraction_positive: b.positive_sum / b.weight,
+            })
+            .collect()
+    }
+
+    fn sorted_descending(&self) -> Vec<(f64, bool, f64)> {
+        let mut rows = self.rows.clone();
+        rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        rows
+    }
+
+    /// Tie blocks of the rows sorted by descending score: `(score, positive weight, negative weight)`.
+    fn blocks(&self) -> Vec<(f64, f64, f64)> {
+        let mut out: Vec<(f64, f64, f64)> = Vec::new();
+        for (s, y, w) in self.sorted_descending() {
+            match out.last_mut() {
+                Some(last) if last.0 == s => {
+                    if y {
+                        last.1 += w
+                    } else {
+                        last.2 += w
+                    }
+                }
+                _ => out.push(if y { (s, w, 0.0) } else { (s, 0.0, w) }),
+            }
+        }
+        out
+    }
+
+    /// Area under the ROC curve: the probability that a random positive scores above a random
+    /// negative, ties counting one half (the Mann-Whitney statistic), exact.
+    pub fn roc_auc(&self) -> Value {
+        let blocks = self.blocks();
+        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
+        if pos <= 0.0 || neg <= 0.0 {
+            return Value::null("needs both actual positives and actual negatives");
+        }
+        // Walking down the scores: each positive beats every negative still below it.
+        let mut neg_above = 0.0;
+        let mut u = 0.0;
+        for (_, p, n) in &blocks {
+            u += p * (neg - neg_above - n) + 0.5 * p * n;
+            neg_above += n;
+        }
+        Value::some(u / (pos * neg))
+    }
+
+    /// Average precision as scikit-learn defines it: the sum over score thresholds of
+    /// (recall gain) x precision.
+    pub fn average_precision(&self) -> Value {
+        let blocks = self.blocks();
+        let pos: f64 = blocks.iter().map(|b| b.1).sum();
+        if pos <= 0.0 {
+            return Value::null("no actual positives");
+        }
+        let (mut tp, mut fp, mut ap, mut prev_recall) = (0.0, 0.0, 0.0, 0.0);
+        for (_, p, n) in blocks {
+            tp += p;
+            fp += n;
+            let recall = tp / pos;
+            ap += (recall - prev_recall) * (tp / (tp + fp));
+            prev_recall = recall;
+        }
+        Value::some(ap)
+    }
+
+    /// ROC curve points `(fpr, tpr, threshold)` at every distinct score, from the top.
+    pub fn roc_curve(&self) -> Vec<(f64, f64, f64)> {
+        let blocks = self.blocks();
+        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
+        let (mut tp, mut fp) = (0.0, 0.0);
+        let mut out = vec![(0.0, 0.0, f64::INFINITY)];
+        for (s, p, n) in blocks {
+            tp += p;
+            fp += n;
+            out.push((
+                if neg > 0.0 { fp / neg } else { 0.0 },
+                if pos > 0.0 { tp / pos } else { 0.0 },
+                s,
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(rows: &[(f64, bool)]) -> ScoreStats {
+        let mut s = ScoreStats::default();
+        for &(x, y) in rows {
+            s.add(x, y, 1.0);
+        }
+        s
+    }
+
+    #[test]
+    fn auc_by_hand_with_ties() {
+        // Positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5), (0.9>0.1), (0.5=0.5 -> 1/2), (0.5>0.1).
+        let s = stats(&[(0.9, true), (0.5, true), (0.5, false), (0.1, false)]);
+        assert_eq!(s.roc_auc().value, Some(3.5 / 4.0));
+        assert_eq!(stats(&[(0.2, true), (0.3, true)]).roc_auc().value, None);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Descending: 0.9 (+) P=1 R=.5; 0.8 (-) ; 0.7 (+) P=2/3 R=1.
+        let s = stats(&[(0.9, true), (0.8, false), (0.7, true)]);
+        assert!((s.average_precision().value.unwrap() - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn brier_log_loss_and_calibration() {
+        let s = stats(&[(0.8, true), (0.3, false)]);
+        assert!((s.brier().value.unwrap() - (0.04 + 0.09) / 2.0).abs() < 1e-15);
+        assert!((s.log_loss().value.unwrap() - (-(0.8f64.ln()) - 0.7f64.ln()) / 2.0).abs() < 1e-15);
+        // Bins [0.8,0.9): mean 0.8 vs 1; [0.3,0.4): 0.3 vs 0 -> ECE = (0.2 + 0.3) / 2.
+        assert!((s.ece().value.unwrap() - 0.25).abs() < 1e-12);
+        assert_eq!(s.calibration_curve().len(), 2);
+    }
+}
