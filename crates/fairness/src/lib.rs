@@ -7,6 +7,7 @@
 //! with its reason, never 0; small groups are flagged and kept out of comparisons.
 
 pub mod accumulate;
+pub mod bootstrap;
 pub mod cells;
 pub mod individual;
 pub mod input;

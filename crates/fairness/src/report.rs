@@ -2,6 +2,7 @@
 //! every intersection, disparities three ways, and individual-level indices.
 
 use crate::accumulate::{Accumulator, GroupStats};
+use crate::bootstrap::{Resampler, percentile_interval};
 use crate::cells::{Cells, RateMetric, Value};
 use crate::individual;
 use crate::interval::wilson;
@@ -18,6 +19,10 @@ pub struct Config {
     pub reference: BTreeMap<String, String>,
     /// Confidence level of intervals.
     pub confidence: f64,
+    /// Bootstrap resamples (0 turns the bootstrap off).
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
 }
 
 impl Default for Config {
@@ -26,6 +31,8 @@ impl Default for Config {
             min_group_size: 30.0,
             reference: BTreeMap::new(),
             confidence: 0.95,
+            bootstrap: 1000,
+            seed: 0,
         }
     }
 }
@@ -38,6 +45,9 @@ pub struct Metric {
     /// Wilson score interval for proportions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<[f64; 2]>,
+    /// Bootstrap percentile interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_interval: Option<[f64; 2]>,
 }
 
 /// Metrics of one group (or the whole population).
@@ -75,6 +85,17 @@ pub struct Disparity {
     pub to_reference: Vec<ReferenceComparison>,
     /// Groups left out, with the reason (small, or the metric undefined).
     pub excluded: Vec<Excluded>,
+    /// Bootstrap percentile intervals of the four summaries, in the order above.
+    pub intervals: Intervals,
+}
+
+/// Bootstrap intervals of a disparity's summaries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Intervals {
+    pub difference_between_groups: Option<[f64; 2]>,
+    pub ratio_between_groups: Option<[f64; 2]>,
+    pub difference_to_overall: Option<[f64; 2]>,
+    pub ratio_to_overall: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +103,22 @@ pub struct ReferenceComparison {
     pub group: String,
     pub difference: Value,
     pub ratio: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference_interval: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_interval: Option<[f64; 2]>,
+}
+
+impl ReferenceComparison {
+    fn new(group: &str, difference: Value, ratio: Value) -> Self {
+        Self {
+            group: group.to_owned(),
+            difference,
+            ratio,
+            difference_interval: None,
+            ratio_interval: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +141,8 @@ pub struct Combined {
     pub disparate_impact: Vec<ReferenceComparison>,
     pub four_fifths_rule: Vec<(String, Option<bool>)>,
     pub average_odds_difference: Vec<ReferenceComparison>,
+    /// Bootstrap intervals of the three equalized-odds summaries.
+    pub equalized_odds_intervals: [Option<[f64; 2]>; 3],
 }
 
 /// Everything about one attribute or one intersection of attributes.
@@ -155,6 +194,7 @@ fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<&'static str, Metric> {
                 Metric {
                     value: m.compute(c),
                     interval,
+                    bootstrap_interval: None,
                 },
             )
         })
@@ -169,6 +209,7 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
         Metric {
             value: Value::some(count),
             interval: None,
+            bootstrap_interval: None,
         },
     );
     if acc.has_scores() {
@@ -185,6 +226,7 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
                 Metric {
                     value: v,
                     interval: None,
+                    bootstrap_interval: None,
                 },
             );
         }
@@ -208,26 +250,21 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
     }
 }
 
-fn disparity(
-    metric: RateMetric,
-    groups: &[GroupReport],
-    overall: &Cells,
-    reference: Option<&GroupReport>,
-) -> Disparity {
+fn disparity(metric: RateMetric, groups: &[Unit], overall: &Cells, reference: Option<&Unit>) -> Disparity {
     let mut excluded = Vec::new();
     let mut vals: Vec<(&str, f64)> = Vec::new();
     for g in groups.iter().filter(|g| !g.empty) {
         if g.small {
             excluded.push(Excluded {
-                group: g.group.clone(),
+                group: g.group.to_owned(),
                 reason: format!("smaller than the minimum group size ({})", g.count),
             });
             continue;
         }
-        match metric.compute(&g.stats.cells).value {
-            Some(v) => vals.push((&g.group, v)),
+        match metric.compute(&g.cells).value {
+            Some(v) => vals.push((g.group, v)),
             None => excluded.push(Excluded {
-                group: g.group.clone(),
+                group: g.group.to_owned(),
                 reason: metric.null_reason().to_owned(),
             }),
         }
@@ -266,14 +303,16 @@ fn disparity(
         }
         _ => (none(), none()),
     };
-    let to_reference = match reference.and_then(|r| metric.compute(&r.stats.cells).value.map(|v| (r, v))) {
+    let to_reference = match reference.and_then(|r| metric.compute(&r.cells).value.map(|v| (r, v))) {
         Some((r, rv)) => vals
             .iter()
             .filter(|v| v.0 != r.group)
-            .map(|&(g, v)| ReferenceComparison {
-                group: g.to_owned(),
-                difference: Value::some(v - rv),
-                ratio: Value::ratio(v, rv, "the reference group's value is 0"),
+            .map(|&(g, v)| {
+                ReferenceComparison::new(
+                    g,
+                    Value::some(v - rv),
+                    Value::ratio(v, rv, "the reference group's value is 0"),
+                )
             })
             .collect(),
         None => Vec::new(),
@@ -286,10 +325,11 @@ fn disparity(
         ratio_to_overall: ratio_o,
         to_reference,
         excluded,
+        intervals: Intervals::default(),
     }
 }
 
-fn combined(disparities: &[Disparity], groups: &[GroupReport], reference: Option<&GroupReport>) -> Combined {
+fn combined(disparities: &[Disparity], groups: &[Unit], reference: Option<&Unit>) -> Combined {
     let find = |m: RateMetric| {
         disparities
             .iter()
@@ -305,20 +345,16 @@ fn combined(disparities: &[Disparity], groups: &[GroupReport], reference: Option
     let mut four_fifths = Vec::new();
     let mut average_odds = Vec::new();
     if let Some(r) = reference {
-        let rc = &r.stats.cells;
+        let rc = &r.cells;
         for g in groups.iter().filter(|g| !g.empty && !g.small && g.group != r.group) {
-            let c = &g.stats.cells;
+            let c = &g.cells;
             let sel = |x: &Cells| RateMetric::SelectionRate.compute(x).value;
             let di = match (sel(c), sel(rc)) {
                 (Some(a), Some(b)) => Value::ratio(a, b, "the reference group's selection rate is 0"),
                 _ => Value::null("empty group"),
             };
-            four_fifths.push((g.group.clone(), di.value.map(|v| v >= 0.8)));
-            disparate_impact.push(ReferenceComparison {
-                group: g.group.clone(),
-                difference: Value::null("see ratio"),
-                ratio: di,
-            });
+            four_fifths.push((g.group.to_owned(), di.value.map(|v| v >= 0.8)));
+            disparate_impact.push(ReferenceComparison::new(g.group, Value::null("see ratio"), di));
             let rate = |m: RateMetric, x: &Cells| m.compute(x).value;
             let aod = match (
                 rate(RateMetric::FalsePositiveRate, c),
@@ -329,11 +365,7 @@ fn combined(disparities: &[Disparity], groups: &[GroupReport], reference: Option
                 (Some(a), Some(b), Some(x), Some(y)) => Value::some(((a - b) + (x - y)) / 2.0),
                 _ => Value::null("TPR or FPR undefined for the group or the reference"),
             };
-            average_odds.push(ReferenceComparison {
-                group: g.group.clone(),
-                difference: aod,
-                ratio: Value::null("a difference only"),
-            });
+            average_odds.push(ReferenceComparison::new(g.group, aod, Value::null("a difference only")));
         }
     }
     Combined {
@@ -345,6 +377,29 @@ fn combined(disparities: &[Disparity], groups: &[GroupReport], reference: Option
         disparate_impact,
         four_fifths_rule: four_fifths,
         average_odds_difference: average_odds,
+        equalized_odds_intervals: [None; 3],
+    }
+}
+
+/// What the disparity functions need of a group.
+#[derive(Debug, Clone, Copy)]
+struct Unit<'a> {
+    group: &'a str,
+    cells: Cells,
+    count: f64,
+    small: bool,
+    empty: bool,
+}
+
+impl<'a> Unit<'a> {
+    fn of(g: &'a GroupReport) -> Self {
+        Self {
+            group: &g.group,
+            cells: g.stats.cells,
+            count: g.count,
+            small: g.small,
+            empty: g.empty,
+        }
     }
 }
 
@@ -361,16 +416,20 @@ impl Report {
     /// Builds the report from accumulated statistics.
     pub fn build(acc: &Accumulator, config: &Config) -> Report {
         let names = acc.attributes();
+        // Intersection cells in a fixed order: the bootstrap must not depend on hash order.
+        let mut atoms: Vec<(&Vec<u32>, &GroupStats)> = acc.cells().collect();
+        atoms.sort_by(|a, b| a.0.cmp(b.0));
         let mut overall_stats = GroupStats::default();
-        for (_, st) in acc.cells() {
+        for (_, st) in &atoms {
             overall_stats.merge(st);
         }
         let overall = group_report(vec!["(all)".into()], overall_stats.clone(), acc, config);
         let mut attributes = Vec::new();
+        let mut layouts = Vec::new();
         for subset in subsets(names.len()) {
             // Aggregate cells onto this subset of attributes.
             let mut agg: BTreeMap<Vec<u32>, GroupStats> = BTreeMap::new();
-            for (key, st) in acc.cells() {
+            for (key, st) in &atoms {
                 agg.entry(subset.iter().map(|&a| key[a]).collect())
                     .or_default()
                     .merge(st);
@@ -397,22 +456,38 @@ impl Report {
                 })
                 .collect();
             groups.sort_by(|a, b| a.values.cmp(&b.values));
+            // Which group each intersection cell belongs to, for the bootstrap.
+            let layout: Vec<usize> = atoms
+                .iter()
+                .map(|(key, _)| {
+                    let values: Vec<&str> = subset
+                        .iter()
+                        .map(|&a| acc.values(a)[key[a] as usize].as_str())
+                        .collect();
+                    groups
+                        .iter()
+                        .position(|g| g.values == values)
+                        .expect("every cell has its group")
+                })
+                .collect();
             let attribute = subset.iter().map(|&a| names[a].as_str()).collect::<Vec<_>>().join("&");
+            let units: Vec<Unit> = groups.iter().map(Unit::of).collect();
             let reference = match config.reference.get(&attribute) {
-                Some(v) => groups.iter().find(|g| &g.group == v),
-                None => groups
+                Some(v) => units.iter().find(|g| g.group == v),
+                None => units
                     .iter()
                     .filter(|g| !g.small)
-                    .max_by(|a, b| a.count.total_cmp(&b.count).then(b.group.cmp(&a.group))),
+                    .max_by(|a, b| a.count.total_cmp(&b.count).then(b.group.cmp(a.group))),
             };
             let disparities: Vec<Disparity> = DISPARITY_METRICS
                 .iter()
-                .map(|&m| disparity(m, &groups, &overall_stats.cells, reference))
+                .map(|&m| disparity(m, &units, &overall_stats.cells, reference))
                 .collect();
-            let combined = combined(&disparities, &groups, reference);
+            let combined = combined(&disparities, &units, reference);
             let group_cells: Vec<Cells> = groups.iter().map(|g| g.stats.cells).collect();
+            let reference = reference.map(|r| r.group.to_owned());
             attributes.push(AttributeReport {
-                reference: reference.map(|r| r.group.clone()),
+                reference,
                 columns: subset.iter().map(|&a| names[a].clone()).collect(),
                 between_group_generalized_entropy_alpha2: individual::between_groups(&group_cells, 2.0),
                 between_group_theil: individual::between_groups(&group_cells, 1.0),
@@ -421,15 +496,21 @@ impl Report {
                 disparities,
                 combined,
             });
+            layouts.push(layout);
         }
-        Report {
+        let mut report = Report {
             schema_version: 1,
             config: config.clone(),
             generalized_entropy_alpha2: individual::generalized_entropy(&overall_stats.cells, 2.0),
             theil: individual::generalized_entropy(&overall_stats.cells, 1.0),
             overall,
             attributes,
+        };
+        if config.bootstrap > 0 {
+            let cells: Vec<Cells> = atoms.iter().map(|(_, st)| st.cells).collect();
+            bootstrap(&mut report, &cells, &layouts, config);
         }
+        report
     }
 
     /// The report of one attribute (or intersection, names joined by `&`).
@@ -451,5 +532,175 @@ impl AttributeReport {
 impl GroupReport {
     pub fn value(&self, metric: &str) -> Option<f64> {
         self.metrics.get(metric).and_then(|m| m.value.value)
+    }
+}
+
+/// Replicate values of one attribute's statistics.
+#[derive(Default)]
+struct Replicates {
+    /// `[group][metric]`.
+    group_metrics: Vec<Vec<Vec<f64>>>,
+    /// `[disparity metric][summary]`.
+    summaries: Vec<[Vec<f64>; 4]>,
+    /// `[disparity metric][reference comparison] -> (differences, ratios)`.
+    to_reference: Vec<Vec<(Vec<f64>, Vec<f64>)>>,
+    equalized_odds: [Vec<f64>; 3],
+    disparate_impact: Vec<Vec<f64>>,
+    average_odds: Vec<Vec<f64>>,
+}
+
+fn push(v: &mut Vec<f64>, x: Value) {
+    if let Some(x) = x.value {
+        v.push(x);
+    }
+}
+
+/// Bootstrap percentile intervals for every group rate metric and every disparity.
+fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usize>], config: &Config) {
+    let mut rs = Resampler::new(config.seed);
+    let n_metrics = RateMetric::ALL.len();
+    let mut overall_reps: Vec<Vec<f64>> = vec![Vec::new(); n_metrics];
+    let mut reps: Vec<Replicates> = report
+        .attributes
+        .iter()
+        .map(|a| Replicates {
+            group_metrics: vec![vec![Vec::new(); n_metrics]; a.groups.len()],
+            summaries: a.disparities.iter().map(|_| Default::default()).collect(),
+            to_reference: a
+                .disparities
+                .iter()
+                .map(|d| vec![Default::default(); d.to_reference.len()])
+                .collect(),
+            equalized_odds: Default::default(),
+            disparate_impact: vec![Vec::new(); a.combined.disparate_impact.len()],
+            average_odds: vec![Vec::new(); a.combined.average_odds_difference.len()],
+        })
+        .collect();
+    for _ in 0..config.bootstrap {
+        let re: Vec<Cells> = atoms.iter().map(|c| rs.resample(c)).collect();
+        let mut overall = Cells::default();
+        for c in &re {
+            overall.merge(c);
+        }
+        for (mi, m) in RateMetric::ALL.iter().enumerate() {
+            push(&mut overall_reps[mi], m.compute(&overall));
+        }
+        for ((attr, layout), rep) in report.attributes.iter().zip(layouts).zip(reps.iter_mut()) {
+            let mut cells = vec![Cells::default(); attr.groups.len()];
+            for (k, &g) in layout.iter().enumerate() {
+                cells[g].merge(&re[k]);
+            }
+            for (g, c) in cells.iter().enumerate() {
+                for (mi, m) in RateMetric::ALL.iter().enumerate() {
+                    push(&mut rep.group_metrics[g][mi], m.compute(c));
+                }
+            }
+            // Small and empty flags stay those of the data, so replicates compare the same groups.
+            let units: Vec<Unit> = attr
+                .groups
+                .iter()
+                .zip(&cells)
+                .map(|(g, c)| Unit {
+                    cells: *c,
+                    ..Unit::of(g)
+                })
+                .collect();
+            let reference = attr
+                .reference
+                .as_deref()
+                .and_then(|r| units.iter().find(|u| u.group == r));
+            let ds: Vec<Disparity> = DISPARITY_METRICS
+                .iter()
+                .map(|&m| disparity(m, &units, &overall, reference))
+                .collect();
+            for ((d, point), (sums, refs)) in ds
+                .iter()
+                .zip(&attr.disparities)
+                .zip(rep.summaries.iter_mut().zip(rep.to_reference.iter_mut()))
+            {
+                push(&mut sums[0], d.difference_between_groups);
+                push(&mut sums[1], d.ratio_between_groups);
+                push(&mut sums[2], d.difference_to_overall);
+                push(&mut sums[3], d.ratio_to_overall);
+                for (pc, (diffs, ratios)) in point.to_reference.iter().zip(refs.iter_mut()) {
+                    if let Some(c) = d.to_reference.iter().find(|c| c.group == pc.group) {
+                        push(diffs, c.difference);
+                        push(ratios, c.ratio);
+                    }
+                }
+            }
+            let c = combined(&ds, &units, reference);
+            push(&mut rep.equalized_odds[0], c.equalized_odds_difference);
+            push(&mut rep.equalized_odds[1], c.equalized_odds_ratio);
+            push(&mut rep.equalized_odds[2], c.equalized_odds_difference_mean);
+            for (pc, v) in attr
+                .combined
+                .disparate_impact
+                .iter()
+                .zip(rep.disparate_impact.iter_mut())
+            {
+                if let Some(x) = c.disparate_impact.iter().find(|x| x.group == pc.group) {
+                    push(v, x.ratio);
+                }
+            }
+            for (pc, v) in attr
+                .combined
+                .average_odds_difference
+                .iter()
+                .zip(rep.average_odds.iter_mut())
+            {
+                if let Some(x) = c.average_odds_difference.iter().find(|x| x.group == pc.group) {
+                    push(v, x.difference);
+                }
+            }
+        }
+    }
+    let ci = |v: &mut Vec<f64>| percentile_interval(v, config.confidence);
+    for (mi, m) in RateMetric::ALL.iter().enumerate() {
+        if let Some(metric) = report.overall.metrics.get_mut(m.name()) {
+            metric.bootstrap_interval = ci(&mut overall_reps[mi]);
+        }
+    }
+    for (attr, mut rep) in report.attributes.iter_mut().zip(reps) {
+        for (g, group) in attr.groups.iter_mut().enumerate() {
+            for (mi, m) in RateMetric::ALL.iter().enumerate() {
+                if let Some(metric) = group.metrics.get_mut(m.name()).filter(|x| x.value.value.is_some()) {
+                    metric.bootstrap_interval = ci(&mut rep.group_metrics[g][mi]);
+                }
+            }
+        }
+        for ((d, sums), refs) in attr
+            .disparities
+            .iter_mut()
+            .zip(rep.summaries.iter_mut())
+            .zip(rep.to_reference.iter_mut())
+        {
+            let defined = |v: Value, x: Option<[f64; 2]>| v.value.and(x);
+            d.intervals = Intervals {
+                difference_between_groups: defined(d.difference_between_groups, ci(&mut sums[0])),
+                ratio_between_groups: defined(d.ratio_between_groups, ci(&mut sums[1])),
+                difference_to_overall: defined(d.difference_to_overall, ci(&mut sums[2])),
+                ratio_to_overall: defined(d.ratio_to_overall, ci(&mut sums[3])),
+            };
+            for (c, (diffs, ratios)) in d.to_reference.iter_mut().zip(refs.iter_mut()) {
+                c.difference_interval = defined(c.difference, ci(diffs));
+                c.ratio_interval = defined(c.ratio, ci(ratios));
+            }
+        }
+        let cb = &mut attr.combined;
+        let vals = [
+            cb.equalized_odds_difference,
+            cb.equalized_odds_ratio,
+            cb.equalized_odds_difference_mean,
+        ];
+        for (k, v) in vals.iter().enumerate() {
+            cb.equalized_odds_intervals[k] = v.value.and(ci(&mut rep.equalized_odds[k]));
+        }
+        for (c, v) in cb.disparate_impact.iter_mut().zip(rep.disparate_impact.iter_mut()) {
+            c.ratio_interval = c.ratio.value.and(ci(v));
+        }
+        for (c, v) in cb.average_odds_difference.iter_mut().zip(rep.average_odds.iter_mut()) {
+            c.difference_interval = c.difference.value.and(ci(v));
+        }
     }
 }
