@@ -9,6 +9,7 @@
 pub mod accumulate;
 pub mod bootstrap;
 pub mod cells;
+pub mod criteria;
 pub mod individual;
 pub mod input;
 pub mod interval;
