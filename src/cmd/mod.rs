@@ -1,4 +1,5 @@
 pub mod generate;
+pub mod metrics;
 pub mod scenarios;
 
 use std::io::Write;

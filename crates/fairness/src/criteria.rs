@@ -227,16 +227,16 @@ fn worst(items: Vec<(String, Value, Option<[f64; 2]>)>, difference: bool) -> Opt
     }
 }
 
-fn measure(
-    c: &Criterion,
-    a: &AttributeReport,
-) -> (
+/// What a criterion measures: value, interval, worst group, excluded groups, null reason.
+type Measured = (
     Option<f64>,
     Option<[f64; 2]>,
     Option<String>,
     Vec<String>,
     Option<&'static str>,
-) {
+);
+
+fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     let (rate, kind) = resolve(&c.metric).expect("validated when parsed");
     let d = a.disparity(rate).expect("every disparity metric is computed");
     let excluded = d

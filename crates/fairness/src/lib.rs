@@ -7,12 +7,14 @@
 //! with its reason, never 0; small groups are flagged and kept out of comparisons.
 
 pub mod accumulate;
+pub mod arrow_input;
 pub mod bootstrap;
 pub mod cells;
 pub mod criteria;
 pub mod individual;
 pub mod input;
 pub mod interval;
+pub mod markdown;
 pub mod report;
 pub mod scores;
 

@@ -168,6 +168,8 @@ pub struct Report {
     pub generalized_entropy_alpha2: Option<f64>,
     pub theil: Option<f64>,
     pub attributes: Vec<AttributeReport>,
+    /// Verdicts on the criteria fixed before the run (see [`crate::criteria`]).
+    pub verdicts: Vec<crate::criteria::Verdict>,
 }
 
 /// The rate metrics whose disparities are reported (fairness names in parentheses):
@@ -505,6 +507,7 @@ impl Report {
             theil: individual::generalized_entropy(&overall_stats.cells, 1.0),
             overall,
             attributes,
+            verdicts: Vec::new(),
         };
         if config.bootstrap > 0 {
             let cells: Vec<Cells> = atoms.iter().map(|(_, st)| st.cells).collect();

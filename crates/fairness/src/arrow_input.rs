@@ -1,0 +1,234 @@
+//! Feeding Arrow record batches to the accumulator: column lookup, type coercion and
+//! validation with the column name and the row number in every error.
+
+use crate::accumulate::Accumulator;
+use crate::input::{Batch, Col, GroupCol, InputError};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, UInt32Type};
+
+/// Which columns play which part.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    pub label: String,
+    pub label_true: Option<String>,
+    /// The decision; when absent it is `score >= threshold`.
+    pub prediction: Option<String>,
+    pub score: Option<String>,
+    pub weight: Option<String>,
+    pub groups: Vec<String>,
+    pub threshold: f64,
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, InputError> {
+    batch.column_by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        InputError::Other(format!(
+            "column {name:?} not found; the input has: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+fn missing_value(name: &str, row: usize) -> InputError {
+    InputError::Other(format!("column {name:?}, row {row}: value is missing"))
+}
+
+/// A 0/1 column from booleans, integers, floats or the strings 0/1/true/false.
+fn binary(batch: &RecordBatch, name: &str, offset: usize) -> Result<Vec<u8>, InputError> {
+    let a = column(batch, name)?;
+    if let Some(row) = (0..a.len()).find(|&i| a.is_null(i)) {
+        return Err(missing_value(name, offset + row));
+    }
+    let not_binary = |row: usize, value: String| InputError::NotBinary {
+        column: name.to_owned(),
+        row: offset + row,
+        value,
+    };
+    match a.data_type() {
+        DataType::Boolean => Ok(a.as_boolean().values().iter().map(u8::from).collect()),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Dictionary(..) | DataType::Utf8View => {
+            let s = cast(a, &DataType::Utf8).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+            s.as_string::<i32>()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v.unwrap_or_default() {
+                    "1" | "true" | "True" | "TRUE" => Ok(1),
+                    "0" | "false" | "False" | "FALSE" => Ok(0),
+                    other => Err(not_binary(i, format!("{other:?}"))),
+                })
+                .collect()
+        }
+        t if t.is_numeric() => {
+            let f = cast(a, &DataType::Float64).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+            f.as_primitive::<Float64Type>()
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if v == 0.0 {
+                        Ok(0)
+                    } else if v == 1.0 {
+                        Ok(1)
+                    } else {
+                        Err(not_binary(i, v.to_string()))
+                    }
+                })
+                .collect()
+        }
+        t => Err(InputError::Other(format!(
+            "column {name:?} has type {t}, not a binary label"
+        ))),
+    }
+}
+
+fn floats(batch: &RecordBatch, name: &str, offset: usize) -> Result<Vec<f64>, InputError> {
+    let a = column(batch, name)?;
+    if !a.data_type().is_numeric() {
+        return Err(InputError::Other(format!(
+            "column {name:?} has type {}, not a number",
+            a.data_type()
+        )));
+    }
+    if let Some(row) = (0..a.len()).find(|&i| a.is_null(i)) {
+        return Err(missing_value(name, offset + row));
+    }
+    let f = cast(a, &DataType::Float64).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+    Ok(f.as_primitive::<Float64Type>().values().to_vec())
+}
+
+/// Dictionary codes, validity and values of a group column of any type.
+/// A group column as dictionary codes, validity (when some values are missing) and values.
+type Encoded = (Vec<u32>, Option<Vec<bool>>, Vec<String>);
+
+fn group(batch: &RecordBatch, name: &str) -> Result<Encoded, InputError> {
+    let a = column(batch, name)?;
+    let valid = (a.null_count() > 0).then(|| (0..a.len()).map(|i| a.is_valid(i)).collect());
+    if let DataType::Dictionary(_, value_type) = a.data_type()
+        && matches!(**value_type, DataType::Utf8 | DataType::LargeUtf8)
+    {
+        // Fast path: the keys are already codes.
+        let d = a.as_any_dictionary();
+        let keys = cast(d.keys(), &DataType::UInt32).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+        let values =
+            cast(d.values(), &DataType::Utf8).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+        let dict = values
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or("(null)").to_owned())
+            .collect();
+        let codes = keys.as_primitive::<UInt32Type>().values().to_vec();
+        return Ok((codes, valid, dict));
+    }
+    let s = cast(a, &DataType::Utf8)
+        .map_err(|e| InputError::Other(format!("group column {name:?} of type {}: {e}", a.data_type())))?;
+    let (codes, v, dict) = crate::input::encode(s.as_string::<i32>().iter());
+    Ok((
+        codes,
+        valid.or(Some(v)).filter(|v: &Vec<bool>| v.iter().any(|x| !x)),
+        dict,
+    ))
+}
+
+impl InputError {
+    /// The same error with its row number shifted by `offset` (for batches after the first).
+    fn shifted(self, offset: usize) -> Self {
+        match self {
+            InputError::NotBinary { column, row, value } => InputError::NotBinary {
+                column,
+                row: row + offset,
+                value,
+            },
+            InputError::ScoreRange { column, row, value } => InputError::ScoreRange {
+                column,
+                row: row + offset,
+                value,
+            },
+            InputError::Weight { column, row, value } => InputError::Weight {
+                column,
+                row: row + offset,
+                value,
+            },
+            InputError::MissingGroup { column, row } => InputError::MissingGroup {
+                column,
+                row: row + offset,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Adds one record batch whose first row is row `offset` of the input.
+pub fn add_record_batch(
+    acc: &mut Accumulator,
+    batch: &RecordBatch,
+    cols: &Columns,
+    offset: usize,
+) -> Result<(), InputError> {
+    // Every named column must exist before any value is judged.
+    let named = [
+        Some(&cols.label),
+        cols.label_true.as_ref(),
+        cols.prediction.as_ref(),
+        cols.score.as_ref(),
+        cols.weight.as_ref(),
+    ];
+    for name in named.into_iter().flatten().chain(&cols.groups) {
+        column(batch, name)?;
+    }
+    let label = binary(batch, &cols.label, offset)?;
+    let label_true = cols
+        .label_true
+        .as_deref()
+        .map(|c| binary(batch, c, offset))
+        .transpose()?;
+    let score = cols.score.as_deref().map(|c| floats(batch, c, offset)).transpose()?;
+    let prediction = match (&cols.prediction, &score) {
+        (Some(c), _) => binary(batch, c, offset)?,
+        (None, Some(s)) => s.iter().map(|&p| u8::from(p >= cols.threshold)).collect(),
+        (None, None) => {
+            return Err(InputError::Other(
+                "a prediction column or a score column is needed".into(),
+            ));
+        }
+    };
+    let weight = cols.weight.as_deref().map(|c| floats(batch, c, offset)).transpose()?;
+    let groups: Vec<Encoded> = cols.groups.iter().map(|g| group(batch, g)).collect::<Result<_, _>>()?;
+    let b = Batch {
+        label: Col {
+            name: &cols.label,
+            values: &label,
+        },
+        label_true: cols
+            .label_true
+            .as_deref()
+            .zip(label_true.as_deref())
+            .map(|(name, values)| Col { name, values }),
+        prediction: Col {
+            name: cols.prediction.as_deref().unwrap_or("(score >= threshold)"),
+            values: &prediction,
+        },
+        score: cols
+            .score
+            .as_deref()
+            .zip(score.as_deref())
+            .map(|(name, values)| Col { name, values }),
+        weight: cols
+            .weight
+            .as_deref()
+            .zip(weight.as_deref())
+            .map(|(name, values)| Col { name, values }),
+        groups: cols
+            .groups
+            .iter()
+            .zip(&groups)
+            .map(|(name, (codes, valid, dictionary))| GroupCol {
+                name,
+                codes,
+                valid: valid.as_deref(),
+                dictionary,
+            })
+            .collect(),
+    };
+    acc.add(&b).map_err(|e| e.shifted(offset))
+}

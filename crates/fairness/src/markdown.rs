@@ -1,0 +1,186 @@
+//! The report as Markdown, for people.
+
+use crate::cells::Value;
+use crate::criteria::{Outcome, Verdict};
+use crate::report::{GroupReport, Report};
+use std::fmt::Write;
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("—".into(), |x| format!("{x:.3}"))
+}
+
+fn val(v: &Value) -> String {
+    match (v.value, v.null_reason) {
+        (Some(x), _) => format!("{x:.3}"),
+        (None, Some(r)) => format!("null ({r})"),
+        (None, None) => "null".into(),
+    }
+}
+
+fn with_interval(g: &GroupReport, metric: &str) -> String {
+    let Some(m) = g.metrics.get(metric) else {
+        return "—".into();
+    };
+    match (m.value.value, m.bootstrap_interval.or(m.interval)) {
+        (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        _ => val(&m.value),
+    }
+}
+
+fn interval(i: Option<[f64; 2]>) -> String {
+    i.map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"))
+}
+
+/// Renders the report (and verdicts, if any) as Markdown.
+pub fn render(report: &Report) -> String {
+    let verdicts: &[Verdict] = &report.verdicts;
+    let mut out = String::new();
+    let o = &report.overall;
+    let _ = writeln!(out, "# Fairness report\n");
+    let _ = writeln!(
+        out,
+        "{} rows. Intervals: {:.0} % (bootstrap with {} resamples, seed {}; Wilson where no bootstrap). Groups under {} rows are flagged and not compared.\n",
+        o.count,
+        report.config.confidence * 100.0,
+        report.config.bootstrap,
+        report.config.seed,
+        report.config.min_group_size
+    );
+    if !verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Criteria\n\n| criterion | verdict | value | interval | why |\n| --- | --- | --- | --- | --- |"
+        );
+        for v in verdicts {
+            let c = &v.criterion;
+            let verdict = match v.verdict {
+                Outcome::Pass => "**pass**",
+                Outcome::Fail => "**fail**",
+                Outcome::Inconclusive => "inconclusive",
+            };
+            let _ = writeln!(
+                out,
+                "| {} ({} {}) | {verdict} | {} | {} | {} |",
+                c.name
+                    .clone()
+                    .unwrap_or_else(|| format!("{} on {}", c.metric, c.attribute)),
+                serde_json::to_value(c.op)
+                    .ok()
+                    .and_then(|x| x.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                c.threshold,
+                num(v.value),
+                interval(v.interval),
+                v.explanation
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## Overall\n");
+    for m in [
+        "accuracy",
+        "balanced_accuracy",
+        "selection_rate",
+        "true_positive_rate",
+        "false_positive_rate",
+        "precision",
+        "roc_auc",
+        "brier",
+        "expected_calibration_error",
+    ] {
+        if o.metrics.contains_key(m) {
+            let _ = writeln!(out, "- {m}: {}", with_interval(o, m));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "- generalized entropy (α = 2): {}; Theil: {}\n",
+        num(report.generalized_entropy_alpha2),
+        num(report.theil)
+    );
+    for a in &report.attributes {
+        let _ = writeln!(out, "## {}\n", a.attribute);
+        if let Some(r) = &a.reference {
+            let _ = writeln!(out, "Reference group: {r}.\n");
+        }
+        let _ = writeln!(
+            out,
+            "| group | count | selection rate | TPR | FPR | precision | accuracy | flags |\n| --- | ---: | --- | --- | --- | --- | --- | --- |"
+        );
+        for g in &a.groups {
+            let flags = if g.empty {
+                "empty"
+            } else if g.small {
+                "small"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {flags} |",
+                g.group,
+                g.count,
+                with_interval(g, "selection_rate"),
+                with_interval(g, "true_positive_rate"),
+                with_interval(g, "false_positive_rate"),
+                with_interval(g, "precision"),
+                with_interval(g, "accuracy"),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| disparity | difference (between groups) | ratio (between groups) | difference to overall | ratio to overall |\n| --- | --- | --- | --- | --- |"
+        );
+        for d in &a.disparities {
+            let _ = writeln!(
+                out,
+                "| {} | {}{} | {}{} | {}{} | {}{} |",
+                d.metric,
+                val(&d.difference_between_groups),
+                interval(d.intervals.difference_between_groups),
+                val(&d.ratio_between_groups),
+                interval(d.intervals.ratio_between_groups),
+                val(&d.difference_to_overall),
+                interval(d.intervals.difference_to_overall),
+                val(&d.ratio_to_overall),
+                interval(d.intervals.ratio_to_overall),
+            );
+        }
+        let c = &a.combined;
+        let _ = writeln!(
+            out,
+            "\nEqualized odds: difference {}{}, ratio {}{}.",
+            val(&c.equalized_odds_difference),
+            interval(c.equalized_odds_intervals[0]),
+            val(&c.equalized_odds_ratio),
+            interval(c.equalized_odds_intervals[1])
+        );
+        for (di, (g, ok)) in c.disparate_impact.iter().zip(&c.four_fifths_rule) {
+            let rule = match ok {
+                Some(true) => "meets the four-fifths rule",
+                Some(false) => "below four fifths",
+                None => "undefined",
+            };
+            let _ = writeln!(
+                out,
+                "Disparate impact of {g}: {}{} ({rule}).",
+                val(&di.ratio),
+                interval(di.ratio_interval)
+            );
+        }
+        let excluded: Vec<String> = a
+            .disparities
+            .iter()
+            .flat_map(|d| {
+                d.excluded
+                    .iter()
+                    .map(move |e| format!("{} left out of {}: {}", e.group, d.metric, e.reason))
+            })
+            .collect();
+        for e in excluded {
+            let _ = writeln!(out, "- {e}");
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,171 @@
+//! `sandkasse metrics`: accuracy and fairness of decisions in a Parquet, CSV or Arrow file.
+
+use anyhow::{Context, Result, bail};
+use arrow::array::RecordBatch;
+use fairness::arrow_input::{Columns, add_record_batch};
+use fairness::{Accumulator, Config, MissingGroups, Report};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Input file: .parquet, .csv or .arrow.
+    #[arg(long)]
+    input: PathBuf,
+    /// The label the decisions are judged against (0/1).
+    #[arg(long)]
+    label: String,
+    /// A second label, e.g. the true outcome where --label is the recorded one.
+    #[arg(long)]
+    label_true: Option<String>,
+    /// The decision (0/1); without it the decision is score >= --threshold.
+    #[arg(long)]
+    prediction: Option<String>,
+    /// Probability of the positive class, in [0, 1].
+    #[arg(long)]
+    score: Option<String>,
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    /// Row weights.
+    #[arg(long)]
+    weight: Option<String>,
+    /// Group attribute (repeatable; every intersection is reported too).
+    #[arg(long = "group", required = true)]
+    groups: Vec<String>,
+    /// Reference group, ATTRIBUTE=VALUE (repeatable) [default: the largest group].
+    #[arg(long = "reference", value_name = "ATTRIBUTE=VALUE")]
+    references: Vec<String>,
+    /// Criteria fixed before the run (TOML or JSON).
+    #[arg(long)]
+    criteria: Option<PathBuf>,
+    /// Bootstrap resamples (0 for none).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+    /// Smaller groups are shown but flagged and kept out of comparisons.
+    #[arg(long, default_value_t = 30.0)]
+    min_group_size: f64,
+    /// Rows with a missing group value: an error, or a group of their own.
+    #[arg(long, value_parser = ["error", "group"], default_value = "error")]
+    missing_groups: String,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_parser = ["json", "md"], default_value = "json")]
+    format: String,
+}
+
+/// Streams the input file's record batches to `f`.
+fn for_each_batch(path: &Path, mut f: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+    let open = || File::open(path).with_context(|| format!("opening {}", path.display()));
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)
+                .with_context(|| format!("{} is not a readable Parquet file", path.display()))?
+                .with_batch_size(64 * 1024)
+                .build()?;
+            for b in reader {
+                f(&b?)?;
+            }
+        }
+        Some("arrow" | "ipc" | "feather") => {
+            let reader = arrow::ipc::reader::FileReader::try_new(open()?, None)
+                .with_context(|| format!("{} is not a readable Arrow IPC file", path.display()))?;
+            for b in reader {
+                f(&b?)?;
+            }
+        }
+        Some("csv") => {
+            let (schema, _) = arrow::csv::reader::Format::default()
+                .with_header(true)
+                .infer_schema(open()?, Some(10_000))
+                .with_context(|| format!("reading the header of {}", path.display()))?;
+            let reader = arrow::csv::ReaderBuilder::new(std::sync::Arc::new(schema))
+                .with_header(true)
+                .with_batch_size(64 * 1024)
+                .build(open()?)?;
+            for b in reader {
+                f(&b.with_context(|| format!("parsing {}", path.display()))?)?;
+            }
+        }
+        _ => bail!(
+            "cannot tell the format of {}: use .parquet, .csv or .arrow",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut config = Config {
+        min_group_size: args.min_group_size,
+        confidence: args.confidence,
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        ..Config::default()
+    };
+    if !(0.5..1.0).contains(&args.confidence) {
+        bail!("--confidence must be in [0.5, 1), got {}", args.confidence);
+    }
+    for r in &args.references {
+        let (k, v) = r
+            .split_once('=')
+            .with_context(|| format!("--reference {r:?}: expected ATTRIBUTE=VALUE"))?;
+        if !args.groups.iter().any(|g| g == k) {
+            bail!("--reference {r:?}: {k:?} is not one of the --group columns");
+        }
+        config.reference.insert(k.to_owned(), v.to_owned());
+    }
+    let criteria = match &args.criteria {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
+            fairness::criteria::parse(&text).with_context(|| format!("criteria {}", p.display()))?
+        }
+        None => Vec::new(),
+    };
+    let cols = Columns {
+        label: args.label.clone(),
+        label_true: args.label_true.clone(),
+        prediction: args.prediction.clone(),
+        score: args.score.clone(),
+        weight: args.weight.clone(),
+        groups: args.groups.clone(),
+        threshold: args.threshold,
+    };
+    let names: Vec<&str> = args.groups.iter().map(String::as_str).collect();
+    let missing = if args.missing_groups == "group" {
+        MissingGroups::Group
+    } else {
+        MissingGroups::Error
+    };
+    let mut acc = Accumulator::new(&names, args.score.is_some(), args.label_true.is_some(), missing);
+    let mut rows = 0usize;
+    for_each_batch(&args.input, |batch| {
+        add_record_batch(&mut acc, batch, &cols, rows).with_context(|| format!("in {}", args.input.display()))?;
+        rows += batch.num_rows();
+        Ok(())
+    })?;
+    if rows == 0 {
+        bail!("{} has no rows", args.input.display());
+    }
+    let mut report = Report::build(&acc, &config);
+    report.verdicts = fairness::criteria::evaluate(&criteria, &report);
+    let text = match args.format.as_str() {
+        "md" => fairness::markdown::render(&report),
+        _ => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    match &args.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => super::print(&text)?,
+    }
+    for v in &report.verdicts {
+        eprintln!(
+            "{:?}: {} {} on {}: {}",
+            v.verdict, v.criterion.metric, v.criterion.threshold, v.criterion.attribute, v.explanation
+        );
+    }
+    Ok(())
+}
