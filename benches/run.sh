@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Reproduces the figures in BENCHMARKS.md in one session: the Criterion generation bench, its
-# anchor (Python Faker, da_DK) and peak memory for 10 million rows.
+# anchor (Python Faker, da_DK), peak memory for 10 million rows, and the fairness engine against
+# fairlearn and Aequitas on the same file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q -r benches/requirements.txt
 cargo build --release --locked -q
 echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo || true; free -g | head -2
-echo "== Criterion"; cargo bench --locked --bench generate -- --noplot 2>&1 | grep -E '^(batch|end-to-end)|time:|thrpt:'
+echo "== Criterion: generation"; cargo bench --locked --bench generate -- --noplot 2>&1 | grep -E '^(batch|end-to-end)|time:|thrpt:'
+echo "== Criterion: fairness engine, 1M rows, 24 intersections"; cargo bench --locked --bench metrics -- --noplot 2>&1 | grep -E '^metrics|time:'
+echo "== anchors: fairlearn MetricFrame and Aequitas on the same file"
+.venv/bin/python benches/fairness_anchor.py target/bench-data/unemployment-risk-1m.parquet
 echo "== anchor: Python Faker da_DK (name, birth date, city, postcode)"
 .venv/bin/python benches/faker_anchor.py 200000
 echo "== end to end through the CLI, 1M unemployment-risk rows"
