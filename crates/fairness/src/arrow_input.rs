@@ -37,7 +37,9 @@ fn missing_value(name: &str, row: usize) -> InputError {
 /// A 0/1 column from booleans, integers, floats or the strings 0/1/true/false.
 fn binary(batch: &RecordBatch, name: &str, offset: usize) -> Result<Vec<u8>, InputError> {
     let a = column(batch, name)?;
-    if let Some(row) = (0..a.len()).find(|&i| a.is_null(i)) {
+    if a.null_count() > 0
+        && let Some(row) = (0..a.len()).find(|&i| a.is_null(i))
+    {
         return Err(missing_value(name, offset + row));
     }
     let not_binary = |row: usize, value: String| InputError::NotBinary {
@@ -119,6 +121,11 @@ fn group(batch: &RecordBatch, name: &str) -> Result<Encoded, InputError> {
             .collect();
         let codes = keys.as_primitive::<UInt32Type>().values().to_vec();
         return Ok((codes, valid, dict));
+    }
+    if a.data_type() == &DataType::Boolean {
+        // Fast path: false/true are codes 0/1.
+        let codes = a.as_boolean().values().iter().map(u32::from).collect();
+        return Ok((codes, valid, vec!["false".to_owned(), "true".to_owned()]));
     }
     let s = cast(a, &DataType::Utf8)
         .map_err(|e| InputError::Other(format!("group column {name:?} of type {}: {e}", a.data_type())))?;

@@ -419,12 +419,17 @@ impl Report {
     pub fn build(acc: &Accumulator, config: &Config) -> Report {
         let names = acc.attributes();
         // Intersection cells in a fixed order: the bootstrap must not depend on hash order.
-        let mut atoms: Vec<(&Vec<u32>, &GroupStats)> = acc.cells().collect();
+        let mut atoms: Vec<(&Vec<u32>, GroupStats)> = acc.cells().map(|(k, st)| (k, st.clone())).collect();
         atoms.sort_by(|a, b| a.0.cmp(b.0));
+        // Sort each cell's scores once; groups then merge sorted runs.
+        for (_, st) in &mut atoms {
+            st.scores.sort();
+        }
         let mut overall_stats = GroupStats::default();
         for (_, st) in &atoms {
             overall_stats.merge(st);
         }
+        overall_stats.scores.sort();
         let overall = group_report(vec!["(all)".into()], overall_stats.clone(), acc, config);
         let mut attributes = Vec::new();
         let mut layouts = Vec::new();
@@ -453,7 +458,8 @@ impl Report {
                         .zip(&codes)
                         .map(|(&a, &c)| acc.values(a)[c as usize].clone())
                         .collect();
-                    let stats = agg.remove(&codes).unwrap_or_default();
+                    let mut stats = agg.remove(&codes).unwrap_or_default();
+                    stats.scores.sort();
                     group_report(values, stats, acc, config)
                 })
                 .collect();

@@ -13,6 +13,8 @@ pub const CALIBRATION_BINS: usize = 10;
 pub struct ScoreStats {
     /// `(score, label, weight)` for every row.
     rows: Vec<(f64, bool, f64)>,
+    /// Whether `rows` is sorted by descending score.
+    sorted: bool,
     weight: f64,
     brier: f64,
     log_loss: f64,
@@ -42,6 +44,7 @@ impl ScoreStats {
     pub fn add(&mut self, score: f64, label: bool, w: f64) {
         let y = f64::from(u8::from(label));
         self.rows.push((score, label, w));
+        self.sorted = false;
         self.weight += w;
         self.brier += w * (score - y) * (score - y);
         // scikit-learn clips to [eps, 1 - eps] before taking logarithms.
@@ -55,6 +58,7 @@ impl ScoreStats {
     }
 
     pub fn merge(&mut self, o: &ScoreStats) {
+        self.sorted = self.rows.is_empty() && o.sorted;
         self.rows.extend_from_slice(&o.rows);
         self.weight += o.weight;
         self.brier += o.brier;
@@ -103,16 +107,28 @@ impl ScoreStats {
             .collect()
     }
 
-    fn sorted_descending(&self) -> Vec<(f64, bool, f64)> {
+    /// Sorts the rows by descending score, once. The sort is a stable merge sort, so a group
+    /// made of already sorted cells costs a merge of runs, not a full sort.
+    pub fn sort(&mut self) {
+        if !self.sorted {
+            self.rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+            self.sorted = true;
+        }
+    }
+
+    fn sorted_descending(&self) -> std::borrow::Cow<'_, [(f64, bool, f64)]> {
+        if self.sorted {
+            return std::borrow::Cow::Borrowed(&self.rows);
+        }
         let mut rows = self.rows.clone();
-        rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-        rows
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        std::borrow::Cow::Owned(rows)
     }
 
     /// Tie blocks of the rows sorted by descending score: `(score, positive weight, negative weight)`.
     fn blocks(&self) -> Vec<(f64, f64, f64)> {
         let mut out: Vec<(f64, f64, f64)> = Vec::new();
-        for (s, y, w) in self.sorted_descending() {
+        for &(s, y, w) in self.sorted_descending().iter() {
             match out.last_mut() {
                 Some(last) if last.0 == s => {
                     if y {
