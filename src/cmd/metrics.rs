@@ -45,6 +45,9 @@ pub struct Args {
     seed: u64,
     #[arg(long, default_value_t = 0.95)]
     confidence: f64,
+    /// Correction of the significance tests against the reference group.
+    #[arg(long, value_parser = ["holm", "bh"], default_value = "holm")]
+    correction: String,
     /// Smaller groups are shown but flagged and kept out of comparisons.
     #[arg(long, default_value_t = 30.0)]
     min_group_size: f64,
@@ -105,6 +108,11 @@ pub fn run(args: Args) -> Result<()> {
         confidence: args.confidence,
         bootstrap: args.bootstrap,
         seed: args.seed,
+        correction: if args.correction == "bh" {
+            fairness::significance::Correction::BenjaminiHochberg
+        } else {
+            fairness::significance::Correction::Holm
+        },
         ..Config::default()
     };
     if !(0.5..1.0).contains(&args.confidence) {

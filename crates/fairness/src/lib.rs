@@ -17,6 +17,7 @@ pub mod interval;
 pub mod markdown;
 pub mod report;
 pub mod scores;
+pub mod significance;
 
 pub use accumulate::Accumulator;
 pub use cells::{Cells, RateMetric, Value};

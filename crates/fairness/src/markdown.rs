@@ -146,6 +146,41 @@ pub fn render(report: &Report) -> String {
                 interval(d.intervals.ratio_to_overall),
             );
         }
+        let tests: Vec<String> = a
+            .disparities
+            .iter()
+            .flat_map(|d| {
+                d.to_reference.iter().filter_map(move |c| {
+                    c.p_adjusted.map(|p| {
+                        format!(
+                            "| {} | {} | {} | {:.2e} | {:.2e} | {} |",
+                            d.metric,
+                            c.group,
+                            val(&c.difference),
+                            c.p_value.unwrap_or(f64::NAN),
+                            p,
+                            c.test.map_or("", |t| match t {
+                                crate::significance::Test::TwoProportionZ => "two-proportion z",
+                                crate::significance::Test::FisherExact => "Fisher exact",
+                            })
+                        )
+                    })
+                })
+            })
+            .collect();
+        if !tests.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAgainst the reference group ({} correction):\n\n| metric | group | difference | p | p adjusted | test |\n| --- | --- | --- | --- | --- | --- |",
+                match report.config.correction {
+                    crate::significance::Correction::Holm => "Holm",
+                    crate::significance::Correction::BenjaminiHochberg => "Benjamini-Hochberg",
+                }
+            );
+            for t in tests {
+                let _ = writeln!(out, "{t}");
+            }
+        }
         let c = &a.combined;
         let _ = writeln!(
             out,

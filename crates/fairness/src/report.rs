@@ -7,6 +7,7 @@ use crate::cells::{Cells, RateMetric, Value};
 use crate::individual;
 use crate::interval::wilson;
 use crate::scores::CalibrationPoint;
+use crate::significance::{self, Correction, Test};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub bootstrap: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
+    /// Multiple-testing correction of the tests against the reference group.
+    pub correction: Correction,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             confidence: 0.95,
             bootstrap: 1000,
             seed: 0,
+            correction: Correction::Holm,
         }
     }
 }
@@ -107,6 +111,14 @@ pub struct ReferenceComparison {
     pub difference_interval: Option<[f64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio_interval: Option<[f64; 2]>,
+    /// Significance of the difference from the reference group, before and after correction
+    /// for the attribute's multiple tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_adjusted: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<Test>,
 }
 
 impl ReferenceComparison {
@@ -117,6 +129,9 @@ impl ReferenceComparison {
             ratio,
             difference_interval: None,
             ratio_interval: None,
+            p_value: None,
+            p_adjusted: None,
+            test: None,
         }
     }
 }
@@ -252,7 +267,13 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
     }
 }
 
-fn disparity(metric: RateMetric, groups: &[Unit], overall: &Cells, reference: Option<&Unit>) -> Disparity {
+fn disparity(
+    metric: RateMetric,
+    groups: &[Unit],
+    overall: &Cells,
+    reference: Option<&Unit>,
+    with_tests: bool,
+) -> Disparity {
     let mut excluded = Vec::new();
     let mut vals: Vec<(&str, f64)> = Vec::new();
     for g in groups.iter().filter(|g| !g.empty) {
@@ -310,11 +331,25 @@ fn disparity(metric: RateMetric, groups: &[Unit], overall: &Cells, reference: Op
             .iter()
             .filter(|v| v.0 != r.group)
             .map(|&(g, v)| {
-                ReferenceComparison::new(
+                let mut c = ReferenceComparison::new(
                     g,
                     Value::some(v - rv),
                     Value::ratio(v, rv, "the reference group's value is 0"),
-                )
+                );
+                if with_tests {
+                    let gc = groups
+                        .iter()
+                        .find(|u| u.group == g)
+                        .map(|u| u.cells)
+                        .unwrap_or_default();
+                    if let (Some((x1, n1)), Some((x2, n2))) = (metric.proportion(&gc), metric.proportion(&r.cells))
+                        && let Some((p, t)) = significance::test(x1, n1, x2, n2)
+                    {
+                        c.p_value = Some(p);
+                        c.test = Some(t);
+                    }
+                }
+                c
             })
             .collect(),
         None => Vec::new(),
@@ -380,6 +415,20 @@ fn combined(disparities: &[Disparity], groups: &[Unit], reference: Option<&Unit>
         four_fifths_rule: four_fifths,
         average_odds_difference: average_odds,
         equalized_odds_intervals: [None; 3],
+    }
+}
+
+/// Adjusts the p-values of all of an attribute's tests against the reference together.
+fn correct(disparities: &mut [Disparity], method: Correction) {
+    let p: Vec<f64> = disparities
+        .iter()
+        .flat_map(|d| d.to_reference.iter().filter_map(|c| c.p_value))
+        .collect();
+    let mut adjusted = significance::adjust(&p, method).into_iter();
+    for c in disparities.iter_mut().flat_map(|d| d.to_reference.iter_mut()) {
+        if c.p_value.is_some() {
+            c.p_adjusted = adjusted.next();
+        }
     }
 }
 
@@ -489,8 +538,10 @@ impl Report {
             };
             let disparities: Vec<Disparity> = DISPARITY_METRICS
                 .iter()
-                .map(|&m| disparity(m, &units, &overall_stats.cells, reference))
+                .map(|&m| disparity(m, &units, &overall_stats.cells, reference, true))
                 .collect();
+            let mut disparities = disparities;
+            correct(&mut disparities, config.correction);
             let combined = combined(&disparities, &units, reference);
             let group_cells: Vec<Cells> = groups.iter().map(|g| g.stats.cells).collect();
             let reference = reference.map(|r| r.group.to_owned());
@@ -620,7 +671,7 @@ fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usize>], confi
                 .and_then(|r| units.iter().find(|u| u.group == r));
             let ds: Vec<Disparity> = DISPARITY_METRICS
                 .iter()
-                .map(|&m| disparity(m, &units, &overall, reference))
+                .map(|&m| disparity(m, &units, &overall, reference, false))
                 .collect();
             for ((d, point), (sums, refs)) in ds
                 .iter()

@@ -127,3 +127,78 @@ fn bad_criteria_are_rejected_with_a_reason() {
         assert!(e.contains(expected), "{text}: {e}");
     }
 }
+
+#[test]
+fn differences_from_the_reference_are_tested_and_corrected() {
+    let r = report(2000, 0.4, 0.2);
+    let a = r.attribute("origin").unwrap();
+    let sel = a.disparity("selection_rate").unwrap();
+    assert_eq!(sel.to_reference.len(), 1);
+    let c = &sel.to_reference[0];
+    assert_eq!(c.test, Some(fairness::significance::Test::TwoProportionZ));
+    // 800/2000 against 400/2000: z = 13.49, p far below 1e-30.
+    assert!(c.p_value.unwrap() < 1e-30);
+    // Every test of the attribute is corrected together (Holm): adjusted >= raw.
+    for d in &a.disparities {
+        for c in &d.to_reference {
+            if let (Some(p), Some(adj)) = (c.p_value, c.p_adjusted) {
+                assert!(adj >= p && adj <= 1.0);
+            }
+        }
+    }
+    // Equal rates: nothing to see.
+    let r = report(2000, 0.3, 0.3);
+    let c = &r
+        .attribute("origin")
+        .unwrap()
+        .disparity("selection_rate")
+        .unwrap()
+        .to_reference[0];
+    assert!(c.p_value.unwrap() > 0.99);
+    // Tiny groups use Fisher's exact test.
+    let r = report(6, 0.5, 0.0);
+    let a = r.attribute("origin").unwrap();
+    assert!(a.groups.iter().all(|g| g.small));
+    let r = Report::build(
+        &{
+            let mut acc = Accumulator::new(&["origin"], false, false, MissingGroups::Error);
+            let dict = vec!["a".to_owned(), "b".to_owned()];
+            let codes = [0u32, 0, 0, 0, 1, 1, 1, 1];
+            acc.add(&Batch {
+                label: Col {
+                    name: "y",
+                    values: &[1, 1, 0, 0, 1, 1, 0, 0],
+                },
+                label_true: None,
+                prediction: Col {
+                    name: "p",
+                    values: &[1, 1, 1, 0, 1, 0, 0, 0],
+                },
+                score: None,
+                weight: None,
+                groups: vec![GroupCol {
+                    name: "origin",
+                    codes: &codes,
+                    valid: None,
+                    dictionary: &dict,
+                }],
+            })
+            .unwrap();
+            acc
+        },
+        &Config {
+            min_group_size: 1.0,
+            bootstrap: 0,
+            ..Config::default()
+        },
+    );
+    let c = &r
+        .attribute("origin")
+        .unwrap()
+        .disparity("selection_rate")
+        .unwrap()
+        .to_reference[0];
+    assert_eq!(c.test, Some(fairness::significance::Test::FisherExact));
+    // 1/4 against 3/4 (scipy.stats.fisher_exact([[1, 3], [3, 1]]) = 0.4857).
+    assert!((c.p_value.unwrap() - 0.485_714_285_714_285_6).abs() < 1e-9);
+}
