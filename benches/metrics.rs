@@ -43,6 +43,8 @@ fn columns(score: bool) -> Columns {
         weight: None,
         groups: vec!["sex".into(), "ui_member".into(), "education".into()],
         threshold: 0.5,
+        twin_id: None,
+        is_twin: "is_twin".into(),
     }
 }
 

@@ -20,7 +20,7 @@ enum Command {
     /// Generate a synthetic dataset.
     Generate(cmd::generate::Args),
     /// Accuracy and fairness of decisions in a dataset, per group, with criteria verdicts.
-    Metrics(cmd::metrics::Args),
+    Metrics(Box<cmd::metrics::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,7 +32,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Scenarios(args) => cmd::scenarios::run(args),
         Command::Generate(args) => cmd::generate::run(args),
-        Command::Metrics(args) => cmd::metrics::run(args),
+        Command::Metrics(args) => cmd::metrics::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -149,3 +149,62 @@ fn bad_input_is_named_precisely() {
         assert!(err.contains(expected), "{err}\nexpected: {expected}");
     }
 }
+
+#[test]
+fn counterfactual_twins_show_decision_flips() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("twins.parquet");
+    let out = sandkasse(&[
+        "generate",
+        "--quiet",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "50000",
+        "--seed",
+        "8",
+        "--counterfactual",
+        "origin",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = dir.path().join("r.json");
+    let out = sandkasse(&[
+        "metrics",
+        "--input",
+        data.to_str().unwrap(),
+        "--label",
+        "outcome_true",
+        "--prediction",
+        "outcome_recorded",
+        "--score",
+        "p_true",
+        "--group",
+        "origin",
+        "--twin-id",
+        "twin_id",
+        "--bootstrap",
+        "0",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let cf = &r["counterfactual"];
+    assert_eq!(cf["overall"]["pairs"], 50_000);
+    assert_eq!(cf["unmatched_rows"], 0);
+    // Group metrics count the citizens only, not their twins.
+    assert_eq!(r["overall"]["count"], 50_000.0);
+    let to_nw = cf["by_change"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["from"] == "danish")
+        .unwrap();
+    assert_eq!(to_nw["to"], "immigrant_non_western");
+    // The default label bias records more long-term unemployment for non-Western citizens,
+    // so decisions copied from the records flip towards positive only.
+    assert!(to_nw["flip_rate"].as_f64().unwrap() > 0.05);
+    assert_eq!(to_nw["flips_to_negative"], 0);
+}

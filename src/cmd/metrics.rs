@@ -32,6 +32,13 @@ pub struct Args {
     /// Group attribute (repeatable; every intersection is reported too).
     #[arg(long = "group", required = true)]
     groups: Vec<String>,
+    /// Twin id column: pairs each citizen with a counterfactual twin (see `generate
+    /// --counterfactual`) and reports decision flips; twins are left out of group metrics.
+    #[arg(long)]
+    twin_id: Option<String>,
+    /// The 0/1 column marking the twin of each pair.
+    #[arg(long, default_value = "is_twin")]
+    is_twin: String,
     /// Reference group, ATTRIBUTE=VALUE (repeatable) [default: the largest group].
     #[arg(long = "reference", value_name = "ATTRIBUTE=VALUE")]
     references: Vec<String>,
@@ -142,6 +149,8 @@ pub fn run(args: Args) -> Result<()> {
         weight: args.weight.clone(),
         groups: args.groups.clone(),
         threshold: args.threshold,
+        twin_id: args.twin_id.clone(),
+        is_twin: args.is_twin.clone(),
     };
     let names: Vec<&str> = args.groups.iter().map(String::as_str).collect();
     let missing = if args.missing_groups == "group" {

@@ -4,6 +4,7 @@
 //! chunks, threads and machines combine to exactly the same result.
 
 use crate::cells::Cells;
+use crate::counterfactual::Twins;
 use crate::input::{Batch, InputError, MISSING, MissingGroups};
 use crate::scores::ScoreStats;
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ pub struct Accumulator {
     has_scores: bool,
     has_label_true: bool,
     missing: MissingGroups,
+    twins: Option<Twins>,
 }
 
 /// Local cells of one batch above this many combinations go through a hash map instead of a
@@ -50,6 +52,7 @@ impl Accumulator {
             has_scores,
             has_label_true,
             missing,
+            twins: None,
         }
     }
 
@@ -174,6 +177,59 @@ impl Accumulator {
         Ok(())
     }
 
+    /// The twin pairs seen so far, if any twin rows were added.
+    pub fn twins(&self) -> Option<&Twins> {
+        self.twins.as_ref()
+    }
+
+    /// Adds rows to the counterfactual pairing: `ids` pair a citizen with their twin, `twin`
+    /// marks the counterfactual half. Only decisions, scores and group values are used.
+    pub fn add_twins(&mut self, b: &Batch, ids: &[u64], twin: &[bool]) -> Result<(), InputError> {
+        b.validate(self.missing)?;
+        for (name, len) in [("twin id", ids.len()), ("is_twin", twin.len())] {
+            if len != b.len() {
+                return Err(InputError::Length {
+                    column: name.to_owned(),
+                    got: len,
+                    expected: b.len(),
+                    reference: b.label.name.to_owned(),
+                });
+            }
+        }
+        let translate: Vec<Vec<u32>> = (0..b.groups.len())
+            .map(|a| {
+                let g = &b.groups[a];
+                let mut t: Vec<u32> = g.dictionary.iter().map(|v| self.code(a, v)).collect();
+                let has_missing = g.valid.is_some_and(|v| v.iter().any(|x| !x));
+                t.push(if has_missing { self.code(a, MISSING) } else { u32::MAX });
+                t
+            })
+            .collect();
+        let twins = self.twins.get_or_insert_with(Twins::default);
+        for i in 0..b.len() {
+            let values = b
+                .groups
+                .iter()
+                .zip(&translate)
+                .map(|(g, t)| {
+                    if g.valid.is_none_or(|v| v[i]) {
+                        t[g.codes[i] as usize]
+                    } else {
+                        t[g.dictionary.len()]
+                    }
+                })
+                .collect();
+            twins.add(
+                ids[i],
+                twin[i],
+                b.prediction.values[i] == 1,
+                b.score.map(|s| s.values[i]),
+                values,
+            );
+        }
+        Ok(())
+    }
+
     /// Merges another accumulator over the same attributes (values are matched by name).
     pub fn merge(&mut self, other: &Accumulator) -> Result<(), InputError> {
         if other.names != self.names
@@ -190,6 +246,12 @@ impl Accumulator {
         for (key, st) in &other.cells {
             let k: Vec<u32> = key.iter().enumerate().map(|(a, &c)| translate[a][c as usize]).collect();
             self.cells.entry(k).or_default().merge(st);
+        }
+        if let Some(t) = &other.twins {
+            let t = t
+                .clone()
+                .translated(&|a, c| translate[a].get(c as usize).copied().unwrap_or(c));
+            self.twins.get_or_insert_with(Twins::default).merge(t);
         }
         Ok(())
     }

@@ -18,6 +18,11 @@ pub struct Columns {
     pub weight: Option<String>,
     pub groups: Vec<String>,
     pub threshold: f64,
+    /// Twin pairs: the id shared by a citizen and their counterfactual twin, and the 0/1 column
+    /// marking the twin. Twins are paired for counterfactual fairness and left out of every
+    /// group metric.
+    pub twin_id: Option<String>,
+    pub is_twin: String,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, InputError> {
@@ -173,7 +178,10 @@ pub fn add_record_batch(
     offset: usize,
 ) -> Result<(), InputError> {
     // Every named column must exist before any value is judged.
+    let twin_cols = cols.twin_id.as_ref().map(|_| &cols.is_twin);
     let named = [
+        cols.twin_id.as_ref(),
+        twin_cols,
         Some(&cols.label),
         cols.label_true.as_ref(),
         cols.prediction.as_ref(),
@@ -237,5 +245,30 @@ pub fn add_record_batch(
             })
             .collect(),
     };
-    acc.add(&b).map_err(|e| e.shifted(offset))
+    let Some(id_col) = &cols.twin_id else {
+        return acc.add(&b).map_err(|e| e.shifted(offset));
+    };
+    let ids_array = cast(column(batch, id_col)?, &DataType::UInt64)
+        .map_err(|e| InputError::Other(format!("column {id_col:?}: {e}")))?;
+    if let Some(row) = (0..ids_array.len()).find(|&i| ids_array.is_null(i)) {
+        return Err(missing_value(id_col, offset + row));
+    }
+    let ids = ids_array
+        .as_primitive::<arrow::datatypes::UInt64Type>()
+        .values()
+        .to_vec();
+    let twin: Vec<bool> = binary(batch, &cols.is_twin, offset)?
+        .into_iter()
+        .map(|v| v == 1)
+        .collect();
+    acc.add_twins(&b, &ids, &twin).map_err(|e| e.shifted(offset))?;
+    // Group metrics describe the citizens, not their counterfactual twins.
+    let keep = arrow::array::BooleanArray::from(twin.iter().map(|t| !t).collect::<Vec<_>>());
+    let originals = arrow::compute::filter_record_batch(batch, &keep)
+        .map_err(|e| InputError::Other(format!("filtering twins: {e}")))?;
+    let no_twins = Columns {
+        twin_id: None,
+        ..cols.clone()
+    };
+    add_record_batch(acc, &originals, &no_twins, offset)
 }

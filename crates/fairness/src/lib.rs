@@ -10,6 +10,7 @@ pub mod accumulate;
 pub mod arrow_input;
 pub mod bootstrap;
 pub mod cells;
+pub mod counterfactual;
 pub mod criteria;
 pub mod individual;
 pub mod input;

@@ -76,6 +76,32 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if let Some(cf) = &report.counterfactual {
+        let _ = writeln!(
+            out,
+            "## Counterfactual twins\n\n{} pairs; decisions flip in {} of them ({} unmatched rows).\n\n| attribute | from | to | pairs | flip rate | flips to positive | flips to negative | mean abs score change | max abs score change |\n| --- | --- | --- | ---: | --- | ---: | ---: | --- | --- |",
+            cf.overall.pairs,
+            num(cf.overall.flip_rate),
+            cf.unmatched_rows
+        );
+        for c in &cf.by_change {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {}{} | {} | {} | {} | {} |",
+                c.attribute,
+                c.from,
+                c.to,
+                c.pairs,
+                num(c.flip_rate),
+                interval(c.flip_rate_interval),
+                c.flips_to_positive,
+                c.flips_to_negative,
+                num(c.mean_abs_score_change),
+                num(c.max_abs_score_change)
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Overall\n");
     for m in [
         "accuracy",

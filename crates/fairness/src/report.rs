@@ -183,6 +183,9 @@ pub struct Report {
     pub generalized_entropy_alpha2: Option<f64>,
     pub theil: Option<f64>,
     pub attributes: Vec<AttributeReport>,
+    /// Decision flips between citizens and their counterfactual twins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterfactual: Option<crate::counterfactual::CounterfactualReport>,
     /// Verdicts on the criteria fixed before the run (see [`crate::criteria`]).
     pub verdicts: Vec<crate::criteria::Verdict>,
 }
@@ -564,6 +567,9 @@ impl Report {
             theil: individual::generalized_entropy(&overall_stats.cells, 1.0),
             overall,
             attributes,
+            counterfactual: acc
+                .twins()
+                .map(|t| t.report(names, &|a, v| acc.values(a)[v as usize].clone(), config.confidence)),
             verdicts: Vec::new(),
         };
         if config.bootstrap > 0 {
