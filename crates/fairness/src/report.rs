@@ -71,8 +71,30 @@ pub struct GroupReport {
     pub metrics_vs_label_true: Option<BTreeMap<&'static str, Metric>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calibration: Vec<CalibrationPoint>,
+    /// Rate metrics when deciding `score >= threshold`, at thresholds 0.05, 0.10, ..., 0.95.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threshold_sweep: Vec<SweepPoint>,
+    /// ROC curve `(fpr, tpr, threshold)`, thinned to at most 101 points.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roc_curve: Vec<(f64, f64, f64)>,
     #[serde(skip)]
     pub stats: GroupStats,
+}
+
+/// Rates at one decision threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    pub threshold: f64,
+    pub selection_rate: Option<f64>,
+    pub true_positive_rate: Option<f64>,
+    pub false_positive_rate: Option<f64>,
+    pub precision: Option<f64>,
+    pub accuracy: Option<f64>,
+}
+
+/// The thresholds of the sweep: 0.05 to 0.95 in steps of 0.05.
+pub fn sweep_thresholds() -> Vec<f64> {
+    (1..=19).map(|k| f64::from(k) / 20.0).collect()
 }
 
 /// A disparity of one metric across the groups of one attribute.
@@ -263,6 +285,30 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
             .then(|| metrics_of(&stats.cells_true, config.confidence)),
         calibration: if acc.has_scores() {
             stats.scores.calibration_curve()
+        } else {
+            Vec::new()
+        },
+        threshold_sweep: if acc.has_scores() && count > 0.0 {
+            let t = sweep_thresholds();
+            stats
+                .scores
+                .cells_at(&t)
+                .iter()
+                .zip(&t)
+                .map(|(c, &threshold)| SweepPoint {
+                    threshold,
+                    selection_rate: RateMetric::SelectionRate.compute(c).value,
+                    true_positive_rate: RateMetric::TruePositiveRate.compute(c).value,
+                    false_positive_rate: RateMetric::FalsePositiveRate.compute(c).value,
+                    precision: RateMetric::Precision.compute(c).value,
+                    accuracy: RateMetric::Accuracy.compute(c).value,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        roc_curve: if acc.has_scores() && count > 0.0 {
+            stats.scores.roc_curve_thinned(101)
         } else {
             Vec::new()
         },

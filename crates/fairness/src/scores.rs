@@ -180,6 +180,47 @@ impl ScoreStats {
         Value::some(ap)
     }
 
+    /// Confusion cells when deciding `score >= t`, for each threshold in `thresholds`.
+    pub fn cells_at(&self, thresholds: &[f64]) -> Vec<crate::cells::Cells> {
+        let rows = self.sorted_descending();
+        let (pos, neg): (f64, f64) = rows
+            .iter()
+            .fold((0.0, 0.0), |a, r| if r.1 { (a.0 + r.2, a.1) } else { (a.0, a.1 + r.2) });
+        let mut order: Vec<usize> = (0..thresholds.len()).collect();
+        order.sort_by(|&a, &b| thresholds[b].total_cmp(&thresholds[a]));
+        let mut out = vec![crate::cells::Cells::default(); thresholds.len()];
+        let (mut i, mut tp, mut fp) = (0, 0.0, 0.0);
+        for k in order {
+            while i < rows.len() && rows[i].0 >= thresholds[k] {
+                if rows[i].1 {
+                    tp += rows[i].2;
+                } else {
+                    fp += rows[i].2;
+                }
+                i += 1;
+            }
+            out[k] = crate::cells::Cells {
+                tp,
+                fp,
+                tn: neg - fp,
+                fn_: pos - tp,
+            };
+        }
+        out
+    }
+
+    /// The ROC curve thinned to at most `max_points` points (always keeping both ends).
+    pub fn roc_curve_thinned(&self, max_points: usize) -> Vec<(f64, f64, f64)> {
+        let full = self.roc_curve();
+        if full.len() <= max_points || max_points < 2 {
+            return full;
+        }
+        let step = (full.len() - 1) as f64 / (max_points - 1) as f64;
+        (0..max_points)
+            .map(|k| full[((k as f64 * step).round() as usize).min(full.len() - 1)])
+            .collect()
+    }
+
     /// ROC curve points `(fpr, tpr, threshold)` at every distinct score, from the top.
     pub fn roc_curve(&self) -> Vec<(f64, f64, f64)> {
         let blocks = self.blocks();
@@ -224,6 +265,41 @@ mod tests {
         // Descending: 0.9 (+) P=1 R=.5; 0.8 (-) ; 0.7 (+) P=2/3 R=1.
         let s = stats(&[(0.9, true), (0.8, false), (0.7, true)]);
         assert!((s.average_precision().value.unwrap() - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn thresholds_by_hand() {
+        let s = stats(&[(0.9, true), (0.6, false), (0.4, true), (0.1, false)]);
+        let c = s.cells_at(&[0.5, 0.05, 0.95]);
+        assert_eq!(
+            c[0],
+            crate::cells::Cells {
+                tp: 1.0,
+                fp: 1.0,
+                tn: 1.0,
+                fn_: 1.0
+            }
+        );
+        assert_eq!(
+            c[1],
+            crate::cells::Cells {
+                tp: 2.0,
+                fp: 2.0,
+                tn: 0.0,
+                fn_: 0.0
+            }
+        );
+        assert_eq!(
+            c[2],
+            crate::cells::Cells {
+                tp: 0.0,
+                fp: 0.0,
+                tn: 2.0,
+                fn_: 2.0
+            }
+        );
+        assert_eq!(s.roc_curve().len(), 5);
+        assert_eq!(s.roc_curve_thinned(3).len(), 3);
     }
 
     #[test]

@@ -461,3 +461,25 @@ fn hand_small_and_by_hand() {
     assert_eq!(a.value("selection_rate"), Some(0.5));
     assert_eq!(a.value("true_positive_rate"), Some(2.0 / 3.0));
 }
+
+#[test]
+fn the_threshold_sweep_at_one_half_equals_deciding_at_one_half() {
+    let mut f = load("binary_two_groups");
+    f.pred = f.score.iter().map(|&s| u8::from(s >= 0.5)).collect();
+    let rep = report(&f, 2);
+    for g in &rep.attribute("sex").unwrap().groups {
+        let at_half = g.threshold_sweep.iter().find(|p| p.threshold == 0.5).unwrap();
+        assert_eq!(at_half.selection_rate, g.value("selection_rate"), "{}", g.group);
+        assert_eq!(at_half.true_positive_rate, g.value("true_positive_rate"), "{}", g.group);
+        assert_eq!(
+            at_half.false_positive_rate,
+            g.value("false_positive_rate"),
+            "{}",
+            g.group
+        );
+        assert_eq!(g.threshold_sweep.len(), 19);
+        // The ROC curve runs from (0, 0) to (1, 1).
+        assert_eq!(g.roc_curve.first().map(|p| (p.0, p.1)), Some((0.0, 0.0)));
+        assert_eq!(g.roc_curve.last().map(|p| (p.0, p.1)), Some((1.0, 1.0)));
+    }
+}
