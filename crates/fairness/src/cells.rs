@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Weighted confusion counts of one group. Counts are `f64` so that weights fit; integer counts
 /// stay exact up to 2^53.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cells {
     pub tp: f64,
     pub fp: f64,
@@ -53,7 +53,7 @@ impl Cells {
 }
 
 /// A metric value, or null with the reason it is undefined.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Value {
     pub value: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,7 +84,7 @@ impl Value {
 }
 
 /// The rate metrics computed from confusion cells (fairlearn's names where it has them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RateMetric {
     BaseRate,

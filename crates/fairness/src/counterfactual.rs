@@ -168,7 +168,7 @@ fn merge_stats(a: &mut PairStats, b: &PairStats) {
 }
 
 /// Flips for one change of one attribute (`from` in the original, `to` in the twin).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChangeReport {
     pub attribute: String,
     pub from: String,
@@ -182,7 +182,7 @@ pub struct ChangeReport {
     pub max_abs_score_change: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CounterfactualReport {
     pub overall: ChangeReport,
     pub by_change: Vec<ChangeReport>,

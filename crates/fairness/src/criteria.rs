@@ -21,7 +21,7 @@ pub enum CriteriaError {
 }
 
 /// Comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Op {
     #[serde(rename = ">=")]
     Ge,
@@ -45,7 +45,7 @@ impl Op {
 }
 
 /// What a metric is compared against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Against {
     /// Largest gap between any two groups (fairlearn's `between_groups`).
@@ -58,7 +58,7 @@ pub enum Against {
 }
 
 /// One criterion.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     #[serde(default)]
@@ -183,7 +183,7 @@ fn resolve(metric: &str) -> Option<(&'static str, Kind)> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
@@ -192,7 +192,7 @@ pub enum Outcome {
 }
 
 /// A criterion's verdict with the numbers behind it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub criterion: Criterion,
     pub verdict: Outcome,

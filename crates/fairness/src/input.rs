@@ -47,7 +47,7 @@ pub struct GroupCol<'a> {
 }
 
 /// How rows whose group value is missing are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingGroups {
     /// A missing group value is an error naming the column and row.

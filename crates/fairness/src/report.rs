@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Settings of a report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Config {
     /// Groups smaller than this are shown but flagged and kept out of disparities.
     pub min_group_size: f64,
@@ -42,7 +42,7 @@ impl Default for Config {
 }
 
 /// One metric of one group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Metric {
     #[serde(flatten)]
     pub value: Value,
@@ -55,7 +55,7 @@ pub struct Metric {
 }
 
 /// Metrics of one group (or the whole population).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct GroupReport {
     /// Values joined by `|` for intersections.
     pub group: String,
@@ -82,7 +82,7 @@ pub struct GroupReport {
 }
 
 /// Rates at one decision threshold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SweepPoint {
     pub threshold: f64,
     pub selection_rate: Option<f64>,
@@ -98,7 +98,7 @@ pub fn sweep_thresholds() -> Vec<f64> {
 }
 
 /// A disparity of one metric across the groups of one attribute.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Disparity {
     pub metric: &'static str,
     /// max - min and min / max over the compared groups.
@@ -116,7 +116,7 @@ pub struct Disparity {
 }
 
 /// Bootstrap intervals of a disparity's summaries.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Intervals {
     pub difference_between_groups: Option<[f64; 2]>,
     pub ratio_between_groups: Option<[f64; 2]>,
@@ -124,7 +124,7 @@ pub struct Intervals {
     pub ratio_to_overall: Option<[f64; 2]>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReferenceComparison {
     pub group: String,
     pub difference: Value,
@@ -158,14 +158,14 @@ impl ReferenceComparison {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Excluded {
     pub group: String,
     pub reason: String,
 }
 
 /// Disparities that combine several rates.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Combined {
     /// fairlearn's equalized odds: the worse of the TPR and FPR disparities.
     pub equalized_odds_difference: Value,
@@ -183,7 +183,7 @@ pub struct Combined {
 }
 
 /// Everything about one attribute or one intersection of attributes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AttributeReport {
     /// Attribute names joined by `&`.
     pub attribute: String,
@@ -197,7 +197,7 @@ pub struct AttributeReport {
 }
 
 /// The report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub config: Config,

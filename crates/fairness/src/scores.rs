@@ -22,7 +22,7 @@ pub struct ScoreStats {
 }
 
 /// One calibration bin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CalibrationBin {
     pub weight: f64,
     pub score_sum: f64,
@@ -30,7 +30,7 @@ pub struct CalibrationBin {
 }
 
 /// A point of a calibration curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CalibrationPoint {
     pub bin_lower: f64,
     pub bin_upper: f64,

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which test produced a p-value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Test {
     TwoProportionZ,
@@ -14,7 +14,7 @@ pub enum Test {
 }
 
 /// Multiple-testing correction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Correction {
     /// Holm's step-down method: controls the family-wise error rate.
