@@ -93,6 +93,53 @@ fn recorded_outcomes_with_label_bias_fail_equal_opportunity() {
         assert!(lo <= tpr && tpr <= hi);
     }
     assert_eq!(r["verdicts"][0]["verdict"], "fail");
+    // With a second label, the same disparities against it: a model that simply copied the
+    // records looks perfectly fair against the records and shows the injected gap against
+    // the truth only when judged the other way round.
+    let out = sandkasse(&[
+        "metrics",
+        "--input",
+        data.to_str().unwrap(),
+        "--label",
+        "outcome_recorded",
+        "--label-true",
+        "outcome_true",
+        "--prediction",
+        "outcome_recorded",
+        "--group",
+        "origin",
+        "--bootstrap",
+        "0",
+        "--min-group-size",
+        "100",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let origin = r2["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["attribute"] == "origin")
+        .unwrap();
+    let tpr = |key: &str| {
+        origin[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["metric"] == "true_positive_rate")
+            .unwrap()["difference_between_groups"]["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(
+        tpr("disparities"),
+        0.0,
+        "decisions equal to the recorded label have TPR 1 everywhere"
+    );
+    assert!(
+        (tpr("disparities_vs_label_true") - 0.2).abs() < 0.05,
+        "the injected 20 % gap shows against the truth"
+    );
     assert_eq!(r["verdicts"][1]["verdict"], "pass");
     // The same as Markdown.
     let out = sandkasse(&[

@@ -172,6 +172,21 @@ pub fn render(report: &Report) -> String {
                 interval(d.intervals.ratio_to_overall),
             );
         }
+        if !a.disparities_vs_label_true.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAgainst the recorded label and against the true label (a smaller gap against the records than against the truth means the decisions reproduce the records' bias):\n\n| disparity | difference between groups, vs label | vs true label |\n| --- | --- | --- |"
+            );
+            for (d, t) in a.disparities.iter().zip(&a.disparities_vs_label_true) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    d.metric,
+                    val(&d.difference_between_groups),
+                    val(&t.difference_between_groups)
+                );
+            }
+        }
         let tests: Vec<String> = a
             .disparities
             .iter()

@@ -191,6 +191,11 @@ pub struct AttributeReport {
     pub reference: Option<String>,
     pub groups: Vec<GroupReport>,
     pub disparities: Vec<Disparity>,
+    /// The same disparities measured against the second (true) label, when given: where a
+    /// model's disparities against the recorded label are smaller than against the truth, it
+    /// reproduces the bias in the records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disparities_vs_label_true: Vec<Disparity>,
     pub combined: Combined,
     pub between_group_generalized_entropy_alpha2: Option<f64>,
     pub between_group_theil: Option<f64>,
@@ -591,6 +596,24 @@ impl Report {
                 .collect();
             let mut disparities = disparities;
             correct(&mut disparities, config.correction);
+            let disparities_vs_label_true: Vec<Disparity> = if acc.has_label_true() {
+                let units_true: Vec<Unit> = groups
+                    .iter()
+                    .map(|g| Unit {
+                        cells: g.stats.cells_true,
+                        ..Unit::of(g)
+                    })
+                    .collect();
+                let reference_true = reference.and_then(|r| units_true.iter().find(|u| u.group == r.group));
+                let mut d: Vec<Disparity> = DISPARITY_METRICS
+                    .iter()
+                    .map(|&m| disparity(m, &units_true, &overall_stats.cells_true, reference_true, true))
+                    .collect();
+                correct(&mut d, config.correction);
+                d
+            } else {
+                Vec::new()
+            };
             let combined = combined(&disparities, &units, reference);
             let group_cells: Vec<Cells> = groups.iter().map(|g| g.stats.cells).collect();
             let reference = reference.map(|r| r.group.to_owned());
@@ -602,6 +625,7 @@ impl Report {
                 attribute,
                 groups,
                 disparities,
+                disparities_vs_label_true,
                 combined,
             });
             layouts.push(layout);
