@@ -261,18 +261,22 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
     );
     if acc.has_scores() {
         let s = &stats.scores;
-        for (name, v) in [
-            ("roc_auc", s.roc_auc()),
-            ("average_precision", s.average_precision()),
-            ("brier", s.brier()),
-            ("log_loss", s.log_loss()),
-            ("expected_calibration_error", s.ece()),
+        let z = crate::interval::z_for(config.confidence);
+        let (brier_ci, log_loss_ci) = s
+            .brier_and_log_loss_intervals(z)
+            .map_or((None, None), |(b, l)| (Some(b), Some(l)));
+        for (name, v, interval) in [
+            ("roc_auc", s.roc_auc(), s.roc_auc_interval(z)),
+            ("average_precision", s.average_precision(), None),
+            ("brier", s.brier(), brier_ci),
+            ("log_loss", s.log_loss(), log_loss_ci),
+            ("expected_calibration_error", s.ece(), None),
         ] {
             metrics.insert(
                 name,
                 Metric {
                     value: v,
-                    interval: None,
+                    interval,
                     bootstrap_interval: None,
                 },
             );

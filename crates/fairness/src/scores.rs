@@ -17,7 +17,10 @@ pub struct ScoreStats {
     sorted: bool,
     weight: f64,
     brier: f64,
+    /// Sum of squared per-row Brier terms, for the interval of the mean.
+    brier_sq: f64,
     log_loss: f64,
+    log_loss_sq: f64,
     bins: [CalibrationBin; CALIBRATION_BINS],
 }
 
@@ -46,10 +49,14 @@ impl ScoreStats {
         self.rows.push((score, label, w));
         self.sorted = false;
         self.weight += w;
-        self.brier += w * (score - y) * (score - y);
+        let b = (score - y) * (score - y);
+        self.brier += w * b;
+        self.brier_sq += w * b * b;
         // scikit-learn clips to [eps, 1 - eps] before taking logarithms.
         let p = score.clamp(f64::EPSILON, 1.0 - f64::EPSILON);
-        self.log_loss -= w * if label { p.ln() } else { (1.0 - p).ln() };
+        let l = -if label { p.ln() } else { (1.0 - p).ln() };
+        self.log_loss += w * l;
+        self.log_loss_sq += w * l * l;
         let b = ((score * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
         let bin = &mut self.bins[b];
         bin.weight += w;
@@ -62,7 +69,9 @@ impl ScoreStats {
         self.rows.extend_from_slice(&o.rows);
         self.weight += o.weight;
         self.brier += o.brier;
+        self.brier_sq += o.brier_sq;
         self.log_loss += o.log_loss;
+        self.log_loss_sq += o.log_loss_sq;
         for (a, b) in self.bins.iter_mut().zip(&o.bins) {
             a.weight += b.weight;
             a.score_sum += b.score_sum;
@@ -76,6 +85,42 @@ impl ScoreStats {
 
     pub fn log_loss(&self) -> Value {
         Value::ratio(self.log_loss, self.weight, "empty group")
+    }
+
+    /// Normal-approximation intervals of the mean Brier score and mean log loss (the rows are
+    /// independent, so the mean's standard error is the rows' standard deviation over sqrt(n)).
+    pub fn brier_and_log_loss_intervals(&self, z: f64) -> Option<([f64; 2], [f64; 2])> {
+        let n = self.weight;
+        if n <= 1.0 {
+            return None;
+        }
+        let ci = |sum: f64, sq: f64, lo: f64| {
+            let mean = sum / n;
+            let var = ((sq / n - mean * mean) * n / (n - 1.0)).max(0.0);
+            let half = z * (var / n).sqrt();
+            [(mean - half).max(lo), mean + half]
+        };
+        Some((
+            ci(self.brier, self.brier_sq, 0.0),
+            ci(self.log_loss, self.log_loss_sq, 0.0),
+        ))
+    }
+
+    /// Hanley and McNeil's (1982) interval for the ROC AUC.
+    pub fn roc_auc_interval(&self, z: f64) -> Option<[f64; 2]> {
+        let a = self.roc_auc().value?;
+        let (pos, neg): (f64, f64) = self.rows.iter().fold((0.0, 0.0), |acc, r| {
+            if r.1 {
+                (acc.0 + r.2, acc.1)
+            } else {
+                (acc.0, acc.1 + r.2)
+            }
+        });
+        let q1 = a / (2.0 - a);
+        let q2 = 2.0 * a * a / (1.0 + a);
+        let var = (a * (1.0 - a) + (pos - 1.0) * (q1 - a * a) + (neg - 1.0) * (q2 - a * a)) / (pos * neg);
+        let half = z * var.max(0.0).sqrt();
+        Some([(a - half).max(0.0), (a + half).min(1.0)])
     }
 
     /// Expected calibration error over equal-width bins.
@@ -265,6 +310,20 @@ mod tests {
         // Descending: 0.9 (+) P=1 R=.5; 0.8 (-) ; 0.7 (+) P=2/3 R=1.
         let s = stats(&[(0.9, true), (0.8, false), (0.7, true)]);
         assert!((s.average_precision().value.unwrap() - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn score_intervals_by_hand() {
+        // Brier terms 0.01, 0.04, 0.09, 0.16: mean 0.075, sample sd sqrt(0.0043), se 0.0327872.
+        let s = stats(&[(0.9, true), (0.2, false), (0.7, true), (0.4, false)]);
+        let (b, l) = s.brier_and_log_loss_intervals(1.959_963_985).unwrap();
+        assert!((b[0] - (0.075 - 1.959_963_985 * 0.032_787_192_5)).abs() < 1e-8, "{b:?}");
+        assert!(l[0] < s.log_loss().value.unwrap() && s.log_loss().value.unwrap() < l[1]);
+        // AUC 1 with 2 positives and 2 negatives: Hanley-McNeil variance 0.
+        assert_eq!(s.roc_auc_interval(1.96), Some([1.0, 1.0]));
+        let wide = stats(&[(0.9, true), (0.2, true), (0.7, false), (0.4, false)]);
+        let [lo, hi] = wide.roc_auc_interval(1.96).unwrap();
+        assert!(lo < 0.5 && hi > 0.5 && hi <= 1.0);
     }
 
     #[test]
