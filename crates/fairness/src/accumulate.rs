@@ -88,6 +88,20 @@ impl Accumulator {
         c
     }
 
+    /// Per group column: batch dictionary code -> global code; the extra last entry is the code
+    /// of the missing value.
+    fn translation(&mut self, b: &Batch) -> Vec<Vec<u32>> {
+        (0..b.groups.len())
+            .map(|a| {
+                let g = &b.groups[a];
+                let mut t: Vec<u32> = g.dictionary.iter().map(|v| self.code(a, v)).collect();
+                let has_missing = g.valid.is_some_and(|v| v.iter().any(|x| !x));
+                t.push(if has_missing { self.code(a, MISSING) } else { u32::MAX });
+                t
+            })
+            .collect()
+    }
+
     /// Adds one batch after validating it.
     pub fn add(&mut self, b: &Batch) -> Result<(), InputError> {
         b.validate(self.missing)?;
@@ -103,16 +117,7 @@ impl Accumulator {
                 "every batch must have the same optional columns".into(),
             ));
         }
-        // Batch dictionary code -> global code; the extra last entry is the missing value.
-        let translate: Vec<Vec<u32>> = (0..b.groups.len())
-            .map(|a| {
-                let g = &b.groups[a];
-                let mut t: Vec<u32> = g.dictionary.iter().map(|v| self.code(a, v)).collect();
-                let has_missing = g.valid.is_some_and(|v| v.iter().any(|x| !x));
-                t.push(if has_missing { self.code(a, MISSING) } else { u32::MAX });
-                t
-            })
-            .collect();
+        let translate = self.translation(b);
         let radix: Vec<usize> = b.groups.iter().map(|g| g.dictionary.len() + 1).collect();
         let combos = radix.iter().try_fold(1usize, |acc, &r| acc.checked_mul(r));
         let n = b.len();
@@ -196,15 +201,7 @@ impl Accumulator {
                 });
             }
         }
-        let translate: Vec<Vec<u32>> = (0..b.groups.len())
-            .map(|a| {
-                let g = &b.groups[a];
-                let mut t: Vec<u32> = g.dictionary.iter().map(|v| self.code(a, v)).collect();
-                let has_missing = g.valid.is_some_and(|v| v.iter().any(|x| !x));
-                t.push(if has_missing { self.code(a, MISSING) } else { u32::MAX });
-                t
-            })
-            .collect();
+        let translate = self.translation(b);
         let twins = self.twins.get_or_insert_with(Twins::default);
         for i in 0..b.len() {
             let values = b
