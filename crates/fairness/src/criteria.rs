@@ -7,7 +7,7 @@
 //! with the numbers behind it.
 
 use crate::cells::Value;
-use crate::report::{AttributeReport, Report};
+use crate::report::{AttributeReport, ReferenceComparison, Report};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +236,30 @@ type Measured = (
     Option<&'static str>,
 );
 
+/// The worst group's comparison with the reference (difference or ratio) as a measurement.
+fn worst_against_reference(list: &[ReferenceComparison], difference: bool, excluded: Vec<String>) -> Measured {
+    let items = list
+        .iter()
+        .map(|r| {
+            if difference {
+                (r.group.clone(), r.difference, r.difference_interval)
+            } else {
+                (r.group.clone(), r.ratio, r.ratio_interval)
+            }
+        })
+        .collect();
+    match worst(items, difference) {
+        Some((g, v, i)) => (Some(v), i, Some(g), excluded, None),
+        None => (
+            None,
+            None,
+            None,
+            excluded,
+            Some("no group to compare with the reference"),
+        ),
+    }
+}
+
 fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     let (rate, kind) = resolve(&c.metric).expect("validated when parsed");
     let d = a.disparity(rate).expect("every disparity metric is computed");
@@ -262,29 +286,7 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
                 };
                 (v, i, None)
             }
-            Against::Reference => {
-                let items = d
-                    .to_reference
-                    .iter()
-                    .map(|r| {
-                        if diff {
-                            (r.group.clone(), r.difference, r.difference_interval)
-                        } else {
-                            (r.group.clone(), r.ratio, r.ratio_interval)
-                        }
-                    })
-                    .collect();
-                return match worst(items, diff) {
-                    Some((g, v, i)) => (Some(v), i, Some(g), excluded, None),
-                    None => (
-                        None,
-                        None,
-                        None,
-                        excluded,
-                        Some("no group to compare with the reference"),
-                    ),
-                };
-            }
+            Against::Reference => return worst_against_reference(&d.to_reference, diff, excluded),
         },
         Kind::EqualizedOdds(diff) => {
             let cb = &a.combined;
@@ -300,26 +302,7 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
             } else {
                 (&a.combined.average_odds_difference, true)
             };
-            let items = list
-                .iter()
-                .map(|r| {
-                    if diff {
-                        (r.group.clone(), r.difference, r.difference_interval)
-                    } else {
-                        (r.group.clone(), r.ratio, r.ratio_interval)
-                    }
-                })
-                .collect();
-            return match worst(items, diff) {
-                Some((g, v, i)) => (Some(v), i, Some(g), excluded, None),
-                None => (
-                    None,
-                    None,
-                    None,
-                    excluded,
-                    Some("no group to compare with the reference"),
-                ),
-            };
+            return worst_against_reference(list, diff, excluded);
         }
     };
     (value.value, interval, group, excluded, value.null_reason)
