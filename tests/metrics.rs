@@ -162,6 +162,43 @@ fn recorded_outcomes_with_label_bias_fail_equal_opportunity() {
         md.contains("## origin") && md.contains("below four fifths") || md.contains("meets the four-fifths rule"),
         "{md}"
     );
+    // A score model, the row bootstrap, Markdown: the sweep table and the scheme are named.
+    let out = sandkasse(&[
+        "metrics",
+        "--input",
+        data.to_str().unwrap(),
+        "--label",
+        "outcome_recorded",
+        "--score",
+        "p_true",
+        "--group",
+        "origin",
+        "--bootstrap",
+        "200",
+        "--bootstrap-scheme",
+        "rows",
+        "--format",
+        "md",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("over all rows"), "{md}");
+    assert!(md.contains("At other thresholds") && md.contains("| 0.95 |"), "{md}");
+    let out = sandkasse(&[
+        "metrics",
+        "--input",
+        data.to_str().unwrap(),
+        "--label",
+        "outcome_recorded",
+        "--score",
+        "p_true",
+        "--group",
+        "origin",
+        "--bootstrap-scheme",
+        "cells",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bootstrap-scheme"));
 }
 
 #[test]

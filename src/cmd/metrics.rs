@@ -48,6 +48,9 @@ pub struct Args {
     /// Bootstrap resamples (0 for none).
     #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
+    /// Resample rows within each intersection cell (group sizes fixed), or all rows at once.
+    #[arg(long, value_parser = ["stratified", "rows"], default_value = "stratified")]
+    bootstrap_scheme: String,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 0.95)]
@@ -115,6 +118,11 @@ pub fn run(args: Args) -> Result<()> {
         confidence: args.confidence,
         bootstrap: args.bootstrap,
         seed: args.seed,
+        bootstrap_scheme: if args.bootstrap_scheme == "rows" {
+            fairness::bootstrap::Scheme::Rows
+        } else {
+            fairness::bootstrap::Scheme::Stratified
+        },
         correction: if args.correction == "bh" {
             fairness::significance::Correction::BenjaminiHochberg
         } else {

@@ -39,10 +39,14 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "# Fairness report\n");
     let _ = writeln!(
         out,
-        "{} rows. Intervals: {:.0} % (bootstrap with {} resamples, seed {}; Wilson where no bootstrap). Groups under {} rows are flagged and not compared.\n",
+        "{} rows. Intervals: {:.0} % (bootstrap with {} resamples, {}, seed {}; Wilson where no bootstrap). Groups under {} rows are flagged and not compared.\n",
         o.count,
         report.config.confidence * 100.0,
         report.config.bootstrap,
+        match report.config.bootstrap_scheme {
+            crate::bootstrap::Scheme::Stratified => "within intersection cells",
+            crate::bootstrap::Scheme::Rows => "over all rows",
+        },
         report.config.seed,
         report.config.min_group_size
     );
@@ -243,6 +247,35 @@ pub fn render(report: &Report) -> String {
                 val(&di.ratio),
                 interval(di.ratio_interval)
             );
+        }
+        if a.columns.len() == 1 && !a.threshold_sweep.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAt other thresholds (decide score ≥ t):\n\n| t | demographic parity difference | equal opportunity difference | equalized odds difference | lowest disparate impact | four-fifths rule |\n| ---: | --- | --- | --- | --- | --- |"
+            );
+            for p in &a.threshold_sweep {
+                let diff = |m: &str| {
+                    num(p
+                        .disparities
+                        .iter()
+                        .find(|d| d.metric == m)
+                        .and_then(|d| d.difference_between_groups))
+                };
+                let _ = writeln!(
+                    out,
+                    "| {:.2} | {} | {} | {} | {} | {} |",
+                    p.threshold,
+                    diff("selection_rate"),
+                    diff("true_positive_rate"),
+                    num(p.equalized_odds_difference),
+                    num(p.disparate_impact_min),
+                    match p.four_fifths_rule {
+                        Some(true) => "met",
+                        Some(false) => "not met",
+                        None => "—",
+                    }
+                );
+            }
         }
         let excluded: Vec<String> = a
             .disparities

@@ -8,6 +8,7 @@ use crate::individual;
 use crate::interval::wilson;
 use crate::scores::CalibrationPoint;
 use crate::significance::{self, Correction, Test};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,6 +25,8 @@ pub struct Config {
     pub bootstrap: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
+    /// Whether the bootstrap resamples within intersection cells or all rows at once.
+    pub bootstrap_scheme: crate::bootstrap::Scheme,
     /// Multiple-testing correction of the tests against the reference group.
     pub correction: Correction,
 }
@@ -36,6 +39,7 @@ impl Default for Config {
             confidence: 0.95,
             bootstrap: 1000,
             seed: 0,
+            bootstrap_scheme: crate::bootstrap::Scheme::Stratified,
             correction: Correction::Holm,
         }
     }
@@ -79,6 +83,9 @@ pub struct GroupReport {
     pub roc_curve: Vec<(f64, f64, f64)>,
     #[serde(skip)]
     pub stats: GroupStats,
+    /// Confusion counts at each threshold of the sweep.
+    #[serde(skip)]
+    pub sweep_cells: Vec<Cells>,
 }
 
 /// Rates at one decision threshold.
@@ -90,6 +97,30 @@ pub struct SweepPoint {
     pub false_positive_rate: Option<f64>,
     pub precision: Option<f64>,
     pub accuracy: Option<f64>,
+}
+
+/// Disparities of an attribute when deciding `score >= threshold`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SweepDisparity {
+    pub threshold: f64,
+    /// Per rate metric (the same as `disparities`): difference and ratio between groups and
+    /// to overall, over the groups that are compared (not small, metric defined).
+    pub disparities: Vec<SweepSummary>,
+    pub equalized_odds_difference: Option<f64>,
+    /// The lowest selection-rate ratio of a group to the reference group, and whether every
+    /// group meets the four-fifths rule.
+    pub disparate_impact_min: Option<f64>,
+    pub four_fifths_rule: Option<bool>,
+}
+
+/// Summaries of one metric's disparity at one threshold.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SweepSummary {
+    pub metric: &'static str,
+    pub difference_between_groups: Option<f64>,
+    pub ratio_between_groups: Option<f64>,
+    pub difference_to_overall: Option<f64>,
+    pub ratio_to_overall: Option<f64>,
 }
 
 /// The thresholds of the sweep: 0.05 to 0.95 in steps of 0.05.
@@ -197,6 +228,9 @@ pub struct AttributeReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disparities_vs_label_true: Vec<Disparity>,
     pub combined: Combined,
+    /// Disparities at each threshold of the sweep, for score models.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threshold_sweep: Vec<SweepDisparity>,
     pub between_group_generalized_entropy_alpha2: Option<f64>,
     pub between_group_theil: Option<f64>,
 }
@@ -248,6 +282,17 @@ fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<&'static str, Metric> {
         .collect()
 }
 
+/// A per-group seed, so a group's score bootstrap does not depend on which other groups exist.
+fn group_seed(seed: u64, values: &[String]) -> u64 {
+    // FNV-1a over the values, separated.
+    values
+        .iter()
+        .flat_map(|v| v.bytes().chain([0xff]))
+        .fold(0xcbf2_9ce4_8422_2325 ^ seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
 fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, config: &Config) -> GroupReport {
     let count = stats.cells.n();
     let mut metrics = metrics_of(&stats.cells, config.confidence);
@@ -265,23 +310,37 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
         let (brier_ci, log_loss_ci) = s
             .brier_and_log_loss_intervals(z)
             .map_or((None, None), |(b, l)| (Some(b), Some(l)));
-        for (name, v, interval) in [
-            ("roc_auc", s.roc_auc(), s.roc_auc_interval(z)),
-            ("average_precision", s.average_precision(), None),
-            ("brier", s.brier(), brier_ci),
-            ("log_loss", s.log_loss(), log_loss_ci),
-            ("expected_calibration_error", s.ece(), None),
+        let ece = s.ece();
+        let ece_ci = ece.value.and_then(|_| {
+            s.ece_bootstrap_interval(config.bootstrap, group_seed(config.seed, &values), config.confidence)
+        });
+        for (name, v, interval, bootstrap_interval) in [
+            ("roc_auc", s.roc_auc(), s.roc_auc_interval(z), None),
+            (
+                "average_precision",
+                s.average_precision(),
+                s.average_precision_interval(z),
+                None,
+            ),
+            ("brier", s.brier(), brier_ci, None),
+            ("log_loss", s.log_loss(), log_loss_ci, None),
+            ("expected_calibration_error", ece, None, ece_ci),
         ] {
             metrics.insert(
                 name,
                 Metric {
                     value: v,
                     interval,
-                    bootstrap_interval: None,
+                    bootstrap_interval,
                 },
             );
         }
     }
+    let sweep_cells = if acc.has_scores() && count > 0.0 {
+        stats.scores.cells_at(&sweep_thresholds())
+    } else {
+        Vec::new()
+    };
     GroupReport {
         group: values.join("|"),
         small: count < config.min_group_size,
@@ -297,32 +356,79 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
         } else {
             Vec::new()
         },
-        threshold_sweep: if acc.has_scores() && count > 0.0 {
-            let t = sweep_thresholds();
-            stats
-                .scores
-                .cells_at(&t)
-                .iter()
-                .zip(&t)
-                .map(|(c, &threshold)| SweepPoint {
-                    threshold,
-                    selection_rate: RateMetric::SelectionRate.compute(c).value,
-                    true_positive_rate: RateMetric::TruePositiveRate.compute(c).value,
-                    false_positive_rate: RateMetric::FalsePositiveRate.compute(c).value,
-                    precision: RateMetric::Precision.compute(c).value,
-                    accuracy: RateMetric::Accuracy.compute(c).value,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        },
+        threshold_sweep: sweep_cells
+            .iter()
+            .zip(sweep_thresholds())
+            .map(|(c, threshold)| SweepPoint {
+                threshold,
+                selection_rate: RateMetric::SelectionRate.compute(c).value,
+                true_positive_rate: RateMetric::TruePositiveRate.compute(c).value,
+                false_positive_rate: RateMetric::FalsePositiveRate.compute(c).value,
+                precision: RateMetric::Precision.compute(c).value,
+                accuracy: RateMetric::Accuracy.compute(c).value,
+            })
+            .collect(),
         roc_curve: if acc.has_scores() && count > 0.0 {
             stats.scores.roc_curve_thinned(101)
         } else {
             Vec::new()
         },
         stats,
+        sweep_cells,
     }
+}
+
+/// Disparities at each threshold of the sweep: the same summaries as at the decision
+/// threshold, from each group's confusion counts at that threshold. Empty groups have no
+/// sweep counts and count as empty.
+fn sweep_disparities(
+    groups: &[Unit],
+    sweep: &[&[Cells]],
+    overall: &[Cells],
+    reference: Option<&str>,
+) -> Vec<SweepDisparity> {
+    overall
+        .iter()
+        .zip(sweep_thresholds())
+        .enumerate()
+        .map(|(k, (overall_cells, threshold))| {
+            let units: Vec<Unit> = groups
+                .iter()
+                .zip(sweep)
+                .map(|(u, cells)| Unit {
+                    cells: cells.get(k).copied().unwrap_or_default(),
+                    ..*u
+                })
+                .collect();
+            let reference = reference.and_then(|r| units.iter().find(|u| u.group == r));
+            let ds: Vec<Disparity> = DISPARITY_METRICS
+                .iter()
+                .map(|&m| disparity(m, &units, overall_cells, reference, false))
+                .collect();
+            let c = combined(&ds, &units, reference);
+            let di: Vec<Option<f64>> = c.disparate_impact.iter().map(|x| x.ratio.value).collect();
+            SweepDisparity {
+                threshold,
+                disparities: ds
+                    .iter()
+                    .map(|d| SweepSummary {
+                        metric: d.metric,
+                        difference_between_groups: d.difference_between_groups.value,
+                        ratio_between_groups: d.ratio_between_groups.value,
+                        difference_to_overall: d.difference_to_overall.value,
+                        ratio_to_overall: d.ratio_to_overall.value,
+                    })
+                    .collect(),
+                equalized_odds_difference: c.equalized_odds_difference.value,
+                disparate_impact_min: di.iter().flatten().copied().reduce(f64::min),
+                four_fifths_rule: if di.is_empty() || di.iter().any(Option::is_none) {
+                    None
+                } else {
+                    Some(di.iter().flatten().all(|&r| r >= 0.8))
+                },
+            }
+        })
+        .collect()
 }
 
 fn disparity(
@@ -557,7 +663,7 @@ impl Report {
                     .flat_map(|c| (0..n).map(move |v| [c.clone(), vec![v]].concat()))
                     .collect();
             }
-            let mut groups: Vec<GroupReport> = combos
+            let parts: Vec<(Vec<String>, GroupStats)> = combos
                 .into_iter()
                 .map(|codes| {
                     let values = subset
@@ -565,7 +671,14 @@ impl Report {
                         .zip(&codes)
                         .map(|(&a, &c)| acc.values(a)[c as usize].clone())
                         .collect();
-                    let mut stats = agg.remove(&codes).unwrap_or_default();
+                    (values, agg.remove(&codes).unwrap_or_default())
+                })
+                .collect();
+            // Groups are independent (each score bootstrap has its own seed), so they are
+            // built in parallel; the order of the result does not depend on the threads.
+            let mut groups: Vec<GroupReport> = parts
+                .into_par_iter()
+                .map(|(values, mut stats)| {
                     stats.scores.sort();
                     group_report(values, stats, acc, config)
                 })
@@ -619,6 +732,12 @@ impl Report {
                 Vec::new()
             };
             let combined = combined(&disparities, &units, reference);
+            let threshold_sweep = if acc.has_scores() {
+                let sweep: Vec<&[Cells]> = groups.iter().map(|g| g.sweep_cells.as_slice()).collect();
+                sweep_disparities(&units, &sweep, &overall.sweep_cells, reference.map(|r| r.group))
+            } else {
+                Vec::new()
+            };
             let group_cells: Vec<Cells> = groups.iter().map(|g| g.stats.cells).collect();
             let reference = reference.map(|r| r.group.to_owned());
             attributes.push(AttributeReport {
@@ -631,6 +750,7 @@ impl Report {
                 disparities,
                 disparities_vs_label_true,
                 combined,
+                threshold_sweep,
             });
             layouts.push(layout);
         }
@@ -717,7 +837,7 @@ fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usize>], confi
         })
         .collect();
     for _ in 0..config.bootstrap {
-        let re: Vec<Cells> = atoms.iter().map(|c| rs.resample(c)).collect();
+        let re: Vec<Cells> = rs.replicate(atoms, config.bootstrap_scheme);
         let mut overall = Cells::default();
         for c in &re {
             overall.merge(c);

@@ -22,6 +22,17 @@ pub struct ScoreStats {
     log_loss: f64,
     log_loss_sq: f64,
     bins: [CalibrationBin; CALIBRATION_BINS],
+    /// Per calibration bin and label (negative, positive): weight, sum and sum of squares of
+    /// the scores, for the bootstrap of the calibration error.
+    bin_labels: [[Moments; 2]; CALIBRATION_BINS],
+}
+
+/// Weight, sum and sum of squares of scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Moments {
+    weight: f64,
+    sum: f64,
+    sum_sq: f64,
 }
 
 /// One calibration bin.
@@ -62,6 +73,10 @@ impl ScoreStats {
         bin.weight += w;
         bin.score_sum += w * score;
         bin.positive_sum += w * y;
+        let m = &mut self.bin_labels[b][usize::from(label)];
+        m.weight += w;
+        m.sum += w * score;
+        m.sum_sq += w * score * score;
     }
 
     pub fn merge(&mut self, o: &ScoreStats) {
@@ -76,6 +91,11 @@ impl ScoreStats {
             a.weight += b.weight;
             a.score_sum += b.score_sum;
             a.positive_sum += b.positive_sum;
+        }
+        for (a, b) in self.bin_labels.iter_mut().flatten().zip(o.bin_labels.iter().flatten()) {
+            a.weight += b.weight;
+            a.sum += b.sum;
+            a.sum_sq += b.sum_sq;
         }
     }
 
@@ -121,6 +141,58 @@ impl ScoreStats {
         let var = (a * (1.0 - a) + (pos - 1.0) * (q1 - a * a) + (neg - 1.0) * (q2 - a * a)) / (pos * neg);
         let half = z * var.max(0.0).sqrt();
         Some([(a - half).max(0.0), (a + half).min(1.0)])
+    }
+
+    /// The logit interval for average precision (Boyd, Eng and Page, 2013, "Area under the
+    /// precision-recall curve: point estimates and confidence intervals"): symmetric on the
+    /// logit scale with standard error 1 / sqrt(n₊ · AP · (1 − AP)), n₊ the actual positives.
+    /// They found it the best-covering of the cheap intervals; it stays inside (0, 1).
+    pub fn average_precision_interval(&self, z: f64) -> Option<[f64; 2]> {
+        let ap = self.average_precision().value?;
+        let pos: f64 = self.rows.iter().filter(|r| r.1).map(|r| r.2).sum();
+        if ap <= 0.0 || ap >= 1.0 || pos <= 0.0 {
+            return Some([ap, ap]);
+        }
+        let eta = (ap / (1.0 - ap)).ln();
+        let tau = 1.0 / (pos * ap * (1.0 - ap)).sqrt();
+        let expit = |x: f64| 1.0 / (1.0 + (-x).exp());
+        Some([expit(eta - z * tau), expit(eta + z * tau)])
+    }
+
+    /// Bootstrap percentile interval of the expected calibration error, the group's size
+    /// fixed. Per resample, the rows' counts over (bin, label) are drawn from their
+    /// multinomial, exactly as resampling rows would; the sum of the scores drawn within a
+    /// (bin, label) category is drawn from its normal approximation (mean and variance of
+    /// that category's scores: scores in one bin differ by at most 0.1, so this term is
+    /// small beside the label counts). `None` for an empty group or `resamples == 0`.
+    pub fn ece_bootstrap_interval(&self, resamples: usize, seed: u64, confidence: f64) -> Option<[f64; 2]> {
+        let total = self.weight;
+        if total <= 0.0 || resamples == 0 {
+            return None;
+        }
+        let cats: Vec<Moments> = self.bin_labels.iter().flatten().copied().collect();
+        let mut rs = crate::bootstrap::Resampler::new(seed);
+        let mut reps = Vec::with_capacity(resamples);
+        for _ in 0..resamples {
+            let counts = rs.multinomial(&cats.iter().map(|m| m.weight).collect::<Vec<_>>());
+            let n: f64 = counts.iter().sum();
+            let mut gap = 0.0;
+            for (bin, pair) in counts.chunks(2).zip(cats.chunks(2)) {
+                let mut score_sum = 0.0;
+                for (&k, m) in bin.iter().zip(pair) {
+                    if k > 0.0 && m.weight > 0.0 {
+                        let mean = m.sum / m.weight;
+                        let var = (m.sum_sq / m.weight - mean * mean).max(0.0);
+                        score_sum += k * mean + (k * var).sqrt() * rs.standard_normal();
+                    }
+                }
+                gap += (score_sum - bin[1]).abs();
+            }
+            if n > 0.0 {
+                reps.push(gap / n);
+            }
+        }
+        crate::bootstrap::percentile_interval(&mut reps, confidence)
     }
 
     /// Expected calibration error over equal-width bins.

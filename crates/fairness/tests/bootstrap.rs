@@ -1,5 +1,6 @@
 //! Bootstrap intervals cover the true value at about the nominal rate.
 
+use fairness::bootstrap::Scheme;
 use fairness::input::{Batch, Col, GroupCol};
 use fairness::{Accumulator, Config, MissingGroups, Report};
 
@@ -17,7 +18,7 @@ impl Rng {
 }
 
 /// Two groups with known selection and true-positive probabilities.
-fn simulate(seed: u64, n: usize) -> Report {
+fn simulate(seed: u64, n: usize, scheme: Scheme) -> Report {
     let mut rng = Rng(seed);
     let (mut y, mut pred, mut codes) = (Vec::new(), Vec::new(), Vec::new());
     for g in 0..2u32 {
@@ -56,6 +57,7 @@ fn simulate(seed: u64, n: usize) -> Report {
         &Config {
             bootstrap: 1000,
             seed: seed ^ 0xabc,
+            bootstrap_scheme: scheme,
             ..Config::default()
         },
     )
@@ -63,12 +65,21 @@ fn simulate(seed: u64, n: usize) -> Report {
 
 #[test]
 fn ninety_five_percent_intervals_cover_about_95_percent_of_the_time() {
+    coverage(Scheme::Stratified);
+}
+
+#[test]
+fn the_row_bootstrap_covers_about_95_percent_of_the_time_too() {
+    coverage(Scheme::Rows);
+}
+
+fn coverage(scheme: Scheme) {
     let trials = 400;
     // True values: selection rates a = 0.4*0.7 + 0.6*0.2 = 0.40, b = 0.5*0.55 + 0.5*0.25 = 0.40;
     // TPR gap 0.15; equal opportunity ratio 0.55 / 0.7.
     let (mut sel_a, mut tpr_gap, mut tpr_ratio, mut wilson_a) = (0, 0, 0, 0);
     for t in 0..trials {
-        let r = simulate(1000 + t, 500);
+        let r = simulate(1000 + t, 500, scheme);
         let attr = r.attribute("g").unwrap();
         let a = attr.group("a").unwrap();
         let [lo, hi] = a.metrics["selection_rate"].bootstrap_interval.unwrap();
@@ -88,14 +99,28 @@ fn ninety_five_percent_intervals_cover_about_95_percent_of_the_time() {
         ("TPR ratio", tpr_ratio),
     ] {
         let rate = covered as f64 / trials as f64;
-        eprintln!("{name}: {rate}");
-        assert!((0.92..=0.98).contains(&rate), "{name}: coverage {rate}");
+        eprintln!("{scheme:?} {name}: {rate}");
+        assert!((0.92..=0.98).contains(&rate), "{scheme:?} {name}: coverage {rate}");
     }
 }
 
 #[test]
 fn the_bootstrap_is_deterministic_and_seeded() {
-    let a = serde_json::to_string(&simulate(7, 300)).unwrap();
-    let b = serde_json::to_string(&simulate(7, 300)).unwrap();
-    assert_eq!(a, b);
+    for scheme in [Scheme::Stratified, Scheme::Rows] {
+        let a = serde_json::to_string(&simulate(7, 300, scheme)).unwrap();
+        let b = serde_json::to_string(&simulate(7, 300, scheme)).unwrap();
+        assert_eq!(a, b);
+    }
+    // The schemes give different replicates, so different intervals.
+    let a = simulate(7, 300, Scheme::Stratified);
+    let b = simulate(7, 300, Scheme::Rows);
+    let ci = |r: &Report| {
+        r.attribute("g")
+            .unwrap()
+            .disparity("selection_rate")
+            .unwrap()
+            .intervals
+            .difference_between_groups
+    };
+    assert_ne!(ci(&a), ci(&b));
 }
