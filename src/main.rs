@@ -21,18 +21,33 @@ enum Command {
     Generate(cmd::generate::Args),
     /// Accuracy and fairness of decisions in a dataset, per group, with criteria verdicts.
     Metrics(Box<cmd::metrics::Args>),
+    /// Inspect an ONNX model (and its manifest) without loading it.
+    Inspect(cmd::inspect::Args),
+    /// Evaluate a model end to end: generate, score in isolated workers, report.
+    Evaluate(Box<cmd::evaluate::Args>),
+    /// Report the ONNX Runtime found and the isolation layers this kernel supports.
+    Doctor(cmd::doctor::Args),
+    /// The isolated model worker (started by Sandkasse itself).
+    #[command(hide = true)]
+    Worker(cmd::worker::Args),
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Logging to stderr starts no thread, so the worker is still single-threaded when it
+    // locks itself down.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDKASSE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Scenarios(args) => cmd::scenarios::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Metrics(args) => cmd::metrics::run(*args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Evaluate(args) => cmd::evaluate::run(*args),
+        Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Worker(args) => return cmd::worker::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,6 +1,10 @@
+pub mod doctor;
+pub mod evaluate;
 pub mod generate;
+pub mod inspect;
 pub mod metrics;
 pub mod scenarios;
+pub mod worker;
 
 use std::io::Write;
 

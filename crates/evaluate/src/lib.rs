@@ -1,0 +1,371 @@
+//! One evaluation run: dataset -> feature columns -> isolated scoring -> metrics -> record.
+//!
+//! The CLI (`sandkasse evaluate`) and, later, the server's job runner call [`run`]. It composes
+//! the three independent crates: `synth` makes the citizens, `inference` inspects the model
+//! and scores in worker processes, `fairness` accumulates per-thread statistics that merge
+//! exactly into one report.
+
+mod age;
+mod record;
+
+pub use record::{Provenance, RunRecord, Throughput};
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt8Array};
+use arrow::datatypes::Float32Type;
+use fairness::arrow_input::{Columns, add_record_batch};
+use fairness::{Accumulator, Config, MissingGroups, Report};
+use inference::client::{Pool, WorkerConfig, WorkerError};
+use inference::inspect::{Limits, inspect};
+use inference::manifest::Manifest;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+use synth::{DatasetSpec, Generator};
+
+/// What to evaluate and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub model: PathBuf,
+    pub manifest: PathBuf,
+    /// The dataset to generate (its `split` is normally `test`).
+    pub dataset: DatasetSpec,
+    /// Group attributes of the report; an `age_band` column is derived from `age`.
+    pub groups: Vec<String>,
+    pub criteria: Vec<fairness::criteria::Criterion>,
+    pub fairness: Config,
+    pub limits: Limits,
+    pub worker: WorkerConfig,
+    /// Worker processes.
+    pub workers: usize,
+    /// Rows per request to a worker.
+    pub batch_rows: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error("reading {path}: {error}")]
+    Read { path: PathBuf, error: String },
+    #[error("the model {path} is {bytes} bytes, over the limit of {limit}")]
+    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    #[error("the manifest {path}: {error}")]
+    Manifest { path: PathBuf, error: String },
+    #[error("the model was rejected at inspection:\n{}", .0.join("\n"))]
+    Rejected(Vec<String>),
+    #[error("the manifest is for scenario {manifest:?}, the dataset is {dataset:?}")]
+    Scenario { manifest: String, dataset: String },
+    #[error("the dataset: {0}")]
+    Dataset(String),
+    #[error("scoring: {0}")]
+    Worker(#[from] WorkerError),
+    #[error("metrics: {0}")]
+    Metrics(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Reports progress in rows scored.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// Runs one evaluation.
+pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
+    let started = std::time::SystemTime::now();
+    let t0 = Instant::now();
+    let read_err = |path: &PathBuf, e: std::io::Error| EvaluateError::Read {
+        path: path.clone(),
+        error: e.to_string(),
+    };
+    let size = std::fs::metadata(&req.model)
+        .map_err(|e| read_err(&req.model, e))?
+        .len();
+    if size > req.limits.max_file_bytes {
+        return Err(EvaluateError::TooLarge {
+            path: req.model.clone(),
+            bytes: size,
+            limit: req.limits.max_file_bytes,
+        });
+    }
+    let model_bytes = std::fs::read(&req.model).map_err(|e| read_err(&req.model, e))?;
+    let manifest_text = read_bounded(&req.manifest, inference::manifest::MAX_MANIFEST_BYTES as u64)
+        .map_err(|e| read_err(&req.manifest, e))?;
+    let manifest = Manifest::parse(&manifest_text).map_err(|e| EvaluateError::Manifest {
+        path: req.manifest.clone(),
+        error: e.to_string(),
+    })?;
+    let inspection = inspect(&model_bytes, &req.limits);
+    let mut findings = inspection.findings.clone();
+    if findings.is_empty() {
+        findings = manifest.check_against(&inspection.summary);
+    }
+    if !findings.is_empty() {
+        return Err(EvaluateError::Rejected(
+            findings.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    if manifest.scenario != req.dataset.scenario {
+        return Err(EvaluateError::Scenario {
+            manifest: manifest.scenario.clone(),
+            dataset: req.dataset.scenario.clone(),
+        });
+    }
+    let generator = Generator::new(req.dataset.clone()).map_err(|e| EvaluateError::Dataset(e.to_string()))?;
+    let schema = generator.schema();
+    for c in manifest.columns() {
+        if schema.field_with_name(c).is_err() {
+            return Err(EvaluateError::Manifest {
+                path: req.manifest.clone(),
+                error: format!("column {c:?} is not in scenario {}", manifest.scenario),
+            });
+        }
+    }
+    let threshold = manifest.output.threshold;
+    let manifest_sha = hex(&Sha256::digest(manifest_text.as_bytes()));
+    let feature_columns: Vec<usize> = manifest
+        .columns()
+        .iter()
+        .filter_map(|c| schema.index_of(c).ok())
+        .collect();
+    let t_load = Instant::now();
+    let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest.clone())?;
+    let load_seconds = t_load.elapsed().as_secs_f64();
+    let ready = pool.ready();
+
+    let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
+    let counterfactual = req.dataset.counterfactual.is_some();
+    let columns = Columns {
+        label: "outcome_recorded".into(),
+        label_true: Some("outcome_true".into()),
+        prediction: Some("decision".into()),
+        score: Some("probability".into()),
+        weight: None,
+        groups: req.groups.clone(),
+        threshold,
+        twin_id: counterfactual.then(|| "person_id".into()),
+        is_twin: "is_twin".into(),
+    };
+    let batches = generator.num_batches();
+    let next = AtomicU64::new(0);
+    let scored_rows = AtomicU64::new(0);
+    let total_rows = generator.output_rows();
+    let latencies = Mutex::new(Vec::<f64>::new());
+    let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(4);
+    let t_score = Instant::now();
+    let (accs, dataset_sha) = std::thread::scope(|s| {
+        // The dataset's hash: SHA-256 over its batches in order, as Arrow IPC streams.
+        let hasher = s.spawn(move || {
+            let mut pending = std::collections::BTreeMap::new();
+            let (mut want, mut h) = (0u64, Sha256::new());
+            for (b, bytes) in hash_rx {
+                pending.insert(b, bytes);
+                while let Some(bytes) = pending.remove(&want) {
+                    h.update(&bytes);
+                    want += 1;
+                }
+            }
+            hex(&h.finalize())
+        });
+        let handles: Vec<_> = (0..pool.size())
+            .map(|slot| {
+                let (pool, generator, columns, names) = (&pool, &generator, &columns, &names);
+                let (next, scored_rows, latencies, hash_tx) = (&next, &scored_rows, &latencies, hash_tx.clone());
+                let feature_columns = &feature_columns;
+                s.spawn(move || -> Result<Accumulator, EvaluateError> {
+                    let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
+                    let mut lat = Vec::new();
+                    loop {
+                        if cancel.load(Ordering::Relaxed) {
+                            return Err(EvaluateError::Cancelled);
+                        }
+                        let b = next.fetch_add(1, Ordering::Relaxed);
+                        if b >= batches {
+                            break;
+                        }
+                        let batch = generator.batch(b);
+                        let ipc = inference::protocol::encode_batch(&batch)
+                            .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
+                        let _ = hash_tx.send((b, ipc));
+                        let features = batch
+                            .project(feature_columns)
+                            .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
+                        let mut probs: Vec<f32> = Vec::with_capacity(batch.num_rows());
+                        let mut offset = 0;
+                        while offset < features.num_rows() {
+                            let len = req.batch_rows.min(features.num_rows() - offset);
+                            let t = Instant::now();
+                            let out = pool.score_on(slot, &features.slice(offset, len))?;
+                            lat.push(t.elapsed().as_secs_f64());
+                            let p = out
+                                .column_by_name("probability")
+                                .map(|c| c.as_primitive::<Float32Type>().values().to_vec())
+                                .unwrap_or_default();
+                            probs.extend(p);
+                            offset += len;
+                            let done = scored_rows.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
+                            progress(done, total_rows);
+                        }
+                        let with = with_predictions(&batch, &probs, threshold)?;
+                        add_record_batch(&mut acc, &with, columns, 0)
+                            .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+                    }
+                    if let Ok(mut l) = latencies.lock() {
+                        l.extend(lat);
+                    }
+                    Ok(acc)
+                })
+            })
+            .collect();
+        drop(hash_tx);
+        let accs: Vec<Result<Accumulator, EvaluateError>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(EvaluateError::Metrics("a scoring thread panicked".into())))
+            })
+            .collect();
+        (accs, hasher.join().unwrap_or_default())
+    });
+    let score_seconds = t_score.elapsed().as_secs_f64();
+    let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
+    for a in accs {
+        acc.merge(&a?).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+    }
+    let t_metrics = Instant::now();
+    let mut report: Report = Report::build(&acc, &req.fairness);
+    report.verdicts = fairness::criteria::evaluate(&req.criteria, &report);
+    let metrics_seconds = t_metrics.elapsed().as_secs_f64();
+    let mut lat = latencies.into_inner().unwrap_or_default();
+    lat.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        if lat.is_empty() {
+            0.0
+        } else {
+            lat[((lat.len() - 1) as f64 * q).round() as usize] * 1000.0
+        }
+    };
+    let scored = scored_rows.load(Ordering::Relaxed);
+    let ready = ready.unwrap_or_else(|| inference::protocol::Ready {
+        onnxruntime_version: String::new(),
+        onnxruntime_path: String::new(),
+        layers: Vec::new(),
+    });
+    Ok(RunRecord {
+        provenance: Provenance {
+            started: humantime(started),
+            model_file: req.model.display().to_string(),
+            model_sha256: inspection.summary.sha256.clone(),
+            manifest_sha256: manifest_sha,
+            manifest: manifest.clone(),
+            dataset: req.dataset.clone(),
+            dataset_sha256: dataset_sha,
+            dataset_rows: total_rows,
+            generator_version: req.dataset.generator_version.clone(),
+            sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
+            onnxruntime_version: ready.onnxruntime_version.clone(),
+            isolation: ready.layers.clone(),
+        },
+        inspection: inspection.summary,
+        throughput: Throughput {
+            rows: scored,
+            workers: pool.size(),
+            batch_rows: req.batch_rows,
+            load_seconds,
+            score_seconds,
+            metrics_seconds,
+            total_seconds: t0.elapsed().as_secs_f64(),
+            rows_per_second: if score_seconds > 0.0 {
+                scored as f64 / score_seconds
+            } else {
+                0.0
+            },
+            batch_latency_ms_p50: pct(0.5),
+            batch_latency_ms_p95: pct(0.95),
+            batch_latency_ms_p99: pct(0.99),
+            worker_peak_memory_bytes: pool.peak_memory_bytes(),
+        },
+        worker_events: pool.events(),
+        report,
+    })
+}
+
+fn read_bounded(path: &PathBuf, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_string(&mut s)?;
+    if s.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(s)
+}
+
+/// The batch with `probability`, `decision` (probability >= threshold) and `age_band` added.
+fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Result<RecordBatch, EvaluateError> {
+    if probs.len() != batch.num_rows() {
+        return Err(EvaluateError::Metrics(format!(
+            "{} predictions for {} rows",
+            probs.len(),
+            batch.num_rows()
+        )));
+    }
+    let p: Float64Array = probs.iter().map(|&x| Some(f64::from(x))).collect();
+    let d: BooleanArray = probs.iter().map(|&x| Some(f64::from(x) >= threshold)).collect();
+    let mut cols: Vec<(&str, ArrayRef)> = vec![("probability", Arc::new(p)), ("decision", Arc::new(d))];
+    if let Some(age) = batch
+        .column_by_name("age")
+        .and_then(|a| a.as_any().downcast_ref::<UInt8Array>())
+    {
+        cols.push(("age_band", Arc::new(age::bands(age))));
+    }
+    let mut fields: Vec<arrow::datatypes::FieldRef> = batch.schema().fields().iter().cloned().collect();
+    let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+    for (name, a) in cols {
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            name,
+            a.data_type().clone(),
+            false,
+        )));
+        arrays.push(a);
+    }
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
+        .map_err(|e| EvaluateError::Metrics(e.to_string()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    inference::inspect::hex(bytes)
+}
+
+/// RFC 3339 in UTC, without a date library.
+fn humantime(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_rfc3339() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        assert_eq!(super::humantime(t), "2026-11-18T11:06:40Z");
+        assert_eq!(super::humantime(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,466 @@
+//! The parent's side of a worker: spawning it by exec, talking to it with deadlines, telling
+//! why it died, and a pool that respawns workers and spreads batches over them.
+//!
+//! Everything a worker sends is treated as untrusted: frames are bounded, batches are
+//! decoded by Arrow's validating reader and must have the rows that were sent.
+
+use crate::manifest::Manifest;
+use crate::protocol::{self, FrameError, Kind, Probe, ProbeOutcome, Ready};
+use crate::worker::WorkerArgs;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float32Type};
+use std::collections::VecDeque;
+use std::io::{BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to start workers and how long to wait for them.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The `sandkasse` executable (its `worker` subcommand).
+    pub program: PathBuf,
+    pub args: WorkerArgs,
+    /// Deadline for start-up and for loading a model.
+    pub load_timeout: Duration,
+    /// Deadline for scoring one batch.
+    pub batch_timeout: Duration,
+}
+
+/// Why a worker stopped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Killed by the parent after a deadline passed.
+    Timeout,
+    /// Killed by the kernel for exceeding the CPU time limit (SIGXCPU / SIGKILL after it).
+    CpuLimit,
+    /// A forbidden system call (seccomp).
+    ForbiddenSyscall,
+    /// Out of memory: an allocation failed under the address-space limit and the runtime
+    /// aborted, or the kernel killed it.
+    Memory,
+    /// Any other crash (segmentation fault, abort, ...).
+    Crash,
+    /// Exited by itself.
+    Exit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot start the worker {program}: {error}")]
+    Spawn { program: String, error: String },
+    #[error("the worker stopped ({cause:?}: {detail}); its last words: {stderr}")]
+    Died {
+        cause: Cause,
+        detail: String,
+        stderr: String,
+    },
+    #[error("the model failed: {0}")]
+    Failed(String),
+    #[error("the worker broke the protocol: {0}")]
+    Protocol(String),
+}
+
+impl WorkerError {
+    /// Whether the worker is gone and must be replaced.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, WorkerError::Failed(_))
+    }
+}
+
+/// One worker process.
+pub struct Worker {
+    child: Child,
+    to_worker: Option<Sender<Vec<u8>>>,
+    from_worker: Receiver<Result<(Kind, Vec<u8>), FrameError>>,
+    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    ready: Ready,
+    config: WorkerConfig,
+    dead: Option<(Cause, String)>,
+}
+
+const STDERR_TAIL: usize = 4096;
+
+impl Worker {
+    /// Starts a worker and waits until it reports its isolation layers.
+    pub fn spawn(config: &WorkerConfig) -> Result<Worker, WorkerError> {
+        let mut child = Command::new(&config.program)
+            .arg("worker")
+            .args(config.args.to_args())
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| WorkerError::Spawn {
+                program: config.program.display().to_string(),
+                error: e.to_string(),
+            })?;
+        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => {
+                let _ = child.kill();
+                return Err(WorkerError::Spawn {
+                    program: config.program.display().to_string(),
+                    error: "no pipes".into(),
+                });
+            }
+        };
+        let to_worker = writer_thread(stdin);
+        let (tx, from_worker) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::with_capacity(1 << 20, stdout);
+            loop {
+                let f = protocol::read_frame(&mut r);
+                let stop = f.is_err();
+                if tx.send(f).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+        let tail = stderr_tail.clone();
+        std::thread::spawn(move || {
+            let mut stderr = stderr;
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                if let Ok(mut t) = tail.lock() {
+                    t.extend(&buf[..n]);
+                    while t.len() > STDERR_TAIL {
+                        t.pop_front();
+                    }
+                }
+            }
+        });
+        let mut w = Worker {
+            child,
+            to_worker: Some(to_worker),
+            from_worker,
+            stderr_tail,
+            ready: Ready {
+                onnxruntime_version: String::new(),
+                onnxruntime_path: String::new(),
+                layers: Vec::new(),
+            },
+            config: config.clone(),
+            dead: None,
+        };
+        let (kind, payload) = w.receive(config.load_timeout)?;
+        match kind {
+            Kind::Ready => {
+                w.ready = serde_json::from_slice(&payload).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+                Ok(w)
+            }
+            Kind::Failed => Err(WorkerError::Failed(String::from_utf8_lossy(&payload).into_owned())),
+            k => Err(WorkerError::Protocol(format!("expected Ready, got {k:?}"))),
+        }
+    }
+
+    /// What the worker reported at start: runtime version and isolation layers.
+    pub fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory of the worker so far (`VmHWM`).
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Sends the model and its manifest; waits for the session to be built.
+    pub fn load(&mut self, model: &[u8], manifest: &Manifest) -> Result<(), WorkerError> {
+        let m = serde_json::to_vec(manifest).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let mut payload = Vec::with_capacity(4 + m.len() + model.len());
+        payload.extend_from_slice(&(m.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&m);
+        payload.extend_from_slice(model);
+        match self.request(Kind::Load, &payload, self.config.load_timeout)? {
+            (Kind::Loaded, _) => Ok(()),
+            (k, _) => Err(WorkerError::Protocol(format!("expected Loaded, got {k:?}"))),
+        }
+    }
+
+    /// Scores a batch of scenario columns; returns `label` and `probability`, one row per
+    /// row sent.
+    pub fn score(&mut self, batch: &RecordBatch) -> Result<RecordBatch, WorkerError> {
+        let payload = protocol::encode_batch(batch).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let (kind, reply) = self.request(Kind::Score, &payload, self.config.batch_timeout)?;
+        if kind != Kind::Scored {
+            return Err(WorkerError::Protocol(format!("expected Scored, got {kind:?}")));
+        }
+        let out = protocol::decode_batch(&reply).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        check_scored(&out, batch.num_rows()).map_err(WorkerError::Protocol)?;
+        Ok(out)
+    }
+
+    /// Asks a worker started with `allow_probes` to try something forbidden.
+    pub fn probe(&mut self, p: &Probe) -> Result<ProbeOutcome, WorkerError> {
+        let payload = serde_json::to_vec(p).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let (_, reply) = self.request(Kind::Probe, &payload, self.config.batch_timeout)?;
+        serde_json::from_slice(&reply).map_err(|e| WorkerError::Protocol(e.to_string()))
+    }
+
+    fn request(&mut self, kind: Kind, payload: &[u8], timeout: Duration) -> Result<(Kind, Vec<u8>), WorkerError> {
+        if let Some((cause, detail)) = &self.dead {
+            return Err(WorkerError::Died {
+                cause: cause.clone(),
+                detail: detail.clone(),
+                stderr: self.stderr(),
+            });
+        }
+        let mut frame = Vec::with_capacity(payload.len() + 5);
+        if protocol::write_frame(&mut frame, kind, payload).is_err() {
+            return Err(WorkerError::Protocol(format!(
+                "a {kind:?} frame of {} bytes is too large",
+                payload.len()
+            )));
+        }
+        if self.to_worker.as_ref().is_none_or(|t| t.send(frame).is_err()) {
+            return Err(self.died(None));
+        }
+        let (k, reply) = self.receive(timeout)?;
+        if k == Kind::Failed {
+            return Err(WorkerError::Failed(String::from_utf8_lossy(&reply).into_owned()));
+        }
+        Ok((k, reply))
+    }
+
+    fn receive(&mut self, timeout: Duration) -> Result<(Kind, Vec<u8>), WorkerError> {
+        match self.from_worker.recv_timeout(timeout) {
+            Ok(Ok(f)) => Ok(f),
+            Ok(Err(FrameError::Closed)) | Err(RecvTimeoutError::Disconnected) => Err(self.died(None)),
+            Ok(Err(e)) => {
+                let _ = self.child.kill();
+                Err(self.died(Some((Cause::Crash, format!("sent a bad frame: {e}")))))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                Err(self.died(Some((Cause::Timeout, format!("no answer within {timeout:?}; killed")))))
+            }
+        }
+    }
+
+    /// Reaps the worker and records why it stopped.
+    fn died(&mut self, known: Option<(Cause, String)>) -> WorkerError {
+        self.to_worker = None;
+        let status = wait_briefly(&mut self.child);
+        let (cause, detail) = known.unwrap_or_else(|| classify(status));
+        self.dead = Some((cause.clone(), detail.clone()));
+        // Give the stderr reader a moment to drain the last words.
+        std::thread::sleep(Duration::from_millis(20));
+        WorkerError::Died {
+            cause,
+            detail,
+            stderr: self.stderr(),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        let t = self.stderr_tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>());
+        String::from_utf8_lossy(&t.unwrap_or_default()).trim().to_owned()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.to_worker = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn writer_thread(mut stdin: ChildStdin) -> Sender<Vec<u8>> {
+    let (tx, rx) = channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for frame in rx {
+            if stdin.write_all(&frame).and_then(|_| stdin.flush()).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+fn wait_briefly(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+        }
+    }
+}
+
+fn classify(status: Option<std::process::ExitStatus>) -> (Cause, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(s) = status else {
+        return (Cause::Crash, "no exit status".into());
+    };
+    match (s.code(), s.signal()) {
+        (Some(c), _) => (Cause::Exit, format!("exited with code {c}")),
+        (_, Some(libc::SIGXCPU)) => (Cause::CpuLimit, "CPU time limit (SIGXCPU)".into()),
+        (_, Some(libc::SIGSYS)) => (Cause::ForbiddenSyscall, "forbidden system call (SIGSYS)".into()),
+        (_, Some(libc::SIGKILL)) => (Cause::Memory, "killed (SIGKILL: memory or CPU limit)".into()),
+        (_, Some(libc::SIGABRT)) => (Cause::Memory, "aborted (SIGABRT: usually a failed allocation)".into()),
+        (_, Some(sig)) => (Cause::Crash, format!("killed by signal {sig}")),
+        _ => (Cause::Crash, "unknown".into()),
+    }
+}
+
+/// A scored batch from a worker must be exactly `label` and a float `probability`, one row
+/// per row sent, probabilities in [0, 1].
+fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
+    if b.num_rows() != rows {
+        return Err(format!("{} predictions for {rows} rows", b.num_rows()));
+    }
+    let p = b.column_by_name("probability").ok_or("no probability column")?;
+    if p.data_type() != &DataType::Float32 || p.null_count() > 0 {
+        return Err("probability must be float32 without nulls".into());
+    }
+    if p.as_primitive::<Float32Type>()
+        .values()
+        .iter()
+        .any(|x| !(0.0..=1.0).contains(x))
+    {
+        return Err("a probability outside [0, 1]".into());
+    }
+    let l = b.column_by_name("label").ok_or("no label column")?;
+    if !matches!(l.data_type(), DataType::Int64 | DataType::Utf8) || l.null_count() > 0 {
+        return Err("label must be int64 or utf8 without nulls".into());
+    }
+    Ok(())
+}
+
+/// Something that happened to a pool's workers, for the run's record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PoolEvent {
+    pub worker: usize,
+    pub cause: Cause,
+    pub detail: String,
+    pub respawned: bool,
+}
+
+/// Workers that all hold the same model.
+pub struct Pool {
+    workers: Vec<Mutex<Worker>>,
+    config: WorkerConfig,
+    model: Arc<Vec<u8>>,
+    manifest: Manifest,
+    events: Mutex<Vec<PoolEvent>>,
+}
+
+impl Pool {
+    /// Starts `size` workers and loads the model into each, in parallel.
+    pub fn new(config: &WorkerConfig, size: usize, model: Vec<u8>, manifest: Manifest) -> Result<Pool, WorkerError> {
+        let model = Arc::new(model);
+        let started: Vec<Result<Worker, WorkerError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..size.max(1))
+                .map(|_| {
+                    let (model, manifest) = (&model, &manifest);
+                    s.spawn(move || {
+                        let mut w = Worker::spawn(config)?;
+                        w.load(model, manifest)?;
+                        Ok(w)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(WorkerError::Protocol("worker start-up thread panicked".into())))
+                })
+                .collect()
+        });
+        let workers = started.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(Pool {
+            workers: workers.into_iter().map(Mutex::new).collect(),
+            config: config.clone(),
+            model,
+            manifest,
+            events: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn size(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// What the first worker reported at start.
+    pub fn ready(&self) -> Option<Ready> {
+        self.workers.first()?.lock().ok().map(|w| w.ready().clone())
+    }
+
+    /// Scores a batch on worker `slot` (callers give each thread its own slot). A worker that
+    /// dies is replaced and the batch is tried once more on the new worker; a batch that
+    /// kills two workers is the model's fault and fails the request with the cause.
+    pub fn score_on(&self, slot: usize, batch: &RecordBatch) -> Result<RecordBatch, WorkerError> {
+        let i = slot % self.workers.len();
+        let mut w = self.workers[i]
+            .lock()
+            .map_err(|_| WorkerError::Protocol("worker lock poisoned".into()))?;
+        let mut attempt = 0;
+        loop {
+            match w.score(batch) {
+                Ok(b) => return Ok(b),
+                Err(e) if e.is_fatal() => {
+                    let (cause, detail) = match &e {
+                        WorkerError::Died { cause, detail, .. } => (cause.clone(), detail.clone()),
+                        other => (Cause::Crash, other.to_string()),
+                    };
+                    let respawned = Worker::spawn(&self.config).and_then(|mut n| {
+                        n.load(&self.model, &self.manifest)?;
+                        Ok(n)
+                    });
+                    let ok = respawned.is_ok();
+                    if let Ok(mut events) = self.events.lock() {
+                        events.push(PoolEvent {
+                            worker: i,
+                            cause,
+                            detail,
+                            respawned: ok,
+                        });
+                    }
+                    match respawned {
+                        Ok(n) => *w = n,
+                        Err(re) => return Err(re),
+                    }
+                    attempt += 1;
+                    if attempt >= 2 {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Peak resident memory over the workers.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        self.workers
+            .iter()
+            .filter_map(|w| w.lock().ok()?.peak_memory_bytes())
+            .max()
+    }
+
+    pub fn events(&self) -> Vec<PoolEvent> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}

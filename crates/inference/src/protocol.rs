@@ -1,0 +1,174 @@
+//! Frames between the parent and a worker over its stdin and stdout pipes.
+//!
+//! A frame is a little-endian `u32` length (of kind and payload), a kind byte, and the
+//! payload: JSON for control messages, Arrow IPC streams for batches. Both sides bound the
+//! length before allocating, because either side may be the one that was compromised.
+
+use arrow::array::RecordBatch;
+use std::io::{self, Read, Write};
+
+/// Largest frame either side accepts: a model upload cap plus room.
+pub const MAX_FRAME: usize = 320 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// worker -> parent: isolation layers applied and runtime loaded (JSON [`Ready`]).
+    Ready = 1,
+    /// parent -> worker: `u32` manifest length, manifest JSON, model bytes.
+    Load = 2,
+    /// worker -> parent: the session is built (JSON, empty object).
+    Loaded = 3,
+    /// parent -> worker: a record batch of scenario columns (Arrow IPC stream).
+    Score = 4,
+    /// worker -> parent: `label` and `probability` columns (Arrow IPC stream).
+    Scored = 5,
+    /// worker -> parent: the request failed; the worker is still usable (JSON message).
+    Failed = 6,
+    /// parent -> worker (tests only, when started with `--allow-probes`): try something
+    /// the sandbox must forbid and report what happened (JSON [`Probe`]).
+    Probe = 7,
+    /// worker -> parent: the probe's outcome (JSON [`ProbeOutcome`]).
+    ProbeResult = 8,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Ready,
+            2 => Kind::Load,
+            3 => Kind::Loaded,
+            4 => Kind::Score,
+            5 => Kind::Scored,
+            6 => Kind::Failed,
+            7 => Kind::Probe,
+            8 => Kind::ProbeResult,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("the other side closed the pipe")]
+    Closed,
+    #[error("frame of {0} bytes is over the limit of {MAX_FRAME}")]
+    TooLarge(usize),
+    #[error("unknown frame kind {0}")]
+    Kind(u8),
+    #[error("pipe: {0}")]
+    Io(#[from] io::Error),
+    #[error("bad payload: {0}")]
+    Payload(String),
+}
+
+pub fn write_frame(w: &mut impl Write, kind: Kind, payload: &[u8]) -> Result<(), FrameError> {
+    let len = payload.len() + 1;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    w.write_all(&(len as u32).to_le_bytes())?;
+    w.write_all(&[kind as u8])?;
+    w.write_all(payload)?;
+    w.flush()?;
+    Ok(())
+}
+
+pub fn read_frame(r: &mut impl Read) -> Result<(Kind, Vec<u8>), FrameError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len == 0 || len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut kind = [0u8; 1];
+    r.read_exact(&mut kind)?;
+    let kind = Kind::from_u8(kind[0]).ok_or(FrameError::Kind(kind[0]))?;
+    let mut payload = Vec::new();
+    r.take((len - 1) as u64).read_to_end(&mut payload)?;
+    if payload.len() != len - 1 {
+        return Err(FrameError::Closed);
+    }
+    Ok((kind, payload))
+}
+
+/// One record batch as an Arrow IPC stream.
+pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, FrameError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())
+            .map_err(|e| FrameError::Payload(e.to_string()))?;
+        w.write(batch).map_err(|e| FrameError::Payload(e.to_string()))?;
+        w.finish().map_err(|e| FrameError::Payload(e.to_string()))?;
+    }
+    Ok(buf)
+}
+
+/// The single record batch of an Arrow IPC stream (validated by the reader).
+pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, FrameError> {
+    let mut r =
+        arrow::ipc::reader::StreamReader::try_new(bytes, None).map_err(|e| FrameError::Payload(e.to_string()))?;
+    let batch = r
+        .next()
+        .ok_or_else(|| FrameError::Payload("no record batch in the stream".into()))?
+        .map_err(|e| FrameError::Payload(e.to_string()))?;
+    if r.next().is_some() {
+        return Err(FrameError::Payload("more than one record batch in the stream".into()));
+    }
+    Ok(batch)
+}
+
+/// What a worker reports once it is ready.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Ready {
+    pub onnxruntime_version: String,
+    pub onnxruntime_path: String,
+    pub layers: Vec<crate::sandbox::LayerStatus>,
+}
+
+/// Something the sandbox must forbid, tried on request in tests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "probe", rename_all = "snake_case")]
+pub enum Probe {
+    /// Open a TCP connection.
+    Connect { address: String },
+    /// Read a file.
+    ReadFile { path: String },
+    /// Start a process.
+    Spawn { program: String },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeOutcome {
+    pub allowed: bool,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_bad_lengths_are_refused() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, Kind::Score, b"hello").unwrap();
+        write_frame(&mut buf, Kind::Failed, b"").unwrap();
+        let mut r = &buf[..];
+        assert_eq!(read_frame(&mut r).unwrap(), (Kind::Score, b"hello".to_vec()));
+        assert_eq!(read_frame(&mut r).unwrap(), (Kind::Failed, Vec::new()));
+        assert!(matches!(read_frame(&mut r), Err(FrameError::Closed)));
+        let huge = ((MAX_FRAME + 1) as u32).to_le_bytes();
+        assert!(matches!(read_frame(&mut &huge[..]), Err(FrameError::TooLarge(_))));
+        let unknown = [2, 0, 0, 0, 99, 0];
+        assert!(matches!(read_frame(&mut &unknown[..]), Err(FrameError::Kind(99))));
+        // A frame cut short is a closed pipe, not a short payload.
+        let mut cut = Vec::new();
+        write_frame(&mut cut, Kind::Score, b"hello").unwrap();
+        cut.truncate(7);
+        assert!(matches!(read_frame(&mut &cut[..]), Err(FrameError::Closed)));
+    }
+}

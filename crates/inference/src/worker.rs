@@ -1,0 +1,197 @@
+//! The worker process: `sandkasse worker`. It drops every privilege it can before it reads a
+//! byte of a model, then serves load and score requests over its stdin and stdout.
+//!
+//! Order matters: the early layers (inherited descriptors, environment, resource limits,
+//! network namespace) need a single-threaded process; the ONNX Runtime library is trusted
+//! and loaded next, while files can still be opened; then Landlock and seccomp close the
+//! rest. Only then does the first frame, with the model, arrive.
+
+use crate::protocol::{self, FrameError, Kind, Probe, ProbeOutcome, Ready};
+use crate::runtime::{Labels, Model};
+use crate::sandbox;
+use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How the parent starts a worker (its command-line arguments).
+#[derive(Debug, Clone)]
+pub struct WorkerArgs {
+    pub onnxruntime: PathBuf,
+    pub sandbox: sandbox::Config,
+    /// Intra-op threads of the session.
+    pub threads: usize,
+    /// Answer [`Probe`] requests (tests of the sandbox only).
+    pub allow_probes: bool,
+}
+
+impl WorkerArgs {
+    /// The arguments after `worker` that reproduce these settings.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--onnxruntime".to_owned(),
+            self.onnxruntime.display().to_string(),
+            "--address-space-mb".to_owned(),
+            (self.sandbox.address_space_bytes >> 20).to_string(),
+            "--cpu-seconds".to_owned(),
+            self.sandbox.cpu_seconds.to_string(),
+            "--threads".to_owned(),
+            self.threads.to_string(),
+        ];
+        if self.allow_probes {
+            a.push("--allow-probes".to_owned());
+        }
+        a
+    }
+}
+
+/// Runs the worker; returns the process exit code.
+pub fn main(args: WorkerArgs) -> i32 {
+    // With the file-size limit at 0, a write to a file fails with EFBIG instead of killing the
+    // worker: ONNX Runtime tries to write a telemetry database under ~/.cache at start-up.
+    // SAFETY: installing SIG_IGN for one signal, single-threaded.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let mut layers = sandbox::early(&args.sandbox);
+    // Frames go over the original stdout; anything else that writes to stdout (a library's
+    // log line) is sent to stderr instead, so it cannot corrupt a frame.
+    // SAFETY: dup and dup2 on the process's own standard descriptors.
+    let frames_fd = unsafe { libc::dup(1) };
+    if frames_fd < 0 || unsafe { libc::dup2(2, 1) } < 0 {
+        eprintln!("worker: cannot set up the frame pipe");
+        return 3;
+    }
+    // SAFETY: frames_fd is a fresh descriptor this function owns from here on.
+    let mut out = std::io::BufWriter::new(unsafe { std::fs::File::from_raw_fd(frames_fd) });
+    let mut input = std::io::BufReader::new(std::io::stdin().lock());
+    // The library is trusted and loaded while files can still be opened; it starts no thread.
+    let version = match crate::runtime::load(&args.onnxruntime) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = protocol::write_frame(&mut out, Kind::Failed, e.to_string().as_bytes());
+            return 2;
+        }
+    };
+    let mut read_paths = vec![PathBuf::from("/proc/self"), PathBuf::from("/sys/devices/system/cpu")];
+    if let Some(dir) = args.onnxruntime.parent() {
+        read_paths.push(dir.to_owned());
+    }
+    layers.extend(sandbox::late(&read_paths));
+    let env = match crate::runtime::environment() {
+        Ok(e) => (e, version),
+        Err(e) => {
+            let _ = protocol::write_frame(&mut out, Kind::Failed, e.to_string().as_bytes());
+            return 2;
+        }
+    };
+    let ready = Ready {
+        onnxruntime_version: env.1.clone(),
+        onnxruntime_path: args.onnxruntime.display().to_string(),
+        layers,
+    };
+    if send_json(&mut out, Kind::Ready, &ready).is_err() {
+        return 1;
+    }
+    let mut model: Option<Model> = None;
+    loop {
+        let (kind, payload) = match protocol::read_frame(&mut input) {
+            Ok(f) => f,
+            Err(FrameError::Closed) => return 0,
+            Err(e) => {
+                eprintln!("worker: {e}");
+                return 1;
+            }
+        };
+        let reply = match kind {
+            Kind::Load => load(&env.0, &payload, args.threads).map(|m| {
+                model = Some(m);
+                (Kind::Loaded, b"{}".to_vec())
+            }),
+            Kind::Score => match model.as_mut() {
+                Some(m) => score(m, &payload).map(|b| (Kind::Scored, b)),
+                None => Err("no model is loaded".to_owned()),
+            },
+            Kind::Probe if args.allow_probes => probe(&payload).map(|o| {
+                (
+                    Kind::ProbeResult,
+                    serde_json::to_vec(&o).unwrap_or_else(|_| b"{}".to_vec()),
+                )
+            }),
+            other => Err(format!("unexpected frame {other:?}")),
+        };
+        let sent = match reply {
+            Ok((k, bytes)) => protocol::write_frame(&mut out, k, &bytes),
+            Err(message) => protocol::write_frame(&mut out, Kind::Failed, message.as_bytes()),
+        };
+        if sent.is_err() {
+            return 1;
+        }
+    }
+}
+
+fn send_json<T: serde::Serialize>(out: &mut impl Write, kind: Kind, v: &T) -> Result<(), FrameError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| FrameError::Payload(e.to_string()))?;
+    protocol::write_frame(out, kind, &bytes)
+}
+
+fn load(env: &ort::environment::Environment, payload: &[u8], threads: usize) -> Result<Model, String> {
+    let (len, rest) = payload.split_at_checked(4).ok_or("load frame too short")?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let (manifest, bytes) = rest
+        .split_at_checked(len)
+        .ok_or("load frame: manifest length out of range")?;
+    let manifest = std::str::from_utf8(manifest).map_err(|e| format!("manifest: {e}"))?;
+    let manifest = crate::manifest::Manifest::parse(manifest).map_err(|e| e.to_string())?;
+    Model::load(env, bytes, manifest, threads).map_err(|e| e.to_string())
+}
+
+fn score(model: &mut Model, payload: &[u8]) -> Result<Vec<u8>, String> {
+    let batch = protocol::decode_batch(payload).map_err(|e| e.to_string())?;
+    let inputs = crate::features::build(model.manifest(), &batch).map_err(|e| e.to_string())?;
+    let scored = model.run(inputs).map_err(|e| e.to_string())?;
+    let label: ArrayRef = match scored.label {
+        Labels::Int(v) => Arc::new(Int64Array::from(v)),
+        Labels::Text(v) => Arc::new(StringArray::from(v)),
+    };
+    let out = RecordBatch::try_from_iter([
+        ("label", label),
+        (
+            "probability",
+            Arc::new(Float32Array::from(scored.probability)) as ArrayRef,
+        ),
+    ])
+    .map_err(|e| e.to_string())?;
+    protocol::encode_batch(&out).map_err(|e| e.to_string())
+}
+
+/// Tries what the sandbox must forbid. The attempt is real: the same calls a model's
+/// exploit would make.
+fn probe(payload: &[u8]) -> Result<ProbeOutcome, String> {
+    let p: Probe = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let outcome = |r: std::io::Result<String>| match r {
+        Ok(detail) => ProbeOutcome { allowed: true, detail },
+        Err(e) => ProbeOutcome {
+            allowed: false,
+            detail: e.to_string(),
+        },
+    };
+    Ok(match p {
+        Probe::Connect { address } => outcome(
+            std::net::TcpStream::connect_timeout(
+                &address.parse().map_err(|e| format!("{address}: {e}"))?,
+                std::time::Duration::from_secs(2),
+            )
+            .map(|s| format!("connected to {:?}", s.peer_addr())),
+        ),
+        Probe::ReadFile { path } => outcome(std::fs::File::open(&path).and_then(|mut f| {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)?;
+            Ok(format!("read {} bytes", buf.len()))
+        })),
+        Probe::Spawn { program } => outcome(
+            std::process::Command::new(&program)
+                .status()
+                .map(|s| format!("ran: {s}")),
+        ),
+    })
+}

@@ -1,0 +1,52 @@
+//! `sandkasse doctor`: the ONNX Runtime found and the isolation layers this kernel supports.
+
+use anyhow::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let runtime = match inference::runtime::locate() {
+        Ok(path) => match inference::runtime::load(&path) {
+            Ok(version) => serde_json::json!({"found": true, "path": path.display().to_string(), "version": version}),
+            Err(e) => serde_json::json!({"found": false, "path": path.display().to_string(), "error": e.to_string()}),
+        },
+        Err(e) => serde_json::json!({"found": false, "error": e.to_string()}),
+    };
+    let layers = inference::sandbox::probe();
+    let ok = runtime["found"] == true && layers.iter().all(|l| l.active);
+    if args.json {
+        let v = serde_json::json!({"onnxruntime": runtime, "isolation": layers, "ok": ok});
+        super::print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+    } else {
+        let mut s = String::new();
+        match runtime["found"].as_bool() {
+            Some(true) => {
+                s += &format!(
+                    "ONNX Runtime  {} at {}\n",
+                    runtime["version"].as_str().unwrap_or("?"),
+                    runtime["path"].as_str().unwrap_or("?")
+                )
+            }
+            _ => s += &format!("ONNX Runtime  missing: {}\n", runtime["error"].as_str().unwrap_or("?")),
+        }
+        s += "isolation layers:\n";
+        for l in &layers {
+            s += &format!(
+                "  {:<22} {:<11} {}\n",
+                l.layer,
+                if l.active { "supported" } else { "UNAVAILABLE" },
+                l.detail
+            );
+        }
+        super::print(&s)?;
+    }
+    if !ok {
+        anyhow::bail!("something the sandbox needs is missing (see above)");
+    }
+    Ok(())
+}

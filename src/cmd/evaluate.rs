@@ -1,0 +1,206 @@
+//! `sandkasse evaluate`: one run end to end. The model is inspected, the test split is
+//! generated, scored in isolated workers, and judged against both the recorded and the true
+//! outcomes; the record says how to redo it and what isolation was in force.
+
+use anyhow::{Context, Result, bail};
+use evaluate::Request;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inference::client::WorkerConfig;
+use inference::inspect::Limits;
+use inference::worker::WorkerArgs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use synth::{Counterfactual, DatasetSpec, Split};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    /// Its manifest (TOML or JSON).
+    #[arg(long)]
+    manifest: PathBuf,
+    /// Scenario of the synthetic test data (must be the manifest's).
+    #[arg(long)]
+    scenario: String,
+    /// Citizens in the test split.
+    #[arg(long, default_value_t = 100_000)]
+    rows: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Bias knobs of the dataset, KEY=VALUE (repeatable), or `none` (see `generate --help`).
+    #[arg(long = "bias", value_name = "KEY=VALUE|none")]
+    bias: Vec<String>,
+    /// Also score a counterfactual twin per citizen with this attribute changed (sex or origin).
+    #[arg(long)]
+    counterfactual: Option<String>,
+    /// Criteria fixed before the run (TOML or JSON).
+    #[arg(long)]
+    criteria: Option<PathBuf>,
+    /// Group attributes (repeatable) [default: sex, origin, age_band].
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// Bootstrap resamples for intervals.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    #[arg(long, default_value_t = 30.0)]
+    min_group_size: f64,
+    /// Worker processes [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Rows per request to a worker.
+    #[arg(long, default_value_t = 8192)]
+    batch_rows: usize,
+    /// Deadline for one batch, seconds; a worker that misses it is killed and replaced.
+    #[arg(long, default_value_t = 60)]
+    batch_timeout: u64,
+    /// Address-space limit of each worker, MiB.
+    #[arg(long, default_value_t = 4096)]
+    worker_memory_mb: u64,
+    /// The run record with the report (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also the report as Markdown.
+    #[arg(long)]
+    md: Option<PathBuf>,
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut dataset = DatasetSpec::new(&args.scenario, args.rows, args.seed)?;
+    dataset.apply_bias_args(&args.bias)?;
+    dataset.split = Split::Test;
+    if let Some(attr) = &args.counterfactual {
+        dataset.counterfactual = Some(Counterfactual::parse(attr)?);
+    }
+    let criteria = match &args.criteria {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
+            fairness::criteria::parse(&text).with_context(|| format!("criteria {}", p.display()))?
+        }
+        None => Vec::new(),
+    };
+    if args.batch_rows == 0 || args.batch_rows > 1 << 20 {
+        bail!("--batch-rows must be in 1..=1048576, got {}", args.batch_rows);
+    }
+    let onnxruntime = inference::runtime::locate()?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let groups = if args.groups.is_empty() {
+        vec!["sex".into(), "origin".into(), "age_band".into()]
+    } else {
+        args.groups.clone()
+    };
+    let req = Request {
+        model: args.model.clone(),
+        manifest: args.manifest.clone(),
+        dataset,
+        groups,
+        criteria,
+        fairness: fairness::Config {
+            bootstrap: args.bootstrap,
+            min_group_size: args.min_group_size,
+            seed: args.seed,
+            ..fairness::Config::default()
+        },
+        limits: Limits::default(),
+        worker: WorkerConfig {
+            program: std::env::current_exe().context("finding the sandkasse executable")?,
+            args: WorkerArgs {
+                onnxruntime,
+                sandbox: inference::sandbox::Config {
+                    address_space_bytes: args.worker_memory_mb << 20,
+                    ..inference::sandbox::Config::default()
+                },
+                threads: 1,
+                allow_probes: false,
+            },
+            load_timeout: Duration::from_secs(60),
+            batch_timeout: Duration::from_secs(args.batch_timeout),
+        },
+        workers,
+        batch_rows: args.batch_rows,
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows scored ({per_sec}, {eta})",
+            )
+            .expect("static template"),
+        );
+        bar
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let record = evaluate::run(&req, &progress, &cancel)?;
+    bar.finish_and_clear();
+    write_atomic(&args.out, (serde_json::to_string_pretty(&record)? + "\n").as_bytes())?;
+    if let Some(md) = &args.md {
+        write_atomic(md, fairness::markdown::render(&record.report).as_bytes())?;
+    }
+    let t = &record.throughput;
+    if !args.quiet {
+        eprintln!(
+            "{} rows scored by {} workers in {:.2} s ({:.0} rows/s; batch p50 {:.2} ms, p99 {:.2} ms); report in {:.2} s; total {:.2} s",
+            t.rows,
+            t.workers,
+            t.score_seconds,
+            t.rows_per_second,
+            t.batch_latency_ms_p50,
+            t.batch_latency_ms_p99,
+            t.metrics_seconds,
+            t.total_seconds
+        );
+        let off: Vec<&str> = record
+            .provenance
+            .isolation
+            .iter()
+            .filter(|l| !l.active)
+            .map(|l| l.layer.as_str())
+            .collect();
+        if !off.is_empty() {
+            eprintln!(
+                "warning: isolation layers unavailable on this kernel: {}",
+                off.join(", ")
+            );
+        }
+        for v in &record.report.verdicts {
+            eprintln!(
+                "{:?}: {} {} on {}: {}",
+                v.verdict, v.criterion.metric, v.criterion.threshold, v.criterion.attribute, v.explanation
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file in the same directory, then renames.
+fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `sandkasse inspect`: what a model is, and whether the sandbox will run it, before anything
+//! loads it.
+
+use anyhow::{Context, Result, bail};
+use inference::inspect::{Limits, inspect};
+use inference::manifest::Manifest;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ONNX model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// The vendor's manifest (TOML or JSON): also check that it fits the model.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Print the inspection as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let limits = Limits::default();
+    let mut bytes = Vec::new();
+    std::fs::File::open(&args.model)
+        .with_context(|| format!("opening {}", args.model.display()))?
+        .take(limits.max_file_bytes + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", args.model.display()))?;
+    let mut inspection = inspect(&bytes, &limits);
+    if let Some(p) = &args.manifest {
+        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let m = Manifest::parse(&text).with_context(|| format!("manifest {}", p.display()))?;
+        if inspection.accepted() {
+            inspection.findings = m.check_against(&inspection.summary);
+        }
+    }
+    if args.json {
+        super::print(&(serde_json::to_string_pretty(&inspection)? + "\n"))?;
+    } else {
+        super::print(&inspection.summary.to_text())?;
+    }
+    if !inspection.accepted() {
+        for f in &inspection.findings {
+            eprintln!("rejected: {f}");
+        }
+        bail!(
+            "{} is rejected ({} finding{})",
+            args.model.display(),
+            inspection.findings.len(),
+            if inspection.findings.len() == 1 { "" } else { "s" }
+        );
+    }
+    eprintln!("accepted: {}", args.model.display());
+    Ok(())
+}

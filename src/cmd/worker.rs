@@ -1,0 +1,39 @@
+//! `sandkasse worker`: the isolated process that runs one model. Started by the parent (never
+//! by hand) with a cleared environment; it talks frames over stdin and stdout.
+
+use inference::sandbox;
+use inference::worker::{self, WorkerArgs};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ONNX Runtime library to load before locking down.
+    #[arg(long)]
+    onnxruntime: PathBuf,
+    /// Address-space limit (RLIMIT_AS), MiB.
+    #[arg(long, default_value_t = 4096)]
+    address_space_mb: u64,
+    /// CPU-time limit (RLIMIT_CPU), seconds.
+    #[arg(long, default_value_t = 3600)]
+    cpu_seconds: u64,
+    /// Intra-op threads of the model's session.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Answer sandbox probes (tests only).
+    #[arg(long, hide = true)]
+    allow_probes: bool,
+}
+
+pub fn run(args: Args) -> std::process::ExitCode {
+    let code = worker::main(WorkerArgs {
+        onnxruntime: args.onnxruntime,
+        sandbox: sandbox::Config {
+            address_space_bytes: args.address_space_mb << 20,
+            cpu_seconds: args.cpu_seconds,
+            ..sandbox::Config::default()
+        },
+        threads: args.threads,
+        allow_probes: args.allow_probes,
+    });
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
