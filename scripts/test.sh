@@ -2,6 +2,8 @@
 # The README's test command: formatting, lints and every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ONNX Runtime 1.31.1 from its PyPI wheel, for the worker tests (idempotent).
+bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked

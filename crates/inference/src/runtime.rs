@@ -31,7 +31,7 @@ fn ort_err(e: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Ort(e.to_string())
 }
 
-/// Finds the ONNX Runtime library: `ORT_DYLIB_PATH`; then the project's own Python
+/// Finds the ONNX Runtime library: `ORT_DYLIB_PATH` (which must exist when set); then the project's own Python
 /// environment (`.venv`, made by `scripts/setup.sh`) in a parent directory of the executable
 /// or of the working directory; then the system's library directories.
 pub fn locate() -> Result<PathBuf, RuntimeError> {
@@ -41,7 +41,10 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
         if p.is_file() {
             return Ok(p);
         }
-        tried.push(format!("ORT_DYLIB_PATH={}", p.display()));
+        // An explicit choice that is wrong is an error, not a reason to pick another library.
+        return Err(RuntimeError::NotFound {
+            tried: format!("ORT_DYLIB_PATH={} (no such file)", p.display()),
+        });
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     if let Ok(exe) = std::env::current_exe() {

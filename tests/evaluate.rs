@@ -1,0 +1,226 @@
+//! `sandkasse evaluate` end to end through the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn sandkasse(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sandkasse"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let md = dir.path().join("run.md");
+    let criteria = dir.path().join("criteria.toml");
+    std::fs::write(
+        &criteria,
+        "[[criterion]]\nattribute = \"origin\"\nmetric = \"disparate_impact\"\nagainst = \"reference\"\nop = \">=\"\nthreshold = 0.8\n",
+    )
+    .unwrap();
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/unemployment-gbm.onnx",
+        "--manifest",
+        "models/unemployment-gbm.toml",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "20000",
+        "--seed",
+        "5",
+        "--counterfactual",
+        "origin",
+        "--criteria",
+        criteria.to_str().unwrap(),
+        "--bootstrap",
+        "200",
+        "--workers",
+        "2",
+        "--batch-rows",
+        "3000",
+        "--out",
+        out.to_str().unwrap(),
+        "--md",
+        md.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let p = &r["provenance"];
+    let sha = |s: &serde_json::Value| {
+        s.as_str()
+            .is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    assert!(
+        sha(&p["model_sha256"]) && sha(&p["manifest_sha256"]) && sha(&p["dataset_sha256"]),
+        "{p}"
+    );
+    assert_eq!(p["onnxruntime_version"], "1.31.1");
+    assert_eq!(p["dataset"]["split"], "test");
+    assert_eq!(p["dataset"]["counterfactual"], "origin");
+    let layers = p["isolation"].as_array().unwrap();
+    for layer in ["network_namespace", "landlock", "seccomp", "rlimit_as"] {
+        assert!(
+            layers.iter().any(|l| l["layer"] == layer && l["active"] == true),
+            "{layer} not active: {layers:?}"
+        );
+    }
+    // Twins double the rows; every row was scored.
+    assert_eq!(r["throughput"]["rows"], 40000);
+    assert!(r["throughput"]["worker_peak_memory_bytes"].as_u64().unwrap() > 1 << 20);
+    let report = &r["report"];
+    assert!(
+        report["overall"]["metrics_vs_label_true"]["accuracy"]["value"]
+            .as_f64()
+            .is_some()
+    );
+    assert!(report["counterfactual"]["overall"]["pairs"].as_u64().unwrap() == 20000);
+    let attrs: Vec<&str> = report["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attribute"].as_str().unwrap())
+        .collect();
+    assert!(
+        attrs.contains(&"age_band") && attrs.contains(&"sex&origin&age_band"),
+        "{attrs:?}"
+    );
+    assert_eq!(report["verdicts"].as_array().unwrap().len(), 1);
+    // The same seed gives the same dataset hash and the same numbers.
+    let out2 = dir.path().join("run2.json");
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/unemployment-gbm.onnx",
+        "--manifest",
+        "models/unemployment-gbm.toml",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "20000",
+        "--seed",
+        "5",
+        "--counterfactual",
+        "origin",
+        "--criteria",
+        criteria.to_str().unwrap(),
+        "--bootstrap",
+        "200",
+        "--workers",
+        "1",
+        "--out",
+        out2.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r2: serde_json::Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
+    assert_eq!(r2["provenance"]["dataset_sha256"], p["dataset_sha256"]);
+    assert_eq!(r2["report"], r["report"], "one worker and two give the same report");
+    assert!(
+        std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("## Counterfactual twins")
+    );
+}
+
+#[test]
+fn a_rejected_model_or_a_mismatched_manifest_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    for (model, manifest, scenario, expected) in [
+        (
+            "models/hostile/custom_op_domain.onnx",
+            "models/hostile/custom_op_domain.toml",
+            "unemployment-risk",
+            "operator domain \"com.evil.ops\"",
+        ),
+        (
+            "models/unemployment-gbm.onnx",
+            "models/rehabilitation-gbm.toml",
+            "rehabilitation-need",
+            "input \"features\"",
+        ),
+        (
+            "models/unemployment-gbm.onnx",
+            "models/unemployment-gbm.toml",
+            "rehabilitation-need",
+            "the manifest is for scenario",
+        ),
+        (
+            "models/missing.onnx",
+            "models/unemployment-gbm.toml",
+            "unemployment-risk",
+            "models/missing.onnx",
+        ),
+    ] {
+        let o = sandkasse(&[
+            "evaluate",
+            "--model",
+            model,
+            "--manifest",
+            manifest,
+            "--scenario",
+            scenario,
+            "--rows",
+            "1000",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(!o.status.success(), "{model}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expected), "{model}: {err}");
+        assert!(!Path::new(&out).exists());
+    }
+}
+
+#[test]
+fn inspect_and_doctor_report_what_a_reviewer_needs() {
+    let o = sandkasse(&[
+        "inspect",
+        "--model",
+        "models/unemployment-logreg-zipmap.onnx",
+        "--manifest",
+        "models/unemployment-logreg-zipmap.toml",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("output_probability seq(map(int64,tensor(float)))"),
+        "{text}"
+    );
+    assert!(text.contains("sha256"), "{text}");
+    let o = sandkasse(&["inspect", "--model", "models/hostile/huge_initializer.onnx", "--json"]);
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["rule"], "tensor_size");
+    let o = sandkasse(&["doctor", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["onnxruntime"]["version"], "1.31.1");
+    assert!(
+        v["isolation"].as_array().unwrap().iter().all(|l| l["active"] == true),
+        "{v}"
+    );
+    // Without the library anywhere, doctor says how to install it instead of panicking.
+    let o = Command::new(env!("CARGO_BIN_EXE_sandkasse"))
+        .args(["doctor"])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("ORT_DYLIB_PATH=/nonexistent/libonnxruntime.so (no such file)")
+            && text.contains("bash scripts/setup.sh"),
+        "{text}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}
