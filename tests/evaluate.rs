@@ -122,10 +122,10 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
     let r2: serde_json::Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
     assert_eq!(r2["provenance"]["dataset_sha256"], p["dataset_sha256"]);
     assert_eq!(r2["report"], r["report"], "one worker and two give the same report");
+    let md = std::fs::read_to_string(&md).unwrap();
     assert!(
-        std::fs::read_to_string(&md)
-            .unwrap()
-            .contains("## Counterfactual twins")
+        md.contains("## Counterfactual twins") && md.contains("| isolation | active: close_fds"),
+        "{md}"
     );
 }
 

@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     write_atomic(&args.out, (serde_json::to_string_pretty(&record)? + "\n").as_bytes())?;
     if let Some(md) = &args.md {
-        write_atomic(md, fairness::markdown::render(&record.report).as_bytes())?;
+        write_atomic(md, record.to_markdown().as_bytes())?;
     }
     let t = &record.throughput;
     if !args.quiet {

@@ -58,3 +58,81 @@ pub struct Throughput {
     pub batch_latency_ms_p99: f64,
     pub worker_peak_memory_bytes: Option<u64>,
 }
+
+impl RunRecord {
+    /// The run for people: provenance, isolation and throughput first, then the report.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write;
+        let p = &self.provenance;
+        let t = &self.throughput;
+        let mut s = String::new();
+        let _ = writeln!(s, "# Evaluation run\n");
+        let _ = writeln!(s, "| | |\n| --- | --- |");
+        let _ = writeln!(s, "| started | {} |", p.started);
+        let _ = writeln!(
+            s,
+            "| model | {} {} (`{}`), sha256 `{}` |",
+            p.manifest.name, p.manifest.version, p.model_file, p.model_sha256
+        );
+        let _ = writeln!(s, "| manifest | sha256 `{}` |", p.manifest_sha256);
+        let _ = writeln!(
+            s,
+            "| dataset | {} rows of `{}`, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
+            p.dataset_rows,
+            p.dataset.scenario,
+            p.dataset.split,
+            p.dataset.seed,
+            p.dataset.counterfactual,
+            p.dataset_sha256
+        );
+        let _ = writeln!(
+            s,
+            "| versions | generator {}, sandbox {}, ONNX Runtime {} |",
+            p.generator_version, p.sandbox_version, p.onnxruntime_version
+        );
+        let active: Vec<&str> = p
+            .isolation
+            .iter()
+            .filter(|l| l.active)
+            .map(|l| l.layer.as_str())
+            .collect();
+        let missing: Vec<&str> = p
+            .isolation
+            .iter()
+            .filter(|l| !l.active)
+            .map(|l| l.layer.as_str())
+            .collect();
+        let _ = writeln!(
+            s,
+            "| isolation | active: {}; unavailable: {} |",
+            active.join(", "),
+            if missing.is_empty() {
+                "none".to_owned()
+            } else {
+                missing.join(", ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "| throughput | {} rows by {} workers in {:.2} s ({:.0} rows/s); batches of {} rows: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms; worker peak memory {} MiB |",
+            t.rows,
+            t.workers,
+            t.score_seconds,
+            t.rows_per_second,
+            t.batch_rows,
+            t.batch_latency_ms_p50,
+            t.batch_latency_ms_p95,
+            t.batch_latency_ms_p99,
+            t.worker_peak_memory_bytes.map_or("?".into(), |b| (b >> 20).to_string())
+        );
+        for e in &self.worker_events {
+            let _ = writeln!(
+                s,
+                "| worker event | worker {}: {:?} ({}); replaced: {} |",
+                e.worker, e.cause, e.detail, e.respawned
+            );
+        }
+        s.push('\n');
+        s + &fairness::markdown::render(&self.report)
+    }
+}
