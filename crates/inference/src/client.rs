@@ -5,15 +5,15 @@
 //! decoded by Arrow's validating reader and must have the rows that were sent.
 
 use crate::manifest::Manifest;
-use crate::protocol::{self, FrameError, Kind, Probe, ProbeOutcome, Ready};
+use crate::pipe::{Pipe, PipeError};
+use crate::protocol::{self, Kind, Probe, ProbeOutcome, Ready};
 use crate::worker::WorkerArgs;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type};
 use std::collections::VecDeque;
-use std::io::{BufReader, Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,8 +74,7 @@ impl WorkerError {
 /// One worker process.
 pub struct Worker {
     child: Child,
-    to_worker: Option<Sender<Vec<u8>>>,
-    from_worker: Receiver<Result<(Kind, Vec<u8>), FrameError>>,
+    pipe: Pipe,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
     ready: Ready,
     config: WorkerConfig,
@@ -110,18 +109,16 @@ impl Worker {
                 });
             }
         };
-        let to_worker = writer_thread(stdin);
-        let (tx, from_worker) = channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::with_capacity(1 << 20, stdout);
-            loop {
-                let f = protocol::read_frame(&mut r);
-                let stop = f.is_err();
-                if tx.send(f).is_err() || stop {
-                    return;
-                }
+        let pipe = match Pipe::new(stdin, stdout) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = child.kill();
+                return Err(WorkerError::Spawn {
+                    program: config.program.display().to_string(),
+                    error: e.to_string(),
+                });
             }
-        });
+        };
         let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
         let tail = stderr_tail.clone();
         std::thread::spawn(move || {
@@ -141,8 +138,7 @@ impl Worker {
         });
         let mut w = Worker {
             child,
-            to_worker: Some(to_worker),
-            from_worker,
+            pipe,
             stderr_tail,
             ready: Ready {
                 onnxruntime_version: String::new(),
@@ -196,7 +192,8 @@ impl Worker {
     /// Scores a batch of scenario columns; returns `label` and `probability`, one row per
     /// row sent.
     pub fn score(&mut self, batch: &RecordBatch) -> Result<RecordBatch, WorkerError> {
-        let payload = protocol::encode_batch(batch).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let compact = compact(batch).map_err(WorkerError::Protocol)?;
+        let payload = protocol::encode_batch(&compact).map_err(|e| WorkerError::Protocol(e.to_string()))?;
         let (kind, reply) = self.request(Kind::Score, &payload, self.config.batch_timeout)?;
         if kind != Kind::Scored {
             return Err(WorkerError::Protocol(format!("expected Scored, got {kind:?}")));
@@ -228,8 +225,9 @@ impl Worker {
                 payload.len()
             )));
         }
-        if self.to_worker.as_ref().is_none_or(|t| t.send(frame).is_err()) {
-            return Err(self.died(None));
+        let deadline = Instant::now() + timeout;
+        if let Err(e) = self.pipe.send(&frame, deadline) {
+            return Err(self.pipe_failed(e, timeout));
         }
         let (k, reply) = self.receive(timeout)?;
         if k == Kind::Failed {
@@ -239,23 +237,29 @@ impl Worker {
     }
 
     fn receive(&mut self, timeout: Duration) -> Result<(Kind, Vec<u8>), WorkerError> {
-        match self.from_worker.recv_timeout(timeout) {
-            Ok(Ok(f)) => Ok(f),
-            Ok(Err(FrameError::Closed)) | Err(RecvTimeoutError::Disconnected) => Err(self.died(None)),
-            Ok(Err(e)) => {
+        match self.pipe.receive(Instant::now() + timeout) {
+            Ok(f) => Ok(f),
+            Err(e) => Err(self.pipe_failed(e, timeout)),
+        }
+    }
+
+    /// A failed exchange: kill the worker unless it is already gone, and say why it ended.
+    fn pipe_failed(&mut self, e: PipeError, timeout: Duration) -> WorkerError {
+        match e {
+            PipeError::Closed => self.died(None),
+            PipeError::Timeout => {
                 let _ = self.child.kill();
-                Err(self.died(Some((Cause::Crash, format!("sent a bad frame: {e}")))))
+                self.died(Some((Cause::Timeout, format!("no answer within {timeout:?}; killed"))))
             }
-            Err(RecvTimeoutError::Timeout) => {
+            other => {
                 let _ = self.child.kill();
-                Err(self.died(Some((Cause::Timeout, format!("no answer within {timeout:?}; killed")))))
+                self.died(Some((Cause::Crash, format!("broke the protocol: {other}"))))
             }
         }
     }
 
     /// Reaps the worker and records why it stopped.
     fn died(&mut self, known: Option<(Cause, String)>) -> WorkerError {
-        self.to_worker = None;
         let status = wait_briefly(&mut self.child);
         let (cause, detail) = known.unwrap_or_else(|| classify(status));
         self.dead = Some((cause.clone(), detail.clone()));
@@ -276,22 +280,9 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.to_worker = None;
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn writer_thread(mut stdin: ChildStdin) -> Sender<Vec<u8>> {
-    let (tx, rx) = channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        for frame in rx {
-            if stdin.write_all(&frame).and_then(|_| stdin.flush()).is_err() {
-                return;
-            }
-        }
-    });
-    tx
 }
 
 fn wait_briefly(child: &mut Child) -> Option<std::process::ExitStatus> {
@@ -322,6 +313,39 @@ fn classify(status: Option<std::process::ExitStatus>) -> (Cause, String) {
         (_, Some(sig)) => (Cause::Crash, format!("killed by signal {sig}")),
         _ => (Cause::Crash, "unknown".into()),
     }
+}
+
+/// A small batch with dictionary-encoded columns carries every dictionary in full over IPC
+/// (98 municipality names for one row); as plain strings it is a fraction of the bytes and
+/// of the encoding work.
+fn compact(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    let dictionaries = batch
+        .columns()
+        .iter()
+        .any(|c| matches!(c.data_type(), DataType::Dictionary(_, _)));
+    if !dictionaries || batch.num_rows() > 256 {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        match c.data_type() {
+            DataType::Dictionary(_, value) => {
+                let plain = arrow::compute::cast(c, value).map_err(|e| e.to_string())?;
+                fields.push(arrow::datatypes::Field::new(
+                    f.name(),
+                    value.as_ref().clone(),
+                    f.is_nullable(),
+                ));
+                columns.push(plain);
+            }
+            _ => {
+                fields.push(f.as_ref().clone());
+                columns.push(c.clone());
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| e.to_string())
 }
 
 /// A scored batch from a worker must be exactly `label` and a float `probability`, one row

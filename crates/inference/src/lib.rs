@@ -5,6 +5,7 @@ pub mod client;
 pub mod features;
 pub mod inspect;
 pub mod manifest;
+pub mod pipe;
 pub mod protocol;
 pub mod runtime;
 pub mod sandbox;
