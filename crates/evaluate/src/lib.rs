@@ -58,7 +58,7 @@ pub enum EvaluateError {
     Scenario { manifest: String, dataset: String },
     #[error("the dataset: {0}")]
     Dataset(String),
-    #[error("scoring: {0}")]
+    #[error("scoring")]
     Worker(#[from] WorkerError),
     #[error("metrics: {0}")]
     Metrics(String),

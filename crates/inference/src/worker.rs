@@ -72,7 +72,12 @@ pub fn main(args: WorkerArgs) -> i32 {
             return 2;
         }
     };
-    let mut read_paths = vec![PathBuf::from("/proc/self"), PathBuf::from("/sys/devices/system/cpu")];
+    // ONNX Runtime reads the CPU's features and topology to choose its kernels.
+    let mut read_paths = vec![
+        PathBuf::from("/proc/self"),
+        PathBuf::from("/proc/cpuinfo"),
+        PathBuf::from("/sys/devices/system/cpu"),
+    ];
     if let Some(dir) = args.onnxruntime.parent() {
         read_paths.push(dir.to_owned());
     }
