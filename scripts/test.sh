@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # ONNX Runtime 1.31.1 from its PyPI wheel, for the worker tests (idempotent).
 bash scripts/setup.sh
+# PostgreSQL for the store's second backend (its tests start their own cluster).
+bash scripts/postgres.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked

@@ -1,0 +1,567 @@
+//! The metadata operations, written once and instantiated for each sqlx backend.
+//!
+//! SQLite and PostgreSQL both accept `$n` placeholders, `RETURNING`, `ON CONFLICT DO NOTHING` and the same
+//! column types (TEXT, BIGINT), so one body of SQL serves both; what differs (how to serialise writers, how to
+//! claim a queued run) is in each backend's [`Dialect`]. sqlx has no practical trait for "any database's query
+//! result", hence a macro rather than generics.
+
+/// The few statements that differ between backends.
+pub(crate) struct Dialect {
+    /// Starts a transaction that holds the write lock from its first statement.
+    pub begin_write: &'static str,
+    /// Run right after `begin_write` before appending to the audit chain, if the backend needs it.
+    pub lock_audit: Option<&'static str>,
+    /// Moves the oldest queued run to `running` (binding `$1` = started_at) and returns it.
+    pub claim_next: &'static str,
+}
+
+macro_rules! sql_backend {
+    ($store:ident, $db:ty, $dialect:expr) => {
+        use $crate::audit::{self, AuditEntry, NewEntry};
+        use $crate::error::{Result, StoreError};
+        use $crate::meta::{
+            AuditFilter, Case, Criteria, Model, NewModel, NewRun, Org, OrgKind, Role, Run, RunState, User,
+        };
+        use $crate::rows::{self, *};
+        use $crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
+
+        type Q<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+        fn q(sql: &'static str) -> Q<'static> {
+            sqlx::query::<$db>(sql)
+        }
+
+        fn not_found(kind: &'static str, id: &impl ToString) -> StoreError {
+            StoreError::NotFound {
+                kind,
+                id: id.to_string(),
+            }
+        }
+
+        impl $store {
+            pub(crate) async fn create_org(&self, name: &str, kind: OrgKind) -> Result<Org> {
+                let org = Org {
+                    id: OrgId::generate(),
+                    name: name.to_owned(),
+                    kind,
+                };
+                q("INSERT INTO orgs (id, name, kind) VALUES ($1, $2, $3)")
+                    .bind(org.id.as_str())
+                    .bind(&org.name)
+                    .bind(kind.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(org)
+            }
+
+            pub(crate) async fn org(&self, id: &OrgId) -> Result<Option<Org>> {
+                let row = q(concat!("SELECT ", org_cols!(), " FROM orgs WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::org).transpose()
+            }
+
+            pub(crate) async fn list_orgs(&self) -> Result<Vec<Org>> {
+                let rows = q(concat!("SELECT ", org_cols!(), " FROM orgs ORDER BY name"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(rows::org).collect()
+            }
+
+            pub(crate) async fn create_user(&self, org_id: &OrgId, name: &str, role: Role) -> Result<(User, Token)> {
+                let token = Token::generate();
+                let user = User {
+                    id: UserId::generate(),
+                    org_id: org_id.clone(),
+                    name: name.to_owned(),
+                    role,
+                    created_at: Timestamp::now(),
+                };
+                q("INSERT INTO users (id, org_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(user.id.as_str())
+                    .bind(org_id.as_str())
+                    .bind(&user.name)
+                    .bind(role.as_str())
+                    .bind(Token::hash_of(token.expose()))
+                    .bind(user.created_at.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok((user, token))
+            }
+
+            pub(crate) async fn user(&self, id: &UserId) -> Result<Option<User>> {
+                let row = q(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::user).transpose()
+            }
+
+            pub(crate) async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+                let row = q(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users WHERE token_hash = $1"
+                ))
+                .bind(Token::hash_of(token))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::user).transpose()
+            }
+
+            pub(crate) async fn list_users(&self) -> Result<Vec<User>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM users ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::user).collect()
+            }
+
+            pub(crate) async fn create_case(&self, name: &str, created_by: &UserId) -> Result<Case> {
+                let case = Case {
+                    id: CaseId::generate(),
+                    name: name.to_owned(),
+                    created_by: created_by.clone(),
+                    created_at: Timestamp::now(),
+                };
+                q("INSERT INTO cases (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(case.id.as_str())
+                    .bind(&case.name)
+                    .bind(created_by.as_str())
+                    .bind(case.created_at.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(case)
+            }
+
+            pub(crate) async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
+                let row = q(concat!("SELECT ", case_cols!(), " FROM cases WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::case).transpose()
+            }
+
+            pub(crate) async fn list_cases(&self) -> Result<Vec<Case>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    case_cols!(),
+                    " FROM cases ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::case).collect()
+            }
+
+            pub(crate) async fn add_case_member(&self, case: &CaseId, org: &OrgId) -> Result<()> {
+                q("INSERT INTO case_members (case_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(case.as_str())
+                    .bind(org.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn case_members(&self, case: &CaseId) -> Result<Vec<OrgId>> {
+                let rows = q("SELECT org_id FROM case_members WHERE case_id = $1 ORDER BY org_id")
+                    .bind(case.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok(OrgId::parse(&r.text("org_id")?)?))
+                    .collect()
+            }
+
+            pub(crate) async fn cases_of_org(&self, org: &OrgId) -> Result<Vec<Case>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    case_cols!(),
+                    " FROM cases WHERE id IN (SELECT case_id FROM case_members WHERE org_id = $1)",
+                    " ORDER BY created_at, id"
+                ))
+                .bind(org.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::case).collect()
+            }
+
+            pub(crate) async fn is_member(&self, case: &CaseId, org: &OrgId) -> Result<bool> {
+                let row = q("SELECT 1 AS one FROM case_members WHERE case_id = $1 AND org_id = $2")
+                    .bind(case.as_str())
+                    .bind(org.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            pub(crate) async fn create_model(&self, new: NewModel) -> Result<Model> {
+                let NewModel {
+                    case_id,
+                    org_id,
+                    name,
+                    version,
+                    scenario,
+                    model_sha256,
+                    manifest_sha256,
+                    inspection,
+                } = new;
+                let model = Model {
+                    id: ModelId::generate(),
+                    case_id,
+                    org_id,
+                    name,
+                    version,
+                    scenario,
+                    model_sha256,
+                    manifest_sha256,
+                    inspection,
+                    created_at: Timestamp::now(),
+                };
+                q(concat!(
+                    "INSERT INTO models (",
+                    model_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ))
+                .bind(model.id.as_str())
+                .bind(model.case_id.as_str())
+                .bind(model.org_id.as_str())
+                .bind(&model.name)
+                .bind(&model.version)
+                .bind(&model.scenario)
+                .bind(model.model_sha256.as_str())
+                .bind(model.manifest_sha256.as_str())
+                .bind(model.inspection.to_string())
+                .bind(model.created_at.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(model)
+            }
+
+            pub(crate) async fn model(&self, id: &ModelId) -> Result<Option<Model>> {
+                let row = q(concat!("SELECT ", model_cols!(), " FROM models WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::model).transpose()
+            }
+
+            pub(crate) async fn list_models(&self, case: &CaseId) -> Result<Vec<Model>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    model_cols!(),
+                    " FROM models WHERE case_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(case.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::model).collect()
+            }
+
+            pub(crate) async fn create_run(&self, new: NewRun) -> Result<Run> {
+                let NewRun {
+                    case_id,
+                    model_id,
+                    org_id,
+                    created_by,
+                    params,
+                    total_rows,
+                } = new;
+                let run = Run {
+                    id: RunId::generate(),
+                    case_id,
+                    model_id,
+                    org_id,
+                    created_by,
+                    params,
+                    state: RunState::Queued,
+                    progress_rows: 0,
+                    total_rows,
+                    cause: None,
+                    report_sha256: None,
+                    created_at: Timestamp::now(),
+                    started_at: None,
+                    finished_at: None,
+                };
+                q(concat!(
+                    "INSERT INTO runs (id, case_id, model_id, org_id, created_by, params_json, state, progress_rows, ",
+                    "total_rows, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)"
+                ))
+                .bind(run.id.as_str())
+                .bind(run.case_id.as_str())
+                .bind(run.model_id.as_str())
+                .bind(run.org_id.as_str())
+                .bind(run.created_by.as_str())
+                .bind(run.params.to_string())
+                .bind(run.state.as_str())
+                .bind(to_db_count(total_rows)?)
+                .bind(run.created_at.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(run)
+            }
+
+            pub(crate) async fn run(&self, id: &RunId) -> Result<Option<Run>> {
+                let row = q(concat!("SELECT ", run_cols!(), " FROM runs WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::run).transpose()
+            }
+
+            pub(crate) async fn list_runs(&self, case: &CaseId) -> Result<Vec<Run>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    run_cols!(),
+                    " FROM runs WHERE case_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(case.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::run).collect()
+            }
+
+            pub(crate) async fn count_runs_by_state(&self) -> Result<Vec<(RunState, u64)>> {
+                let rows = q("SELECT state, COUNT(*) AS n FROM runs GROUP BY state ORDER BY state")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let state = RunState::parse(&r.text("state")?).map_err(|e| StoreError::corrupt("state", e))?;
+                        let n = u64::try_from(r.int("n")?).map_err(|e| StoreError::corrupt("count", e))?;
+                        Ok((state, n))
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn claim_next_queued(&self) -> Result<Option<Run>> {
+                let mut tx = self.pool.begin_with($dialect.begin_write).await?;
+                let row = q($dialect.claim_next)
+                    .bind(Timestamp::now().as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row.as_ref().map(rows::run).transpose()
+            }
+
+            /// Explains why a conditional update touched no row.
+            async fn refused(&self, id: &RunId, to: RunState) -> StoreError {
+                match self.run(id).await {
+                    Ok(Some(run)) => StoreError::IllegalTransition {
+                        run: id.clone(),
+                        from: run.state,
+                        to,
+                    },
+                    Ok(None) => not_found("run", id),
+                    Err(e) => e,
+                }
+            }
+
+            /// The states `to` may be reached from, as the two values bound to `state IN ($a, $b)`.
+            fn sources(to: RunState) -> (&'static str, &'static str) {
+                let s = RunState::sources(to);
+                match (s.first(), s.last()) {
+                    (Some(a), Some(b)) => (a.as_str(), b.as_str()),
+                    // Nothing leads here: bind a value no row holds.
+                    _ => ("", ""),
+                }
+            }
+
+            pub(crate) async fn update_progress(&self, id: &RunId, rows: u64) -> Result<()> {
+                let done = q("UPDATE runs SET progress_rows = $2 WHERE id = $1 AND state = $3 AND $2 <= total_rows")
+                    .bind(id.as_str())
+                    .bind(to_db_count(rows)?)
+                    .bind(RunState::Running.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 1 {
+                    return Ok(());
+                }
+                match self.run(id).await? {
+                    None => Err(not_found("run", id)),
+                    Some(run) if run.state == RunState::Running => Err(StoreError::ProgressOutOfRange {
+                        run: id.clone(),
+                        rows,
+                        total: run.total_rows,
+                    }),
+                    Some(run) => Err(StoreError::IllegalTransition {
+                        run: id.clone(),
+                        from: run.state,
+                        to: run.state,
+                    }),
+                }
+            }
+
+            pub(crate) async fn finish_run(&self, id: &RunId, report: &Digest) -> Result<Run> {
+                let (a, b) = Self::sources(RunState::Succeeded);
+                let row = q(concat!(
+                    "UPDATE runs SET state = $2, report_sha256 = $3, finished_at = $4, progress_rows = total_rows ",
+                    "WHERE id = $1 AND state IN ($5, $6) RETURNING ",
+                    run_cols!()
+                ))
+                .bind(id.as_str())
+                .bind(RunState::Succeeded.as_str())
+                .bind(report.as_str())
+                .bind(Timestamp::now().as_str())
+                .bind(a)
+                .bind(b)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => rows::run(&r),
+                    None => Err(self.refused(id, RunState::Succeeded).await),
+                }
+            }
+
+            /// Moves a run to `failed` or `cancelled` with a cause.
+            async fn end_run(&self, id: &RunId, to: RunState, cause: &str) -> Result<Run> {
+                let (a, b) = Self::sources(to);
+                let row = q(concat!(
+                    "UPDATE runs SET state = $2, cause = $3, finished_at = $4 WHERE id = $1 AND state IN ($5, $6) ",
+                    "RETURNING ",
+                    run_cols!()
+                ))
+                .bind(id.as_str())
+                .bind(to.as_str())
+                .bind(cause)
+                .bind(Timestamp::now().as_str())
+                .bind(a)
+                .bind(b)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => rows::run(&r),
+                    None => Err(self.refused(id, to).await),
+                }
+            }
+
+            pub(crate) async fn fail_run(&self, id: &RunId, cause: &str) -> Result<Run> {
+                self.end_run(id, RunState::Failed, cause).await
+            }
+
+            pub(crate) async fn cancel_run(&self, id: &RunId, cause: &str) -> Result<Run> {
+                self.end_run(id, RunState::Cancelled, cause).await
+            }
+
+            pub(crate) async fn mark_interrupted_runs(&self, cause: &str) -> Result<Vec<RunId>> {
+                let rows = q("UPDATE runs SET state = $1, cause = $2, finished_at = $3 WHERE state = $4 RETURNING id")
+                    .bind(RunState::Failed.as_str())
+                    .bind(cause)
+                    .bind(Timestamp::now().as_str())
+                    .bind(RunState::Running.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| Ok(RunId::parse(&r.text("id")?)?)).collect()
+            }
+
+            pub(crate) async fn set_criteria(
+                &self,
+                case: &CaseId,
+                json: &serde_json::Value,
+                fixed_by: &UserId,
+            ) -> Result<Criteria> {
+                let row = q(concat!(
+                    "INSERT INTO criteria (case_id, json, fixed_by, fixed_at) VALUES ($1, $2, $3, $4) ",
+                    "ON CONFLICT (case_id) DO UPDATE SET json = excluded.json, fixed_by = excluded.fixed_by, ",
+                    "fixed_at = excluded.fixed_at RETURNING ",
+                    criteria_cols!()
+                ))
+                .bind(case.as_str())
+                .bind(json.to_string())
+                .bind(fixed_by.as_str())
+                .bind(Timestamp::now().as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                rows::criteria(&row)
+            }
+
+            pub(crate) async fn criteria(&self, case: &CaseId) -> Result<Option<Criteria>> {
+                let row = q(concat!(
+                    "SELECT ",
+                    criteria_cols!(),
+                    " FROM criteria WHERE case_id = $1"
+                ))
+                .bind(case.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::criteria).transpose()
+            }
+
+            pub(crate) async fn append_audit(&self, new: NewEntry) -> Result<AuditEntry> {
+                let mut tx = self.pool.begin_with($dialect.begin_write).await?;
+                if let Some(lock) = $dialect.lock_audit {
+                    q(lock).execute(&mut *tx).await?;
+                }
+                let last = q(concat!(
+                    "SELECT ",
+                    audit_cols!(),
+                    " FROM audit ORDER BY seq DESC LIMIT 1"
+                ))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let last = last.as_ref().map(rows::audit).transpose()?;
+                let e = audit::chain(last.as_ref(), new);
+                q(concat!(
+                    "INSERT INTO audit (",
+                    audit_cols!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(e.seq)
+                .bind(&e.time)
+                .bind(&e.actor)
+                .bind(&e.org)
+                .bind(&e.role)
+                .bind(&e.action)
+                .bind(&e.object)
+                .bind(&e.outcome)
+                .bind(&e.request_id)
+                .bind(e.case_id.as_deref())
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(e)
+            }
+
+            pub(crate) async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    audit_cols!(),
+                    " FROM audit WHERE ($1 IS NULL OR case_id = $1) AND ($2 IS NULL OR actor = $2)",
+                    " AND ($3 IS NULL OR time >= $3) AND ($4 IS NULL OR time < $4) ORDER BY seq LIMIT $5 OFFSET $6"
+                ))
+                .bind(f.case.as_ref().map(CaseId::as_str))
+                .bind(f.actor.as_deref())
+                .bind(f.from.as_ref().map(Timestamp::as_str))
+                .bind(f.to.as_ref().map(Timestamp::as_str))
+                .bind(i64::from(f.limit))
+                .bind(to_db_count(f.offset)?)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::audit).collect()
+            }
+
+            pub(crate) async fn all_audit(&self) -> Result<Vec<AuditEntry>> {
+                let rows = q(concat!("SELECT ", audit_cols!(), " FROM audit ORDER BY seq"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(rows::audit).collect()
+            }
+
+            pub(crate) async fn verify_audit(&self) -> Result<usize> {
+                let entries = self.all_audit().await?;
+                audit::verify(&entries)?;
+                Ok(entries.len())
+            }
+
+            pub(crate) async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+pub(crate) use sql_backend;

@@ -1,0 +1,28 @@
+//! Persistence for the sandbox service.
+//!
+//! Three jobs, one module each:
+//! - [`blobs`]: models, datasets and reports as files addressed by their SHA-256, so a name can never point at
+//!   different bytes and a torn write is never visible;
+//! - [`audit`]: the tamper-evident audit chain (pure model, no I/O), so the service and `sandkasse audit verify`
+//!   share one definition of "intact";
+//! - [`Store`]: the metadata (organisations, users, cases, models, runs, criteria, audit rows) on SQLite (the
+//!   embedded default) or PostgreSQL, both driven by the same code and the same test suite.
+
+pub mod audit;
+mod backend;
+pub mod blobs;
+mod digest;
+mod error;
+mod ids;
+pub mod meta;
+mod postgres;
+mod rows;
+mod sqlite;
+mod store;
+mod time;
+
+pub use digest::{Digest, DigestError};
+pub use error::StoreError;
+pub use ids::{CaseId, IdError, ModelId, OrgId, RunId, Token, UserId};
+pub use store::Store;
+pub use time::{Timestamp, TimestampError};

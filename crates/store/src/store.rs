@@ -1,0 +1,225 @@
+//! [`Store`]: the one interface to the metadata, whichever database holds it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::audit::{AuditEntry, NewEntry};
+use crate::error::Result;
+use crate::meta::{AuditFilter, Case, Criteria, Model, NewModel, NewRun, Org, OrgKind, Role, Run, RunState, User};
+use crate::postgres::PgStore;
+use crate::sqlite::SqliteStore;
+use crate::{CaseId, Digest, ModelId, OrgId, RunId, Token, UserId};
+
+/// The metadata store. Both variants run the same SQL (see `backend.rs`) and pass the same test suite; an enum
+/// (behind a struct, so the backends stay private) rather than a trait object so callers get `Send` futures and no boxing.
+///
+/// The audit log is append-only through this API: there is deliberately no method that updates or deletes an
+/// audit row.
+#[derive(Debug, Clone)]
+pub struct Store(Backend);
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.0 {
+            Backend::Sqlite(s) => s.$method($($arg),*).await,
+            Backend::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to date.
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        Ok(Self(Backend::Sqlite(SqliteStore::open(path).await?)))
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://…`) and brings its schema up to date.
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        Ok(Self(Backend::Postgres(PgStore::open(url).await?)))
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the connection pool, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        delegate!(self.close())
+    }
+
+    // --- organisations and users ---
+
+    /// Organisation names are unique: a duplicate is [`crate::StoreError::Conflict`].
+    pub async fn create_org(&self, name: &str, kind: OrgKind) -> Result<Org> {
+        delegate!(self.create_org(name, kind))
+    }
+
+    pub async fn org(&self, id: &OrgId) -> Result<Option<Org>> {
+        delegate!(self.org(id))
+    }
+
+    pub async fn list_orgs(&self) -> Result<Vec<Org>> {
+        delegate!(self.list_orgs())
+    }
+
+    /// Creates a user and returns its bearer token. This is the only time the token exists: only its SHA-256 is
+    /// stored, so a leaked database does not leak credentials.
+    pub async fn create_user(&self, org: &OrgId, name: &str, role: Role) -> Result<(User, Token)> {
+        delegate!(self.create_user(org, name, role))
+    }
+
+    pub async fn user(&self, id: &UserId) -> Result<Option<User>> {
+        delegate!(self.user(id))
+    }
+
+    /// The user a presented bearer token belongs to, if any.
+    pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        delegate!(self.user_by_token(token))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        delegate!(self.list_users())
+    }
+
+    // --- cases ---
+
+    pub async fn create_case(&self, name: &str, created_by: &UserId) -> Result<Case> {
+        delegate!(self.create_case(name, created_by))
+    }
+
+    pub async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
+        delegate!(self.case(id))
+    }
+
+    pub async fn list_cases(&self) -> Result<Vec<Case>> {
+        delegate!(self.list_cases())
+    }
+
+    /// Adds `org` to `case`; adding an existing member is a no-op.
+    pub async fn add_case_member(&self, case: &CaseId, org: &OrgId) -> Result<()> {
+        delegate!(self.add_case_member(case, org))
+    }
+
+    pub async fn case_members(&self, case: &CaseId) -> Result<Vec<OrgId>> {
+        delegate!(self.case_members(case))
+    }
+
+    /// The cases `org` is a member of.
+    pub async fn cases_of_org(&self, org: &OrgId) -> Result<Vec<Case>> {
+        delegate!(self.cases_of_org(org))
+    }
+
+    pub async fn is_member(&self, case: &CaseId, org: &OrgId) -> Result<bool> {
+        delegate!(self.is_member(case, org))
+    }
+
+    /// Fixes (or replaces) the criteria of a case.
+    pub async fn set_criteria(&self, case: &CaseId, json: &Value, fixed_by: &UserId) -> Result<Criteria> {
+        delegate!(self.set_criteria(case, json, fixed_by))
+    }
+
+    pub async fn criteria(&self, case: &CaseId) -> Result<Option<Criteria>> {
+        delegate!(self.criteria(case))
+    }
+
+    // --- models ---
+
+    pub async fn create_model(&self, new: NewModel) -> Result<Model> {
+        delegate!(self.create_model(new))
+    }
+
+    pub async fn model(&self, id: &ModelId) -> Result<Option<Model>> {
+        delegate!(self.model(id))
+    }
+
+    pub async fn list_models(&self, case: &CaseId) -> Result<Vec<Model>> {
+        delegate!(self.list_models(case))
+    }
+
+    // --- runs ---
+
+    /// Records a run in state `queued`.
+    pub async fn create_run(&self, new: NewRun) -> Result<Run> {
+        delegate!(self.create_run(new))
+    }
+
+    pub async fn run(&self, id: &RunId) -> Result<Option<Run>> {
+        delegate!(self.run(id))
+    }
+
+    pub async fn list_runs(&self, case: &CaseId) -> Result<Vec<Run>> {
+        delegate!(self.list_runs(case))
+    }
+
+    /// How many runs are in each state (states with none are left out).
+    pub async fn count_runs_by_state(&self) -> Result<Vec<(RunState, u64)>> {
+        delegate!(self.count_runs_by_state())
+    }
+
+    /// Atomically moves the oldest queued run to `running` and returns it; concurrent callers (threads,
+    /// processes, hosts on PostgreSQL) never get the same run.
+    pub async fn claim_next_queued(&self) -> Result<Option<Run>> {
+        delegate!(self.claim_next_queued())
+    }
+
+    /// Records how many rows a running run has scored (at most its total).
+    pub async fn update_progress(&self, id: &RunId, rows: u64) -> Result<()> {
+        delegate!(self.update_progress(id, rows))
+    }
+
+    /// `running` → `succeeded`, with the report blob.
+    pub async fn finish_run(&self, id: &RunId, report: &Digest) -> Result<Run> {
+        delegate!(self.finish_run(id, report))
+    }
+
+    /// `running` → `failed`, with why.
+    pub async fn fail_run(&self, id: &RunId, cause: &str) -> Result<Run> {
+        delegate!(self.fail_run(id, cause))
+    }
+
+    /// `queued` or `running` → `cancelled`, with why (e.g. who cancelled it).
+    pub async fn cancel_run(&self, id: &RunId, cause: &str) -> Result<Run> {
+        delegate!(self.cancel_run(id, cause))
+    }
+
+    /// Start-up recovery: every run still `running` was orphaned by a previous process, so it becomes `failed`
+    /// with `cause`. Returns the runs it marked. Call before starting workers.
+    pub async fn mark_interrupted_runs(&self, cause: &str) -> Result<Vec<RunId>> {
+        delegate!(self.mark_interrupted_runs(cause))
+    }
+
+    // --- audit ---
+
+    /// Appends `new` to the audit chain. Reading the last entry and inserting the new one happen in one
+    /// serialised transaction, so concurrent appends never fork the chain.
+    pub async fn append_audit(&self, new: NewEntry) -> Result<AuditEntry> {
+        delegate!(self.append_audit(new))
+    }
+
+    /// The entries matching `filter`, oldest first.
+    pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        delegate!(self.list_audit(filter))
+    }
+
+    /// The whole chain, oldest first.
+    pub async fn all_audit(&self) -> Result<Vec<AuditEntry>> {
+        delegate!(self.all_audit())
+    }
+
+    /// Verifies the whole chain and returns its length, or [`crate::StoreError::ChainBroken`] naming the first
+    /// break.
+    pub async fn verify_audit(&self) -> Result<usize> {
+        delegate!(self.verify_audit())
+    }
+}

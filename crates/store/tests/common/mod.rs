@@ -1,0 +1,481 @@
+//! The backend-independent test suite: every backend's test file instantiates it with `suite!(fresh)`, where
+//! `fresh()` yields a [`Fixture`] on an empty, migrated database.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use store::audit::{BreakKind, NewEntry};
+use store::meta::{AuditFilter, NewModel, NewRun, OrgKind, Role, RunState};
+use store::{CaseId, Digest, OrgId, RunId, Store, StoreError, Timestamp, UserId};
+
+/// A store plus a side channel that bypasses it, to tamper with rows as an attacker with database access would.
+pub struct Fixture {
+    pub store: Store,
+    pub raw: Raw,
+    /// Whatever must outlive the test (a temporary directory, a database name).
+    pub keep: Box<dyn std::any::Any + Send>,
+}
+
+pub enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    pub async fn exec(&self, sql: &'static str) {
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Raw::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// One `#[tokio::test]` per case below, each on a fresh database from `$fresh`.
+macro_rules! suite {
+    ($fresh:path) => {
+        $crate::common::suite!(@tests $fresh;
+            orgs_users_and_tokens, cases_membership_and_criteria, model_and_run_lifecycle, interrupted_runs_marked,
+            concurrent_claims_take_each_run_once, concurrent_audit_appends_form_one_chain, audit_filters,
+            audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database);
+    };
+    (@tests $fresh:path; $($case:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let fixture = $fresh().await;
+                $crate::common::$case(&fixture).await;
+                fixture.store.close().await;
+            }
+        )+
+    };
+}
+pub(crate) use suite;
+
+struct World {
+    vendor: OrgId,
+    authority: OrgId,
+    vendor_user: UserId,
+    authority_user: UserId,
+    case: CaseId,
+}
+
+async fn world(s: &Store) -> World {
+    let vendor = s.create_org("Acme Scoring", OrgKind::Vendor).await.unwrap().id;
+    let authority = s.create_org("Udbetaling Danmark", OrgKind::Authority).await.unwrap().id;
+    let (vu, _) = s.create_user(&vendor, "vera", Role::Vendor).await.unwrap();
+    let (au, _) = s.create_user(&authority, "anders", Role::Authority).await.unwrap();
+    let case = s.create_case("Boligstøtte 2026", &au.id).await.unwrap().id;
+    s.add_case_member(&case, &vendor).await.unwrap();
+    s.add_case_member(&case, &authority).await.unwrap();
+    World {
+        vendor,
+        authority,
+        vendor_user: vu.id,
+        authority_user: au.id,
+        case,
+    }
+}
+
+async fn new_run(s: &Store, w: &World, total_rows: u64) -> RunId {
+    let model = s
+        .create_model(NewModel {
+            case_id: w.case.clone(),
+            org_id: w.vendor.clone(),
+            name: "credit".into(),
+            version: "1.0".into(),
+            scenario: "housing".into(),
+            model_sha256: Digest::of(b"onnx"),
+            manifest_sha256: Digest::of(b"manifest"),
+            inspection: json!({"ok": true}),
+        })
+        .await
+        .unwrap();
+    let run = s
+        .create_run(NewRun {
+            case_id: w.case.clone(),
+            model_id: model.id,
+            org_id: w.vendor.clone(),
+            created_by: w.vendor_user.clone(),
+            params: json!({"rows": total_rows, "seed": 7}),
+            total_rows,
+        })
+        .await
+        .unwrap();
+    run.id
+}
+
+fn entry(i: usize, case: Option<&CaseId>, actor: &str) -> NewEntry {
+    NewEntry {
+        time: Timestamp::parse(&format!("2026-03-01T10:{:02}:{:02}Z", i / 60, i % 60))
+            .unwrap()
+            .to_string(),
+        actor: actor.into(),
+        org: "org".into(),
+        role: "vendor".into(),
+        action: "run.create".into(),
+        object: format!("run/{i}"),
+        outcome: "ok".into(),
+        request_id: format!("req-{i}"),
+        case_id: case.map(|c| c.to_string()),
+    }
+}
+
+async fn append_n(s: &Store, n: usize) {
+    for i in 0..n {
+        s.append_audit(entry(i, None, "vera")).await.unwrap();
+    }
+}
+
+fn chain_break(r: Result<usize, StoreError>) -> (BreakKind, i64) {
+    match r {
+        Err(StoreError::ChainBroken(b)) => (b.kind, b.seq),
+        other => panic!("expected a chain break, got {other:?}"),
+    }
+}
+
+pub async fn orgs_users_and_tokens(f: &Fixture) {
+    let s = &f.store;
+    let org = s.create_org("Acme Scoring", OrgKind::Vendor).await.unwrap();
+    assert_eq!(s.org(&org.id).await.unwrap(), Some(org.clone()));
+    assert!(matches!(
+        s.create_org("Acme Scoring", OrgKind::Advisor).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (user, token) = s.create_user(&org.id, "vera", Role::Vendor).await.unwrap();
+    assert_eq!(token.expose().len(), 64);
+    assert_eq!(s.user_by_token(token.expose()).await.unwrap(), Some(user.clone()));
+    assert_eq!(s.user(&user.id).await.unwrap(), Some(user.clone()));
+    let mut wrong = token.expose().to_owned();
+    wrong.replace_range(0..1, if wrong.starts_with('0') { "1" } else { "0" });
+    assert_eq!(s.user_by_token(&wrong).await.unwrap(), None);
+    assert_eq!(s.user_by_token("").await.unwrap(), None);
+    // The stored hash is not a token: presenting it must not authenticate.
+    let hash = Digest::of(token.expose().as_bytes());
+    assert_eq!(s.user_by_token(hash.as_str()).await.unwrap(), None);
+    let (second, token2) = s.create_user(&org.id, "vilhelm", Role::Vendor).await.unwrap();
+    assert_ne!(token.expose(), token2.expose());
+    assert_eq!(s.list_users().await.unwrap().len(), 2);
+    assert_eq!(
+        s.user_by_token(token2.expose()).await.unwrap().map(|u| u.id),
+        Some(second.id)
+    );
+    let ghost = OrgId::generate();
+    assert!(matches!(
+        s.create_user(&ghost, "x", Role::Admin).await,
+        Err(StoreError::MissingReference(_))
+    ));
+    assert_eq!(s.org(&ghost).await.unwrap(), None);
+    assert_eq!(s.list_orgs().await.unwrap(), vec![org]);
+}
+
+pub async fn cases_membership_and_criteria(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let other = s.create_org("Other Vendor", OrgKind::Vendor).await.unwrap().id;
+    s.add_case_member(&w.case, &w.vendor).await.unwrap(); // idempotent
+    let mut expected = vec![w.vendor.clone(), w.authority.clone()];
+    expected.sort();
+    assert_eq!(s.case_members(&w.case).await.unwrap(), expected);
+    assert!(s.is_member(&w.case, &w.vendor).await.unwrap());
+    assert!(!s.is_member(&w.case, &other).await.unwrap());
+    assert_eq!(s.cases_of_org(&w.vendor).await.unwrap().len(), 1);
+    assert!(s.cases_of_org(&other).await.unwrap().is_empty());
+    let case = s.case(&w.case).await.unwrap().unwrap();
+    assert_eq!(
+        (case.name.as_str(), &case.created_by),
+        ("Boligstøtte 2026", &w.authority_user)
+    );
+    assert_eq!(s.list_cases().await.unwrap(), vec![case]);
+    assert_eq!(s.case(&CaseId::generate()).await.unwrap(), None);
+    assert!(matches!(
+        s.add_case_member(&CaseId::generate(), &other).await,
+        Err(StoreError::MissingReference(_))
+    ));
+
+    assert_eq!(s.criteria(&w.case).await.unwrap(), None);
+    let c = s
+        .set_criteria(&w.case, &json!({"max_dp_gap": 0.1}), &w.authority_user)
+        .await
+        .unwrap();
+    assert_eq!(s.criteria(&w.case).await.unwrap(), Some(c));
+    let c2 = s
+        .set_criteria(&w.case, &json!({"max_dp_gap": 0.05}), &w.authority_user)
+        .await
+        .unwrap();
+    assert_eq!(s.criteria(&w.case).await.unwrap().unwrap().json, c2.json);
+}
+
+pub async fn model_and_run_lifecycle(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let run = new_run(s, &w, 1000).await;
+    let r = s.run(&run).await.unwrap().unwrap();
+    assert_eq!((r.state, r.progress_rows, r.total_rows), (RunState::Queued, 0, 1000));
+    let models = s.list_models(&w.case).await.unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(
+        s.model(&models[0].id).await.unwrap().unwrap().inspection,
+        json!({"ok": true})
+    );
+
+    let report = Digest::of(b"report");
+    let illegal = |e: StoreError, from, to| match e {
+        StoreError::IllegalTransition {
+            run: id,
+            from: f,
+            to: t,
+        } if id == run && f == from && t == to => {}
+        other => panic!("expected {from} -> {to} refused, got {other:?}"),
+    };
+    illegal(
+        s.finish_run(&run, &report).await.unwrap_err(),
+        RunState::Queued,
+        RunState::Succeeded,
+    );
+    illegal(
+        s.fail_run(&run, "x").await.unwrap_err(),
+        RunState::Queued,
+        RunState::Failed,
+    );
+    assert!(matches!(
+        s.update_progress(&run, 1).await,
+        Err(StoreError::IllegalTransition { .. })
+    ));
+
+    let claimed = s.claim_next_queued().await.unwrap().unwrap();
+    assert_eq!((claimed.id.clone(), claimed.state), (run.clone(), RunState::Running));
+    assert!(claimed.started_at.is_some());
+    assert_eq!(s.claim_next_queued().await.unwrap(), None);
+
+    s.update_progress(&run, 400).await.unwrap();
+    assert_eq!(s.run(&run).await.unwrap().unwrap().progress_rows, 400);
+    assert!(matches!(
+        s.update_progress(&run, 1001).await,
+        Err(StoreError::ProgressOutOfRange { total: 1000, .. })
+    ));
+
+    let done = s.finish_run(&run, &report).await.unwrap();
+    assert_eq!(
+        (done.state, done.progress_rows, done.report_sha256),
+        (RunState::Succeeded, 1000, Some(report.clone()))
+    );
+    assert!(done.finished_at.is_some());
+    illegal(
+        s.cancel_run(&run, "too late").await.unwrap_err(),
+        RunState::Succeeded,
+        RunState::Cancelled,
+    );
+    illegal(
+        s.fail_run(&run, "x").await.unwrap_err(),
+        RunState::Succeeded,
+        RunState::Failed,
+    );
+
+    let queued = new_run(s, &w, 10).await;
+    let c = s.cancel_run(&queued, "cancelled by vera").await.unwrap();
+    assert_eq!(
+        (c.state, c.cause.as_deref()),
+        (RunState::Cancelled, Some("cancelled by vera"))
+    );
+    let running = new_run(s, &w, 10).await;
+    assert_eq!(s.claim_next_queued().await.unwrap().unwrap().id, running);
+    let failed = s.fail_run(&running, "model crashed").await.unwrap();
+    assert_eq!(
+        (failed.state, failed.cause.as_deref()),
+        (RunState::Failed, Some("model crashed"))
+    );
+
+    let ghost = RunId::generate();
+    assert!(matches!(
+        s.cancel_run(&ghost, "x").await,
+        Err(StoreError::NotFound { kind: "run", .. })
+    ));
+    assert!(matches!(
+        s.update_progress(&ghost, 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.list_runs(&w.case).await.unwrap().len(), 3);
+    let mut counts = s.count_runs_by_state().await.unwrap();
+    counts.sort_by_key(|(st, _)| st.as_str());
+    assert_eq!(
+        counts,
+        vec![
+            (RunState::Cancelled, 1),
+            (RunState::Failed, 1),
+            (RunState::Succeeded, 1)
+        ]
+    );
+}
+
+pub async fn interrupted_runs_marked(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let a = new_run(s, &w, 5).await;
+    let b = new_run(s, &w, 5).await;
+    let c = new_run(s, &w, 5).await;
+    s.claim_next_queued().await.unwrap().unwrap();
+    s.claim_next_queued().await.unwrap().unwrap();
+    let mut marked = s
+        .mark_interrupted_runs("server restarted during the run")
+        .await
+        .unwrap();
+    marked.sort();
+    let mut expected = vec![a.clone(), b.clone()];
+    expected.sort();
+    assert_eq!(marked, expected);
+    for id in [&a, &b] {
+        let r = s.run(id).await.unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.cause.as_deref()),
+            (RunState::Failed, Some("server restarted during the run"))
+        );
+    }
+    assert_eq!(s.run(&c).await.unwrap().unwrap().state, RunState::Queued);
+    assert!(s.mark_interrupted_runs("again").await.unwrap().is_empty());
+}
+
+pub async fn concurrent_claims_take_each_run_once(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let mut all = HashSet::new();
+    for _ in 0..40 {
+        all.insert(new_run(s, &w, 1).await);
+    }
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(r) = s.claim_next_queued().await.unwrap() {
+                    assert_eq!(r.state, RunState::Running);
+                    mine.push(r.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 40, "every run claimed exactly once");
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), all);
+}
+
+pub async fn concurrent_audit_appends_form_one_chain(f: &Fixture) {
+    let s = &f.store;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    s.append_audit(entry(i, None, &format!("task{t}"))).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.verify_audit().await.unwrap(), 200);
+    let seqs: Vec<i64> = s.all_audit().await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+}
+
+pub async fn audit_filters(f: &Fixture) {
+    let s = &f.store;
+    let (a, b) = (CaseId::generate(), CaseId::generate());
+    for i in 0..10usize {
+        let case = if i.is_multiple_of(2) { Some(&a) } else { Some(&b) };
+        s.append_audit(entry(i, case, if i < 5 { "vera" } else { "anders" }))
+            .await
+            .unwrap();
+    }
+    s.append_audit(entry(10, None, "vera")).await.unwrap();
+    let list = |f: AuditFilter| async move {
+        s.list_audit(&f)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
+    };
+    let all = AuditFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(list(all.clone()).await, (1..=11).collect::<Vec<_>>());
+    assert_eq!(
+        list(AuditFilter {
+            case: Some(a.clone()),
+            ..all.clone()
+        })
+        .await,
+        vec![1, 3, 5, 7, 9]
+    );
+    assert_eq!(
+        list(AuditFilter {
+            actor: Some("anders".into()),
+            ..all.clone()
+        })
+        .await,
+        vec![6, 7, 8, 9, 10]
+    );
+    assert_eq!(
+        list(AuditFilter {
+            case: Some(b.clone()),
+            actor: Some("vera".into()),
+            ..all.clone()
+        })
+        .await,
+        vec![2, 4]
+    );
+    let from = Timestamp::parse("2026-03-01T10:00:03Z").ok();
+    let to = Timestamp::parse("2026-03-01T10:00:06Z").ok();
+    assert_eq!(
+        list(AuditFilter {
+            from,
+            to,
+            ..all.clone()
+        })
+        .await,
+        vec![4, 5, 6]
+    );
+    assert_eq!(
+        list(AuditFilter {
+            limit: 3,
+            offset: 2,
+            ..all.clone()
+        })
+        .await,
+        vec![3, 4, 5]
+    );
+    assert_eq!(list(AuditFilter { limit: 0, ..all }).await, Vec::<i64>::new());
+    assert_eq!(s.verify_audit().await.unwrap(), 11);
+}
+
+pub async fn audit_row_edited_in_database(f: &Fixture) {
+    append_n(&f.store, 5).await;
+    assert_eq!(f.store.verify_audit().await.unwrap(), 5);
+    f.raw.exec("UPDATE audit SET outcome = 'denied' WHERE seq = 3").await;
+    assert_eq!(chain_break(f.store.verify_audit().await), (BreakKind::Edited, 3));
+}
+
+pub async fn audit_row_deleted_in_database(f: &Fixture) {
+    append_n(&f.store, 5).await;
+    f.raw.exec("DELETE FROM audit WHERE seq = 3").await;
+    assert_eq!(chain_break(f.store.verify_audit().await), (BreakKind::Deleted, 3));
+}
+
+/// Rows are read back in `seq` order, so moving a row means rewriting its `seq`, which the hash covers: a swap in
+/// the database shows as `Edited` at the first moved row (`Reordered` is for out-of-order exported lists).
+pub async fn audit_rows_swapped_in_database(f: &Fixture) {
+    append_n(&f.store, 5).await;
+    f.raw.exec("UPDATE audit SET seq = -1 WHERE seq = 3").await;
+    f.raw.exec("UPDATE audit SET seq = 3 WHERE seq = 4").await;
+    f.raw.exec("UPDATE audit SET seq = 4 WHERE seq = -1").await;
+    assert_eq!(chain_break(f.store.verify_audit().await), (BreakKind::Edited, 3));
+}
