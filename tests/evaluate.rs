@@ -224,3 +224,138 @@ fn inspect_and_doctor_report_what_a_reviewer_needs() {
     );
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
 }
+
+/// The JSON record of `evaluate` with `args`, or the error it printed.
+fn evaluate(args: &[&str], out: &Path) -> Result<serde_json::Value, String> {
+    let mut all = vec![
+        "evaluate",
+        "--model",
+        "models/unemployment-gbm.onnx",
+        "--manifest",
+        "models/unemployment-gbm.toml",
+        "--bootstrap",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    all.extend_from_slice(args);
+    let o = sandkasse(&all);
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap())
+}
+
+fn generate(args: &[&str]) {
+    let mut all = vec![
+        "generate",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "6000",
+        "--seed",
+        "8",
+    ];
+    all.extend_from_slice(args);
+    let o = sandkasse(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_test_split_read_from_parquet_or_arrow_reports_as_if_generated_and_is_hashed_as_a_file() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let generated = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "6000",
+            "--seed",
+            "8",
+            "--bias",
+            "label_rate=0.3",
+            "--counterfactual",
+            "sex",
+        ],
+        &dir.path().join("gen.json"),
+    )
+    .unwrap();
+    for file in ["test.parquet", "test.arrow"] {
+        generate(&[
+            "--split",
+            "test",
+            "--bias",
+            "label_rate=0.3",
+            "--counterfactual",
+            "sex",
+            "--out",
+            &path(file),
+        ]);
+        let r = evaluate(&["--dataset", &path(file)], &dir.path().join("file.json")).unwrap();
+        let p = &r["provenance"];
+        assert_eq!(
+            p["dataset"], generated["provenance"]["dataset"],
+            "{file}: the spec comes from the file"
+        );
+        assert_eq!(p["dataset_file"], path(file));
+        let sha = sha2::Sha256::digest(std::fs::read(path(file)).unwrap());
+        let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(p["dataset_sha256"], hex, "{file}: the hash is the file's");
+        assert_eq!(r["throughput"]["rows"], 12000);
+        assert_eq!(
+            r["report"], generated["report"],
+            "{file}: the same rows give the same report"
+        );
+    }
+    // With --dataset, --seed is the bootstrap's only.
+    let a = evaluate(
+        &["--dataset", &path("test.arrow"), "--seed", "1"],
+        &dir.path().join("a.json"),
+    )
+    .unwrap();
+    assert_ne!(a["report"]["config"]["seed"], generated["report"]["config"]["seed"]);
+}
+
+#[test]
+fn a_dataset_file_that_is_not_a_test_split_of_the_scenario_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let out = dir.path().join("run.json");
+    generate(&["--split", "train", "--out", &path("train.parquet")]);
+    generate(&["--split", "test", "--out", &path("test.csv")]);
+    let o = sandkasse(&[
+        "generate",
+        "--scenario",
+        "rehabilitation-need",
+        "--rows",
+        "500",
+        "--split",
+        "test",
+        "--out",
+        &path("rehab.parquet"),
+    ]);
+    assert!(o.status.success());
+    std::fs::write(path("junk.parquet"), b"PAR1 not really").unwrap();
+    for (file, expected) in [
+        (
+            "train.parquet",
+            "it holds the Train split; evaluation is on the test split only",
+        ),
+        ("test.csv", "neither Parquet nor an Arrow IPC file"),
+        (
+            "rehab.parquet",
+            "the manifest is for scenario \"unemployment-risk\", the dataset is \"rehabilitation-need\"",
+        ),
+        ("junk.parquet", "not a readable Parquet file"),
+        ("missing.parquet", "missing.parquet"),
+    ] {
+        let err = evaluate(&["--dataset", &path(file)], &out).unwrap_err();
+        assert!(err.contains(expected), "{file}: {err}");
+        assert!(!out.exists());
+    }
+    let err = evaluate(&["--dataset", &path("train.parquet"), "--rows", "10"], &out).unwrap_err();
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -3,7 +3,7 @@
 //! outcomes; the record says how to redo it and what isolation was in force.
 
 use anyhow::{Context, Result, bail};
-use evaluate::Request;
+use evaluate::{Dataset, Request};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inference::client::WorkerConfig;
 use inference::inspect::Limits;
@@ -22,14 +22,20 @@ pub struct Args {
     /// Its manifest (TOML or JSON).
     #[arg(long)]
     manifest: PathBuf,
-    /// Scenario of the synthetic test data (must be the manifest's).
-    #[arg(long)]
-    scenario: String,
+    /// Scenario of the synthetic test data to generate (must be the manifest's).
+    #[arg(long, required_unless_present = "dataset")]
+    scenario: Option<String>,
+    /// Evaluate on this test split (Parquet or Arrow, written by `sandkasse generate --split
+    /// test`) instead of generating one; its scenario, bias and twins come from the file.
+    #[arg(long, conflicts_with_all = ["scenario", "rows", "bias", "counterfactual"])]
+    dataset: Option<PathBuf>,
     /// Citizens in the test split.
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the generated data and of the bootstrap (with --dataset, of the bootstrap only)
+    /// [default: 0, or the file's seed].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Bias knobs of the dataset, KEY=VALUE (repeatable), or `none` (see `generate --help`).
     #[arg(long = "bias", value_name = "KEY=VALUE|none")]
     bias: Vec<String>,
@@ -70,12 +76,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut dataset = DatasetSpec::new(&args.scenario, args.rows, args.seed)?;
-    dataset.apply_bias_args(&args.bias)?;
-    dataset.split = Split::Test;
-    if let Some(attr) = &args.counterfactual {
-        dataset.counterfactual = Some(Counterfactual::parse(attr)?);
-    }
+    let dataset = match (&args.dataset, &args.scenario) {
+        (Some(path), _) => Dataset::File(path.clone()),
+        (None, Some(scenario)) => {
+            let mut spec = DatasetSpec::new(scenario, args.rows, args.seed.unwrap_or(0))?;
+            spec.apply_bias_args(&args.bias)?;
+            spec.split = Split::Test;
+            if let Some(attr) = &args.counterfactual {
+                spec.counterfactual = Some(Counterfactual::parse(attr)?);
+            }
+            Dataset::Generate(Box::new(spec))
+        }
+        (None, None) => bail!("give --scenario to generate the test split, or --dataset to read one"),
+    };
     let criteria = match &args.criteria {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
@@ -104,9 +117,9 @@ pub fn run(args: Args) -> Result<()> {
         fairness: fairness::Config {
             bootstrap: args.bootstrap,
             min_group_size: args.min_group_size,
-            seed: args.seed,
             ..fairness::Config::default()
         },
+        bootstrap_seed: args.seed,
         limits: Limits::default(),
         worker: WorkerConfig {
             program: std::env::current_exe().context("finding the sandkasse executable")?,

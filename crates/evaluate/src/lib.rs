@@ -7,8 +7,10 @@
 
 mod age;
 mod record;
+mod source;
 
 pub use record::{Provenance, RunRecord, Throughput};
+pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt8Array};
 use arrow::datatypes::Float32Type;
@@ -18,24 +20,27 @@ use inference::client::{Pool, WorkerConfig, WorkerError};
 use inference::inspect::{Limits, inspect};
 use inference::manifest::Manifest;
 use sha2::{Digest, Sha256};
+use source::{Source, batch_digest};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
-use synth::{DatasetSpec, Generator};
 
 /// What to evaluate and how.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub model: PathBuf,
     pub manifest: PathBuf,
-    /// The dataset to generate (its `split` is normally `test`).
-    pub dataset: DatasetSpec,
+    /// The rows: generated from a spec, or read from a file `sandkasse generate` wrote.
+    pub dataset: Dataset,
     /// Group attributes of the report; an `age_band` column is derived from `age`.
     pub groups: Vec<String>,
     pub criteria: Vec<fairness::criteria::Criterion>,
     pub fairness: Config,
+    /// Seed of the bootstrap, replacing `fairness.seed`; by default the dataset's seed, so a
+    /// run on a generated split and on the same split read from a file report alike.
+    pub bootstrap_seed: Option<u64>,
     pub limits: Limits,
     pub worker: WorkerConfig,
     /// Worker processes.
@@ -104,14 +109,14 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             findings.iter().map(ToString::to_string).collect(),
         ));
     }
-    if manifest.scenario != req.dataset.scenario {
+    let source = Source::open(&req.dataset)?;
+    if manifest.scenario != source.spec.scenario {
         return Err(EvaluateError::Scenario {
             manifest: manifest.scenario.clone(),
-            dataset: req.dataset.scenario.clone(),
+            dataset: source.spec.scenario.clone(),
         });
     }
-    let generator = Generator::new(req.dataset.clone()).map_err(|e| EvaluateError::Dataset(e.to_string()))?;
-    let schema = generator.schema();
+    let schema = source.schema.clone();
     for c in manifest.columns() {
         if schema.field_with_name(c).is_err() {
             return Err(EvaluateError::Manifest {
@@ -133,7 +138,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let ready = pool.ready();
 
     let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
-    let counterfactual = req.dataset.counterfactual.is_some();
+    let counterfactual = source.spec.counterfactual.is_some();
     let columns = Columns {
         label: "outcome_recorded".into(),
         label_true: Some("outcome_true".into()),
@@ -145,22 +150,20 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         twin_id: counterfactual.then(|| "person_id".into()),
         is_twin: "is_twin".into(),
     };
-    let batches = generator.num_batches();
-    let next = AtomicU64::new(0);
     let scored_rows = AtomicU64::new(0);
-    let total_rows = generator.output_rows();
+    let total_rows = source.expected_rows;
     let latencies = Mutex::new(Vec::<f64>::new());
-    let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(4);
+    let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
     let t_score = Instant::now();
     let (accs, dataset_sha) = std::thread::scope(|s| {
-        // The dataset's hash: SHA-256 over its batches in order, as Arrow IPC streams.
+        // A generated dataset's hash: SHA-256 over its batches' digests in order.
         let hasher = s.spawn(move || {
             let mut pending = std::collections::BTreeMap::new();
             let (mut want, mut h) = (0u64, Sha256::new());
-            for (b, bytes) in hash_rx {
-                pending.insert(b, bytes);
-                while let Some(bytes) = pending.remove(&want) {
-                    h.update(&bytes);
+            for (b, digest) in hash_rx {
+                pending.insert(b, digest);
+                while let Some(digest) = pending.remove(&want) {
+                    h.update(digest);
                     want += 1;
                 }
             }
@@ -168,8 +171,8 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         });
         let handles: Vec<_> = (0..pool.size())
             .map(|slot| {
-                let (pool, generator, columns, names) = (&pool, &generator, &columns, &names);
-                let (next, scored_rows, latencies, hash_tx) = (&next, &scored_rows, &latencies, hash_tx.clone());
+                let (pool, source, columns, names) = (&pool, &source, &columns, &names);
+                let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
                 let feature_columns = &feature_columns;
                 s.spawn(move || -> Result<Accumulator, EvaluateError> {
                     let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
@@ -178,14 +181,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
                         if cancel.load(Ordering::Relaxed) {
                             return Err(EvaluateError::Cancelled);
                         }
-                        let b = next.fetch_add(1, Ordering::Relaxed);
-                        if b >= batches {
-                            break;
+                        let Some(next) = source.next() else { break };
+                        let (b, batch) = next?;
+                        if source.file_sha256().is_none() {
+                            let _ = hash_tx.send((b, batch_digest(&batch)));
                         }
-                        let batch = generator.batch(b);
-                        let ipc = inference::protocol::encode_batch(&batch)
-                            .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
-                        let _ = hash_tx.send((b, ipc));
                         let features = batch
                             .project(feature_columns)
                             .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
@@ -232,7 +232,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         acc.merge(&a?).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
     }
     let t_metrics = Instant::now();
-    let mut report: Report = Report::build(&acc, &req.fairness);
+    let config = Config {
+        seed: req.bootstrap_seed.unwrap_or(source.spec.seed),
+        ..req.fairness.clone()
+    };
+    let mut report: Report = Report::build(&acc, &config);
     report.verdicts = fairness::criteria::evaluate(&req.criteria, &report);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     let mut lat = latencies.into_inner().unwrap_or_default();
@@ -245,6 +249,10 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         }
     };
     let scored = scored_rows.load(Ordering::Relaxed);
+    if scored != total_rows {
+        return Err(source.error(format!("{scored} rows, but its spec promises {total_rows}")));
+    }
+    let dataset_sha = source.file_sha256().map_or(dataset_sha, str::to_owned);
     let ready = ready.unwrap_or_else(|| inference::protocol::Ready {
         onnxruntime_version: String::new(),
         onnxruntime_path: String::new(),
@@ -257,10 +265,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             model_sha256: inspection.summary.sha256.clone(),
             manifest_sha256: manifest_sha,
             manifest: manifest.clone(),
-            dataset: req.dataset.clone(),
+            dataset: source.spec.clone(),
+            dataset_file: source.file.as_ref().map(|p| p.display().to_string()),
             dataset_sha256: dataset_sha,
             dataset_rows: total_rows,
-            generator_version: req.dataset.generator_version.clone(),
+            generator_version: source.spec.generator_version.clone(),
             sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
             onnxruntime_version: ready.onnxruntime_version.clone(),
             isolation: ready.layers.clone(),
@@ -342,16 +351,7 @@ fn humantime(t: std::time::SystemTime) -> String {
         .unwrap_or(Duration::ZERO)
         .as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = synth::date::civil_from_days(days as i32);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

@@ -29,7 +29,11 @@ pub struct Provenance {
     pub manifest_sha256: String,
     pub manifest: Manifest,
     pub dataset: DatasetSpec,
-    /// SHA-256 over the dataset's record batches in order, each as an Arrow IPC stream.
+    /// The file the rows were read from; absent when they were generated for the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_file: Option<String>,
+    /// For a file, the SHA-256 of its bytes. For generated rows, SHA-256 over the digests of
+    /// the record batches in order, each digest a SHA-256 of the batch's column buffers.
     pub dataset_sha256: String,
     pub dataset_rows: u64,
     pub generator_version: String,
@@ -77,7 +81,8 @@ impl RunRecord {
         let _ = writeln!(s, "| manifest | sha256 `{}` |", p.manifest_sha256);
         let _ = writeln!(
             s,
-            "| dataset | {} rows of `{}`, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
+            "| dataset | {}{} rows of `{}`, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
+            p.dataset_file.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default(),
             p.dataset_rows,
             p.dataset.scenario,
             p.dataset.split,

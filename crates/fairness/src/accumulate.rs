@@ -228,6 +228,42 @@ impl Accumulator {
     }
 
     /// Merges another accumulator over the same attributes (values are matched by name).
+    /// The same statistics with each attribute's values in sorted order and the cell keys
+    /// recoded to match. Codes are otherwise handed out in first-seen order, which depends on
+    /// how batches were split over threads; a report built from the canonical form (group
+    /// order, bootstrap draws) is the same however the work was divided.
+    pub fn canonical(&self) -> Accumulator {
+        let mut out = Accumulator {
+            names: self.names.clone(),
+            values: vec![Vec::new(); self.names.len()],
+            index: vec![HashMap::new(); self.names.len()],
+            cells: HashMap::with_capacity(self.cells.len()),
+            has_scores: self.has_scores,
+            has_label_true: self.has_label_true,
+            missing: self.missing,
+            twins: None,
+        };
+        for a in 0..self.names.len() {
+            let mut sorted = self.values[a].clone();
+            sorted.sort();
+            for v in &sorted {
+                out.code(a, v);
+            }
+        }
+        let recode: Vec<Vec<u32>> = (0..self.names.len())
+            .map(|a| self.values[a].iter().map(|v| out.index[a][v.as_str()]).collect())
+            .collect();
+        for (key, st) in &self.cells {
+            let k: Vec<u32> = key.iter().enumerate().map(|(a, &c)| recode[a][c as usize]).collect();
+            out.cells.insert(k, st.clone());
+        }
+        out.twins = self.twins.as_ref().map(|t| {
+            t.clone()
+                .translated(&|a, c| recode[a].get(c as usize).copied().unwrap_or(c))
+        });
+        out
+    }
+
     pub fn merge(&mut self, other: &Accumulator) -> Result<(), InputError> {
         if other.names != self.names
             || other.has_scores != self.has_scores

@@ -630,6 +630,7 @@ fn subsets(k: usize) -> Vec<Vec<usize>> {
 impl Report {
     /// Builds the report from accumulated statistics.
     pub fn build(acc: &Accumulator, config: &Config) -> Report {
+        let acc = &acc.canonical();
         let names = acc.attributes();
         // Intersection cells in a fixed order: the bootstrap must not depend on hash order.
         let mut atoms: Vec<(&Vec<u32>, GroupStats)> = acc.cells().map(|(k, st)| (k, st.clone())).collect();

@@ -4,17 +4,8 @@ use fairness::input::{Batch, Col, GroupCol};
 use fairness::report::sweep_thresholds;
 use fairness::{Accumulator, Config, MissingGroups, Report};
 
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+mod common;
+use common::Rng;
 
 fn report(y: &[u8], pred: &[u8], score: Option<&[f64]>, sex: &[u32], region: &[u32]) -> Report {
     let sexes = vec!["f".to_owned(), "m".to_owned()];

@@ -4,7 +4,7 @@
 //! worker that stops reading or never answers cannot block the parent, and a request costs
 //! no hand-over to another thread (which on a single-row request is most of the overhead).
 
-use crate::protocol::{Kind, MAX_FRAME};
+use crate::protocol::{self, FrameError, Kind, MAX_FRAME};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
@@ -28,6 +28,17 @@ pub struct Pipe {
     to: OwnedFd,
     from: OwnedFd,
     buf: Vec<u8>,
+}
+
+impl From<FrameError> for PipeError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::TooLarge(n) => PipeError::TooLarge(n),
+            FrameError::Kind(k) => PipeError::Kind(k),
+            FrameError::Io(e) => PipeError::Io(e),
+            FrameError::Closed | FrameError::Payload(_) => PipeError::Closed,
+        }
+    }
 }
 
 fn nonblocking(fd: &OwnedFd) -> io::Result<()> {
@@ -102,18 +113,17 @@ impl Pipe {
     /// Reads the next frame.
     pub fn receive(&mut self, deadline: Instant) -> Result<(Kind, Vec<u8>), PipeError> {
         loop {
-            if self.buf.len() >= 5 {
-                let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-                if len == 0 || len > MAX_FRAME {
-                    return Err(PipeError::TooLarge(len));
-                }
-                let kind = Kind::from_u8(self.buf[4]).ok_or(PipeError::Kind(self.buf[4]))?;
-                if self.buf.len() >= 4 + len {
-                    let payload = self.buf[5..4 + len].to_vec();
-                    self.buf.drain(..4 + len);
+            if let Some(prefix) = self.buf.first_chunk::<4>() {
+                protocol::payload_len(*prefix).map_err(PipeError::from)?;
+            }
+            if let Some(header) = self.buf.first_chunk::<5>() {
+                let (kind, len) = protocol::parse_header(*header).map_err(PipeError::from)?;
+                if self.buf.len() >= 5 + len {
+                    let payload = self.buf[5..5 + len].to_vec();
+                    self.buf.drain(..5 + len);
                     return Ok((kind, payload));
                 }
-                self.buf.reserve(4 + len - self.buf.len());
+                self.buf.reserve(5 + len - self.buf.len());
             }
             if self.buf.capacity() - self.buf.len() < 16 << 10 {
                 self.buf.reserve(64 << 10);

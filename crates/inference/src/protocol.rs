@@ -74,23 +74,39 @@ pub fn write_frame(w: &mut impl Write, kind: Kind, payload: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// Checks a frame's length prefix (little-endian length of kind + payload) and returns the
+/// payload's length. Checked on its own so an oversized frame is refused before waiting for
+/// more bytes.
+pub fn payload_len(prefix: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len == 0 || len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len - 1)
+}
+
+/// Checks a whole frame header (length prefix, then the kind byte) and returns the kind and
+/// the payload's length. The one parser of headers, for blocking readers ([`read_frame`])
+/// and the parent's non-blocking pipe alike.
+pub fn parse_header(header: [u8; 5]) -> Result<(Kind, usize), FrameError> {
+    let len = payload_len([header[0], header[1], header[2], header[3]])?;
+    let kind = Kind::from_u8(header[4]).ok_or(FrameError::Kind(header[4]))?;
+    Ok((kind, len))
+}
+
 pub fn read_frame(r: &mut impl Read) -> Result<(Kind, Vec<u8>), FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
+    let mut header = [0u8; 5];
+    match r.read_exact(&mut header[..4]) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
         Err(e) => return Err(e.into()),
     }
-    let len = u32::from_le_bytes(len) as usize;
-    if len == 0 || len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
-    }
-    let mut kind = [0u8; 1];
-    r.read_exact(&mut kind)?;
-    let kind = Kind::from_u8(kind[0]).ok_or(FrameError::Kind(kind[0]))?;
+    payload_len([header[0], header[1], header[2], header[3]])?;
+    r.read_exact(&mut header[4..])?;
+    let (kind, len) = parse_header(header)?;
     let mut payload = Vec::new();
-    r.take((len - 1) as u64).read_to_end(&mut payload)?;
-    if payload.len() != len - 1 {
+    r.take(len as u64).read_to_end(&mut payload)?;
+    if payload.len() != len {
         return Err(FrameError::Closed);
     }
     Ok((kind, payload))

@@ -1,0 +1,234 @@
+//! Where a run's rows come from: generated on the fly from a spec, or read from a dataset file
+//! that `sandkasse generate` wrote (Parquet or Arrow IPC, recognised by their magic bytes).
+//!
+//! A file is read into memory once, hashed, and parsed from those same bytes, so the hash in
+//! the record is of exactly the rows that were scored, even if the file changes meanwhile.
+//! Its spec comes from the `sandkasse.spec` metadata the generator writes; the file must hold
+//! the `test` split, and its columns must have the generator's names and types.
+
+use crate::EvaluateError;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use synth::generate::meta;
+use synth::{DatasetSpec, Generator, Split};
+
+/// The rows to evaluate on.
+#[derive(Debug, Clone)]
+pub enum Dataset {
+    /// Generate them (the spec's `split` is normally `test`).
+    Generate(Box<DatasetSpec>),
+    /// Read them from a file written by `sandkasse generate --split test`.
+    File(PathBuf),
+}
+
+/// Datasets read from files larger than this are refused (they are held in memory).
+pub const MAX_DATASET_FILE_BYTES: u64 = 8 << 30;
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
+
+/// An opened dataset: its spec and schema, and batches handed out to scoring threads.
+pub(crate) struct Source {
+    pub spec: DatasetSpec,
+    pub schema: SchemaRef,
+    /// Rows the spec promises (twins included).
+    pub expected_rows: u64,
+    pub file: Option<PathBuf>,
+    kind: Kind,
+    next: AtomicU64,
+}
+
+enum Kind {
+    Generated(Box<Generator>),
+    File { batches: Mutex<Batches>, sha256: String },
+}
+
+impl Source {
+    pub fn open(dataset: &Dataset) -> Result<Self, EvaluateError> {
+        match dataset {
+            Dataset::Generate(spec) => {
+                let generator = Generator::new((**spec).clone()).map_err(|e| EvaluateError::Dataset(e.to_string()))?;
+                Ok(Self {
+                    spec: (**spec).clone(),
+                    schema: generator.schema(),
+                    expected_rows: generator.output_rows(),
+                    file: None,
+                    kind: Kind::Generated(Box::new(generator)),
+                    next: AtomicU64::new(0),
+                })
+            }
+            Dataset::File(path) => open_file(path),
+        }
+    }
+
+    /// The next batch and its position, or `None` when all are handed out. Safe to call from
+    /// many threads; positions are dense and in file order.
+    pub fn next(&self) -> Option<Result<(u64, RecordBatch), EvaluateError>> {
+        match &self.kind {
+            Kind::Generated(g) => {
+                let b = self.next.fetch_add(1, Ordering::Relaxed);
+                (b < g.num_batches()).then(|| Ok((b, g.batch(b))))
+            }
+            Kind::File { batches, .. } => {
+                let mut it = match batches.lock() {
+                    Ok(it) => it,
+                    Err(_) => return Some(Err(EvaluateError::Dataset("a reading thread panicked".into()))),
+                };
+                let batch = it.next()?;
+                let b = self.next.fetch_add(1, Ordering::Relaxed);
+                Some(
+                    batch
+                        .map(|batch| (b, batch))
+                        .map_err(|e| self.error(format!("batch {b}: {e}"))),
+                )
+            }
+        }
+    }
+
+    /// The file's SHA-256, if the rows come from a file.
+    pub fn file_sha256(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::File { sha256, .. } => Some(sha256),
+            Kind::Generated(_) => None,
+        }
+    }
+
+    pub fn error(&self, message: String) -> EvaluateError {
+        match &self.file {
+            Some(p) => EvaluateError::Dataset(format!("{}: {message}", p.display())),
+            None => EvaluateError::Dataset(message),
+        }
+    }
+}
+
+fn open_file(path: &Path) -> Result<Source, EvaluateError> {
+    let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
+    let read_err = |e: std::io::Error| EvaluateError::Read {
+        path: path.to_owned(),
+        error: e.to_string(),
+    };
+    let size = std::fs::metadata(path).map_err(read_err)?.len();
+    if size > MAX_DATASET_FILE_BYTES {
+        return Err(err(format!("{size} bytes, over the limit of {MAX_DATASET_FILE_BYTES}")));
+    }
+    let bytes = bytes::Bytes::from(std::fs::read(path).map_err(read_err)?);
+    let sha256 = inference::inspect::hex(&Sha256::digest(&bytes));
+    let (spec, schema, batches): (DatasetSpec, SchemaRef, Batches) = if bytes.starts_with(b"PAR1") {
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+        let kv = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default();
+        let spec_json = kv.iter().find(|k| k.key == meta::SPEC).and_then(|k| k.value.clone());
+        let spec = parse_spec(path, spec_json.as_deref())?;
+        let reader = builder
+            .with_batch_size(spec.batch_rows.max(1))
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        (spec, arrow::array::RecordBatchReader::schema(&reader), Box::new(reader))
+    } else if bytes.starts_with(b"ARROW1") {
+        let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
+            .map_err(|e| err(format!("not a readable Arrow IPC file: {e}")))?;
+        let schema = reader.schema();
+        let spec = parse_spec(path, schema.metadata().get(meta::SPEC).map(String::as_str))?;
+        (spec, schema, Box::new(reader))
+    } else {
+        return Err(err(
+            "neither Parquet nor an Arrow IPC file (CSV loses the column types; write Parquet or Arrow)".into(),
+        ));
+    };
+    finish(path, spec, schema, batches, sha256)
+}
+
+fn parse_spec(path: &Path, json: Option<&str>) -> Result<DatasetSpec, EvaluateError> {
+    let json = json.ok_or_else(|| {
+        EvaluateError::Dataset(format!(
+            "{}: no `{}` metadata; only datasets written by `sandkasse generate` can be evaluated on",
+            path.display(),
+            meta::SPEC
+        ))
+    })?;
+    serde_json::from_str(json)
+        .map_err(|e| EvaluateError::Dataset(format!("{}: its `{}` metadata: {e}", path.display(), meta::SPEC)))
+}
+
+/// Checks the file against what the generator would write for its spec.
+fn finish(
+    path: &Path,
+    spec: DatasetSpec,
+    schema: SchemaRef,
+    batches: Batches,
+    sha256: String,
+) -> Result<Source, EvaluateError> {
+    let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
+    if spec.split != Split::Test {
+        return Err(err(format!(
+            "it holds the {:?} split; evaluation is on the test split only (`sandkasse generate --split test`)",
+            spec.split
+        )));
+    }
+    let generator = Generator::new(spec.clone()).map_err(|e| err(format!("its spec: {e}")))?;
+    let want = generator.schema();
+    for f in want.fields() {
+        let got = schema
+            .field_with_name(f.name())
+            .map_err(|_| err(format!("column {:?} is missing", f.name())))?;
+        if got.data_type() != f.data_type() {
+            return Err(err(format!(
+                "column {:?} is {}, the generator writes {}",
+                f.name(),
+                got.data_type(),
+                f.data_type()
+            )));
+        }
+    }
+    Ok(Source {
+        expected_rows: generator.output_rows(),
+        spec,
+        schema,
+        file: Some(path.to_owned()),
+        kind: Kind::File {
+            batches: Mutex::new(batches),
+            sha256,
+        },
+        next: AtomicU64::new(0),
+    })
+}
+
+/// A digest of one batch's contents: its columns' types, lengths, validity and value buffers,
+/// recursively (dictionary values included). Cheaper than encoding the batch as IPC to hash
+/// it; stable for batches the generator makes, which always start at offset 0.
+pub(crate) fn batch_digest(batch: &RecordBatch) -> [u8; 32] {
+    fn data(h: &mut Sha256, d: &arrow::array::ArrayData) {
+        h.update(d.data_type().to_string().as_bytes());
+        h.update((d.len() as u64).to_le_bytes());
+        h.update((d.offset() as u64).to_le_bytes());
+        match d.nulls() {
+            Some(n) => {
+                h.update([1]);
+                h.update(n.validity());
+            }
+            None => h.update([0]),
+        }
+        for b in d.buffers() {
+            h.update((b.len() as u64).to_le_bytes());
+            h.update(b.as_slice());
+        }
+        for c in d.child_data() {
+            data(h, c);
+        }
+    }
+    let mut h = Sha256::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        h.update(f.name().as_bytes());
+        data(&mut h, &c.to_data());
+    }
+    h.finalize().into()
+}
