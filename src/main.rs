@@ -27,6 +27,12 @@ enum Command {
     Evaluate(Box<cmd::evaluate::Args>),
     /// Report the ONNX Runtime found and the isolation layers this kernel supports.
     Doctor(cmd::doctor::Args),
+    /// Serve the sandbox: HTTP API, runs, audit trail, metrics.
+    Serve(Box<cmd::serve::Args>),
+    /// Manage the service's users.
+    Users(cmd::users::Args),
+    /// Verify the service's audit chain.
+    Audit(cmd::audit::Args),
     /// The isolated model worker (started by Sandkasse itself).
     #[command(hide = true)]
     Worker(cmd::worker::Args),
@@ -37,7 +43,7 @@ fn main() -> std::process::ExitCode {
     // Logging to stderr starts no thread, so the worker is still single-threaded when it
     // locks itself down.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDKASSE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDKASSE_LOG").unwrap_or_else(|_| "warn,server=info".into()))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -47,6 +53,9 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Serve(args) => cmd::serve::run(*args),
+        Command::Users(args) => cmd::users::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Worker(args) => return cmd::worker::run(args),
     };
     match result {

@@ -5,9 +5,7 @@
 use anyhow::{Context, Result, bail};
 use evaluate::{Dataset, Request};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inference::client::WorkerConfig;
 use inference::inspect::Limits;
-use inference::worker::WorkerArgs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,20 +119,7 @@ pub fn run(args: Args) -> Result<()> {
         },
         bootstrap_seed: args.seed,
         limits: Limits::default(),
-        worker: WorkerConfig {
-            program: std::env::current_exe().context("finding the sandkasse executable")?,
-            args: WorkerArgs {
-                onnxruntime,
-                sandbox: inference::sandbox::Config {
-                    address_space_bytes: args.worker_memory_mb << 20,
-                    ..inference::sandbox::Config::default()
-                },
-                threads: 1,
-                allow_probes: false,
-            },
-            load_timeout: Duration::from_secs(60),
-            batch_timeout: Duration::from_secs(args.batch_timeout),
-        },
+        worker: super::worker_config(onnxruntime, args.worker_memory_mb, Duration::from_secs(args.batch_timeout))?,
         workers,
         batch_rows: args.batch_rows,
     };

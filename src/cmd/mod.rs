@@ -1,9 +1,12 @@
+pub mod audit;
 pub mod doctor;
 pub mod evaluate;
 pub mod generate;
 pub mod inspect;
 pub mod metrics;
 pub mod scenarios;
+pub mod serve;
+pub mod users;
 pub mod worker;
 
 use std::io::Write;
@@ -13,5 +16,58 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
+    }
+}
+
+/// How runs start isolated workers: this executable's `worker` subcommand, one intra-op
+/// thread, the given address-space limit and batch deadline.
+pub fn worker_config(
+    onnxruntime: std::path::PathBuf,
+    memory_mb: u64,
+    batch_timeout: std::time::Duration,
+) -> anyhow::Result<inference::client::WorkerConfig> {
+    use anyhow::Context;
+    Ok(inference::client::WorkerConfig {
+        program: std::env::current_exe().context("finding the sandkasse executable")?,
+        args: inference::worker::WorkerArgs {
+            onnxruntime,
+            sandbox: inference::sandbox::Config {
+                address_space_bytes: memory_mb << 20,
+                ..inference::sandbox::Config::default()
+            },
+            threads: 1,
+            allow_probes: false,
+        },
+        load_timeout: std::time::Duration::from_secs(60),
+        batch_timeout,
+    })
+}
+
+/// Where the service keeps its data, shared by `serve`, `users` and `audit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Directory of the SQLite database and the blobs.
+    #[arg(long, default_value = "sandkasse-data")]
+    pub data_dir: std::path::PathBuf,
+    /// Keep the metadata in PostgreSQL instead (`postgres://user:password@host/db`).
+    #[arg(long, env = "SANDKASSE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    pub async fn open(&self) -> anyhow::Result<store::Store> {
+        use anyhow::Context;
+        Ok(match &self.database_url {
+            Some(url) => store::Store::open_postgres(url)
+                .await
+                .context("opening the PostgreSQL database")?,
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
+                store::Store::open_sqlite(&self.data_dir.join("sandkasse.db"))
+                    .await
+                    .with_context(|| format!("opening the database in {}", self.data_dir.display()))?
+            }
+        })
     }
 }

@@ -1,10 +1,7 @@
 //! `sandkasse scenarios`: what each scenario generates, column by column.
 
 use anyhow::Result;
-use serde_json::json;
 use std::fmt::Write as _;
-use synth::dictionary::population_columns;
-use synth::population::PopulationModel;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,27 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let scenarios = synth::scenario::all();
-    let entries: Vec<_> = scenarios
-        .iter()
-        .map(|s| {
-            let bias = s.default_bias();
-            let model = PopulationModel::new(s.as_ref(), &bias, 0, false, 1);
-            let mut columns = population_columns();
-            columns.extend(s.columns());
-            json!({
-                "name": s.name(),
-                "summary": s.summary(),
-                "ages": [s.ages().start(), s.ages().end()],
-                "has_outcome": s.has_outcome(),
-                "max_rows": model.max_capacity(),
-                "max_rows_exact_ages": model.exact_capacity(),
-                "default_bias": bias,
-                "measurable_features": s.numeric_features(),
-                "columns": columns,
-            })
-        })
-        .collect();
+    let entries = synth::scenario::catalogue();
     if args.json {
         return super::print(&(serde_json::to_string_pretty(&entries)? + "\n"));
     }

@@ -155,3 +155,29 @@ pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bia
         truth
     }
 }
+
+/// Every scenario described for people and programs: summary, ages, capacity, default bias and
+/// the data dictionary (population columns, then the scenario's own). Shown by
+/// `sandkasse scenarios` and the service's `/api/v1/scenarios`.
+pub fn catalogue() -> Vec<serde_json::Value> {
+    all()
+        .iter()
+        .map(|s| {
+            let bias = s.default_bias();
+            let model = crate::population::PopulationModel::new(s.as_ref(), &bias, 0, false, 1);
+            let mut columns = crate::dictionary::population_columns();
+            columns.extend(s.columns());
+            serde_json::json!({
+                "name": s.name(),
+                "summary": s.summary(),
+                "ages": [s.ages().start(), s.ages().end()],
+                "has_outcome": s.has_outcome(),
+                "max_rows": model.max_capacity(),
+                "max_rows_exact_ages": model.exact_capacity(),
+                "default_bias": bias,
+                "measurable_features": s.numeric_features(),
+                "columns": columns,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,105 @@
+//! The one error shape of the API: `{"error": {"code", "message", "details"}}` with its status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use store::StoreError;
+
+/// An error answer. `code` is a stable word for programs; `message` is for people.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// Also the answer for objects that exist but belong to another organisation, so their
+    /// existence does not leak.
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{kind} {:?} not found", truncate(id)),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+/// Ids echoed in messages are cut short: they come from the caller.
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::NotFound { kind, id } => Self::not_found(kind, id),
+            StoreError::IllegalTransition { .. } => Self::conflict(e.to_string()),
+            StoreError::Conflict(_) => Self::conflict(e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "store");
+                Self::internal(format!("storage failed: {e}"))
+            }
+        }
+    }
+}
+
+impl From<store::blobs::BlobError> for ApiError {
+    fn from(e: store::blobs::BlobError) -> Self {
+        tracing::error!(error = %e, "blobs");
+        Self::internal(format!("blob storage failed: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

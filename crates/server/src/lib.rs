@@ -1,0 +1,123 @@
+//! The sandbox service: an axum HTTP API over the store, with a job runner that executes
+//! evaluation runs through `evaluate`.
+//!
+//! Layering: `routes` (one module per resource) → `policy` (who may see and do what) →
+//! `store` (metadata, blobs, audit). `middleware` wraps every routed request with its request
+//! id, caller, audit entry and metrics. `runner` claims queued runs from the database.
+
+pub mod config;
+pub mod demo;
+mod error;
+mod extract;
+mod metrics;
+mod middleware;
+mod policy;
+pub mod routes;
+mod runner;
+mod state;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use runner::RunParams;
+
+use state::{AppState, Inner};
+use std::future::Future;
+use std::sync::Arc;
+use store::Store;
+use store::blobs::BlobStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("opening the database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("opening the blob directory: {0}")]
+    Blobs(#[from] store::blobs::BlobError),
+    #[error("listening on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("creating the data directory {path}: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("seeding the demo: {0}")]
+    Demo(String),
+}
+
+/// Opens the metadata store the configuration names: PostgreSQL if a URL is given, else
+/// SQLite in the data directory.
+pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
+    Ok(match &config.database_url {
+        Some(url) => Store::open_postgres(url).await?,
+        None => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+            Store::open_sqlite(&config.data_dir.join("sandkasse.db")).await?
+        }
+    })
+}
+
+/// A started server: where it listens, and the demo accounts if it seeded them.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub demo: Option<demo::DemoInfo>,
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests, stops running runs
+/// (marking them failed with the cause) and closes the database.
+///
+/// `ready` is called once the socket is bound, with the address (the port may have been 0).
+pub async fn serve(
+    config: Config,
+    demo: bool,
+    ready: impl FnOnce(&Running),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = open_store(&config).await?;
+    let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
+    let interrupted = store.mark_interrupted_runs(runner::INTERRUPTED).await?;
+    if !interrupted.is_empty() {
+        tracing::warn!(runs = interrupted.len(), "runs left running by a previous process were marked failed");
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let state = AppState(Arc::new(Inner {
+        store: store.clone(),
+        blobs,
+        metrics: Metrics::new(),
+        runner: runner::Runner::default(),
+        config,
+    }));
+    let demo = if demo {
+        Some(
+            demo::seed(&state.store, &state.blobs, &state.config)
+                .await
+                .map_err(ServeError::Demo)?,
+        )
+    } else {
+        None
+    };
+    let executors = runner::spawn(&state, state.config.run_slots);
+    ready(&Running { addr, demo });
+    let app = routes::router(state.clone());
+    let runner_state = state.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests, stopping runs");
+            runner_state.runner.stop();
+        })
+        .await;
+    state.runner.stop();
+    for e in executors {
+        let _ = e.await;
+    }
+    store.close().await;
+    result.map_err(ServeError::Io)
+}

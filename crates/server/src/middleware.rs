@@ -1,0 +1,132 @@
+//! Around every routed request: a request id, the caller from the bearer token, the audit
+//! entry, and the request metrics.
+//!
+//! Audit rule: every request that may change state (any method but GET/HEAD/OPTIONS) and every
+//! read by an advisor appends one entry, whatever its outcome, including refusals; a request
+//! with a wrong token is recorded as `anonymous`. Handlers may name the object and case an
+//! entry concerns by putting [`AuditObject`] / [`AuditCase`] into the response's extensions.
+
+use crate::error::ApiError;
+use crate::policy::Caller;
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+use store::Timestamp;
+use store::audit::NewEntry;
+use store::meta::Role;
+
+/// The id of one request, also sent back as `x-request-id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The object an audit entry is about, when it is not the request path (e.g. a created id).
+#[derive(Debug, Clone)]
+pub struct AuditObject(pub String);
+
+/// The case an audit entry concerns.
+#[derive(Debug, Clone)]
+pub struct AuditCase(pub String);
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub async fn around(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = RequestId(store::RunId::generate().as_str().to_owned());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let path = req.uri().path().chars().take(300).collect::<String>();
+    let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION);
+    let caller = match bearer(&req) {
+        Some(token) if token.len() <= 200 => match state.store.user_by_token(token).await {
+            Ok(Some(user)) => match state.store.org(&user.org_id).await {
+                Ok(Some(org)) => Some(Caller { user, org }),
+                _ => None,
+            },
+            Ok(None) => None,
+            Err(e) => {
+                let resp = ApiError::from(e).into_response();
+                return finish(&state, resp, &request_id, &route, &method, started);
+            }
+        },
+        _ => None,
+    };
+    let response = if has_header && caller.is_none() {
+        ApiError::unauthorized("the bearer token is not valid").into_response()
+    } else {
+        if let Some(c) = &caller {
+            req.extensions_mut().insert(c.clone());
+        }
+        req.extensions_mut().insert(request_id.clone());
+        next.run(req).await
+    };
+    let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor);
+    if changes || advisor_read {
+        let object = response
+            .extensions()
+            .get::<AuditObject>()
+            .map_or_else(|| path.clone(), |o| o.0.clone());
+        let case_id = response.extensions().get::<AuditCase>().map(|c| c.0.clone());
+        let entry = NewEntry {
+            time: Timestamp::now().as_str().to_owned(),
+            actor: caller
+                .as_ref()
+                .map_or_else(|| "anonymous".to_owned(), |c| c.user.id.as_str().to_owned()),
+            org: caller.as_ref().map_or_else(String::new, |c| c.org.id.as_str().to_owned()),
+            role: caller.as_ref().map_or_else(String::new, |c| c.role().as_str().to_owned()),
+            action: format!("{method} {route}"),
+            object,
+            outcome: response.status().as_u16().to_string(),
+            request_id: request_id.0.clone(),
+            case_id,
+        };
+        if let Err(e) = state.store.append_audit(entry).await {
+            tracing::error!(error = %e, request_id = %request_id.0, "appending the audit entry failed");
+            state.metrics.audit_failure(&format!("{method} {route}"));
+        }
+    }
+    finish(&state, response, &request_id, &route, &method, started)
+}
+
+fn finish(
+    state: &AppState,
+    mut response: Response,
+    request_id: &RequestId,
+    route: &str,
+    method: &Method,
+    started: Instant,
+) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&request_id.0) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    state.metrics.request(
+        route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// The caller, or 401: for handlers of endpoints that need one.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("this endpoint needs `Authorization: Bearer TOKEN`"))
+    }
+}

@@ -1,0 +1,188 @@
+//! Cases, their member organisations and their criteria.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::middleware::{AuditCase, AuditObject};
+use crate::policy::{self, Caller};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::meta::{Case, Org, Role};
+use store::{OrgId, Store};
+
+/// A case with its members, as the API shows it.
+pub async fn case_json(store: &Store, case: &Case) -> ApiResult<Value> {
+    let members = members_of(store, case).await?;
+    Ok(json!({
+        "id": case.id, "name": case.name, "created_by": case.created_by,
+        "created_at": case.created_at, "members": members,
+    }))
+}
+
+async fn members_of(store: &Store, case: &Case) -> ApiResult<Vec<Org>> {
+    let mut out = Vec::new();
+    for id in store.case_members(&case.id).await? {
+        if let Some(org) = store.org(&id).await? {
+            out.push(org);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// A response that also tells the audit log which case it concerns.
+pub fn in_case(case: &Case, response: impl IntoResponse) -> Response {
+    let mut r = response.into_response();
+    r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
+    r
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<Value>>> {
+    let cases = if caller.sees_everything() {
+        state.store.list_cases().await?
+    } else {
+        state.store.cases_of_org(&caller.org.id).await?
+    };
+    let mut out = Vec::with_capacity(cases.len());
+    for c in &cases {
+        out.push(case_json(&state.store, c).await?);
+    }
+    Ok(axum::Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCase {
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+/// An organisation by id or by name.
+async fn find_org(store: &Store, key: &str) -> ApiResult<Org> {
+    if let Ok(id) = OrgId::parse(key)
+        && let Some(org) = store.org(&id).await?
+    {
+        return Ok(org);
+    }
+    store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .find(|o| o.name == key)
+        .ok_or_else(|| {
+            ApiError::unprocessable("unknown_organisation", format!("no organisation {:?}", truncate(key)))
+        })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, Json(new): Json<NewCase>) -> ApiResult<Response> {
+    caller.require(&[Role::Authority, Role::Admin], "creating a case")?;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request("a case's name must be 1 to 200 characters"));
+    }
+    if new.members.len() > 50 {
+        return Err(ApiError::bad_request("at most 50 member organisations"));
+    }
+    // Resolve every member before creating anything, so a bad name stores nothing.
+    let mut members = Vec::new();
+    for m in &new.members {
+        members.push(find_org(&state.store, m).await?);
+    }
+    let case = state.store.create_case(name, &caller.user.id).await?;
+    state.store.add_case_member(&case.id, &caller.org.id).await?;
+    for org in &members {
+        state.store.add_case_member(&case.id, &org.id).await?;
+    }
+    let body = case_json(&state.store, &case).await?;
+    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(body)));
+    r.extensions_mut().insert(AuditObject(format!("case {}", case.id)));
+    Ok(r)
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    let body = case_json(&state.store, &case).await?;
+    Ok(in_case(&case, axum::Json(body)))
+}
+
+pub async fn members(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    let members = members_of(&state.store, &case).await?;
+    Ok(in_case(&case, axum::Json(members)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    org: String,
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(new): Json<NewMember>,
+) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    caller.require(&[Role::Authority, Role::Admin], "adding members to a case")?;
+    let org = find_org(&state.store, &new.org).await?;
+    state.store.add_case_member(&case.id, &org.id).await?;
+    let members = members_of(&state.store, &case).await?;
+    let mut r = in_case(&case, axum::Json(members));
+    r.extensions_mut().insert(AuditObject(format!("case {} member {}", case.id, org.id)));
+    Ok(r)
+}
+
+pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    let c = state
+        .store
+        .criteria(&case.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("criteria of case", case.id.as_str()))?;
+    Ok(in_case(&case, axum::Json(criteria_json(&c))))
+}
+
+fn criteria_json(c: &store::meta::Criteria) -> Value {
+    json!({"case_id": c.case_id, "criteria": c.json, "fixed_by": c.fixed_by, "fixed_at": c.fixed_at})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCriteria {
+    criteria: Vec<Value>,
+}
+
+/// Checks criteria with the engine's own parser and returns them in canonical form.
+pub fn parse_criteria(list: &[Value]) -> ApiResult<Vec<fairness::criteria::Criterion>> {
+    if list.len() > 200 {
+        return Err(ApiError::bad_request("at most 200 criteria"));
+    }
+    let text = Value::Array(list.to_vec()).to_string();
+    fairness::criteria::parse(&text)
+        .map_err(|e| ApiError::unprocessable("invalid_criteria", format!("the criteria: {e}")))
+}
+
+pub async fn set_criteria(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<SetCriteria>,
+) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    caller.require(&[Role::Authority, Role::Admin], "fixing criteria")?;
+    let parsed = parse_criteria(&body.criteria)?;
+    let json = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
+    let c = state.store.set_criteria(&case.id, &json, &caller.user.id).await?;
+    let mut r = in_case(&case, axum::Json(criteria_json(&c)));
+    r.extensions_mut().insert(AuditObject(format!("criteria of case {}", case.id)));
+    Ok(r)
+}

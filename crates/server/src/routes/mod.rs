@@ -1,0 +1,96 @@
+//! The HTTP API under `/api/v1`, plus `/healthz` and `/metrics`.
+//!
+//! Every route and its role rule is listed here and in `openapi.json`; a test checks the two
+//! agree. Handlers live in one module per resource.
+
+mod audit;
+mod cases;
+mod info;
+mod models;
+mod runs;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+/// `(method, path)` of every route, in the router's own syntax.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/scenarios"),
+    ("GET", "/api/v1/scenarios/{scenario}"),
+    ("GET", "/api/v1/scenarios/{scenario}/dataset"),
+    ("GET", "/api/v1/cases"),
+    ("POST", "/api/v1/cases"),
+    ("GET", "/api/v1/cases/{case}"),
+    ("GET", "/api/v1/cases/{case}/members"),
+    ("POST", "/api/v1/cases/{case}/members"),
+    ("GET", "/api/v1/cases/{case}/criteria"),
+    ("PUT", "/api/v1/cases/{case}/criteria"),
+    ("GET", "/api/v1/cases/{case}/models"),
+    ("POST", "/api/v1/cases/{case}/models"),
+    ("GET", "/api/v1/models/{model}"),
+    ("GET", "/api/v1/models/{model}/inspection"),
+    ("GET", "/api/v1/cases/{case}/runs"),
+    ("GET", "/api/v1/runs"),
+    ("POST", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/{run}"),
+    ("POST", "/api/v1/runs/{run}/cancel"),
+    ("GET", "/api/v1/runs/{run}/report"),
+    ("GET", "/api/v1/runs/{run}/report.md"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/verify"),
+];
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = (state.config.max_model_bytes + state.config.max_manifest_bytes + (64 << 10)) as usize;
+    let api = Router::new()
+        .route("/healthz", get(info::health))
+        .route("/metrics", get(info::metrics))
+        .route("/api/v1/openapi.json", get(info::openapi))
+        .route("/api/v1/me", get(info::me))
+        .route("/api/v1/scenarios", get(info::scenarios))
+        .route("/api/v1/scenarios/{scenario}", get(info::scenario))
+        .route("/api/v1/scenarios/{scenario}/dataset", get(info::dataset))
+        .route("/api/v1/cases", get(cases::list).post(cases::create))
+        .route("/api/v1/cases/{case}", get(cases::get))
+        .route("/api/v1/cases/{case}/members", get(cases::members).post(cases::add_member))
+        .route("/api/v1/cases/{case}/criteria", get(cases::criteria).put(cases::set_criteria))
+        .route(
+            "/api/v1/cases/{case}/models",
+            get(models::list)
+                .post(models::upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v1/models/{model}", get(models::get))
+        .route("/api/v1/models/{model}/inspection", get(models::inspection))
+        .route("/api/v1/cases/{case}/runs", get(runs::list_case))
+        .route("/api/v1/runs", get(runs::list).post(runs::create))
+        .route("/api/v1/runs/{run}", get(runs::get))
+        .route("/api/v1/runs/{run}/cancel", post(runs::cancel))
+        .route("/api/v1/runs/{run}/report", get(runs::report))
+        .route("/api/v1/runs/{run}/report.md", get(runs::report_md))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::around));
+    api.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found("endpoint", uri.path())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}

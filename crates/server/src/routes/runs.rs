@@ -1,0 +1,218 @@
+//! Runs: created queued, executed by the runner, read with their progress and report.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query};
+use crate::middleware::AuditObject;
+use crate::policy::{self, Caller};
+use crate::routes::cases::{in_case, parse_criteria};
+use crate::runner::{RunParams, StoredReport};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::meta::{NewRun, Role, Run, RunState};
+use synth::{Counterfactual, DatasetSpec, Split};
+
+/// A run as the API shows it: the stored run plus its progress as a fraction.
+fn run_json(run: &Run) -> Value {
+    let mut v = serde_json::to_value(run).unwrap_or(Value::Null);
+    let progress = if run.total_rows == 0 {
+        0.0
+    } else {
+        run.progress_rows as f64 / run.total_rows as f64
+    };
+    v["progress"] = json!(progress);
+    v
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRunBody {
+    model_id: String,
+    scenario: Option<String>,
+    #[serde(default = "default_rows")]
+    rows: u64,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    bias: Vec<String>,
+    counterfactual: Option<String>,
+    criteria: Option<Vec<Value>>,
+}
+
+fn default_rows() -> u64 {
+    100_000
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<NewRunBody>) -> ApiResult<Response> {
+    let model = policy::model(&state, &caller, &body.model_id).await?;
+    let case = policy::case(&state, &caller, model.case_id.as_str()).await?;
+    caller.require(&[Role::Vendor, Role::Authority, Role::Admin], "starting a run")?;
+    if let Some(s) = &body.scenario
+        && *s != model.scenario
+    {
+        return Err(ApiError::unprocessable(
+            "scenario_mismatch",
+            format!("the model is for scenario {:?}, not {:?}", model.scenario, s),
+        ));
+    }
+    if body.rows == 0 || body.rows > state.config.max_run_rows {
+        return Err(ApiError::bad_request(format!(
+            "rows must be in 1..={}, got {}",
+            state.config.max_run_rows, body.rows
+        )));
+    }
+    if body.bias.len() > 20 {
+        return Err(ApiError::bad_request("at most 20 bias settings"));
+    }
+    let criteria = match &body.criteria {
+        Some(list) => {
+            caller.require(&[Role::Authority, Role::Admin], "setting criteria for a run")?;
+            parse_criteria(list)?
+        }
+        None => match state.store.criteria(&case.id).await? {
+            Some(c) => serde_json::from_value(c.json)
+                .map_err(|e| ApiError::internal(format!("the case's stored criteria: {e}")))?,
+            None => Vec::new(),
+        },
+    };
+    let bad = |e: synth::SynthError| ApiError::unprocessable("invalid_dataset", e.to_string());
+    let mut spec = DatasetSpec::new(&model.scenario, body.rows, body.seed).map_err(bad)?;
+    spec.apply_bias_args(&body.bias).map_err(bad)?;
+    spec.split = Split::Test;
+    if let Some(attr) = &body.counterfactual {
+        spec.counterfactual = Some(Counterfactual::parse(attr).map_err(bad)?);
+    }
+    let total_rows = synth::Generator::new(spec.clone()).map_err(bad)?.output_rows();
+    let params = RunParams {
+        dataset: spec,
+        criteria,
+        bootstrap: state.config.bootstrap,
+    };
+    let run = state
+        .store
+        .create_run(NewRun {
+            case_id: case.id.clone(),
+            model_id: model.id.clone(),
+            org_id: caller.org.id.clone(),
+            created_by: caller.user.id.clone(),
+            params: serde_json::to_value(&params).map_err(|e| ApiError::internal(e.to_string()))?,
+            total_rows,
+        })
+        .await?;
+    state.runner.wake();
+    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(run_json(&run))));
+    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+    Ok(r)
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (run, _) = policy::run(&state, &caller, &id).await?;
+    let case = policy::case(&state, &caller, run.case_id.as_str()).await?;
+    Ok(in_case(&case, axum::Json(run_json(&run))))
+}
+
+/// The runs of one visible case that the caller may see.
+async fn visible_runs(state: &AppState, caller: &Caller, case: &store::meta::Case) -> ApiResult<Vec<Run>> {
+    let runs = state.store.list_runs(&case.id).await?;
+    if caller.role() != Role::Vendor {
+        return Ok(runs);
+    }
+    let mine: std::collections::HashSet<_> = policy::visible_models(caller, state.store.list_models(&case.id).await?)
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    Ok(runs
+        .into_iter()
+        .filter(|r| r.org_id == caller.org.id || mine.contains(&r.model_id))
+        .collect())
+}
+
+pub async fn list_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    let runs: Vec<Value> = visible_runs(&state, &caller, &case).await?.iter().map(run_json).collect();
+    Ok(in_case(&case, axum::Json(runs)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    case: Option<String>,
+    state: Option<String>,
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+    let want = q
+        .state
+        .as_deref()
+        .map(RunState::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cases = match &q.case {
+        Some(id) => vec![policy::case(&state, &caller, id).await?],
+        None if caller.sees_everything() => state.store.list_cases().await?,
+        None => state.store.cases_of_org(&caller.org.id).await?,
+    };
+    let mut out = Vec::new();
+    for case in &cases {
+        for run in visible_runs(&state, &caller, case).await? {
+            if want.is_none_or(|w| w == run.state) {
+                out.push(run_json(&run));
+            }
+        }
+    }
+    let mut r = axum::Json(out).into_response();
+    if let [case] = cases.as_slice() {
+        r.extensions_mut().insert(crate::middleware::AuditCase(case.id.as_str().to_owned()));
+    }
+    Ok(r)
+}
+
+pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (run, _) = policy::run(&state, &caller, &id).await?;
+    let case = policy::case(&state, &caller, run.case_id.as_str()).await?;
+    match caller.role() {
+        Role::Admin | Role::Authority => {}
+        Role::Vendor if run.org_id == caller.org.id => {}
+        Role::Vendor => return Err(ApiError::forbidden("only the organisation that started a run may cancel it")),
+        Role::Advisor => return Err(ApiError::forbidden("advisors change nothing")),
+    }
+    if run.state.is_terminal() {
+        return Err(ApiError::conflict(format!("the run is already {}", run.state)));
+    }
+    let cancelled = state
+        .store
+        .cancel_run(&run.id, &format!("cancelled by {} ({})", caller.user.name, caller.org.name))
+        .await?;
+    state.runner.cancel(&run.id);
+    Ok(in_case(&case, axum::Json(run_json(&cancelled))))
+}
+
+async fn stored_report(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(StoredReport, store::meta::Case)> {
+    let (run, _) = policy::run(state, caller, id).await?;
+    let case = policy::case(state, caller, run.case_id.as_str()).await?;
+    let digest = run.report_sha256.clone().ok_or_else(|| {
+        ApiError::conflict(format!("the run is {}; only a succeeded run has a report", run.state))
+    })?;
+    let blobs = state.blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let report = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))?;
+    Ok((report, case))
+}
+
+pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (report, case) = stored_report(&state, &caller, &id).await?;
+    Ok(in_case(&case, axum::Json(report.record)))
+}
+
+pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (report, case) = stored_report(&state, &caller, &id).await?;
+    Ok(in_case(
+        &case,
+        ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], report.markdown),
+    ))
+}

@@ -1,0 +1,227 @@
+//! Runs as jobs: a bounded pool claims queued runs from the database and executes each
+//! through `evaluate::run`, the same code as `sandkasse evaluate`.
+//!
+//! Claiming is an atomic `queued → running` in the database, so several server processes on
+//! one PostgreSQL never take the same run. Progress is written at most twice a second.
+//! Cancelling sets the run's flag, which `evaluate::run` checks before each batch. At start-up
+//! runs left `running` by a crash are marked failed with the cause; on shutdown running runs
+//! are stopped and marked failed likewise, so nothing stays `running` forever.
+
+use crate::state::AppState;
+use evaluate::{Dataset, EvaluateError, Request};
+use fairness::criteria::Criterion;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::RunId;
+use store::meta::Run;
+use synth::DatasetSpec;
+use tokio::sync::Notify;
+
+/// What a run was asked to do, as stored with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunParams {
+    /// The test split, fully resolved (scenario, rows, seed, bias, twins, generator version).
+    pub dataset: DatasetSpec,
+    /// The criteria in force when the run was created.
+    pub criteria: Vec<Criterion>,
+    pub bootstrap: usize,
+}
+
+/// The stored report of a succeeded run: the run record and its Markdown rendering.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredReport {
+    pub record: serde_json::Value,
+    pub markdown: String,
+}
+
+pub const INTERRUPTED: &str = "the server stopped while this run was running (crash or kill); start it again";
+pub const SHUT_DOWN: &str = "the server was shut down during this run; start it again";
+
+/// The pool's shared state.
+#[derive(Default)]
+pub struct Runner {
+    wake: Notify,
+    running: Mutex<HashMap<RunId, Arc<AtomicBool>>>,
+    stopping: AtomicBool,
+}
+
+impl Runner {
+    /// A run was queued: wake an idle slot.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops the run if this process is executing it; returns whether it was.
+    pub fn cancel(&self, id: &RunId) -> bool {
+        match self.running.lock() {
+            Ok(m) => m.get(id).map(|f| f.store(true, Ordering::Relaxed)).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// No more claims; running runs are told to stop.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        if let Ok(m) = self.running.lock() {
+            for f in m.values() {
+                f.store(true, Ordering::Relaxed);
+            }
+        }
+        self.wake.notify_waiters();
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts `slots` executors; they return when [`Runner::stop`] is called.
+pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..slots.max(1))
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while !state.runner.stopping() {
+                    match state.store.claim_next_queued().await {
+                        Ok(Some(run)) => execute(&state, run).await,
+                        Ok(None) => {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), state.runner.wake.notified()).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "claiming a run");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn execute(state: &AppState, run: Run) {
+    let started = Instant::now();
+    let id = run.id.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Ok(mut m) = state.runner.running.lock() {
+        m.insert(id.clone(), cancel.clone());
+    }
+    let outcome = evaluate_run(state, &run, cancel.clone()).await;
+    if let Ok(mut m) = state.runner.running.lock() {
+        m.remove(&id);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let result = match outcome {
+        Ok((digest, rows, scenario)) => {
+            state.metrics.rows_scored(&scenario, rows);
+            state.store.finish_run(&id, &digest).await.map(|_| "succeeded")
+        }
+        Err(EvaluateError::Cancelled) if state.runner.stopping() => {
+            state.store.fail_run(&id, SHUT_DOWN).await.map(|_| "failed")
+        }
+        // Cancelled through the API, which already recorded it.
+        Err(EvaluateError::Cancelled) => Ok("cancelled"),
+        Err(e) => {
+            let mut cause = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                cause.push_str(": ");
+                cause.push_str(&s.to_string());
+                source = s.source();
+            }
+            state.store.fail_run(&id, &cause).await.map(|_| "failed")
+        }
+    };
+    match result {
+        Ok(s) => state.metrics.run_finished(s, seconds),
+        // E.g. cancelled while the report was being stored: the cancel stands.
+        Err(e) => tracing::warn!(run = %id, error = %e, "recording the end of a run"),
+    }
+}
+
+/// Runs the evaluation on a blocking thread; returns the stored report's digest.
+async fn evaluate_run(
+    state: &AppState,
+    run: &Run,
+    cancel: Arc<AtomicBool>,
+) -> Result<(store::Digest, u64, String), EvaluateError> {
+    let internal = |m: String| EvaluateError::Metrics(m);
+    let params: RunParams =
+        serde_json::from_value(run.params.clone()).map_err(|e| internal(format!("the run's parameters: {e}")))?;
+    let model = state
+        .store
+        .model(&run.model_id)
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| internal("its model is gone".into()))?;
+    let scenario = params.dataset.scenario.clone();
+    let req = Request {
+        model: state.blobs.path(&model.model_sha256),
+        manifest: state.blobs.path(&model.manifest_sha256),
+        dataset: Dataset::Generate(Box::new(params.dataset)),
+        groups: vec!["sex".into(), "origin".into(), "age_band".into()],
+        criteria: params.criteria,
+        fairness: fairness::Config {
+            bootstrap: params.bootstrap,
+            ..fairness::Config::default()
+        },
+        bootstrap_seed: None,
+        limits: inference::inspect::Limits::default(),
+        worker: state.config.worker.clone(),
+        workers: state.config.workers_per_run,
+        batch_rows: 8192,
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(Notify::new());
+    // Progress goes to the database from here, not from the scoring threads.
+    let reporter = {
+        let (state, done, finished, id) = (state.clone(), done.clone(), finished.clone(), run.id.clone());
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                let stop = tokio::time::timeout(Duration::from_millis(500), finished.notified())
+                    .await
+                    .is_ok();
+                let now = done.load(Ordering::Relaxed);
+                if now != last {
+                    let _ = state.store.update_progress(&id, now).await;
+                    last = now;
+                }
+                if stop {
+                    break;
+                }
+            }
+        })
+    };
+    let blobs = state.blobs.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let progress = |rows: u64, _total: u64| done.store(rows, Ordering::Relaxed);
+        let record = evaluate::run(&req, &progress, &cancel)?;
+        let stored = StoredReport {
+            record: serde_json::to_value(&record).map_err(|e| EvaluateError::Metrics(e.to_string()))?,
+            markdown: record.to_markdown(),
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+        let digest = blobs
+            .put(&bytes)
+            .map_err(|e| EvaluateError::Metrics(format!("storing the report: {e}")))?;
+        Ok::<_, EvaluateError>((digest, record))
+    })
+    .await;
+    finished.notify_one();
+    let _ = reporter.await;
+    let (digest, record) = result.map_err(|e| internal(format!("the run's thread failed: {e}")))??;
+    let starts = record.throughput.workers as u64
+        + record.worker_events.iter().filter(|e| e.respawned).count() as u64;
+    state.metrics.worker_event("start", starts);
+    for e in &record.worker_events {
+        let cause = serde_json::to_value(&e.cause)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        state.metrics.worker_event(&cause, 1);
+    }
+    Ok((digest, record.throughput.rows, scenario))
+}

@@ -1,0 +1,26 @@
+//! What every handler shares.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::runner::Runner;
+use std::sync::Arc;
+use store::Store;
+use store::blobs::BlobStore;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub metrics: Metrics,
+    pub runner: Runner,
+    pub config: Config,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
