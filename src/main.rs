@@ -43,7 +43,9 @@ fn main() -> std::process::ExitCode {
     // Logging to stderr starts no thread, so the worker is still single-threaded when it
     // locks itself down.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDKASSE_LOG").unwrap_or_else(|_| "warn,server=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SANDKASSE_LOG").unwrap_or_else(|_| "warn,server=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {

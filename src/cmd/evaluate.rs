@@ -119,7 +119,11 @@ pub fn run(args: Args) -> Result<()> {
         },
         bootstrap_seed: args.seed,
         limits: Limits::default(),
-        worker: super::worker_config(onnxruntime, args.worker_memory_mb, Duration::from_secs(args.batch_timeout))?,
+        worker: super::worker_config(
+            onnxruntime,
+            args.worker_memory_mb,
+            Duration::from_secs(args.batch_timeout),
+        )?,
         workers,
         batch_rows: args.batch_rows,
     };

@@ -32,6 +32,9 @@ pub struct Args {
     /// Address-space limit of each worker, MiB.
     #[arg(long, default_value_t = 4096)]
     worker_memory_mb: u64,
+    /// Largest model upload, MiB.
+    #[arg(long, default_value_t = 64)]
+    max_model_mb: u64,
     /// Deadline for one batch, seconds.
     #[arg(long, default_value_t = 60)]
     batch_timeout: u64,
@@ -39,7 +42,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let onnxruntime = inference::runtime::locate()?;
-    let worker = super::worker_config(onnxruntime, args.worker_memory_mb, Duration::from_secs(args.batch_timeout))?;
+    let worker = super::worker_config(
+        onnxruntime,
+        args.worker_memory_mb,
+        Duration::from_secs(args.batch_timeout),
+    )?;
     let mut config = server::Config::new(args.data.data_dir.clone(), worker);
     config.database_url = args.data.database_url.clone();
     config.bind = args.bind;
@@ -50,19 +57,31 @@ pub fn run(args: Args) -> Result<()> {
         .max(1);
     config.bootstrap = args.bootstrap;
     config.demo_models = args.models_dir.clone();
+    config.max_model_bytes = args.max_model_mb << 20;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let backend = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+        let backend = if config.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
         let data_dir = config.data_dir.clone();
         server::serve(
             config,
             args.demo,
             |running| {
-                println!("Sandkasse listening on http://{}/ ({backend}; data in {})", running.addr, data_dir.display());
-                println!("  API: http://{}/api/v1/openapi.json   metrics: http://{}/metrics", running.addr, running.addr);
+                println!(
+                    "Sandkasse listening on http://{}/ ({backend}; data in {})",
+                    running.addr,
+                    data_dir.display()
+                );
+                println!(
+                    "  API: http://{}/api/v1/openapi.json   metrics: http://{}/metrics",
+                    running.addr, running.addr
+                );
                 if let Some(demo) = &running.demo {
                     for u in &demo.users {
                         println!("  demo {:<9} {:<20} ({}): {}", u.role.as_str(), u.name, u.org, u.token);

@@ -41,7 +41,8 @@ pub fn run(args: Args) -> Result<()> {
     runtime.block_on(async move {
         match args.command {
             Command::Add { data, org, role, name } => {
-                let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role: {e} (vendor, authority, advisor or admin)"))?;
+                let role = Role::parse(&role)
+                    .map_err(|e| anyhow::anyhow!("--role: {e} (vendor, authority, advisor or admin)"))?;
                 let (org, name) = (org.trim().to_owned(), name.trim().to_owned());
                 if org.is_empty() || org.chars().count() > 200 || name.is_empty() || name.chars().count() > 200 {
                     bail!("--org and --name must be 1 to 200 characters");
@@ -52,14 +53,25 @@ pub fn run(args: Args) -> Result<()> {
                 let org = match existing {
                     Some(o) if o.kind != kind => bail!(
                         "organisation {:?} is a {} organisation; a {} cannot belong to it",
-                        o.name, o.kind, role
+                        o.name,
+                        o.kind,
+                        role
                     ),
                     Some(o) => o,
                     None => store.create_org(&org, kind).await?,
                 };
                 let (user, token) = store.create_user(&org.id, &name, role).await?;
+                store
+                    .append_audit(cli_entry(
+                        "users add",
+                        format!("user {} ({role}) in org {}", user.id, org.id),
+                    ))
+                    .await?;
                 store.close().await;
-                eprintln!("added {} ({}) to {} as user {}; the token, shown only now:", user.name, role, org.name, user.id);
+                eprintln!(
+                    "added {} ({}) to {} as user {}; the token, shown only now:",
+                    user.name, role, org.name, user.id
+                );
                 super::print(&format!("{}\n", token.expose()))
             }
             Command::List { data } => {
@@ -75,4 +87,20 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     })
+}
+
+/// An audit entry for a change made from the command line, by whoever runs it on the host.
+pub fn cli_entry(action: &str, object: String) -> store::audit::NewEntry {
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    store::audit::NewEntry {
+        time: store::Timestamp::now().as_str().to_owned(),
+        actor: format!("cli:{}", who.chars().take(64).collect::<String>()),
+        org: String::new(),
+        role: "operator".into(),
+        action: action.into(),
+        object,
+        outcome: "ok".into(),
+        request_id: store::RunId::generate().as_str().to_owned(),
+        case_id: None,
+    }
 }

@@ -40,8 +40,11 @@ const USERS: &[(&str, Role, usize)] = &[
     ("Adam Admin", Role::Admin, 4),
 ];
 
-/// Case name, scenario, member organisations (indices into `ORGS`), models (file stem, vendor).
-const CASES: &[(&str, &[usize], &[(&str, usize)])] = &[
+/// A sample model to seed: file stem in the models directory, vendor (index into `ORGS`).
+type SampleModel = (&'static str, usize);
+
+/// Case name, member organisations (indices into `ORGS`), models.
+const CASES: &[(&str, &[usize], &[SampleModel])] = &[
     (
         "Risiko for langtidsledighed (profilering af nyledige)",
         &[0, 1],
@@ -61,7 +64,8 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
         return Ok(DemoInfo {
             users: Vec::new(),
             notes: vec![
-                "the demo was seeded before; its tokens were printed then (add users with `sandkasse users add`)".into(),
+                "the demo was seeded before; its tokens were printed then (add users with `sandkasse users add`)"
+                    .into(),
             ],
         });
     }
@@ -96,7 +100,8 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
             let onnx = models_dir.join(format!("{stem}.onnx"));
             let toml = models_dir.join(format!("{stem}.toml"));
             let (Ok(model), Ok(manifest_text)) = (std::fs::read(&onnx), std::fs::read_to_string(&toml)) else {
-                info.notes.push(format!("sample model {} not found; not seeded", onnx.display()));
+                info.notes
+                    .push(format!("sample model {} not found; not seeded", onnx.display()));
                 continue;
             };
             let manifest = inference::manifest::Manifest::parse(&manifest_text).map_err(|e| e.to_string())?;
@@ -121,5 +126,24 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
                 .map_err(e)?;
         }
     }
+    store
+        .append_audit(store::audit::NewEntry {
+            time: store::Timestamp::now().as_str().to_owned(),
+            actor: "system".into(),
+            org: String::new(),
+            role: "operator".into(),
+            action: "seed demo".into(),
+            object: format!(
+                "{} organisations, {} users, {} cases",
+                ORGS.len(),
+                USERS.len(),
+                CASES.len()
+            ),
+            outcome: "ok".into(),
+            request_id: store::RunId::generate().as_str().to_owned(),
+            case_id: None,
+        })
+        .await
+        .map_err(e)?;
     Ok(info)
 }

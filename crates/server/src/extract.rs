@@ -32,7 +32,9 @@ fn json_error(e: JsonRejection) -> ApiError {
             ApiError::too_large("the body is over the size limit")
         }
         JsonRejection::JsonDataError(e) => ApiError::bad_request(format!("the body does not fit: {}", e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
+        }
         other => ApiError::bad_request(other.body_text()),
     }
 }

@@ -34,9 +34,15 @@ pub enum ServeError {
     #[error("opening the blob directory: {0}")]
     Blobs(#[from] store::blobs::BlobError),
     #[error("listening on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("creating the data directory {path}: {source}")]
-    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
     #[error("seeding the demo: {0}")]
@@ -78,7 +84,10 @@ pub async fn serve(
     let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
     let interrupted = store.mark_interrupted_runs(runner::INTERRUPTED).await?;
     if !interrupted.is_empty() {
-        tracing::warn!(runs = interrupted.len(), "runs left running by a previous process were marked failed");
+        tracing::warn!(
+            runs = interrupted.len(),
+            "runs left running by a previous process were marked failed"
+        );
     }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

@@ -53,22 +53,34 @@ impl Metrics {
             &["action"],
         );
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route and method.")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route and method.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
             &["route", "method"],
         )
         .expect("static metric");
         registry.register(Box::new(latency.clone())).expect("registered once");
         let run_seconds = HistogramVec::new(
-            HistogramOpts::new("run_duration_seconds", "Wall time of runs from start to end, by final state.")
-                .buckets(vec![0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
+            HistogramOpts::new(
+                "run_duration_seconds",
+                "Wall time of runs from start to end, by final state.",
+            )
+            .buckets(vec![0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
             &["state"],
         )
         .expect("static metric");
-        registry.register(Box::new(run_seconds.clone())).expect("registered once");
-        let runs_by_state = IntGaugeVec::new(Opts::new("runs", "Runs in the database by state."), &["state"])
-            .expect("static metric");
-        registry.register(Box::new(runs_by_state.clone())).expect("registered once");
+        registry
+            .register(Box::new(run_seconds.clone()))
+            .expect("registered once");
+        let runs_by_state =
+            IntGaugeVec::new(Opts::new("runs", "Runs in the database by state."), &["state"]).expect("static metric");
+        registry
+            .register(Box::new(runs_by_state.clone()))
+            .expect("registered once");
         Self {
             registry,
             requests,

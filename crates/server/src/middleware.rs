@@ -82,8 +82,12 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
             actor: caller
                 .as_ref()
                 .map_or_else(|| "anonymous".to_owned(), |c| c.user.id.as_str().to_owned()),
-            org: caller.as_ref().map_or_else(String::new, |c| c.org.id.as_str().to_owned()),
-            role: caller.as_ref().map_or_else(String::new, |c| c.role().as_str().to_owned()),
+            org: caller
+                .as_ref()
+                .map_or_else(String::new, |c| c.org.id.as_str().to_owned()),
+            role: caller
+                .as_ref()
+                .map_or_else(String::new, |c| c.role().as_str().to_owned()),
             action: format!("{method} {route}"),
             object,
             outcome: response.status().as_u16().to_string(),

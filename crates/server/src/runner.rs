@@ -213,8 +213,7 @@ async fn evaluate_run(
     finished.notify_one();
     let _ = reporter.await;
     let (digest, record) = result.map_err(|e| internal(format!("the run's thread failed: {e}")))??;
-    let starts = record.throughput.workers as u64
-        + record.worker_events.iter().filter(|e| e.respawned).count() as u64;
+    let starts = record.throughput.workers as u64 + record.worker_events.iter().filter(|e| e.respawned).count() as u64;
     state.metrics.worker_event("start", starts);
     for e in &record.worker_events {
         let cause = serde_json::to_value(&e.cause)

@@ -22,7 +22,11 @@ pub struct AuditQuery {
     offset: Option<u64>,
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
     caller.require(&[Role::Advisor, Role::Admin], "reading the audit log")?;
     let time = |s: &Option<String>, name: &str| {
         s.as_deref()
@@ -32,7 +36,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(format!("`limit` must be in 1..=1000, got {limit}")));
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be in 1..=1000, got {limit}"
+        )));
     }
     let filter = AuditFilter {
         case: q

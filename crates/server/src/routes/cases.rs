@@ -73,9 +73,7 @@ async fn find_org(store: &Store, key: &str) -> ApiResult<Org> {
         .await?
         .into_iter()
         .find(|o| o.name == key)
-        .ok_or_else(|| {
-            ApiError::unprocessable("unknown_organisation", format!("no organisation {:?}", truncate(key)))
-        })
+        .ok_or_else(|| ApiError::unprocessable("unknown_organisation", format!("no organisation {:?}", truncate(key))))
 }
 
 fn truncate(s: &str) -> String {
@@ -137,7 +135,8 @@ pub async fn add_member(
     state.store.add_case_member(&case.id, &org.id).await?;
     let members = members_of(&state.store, &case).await?;
     let mut r = in_case(&case, axum::Json(members));
-    r.extensions_mut().insert(AuditObject(format!("case {} member {}", case.id, org.id)));
+    r.extensions_mut()
+        .insert(AuditObject(format!("case {} member {}", case.id, org.id)));
     Ok(r)
 }
 
@@ -183,6 +182,7 @@ pub async fn set_criteria(
     let json = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
     let c = state.store.set_criteria(&case.id, &json, &caller.user.id).await?;
     let mut r = in_case(&case, axum::Json(criteria_json(&c)));
-    r.extensions_mut().insert(AuditObject(format!("criteria of case {}", case.id)));
+    r.extensions_mut()
+        .insert(AuditObject(format!("criteria of case {}", case.id)));
     Ok(r)
 }

@@ -77,7 +77,8 @@ pub async fn dataset(
             state.config.max_dataset_rows, q.rows
         )));
     }
-    let mut spec = synth::DatasetSpec::new(&name, q.rows, q.seed).map_err(|_| ApiError::not_found("scenario", &name))?;
+    let mut spec =
+        synth::DatasetSpec::new(&name, q.rows, q.seed).map_err(|_| ApiError::not_found("scenario", &name))?;
     spec.split = synth::Split::Train;
     let tmp_dir = state.config.data_dir.join("tmp");
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {

@@ -58,8 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scenarios/{scenario}/dataset", get(info::dataset))
         .route("/api/v1/cases", get(cases::list).post(cases::create))
         .route("/api/v1/cases/{case}", get(cases::get))
-        .route("/api/v1/cases/{case}/members", get(cases::members).post(cases::add_member))
-        .route("/api/v1/cases/{case}/criteria", get(cases::criteria).put(cases::set_criteria))
+        .route(
+            "/api/v1/cases/{case}/members",
+            get(cases::members).post(cases::add_member),
+        )
+        .route(
+            "/api/v1/cases/{case}/criteria",
+            get(cases::criteria).put(cases::set_criteria),
+        )
         .route(
             "/api/v1/cases/{case}/models",
             get(models::list)
@@ -77,20 +83,33 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::around));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::around,
+        ));
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found("endpoint", uri.path())
+/// Answers outside the routes get a request id too.
+fn with_request_id(e: ApiError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut r = e.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(store::RunId::generate().as_str()) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    with_request_id(ApiError::not_found("endpoint", uri.path()))
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    with_request_id(ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this endpoint does not take that method",
-    )
+    ))
 }

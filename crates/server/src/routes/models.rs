@@ -39,7 +39,9 @@ async fn read_field(field: &mut axum::extract::multipart::Field<'_>, name: &str,
         .map_err(|e| multipart_error(&format!("reading part `{name}`"), e))?
     {
         if (out.len() + chunk.len()) as u64 > limit {
-            return Err(ApiError::too_large(format!("part `{name}` is over its limit of {limit} bytes")));
+            return Err(ApiError::too_large(format!(
+                "part `{name}` is over its limit of {limit} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
@@ -84,7 +86,10 @@ async fn receive(
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("send multipart/form-data with parts `model` and `manifest`: {}", e.body_text()),
+            format!(
+                "send multipart/form-data with parts `model` and `manifest`: {}",
+                e.body_text()
+            ),
         )
     })?;
     let (mut model, mut manifest) = (None, None);
@@ -117,7 +122,10 @@ async fn receive(
     if synth::scenario::by_name(&parsed.scenario).is_err() {
         return Err(ApiError::unprocessable(
             "invalid_manifest",
-            format!("the manifest names scenario {:?}, which does not exist", parsed.scenario),
+            format!(
+                "the manifest names scenario {:?}, which does not exist",
+                parsed.scenario
+            ),
         ));
     }
     // Inspection parses untrusted protobuf: off the async threads.

@@ -46,7 +46,11 @@ fn default_rows() -> u64 {
     100_000
 }
 
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<NewRunBody>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewRunBody>,
+) -> ApiResult<Response> {
     let model = policy::model(&state, &caller, &body.model_id).await?;
     let case = policy::case(&state, &caller, model.case_id.as_str()).await?;
     caller.require(&[Role::Vendor, Role::Authority, Role::Admin], "starting a run")?;
@@ -132,7 +136,11 @@ async fn visible_runs(state: &AppState, caller: &Caller, case: &store::meta::Cas
 
 pub async fn list_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let runs: Vec<Value> = visible_runs(&state, &caller, &case).await?.iter().map(run_json).collect();
+    let runs: Vec<Value> = visible_runs(&state, &caller, &case)
+        .await?
+        .iter()
+        .map(run_json)
+        .collect();
     Ok(in_case(&case, axum::Json(runs)))
 }
 
@@ -165,7 +173,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     }
     let mut r = axum::Json(out).into_response();
     if let [case] = cases.as_slice() {
-        r.extensions_mut().insert(crate::middleware::AuditCase(case.id.as_str().to_owned()));
+        r.extensions_mut()
+            .insert(crate::middleware::AuditCase(case.id.as_str().to_owned()));
     }
     Ok(r)
 }
@@ -176,7 +185,11 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Pat
     match caller.role() {
         Role::Admin | Role::Authority => {}
         Role::Vendor if run.org_id == caller.org.id => {}
-        Role::Vendor => return Err(ApiError::forbidden("only the organisation that started a run may cancel it")),
+        Role::Vendor => {
+            return Err(ApiError::forbidden(
+                "only the organisation that started a run may cancel it",
+            ));
+        }
         Role::Advisor => return Err(ApiError::forbidden("advisors change nothing")),
     }
     if run.state.is_terminal() {
@@ -184,7 +197,10 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Pat
     }
     let cancelled = state
         .store
-        .cancel_run(&run.id, &format!("cancelled by {} ({})", caller.user.name, caller.org.name))
+        .cancel_run(
+            &run.id,
+            &format!("cancelled by {} ({})", caller.user.name, caller.org.name),
+        )
         .await?;
     state.runner.cancel(&run.id);
     Ok(in_case(&case, axum::Json(run_json(&cancelled))))
@@ -193,9 +209,10 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Pat
 async fn stored_report(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(StoredReport, store::meta::Case)> {
     let (run, _) = policy::run(state, caller, id).await?;
     let case = policy::case(state, caller, run.case_id.as_str()).await?;
-    let digest = run.report_sha256.clone().ok_or_else(|| {
-        ApiError::conflict(format!("the run is {}; only a succeeded run has a report", run.state))
-    })?;
+    let digest = run
+        .report_sha256
+        .clone()
+        .ok_or_else(|| ApiError::conflict(format!("the run is {}; only a succeeded run has a report", run.state)))?;
     let blobs = state.blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
         .await
@@ -213,6 +230,9 @@ pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): 
     let (report, case) = stored_report(&state, &caller, &id).await?;
     Ok(in_case(
         &case,
-        ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], report.markdown),
+        (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            report.markdown,
+        ),
     ))
 }

@@ -1,0 +1,478 @@
+//! The service end to end through real HTTP: `sandkasse serve` as a process, on SQLite and
+//! on PostgreSQL (a throwaway cluster this test starts itself).
+
+mod service;
+
+use serde_json::{Value, json};
+use service::{Data, Service};
+use std::time::Duration;
+
+/// Accounts of one scenario: an authority, two vendors, an advisor.
+struct People {
+    authority: String,
+    vendor: String,
+    other_vendor: String,
+    advisor: String,
+}
+
+fn people(data: &Data) -> People {
+    People {
+        authority: data.add_user("Styrelsen for Arbejdsmarked og Rekruttering", "authority", "Anna"),
+        vendor: data.add_user("Nordlys Analytics", "vendor", "Niels"),
+        other_vendor: data.add_user("Fjord AI", "vendor", "Frida"),
+        advisor: data.add_user("Datatilsynet", "advisor", "Dorte"),
+    }
+}
+
+/// A metric's value in Prometheus text, summed over series whose labels contain `labels`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn end_to_end(data: Data) {
+    let p = people(&data);
+    let server = data.start(&[]);
+    let authority = server.client(Some(&p.authority));
+    let vendor = server.client(Some(&p.vendor));
+    let other = server.client(Some(&p.other_vendor));
+    let advisor = server.client(Some(&p.advisor));
+
+    // The authority opens a case with the vendor and fixes criteria before any run.
+    let r = authority.post(
+        "/api/v1/cases",
+        &json!({"name": "Langtidsledighed", "members": ["Nordlys Analytics"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let criteria = json!({"criteria": [
+        {"attribute": "origin", "metric": "disparate_impact", "against": "reference", "op": ">=", "threshold": 0.8}
+    ]});
+    let r = authority.put(&format!("/api/v1/cases/{case}/criteria"), &criteria);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The vendor uploads a sample model and starts a run.
+    let r = vendor.upload_files(&case, "unemployment-logreg");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let model = r.json();
+    let model_id = model["id"].as_str().unwrap().to_owned();
+    assert_eq!(model["inspection"]["sha256"], model["model_sha256"]);
+    let r = vendor.post(
+        "/api/v1/runs",
+        &json!({"model_id": model_id, "rows": 20000, "seed": 3, "counterfactual": "sex"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let run_id = r.json()["id"].as_str().unwrap().to_owned();
+    let run = vendor.wait_run(&run_id, Duration::from_secs(120));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["progress_rows"], 40000);
+    assert_eq!(run["progress"], 1.0);
+
+    // The authority reads the report: the case's criteria were applied.
+    let r = authority.get(&format!("/api/v1/runs/{run_id}/report"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["provenance"]["dataset"]["rows"], 20000);
+    assert_eq!(report["provenance"]["model_sha256"], model["model_sha256"]);
+    assert_eq!(report["report"]["verdicts"].as_array().unwrap().len(), 1);
+    assert!(report["report"]["counterfactual"]["overall"]["pairs"].as_u64().unwrap() == 20000);
+    let md = authority.get(&format!("/api/v1/runs/{run_id}/report.md"));
+    assert_eq!(md.status, 200);
+    assert!(md.content_type.starts_with("text/markdown"));
+    assert!(md.text().contains("# Fairness report"), "{}", md.text());
+
+    // The advisor reads both, and the audit chain, and verifies it.
+    assert_eq!(advisor.get(&format!("/api/v1/runs/{run_id}/report")).json(), report);
+    assert_eq!(advisor.get(&format!("/api/v1/models/{model_id}")).status, 200);
+    let audit = advisor.get(&format!("/api/v1/audit?case={case}"));
+    assert_eq!(audit.status, 200, "{}", audit.text());
+    let entries = audit.json()["entries"].as_array().unwrap().clone();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for want in [
+        "POST /api/v1/cases",
+        "PUT /api/v1/cases/{case}/criteria",
+        "POST /api/v1/cases/{case}/models",
+        "POST /api/v1/runs",
+        "GET /api/v1/runs/{run}/report",
+    ] {
+        assert!(actions.contains(&want), "{want} not audited: {actions:?}");
+    }
+    // The advisor's own reads are audited, with the request id the advisor was given.
+    let read = advisor.get(&format!("/api/v1/runs/{run_id}"));
+    let rid = read.request_id.clone().unwrap();
+    let all = advisor.get("/api/v1/audit?limit=1000").json();
+    assert!(
+        all["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["request_id"] == rid.as_str() && e["role"] == "advisor"),
+        "the advisor's read {rid} is not in the log"
+    );
+    let v = advisor.get("/api/v1/audit/verify");
+    assert_eq!(v.status, 200);
+    assert_eq!(v.json()["intact"], true, "{}", v.text());
+    assert!(v.json()["entries"].as_u64().unwrap() >= 10);
+    // Advisors change nothing.
+    assert_eq!(advisor.post("/api/v1/runs", &json!({"model_id": model_id})).status, 403);
+    assert_eq!(advisor.post("/api/v1/cases", &json!({"name": "x"})).status, 403);
+
+    // The second vendor sees none of it: another organisation's objects do not exist.
+    assert_eq!(other.get("/api/v1/cases").json(), json!([]));
+    assert_eq!(other.get("/api/v1/runs").json(), json!([]));
+    for path in [
+        format!("/api/v1/cases/{case}"),
+        format!("/api/v1/cases/{case}/models"),
+        format!("/api/v1/models/{model_id}"),
+        format!("/api/v1/runs/{run_id}"),
+        format!("/api/v1/runs/{run_id}/report"),
+    ] {
+        let r = other.get(&path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.code(), "not_found");
+    }
+    assert_eq!(other.upload_files(&case, "unemployment-logreg").status, 404);
+    assert_eq!(other.get("/api/v1/audit").status, 403);
+
+    // /metrics reflects it all.
+    let m = server.client(None).get("/metrics").text();
+    assert_eq!(
+        metric(&m, "sandkasse_model_uploads_total", &["outcome=\"accepted\""]),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(metric(&m, "sandkasse_runs", &["state=\"succeeded\""]), 1.0);
+    assert_eq!(metric(&m, "sandkasse_runs", &["state=\"queued\""]), 0.0);
+    assert_eq!(
+        metric(&m, "sandkasse_runs_finished_total", &["state=\"succeeded\""]),
+        1.0
+    );
+    assert_eq!(metric(&m, "sandkasse_rows_scored_total", &[]), 40000.0);
+    assert!(metric(&m, "sandkasse_worker_events_total", &["event=\"start\""]) >= 2.0);
+    assert!(
+        metric(
+            &m,
+            "sandkasse_http_requests_total",
+            &["route=\"/api/v1/runs/{run}\"", "status=\"404\""]
+        ) >= 1.0
+    );
+    assert!(
+        metric(
+            &m,
+            "sandkasse_http_request_duration_seconds_count",
+            &["route=\"/api/v1/cases\"", "method=\"POST\""]
+        ) >= 1.0
+    );
+}
+
+#[test]
+fn end_to_end_on_sqlite() {
+    end_to_end(Data::sqlite());
+}
+
+#[test]
+fn end_to_end_on_postgres() {
+    end_to_end(Data::postgres());
+}
+
+/// A case with the vendor's uploaded sample model: (case id, model id).
+fn case_with_model(server: &Service, p: &People) -> (String, String) {
+    let r = server
+        .client(Some(&p.authority))
+        .post("/api/v1/cases", &json!({"name": "c", "members": ["Nordlys Analytics"]}));
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let r = server.client(Some(&p.vendor)).upload_files(&case, "unemployment-gbm");
+    assert_eq!(r.status, 201, "{}", r.text());
+    (case, r.json()["id"].as_str().unwrap().to_owned())
+}
+
+fn audit_verify(data: &Data) -> std::process::Output {
+    service::sandkasse()
+        .args(["audit", "verify"])
+        .args(data.args())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kill_9_during_a_run_then_restart_leaves_everything_intact_and_the_run_marked() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&[]);
+    let vendor = server.client(Some(&p.vendor));
+    let (case, model) = case_with_model(&server, &p);
+    // A finished run first, whose report must survive.
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 5000}));
+    let done = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(vendor.wait_run(&done, Duration::from_secs(60))["state"], "succeeded");
+    let report = vendor.get(&format!("/api/v1/runs/{done}/report")).json();
+    // Then a long one, killed while it runs.
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 2000000}));
+    let long = r.json()["id"].as_str().unwrap().to_owned();
+    let t = std::time::Instant::now();
+    loop {
+        let run = vendor.get(&format!("/api/v1/runs/{long}")).json();
+        if run["state"] == "running" && run["progress_rows"].as_u64().unwrap() > 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "{run}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill9();
+    let o = audit_verify(&data);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let server = data.start(&[]);
+    let vendor = server.client(Some(&p.vendor));
+    let run = vendor.get(&format!("/api/v1/runs/{long}")).json();
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(
+        run["cause"]
+            .as_str()
+            .unwrap()
+            .contains("the server stopped while this run was running"),
+        "{run}"
+    );
+    assert_eq!(vendor.get(&format!("/api/v1/runs/{done}/report")).json(), report);
+    assert_eq!(
+        vendor
+            .get(&format!("/api/v1/cases/{case}/models"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
+    assert_eq!(v["intact"], true, "{v}");
+    // And the service still works.
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 3000}));
+    let again = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(vendor.wait_run(&again, Duration::from_secs(60))["state"], "succeeded");
+}
+
+#[test]
+fn sigterm_stops_a_running_run_and_marks_it() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&[]);
+    let vendor = server.client(Some(&p.vendor));
+    let (_, model) = case_with_model(&server, &p);
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 2000000}));
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let t = std::time::Instant::now();
+    while vendor.get(&format!("/api/v1/runs/{id}")).json()["state"] != "running" {
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = std::time::Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(t.elapsed() < Duration::from_secs(20), "shutdown took {:?}", t.elapsed());
+    let server = data.start(&[]);
+    let run = server.client(Some(&p.vendor)).get(&format!("/api/v1/runs/{id}")).json();
+    assert_eq!(run["state"], "failed");
+    assert!(run["cause"].as_str().unwrap().contains("shut down"), "{run}");
+}
+
+#[test]
+fn an_edited_audit_row_fails_verification_in_the_cli_and_the_api() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&[]);
+    let (case, _) = case_with_model(&server, &p);
+    let advisor = server.client(Some(&p.advisor));
+    assert_eq!(advisor.get(&format!("/api/v1/cases/{case}")).status, 200);
+    server.kill9();
+    assert!(audit_verify(&data).status.success());
+    // Someone with database access rewrites one outcome.
+    let db = data.dir.path().join("sandkasse.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let n = sqlx::query("UPDATE audit SET outcome = '403' WHERE seq = 3")
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        pool.close().await;
+    });
+    let o = audit_verify(&data);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("entry 3"), "{err}");
+    let server = data.start(&[]);
+    let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
+    assert_eq!(v["intact"], false, "{v}");
+    assert_eq!(v["break"]["seq"], 3, "{v}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_stores_nothing_and_the_service_stays_up() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--max-model-mb", "1"]);
+    let (case, model) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let models = |c: &service::Client| {
+        c.get(&format!("/api/v1/cases/{case}/models"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = models(&vendor);
+    let gbm = std::fs::read(service::models_dir().join("unemployment-gbm.onnx")).unwrap();
+    let manifest = std::fs::read(service::models_dir().join("unemployment-gbm.toml")).unwrap();
+    let hostile = std::fs::read(service::models_dir().join("hostile/custom_op_domain.onnx")).unwrap();
+    let hostile_manifest = std::fs::read(service::models_dir().join("hostile/custom_op_domain.toml")).unwrap();
+    let big = vec![7u8; 2 << 20];
+    let cases: Vec<(&str, service::Resp, u16, &str, &str)> = vec![
+        (
+            "oversized upload",
+            vendor.upload(&case, &big, &manifest),
+            413,
+            "too_large",
+            "limit",
+        ),
+        (
+            "malformed manifest",
+            vendor.upload(&case, &gbm, b"name = \"x\"\nversion = 1\n[[[ nonsense"),
+            422,
+            "invalid_manifest",
+            "the manifest",
+        ),
+        (
+            "hostile model",
+            vendor.upload(&case, &hostile, &hostile_manifest),
+            422,
+            "model_rejected",
+            "com.evil.ops",
+        ),
+        (
+            "missing part",
+            {
+                let (ct, body) = service::multipart(&[("model", "m.onnx", &gbm)]);
+                vendor.send("POST", &format!("/api/v1/cases/{case}/models"), &ct, &body)
+            },
+            400,
+            "bad_request",
+            "manifest",
+        ),
+        (
+            "not multipart",
+            vendor.send(
+                "POST",
+                &format!("/api/v1/cases/{case}/models"),
+                "application/json",
+                b"{}",
+            ),
+            415,
+            "unsupported_media_type",
+            "multipart",
+        ),
+        (
+            "unknown run",
+            vendor.get(&format!("/api/v1/runs/{}", "0".repeat(32))),
+            404,
+            "not_found",
+            "run",
+        ),
+        (
+            "malformed id",
+            vendor.get("/api/v1/models/..%2F..%2Fetc"),
+            404,
+            "not_found",
+            "model",
+        ),
+        (
+            "bad JSON",
+            vendor.send("POST", "/api/v1/runs", "application/json", b"{\"model_id\": "),
+            400,
+            "bad_request",
+            "not valid JSON",
+        ),
+        (
+            "unknown field",
+            vendor.post("/api/v1/runs", &json!({"model_id": model, "rowz": 5})),
+            400,
+            "bad_request",
+            "rowz",
+        ),
+        (
+            "too many rows",
+            vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1_000_000_000u64})),
+            400,
+            "bad_request",
+            "rows must be",
+        ),
+        (
+            "bad bias",
+            vendor.post("/api/v1/runs", &json!({"model_id": model, "bias": ["label_rate=7"]})),
+            422,
+            "invalid_dataset",
+            "label_rate",
+        ),
+        (
+            "vendor sets criteria",
+            vendor.post("/api/v1/runs", &json!({"model_id": model, "criteria": []})),
+            403,
+            "forbidden",
+            "criteria",
+        ),
+        (
+            "no token",
+            server.client(None).get("/api/v1/cases"),
+            401,
+            "unauthorized",
+            "Bearer",
+        ),
+        (
+            "wrong token",
+            server.client(Some("not-a-token")).get("/api/v1/cases"),
+            401,
+            "unauthorized",
+            "not valid",
+        ),
+        (
+            "unknown endpoint",
+            vendor.get("/api/v1/nothing"),
+            404,
+            "not_found",
+            "endpoint",
+        ),
+        (
+            "bad audit time",
+            server.client(Some(&p.advisor)).get("/api/v1/audit?from=yesterday"),
+            400,
+            "bad_request",
+            "from",
+        ),
+    ];
+    for (what, r, status, code, words) in &cases {
+        assert_eq!(r.status, *status, "{what}: {}", r.text());
+        assert_eq!(r.code(), *code, "{what}: {}", r.text());
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(words), "{what}: {message}");
+        assert!(r.request_id.is_some(), "{what}");
+    }
+    let details = cases[2].1.json()["error"]["details"].clone();
+    assert!(details.as_array().is_some_and(|d| !d.is_empty()), "{details}");
+    assert_eq!(models(&vendor), before, "nothing stored half-way");
+    assert_eq!(vendor.get("/api/v1/runs").json().as_array().unwrap().len(), 0);
+    let health = server.client(None).get("/healthz");
+    assert_eq!(health.json(), json!({"status": "ok", "database": "sqlite"}));
+    let m = server.client(None).get("/metrics").text();
+    assert_eq!(
+        metric(&m, "sandkasse_model_uploads_total", &["outcome=\"rejected\""]),
+        2.0,
+        "{m}"
+    );
+    let _: Value = server.client(None).get("/api/v1/openapi.json").json();
+}
