@@ -20,7 +20,8 @@ pub struct Args {
     /// Where --demo finds the sample models.
     #[arg(long, default_value = "models")]
     models_dir: std::path::PathBuf,
-    /// Runs executed at the same time.
+    /// Runs executed at the same time by this process (0: serve the API only, and let other
+    /// processes on the same PostgreSQL database execute the runs).
     #[arg(long, default_value_t = 1)]
     run_slots: usize,
     /// Worker processes per run [default: the number of cores].
@@ -50,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut config = server::Config::new(args.data.data_dir.clone(), worker);
     config.database_url = args.data.database_url.clone();
     config.bind = args.bind;
-    config.run_slots = args.run_slots.max(1);
+    config.run_slots = args.run_slots;
     config.workers_per_run = args
         .workers_per_run
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

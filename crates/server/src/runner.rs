@@ -78,9 +78,10 @@ impl Runner {
     }
 }
 
-/// Starts `slots` executors; they return when [`Runner::stop`] is called.
+/// Starts `slots` executors; they return when [`Runner::stop`] is called. With none, this
+/// process only serves the API and other processes on the same database execute the runs.
 pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..slots.max(1))
+    (0..slots)
         .map(|_| {
             let state = state.clone();
             tokio::spawn(async move {
