@@ -476,3 +476,38 @@ fn bad_input_is_a_clear_error_stores_nothing_and_the_service_stays_up() {
     );
     let _: Value = server.client(None).get("/api/v1/openapi.json").json();
 }
+
+#[test]
+fn hostile_models_that_pass_inspection_fail_their_runs_and_the_service_carries_on() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--batch-timeout", "5", "--worker-memory-mb", "2048"]);
+    let (case, good) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    for (stem, words) in [
+        ("alloc_bomb", "allocate"),
+        ("nan_output", "probabilit"),
+        ("wrong_output_shape", "shape"),
+        ("cpu_bomb", "Timeout"),
+    ] {
+        let dir = service::models_dir().join("hostile");
+        let model = std::fs::read(dir.join(format!("{stem}.onnx"))).unwrap();
+        let manifest = std::fs::read(dir.join(format!("{stem}.toml"))).unwrap();
+        let r = vendor.upload(&case, &model, &manifest);
+        assert_eq!(r.status, 201, "{stem} passes inspection: {}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let r = vendor.post("/api/v1/runs", &json!({"model_id": id, "rows": 2000}));
+        let run = vendor.wait_run(r.json()["id"].as_str().unwrap(), Duration::from_secs(120));
+        assert_eq!(run["state"], "failed", "{stem}: {run}");
+        assert!(run["cause"].as_str().unwrap().contains(words), "{stem}: {run}");
+    }
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": good, "rows": 2000}));
+    let run = vendor.wait_run(r.json()["id"].as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let m = server.client(None).get("/metrics").text();
+    assert_eq!(metric(&m, "sandkasse_runs", &["state=\"failed\""]), 4.0, "{m}");
+    assert!(
+        metric(&m, "sandkasse_worker_events_total", &["event=\"timeout\""]) >= 1.0,
+        "{m}"
+    );
+}

@@ -125,6 +125,9 @@ async fn execute(state: &AppState, run: Run) {
         // Cancelled through the API, which already recorded it.
         Err(EvaluateError::Cancelled) => Ok("cancelled"),
         Err(e) => {
+            if let EvaluateError::Worker(inference::client::WorkerError::Died { cause, .. }) = &e {
+                state.metrics.worker_event(&cause_word(cause), 1);
+            }
             let mut cause = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
@@ -217,11 +220,15 @@ async fn evaluate_run(
     let starts = record.throughput.workers as u64 + record.worker_events.iter().filter(|e| e.respawned).count() as u64;
     state.metrics.worker_event("start", starts);
     for e in &record.worker_events {
-        let cause = serde_json::to_value(&e.cause)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into());
-        state.metrics.worker_event(&cause, 1);
+        state.metrics.worker_event(&cause_word(&e.cause), 1);
     }
     Ok((digest, record.throughput.rows, scenario))
+}
+
+/// The cause as its snake-case word (`timeout`, `memory`, `crash`, ...), for metric labels.
+fn cause_word(cause: &inference::client::Cause) -> String {
+    serde_json::to_value(cause)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
