@@ -55,6 +55,28 @@ fn end_to_end(data: Data) {
     let r = authority.put(&format!("/api/v1/cases/{case}/criteria"), &criteria);
     assert_eq!(r.status, 200, "{}", r.text());
 
+    // The vendor downloads training data: the train split, as Parquet with its spec.
+    let r = vendor.get("/api/v1/scenarios/unemployment-risk/dataset?rows=500&seed=2");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.content_type, "application/vnd.apache.parquet");
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(r.body)).unwrap();
+    let kv = reader.metadata().file_metadata().key_value_metadata().unwrap().clone();
+    let spec = kv
+        .iter()
+        .find(|k| k.key == "sandkasse.spec")
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(
+        (spec["split"].as_str(), spec["rows"].as_u64()),
+        (Some("train"), Some(500))
+    );
+    let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 500);
+
     // The vendor uploads a sample model and starts a run.
     let r = vendor.upload_files(&case, "unemployment-logreg");
     assert_eq!(r.status, 201, "{}", r.text());

@@ -82,6 +82,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let store = open_store(&config).await?;
     let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
+    // Datasets being generated for download when a previous process died.
+    let _ = std::fs::remove_dir_all(config.data_dir.join("tmp"));
     let interrupted = store.mark_interrupted_runs(runner::INTERRUPTED).await?;
     if !interrupted.is_empty() {
         tracing::warn!(
@@ -102,6 +104,7 @@ pub async fn serve(
         metrics: Metrics::new(),
         runner: runner::Runner::default(),
         config,
+        downloads: tokio::sync::Semaphore::new(2),
     }));
     let demo = if demo {
         Some(

@@ -16,6 +16,8 @@ pub struct Inner {
     pub metrics: Metrics,
     pub runner: Runner,
     pub config: Config,
+    /// Training-data downloads generated at the same time; more wait their turn.
+    pub downloads: tokio::sync::Semaphore,
 }
 
 impl std::ops::Deref for AppState {

@@ -80,6 +80,11 @@ pub async fn dataset(
     let mut spec =
         synth::DatasetSpec::new(&name, q.rows, q.seed).map_err(|_| ApiError::not_found("scenario", &name))?;
     spec.split = synth::Split::Train;
+    let _permit = state
+        .downloads
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("shutting down"))?;
     let tmp_dir = state.config.data_dir.join("tmp");
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
         std::fs::create_dir_all(&tmp_dir).map_err(|e| e.to_string())?;
