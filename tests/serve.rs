@@ -278,7 +278,7 @@ fn kill_9_during_a_run_then_restart_leaves_everything_intact_and_the_run_marked(
 }
 
 #[test]
-fn sigterm_stops_a_running_run_and_marks_it() {
+fn sigterm_finishes_requests_in_flight_and_stops_and_marks_running_runs() {
     let data = Data::sqlite();
     let p = people(&data);
     let mut server = data.start(&[]);
@@ -291,10 +291,24 @@ fn sigterm_stops_a_running_run_and_marks_it() {
         assert!(t.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A request in flight when SIGTERM comes (generating a million-row download) still finishes.
+    let download = {
+        let vendor = vendor.clone();
+        std::thread::spawn(move || vendor.get("/api/v1/scenarios/unemployment-risk/dataset?rows=1000000"))
+    };
+    std::thread::sleep(Duration::from_millis(300));
     let t = std::time::Instant::now();
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
     assert!(t.elapsed() < Duration::from_secs(20), "shutdown took {:?}", t.elapsed());
+    let r = download.join().unwrap();
+    assert_eq!(r.status, 200);
+    let rows = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(r.body))
+        .unwrap()
+        .metadata()
+        .file_metadata()
+        .num_rows();
+    assert_eq!(rows, 1_000_000);
     let server = data.start(&[]);
     let run = server.client(Some(&p.vendor)).get(&format!("/api/v1/runs/{id}")).json();
     assert_eq!(run["state"], "failed");
