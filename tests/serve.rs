@@ -135,6 +135,19 @@ fn end_to_end(data: Data) {
             .any(|e| e["request_id"] == rid.as_str() && e["role"] == "advisor"),
         "the advisor's read {rid} is not in the log"
     );
+    // Filters: by actor, and by time.
+    let vendor_id = vendor.get("/api/v1/me").json()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = advisor.get(&format!("/api/v1/audit?actor={vendor_id}")).json();
+    let mine = mine["entries"].as_array().unwrap();
+    assert!(
+        mine.len() >= 2 && mine.iter().all(|e| e["actor"] == vendor_id.as_str()),
+        "{mine:?}"
+    );
+    let later = advisor.get("/api/v1/audit?from=2100-01-01T00:00:00Z").json();
+    assert_eq!(later["entries"], json!([]));
     let v = advisor.get("/api/v1/audit/verify");
     assert_eq!(v.status, 200);
     assert_eq!(v.json()["intact"], true, "{}", v.text());
