@@ -147,6 +147,13 @@ fn rows() -> Vec<Row> {
             [401, 409, 409, 409, 409],
             [401, 404, 404, 409, 409],
         ),
+        r(
+            "GET",
+            "/api/v1/runs/{run}/report.html",
+            none,
+            [401, 409, 409, 409, 409],
+            [401, 404, 404, 409, 409],
+        ),
         // Cancelling: each probe gets a fresh queued run (see below).
         r(
             "POST",

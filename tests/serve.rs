@@ -107,6 +107,24 @@ fn end_to_end(data: Data) {
     assert!(md.content_type.starts_with("text/markdown"));
     assert!(md.text().contains("# Fairness report"), "{}", md.text());
 
+    for lang in ["da", "en"] {
+        let html = authority.get(&format!("/api/v1/runs/{run_id}/report.html?lang={lang}"));
+        assert_eq!(html.status, 200);
+        assert!(html.content_type.starts_with("text/html"));
+        let text = html.text();
+        assert!(text.contains(&format!("lang=\"{lang}\"")) && text.contains("<svg") && !text.contains("<script"));
+        assert!(
+            text.contains("Niels") && text.contains("Langtidsledighed"),
+            "who ran it, in which case"
+        );
+    }
+    assert_eq!(
+        authority
+            .get(&format!("/api/v1/runs/{run_id}/report.html?lang=fr"))
+            .status,
+        400
+    );
+
     // The advisor reads both, and the audit chain, and verifies it.
     assert_eq!(advisor.get(&format!("/api/v1/runs/{run_id}/report")).json(), report);
     assert_eq!(advisor.get(&format!("/api/v1/models/{model_id}")).status, 200);

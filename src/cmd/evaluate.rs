@@ -69,6 +69,12 @@ pub struct Args {
     /// Also the report as Markdown.
     #[arg(long)]
     md: Option<PathBuf>,
+    /// Also the report as one self-contained HTML file to forward or print.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Language of the HTML report: da or en.
+    #[arg(long, default_value = "en", value_parser = ["da", "en"])]
+    lang: String,
     #[arg(short, long)]
     quiet: bool,
 }
@@ -151,6 +157,14 @@ pub fn run(args: Args) -> Result<()> {
     write_atomic(&args.out, (serde_json::to_string_pretty(&record)? + "\n").as_bytes())?;
     if let Some(md) = &args.md {
         write_atomic(md, record.to_markdown().as_bytes())?;
+    }
+    if let Some(html) = &args.html {
+        let lang = htmlreport::Lang::parse(&args.lang).unwrap_or(htmlreport::Lang::En);
+        let value = serde_json::to_value(&record)?;
+        write_atomic(
+            html,
+            htmlreport::render(&value, lang, &htmlreport::Meta::default()).as_bytes(),
+        )?;
     }
     let t = &record.throughput;
     if !args.quiet {

@@ -85,10 +85,17 @@ pub struct Service {
 
 impl Service {
     fn start(data: &Data, extra: &[&str]) -> Service {
+        // Test defaults, unless `extra` sets them.
+        let mut args: Vec<&str> = vec!["--bind", "127.0.0.1:0"];
+        for (flag, value) in [("--bootstrap", "50"), ("--workers-per-run", "2")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
         let mut child = sandkasse()
             .arg("serve")
             .args(data.args())
-            .args(["--bind", "127.0.0.1:0", "--bootstrap", "50", "--workers-per-run", "2"])
+            .args(args)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/runs/{run}/cancel"),
     ("GET", "/api/v1/runs/{run}/report"),
     ("GET", "/api/v1/runs/{run}/report.md"),
+    ("GET", "/api/v1/runs/{run}/report.html"),
     ("GET", "/api/v1/audit"),
     ("GET", "/api/v1/audit/verify"),
 ];
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{run}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{run}/report", get(runs::report))
         .route("/api/v1/runs/{run}/report.md", get(runs::report_md))
+        .route("/api/v1/runs/{run}/report.html", get(runs::report_html))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

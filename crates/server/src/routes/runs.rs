@@ -236,3 +236,57 @@ pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): 
         ),
     ))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HtmlQuery {
+    lang: Option<String>,
+}
+
+/// The report as one self-contained HTML page, in Danish or English (`?lang=da|en`).
+pub async fn report_html(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<HtmlQuery>,
+) -> ApiResult<Response> {
+    let lang = match q.lang.as_deref() {
+        None => htmlreport::Lang::En,
+        Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`lang` must be da or en, got {:?}",
+                l.chars().take(20).collect::<String>()
+            ))
+        })?,
+    };
+    let (report, case) = stored_report(&state, &caller, &id).await?;
+    let run = state
+        .store
+        .run(&store::RunId::parse(&id).map_err(|_| ApiError::not_found("run", &id))?)
+        .await?;
+    let requested_by = match &run {
+        Some(r) => state.store.user(&r.created_by).await?.map(|u| u.name),
+        None => None,
+    };
+    let meta = htmlreport::Meta {
+        run_id: Some(id.clone()),
+        requested_by,
+        case_name: Some(case.name.clone()),
+    };
+    let html = tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(in_case(
+        &case,
+        (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
+            ],
+            html,
+        ),
+    ))
+}

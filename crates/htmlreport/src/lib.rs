@@ -1,0 +1,70 @@
+//! One self-contained HTML file of a Sandkasse evaluation run, for an authority to read, forward
+//! or print: no script, no external asset, no web font; inline CSS and inline SVG only.
+//!
+//! The output is well-formed XHTML as well as HTML5 (every element closed, every attribute
+//! quoted, only XML's own entities), so it can be checked with an XML parser. Every string taken
+//! from the record is escaped: the record carries vendor-supplied names and descriptions.
+//!
+//! ```no_run
+//! let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("run.json").unwrap()).unwrap();
+//! let html = htmlreport::render(&record, htmlreport::Lang::Da, &htmlreport::Meta::default());
+//! std::fs::write("run.html", html).unwrap();
+//! ```
+
+mod fmt;
+mod json;
+mod sections;
+mod svg;
+
+use serde_json::Value;
+
+/// The language of the report's labels and the format of its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Danish: decimal comma (0,81), "81,2 %", thousands with a point (20.000).
+    Da,
+    /// English: decimal point (0.81), "81.2%", thousands with a comma (20,000).
+    En,
+}
+
+impl Lang {
+    /// `"da"` or `"en"` (case-insensitive, surrounding space ignored; `da-DK`, `en-GB` and
+    /// `en-US` too).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "da" | "da-dk" => Some(Lang::Da),
+            "en" | "en-gb" | "en-us" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language tag written into the document (`lang="da"`).
+    pub fn code(self) -> &'static str {
+        self.t("da", "en")
+    }
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Lang::parse(s).ok_or_else(|| format!("unknown language {s:?} (expected \"da\" or \"en\")"))
+    }
+}
+
+/// Who ran the evaluation and where; shown with the provenance when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub run_id: Option<String>,
+    pub requested_by: Option<String>,
+    pub case_name: Option<String>,
+}
+
+/// Renders the run record (the JSON of `sandkasse evaluate --out`) as one HTML document.
+///
+/// Missing parts (no counterfactual twins, no scores, no criteria, no true outcome, even no
+/// report) leave their sections out or say that they are absent. The same input gives the same
+/// bytes.
+pub fn render(record: &Value, lang: Lang, meta: &Meta) -> String {
+    sections::Doc::new(record, lang, meta).render()
+}

@@ -1,0 +1,660 @@
+//! Tests of the rendered document on two real run records (`sandkasse evaluate --out`) and on
+//! records with parts removed or replaced.
+
+use htmlreport::{Lang, Meta, render};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const FIXTURES: [&str; 2] = ["unemployment-gbm.json", "rehabilitation-gbm.json"];
+const LANGS: [Lang; 2] = [Lang::Da, Lang::En];
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn all_outputs() -> Vec<(String, Lang, String)> {
+    let mut v = Vec::new();
+    for f in FIXTURES {
+        let rec = fixture(f);
+        for l in LANGS {
+            v.push((f.to_owned(), l, render(&rec, l, &Meta::default())));
+        }
+    }
+    v
+}
+
+/// An element of the parsed document.
+#[derive(Debug, Default)]
+struct Node {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Node>,
+    /// Text directly inside, references resolved.
+    text: String,
+}
+
+impl Node {
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+    }
+
+    fn walk<'a>(&'a self, out: &mut Vec<&'a Node>) {
+        out.push(self);
+        for c in &self.children {
+            c.walk(out);
+        }
+    }
+
+    fn all(&self) -> Vec<&Node> {
+        let mut v = Vec::new();
+        self.walk(&mut v);
+        v
+    }
+
+    fn find(&self, name: &str) -> Vec<&Node> {
+        self.all().into_iter().filter(|n| n.name == name).collect()
+    }
+
+    /// All text inside, in document order.
+    fn deep_text(&self) -> String {
+        let mut s = self.text.clone();
+        for c in &self.children {
+            s.push_str(&c.deep_text());
+        }
+        s
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Node> {
+        self.all().into_iter().find(|n| n.attr("id") == Some(id))
+    }
+}
+
+/// Parses the whole document as XML (end tags checked, references restricted to XML's own),
+/// panicking on any error.
+fn parse(html: &str) -> Node {
+    let mut reader = Reader::from_str(html);
+    reader.config_mut().check_end_names = true;
+    reader.config_mut().check_comments = true;
+    let mut stack = vec![Node::default()];
+    let mut roots = 0;
+    loop {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("not well-formed at byte {}: {e}", reader.error_position()))
+        {
+            Event::Start(s) => {
+                stack.push(element(&s));
+            }
+            Event::Empty(s) => {
+                let n = element(&s);
+                stack.last_mut().unwrap().children.push(n);
+            }
+            Event::End(_) => {
+                let n = stack.pop().unwrap();
+                if stack.len() == 1 {
+                    roots += 1;
+                }
+                stack.last_mut().unwrap().children.push(n);
+            }
+            Event::Text(t) => {
+                let t = t.into_inner();
+                assert!(!t.contains('<'), "stray < in text");
+                stack.last_mut().unwrap().text.push_str(&t);
+            }
+            Event::GeneralRef(r) => {
+                let c = if r.is_char_ref() {
+                    r.resolve_char_ref().unwrap().expect("a character reference")
+                } else {
+                    match &*r.into_inner() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        other => panic!("entity &{other}; is not XML's own"),
+                    }
+                };
+                stack.last_mut().unwrap().text.push(c);
+            }
+            Event::CData(_) | Event::PI(_) => panic!("no CDATA or processing instructions expected"),
+            Event::Comment(_) | Event::Decl(_) | Event::DocType(_) => {}
+            Event::Eof => break,
+        }
+    }
+    assert_eq!(stack.len(), 1, "unclosed elements");
+    assert_eq!(roots, 1, "exactly one root element");
+    let mut doc = stack.pop().unwrap();
+    doc.children.pop().unwrap()
+}
+
+fn element(s: &quick_xml::events::BytesStart<'_>) -> Node {
+    let name = s.name().as_ref().to_owned();
+    let mut attrs = Vec::new();
+    for a in s.attributes() {
+        let a = a.expect("well-formed attribute");
+        let k = a.key.as_ref().to_owned();
+        let v = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .expect("attribute value with valid references")
+            .into_owned();
+        assert!(!attrs.iter().any(|(x, _)| x == &k), "duplicate attribute {k}");
+        attrs.push((k, v));
+    }
+    Node {
+        name,
+        attrs,
+        ..Node::default()
+    }
+}
+
+#[test]
+fn no_script_and_nothing_loaded_from_outside() {
+    for (f, l, html) in all_outputs() {
+        let lower = html.to_ascii_lowercase();
+        assert!(!lower.contains("<script"), "{f} {l:?}: script tag");
+        assert!(!lower.contains("javascript:"), "{f} {l:?}");
+        assert!(!lower.contains("@import") && !lower.contains("@font-face"), "{f} {l:?}");
+        for needle in ["src=", "href=", "url(", "xlink:href", "srcset="] {
+            for (i, _) in lower.match_indices(needle) {
+                let rest = lower[i + needle.len()..].trim_start_matches(['"', '\'', ' ']);
+                assert!(
+                    !rest.starts_with("http://") && !rest.starts_with("https://") && !rest.starts_with("//"),
+                    "{f} {l:?}: external reference at {i}: {}",
+                    &lower[i..(i + 60).min(lower.len())]
+                );
+            }
+        }
+        // Only in-page links; no element that loads anything.
+        let doc = parse(&html);
+        for n in doc.all() {
+            assert!(
+                !matches!(
+                    n.name.as_str(),
+                    "script" | "link" | "img" | "iframe" | "object" | "embed" | "image" | "use" | "foreignObject"
+                ),
+                "{f} {l:?}: <{}>",
+                n.name
+            );
+            if let Some(h) = n.attr("href") {
+                assert!(h.starts_with('#'), "{f} {l:?}: link to {h}");
+            }
+            assert!(
+                n.attrs.iter().all(|(k, _)| !k.starts_with("on")),
+                "{f} {l:?}: event handler"
+            );
+        }
+    }
+}
+
+#[test]
+fn print_stylesheet_for_a4() {
+    let html = render(&fixture(FIXTURES[0]), Lang::En, &Meta::default());
+    assert!(html.contains("@page { size: A4; margin: 15mm; }"));
+    assert!(html.contains("@media print"));
+    assert!(html.contains("break-inside: avoid"));
+    assert!(html.contains("system-ui"), "system font stack");
+}
+
+#[test]
+fn well_formed_with_accessible_charts() {
+    for (f, l, html) in all_outputs() {
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\""), "{f} {l:?}");
+        let doc = parse(&html);
+        assert_eq!(doc.name, "html");
+        assert_eq!(doc.attr("lang"), Some(l.code()));
+        // ids are unique, and every aria-labelledby points at ids that exist.
+        let ids: Vec<&str> = doc.all().iter().filter_map(|n| n.attr("id")).collect();
+        assert_eq!(
+            ids.len(),
+            ids.iter().collect::<BTreeSet<_>>().len(),
+            "{f} {l:?}: duplicate id"
+        );
+        let svgs = doc.find("svg");
+        // Per single attribute: rates, calibration, ROC, threshold sweep; plus the flip rates.
+        let singles = fixture(&f)["report"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["columns"].as_array().unwrap().len() == 1)
+            .count();
+        assert_eq!(svgs.len(), 4 * singles + 1, "{f} {l:?}");
+        for svg in svgs {
+            assert_eq!(svg.attr("role"), Some("img"));
+            assert!(svg.attr("viewBox").is_some());
+            let first: Vec<&str> = svg.children.iter().take(2).map(|c| c.name.as_str()).collect();
+            assert_eq!(first, ["title", "desc"], "{f} {l:?}");
+            let title = svg.children[0].deep_text();
+            assert!(!title.trim().is_empty() && !svg.children[1].deep_text().trim().is_empty());
+            for id in svg.attr("aria-labelledby").unwrap().split(' ') {
+                assert!(doc.by_id(id).is_some(), "{f} {l:?}: {id}");
+            }
+            let classes: BTreeSet<&str> = svg.find("text").iter().filter_map(|t| t.attr("class")).collect();
+            for c in ["ct", "al", "tk", "lg"] {
+                assert!(
+                    classes.contains(c),
+                    "{f} {l:?}: chart {title:?} lacks text of class {c}"
+                );
+            }
+            // The visible title is the accessible one.
+            assert!(svg.find("text").iter().any(|t| t.deep_text() == title));
+            // Numbers in coordinates are finite.
+            for n in svg.all() {
+                for (k, v) in &n.attrs {
+                    if matches!(
+                        k.as_str(),
+                        "x" | "y" | "x1" | "x2" | "y1" | "y2" | "cx" | "cy" | "width" | "height"
+                    ) {
+                        let x: f64 = v.parse().unwrap_or_else(|_| panic!("{k}={v}"));
+                        assert!(x.is_finite());
+                    }
+                    assert!(!v.contains("NaN") && !v.contains("inf"), "{k}={v}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn languages_render_and_differ() {
+    let rec = fixture(FIXTURES[0]);
+    let da = render(&rec, Lang::Da, &Meta::default());
+    let en = render(&rec, Lang::En, &Meta::default());
+    assert_ne!(da, en);
+    assert!(da.contains("<html lang=\"da\">") && en.contains("<html lang=\"en\">"));
+    assert!(da.contains("Sammenfatning") && da.contains("Oprindelse") && da.contains("Gennemløb"));
+    assert!(en.contains("Summary") && en.contains("Provenance") && en.contains("Throughput"));
+    // Numbers per language: overall accuracy 0.74005, interval bounds, counts.
+    let acc = rec["report"]["overall"]["metrics"]["accuracy"]["value"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(format!("{:.1}", acc * 100.0), "74.0");
+    assert!(da.contains("74,0\u{a0}%"), "Danish percentage");
+    assert!(en.contains("74.0%"), "English percentage");
+    assert!(da.contains("20.000") && en.contains("20,000"), "thousands separators");
+    let di = rec["report"]["verdicts"][0]["value"].as_f64().unwrap();
+    assert!(da.contains(&format!("{di:.3}").replace('.', ",")));
+    assert!(en.contains(&format!("{di:.3}")));
+}
+
+#[test]
+fn every_verdict_appears_with_text_and_colour() {
+    for f in FIXTURES {
+        let rec = fixture(f);
+        let verdicts = rec["report"]["verdicts"].as_array().unwrap();
+        assert!(!verdicts.is_empty());
+        for l in LANGS {
+            let doc = parse(&render(&rec, l, &Meta::default()));
+            let section = doc.by_id("criteria").unwrap();
+            let rows: Vec<&Node> = section
+                .find("tr")
+                .into_iter()
+                .filter(|r| r.attr("class").is_some())
+                .collect();
+            assert_eq!(rows.len(), verdicts.len(), "{f} {l:?}");
+            for (row, v) in rows.iter().zip(verdicts) {
+                let verdict = v["verdict"].as_str().unwrap();
+                let badge = row
+                    .find("span")
+                    .into_iter()
+                    .find(|s| s.attr("class").is_some_and(|c| c.starts_with("verdict ")))
+                    .unwrap_or_else(|| panic!("{f} {l:?}: no badge"));
+                assert_eq!(badge.attr("class"), Some(format!("verdict v-{verdict}").as_str()));
+                let word = match (l, verdict) {
+                    (Lang::Da, "pass") => "✓ Bestået",
+                    (Lang::Da, "fail") => "✗ Ikke bestået",
+                    (Lang::Da, _) => "? Uafklaret",
+                    (Lang::En, "pass") => "✓ Pass",
+                    (Lang::En, "fail") => "✗ Fail",
+                    (Lang::En, _) => "? Inconclusive",
+                };
+                assert_eq!(badge.deep_text(), word, "{f} {l:?}");
+                // The record's own explanation is there in both languages.
+                let text = row.deep_text();
+                assert!(text.contains(v["explanation"].as_str().unwrap()), "{f} {l:?}: {text}");
+                let t = v["criterion"]["threshold"].as_f64().unwrap();
+                let t = if l == Lang::Da {
+                    format!("{t}").replace('.', ",")
+                } else {
+                    format!("{t}")
+                };
+                assert!(text.contains(&t), "{f} {l:?}: threshold {t} in {text}");
+            }
+        }
+    }
+    // The two fixtures cover all three outcomes.
+    let outcomes: BTreeSet<String> = FIXTURES
+        .iter()
+        .flat_map(|f| {
+            fixture(f)["report"]["verdicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["verdict"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+}
+
+#[test]
+fn every_group_of_every_single_attribute_is_in_the_tables() {
+    for f in FIXTURES {
+        let rec = fixture(f);
+        for l in LANGS {
+            let doc = parse(&render(&rec, l, &Meta::default()));
+            let section = doc.by_id("groups").unwrap();
+            let row_heads: BTreeSet<String> = section
+                .find("tr")
+                .iter()
+                .filter_map(|r| r.children.first())
+                .filter(|c| c.name == "th" && c.attr("scope") == Some("row"))
+                .map(|c| c.deep_text())
+                .collect();
+            for a in rec["report"]["attributes"].as_array().unwrap() {
+                for g in a["groups"].as_array().unwrap() {
+                    let name = g["group"].as_str().unwrap();
+                    assert!(row_heads.contains(name), "{f} {l:?}: group {name} missing");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn small_and_empty_groups_are_flagged_in_words() {
+    let rec = fixture("rehabilitation-gbm.json");
+    let empty: Vec<&str> = rec["report"]["attributes"][1]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["empty"] == true)
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert!(!empty.is_empty(), "the fixture has empty age bands");
+    for (l, word) in [(Lang::Da, "tom"), (Lang::En, "empty")] {
+        let doc = parse(&render(&rec, l, &Meta::default()));
+        for row in doc.by_id("groups").unwrap().find("tr") {
+            let Some(head) = row.children.first() else { continue };
+            if empty.contains(&head.deep_text().as_str()) {
+                assert_eq!(row.attr("class"), Some("flagged"));
+                assert!(row.deep_text().contains(&format!("⚑ {word}")));
+            }
+        }
+        let summary = doc.by_id("summary").unwrap().deep_text();
+        assert!(summary.contains(empty[0]), "{l:?}: summary names the flagged groups");
+    }
+}
+
+#[test]
+fn summary_is_generated_from_the_numbers() {
+    let rec = fixture(FIXTURES[0]);
+    let doc = parse(&render(&rec, Lang::En, &Meta::default()));
+    let s = doc.by_id("summary").unwrap();
+    let sentences = s.find("p");
+    assert!((3..=6).contains(&sentences.len()), "{}", sentences.len());
+    let text = s.deep_text();
+    assert!(
+        text.contains("74.0%") && text.contains("against the true outcome"),
+        "{text}"
+    );
+    assert!(text.contains("1 pass, 1 fail and 0 are inconclusive"), "{text}");
+    // The largest selection-rate gap is by origin (immigrant_non_western against descendant_western).
+    assert!(text.contains("by origin: immigrant_non_western"), "{text}");
+    assert!(text.contains("descendant_western"), "{text}");
+    let flip = rec["report"]["counterfactual"]["overall"]["flip_rate"]
+        .as_f64()
+        .unwrap();
+    assert!(text.contains(&format!("{:.1}%", flip * 100.0)), "{text}");
+}
+
+#[test]
+fn record_strings_are_escaped() {
+    let mut rec = fixture(FIXTURES[0]);
+    let evil = "<script>alert(1)</script>";
+    rec["provenance"]["manifest"]["name"] = evil.into();
+    rec["provenance"]["manifest"]["description"] = "\"><img src=x onerror=alert(1)> & 'quotes'".into();
+    rec["provenance"]["model_file"] = "</code><iframe src=\"https://evil.example/\">".into();
+    rec["report"]["attributes"][0]["groups"][0]["group"] = "<b>F</b> & co".into();
+    rec["report"]["verdicts"][0]["explanation"] = "</td><script>x()</script>".into();
+    rec["report"]["counterfactual"]["by_change"][0]["from"] = "a<b".into();
+    rec["provenance"]["isolation"][0]["detail"] = "<style>body{display:none}</style>".into();
+    let meta = Meta {
+        run_id: Some("<i>run</i>".into()),
+        requested_by: Some("\"quoted\" & <tagged>".into()),
+        case_name: Some("'case'".into()),
+    };
+    for l in LANGS {
+        let html = render(&rec, l, &meta);
+        assert!(!html.contains("<script"), "{l:?}");
+        assert!(
+            !html.contains("<img") && !html.contains("<iframe") && !html.contains("<i>run"),
+            "{l:?}"
+        );
+        assert_eq!(html.matches("<style>").count(), 1, "{l:?}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{l:?}");
+        assert!(html.contains("&lt;b&gt;F&lt;/b&gt; &amp; co"), "{l:?}");
+        // The document still parses, and the text comes back as it was.
+        let doc = parse(&html);
+        let title = doc.find("title")[0].deep_text();
+        assert!(title.ends_with(&format!("{evil} 1.0.0")), "{title}");
+        let all = doc.deep_text();
+        for s in [
+            evil,
+            "\"><img src=x onerror=alert(1)> & 'quotes'",
+            "<b>F</b> & co",
+            "\"quoted\" & <tagged>",
+        ] {
+            assert!(all.contains(s), "{l:?}: {s}");
+        }
+        // Chart titles and descriptions carry group names too.
+        assert!(doc.find("desc").iter().any(|d| d.deep_text().contains("<b>F</b> & co")));
+    }
+}
+
+#[test]
+fn deterministic() {
+    for f in FIXTURES {
+        let rec = fixture(f);
+        let meta = Meta {
+            run_id: Some("r1".into()),
+            ..Meta::default()
+        };
+        for l in LANGS {
+            let a = render(&rec, l, &meta);
+            let b = render(&rec, l, &meta);
+            assert_eq!(a, b);
+            // A fresh parse of the same bytes gives the same output.
+            let again: Value = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+            assert_eq!(a, render(&again, l, &meta));
+        }
+    }
+}
+
+#[test]
+fn meta_is_shown_only_when_given() {
+    let rec = fixture(FIXTURES[0]);
+    let meta = Meta {
+        run_id: Some("run-2026-0042".into()),
+        requested_by: Some("Jens Jensen, Datatilsynet".into()),
+        case_name: Some("Sag 26/01234".into()),
+    };
+    for l in LANGS {
+        let with = parse(&render(&rec, l, &meta));
+        let prov = with.by_id("provenance").unwrap().deep_text();
+        for s in ["run-2026-0042", "Jens Jensen, Datatilsynet", "Sag 26/01234"] {
+            assert!(prov.contains(s), "{l:?}: {s}");
+        }
+        let without = render(&rec, l, &Meta::default());
+        assert!(!without.contains(l.code_label_run_id()));
+    }
+}
+
+trait RunIdLabel {
+    fn code_label_run_id(self) -> &'static str;
+}
+
+impl RunIdLabel for Lang {
+    fn code_label_run_id(self) -> &'static str {
+        match self {
+            Lang::Da => "Kørsels-id",
+            Lang::En => "Run id",
+        }
+    }
+}
+
+#[test]
+fn provenance_lists_hashes_versions_and_isolation() {
+    let rec = fixture(FIXTURES[0]);
+    let doc = parse(&render(&rec, Lang::En, &Meta::default()));
+    let prov = doc.by_id("provenance").unwrap().deep_text();
+    let p = &rec["provenance"];
+    for k in [
+        "model_sha256",
+        "manifest_sha256",
+        "dataset_sha256",
+        "onnxruntime_version",
+        "started",
+        "model_file",
+    ] {
+        assert!(prov.contains(p[k].as_str().unwrap()), "{k}");
+    }
+    for layer in p["isolation"].as_array().unwrap() {
+        assert!(prov.contains(layer["layer"].as_str().unwrap()));
+    }
+    assert!(
+        prov.contains("label_group") && prov.contains("origin:non_western"),
+        "bias knobs"
+    );
+    assert!(prov.contains("counterfactual twin Origin"));
+    // Provenance comes before criteria, criteria before accuracy, and so on.
+    let html = render(&rec, Lang::En, &Meta::default());
+    let order: Vec<usize> = [
+        "id=\"summary\"",
+        "id=\"provenance\"",
+        "id=\"criteria\"",
+        "id=\"accuracy\"",
+        "id=\"groups\"",
+        "id=\"charts\"",
+        "id=\"throughput\"",
+    ]
+    .iter()
+    .map(|s| html.find(s).unwrap_or_else(|| panic!("{s}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+}
+
+#[test]
+fn throughput_is_reported() {
+    let rec = fixture(FIXTURES[0]);
+    let doc = parse(&render(&rec, Lang::Da, &Meta::default()));
+    let t = doc.by_id("throughput").unwrap().deep_text();
+    let p99 = rec["throughput"]["batch_latency_ms_p99"].as_f64().unwrap();
+    assert!(t.contains(&format!("{p99:.1} ms").replace('.', ",")), "{t}");
+    assert!(t.contains("MiB") && t.contains("Rækker pr. sekund"));
+}
+
+/// Removes every part of the record that a run may lack.
+fn strip_optional(rec: &mut Value) {
+    let report = rec["report"].as_object_mut().unwrap();
+    report.remove("counterfactual");
+    report.insert("verdicts".into(), Value::Array(Vec::new()));
+    let strip_group = |g: &mut Value| {
+        let g = g.as_object_mut().unwrap();
+        for k in ["calibration", "threshold_sweep", "roc_curve", "metrics_vs_label_true"] {
+            g.remove(k);
+        }
+        let m = g["metrics"].as_object_mut().unwrap();
+        for k in [
+            "roc_auc",
+            "average_precision",
+            "brier",
+            "log_loss",
+            "expected_calibration_error",
+        ] {
+            m.remove(k);
+        }
+    };
+    strip_group(&mut report["overall"]);
+    for a in report["attributes"].as_array_mut().unwrap() {
+        a.as_object_mut().unwrap().remove("threshold_sweep");
+        a.as_object_mut().unwrap().remove("disparities_vs_label_true");
+        for g in a["groups"].as_array_mut().unwrap() {
+            strip_group(g);
+        }
+    }
+    rec["provenance"]["dataset"]["counterfactual"] = Value::Null;
+    rec["provenance"]["dataset"]["bias"] = Value::Null;
+}
+
+#[test]
+fn record_without_optional_parts_still_renders() {
+    let mut rec = fixture(FIXTURES[0]);
+    strip_optional(&mut rec);
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        let doc = parse(&html);
+        let singles = 2;
+        assert_eq!(doc.find("svg").len(), singles, "{l:?}: only the rate charts are left");
+        assert_eq!(doc.by_id("criteria").unwrap().find("table").len(), 0);
+        let crit = doc.by_id("criteria").unwrap().deep_text();
+        assert!(crit.contains(l.code_no_criteria()), "{l:?}: {crit}");
+        assert!(doc.by_id("counterfactual").is_none());
+        let summary = doc.by_id("summary").unwrap();
+        assert!(summary.find("p").len() >= 3);
+        assert!(!summary.deep_text().contains("true outcome"));
+    }
+}
+
+trait NoCriteria {
+    fn code_no_criteria(self) -> &'static str;
+}
+
+impl NoCriteria for Lang {
+    fn code_no_criteria(self) -> &'static str {
+        match self {
+            Lang::Da => "ingen kriterier",
+            Lang::En => "No criteria",
+        }
+    }
+}
+
+#[test]
+fn almost_empty_records_render() {
+    for rec in [
+        serde_json::json!({}),
+        serde_json::json!({"report": {}}),
+        serde_json::json!({"provenance": {"manifest": {"name": "x"}}, "report": {"attributes": [{"attribute": "sex", "groups": [{"group": "F"}]}]}}),
+        Value::Null,
+        serde_json::json!([1, 2, 3]),
+    ] {
+        for l in LANGS {
+            let html = render(&rec, l, &Meta::default());
+            let doc = parse(&html);
+            assert!(doc.by_id("throughput").is_some());
+        }
+    }
+}
+
+#[test]
+fn lang_parse() {
+    assert_eq!(Lang::parse("da"), Some(Lang::Da));
+    assert_eq!(Lang::parse("en"), Some(Lang::En));
+    assert_eq!(Lang::parse(" DA "), Some(Lang::Da));
+    assert_eq!(Lang::parse("de"), None);
+    assert_eq!(Lang::parse(""), None);
+    assert_eq!("en".parse::<Lang>(), Ok(Lang::En));
+    assert!("fr".parse::<Lang>().is_err());
+}
+
+#[test]
+fn fixtures_are_small() {
+    for f in FIXTURES {
+        let len = std::fs::metadata(format!("{}/tests/fixtures/{f}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .len();
+        assert!(len < 1 << 20, "{f}: {len} bytes");
+    }
+}
