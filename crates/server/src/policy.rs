@@ -59,14 +59,14 @@ fn sees_model(caller: &Caller, model: &Model) -> bool {
     caller.role() != Role::Vendor || model.org_id == caller.org.id
 }
 
-/// The model, if the caller may see it.
-pub async fn model(state: &AppState, caller: &Caller, id: &str) -> Result<Model, ApiError> {
+/// The model and its case, if the caller may see the model.
+pub async fn model(state: &AppState, caller: &Caller, id: &str) -> Result<(Model, Case), ApiError> {
     let nf = || ApiError::not_found("model", id);
     let mid = ModelId::parse(id).map_err(|_| nf())?;
     let model = state.store.model(&mid).await?.ok_or_else(nf)?;
-    case(state, caller, model.case_id.as_str()).await.map_err(|_| nf())?;
+    let case = case(state, caller, model.case_id.as_str()).await.map_err(|_| nf())?;
     if sees_model(caller, &model) {
-        Ok(model)
+        Ok((model, case))
     } else {
         Err(nf())
     }
@@ -82,16 +82,18 @@ pub fn sees_run(caller: &Caller, run: &Run, model: &Model) -> bool {
     caller.role() != Role::Vendor || run.org_id == caller.org.id || model.org_id == caller.org.id
 }
 
-/// The run and its model, if the caller may see them.
-pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<(Run, Model), ApiError> {
+/// The run and its case, if the caller may see the run.
+pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<(Run, Case), ApiError> {
     let nf = || ApiError::not_found("run", id);
     let rid = RunId::parse(id).map_err(|_| nf())?;
     let run = state.store.run(&rid).await?.ok_or_else(nf)?;
-    case(state, caller, run.case_id.as_str()).await.map_err(|_| nf())?;
-    let model = state.store.model(&run.model_id).await?.ok_or_else(nf)?;
-    if sees_run(caller, &run, &model) {
-        Ok((run, model))
-    } else {
-        Err(nf())
+    let case = case(state, caller, run.case_id.as_str()).await.map_err(|_| nf())?;
+    // Only a vendor's view depends on whose model it is.
+    if caller.role() == Role::Vendor && run.org_id != caller.org.id {
+        let model = state.store.model(&run.model_id).await?.ok_or_else(nf)?;
+        if !sees_run(caller, &run, &model) {
+            return Err(nf());
+        }
     }
+    Ok((run, case))
 }

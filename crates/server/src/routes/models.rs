@@ -19,14 +19,12 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let model = policy::model(&state, &caller, &id).await?;
-    let case = policy::case(&state, &caller, model.case_id.as_str()).await?;
+    let (model, case) = policy::model(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(model)))
 }
 
 pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let model = policy::model(&state, &caller, &id).await?;
-    let case = policy::case(&state, &caller, model.case_id.as_str()).await?;
+    let (model, case) = policy::model(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(model.inspection)))
 }
 

@@ -51,8 +51,7 @@ pub async fn create(
     caller: Caller,
     Json(body): Json<NewRunBody>,
 ) -> ApiResult<Response> {
-    let model = policy::model(&state, &caller, &body.model_id).await?;
-    let case = policy::case(&state, &caller, model.case_id.as_str()).await?;
+    let (model, case) = policy::model(&state, &caller, &body.model_id).await?;
     caller.require(&[Role::Vendor, Role::Authority, Role::Admin], "starting a run")?;
     if let Some(s) = &body.scenario
         && *s != model.scenario
@@ -113,8 +112,7 @@ pub async fn create(
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (run, _) = policy::run(&state, &caller, &id).await?;
-    let case = policy::case(&state, &caller, run.case_id.as_str()).await?;
+    let (run, case) = policy::run(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(run_json(&run))))
 }
 
@@ -180,8 +178,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
 }
 
 pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (run, _) = policy::run(&state, &caller, &id).await?;
-    let case = policy::case(&state, &caller, run.case_id.as_str()).await?;
+    let (run, case) = policy::run(&state, &caller, &id).await?;
     match caller.role() {
         Role::Admin | Role::Authority => {}
         Role::Vendor if run.org_id == caller.org.id => {}
@@ -206,9 +203,12 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Pat
     Ok(in_case(&case, axum::Json(run_json(&cancelled))))
 }
 
-async fn stored_report(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(StoredReport, store::meta::Case)> {
-    let (run, _) = policy::run(state, caller, id).await?;
-    let case = policy::case(state, caller, run.case_id.as_str()).await?;
+async fn stored_report(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(StoredReport, store::meta::Case, Run)> {
+    let (run, case) = policy::run(state, caller, id).await?;
     let digest = run
         .report_sha256
         .clone()
@@ -218,16 +218,16 @@ async fn stored_report(state: &AppState, caller: &Caller, id: &str) -> ApiResult
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let report = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))?;
-    Ok((report, case))
+    Ok((report, case, run))
 }
 
 pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (report, case) = stored_report(&state, &caller, &id).await?;
+    let (report, case, _) = stored_report(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(report.record)))
 }
 
 pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (report, case) = stored_report(&state, &caller, &id).await?;
+    let (report, case, _) = stored_report(&state, &caller, &id).await?;
     Ok(in_case(
         &case,
         (
@@ -259,15 +259,8 @@ pub async fn report_html(
             ))
         })?,
     };
-    let (report, case) = stored_report(&state, &caller, &id).await?;
-    let run = state
-        .store
-        .run(&store::RunId::parse(&id).map_err(|_| ApiError::not_found("run", &id))?)
-        .await?;
-    let requested_by = match &run {
-        Some(r) => state.store.user(&r.created_by).await?.map(|u| u.name),
-        None => None,
-    };
+    let (report, case, run) = stored_report(&state, &caller, &id).await?;
+    let requested_by = state.store.user(&run.created_by).await?.map(|u| u.name);
     let meta = htmlreport::Meta {
         run_id: Some(id.clone()),
         requested_by,
