@@ -578,3 +578,33 @@ fn hostile_models_that_pass_inspection_fail_their_runs_and_the_service_carries_o
         "{m}"
     );
 }
+
+#[test]
+fn cancelling_a_running_run_stops_it_and_frees_the_slot() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let vendor = server.client(Some(&p.vendor));
+    let (_, model) = case_with_model(&server, &p);
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 2000000}));
+    let long = r.json()["id"].as_str().unwrap().to_owned();
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 2000}));
+    let next = r.json()["id"].as_str().unwrap().to_owned();
+    let t = std::time::Instant::now();
+    while vendor.get(&format!("/api/v1/runs/{long}")).json()["state"] != "running" {
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = vendor.post(&format!("/api/v1/runs/{long}/cancel"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["state"], "cancelled");
+    assert!(r.json()["cause"].as_str().unwrap().contains("Niels"), "{}", r.text());
+    // The one slot is freed long before two million rows could have been scored.
+    let run = vendor.wait_run(&next, Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let run = vendor.get(&format!("/api/v1/runs/{long}")).json();
+    assert_eq!(run["state"], "cancelled");
+    assert!(run["progress_rows"].as_u64().unwrap() < 4_000_000, "{run}");
+    assert_eq!(vendor.post(&format!("/api/v1/runs/{long}/cancel"), &json!({})).status, 409);
+    assert_eq!(vendor.get(&format!("/api/v1/runs/{long}/report")).status, 409);
+}
