@@ -605,6 +605,9 @@ fn cancelling_a_running_run_stops_it_and_frees_the_slot() {
     let run = vendor.get(&format!("/api/v1/runs/{long}")).json();
     assert_eq!(run["state"], "cancelled");
     assert!(run["progress_rows"].as_u64().unwrap() < 4_000_000, "{run}");
-    assert_eq!(vendor.post(&format!("/api/v1/runs/{long}/cancel"), &json!({})).status, 409);
+    assert_eq!(
+        vendor.post(&format!("/api/v1/runs/{long}/cancel"), &json!({})).status,
+        409
+    );
     assert_eq!(vendor.get(&format!("/api/v1/runs/{long}/report")).status, 409);
 }
