@@ -169,6 +169,41 @@ fn rows() -> Vec<Row> {
             [401, 403, 403, 200, 200],
             [401, 403, 403, 200, 200],
         ),
+        // Live inference: health is public; a model is callable by whoever may see it. An
+        // empty request is 400 for those, so the rule is probed without scoring.
+        r("GET", "/v2/health/live", none, [200; 5], [200; 5]),
+        r("GET", "/v2/health/ready", none, [200; 5], [200; 5]),
+        r("GET", "/v2", none, [200; 5], [200; 5]),
+        r("GET", "/v2/models/{model}", none, SEEN_BY_ALL, SEEN_BY_OVERSIGHT),
+        r(
+            "GET",
+            "/v2/models/{model}/versions/{version}",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        r("GET", "/v2/models/{model}/ready", none, SEEN_BY_ALL, SEEN_BY_OVERSIGHT),
+        r(
+            "GET",
+            "/v2/models/{model}/versions/{version}/ready",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        r(
+            "POST",
+            "/v2/models/{model}/infer",
+            none,
+            [401, 400, 400, 400, 400],
+            [401, 404, 404, 400, 400],
+        ),
+        r(
+            "POST",
+            "/v2/models/{model}/versions/{version}/infer",
+            none,
+            [401, 400, 400, 400, 400],
+            [401, 404, 404, 400, 400],
+        ),
         r(
             "GET",
             "/api/v1/audit/verify",
@@ -272,6 +307,7 @@ fn every_endpoint_role_and_case_answers_as_the_rules_say() {
                     .replace("{model}", &ids.model)
                     .replace("{run}", &ids.run)
                     .replace("{scenario}", "unemployment-risk")
+                    .replace("{version}", "1.0.0")
                     + if row.path.ends_with("/dataset") {
                         "?rows=100"
                     } else {
@@ -296,8 +332,15 @@ fn every_endpoint_role_and_case_answers_as_the_rules_say() {
                         r.text().chars().take(200).collect::<String>()
                     ));
                 }
-                if r.status >= 400 && !row.path.starts_with("/metrics") {
-                    assert!(r.json()["error"]["code"].is_string(), "{path}: {}", r.text());
+                if r.status >= 400 {
+                    // The protocol's own error shape under /v2, the API's elsewhere.
+                    let e = &r.json()["error"];
+                    let ok = if row.path.starts_with("/v2") {
+                        e.is_string()
+                    } else {
+                        e["code"].is_string()
+                    };
+                    assert!(ok, "{path}: {}", r.text());
                 }
             }
         }

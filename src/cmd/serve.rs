@@ -36,6 +36,15 @@ pub struct Args {
     /// Largest model upload, MiB.
     #[arg(long, default_value_t = 64)]
     max_model_mb: u64,
+    /// Worker processes per model served live (`/v2`).
+    #[arg(long, default_value_t = 2)]
+    serving_workers: usize,
+    /// Requests that may wait per live model; more are answered 503 at once.
+    #[arg(long, default_value_t = 1024)]
+    serving_queue: usize,
+    /// Most rows scored together by a live model.
+    #[arg(long, default_value_t = 1024)]
+    serving_batch_rows: usize,
     /// Deadline for one batch, seconds.
     #[arg(long, default_value_t = 60)]
     batch_timeout: u64,
@@ -59,6 +68,9 @@ pub fn run(args: Args) -> Result<()> {
     config.bootstrap = args.bootstrap;
     config.demo_models = args.models_dir.clone();
     config.max_model_bytes = args.max_model_mb << 20;
+    config.serving.workers = args.serving_workers.max(1);
+    config.serving.queue_requests = args.serving_queue.max(1);
+    config.serving.max_batch_rows = args.serving_batch_rows.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,6 +30,8 @@ pub struct Config {
     pub max_dataset_rows: u64,
     /// Where `--demo` finds the sample models.
     pub demo_models: PathBuf,
+    /// Live inference (`/v2`).
+    pub serving: crate::serving::ServingConfig,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             max_run_rows: 2_000_000,
             max_dataset_rows: 1_000_000,
             demo_models: PathBuf::from("models"),
+            serving: crate::serving::ServingConfig::default(),
         }
     }
 }

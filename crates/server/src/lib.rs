@@ -14,6 +14,7 @@ mod middleware;
 mod policy;
 pub mod routes;
 mod runner;
+pub mod serving;
 mod state;
 
 pub use config::Config;
@@ -98,6 +99,7 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let serving_config = config.serving.clone();
     let state = AppState(Arc::new(Inner {
         store: store.clone(),
         blobs,
@@ -105,6 +107,8 @@ pub async fn serve(
         runner: runner::Runner::default(),
         config,
         downloads: tokio::sync::Semaphore::new(2),
+        models: serving::Models::new(serving_config),
+        callers: middleware::CallerCache::default(),
     }));
     let demo = if demo {
         Some(

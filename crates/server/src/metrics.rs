@@ -18,6 +18,11 @@ pub struct Metrics {
     worker_events: IntCounterVec,
     runs_by_state: IntGaugeVec,
     audit_failures: IntCounterVec,
+    inference_requests: IntCounterVec,
+    inference_failures: IntCounterVec,
+    inference_rows: IntCounterVec,
+    inference_queue: HistogramVec,
+    inference_compute: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -51,6 +56,34 @@ impl Metrics {
             "audit_append_failures_total",
             "Audit entries that could not be written.",
             &["action"],
+        );
+        let inference_requests = counter(
+            "inference_requests_total",
+            "Open Inference Protocol requests answered with predictions, by model.",
+            &["model"],
+        );
+        let inference_failures = counter(
+            "inference_failures_total",
+            "Open Inference Protocol requests refused or failed, by model and status.",
+            &["model", "status"],
+        );
+        let inference_rows = counter("inference_rows_total", "Rows scored live, by model.", &["model"]);
+        let fast = vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0,
+        ];
+        let histogram = |name: &str, help: &str| {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(fast.clone()), &["model"])
+                .expect("static metric");
+            registry.register(Box::new(h.clone())).expect("registered once");
+            h
+        };
+        let inference_queue = histogram(
+            "inference_queue_seconds",
+            "Time a live request waited for a worker, by model.",
+        );
+        let inference_compute = histogram(
+            "inference_compute_seconds",
+            "Time the batch holding a live request took in the worker, by model.",
         );
         let latency = HistogramVec::new(
             HistogramOpts::new(
@@ -92,7 +125,27 @@ impl Metrics {
             worker_events,
             runs_by_state,
             audit_failures,
+            inference_requests,
+            inference_failures,
+            inference_rows,
+            inference_queue,
+            inference_compute,
         }
+    }
+
+    pub fn inference(&self, model: &str, rows: usize, queue_seconds: f64, compute_seconds: f64) {
+        self.inference_requests.with_label_values(&[model]).inc();
+        self.inference_rows.with_label_values(&[model]).inc_by(rows as u64);
+        self.inference_queue.with_label_values(&[model]).observe(queue_seconds);
+        self.inference_compute
+            .with_label_values(&[model])
+            .observe(compute_seconds);
+    }
+
+    pub fn inference_failure(&self, model: &str, status: u16) {
+        self.inference_failures
+            .with_label_values(&[model, &status.to_string()])
+            .inc();
     }
 
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {

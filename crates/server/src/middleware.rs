@@ -47,16 +47,20 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     let path = req.uri().path().chars().take(300).collect::<String>();
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION);
     let caller = match bearer(&req) {
-        Some(token) if token.len() <= 200 => match state.store.user_by_token(token).await {
-            Ok(Some(user)) => match state.store.org(&user.org_id).await {
-                Ok(Some(org)) => Some(Caller { user, org }),
-                _ => None,
+        Some(token) if token.len() <= 200 => match state.callers.get(token) {
+            Some(c) => Some(c),
+            None => match lookup(&state, token).await {
+                Ok(c) => {
+                    if let Some(c) = &c {
+                        state.callers.put(token, c.clone());
+                    }
+                    c
+                }
+                Err(e) => {
+                    let resp = ApiError::from(e).into_response();
+                    return finish(&state, resp, &request_id, &route, &method, started);
+                }
             },
-            Ok(None) => None,
-            Err(e) => {
-                let resp = ApiError::from(e).into_response();
-                return finish(&state, resp, &request_id, &route, &method, started);
-            }
         },
         _ => None,
     };
@@ -69,7 +73,8 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         req.extensions_mut().insert(request_id.clone());
         next.run(req).await
     };
-    let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // Live inference (`/v2/...`) is a read, whatever its method.
+    let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
     let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor);
     if changes || advisor_read {
         let object = response
@@ -100,6 +105,45 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     finish(&state, response, &request_id, &route, &method, started)
+}
+
+async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {
+    let Some(user) = state.store.user_by_token(token).await? else {
+        return Ok(None);
+    };
+    Ok(state.store.org(&user.org_id).await?.map(|org| Caller { user, org }))
+}
+
+/// Callers of recently seen tokens, so a busy client does not cost two queries per request.
+/// Keyed by the token's SHA-256; an entry lives 30 seconds (users are never removed or
+/// changed in place, so a cached caller cannot outlive its rights by more than that if they
+/// ever are). Bounded: a full cache is emptied.
+#[derive(Default)]
+pub struct CallerCache(std::sync::Mutex<std::collections::HashMap<String, (Caller, Instant)>>);
+
+const CALLER_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const CALLER_CACHE_MAX: usize = 10_000;
+
+impl CallerCache {
+    fn key(token: &str) -> String {
+        store::Digest::of(token.as_bytes()).as_str().to_owned()
+    }
+
+    fn get(&self, token: &str) -> Option<Caller> {
+        let map = self.0.lock().ok()?;
+        map.get(&Self::key(token))
+            .filter(|(_, at)| at.elapsed() < CALLER_TTL)
+            .map(|(c, _)| c.clone())
+    }
+
+    fn put(&self, token: &str, caller: Caller) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CALLER_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(Self::key(token), (caller, Instant::now()));
+        }
+    }
 }
 
 fn finish(

@@ -18,6 +18,10 @@ pub struct Inner {
     pub config: Config,
     /// Training-data downloads generated at the same time; more wait their turn.
     pub downloads: tokio::sync::Semaphore,
+    /// Models served over the Open Inference Protocol.
+    pub models: crate::serving::Models,
+    /// Recently authenticated tokens.
+    pub callers: crate::middleware::CallerCache,
 }
 
 impl std::ops::Deref for AppState {

@@ -8,6 +8,7 @@ mod cases;
 mod info;
 mod models;
 mod runs;
+mod v2;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,6 +46,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/runs/{run}/report.html"),
     ("GET", "/api/v1/audit"),
     ("GET", "/api/v1/audit/verify"),
+    ("GET", "/v2/health/live"),
+    ("GET", "/v2/health/ready"),
+    ("GET", "/v2"),
+    ("GET", "/v2/models/{model}"),
+    ("GET", "/v2/models/{model}/versions/{version}"),
+    ("GET", "/v2/models/{model}/ready"),
+    ("GET", "/v2/models/{model}/versions/{version}/ready"),
+    ("POST", "/v2/models/{model}/infer"),
+    ("POST", "/v2/models/{model}/versions/{version}/infer"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -84,6 +94,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{run}/report.html", get(runs::report_html))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/v2/health/live", get(v2::live))
+        .route("/v2/health/ready", get(v2::ready))
+        .route("/v2", get(v2::server_metadata))
+        .route("/v2/models/{model}", get(v2::model_metadata))
+        .route("/v2/models/{model}/versions/{version}", get(v2::model_version_metadata))
+        .route("/v2/models/{model}/ready", get(v2::model_ready))
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(v2::model_version_ready),
+        )
+        .route("/v2/models/{model}/infer", post(v2::infer))
+        .route("/v2/models/{model}/versions/{version}/infer", post(v2::infer_version))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
