@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Live inference under load, measured from outside the process: `wrk` (Debian) sends single-row
+# Open Inference Protocol requests for the logistic-regression sample to a real `sandkasse serve`
+# at 1, 8, 32 and 128 connections; then Criterion measures the in-process ONNX Runtime cost of
+# one row (features + Session::run) in the same run, for scale.
+#
+#   bash benches/kserve_load.sh [seconds per level, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null; }
+bash scripts/setup.sh >/dev/null
+cargo build --release --locked -q
+B=target/release/sandkasse
+D=$(mktemp -d)
+PORT=18181
+A=$($B users add --data-dir "$D" --org Authority --role authority --name a 2>/dev/null)
+V=$($B users add --data-dir "$D" --org Vendor --role vendor --name v 2>/dev/null)
+$B serve --data-dir "$D" --bind 127.0.0.1:$PORT --run-slots 0 >"$D/serve.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$D"' EXIT
+for _ in $(seq 100); do curl -fs localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+CASE=$(curl -fs -H "Authorization: Bearer $A" -H 'content-type: application/json' \
+  -d '{"name": "load", "members": ["Vendor"]}' localhost:$PORT/api/v1/cases | json '["id"]')
+MODEL=$(curl -fs -H "Authorization: Bearer $V" -F model=@models/unemployment-logreg.onnx \
+  -F manifest=@models/unemployment-logreg.toml localhost:$PORT/api/v1/cases/$CASE/models | json '["id"]')
+# One real citizen of the test split, as a single-row request.
+$B generate --scenario unemployment-risk --rows 10 --seed 1 --split test --format csv --out "$D/rows.csv" >/dev/null 2>&1
+curl -fs -H "Authorization: Bearer $V" localhost:$PORT/v2/models/$MODEL >"$D/meta.json"
+python3 - "$D" "$V" <<'PY'
+import csv, json, sys
+d, token = sys.argv[1], sys.argv[2]
+meta = json.load(open(f"{d}/meta.json"))
+row = next(csv.DictReader(open(f"{d}/rows.csv")))
+inputs = []
+for i in meta["inputs"]:
+    v = row[i["name"]]
+    if i["datatype"] == "BYTES":
+        inputs.append({"name": i["name"], "shape": [1], "datatype": "BYTES", "data": [v]})
+    else:
+        x = {"true": 1.0, "false": 0.0}.get(v.lower(), None)
+        inputs.append({"name": i["name"], "shape": [1], "datatype": "FP32", "data": [x if x is not None else float(v)]})
+body = json.dumps({"inputs": inputs})
+open(f"{d}/body.json", "w").write(body)
+open(f"{d}/post.lua", "w").write(
+    'wrk.method = "POST"\n'
+    f"wrk.body = {json.dumps(body)}\n"
+    'wrk.headers["Content-Type"] = "application/json"\n'
+    f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+)
+PY
+URL=http://127.0.0.1:$PORT/v2/models/$MODEL/infer
+curl -fs -H "Authorization: Bearer $V" -H 'content-type: application/json' --data @"$D/body.json" "$URL" >/dev/null
+echo "single-row infer, unemployment-logreg, $secs s per level, $(nproc) cores (wrk and the server share them)"
+for c in 1 8 32 128; do
+  t=$(( c < 2 ? 1 : 2 ))
+  out=$(wrk -t$t -c$c -d${secs}s --latency -s "$D/post.lua" "$URL")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr '\n' ' ')
+  echo "connections $c: $rps req/s, p50 $p50, p99 $p99 ${errs:+($errs)}"
+done
+curl -fs localhost:$PORT/metrics | grep -E "^sandkasse_inference_(requests|failures)_total" || true
+kill $PID; wait $PID 2>/dev/null || true
+echo "in-process ONNX Runtime, one row (features + Session::run):"
+cargo bench --bench inference -- 'inference/unemployment-logreg/(features|session-run-in-process)/1$' 2>&1 | grep -E "^inference|time:" || true
