@@ -109,6 +109,7 @@ pub async fn serve(
         downloads: tokio::sync::Semaphore::new(2),
         models: serving::Models::new(serving_config),
         callers: middleware::CallerCache::default(),
+        visible_models: routes::v2::VisibleCache::default(),
     }));
     let demo = if demo {
         Some(

@@ -22,6 +22,8 @@ pub struct Inner {
     pub models: crate::serving::Models,
     /// Recently authenticated tokens.
     pub callers: crate::middleware::CallerCache,
+    /// Models recently found visible to a user, for live inference.
+    pub visible_models: crate::routes::v2::VisibleCache,
 }
 
 impl std::ops::Deref for AppState {

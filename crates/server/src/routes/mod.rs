@@ -8,7 +8,7 @@ mod cases;
 mod info;
 mod models;
 mod runs;
-mod v2;
+pub(crate) mod v2;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -70,7 +70,15 @@ async fn find(
             format!("unknown model {:?}", name.chars().take(80).collect::<String>()),
         )
     };
-    let (model, _) = policy::model(state, &caller, name).await.map_err(|_| unknown())?;
+    let key = (caller.user.id.as_str().to_owned(), name.to_owned());
+    let model = match state.visible_models.get(&key) {
+        Some(m) => m,
+        None => {
+            let (model, _) = policy::model(state, &caller, name).await.map_err(|_| unknown())?;
+            state.visible_models.put(key, model.clone());
+            model
+        }
+    };
     if let Some(v) = version
         && v != model.version
     {
@@ -438,4 +446,31 @@ fn to_batch(served: &Served, inputs: &[InputTensor], max_rows: usize) -> V2Resul
         columns.push(array);
     }
     RecordBatch::try_new(served.schema.clone(), columns).map_err(|e| bad(e.to_string()))
+}
+
+/// Models a user was recently allowed to see, so a busy client's requests cost no database
+/// query. Only grants are cached and nothing can revoke one (members are never removed from
+/// a case, models never move), and entries expire after 30 seconds. Bounded: a full cache is
+/// emptied.
+#[derive(Default)]
+pub struct VisibleCache(std::sync::Mutex<VisibleMap>);
+
+type VisibleMap = std::collections::HashMap<(String, String), (store::meta::Model, std::time::Instant)>;
+
+impl VisibleCache {
+    fn get(&self, key: &(String, String)) -> Option<store::meta::Model> {
+        let map = self.0.lock().ok()?;
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < std::time::Duration::from_secs(30))
+            .map(|(m, _)| m.clone())
+    }
+
+    fn put(&self, key: (String, String), model: store::meta::Model) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+            map.insert(key, (model, std::time::Instant::now()));
+        }
+    }
 }
