@@ -59,7 +59,7 @@ for c in 1 8 32 128; do
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr '\n' ' ')
+  errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr '\n' ' ' || true)
   echo "connections $c: $rps req/s, p50 $p50, p99 $p99 ${errs:+($errs)}"
 done
 curl -fs localhost:$PORT/metrics | grep -E "^sandkasse_inference_(requests|failures)_total" || true
