@@ -56,18 +56,6 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub async fn open(&self) -> anyhow::Result<store::Store> {
-        use anyhow::Context;
-        Ok(match &self.database_url {
-            Some(url) => store::Store::open_postgres(url)
-                .await
-                .context("opening the PostgreSQL database")?,
-            None => {
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                store::Store::open_sqlite(&self.data_dir.join("sandkasse.db"))
-                    .await
-                    .with_context(|| format!("opening the database in {}", self.data_dir.display()))?
-            }
-        })
+        Ok(server::open_store(&self.data_dir, self.database_url.as_deref()).await?)
     }
 }

@@ -50,17 +50,18 @@ pub enum ServeError {
     Demo(String),
 }
 
-/// Opens the metadata store the configuration names: PostgreSQL if a URL is given, else
-/// SQLite in the data directory.
-pub async fn open_store(config: &Config) -> Result<Store, ServeError> {
-    Ok(match &config.database_url {
+/// Opens the metadata store: PostgreSQL if a URL is given, else SQLite (`sandkasse.db`) in
+/// the data directory. The one place that decides where the metadata lives, for the server
+/// and the `users` and `audit` commands alike.
+pub async fn open_store(data_dir: &std::path::Path, database_url: Option<&str>) -> Result<Store, ServeError> {
+    Ok(match database_url {
         Some(url) => Store::open_postgres(url).await?,
         None => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
-                path: config.data_dir.clone(),
+            std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+                path: data_dir.to_owned(),
                 source,
             })?;
-            Store::open_sqlite(&config.data_dir.join("sandkasse.db")).await?
+            Store::open_sqlite(&data_dir.join("sandkasse.db")).await?
         }
     })
 }
@@ -81,7 +82,7 @@ pub async fn serve(
     ready: impl FnOnce(&Running),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = open_store(&config).await?;
+    let store = open_store(&config.data_dir, config.database_url.as_deref()).await?;
     let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
     // Datasets being generated for download when a previous process died.
     let _ = std::fs::remove_dir_all(config.data_dir.join("tmp"));
