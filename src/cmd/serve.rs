@@ -48,6 +48,10 @@ pub struct Args {
     /// Deadline for one batch, seconds.
     #[arg(long, default_value_t = 60)]
     batch_timeout: u64,
+    /// Mark the browser session cookie `Secure` (behind a TLS proxy that does not send
+    /// `X-Forwarded-Proto: https`; with it, the cookie is marked anyway).
+    #[arg(long)]
+    secure_cookies: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -71,6 +75,7 @@ pub fn run(args: Args) -> Result<()> {
     config.serving.workers = args.serving_workers.max(1);
     config.serving.queue_requests = args.serving_queue.max(1);
     config.serving.max_batch_rows = args.serving_batch_rows.max(1);
+    config.secure_cookies = args.secure_cookies;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

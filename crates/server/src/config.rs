@@ -32,6 +32,9 @@ pub struct Config {
     pub demo_models: PathBuf,
     /// Live inference (`/v2`).
     pub serving: crate::serving::ServingConfig,
+    /// Mark the pages' session cookie `Secure` even without `X-Forwarded-Proto: https`
+    /// (for a TLS proxy that does not send it).
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             max_dataset_rows: 1_000_000,
             demo_models: PathBuf::from("models"),
             serving: crate::serving::ServingConfig::default(),
+            secure_cookies: false,
         }
     }
 }

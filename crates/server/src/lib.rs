@@ -16,6 +16,7 @@ pub mod routes;
 mod runner;
 pub mod serving;
 mod state;
+pub mod web;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -111,6 +112,7 @@ pub async fn serve(
         models: serving::Models::new(serving_config),
         callers: middleware::CallerCache::default(),
         visible_models: routes::v2::VisibleCache::default(),
+        sessions: web::session::Sessions::default(),
     }));
     let demo = if demo {
         Some(

@@ -30,6 +30,10 @@ pub struct AuditObject(pub String);
 #[derive(Debug, Clone)]
 pub struct AuditCase(pub String);
 
+/// Who an audit entry is by, when the request only established it (a login).
+#[derive(Debug, Clone)]
+pub struct AuditActor(pub Caller);
+
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -46,23 +50,34 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let path = req.uri().path().chars().take(300).collect::<String>();
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION);
-    let caller = match bearer(&req) {
-        Some(token) if token.len() <= 200 => match state.callers.get(token) {
-            Some(c) => Some(c),
-            None => match lookup(&state, token).await {
-                Ok(c) => {
-                    if let Some(c) = &c {
-                        state.callers.put(token, c.clone());
+    // Pages authenticate with the session cookie; the API never does (no CSRF exposure).
+    let session = if !has_header && route.starts_with("/ui") {
+        crate::web::session::cookie(req.headers()).and_then(|id| state.sessions.get(id))
+    } else {
+        None
+    };
+    let caller = if let Some(s) = &session {
+        req.extensions_mut().insert(s.clone());
+        Some(s.caller.clone())
+    } else {
+        match bearer(&req) {
+            Some(token) if token.len() <= 200 => match state.callers.get(token) {
+                Some(c) => Some(c),
+                None => match lookup(&state, token).await {
+                    Ok(c) => {
+                        if let Some(c) = &c {
+                            state.callers.put(token, c.clone());
+                        }
+                        c
                     }
-                    c
-                }
-                Err(e) => {
-                    let resp = ApiError::from(e).into_response();
-                    return finish(&state, resp, &request_id, &route, &method, started);
-                }
+                    Err(e) => {
+                        let resp = ApiError::from(e).into_response();
+                        return finish(&state, resp, &request_id, &route, &method, started);
+                    }
+                },
             },
-        },
-        _ => None,
+            _ => None,
+        }
     };
     let response = if has_header && caller.is_none() {
         ApiError::unauthorized("the bearer token is not valid").into_response()
@@ -75,8 +90,13 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     };
     // Live inference (`/v2/...`) is a read, whatever its method.
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
-    let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor);
+    let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor) && !route.starts_with("/ui/assets");
     if changes || advisor_read {
+        let caller = response
+            .extensions()
+            .get::<AuditActor>()
+            .map(|a| a.0.clone())
+            .or(caller);
         let object = response
             .extensions()
             .get::<AuditObject>()
@@ -107,7 +127,7 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     finish(&state, response, &request_id, &route, &method, started)
 }
 
-async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {
+pub(crate) async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {
     let Some(user) = state.store.user_by_token(token).await? else {
         return Ok(None);
     };

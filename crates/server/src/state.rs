@@ -24,6 +24,8 @@ pub struct Inner {
     pub callers: crate::middleware::CallerCache,
     /// Models recently found visible to a user, for live inference.
     pub visible_models: crate::routes::v2::VisibleCache,
+    /// Browsers logged in to the pages.
+    pub sessions: crate::web::session::Sessions,
 }
 
 impl std::ops::Deref for AppState {

@@ -14,20 +14,29 @@ use store::{CaseId, StoreError, Timestamp};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    case: Option<String>,
-    actor: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
+    pub case: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
 }
+
+/// Who may read and verify the audit log.
+pub const READS_AUDIT: &[Role] = &[Role::Advisor, Role::Admin];
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[Role::Advisor, Role::Admin], "reading the audit log")?;
+    caller.require(READS_AUDIT, "reading the audit log")?;
+    let entries = state.store.list_audit(&filter(&q)?).await?;
+    Ok(Json(json!({"entries": entries})))
+}
+
+/// The store's filter for a query, refusing malformed values by name.
+pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
     let time = |s: &Option<String>, name: &str| {
         s.as_deref()
             .map(Timestamp::parse)
@@ -53,22 +62,41 @@ pub async fn list(
         limit,
         offset: q.offset.unwrap_or(0),
     };
-    let entries = state.store.list_audit(&filter).await?;
-    Ok(Json(json!({"entries": entries})))
+    Ok(filter)
 }
 
 pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(&[Role::Advisor, Role::Admin], "verifying the audit log")?;
+    caller.require(READS_AUDIT, "verifying the audit log")?;
+    Ok(Json(match chain_status(&state).await? {
+        ChainStatus::Intact { entries, head } => json!({
+            "intact": true,
+            "entries": entries,
+            "head": head.map(|(seq, hash)| json!({"seq": seq, "hash": hash})),
+        }),
+        ChainStatus::Broken(b) => json!({"intact": false, "break": b}),
+    }))
+}
+
+/// What verifying the whole chain found.
+pub enum ChainStatus {
+    /// Every hash and link holds; `head` is the last entry's `(seq, hash)`.
+    Intact {
+        entries: usize,
+        head: Option<(i64, String)>,
+    },
+    Broken(store::audit::ChainBreak),
+}
+
+pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
     match state.store.verify_audit().await {
-        Ok(n) => {
+        Ok(entries) => {
             let head = state.store.all_audit().await?.pop();
-            Ok(Json(json!({
-                "intact": true,
-                "entries": n,
-                "head": head.map(|h| json!({"seq": h.seq, "hash": h.hash})),
-            })))
+            Ok(ChainStatus::Intact {
+                entries,
+                head: head.map(|h| (h.seq, h.hash)),
+            })
         }
-        Err(StoreError::ChainBroken(b)) => Ok(Json(json!({"intact": false, "break": b}))),
+        Err(StoreError::ChainBroken(b)) => Ok(ChainStatus::Broken(b)),
         Err(e) => Err(e.into()),
     }
 }

@@ -22,7 +22,7 @@ pub async fn case_json(store: &Store, case: &Case) -> ApiResult<Value> {
     }))
 }
 
-async fn members_of(store: &Store, case: &Case) -> ApiResult<Vec<Org>> {
+pub async fn members_of(store: &Store, case: &Case) -> ApiResult<Vec<Org>> {
     let mut out = Vec::new();
     for id in store.case_members(&case.id).await? {
         if let Some(org) = store.org(&id).await? {
@@ -80,29 +80,39 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
+/// Who may open cases and fix their criteria.
+pub const MANAGES_CASES: &[Role] = &[Role::Authority, Role::Admin];
+
 pub async fn create(State(state): State<AppState>, caller: Caller, Json(new): Json<NewCase>) -> ApiResult<Response> {
-    caller.require(&[Role::Authority, Role::Admin], "creating a case")?;
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_request("a case's name must be 1 to 200 characters"));
-    }
-    if new.members.len() > 50 {
-        return Err(ApiError::bad_request("at most 50 member organisations"));
-    }
-    // Resolve every member before creating anything, so a bad name stores nothing.
-    let mut members = Vec::new();
-    for m in &new.members {
-        members.push(find_org(&state.store, m).await?);
-    }
-    let case = state.store.create_case(name, &caller.user.id).await?;
-    state.store.add_case_member(&case.id, &caller.org.id).await?;
-    for org in &members {
-        state.store.add_case_member(&case.id, &org.id).await?;
-    }
+    let case = open_case(&state, &caller, &new.name, &new.members).await?;
     let body = case_json(&state.store, &case).await?;
     let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(body)));
     r.extensions_mut().insert(AuditObject(format!("case {}", case.id)));
     Ok(r)
+}
+
+/// Opens a case with the caller's organisation and `members` (ids or names) in it, for the
+/// API and the pages. A bad member name stores nothing.
+pub async fn open_case(state: &AppState, caller: &Caller, name: &str, members: &[String]) -> ApiResult<Case> {
+    caller.require(MANAGES_CASES, "creating a case")?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request("a case's name must be 1 to 200 characters"));
+    }
+    if members.len() > 50 {
+        return Err(ApiError::bad_request("at most 50 member organisations"));
+    }
+    // Resolve every member before creating anything, so a bad name stores nothing.
+    let mut orgs = Vec::new();
+    for m in members {
+        orgs.push(find_org(&state.store, m).await?);
+    }
+    let case = state.store.create_case(name, &caller.user.id).await?;
+    state.store.add_case_member(&case.id, &caller.org.id).await?;
+    for org in &orgs {
+        state.store.add_case_member(&case.id, &org.id).await?;
+    }
+    Ok(case)
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -130,7 +140,7 @@ pub async fn add_member(
     Json(new): Json<NewMember>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    caller.require(&[Role::Authority, Role::Admin], "adding members to a case")?;
+    caller.require(MANAGES_CASES, "adding members to a case")?;
     let org = find_org(&state.store, &new.org).await?;
     state.store.add_case_member(&case.id, &org.id).await?;
     let members = members_of(&state.store, &case).await?;
@@ -170,6 +180,19 @@ pub fn parse_criteria(list: &[Value]) -> ApiResult<Vec<fairness::criteria::Crite
         .map_err(|e| ApiError::unprocessable("invalid_criteria", format!("the criteria: {e}")))
 }
 
+/// Checks and stores a case's criteria, for the API and the pages.
+pub async fn fix_criteria(
+    state: &AppState,
+    caller: &Caller,
+    case: &Case,
+    list: &[Value],
+) -> ApiResult<store::meta::Criteria> {
+    caller.require(MANAGES_CASES, "fixing criteria")?;
+    let parsed = parse_criteria(list)?;
+    let json = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(state.store.set_criteria(&case.id, &json, &caller.user.id).await?)
+}
+
 pub async fn set_criteria(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,10 +200,7 @@ pub async fn set_criteria(
     Json(body): Json<SetCriteria>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    caller.require(&[Role::Authority, Role::Admin], "fixing criteria")?;
-    let parsed = parse_criteria(&body.criteria)?;
-    let json = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
-    let c = state.store.set_criteria(&case.id, &json, &caller.user.id).await?;
+    let c = fix_criteria(&state, &caller, &case, &body.criteria).await?;
     let mut r = in_case(&case, axum::Json(criteria_json(&c)));
     r.extensions_mut()
         .insert(AuditObject(format!("criteria of case {}", case.id)));

@@ -3,11 +3,11 @@
 //! Every route and its role rule is listed here and in `openapi.json`; a test checks the two
 //! agree. Handlers live in one module per resource.
 
-mod audit;
-mod cases;
+pub(crate) mod audit;
+pub(crate) mod cases;
 mod info;
-mod models;
-mod runs;
+pub(crate) mod models;
+pub(crate) mod runs;
 pub(crate) mod v2;
 
 use crate::error::ApiError;
@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v2/models/{model}/infer", post(v2::infer))
         .route("/v2/models/{model}/versions/{version}/infer", post(v2::infer_version))
+        .merge(crate::web::router(upload_limit))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

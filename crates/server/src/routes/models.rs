@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use inference::manifest::Manifest;
 use serde_json::json;
-use store::meta::{NewModel, Role};
+use store::meta::{Model, NewModel, Role};
 
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
@@ -28,8 +28,11 @@ pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id):
     Ok(in_case(&case, axum::Json(model.inspection)))
 }
 
+/// Who may upload models (into cases their organisation is in).
+pub const UPLOADS_MODELS: &[Role] = &[Role::Vendor];
+
 /// Reads one multipart field whole, refusing more than `limit` bytes as they arrive.
-async fn read_field(field: &mut axum::extract::multipart::Field<'_>, name: &str, limit: u64) -> ApiResult<Vec<u8>> {
+pub async fn read_field(field: &mut axum::extract::multipart::Field<'_>, name: &str, limit: u64) -> ApiResult<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(chunk) = field
         .chunk()
@@ -46,7 +49,7 @@ async fn read_field(field: &mut axum::extract::multipart::Field<'_>, name: &str,
     Ok(out)
 }
 
-fn multipart_error(what: &str, e: axum::extract::multipart::MultipartError) -> ApiError {
+pub fn multipart_error(what: &str, e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large(format!("{what}: the upload is over the size limit"))
     } else {
@@ -64,14 +67,22 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    caller.require(&[Role::Vendor], "uploading a model")?;
+    caller.require(UPLOADS_MODELS, "uploading a model")?;
     let result = receive(&state, &caller, &case, multipart).await;
-    state.metrics.upload(match &result {
+    count_upload(&state, &result);
+    let created = result?;
+    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(&created)));
+    r.extensions_mut().insert(AuditObject(format!("model {}", created.id)));
+    Ok(r)
+}
+
+/// Counts an upload's outcome in the metrics.
+pub fn count_upload<T>(state: &AppState, result: &ApiResult<T>) {
+    state.metrics.upload(match result {
         Ok(_) => "accepted",
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => "rejected",
         Err(_) => "invalid",
     });
-    result
 }
 
 async fn receive(
@@ -79,7 +90,7 @@ async fn receive(
     caller: &Caller,
     case: &store::meta::Case,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> ApiResult<Response> {
+) -> ApiResult<Model> {
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,6 +124,18 @@ async fn receive(
     }
     let model = model.ok_or_else(|| ApiError::bad_request("the part `model` is missing"))?;
     let manifest = manifest.ok_or_else(|| ApiError::bad_request("the part `manifest` is missing"))?;
+    accept(state, caller, case, model, manifest).await
+}
+
+/// Checks the manifest, inspects the model and stores both, or stores nothing and says why.
+/// The caller has been checked to be allowed to upload into `case`.
+pub async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    case: &store::meta::Case,
+    model: Vec<u8>,
+    manifest: Vec<u8>,
+) -> ApiResult<Model> {
     let manifest_text = String::from_utf8(manifest)
         .map_err(|_| ApiError::unprocessable("invalid_manifest", "the manifest is not UTF-8 text"))?;
     let parsed = Manifest::parse(&manifest_text)
@@ -166,7 +189,5 @@ async fn receive(
             inspection: serde_json::to_value(&inspection.summary).map_err(|e| ApiError::internal(e.to_string()))?,
         })
         .await?;
-    let mut r = in_case(case, (StatusCode::CREATED, axum::Json(&created)));
-    r.extensions_mut().insert(AuditObject(format!("model {}", created.id)));
-    Ok(r)
+    Ok(created)
 }

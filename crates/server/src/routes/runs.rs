@@ -30,16 +30,16 @@ fn run_json(run: &Run) -> Value {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRunBody {
-    model_id: String,
-    scenario: Option<String>,
+    pub model_id: String,
+    pub scenario: Option<String>,
     #[serde(default = "default_rows")]
-    rows: u64,
+    pub rows: u64,
     #[serde(default)]
-    seed: u64,
+    pub seed: u64,
     #[serde(default)]
-    bias: Vec<String>,
-    counterfactual: Option<String>,
-    criteria: Option<Vec<Value>>,
+    pub bias: Vec<String>,
+    pub counterfactual: Option<String>,
+    pub criteria: Option<Vec<Value>>,
 }
 
 fn default_rows() -> u64 {
@@ -51,8 +51,19 @@ pub async fn create(
     caller: Caller,
     Json(body): Json<NewRunBody>,
 ) -> ApiResult<Response> {
-    let (model, case) = policy::model(&state, &caller, &body.model_id).await?;
-    caller.require(&[Role::Vendor, Role::Authority, Role::Admin], "starting a run")?;
+    let (run, case) = start(&state, &caller, &body).await?;
+    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(run_json(&run))));
+    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+    Ok(r)
+}
+
+/// Who may start runs (on models they can see).
+pub const STARTS_RUNS: &[Role] = &[Role::Vendor, Role::Authority, Role::Admin];
+
+/// Queues a run after the same checks for the API and the pages.
+pub async fn start(state: &AppState, caller: &Caller, body: &NewRunBody) -> ApiResult<(Run, store::meta::Case)> {
+    let (model, case) = policy::model(state, caller, &body.model_id).await?;
+    caller.require(STARTS_RUNS, "starting a run")?;
     if let Some(s) = &body.scenario
         && *s != model.scenario
     {
@@ -106,9 +117,7 @@ pub async fn create(
         })
         .await?;
     state.runner.wake();
-    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(run_json(&run))));
-    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
-    Ok(r)
+    Ok((run, case))
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -117,7 +126,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
 }
 
 /// The runs of one visible case that the caller may see.
-async fn visible_runs(state: &AppState, caller: &Caller, case: &store::meta::Case) -> ApiResult<Vec<Run>> {
+pub async fn visible_runs(state: &AppState, caller: &Caller, case: &store::meta::Case) -> ApiResult<Vec<Run>> {
     let runs = state.store.list_runs(&case.id).await?;
     if caller.role() != Role::Vendor {
         return Ok(runs);
@@ -178,16 +187,28 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
 }
 
 pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (run, case) = policy::run(&state, &caller, &id).await?;
+    let (cancelled, case) = cancel_run(&state, &caller, &id).await?;
+    Ok(in_case(&case, axum::Json(run_json(&cancelled))))
+}
+
+/// Whether the caller's role lets them cancel `run` (which they can see).
+pub fn may_cancel(caller: &Caller, run: &Run) -> bool {
     match caller.role() {
-        Role::Admin | Role::Authority => {}
-        Role::Vendor if run.org_id == caller.org.id => {}
-        Role::Vendor => {
-            return Err(ApiError::forbidden(
-                "only the organisation that started a run may cancel it",
-            ));
-        }
-        Role::Advisor => return Err(ApiError::forbidden("advisors change nothing")),
+        Role::Admin | Role::Authority => true,
+        Role::Vendor => run.org_id == caller.org.id,
+        Role::Advisor => false,
+    }
+}
+
+/// Cancels a run after the same checks for the API and the pages.
+pub async fn cancel_run(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Run, store::meta::Case)> {
+    let (run, case) = policy::run(state, caller, id).await?;
+    if !may_cancel(caller, &run) {
+        return Err(ApiError::forbidden(if caller.role() == Role::Advisor {
+            "advisors change nothing"
+        } else {
+            "only the organisation that started a run may cancel it"
+        }));
     }
     if run.state.is_terminal() {
         return Err(ApiError::conflict(format!("the run is already {}", run.state)));
@@ -200,7 +221,7 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Pat
         )
         .await?;
     state.runner.cancel(&run.id);
-    Ok(in_case(&case, axum::Json(run_json(&cancelled))))
+    Ok((cancelled, case))
 }
 
 async fn stored_report(
@@ -259,27 +280,41 @@ pub async fn report_html(
             ))
         })?,
     };
-    let (report, case, run) = stored_report(&state, &caller, &id).await?;
+    let (html, case) = render_report(&state, &caller, &id, lang).await?;
+    Ok(in_case(&case, html_report_response(html)))
+}
+
+/// A report page with a policy that lets it run no script and load nothing.
+pub fn html_report_response(html: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The stored report of a visible run, rendered as one HTML page.
+pub async fn render_report(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    lang: htmlreport::Lang,
+) -> ApiResult<(String, store::meta::Case)> {
+    let (report, case, run) = stored_report(state, caller, id).await?;
     let requested_by = state.store.user(&run.created_by).await?.map(|u| u.name);
     let meta = htmlreport::Meta {
-        run_id: Some(id.clone()),
+        run_id: Some(id.to_owned()),
         requested_by,
         case_name: Some(case.name.clone()),
     };
     let html = tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(in_case(
-        &case,
-        (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-                ),
-            ],
-            html,
-        ),
-    ))
+    Ok((html, case))
 }

@@ -1,0 +1,155 @@
+//! Logging in with an API token and logging out.
+
+use super::layout::{self, Nav};
+use super::session::{self, Session};
+use super::{PageError, PageResult, bad_form, check_form, see_other};
+use crate::error::ApiError;
+use crate::middleware::{AuditActor, AuditObject};
+use crate::state::AppState;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Only our own pages are places to return to (no open redirect).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') && n.len() <= 500 => n,
+        _ => "/ui/cases",
+    }
+}
+
+fn login_form(next: &str, error: Option<&str>) -> Markup {
+    layout::page(
+        "Log in",
+        None,
+        Nav::None,
+        None,
+        html! {
+            h1 { "Log in" }
+            p.muted { "Sandkasse tests AI models on synthetic citizens. Log in with the API token your administrator gave you; it is exchanged for a session and not kept in the browser." }
+            @if let Some(e) = error {
+                div.notice.bad #login-error role="alert" { (e) }
+            }
+            form.stack method="post" action="/ui/login" {
+                input type="hidden" name="next" value=(next);
+                label { "Token"
+                    input #token type="password" name="token" autocomplete="current-password" required maxlength="200";
+                }
+                div { button #login type="submit" { "Log in" } }
+            }
+        },
+    )
+}
+
+pub async fn login_page(session: Option<Session>, Query(q): Query<Next>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if session.is_some() {
+        return see_other(next);
+    }
+    login_form(next, None).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> PageResult {
+    if !session::same_origin(&headers) {
+        return Err(PageError(ApiError::forbidden(
+            "a login must come from this site's own form",
+        )));
+    }
+    let Form(form) = form.map_err(bad_form)?;
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let token = form.token.trim();
+    let caller = if token.is_empty() || token.len() > 200 {
+        None
+    } else {
+        crate::middleware::lookup(&state, token).await?
+    };
+    let Some(caller) = caller else {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            login_form(&next, Some("That token is not valid.")),
+        )
+            .into_response();
+        r.extensions_mut().insert(AuditObject("session".into()));
+        return Ok(r);
+    };
+    let secure = session::over_tls(&headers, state.config.secure_cookies);
+    let id = state.sessions.create(caller.clone());
+    let mut r = see_other(&next);
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(&id, secure)
+            .parse()
+            .map_err(|_| ApiError::internal("the session cookie"))?,
+    );
+    r.extensions_mut().insert(AuditObject("session".into()));
+    r.extensions_mut().insert(AuditActor(caller));
+    Ok(r)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> PageResult {
+    let Form(form) = form.map_err(bad_form)?;
+    check_form(&headers, &session, &form.csrf)?;
+    if let Some(id) = session::cookie(&headers) {
+        state.sessions.remove(id);
+    }
+    let secure = session::over_tls(&headers, state.config.secure_cookies);
+    let mut r = see_other("/ui/login");
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        session::clear_cookie(secure)
+            .parse()
+            .map_err(|_| ApiError::internal("the session cookie"))?,
+    );
+    r.extensions_mut().insert(AuditObject("session".into()));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_our_own_pages_are_returned_to() {
+        assert_eq!(safe_next(Some("/ui/runs/abc")), "/ui/runs/abc");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/ui/",
+            "/api/v1/me",
+            "/ui\\x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/ui/cases", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/ui/cases");
+    }
+}

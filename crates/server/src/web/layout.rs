@@ -1,0 +1,155 @@
+//! The frame every page shares: head, navigation for what the role may use, the stylesheet.
+
+use super::session::Session;
+use maud::{DOCTYPE, Markup, html};
+
+/// The stylesheet, served as `/ui/assets/style.css` so the pages' policy can forbid inline
+/// style and script alike. Small screens get one column and tables that scroll sideways
+/// inside their own box instead of widening the page.
+pub const STYLE: &str = r#"
+:root { --fg:#1b1f24; --muted:#59636e; --line:#d0d7de; --bg:#f6f8fa; --accent:#0b5cad;
+  --pass:#1a7f37; --fail:#cf222e; --warn:#9a6700; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+* { box-sizing: border-box; }
+body { margin:0; color:var(--fg); background:#fff; line-height:1.45; font-size:16px; }
+header.top { background:#12355b; color:#fff; }
+header.top .bar { max-width:1200px; margin:0 auto; padding:.6rem 1rem; display:flex; flex-wrap:wrap; gap:.4rem 1.2rem; align-items:center; }
+header.top a { color:#fff; text-decoration:none; }
+header.top .brand { font-weight:700; font-size:1.15rem; margin-right:auto; }
+header.top nav { display:flex; flex-wrap:wrap; gap:.3rem 1rem; }
+header.top nav a[aria-current] { text-decoration:underline; text-underline-offset:.3em; }
+header.top .who { font-size:.9rem; opacity:.9; display:flex; gap:.6rem; align-items:center; flex-wrap:wrap; }
+header.top form { margin:0; }
+header.top button { background:transparent; color:#fff; border:1px solid #fff8; padding:.2rem .6rem; font-size:.85rem; }
+main { max-width:1200px; margin:0 auto; padding:1rem; }
+h1 { font-size:1.6rem; margin:.4rem 0 1rem; overflow-wrap:anywhere; }
+h2 { font-size:1.2rem; margin:1.6rem 0 .6rem; border-bottom:1px solid var(--line); padding-bottom:.2rem; }
+a { color:var(--accent); }
+.muted { color:var(--muted); }
+.mono, code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size:.88em; overflow-wrap:anywhere; }
+.table-wrap { overflow-x:auto; max-width:100%; border:1px solid var(--line); border-radius:6px; }
+table { border-collapse:collapse; width:100%; }
+th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:var(--bg); font-weight:600; white-space:nowrap; }
+tr:last-child td { border-bottom:0; }
+td.num { text-align:right; font-variant-numeric:tabular-nums; }
+dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; margin:0; }
+dl.facts dt { font-weight:600; color:var(--muted); }
+dl.facts dd { margin:0; overflow-wrap:anywhere; }
+form.stack { display:grid; gap:.8rem; max-width:560px; }
+form.stack label { display:grid; gap:.25rem; font-weight:600; }
+form.inline { display:flex; flex-wrap:wrap; gap:.6rem; align-items:end; }
+form.inline label { display:grid; gap:.2rem; font-size:.9rem; font-weight:600; }
+input, select, textarea, button { font:inherit; padding:.45rem .6rem; border:1px solid var(--line); border-radius:6px; max-width:100%; }
+textarea { width:100%; min-height:10rem; font-family: ui-monospace, Menlo, monospace; font-size:.85rem; }
+button, .button { background:var(--accent); color:#fff; border-color:var(--accent); cursor:pointer; text-decoration:none; display:inline-block; border-radius:6px; padding:.45rem .9rem; }
+button.danger { background:var(--fail); border-color:var(--fail); }
+.badge { display:inline-block; padding:.05rem .5rem; border-radius:1rem; font-size:.85rem; font-weight:600; border:1px solid currentColor; white-space:nowrap; }
+.state-succeeded, .ok { color:var(--pass); }
+.state-failed, .state-cancelled, .bad { color:var(--fail); }
+.state-queued, .state-running { color:var(--warn); }
+.notice { padding:.7rem 1rem; border-radius:6px; border:1px solid var(--line); background:var(--bg); margin:1rem 0; }
+.notice.ok { border-color:var(--pass); background:#dafbe1; color:var(--fg); }
+.notice.bad { border-color:var(--fail); background:#ffebe9; color:var(--fg); }
+progress { width:100%; max-width:480px; height:1.2rem; }
+.actions { display:flex; flex-wrap:wrap; gap:.6rem; margin:1rem 0; align-items:center; }
+.actions form { margin:0; }
+.pager { display:flex; gap:1rem; margin:.8rem 0; }
+ul.findings li { margin:.2rem 0; }
+@media (max-width: 640px) {
+  body { font-size:15px; }
+  main { padding:.7rem; }
+  h1 { font-size:1.3rem; }
+  dl.facts { grid-template-columns:1fr; gap:.1rem; }
+  dl.facts dd { margin-bottom:.5rem; }
+  form.inline { display:grid; }
+  th, td { padding:.35rem .45rem; }
+}
+"#;
+
+/// Where the navigation can point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Cases,
+    Runs,
+    Audit,
+    None,
+}
+
+/// A whole page. `refresh` makes the browser reload it after that many seconds (live
+/// progress without script).
+pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u32>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(s) = refresh {
+                    meta http-equiv="refresh" content=(s);
+                }
+                title { (title) " · Sandkasse" }
+                link rel="stylesheet" href="/ui/assets/style.css";
+            }
+            body {
+                header.top {
+                    div.bar {
+                        a.brand href="/ui/cases" { "Sandkasse" }
+                        @if let Some(s) = session {
+                            nav aria-label="main" {
+                                (nav_link("/ui/cases", "Cases", nav == Nav::Cases))
+                                (nav_link("/ui/runs", "Runs", nav == Nav::Runs))
+                                @if crate::routes::audit::READS_AUDIT.contains(&s.caller.role()) {
+                                    (nav_link("/ui/audit", "Audit log", nav == Nav::Audit))
+                                }
+                            }
+                            div.who {
+                                span #who {
+                                    (s.caller.user.name) " · " (s.caller.org.name) " · "
+                                    span #role { (s.caller.role().as_str()) }
+                                }
+                                form method="post" action="/ui/logout" {
+                                    (csrf_field(s))
+                                    button #logout type="submit" { "Log out" }
+                                }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn nav_link(href: &str, label: &str, current: bool) -> Markup {
+    html! {
+        @if current { a href=(href) aria-current="page" { (label) } } @else { a href=(href) { (label) } }
+    }
+}
+
+/// The hidden field every form carries.
+pub fn csrf_field(s: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(s.csrf); }
+}
+
+/// A table in a box that scrolls sideways on narrow screens.
+pub fn table(head: &[&str], rows: Markup) -> Markup {
+    html! {
+        div.table-wrap {
+            table {
+                thead { tr { @for h in head { th scope="col" { (h) } } } }
+                tbody { (rows) }
+            }
+        }
+    }
+}
+
+/// A run state as a coloured word.
+pub fn state_badge(state: store::meta::RunState) -> Markup {
+    html! { span class={ "badge state-" (state.as_str()) } { (state.as_str()) } }
+}
+
+/// The first characters of an id, with the whole id as a tooltip.
+pub fn short_id(id: &str) -> Markup {
+    html! { span.mono title=(id) { (id.chars().take(8).collect::<String>()) } }
+}

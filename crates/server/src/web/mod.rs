@@ -1,0 +1,204 @@
+//! The pages people use in a browser, under `/ui`: server-rendered HTML (maud), no script.
+//!
+//! The pages are a second face of the same service, not a second service: every read goes
+//! through `policy` and every change through the same functions the API handlers call, and
+//! the same middleware audits them. What differs is authentication (a session cookie from
+//! [`session`] instead of a bearer token, only under `/ui`), CSRF checks on every form, and
+//! errors as pages instead of JSON.
+
+mod audit;
+mod auth;
+mod cases;
+pub mod layout;
+mod runs;
+pub mod session;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRequestParts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use layout::Nav;
+use maud::html;
+pub use session::Session;
+
+/// `(method, path)` of every page route.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/ui"),
+    ("GET", "/ui/assets/style.css"),
+    ("GET", "/ui/login"),
+    ("POST", "/ui/login"),
+    ("POST", "/ui/logout"),
+    ("GET", "/ui/cases"),
+    ("POST", "/ui/cases"),
+    ("GET", "/ui/cases/{case}"),
+    ("POST", "/ui/cases/{case}/criteria"),
+    ("GET", "/ui/cases/{case}/upload"),
+    ("POST", "/ui/cases/{case}/models"),
+    ("GET", "/ui/models/{model}"),
+    ("GET", "/ui/runs"),
+    ("POST", "/ui/runs"),
+    ("GET", "/ui/runs/{run}"),
+    ("POST", "/ui/runs/{run}/cancel"),
+    ("GET", "/ui/runs/{run}/report"),
+    ("GET", "/ui/audit"),
+];
+
+/// The page routes, to be merged into the service's router (inside its middleware).
+pub fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/cases") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/cases") }))
+        .route("/ui/assets/style.css", get(style))
+        .route("/ui/login", get(auth::login_page).post(auth::login))
+        .route("/ui/logout", post(auth::logout))
+        .route("/ui/cases", get(cases::list).post(cases::create))
+        .route("/ui/cases/{case}", get(cases::show))
+        .route("/ui/cases/{case}/criteria", post(cases::set_criteria))
+        .route("/ui/cases/{case}/upload", get(cases::upload_page))
+        .route(
+            "/ui/cases/{case}/models",
+            post(cases::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/ui/models/{model}", get(cases::model))
+        .route("/ui/runs", get(runs::list).post(runs::create))
+        .route("/ui/runs/{run}", get(runs::show))
+        .route("/ui/runs/{run}/cancel", post(runs::cancel))
+        .route("/ui/runs/{run}/report", get(runs::report))
+        .route("/ui/audit", get(audit::list))
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// What every page's answer carries: a policy that allows no script and only our own
+/// stylesheet, no framing, no caching of what a role saw, and no referrer with ids in it.
+async fn page_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        layout::STYLE,
+    )
+        .into_response()
+}
+
+/// A page that needs a logged-in browser; without one the browser is sent to the login
+/// page, which brings it back afterwards.
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        if let Some(s) = parts.extensions.get::<Session>() {
+            return Ok(s.clone());
+        }
+        let back = if parts.method == axum::http::Method::GET {
+            parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/ui/cases")
+        } else {
+            "/ui/cases"
+        };
+        let to = format!("/ui/login?next={}", encode(back));
+        Err(Redirect::to(&to).into_response())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned())
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A form's post is ours: same site, and the session's CSRF secret repeated.
+pub fn check_form(headers: &HeaderMap, session: &Session, csrf: &str) -> Result<(), PageError> {
+    if session::same_origin(headers) && session::secrets_equal(csrf, &session.csrf) {
+        Ok(())
+    } else {
+        Err(PageError(ApiError::forbidden(
+            "this form did not come from this site or has expired; reload the page and try again",
+        )))
+    }
+}
+
+/// An error shown as a page, with the API's status, code and message.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<store::StoreError> for PageError {
+    fn from(e: store::StoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let title = match e.status {
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::UNAUTHORIZED => "Not logged in",
+            s if s.is_client_error() => "Cannot do that",
+            _ => "Something went wrong",
+        };
+        let body = layout::page(
+            title,
+            None,
+            Nav::None,
+            None,
+            html! {
+                h1 #error-title { (title) }
+                div.notice.bad #error {
+                    p { strong { (e.status.as_u16()) " " (e.code) } }
+                    p #error-message { (e.message) }
+                }
+                p { a href="/ui/cases" { "Back to your cases" } }
+            },
+        );
+        (e.status, body).into_response()
+    }
+}
+
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// A form rejected by axum (wrong content type, missing or malformed field), as a page.
+fn bad_form(e: impl std::fmt::Display) -> PageError {
+    PageError(ApiError::bad_request(format!("the form: {e}")))
+}
+
+/// Where to go after a successful post.
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}

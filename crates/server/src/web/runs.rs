@@ -1,0 +1,290 @@
+//! Runs: the start form, lists, one run with live progress, cancelling, and its report.
+
+use super::layout::{self, Nav, csrf_field, short_id, state_badge, table};
+use super::{PageError, PageResult, Session, bad_form, check_form, see_other};
+use crate::error::ApiError;
+use crate::middleware::{AuditCase, AuditObject};
+use crate::policy;
+use crate::routes::cases::in_case;
+use crate::routes::runs::{
+    NewRunBody, cancel_run, html_report_response, may_cancel, render_report, start, visible_runs,
+};
+use crate::state::AppState;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use maud::{Markup, html};
+use serde::Deserialize;
+use store::meta::{Model, Run, RunState};
+
+/// The form that starts a run on one of `models` (the ones the caller may see).
+pub fn run_form(s: &Session, models: &[Model], selected: Option<&Model>, max_rows: u64) -> Markup {
+    html! {
+        form.inline #run-form method="post" action="/ui/runs" {
+            (csrf_field(s))
+            label { "Model"
+                select #run-model name="model_id" required {
+                    @for m in models {
+                        option value=(m.id) selected[selected.is_some_and(|x| x.id == m.id)] { (m.name) " " (m.version) }
+                    }
+                }
+            }
+            label { "Citizens"
+                input #run-rows type="number" name="rows" min="1" max=(max_rows) value="20000" required;
+            }
+            label { "Seed" input type="number" name="seed" min="0" value="0"; }
+            label { "Injected bias (KEY=VALUE …)" input type="text" name="bias" maxlength="400" placeholder="none"; }
+            label { "Counterfactual twins"
+                select name="counterfactual" {
+                    option value="" { "none" }
+                    @for c in synth::Counterfactual::NAMES { option value=(c) { (c) } }
+                }
+            }
+            button #run-submit type="submit" { "Start run" }
+        }
+    }
+}
+
+fn progress(run: &Run) -> f64 {
+    if run.total_rows == 0 {
+        0.0
+    } else {
+        run.progress_rows as f64 / run.total_rows as f64
+    }
+}
+
+/// Runs with their model's name where the caller can see the model.
+pub fn runs_table(runs: &[Run], models: &[Model]) -> Markup {
+    let name = |r: &Run| {
+        models.iter().find(|m| m.id == r.model_id).map_or_else(
+            || r.model_id.as_str().chars().take(8).collect(),
+            |m| format!("{} {}", m.name, m.version),
+        )
+    };
+    table(
+        &["Run", "Model", "State", "Progress", "Citizens", "Created"],
+        html! {
+            @for r in runs {
+                tr.run {
+                    td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } }
+                    td { (name(r)) }
+                    td { (state_badge(r.state)) }
+                    td.num { (format!("{:.0} %", 100.0 * progress(r))) }
+                    td.num { (r.total_rows) }
+                    td { (r.created_at) }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+}
+
+pub async fn list(State(state): State<AppState>, s: Session, Query(q): Query<ListQuery>) -> PageResult {
+    let want = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(w) => Some(RunState::parse(w).map_err(|e| PageError(ApiError::bad_request(e.to_string())))?),
+    };
+    let cases = if s.caller.sees_everything() {
+        state.store.list_cases().await?
+    } else {
+        state.store.cases_of_org(&s.caller.org.id).await?
+    };
+    let (mut runs, mut models) = (Vec::new(), Vec::new());
+    for case in &cases {
+        runs.extend(
+            visible_runs(&state, &s.caller, case)
+                .await?
+                .into_iter()
+                .filter(|r| want.is_none_or(|w| r.state == w)),
+        );
+        models.extend(policy::visible_models(
+            &s.caller,
+            state.store.list_models(&case.id).await?,
+        ));
+    }
+    runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let body = html! {
+        h1 { "Runs" }
+        form.inline method="get" action="/ui/runs" {
+            label { "State"
+                select name="state" {
+                    option value="" { "any" }
+                    @for st in ["queued", "running", "succeeded", "failed", "cancelled"] {
+                        option value=(st) selected[want.is_some_and(|w| w.as_str() == st)] { (st) }
+                    }
+                }
+            }
+            button type="submit" { "Filter" }
+        }
+        @if runs.is_empty() { p #no-runs { "No runs." } } @else { (runs_table(&runs, &models)) }
+    };
+    Ok(layout::page("Runs", Some(&s), Nav::Runs, None, body).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunForm {
+    #[serde(default)]
+    csrf: String,
+    model_id: String,
+    rows: String,
+    #[serde(default)]
+    seed: String,
+    #[serde(default)]
+    bias: String,
+    #[serde(default)]
+    counterfactual: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Session,
+    form: Result<Form<RunForm>, FormRejection>,
+) -> PageResult {
+    let Form(f) = form.map_err(bad_form)?;
+    check_form(&headers, &s, &f.csrf)?;
+    let number = |v: &str, name: &str, default: u64| -> Result<u64, PageError> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(default);
+        }
+        v.parse().map_err(|_| {
+            PageError(ApiError::bad_request(format!(
+                "{name} must be a whole number, got {:?}",
+                v.chars().take(30).collect::<String>()
+            )))
+        })
+    };
+    let body = NewRunBody {
+        model_id: f.model_id,
+        scenario: None,
+        rows: number(&f.rows, "citizens", 0)?,
+        seed: number(&f.seed, "seed", 0)?,
+        bias: f
+            .bias
+            .split([' ', ','])
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        counterfactual: Some(f.counterfactual).filter(|c| !c.is_empty()),
+        criteria: None,
+    };
+    let (run, case) = start(&state, &s.caller, &body).await?;
+    let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
+    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+    Ok(r)
+}
+
+pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
+    let (run, case) = policy::run(&state, &s.caller, &id).await?;
+    let model = state.store.model(&run.model_id).await?;
+    let model = model.filter(|m| policy::visible_models(&s.caller, vec![m.clone()]).len() == 1);
+    let by = state
+        .store
+        .user(&run.created_by)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_default();
+    let params: Option<crate::runner::RunParams> = serde_json::from_value(run.params.clone()).ok();
+    let live = !run.state.is_terminal();
+    let pct = 100.0 * progress(&run);
+    let body = html! {
+        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
+        h1 { "Run " (short_id(run.id.as_str())) " " span #run-state { (state_badge(run.state)) } }
+        @if live {
+            div #live {
+                progress #run-progress max="100" value=(format!("{pct:.1}")) { (format!("{pct:.0} %")) }
+                p.muted { (format!("{pct:.1} %")) " · " (run.progress_rows) " of " (run.total_rows) " rows scored · this page updates itself every 2 seconds" }
+            }
+        }
+        @if let Some(cause) = &run.cause { div.notice.bad #run-cause { (cause) } }
+        @if run.state == RunState::Succeeded {
+            div.actions #report-links {
+                a.button #report-en href={ "/ui/runs/" (run.id) "/report?lang=en" } { "Report (English)" }
+                a.button #report-da href={ "/ui/runs/" (run.id) "/report?lang=da" } { "Rapport (dansk)" }
+            }
+        }
+        @if live && may_cancel(&s.caller, &run) {
+            form.actions method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
+                (csrf_field(&s))
+                button.danger #cancel type="submit" { "Cancel run" }
+            }
+        }
+        h2 { "Details" }
+        dl.facts {
+            dt { "Model" } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (m.name) " " (m.version) }, None => span.mono { (run.model_id) } } }
+            dt { "Started by" } dd { (by) }
+            dt { "Created" } dd { (run.created_at) }
+            dt { "Started" } dd { (run.started_at.as_ref().map_or("—", |t| t.as_str())) }
+            dt { "Finished" } dd { (run.finished_at.as_ref().map_or("—", |t| t.as_str())) }
+            @if let Some(p) = &params {
+                dt { "Scenario" } dd { (p.dataset.scenario) }
+                dt { "Citizens" } dd { (run.total_rows) " rows (seed " (p.dataset.seed) ")" }
+                dt { "Criteria" } dd { (p.criteria.len()) " fixed for this run" }
+                dt { "Bootstrap" } dd { (p.bootstrap) " resamples" }
+            }
+            dt { "Id" } dd.mono { (run.id) }
+        }
+    };
+    let refresh = live.then_some(2);
+    Ok(in_case(&case, layout::page("Run", Some(&s), Nav::Runs, refresh, body)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Session,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> PageResult {
+    let Form(f) = form.map_err(bad_form)?;
+    check_form(&headers, &s, &f.csrf)?;
+    match cancel_run(&state, &s.caller, &id).await {
+        Ok((run, case)) => {
+            let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
+            r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+            Ok(r)
+        }
+        // Finished meanwhile: show it as it is.
+        Err(e) if e.status == StatusCode::CONFLICT => Ok(see_other(&format!("/ui/runs/{id}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    lang: Option<String>,
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> PageResult {
+    let lang = match q.lang.as_deref() {
+        None => htmlreport::Lang::En,
+        Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`lang` must be da or en, got {:?}",
+                l.chars().take(20).collect::<String>()
+            ))
+        })?,
+    };
+    let (html, case) = render_report(&state, &s.caller, &id, lang).await?;
+    let mut r = html_report_response(html);
+    r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
+    Ok(r)
+}

@@ -1,0 +1,514 @@
+//! The browser pages over plain HTTP: sessions and their cookie, CSRF, who is offered and
+//! who is refused what (every page route × six callers, expectations written by hand), and
+//! the audit entries the pages leave. The real-browser walk is in `browser.rs`.
+
+mod service;
+
+use serde_json::json;
+use service::{Client, Data, Service};
+use std::time::Duration;
+
+/// A browser without a browser: keeps the session cookie, follows no redirects.
+struct Page {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Page {
+    fn new(base: &str) -> Self {
+        Self {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build()
+                .into(),
+            base: base.to_owned(),
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        let mut r = r.expect("transport");
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (location, set_cookie) = (header("location"), header("set-cookie"));
+        Answer {
+            status: r.status().as_u16(),
+            location,
+            set_cookie,
+            body: r.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        let mut rb = self.agent.get(&format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", &format!("sandkasse_session={c}"));
+        }
+        Self::finish(rb.call())
+    }
+
+    /// Posts `body` with `extra` headers; `content_type` defaults to a form.
+    fn post_with(&self, path: &str, content_type: &str, body: &[u8], extra: &[(&str, &str)]) -> Answer {
+        let mut rb = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("content-type", content_type);
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", &format!("sandkasse_session={c}"));
+        }
+        for (k, v) in extra {
+            rb = rb.header(*k, *v);
+        }
+        Self::finish(rb.send(body))
+    }
+
+    /// Posts a form, adding this session's CSRF field.
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if let Some(c) = &self.csrf {
+            all.push(("csrf", c));
+        }
+        self.post_with(path, "application/x-www-form-urlencoded", encode(&all).as_bytes(), &[])
+    }
+
+    /// Logs in and picks the CSRF secret out of the next page, as a browser would see it.
+    fn login(base: &str, token: &str) -> Self {
+        let mut p = Self::new(base);
+        let a = p.post("/ui/login", &[("token", token), ("next", "/ui/runs")]);
+        assert_eq!(a.status, 303, "login: {}", a.body);
+        assert_eq!(a.location.as_deref(), Some("/ui/runs"));
+        let cookie = a.set_cookie.expect("a session cookie");
+        p.cookie = Some(
+            cookie
+                .strip_prefix("sandkasse_session=")
+                .and_then(|c| c.split(';').next())
+                .expect("the cookie's value")
+                .to_owned(),
+        );
+        let page = p.get("/ui/cases");
+        assert_eq!(page.status, 200);
+        p.csrf = Some(between(&page.body, "name=\"csrf\" value=\"", "\"").to_owned());
+        p
+    }
+}
+
+fn encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let e: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={e}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    let i = s.find(start).unwrap_or_else(|| panic!("{start:?} not in page")) + start.len();
+    let j = s[i..].find(end).unwrap() + i;
+    &s[i..j]
+}
+
+struct World {
+    _data: Data,
+    service: Service,
+    tokens: Vec<(&'static str, String)>,
+    case: String,
+    model: String,
+    run: String,
+}
+
+const CRITERIA: &str =
+    r#"[{"attribute": "sex", "metric": "demographic_parity_difference", "op": "<=", "threshold": 0.2}]"#;
+
+fn world() -> World {
+    let data = Data::sqlite();
+    let tokens = vec![
+        ("vendor", data.add_user("Nordlys", "vendor", "Vera Vendor")),
+        ("other vendor", data.add_user("Fjord", "vendor", "Otto Other")),
+        ("authority", data.add_user("STAR", "authority", "Anna Authority")),
+        ("advisor", data.add_user("Datatilsynet", "advisor", "Dorte Advisor")),
+        ("admin", data.add_user("Drift", "admin", "Adam Admin")),
+    ];
+    let service = data.start(&[]);
+    let api = |i: usize| service.client(Some(&tokens[i].1));
+    let case = api(2).post("/api/v1/cases", &json!({"name": "Pages", "members": ["Nordlys"]}));
+    assert_eq!(case.status, 201, "{}", case.text());
+    let case = case.json()["id"].as_str().unwrap().to_owned();
+    let model = api(0).upload_files(&case, "unemployment-logreg");
+    assert_eq!(model.status, 201, "{}", model.text());
+    let model = model.json()["id"].as_str().unwrap().to_owned();
+    let run = api(2).post("/api/v1/runs", &json!({"model_id": model, "rows": 2000}));
+    assert_eq!(run.status, 201, "{}", run.text());
+    let run = run.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(api(2).wait_run(&run, Duration::from_secs(120))["state"], "succeeded");
+    World {
+        _data: data,
+        service,
+        tokens,
+        case,
+        model,
+        run,
+    }
+}
+
+fn model_upload(p: &Page, case: &str) -> Answer {
+    let dir = service::models_dir();
+    let model = std::fs::read(dir.join("unemployment-logreg.onnx")).unwrap();
+    let manifest = std::fs::read(dir.join("unemployment-logreg.toml")).unwrap();
+    let csrf = p.csrf.clone().unwrap_or_default();
+    let (ct, body) = service::multipart(&[
+        ("csrf", "", csrf.as_bytes()),
+        ("model", "m.onnx", &model),
+        ("manifest", "m.toml", &manifest),
+    ]);
+    p.post_with(&format!("/ui/cases/{case}/models"), &ct, &body, &[])
+}
+
+#[test]
+fn every_page_answers_each_caller_as_written_here() {
+    let w = world();
+    let base = &w.service.base;
+    // Callers in this order: anonymous, vendor (owns the model), other vendor (not in the
+    // case), authority (started the run), advisor, admin. 303 without a session is the
+    // way to the login page; 303 with one is a post that worked.
+    let mut callers = vec![("anonymous", Page::new(base))];
+    for (name, token) in &w.tokens {
+        callers.push((name, Page::login(base, token)));
+    }
+    let fill = |p: &str| {
+        p.replace("{case}", &w.case)
+            .replace("{model}", &w.model)
+            .replace("{run}", &w.run)
+    };
+    type Probe<'a> = (&'a str, &'a str, [u16; 6]);
+    let gets: Vec<Probe> = vec![
+        ("GET", "/ui/cases", [303, 200, 200, 200, 200, 200]),
+        ("GET", "/ui/cases/{case}", [303, 200, 404, 200, 200, 200]),
+        ("GET", "/ui/cases/{case}/upload", [303, 200, 404, 403, 403, 403]),
+        ("GET", "/ui/models/{model}", [303, 200, 404, 200, 200, 200]),
+        ("GET", "/ui/runs", [303, 200, 200, 200, 200, 200]),
+        ("GET", "/ui/runs/{run}", [303, 200, 404, 200, 200, 200]),
+        ("GET", "/ui/runs/{run}/report?lang=da", [303, 200, 404, 200, 200, 200]),
+        ("GET", "/ui/audit", [303, 403, 403, 403, 200, 200]),
+        ("GET", "/ui/login", [200, 303, 303, 303, 303, 303]),
+        ("GET", "/ui/assets/style.css", [200; 6]),
+        ("GET", "/", [303; 6]),
+    ];
+    for (_, path, want) in &gets {
+        for ((who, page), want) in callers.iter().zip(want) {
+            let a = page.get(&fill(path));
+            assert_eq!(
+                a.status,
+                *want,
+                "{who} GET {path}: {}",
+                &a.body[..a.body.len().min(400)]
+            );
+            if *who == "anonymous" && *want == 303 && path.starts_with("/ui/") && *path != "/ui/login" {
+                assert!(
+                    a.location
+                        .as_deref()
+                        .unwrap_or_default()
+                        .starts_with("/ui/login?next=/ui/"),
+                    "{path}"
+                );
+            }
+        }
+    }
+    let posts: Vec<(&str, Vec<(&str, String)>, [u16; 6])> = vec![
+        (
+            "/ui/cases",
+            vec![("name", "Opened from a page".into())],
+            [303, 403, 403, 303, 403, 303],
+        ),
+        (
+            "/ui/cases/{case}/criteria",
+            vec![("criteria", CRITERIA.into())],
+            [303, 403, 404, 303, 403, 303],
+        ),
+        (
+            "/ui/runs",
+            vec![("model_id", w.model.clone()), ("rows", "500".into())],
+            [303, 303, 404, 303, 403, 303],
+        ),
+        // The run is finished: allowed callers are shown it again; a vendor may not cancel
+        // the authority's run.
+        ("/ui/runs/{run}/cancel", vec![], [303, 403, 404, 303, 403, 303]),
+    ];
+    for (path, fields, want) in &posts {
+        for ((who, page), want) in callers.iter().zip(want) {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let a = page.post(&fill(path), &fields);
+            assert_eq!(
+                a.status,
+                *want,
+                "{who} POST {path}: {}",
+                &a.body[..a.body.len().min(600)]
+            );
+            if *want == 403 {
+                assert!(
+                    a.body.contains("id=\"error-message\""),
+                    "{who} {path}: refusals are pages"
+                );
+            }
+        }
+    }
+    let uploads = [303, 303, 404, 403, 403, 403];
+    for ((who, page), want) in callers.iter().zip(uploads) {
+        let a = model_upload(page, &w.case);
+        assert_eq!(a.status, want, "{who} upload: {}", &a.body[..a.body.len().min(400)]);
+        if *who == "vendor" {
+            assert!(a.location.unwrap().starts_with("/ui/models/"));
+        }
+    }
+    // What each role is offered on the case page matches what it may do.
+    let case_page = |i: usize| callers[i].1.get(&fill("/ui/cases/{case}")).body;
+    let offers = |body: &str| {
+        [
+            body.contains("id=\"upload-link\""),
+            body.contains("id=\"run-form\""),
+            body.contains("Change the criteria"),
+            body.contains("href=\"/ui/audit\""),
+        ]
+    };
+    assert_eq!(offers(&case_page(1)), [true, true, false, false], "vendor");
+    assert_eq!(offers(&case_page(3)), [false, true, true, false], "authority");
+    assert_eq!(offers(&case_page(4)), [false, false, false, true], "advisor");
+    assert_eq!(offers(&case_page(5)), [false, true, true, true], "admin");
+    // The vendor cannot cancel the authority's run, so is not offered it; the authority is.
+    let r = w
+        .service
+        .client(Some(&w.tokens[2].1))
+        .post("/api/v1/runs", &json!({"model_id": w.model, "rows": 2_000_000}));
+    let long = r.json()["id"].as_str().unwrap().to_owned();
+    let vendor_view = callers[1].1.get(&format!("/ui/runs/{long}")).body;
+    let authority_view = callers[3].1.get(&format!("/ui/runs/{long}")).body;
+    assert!(!vendor_view.contains("id=\"cancel\""));
+    assert!(authority_view.contains("id=\"cancel\""));
+    assert!(
+        authority_view.contains("http-equiv=\"refresh\""),
+        "a live run's page updates itself"
+    );
+    let a = callers[3].1.post(&format!("/ui/runs/{long}/cancel"), &[]);
+    assert_eq!(a.status, 303);
+    let after = callers[3].1.get(&format!("/ui/runs/{long}")).body;
+    assert!(after.contains("state-cancelled") && !after.contains("http-equiv=\"refresh\""));
+}
+
+#[test]
+fn sessions_csrf_and_the_audit_trail() {
+    let w = world();
+    let base = &w.service.base;
+    // A wrong token is refused with the form again and no cookie.
+    let anon = Page::new(base);
+    let a = anon.post("/ui/login", &[("token", "0123"), ("next", "/ui/cases")]);
+    assert_eq!(a.status, 401);
+    assert!(a.set_cookie.is_none());
+    assert!(a.body.contains("That token is not valid"));
+    // A login from another site is refused; so is a place to return to elsewhere.
+    let a = anon.post_with(
+        "/ui/login",
+        "application/x-www-form-urlencoded",
+        format!("token={}", w.tokens[0].1).as_bytes(),
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(a.status, 403);
+    let a = anon.post(
+        "/ui/login",
+        &[("token", &w.tokens[0].1), ("next", "https://evil.example/")],
+    );
+    assert_eq!(a.location.as_deref(), Some("/ui/cases"));
+    // The cookie: HttpOnly, SameSite=Strict, only for the pages, Secure behind TLS.
+    let cookie = a.set_cookie.unwrap();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let a = anon.post_with(
+        "/ui/login",
+        "application/x-www-form-urlencoded",
+        format!("token={}", w.tokens[0].1).as_bytes(),
+        &[("x-forwarded-proto", "https")],
+    );
+    assert!(a.set_cookie.unwrap().contains("; Secure"));
+
+    // CSRF: a post without the secret, with a wrong one, or from another site changes
+    // nothing; the same post with it works.
+    let vendor = Page::login(base, &w.tokens[0].1);
+    let runs_before = runs(&w.service.client(Some(&w.tokens[0].1)));
+    let fields = format!("model_id={}&rows=300", w.model);
+    let form = "application/x-www-form-urlencoded";
+    let refused = [
+        vendor.post_with("/ui/runs", form, fields.as_bytes(), &[]),
+        vendor.post_with("/ui/runs", form, format!("{fields}&csrf=00").as_bytes(), &[]),
+        vendor.post_with(
+            "/ui/runs",
+            form,
+            format!("{fields}&csrf={}", vendor.csrf.as_deref().unwrap()).as_bytes(),
+            &[("origin", "https://evil.example")],
+        ),
+        vendor.post_with(
+            "/ui/runs",
+            form,
+            format!("{fields}&csrf={}", vendor.csrf.as_deref().unwrap()).as_bytes(),
+            &[("sec-fetch-site", "cross-site")],
+        ),
+    ];
+    for (i, a) in refused.iter().enumerate() {
+        assert_eq!(a.status, 403, "attempt {i}: {}", a.body);
+    }
+    let upload_without_csrf = {
+        let mut p = Page::new(base);
+        p.cookie = vendor.cookie.clone();
+        model_upload(&p, &w.case)
+    };
+    assert_eq!(upload_without_csrf.status, 403);
+    assert_eq!(runs(&w.service.client(Some(&w.tokens[0].1))), runs_before);
+    let ok = vendor.post("/ui/runs", &[("model_id", &w.model), ("rows", "300")]);
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(runs(&w.service.client(Some(&w.tokens[0].1))), runs_before + 1);
+    // Bad values are named.
+    let a = vendor.post("/ui/runs", &[("model_id", &w.model), ("rows", "many")]);
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("citizens must be a whole number"), "{}", a.body);
+    let a = vendor.post("/ui/runs", &[("model_id", &w.model), ("rows", "99999999")]);
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("rows must be in 1..="), "{}", a.body);
+
+    // The cookie is no key to the API, and the token no key to the pages.
+    let mut api_with_cookie = Page::new(base);
+    api_with_cookie.cookie = vendor.cookie.clone();
+    assert_eq!(api_with_cookie.get("/api/v1/me").status, 401);
+    let with_bearer = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+        .get(&format!("{base}/ui/cases"))
+        .header("authorization", &format!("Bearer {}", w.tokens[0].1))
+        .call()
+        .unwrap();
+    assert_eq!(with_bearer.status().as_u16(), 303);
+
+    // Criteria that do not parse are refused in the form, with the reason, and not stored.
+    let authority = Page::login(base, &w.tokens[2].1);
+    let a = authority.post(
+        &format!("/ui/cases/{}/criteria", w.case),
+        &[(
+            "criteria",
+            r#"[{"attribute": "sex", "metric": "nonsense", "op": "<=", "threshold": 1}]"#,
+        )],
+    );
+    assert_eq!(a.status, 422);
+    assert!(
+        a.body.contains("id=\"criteria-error\"") && a.body.contains("nonsense"),
+        "{}",
+        a.body
+    );
+    let a = authority.post(&format!("/ui/cases/{}/criteria", w.case), &[("criteria", CRITERIA)]);
+    assert_eq!(a.status, 303);
+    assert!(
+        authority
+            .get(&format!("/ui/cases/{}", w.case))
+            .body
+            .contains("demographic_parity_difference")
+    );
+
+    // A rejected model is shown its findings and nothing is stored.
+    let models_before = w
+        .service
+        .client(Some(&w.tokens[0].1))
+        .get(&format!("/api/v1/cases/{}/models", w.case))
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    let (ct, body) = service::multipart(&[
+        ("csrf", "", vendor.csrf.as_deref().unwrap().as_bytes()),
+        ("model", "m.onnx", b"not an onnx model"),
+        (
+            "manifest",
+            "m.toml",
+            &std::fs::read(service::models_dir().join("unemployment-logreg.toml")).unwrap(),
+        ),
+    ]);
+    let a = vendor.post_with(&format!("/ui/cases/{}/models", w.case), &ct, &body, &[]);
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("id=\"upload-error\""));
+    let models_after = w
+        .service
+        .client(Some(&w.tokens[0].1))
+        .get(&format!("/api/v1/cases/{}/models", w.case))
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(models_before, models_after);
+
+    // Logging out ends the session on the server: the old cookie is worth nothing.
+    let advisor = Page::login(base, &w.tokens[3].1);
+    assert_eq!(advisor.get(&format!("/ui/cases/{}", w.case)).status, 200);
+    let a = advisor.post("/ui/logout", &[]);
+    assert_eq!(a.status, 303);
+    assert!(a.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(advisor.get("/ui/cases").status, 303);
+
+    // The audit log holds the pages' actions: logins by who logged in, the advisor's page
+    // reads with their case, the vendor's run, the refusals.
+    let log = w
+        .service
+        .client(Some(&w.tokens[4].1))
+        .get("/api/v1/audit?limit=1000")
+        .json();
+    let entries = log["entries"].as_array().unwrap();
+    let find = |action: &str, outcome: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == outcome)
+            .collect::<Vec<_>>()
+    };
+    let logins = find("POST /ui/login", "303");
+    assert!(logins.iter().any(|e| e["role"] == "advisor"), "{logins:?}");
+    assert!(!find("POST /ui/login", "401").is_empty());
+    let reads = find("GET /ui/cases/{case}", "200");
+    assert!(
+        reads
+            .iter()
+            .any(|e| e["role"] == "advisor" && e["case_id"] == w.case.as_str()),
+        "{reads:?}"
+    );
+    assert!(
+        find("POST /ui/runs", "303")
+            .iter()
+            .any(|e| e["object"].as_str().unwrap().starts_with("run "))
+    );
+    assert_eq!(find("POST /ui/runs", "403").len(), 4);
+    assert!(!find("POST /ui/logout", "303").is_empty());
+    let verify = w
+        .service
+        .client(Some(&w.tokens[4].1))
+        .get("/api/v1/audit/verify")
+        .json();
+    assert_eq!(verify["intact"], true);
+}
+
+fn runs(api: &Client) -> usize {
+    api.get("/api/v1/runs").json().as_array().unwrap().len()
+}
