@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # PostgreSQL for the store's second backend (its tests start their own cluster).
 bash scripts/postgres.sh
+# Headless Chromium and chromedriver for the browser test of the pages.
+bash scripts/browser.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked

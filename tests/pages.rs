@@ -232,7 +232,8 @@ fn every_page_answers_each_caller_as_written_here() {
             }
         }
     }
-    let posts: Vec<(&str, Vec<(&str, String)>, [u16; 6])> = vec![
+    type PostProbe<'a> = (&'a str, Vec<(&'a str, String)>, [u16; 6]);
+    let posts: Vec<PostProbe> = vec![
         (
             "/ui/cases",
             vec![("name", "Opened from a page".into())],

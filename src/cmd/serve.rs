@@ -97,8 +97,8 @@ pub fn run(args: Args) -> Result<()> {
                     data_dir.display()
                 );
                 println!(
-                    "  API: http://{}/api/v1/openapi.json   metrics: http://{}/metrics",
-                    running.addr, running.addr
+                    "  pages: http://{}/ui/login   API: http://{}/api/v1/openapi.json   metrics: http://{}/metrics",
+                    running.addr, running.addr, running.addr
                 );
                 if let Some(demo) = &running.demo {
                     for u in &demo.users {
@@ -109,8 +109,8 @@ pub fn run(args: Args) -> Result<()> {
                     }
                     if let Some(u) = demo.users.first() {
                         println!(
-                            "  try: curl -H 'Authorization: Bearer {}' http://{}/api/v1/cases",
-                            u.token, running.addr
+                            "  try: open http://{}/ui/login and log in with a token above, or\n       curl -H 'Authorization: Bearer {}' http://{}/api/v1/cases",
+                            running.addr, u.token, running.addr
                         );
                     }
                 }

@@ -1,7 +1,7 @@
 //! The audit log for advisors and admins: the chain's verification first, then the entries
 //! with filters and pages.
 
-use super::layout::{self, Nav, short_id, table};
+use super::layout::{self, Nav, short_id, table, when};
 use super::{PageResult, Session};
 use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, chain_status, filter};
 use crate::state::AppState;
@@ -85,12 +85,12 @@ pub async fn list(State(state): State<AppState>, s: Session, Query(mut q): Query
                 @for e in &entries {
                     tr.entry {
                         td.num { (e.seq) }
-                        td { (e.time) }
+                        td.time { (when(&e.time)) }
                         td { (users.get(&e.actor).map_or(e.actor.as_str(), String::as_str)) }
                         td { (e.role) }
                         td.mono { (e.action) }
                         td.mono { (e.object) }
-                        td class=(if e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (e.outcome) }
+                        td class=(if e.outcome == "ok" || e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (e.outcome) }
                         td { (e.case_id.as_deref().map_or("", |c| cases.get(c).map_or(c, String::as_str))) }
                         td { (short_id(&e.request_id)) }
                     }

@@ -1,7 +1,7 @@
 //! Cases, their criteria and models, and the vendor's upload form.
 
 use super::Session;
-use super::layout::{self, Nav, csrf_field, short_id, state_badge, table};
+use super::layout::{self, Nav, csrf_field, short_id, state_badge, table, when};
 use super::runs::run_form;
 use super::{PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
@@ -145,14 +145,14 @@ async fn case_page(
         h1 #case-name { (case.name) }
         dl.facts {
             dt { "Organisations" } dd { (members.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")) }
-            dt { "Opened" } dd { (case.created_at) }
+            dt { "Opened" } dd { (when(case.created_at.as_str())) }
             dt { "Id" } dd.mono { (case.id) }
         }
         h2 #criteria { "Criteria" }
         @match &criteria {
             None => p { "No criteria are fixed yet; reports will show the metrics without verdicts." },
             Some(c) => {
-                p.muted { "Fixed " (c.fixed_at) ". Every run started from now on is judged against these." }
+                p.muted { "Fixed " (when(c.fixed_at.as_str())) ". Every run started from now on is judged against these." }
                 (criteria_table(&c.json))
             }
         }
@@ -235,7 +235,7 @@ fn models_table(models: &[Model]) -> Markup {
                     td { a href={ "/ui/models/" (m.id) } { (m.name) } }
                     td { (m.version) }
                     td { (m.scenario) }
-                    td { (m.created_at) }
+                    td.time { (when(m.created_at.as_str())) }
                     td { (short_id(m.model_sha256.as_str())) }
                 }
             }
@@ -415,7 +415,7 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
         dl.facts {
             dt { "Scenario" } dd { (model.scenario) }
             dt { "Vendor" } dd { (uploader) }
-            dt { "Uploaded" } dd { (model.created_at) }
+            dt { "Uploaded" } dd { (when(model.created_at.as_str())) }
             dt { "Model SHA-256" } dd.mono { (model.model_sha256.as_str()) }
             dt { "Manifest SHA-256" } dd.mono { (model.manifest_sha256.as_str()) }
         }
@@ -452,7 +452,7 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
         @if runs.is_empty() { p { "None yet." } } @else {
             (table(&["Run", "State", "Created"], html! {
                 @for r in &runs {
-                    tr { td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } } td { (state_badge(r.state)) } td { (r.created_at) } }
+                    tr { td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } } td { (state_badge(r.state)) } td.time { (when(r.created_at.as_str())) } }
                 }
             }))
         }

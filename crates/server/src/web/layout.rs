@@ -26,6 +26,8 @@ h2 { font-size:1.2rem; margin:1.6rem 0 .6rem; border-bottom:1px solid var(--line
 a { color:var(--accent); }
 .muted { color:var(--muted); }
 .mono, code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size:.88em; overflow-wrap:anywhere; }
+.table-wrap .mono { overflow-wrap:normal; }
+td.time { white-space:nowrap; }
 .table-wrap { overflow-x:auto; max-width:100%; border:1px solid var(--line); border-radius:6px; }
 table { border-collapse:collapse; width:100%; }
 th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -149,7 +151,29 @@ pub fn state_badge(state: store::meta::RunState) -> Markup {
     html! { span class={ "badge state-" (state.as_str()) } { (state.as_str()) } }
 }
 
+/// A stored RFC 3339 UTC time as people read it: `2026-11-24 14:54:03 UTC`.
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.get(..19) {
+        Some(t) if rfc3339.ends_with('Z') => format!("{} UTC", t.replacen('T', " ", 1)),
+        _ => rfc3339.to_owned(),
+    }
+}
+
 /// The first characters of an id, with the whole id as a tooltip.
 pub fn short_id(id: &str) -> Markup {
     html! { span.mono title=(id) { (id.chars().take(8).collect::<String>()) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_are_shown_to_the_second_in_utc() {
+        assert_eq!(when("2026-11-24T14:54:03.099629Z"), "2026-11-24 14:54:03 UTC");
+        assert_eq!(when("2026-11-24T14:54:03Z"), "2026-11-24 14:54:03 UTC");
+        // Anything else is shown as stored rather than guessed at.
+        assert_eq!(when("yesterday"), "yesterday");
+        assert_eq!(when("2026-11-24T14:54:03+02:00"), "2026-11-24T14:54:03+02:00");
+    }
 }

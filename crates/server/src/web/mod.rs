@@ -70,11 +70,13 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/ui/runs/{run}/cancel", post(runs::cancel))
         .route("/ui/runs/{run}/report", get(runs::report))
         .route("/ui/audit", get(audit::list))
+        .layer(axum::middleware::from_fn(framed_errors))
         .layer(axum::middleware::map_response(page_headers))
 }
 
 /// What every page's answer carries: a policy that allows no script and only our own
-/// stylesheet, no framing, no caching of what a role saw, and no referrer with ids in it.
+/// stylesheet, no framing, no caching of what a role saw, and no referrer with ids in it to
+/// other sites.
 async fn page_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
@@ -82,7 +84,9 @@ async fn page_headers(mut r: Response) -> Response {
     ));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form posts, which the
+    // same-site check must refuse.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r
@@ -163,31 +167,60 @@ impl From<store::StoreError> for PageError {
     }
 }
 
+/// An error page's content, kept on the response so [`framed_errors`] can draw it again
+/// inside the caller's navigation.
+#[derive(Clone)]
+struct Shown {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// Error pages are drawn without knowing who asked; this draws them again with the
+/// navigation and logout of the caller's session, so a refusal is not a dead end.
+async fn framed_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let session = req.extensions().get::<Session>().cloned();
+    let response = next.run(req).await;
+    match (session, response.extensions().get::<Shown>()) {
+        (Some(s), Some(shown)) => (shown.status, error_page(shown, Some(&s))).into_response(),
+        _ => response,
+    }
+}
+
+fn error_page(e: &Shown, session: Option<&Session>) -> maud::Markup {
+    let title = match e.status {
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::UNAUTHORIZED => "Not logged in",
+        s if s.is_client_error() => "Cannot do that",
+        _ => "Something went wrong",
+    };
+    layout::page(
+        title,
+        session,
+        Nav::None,
+        None,
+        html! {
+            h1 #error-title { (title) }
+            div.notice.bad #error {
+                p { strong { (e.status.as_u16()) " " (e.code) } }
+                p #error-message { (e.message) }
+            }
+            p { a href="/ui/cases" { "Back to your cases" } }
+        },
+    )
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let e = self.0;
-        let title = match e.status {
-            StatusCode::FORBIDDEN => "Not allowed",
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::UNAUTHORIZED => "Not logged in",
-            s if s.is_client_error() => "Cannot do that",
-            _ => "Something went wrong",
+        let shown = Shown {
+            status: self.0.status,
+            code: self.0.code,
+            message: self.0.message,
         };
-        let body = layout::page(
-            title,
-            None,
-            Nav::None,
-            None,
-            html! {
-                h1 #error-title { (title) }
-                div.notice.bad #error {
-                    p { strong { (e.status.as_u16()) " " (e.code) } }
-                    p #error-message { (e.message) }
-                }
-                p { a href="/ui/cases" { "Back to your cases" } }
-            },
-        );
-        (e.status, body).into_response()
+        let mut r = (shown.status, error_page(&shown, None)).into_response();
+        r.extensions_mut().insert(shown);
+        r
     }
 }
 

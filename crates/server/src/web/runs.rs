@@ -1,6 +1,6 @@
 //! Runs: the start form, lists, one run with live progress, cancelling, and its report.
 
-use super::layout::{self, Nav, csrf_field, short_id, state_badge, table};
+use super::layout::{self, Nav, csrf_field, short_id, state_badge, table, when};
 use super::{PageError, PageResult, Session, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditCase, AuditObject};
@@ -73,7 +73,7 @@ pub fn runs_table(runs: &[Run], models: &[Model]) -> Markup {
                     td { (state_badge(r.state)) }
                     td.num { (format!("{:.0} %", 100.0 * progress(r))) }
                     td.num { (r.total_rows) }
-                    td { (r.created_at) }
+                    td.time { (when(r.created_at.as_str())) }
                 }
             }
         },
@@ -220,9 +220,9 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
         dl.facts {
             dt { "Model" } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (m.name) " " (m.version) }, None => span.mono { (run.model_id) } } }
             dt { "Started by" } dd { (by) }
-            dt { "Created" } dd { (run.created_at) }
-            dt { "Started" } dd { (run.started_at.as_ref().map_or("—", |t| t.as_str())) }
-            dt { "Finished" } dd { (run.finished_at.as_ref().map_or("—", |t| t.as_str())) }
+            dt { "Created" } dd { (when(run.created_at.as_str())) }
+            dt { "Started" } dd { (run.started_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
+            dt { "Finished" } dd { (run.finished_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
             @if let Some(p) = &params {
                 dt { "Scenario" } dd { (p.dataset.scenario) }
                 dt { "Citizens" } dd { (run.total_rows) " rows (seed " (p.dataset.seed) ")" }
