@@ -187,8 +187,9 @@ fn every_page_answers_each_caller_as_written_here() {
     let w = world();
     let base = &w.service.base;
     // Callers in this order: anonymous, vendor (owns the model), other vendor (not in the
-    // case), authority (started the run), advisor, admin. 303 without a session is the
-    // way to the login page; 303 with one is a post that worked.
+    // case), authority (started the run), advisor, admin. A page without a session is a
+    // 303 to the login page; a post without one is 401 (it did nothing); 303 after a post
+    // is a post that worked.
     let mut callers = vec![("anonymous", Page::new(base))];
     for (name, token) in &w.tokens {
         callers.push((name, Page::login(base, token)));
@@ -237,21 +238,21 @@ fn every_page_answers_each_caller_as_written_here() {
         (
             "/ui/cases",
             vec![("name", "Opened from a page".into())],
-            [303, 403, 403, 303, 403, 303],
+            [401, 403, 403, 303, 403, 303],
         ),
         (
             "/ui/cases/{case}/criteria",
             vec![("criteria", CRITERIA.into())],
-            [303, 403, 404, 303, 403, 303],
+            [401, 403, 404, 303, 403, 303],
         ),
         (
             "/ui/runs",
             vec![("model_id", w.model.clone()), ("rows", "500".into())],
-            [303, 303, 404, 303, 403, 303],
+            [401, 303, 404, 303, 403, 303],
         ),
-        // The run is finished: allowed callers are shown it again; a vendor may not cancel
-        // the authority's run.
-        ("/ui/runs/{run}/cancel", vec![], [303, 403, 404, 303, 403, 303]),
+        // The run is finished: those who may cancel are told it is too late (409); a vendor
+        // may not cancel the authority's run at all.
+        ("/ui/runs/{run}/cancel", vec![], [401, 403, 404, 409, 403, 409]),
     ];
     for (path, fields, want) in &posts {
         for ((who, page), want) in callers.iter().zip(want) {
@@ -263,7 +264,7 @@ fn every_page_answers_each_caller_as_written_here() {
                 "{who} POST {path}: {}",
                 &a.body[..a.body.len().min(600)]
             );
-            if *want == 403 {
+            if *want >= 400 {
                 assert!(
                     a.body.contains("id=\"error-message\""),
                     "{who} {path}: refusals are pages"
@@ -271,7 +272,24 @@ fn every_page_answers_each_caller_as_written_here() {
             }
         }
     }
-    let uploads = [303, 303, 404, 403, 403, 403];
+    // Every page route is probed here or, for login and logout, in the sessions test.
+    let mut probed: Vec<(&str, String)> = gets
+        .iter()
+        .map(|(m, p, _)| (*m, p.split('?').next().unwrap().to_owned()))
+        .chain(posts.iter().map(|(p, _, _)| ("POST", (*p).to_owned())))
+        .chain([
+            ("POST", "/ui/cases/{case}/models".to_owned()),
+            ("POST", "/ui/login".to_owned()),
+            ("POST", "/ui/logout".to_owned()),
+            ("GET", "/ui".to_owned()),
+        ])
+        .collect();
+    probed.sort();
+    let mut routes: Vec<(&str, String)> = server::web::ROUTES.iter().map(|(m, p)| (*m, (*p).to_owned())).collect();
+    routes.sort();
+    assert_eq!(probed, routes, "the page routes and the probes differ");
+    assert_eq!(callers[0].1.get("/ui").status, 303);
+    let uploads = [401, 303, 404, 403, 403, 403];
     for ((who, page), want) in callers.iter().zip(uploads) {
         let a = model_upload(page, &w.case);
         assert_eq!(a.status, want, "{who} upload: {}", &a.body[..a.body.len().min(400)]);
@@ -279,6 +297,27 @@ fn every_page_answers_each_caller_as_written_here() {
             assert!(a.location.unwrap().starts_with("/ui/models/"));
         }
     }
+    // The other vendor's pages name nothing of the case: not its name, model or run.
+    for path in ["/ui/cases", "/ui/runs", "/ui/runs?state=succeeded"] {
+        let a = callers[2].1.get(path);
+        assert_eq!(a.status, 200);
+        for secret in [
+            w.case.as_str(),
+            w.model.as_str(),
+            w.run.as_str(),
+            "Pages",
+            "unemployment-logreg",
+        ] {
+            assert!(!a.body.contains(secret), "other vendor's {path} shows {secret}");
+        }
+    }
+    // Addresses that are no page, and queries that do not parse, are answered as pages.
+    let a = callers[1].1.get("/ui/nowhere");
+    assert_eq!(a.status, 404);
+    assert!(a.body.contains("id=\"error-message\""));
+    let a = callers[4].1.get("/ui/audit?limit=many");
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("id=\"error-message\""), "{}", a.body);
     // What each role is offered on the case page matches what it may do.
     let case_page = |i: usize| callers[i].1.get(&fill("/ui/cases/{case}")).body;
     let offers = |body: &str| {
@@ -299,8 +338,11 @@ fn every_page_answers_each_caller_as_written_here() {
         .client(Some(&w.tokens[2].1))
         .post("/api/v1/runs", &json!({"model_id": w.model, "rows": 2_000_000}));
     let long = r.json()["id"].as_str().unwrap().to_owned();
-    let vendor_view = callers[1].1.get(&format!("/ui/runs/{long}")).body;
-    let authority_view = callers[3].1.get(&format!("/ui/runs/{long}")).body;
+    let vendor_view = callers[1].1.get(&format!("/ui/runs/{long}"));
+    let authority_view = callers[3].1.get(&format!("/ui/runs/{long}"));
+    assert_eq!((vendor_view.status, authority_view.status), (200, 200));
+    assert!(vendor_view.body.contains("id=\"run-state\""));
+    let (vendor_view, authority_view) = (vendor_view.body, authority_view.body);
     assert!(!vendor_view.contains("id=\"cancel\""));
     assert!(authority_view.contains("id=\"cancel\""));
     assert!(

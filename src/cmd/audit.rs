@@ -27,7 +27,7 @@ pub fn run(args: Args) -> Result<()> {
         let Command::Verify { data } = args.command;
         let store = data.open().await?;
         let result = store.verify_audit().await;
-        let head = store.all_audit().await.ok().and_then(|mut v| v.pop());
+        let head = store.audit_head().await.ok().flatten();
         store.close().await;
         let n = result.context("the audit chain does not verify")?;
         match head {

@@ -528,12 +528,23 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-                let rows = q(concat!(
-                    "SELECT ",
-                    audit_cols!(),
-                    " FROM audit WHERE ($1 IS NULL OR case_id = $1) AND ($2 IS NULL OR actor = $2)",
-                    " AND ($3 IS NULL OR time >= $3) AND ($4 IS NULL OR time < $4) ORDER BY seq LIMIT $5 OFFSET $6"
-                ))
+                // The direction cannot be a parameter; the two texts differ only in it.
+                let sql = if f.newest_first {
+                    concat!(
+                        "SELECT ",
+                        audit_cols!(),
+                        " FROM audit WHERE ($1 IS NULL OR case_id = $1) AND ($2 IS NULL OR actor = $2)",
+                        " AND ($3 IS NULL OR time >= $3) AND ($4 IS NULL OR time < $4) ORDER BY seq DESC LIMIT $5 OFFSET $6"
+                    )
+                } else {
+                    concat!(
+                        "SELECT ",
+                        audit_cols!(),
+                        " FROM audit WHERE ($1 IS NULL OR case_id = $1) AND ($2 IS NULL OR actor = $2)",
+                        " AND ($3 IS NULL OR time >= $3) AND ($4 IS NULL OR time < $4) ORDER BY seq LIMIT $5 OFFSET $6"
+                    )
+                };
+                let rows = q(sql)
                 .bind(f.case.as_ref().map(CaseId::as_str))
                 .bind(f.actor.as_deref())
                 .bind(f.from.as_ref().map(Timestamp::as_str))
@@ -543,6 +554,13 @@ macro_rules! sql_backend {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(rows::audit).collect()
+            }
+
+            pub(crate) async fn audit_head(&self) -> Result<Option<AuditEntry>> {
+                let row = q(concat!("SELECT ", audit_cols!(), " FROM audit ORDER BY seq DESC LIMIT 1"))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::audit).transpose()
             }
 
             pub(crate) async fn all_audit(&self) -> Result<Vec<AuditEntry>> {

@@ -182,9 +182,10 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
-    /// At most this many entries (oldest first).
+    /// At most this many entries (oldest first, unless `newest_first`).
     pub limit: u32,
     pub offset: u64,
+    pub newest_first: bool,
 }
 
 #[cfg(test)]

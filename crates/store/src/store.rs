@@ -213,6 +213,11 @@ impl Store {
     }
 
     /// The whole chain, oldest first.
+    /// The last entry, to be recorded elsewhere so a truncated chain can be told.
+    pub async fn audit_head(&self) -> Result<Option<AuditEntry>> {
+        delegate!(self.audit_head())
+    }
+
     pub async fn all_audit(&self) -> Result<Vec<AuditEntry>> {
         delegate!(self.all_audit())
     }

@@ -20,6 +20,8 @@ pub struct AuditQuery {
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u64>,
+    /// `oldest` (default) or `newest` first.
+    pub order: Option<String>,
 }
 
 /// Who may read and verify the audit log.
@@ -37,6 +39,15 @@ pub async fn list(
 
 /// The store's filter for a query, refusing malformed values by name.
 pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
+    if let Some(o) = q.order.as_deref()
+        && o != "oldest"
+        && o != "newest"
+    {
+        return Err(ApiError::bad_request(format!(
+            "`order` must be oldest or newest, got {:?}",
+            o.chars().take(20).collect::<String>()
+        )));
+    }
     let time = |s: &Option<String>, name: &str| {
         s.as_deref()
             .map(Timestamp::parse)
@@ -61,6 +72,7 @@ pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
         to: time(&q.to, "to")?,
         limit,
         offset: q.offset.unwrap_or(0),
+        newest_first: q.order.as_deref() == Some("newest"),
     };
     Ok(filter)
 }
@@ -90,7 +102,7 @@ pub enum ChainStatus {
 pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
     match state.store.verify_audit().await {
         Ok(entries) => {
-            let head = state.store.all_audit().await?.pop();
+            let head = state.store.audit_head().await?;
             Ok(ChainStatus::Intact {
                 entries,
                 head: head.map(|h| (h.seq, h.hash)),

@@ -5,6 +5,7 @@ use super::layout::{self, Nav, short_id, table, when};
 use super::{PageResult, Session};
 use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, chain_status, filter};
 use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use maud::html;
@@ -13,35 +14,77 @@ use std::collections::HashMap;
 /// Entries per page unless the query says otherwise.
 const PAGE: u32 = 50;
 
-pub async fn list(State(state): State<AppState>, s: Session, Query(mut q): Query<AuditQuery>) -> PageResult {
+/// A browser's `datetime-local` value (`2026-11-24T14:05`), read as UTC, in RFC 3339;
+/// anything else is passed on for the API's parser to accept or name.
+fn from_picker(v: String) -> String {
+    let b = v.as_bytes();
+    if b.len() == 16 && b[10] == b'T' && b[13] == b':' {
+        format!("{v}:00Z")
+    } else {
+        v
+    }
+}
+
+/// RFC 3339 UTC back into what a `datetime-local` field shows.
+fn to_picker(v: &str) -> &str {
+    v.get(..16).filter(|_| v.ends_with('Z')).unwrap_or(v)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    s: Session,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> PageResult {
     s.caller.require(READS_AUDIT, "reading the audit log")?;
+    let Query(mut q) = q.map_err(super::bad_query)?;
     // Empty fields of the filter form mean "no filter".
-    for f in [&mut q.case, &mut q.actor, &mut q.from, &mut q.to] {
+    for f in [&mut q.case, &mut q.actor, &mut q.from, &mut q.to, &mut q.order] {
         if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
             *f = None;
         }
     }
+    q.from = q.from.take().map(from_picker);
+    q.to = q.to.take().map(from_picker);
     q.limit = Some(q.limit.unwrap_or(PAGE));
+    // People want the latest first; the API keeps chain order unless asked.
+    q.order = Some(q.order.take().unwrap_or_else(|| "newest".into()));
     let filter = filter(&q)?;
     let entries = state.store.list_audit(&filter).await?;
     let status = chain_status(&state).await?;
-    let users: HashMap<String, String> = state
-        .store
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id.as_str().to_owned(), u.name))
-        .collect();
-    let cases: HashMap<String, String> = state
-        .store
-        .list_cases()
-        .await?
-        .into_iter()
-        .map(|c| (c.id.as_str().to_owned(), c.name))
-        .collect();
+    // In the filter's menus by name; looked up by id in the table.
+    let by_name = |mut v: Vec<(String, String)>| {
+        v.sort_by(|a, b| a.1.cmp(&b.1));
+        v
+    };
+    let user_list = by_name(
+        state
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id.as_str().to_owned(), u.name))
+            .collect(),
+    );
+    let case_list = by_name(
+        state
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .map(|c| (c.id.as_str().to_owned(), c.name))
+            .collect(),
+    );
+    let users: HashMap<&str, &str> = user_list.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
+    let cases: HashMap<&str, &str> = case_list.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
     let link = |offset: u64| {
         let mut parts = vec![format!("limit={}", filter.limit), format!("offset={offset}")];
-        for (k, v) in [("case", &q.case), ("actor", &q.actor), ("from", &q.from), ("to", &q.to)] {
+        for (k, v) in [
+            ("case", &q.case),
+            ("actor", &q.actor),
+            ("from", &q.from),
+            ("to", &q.to),
+            ("order", &q.order),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={}", super::encode(v)));
             }
@@ -64,18 +107,24 @@ pub async fn list(State(state): State<AppState>, s: Session, Query(mut q): Query
             label { "Case"
                 select name="case" {
                     option value="" { "any" }
-                    @for (id, name) in &cases { option value=(id) selected[q.case.as_deref() == Some(id)] { (name) } }
+                    @for (id, name) in &case_list { option value=(id) selected[q.case.as_deref() == Some(id)] { (name) } }
                 }
             }
             label { "Actor"
                 select name="actor" {
                     option value="" { "anyone" }
-                    @for (id, name) in &users { option value=(id) selected[q.actor.as_deref() == Some(id)] { (name) } }
+                    @for (id, name) in &user_list { option value=(id) selected[q.actor.as_deref() == Some(id)] { (name) } }
                     option value="anonymous" selected[q.actor.as_deref() == Some("anonymous")] { "anonymous" }
                 }
             }
-            label { "From (UTC)" input type="text" name="from" placeholder="2026-11-24T00:00:00Z" value=(q.from.as_deref().unwrap_or("")); }
-            label { "To (UTC)" input type="text" name="to" placeholder="2026-11-25T00:00:00Z" value=(q.to.as_deref().unwrap_or("")); }
+            label { "From (UTC)" input type="datetime-local" name="from" value=(q.from.as_deref().map_or("", to_picker)); }
+            label { "To (UTC)" input type="datetime-local" name="to" value=(q.to.as_deref().map_or("", to_picker)); }
+            label { "Order"
+                select name="order" {
+                    option value="newest" selected[filter.newest_first] { "newest first" }
+                    option value="oldest" selected[!filter.newest_first] { "oldest first" }
+                }
+            }
             button type="submit" { "Filter" }
         }
         @if entries.is_empty() {
@@ -86,12 +135,12 @@ pub async fn list(State(state): State<AppState>, s: Session, Query(mut q): Query
                     tr.entry {
                         td.num { (e.seq) }
                         td.time { (when(&e.time)) }
-                        td { (users.get(&e.actor).map_or(e.actor.as_str(), String::as_str)) }
+                        td { (users.get(e.actor.as_str()).copied().unwrap_or(e.actor.as_str())) }
                         td { (e.role) }
                         td.mono { (e.action) }
                         td.mono { (e.object) }
                         td class=(if e.outcome == "ok" || e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (e.outcome) }
-                        td { (e.case_id.as_deref().map_or("", |c| cases.get(c).map_or(c, String::as_str))) }
+                        td { (e.case_id.as_deref().map_or("", |c| cases.get(c).copied().unwrap_or(c))) }
                         td { (short_id(&e.request_id)) }
                     }
                 }
@@ -99,12 +148,26 @@ pub async fn list(State(state): State<AppState>, s: Session, Query(mut q): Query
         }
         nav.pager aria-label="pages" {
             @if filter.offset > 0 {
-                a #newer href=(link(filter.offset.saturating_sub(u64::from(filter.limit)))) { "‹ Earlier page" }
+                a #previous href=(link(filter.offset.saturating_sub(u64::from(filter.limit)))) { "‹ Previous page" }
             }
             @if entries.len() as u32 == filter.limit {
-                a #older href=(link(filter.offset + u64::from(filter.limit))) { "Next page ›" }
+                a #next href=(link(filter.offset + u64::from(filter.limit))) { "Next page ›" }
             }
         }
     };
     Ok(layout::page("Audit log", Some(&s), Nav::Audit, None, body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{from_picker, to_picker};
+
+    #[test]
+    fn the_date_picker_is_read_and_shown_as_utc() {
+        assert_eq!(from_picker("2026-11-24T14:05".into()), "2026-11-24T14:05:00Z");
+        assert_eq!(from_picker("2026-11-24T14:05:00Z".into()), "2026-11-24T14:05:00Z");
+        assert_eq!(from_picker("soon".into()), "soon");
+        assert_eq!(to_picker("2026-11-24T14:05:00Z"), "2026-11-24T14:05");
+        assert_eq!(to_picker("soon"), "soon");
+    }
 }

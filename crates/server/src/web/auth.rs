@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::middleware::{AuditActor, AuditObject};
 use crate::state::AppState;
 use axum::Form;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,9 @@ pub struct Next {
 /// Only our own pages are places to return to (no open redirect).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') && n.len() <= 500 => n,
+        Some(n) if n.starts_with("/ui/") && n.len() <= 500 && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => {
+            n
+        }
         _ => "/ui/cases",
     }
 }
@@ -50,7 +52,9 @@ fn login_form(next: &str, error: Option<&str>) -> Markup {
     )
 }
 
-pub async fn login_page(session: Option<Session>, Query(q): Query<Next>) -> Response {
+pub async fn login_page(session: Option<Session>, q: Result<Query<Next>, QueryRejection>) -> Response {
+    // A malformed query only loses the place to return to.
+    let q = q.map_or(Next { next: None }, |Query(q)| q);
     let next = safe_next(q.next.as_deref());
     if session.is_some() {
         return see_other(next);
@@ -146,6 +150,9 @@ mod tests {
             "//evil.example/ui/",
             "/api/v1/me",
             "/ui\\x",
+            "/ui/\\evil.example",
+            "/ui/\nSet-Cookie: x=1",
+            "/ui/ x",
             "",
         ] {
             assert_eq!(safe_next(Some(bad)), "/ui/cases", "{bad}");

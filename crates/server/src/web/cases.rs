@@ -186,7 +186,7 @@ async fn case_page(
         }
         @if STARTS_RUNS.contains(&role) && !models.is_empty() {
             h2 { "Start a run" }
-            (run_form(s, &models, None, state.config.max_run_rows))
+            (run_form(s, &models, None, state.config.max_run_rows, None))
         }
     };
     Ok(layout::page(&case.name, Some(s), Nav::Cases, None, body))
@@ -458,7 +458,7 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
         }
         @if STARTS_RUNS.contains(&s.caller.role()) {
             h2 { "Start a run" }
-            (run_form(&s, std::slice::from_ref(&model), Some(&model), state.config.max_run_rows))
+            (run_form(&s, std::slice::from_ref(&model), Some(&model), state.config.max_run_rows, None))
         }
     };
     Ok(in_case(

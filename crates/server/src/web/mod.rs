@@ -112,11 +112,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
         if let Some(s) = parts.extensions.get::<Session>() {
             return Ok(s.clone());
         }
-        let back = if parts.method == axum::http::Method::GET {
-            parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/ui/cases")
-        } else {
-            "/ui/cases"
-        };
+        if parts.method != axum::http::Method::GET {
+            // A post without a session did nothing; say so (and so does the audit entry).
+            return Err(PageError(ApiError::unauthorized(
+                "you are not logged in (or your session ended); log in and try again",
+            ))
+            .into_response());
+        }
+        let back = parts.uri.path_and_query().map_or("/ui/cases", |p| p.as_str());
         let to = format!("/ui/login?next={}", encode(back));
         Err(Redirect::to(&to).into_response())
     }
@@ -206,7 +209,11 @@ fn error_page(e: &Shown, session: Option<&Session>) -> maud::Markup {
                 p { strong { (e.status.as_u16()) " " (e.code) } }
                 p #error-message { (e.message) }
             }
-            p { a href="/ui/cases" { "Back to your cases" } }
+            @if e.status == StatusCode::UNAUTHORIZED {
+                p { a href="/ui/login" { "Log in" } }
+            } @else {
+                p { a href="/ui/cases" { "Back to your cases" } }
+            }
         },
     )
 }
@@ -229,6 +236,11 @@ pub type PageResult<T = Response> = Result<T, PageError>;
 /// A form rejected by axum (wrong content type, missing or malformed field), as a page.
 fn bad_form(e: impl std::fmt::Display) -> PageError {
     PageError(ApiError::bad_request(format!("the form: {e}")))
+}
+
+/// A query string axum could not read (unknown field, wrong type), as a page.
+fn bad_query(e: axum::extract::rejection::QueryRejection) -> PageError {
+    PageError(ApiError::bad_request(format!("the address's query: {}", e.body_text())))
 }
 
 /// Where to go after a successful post.

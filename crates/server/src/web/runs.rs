@@ -11,7 +11,7 @@ use crate::routes::runs::{
 };
 use crate::state::AppState;
 use axum::Form;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -20,7 +20,16 @@ use serde::Deserialize;
 use store::meta::{Model, Run, RunState};
 
 /// The form that starts a run on one of `models` (the ones the caller may see).
-pub fn run_form(s: &Session, models: &[Model], selected: Option<&Model>, max_rows: u64) -> Markup {
+/// `again` is a refused form, shown with its values as sent.
+pub fn run_form(
+    s: &Session,
+    models: &[Model],
+    selected: Option<&Model>,
+    max_rows: u64,
+    again: Option<&RunForm>,
+) -> Markup {
+    let value = |f: fn(&RunForm) -> &str, default: &'static str| again.map_or(default.to_owned(), |a| f(a).to_owned());
+    let twin = again.map_or("", |a| a.counterfactual.as_str());
     html! {
         form.inline #run-form method="post" action="/ui/runs" {
             (csrf_field(s))
@@ -32,14 +41,14 @@ pub fn run_form(s: &Session, models: &[Model], selected: Option<&Model>, max_row
                 }
             }
             label { "Citizens"
-                input #run-rows type="number" name="rows" min="1" max=(max_rows) value="20000" required;
+                input #run-rows type="number" name="rows" min="1" max=(max_rows) value=(value(|a| &a.rows, "20000")) required;
             }
-            label { "Seed" input type="number" name="seed" min="0" value="0"; }
-            label { "Injected bias (KEY=VALUE …)" input type="text" name="bias" maxlength="400" placeholder="none"; }
+            label { "Seed" input type="number" name="seed" min="0" value=(value(|a| &a.seed, "0")); }
+            label { "Injected bias (KEY=VALUE …)" input #run-bias type="text" name="bias" maxlength="400" placeholder="scenario default" value=(value(|a| &a.bias, "")); }
             label { "Counterfactual twins"
                 select name="counterfactual" {
                     option value="" { "none" }
-                    @for c in synth::Counterfactual::NAMES { option value=(c) { (c) } }
+                    @for c in synth::Counterfactual::NAMES { option value=(c) selected[twin == *c] { (c) } }
                 }
             }
             button #run-submit type="submit" { "Start run" }
@@ -85,7 +94,12 @@ pub struct ListQuery {
     state: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, s: Session, Query(q): Query<ListQuery>) -> PageResult {
+pub async fn list(
+    State(state): State<AppState>,
+    s: Session,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> PageResult {
+    let Query(q) = q.map_err(super::bad_query)?;
     let want = match q.state.as_deref() {
         None | Some("") => None,
         Some(w) => Some(RunState::parse(w).map_err(|e| PageError(ApiError::bad_request(e.to_string())))?),
@@ -149,36 +163,63 @@ pub async fn create(
 ) -> PageResult {
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
-    let number = |v: &str, name: &str, default: u64| -> Result<u64, PageError> {
+    let outcome = match body_of(&f) {
+        Ok(body) => start(&state, &s.caller, &body).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok((run, case)) => {
+            let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
+            r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+            Ok(r)
+        }
+        // A value refused: the form again, as sent, with the reason.
+        Err(e) if e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let (model, case) = policy::model(&state, &s.caller, &f.model_id).await?;
+            let models = policy::visible_models(&s.caller, state.store.list_models(&case.id).await?);
+            let body = html! {
+                p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
+                h1 { "Start a run" }
+                div.notice.bad #run-error role="alert" { (e.message) }
+                (run_form(&s, &models, Some(&model), state.config.max_run_rows, Some(&f)))
+            };
+            Ok(in_case(
+                &case,
+                (e.status, layout::page("Start a run", Some(&s), Nav::Runs, None, body)),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The API's request from the form's text fields.
+fn body_of(f: &RunForm) -> Result<NewRunBody, ApiError> {
+    let number = |v: &str, name: &str| -> Result<u64, ApiError> {
         let v = v.trim();
         if v.is_empty() {
-            return Ok(default);
+            return Ok(0);
         }
         v.parse().map_err(|_| {
-            PageError(ApiError::bad_request(format!(
+            ApiError::bad_request(format!(
                 "{name} must be a whole number, got {:?}",
                 v.chars().take(30).collect::<String>()
-            )))
+            ))
         })
     };
-    let body = NewRunBody {
-        model_id: f.model_id,
+    Ok(NewRunBody {
+        model_id: f.model_id.clone(),
         scenario: None,
-        rows: number(&f.rows, "citizens", 0)?,
-        seed: number(&f.seed, "seed", 0)?,
+        rows: number(&f.rows, "citizens")?,
+        seed: number(&f.seed, "seed")?,
         bias: f
             .bias
             .split([' ', ','])
             .filter(|b| !b.is_empty())
             .map(str::to_owned)
             .collect(),
-        counterfactual: Some(f.counterfactual).filter(|c| !c.is_empty()),
+        counterfactual: Some(f.counterfactual.clone()).filter(|c| !c.is_empty()),
         criteria: None,
-    };
-    let (run, case) = start(&state, &s.caller, &body).await?;
-    let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
-    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
-    Ok(r)
+    })
 }
 
 pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
@@ -251,16 +292,10 @@ pub async fn cancel(
 ) -> PageResult {
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
-    match cancel_run(&state, &s.caller, &id).await {
-        Ok((run, case)) => {
-            let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
-            r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
-            Ok(r)
-        }
-        // Finished meanwhile: show it as it is.
-        Err(e) if e.status == StatusCode::CONFLICT => Ok(see_other(&format!("/ui/runs/{id}"))),
-        Err(e) => Err(e.into()),
-    }
+    let (run, case) = cancel_run(&state, &s.caller, &id).await?;
+    let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
+    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
+    Ok(r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,8 +307,9 @@ pub async fn report(
     State(state): State<AppState>,
     s: Session,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> PageResult {
+    let Query(q) = q.map_err(super::bad_query)?;
     let lang = match q.lang.as_deref() {
         None => htmlreport::Lang::En,
         Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {

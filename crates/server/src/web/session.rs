@@ -19,7 +19,10 @@ pub const COOKIE: &str = "sandkasse_session";
 const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
 /// A session ends after this long without a request.
 const IDLE: Duration = Duration::from_secs(2 * 3600);
-/// More live sessions than this and the oldest are dropped first.
+/// Sessions one user may hold at once; a further login ends that user's oldest, so nobody
+/// can crowd out anyone else's sessions by logging in again and again.
+const MAX_PER_USER: usize = 20;
+/// Live sessions in all; beyond this the oldest are dropped first.
 const MAX_SESSIONS: usize = 10_000;
 
 /// One logged-in browser.
@@ -62,6 +65,18 @@ impl Sessions {
         };
         if let Ok(mut map) = self.0.lock() {
             map.retain(|_, s| live(s, now));
+            let user = &session.caller.user.id;
+            let mut mine: Vec<(Instant, String)> = map
+                .iter()
+                .filter(|(_, s)| &s.caller.user.id == user)
+                .map(|(k, s)| (s.created, k.clone()))
+                .collect();
+            if mine.len() >= MAX_PER_USER {
+                mine.sort();
+                for (_, k) in &mine[..=mine.len() - MAX_PER_USER] {
+                    map.remove(k);
+                }
+            }
             if map.len() >= MAX_SESSIONS
                 && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| k.clone())
             {
@@ -144,22 +159,25 @@ pub fn clear_cookie(secure: bool) -> String {
     )
 }
 
-/// Whether a form post comes from our own pages: the browser's `Sec-Fetch-Site` and
-/// `Origin`, when sent, must not name another site. The CSRF field is checked as well.
+/// Whether a form post comes from our own pages. A browser that sends `Sec-Fetch-Site`
+/// (every current one) is believed: no page can set it. Otherwise `Origin`, when sent, must
+/// name this host as the client asked for it (`X-Forwarded-Host` from a proxy that rewrites
+/// `Host`, or `Host`). The CSRF field is checked as well.
 pub fn same_origin(headers: &HeaderMap) -> bool {
-    let site_ok = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| matches!(v, "same-origin" | "none"));
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    match text("origin") {
         None => true,
         Some(origin) => {
             let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-            host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+            [text("x-forwarded-host"), text("host")]
+                .into_iter()
+                .flatten()
+                .any(|h| h.eq_ignore_ascii_case(authority))
         }
-    };
-    site_ok && origin_ok
+    }
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -193,13 +211,86 @@ mod tests {
             "no Origin and no Sec-Fetch-Site: an old browser or a tool"
         );
         h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         assert!(same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        // Behind a proxy that rewrites Host: the forwarded host, or the browser's own word.
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://sandkasse.example"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("sandkasse.example"));
+        assert!(same_origin(&h));
+        h.remove("x-forwarded-host");
         assert!(!same_origin(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(!same_origin(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
+        assert!(!same_origin(&h), "a sibling subdomain is another site here");
+    }
+
+    fn caller(user: &str) -> Caller {
+        use store::meta::{Org, OrgKind, Role, User};
+        let org = Org {
+            id: store::OrgId::generate(),
+            name: "Org".into(),
+            kind: OrgKind::Vendor,
+        };
+        Caller {
+            user: User {
+                id: store::UserId::parse(user).unwrap(),
+                org_id: org.id.clone(),
+                name: "U".into(),
+                role: Role::Vendor,
+                created_at: store::Timestamp::now(),
+            },
+            org,
+        }
+    }
+
+    #[test]
+    fn a_user_holds_at_most_a_few_sessions_and_others_keep_theirs() {
+        let sessions = Sessions::default();
+        let (a, b) = ("a".repeat(32), "b".repeat(32));
+        let theirs = sessions.create(caller(&b));
+        let first = sessions.create(caller(&a));
+        let mut last = String::new();
+        for _ in 0..MAX_PER_USER + 5 {
+            last = sessions.create(caller(&a));
+        }
+        assert!(sessions.get(&first).is_none(), "the oldest of a's sessions is gone");
+        assert!(sessions.get(&last).is_some());
+        assert!(sessions.get(&theirs).is_some(), "b's session is untouched");
+        let held = sessions
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.caller.user.id.as_str() == a)
+            .count();
+        assert_eq!(held, MAX_PER_USER);
+        sessions.remove(&last);
+        assert!(sessions.get(&last).is_none());
+        assert!(sessions.get("short").is_none());
+    }
+
+    #[test]
+    fn sessions_end_when_idle_or_old() {
+        let now = Instant::now();
+        let at = |ago: Duration| now.checked_sub(ago).unwrap();
+        let s = |created, seen| Session {
+            caller: caller(&"c".repeat(32)),
+            csrf: String::new(),
+            created,
+            seen,
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(live(&s(at(hour), now), now));
+        assert!(!live(&s(at(hour * 3), at(IDLE + Duration::from_secs(1))), now), "idle");
+        assert!(
+            !live(&s(at(ABSOLUTE + Duration::from_secs(1)), now), now),
+            "old, however busy"
+        );
     }
 
     #[test]

@@ -453,8 +453,20 @@ pub async fn audit_filters(f: &Fixture) {
         .await,
         vec![3, 4, 5]
     );
+    assert_eq!(
+        list(AuditFilter {
+            limit: 3,
+            offset: 1,
+            newest_first: true,
+            actor: Some("anders".into()),
+            ..all.clone()
+        })
+        .await,
+        vec![9, 8, 7]
+    );
     assert_eq!(list(AuditFilter { limit: 0, ..all }).await, Vec::<i64>::new());
     assert_eq!(s.verify_audit().await.unwrap(), 11);
+    assert_eq!(s.audit_head().await.unwrap().map(|h| h.seq), Some(11));
 }
 
 pub async fn audit_row_edited_in_database(f: &Fixture) {
