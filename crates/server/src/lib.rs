@@ -12,6 +12,7 @@ mod extract;
 mod metrics;
 mod middleware;
 mod policy;
+mod report_cache;
 pub mod routes;
 mod runner;
 pub mod serving;
@@ -113,6 +114,7 @@ pub async fn serve(
         callers: middleware::CallerCache::default(),
         visible_models: routes::v2::VisibleCache::default(),
         sessions: web::session::Sessions::default(),
+        reports: report_cache::ReportCache::new(64 << 20),
     }));
     let demo = if demo {
         Some(

@@ -26,6 +26,8 @@ pub struct Inner {
     pub visible_models: crate::routes::v2::VisibleCache,
     /// Browsers logged in to the pages.
     pub sessions: crate::web::session::Sessions,
+    /// Reports already rendered as HTML.
+    pub reports: crate::report_cache::ReportCache,
 }
 
 impl std::ops::Deref for AppState {

@@ -230,16 +230,24 @@ async fn stored_report(
     id: &str,
 ) -> ApiResult<(StoredReport, store::meta::Case, Run)> {
     let (run, case) = policy::run(state, caller, id).await?;
-    let digest = run
-        .report_sha256
+    let report = load_report(state, &run).await?;
+    Ok((report, case, run))
+}
+
+/// The digest of a run's report: only a succeeded run has one.
+fn report_digest(run: &Run) -> ApiResult<store::Digest> {
+    run.report_sha256
         .clone()
-        .ok_or_else(|| ApiError::conflict(format!("the run is {}; only a succeeded run has a report", run.state)))?;
+        .ok_or_else(|| ApiError::conflict(format!("the run is {}; only a succeeded run has a report", run.state)))
+}
+
+async fn load_report(state: &AppState, run: &Run) -> ApiResult<StoredReport> {
+    let digest = report_digest(run)?;
     let blobs = state.blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let report = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))?;
-    Ok((report, case, run))
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))
 }
 
 pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -306,15 +314,23 @@ pub async fn render_report(
     id: &str,
     lang: htmlreport::Lang,
 ) -> ApiResult<(String, store::meta::Case)> {
-    let (report, case, run) = stored_report(state, caller, id).await?;
+    let (run, case) = policy::run(state, caller, id).await?;
+    let digest = report_digest(&run)?;
+    if let Some(html) = state.reports.get(digest.as_str(), id, lang) {
+        return Ok((html.to_string(), case));
+    }
+    let report = load_report(state, &run).await?;
     let requested_by = state.store.user(&run.created_by).await?.map(|u| u.name);
     let meta = htmlreport::Meta {
         run_id: Some(id.to_owned()),
         requested_by,
         case_name: Some(case.name.clone()),
     };
-    let html = tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((html, case))
+    let html: std::sync::Arc<str> =
+        tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .into();
+    state.reports.put(digest.as_str(), id, lang, html.clone());
+    Ok((html.to_string(), case))
 }
