@@ -272,6 +272,19 @@ pub struct HtmlQuery {
     lang: Option<String>,
 }
 
+/// A report's language from `?lang=` (English when not given).
+pub fn report_lang(lang: Option<&str>) -> ApiResult<htmlreport::Lang> {
+    match lang {
+        None => Ok(htmlreport::Lang::En),
+        Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`lang` must be da or en, got {:?}",
+                l.chars().take(20).collect::<String>()
+            ))
+        }),
+    }
+}
+
 /// The report as one self-contained HTML page, in Danish or English (`?lang=da|en`).
 pub async fn report_html(
     State(state): State<AppState>,
@@ -279,15 +292,7 @@ pub async fn report_html(
     Path(id): Path<String>,
     Query(q): Query<HtmlQuery>,
 ) -> ApiResult<Response> {
-    let lang = match q.lang.as_deref() {
-        None => htmlreport::Lang::En,
-        Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`lang` must be da or en, got {:?}",
-                l.chars().take(20).collect::<String>()
-            ))
-        })?,
-    };
+    let lang = report_lang(q.lang.as_deref())?;
     let (html, case) = render_report(&state, &caller, &id, lang).await?;
     Ok(in_case(&case, html_report_response(html)))
 }

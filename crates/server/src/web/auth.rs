@@ -2,7 +2,7 @@
 
 use super::layout::{self, Nav};
 use super::session::{self, Session};
-use super::{PageError, PageResult, bad_form, check_form, see_other};
+use super::{CsrfOnly, PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditActor, AuditObject};
 use crate::state::AppState;
@@ -107,12 +107,6 @@ pub async fn login(
     r.extensions_mut().insert(AuditObject("session".into()));
     r.extensions_mut().insert(AuditActor(caller));
     Ok(r)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(

@@ -154,6 +154,14 @@ pub fn check_form(headers: &HeaderMap, session: &Session, csrf: &str) -> Result<
     }
 }
 
+/// A form whose only field is the CSRF secret (logout, cancel). Missing is refused as
+/// wrong, with 403, by [`check_form`].
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
 /// An error shown as a page, with the API's status, code and message.
 #[derive(Debug)]
 pub struct PageError(pub ApiError);

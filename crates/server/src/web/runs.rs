@@ -1,7 +1,7 @@
 //! Runs: the start form, lists, one run with live progress, cancelling, and its report.
 
 use super::layout::{self, Nav, csrf_field, short_id, state_badge, table, when};
-use super::{PageError, PageResult, Session, bad_form, check_form, see_other};
+use super::{CsrfOnly, PageError, PageResult, Session, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditCase, AuditObject};
 use crate::policy;
@@ -277,12 +277,6 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     Ok(in_case(&case, layout::page("Run", Some(&s), Nav::Runs, refresh, body)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -310,15 +304,7 @@ pub async fn report(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> PageResult {
     let Query(q) = q.map_err(super::bad_query)?;
-    let lang = match q.lang.as_deref() {
-        None => htmlreport::Lang::En,
-        Some(l) => htmlreport::Lang::parse(l).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`lang` must be da or en, got {:?}",
-                l.chars().take(20).collect::<String>()
-            ))
-        })?,
-    };
+    let lang = crate::routes::runs::report_lang(q.lang.as_deref())?;
     let (html, case) = render_report(&state, &s.caller, &id, lang).await?;
     let mut r = html_report_response(html);
     r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
