@@ -127,7 +127,7 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 struct World {
-    _data: Data,
+    data: Data,
     service: Service,
     tokens: Vec<(&'static str, String)>,
     case: String,
@@ -160,7 +160,7 @@ fn world() -> World {
     let run = run.json()["id"].as_str().unwrap().to_owned();
     assert_eq!(api(2).wait_run(&run, Duration::from_secs(120))["state"], "succeeded");
     World {
-        _data: data,
+        data,
         service,
         tokens,
         case,
@@ -554,4 +554,48 @@ fn sessions_csrf_and_the_audit_trail() {
 
 fn runs(api: &Client) -> usize {
     api.get("/api/v1/runs").json().as_array().unwrap().len()
+}
+
+#[test]
+fn the_audit_page_says_when_it_checked_the_chain_and_checks_again_on_request() {
+    let w = world();
+    let advisor = Page::login(&w.service.base, &w.tokens[3].1);
+    let a = advisor.get("/ui/audit");
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.contains("The chain is intact.") && a.body.contains("checked at"),
+        "{}",
+        a.body
+    );
+    // Someone with database access rewrites one outcome while the service runs.
+    let db = w.data.dir.path().join("sandkasse.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let n = sqlx::query("UPDATE audit SET outcome = '403' WHERE seq = 3")
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        pool.close().await;
+    });
+    // Within 30 s the page shows its last check, saying when it was made ...
+    let a = advisor.get("/ui/audit");
+    assert!(a.body.contains("The chain is intact."), "{}", a.body);
+    // ... and a check on request finds the edit, which the page then keeps showing.
+    for path in ["/ui/audit?check=now", "/ui/audit"] {
+        let a = advisor.get(path);
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains("The chain is broken at entry 3."), "{path}: {}", a.body);
+    }
+    // The API always checks in full.
+    let v = w
+        .service
+        .client(Some(&w.tokens[3].1))
+        .get("/api/v1/audit/verify")
+        .json();
+    assert_eq!(v["intact"], false);
+    assert_eq!(advisor.get("/ui/audit?check=soon").status, 400);
 }

@@ -115,6 +115,7 @@ pub async fn serve(
         visible_models: routes::v2::VisibleCache::default(),
         sessions: web::session::Sessions::default(),
         reports: report_cache::ReportCache::new(64 << 20),
+        last_check: routes::audit::LastCheck::default(),
     }));
     let demo = if demo {
         Some(

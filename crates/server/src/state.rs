@@ -26,6 +26,8 @@ pub struct Inner {
     pub visible_models: crate::routes::v2::VisibleCache,
     /// Browsers logged in to the pages.
     pub sessions: crate::web::session::Sessions,
+    /// The audit page's last verification of the chain.
+    pub last_check: crate::routes::audit::LastCheck,
     /// Reports already rendered as HTML.
     pub reports: crate::report_cache::ReportCache,
 }

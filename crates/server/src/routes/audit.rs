@@ -9,7 +9,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::meta::{AuditFilter, Role};
-use store::{CaseId, StoreError, Timestamp};
+use store::{CaseId, Timestamp};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +90,7 @@ pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// What verifying the whole chain found.
+#[derive(Debug, Clone)]
 pub enum ChainStatus {
     /// Every hash and link holds; `head` is the last entry's `(seq, hash)`.
     Intact {
@@ -99,16 +100,45 @@ pub enum ChainStatus {
     Broken(store::audit::ChainBreak),
 }
 
+/// Verifies every entry; the head is the last of the same entries checked, so it cannot be
+/// one appended in between.
 pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
-    match state.store.verify_audit().await {
-        Ok(entries) => {
-            let head = state.store.audit_head().await?;
-            Ok(ChainStatus::Intact {
-                entries,
-                head: head.map(|h| (h.seq, h.hash)),
-            })
+    let entries = state.store.all_audit().await?;
+    let check = tokio::task::spawn_blocking(move || {
+        store::audit::verify(&entries).map(|()| ChainStatus::Intact {
+            entries: entries.len(),
+            head: entries.last().map(|h| (h.seq, h.hash.clone())),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(check.unwrap_or_else(ChainStatus::Broken))
+}
+
+/// The audit page's last full verification, reused for [`LastCheck::MAX_AGE`] so that a busy
+/// page does not verify a long chain on every view. The page says when it was checked and
+/// can ask for a check now; the API's `/audit/verify` and `sandkasse audit verify` always
+/// check in full.
+#[derive(Default)]
+pub struct LastCheck(std::sync::Mutex<Option<(std::time::Instant, String, ChainStatus)>>);
+
+impl LastCheck {
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// The status and when it was found (RFC 3339): reused if young enough and not `fresh`.
+    pub async fn status(&self, state: &AppState, fresh: bool) -> ApiResult<(ChainStatus, String)> {
+        if !fresh
+            && let Ok(last) = self.0.lock()
+            && let Some((at, when, status)) = last.as_ref()
+            && at.elapsed() < Self::MAX_AGE
+        {
+            return Ok((status.clone(), when.clone()));
         }
-        Err(StoreError::ChainBroken(b)) => Ok(ChainStatus::Broken(b)),
-        Err(e) => Err(e.into()),
+        let status = chain_status(state).await?;
+        let when = Timestamp::now().as_str().to_owned();
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some((std::time::Instant::now(), when.clone(), status.clone()));
+        }
+        Ok((status, when))
     }
 }

@@ -3,12 +3,14 @@
 
 use super::layout::{self, Nav, short_id, table, when};
 use super::{PageResult, Session};
-use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, chain_status, filter};
+use crate::error::ApiError;
+use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, filter};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use maud::html;
+use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Entries per page unless the query says otherwise.
@@ -30,13 +32,48 @@ fn to_picker(v: &str) -> &str {
     v.get(..16).filter(|_| v.ends_with('Z')).unwrap_or(v)
 }
 
+/// The API's filter, plus `check=now` to verify the chain now rather than reuse a check
+/// of the last 30 seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    case: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+    order: Option<String>,
+    check: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     s: Session,
-    q: Result<Query<AuditQuery>, QueryRejection>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> PageResult {
     s.caller.require(READS_AUDIT, "reading the audit log")?;
-    let Query(mut q) = q.map_err(super::bad_query)?;
+    let Query(p) = q.map_err(super::bad_query)?;
+    let fresh = match p.check.as_deref() {
+        None | Some("") => false,
+        Some("now") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`check` must be now, got {:?}",
+                other.chars().take(20).collect::<String>()
+            ))
+            .into());
+        }
+    };
+    let mut q = AuditQuery {
+        case: p.case,
+        actor: p.actor,
+        from: p.from,
+        to: p.to,
+        limit: p.limit,
+        offset: p.offset,
+        order: p.order,
+    };
     // Empty fields of the filter form mean "no filter".
     for f in [&mut q.case, &mut q.actor, &mut q.from, &mut q.to, &mut q.order] {
         if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
@@ -50,7 +87,7 @@ pub async fn list(
     q.order = Some(q.order.take().unwrap_or_else(|| "newest".into()));
     let filter = filter(&q)?;
     let entries = state.store.list_audit(&filter).await?;
-    let status = chain_status(&state).await?;
+    let (status, checked_at) = state.last_check.status(&state, fresh).await?;
     // In the filter's menus by name; looked up by id in the table.
     let by_name = |mut v: Vec<(String, String)>| {
         v.sort_by(|a, b| a.1.cmp(&b.1));
@@ -96,11 +133,13 @@ pub async fn list(
         @match &status {
             ChainStatus::Intact { entries, head } => div.notice.ok #chain-status {
                 strong { "The chain is intact." }
-                " All " (entries) " entries were checked: every hash matches its entry and every entry links to the one before."
+                " All " (entries) " entries were checked at " (when(&checked_at)) ": every hash matches its entry and every entry links to the one before."
                 @if let Some((seq, hash)) = head { br; "Head: entry " (seq) ", hash " span.mono { (hash) } " (record it elsewhere to detect truncation later)." }
+                " " a #check-now href="/ui/audit?check=now" { "Check again now" }
             },
             ChainStatus::Broken(b) => div.notice.bad #chain-status role="alert" {
                 strong { "The chain is broken at entry " (b.seq) "." } " " (b.message)
+                " (checked at " (when(&checked_at)) ") " a #check-now href="/ui/audit?check=now" { "Check again now" }
             },
         }
         form.inline #audit-filter method="get" action="/ui/audit" {
