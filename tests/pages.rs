@@ -395,7 +395,7 @@ fn sessions_csrf_and_the_audit_trail() {
     // CSRF: a post without the secret, with a wrong one, or from another site changes
     // nothing; the same post with it works.
     let vendor = Page::login(base, &w.tokens[0].1);
-    let runs_before = runs(&w.service.client(Some(&w.tokens[0].1)));
+    let runs_before = listed(&w.service.client(Some(&w.tokens[0].1)), "/api/v1/runs");
     let fields = format!("model_id={}&rows=300", w.model);
     let form = "application/x-www-form-urlencoded";
     let refused = [
@@ -423,10 +423,16 @@ fn sessions_csrf_and_the_audit_trail() {
         model_upload(&p, &w.case)
     };
     assert_eq!(upload_without_csrf.status, 403);
-    assert_eq!(runs(&w.service.client(Some(&w.tokens[0].1))), runs_before);
+    assert_eq!(
+        listed(&w.service.client(Some(&w.tokens[0].1)), "/api/v1/runs"),
+        runs_before
+    );
     let ok = vendor.post("/ui/runs", &[("model_id", &w.model), ("rows", "300")]);
     assert_eq!(ok.status, 303, "{}", ok.body);
-    assert_eq!(runs(&w.service.client(Some(&w.tokens[0].1))), runs_before + 1);
+    assert_eq!(
+        listed(&w.service.client(Some(&w.tokens[0].1)), "/api/v1/runs"),
+        runs_before + 1
+    );
     // Bad values are named.
     let a = vendor.post("/ui/runs", &[("model_id", &w.model), ("rows", "many")]);
     assert_eq!(a.status, 400);
@@ -475,14 +481,8 @@ fn sessions_csrf_and_the_audit_trail() {
     );
 
     // A rejected model is shown its findings and nothing is stored.
-    let models_before = w
-        .service
-        .client(Some(&w.tokens[0].1))
-        .get(&format!("/api/v1/cases/{}/models", w.case))
-        .json()
-        .as_array()
-        .unwrap()
-        .len();
+    let vendor_api = w.service.client(Some(&w.tokens[0].1));
+    let models_before = listed(&vendor_api, &format!("/api/v1/cases/{}/models", w.case));
     let (ct, body) = service::multipart(&[
         ("csrf", "", vendor.csrf.as_deref().unwrap().as_bytes()),
         ("model", "m.onnx", b"not an onnx model"),
@@ -495,14 +495,7 @@ fn sessions_csrf_and_the_audit_trail() {
     let a = vendor.post_with(&format!("/ui/cases/{}/models", w.case), &ct, &body, &[]);
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(a.body.contains("id=\"upload-error\""));
-    let models_after = w
-        .service
-        .client(Some(&w.tokens[0].1))
-        .get(&format!("/api/v1/cases/{}/models", w.case))
-        .json()
-        .as_array()
-        .unwrap()
-        .len();
+    let models_after = listed(&vendor_api, &format!("/api/v1/cases/{}/models", w.case));
     assert_eq!(models_before, models_after);
 
     // Logging out ends the session on the server: the old cookie is worth nothing.
@@ -552,8 +545,9 @@ fn sessions_csrf_and_the_audit_trail() {
     assert_eq!(verify["intact"], true);
 }
 
-fn runs(api: &Client) -> usize {
-    api.get("/api/v1/runs").json().as_array().unwrap().len()
+/// How many objects an API list answers.
+fn listed(api: &Client, path: &str) -> usize {
+    api.get(path).json().as_array().unwrap().len()
 }
 
 #[test]
@@ -568,19 +562,7 @@ fn the_audit_page_says_when_it_checked_the_chain_and_checks_again_on_request() {
         a.body
     );
     // Someone with database access rewrites one outcome while the service runs.
-    let db = w.data.dir.path().join("sandkasse.db");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let n = sqlx::query("UPDATE audit SET outcome = '403' WHERE seq = 3")
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1);
-        pool.close().await;
-    });
+    w.data.edit_audit_outcome(3, "403");
     // Within 30 s the page shows its last check, saying when it was made ...
     let a = advisor.get("/ui/audit");
     assert!(a.body.contains("The chain is intact."), "{}", a.body);

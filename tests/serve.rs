@@ -357,19 +357,7 @@ fn an_edited_audit_row_fails_verification_in_the_cli_and_the_api() {
     server.kill9();
     assert!(audit_verify(&data).status.success());
     // Someone with database access rewrites one outcome.
-    let db = data.dir.path().join("sandkasse.db");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let n = sqlx::query("UPDATE audit SET outcome = '403' WHERE seq = 3")
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1);
-        pool.close().await;
-    });
+    data.edit_audit_outcome(3, "403");
     let o = audit_verify(&data);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);

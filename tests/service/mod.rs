@@ -59,6 +59,25 @@ impl Data {
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     }
 
+    /// Someone with database access rewrites one audit entry's outcome (SQLite only).
+    pub fn edit_audit_outcome(&self, seq: i64, outcome: &str) {
+        let db = self.dir.path().join("sandkasse.db");
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            let n = sqlx::query("UPDATE audit SET outcome = ? WHERE seq = ?")
+                .bind(outcome)
+                .bind(seq)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(n, 1);
+            pool.close().await;
+        });
+    }
+
     pub fn start(&self, extra: &[&str]) -> Service {
         Service::start(self, extra)
     }

@@ -42,6 +42,15 @@ impl Caller {
     }
 }
 
+/// Every case the caller may see: their organisation's, or all for advisors and admins.
+pub async fn cases(state: &AppState, caller: &Caller) -> Result<Vec<Case>, ApiError> {
+    Ok(if caller.sees_everything() {
+        state.store.list_cases().await?
+    } else {
+        state.store.cases_of_org(&caller.org.id).await?
+    })
+}
+
 /// The case, if the caller may see it.
 pub async fn case(state: &AppState, caller: &Caller, id: &str) -> Result<Case, ApiError> {
     let nf = || ApiError::not_found("case", id);

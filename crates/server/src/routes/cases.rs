@@ -41,11 +41,7 @@ pub fn in_case(case: &Case, response: impl IntoResponse) -> Response {
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<Value>>> {
-    let cases = if caller.sees_everything() {
-        state.store.list_cases().await?
-    } else {
-        state.store.cases_of_org(&caller.org.id).await?
-    };
+    let cases = policy::cases(&state, &caller).await?;
     let mut out = Vec::with_capacity(cases.len());
     for c in &cases {
         out.push(case_json(&state.store, c).await?);

@@ -167,8 +167,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let cases = match &q.case {
         Some(id) => vec![policy::case(&state, &caller, id).await?],
-        None if caller.sees_everything() => state.store.list_cases().await?,
-        None => state.store.cases_of_org(&caller.org.id).await?,
+        None => policy::cases(&state, &caller).await?,
     };
     let mut out = Vec::new();
     for case in &cases {

@@ -21,21 +21,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use store::meta::{Case, Model};
 
-/// Every case the caller's organisation is in (all of them for advisors and admins).
-async fn visible_cases(state: &AppState, s: &Session) -> Result<Vec<Case>, PageError> {
-    Ok(if s.caller.sees_everything() {
-        state.store.list_cases().await?
-    } else {
-        state.store.cases_of_org(&s.caller.org.id).await?
-    })
-}
-
 pub async fn list(State(state): State<AppState>, s: Session) -> PageResult {
     list_page(&state, &s, None).await
 }
 
 async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> PageResult {
-    let cases = visible_cases(state, s).await?;
+    let cases = policy::cases(state, &s.caller).await?;
     let mut rows = Vec::with_capacity(cases.len());
     for case in &cases {
         let members = members_of(&state.store, case).await?;

@@ -104,11 +104,7 @@ pub async fn list(
         None | Some("") => None,
         Some(w) => Some(RunState::parse(w).map_err(|e| PageError(ApiError::bad_request(e.to_string())))?),
     };
-    let cases = if s.caller.sees_everything() {
-        state.store.list_cases().await?
-    } else {
-        state.store.cases_of_org(&s.caller.org.id).await?
-    };
+    let cases = policy::cases(&state, &s.caller).await?;
     let (mut runs, mut models) = (Vec::new(), Vec::new());
     for case in &cases {
         runs.extend(
