@@ -257,6 +257,82 @@ impl Client {
         self.finish(self.auth(rb).header("content-type", content_type).send(body))
     }
 
+    /// Sends a body of `declared` bytes from another thread, ignoring write errors, while
+    /// this one reads the answer: the server may refuse the body before it has all arrived
+    /// and close the connection, and a client that only reads after writing everything can
+    /// fail with a broken pipe instead of seeing the refusal.
+    pub fn send_declared(&self, path: &str, content_type: &str, declared: usize) -> Resp {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        let mut tcp = std::net::TcpStream::connect(addr).expect("connecting");
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            tcp,
+            "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {content_type}\r\ncontent-length: {declared}\r\n{auth}connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut writer = tcp.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = vec![b' '; 64 << 10];
+            let mut left = declared;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if writer.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                left -= n;
+            }
+        });
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        // Until the head and the whole body it announces have arrived.
+        loop {
+            let n = tcp.read(&mut buf).expect("reading the answer");
+            raw.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let head = &text[..end];
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok());
+                if n == 0 || length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                        })
+                    };
+                    let status = head
+                        .split(' ')
+                        .nth(1)
+                        .and_then(|c| c.parse().ok())
+                        .expect("a status line");
+                    return Resp {
+                        status,
+                        body: raw[end + 4..].to_vec(),
+                        request_id: header("x-request-id"),
+                        content_type: header("content-type").unwrap_or_default(),
+                    };
+                }
+            }
+            assert!(
+                n > 0,
+                "the connection closed before a whole answer: {}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+    }
+
     /// Uploads a model and manifest as `multipart/form-data`.
     pub fn upload(&self, case: &str, model: &[u8], manifest: &[u8]) -> Resp {
         let (content_type, body) =
