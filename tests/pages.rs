@@ -545,6 +545,44 @@ fn sessions_csrf_and_the_audit_trail() {
     assert_eq!(verify["intact"], true);
 }
 
+/// Sessions live in the store: a restart logs nobody out, a second process on the same
+/// database knows the session, and a logout through one ends it in the other.
+#[test]
+fn sessions_outlive_a_restart_and_are_shared_by_processes_on_one_database() {
+    let data = Data::sqlite();
+    let token = data.add_user("Datatilsynet", "advisor", "Dorte Advisor");
+    let mut first = data.start(&[]);
+    let mut page = Page::login(&first.base, &token);
+    assert!(first.terminate().success());
+    let second = data.start(&[]);
+    page.base = second.base.clone();
+    let a = page.get("/ui/cases");
+    assert_eq!(a.status, 200, "the session outlived the restart: {}", a.body);
+    assert!(a.body.contains(page.csrf.as_deref().unwrap()), "with its CSRF secret");
+    assert!(a.body.contains("Dorte Advisor"), "and its user");
+    drop(second);
+
+    let data = Data::postgres();
+    let token = data.add_user("Datatilsynet", "advisor", "Dorte Advisor");
+    let (one, two) = (data.start(&[]), data.start(&[]));
+    let on_one = Page::login(&one.base, &token);
+    let mut on_two = Page::new(&two.base);
+    on_two.cookie = on_one.cookie.clone();
+    on_two.csrf = on_one.csrf.clone();
+    assert_eq!(
+        on_two.get("/ui/audit").status,
+        200,
+        "the other process knows the session"
+    );
+    let out = on_two.post("/ui/logout", &[]);
+    assert_eq!(out.status, 303, "{}", out.body);
+    for (name, p) in [("one", &on_one), ("two", &on_two)] {
+        let a = p.get("/ui/cases");
+        assert_eq!(a.status, 303, "process {name} still knows the ended session");
+        assert!(a.location.unwrap_or_default().starts_with("/ui/login"));
+    }
+}
+
 /// How many objects an API list answers.
 fn listed(api: &Client, path: &str) -> usize {
     api.get(path).json().as_array().unwrap().len()

@@ -113,7 +113,6 @@ pub async fn serve(
         models: serving::Models::new(serving_config),
         callers: middleware::CallerCache::default(),
         visible_models: routes::v2::VisibleCache::default(),
-        sessions: web::session::Sessions::default(),
         reports: report_cache::ReportCache::new(64 << 20),
         last_check: routes::audit::LastCheck::default(),
     }));

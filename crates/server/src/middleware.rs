@@ -51,10 +51,17 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     let path = req.uri().path().chars().take(300).collect::<String>();
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION);
     // Pages authenticate with the session cookie; the API never does (no CSRF exposure).
-    let session = if !has_header && route.starts_with("/ui") {
-        crate::web::session::cookie(req.headers()).and_then(|id| state.sessions.get(id))
-    } else {
-        None
+    let session = match crate::web::session::cookie(req.headers()) {
+        Some(id) if !has_header && route.starts_with("/ui") => {
+            match crate::web::session::find(&state.store, id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let resp = ApiError::from(e).into_response();
+                    return finish(&state, resp, &request_id, &route, &method, started);
+                }
+            }
+        }
+        _ => None,
     };
     let caller = if let Some(s) = &session {
         req.extensions_mut().insert(s.clone());

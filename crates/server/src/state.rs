@@ -24,8 +24,6 @@ pub struct Inner {
     pub callers: crate::middleware::CallerCache,
     /// Models recently found visible to a user, for live inference.
     pub visible_models: crate::routes::v2::VisibleCache,
-    /// Browsers logged in to the pages.
-    pub sessions: crate::web::session::Sessions,
     /// The audit page's last verification of the chain.
     pub last_check: crate::routes::audit::LastCheck,
     /// Reports already rendered as HTML.

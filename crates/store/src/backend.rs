@@ -20,7 +20,8 @@ macro_rules! sql_backend {
         use $crate::audit::{self, AuditEntry, NewEntry};
         use $crate::error::{Result, StoreError};
         use $crate::meta::{
-            AuditFilter, Case, Criteria, Model, NewModel, NewRun, Org, OrgKind, Role, Run, RunState, User,
+            AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, Role, Run, RunState,
+            StoredSession, User,
         };
         use $crate::rows::{self, *};
         use $crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
@@ -108,6 +109,68 @@ macro_rules! sql_backend {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.as_ref().map(rows::user).transpose()
+            }
+
+            pub(crate) async fn create_session(&self, new: NewSession<'_>) -> Result<()> {
+                let now = Timestamp::now();
+                let mut tx = self.pool.begin_with($dialect.begin_write).await?;
+                q("INSERT INTO sessions (key, user_id, csrf, created_at, seen_at) VALUES ($1, $2, $3, $4, $4)")
+                    .bind(new.key.as_str())
+                    .bind(new.user.as_str())
+                    .bind(new.csrf)
+                    .bind(now.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                q(concat!(
+                    "DELETE FROM sessions WHERE user_id = $1 AND key NOT IN ",
+                    "(SELECT key FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, key DESC LIMIT $2)"
+                ))
+                .bind(new.user.as_str())
+                .bind(i64::from(new.keep_per_user))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(crate) async fn session(&self, key: &Digest) -> Result<Option<StoredSession>> {
+                let row = q(concat!(
+                    "SELECT s.csrf, s.created_at AS session_created_at, s.seen_at, ",
+                    "u.id, u.org_id, u.name, u.role, u.created_at, o.name AS org_name, o.kind AS org_kind ",
+                    "FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id ",
+                    "WHERE s.key = $1"
+                ))
+                .bind(key.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::session).transpose()
+            }
+
+            pub(crate) async fn touch_session(&self, key: &Digest, at: &Timestamp) -> Result<()> {
+                q("UPDATE sessions SET seen_at = $2 WHERE key = $1 AND seen_at < $2")
+                    .bind(key.as_str())
+                    .bind(at.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn end_session(&self, key: &Digest) -> Result<bool> {
+                let n = q("DELETE FROM sessions WHERE key = $1")
+                    .bind(key.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            pub(crate) async fn end_sessions_before(&self, created: &Timestamp, seen: &Timestamp) -> Result<u64> {
+                Ok(q("DELETE FROM sessions WHERE created_at < $1 OR seen_at < $2")
+                    .bind(created.as_str())
+                    .bind(seen.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             pub(crate) async fn list_users(&self) -> Result<Vec<User>> {

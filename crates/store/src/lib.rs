@@ -5,8 +5,8 @@
 //!   different bytes and a torn write is never visible;
 //! - [`audit`]: the tamper-evident audit chain (pure model, no I/O), so the service and `sandkasse audit verify`
 //!   share one definition of "intact";
-//! - [`Store`]: the metadata (organisations, users, cases, models, runs, criteria, audit rows) on SQLite (the
-//!   embedded default) or PostgreSQL, both driven by the same code and the same test suite.
+//! - [`Store`]: the metadata (organisations, users, browser sessions, cases, models, runs, criteria, audit rows)
+//!   on SQLite (the embedded default) or PostgreSQL, both driven by the same code and the same test suite.
 
 pub mod audit;
 mod backend;

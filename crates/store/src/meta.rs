@@ -90,6 +90,29 @@ pub struct Org {
     pub kind: OrgKind,
 }
 
+/// A browser session of the pages, as stored, with whom it belongs to. The store keeps only
+/// the SHA-256 of the cookie's value; when a session has expired is the service's rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub user: User,
+    pub org: Org,
+    /// The secret every form of this session repeats.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub seen_at: Timestamp,
+}
+
+/// A session to store; see [`crate::Store::create_session`].
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// The SHA-256 of the cookie's value.
+    pub key: &'a Digest,
+    pub user: &'a UserId,
+    pub csrf: &'a str,
+    /// The user's newest sessions kept, this one included; older ones end.
+    pub keep_per_user: u32,
+}
+
 /// A user; the token is not here because the store never has it after [`crate::Store::create_user`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::audit::AuditEntry;
 use crate::error::{Result, StoreError};
-use crate::meta::{Case, Criteria, Model, Org, OrgKind, Role, Run, RunState, User};
+use crate::meta::{Case, Criteria, Model, Org, OrgKind, Role, Run, RunState, StoredSession, User};
 use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, UserId};
 
 // Column lists are macros, not consts, so `concat!` can build `&'static str` queries from them: sqlx only accepts
@@ -105,6 +105,23 @@ pub(crate) fn org(r: &impl RowExt) -> Result<Org> {
         id: OrgId::parse(&r.text("id")?)?,
         name: r.text("name")?,
         kind: OrgKind::parse(&r.text("kind")?).map_err(|e| StoreError::corrupt("kind", e))?,
+    })
+}
+
+/// A session joined with its user (the user's own column names) and org (`org_name`,
+/// `org_kind`).
+pub(crate) fn session(r: &impl RowExt) -> Result<StoredSession> {
+    let user = user(r)?;
+    Ok(StoredSession {
+        org: Org {
+            id: user.org_id.clone(),
+            name: r.text("org_name")?,
+            kind: OrgKind::parse(&r.text("org_kind")?).map_err(|e| StoreError::corrupt("kind", e))?,
+        },
+        user,
+        csrf: r.text("csrf")?,
+        created_at: time("session_created_at", r.text("session_created_at")?)?,
+        seen_at: time("seen_at", r.text("seen_at")?)?,
     })
 }
 

@@ -6,10 +6,13 @@ use serde_json::Value;
 
 use crate::audit::{AuditEntry, NewEntry};
 use crate::error::Result;
-use crate::meta::{AuditFilter, Case, Criteria, Model, NewModel, NewRun, Org, OrgKind, Role, Run, RunState, User};
+use crate::meta::{
+    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, Role, Run, RunState, StoredSession,
+    User,
+};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
-use crate::{CaseId, Digest, ModelId, OrgId, RunId, Token, UserId};
+use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
 
 /// The metadata store. Both variants run the same SQL (see `backend.rs`) and pass the same test suite; an enum
 /// (behind a struct, so the backends stay private) rather than a trait object so callers get `Send` futures and no boxing.
@@ -90,6 +93,35 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
         delegate!(self.list_users())
+    }
+
+    // --- browser sessions ---
+
+    /// Stores a new session and ends the user's older ones beyond `new.keep_per_user`, in one
+    /// transaction, so nobody can hold unbounded sessions by logging in again and again.
+    pub async fn create_session(&self, new: NewSession<'_>) -> Result<()> {
+        delegate!(self.create_session(new))
+    }
+
+    /// The session stored under `key` (the SHA-256 of the cookie's value), with its user and
+    /// org, whether or not it has expired: expiry is the caller's rule.
+    pub async fn session(&self, key: &Digest) -> Result<Option<StoredSession>> {
+        delegate!(self.session(key))
+    }
+
+    /// Records that the session was used at `at` (never moves `seen_at` backwards).
+    pub async fn touch_session(&self, key: &Digest, at: &Timestamp) -> Result<()> {
+        delegate!(self.touch_session(key, at))
+    }
+
+    /// Ends one session; whether it existed.
+    pub async fn end_session(&self, key: &Digest) -> Result<bool> {
+        delegate!(self.end_session(key))
+    }
+
+    /// Ends every session created before `created` or last seen before `seen`; how many.
+    pub async fn end_sessions_before(&self, created: &Timestamp, seen: &Timestamp) -> Result<u64> {
+        delegate!(self.end_sessions_before(created, seen))
     }
 
     // --- cases ---

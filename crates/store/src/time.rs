@@ -20,7 +20,17 @@ pub struct TimestampError(pub String);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Self::at(SystemTime::now())
+    }
+
+    /// The time `d` before now: expiry compares stored times with such a cut-off, which
+    /// works on both backends because the text sorts in time order.
+    pub fn ago(d: std::time::Duration) -> Self {
+        Self::at(SystemTime::now().checked_sub(d).unwrap_or(UNIX_EPOCH))
+    }
+
+    fn at(t: SystemTime) -> Self {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         Self::from_unix_micros(d.as_secs() as i64, d.subsec_micros())
     }
 
@@ -141,6 +151,21 @@ mod tests {
             Timestamp::from_unix_micros(1_767_225_599, 999_999).as_str(),
             "2025-12-31T23:59:59.999999Z"
         );
+    }
+
+    #[test]
+    fn ago_is_before_now_by_the_duration() {
+        let hour = std::time::Duration::from_secs(3600);
+        let (before, now) = (Timestamp::ago(hour), Timestamp::now());
+        assert!(before < now);
+        let secs = |t: &Timestamp| {
+            let b = t.as_str().as_bytes();
+            let n = |i: usize| u64::from(b[i] - b'0') * 10 + u64::from(b[i + 1] - b'0');
+            n(11) * 3600 + n(14) * 60 + n(17)
+        };
+        // Within the same day or across midnight, the clock reads an hour earlier.
+        let apart = (secs(&now) + 86_400 - secs(&before)) % 86_400;
+        assert!((3600..=3601).contains(&apart), "{before} .. {now}");
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub async fn login(
         return Ok(r);
     };
     let secure = session::over_tls(&headers, state.config.secure_cookies);
-    let id = state.sessions.create(caller.clone());
+    let id = session::start(&state.store, &caller).await?;
     let mut r = see_other(&next);
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -118,7 +118,7 @@ pub async fn logout(
     let Form(form) = form.map_err(bad_form)?;
     check_form(&headers, &session, &form.csrf)?;
     if let Some(id) = session::cookie(&headers) {
-        state.sessions.remove(id);
+        session::end(&state.store, id).await?;
     }
     let secure = session::over_tls(&headers, state.config.secure_cookies);
     let mut r = see_other("/ui/login");

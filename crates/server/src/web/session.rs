@@ -2,15 +2,15 @@
 //! HttpOnly, SameSite=Strict cookie, so the long-lived token never sits in the browser and
 //! logging out really ends the session.
 //!
-//! Sessions live in this process's memory: a restart logs everyone out, and several API
-//! processes behind one balancer need sticky sessions. Each session carries its own CSRF
-//! secret, which every form repeats in a hidden field.
+//! Sessions are kept in the store (only the SHA-256 of the cookie's value), so a restart
+//! logs nobody out and every API process on the same database knows every session. Each
+//! session carries its own CSRF secret, which every form repeats in a hidden field.
 
 use crate::policy::Caller;
 use axum::http::{HeaderMap, header};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use store::meta::NewSession;
+use store::{Digest, Store, StoreError, Timestamp};
 
 /// The cookie's name.
 pub const COOKIE: &str = "sandkasse_session";
@@ -19,11 +19,14 @@ pub const COOKIE: &str = "sandkasse_session";
 const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
 /// A session ends after this long without a request.
 const IDLE: Duration = Duration::from_secs(2 * 3600);
+/// How stale the stored last use may get before a request writes it again: a page view is a
+/// read, and writing on every one would serialise page views behind SQLite's one writer.
+/// The idle limit is thereby kept to within this much.
+const TOUCH_AFTER: Duration = Duration::from_secs(60);
 /// Sessions one user may hold at once; a further login ends that user's oldest, so nobody
-/// can crowd out anyone else's sessions by logging in again and again.
-const MAX_PER_USER: usize = 20;
-/// Live sessions in all; beyond this the oldest are dropped first.
-const MAX_SESSIONS: usize = 10_000;
+/// can crowd the table by logging in again and again. Users are made by an admin, so this
+/// bounds the table too.
+const MAX_PER_USER: u32 = 20;
 
 /// One logged-in browser.
 #[derive(Debug, Clone)]
@@ -31,17 +34,10 @@ pub struct Session {
     pub caller: Caller,
     /// Repeated by every form as `csrf`.
     pub csrf: String,
-    created: Instant,
-    seen: Instant,
 }
 
-/// All live sessions, keyed by the SHA-256 of the cookie's value (so the map holds no
-/// usable secret).
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
-
-fn key(id: &str) -> String {
-    store::Digest::of(id.as_bytes()).as_str().to_owned()
+fn key(id: &str) -> Digest {
+    Digest::of(id.as_bytes())
 }
 
 /// 256 random bits as hex.
@@ -52,71 +48,62 @@ fn secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Sessions {
-    /// Starts a session for `caller`; returns the cookie value.
-    pub fn create(&self, caller: Caller) -> String {
-        let id = secret();
-        let now = Instant::now();
-        let session = Session {
-            caller,
-            csrf: secret(),
-            created: now,
-            seen: now,
-        };
-        if let Ok(mut map) = self.0.lock() {
-            map.retain(|_, s| live(s, now));
-            let user = &session.caller.user.id;
-            let mut mine: Vec<(Instant, String)> = map
-                .iter()
-                .filter(|(_, s)| &s.caller.user.id == user)
-                .map(|(k, s)| (s.created, k.clone()))
-                .collect();
-            if mine.len() >= MAX_PER_USER {
-                mine.sort();
-                for (_, k) in &mine[..=mine.len() - MAX_PER_USER] {
-                    map.remove(k);
-                }
-            }
-            if map.len() >= MAX_SESSIONS
-                && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-            map.insert(key(&id), session);
-        }
-        id
-    }
-
-    /// The live session of a cookie value, touched.
-    pub fn get(&self, id: &str) -> Option<Session> {
-        if id.len() != 64 {
-            return None;
-        }
-        let now = Instant::now();
-        let mut map = self.0.lock().ok()?;
-        let k = key(id);
-        match map.get_mut(&k) {
-            Some(s) if live(s, now) => {
-                s.seen = now;
-                Some(s.clone())
-            }
-            Some(_) => {
-                map.remove(&k);
-                None
-            }
-            None => None,
-        }
-    }
-
-    pub fn remove(&self, id: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(&key(id));
-        }
-    }
+/// Starts a session for `caller`; returns the cookie value. Expired sessions of everyone are
+/// cleared first, so the table holds live sessions and little else.
+pub async fn start(store: &Store, caller: &Caller) -> Result<String, StoreError> {
+    store
+        .end_sessions_before(&Timestamp::ago(ABSOLUTE), &Timestamp::ago(IDLE))
+        .await?;
+    let (id, csrf) = (secret(), secret());
+    store
+        .create_session(NewSession {
+            key: &key(&id),
+            user: &caller.user.id,
+            csrf: &csrf,
+            keep_per_user: MAX_PER_USER,
+        })
+        .await?;
+    Ok(id)
 }
 
-fn live(s: &Session, now: Instant) -> bool {
-    now.duration_since(s.created) < ABSOLUTE && now.duration_since(s.seen) < IDLE
+/// The live session of a cookie value, if any; records its use.
+pub async fn find(store: &Store, id: &str) -> Result<Option<Session>, StoreError> {
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let k = key(id);
+    let Some(s) = store.session(&k).await? else {
+        return Ok(None);
+    };
+    if !live(
+        &s.created_at,
+        &s.seen_at,
+        &Timestamp::ago(ABSOLUTE),
+        &Timestamp::ago(IDLE),
+    ) {
+        store.end_session(&k).await?;
+        return Ok(None);
+    }
+    if s.seen_at < Timestamp::ago(TOUCH_AFTER) {
+        store.touch_session(&k, &Timestamp::now()).await?;
+    }
+    Ok(Some(Session {
+        caller: Caller {
+            user: s.user,
+            org: s.org,
+        },
+        csrf: s.csrf,
+    }))
+}
+
+/// Ends the session of a cookie value, in every process.
+pub async fn end(store: &Store, id: &str) -> Result<(), StoreError> {
+    store.end_session(&key(id)).await.map(|_| ())
+}
+
+/// A session is live if it was made after `made_after` and used after `used_after`.
+fn live(created: &Timestamp, seen: &Timestamp, made_after: &Timestamp, used_after: &Timestamp) -> bool {
+    created > made_after && seen > used_after
 }
 
 /// The session cookie's value in a request, if any.
@@ -229,67 +216,20 @@ mod tests {
         assert!(!same_origin(&h), "a sibling subdomain is another site here");
     }
 
-    fn caller(user: &str) -> Caller {
-        use store::meta::{Org, OrgKind, Role, User};
-        let org = Org {
-            id: store::OrgId::generate(),
-            name: "Org".into(),
-            kind: OrgKind::Vendor,
-        };
-        Caller {
-            user: User {
-                id: store::UserId::parse(user).unwrap(),
-                org_id: org.id.clone(),
-                name: "U".into(),
-                role: Role::Vendor,
-                created_at: store::Timestamp::now(),
-            },
-            org,
-        }
-    }
-
-    #[test]
-    fn a_user_holds_at_most_a_few_sessions_and_others_keep_theirs() {
-        let sessions = Sessions::default();
-        let (a, b) = ("a".repeat(32), "b".repeat(32));
-        let theirs = sessions.create(caller(&b));
-        let first = sessions.create(caller(&a));
-        let mut last = String::new();
-        for _ in 0..MAX_PER_USER + 5 {
-            last = sessions.create(caller(&a));
-        }
-        assert!(sessions.get(&first).is_none(), "the oldest of a's sessions is gone");
-        assert!(sessions.get(&last).is_some());
-        assert!(sessions.get(&theirs).is_some(), "b's session is untouched");
-        let held = sessions
-            .0
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|s| s.caller.user.id.as_str() == a)
-            .count();
-        assert_eq!(held, MAX_PER_USER);
-        sessions.remove(&last);
-        assert!(sessions.get(&last).is_none());
-        assert!(sessions.get("short").is_none());
-    }
-
     #[test]
     fn sessions_end_when_idle_or_old() {
-        let now = Instant::now();
-        let at = |ago: Duration| now.checked_sub(ago).unwrap();
-        let s = |created, seen| Session {
-            caller: caller(&"c".repeat(32)),
-            csrf: String::new(),
-            created,
-            seen,
-        };
-        let hour = Duration::from_secs(3600);
-        assert!(live(&s(at(hour), now), now));
-        assert!(!live(&s(at(hour * 3), at(IDLE + Duration::from_secs(1))), now), "idle");
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        let (made_after, used_after) = (t("2026-11-24T06:00:00Z"), t("2026-11-24T16:00:00Z"));
+        let live_at = |created: &str, seen: &str| live(&t(created), &t(seen), &made_after, &used_after);
+        assert!(live_at("2026-11-24T07:00:00Z", "2026-11-24T17:00:00Z"));
+        assert!(!live_at("2026-11-24T07:00:00Z", "2026-11-24T15:59:59Z"), "idle");
         assert!(
-            !live(&s(at(ABSOLUTE + Duration::from_secs(1)), now), now),
+            !live_at("2026-11-24T05:59:59Z", "2026-11-24T17:00:00Z"),
             "old, however busy"
+        );
+        assert!(
+            !live_at("2026-11-24T06:00:00Z", "2026-11-24T17:00:00Z"),
+            "the limit itself is out"
         );
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use store::audit::{BreakKind, NewEntry};
-use store::meta::{AuditFilter, NewModel, NewRun, OrgKind, Role, RunState};
+use store::meta::{AuditFilter, NewModel, NewRun, NewSession, OrgKind, Role, RunState};
 use store::{CaseId, Digest, OrgId, RunId, Store, StoreError, Timestamp, UserId};
 
 /// A store plus a side channel that bypasses it, to tamper with rows as an attacker with database access would.
@@ -39,7 +39,8 @@ macro_rules! suite {
         $crate::common::suite!(@tests $fresh;
             orgs_users_and_tokens, cases_membership_and_criteria, model_and_run_lifecycle, interrupted_runs_marked,
             concurrent_claims_take_each_run_once, concurrent_audit_appends_form_one_chain, audit_filters,
-            audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database);
+            audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database,
+            browser_sessions);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -134,6 +135,91 @@ fn chain_break(r: Result<usize, StoreError>) -> (BreakKind, i64) {
         Err(StoreError::ChainBroken(b)) => (b.kind, b.seq),
         other => panic!("expected a chain break, got {other:?}"),
     }
+}
+
+pub async fn browser_sessions(f: &Fixture) {
+    let s = &f.store;
+    let org = s.create_org("Datatilsynet", OrgKind::Advisor).await.unwrap();
+    let (ada, _) = s.create_user(&org.id, "ada", Role::Advisor).await.unwrap();
+    let (bo, _) = s.create_user(&org.id, "bo", Role::Advisor).await.unwrap();
+    let key = |n: u32| Digest::of(format!("cookie {n}").as_bytes());
+    let keys: Vec<Digest> = (0..6).map(key).collect();
+    let csrf: Vec<String> = (0..6).map(|n| format!("secret {n}")).collect();
+    let new = |n: usize, user: &'static str| NewSession {
+        key: &keys[n],
+        user: if user == "ada" { &ada.id } else { &bo.id },
+        csrf: &csrf[n],
+        keep_per_user: 3,
+    };
+    s.create_session(new(5, "bo")).await.unwrap();
+    for n in 0..5 {
+        s.create_session(new(n, "ada")).await.unwrap();
+        // Distinct creation times, so "oldest" is well defined.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    for n in 0..2 {
+        assert_eq!(
+            s.session(&keys[n]).await.unwrap(),
+            None,
+            "ada's oldest session {n} ended"
+        );
+    }
+    for n in 2..5 {
+        let got = s.session(&keys[n]).await.unwrap().expect("one of ada's newest three");
+        assert_eq!((&got.user, &got.org, got.csrf.as_str()), (&ada, &org, csrf[n].as_str()));
+        assert_eq!(got.created_at, got.seen_at);
+    }
+    assert_eq!(
+        s.session(&keys[5]).await.unwrap().map(|x| x.user),
+        Some(bo.clone()),
+        "bo's is untouched"
+    );
+
+    // Touching moves `seen_at` forward, never back.
+    let first = s.session(&keys[4]).await.unwrap().unwrap();
+    let later = Timestamp::now();
+    s.touch_session(&keys[4], &later).await.unwrap();
+    s.touch_session(&keys[4], &first.created_at).await.unwrap();
+    let touched = s.session(&keys[4]).await.unwrap().unwrap();
+    assert_eq!((touched.seen_at, touched.created_at), (later, first.created_at));
+
+    // A cookie value is never stored twice; a session needs a real user.
+    assert!(matches!(
+        s.create_session(new(4, "ada")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ghost = UserId::generate();
+    let orphan = NewSession {
+        key: &keys[0],
+        user: &ghost,
+        csrf: "x",
+        keep_per_user: 3,
+    };
+    assert!(matches!(
+        s.create_session(orphan).await,
+        Err(StoreError::MissingReference(_))
+    ));
+
+    assert!(s.end_session(&keys[4]).await.unwrap());
+    assert!(!s.end_session(&keys[4]).await.unwrap(), "already ended");
+    assert_eq!(s.session(&keys[4]).await.unwrap(), None);
+
+    // Expiry: bo's session is old, ada's session 2 has been idle; session 3 is neither.
+    f.raw
+        .exec(
+            "UPDATE sessions SET created_at = '2020-01-01T00:00:00.000000Z' \
+             WHERE user_id IN (SELECT id FROM users WHERE name = 'bo')",
+        )
+        .await;
+    f.raw
+        .exec("UPDATE sessions SET seen_at = '2020-01-01T00:00:00.000000Z' WHERE csrf = 'secret 2'")
+        .await;
+    let cut = Timestamp::parse("2021-01-01T00:00:00Z").unwrap();
+    assert_eq!(s.end_sessions_before(&cut, &cut).await.unwrap(), 2);
+    assert_eq!(s.session(&keys[5]).await.unwrap(), None);
+    assert_eq!(s.session(&keys[2]).await.unwrap(), None);
+    assert!(s.session(&keys[3]).await.unwrap().is_some());
+    assert_eq!(s.end_sessions_before(&cut, &cut).await.unwrap(), 0);
 }
 
 pub async fn orgs_users_and_tokens(f: &Fixture) {
