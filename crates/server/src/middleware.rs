@@ -9,6 +9,7 @@
 use crate::error::ApiError;
 use crate::policy::Caller;
 use crate::state::AppState;
+use crate::web::session::Session;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
@@ -34,8 +35,8 @@ pub struct AuditCase(pub String);
 #[derive(Debug, Clone)]
 pub struct AuditActor(pub Caller);
 
-fn bearer(req: &Request) -> Option<&str> {
-    let value = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -50,40 +51,16 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let path = req.uri().path().chars().take(300).collect::<String>();
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION);
-    // Pages authenticate with the session cookie; the API never does (no CSRF exposure).
-    let session = match crate::web::session::cookie(req.headers()) {
-        Some(id) if !has_header && route.starts_with("/ui") => {
-            match crate::web::session::find(&state.store, id).await {
-                Ok(s) => s,
-                Err(e) => {
-                    let resp = ApiError::from(e).into_response();
-                    return finish(&state, resp, &request_id, &route, &method, started);
-                }
+    let caller = match authenticate(&state, req.headers(), &route).await {
+        Ok((session, caller)) => {
+            if let Some(s) = session {
+                req.extensions_mut().insert(s);
             }
+            caller
         }
-        _ => None,
-    };
-    let caller = if let Some(s) = &session {
-        req.extensions_mut().insert(s.clone());
-        Some(s.caller.clone())
-    } else {
-        match bearer(&req) {
-            Some(token) if token.len() <= 200 => match state.callers.get(token) {
-                Some(c) => Some(c),
-                None => match lookup(&state, token).await {
-                    Ok(c) => {
-                        if let Some(c) = &c {
-                            state.callers.put(token, c.clone());
-                        }
-                        c
-                    }
-                    Err(e) => {
-                        let resp = ApiError::from(e).into_response();
-                        return finish(&state, resp, &request_id, &route, &method, started);
-                    }
-                },
-            },
-            _ => None,
+        Err(e) => {
+            let resp = ApiError::from(e).into_response();
+            return finish(&state, resp, &request_id, &route, &method, started);
         }
     };
     let response = if has_header && caller.is_none() {
@@ -132,6 +109,35 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     finish(&state, response, &request_id, &route, &method, started)
+}
+
+/// Who is asking: under `/ui` the session of the cookie (the pages never take a bearer
+/// token), elsewhere the caller of the bearer token (the API never takes the cookie, so it
+/// needs no CSRF defence). A request with an `Authorization` header is never a session's.
+async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    route: &str,
+) -> Result<(Option<Session>, Option<Caller>), store::StoreError> {
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) && route.starts_with("/ui") {
+        let Some(id) = crate::web::session::cookie(headers) else {
+            return Ok((None, None));
+        };
+        let session = crate::web::session::find(&state.store, id).await?;
+        let caller = session.as_ref().map(|s| s.caller.clone());
+        return Ok((session, caller));
+    }
+    let Some(token) = bearer(headers).filter(|t| t.len() <= 200) else {
+        return Ok((None, None));
+    };
+    if let Some(c) = state.callers.get(token) {
+        return Ok((None, Some(c)));
+    }
+    let caller = lookup(state, token).await?;
+    if let Some(c) = &caller {
+        state.callers.put(token, c.clone());
+    }
+    Ok((None, caller))
 }
 
 pub(crate) async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {
