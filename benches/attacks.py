@@ -90,6 +90,7 @@ def probe_main(args):
     cpu_first, cpu_last = {}, {}  # (pid, start) -> cpu seconds, descendants other than the server
     server_cpu = [None, None]
     reaped = [None, None]
+    seen = set()  # every descendant process seen: how many workers the attack made the server start
     timeout = args.timeout
 
     def one_fresh():
@@ -159,6 +160,7 @@ def probe_main(args):
                         continue
                     if len(samples) == 1:
                         cpu_first[(p, start)] = cpu
+                    seen.add((p, start))
                     last[(p, start)] = cpu
                 cpu_last.clear()
                 cpu_last.update(last)
@@ -183,6 +185,7 @@ def probe_main(args):
             "worker_cpu_s": ((reaped[1] - reaped[0]) if reaped[0] is not None else 0.0)
             + sum(cpu_last.values()) - sum(cpu_first.values()),
             "server_cpu_s": (server_cpu[1] - server_cpu[0]) if server_cpu[0] is not None else 0.0,
+            "workers_started": len(seen - set(cpu_first)),
         }
     json.dump(out, sys.stdout)
 
@@ -691,7 +694,7 @@ def attack_poisoned(ctx, srv, secs):
     return figures, (f"{ctx.poison_callers} concurrent callers of cpu_bomb (batch timeout {ctx.batch_timeout} s): "
                      f"{len(results)} requests [{figures['statuses']}]"
                      + (f", answered after {figures['answer_s_mean']:.1f} s on average" if answered else "")
-                     + "; worker CPU-seconds: see its column")
+                     + "; worker CPU-seconds and workers started: see their column")
 
 
 ATTACKS = [
@@ -709,6 +712,25 @@ ATTACKS = [
 # Orchestration
 # --------------------------------------------------------------------------------------------
 
+def known_flags(binary, flags):
+    """The flags `serve --help` lists, and the others with their values (the script must run on
+    the code before the fixes too, whose `serve` lacks their flags)."""
+    helptext = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True).stdout
+    known = set(re.findall(r"(--[a-z0-9][a-z0-9-]*)", helptext))
+    kept, dropped, i = [], [], 0
+    while i < len(flags):
+        f = flags[i]
+        takes_value = f.startswith("--") and "=" not in f and i + 1 < len(flags) \
+            and not flags[i + 1].startswith("--")
+        group = flags[i:i + 2] if takes_value else [f]
+        if f.startswith("--") and f.split("=", 1)[0] not in known:
+            dropped.append(" ".join(group))
+        else:
+            kept.extend(group)
+        i += len(group)
+    return kept, dropped
+
+
 class Context:
     def __init__(self, a):
         self.root = os.path.abspath(a.root)
@@ -716,7 +738,9 @@ class Context:
         self.work = os.path.abspath(a.work)
         self.logs = os.path.join(self.work, "logs")
         os.makedirs(self.logs, exist_ok=True)
-        self.serve_flags = shlex.split(a.serve_flags or "")
+        self.serve_flags, self.dropped_flags = known_flags(self.bin, shlex.split(a.serve_flags or ""))
+        for f in self.dropped_flags:
+            print(f"warning: this binary's `serve` has no {f.split()[0]}; left out: {f}", flush=True)
         self.server_nofile = a.server_nofile
         self.stop_wait = a.stop_wait
         self.pidfile = a.pidfile
@@ -808,12 +832,14 @@ def run_main(a):
                "live": both, "live_fresh": fresh, "live_keepalive": keep, "rss_peak": p["rss_peak"],
                "rss_last": p["rss_last"], "procs_peak": p["procs_peak"], "worker_cpu_s": p["worker_cpu_s"],
                "server_cpu_s": p["server_cpu_s"], "server_alive_at_end": alive, "sigterm_exit_s": took,
+               "workers_started": p["workers_started"], "load_1m_end": os.getloadavg()[0],
                "rss_series": p["rss_series"]}
         rows.append(row)
         print(f"   live p50/p99/max ms: {fmt_ms(both['p50'])} / {fmt_ms(both['p99'])} / {fmt_ms(both['max'])}; "
               f"failed {fresh['fail']}/{fresh['n']} fresh, {keep['fail']}/{keep['n']} keep-alive", flush=True)
         print(f"   peak memory {p['rss_peak'] / 2**20:.0f} MiB in up to {p['procs_peak']} processes; "
-              f"CPU: workers {p['worker_cpu_s']:.1f} s, server {p['server_cpu_s']:.1f} s", flush=True)
+              f"CPU: workers {p['worker_cpu_s']:.1f} s ({p['workers_started']} started), server "
+              f"{p['server_cpu_s']:.1f} s; machine load {os.getloadavg()[0]:.1f}", flush=True)
         print(f"   {summary}", flush=True)
         print(f"   stop: " + (f"exited {took:.1f} s after SIGTERM" if took is not None else
                               f"still up {ctx.stop_wait} s after SIGTERM: killed"), flush=True)
@@ -839,8 +865,10 @@ def write_markdown(a, ctx, rows):
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
         f"Machine: {m['nproc']} cores, {m['memtotal_mib']} MiB RAM, Linux {m['kernel']}; the attacker, the probe and "
-        f"the service share it. Server's open-file limit: {ctx.server_nofile or 'inherited'}. Memory budget: {budget}.",
-        f"Command: `{a.command}`" + (f" with `SERVE_FLAGS={a.serve_flags}`" if a.serve_flags else "") + ".",
+        f"the service share it (load 1m: the machine's load average at the end of the attack; other jobs count too). Server's open-file limit: {ctx.server_nofile or 'inherited'}. Memory budget: {budget}.",
+        f"Command: `{a.command}`" + (f" with `SERVE_FLAGS={a.serve_flags}`" if a.serve_flags else "") + "."
+        + (f" Left out (not flags of this binary's `serve`): `{'`, `'.join(ctx.dropped_flags)}`."
+           if ctx.dropped_flags else ""),
         "",
         f"Live probe: `GET /v2/health/live` {a.rate}/s on fresh connections and {a.rate}/s on one keep-alive "
         f"connection, {a.probe_timeout:g} s timeout; a failure counts as infinitely slow (p99 `fail` when over 1 % "
@@ -848,8 +876,9 @@ def write_markdown(a, ctx, rows):
         "Each attack runs on a fresh server and data directory.",
         "",
         "| item | attack | live p50 ms | live p99 ms | live max ms | probe failures (fresh / keep-alive) "
-        "| peak memory MiB (processes) | worker CPU s | p99 < 50 ms | memory < budget | what the attack got |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak memory MiB (processes) | worker CPU s (started) | load 1m | p99 < 50 ms | memory < budget "
+        "| what the attack got |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         live = r["live"]
@@ -860,7 +889,8 @@ def write_markdown(a, ctx, rows):
         out.append(
             f"| {r['key']} | {r['title']} | {fmt_ms(live['p50'])} | {fmt_ms(live['p99'])} | {fmt_ms(live['max'])} "
             f"| {r['live_fresh']['fail']}/{r['live_fresh']['n']} / {r['live_keepalive']['fail']}/{r['live_keepalive']['n']} "
-            f"| {peak:.0f} ({r['procs_peak']}) | {r['worker_cpu_s']:.1f} | {ok_live} | {ok_mem} | {summary} |")
+            f"| {peak:.0f} ({r['procs_peak']}) | {r['worker_cpu_s']:.1f} ({r['workers_started']}) "
+            f"| {r['load_1m_end']:.1f} | {ok_live} | {ok_mem} | {summary} |")
     out.append("")
     with open(a.md, "w") as f:
         f.write("\n".join(out))

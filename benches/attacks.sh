@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
-cmdline="bash benches/attacks.sh $*"
+cmdline="bash benches/attacks.sh${*:+ $*}"
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian) for the flood of item 5"
   apt-get install -y wrk >/dev/null 2>&1 || echo "no wrk: item 5 floods from Python threads instead"
