@@ -187,7 +187,10 @@ def probe_main(args):
             "server_cpu_s": (server_cpu[1] - server_cpu[0]) if server_cpu[0] is not None else 0.0,
             "workers_started": len(seen - set(cpu_first)),
         }
-    json.dump(out, sys.stdout)
+    try:
+        json.dump(out, sys.stdout)
+    except BrokenPipeError:  # the driver is gone (interrupted): nobody to tell
+        pass
 
 
 class Probe:
