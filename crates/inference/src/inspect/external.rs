@@ -429,9 +429,9 @@ impl<'b> Walk<'_, 'b> {
                         )));
                     }
                     let at = r.at;
-                    let Some(_) = r.value(wire) else {
+                    if r.value(wire).is_none() {
                         return Err(self.malformed(format!("{}.{} is cut off", msg.name, field.name)));
-                    };
+                    }
                     if is_tensor && number == schema.data_location {
                         // Protobuf reads an enum as a 32-bit integer: 2^32 + 1 is EXTERNAL too.
                         let mut v = Reader { bytes: body, at };
@@ -632,7 +632,7 @@ mod tests {
         }
         let mut vi = vec![0x12]; // ValueInfoProto.type = 2
         push_len(&mut vi, &ty);
-        let mut graph = vec![0x5a]; // GraphProto.value_info = 13
+        let mut graph = vec![0x5a]; // GraphProto.input = 11
         push_len(&mut graph, &vi);
         let mut model = vec![0x3a]; // ModelProto.graph = 7
         push_len(&mut model, &graph);
