@@ -6,6 +6,11 @@
 //! would trust), only the standard operator domains and an allow-list of operators, opsets in
 //! the supported range, and caps on sizes that would otherwise be discovered as an exhausted
 //! machine. Every finding names the node or tensor it is about.
+//!
+//! External data is looked for by one walk over the whole model driven by the schema
+//! (`external`), not by a list of places, so a tensor in a field nobody listed is still found.
+
+mod external;
 
 use crate::proto::{
     GraphProto, ModelProto, NodeProto, TensorProto, TypeProto, ValueInfoProto, tensor_proto, tensor_shape_proto,
@@ -170,6 +175,21 @@ pub struct Limits {
     /// Supported opsets of the default domain and of `ai.onnx.ml`, inclusive.
     pub onnx_opsets: (i64, i64),
     pub ml_opsets: (i64, i64),
+    /// Nesting of protobuf messages the schema walk follows (a `TypeProto` can nest without
+    /// end); deeper is refused.
+    #[serde(default = "default_max_message_depth")]
+    pub max_message_depth: usize,
+    /// Protobuf messages the schema walk visits; more is refused.
+    #[serde(default = "default_max_messages")]
+    pub max_messages: usize,
+}
+
+fn default_max_message_depth() -> usize {
+    Limits::default().max_message_depth
+}
+
+fn default_max_messages() -> usize {
+    Limits::default().max_messages
 }
 
 impl Default for Limits {
@@ -184,6 +204,11 @@ impl Default for Limits {
             max_subgraph_depth: 4,
             onnx_opsets: (7, 23),
             ml_opsets: (1, 5),
+            // A model with four levels of subgraphs is about 25 deep; protobuf stops at 100.
+            max_message_depth: 64,
+            // The sample models hold a few hundred messages; 20,000 nodes with their
+            // attributes and value infos a few hundred thousand.
+            max_messages: 1_000_000,
         }
     }
 }
@@ -206,6 +231,10 @@ pub enum Rule {
     SubgraphDepth,
     Functions,
     Manifest,
+    /// Messages nested deeper, or more of them, than the schema walk follows.
+    Nesting,
+    /// A field the committed ONNX schema does not know: what it holds cannot be checked.
+    UnknownField,
 }
 
 /// One reason to reject a model.
@@ -374,33 +403,6 @@ impl Walker<'_> {
     fn tensor(&mut self, t: &TensorProto, location: &str) {
         let name = t.name.clone().unwrap_or_default();
         let loc = format!("{location}tensor {name:?}");
-        let external =
-            t.data_location == Some(tensor_proto::DataLocation::External as i32) || !t.external_data.is_empty();
-        if external {
-            let where_ = t
-                .external_data
-                .iter()
-                .find(|e| e.key.as_deref() == Some("location"))
-                .and_then(|e| e.value.clone())
-                .unwrap_or_default();
-            if where_
-                .as_bytes()
-                .windows(MEM_ADDR_MARKER.len())
-                .any(|w| w == MEM_ADDR_MARKER)
-            {
-                self.find(
-                    Rule::MemoryAddressMarker,
-                    &loc,
-                    format!("external data location {where_:?} is ONNX Runtime's raw memory address marker"),
-                );
-            } else {
-                self.find(
-                    Rule::ExternalData,
-                    &loc,
-                    format!("data stored outside the model file at {where_:?}; models must be self-contained"),
-                );
-            }
-        }
         let mut elements: u64 = 1;
         for &d in &t.dims {
             if d < 0 {
@@ -618,6 +620,10 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Inspection {
         total_tensor_bytes: 0,
         reported_node_cap: false,
     };
+    // External data first: wherever the schema allows a tensor, by one walk over the schema.
+    for f in external_data_findings(bytes, limits) {
+        w.find(f.rule, f.location, f.message);
+    }
     summary.ir_version = model.ir_version.unwrap_or(0);
     summary.producer = format!(
         "{} {}",
@@ -695,6 +701,17 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Inspection {
         summary,
         findings: w.findings,
     }
+}
+
+/// Every tensor anywhere in the model (initializers, attributes, sparse tensors, subgraphs,
+/// functions, `training_info`, any field the schema allows) that keeps its data outside the
+/// model file or names ONNX Runtime's memory address marker, each with the path to it; and
+/// anything that stops the walk (unreadable bytes, unknown fields, nesting over the caps).
+///
+/// Cheap (one pass over the field tags, tensor data skipped, no copy), so the worker calls
+/// it on the bytes it is about to hand to ONNX Runtime even though the parent inspected them.
+pub fn external_data_findings(bytes: &[u8], limits: &Limits) -> Vec<Finding> {
+    external::walk(bytes, limits, false).0
 }
 
 /// Lower-case hexadecimal.

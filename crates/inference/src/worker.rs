@@ -147,6 +147,19 @@ fn load(env: &ort::environment::Environment, payload: &[u8], threads: usize) -> 
         .ok_or("load frame: manifest length out of range")?;
     let manifest = std::str::from_utf8(manifest).map_err(|e| format!("manifest: {e}"))?;
     let manifest = crate::manifest::Manifest::parse(manifest).map_err(|e| e.to_string())?;
+    // ONNX Runtime opens any file a tensor names as its external data. The parent inspected
+    // these bytes, but a worker that trusts that is one bug away from reading what it must
+    // not: the schema walk is cheap, so the worker refuses such a model itself.
+    let findings = crate::inspect::external_data_findings(bytes, &crate::inspect::Limits::default());
+    if !findings.is_empty() {
+        let shown: Vec<String> = findings.iter().take(3).map(ToString::to_string).collect();
+        return Err(format!(
+            "the worker refuses the model before loading it ({} finding{}): {}",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            shown.join("; ")
+        ));
+    }
     Model::load(env, bytes, manifest, threads).map_err(|e| e.to_string())
 }
 

@@ -136,3 +136,110 @@ fn a_manifest_that_does_not_fit_the_model_is_named() {
         "{msgs:?}"
     );
 }
+
+/// One model of `models/hostile/external/` and the refusal it must get (`expected.json`,
+/// written by `make_external_data.py` from where it put the tensor).
+#[derive(serde::Deserialize)]
+struct Expected {
+    file: String,
+    rule: Rule,
+    path: String,
+}
+
+fn expected_external() -> Vec<Expected> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        model: Vec<Expected>,
+    }
+    serde_json::from_slice::<File>(&read("hostile/external/expected.json"))
+        .unwrap()
+        .model
+}
+
+#[test]
+fn a_tensor_with_external_data_is_refused_wherever_it_sits_naming_the_path() {
+    let all = expected_external();
+    assert!(all.len() >= 15, "{} models", all.len());
+    for e in &all {
+        let bytes = read(&format!("hostile/external/{}", e.file));
+        for findings in [
+            inspect(&bytes, &Limits::default()).findings,
+            // What the worker calls before it hands the bytes to ONNX Runtime.
+            inference::inspect::external_data_findings(&bytes, &Limits::default()),
+        ] {
+            assert!(
+                findings.iter().any(|f| f.rule == e.rule && f.location == e.path),
+                "{}: no {:?} finding at {}: {findings:#?}",
+                e.file,
+                e.rule,
+                e.path
+            );
+            if e.rule == Rule::ExternalData {
+                let f = findings.iter().find(|f| f.location == e.path).unwrap();
+                if e.file != "data_location_only.onnx" {
+                    assert!(f.message.contains("../../../etc/shadow"), "{}: {f}", e.file);
+                } else {
+                    assert!(f.message.contains("data_location = EXTERNAL"), "{}: {f}", e.file);
+                }
+            }
+        }
+    }
+    // The sample models have no such finding, nor any field the schema does not know.
+    for name in SAMPLES {
+        let f = inference::inspect::external_data_findings(&read(&format!("{name}.onnx")), &Limits::default());
+        assert!(f.is_empty(), "{name}: {f:?}");
+    }
+}
+
+#[test]
+fn a_hostile_name_in_the_path_is_escaped_and_shortened() {
+    let mut bytes = read("hostile/external/constant_sparse_value.onnx");
+    // Rename the node "const_w" to seven bytes with a terminal escape and a newline.
+    let at = bytes.windows(7).position(|w| w == b"const_w").unwrap();
+    bytes[at..at + 7].copy_from_slice(b"\x1b[2J\nok");
+    let f = inspect(&bytes, &Limits::default()).findings;
+    let f = f.iter().find(|f| f.rule == Rule::ExternalData).unwrap();
+    assert!(
+        f.location.contains(r#"node[0] "\u{1b}[2J\nok" (Constant)"#),
+        "{}",
+        f.location
+    );
+    assert!(!f.location.contains('\n') && !f.location.contains('\x1b'));
+}
+
+/// The cost of the schema walk beside the whole inspection, on the largest sample model and
+/// on a model named by `SANDKASSE_BIG_MODEL` (a 100 MB initializer in BENCHMARKS.md). Prints
+/// figures, asserts nothing about time: `cargo test -p inference --test inspect -- --ignored
+/// --nocapture measure`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn measure_the_cost_of_the_schema_walk() {
+    use std::time::Instant;
+    let mut files = vec![models().join("unemployment-gbm.onnx")];
+    if let Ok(p) = std::env::var("SANDKASSE_BIG_MODEL") {
+        files.push(PathBuf::from(p));
+    }
+    let median = |f: &mut dyn FnMut()| {
+        let mut t: Vec<f64> = (0..7)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[3]
+    };
+    let limits = Limits::default();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let whole = median(&mut || assert!(inspect(&bytes, &limits).accepted()));
+        let walk = median(&mut || assert!(inference::inspect::external_data_findings(&bytes, &limits).is_empty()));
+        println!(
+            "{}: {} bytes; inspect {whole:.3} ms, of which the schema walk {walk:.3} ms (inspection without it: {:.3} ms)",
+            file.display(),
+            bytes.len(),
+            whole - walk
+        );
+    }
+}
