@@ -92,6 +92,8 @@ fn request(manifest: &Manifest, cols: &[(String, Vec<Value>)], from: usize, to: 
     json!({"id": format!("rows {from}..{to}"), "inputs": tensors})
 }
 
+const METRICS_TOKEN: &str = "metrics-token-for-tests";
+
 struct Setup {
     data: Data,
     server: Service,
@@ -203,7 +205,7 @@ fn answers_equal_onnxruntime_python_for_every_sample_model() {
 
 #[test]
 fn malformed_requests_get_the_protocols_error_and_leave_the_model_usable() {
-    let s = setup(&[]);
+    let s = setup(&["--metrics-token", METRICS_TOKEN]);
     let id = upload(&s, "unemployment-gbm");
     let vendor = s.server.client(Some(&s.vendor));
     let manifest =
@@ -338,7 +340,7 @@ fn malformed_requests_get_the_protocols_error_and_leave_the_model_usable() {
     assert_eq!(public.get("/v2/health/ready").json(), json!({"ready": true}));
     assert_eq!(public.get("/v2").json()["name"], "sandkasse");
     // Live inference is not written to the audit log (it changes nothing).
-    let m = public.get("/metrics").text();
+    let m = s.server.client(Some(METRICS_TOKEN)).get("/metrics").text();
     let line = |name: &str| {
         m.lines()
             .filter(|l| l.starts_with(name) && l.contains(&format!("model=\"{id}\"")))
@@ -348,13 +350,13 @@ fn malformed_requests_get_the_protocols_error_and_leave_the_model_usable() {
     // 12 good requests between the bad ones and one versioned: 13 answered, 20 rows each;
     // 7 malformed and 1 oversized counted for the model; the rest (unknown, not visible,
     // no token) under "unknown".
-    assert_eq!(line("sandkasse_inference_requests_total"), 13.0, "{m}");
-    assert_eq!(line("sandkasse_inference_rows_total"), 260.0, "{m}");
-    assert_eq!(line("sandkasse_inference_failures_total"), 8.0, "{m}");
-    assert_eq!(line("sandkasse_inference_queue_seconds_count"), 13.0, "{m}");
+    assert_eq!(line("sandkasse_model_inference_requests_total"), 13.0, "{m}");
+    assert_eq!(line("sandkasse_model_inference_rows_total"), 260.0, "{m}");
+    assert_eq!(line("sandkasse_model_inference_failures_total"), 8.0, "{m}");
+    assert_eq!(line("sandkasse_model_inference_queue_seconds_count"), 13.0, "{m}");
     let unknown: f64 = m
         .lines()
-        .filter(|l| l.starts_with("sandkasse_inference_failures_total{model=\"unknown\""))
+        .filter(|l| l.starts_with("sandkasse_model_inference_failures_total{model=\"unknown\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(unknown, 4.0, "{m}");
@@ -363,7 +365,15 @@ fn malformed_requests_get_the_protocols_error_and_leave_the_model_usable() {
 
 #[test]
 fn concurrent_single_rows_are_batched_and_a_full_queue_answers_503_at_once() {
-    let s = setup(&["--serving-queue", "4", "--serving-workers", "1"]);
+    // One user's 64 clients: lift the per-caller limit to reach the queue's.
+    let s = setup(&[
+        "--serving-queue",
+        "4",
+        "--serving-workers",
+        "1",
+        "--serving-per-caller",
+        "1000",
+    ]);
     let id = upload(&s, "unemployment-gbm");
     let manifest =
         Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
@@ -407,4 +417,151 @@ fn concurrent_single_rows_are_batched_and_a_full_queue_answers_503_at_once() {
     );
     // And the model is still usable afterwards.
     assert_eq!(vendor.post(&path, &request(&manifest, &cols, 0, 1)).status, 200);
+}
+
+#[test]
+fn an_output_named_twice_or_unknown_is_refused_and_answers_are_bounded() {
+    let s = setup(&[]);
+    let id = upload(&s, "unemployment-gbm");
+    let vendor = s.server.client(Some(&s.vendor));
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
+            .unwrap();
+    let (_, cols) = reference_columns(&manifest, "unemployment-risk", 100, 3);
+    let path = format!("/v2/models/{id}/infer");
+    // The amplification: 100 rows, the probability asked for 5,000 times (a 100 KB request
+    // that was answered with about 1,000 times its rows).
+    let mut amplified = request(&manifest, &cols, 0, 100);
+    amplified["outputs"] = json!(vec![json!({"name": "probability"}); 5000]);
+    let r = vendor.post(&path, &amplified);
+    assert_eq!(r.status, 400, "{}", &r.text()[..r.text().len().min(300)]);
+    let e = r.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(e.contains("\"probability\"") && e.contains("twice"), "{e}");
+    let mut twice = request(&manifest, &cols, 0, 100);
+    twice["outputs"] = json!([{"name": "label"}, {"name": "label"}]);
+    let r = vendor.post(&path, &twice);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("\"label\""));
+    let mut unknown = request(&manifest, &cols, 0, 100);
+    unknown["outputs"] = json!([{"name": "label"}, {"name": "logits"}]);
+    let r = vendor.post(&path, &unknown);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("\"logits\""));
+    // Each output once still works, in the order asked, and the answer is small.
+    let mut both = request(&manifest, &cols, 0, 100);
+    both["outputs"] = json!([{"name": "probability"}, {"name": "label"}]);
+    let r = vendor.post(&path, &both);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let names: Vec<Value> = r.json()["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("probability"), json!("label")]);
+    assert!(r.body.len() < 100 * 64, "{} bytes for 100 rows", r.body.len());
+    let plain = vendor.post(&path, &request(&manifest, &cols, 0, 100));
+    assert_eq!(plain.status, 200, "{}", plain.text());
+}
+
+/// One POST over a fresh connection; the status and the `Retry-After` header.
+fn post_raw(base: &str, path: &str, token: &str, body: &[u8]) -> (u16, Option<String>) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nauthorization: Bearer {token}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    tcp.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let retry = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("retry-after").then(|| v.trim().to_owned())
+    });
+    (status, retry)
+}
+
+#[test]
+fn a_caller_over_its_concurrency_limit_gets_429_with_retry_after_and_others_are_served() {
+    let s = setup(&["--serving-per-caller", "1"]);
+    let id = upload(&s, "unemployment-gbm");
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
+            .unwrap();
+    let (_, cols) = reference_columns(&manifest, "unemployment-risk", 2000, 4);
+    let path = format!("/v2/models/{id}/infer");
+    let body = request(&manifest, &cols, 0, 2000).to_string().into_bytes();
+    let vendor = s.server.client(Some(&s.vendor));
+    assert_eq!(vendor.post(&path, &request(&manifest, &cols, 0, 1)).status, 200);
+    // Eight connections of one user, 2,000 rows each, against a limit of one in flight.
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, path, token, body) = (s.server.base.clone(), path.clone(), s.vendor.clone(), body.clone());
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| post_raw(&base, &path, &token, &body))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Option<String>)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert!(
+        answers.iter().all(|a| a.0 == 200 || a.0 == 429),
+        "only 200 and 429: {answers:?}"
+    );
+    assert!(answers.iter().any(|a| a.0 == 200), "some were answered");
+    let limited: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
+    assert!(!limited.is_empty(), "eight at once over a limit of one: {answers:?}");
+    assert!(limited.iter().all(|a| a.1.as_deref() == Some("1")), "{limited:?}");
+    // The limit is per user and its slots come back: the user is served again.
+    assert_eq!(vendor.post(&path, &request(&manifest, &cols, 0, 1)).status, 200);
+}
+
+#[test]
+fn metrics_name_no_model_without_the_metrics_token() {
+    let s = setup(&["--metrics-token", METRICS_TOKEN]);
+    let id = upload(&s, "unemployment-gbm");
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
+            .unwrap();
+    let (_, cols) = reference_columns(&manifest, "unemployment-risk", 20, 5);
+    let vendor = s.server.client(Some(&s.vendor));
+    let r = vendor.post(&format!("/v2/models/{id}/infer"), &request(&manifest, &cols, 0, 20));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut bad = request(&manifest, &cols, 0, 20);
+    bad["outputs"] = json!([{"name": "nope"}]);
+    assert_eq!(vendor.post(&format!("/v2/models/{id}/infer"), &bad).status, 400);
+    let value = |m: &str, name: &str| {
+        m.lines()
+            .find(|l| l.split(' ').next() == Some(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    // Anyone, a user's own token, a wrong token: aggregated series only.
+    for (who, client) in [
+        ("no token", s.server.client(None)),
+        ("a user's token", s.server.client(Some(&s.vendor))),
+        ("a wrong token", s.server.client(Some("not-the-metrics-token"))),
+    ] {
+        let r = client.get("/metrics");
+        assert_eq!(r.status, 200, "{who}: {}", r.text());
+        let m = r.text();
+        assert!(!m.contains(&id), "{who}: /metrics names the model {id}:\n{m}");
+        assert!(!m.contains("model=\""), "{who}: a per-model series:\n{m}");
+        assert_eq!(value(&m, "sandkasse_inference_requests_total"), Some(1.0), "{who}: {m}");
+        assert_eq!(value(&m, "sandkasse_inference_rows_total"), Some(20.0), "{who}: {m}");
+    }
+    let m = s.server.client(Some(METRICS_TOKEN)).get("/metrics").text();
+    assert!(
+        m.contains(&format!("sandkasse_model_inference_requests_total{{model=\"{id}\"}} 1")),
+        "with the token, per model:\n{m}"
+    );
+    assert!(m.contains(&format!("model=\"{id}\",status=\"400\"")), "{m}");
 }

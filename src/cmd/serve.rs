@@ -45,6 +45,22 @@ pub struct Args {
     /// Most rows scored together by a live model.
     #[arg(long, default_value_t = 1024)]
     serving_batch_rows: usize,
+    /// A live model no request used for this long is unloaded (its workers stopped), seconds.
+    #[arg(long, default_value_t = 300)]
+    serving_idle_secs: u64,
+    /// Live inference requests one user may have in flight at once; more are answered 429.
+    #[arg(long, default_value_t = 8)]
+    serving_per_caller: usize,
+    /// Memory all workers (runs and live models) may reserve together, MiB; each worker is
+    /// charged its --worker-memory-mb. Worker starts that do not fit wait (runs) or are refused
+    /// with 503 (live models) after idle live models are unloaded [default: 75 % of the host's
+    /// memory, or the server's cgroup memory.max when lower].
+    #[arg(long)]
+    memory_budget_mb: Option<u64>,
+    /// Token that adds per-model series to /metrics when sent as `Authorization: Bearer
+    /// TOKEN`; without it, /metrics names no model.
+    #[arg(long, env = "SANDKASSE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Deadline for one batch, seconds.
     #[arg(long, default_value_t = 60)]
     batch_timeout: u64,
@@ -76,6 +92,10 @@ pub fn run(args: Args) -> Result<()> {
     config.serving.queue_requests = args.serving_queue.max(1);
     config.serving.max_batch_rows = args.serving_batch_rows.max(1);
     config.secure_cookies = args.secure_cookies;
+    config.serving.idle = Duration::from_secs(args.serving_idle_secs);
+    config.serving.per_caller = args.serving_per_caller.max(1);
+    config.memory_budget_bytes = args.memory_budget_mb.map(|mb| mb.saturating_mul(1 << 20));
+    config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

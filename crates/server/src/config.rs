@@ -35,6 +35,12 @@ pub struct Config {
     /// Mark the pages' session cookie `Secure` even without `X-Forwarded-Proto: https`
     /// (for a TLS proxy that does not send it).
     pub secure_cookies: bool,
+    /// Memory all workers (runs and live models) may reserve together, bytes; each worker
+    /// is charged its address-space limit. `None`: [`crate::budget::default_total`].
+    pub memory_budget_bytes: Option<u64>,
+    /// Bearer token that adds per-model series to `/metrics`; without it (or without the
+    /// right one) `/metrics` shows only series that name no model.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -56,6 +62,8 @@ impl Config {
             demo_models: PathBuf::from("models"),
             serving: crate::serving::ServingConfig::default(),
             secure_cookies: false,
+            memory_budget_bytes: None,
+            metrics_token: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `store` (metadata, blobs, audit). `middleware` wraps every routed request with its request
 //! id, caller, audit entry and metrics. `runner` claims queued runs from the database.
 
+pub mod budget;
 pub mod config;
 pub mod demo;
 mod error;
@@ -103,6 +104,13 @@ pub async fn serve(
         })?;
     let addr = listener.local_addr()?;
     let serving_config = config.serving.clone();
+    let budget = config
+        .memory_budget_bytes
+        .or_else(budget::default_total)
+        .ok_or_else(|| {
+            std::io::Error::other("the host's memory could not be read from /proc/meminfo; give --memory-budget-mb")
+        })?;
+    let worker_bytes = config.worker.args.sandbox.address_space_bytes;
     let state = AppState(Arc::new(Inner {
         store: store.clone(),
         blobs,
@@ -110,7 +118,8 @@ pub async fn serve(
         runner: runner::Runner::default(),
         config,
         downloads: tokio::sync::Semaphore::new(2),
-        models: serving::Models::new(serving_config),
+        models: serving::Models::new(serving_config, budget::MemoryBudget::new(budget), worker_bytes),
+        in_flight: routes::v2::PerCaller::default(),
         callers: middleware::CallerCache::default(),
         visible_models: routes::v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),

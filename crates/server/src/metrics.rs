@@ -3,12 +3,27 @@
 //! Counters and histograms are updated where things happen; run states and queue depth are
 //! read from the database at scrape time, so they are true across restarts and, on
 //! PostgreSQL, across server processes.
+//!
+//! Live inference is counted twice: in series that name no model (what anyone may scrape),
+//! and per model in a second registry shown only to a scraper holding the metrics token,
+//! because model ids belong to the organisations that uploaded them.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Gauges read from the server's state at scrape time.
+pub struct Gauges {
+    pub memory_budget_bytes: u64,
+    pub memory_reserved_bytes: u64,
+    pub live_models: usize,
+}
 
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// Series labelled by model id: only with the metrics token.
+    per_model: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
     uploads: IntCounterVec,
@@ -23,6 +38,14 @@ pub struct Metrics {
     inference_rows: IntCounterVec,
     inference_queue: HistogramVec,
     inference_compute: HistogramVec,
+    model_requests: IntCounterVec,
+    model_failures: IntCounterVec,
+    model_rows: IntCounterVec,
+    model_queue: HistogramVec,
+    model_compute: HistogramVec,
+    memory_budget: IntGauge,
+    memory_reserved: IntGauge,
+    live_models: IntGauge,
 }
 
 impl Default for Metrics {
@@ -59,32 +82,79 @@ impl Metrics {
         );
         let inference_requests = counter(
             "inference_requests_total",
-            "Open Inference Protocol requests answered with predictions, by model.",
-            &["model"],
+            "Open Inference Protocol requests answered with predictions.",
+            &[],
         );
         let inference_failures = counter(
             "inference_failures_total",
-            "Open Inference Protocol requests refused or failed, by model and status.",
-            &["model", "status"],
+            "Open Inference Protocol requests refused or failed, by status.",
+            &["status"],
         );
-        let inference_rows = counter("inference_rows_total", "Rows scored live, by model.", &["model"]);
+        let inference_rows = counter("inference_rows_total", "Rows scored live.", &[]);
         let fast = vec![
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0,
         ];
-        let histogram = |name: &str, help: &str| {
-            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(fast.clone()), &["model"])
-                .expect("static metric");
+        let histogram = |registry: &Registry, name: &str, help: &str, labels: &[&str]| {
+            let h =
+                HistogramVec::new(HistogramOpts::new(name, help).buckets(fast.clone()), labels).expect("static metric");
             registry.register(Box::new(h.clone())).expect("registered once");
             h
         };
         let inference_queue = histogram(
+            &registry,
             "inference_queue_seconds",
-            "Time a live request waited for a worker, by model.",
+            "Time a live request waited for a worker.",
+            &[],
         );
         let inference_compute = histogram(
+            &registry,
             "inference_compute_seconds",
-            "Time the batch holding a live request took in the worker, by model.",
+            "Time the batch holding a live request took in the worker.",
+            &[],
         );
+        let per_model = Registry::new_custom(Some("sandkasse".into()), None).expect("static prefix");
+        let model_counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric");
+            per_model.register(Box::new(c.clone())).expect("registered once");
+            c
+        };
+        let model_requests = model_counter(
+            "model_inference_requests_total",
+            "Open Inference Protocol requests answered with predictions, by model.",
+            &["model"],
+        );
+        let model_failures = model_counter(
+            "model_inference_failures_total",
+            "Open Inference Protocol requests refused or failed, by model and status.",
+            &["model", "status"],
+        );
+        let model_rows = model_counter("model_inference_rows_total", "Rows scored live, by model.", &["model"]);
+        let model_queue = histogram(
+            &per_model,
+            "model_inference_queue_seconds",
+            "Time a live request waited for a worker, by model.",
+            &["model"],
+        );
+        let model_compute = histogram(
+            &per_model,
+            "model_inference_compute_seconds",
+            "Time the batch holding a live request took in the worker, by model.",
+            &["model"],
+        );
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("static metric");
+            registry.register(Box::new(g.clone())).expect("registered once");
+            g
+        };
+        let memory_budget = gauge(
+            "memory_budget_bytes",
+            "Memory all workers may reserve together (each is charged its address-space limit).",
+        );
+        let memory_reserved = gauge(
+            "memory_reserved_bytes",
+            "Memory reserved now by running workers (runs and live models).",
+        );
+        let live_models = gauge("live_models", "Models loaded for live inference now.");
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -130,22 +200,37 @@ impl Metrics {
             inference_rows,
             inference_queue,
             inference_compute,
+            per_model,
+            model_requests,
+            model_failures,
+            model_rows,
+            model_queue,
+            model_compute,
+            memory_budget,
+            memory_reserved,
+            live_models,
         }
     }
 
     pub fn inference(&self, model: &str, rows: usize, queue_seconds: f64, compute_seconds: f64) {
-        self.inference_requests.with_label_values(&[model]).inc();
-        self.inference_rows.with_label_values(&[model]).inc_by(rows as u64);
-        self.inference_queue.with_label_values(&[model]).observe(queue_seconds);
+        self.inference_requests.with_label_values::<&str>(&[]).inc();
+        self.inference_rows.with_label_values::<&str>(&[]).inc_by(rows as u64);
+        self.inference_queue
+            .with_label_values::<&str>(&[])
+            .observe(queue_seconds);
         self.inference_compute
-            .with_label_values(&[model])
+            .with_label_values::<&str>(&[])
             .observe(compute_seconds);
+        self.model_requests.with_label_values(&[model]).inc();
+        self.model_rows.with_label_values(&[model]).inc_by(rows as u64);
+        self.model_queue.with_label_values(&[model]).observe(queue_seconds);
+        self.model_compute.with_label_values(&[model]).observe(compute_seconds);
     }
 
     pub fn inference_failure(&self, model: &str, status: u16) {
-        self.inference_failures
-            .with_label_values(&[model, &status.to_string()])
-            .inc();
+        let status = status.to_string();
+        self.inference_failures.with_label_values(&[status.as_str()]).inc();
+        self.model_failures.with_label_values(&[model, &status]).inc();
     }
 
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -179,16 +264,41 @@ impl Metrics {
     }
 
     /// The text exposition, with run counts by state as read just now (`queued` is the queue
-    /// depth; states with no runs are reported as 0).
-    pub fn render(&self, runs_by_state: &[(store::meta::RunState, u64)]) -> String {
+    /// depth; states with no runs are reported as 0) and `gauges`; with the per-model series
+    /// only when `per_model` (the scraper showed the metrics token).
+    pub fn render(&self, runs_by_state: &[(store::meta::RunState, u64)], gauges: &Gauges, per_model: bool) -> String {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.memory_budget.set(int(gauges.memory_budget_bytes));
+        self.memory_reserved.set(int(gauges.memory_reserved_bytes));
+        self.live_models.set(int(gauges.live_models as u64));
         for s in store::meta::RunState::ALL {
             let n = runs_by_state.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
             self.runs_by_state
                 .with_label_values(&[s.as_str()])
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        let mut families = self.registry.gather();
+        if per_model {
+            families.extend(self.per_model.gather());
+        }
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
+}
+
+/// Whether the request carries `Authorization: Bearer TOKEN` with the configured metrics
+/// token. Compared as SHA-256 digests, so the time taken says nothing about the token.
+pub fn token_matches(token: Option<&str>, headers: &axum::http::HeaderMap) -> bool {
+    let Some(token) = token else { return false };
+    let Some(sent) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+    else {
+        return false;
+    };
+    store::Digest::of(sent.as_bytes()).as_str() == store::Digest::of(token.as_bytes()).as_str()
 }

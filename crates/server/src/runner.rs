@@ -86,8 +86,31 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
             let state = state.clone();
             tokio::spawn(async move {
                 while !state.runner.stopping() {
+                    // The run's workers must fit in the memory budget before it is claimed, so
+                    // a run the budget cannot hold now stays queued; the reservation is held
+                    // until the run has ended (its workers are gone).
+                    let reservation = match reserve_run(&state).await {
+                        Ok(r) => r,
+                        Err(RunBudget::Never(reason)) => {
+                            if let Ok(Some(run)) = state.store.claim_next_queued().await {
+                                let _ = state.store.fail_run(&run.id, &reason).await;
+                            } else {
+                                let _ =
+                                    tokio::time::timeout(Duration::from_secs(1), state.runner.wake.notified()).await;
+                            }
+                            continue;
+                        }
+                        Err(RunBudget::NotNow) => {
+                            let budget = state.models.budget();
+                            let _ = tokio::time::timeout(Duration::from_secs(1), budget.released()).await;
+                            continue;
+                        }
+                    };
                     match state.store.claim_next_queued().await {
-                        Ok(Some(run)) => execute(&state, run).await,
+                        Ok(Some(run)) => {
+                            execute(&state, run).await;
+                            drop(reservation);
+                        }
                         Ok(None) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), state.runner.wake.notified()).await;
                         }
@@ -100,6 +123,46 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
             })
         })
         .collect()
+}
+
+enum RunBudget {
+    /// The run's workers need more than the whole budget: it can never run here.
+    Never(String),
+    /// Not now: other runs or busy live models hold the memory.
+    NotNow,
+}
+
+/// Reserves the memory of one run's workers (unloading idle live models if that makes room).
+async fn reserve_run(state: &AppState) -> Result<crate::budget::Reservation, RunBudget> {
+    let workers = state.config.workers_per_run.max(1) as u64;
+    let need = state
+        .config
+        .worker
+        .args
+        .sandbox
+        .address_space_bytes
+        .saturating_mul(workers);
+    if !state.models.budget().could_fit(need) {
+        return Err(RunBudget::Never(format!(
+            "the run's {workers} workers need {} MiB of memory, more than the server's whole memory budget of {} MiB; \
+             the operator can raise --memory-budget-mb or lower --workers-per-run or --worker-memory-mb",
+            need.div_ceil(1 << 20),
+            state.models.budget().total() >> 20
+        )));
+    }
+    if let Ok(r) = state.models.budget().try_reserve(need) {
+        return Ok(r);
+    }
+    // Live models are unloaded for a run only when a run is waiting.
+    let queued = state.store.count_runs_by_state().await.is_ok_and(|counts| {
+        counts
+            .iter()
+            .any(|(s, n)| *s == store::meta::RunState::Queued && *n > 0)
+    });
+    if !queued {
+        return Err(RunBudget::NotNow);
+    }
+    state.models.reserve(need, None).await.map_err(|_| RunBudget::NotNow)
 }
 
 async fn execute(state: &AppState, run: Run) {

@@ -8,14 +8,19 @@
 //! than `queue_timeout` is answered 503 instead of being computed late.
 //!
 //! At most `max_models` models are held; the least recently used is dropped (its queue
-//! closes, the batcher ends, its workers are killed).
+//! closes, the batcher ends, its workers are killed). Every model's workers reserve their
+//! memory in the server's [`MemoryBudget`] before they start: when it is short, idle models
+//! are unloaded (least recently used first) to make room, and when none is idle the start is
+//! refused (503) rather than overcommitting. A model unused for `idle` is unloaded by a
+//! background task, so idle models do not keep memory that runs and other models need.
 
+use crate::budget::{MemoryBudget, Reservation};
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
-use inference::client::{Pool, WorkerConfig};
+use inference::client::{Pool, WorkerConfig, WorkerError};
 use inference::manifest::{ClassValue, DType, Manifest};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use store::ModelId;
 use store::blobs::BlobStore;
@@ -37,6 +42,10 @@ pub struct ServingConfig {
     pub max_request_rows: usize,
     /// Models held at once.
     pub max_models: usize,
+    /// A model no request used for this long is unloaded (its workers stopped).
+    pub idle: Duration,
+    /// Inference requests one user may have in flight at once; more are answered 429.
+    pub per_caller: usize,
 }
 
 impl Default for ServingConfig {
@@ -49,6 +58,8 @@ impl Default for ServingConfig {
             queue_timeout: Duration::from_secs(2),
             max_request_rows: 4096,
             max_models: 8,
+            idle: Duration::from_secs(300),
+            per_caller: 8,
         }
     }
 }
@@ -133,98 +144,301 @@ pub fn column_inputs(manifest: &Manifest) -> Vec<ColumnInput> {
     out
 }
 
-type Slot = Arc<OnceCell<Result<Arc<Served>, String>>>;
+/// Why a model could not be started.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StartError {
+    /// The memory budget cannot hold its workers now (503; not remembered, the next request
+    /// tries again).
+    #[error("{0}")]
+    Budget(String),
+    /// A worker could not be started or could not load the model.
+    #[error("{0}")]
+    Worker(Arc<WorkerError>),
+    /// Its blobs or manifest could not be read.
+    #[error("{0}")]
+    Model(String),
+}
 
-/// The served models of this process.
-pub struct Models {
+type Slot = OnceCell<Result<Arc<Served>, StartError>>;
+
+/// One served model's place in [`Models`].
+struct Entry {
+    slot: Slot,
+    /// Logical clock of the last use, for least-recently-used eviction.
+    used: AtomicU64,
+    /// Wall time of the last use, for unloading idle models.
+    last_used: std::sync::Mutex<Instant>,
+    /// Requests holding the model now (from lookup to answer): a model with any is never
+    /// evicted for memory or unloaded as idle.
+    leases: AtomicUsize,
+}
+
+impl Entry {
+    fn idle_for(&self) -> Duration {
+        self.last_used.lock().map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    fn loaded(&self) -> bool {
+        matches!(self.slot.get(), Some(Ok(_)))
+    }
+}
+
+/// A model held for one request; while any lease is alive, the model stays loaded.
+pub struct Lease {
+    served: Arc<Served>,
+    _entry: LeaseGuard,
+}
+
+impl std::ops::Deref for Lease {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.served
+    }
+}
+
+struct LeaseGuard(Arc<Entry>);
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.0.last_used.lock() {
+            *t = Instant::now();
+        }
+        self.0.leases.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The served models of this process, and the memory budget their workers share with runs.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Models(Arc<Shared>);
+
+struct Shared {
     config: ServingConfig,
-    entries: tokio::sync::Mutex<HashMap<ModelId, (Slot, Arc<AtomicU64>)>>,
+    budget: MemoryBudget,
+    /// Address-space limit of one worker: what each worker reserves.
+    worker_bytes: u64,
+    entries: tokio::sync::Mutex<HashMap<ModelId, Arc<Entry>>>,
     clock: AtomicU64,
 }
 
+/// How long a start waits for an evicted model's workers to exit.
+const EVICTION_WAIT: Duration = Duration::from_secs(10);
+
 impl Models {
-    pub fn new(config: ServingConfig) -> Self {
-        Self {
+    /// Inside a Tokio runtime this also starts the task that unloads idle models; it ends
+    /// when the last clone is dropped.
+    pub fn new(config: ServingConfig, budget: MemoryBudget, worker_bytes: u64) -> Self {
+        let shared = Arc::new(Shared {
             config,
+            budget,
+            worker_bytes,
             entries: tokio::sync::Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&shared);
+            let tick = (shared.config.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(tick).await;
+                    let Some(shared) = weak.upgrade() else { break };
+                    Models(shared).unload_idle().await;
+                }
+            });
         }
+        Self(shared)
     }
 
     pub fn config(&self) -> &ServingConfig {
-        &self.config
+        &self.0.config
     }
 
-    /// The model, started on first use. A model that fails to start stays failed (so a bad
-    /// model does not spawn workers on every request) until it is evicted.
-    pub async fn get(&self, model: &Model, blobs: &BlobStore, worker: &WorkerConfig) -> Result<Arc<Served>, String> {
-        let now = self.clock.fetch_add(1, Ordering::Relaxed);
-        let slot = {
-            let mut entries = self.entries.lock().await;
-            if !entries.contains_key(&model.id) && entries.len() >= self.config.max_models {
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.0.budget
+    }
+
+    /// Models loaded now (started, with their workers).
+    pub async fn loaded(&self) -> usize {
+        self.0.entries.lock().await.values().filter(|e| e.loaded()).count()
+    }
+
+    /// The model, started on first use, held until the lease is dropped. A model that fails
+    /// to start stays failed (so a bad model does not spawn workers on every request) until it
+    /// is evicted or unloaded; a start refused by the memory budget is not remembered.
+    pub async fn get(&self, model: &Model, blobs: &BlobStore, worker: &WorkerConfig) -> Result<Lease, StartError> {
+        let now = self.0.clock.fetch_add(1, Ordering::Relaxed);
+        let entry = {
+            let mut entries = self.0.entries.lock().await;
+            if !entries.contains_key(&model.id) && entries.len() >= self.0.config.max_models {
                 let oldest = entries
                     .iter()
-                    .min_by_key(|(_, (_, used))| used.load(Ordering::Relaxed))
+                    .min_by_key(|(_, e)| e.used.load(Ordering::Relaxed))
                     .map(|(id, _)| id.clone());
                 if let Some(id) = oldest {
                     entries.remove(&id);
                 }
             }
-            let (slot, used) = entries
-                .entry(model.id.clone())
-                .or_insert_with(|| (Arc::new(OnceCell::new()), Arc::new(AtomicU64::new(now))));
-            used.store(now, Ordering::Relaxed);
-            slot.clone()
+            let entry = entries.entry(model.id.clone()).or_insert_with(|| {
+                Arc::new(Entry {
+                    slot: OnceCell::new(),
+                    used: AtomicU64::new(now),
+                    last_used: std::sync::Mutex::new(Instant::now()),
+                    leases: AtomicUsize::new(0),
+                })
+            });
+            entry.used.store(now, Ordering::Relaxed);
+            // Taken under the lock that eviction holds, so a model is never evicted between
+            // being found here and being used.
+            entry.leases.fetch_add(1, Ordering::AcqRel);
+            entry.clone()
         };
-        slot.get_or_init(|| start(model.clone(), blobs.clone(), worker.clone(), self.config.clone()))
-            .await
-            .clone()
+        let guard = LeaseGuard(entry);
+        let result = guard
+            .0
+            .slot
+            .get_or_try_init(|| async {
+                match self.start(model.clone(), blobs.clone(), worker.clone()).await {
+                    Ok(s) => Ok(Ok(s)),
+                    Err(StartError::Budget(m)) => Err(m),
+                    Err(e) => Ok(Err(e)),
+                }
+            })
+            .await;
+        match result {
+            Err(m) => Err(StartError::Budget(m)),
+            Ok(Ok(served)) => Ok(Lease {
+                served: served.clone(),
+                _entry: guard,
+            }),
+            Ok(Err(e)) => Err(e.clone()),
+        }
+    }
+
+    /// Reserves `bytes` of the budget; when it is short, unloads idle live models (least
+    /// recently used first, never `except` nor one with a request in flight) until they fit.
+    /// Refuses, naming the budget, when nothing idle is left to unload.
+    pub async fn reserve(&self, bytes: u64, except: Option<&ModelId>) -> Result<Reservation, StartError> {
+        let budget = &self.0.budget;
+        if !budget.could_fit(bytes) {
+            return Err(StartError::Budget(format!(
+                "{} MiB of worker memory are needed, more than the server's whole memory budget of {} MiB \
+                 (--memory-budget-mb; each worker is charged its --worker-memory-mb)",
+                bytes.div_ceil(1 << 20),
+                budget.total() >> 20
+            )));
+        }
+        loop {
+            let short = match budget.try_reserve(bytes) {
+                Ok(r) => return Ok(r),
+                Err(short) => short,
+            };
+            if !self.evict_idle(except).await {
+                return Err(StartError::Budget(format!(
+                    "{short}; every live model holding it is in use and runs hold the rest, try again shortly"
+                )));
+            }
+            // The evicted model's workers exit once its batcher sees the closed queue.
+            let deadline = tokio::time::Instant::now() + EVICTION_WAIT;
+            let before = budget.used();
+            while budget.used() >= before && tokio::time::Instant::now() < deadline {
+                let _ = tokio::time::timeout(Duration::from_millis(50), budget.released()).await;
+            }
+        }
+    }
+
+    /// Unloads the least recently used loaded model that no request holds; whether there was one.
+    pub async fn evict_idle(&self, except: Option<&ModelId>) -> bool {
+        let mut entries = self.0.entries.lock().await;
+        let victim = entries
+            .iter()
+            .filter(|(id, e)| Some(*id) != except && e.loaded() && e.leases.load(Ordering::Acquire) == 0)
+            .min_by_key(|(_, e)| e.used.load(Ordering::Relaxed))
+            .map(|(id, _)| id.clone());
+        match victim {
+            Some(id) => {
+                tracing::info!(model = %id, "unloading an idle live model to make room in the memory budget");
+                entries.remove(&id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Unloads every model no request has used for the configured idle time.
+    async fn unload_idle(&self) {
+        let idle = self.0.config.idle;
+        let mut entries = self.0.entries.lock().await;
+        entries.retain(|id, e| {
+            let keep = e.leases.load(Ordering::Acquire) > 0 || e.idle_for() < idle;
+            if !keep {
+                tracing::info!(model = %id, "unloading a live model idle for {idle:?}");
+            }
+            keep
+        });
+    }
+
+    async fn start(&self, model: Model, blobs: BlobStore, worker: WorkerConfig) -> Result<Arc<Served>, StartError> {
+        let config = self.0.config.clone();
+        let workers = config.workers.max(1);
+        let reservation = self
+            .reserve(self.0.worker_bytes.saturating_mul(workers as u64), Some(&model.id))
+            .await?;
+        let (pool, manifest) = tokio::task::spawn_blocking(move || -> Result<(Pool, Manifest), StartError> {
+            let bytes = blobs
+                .get(&model.model_sha256)
+                .map_err(|e| StartError::Model(e.to_string()))?;
+            let text = blobs
+                .get(&model.manifest_sha256)
+                .map_err(|e| StartError::Model(e.to_string()))?;
+            let manifest =
+                Manifest::parse(&String::from_utf8_lossy(&text)).map_err(|e| StartError::Model(e.to_string()))?;
+            let pool =
+                Pool::new(&worker, workers, bytes, manifest.clone()).map_err(|e| StartError::Worker(Arc::new(e)))?;
+            Ok((pool, manifest))
+        })
+        .await
+        .map_err(|e| StartError::Model(e.to_string()))??;
+        let inputs = column_inputs(&manifest);
+        let schema = Arc::new(arrow::datatypes::Schema::new(
+            inputs
+                .iter()
+                .map(|c| {
+                    let t = if c.text {
+                        arrow::datatypes::DataType::Utf8
+                    } else {
+                        arrow::datatypes::DataType::Float64
+                    };
+                    arrow::datatypes::Field::new(&c.name, t, false)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let (tx, rx) = mpsc::channel(config.queue_requests.max(1));
+        let held = Held {
+            pool,
+            _reservation: reservation,
+        };
+        tokio::spawn(batcher(Arc::new(held), rx, config));
+        Ok(Arc::new(Served {
+            version: manifest.version.clone(),
+            inputs,
+            text_labels: matches!(manifest.output.positive_class, ClassValue::Text(_)),
+            schema,
+            tx,
+        }))
     }
 }
 
-async fn start(
-    model: Model,
-    blobs: BlobStore,
-    worker: WorkerConfig,
-    config: ServingConfig,
-) -> Result<Arc<Served>, String> {
-    let (pool, manifest) = tokio::task::spawn_blocking(move || -> Result<(Pool, Manifest), String> {
-        let bytes = blobs.get(&model.model_sha256).map_err(|e| e.to_string())?;
-        let text = blobs.get(&model.manifest_sha256).map_err(|e| e.to_string())?;
-        let manifest = Manifest::parse(&String::from_utf8_lossy(&text)).map_err(|e| e.to_string())?;
-        let pool = Pool::new(&worker, config.workers, bytes, manifest.clone()).map_err(|e| e.to_string())?;
-        Ok((pool, manifest))
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    let inputs = column_inputs(&manifest);
-    let schema = Arc::new(arrow::datatypes::Schema::new(
-        inputs
-            .iter()
-            .map(|c| {
-                let t = if c.text {
-                    arrow::datatypes::DataType::Utf8
-                } else {
-                    arrow::datatypes::DataType::Float64
-                };
-                arrow::datatypes::Field::new(&c.name, t, false)
-            })
-            .collect::<Vec<_>>(),
-    ));
-    let (tx, rx) = mpsc::channel(config.queue_requests.max(1));
-    tokio::spawn(batcher(Arc::new(pool), rx, config));
-    Ok(Arc::new(Served {
-        version: manifest.version.clone(),
-        inputs,
-        text_labels: matches!(manifest.output.positive_class, ClassValue::Text(_)),
-        schema,
-        tx,
-    }))
+/// A model's workers and the memory reserved for them: the pool is dropped first (its
+/// workers killed and reaped), then the reservation is released.
+struct Held {
+    pool: Pool,
+    _reservation: Reservation,
 }
 
-async fn batcher(pool: Arc<Pool>, mut rx: mpsc::Receiver<Job>, config: ServingConfig) {
-    let (slot_tx, mut slot_rx) = mpsc::channel::<usize>(pool.size());
-    for s in 0..pool.size() {
+async fn batcher(held: Arc<Held>, mut rx: mpsc::Receiver<Job>, config: ServingConfig) {
+    let size = held.pool.size();
+    let (slot_tx, mut slot_rx) = mpsc::channel::<usize>(size);
+    for s in 0..size {
         let _ = slot_tx.try_send(s);
     }
     loop {
@@ -259,12 +473,12 @@ async fn batcher(pool: Arc<Pool>, mut rx: mpsc::Receiver<Job>, config: ServingCo
             let _ = slot_tx.try_send(slot);
             continue;
         }
-        let (pool, slot_tx) = (pool.clone(), slot_tx.clone());
+        let (held, slot_tx) = (held.clone(), slot_tx.clone());
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let result = arrow::compute::concat_batches(&jobs[0].batch.schema(), jobs.iter().map(|j| &j.batch))
                 .map_err(|e| e.to_string())
-                .and_then(|b| pool.score_on(slot, &b).map_err(|e| e.to_string()));
+                .and_then(|b| held.pool.score_on(slot, &b).map_err(|e| e.to_string()));
             let compute = started.elapsed();
             let _ = slot_tx.try_send(slot);
             let out = result.and_then(|out| {

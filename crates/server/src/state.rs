@@ -20,6 +20,8 @@ pub struct Inner {
     pub downloads: tokio::sync::Semaphore,
     /// Models served over the Open Inference Protocol.
     pub models: crate::serving::Models,
+    /// Live inference requests in flight, per user.
+    pub in_flight: crate::routes::v2::PerCaller,
     /// Recently authenticated tokens.
     pub callers: crate::middleware::CallerCache,
     /// Models recently found visible to a user, for live inference.

@@ -18,11 +18,17 @@ pub async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"status": "ok", "database": state.store.backend()})))
 }
 
-pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
     let runs = state.store.count_runs_by_state().await?;
+    let gauges = crate::metrics::Gauges {
+        memory_budget_bytes: state.models.budget().total(),
+        memory_reserved_bytes: state.models.budget().used(),
+        live_models: state.models.loaded().await,
+    };
+    let per_model = crate::metrics::token_matches(state.config.metrics_token.as_deref(), &headers);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(&runs),
+        state.metrics.render(&runs, &gauges, per_model),
     )
         .into_response())
 }

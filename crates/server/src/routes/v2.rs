@@ -8,7 +8,7 @@
 //! isolated workers. Who may call a model is who may see it. Errors are `{"error": "..."}`.
 
 use crate::policy::{self, Caller};
-use crate::serving::{ColumnInput, ServeFailure, Served};
+use crate::serving::{ColumnInput, Lease, ServeFailure, Served, StartError};
 use crate::state::AppState;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use axum::Json;
@@ -26,7 +26,15 @@ pub struct V2Error(StatusCode, String);
 
 impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        let mut response = (self.0, Json(json!({"error": self.1}))).into_response();
+        // Busy, not broken: a client should come back shortly.
+        if matches!(self.0, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -115,16 +123,30 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeCaller {
     }
 }
 
-async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Arc<Served>> {
+/// The model's workers, started if need be. Budget and isolation refusals are the server's
+/// state, not the model's fault: 503 (try again later / ask the operator); the rest are 500.
+async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Lease> {
     state
         .models
         .get(model, &state.blobs, &state.config.worker)
         .await
-        .map_err(|e| {
-            V2Error(
+        .map_err(|e| match e {
+            StartError::Budget(m) => V2Error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the model cannot be started now: {m}"),
+            ),
+            StartError::Worker(w) => match w.as_ref() {
+                // When the worker refuses to start for a missing isolation layer, add:
+                // WorkerError::Isolation { .. } => V2Error(StatusCode::SERVICE_UNAVAILABLE, ...),
+                other => V2Error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the model could not be started: {other}"),
+                ),
+            },
+            StartError::Model(m) => V2Error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("the model could not be started: {e}"),
-            )
+                format!("the model could not be started: {m}"),
+            ),
         })
 }
 
@@ -268,7 +290,12 @@ async fn infer_inner(
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
 ) -> V2Result<(Response, usize, f64, f64)> {
+    let user = caller.as_ref().map(|c| c.user.id.as_str().to_owned());
     let model = find(state, caller, name, version).await?;
+    let _slot = match user {
+        Some(u) => Some(state.in_flight.enter(u, state.models.config().per_caller)?),
+        None => None,
+    };
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             V2Error(
@@ -281,46 +308,126 @@ async fn infer_inner(
     })?;
     let request: InferRequest =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the request is not a valid inference request: {e}")))?;
+    let wanted = requested_outputs(request.outputs.as_deref())?;
     let served = served(state, &model).await?;
     let batch = to_batch(&served, &request.inputs, state.models.config().max_request_rows)?;
     let rows = batch.num_rows();
-    let wanted: Vec<String> = match &request.outputs {
-        None => vec!["label".into(), "probability".into()],
-        Some(list) => {
-            for o in list {
-                if o.name != "label" && o.name != "probability" {
-                    return Err(bad(format!(
-                        "unknown output {:?}; the outputs are label and probability",
-                        o.name.chars().take(40).collect::<String>()
-                    )));
-                }
-            }
-            list.iter().map(|o| o.name.clone()).collect()
-        }
-    };
     let scored = served.score(batch).await.map_err(|e| match e {
         ServeFailure::Overloaded(m) => V2Error(StatusCode::SERVICE_UNAVAILABLE, m),
         ServeFailure::Model(m) => V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("the model failed: {m}")),
     })?;
+    let id_len = request.id.as_deref().map_or(0, str::len);
+    let names = model.id.as_str().len() + model.version.len() + id_len;
+    let bound = response_bound(rows, &wanted, served.text_labels, names);
+    check_labels(&scored.label)?;
     let mut outputs = Vec::new();
     for w in &wanted {
-        if w == "label" {
-            outputs.push(label_tensor(&scored.label, rows)?);
-        } else {
-            let data: Vec<Value> = scored.probability.values().iter().map(|&p| json!(p)).collect();
-            outputs.push(json!({"name": "probability", "datatype": "FP32", "shape": [rows], "data": data}));
+        match w {
+            Output::Label => outputs.push(label_tensor(&scored.label, rows)?),
+            Output::Probability => {
+                let data: Vec<Value> = scored.probability.values().iter().map(|&p| json!(p)).collect();
+                outputs.push(json!({"name": "probability", "datatype": "FP32", "shape": [rows], "data": data}));
+            }
         }
     }
     let mut answer = json!({"model_name": model.id, "model_version": model.version, "outputs": outputs});
     if let Some(id) = request.id {
         answer["id"] = json!(id);
     }
+    let bytes = serde_json::to_vec(&answer)
+        .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer: {e}")))?;
+    if bytes.len() > bound {
+        return Err(V2Error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the answer would be {} bytes, over the {bound} bytes {rows} rows may take",
+                bytes.len()
+            ),
+        ));
+    }
     Ok((
-        Json(answer).into_response(),
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            Bytes::from(bytes),
+        )
+            .into_response(),
         rows,
         scored.queue.as_secs_f64(),
         scored.compute.as_secs_f64(),
     ))
+}
+
+/// An output a request may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Label,
+    Probability,
+}
+
+/// The outputs asked for (both when none are named), each at most once: a request naming one
+/// output thousands of times would otherwise make a small request return a huge answer.
+fn requested_outputs(list: Option<&[RequestedOutput]>) -> V2Result<Vec<Output>> {
+    let Some(list) = list else {
+        return Ok(vec![Output::Label, Output::Probability]);
+    };
+    let mut wanted = Vec::with_capacity(2);
+    for o in list {
+        let output = match o.name.as_str() {
+            "label" => Output::Label,
+            "probability" => Output::Probability,
+            other => {
+                return Err(bad(format!(
+                    "unknown output {:?}; the outputs are label and probability",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        };
+        if wanted.contains(&output) {
+            return Err(bad(format!(
+                "output {:?} is requested twice; name each output at most once",
+                o.name
+            )));
+        }
+        wanted.push(output);
+    }
+    Ok(wanted)
+}
+
+/// Longest string label the worker side passes on, bytes.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// The most bytes an answer of `rows` rows with `outputs` can take: a fixed part (with the
+/// caller's id and the model's name and version, each JSON-escaped at worst 6 bytes a byte)
+/// plus, per row and output, the longest JSON value: an INT64 label 20 characters, a string
+/// label `MAX_LABEL_BYTES` escaped and quoted, a probability 24 (an f64's longest shortest
+/// round-trip form), each with its comma.
+fn response_bound(rows: usize, outputs: &[Output], text_labels: bool, names: usize) -> usize {
+    let per_row: usize = outputs
+        .iter()
+        .map(|o| match o {
+            Output::Label if text_labels => MAX_LABEL_BYTES * 6 + 2 + 1,
+            Output::Label => 20 + 1,
+            Output::Probability => 24 + 1,
+        })
+        .sum();
+    1024 + names.saturating_mul(6) + outputs.len() * 128 + rows.saturating_mul(per_row)
+}
+
+/// Refuses string labels over [`MAX_LABEL_BYTES`] (the worker side caps them; this holds the
+/// answer's bound even if it did not).
+fn check_labels(label: &ArrayRef) -> V2Result<()> {
+    if let Some(a) = label.as_any().downcast_ref::<StringArray>()
+        && let Some(i) = (0..a.len()).find(|&i| a.value(i).len() > MAX_LABEL_BYTES)
+    {
+        return Err(V2Error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the model's label for row {i} is {} bytes, over the limit of {MAX_LABEL_BYTES}",
+                a.value(i).len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn label_tensor(label: &ArrayRef, rows: usize) -> V2Result<Value> {
@@ -471,6 +578,48 @@ impl VisibleCache {
                 map.clear();
             }
             map.insert(key, (model, std::time::Instant::now()));
+        }
+    }
+}
+
+/// Live inference requests in flight per user, so one caller cannot take every worker and
+/// queue slot: beyond the limit a request is answered 429 with `Retry-After`.
+#[derive(Default)]
+pub struct PerCaller(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One request's place in [`PerCaller`], given back on drop.
+pub struct InFlight<'a> {
+    map: &'a PerCaller,
+    user: String,
+}
+
+impl PerCaller {
+    fn enter(&self, user: String, limit: usize) -> V2Result<InFlight<'_>> {
+        let mut map = self
+            .0
+            .lock()
+            .map_err(|_| V2Error(StatusCode::INTERNAL_SERVER_ERROR, "a lock was poisoned".into()))?;
+        let n = map.entry(user.clone()).or_insert(0);
+        if *n >= limit {
+            return Err(V2Error(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("you have {limit} inference requests in flight, the most one user may; wait for an answer"),
+            ));
+        }
+        *n += 1;
+        Ok(InFlight { map: self, user })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.0.lock()
+            && let Some(n) = map.get_mut(&self.user)
+        {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.user);
+            }
         }
     }
 }
