@@ -73,6 +73,14 @@ impl Runner {
         self.wake.notify_waiters();
     }
 
+    /// The runs this process is executing now.
+    pub fn running_ids(&self) -> Vec<RunId> {
+        match self.running.lock() {
+            Ok(m) => m.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
@@ -86,7 +94,11 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
             let state = state.clone();
             tokio::spawn(async move {
                 while !state.runner.stopping() {
-                    match state.store.claim_next_queued().await {
+                    match state
+                        .store
+                        .claim_next_queued(state.config.org_limits.running_runs)
+                        .await
+                    {
                         Ok(Some(run)) => execute(&state, run).await,
                         Ok(None) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), state.runner.wake.notified()).await;
@@ -176,6 +188,7 @@ async fn evaluate_run(
         worker: state.config.worker.clone(),
         workers: state.config.workers_per_run,
         batch_rows: 8192,
+        // TODO(lead, issue 12 item 6): `deadline: Some(state.config.run_deadline),` once `evaluate::Request` has it.
     };
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());
