@@ -312,7 +312,9 @@ fn kill_9_during_a_run_then_restart_leaves_everything_intact_and_the_run_marked(
 fn sigterm_finishes_requests_in_flight_and_stops_and_marks_running_runs() {
     let data = Data::sqlite();
     let p = people(&data);
-    let mut server = data.start(&[]);
+    // Long enough a grace for the download below to finish on a slow machine; the default (5 s) bounds
+    // shutdown instead (see the next test).
+    let mut server = data.start(&["--shutdown-grace-secs", "30"]);
     let vendor = server.client(Some(&p.vendor));
     let (_, model) = case_with_model(&server, &p);
     let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 2000000}));
@@ -344,6 +346,174 @@ fn sigterm_finishes_requests_in_flight_and_stops_and_marks_running_runs() {
     let run = server.client(Some(&p.vendor)).get(&format!("/api/v1/runs/{id}")).json();
     assert_eq!(run["state"], "failed");
     assert!(run["cause"].as_str().unwrap().contains("shut down"), "{run}");
+}
+
+/// The worker processes a server started (its direct children), to clean up after a test that leaves a
+/// worker busy on a model that never ends: workers dying with their parent is tested elsewhere.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn sigterm_during_a_batch_that_never_ends_exits_within_seconds_and_marks_the_run() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    // A batch deadline far beyond the shutdown's few seconds, so only a bounded shutdown ends in time.
+    let mut server = data.start(&["--batch-timeout", "120", "--workers-per-run", "1"]);
+    let (case, _) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let dir = service::models_dir().join("hostile");
+    let r = vendor.upload(
+        &case,
+        &std::fs::read(dir.join("cpu_bomb.onnx")).unwrap(),
+        &std::fs::read(dir.join("cpu_bomb.toml")).unwrap(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let model = r.json()["id"].as_str().unwrap().to_owned();
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let t = std::time::Instant::now();
+    while vendor.get(&format!("/api/v1/runs/{id}")).json()["state"] != "running" {
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The worker is in the middle of its batch.
+    std::thread::sleep(Duration::from_secs(2));
+    let workers = children_of(server.child.id());
+    let t = std::time::Instant::now();
+    let status = server.terminate();
+    let took = t.elapsed();
+    for w in workers {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &w.to_string()])
+            .status();
+    }
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+    let server = data.start(&[]);
+    let run = server.client(Some(&p.vendor)).get(&format!("/api/v1/runs/{id}")).json();
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(run["cause"].as_str().unwrap().contains("shut down"), "{run}");
+}
+
+#[test]
+fn runs_over_an_organisations_limits_are_refused_with_429_naming_the_limit() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    // No executor: runs stay queued.
+    let server = data.start(&[
+        "--run-slots",
+        "0",
+        "--org-queued-runs",
+        "3",
+        "--org-queued-rows",
+        "10000",
+    ]);
+    let (_, model) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+        assert_eq!(r.status, 201, "{}", r.text());
+        queued.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.code(), "org_limit");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("Nordlys Analytics") && message.contains("3 runs queued"),
+        "{message}"
+    );
+    // Another organisation is not held up by this one's queue.
+    let authority = server.client(Some(&p.authority));
+    let r = authority.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    // One cancelled makes room for a run, but not for one whose rows go over the queued rows.
+    let r = vendor.post(&format!("/api/v1/runs/{}/cancel", queued[0]), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 9000}));
+    assert_eq!(r.status, 429, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("2000 citizens") && message.contains("10000"),
+        "{message}"
+    );
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 8000}));
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn audit_paging_out_of_range_is_a_400_naming_the_parameter_in_the_api_and_the_page() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let advisor = server.client(Some(&p.advisor));
+    for (query, name) in [
+        ("offset=9223372036854775808", "offset"),
+        ("offset=18446744073709551616", "offset"),
+        ("offset=-1", "offset"),
+        ("limit=0", "limit"),
+        ("limit=4294967296", "limit"),
+        ("limit=ten", "limit"),
+    ] {
+        let r = advisor.get(&format!("/api/v1/audit?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(&format!("`{name}`")) && message.contains(".."),
+            "{query}: {message}"
+        );
+    }
+    let r = advisor.get("/api/v1/audit?offset=9223372036854775807&limit=1000");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entries"], json!([]));
+
+    // The page, through a browser session.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let login = agent
+        .post(&format!("{}/ui/login", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(format!("token={}&next=%2Fui%2Faudit", p.advisor).as_bytes())
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = |query: &str| {
+        let mut r = agent
+            .get(&format!("{}/ui/audit?{query}", server.base))
+            .header("cookie", &cookie)
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = page("offset=9223372036854775808");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("offset") && body.contains("9223372036854775807"),
+        "{body}"
+    );
+    assert_eq!(page("offset=&limit=").0, 200);
+    assert_eq!(page("offset=50").0, 200);
 }
 
 #[test]

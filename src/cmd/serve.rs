@@ -68,6 +68,37 @@ pub struct Args {
     /// `X-Forwarded-Proto: https`; with it, the cookie is marked anyway).
     #[arg(long)]
     secure_cookies: bool,
+    /// Seconds a client has to send a request's head (from connecting, or from the previous answer: an idle
+    /// keep-alive connection is closed after this too).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body once its head has arrived.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    body_timeout_secs: u64,
+    /// Seconds a connection may accept no bytes of an answer before it is closed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout_secs: u64,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Runs one organisation may have waiting; more are refused (429).
+    #[arg(long, default_value_t = 20)]
+    org_queued_runs: u64,
+    /// Citizens one organisation may have in waiting runs, together; more are refused (429).
+    #[arg(long, default_value_t = 20_000_000)]
+    org_queued_rows: u64,
+    /// Runs of one organisation executed at the same time (by all processes on the database).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    org_running_runs: u64,
+    /// Minutes a run may take from its start before it is stopped and failed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
+    run_deadline_mins: u64,
+    /// Seconds a training-data download may wait for its client to take bytes before it is dropped.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    download_idle_secs: u64,
+    /// Seconds requests in flight and running runs get to finish on SIGTERM or Ctrl-C.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace_secs: u64,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -96,11 +127,25 @@ pub fn run(args: Args) -> Result<()> {
     config.serving.per_caller = args.serving_per_caller.max(1);
     config.memory_budget_bytes = args.memory_budget_mb.map(|mb| mb.saturating_mul(1 << 20));
     config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
+    config.connections = server::config::ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    config.org_limits = server::config::OrgLimits {
+        queued_runs: args.org_queued_runs,
+        queued_rows: args.org_queued_rows,
+        running_runs: args.org_running_runs,
+    };
+    config.run_deadline = Duration::from_secs(args.run_deadline_mins * 60);
+    config.download_idle_timeout = Duration::from_secs(args.download_idle_secs);
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace_secs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let backend = if config.database_url.is_some() {
             "PostgreSQL"
         } else {
@@ -141,7 +186,11 @@ pub fn run(args: Args) -> Result<()> {
         )
         .await
         .context("the server failed")
-    })
+    });
+    // Dropping the runtime would wait for every blocking thread, e.g. a run's scoring in the middle of a
+    // batch: give them a moment, then leave them to the process's exit (the run is already marked failed).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// SIGTERM or Ctrl-C.

@@ -3,6 +3,7 @@
 use inference::client::WorkerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Settings of one server process. Limits bound what a caller can make the server hold or do.
 #[derive(Debug, Clone)]
@@ -41,6 +42,64 @@ pub struct Config {
     /// Bearer token that adds per-model series to `/metrics`; without it (or without the
     /// right one) `/metrics` shows only series that name no model.
     pub metrics_token: Option<String>,
+    /// Connections: timeouts and the cap on how many are open at once.
+    pub connections: ConnectionLimits,
+    /// Runs per organisation: what one organisation may queue and run.
+    pub org_limits: OrgLimits,
+    /// Longest a run may take from its start, after which it is stopped and failed.
+    pub run_deadline: Duration,
+    /// A training-data download whose client accepts no bytes for this long is dropped, freeing its slot and
+    /// its temporary file.
+    pub download_idle_timeout: Duration,
+    /// On shutdown, how long requests in flight and running runs get to finish before the process stops
+    /// waiting for them (runs still running are then marked failed).
+    pub shutdown_grace: Duration,
+}
+
+/// What keeps slow or idle clients from holding the server's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A request's head (request line and headers) must arrive within this, counted from when the connection
+    /// opened or the previous answer was sent; so an idle keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, counted from when its head was read.
+    pub body_timeout: Duration,
+    /// A connection whose client accepts no bytes of an answer for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Per-organisation bounds on runs, so that one organisation can neither fill the queue nor hold every slot.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgLimits {
+    /// Runs waiting to start.
+    pub queued_runs: u64,
+    /// Citizens of the runs waiting to start, together.
+    pub queued_rows: u64,
+    /// Runs executing at the same time (in every process on the same database).
+    pub running_runs: u64,
+}
+
+impl Default for OrgLimits {
+    fn default() -> Self {
+        Self {
+            queued_runs: 20,
+            queued_rows: 20_000_000,
+            running_runs: 1,
+        }
+    }
 }
 
 impl Config {
@@ -64,6 +123,11 @@ impl Config {
             secure_cookies: false,
             memory_budget_bytes: None,
             metrics_token: None,
+            connections: ConnectionLimits::default(),
+            org_limits: OrgLimits::default(),
+            run_deadline: Duration::from_secs(60 * 60),
+            download_idle_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }

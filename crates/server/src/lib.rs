@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod config;
+mod connections;
 pub mod demo;
 mod error;
 mod extract;
@@ -75,8 +76,9 @@ pub struct Running {
     pub demo: Option<demo::DemoInfo>,
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests, stops running runs
-/// (marking them failed with the cause) and closes the database.
+/// Serves until `shutdown` completes, then stops running runs (marking them failed with the cause), lets
+/// requests in flight finish for at most the configured shutdown grace, and closes the database. A run in the
+/// middle of a batch is not waited for past the grace: it is marked failed and left to the process's exit.
 ///
 /// `ready` is called once the socket is bound, with the address (the port may have been 0).
 pub async fn serve(
@@ -138,17 +140,38 @@ pub async fn serve(
     ready(&Running { addr, demo });
     let app = routes::router(state.clone());
     let runner_state = state.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests, stopping runs");
-            runner_state.runner.stop();
-        })
-        .await;
+    let grace = state.config.shutdown_grace;
+    let signalled = Arc::new(std::sync::OnceLock::new());
+    let signal_time = signalled.clone();
+    connections::serve(listener, app, state.config.connections, grace, async move {
+        shutdown.await;
+        let _ = signal_time.set(std::time::Instant::now());
+        tracing::info!("shutting down: stopping runs, finishing requests");
+        runner_state.runner.stop();
+    })
+    .await;
     state.runner.stop();
-    for e in executors {
-        let _ = e.await;
+    // Runs were told to stop when the signal came; one in the middle of a batch stops only when the batch
+    // ends (or its worker is killed), so wait for the executors until the grace since the signal has passed
+    // (at least a moment), then record the runs still running as stopped by the shutdown.
+    let since = signalled.get().copied().unwrap_or_else(std::time::Instant::now);
+    let wait = grace
+        .saturating_sub(since.elapsed())
+        .max(std::time::Duration::from_millis(500));
+    let all = async {
+        for e in executors {
+            let _ = e.await;
+        }
+    };
+    if tokio::time::timeout(wait, all).await.is_err() {
+        for id in state.runner.running_ids() {
+            tracing::warn!(run = %id, "still running after the shutdown grace: marked failed");
+            if let Err(e) = store.fail_run(&id, runner::SHUT_DOWN).await {
+                tracing::warn!(run = %id, error = %e, "marking a run stopped by the shutdown");
+            }
+        }
     }
-    store.close().await;
-    result.map_err(ServeError::Io)
+    // A connection still held by an abandoned executor must not keep the process from exiting.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), store.close()).await;
+    Ok(())
 }

@@ -73,6 +73,14 @@ impl Runner {
         self.wake.notify_waiters();
     }
 
+    /// The runs this process is executing now.
+    pub fn running_ids(&self) -> Vec<RunId> {
+        match self.running.lock() {
+            Ok(m) => m.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
@@ -92,7 +100,7 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
                     let reservation = match reserve_run(&state).await {
                         Ok(r) => r,
                         Err(RunBudget::Never(reason)) => {
-                            if let Ok(Some(run)) = state.store.claim_next_queued().await {
+                            if let Ok(Some(run)) = state.store.claim_next_queued(state.config.org_limits.running_runs).await {
                                 let _ = state.store.fail_run(&run.id, &reason).await;
                             } else {
                                 let _ =
@@ -106,15 +114,18 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
                             continue;
                         }
                     };
-                    match state.store.claim_next_queued().await {
+                    match state.store.claim_next_queued(state.config.org_limits.running_runs).await {
                         Ok(Some(run)) => {
                             execute(&state, run).await;
                             drop(reservation);
                         }
                         Ok(None) => {
+                            // Nothing to run: an idle executor holds no memory while it waits.
+                            drop(reservation);
                             let _ = tokio::time::timeout(Duration::from_secs(1), state.runner.wake.notified()).await;
                         }
                         Err(e) => {
+                            drop(reservation);
                             tracing::error!(error = %e, "claiming a run");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
@@ -239,6 +250,7 @@ async fn evaluate_run(
         worker: state.config.worker.clone(),
         workers: state.config.workers_per_run,
         batch_rows: 8192,
+        // TODO(lead, issue 12 item 6): `deadline: Some(state.config.run_deadline),` once `evaluate::Request` has it.
     };
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());

@@ -11,17 +11,38 @@ pub(crate) struct Dialect {
     pub begin_write: &'static str,
     /// Run right after `begin_write` before appending to the audit chain, if the backend needs it.
     pub lock_audit: Option<&'static str>,
-    /// Moves the oldest queued run to `running` (binding `$1` = started_at) and returns it.
+    /// Moves the next queued run to `running` (binding `$1` = started_at, `$2` = the most runs one organisation
+    /// may have running) and returns it: [`claim_next_sql!`] with the backend's row lock.
     pub claim_next: &'static str,
 }
+
+/// The claim, fair across organisations: among queued runs of organisations below `$2` running runs, the oldest
+/// of those whose organisation has the fewest running. So one organisation's long queue cannot keep another's
+/// first run waiting, and no organisation holds more than `$2` slots. `$lock` is what the backend needs to
+/// let concurrent claimers take different rows (PostgreSQL: `FOR UPDATE OF q SKIP LOCKED`).
+macro_rules! claim_next_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE runs SET state = 'running', started_at = $1 WHERE state = 'queued' AND id = (",
+            "SELECT q.id FROM runs q WHERE q.state = 'queued' AND ",
+            "(SELECT COUNT(*) FROM runs r WHERE r.org_id = q.org_id AND r.state = 'running') < $2 ",
+            "ORDER BY (SELECT COUNT(*) FROM runs r WHERE r.org_id = q.org_id AND r.state = 'running'), ",
+            "q.created_at, q.id LIMIT 1 ",
+            $lock,
+            ") RETURNING ",
+            $crate::rows::run_cols!()
+        )
+    };
+}
+pub(crate) use claim_next_sql;
 
 macro_rules! sql_backend {
     ($store:ident, $db:ty, $dialect:expr) => {
         use $crate::audit::{self, AuditEntry, NewEntry};
         use $crate::error::{Result, StoreError};
         use $crate::meta::{
-            AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, Role, Run, RunState,
-            StoredSession, User,
+            AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run,
+            RunState, StoredSession, User,
         };
         use $crate::rows::{self, *};
         use $crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
@@ -400,14 +421,37 @@ macro_rules! sql_backend {
                     .collect()
             }
 
-            pub(crate) async fn claim_next_queued(&self) -> Result<Option<Run>> {
+            pub(crate) async fn claim_next_queued(&self, max_running_per_org: u64) -> Result<Option<Run>> {
                 let mut tx = self.pool.begin_with($dialect.begin_write).await?;
                 let row = q($dialect.claim_next)
                     .bind(Timestamp::now().as_str())
+                    .bind(i64::try_from(max_running_per_org).unwrap_or(i64::MAX))
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 row.as_ref().map(rows::run).transpose()
+            }
+
+            pub(crate) async fn org_load(&self, org: &OrgId) -> Result<OrgLoad> {
+                let row = q(concat!(
+                    // PostgreSQL sums BIGINT to NUMERIC: cast back.
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued_runs, ",
+                    "CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN total_rows ELSE 0 END), 0) AS BIGINT) ",
+                    "AS queued_rows, ",
+                    "CAST(COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS BIGINT) AS running_runs ",
+                    "FROM runs WHERE org_id = $1 AND state IN ('queued', 'running')"
+                ))
+                .bind(org.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                let n = |col: &'static str| -> Result<u64> {
+                    u64::try_from(row.int(col)?).map_err(|e| StoreError::corrupt(col, e))
+                };
+                Ok(OrgLoad {
+                    queued_runs: n("queued_runs")?,
+                    queued_rows: n("queued_rows")?,
+                    running_runs: n("running_runs")?,
+                })
             }
 
             /// Explains why a conditional update touched no row.

@@ -189,6 +189,15 @@ pub struct Run {
     pub finished_at: Option<Timestamp>,
 }
 
+/// What one organisation has waiting and running: what its per-organisation limits are checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrgLoad {
+    pub queued_runs: u64,
+    /// Citizens of its queued runs, together.
+    pub queued_rows: u64,
+    pub running_runs: u64,
+}
+
 /// The evaluation criteria fixed for a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Criteria {

@@ -14,11 +14,7 @@ use crate::backend::{Dialect, sql_backend};
 const DIALECT: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     lock_audit: None,
-    claim_next: concat!(
-        "UPDATE runs SET state = 'running', started_at = $1 WHERE state = 'queued' AND id = ",
-        "(SELECT id FROM runs WHERE state = 'queued' ORDER BY created_at, id LIMIT 1) RETURNING ",
-        crate::rows::run_cols!()
-    ),
+    claim_next: crate::backend::claim_next_sql!(""),
 };
 
 #[derive(Debug, Clone)]

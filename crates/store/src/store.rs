@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::audit::{AuditEntry, NewEntry};
 use crate::error::Result;
 use crate::meta::{
-    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, Role, Run, RunState, StoredSession,
-    User,
+    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
+    StoredSession, User,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -199,10 +199,19 @@ impl Store {
         delegate!(self.count_runs_by_state())
     }
 
-    /// Atomically moves the oldest queued run to `running` and returns it; concurrent callers (threads,
+    /// Atomically moves the next queued run to `running` and returns it; concurrent callers (threads,
     /// processes, hosts on PostgreSQL) never get the same run.
-    pub async fn claim_next_queued(&self) -> Result<Option<Run>> {
-        delegate!(self.claim_next_queued())
+    ///
+    /// Fair across organisations: the oldest queued run among the organisations with the fewest running runs,
+    /// skipping organisations that already have `max_running_per_org` running (on PostgreSQL, two processes
+    /// claiming at the same instant may each see the other's claim uncommitted and exceed it by one).
+    pub async fn claim_next_queued(&self, max_running_per_org: u64) -> Result<Option<Run>> {
+        delegate!(self.claim_next_queued(max_running_per_org))
+    }
+
+    /// What one organisation has waiting and running, for its limits.
+    pub async fn org_load(&self, org: &OrgId) -> Result<OrgLoad> {
+        delegate!(self.org_load(org))
     }
 
     /// Records how many rows a running run has scored (at most its total).

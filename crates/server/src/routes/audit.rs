@@ -18,8 +18,10 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
+    /// Read as text and checked by [`filter`], so that a value out of range is refused by name and range
+    /// rather than by the deserialiser's words (or, past the database's integers, as a 500).
+    pub limit: Option<String>,
+    pub offset: Option<String>,
     /// `oldest` (default) or `newest` first.
     pub order: Option<String>,
 }
@@ -35,6 +37,23 @@ pub async fn list(
     caller.require(READS_AUDIT, "reading the audit log")?;
     let entries = state.store.list_audit(&filter(&q)?).await?;
     Ok(Json(json!({"entries": entries})))
+}
+
+/// Most entries one page lists.
+pub const MAX_LIMIT: u64 = 1000;
+/// The largest offset the databases can hold (a signed 64-bit integer).
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// A whole number query parameter in `min..=max`, or a 400 naming the parameter and the range.
+fn number(v: Option<&str>, name: &str, min: u64, max: u64) -> ApiResult<Option<u64>> {
+    let Some(v) = v else { return Ok(None) };
+    match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be a whole number in {min}..={max}, got {:?}",
+            v.chars().take(30).collect::<String>()
+        ))),
+    }
 }
 
 /// The store's filter for a query, refusing malformed values by name.
@@ -54,12 +73,8 @@ pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
             .transpose()
             .map_err(|e| ApiError::bad_request(format!("`{name}`: {e}")))
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "`limit` must be in 1..=1000, got {limit}"
-        )));
-    }
+    let limit = number(q.limit.as_deref(), "limit", 1, MAX_LIMIT)?.unwrap_or(100);
+    let offset = number(q.offset.as_deref(), "offset", 0, MAX_OFFSET)?.unwrap_or(0);
     let filter = AuditFilter {
         case: q
             .case
@@ -70,8 +85,8 @@ pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
         actor: q.actor.clone(),
         from: time(&q.from, "from")?,
         to: time(&q.to, "to")?,
-        limit,
-        offset: q.offset.unwrap_or(0),
+        limit: u32::try_from(limit).map_err(|_| ApiError::bad_request("`limit` is out of range"))?,
+        offset,
         newest_first: q.order.as_deref() == Some("newest"),
     };
     Ok(filter)

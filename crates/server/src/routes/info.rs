@@ -70,6 +70,11 @@ fn default_rows() -> u64 {
 
 /// The `train` split as Parquet, written to a temporary file and streamed from it (the file
 /// is unlinked once open, so nothing is left behind whatever happens to the connection).
+///
+/// A download holds one of the download slots from generation to its last byte, which bounds the disk the
+/// temporary files take. A client that accepts no bytes for `download_idle_timeout` loses its download: the
+/// file is closed (and with it gone from the disk) and the slot freed, whatever the connection does after.
+/// A client that goes away while the file is generated stops the generation.
 pub async fn dataset(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,27 +91,28 @@ pub async fn dataset(
     let mut spec =
         synth::DatasetSpec::new(&name, q.rows, q.seed).map_err(|_| ApiError::not_found("scenario", &name))?;
     spec.split = synth::Split::Train;
-    let _permit = state
-        .downloads
-        .acquire()
-        .await
-        .map_err(|_| ApiError::internal("shutting down"))?;
+    let slot = DownloadSlot::acquire(&state).await?;
     let tmp_dir = state.config.data_dir.join("tmp");
+    let cancel = slot.cancel.clone();
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
         std::fs::create_dir_all(&tmp_dir).map_err(|e| e.to_string())?;
         let path = tmp_dir.join(format!("{}.parquet", store::RunId::generate()));
         let generator = synth::Generator::new(spec).map_err(|e| e.to_string())?;
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        synth::write_dataset(&generator, &path, synth::Format::Parquet, 1, &|_| {}, &cancel)
-            .map_err(|e| e.to_string())?;
-        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let written = synth::write_dataset(&generator, &path, synth::Format::Parquet, 1, &|_| {}, &cancel);
+        let opened = written
+            .map_err(|e| e.to_string())
+            .and_then(|_| std::fs::File::open(&path).map_err(|e| e.to_string()));
         let _ = std::fs::remove_file(&path);
-        Ok(file)
+        opened
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(|e| ApiError::internal(format!("generating the dataset: {e}")))?;
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let body = download::stream(
+        tokio::fs::File::from_std(file),
+        slot,
+        state.config.download_idle_timeout,
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.apache.parquet".to_owned()),
@@ -115,7 +121,112 @@ pub async fn dataset(
                 format!("attachment; filename=\"{name}-train-{}-{}.parquet\"", q.rows, q.seed),
             ),
         ],
-        Body::from_stream(stream),
+        Body::new(body),
     )
         .into_response())
+}
+
+/// One of the download slots, held from generation to the last byte sent; dropping it frees the slot and
+/// stops a generation still under way.
+pub struct DownloadSlot {
+    state: AppState,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DownloadSlot {
+    async fn acquire(state: &AppState) -> ApiResult<Self> {
+        let permit = state
+            .downloads
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("shutting down"))?;
+        // Given back in `drop`, which may run in the task that streams the file, after this handler returned.
+        permit.forget();
+        Ok(Self {
+            state: state.clone(),
+            cancel: Default::default(),
+        })
+    }
+}
+
+impl Drop for DownloadSlot {
+    fn drop(&mut self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.state.downloads.add_permits(1);
+    }
+}
+
+mod download {
+    //! A file sent as a response body by a task that gives up when the client stops taking bytes.
+
+    use super::DownloadSlot;
+    use axum::body::Bytes;
+    use hyper::body::Frame;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    use tokio::sync::mpsc;
+
+    const CHUNK: usize = 64 << 10;
+
+    /// The download stalled: the client accepted no bytes for the idle timeout, or reading the file failed.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the download was stopped: {0}")]
+    pub struct Stopped(String);
+
+    /// Sends `file` chunk by chunk; if a chunk waits more than `idle` for the client, the file and `slot` are
+    /// dropped at once and the body ends with an error (so the client sees a broken, not a short, download).
+    pub fn stream(mut file: tokio::fs::File, slot: DownloadSlot, idle: Duration) -> ChannelBody {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, Stopped>>(1);
+        let complete = Arc::new(AtomicBool::new(false));
+        let done = complete.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            loop {
+                let mut buf = Vec::with_capacity(CHUNK);
+                let chunk = match (&mut file).take(CHUNK as u64).read_to_end(&mut buf).await {
+                    Ok(0) => {
+                        done.store(true, Ordering::Release);
+                        return;
+                    }
+                    Ok(_) => Ok(Bytes::from(buf)),
+                    Err(e) => Err(Stopped(format!("reading the generated file: {e}"))),
+                };
+                let failed = chunk.is_err();
+                match tx.send_timeout(chunk, idle).await {
+                    Ok(()) if !failed => {}
+                    Ok(()) => return,
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                        tracing::info!(idle_secs = idle.as_secs_f64(), "a dataset download stalled: dropped");
+                        return;
+                    }
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+                }
+            }
+        });
+        ChannelBody { rx, complete }
+    }
+
+    /// The receiving end: the chunks, then the end if the sender finished, else an error.
+    pub struct ChannelBody {
+        rx: mpsc::Receiver<Result<Bytes, Stopped>>,
+        complete: Arc<AtomicBool>,
+    }
+
+    impl hyper::body::Body for ChannelBody {
+        type Data = Bytes;
+        type Error = Stopped;
+
+        fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Stopped>>> {
+            match self.rx.poll_recv(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(r)) => Poll::Ready(Some(r.map(Frame::data))),
+                Poll::Ready(None) if self.complete.load(Ordering::Acquire) => Poll::Ready(None),
+                Poll::Ready(None) => Poll::Ready(Some(Err(Stopped("the client stopped reading".into())))),
+            }
+        }
+    }
 }

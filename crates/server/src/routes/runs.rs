@@ -100,6 +100,7 @@ pub async fn start(state: &AppState, caller: &Caller, body: &NewRunBody) -> ApiR
         spec.counterfactual = Some(Counterfactual::parse(attr).map_err(bad)?);
     }
     let total_rows = synth::Generator::new(spec.clone()).map_err(bad)?.output_rows();
+    check_org_limits(state, caller, total_rows).await?;
     let params = RunParams {
         dataset: spec,
         criteria,
@@ -118,6 +119,41 @@ pub async fn start(state: &AppState, caller: &Caller, body: &NewRunBody) -> ApiR
         .await?;
     state.runner.wake();
     Ok((run, case))
+}
+
+/// Refuses (429) a run that would take the caller's organisation over its queue limits, naming the limit.
+///
+/// Counted before the insert, so two requests of one organisation at the same instant may both pass: the
+/// bound is exceeded by at most the number of requests in flight, not without limit.
+async fn check_org_limits(state: &AppState, caller: &Caller, total_rows: u64) -> ApiResult<()> {
+    let limits = state.config.org_limits;
+    let load = state.store.org_load(&caller.org.id).await?;
+    let refuse = |what: String| {
+        Err(
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "org_limit", what).with_details(json!({
+                "queued_runs": load.queued_runs,
+                "queued_rows": load.queued_rows,
+                "running_runs": load.running_runs,
+                "max_queued_runs": limits.queued_runs,
+                "max_queued_rows": limits.queued_rows,
+            })),
+        )
+    };
+    if load.queued_runs >= limits.queued_runs {
+        return refuse(format!(
+            "{} already has {} runs queued, the most one organisation may have waiting ({}); \
+             wait for some to start or cancel some",
+            caller.org.name, load.queued_runs, limits.queued_runs
+        ));
+    }
+    if load.queued_rows.saturating_add(total_rows) > limits.queued_rows {
+        return refuse(format!(
+            "{} has {} citizens in queued runs; {} more would exceed the most one organisation may have \
+             waiting ({}); wait for some to start or ask for fewer rows",
+            caller.org.name, load.queued_rows, total_rows, limits.queued_rows
+        ));
+    }
+    Ok(())
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {

@@ -41,8 +41,8 @@ pub struct PageQuery {
     actor: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
+    limit: Option<String>,
+    offset: Option<String>,
     order: Option<String>,
     check: Option<String>,
 }
@@ -75,14 +75,22 @@ pub async fn list(
         order: p.order,
     };
     // Empty fields of the filter form mean "no filter".
-    for f in [&mut q.case, &mut q.actor, &mut q.from, &mut q.to, &mut q.order] {
+    for f in [
+        &mut q.case,
+        &mut q.actor,
+        &mut q.from,
+        &mut q.to,
+        &mut q.order,
+        &mut q.limit,
+        &mut q.offset,
+    ] {
         if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
             *f = None;
         }
     }
     q.from = q.from.take().map(from_picker);
     q.to = q.to.take().map(from_picker);
-    q.limit = Some(q.limit.unwrap_or(PAGE));
+    q.limit = Some(q.limit.unwrap_or_else(|| PAGE.to_string()));
     // People want the latest first; the API keeps chain order unless asked.
     q.order = Some(q.order.take().unwrap_or_else(|| "newest".into()));
     let filter = filter(&q)?;
@@ -190,7 +198,7 @@ pub async fn list(
                 a #previous href=(link(filter.offset.saturating_sub(u64::from(filter.limit)))) { "‹ Previous page" }
             }
             @if entries.len() as u32 == filter.limit {
-                a #next href=(link(filter.offset + u64::from(filter.limit))) { "Next page ›" }
+                a #next href=(link(filter.offset.saturating_add(u64::from(filter.limit)))) { "Next page ›" }
             }
         }
     };

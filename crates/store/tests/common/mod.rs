@@ -40,7 +40,7 @@ macro_rules! suite {
             orgs_users_and_tokens, cases_membership_and_criteria, model_and_run_lifecycle, interrupted_runs_marked,
             concurrent_claims_take_each_run_once, concurrent_audit_appends_form_one_chain, audit_filters,
             audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database,
-            browser_sessions);
+            browser_sessions, claims_are_fair_across_organisations);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -81,6 +81,10 @@ async fn world(s: &Store) -> World {
 }
 
 async fn new_run(s: &Store, w: &World, total_rows: u64) -> RunId {
+    new_run_for(s, w, &w.vendor, &w.vendor_user, total_rows).await
+}
+
+async fn new_run_for(s: &Store, w: &World, org: &OrgId, user: &UserId, total_rows: u64) -> RunId {
     let model = s
         .create_model(NewModel {
             case_id: w.case.clone(),
@@ -98,8 +102,8 @@ async fn new_run(s: &Store, w: &World, total_rows: u64) -> RunId {
         .create_run(NewRun {
             case_id: w.case.clone(),
             model_id: model.id,
-            org_id: w.vendor.clone(),
-            created_by: w.vendor_user.clone(),
+            org_id: org.clone(),
+            created_by: user.clone(),
             params: json!({"rows": total_rows, "seed": 7}),
             total_rows,
         })
@@ -331,10 +335,10 @@ pub async fn model_and_run_lifecycle(f: &Fixture) {
         Err(StoreError::IllegalTransition { .. })
     ));
 
-    let claimed = s.claim_next_queued().await.unwrap().unwrap();
+    let claimed = s.claim_next_queued(u64::MAX).await.unwrap().unwrap();
     assert_eq!((claimed.id.clone(), claimed.state), (run.clone(), RunState::Running));
     assert!(claimed.started_at.is_some());
-    assert_eq!(s.claim_next_queued().await.unwrap(), None);
+    assert_eq!(s.claim_next_queued(u64::MAX).await.unwrap(), None);
 
     s.update_progress(&run, 400).await.unwrap();
     assert_eq!(s.run(&run).await.unwrap().unwrap().progress_rows, 400);
@@ -367,7 +371,7 @@ pub async fn model_and_run_lifecycle(f: &Fixture) {
         (RunState::Cancelled, Some("cancelled by vera"))
     );
     let running = new_run(s, &w, 10).await;
-    assert_eq!(s.claim_next_queued().await.unwrap().unwrap().id, running);
+    assert_eq!(s.claim_next_queued(u64::MAX).await.unwrap().unwrap().id, running);
     let failed = s.fail_run(&running, "model crashed").await.unwrap();
     assert_eq!(
         (failed.state, failed.cause.as_deref()),
@@ -402,8 +406,8 @@ pub async fn interrupted_runs_marked(f: &Fixture) {
     let a = new_run(s, &w, 5).await;
     let b = new_run(s, &w, 5).await;
     let c = new_run(s, &w, 5).await;
-    s.claim_next_queued().await.unwrap().unwrap();
-    s.claim_next_queued().await.unwrap().unwrap();
+    s.claim_next_queued(u64::MAX).await.unwrap().unwrap();
+    s.claim_next_queued(u64::MAX).await.unwrap().unwrap();
     let mut marked = s
         .mark_interrupted_runs("server restarted during the run")
         .await
@@ -435,7 +439,7 @@ pub async fn concurrent_claims_take_each_run_once(f: &Fixture) {
             let s = s.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while let Some(r) = s.claim_next_queued().await.unwrap() {
+                while let Some(r) = s.claim_next_queued(u64::MAX).await.unwrap() {
                     assert_eq!(r.state, RunState::Running);
                     mine.push(r.id);
                 }
@@ -449,6 +453,62 @@ pub async fn concurrent_claims_take_each_run_once(f: &Fixture) {
     }
     assert_eq!(claimed.len(), 40, "every run claimed exactly once");
     assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), all);
+}
+
+/// One organisation queues many runs, then another queues one: with two slots, the second organisation's run is
+/// claimed before the first's second run, and an organisation at its running limit gets no more slots.
+pub async fn claims_are_fair_across_organisations(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let other = s.create_org("Fjord AI", OrgKind::Vendor).await.unwrap().id;
+    s.add_case_member(&w.case, &other).await.unwrap();
+    let (ou, _) = s.create_user(&other, "frida", Role::Vendor).await.unwrap();
+    let mut flood = Vec::new();
+    for _ in 0..5 {
+        flood.push(new_run(s, &w, 100).await);
+        // Distinct creation times, so "oldest" is well defined whatever the clock's resolution.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let late = new_run_for(s, &w, &other, &ou.id, 100).await;
+    assert_eq!(
+        s.org_load(&w.vendor).await.unwrap(),
+        store::meta::OrgLoad {
+            queued_runs: 5,
+            queued_rows: 500,
+            running_runs: 0
+        }
+    );
+
+    // With no per-organisation cap: oldest first, then the organisation with none running.
+    let first = s.claim_next_queued(u64::MAX).await.unwrap().unwrap();
+    assert_eq!(first.id, flood[0]);
+    let second = s.claim_next_queued(u64::MAX).await.unwrap().unwrap();
+    assert_eq!(
+        second.id, late,
+        "the other organisation's run goes before the flood's second"
+    );
+    // Both have one running now: back to the oldest.
+    assert_eq!(s.claim_next_queued(u64::MAX).await.unwrap().unwrap().id, flood[1]);
+    assert_eq!(
+        s.org_load(&w.vendor).await.unwrap(),
+        store::meta::OrgLoad {
+            queued_runs: 3,
+            queued_rows: 300,
+            running_runs: 2
+        }
+    );
+
+    // With a cap of two running per organisation, the flooding one (at two) gets nothing more.
+    assert_eq!(s.claim_next_queued(2).await.unwrap(), None);
+    s.fail_run(&flood[0], "done").await.unwrap();
+    assert_eq!(s.claim_next_queued(2).await.unwrap().unwrap().id, flood[2]);
+    assert_eq!(s.claim_next_queued(2).await.unwrap(), None);
+    // A new organisation's run is claimed at once even so.
+    let third = s.create_org("Tredje", OrgKind::Vendor).await.unwrap().id;
+    let (tu, _) = s.create_user(&third, "tove", Role::Vendor).await.unwrap();
+    let t = new_run_for(s, &w, &third, &tu.id, 1).await;
+    assert_eq!(s.claim_next_queued(2).await.unwrap().unwrap().id, t);
+    assert_eq!(s.org_load(&other).await.unwrap().running_runs, 1);
 }
 
 pub async fn concurrent_audit_appends_form_one_chain(f: &Fixture) {
