@@ -50,7 +50,10 @@ fn a_forged_model_name_stays_inside_its_cell_of_the_markdown_report() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = std::fs::read_to_string(models().join("unemployment-logreg.toml"))
         .unwrap()
-        .replace("name = \"unemployment-logreg\"", &format!("name = {}", toml_string(FORGED)));
+        .replace(
+            "name = \"unemployment-logreg\"",
+            &format!("name = {}", toml_string(FORGED)),
+        );
     assert!(manifest.contains("Criteria: pass"));
     let manifest_path = dir.path().join("forged.toml");
     std::fs::write(&manifest_path, manifest).unwrap();
@@ -95,7 +98,10 @@ fn a_forged_model_name_stays_inside_its_cell_of_the_markdown_report() {
     assert!(!md.contains('\r'));
     // The name is in the model's row, whole and escaped.
     let row = md.lines().find(|l| l.starts_with("| model |")).expect("the model row");
-    assert!(row.contains("x \\| y\\\\n\\\\n\\#\\# Criteria\\: pass\\\\n\\<\\!--"), "{row}");
+    assert!(
+        row.contains("x \\| y\\\\n\\\\n\\#\\# Criteria\\: pass\\\\n\\<\\!--"),
+        "{row}"
+    );
     // Every table keeps its column count: each row has as many cell separators as its header.
     let mut header: Option<usize> = None;
     for line in md.lines() {

@@ -654,10 +654,7 @@ fn bidi_overrides_in_names_reach_the_pages_only_escaped_and_isolated() {
     let onnx = std::fs::read(dir.join("unemployment-logreg.onnx")).unwrap();
     let manifest = std::fs::read_to_string(dir.join("unemployment-logreg.toml"))
         .unwrap()
-        .replace(
-            "name = \"unemployment-logreg\"",
-            "name = \"logreg\\u202Eevil\\u2066\"",
-        )
+        .replace("name = \"unemployment-logreg\"", "name = \"logreg\\u202Eevil\\u2066\"")
         .replace("version = \"1.0.0\"", "version = \"1.0\\u202E\"");
     let model = api(&vendor).upload(&case, &onnx, manifest.as_bytes());
     assert_eq!(model.status, 201, "{}", model.text());
@@ -667,7 +664,10 @@ fn bidi_overrides_in_names_reach_the_pages_only_escaped_and_isolated() {
     let run = api(&authority).post("/api/v1/runs", &json!({"model_id": model, "rows": 2000}));
     assert_eq!(run.status, 201, "{}", run.text());
     let run = run.json()["id"].as_str().unwrap().to_owned();
-    assert_eq!(api(&authority).wait_run(&run, Duration::from_secs(120))["state"], "succeeded");
+    assert_eq!(
+        api(&authority).wait_run(&run, Duration::from_secs(120))["state"],
+        "succeeded"
+    );
 
     let as_authority = Page::login(&service.base, &authority);
     let as_vendor = Page::login(&service.base, &vendor);
@@ -690,8 +690,15 @@ fn bidi_overrides_in_names_reach_the_pages_only_escaped_and_isolated() {
         }
         // Shown, visibly escaped, and isolated from the text around it.
         assert!(a.body.contains("\\u{202e}"), "{path}: the name is not shown");
-        for shown in ["Sag \\u{202e}gpj.exe", "logreg\\u{202e}evil\\u{2066}", "Nord\\u{202e}lys"] {
-            assert!(only_inside_bdi(&a.body, &format!(">{shown}<")), "{path}: {shown} outside <bdi>");
+        for shown in [
+            "Sag \\u{202e}gpj.exe",
+            "logreg\\u{202e}evil\\u{2066}",
+            "Nord\\u{202e}lys",
+        ] {
+            assert!(
+                only_inside_bdi(&a.body, &format!(">{shown}<")),
+                "{path}: {shown} outside <bdi>"
+            );
         }
     }
     let case_page = as_authority.get(&format!("/ui/cases/{case}")).body;

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn every_bidi_control_is_known() {
-        for c in ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}'] {
+        for c in [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{200e}', '\u{200f}', '\u{061c}',
+        ] {
             assert!(is_bidi_control(c), "{:x}", c as u32);
             assert!(is_hidden(c));
         }

@@ -106,10 +106,59 @@ mod tests {
 
         fn string(&mut self) -> String {
             const PIECES: &[&str] = &[
-                "\n", "\r\n", "\r", "\t", "\u{1b}[2K", "\u{0}", "\u{85}", "\u{9b}", "\u{202e}", "\u{2066}", "\u{2028}",
-                "<!--", "-->", "<", ">", "|", "||", "#", "## ", "`", "```", "~~~", "\\", "\\|", "*", "_", "[", "]",
-                "(", ")", "![x](y)", "&#10;", "&amp;", "$", ":", "@", "www.", "http://x", "-", "+", "=", "1.", "12)",
-                " ", "    ", "a", "Z", "9", "ø", "שלום", "—", "pass", "Criteria",
+                "\n",
+                "\r\n",
+                "\r",
+                "\t",
+                "\u{1b}[2K",
+                "\u{0}",
+                "\u{85}",
+                "\u{9b}",
+                "\u{202e}",
+                "\u{2066}",
+                "\u{2028}",
+                "<!--",
+                "-->",
+                "<",
+                ">",
+                "|",
+                "||",
+                "#",
+                "## ",
+                "`",
+                "```",
+                "~~~",
+                "\\",
+                "\\|",
+                "*",
+                "_",
+                "[",
+                "]",
+                "(",
+                ")",
+                "![x](y)",
+                "&#10;",
+                "&amp;",
+                "$",
+                ":",
+                "@",
+                "www.",
+                "http://x",
+                "-",
+                "+",
+                "=",
+                "1.",
+                "12)",
+                " ",
+                "    ",
+                "a",
+                "Z",
+                "9",
+                "ø",
+                "שלום",
+                "—",
+                "pass",
+                "Criteria",
             ];
             let n = (self.next() % 12) as usize;
             (0..n)
@@ -166,7 +215,10 @@ mod tests {
             }
             // It cannot start a block: its first character is plain or escaped.
             if let Some(first) = chars.first() {
-                assert!(!matches!(first, '#' | '>' | '-' | '+' | '=' | '*' | '|' | '<' | '`' | '~'), "{md:?}");
+                assert!(
+                    !matches!(first, '#' | '>' | '-' | '+' | '=' | '*' | '|' | '<' | '`' | '~'),
+                    "{md:?}"
+                );
             }
             // And nothing is lost: a renderer shows exactly the input, hidden characters as
             // their escapes.

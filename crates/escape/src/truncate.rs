@@ -23,7 +23,12 @@ impl fmt::Display for Truncated<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)?;
         if self.cut > 0 {
-            write!(f, " ({} more character{})", self.cut, if self.cut == 1 { "" } else { "s" })?;
+            write!(
+                f,
+                " ({} more character{})",
+                self.cut,
+                if self.cut == 1 { "" } else { "s" }
+            )?;
         }
         Ok(())
     }
@@ -79,7 +84,13 @@ mod tests {
         let one = truncate_chars("abcd", 3);
         assert_eq!((one.text.as_ref(), one.cut), ("ab…", 2));
         assert_eq!(truncate_chars("ab", 1).text, "…");
-        assert_eq!(truncate_chars("ab", 0), Truncated { text: Cow::Owned(String::new()), cut: 2 });
+        assert_eq!(
+            truncate_chars("ab", 0),
+            Truncated {
+                text: Cow::Owned(String::new()),
+                cut: 2
+            }
+        );
     }
 
     #[test]

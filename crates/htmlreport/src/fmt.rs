@@ -257,7 +257,10 @@ mod tests {
         assert_eq!(name("a<b\u{202e}"), "<bdi>a&lt;b\\u{202e}</bdi>");
         let long = "x".repeat(NAME_CHARS + 5);
         let html = name(&long);
-        assert_eq!(html, format!("<bdi title=\"{long}\">{}…</bdi>", "x".repeat(NAME_CHARS - 1)));
+        assert_eq!(
+            html,
+            format!("<bdi title=\"{long}\">{}…</bdi>", "x".repeat(NAME_CHARS - 1))
+        );
         let huge = "y".repeat(5000);
         assert!(name(&huge).contains("(1001 more characters)"));
     }

@@ -724,7 +724,11 @@ impl<'a> Doc<'a> {
             ds.push(format!("{} <code>{}</code>", self.t("fil", "file"), name(f)));
         }
         if let Some(s) = text(d, &["scenario"]) {
-            ds.push(format!("{} <strong>{}</strong>", self.t("scenarie", "scenario"), name(s)));
+            ds.push(format!(
+                "{} <strong>{}</strong>",
+                self.t("scenarie", "scenario"),
+                name(s)
+            ));
         }
         if let Some(r) = num(d, &["rows"]) {
             ds.push(format!("{} {}", l.count(r), self.t("borgere", "citizens")));

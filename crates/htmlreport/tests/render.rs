@@ -489,7 +489,10 @@ fn bidi_controls_and_control_characters_are_shown_not_obeyed() {
         assert!(html.contains("<bdi>gbm\\u{202e}gpj.exe 1.0.0</bdi> "), "{l:?}");
         // A worker's long error is cut for the table, with more of it in the title.
         assert!(html.contains("(1001 more characters)"), "{l:?}");
-        assert!(html.matches("long\\u{202e}").count() < 1000, "{l:?}: the whole error is shown");
+        assert!(
+            html.matches("long\\u{202e}").count() < 1000,
+            "{l:?}: the whole error is shown"
+        );
         // Still well-formed.
         parse(&html);
     }

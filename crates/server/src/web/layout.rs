@@ -242,7 +242,10 @@ mod tests {
         let html = name(&long).into_string();
         assert!(html.starts_with("<bdi title=\""), "{html}");
         assert!(html.contains(&format!("title=\"{long}\"")), "{html}");
-        assert!(html.ends_with(&format!(">{}…</bdi>", "ø".repeat(NAME_CHARS - 1))), "{html}");
+        assert!(
+            html.ends_with(&format!(">{}…</bdi>", "ø".repeat(NAME_CHARS - 1))),
+            "{html}"
+        );
         assert_eq!(plain("a\u{2066}b", 10), "a\\u{2066}b");
         assert_eq!(user("abc", 2).into_string(), "<bdi title=\"abc\">a…</bdi>");
     }

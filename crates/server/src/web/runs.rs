@@ -1,6 +1,8 @@
 //! Runs: the start form, lists, one run with live progress, cancelling, and its report.
 
-use super::layout::{self, NAME_CHARS, Nav, TEXT_CHARS, csrf_field, name, plain, short_id, state_badge, table, user, when};
+use super::layout::{
+    self, NAME_CHARS, Nav, TEXT_CHARS, csrf_field, name, plain, short_id, state_badge, table, user, when,
+};
 use super::{CsrfOnly, PageError, PageResult, Session, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditCase, AuditObject};
