@@ -63,7 +63,12 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote models', manifests' and users' text: escaped for the terminal, line
+            // by line so a parser's multi-line message (a TOML error's snippet) stays readable
+            // while ESC, CR and the like are shown, not obeyed.
+            let text = format!("{e:#}");
+            let lines: Vec<String> = text.split('\n').map(escape::terminal).collect();
+            eprintln!("error: {}", lines.join("\n"));
             std::process::ExitCode::FAILURE
         }
     }

@@ -619,3 +619,91 @@ fn the_audit_page_says_when_it_checked_the_chain_and_checks_again_on_request() {
     assert_eq!(v["intact"], false);
     assert_eq!(advisor.get("/ui/audit?check=soon").status, 400);
 }
+
+/// Whether every occurrence of `needle` in `page` lies inside a `<bdi>` element, or in an
+/// `<option>`, which can hold only text.
+fn only_inside_bdi(page: &str, needle: &str) -> bool {
+    page.match_indices(needle).all(|(i, _)| {
+        let before = &page[..=i];
+        let in_option = before.rfind('<').is_some_and(|t| before[t..].starts_with("<option"));
+        in_option
+            || before
+                .rfind("<bdi")
+                .is_some_and(|open| !before[open..].contains("</bdi>"))
+    })
+}
+
+#[test]
+fn bidi_overrides_in_names_reach_the_pages_only_escaped_and_isolated() {
+    // U+202E reverses what follows it: "Nordlys<U+202E>gpj.exe" reads as "Nordlysexe.jpg".
+    const RLO: char = '\u{202e}';
+    let data = Data::sqlite();
+    let vendor = data.add_user(&format!("Nord{RLO}lys"), "vendor", &format!("Vera {RLO}Vendor"));
+    let authority = data.add_user("STAR", "authority", "Anna Authority");
+    let advisor = data.add_user("Datatilsynet", "advisor", "Dorte Advisor");
+    let service = data.start(&[]);
+    let api = |t: &str| service.client(Some(t));
+    let case_name = format!("Sag {RLO}gpj.exe");
+    let case = api(&authority).post(
+        "/api/v1/cases",
+        &json!({"name": case_name, "members": [format!("Nord{RLO}lys")]}),
+    );
+    assert_eq!(case.status, 201, "{}", case.text());
+    let case = case.json()["id"].as_str().unwrap().to_owned();
+    let dir = service::models_dir();
+    let onnx = std::fs::read(dir.join("unemployment-logreg.onnx")).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("unemployment-logreg.toml"))
+        .unwrap()
+        .replace("name = \"unemployment-logreg\"", "name = \"logreg\\u202Eevil\\u2066\"")
+        .replace("version = \"1.0.0\"", "version = \"1.0\\u202E\"");
+    let model = api(&vendor).upload(&case, &onnx, manifest.as_bytes());
+    assert_eq!(model.status, 201, "{}", model.text());
+    // The API answers the data as it is: JSON escapes nothing that needs it.
+    assert_eq!(model.json()["name"], "logreg\u{202e}evil\u{2066}");
+    let model = model.json()["id"].as_str().unwrap().to_owned();
+    let run = api(&authority).post("/api/v1/runs", &json!({"model_id": model, "rows": 2000}));
+    assert_eq!(run.status, 201, "{}", run.text());
+    let run = run.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api(&authority).wait_run(&run, Duration::from_secs(120))["state"],
+        "succeeded"
+    );
+
+    let as_authority = Page::login(&service.base, &authority);
+    let as_vendor = Page::login(&service.base, &vendor);
+    let as_advisor = Page::login(&service.base, &advisor);
+    let pages = [
+        (&as_authority, "/ui/cases".to_owned()),
+        (&as_authority, format!("/ui/cases/{case}")),
+        (&as_authority, format!("/ui/models/{model}")),
+        (&as_authority, "/ui/runs".to_owned()),
+        (&as_authority, format!("/ui/runs/{run}")),
+        (&as_authority, format!("/ui/runs/{run}/report?lang=en")),
+        (&as_vendor, format!("/ui/cases/{case}")),
+        (&as_advisor, "/ui/audit".to_owned()),
+    ];
+    for (who, path) in pages {
+        let a = who.get(&path);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        for c in [RLO, '\u{2066}'] {
+            assert!(!a.body.contains(c), "{path}: a raw U+{:04X} in the page", c as u32);
+        }
+        // Shown, visibly escaped, and isolated from the text around it.
+        assert!(a.body.contains("\\u{202e}"), "{path}: the name is not shown");
+        for shown in [
+            "Sag \\u{202e}gpj.exe",
+            "logreg\\u{202e}evil\\u{2066}",
+            "Nord\\u{202e}lys",
+        ] {
+            assert!(
+                only_inside_bdi(&a.body, &format!(">{shown}<")),
+                "{path}: {shown} outside <bdi>"
+            );
+        }
+    }
+    let case_page = as_authority.get(&format!("/ui/cases/{case}")).body;
+    assert!(case_page.contains("<bdi>Sag \\u{202e}gpj.exe</bdi>"), "{case_page}");
+    assert!(case_page.contains("<bdi>Nord\\u{202e}lys</bdi>"), "{case_page}");
+    let vendor_page = as_vendor.get("/ui/cases").body;
+    assert!(vendor_page.contains("<bdi>Vera \\u{202e}Vendor</bdi>"), "{vendor_page}");
+}

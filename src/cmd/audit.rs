@@ -31,7 +31,11 @@ pub fn run(args: Args) -> Result<()> {
         store.close().await;
         let n = result.context("the audit chain does not verify")?;
         match head {
-            Some(h) => super::print(&format!("audit chain intact: {n} entries; head {} {}\n", h.seq, h.hash)),
+            Some(h) => super::print(&format!(
+                "audit chain intact: {n} entries; head {} {}\n",
+                h.seq,
+                escape::terminal(&h.hash)
+            )),
             None => super::print("audit chain intact: no entries yet\n"),
         }
     })

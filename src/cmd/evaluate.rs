@@ -195,7 +195,11 @@ pub fn run(args: Args) -> Result<()> {
         for v in &record.report.verdicts {
             eprintln!(
                 "{:?}: {} {} on {}: {}",
-                v.verdict, v.criterion.metric, v.criterion.threshold, v.criterion.attribute, v.explanation
+                v.verdict,
+                escape::terminal(&v.criterion.metric),
+                v.criterion.threshold,
+                escape::terminal(&v.criterion.attribute),
+                escape::terminal(&v.explanation)
             );
         }
     }

@@ -2,6 +2,7 @@
 //! loads it.
 
 use anyhow::{Context, Result, bail};
+use escape::terminal;
 use inference::inspect::{Limits, inspect};
 use inference::manifest::Manifest;
 use std::io::Read;
@@ -39,19 +40,22 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         super::print(&(serde_json::to_string_pretty(&inspection)? + "\n"))?;
     } else {
+        // Every name in the summary is escaped for the terminal by `to_text`.
         super::print(&inspection.summary.to_text())?;
     }
     if !inspection.accepted() {
+        // A finding quotes the model's own names (nodes, tensors, operators): escaped, so an
+        // escape sequence in one cannot erase this line or fake an "accepted" one.
         for f in &inspection.findings {
-            eprintln!("rejected: {f}");
+            eprintln!("rejected: {}", terminal(&f.to_string()));
         }
         bail!(
             "{} is rejected ({} finding{})",
-            args.model.display(),
+            terminal(&args.model.display().to_string()),
             inspection.findings.len(),
             if inspection.findings.len() == 1 { "" } else { "s" }
         );
     }
-    eprintln!("accepted: {}", args.model.display());
+    eprintln!("accepted: {}", terminal(&args.model.display().to_string()));
     Ok(())
 }

@@ -186,10 +186,15 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
         None => super::print(&text)?,
     }
+    // The criteria are the user's text and the explanations quote the data's group values.
     for v in &report.verdicts {
         eprintln!(
             "{:?}: {} {} on {}: {}",
-            v.verdict, v.criterion.metric, v.criterion.threshold, v.criterion.attribute, v.explanation
+            v.verdict,
+            escape::terminal(&v.criterion.metric),
+            v.criterion.threshold,
+            escape::terminal(&v.criterion.attribute),
+            escape::terminal(&v.explanation)
         );
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `sandkasse scenarios`: what each scenario generates, column by column.
 
 use anyhow::Result;
+use escape::terminal as t;
 use std::fmt::Write as _;
 
 #[derive(Debug, clap::Args)]
@@ -17,8 +18,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut out = String::new();
     for e in &entries {
-        writeln!(out, "{}", e["name"].as_str().unwrap_or_default())?;
-        writeln!(out, "  {}", e["summary"].as_str().unwrap_or_default())?;
+        // Scenario modules are data files: their text is escaped like any other.
+        writeln!(out, "{}", t(e["name"].as_str().unwrap_or_default()))?;
+        writeln!(out, "  {}", t(e["summary"].as_str().unwrap_or_default()))?;
         writeln!(
             out,
             "  ages {}-{}; exact age distribution up to {} rows; at most {} rows (distinct fictitious CPR numbers)",
@@ -36,10 +38,10 @@ pub fn run(args: Args) -> Result<()> {
             writeln!(
                 out,
                 "  {:<24} {:<12} {:<60} {}",
-                c["name"].as_str().unwrap_or_default(),
-                c["type"].as_str().unwrap_or_default(),
-                c["meaning"].as_str().unwrap_or_default(),
-                parents.join(", ")
+                t(c["name"].as_str().unwrap_or_default()),
+                t(c["type"].as_str().unwrap_or_default()),
+                t(c["meaning"].as_str().unwrap_or_default()),
+                t(&parents.join(", "))
             )?;
         }
         writeln!(out)?;

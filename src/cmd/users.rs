@@ -2,6 +2,7 @@
 
 use super::DataArgs;
 use anyhow::{Context, Result, bail};
+use escape::terminal;
 use store::meta::{OrgKind, Role};
 
 #[derive(Debug, clap::Args)]
@@ -52,8 +53,8 @@ pub fn run(args: Args) -> Result<()> {
                 let existing = store.list_orgs().await?.into_iter().find(|o| o.name == org);
                 let org = match existing {
                     Some(o) if o.kind != kind => bail!(
-                        "organisation {:?} is a {} organisation; a {} cannot belong to it",
-                        o.name,
+                        "organisation \"{}\" is a {} organisation; a {} cannot belong to it",
+                        terminal(&o.name),
                         o.kind,
                         role
                     ),
@@ -70,7 +71,10 @@ pub fn run(args: Args) -> Result<()> {
                 store.close().await;
                 eprintln!(
                     "added {} ({}) to {} as user {}; the token, shown only now:",
-                    user.name, role, org.name, user.id
+                    terminal(&user.name),
+                    role,
+                    terminal(&org.name),
+                    user.id
                 );
                 super::print(&format!("{}\n", token.expose()))
             }
@@ -78,9 +82,17 @@ pub fn run(args: Args) -> Result<()> {
                 let store = data.open().await?;
                 let orgs = store.list_orgs().await?;
                 let mut out = String::new();
+                // Names are people's and organisations' own text, escaped so that a newline or an
+                // escape sequence in one cannot add or rewrite lines of the list.
                 for u in store.list_users().await? {
                     let org = orgs.iter().find(|o| o.id == u.org_id).map_or("?", |o| o.name.as_str());
-                    out.push_str(&format!("{}  {:<9}  {:<30}  {}\n", u.id, u.role.as_str(), u.name, org));
+                    out.push_str(&format!(
+                        "{}  {:<9}  {:<30}  {}\n",
+                        u.id,
+                        u.role.as_str(),
+                        terminal(&u.name),
+                        terminal(org)
+                    ));
                 }
                 store.close().await;
                 super::print(&out)

@@ -65,7 +65,13 @@ pub struct Throughput {
 
 impl RunRecord {
     /// The run for people: provenance, isolation and throughput first, then the report.
+    ///
+    /// The model's name and version, the file names and the workers' error text come from the
+    /// vendor or the operator: each is escaped as a Markdown table cell
+    /// ([`escape::markdown_cell`]) and kept out of code spans (where escapes do not work), so
+    /// none can end the table, forge a section or open an HTML comment.
     pub fn to_markdown(&self) -> String {
+        use escape::markdown_cell as cell;
         use std::fmt::Write;
         let p = &self.provenance;
         let t = &self.throughput;
@@ -75,16 +81,22 @@ impl RunRecord {
         let _ = writeln!(s, "| started | {} |", p.started);
         let _ = writeln!(
             s,
-            "| model | {} {} (`{}`), sha256 `{}` |",
-            p.manifest.name, p.manifest.version, p.model_file, p.model_sha256
+            "| model | {} {} (file {}), sha256 `{}` |",
+            cell(&p.manifest.name),
+            cell(&p.manifest.version),
+            cell(&p.model_file),
+            p.model_sha256
         );
         let _ = writeln!(s, "| manifest | sha256 `{}` |", p.manifest_sha256);
         let _ = writeln!(
             s,
-            "| dataset | {}{} rows of `{}`, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
-            p.dataset_file.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default(),
+            "| dataset | {}{} rows of {}, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
+            p.dataset_file
+                .as_ref()
+                .map(|f| format!("file {}: ", cell(f)))
+                .unwrap_or_default(),
             p.dataset_rows,
-            p.dataset.scenario,
+            cell(&p.dataset.scenario),
             p.dataset.split,
             p.dataset.seed,
             p.dataset.counterfactual,
@@ -93,7 +105,9 @@ impl RunRecord {
         let _ = writeln!(
             s,
             "| versions | generator {}, sandbox {}, ONNX Runtime {} |",
-            p.generator_version, p.sandbox_version, p.onnxruntime_version
+            cell(&p.generator_version),
+            cell(&p.sandbox_version),
+            cell(&p.onnxruntime_version)
         );
         let active: Vec<&str> = p
             .isolation
@@ -134,7 +148,10 @@ impl RunRecord {
             let _ = writeln!(
                 s,
                 "| worker event | worker {}: {:?} ({}); replaced: {} |",
-                e.worker, e.cause, e.detail, e.respawned
+                e.worker,
+                e.cause,
+                cell(&e.detail),
+                e.respawned
             );
         }
         s.push('\n');

@@ -3,6 +3,7 @@
 use crate::cells::Value;
 use crate::criteria::{Outcome, Verdict};
 use crate::report::{GroupReport, Report};
+use escape::{markdown_cell as cell, markdown_inline as text};
 use std::fmt::Write;
 
 fn num(v: Option<f64>) -> String {
@@ -32,6 +33,12 @@ fn interval(i: Option<[f64; 2]>) -> String {
 }
 
 /// Renders the report (and verdicts, if any) as Markdown.
+///
+/// Every string that is not this function's own text (group values and attribute names from
+/// the data, criteria as a user wrote them, counterfactual values, explanations that quote
+/// them) goes through [`escape::markdown_cell`] or [`escape::markdown_inline`]: a group
+/// value with a newline and `## Criteria` would otherwise forge a section, `<!--` hide the
+/// verdicts after it, and `|` shift a table's columns.
 pub fn render(report: &Report) -> String {
     let verdicts: &[Verdict] = &report.verdicts;
     let mut out = String::new();
@@ -65,9 +72,11 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "| {} ({} {}) | {verdict} | {} | {} | {} |",
-                c.name
-                    .clone()
-                    .unwrap_or_else(|| format!("{} on {}", c.metric, c.attribute)),
+                cell(
+                    &c.name
+                        .clone()
+                        .unwrap_or_else(|| format!("{} on {}", c.metric, c.attribute))
+                ),
                 serde_json::to_value(c.op)
                     .ok()
                     .and_then(|x| x.as_str().map(str::to_owned))
@@ -75,7 +84,7 @@ pub fn render(report: &Report) -> String {
                 c.threshold,
                 num(v.value),
                 interval(v.interval),
-                v.explanation
+                cell(&v.explanation)
             );
         }
         out.push('\n');
@@ -92,9 +101,9 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {}{} | {} | {} | {} | {} |",
-                c.attribute,
-                c.from,
-                c.to,
+                cell(&c.attribute),
+                cell(&c.from),
+                cell(&c.to),
                 c.pairs,
                 num(c.flip_rate),
                 interval(c.flip_rate_interval),
@@ -129,9 +138,9 @@ pub fn render(report: &Report) -> String {
         num(report.theil)
     );
     for a in &report.attributes {
-        let _ = writeln!(out, "## {}\n", a.attribute);
+        let _ = writeln!(out, "## {}\n", text(&a.attribute));
         if let Some(r) = &a.reference {
-            let _ = writeln!(out, "Reference group: {r}.\n");
+            let _ = writeln!(out, "Reference group: {}.\n", text(r));
         }
         let _ = writeln!(
             out,
@@ -148,7 +157,7 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {flags} |",
-                g.group,
+                cell(&g.group),
                 g.count,
                 with_interval(g, "selection_rate"),
                 with_interval(g, "true_positive_rate"),
@@ -200,7 +209,7 @@ pub fn render(report: &Report) -> String {
                         format!(
                             "| {} | {} | {} | {:.2e} | {:.2e} | {} |",
                             d.metric,
-                            c.group,
+                            cell(&c.group),
                             val(&c.difference),
                             c.p_value.unwrap_or(f64::NAN),
                             p,
@@ -243,7 +252,8 @@ pub fn render(report: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "Disparate impact of {g}: {}{} ({rule}).",
+                "Disparate impact of {}: {}{} ({rule}).",
+                text(g),
                 val(&di.ratio),
                 interval(di.ratio_interval)
             );
@@ -283,7 +293,7 @@ pub fn render(report: &Report) -> String {
             .flat_map(|d| {
                 d.excluded
                     .iter()
-                    .map(move |e| format!("{} left out of {}: {}", e.group, d.metric, e.reason))
+                    .map(move |e| format!("{} left out of {}: {}", text(&e.group), d.metric, text(&e.reason)))
             })
             .collect();
         for e in excluded {

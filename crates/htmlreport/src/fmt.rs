@@ -4,6 +4,11 @@ use crate::Lang;
 use std::fmt;
 
 /// Displays a string HTML/XML-escaped (text and attribute values alike).
+///
+/// Besides markup, it shows what would act unseen: control characters (not allowed in XML
+/// 1.0 anyway) and the Unicode bidi controls become visible escapes (`\x1b`, `\u{202e}`), so
+/// a vendor's name cannot reverse the text after it (a verdict, a number) or hide a line
+/// break. Every string of the report passes through here, in HTML and SVG alike.
 pub(crate) struct E<'a>(pub &'a str);
 
 impl fmt::Display for E<'_> {
@@ -16,9 +21,15 @@ impl fmt::Display for E<'_> {
                 '>' => "&gt;",
                 '"' => "&quot;",
                 '\'' => "&#39;",
-                // Control characters are not allowed in XML 1.0: drop them.
-                c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => "",
-                '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => "",
+                '\n' | '\r' | '\t' => continue,
+                c if escape::is_hidden(c) => {
+                    f.write_str(&self.0[last..i])?;
+                    f.write_str(&escape::visible(c))?;
+                    last = i + c.len_utf8();
+                    continue;
+                }
+                // Not characters in XML 1.0: dropped.
+                '\u{fffe}' | '\u{ffff}' => "",
                 _ => continue,
             };
             f.write_str(&self.0[last..i])?;
@@ -27,6 +38,92 @@ impl fmt::Display for E<'_> {
         }
         f.write_str(&self.0[last..])
     }
+}
+
+/// How many characters of a vendor's or user's name a cell or heading shows; the whole name
+/// is in the element's `title`.
+pub(crate) const NAME_CHARS: usize = 120;
+
+/// How many characters of longer vendor text (a worker's error, a description) are shown.
+pub(crate) const TEXT_CHARS: usize = 600;
+
+/// The most of a string a `title` carries: names are far shorter; worker error text is
+/// capped where it is recorded, and this keeps even an uncapped one from swamping the file.
+const TITLE_CHARS: usize = 4000;
+
+/// A vendor's or user's string as HTML text: escaped by [`E`], isolated in `<bdi>` so
+/// right-to-left letters in it cannot reorder the text around it, and cut to `max`
+/// characters with the whole string (up to a bound) in the `title`.
+pub(crate) fn user(s: &str, max: usize) -> String {
+    let shown = escape::truncate_chars(s, max);
+    if shown.was_cut() {
+        format!(
+            "<bdi title=\"{}\">{}</bdi>",
+            E(&escape::truncate_chars(s, TITLE_CHARS).to_string()),
+            E(&shown.text)
+        )
+    } else {
+        format!("<bdi>{}</bdi>", E(s))
+    }
+}
+
+/// A name (model, case, group, criterion, file) as HTML text: [`user`] at [`NAME_CHARS`].
+pub(crate) fn name(s: &str) -> String {
+    user(s, NAME_CHARS)
+}
+
+/// First strong isolate and pop directional isolate: the plain-text form of `<bdi>`, used as
+/// markers in sentences built as text and written with [`Isolated`].
+const FSI: char = '\u{2068}';
+const PDI: char = '\u{2069}';
+
+/// A vendor's or user's string inside a sentence that is built as text: cut to
+/// [`NAME_CHARS`], its own bidi controls made visible, and marked so that [`Isolated`]
+/// writes it inside `<bdi>`. Only text written with [`Isolated`] may contain the result.
+pub(crate) fn iso(s: &str) -> String {
+    let cut = escape::truncate_chars(s, NAME_CHARS);
+    format!("{FSI}{}{PDI}", escape::bidi(&cut.text))
+}
+
+/// Displays text built with [`iso`] as HTML text: escaped like [`E`], except that the
+/// isolate markers become `<bdi>` and `</bdi>`, always balanced (a stray closing marker is
+/// shown as an escape, an unclosed one is closed at the end), so the document stays
+/// well-formed whatever the text holds.
+pub(crate) struct Isolated<'a>(pub &'a str);
+
+impl fmt::Display for Isolated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut depth = 0usize;
+        for part in self.0.split_inclusive([FSI, PDI]) {
+            let (body, marker) = match part.chars().last() {
+                Some(c @ (FSI | PDI)) => (&part[..part.len() - c.len_utf8()], Some(c)),
+                _ => (part, None),
+            };
+            write!(f, "{}", E(body))?;
+            match marker {
+                Some(FSI) => {
+                    depth += 1;
+                    f.write_str("<bdi>")?;
+                }
+                Some(_) if depth > 0 => {
+                    depth -= 1;
+                    f.write_str("</bdi>")?;
+                }
+                Some(c) => write!(f, "{}", E(&c.to_string()))?,
+                None => {}
+            }
+        }
+        for _ in 0..depth {
+            f.write_str("</bdi>")?;
+        }
+        Ok(())
+    }
+}
+
+/// Text built with [`iso`], for where no element may stand (a `<title>`, an attribute, SVG):
+/// the markers removed and the rest escaped by [`E`] (which shows bidi controls).
+pub(crate) fn plain(s: &str) -> String {
+    E(&s.replace([FSI, PDI], "")).to_string()
 }
 
 /// The string, escaped.
@@ -149,8 +246,34 @@ mod tests {
             esc(r#"<a href="x">&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(esc("a\u{1}b"), "ab");
+        assert_eq!(esc("a\u{1}b\u{1b}[2K"), "a\\x01b\\x1b[2K");
+        assert_eq!(esc("a\u{202e}b\u{2066}"), "a\\u{202e}b\\u{2066}");
+        assert_eq!(esc("line\nnext"), "line\nnext");
         assert_eq!(esc("æøå"), "æøå");
+    }
+
+    #[test]
+    fn names_are_isolated_and_capped_with_the_whole_in_the_title() {
+        assert_eq!(name("a<b\u{202e}"), "<bdi>a&lt;b\\u{202e}</bdi>");
+        let long = "x".repeat(NAME_CHARS + 5);
+        let html = name(&long);
+        assert_eq!(
+            html,
+            format!("<bdi title=\"{long}\">{}…</bdi>", "x".repeat(NAME_CHARS - 1))
+        );
+        let huge = "y".repeat(5000);
+        assert!(name(&huge).contains("(1001 more characters)"));
+    }
+
+    #[test]
+    fn isolates_in_sentences_become_balanced_bdi() {
+        let s = format!("model {} on {}", iso("evil\u{2069}\u{202e}"), iso("<g>"));
+        assert_eq!(
+            Isolated(&s).to_string(),
+            "model <bdi>evil\\u{2069}\\u{202e}</bdi> on <bdi>&lt;g&gt;</bdi>"
+        );
+        assert_eq!(Isolated("a\u{2069}b\u{2068}c").to_string(), "a\\u{2069}b<bdi>c</bdi>");
+        assert_eq!(plain(&s), "model evil\\u{2069}\\u{202e} on &lt;g&gt;");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The document, section by section.
 
-use crate::fmt::{DASH, E, esc};
+use crate::fmt::{DASH, E, Isolated, TEXT_CHARS, esc, iso, name, plain, user};
 use crate::json::{Metric, flag, get, list, metric, num, pair, text};
 use crate::svg::{Axis, DotChart, DotRow, LineChart, Series, dot_chart, line_chart, nice_max};
 use crate::{Lang, Meta};
@@ -157,13 +157,13 @@ impl<'a> Doc<'a> {
         let title = format!(
             "{}: {}",
             self.t("Evalueringsrapport", "Evaluation report"),
-            self.model_name()
+            iso(&self.model_name())
         );
         let _ = write!(
             self.out,
             "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><meta name=\"generator\" content=\"sandkasse htmlreport\"/><title>{}</title><style>{CSS}</style></head><body><main>",
             self.l.code(),
-            E(&title)
+            plain(&title)
         );
         self.header(&title);
         self.provenance();
@@ -355,19 +355,19 @@ impl<'a> Doc<'a> {
     // ---- 1. title and summary -----------------------------------------------------------
 
     fn header(&mut self, title: &str) {
-        let _ = write!(self.out, "<header><h1>{}</h1><p class=\"sub\">", E(title));
+        let _ = write!(self.out, "<header><h1>{}</h1><p class=\"sub\">", Isolated(title));
         let mut facts: Vec<String> = Vec::new();
         if let Some(s) = text(self.rec, &["provenance", "dataset", "scenario"]) {
-            facts.push(format!("{}: {}", self.t("Scenarie", "Scenario"), E(s)));
+            facts.push(format!("{}: {}", self.t("Scenarie", "Scenario"), name(s)));
         }
         if let Some(s) = text(self.rec, &["provenance", "started"]) {
             facts.push(format!("{}: {}", self.t("Startet", "Started"), E(s)));
         }
         if let Some(s) = &self.meta.run_id {
-            facts.push(format!("{}: {}", self.t("Kørsel", "Run"), E(s)));
+            facts.push(format!("{}: {}", self.t("Kørsel", "Run"), name(s)));
         }
         if let Some(s) = &self.meta.case_name {
-            facts.push(format!("{}: {}", self.t("Sag", "Case"), E(s)));
+            facts.push(format!("{}: {}", self.t("Sag", "Case"), name(s)));
         }
         let facts = facts.join(" · ");
         self.w(&facts);
@@ -379,7 +379,7 @@ impl<'a> Doc<'a> {
             self.t("Sammenfatning", "Summary")
         );
         for s in summary {
-            let _ = write!(self.out, "<p>{}</p>", E(&s));
+            let _ = write!(self.out, "<p>{}</p>", Isolated(&s));
         }
         self.w("</section>");
         let items = [
@@ -407,16 +407,16 @@ impl<'a> Doc<'a> {
         let mut s = Vec::new();
         let overall = get(self.rep, &["overall"]).unwrap_or(&NULL);
         let rows = num(overall, &["count"]).or_else(|| num(self.rec, &["provenance", "dataset", "rows"]));
-        let scenario = text(self.rec, &["provenance", "dataset", "scenario"]).unwrap_or("?");
+        let scenario = iso(text(self.rec, &["provenance", "dataset", "scenario"]).unwrap_or("?"));
         let rows = rows.map_or_else(|| "?".to_owned(), |r| l.count(r));
         s.push(match l {
             Lang::Da => format!(
                 "Rapporten dokumenterer en evaluering af modellen {} på {rows} syntetiske borgere i scenariet {scenario}.",
-                self.model_name()
+                iso(&self.model_name())
             ),
             Lang::En => format!(
                 "This report documents an evaluation of the model {} on {rows} synthetic citizens in the scenario {scenario}.",
-                self.model_name()
+                iso(&self.model_name())
             ),
         });
 
@@ -462,7 +462,7 @@ impl<'a> Doc<'a> {
             let failed: Vec<String> = verdicts
                 .iter()
                 .filter(|x| text(x, &["verdict"]) == Some("fail"))
-                .map(|x| self.criterion_name(x))
+                .map(|x| iso(&self.criterion_name(x)))
                 .collect();
             let mut line = match l {
                 Lang::Da => format!(
@@ -488,17 +488,18 @@ impl<'a> Doc<'a> {
         }
 
         if let Some((attr, (hi_g, hi), (lo_g, lo))) = self.largest_selection_gap() {
+            let (hi_g, lo_g) = (iso(hi_g), iso(lo_g));
             s.push(match l {
                 Lang::Da => format!(
                     "Den største forskel i udvælgelsesrate er efter {}: {hi_g} udvælges i {} af tilfældene og {lo_g} i {}, en forskel på {} procentpoint.",
-                    self.attr_label(attr).to_lowercase(),
+                    iso(&self.attr_label(attr).to_lowercase()),
                     l.pct(hi, 1),
                     l.pct(lo, 1),
                     l.dec((hi - lo) * 100.0, 1)
                 ),
                 Lang::En => format!(
                     "The largest gap in selection rate is by {}: {hi_g} is selected {} of the time and {lo_g} {}, a difference of {} percentage points.",
-                    self.attr_label(attr).to_lowercase(),
+                    iso(&self.attr_label(attr).to_lowercase()),
                     l.pct(hi, 1),
                     l.pct(lo, 1),
                     l.dec((hi - lo) * 100.0, 1)
@@ -515,13 +516,13 @@ impl<'a> Doc<'a> {
                 s.push(match l {
                     Lang::Da => format!(
                         "Når kun {} ændres hos en kontrafaktisk tvilling, skifter afgørelsen for {} af {} par.",
-                        self.attr_label(attr).to_lowercase(),
+                        iso(&self.attr_label(attr).to_lowercase()),
                         l.pct(flip, 1),
                         l.count(pairs)
                     ),
                     Lang::En => format!(
                         "When only {} is changed in a counterfactual twin, the decision flips for {} of {} pairs.",
-                        self.attr_label(attr).to_lowercase(),
+                        iso(&self.attr_label(attr).to_lowercase()),
                         l.pct(flip, 1),
                         l.count(pairs)
                     ),
@@ -537,8 +538,8 @@ impl<'a> Doc<'a> {
                 if is_single(a) {
                     flagged.push(format!(
                         "{} {}",
-                        self.attr_label(text(a, &["attribute"]).unwrap_or("?")),
-                        g.name
+                        iso(&self.attr_label(text(a, &["attribute"]).unwrap_or("?"))),
+                        iso(g.name)
                     ));
                 } else {
                     flagged_intersections += 1;
@@ -629,27 +630,30 @@ impl<'a> Doc<'a> {
         );
         let meta = self.meta.clone();
         if let Some(s) = &meta.run_id {
-            self.kv(self.t("Kørsels-id", "Run id"), &esc(s));
+            self.kv(self.t("Kørsels-id", "Run id"), &name(s));
         }
         if let Some(s) = &meta.requested_by {
-            self.kv(self.t("Udført af / bestilt af", "Run by / requested by"), &esc(s));
+            self.kv(self.t("Udført af / bestilt af", "Run by / requested by"), &name(s));
         }
         if let Some(s) = &meta.case_name {
-            self.kv(self.t("Sag", "Case"), &esc(s));
+            self.kv(self.t("Sag", "Case"), &name(s));
         }
         if let Some(s) = text(p, &["started"]) {
             self.kv(self.t("Startet", "Started"), &esc(s));
         }
-        let mut model = format!("<strong>{}</strong>", E(&self.model_name()));
+        let mut model = format!("<strong>{}</strong>", name(&self.model_name()));
         if let Some(f) = text(p, &["model_file"]) {
-            let _ = write!(model, " <code>{}</code>", E(f));
+            let _ = write!(model, " <code>{}</code>", name(f));
         }
         if let Some(h) = text(p, &["model_sha256"]) {
             let _ = write!(model, "<br/>SHA-256 <code class=\"hash\">{}</code>", E(h));
         }
         self.kv(self.t("Model", "Model"), &model);
         if let Some(d) = text(p, &["manifest", "description"]) {
-            self.kv(self.t("Leverandørens beskrivelse", "Vendor's description"), &esc(d));
+            self.kv(
+                self.t("Leverandørens beskrivelse", "Vendor's description"),
+                &user(d, TEXT_CHARS),
+            );
         }
         if let Some(h) = text(p, &["manifest_sha256"]) {
             self.kv(
@@ -675,7 +679,7 @@ impl<'a> Doc<'a> {
             }
             for k in ["label", "probability", "score"] {
                 if let Some(s) = text(o, &[k]) {
-                    parts.push(format!("{k} <code>{}</code>", E(s)));
+                    parts.push(format!("{k} <code>{}</code>", name(s)));
                 }
             }
             if !parts.is_empty() {
@@ -685,7 +689,7 @@ impl<'a> Doc<'a> {
         if let Some(i) = get(self.rec, &["inspection"]).filter(|i| i.is_object()) {
             let mut parts = Vec::new();
             if let Some(s) = text(i, &["producer"]) {
-                parts.push(format!("{} {}", self.t("lavet med", "produced by"), E(s)));
+                parts.push(format!("{} {}", self.t("lavet med", "produced by"), name(s)));
             }
             if let Some(b) = num(i, &["file_bytes"]) {
                 parts.push(format!("{} {}", l.count(b), self.t("byte", "bytes")));
@@ -717,10 +721,14 @@ impl<'a> Doc<'a> {
         let d = get(p, &["dataset"]).unwrap_or(&NULL);
         let mut ds = Vec::new();
         if let Some(f) = text(p, &["dataset_file"]) {
-            ds.push(format!("{} <code>{}</code>", self.t("fil", "file"), E(f)));
+            ds.push(format!("{} <code>{}</code>", self.t("fil", "file"), name(f)));
         }
         if let Some(s) = text(d, &["scenario"]) {
-            ds.push(format!("{} <strong>{}</strong>", self.t("scenarie", "scenario"), E(s)));
+            ds.push(format!(
+                "{} <strong>{}</strong>",
+                self.t("scenarie", "scenario"),
+                name(s)
+            ));
         }
         if let Some(r) = num(d, &["rows"]) {
             ds.push(format!("{} {}", l.count(r), self.t("borgere", "citizens")));
@@ -914,9 +922,9 @@ impl<'a> Doc<'a> {
             let threshold = num(v, &["criterion", "threshold"]);
             let value = num(v, &["value"]);
             let ci = pair(v.get("interval"));
-            let mut name = format!("<strong>{}</strong>", E(&self.criterion_name(v)));
+            let mut criterion = format!("<strong>{}</strong>", name(&self.criterion_name(v)));
             let _ = write!(
-                name,
+                criterion,
                 "<span class=\"ci\">{}; <code>{}</code></span>",
                 E(&self.against_label(against)),
                 E(metric_key)
@@ -933,7 +941,7 @@ impl<'a> Doc<'a> {
                     value_html,
                     "<span class=\"ci\">{} {}</span>",
                     self.t("værste gruppe:", "worst group:"),
-                    E(g)
+                    name(g)
                 );
             }
             let ci_s = ci.map_or_else(|| DASH.to_owned(), |c| l.ci(c, 3));
@@ -992,7 +1000,7 @@ impl<'a> Doc<'a> {
             }
             let _ = write!(
                 self.out,
-                "<tr class=\"row-{}\"><td>{name}</td><td class=\"n\">{requirement}</td><td>{}</td><td class=\"n\">{value_html}</td><td class=\"n\">{}</td><td>{why}</td></tr>",
+                "<tr class=\"row-{}\"><td>{criterion}</td><td class=\"n\">{requirement}</td><td>{}</td><td class=\"n\">{value_html}</td><td class=\"n\">{}</td><td>{why}</td></tr>",
                 E(verdict),
                 self.verdict_badge(verdict),
                 E(&ci_s)
@@ -1122,7 +1130,7 @@ impl<'a> Doc<'a> {
 
     fn attribute(&mut self, a: &Value) {
         let l = self.l;
-        let name = text(a, &["attribute"]).unwrap_or("?");
+        let attr = text(a, &["attribute"]).unwrap_or("?");
         let gs = groups(a);
         let has_true = gs
             .iter()
@@ -1130,16 +1138,16 @@ impl<'a> Doc<'a> {
         let _ = write!(
             self.out,
             "<h3 id=\"attr-{}\">{} <span class=\"muted\">(<code>{}</code>)</span></h3>",
-            anchor(name),
-            E(&self.attr_label(name)),
-            E(name)
+            anchor(attr),
+            name(&self.attr_label(attr)),
+            name(attr)
         );
         if let Some(r) = text(a, &["reference"]) {
             let _ = write!(
                 self.out,
                 "<p>{} {}.</p>",
                 self.t("Referencegruppe:", "Reference group:"),
-                E(r)
+                name(r)
             );
         }
         let keep = if gs.len() <= 12 { " keep" } else { "" };
@@ -1180,7 +1188,7 @@ impl<'a> Doc<'a> {
                 self.out,
                 "<tr{}><th scope=\"row\">{}</th><td class=\"n\">{}</td>",
                 if g.compared() { "" } else { " class=\"flagged\"" },
-                E(g.name),
+                name(g.name),
                 E(&g.count.map_or_else(|| DASH.to_owned(), |c| l.count(c)))
             );
             for c in GROUP_COLUMNS {
@@ -1327,7 +1335,7 @@ impl<'a> Doc<'a> {
                 let _ = write!(
                     self.out,
                     "<tr><th scope=\"row\">{}</th>{}<td>{ok_html}</td><td class=\"n\">{}</td></tr>",
-                    E(g),
+                    name(g),
                     self.value_cell(d.get("ratio"), pair(d.get("ratio_interval"))),
                     E(&p.map_or_else(|| DASH.to_owned(), |p| l.sci(p)))
                 );
@@ -1398,8 +1406,8 @@ impl<'a> Doc<'a> {
                 self.out,
                 "<tr{}><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{}</td>{}<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 if is_overall { " class=\"total\"" } else { "" },
-                E(&attr),
-                E(&change),
+                name(&attr),
+                name(&change),
                 cnt("pairs"),
                 self.metric_cell(Some(flip), true),
                 cnt("flips_to_positive"),
@@ -1422,23 +1430,23 @@ impl<'a> Doc<'a> {
         );
         let mut any = false;
         for a in self.attributes().iter().filter(|a| is_single(a)) {
-            let name = text(a, &["attribute"]).unwrap_or("?");
+            let attr = text(a, &["attribute"]).unwrap_or("?");
             let gs: Vec<Group<'_>> = groups(a);
             if gs.is_empty() {
                 continue;
             }
             any = true;
-            let _ = write!(self.out, "<h3>{}</h3>", E(&self.attr_label(name)));
-            self.rates_chart(name, &gs);
+            let _ = write!(self.out, "<h3>{}</h3>", name(&self.attr_label(attr)));
+            self.rates_chart(attr, &gs);
             let with_data: Vec<&Group<'_>> = gs.iter().filter(|g| !g.empty).collect();
             if with_data.iter().any(|g| !list(g.v, &["calibration"]).is_empty()) {
-                self.calibration_chart(name, &with_data);
+                self.calibration_chart(attr, &with_data);
             }
             if with_data.iter().any(|g| !list(g.v, &["roc_curve"]).is_empty()) {
-                self.roc_chart(name, &with_data);
+                self.roc_chart(attr, &with_data);
             }
             if with_data.iter().any(|g| !list(g.v, &["threshold_sweep"]).is_empty()) {
-                self.sweep_chart(name, &with_data);
+                self.sweep_chart(attr, &with_data);
             }
         }
         if self.flip_chart() {
@@ -1908,7 +1916,7 @@ impl<'a> Doc<'a> {
                     "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"detail\">{}</td><td>{}</td></tr>",
                     E(&e.get("worker").map_or_else(String::new, |w| scalar(w, l))),
                     E(&e.get("cause").map_or_else(String::new, |c| scalar(c, l))),
-                    E(text(e, &["detail"]).unwrap_or("")),
+                    user(text(e, &["detail"]).unwrap_or(""), TEXT_CHARS),
                     E(replaced)
                 );
             }

@@ -34,6 +34,8 @@ struct Node {
     children: Vec<Node>,
     /// Text directly inside, references resolved.
     text: String,
+    /// All text inside, in document order (text inside `<bdi>` included where it stands).
+    deep: String,
 }
 
 impl Node {
@@ -60,11 +62,7 @@ impl Node {
 
     /// All text inside, in document order.
     fn deep_text(&self) -> String {
-        let mut s = self.text.clone();
-        for c in &self.children {
-            s.push_str(&c.deep_text());
-        }
-        s
+        self.deep.clone()
     }
 
     fn by_id(&self, id: &str) -> Option<&Node> {
@@ -103,6 +101,9 @@ fn parse(html: &str) -> Node {
                 let t = t.into_inner();
                 assert!(!t.contains('<'), "stray < in text");
                 stack.last_mut().unwrap().text.push_str(&t);
+                for n in &mut stack {
+                    n.deep.push_str(&t);
+                }
             }
             Event::GeneralRef(r) => {
                 let c = if r.is_char_ref() {
@@ -118,6 +119,9 @@ fn parse(html: &str) -> Node {
                     }
                 };
                 stack.last_mut().unwrap().text.push(c);
+                for n in &mut stack {
+                    n.deep.push(c);
+                }
             }
             Event::CData(_) | Event::PI(_) => panic!("no CDATA or processing instructions expected"),
             Event::Comment(_) | Event::Decl(_) | Event::DocType(_) => {}
@@ -451,6 +455,46 @@ fn record_strings_are_escaped() {
         }
         // Chart titles and descriptions carry group names too.
         assert!(doc.find("desc").iter().any(|d| d.deep_text().contains("<b>F</b> & co")));
+    }
+}
+
+#[test]
+fn bidi_controls_and_control_characters_are_shown_not_obeyed() {
+    let mut rec = fixture(FIXTURES[0]);
+    rec["provenance"]["manifest"]["name"] = "gbm\u{202e}gpj.exe".into();
+    rec["report"]["attributes"][0]["groups"][0]["group"] = "F\u{202e}\u{2066}x\u{1b}[2K".into();
+    rec["worker_events"] = serde_json::json!([
+        {"worker": 0, "cause": "crashed", "detail": "long\u{202e}".repeat(1000), "respawned": true}
+    ]);
+    let meta = Meta {
+        run_id: None,
+        requested_by: Some("\u{2067}Anna".into()),
+        case_name: Some("Sag \u{202e}1".into()),
+    };
+    for l in LANGS {
+        let html = render(&rec, l, &meta);
+        for c in ['\u{202e}', '\u{2066}', '\u{2067}', '\u{1b}'] {
+            assert!(!html.contains(c), "{l:?}: a raw U+{:04X}", c as u32);
+        }
+        // Each name is shown, its controls visible, isolated where it stands in text.
+        for shown in [
+            "<bdi>gbm\\u{202e}gpj.exe 1.0.0</bdi>",
+            "<bdi>Sag \\u{202e}1</bdi>",
+            "<bdi>\\u{2067}Anna</bdi>",
+            "<bdi>F\\u{202e}\\u{2066}x\\x1b[2K</bdi>",
+        ] {
+            assert!(html.contains(shown), "{l:?}: {shown}");
+        }
+        // The summary's sentence isolates the model's name too.
+        assert!(html.contains("<bdi>gbm\\u{202e}gpj.exe 1.0.0</bdi> "), "{l:?}");
+        // A worker's long error is cut for the table, with more of it in the title.
+        assert!(html.contains("(1001 more characters)"), "{l:?}");
+        assert!(
+            html.matches("long\\u{202e}").count() < 1000,
+            "{l:?}: the whole error is shown"
+        );
+        // Still well-formed.
+        parse(&html);
     }
 }
 

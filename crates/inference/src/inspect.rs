@@ -724,23 +724,29 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 impl Summary {
-    /// A summary a reviewer can read.
+    /// A summary a reviewer can read, in a terminal.
+    ///
+    /// Every name in it (producer, opset domains, inputs and outputs, their types and
+    /// dimensions, operators) is the model's own text: each goes through
+    /// [`escape::terminal`], so an escape sequence or a newline in a name is shown, not obeyed,
+    /// and cannot erase or fake the "accepted" line printed after this summary.
     pub fn to_text(&self) -> String {
+        use escape::terminal as t;
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "sha256      {}", self.sha256);
+        let _ = writeln!(s, "sha256      {}", t(&self.sha256));
         let _ = writeln!(s, "size        {} bytes", self.file_bytes);
-        let _ = writeln!(s, "producer    {} (IR version {})", self.producer, self.ir_version);
-        let opsets: Vec<String> = self.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
+        let _ = writeln!(s, "producer    {} (IR version {})", t(&self.producer), self.ir_version);
+        let opsets: Vec<String> = self.opsets.iter().map(|(d, v)| format!("{} {v}", t(d))).collect();
         let _ = writeln!(s, "opsets      {}", opsets.join(", "));
         for (what, ports) in [("input", &self.inputs), ("output", &self.outputs)] {
             for p in ports {
                 let shape = p
                     .shape
                     .as_ref()
-                    .map(|d| format!(" [{}]", d.join(", ")))
+                    .map(|d| format!(" [{}]", t(&d.join(", "))))
                     .unwrap_or_default();
-                let _ = writeln!(s, "{what:<11} {} {}{shape}", p.name, p.r#type);
+                let _ = writeln!(s, "{what:<11} {} {}{shape}", t(&p.name), t(&p.r#type));
             }
         }
         let _ = writeln!(
@@ -748,7 +754,7 @@ impl Summary {
             "graph       {} nodes, {} initializers, {} parameters",
             self.nodes, self.initializers, self.parameters
         );
-        let ops: Vec<String> = self.operators.iter().map(|(o, n)| format!("{o} x{n}")).collect();
+        let ops: Vec<String> = self.operators.iter().map(|(o, n)| format!("{} x{n}", t(o))).collect();
         let _ = writeln!(s, "operators   {}", ops.join(", "));
         s
     }

@@ -1,7 +1,7 @@
 //! The audit log for advisors and admins: the chain's verification first, then the entries
 //! with filters and pages.
 
-use super::layout::{self, Nav, short_id, table, when};
+use super::layout::{self, NAME_CHARS, Nav, TEXT_CHARS, name, plain, short_id, table, user, when};
 use super::{PageResult, Session};
 use crate::error::ApiError;
 use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, filter};
@@ -146,7 +146,7 @@ pub async fn list(
                 " " a #check-now href="/ui/audit?check=now" { "Check again now" }
             },
             ChainStatus::Broken(b) => div.notice.bad #chain-status role="alert" {
-                strong { "The chain is broken at entry " (b.seq) "." } " " (b.message)
+                strong { "The chain is broken at entry " (b.seq) "." } " " (user(&b.message, TEXT_CHARS))
                 " (checked at " (when(&checked_at)) ") " a #check-now href="/ui/audit?check=now" { "Check again now" }
             },
         }
@@ -154,13 +154,13 @@ pub async fn list(
             label { "Case"
                 select name="case" {
                     option value="" { "any" }
-                    @for (id, name) in &case_list { option value=(id) selected[q.case.as_deref() == Some(id)] { (name) } }
+                    @for (id, n) in &case_list { option value=(id) selected[q.case.as_deref() == Some(id)] { (plain(n, NAME_CHARS)) } }
                 }
             }
             label { "Actor"
                 select name="actor" {
                     option value="" { "anyone" }
-                    @for (id, name) in &user_list { option value=(id) selected[q.actor.as_deref() == Some(id)] { (name) } }
+                    @for (id, n) in &user_list { option value=(id) selected[q.actor.as_deref() == Some(id)] { (plain(n, NAME_CHARS)) } }
                     option value="anonymous" selected[q.actor.as_deref() == Some("anonymous")] { "anonymous" }
                 }
             }
@@ -182,12 +182,12 @@ pub async fn list(
                     tr.entry {
                         td.num { (e.seq) }
                         td.time { (when(&e.time)) }
-                        td { (users.get(e.actor.as_str()).copied().unwrap_or(e.actor.as_str())) }
-                        td { (e.role) }
-                        td.mono { (e.action) }
-                        td.mono { (e.object) }
-                        td class=(if e.outcome == "ok" || e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (e.outcome) }
-                        td { (e.case_id.as_deref().map_or("", |c| cases.get(c).copied().unwrap_or(c))) }
+                        td { (name(users.get(e.actor.as_str()).copied().unwrap_or(e.actor.as_str()))) }
+                        td { (name(&e.role)) }
+                        td.mono { (user(&e.action, TEXT_CHARS)) }
+                        td.mono { (user(&e.object, TEXT_CHARS)) }
+                        td class=(if e.outcome == "ok" || e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (name(&e.outcome)) }
+                        td { (name(e.case_id.as_deref().map_or("", |c| cases.get(c).copied().unwrap_or(c)))) }
                         td { (short_id(&e.request_id)) }
                     }
                 }

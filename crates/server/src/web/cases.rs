@@ -1,7 +1,9 @@
 //! Cases, their criteria and models, and the vendor's upload form.
 
 use super::Session;
-use super::layout::{self, Nav, csrf_field, short_id, state_badge, table, when};
+use super::layout::{
+    self, Nav, TEXT_CHARS, csrf_field, json_text, name, names, short_id, state_badge, table, user, when,
+};
 use super::runs::run_form;
 use super::{PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
@@ -48,8 +50,8 @@ async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> Page
             (table(&["Case", "Organisations", "Models", "Runs", "Opened"], html! {
                 @for (case, members, models, runs) in &rows {
                     tr.case {
-                        td { a href={ "/ui/cases/" (case.id) } { (case.name) } }
-                        td { (members.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                        td { a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } }
+                        td { (names(members.iter().map(|o| o.name.as_str()))) }
                         td.num { (models) }
                         td.num { (runs) }
                         td { (case.created_at.as_str().get(..10).unwrap_or_default()) }
@@ -59,14 +61,14 @@ async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> Page
         }
         @if manages {
             h2 { "Open a case" }
-            @if let Some(e) = &error { div.notice.bad role="alert" { (e) } }
+            @if let Some(e) = &error { div.notice.bad role="alert" { (user(e, TEXT_CHARS)) } }
             form.stack #new-case method="post" action="/ui/cases" {
                 (csrf_field(s))
                 label { "Name" input type="text" name="name" required maxlength="200"; }
                 fieldset {
                     legend { "Organisations taking part (yours is always in)" }
                     @for org in orgs.iter().filter(|o| o.id != s.caller.org.id) {
-                        label { input type="checkbox" name="members" value=(org.id); " " (org.name) " (" (org.kind.as_str()) ")" }
+                        label { input type="checkbox" name="members" value=(org.id); " " (name(&org.name)) " (" (org.kind.as_str()) ")" }
                     }
                 }
                 div { button type="submit" { "Open case" } }
@@ -130,12 +132,12 @@ async fn case_page(
     let criteria_text = criteria
         .as_ref()
         .and_then(|c| serde_json::to_string_pretty(&c.json).ok())
-        .unwrap_or_else(|| "[]".into());
+        .map_or_else(|| "[]".into(), |t| json_text(&t));
     let body = html! {
         p.muted { a href="/ui/cases" { "Cases" } " ›" }
-        h1 #case-name { (case.name) }
+        h1 #case-name { (name(&case.name)) }
         dl.facts {
-            dt { "Organisations" } dd { (members.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")) }
+            dt { "Organisations" } dd { (names(members.iter().map(|o| o.name.as_str()))) }
             dt { "Opened" } dd { (when(case.created_at.as_str())) }
             dt { "Id" } dd.mono { (case.id) }
         }
@@ -150,7 +152,7 @@ async fn case_page(
         @if MANAGES_CASES.contains(&role) {
             details open[criteria_error.is_some()] {
                 summary { "Change the criteria" }
-                @if let Some((_, e)) = criteria_error { div.notice.bad #criteria-error role="alert" { (e) } }
+                @if let Some((_, e)) = criteria_error { div.notice.bad #criteria-error role="alert" { (user(e, TEXT_CHARS)) } }
                 form.stack method="post" action={ "/ui/cases/" (case.id) "/criteria" } {
                     (csrf_field(s))
                     label { "Criteria (JSON list, or TOML with [[criterion]] tables)"
@@ -187,7 +189,7 @@ async fn case_page(
 fn criteria_table(json: &serde_json::Value) -> Markup {
     let list: Vec<fairness::criteria::Criterion> = match serde_json::from_value(json.clone()) {
         Ok(l) => l,
-        Err(_) => return html! { pre.mono { (json) } },
+        Err(_) => return html! { pre.mono { (json_text(json)) } },
     };
     let op = |c: &fairness::criteria::Criterion| {
         serde_json::to_value(c.op)
@@ -206,9 +208,9 @@ fn criteria_table(json: &serde_json::Value) -> Markup {
         html! {
             @for c in &list {
                 tr.criterion {
-                    td { (c.name.as_deref().unwrap_or("")) }
-                    td { (c.attribute) }
-                    td.mono { (c.metric) }
+                    td { (name(c.name.as_deref().unwrap_or(""))) }
+                    td { (name(&c.attribute)) }
+                    td.mono { (name(&c.metric)) }
                     td { (against(c).replace('_', " ")) }
                     td.mono { (op(c)) " " (c.threshold) }
                 }
@@ -223,9 +225,9 @@ fn models_table(models: &[Model]) -> Markup {
         html! {
             @for m in models {
                 tr.model {
-                    td { a href={ "/ui/models/" (m.id) } { (m.name) } }
-                    td { (m.version) }
-                    td { (m.scenario) }
+                    td { a href={ "/ui/models/" (m.id) } { (name(&m.name)) } }
+                    td { (name(&m.version)) }
+                    td { (name(&m.scenario)) }
                     td.time { (when(m.created_at.as_str())) }
                     td { (short_id(m.model_sha256.as_str())) }
                 }
@@ -285,14 +287,14 @@ pub async fn set_criteria(
 
 fn upload_form(s: &Session, case: &Case, findings: Option<(&str, &[String])>) -> Markup {
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
+        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
         h1 { "Upload a model" }
         p { "The model (ONNX) and its manifest (TOML or JSON) are inspected before anything is stored: operators, opsets, sizes and the manifest's columns. A model that fails is not kept." }
         @if let Some((message, list)) = findings {
             div.notice.bad #upload-error role="alert" {
-                p { (message) }
+                p { (user(message, TEXT_CHARS)) }
                 @if !list.is_empty() {
-                    ul.findings { @for f in list { li { (f) } } }
+                    ul.findings { @for f in list { li { (user(f, TEXT_CHARS)) } } }
                 }
             }
         }
@@ -401,24 +403,24 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
         .map(|o| o.name)
         .unwrap_or_default();
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
-        h1 #model-name { (model.name) " " span.muted { (model.version) } }
+        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
+        h1 #model-name { (name(&model.name)) " " span.muted { (name(&model.version)) } }
         dl.facts {
-            dt { "Scenario" } dd { (model.scenario) }
-            dt { "Vendor" } dd { (uploader) }
+            dt { "Scenario" } dd { (name(&model.scenario)) }
+            dt { "Vendor" } dd { (name(&uploader)) }
             dt { "Uploaded" } dd { (when(model.created_at.as_str())) }
             dt { "Model SHA-256" } dd.mono { (model.model_sha256.as_str()) }
             dt { "Manifest SHA-256" } dd.mono { (model.manifest_sha256.as_str()) }
         }
         h2 #inspection { "Inspection" }
         @match &summary {
-            None => pre.mono { (model.inspection) },
+            None => pre.mono { (json_text(&model.inspection)) },
             Some(sum) => {
                 div.notice.ok { "Accepted: no findings. Only allowed operators and opsets, no external data, within every size limit." }
                 dl.facts {
-                    dt { "Producer" } dd { (sum.producer) }
+                    dt { "Producer" } dd { (name(&sum.producer)) }
                     dt { "IR version" } dd { (sum.ir_version) }
-                    dt { "Opsets" } dd.mono { (sum.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect::<Vec<_>>().join(", ")) }
+                    dt { "Opsets" } dd.mono { (user(&sum.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect::<Vec<_>>().join(", "), TEXT_CHARS)) }
                     dt { "File size" } dd { (sum.file_bytes) " bytes" }
                     dt { "Nodes" } dd { (sum.nodes) }
                     dt { "Initializers" } dd { (sum.initializers) }
@@ -428,14 +430,14 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
                 (table(&["Direction", "Name", "Type", "Shape"], html! {
                     @for (dir, p) in sum.inputs.iter().map(|p| ("input", p)).chain(sum.outputs.iter().map(|p| ("output", p))) {
                         tr.port {
-                            td { (dir) } td.mono { (p.name) } td.mono { (p.r#type) }
-                            td.mono { (p.shape.as_ref().map_or("—".to_owned(), |s| format!("[{}]", s.join(", ")))) }
+                            td { (dir) } td.mono { (name(&p.name)) } td.mono { (name(&p.r#type)) }
+                            td.mono { (user(&p.shape.as_ref().map_or("—".to_owned(), |s| format!("[{}]", s.join(", "))), TEXT_CHARS)) }
                         }
                     }
                 }))
                 h2 { "Operators" }
                 (table(&["Operator", "Count"], html! {
-                    @for (op, n) in &sum.operators { tr.operator { td.mono { (op) } td.num { (n) } } }
+                    @for (op, n) in &sum.operators { tr.operator { td.mono { (name(op)) } td.num { (n) } } }
                 }))
             }
         }

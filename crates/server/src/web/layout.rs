@@ -89,7 +89,7 @@ pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u3
                 @if let Some(s) = refresh {
                     meta http-equiv="refresh" content=(s);
                 }
-                title { (title) " · Sandkasse" }
+                title { (plain(title, NAME_CHARS)) " · Sandkasse" }
                 link rel="stylesheet" href="/ui/assets/style.css";
             }
             body {
@@ -106,7 +106,7 @@ pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u3
                             }
                             div.who {
                                 span #who {
-                                    (s.caller.user.name) " · " (s.caller.org.name) " · "
+                                    (name(&s.caller.user.name)) " · " (name(&s.caller.org.name)) " · "
                                     span #role { (s.caller.role().as_str()) }
                                 }
                                 form method="post" action="/ui/logout" {
@@ -159,14 +159,69 @@ pub fn when(rfc3339: &str) -> String {
     }
 }
 
+/// How many characters of a name (case, model, version, organisation, person) a page shows;
+/// names are at most 200 characters where they are accepted, and the whole is in `title`.
+pub const NAME_CHARS: usize = 80;
+
+/// How many characters of longer text (a run's cause, an inspection finding, an error
+/// message, an audit entry's object) a page shows.
+pub const TEXT_CHARS: usize = 600;
+
+/// The most of a string a `title` carries (names are far shorter; this bounds the page even
+/// for text that was not capped where it was stored).
+const TITLE_CHARS: usize = 4000;
+
+/// A vendor's or user's string as page text, at most [`NAME_CHARS`] shown: see [`user`].
+pub fn name(s: &str) -> Markup {
+    user(s, NAME_CHARS)
+}
+
+/// A vendor's or user's string as page text: maud escapes its markup; here, characters that
+/// act unseen (newlines, ESC and other controls, the bidi controls such as U+202E that would
+/// reverse the text after them) are shown as visible escapes (`\n`, `\u{202e}`), the string
+/// is isolated in `<bdi>` so right-to-left letters in it cannot reorder the page around it,
+/// and it is cut to `max` characters with the whole (to a bound) in the `title`.
+pub fn user(s: &str, max: usize) -> Markup {
+    let shown = escape::truncate_chars(s, max);
+    if shown.was_cut() {
+        let whole = escape::visible_text(&escape::truncate_chars(s, TITLE_CHARS).to_string());
+        html! { bdi title=(whole) { (escape::visible_text(&shown.text)) } }
+    } else {
+        html! { bdi { (escape::visible_text(s)) } }
+    }
+}
+
+/// A vendor's or user's string where no element may stand (`<title>`, `<option>`, an
+/// attribute): hidden characters shown as escapes, cut to `max` characters with `…`.
+pub fn plain(s: &str, max: usize) -> String {
+    escape::visible_text(&escape::truncate_chars(s, max).text)
+}
+
+/// Names joined with commas, each isolated and capped by [`name`].
+pub fn names<'a>(list: impl IntoIterator<Item = &'a str>) -> Markup {
+    html! {
+        @for (i, n) in list.into_iter().enumerate() {
+            @if i > 0 { ", " }
+            (name(n))
+        }
+    }
+}
+
+/// Serialized JSON as page text (a `<pre>`, a text area): bidi controls and line separators
+/// written as JSON `\u` escapes, so it reads as it means and still parses to the same value.
+pub fn json_text(v: &impl std::fmt::Display) -> String {
+    escape::json_text(&v.to_string())
+}
+
 /// The first characters of an id, with the whole id as a tooltip.
 pub fn short_id(id: &str) -> Markup {
-    html! { span.mono title=(id) { (id.chars().take(8).collect::<String>()) } }
+    let shown = escape::visible_text(&id.chars().take(8).collect::<String>());
+    html! { span.mono title=(plain(id, TITLE_CHARS)) { (shown) } }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::when;
+    use super::{NAME_CHARS, name, plain, user, when};
 
     #[test]
     fn times_are_shown_to_the_second_in_utc() {
@@ -175,5 +230,23 @@ mod tests {
         // Anything else is shown as stored rather than guessed at.
         assert_eq!(when("yesterday"), "yesterday");
         assert_eq!(when("2026-11-24T14:54:03+02:00"), "2026-11-24T14:54:03+02:00");
+    }
+
+    #[test]
+    fn names_are_isolated_escaped_and_capped() {
+        assert_eq!(
+            name("gpj\u{202e}.exe <b>\n").into_string(),
+            "<bdi>gpj\\u{202e}.exe &lt;b&gt;\\n</bdi>"
+        );
+        let long = "ø".repeat(NAME_CHARS + 10);
+        let html = name(&long).into_string();
+        assert!(html.starts_with("<bdi title=\""), "{html}");
+        assert!(html.contains(&format!("title=\"{long}\"")), "{html}");
+        assert!(
+            html.ends_with(&format!(">{}…</bdi>", "ø".repeat(NAME_CHARS - 1))),
+            "{html}"
+        );
+        assert_eq!(plain("a\u{2066}b", 10), "a\\u{2066}b");
+        assert_eq!(user("abc", 2).into_string(), "<bdi title=\"abc\">a…</bdi>");
     }
 }

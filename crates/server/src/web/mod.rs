@@ -215,7 +215,7 @@ fn error_page(e: &Shown, session: Option<&Session>) -> maud::Markup {
             h1 #error-title { (title) }
             div.notice.bad #error {
                 p { strong { (e.status.as_u16()) " " (e.code) } }
-                p #error-message { (e.message) }
+                p #error-message { (layout::user(&e.message, layout::TEXT_CHARS)) }
             }
             @if e.status == StatusCode::UNAUTHORIZED {
                 p { a href="/ui/login" { "Log in" } }

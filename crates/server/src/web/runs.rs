@@ -1,6 +1,8 @@
 //! Runs: the start form, lists, one run with live progress, cancelling, and its report.
 
-use super::layout::{self, Nav, csrf_field, short_id, state_badge, table, when};
+use super::layout::{
+    self, NAME_CHARS, Nav, TEXT_CHARS, csrf_field, name, plain, short_id, state_badge, table, user, when,
+};
 use super::{CsrfOnly, PageError, PageResult, Session, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditCase, AuditObject};
@@ -36,7 +38,9 @@ pub fn run_form(
             label { "Model"
                 select #run-model name="model_id" required {
                     @for m in models {
-                        option value=(m.id) selected[selected.is_some_and(|x| x.id == m.id)] { (m.name) " " (m.version) }
+                        option value=(m.id) selected[selected.is_some_and(|x| x.id == m.id)] {
+                            (plain(&m.name, NAME_CHARS)) " " (plain(&m.version, NAME_CHARS))
+                        }
                     }
                 }
             }
@@ -66,11 +70,9 @@ fn progress(run: &Run) -> f64 {
 
 /// Runs with their model's name where the caller can see the model.
 pub fn runs_table(runs: &[Run], models: &[Model]) -> Markup {
-    let name = |r: &Run| {
-        models.iter().find(|m| m.id == r.model_id).map_or_else(
-            || r.model_id.as_str().chars().take(8).collect(),
-            |m| format!("{} {}", m.name, m.version),
-        )
+    let model = |r: &Run| match models.iter().find(|m| m.id == r.model_id) {
+        Some(m) => html! { (name(&m.name)) " " (name(&m.version)) },
+        None => html! { (r.model_id.as_str().chars().take(8).collect::<String>()) },
     };
     table(
         &["Run", "Model", "State", "Progress", "Citizens", "Created"],
@@ -78,7 +80,7 @@ pub fn runs_table(runs: &[Run], models: &[Model]) -> Markup {
             @for r in runs {
                 tr.run {
                     td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } }
-                    td { (name(r)) }
+                    td { (model(r)) }
                     td { (state_badge(r.state)) }
                     td.num { (format!("{:.0} %", 100.0 * progress(r))) }
                     td.num { (r.total_rows) }
@@ -174,9 +176,9 @@ pub async fn create(
             let (model, case) = policy::model(&state, &s.caller, &f.model_id).await?;
             let models = policy::visible_models(&s.caller, state.store.list_models(&case.id).await?);
             let body = html! {
-                p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
+                p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
                 h1 { "Start a run" }
-                div.notice.bad #run-error role="alert" { (e.message) }
+                div.notice.bad #run-error role="alert" { (user(&e.message, TEXT_CHARS)) }
                 (run_form(&s, &models, Some(&model), state.config.max_run_rows, Some(&f)))
             };
             Ok(in_case(
@@ -232,7 +234,7 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let live = !run.state.is_terminal();
     let pct = 100.0 * progress(&run);
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (case.name) } " ›" }
+        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
         h1 { "Run " (short_id(run.id.as_str())) " " span #run-state { (state_badge(run.state)) } }
         @if live {
             div #live {
@@ -240,7 +242,7 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                 p.muted { (format!("{pct:.1} %")) " · " (run.progress_rows) " of " (run.total_rows) " rows scored · this page updates itself every 2 seconds" }
             }
         }
-        @if let Some(cause) = &run.cause { div.notice.bad #run-cause { (cause) } }
+        @if let Some(cause) = &run.cause { div.notice.bad #run-cause { (user(cause, TEXT_CHARS)) } }
         @if run.state == RunState::Succeeded {
             div.actions #report-links {
                 a.button #report-en href={ "/ui/runs/" (run.id) "/report?lang=en" } { "Report (English)" }
@@ -255,13 +257,13 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
         }
         h2 { "Details" }
         dl.facts {
-            dt { "Model" } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (m.name) " " (m.version) }, None => span.mono { (run.model_id) } } }
-            dt { "Started by" } dd { (by) }
+            dt { "Model" } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (name(&m.name)) " " (name(&m.version)) }, None => span.mono { (run.model_id) } } }
+            dt { "Started by" } dd { (name(&by)) }
             dt { "Created" } dd { (when(run.created_at.as_str())) }
             dt { "Started" } dd { (run.started_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
             dt { "Finished" } dd { (run.finished_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
             @if let Some(p) = &params {
-                dt { "Scenario" } dd { (p.dataset.scenario) }
+                dt { "Scenario" } dd { (name(&p.dataset.scenario)) }
                 dt { "Citizens" } dd { (run.total_rows) " rows (seed " (p.dataset.seed) ")" }
                 dt { "Criteria" } dd { (p.criteria.len()) " fixed for this run" }
                 dt { "Bootstrap" } dd { (p.bootstrap) " resamples" }
