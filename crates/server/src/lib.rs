@@ -112,6 +112,7 @@ pub async fn serve(
         downloads: tokio::sync::Semaphore::new(2),
         models: serving::Models::new(serving_config),
         callers: middleware::CallerCache::default(),
+        anonymous: middleware::anonymous::Anonymous::default(),
         visible_models: routes::v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
         last_check: routes::audit::LastCheck::default(),
@@ -129,7 +130,12 @@ pub async fn serve(
     ready(&Running { addr, demo });
     let app = routes::router(state.clone());
     let runner_state = state.clone();
-    let result = axum::serve(listener, app)
+    let refusals = middleware::anonymous::spawn_flusher(&state);
+    // The peer's address (`ConnectInfo`) keys the rate limit of anonymous callers.
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests, stopping runs");
@@ -140,6 +146,8 @@ pub async fn serve(
     for e in executors {
         let _ = e.await;
     }
+    refusals.abort();
+    middleware::anonymous::flush_all(&state).await;
     store.close().await;
     result.map_err(ServeError::Io)
 }
