@@ -19,9 +19,11 @@ def field(h, s):
     b = s.encode()
     h.update(struct.pack(">Q", len(b))); h.update(b)
 con = sqlite3.connect(db)
-prev = "0" * 64
+# Continue after whatever is there already (`users add` may have written an entry).
+head = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+start, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
 rows = []
-for seq in range(1, n + 1):
+for seq in range(start, start + n):
     e = dict(time="2026-11-29T12:%02d:%02d.%06dZ" % (seq // 60 % 60, seq % 60, seq % 1000000),
              actor="anonymous", org="", role="", action="POST /api/v1/cases/{case}/models",
              object="/api/v1/cases/" + ("x" * 260) + "/%08d/models" % seq, outcome="401",

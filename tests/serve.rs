@@ -654,7 +654,10 @@ fn every_kind_of_change_has_exactly_one_audit_entry_for_its_request() {
         assert_eq!(r.status, status, "{action}: {}", r.text());
         changes.push((r.request_id.clone().unwrap(), action, status));
     };
-    let r = authority.post("/api/v1/cases", &json!({"name": "Sag", "members": ["Nordlys Analytics"]}));
+    let r = authority.post(
+        "/api/v1/cases",
+        &json!({"name": "Sag", "members": ["Nordlys Analytics"]}),
+    );
     note(&r, "POST /api/v1/cases", 201);
     let case = r.json()["id"].as_str().unwrap().to_owned();
     let r = authority.post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Fjord AI"}));
@@ -672,7 +675,9 @@ fn every_kind_of_change_has_exactly_one_audit_entry_for_its_request() {
     // Refused and failed requests keep their one entry, written after the handler.
     let r = vendor.post(&format!("/api/v1/runs/{run}/cancel"), &json!({}));
     note(&r, "POST /api/v1/runs/{run}/cancel", 409);
-    let r = server.client(Some(&p.advisor)).post("/api/v1/cases", &json!({"name": "x"}));
+    let r = server
+        .client(Some(&p.advisor))
+        .post("/api/v1/cases", &json!({"name": "x"}));
     note(&r, "POST /api/v1/cases", 403);
     // The pages: a login and a logout.
     let form = format!("token={}&next=%2Fui%2Fcases", p.authority);
@@ -717,7 +722,10 @@ fn every_kind_of_change_has_exactly_one_audit_entry_for_its_request() {
         assert_eq!(mine[0]["outcome"], status.to_string(), "{action}");
     }
     let login = entries.iter().find(|e| e["action"] == "POST /ui/login").unwrap();
-    assert_eq!(login["role"], "authority", "a login is by the user it logged in: {login}");
+    assert_eq!(
+        login["role"], "authority",
+        "a login is by the user it logged in: {login}"
+    );
     let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
     assert_eq!(v["intact"], true, "{v}");
 }
@@ -811,13 +819,24 @@ fn kill_9_during_concurrent_case_creation_leaves_no_case_without_its_audit_entry
     }
     let cases = query_db(&data, "SELECT id, NULL FROM cases");
     assert!(cases.len() >= 300);
-    let audited: std::collections::HashSet<String> =
-        query_db(&data, "SELECT request_id, case_id FROM audit WHERE action = 'POST /api/v1/cases'")
-            .into_iter()
-            .filter_map(|(_, case)| case)
-            .collect();
-    let missing: Vec<&String> = cases.iter().map(|(id, _)| id).filter(|id| !audited.contains(*id)).collect();
-    assert!(missing.is_empty(), "{} of {} cases have no audit entry: {missing:?}", missing.len(), cases.len());
+    let audited: std::collections::HashSet<String> = query_db(
+        &data,
+        "SELECT request_id, case_id FROM audit WHERE action = 'POST /api/v1/cases'",
+    )
+    .into_iter()
+    .filter_map(|(_, case)| case)
+    .collect();
+    let missing: Vec<&String> = cases
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !audited.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} cases have no audit entry: {missing:?}",
+        missing.len(),
+        cases.len()
+    );
     let o = audit_verify(&data);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
@@ -828,15 +847,19 @@ fn anonymous_refusals_are_rate_limited_and_counted_not_each_written() {
     let p = people(&data);
     let mut server = data.start(&["--run-slots", "0"]);
     let before = audit_entries(&server, &p.advisor).len();
-    let intruder = server.client(Some("not-a-token"));
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for i in 0..1000 {
-        let r = intruder.post("/api/v1/cases", &json!({"name": "x"}));
+        // A connection each: the server may close one after refusing without reading the body.
+        let r = server
+            .client(Some("not-a-token"))
+            .post("/api/v1/cases", &json!({"name": "x"}));
         *statuses.entry(r.status).or_default() += 1;
         if i == 500 {
             // Meanwhile, from the same address: a caller with a valid token is served, and
             // health probes answer.
-            let r = server.client(Some(&p.authority)).post("/api/v1/cases", &json!({"name": "ok"}));
+            let r = server
+                .client(Some(&p.authority))
+                .post("/api/v1/cases", &json!({"name": "ok"}));
             assert_eq!(r.status, 201, "{}", r.text());
             assert_eq!(server.client(None).get("/healthz").status, 200);
             assert_eq!(server.client(None).get("/v2/health/live").status, 200);
@@ -857,10 +880,7 @@ fn anonymous_refusals_are_rate_limited_and_counted_not_each_written() {
     assert!(server.terminate().success());
     let server = data.start(&["--run-slots", "0"]);
     let entries = audit_entries(&server, &p.advisor);
-    let new: Vec<&Value> = entries[before..]
-        .iter()
-        .filter(|e| e["actor"] == "anonymous")
-        .collect();
+    let new: Vec<&Value> = entries[before..].iter().filter(|e| e["actor"] == "anonymous").collect();
     assert_eq!(new.len(), 2, "{new:#?}");
     assert_eq!(new[0]["outcome"], "401");
     let summary = &new[1];

@@ -136,12 +136,12 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests, stopping runs");
-            runner_state.runner.stop();
-        })
-        .await;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests, stopping runs");
+        runner_state.runner.stop();
+    })
+    .await;
     state.runner.stop();
     for e in executors {
         let _ = e.await;

@@ -106,10 +106,7 @@ impl<'a> Audit<'a> {
 
     /// Awaits the store call that commits the change together with [`Audit::entry`]; when it
     /// succeeds, the middleware appends nothing more for this request.
-    pub async fn commit<T>(
-        &self,
-        change: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+    pub async fn commit<T>(&self, change: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         let done = change.await?;
         self.ctx.written.store(true, Ordering::SeqCst);
         Ok(done)

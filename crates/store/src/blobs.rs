@@ -355,7 +355,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = BlobStore::open(tmp.path()).unwrap();
         let kept = store.put(b"a blob").unwrap();
-        let dead = leftover(tmp.path(), ".tmp-0123456789abcdef01234567", STALE_TEMP + Duration::from_secs(5));
+        let dead = leftover(
+            tmp.path(),
+            ".tmp-0123456789abcdef01234567",
+            STALE_TEMP + Duration::from_secs(5),
+        );
         // Possibly another process's write in progress.
         let young = leftover(tmp.path(), ".tmp-fedcba9876543210fedcba98", Duration::from_secs(5));
         // Not a temporary file: never touched, however old.

@@ -331,11 +331,10 @@ impl Store {
             after = last.seq;
             let full = page.len() == VERIFY_PAGE as usize;
             // Hashing a page is CPU work: off the async threads.
-            verifier = tokio::task::spawn_blocking(move || {
-                page.iter().try_for_each(|e| verifier.push(e)).map(|()| verifier)
-            })
-            .await
-            .map_err(|e| StoreError::corrupt("audit verification", e))??;
+            verifier =
+                tokio::task::spawn_blocking(move || page.iter().try_for_each(|e| verifier.push(e)).map(|()| verifier))
+                    .await
+                    .map_err(|e| StoreError::corrupt("audit verification", e))??;
             if !full {
                 break;
             }

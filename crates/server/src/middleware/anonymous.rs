@@ -121,7 +121,10 @@ pub fn too_many(wait: Duration) -> Response {
     let mut r = crate::error::ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_requests",
-        format!("too many requests without valid credentials from this address; retry in {} s", secs.max(1)),
+        format!(
+            "too many requests without valid credentials from this address; retry in {} s",
+            secs.max(1)
+        ),
     )
     .into_response();
     r.headers_mut()
@@ -179,10 +182,7 @@ impl Buckets {
         if !self.0.contains_key(&peer) && self.0.len() >= MAX_PEERS {
             self.make_room(now);
         }
-        let b = self.0.entry(peer).or_insert(Bucket {
-            tokens: BURST,
-            at: now,
-        });
+        let b = self.0.entry(peer).or_insert(Bucket { tokens: BURST, at: now });
         let level = b.level(now);
         if level >= 1.0 {
             *b = Bucket {
@@ -396,7 +396,10 @@ mod tests {
         );
         assert_eq!(out[0].action, ACTION);
         // Another action from the same address is written once too.
-        assert_eq!(r.note(v4(1), "POST /ui/login", StatusCode::UNAUTHORIZED, t0), Note::Write);
+        assert_eq!(
+            r.note(v4(1), "POST /ui/login", StatusCode::UNAUTHORIZED, t0),
+            Note::Write
+        );
         // A new window: written in full again.
         assert_eq!(r.note(v4(1), POST, StatusCode::UNAUTHORIZED, t0 + WINDOW), Note::Write);
         // A lone refusal leaves no summary.
@@ -406,7 +409,10 @@ mod tests {
     #[test]
     fn a_429_is_never_written_on_its_own() {
         let mut r = Refusals::default();
-        assert_eq!(r.note(v4(3), POST, StatusCode::TOO_MANY_REQUESTS, Instant::now()), Note::Counted);
+        assert_eq!(
+            r.note(v4(3), POST, StatusCode::TOO_MANY_REQUESTS, Instant::now()),
+            Note::Counted
+        );
         assert_eq!(r.due(Instant::now(), true).len(), 1);
     }
 }

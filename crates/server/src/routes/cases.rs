@@ -121,13 +121,9 @@ pub async fn open_case(
         orgs.push(find_org(&state.store, m).await?.id);
     }
     let case = audit
-        .commit(
-            state
-                .store
-                .create_case_audited(name, &caller.user.id, &orgs, |c| {
-                    audit.entry(format!("case {}", c.id), Some(&c.id))
-                }),
-        )
+        .commit(state.store.create_case_audited(name, &caller.user.id, &orgs, |c| {
+            audit.entry(format!("case {}", c.id), Some(&c.id))
+        }))
         .await?;
     Ok(case)
 }
@@ -228,13 +224,6 @@ pub async fn set_criteria(
     Json(body): Json<SetCriteria>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let c = fix_criteria(
-        &state,
-        &caller,
-        audit.on_success(StatusCode::OK),
-        &case,
-        &body.criteria,
-    )
-    .await?;
+    let c = fix_criteria(&state, &caller, audit.on_success(StatusCode::OK), &case, &body.criteria).await?;
     Ok(in_case(&case, axum::Json(criteria_json(&c))))
 }

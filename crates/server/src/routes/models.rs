@@ -69,14 +69,7 @@ pub async fn upload(
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     caller.require(UPLOADS_MODELS, "uploading a model")?;
-    let result = receive(
-        &state,
-        &caller,
-        audit.on_success(StatusCode::CREATED),
-        &case,
-        multipart,
-    )
-    .await;
+    let result = receive(&state, &caller, audit.on_success(StatusCode::CREATED), &case, multipart).await;
     count_upload(&state, &result);
     let created = result?;
     Ok(in_case(&case, (StatusCode::CREATED, axum::Json(&created))))
@@ -196,9 +189,11 @@ pub async fn accept(
         inspection: serde_json::to_value(&inspection.summary).map_err(|e| ApiError::internal(e.to_string()))?,
     };
     let created = audit
-        .commit(state.store.create_model_audited(new, |m| {
-            audit.entry(format!("model {}", m.id), Some(&case.id))
-        }))
+        .commit(
+            state
+                .store
+                .create_model_audited(new, |m| audit.entry(format!("model {}", m.id), Some(&case.id))),
+        )
         .await?;
     Ok(created)
 }

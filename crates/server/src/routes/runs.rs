@@ -118,9 +118,11 @@ pub async fn start(
         total_rows,
     };
     let run = audit
-        .commit(state.store.create_run_audited(new, |r| {
-            audit.entry(format!("run {}", r.id), Some(&case.id))
-        }))
+        .commit(
+            state
+                .store
+                .create_run_audited(new, |r| audit.entry(format!("run {}", r.id), Some(&case.id))),
+        )
         .await?;
     state.runner.wake();
     Ok((run, case))

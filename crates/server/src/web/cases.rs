@@ -100,7 +100,15 @@ pub async fn create(
         }
     }
     check_form(&headers, &s, &csrf)?;
-    match open_case(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &name, &members).await {
+    match open_case(
+        &state,
+        &s.caller,
+        audit.on_success(StatusCode::SEE_OTHER),
+        &name,
+        &members,
+    )
+    .await
+    {
         Ok(case) => {
             let mut r = in_case(&case, see_other(&format!("/ui/cases/{}", case.id)));
             r.extensions_mut().insert(AuditObject(format!("case {}", case.id)));
@@ -364,7 +372,9 @@ pub async fn upload(
         check_form(&headers, &s, "")?;
     }
     let result = match (model, manifest) {
-        (Some(m), Some(f)) if !m.is_empty() && !f.is_empty() => accept(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &case, m, f).await,
+        (Some(m), Some(f)) if !m.is_empty() && !f.is_empty() => {
+            accept(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &case, m, f).await
+        }
         _ => Err(ApiError::bad_request("choose both a model file and a manifest file")),
     };
     count_upload(&state, &result);

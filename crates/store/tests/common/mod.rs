@@ -710,31 +710,49 @@ pub async fn every_audited_change_commits_with_exactly_its_entry(f: &Fixture) {
     let w = world(s).await;
     let third = s.create_org("Tredje", OrgKind::Vendor).await.unwrap().id;
     let case = s
-        .create_case_audited("Ny sag", &w.authority_user, &[w.authority.clone(), w.vendor.clone()], |c| {
-            request_entry("r-case", format!("case {}", c.id), Some(&c.id))
-        })
+        .create_case_audited(
+            "Ny sag",
+            &w.authority_user,
+            &[w.authority.clone(), w.vendor.clone()],
+            |c| request_entry("r-case", format!("case {}", c.id), Some(&c.id)),
+        )
         .await
         .unwrap();
     assert_eq!(s.case_members(&case.id).await.unwrap().len(), 2);
-    s.add_case_member_audited(&case.id, &third, request_entry("r-member", "member".into(), Some(&case.id)))
-        .await
-        .unwrap();
-    s.set_criteria_audited(&w.case, &json!([]), &w.authority_user, request_entry("r-criteria", "c".into(), None))
-        .await
-        .unwrap();
+    s.add_case_member_audited(
+        &case.id,
+        &third,
+        request_entry("r-member", "member".into(), Some(&case.id)),
+    )
+    .await
+    .unwrap();
+    s.set_criteria_audited(
+        &w.case,
+        &json!([]),
+        &w.authority_user,
+        request_entry("r-criteria", "c".into(), None),
+    )
+    .await
+    .unwrap();
     let model = s
-        .create_model_audited(new_model(&w), |m| request_entry("r-model", format!("model {}", m.id), None))
+        .create_model_audited(new_model(&w), |m| {
+            request_entry("r-model", format!("model {}", m.id), None)
+        })
         .await
         .unwrap();
     let run = s
-        .create_run_audited(new_run_of(&w, &model.id), |r| request_entry("r-run", format!("run {}", r.id), None))
+        .create_run_audited(new_run_of(&w, &model.id), |r| {
+            request_entry("r-run", format!("run {}", r.id), None)
+        })
         .await
         .unwrap();
     s.cancel_run_audited(&run.id, "by test", request_entry("r-cancel", "run".into(), None))
         .await
         .unwrap();
     // A refused transition writes neither the change nor the entry.
-    let again = s.cancel_run_audited(&run.id, "again", request_entry("r-again", "run".into(), None)).await;
+    let again = s
+        .cancel_run_audited(&run.id, "again", request_entry("r-again", "run".into(), None))
+        .await;
     assert!(matches!(again, Err(StoreError::IllegalTransition { .. })), "{again:?}");
     let key = Digest::of(b"cookie");
     let session = NewSession {
@@ -747,13 +765,30 @@ pub async fn every_audited_change_commits_with_exactly_its_entry(f: &Fixture) {
         .await
         .unwrap();
     assert!(s.session(&key).await.unwrap().is_some());
-    assert!(s.end_session_audited(&key, request_entry("r-logout", "session".into(), None)).await.unwrap());
-    for rid in ["r-case", "r-member", "r-criteria", "r-model", "r-run", "r-cancel", "r-login", "r-logout"] {
+    assert!(
+        s.end_session_audited(&key, request_entry("r-logout", "session".into(), None))
+            .await
+            .unwrap()
+    );
+    for rid in [
+        "r-case",
+        "r-member",
+        "r-criteria",
+        "r-model",
+        "r-run",
+        "r-cancel",
+        "r-login",
+        "r-logout",
+    ] {
         assert_eq!(f.raw.entries_of(rid).await, 1, "{rid}");
     }
     assert_eq!(f.raw.entries_of("r-again").await, 0);
     let page = s.audit_page(0, 100).await.unwrap();
-    assert_eq!(page[0].object, format!("case {}", case.id), "the entry is made from the stored case");
+    assert_eq!(
+        page[0].object,
+        format!("case {}", case.id),
+        "the entry is made from the stored case"
+    );
     assert_eq!(s.verify_audit().await.unwrap(), 8);
 }
 
@@ -764,7 +799,15 @@ pub async fn a_change_whose_audit_entry_fails_is_not_stored(f: &Fixture) {
     let run = s.create_run(new_run_of(&w, &model.id)).await.unwrap();
     let before: Vec<i64> = {
         let mut v = Vec::new();
-        for t in ["cases", "case_members", "criteria", "models", "runs", "sessions", "audit"] {
+        for t in [
+            "cases",
+            "case_members",
+            "criteria",
+            "models",
+            "runs",
+            "sessions",
+            "audit",
+        ] {
             v.push(f.raw.count(t).await);
         }
         v
@@ -778,9 +821,17 @@ pub async fn a_change_whose_audit_entry_fails_is_not_stored(f: &Fixture) {
     );
     let third = s.create_org("Tredje", OrgKind::Vendor).await.unwrap().id;
     assert!(s.add_case_member_audited(&w.case, &third, e("b")).await.is_err());
-    assert!(s.set_criteria_audited(&w.case, &json!([]), &w.authority_user, e("c")).await.is_err());
+    assert!(
+        s.set_criteria_audited(&w.case, &json!([]), &w.authority_user, e("c"))
+            .await
+            .is_err()
+    );
     assert!(s.create_model_audited(new_model(&w), |_| e("d")).await.is_err());
-    assert!(s.create_run_audited(new_run_of(&w, &model.id), |_| e("e")).await.is_err());
+    assert!(
+        s.create_run_audited(new_run_of(&w, &model.id), |_| e("e"))
+            .await
+            .is_err()
+    );
     assert!(s.cancel_run_audited(&run.id, "x", e("f")).await.is_err());
     let key = Digest::of(b"cookie");
     let session = NewSession {
@@ -792,7 +843,15 @@ pub async fn a_change_whose_audit_entry_fails_is_not_stored(f: &Fixture) {
     assert!(s.create_session_audited(session, e("g")).await.is_err());
     let after: Vec<i64> = {
         let mut v = Vec::new();
-        for t in ["cases", "case_members", "criteria", "models", "runs", "sessions", "audit"] {
+        for t in [
+            "cases",
+            "case_members",
+            "criteria",
+            "models",
+            "runs",
+            "sessions",
+            "audit",
+        ] {
             v.push(f.raw.count(t).await);
         }
         v
@@ -852,7 +911,9 @@ pub async fn a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle(
     assert_eq!(checked.head.as_ref().map(|h| h.0), Some(N as i64));
     assert_eq!(checked.head, s.audit_head().await.unwrap().map(|h| (h.seq, h.hash)));
     // An entry in the middle, edited, and one on a page boundary, deleted: each is named.
-    f.raw.exec("UPDATE audit SET outcome = 'denied' WHERE seq = 50001").await;
+    f.raw
+        .exec("UPDATE audit SET outcome = 'denied' WHERE seq = 50001")
+        .await;
     assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Edited, 50001));
     f.raw.exec("DELETE FROM audit WHERE seq = 3001").await;
     assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Deleted, 3001));
