@@ -770,3 +770,298 @@ fn cancelling_a_running_run_stops_it_and_frees_the_slot() {
     );
     assert_eq!(vendor.get(&format!("/api/v1/runs/{long}/report")).status, 409);
 }
+
+/// One raw HTTP/1.1 exchange (no redirects followed): status, head and body.
+fn raw_http(base: &str, request: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    tcp.write_all(request.replace("HOST", addr).as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn header_of(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+/// Every audit entry, read by an advisor.
+fn audit_entries(server: &service::Service, advisor: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = server
+            .client(Some(advisor))
+            .get(&format!("/api/v1/audit?limit=1000&offset={offset}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let page = r.json()["entries"].as_array().unwrap().clone();
+        offset += page.len();
+        let done = page.len() < 1000;
+        out.extend(page);
+        if done {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn every_kind_of_change_has_exactly_one_audit_entry_for_its_request() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--run-slots", "0"]);
+    let authority = server.client(Some(&p.authority));
+    let vendor = server.client(Some(&p.vendor));
+    let mut changes: Vec<(String, &str, u16)> = Vec::new();
+    let mut note = |r: &service::Resp, action: &'static str, status: u16| {
+        assert_eq!(r.status, status, "{action}: {}", r.text());
+        changes.push((r.request_id.clone().unwrap(), action, status));
+    };
+    let r = authority.post(
+        "/api/v1/cases",
+        &json!({"name": "Sag", "members": ["Nordlys Analytics"]}),
+    );
+    note(&r, "POST /api/v1/cases", 201);
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let r = authority.post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Fjord AI"}));
+    note(&r, "POST /api/v1/cases/{case}/members", 200);
+    let r = authority.put(&format!("/api/v1/cases/{case}/criteria"), &json!({"criteria": []}));
+    note(&r, "PUT /api/v1/cases/{case}/criteria", 200);
+    let r = vendor.upload_files(&case, "unemployment-logreg");
+    note(&r, "POST /api/v1/cases/{case}/models", 201);
+    let model = r.json()["id"].as_str().unwrap().to_owned();
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+    note(&r, "POST /api/v1/runs", 201);
+    let run = r.json()["id"].as_str().unwrap().to_owned();
+    let r = vendor.post(&format!("/api/v1/runs/{run}/cancel"), &json!({}));
+    note(&r, "POST /api/v1/runs/{run}/cancel", 200);
+    // Refused and failed requests keep their one entry, written after the handler.
+    let r = vendor.post(&format!("/api/v1/runs/{run}/cancel"), &json!({}));
+    note(&r, "POST /api/v1/runs/{run}/cancel", 409);
+    let r = server
+        .client(Some(&p.advisor))
+        .post("/api/v1/cases", &json!({"name": "x"}));
+    note(&r, "POST /api/v1/cases", 403);
+    // The pages: a login and a logout.
+    let form = format!("token={}&next=%2Fui%2Fcases", p.authority);
+    let (status, head, _) = raw_http(
+        &server.base,
+        &format!(
+            "POST /ui/login HTTP/1.1\r\nhost: HOST\r\nsec-fetch-site: same-origin\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert_eq!(status, 303, "{head}");
+    changes.push((header_of(&head, "x-request-id").unwrap(), "POST /ui/login", 303));
+    let cookie = header_of(&head, "set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (status, _, page) = raw_http(
+        &server.base,
+        &format!("GET /ui/cases HTTP/1.1\r\nhost: HOST\r\ncookie: {cookie}\r\nconnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = format!("csrf={csrf}");
+    let (status, head, _) = raw_http(
+        &server.base,
+        &format!(
+            "POST /ui/logout HTTP/1.1\r\nhost: HOST\r\ncookie: {cookie}\r\nsec-fetch-site: same-origin\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert_eq!(status, 303, "{head}");
+    changes.push((header_of(&head, "x-request-id").unwrap(), "POST /ui/logout", 303));
+
+    let entries = audit_entries(&server, &p.advisor);
+    for (rid, action, status) in &changes {
+        let mine: Vec<&Value> = entries.iter().filter(|e| e["request_id"] == rid.as_str()).collect();
+        assert_eq!(mine.len(), 1, "{action} ({rid}): {mine:?}");
+        assert_eq!(mine[0]["action"], *action);
+        assert_eq!(mine[0]["outcome"], status.to_string(), "{action}");
+    }
+    let login = entries.iter().find(|e| e["action"] == "POST /ui/login").unwrap();
+    assert_eq!(
+        login["role"], "authority",
+        "a login is by the user it logged in: {login}"
+    );
+    let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
+    assert_eq!(v["intact"], true, "{v}");
+}
+
+/// Rows of the SQLite database of `data`, read directly.
+fn query_db(data: &Data, sql: &'static str) -> Vec<(String, Option<String>)> {
+    let db = data.dir.path().join("sandkasse.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
+fn exec_db(data: &Data, sql: &'static str) {
+    let db = data.dir.path().join("sandkasse.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--run-slots", "0"]);
+    let authority = server.client(Some(&p.authority));
+    assert_eq!(authority.post("/api/v1/cases", &json!({"name": "før"})).status, 201);
+    // The audit table stops taking entries (a full disk, a broken connection, ...).
+    exec_db(
+        &data,
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+    );
+    let r = authority.post("/api/v1/cases", &json!({"name": "uden spor"}));
+    assert_eq!(r.status, 500, "{}", r.text());
+    let names: Vec<String> = authority
+        .get("/api/v1/cases")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["før"], "a case was made without its audit entry");
+}
+
+#[test]
+fn kill_9_during_concurrent_case_creation_leaves_no_case_without_its_audit_entry() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&["--run-slots", "0"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, stop, created) = (server.client(Some(&p.authority)), stop.clone(), created.clone());
+            std::thread::spawn(move || {
+                let body = json!({"name": format!("sag {t}"), "members": ["Nordlys Analytics", "Fjord AI"]});
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // The transport fails once the server is killed.
+                    let url = format!("{}/api/v1/cases", client.base);
+                    let ok = ureq::post(&url)
+                        .header("Authorization", &format!("Bearer {}", client.token.as_deref().unwrap()))
+                        .header("content-type", "application/json")
+                        .send(body.to_string().as_bytes())
+                        .is_ok();
+                    if !ok {
+                        return;
+                    }
+                    created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    while created.load(std::sync::atomic::Ordering::Relaxed) < 300 {
+        assert!(t.elapsed() < Duration::from_secs(120), "cases are not being created");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill9();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let cases = query_db(&data, "SELECT id, NULL FROM cases");
+    assert!(cases.len() >= 300);
+    let audited: std::collections::HashSet<String> = query_db(
+        &data,
+        "SELECT request_id, case_id FROM audit WHERE action = 'POST /api/v1/cases'",
+    )
+    .into_iter()
+    .filter_map(|(_, case)| case)
+    .collect();
+    let missing: Vec<&String> = cases
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !audited.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} cases have no audit entry: {missing:?}",
+        missing.len(),
+        cases.len()
+    );
+    let o = audit_verify(&data);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn anonymous_refusals_are_rate_limited_and_counted_not_each_written() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&["--run-slots", "0"]);
+    let before = audit_entries(&server, &p.advisor).len();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..1000 {
+        // A connection each: the server may close one after refusing without reading the body.
+        let r = server
+            .client(Some("not-a-token"))
+            .post("/api/v1/cases", &json!({"name": "x"}));
+        *statuses.entry(r.status).or_default() += 1;
+        if i == 500 {
+            // Meanwhile, from the same address: a caller with a valid token is served, and
+            // health probes answer.
+            let r = server
+                .client(Some(&p.authority))
+                .post("/api/v1/cases", &json!({"name": "ok"}));
+            assert_eq!(r.status, 201, "{}", r.text());
+            assert_eq!(server.client(None).get("/healthz").status, 200);
+            assert_eq!(server.client(None).get("/v2/health/live").status, 200);
+        }
+    }
+    assert!(statuses[&401] >= 50, "{statuses:?}");
+    assert!(statuses[&429] >= 500, "{statuses:?}");
+    assert_eq!(statuses.values().sum::<usize>(), 1000);
+    // A 429 says when to come back.
+    let (status, head, _) = raw_http(
+        &server.base,
+        "POST /api/v1/cases HTTP/1.1\r\nhost: HOST\r\nauthorization: Bearer nope\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+    );
+    assert_eq!(status, 429);
+    let retry: u64 = header_of(&head, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // At shutdown the counts are written; 1,001 refusals are two entries.
+    assert!(server.terminate().success());
+    let server = data.start(&["--run-slots", "0"]);
+    let entries = audit_entries(&server, &p.advisor);
+    let new: Vec<&Value> = entries[before..].iter().filter(|e| e["actor"] == "anonymous").collect();
+    assert_eq!(new.len(), 2, "{new:#?}");
+    assert_eq!(new[0]["outcome"], "401");
+    let summary = &new[1];
+    assert_eq!(summary["action"], "anonymous refusals");
+    let object = summary["object"].as_str().unwrap();
+    let expected = format!(
+        "1000 refused requests from 127.0.0.1 to POST /api/v1/cases (401 x{}, 429 x{}) between ",
+        statuses[&401] - 1,
+        statuses[&429] + 1
+    );
+    assert!(object.starts_with(&expected), "{object} vs {expected}");
+    let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
+    assert_eq!(v["intact"], true, "{v}");
+}

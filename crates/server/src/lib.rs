@@ -123,6 +123,7 @@ pub async fn serve(
         models: serving::Models::new(serving_config, budget::MemoryBudget::new(budget), worker_bytes),
         in_flight: routes::v2::PerCaller::default(),
         callers: middleware::CallerCache::default(),
+        anonymous: middleware::anonymous::Anonymous::default(),
         visible_models: routes::v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
         last_check: routes::audit::LastCheck::default(),
@@ -140,6 +141,7 @@ pub async fn serve(
     ready(&Running { addr, demo });
     let app = routes::router(state.clone());
     let runner_state = state.clone();
+    let refusals = middleware::anonymous::spawn_flusher(&state);
     let grace = state.config.shutdown_grace;
     let signalled = Arc::new(std::sync::OnceLock::new());
     let signal_time = signalled.clone();
@@ -171,6 +173,8 @@ pub async fn serve(
             }
         }
     }
+    refusals.abort();
+    middleware::anonymous::flush_all(&state).await;
     // A connection still held by an abandoned executor must not keep the process from exiting.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), store.close()).await;
     Ok(())

@@ -2,22 +2,37 @@
 //! entry, and the request metrics.
 //!
 //! Audit rule: every request that may change state (any method but GET/HEAD/OPTIONS) and every
-//! read by an advisor appends one entry, whatever its outcome, including refusals; a request
-//! with a wrong token is recorded as `anonymous`. Handlers may name the object and case an
-//! entry concerns by putting [`AuditObject`] / [`AuditCase`] into the response's extensions.
+//! read by an advisor gets one entry, whatever its outcome, including refusals; a request
+//! with a wrong token is recorded as `anonymous`.
+//!
+//! Who writes it: a handler that changes something writes the entry itself, in the same
+//! database transaction as the change (from the [`AuditContext`] this middleware puts into the
+//! request, through [`Audit::commit`]), so a crash between the two cannot leave a change
+//! without its entry. Everything else (refusals, failures, advisors' reads: nothing changed)
+//! is appended here after the handler. Handlers may name the object and case such an entry
+//! concerns by putting [`AuditObject`] / [`AuditCase`] into the response's extensions.
+//!
+//! Callers without valid credentials are rate-limited per peer address, and their repeated
+//! refusals are counted rather than each written ([`anonymous`]).
+
+pub mod anonymous;
 
 use crate::error::ApiError;
 use crate::policy::Caller;
 use crate::state::AppState;
 use crate::web::session::Session;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use anonymous::{Note, Peer};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use store::Timestamp;
 use store::audit::NewEntry;
 use store::meta::Role;
+use store::{CaseId, StoreError, Timestamp};
 
 /// The id of one request, also sent back as `x-request-id`.
 #[derive(Debug, Clone)]
@@ -31,9 +46,101 @@ pub struct AuditObject(pub String);
 #[derive(Debug, Clone)]
 pub struct AuditCase(pub String);
 
-/// Who an audit entry is by, when the request only established it (a login).
+/// What a handler needs to write its change's audit entry itself, in the change's own
+/// transaction: who asks, the action (`METHOD route`) and the request id. Put into every
+/// request's extensions by [`around`]; take it as an extractor.
 #[derive(Debug, Clone)]
-pub struct AuditActor(pub Caller);
+pub struct AuditContext {
+    caller: Option<Caller>,
+    action: String,
+    request_id: String,
+    /// Set once a change has committed with this request's entry, so [`around`] does not
+    /// append a second one.
+    written: Arc<AtomicBool>,
+}
+
+impl AuditContext {
+    /// The entry of a change whose handler answers `outcome` when it succeeds.
+    pub fn on_success(&self, outcome: StatusCode) -> Audit<'_> {
+        Audit {
+            ctx: self,
+            outcome,
+            actor: None,
+        }
+    }
+
+    fn written(&self) -> bool {
+        self.written.load(Ordering::SeqCst)
+    }
+}
+
+/// The audit entry one change commits with: the request's context and the status its handler
+/// answers on success (201 from the API, 303 from a page, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    ctx: &'a AuditContext,
+    outcome: StatusCode,
+    actor: Option<&'a Caller>,
+}
+
+impl<'a> Audit<'a> {
+    /// By someone the request itself establishes (a login), not the request's caller.
+    pub fn by(self, actor: &'a Caller) -> Self {
+        Self {
+            actor: Some(actor),
+            ..self
+        }
+    }
+
+    /// The entry, naming the object and case the change concerns.
+    pub fn entry(&self, object: impl Into<String>, case: Option<&CaseId>) -> NewEntry {
+        entry_for(
+            self.actor.or(self.ctx.caller.as_ref()),
+            self.ctx.action.clone(),
+            object.into(),
+            self.outcome,
+            &self.ctx.request_id,
+            case.map(|c| c.as_str().to_owned()),
+        )
+    }
+
+    /// Awaits the store call that commits the change together with [`Audit::entry`]; when it
+    /// succeeds, the middleware appends nothing more for this request.
+    pub async fn commit<T>(&self, change: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let done = change.await?;
+        self.ctx.written.store(true, Ordering::SeqCst);
+        Ok(done)
+    }
+}
+
+/// An audit entry made now.
+fn entry_for(
+    caller: Option<&Caller>,
+    action: String,
+    object: String,
+    outcome: StatusCode,
+    request_id: &str,
+    case_id: Option<String>,
+) -> NewEntry {
+    NewEntry {
+        time: Timestamp::now().as_str().to_owned(),
+        actor: caller.map_or_else(|| "anonymous".to_owned(), |c| c.user.id.as_str().to_owned()),
+        org: caller.map_or_else(String::new, |c| c.org.id.as_str().to_owned()),
+        role: caller.map_or_else(String::new, |c| c.role().as_str().to_owned()),
+        action,
+        object,
+        outcome: outcome.as_u16().to_string(),
+        request_id: request_id.to_owned(),
+        case_id,
+    }
+}
+
+/// Routes whose anonymous use is not rate-limited: health probes (an orchestrator must see a
+/// live service as live whoever else shares its address) and the pages' static assets. Neither
+/// reads the database nor writes the audit log.
+fn unlimited(route: &str) -> bool {
+    matches!(route, "/healthz" | "/v2/health/live" | "/v2/health/ready") || route.starts_with("/ui/assets")
+}
 
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -50,6 +157,7 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let path = req.uri().path().chars().take(300).collect::<String>();
+    let peer = Peer::of(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
     // `/metrics` takes the metrics token, not a user's: its header is not a user's login.
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION) && route != "/metrics";
     let caller = match authenticate(&state, req.headers(), &route).await {
@@ -64,49 +172,57 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
             return finish(&state, resp, &request_id, &route, &method, started);
         }
     };
-    let response = if has_header && caller.is_none() {
+    // Authenticated callers are never held back by others' anonymous traffic from their address.
+    let limited = if caller.is_none() && !unlimited(&route) {
+        state.anonymous.take(peer).err()
+    } else {
+        None
+    };
+    let context = AuditContext {
+        caller: caller.clone(),
+        action: format!("{method} {route}"),
+        request_id: request_id.0.clone(),
+        written: Arc::default(),
+    };
+    let response = if let Some(wait) = limited {
+        anonymous::too_many(wait)
+    } else if has_header && caller.is_none() {
         ApiError::unauthorized("the bearer token is not valid").into_response()
     } else {
         if let Some(c) = &caller {
             req.extensions_mut().insert(c.clone());
         }
         req.extensions_mut().insert(request_id.clone());
+        req.extensions_mut().insert(context.clone());
         next.run(req).await
     };
     // Live inference (`/v2/...`) is a read, whatever its method.
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
     let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor) && !route.starts_with("/ui/assets");
-    if changes || advisor_read {
-        let caller = response
-            .extensions()
-            .get::<AuditActor>()
-            .map(|a| a.0.clone())
-            .or(caller);
-        let object = response
-            .extensions()
-            .get::<AuditObject>()
-            .map_or_else(|| path.clone(), |o| o.0.clone());
-        let case_id = response.extensions().get::<AuditCase>().map(|c| c.0.clone());
-        let entry = NewEntry {
-            time: Timestamp::now().as_str().to_owned(),
-            actor: caller
-                .as_ref()
-                .map_or_else(|| "anonymous".to_owned(), |c| c.user.id.as_str().to_owned()),
-            org: caller
-                .as_ref()
-                .map_or_else(String::new, |c| c.org.id.as_str().to_owned()),
-            role: caller
-                .as_ref()
-                .map_or_else(String::new, |c| c.role().as_str().to_owned()),
-            action: format!("{method} {route}"),
-            object,
-            outcome: response.status().as_u16().to_string(),
-            request_id: request_id.0.clone(),
-            case_id,
-        };
-        if let Err(e) = state.store.append_audit(entry).await {
-            tracing::error!(error = %e, request_id = %request_id.0, "appending the audit entry failed");
-            state.metrics.audit_failure(&format!("{method} {route}"));
+    if (changes || advisor_read) && !context.written() {
+        let status = response.status();
+        // An anonymous refusal is written in full only if it is its address's first in a while.
+        let write = caller.is_some()
+            || !status.is_client_error()
+            || state.anonymous.refused(peer, &context.action, status) == Note::Write;
+        if write {
+            let object = response
+                .extensions()
+                .get::<AuditObject>()
+                .map_or_else(|| path.clone(), |o| o.0.clone());
+            let case_id = response.extensions().get::<AuditCase>().map(|c| c.0.clone());
+            let entry = entry_for(
+                caller.as_ref(),
+                context.action.clone(),
+                object,
+                status,
+                &request_id.0,
+                case_id,
+            );
+            if let Err(e) = state.store.append_audit(entry).await {
+                tracing::error!(error = %e, request_id = %request_id.0, "appending the audit entry failed");
+                state.metrics.audit_failure(&context.action);
+            }
         }
     }
     finish(&state, response, &request_id, &route, &method, started)
@@ -198,6 +314,19 @@ fn finish(
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// The request's audit context; every routed request has one (500 if the middleware is missing).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuditContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<AuditContext>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("the request has no audit context: the audit middleware is missing"))
+    }
 }
 
 /// The caller, or 401: for handlers of endpoints that need one.

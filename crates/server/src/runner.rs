@@ -100,7 +100,11 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
                     let reservation = match reserve_run(&state).await {
                         Ok(r) => r,
                         Err(RunBudget::Never(reason)) => {
-                            if let Ok(Some(run)) = state.store.claim_next_queued(state.config.org_limits.running_runs).await {
+                            if let Ok(Some(run)) = state
+                                .store
+                                .claim_next_queued(state.config.org_limits.running_runs)
+                                .await
+                            {
                                 let _ = state.store.fail_run(&run.id, &reason).await;
                             } else {
                                 let _ =
@@ -114,7 +118,11 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
                             continue;
                         }
                     };
-                    match state.store.claim_next_queued(state.config.org_limits.running_runs).await {
+                    match state
+                        .store
+                        .claim_next_queued(state.config.org_limits.running_runs)
+                        .await
+                    {
                         Ok(Some(run)) => {
                             execute(&state, run).await;
                             drop(reservation);

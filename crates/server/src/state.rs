@@ -24,6 +24,8 @@ pub struct Inner {
     pub in_flight: crate::routes::v2::PerCaller,
     /// Recently authenticated tokens.
     pub callers: crate::middleware::CallerCache,
+    /// The rate limit and refusal counts of callers without valid credentials.
+    pub anonymous: crate::middleware::anonymous::Anonymous,
     /// Models recently found visible to a user, for live inference.
     pub visible_models: crate::routes::v2::VisibleCache,
     /// The audit page's last verification of the chain.

@@ -148,15 +148,42 @@ pub struct ChainBreak {
     pub message: String,
 }
 
-/// Checks `entries` (in stored order) and returns the first break.
-///
-/// Each entry is checked against itself first (its hash), then against the last good entry before it (`seq`
-/// and `prev_hash`). Note that a database ordered by `seq` can't show a reordering: swapping two rows means
-/// rewriting their `seq` (covered by the hash), so it is reported as `Edited`. `Reordered` is what an exported
-/// list in the wrong order gives.
-pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
-    let mut prev: Option<&AuditEntry> = None;
-    for (i, e) in entries.iter().enumerate() {
+/// Checks a chain one entry at a time, holding only the last good entry's `seq` and `hash`, so a chain of any
+/// length is verified in constant memory (read it in pages and [`Verifier::push`] each entry).
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    /// The last entry that verified: `(seq, hash)`.
+    prev: Option<(i64, String)>,
+    entries: u64,
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries have verified so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The last entry that verified, as `(seq, hash)`.
+    pub fn head(&self) -> Option<(i64, &str)> {
+        self.prev.as_ref().map(|(s, h)| (*s, h.as_str()))
+    }
+
+    /// Checks the next entry of a chain read in `seq` order (as the database gives it), where a missing `seq`
+    /// can only be a deletion.
+    pub fn push(&mut self, e: &AuditEntry) -> Result<(), ChainBreak> {
+        self.step(e, |_| false)
+    }
+
+    /// Checks the next entry; `comes_later(seq)` says whether an entry with that `seq` follows, which tells a
+    /// reordering from a deletion.
+    ///
+    /// The entry is checked against itself first (its hash), then against the last good entry before it (`seq`
+    /// and `prev_hash`).
+    fn step(&mut self, e: &AuditEntry, comes_later: impl FnOnce(i64) -> bool) -> Result<(), ChainBreak> {
         let brk = |kind, message: String| {
             Err(ChainBreak {
                 seq: e.seq,
@@ -171,10 +198,10 @@ pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
                 format!("content hashes to {actual} but the entry records {}", e.hash),
             );
         }
-        let expected_seq = prev.map_or(1, |p| p.seq + 1);
-        let expected_prev = prev.map_or(GENESIS_PREV_HASH, |p| p.hash.as_str());
+        let expected_seq = self.prev.as_ref().map_or(1, |(s, _)| s + 1);
+        let expected_prev = self.prev.as_ref().map_or(GENESIS_PREV_HASH, |(_, h)| h.as_str());
         if e.seq > expected_seq {
-            if entries[i + 1..].iter().any(|later| later.seq == expected_seq) {
+            if comes_later(expected_seq) {
                 return brk(
                     BreakKind::Reordered,
                     format!(
@@ -194,28 +221,22 @@ pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
                 message: missing,
             });
         }
-        if let Some(p) = prev {
-            if e.seq == p.seq {
+        if let Some((p, _)) = &self.prev {
+            if e.seq == *p {
                 return brk(
                     BreakKind::Inserted,
                     format!("a second entry with seq {} follows the first", e.seq),
                 );
             }
-            if e.seq < p.seq {
-                return brk(
-                    BreakKind::Reordered,
-                    format!("entry {} comes after entry {}", e.seq, p.seq),
-                );
+            if e.seq < *p {
+                return brk(BreakKind::Reordered, format!("entry {} comes after entry {p}", e.seq));
             }
         }
         if e.prev_hash != expected_prev {
             // seq is consecutive and every hash so far is self-consistent, yet this entry was chained to a
             // different predecessor: the entry before it is not the original one.
-            let (seq, message) = match prev {
-                Some(p) => (
-                    p.seq,
-                    format!("entry {} was not chained to this entry {}", e.seq, p.seq),
-                ),
+            let (seq, message) = match &self.prev {
+                Some((p, _)) => (*p, format!("entry {} was not chained to this entry {p}", e.seq)),
                 None => (e.seq, "the first entry does not start from the genesis hash".to_owned()),
             };
             return Err(ChainBreak {
@@ -224,7 +245,21 @@ pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
                 message,
             });
         }
-        prev = Some(e);
+        self.prev = Some((e.seq, e.hash.clone()));
+        self.entries += 1;
+        Ok(())
+    }
+}
+
+/// Checks `entries` (in stored order, e.g. an exported list) and returns the first break.
+///
+/// Note that a database ordered by `seq` can't show a reordering: swapping two rows means rewriting their `seq`
+/// (covered by the hash), so it is reported as `Edited`. `Reordered` is what an exported list in the wrong order
+/// gives.
+pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
+    let mut v = Verifier::new();
+    for (i, e) in entries.iter().enumerate() {
+        v.step(e, |seq| entries[i + 1..].iter().any(|later| later.seq == seq))?;
     }
     Ok(())
 }
@@ -269,6 +304,22 @@ mod tests {
         assert_eq!(c[3].prev_hash, c[2].hash);
         verify(&c).unwrap();
         verify(&[]).unwrap();
+    }
+
+    #[test]
+    fn pushing_one_at_a_time_finds_what_the_whole_list_does() {
+        let c = chain_of(7);
+        let mut v = Verifier::new();
+        for e in &c {
+            v.push(e).unwrap();
+        }
+        assert_eq!((v.entries(), v.head()), (7, Some((7, c[6].hash.as_str()))));
+        let mut c = chain_of(7);
+        c[4].object = "model/other".into();
+        let mut v = Verifier::new();
+        let err = c.iter().find_map(|e| v.push(e).err()).unwrap();
+        assert_eq!((err.kind, err.seq), (BreakKind::Edited, 5));
+        assert_eq!(v.entries(), 4);
     }
 
     #[test]

@@ -133,23 +133,17 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn create_session(&self, new: NewSession<'_>) -> Result<()> {
-                let now = Timestamp::now();
                 let mut tx = self.pool.begin_with($dialect.begin_write).await?;
-                q("INSERT INTO sessions (key, user_id, csrf, created_at, seen_at) VALUES ($1, $2, $3, $4, $4)")
-                    .bind(new.key.as_str())
-                    .bind(new.user.as_str())
-                    .bind(new.csrf)
-                    .bind(now.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                q(concat!(
-                    "DELETE FROM sessions WHERE user_id = $1 AND key NOT IN ",
-                    "(SELECT key FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, key DESC LIMIT $2)"
-                ))
-                .bind(new.user.as_str())
-                .bind(i64::from(new.keep_per_user))
-                .execute(&mut *tx)
-                .await?;
+                insert_session(&mut tx, &new).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// [`Self::create_session`] and its audit entry, in one transaction.
+            pub(crate) async fn create_session_audited(&self, new: NewSession<'_>, entry: NewEntry) -> Result<()> {
+                let mut tx = self.begin_audited().await?;
+                insert_session(&mut tx, &new).await?;
+                append_in(&mut tx, entry).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -177,12 +171,17 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn end_session(&self, key: &Digest) -> Result<bool> {
-                let n = q("DELETE FROM sessions WHERE key = $1")
-                    .bind(key.as_str())
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                Ok(n > 0)
+                let mut c = self.pool.acquire().await?;
+                delete_session(&mut c, key).await
+            }
+
+            /// [`Self::end_session`] and its audit entry, in one transaction.
+            pub(crate) async fn end_session_audited(&self, key: &Digest, entry: NewEntry) -> Result<bool> {
+                let mut tx = self.begin_audited().await?;
+                let ended = delete_session(&mut tx, key).await?;
+                append_in(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(ended)
             }
 
             pub(crate) async fn end_sessions_before(&self, created: &Timestamp, seen: &Timestamp) -> Result<u64> {
@@ -206,19 +205,25 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn create_case(&self, name: &str, created_by: &UserId) -> Result<Case> {
-                let case = Case {
-                    id: CaseId::generate(),
-                    name: name.to_owned(),
-                    created_by: created_by.clone(),
-                    created_at: Timestamp::now(),
-                };
-                q("INSERT INTO cases (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(case.id.as_str())
-                    .bind(&case.name)
-                    .bind(created_by.as_str())
-                    .bind(case.created_at.as_str())
-                    .execute(&self.pool)
-                    .await?;
+                let mut c = self.pool.acquire().await?;
+                insert_case(&mut c, name, created_by).await
+            }
+
+            /// A case with its members and its audit entry (made from the new case), in one transaction.
+            pub(crate) async fn create_case_audited(
+                &self,
+                name: &str,
+                created_by: &UserId,
+                members: &[OrgId],
+                audit: impl FnOnce(&Case) -> NewEntry + Send,
+            ) -> Result<Case> {
+                let mut tx = self.begin_audited().await?;
+                let case = insert_case(&mut tx, name, created_by).await?;
+                for org in members {
+                    insert_member(&mut tx, &case.id, org).await?;
+                }
+                append_in(&mut tx, audit(&case)).await?;
+                tx.commit().await?;
                 Ok(case)
             }
 
@@ -242,11 +247,16 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn add_case_member(&self, case: &CaseId, org: &OrgId) -> Result<()> {
-                q("INSERT INTO case_members (case_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(case.as_str())
-                    .bind(org.as_str())
-                    .execute(&self.pool)
-                    .await?;
+                let mut c = self.pool.acquire().await?;
+                insert_member(&mut c, case, org).await
+            }
+
+            /// [`Self::add_case_member`] and its audit entry, in one transaction.
+            pub(crate) async fn add_case_member_audited(&self, case: &CaseId, org: &OrgId, entry: NewEntry) -> Result<()> {
+                let mut tx = self.begin_audited().await?;
+                insert_member(&mut tx, case, org).await?;
+                append_in(&mut tx, entry).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -283,45 +293,20 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn create_model(&self, new: NewModel) -> Result<Model> {
-                let NewModel {
-                    case_id,
-                    org_id,
-                    name,
-                    version,
-                    scenario,
-                    model_sha256,
-                    manifest_sha256,
-                    inspection,
-                } = new;
-                let model = Model {
-                    id: ModelId::generate(),
-                    case_id,
-                    org_id,
-                    name,
-                    version,
-                    scenario,
-                    model_sha256,
-                    manifest_sha256,
-                    inspection,
-                    created_at: Timestamp::now(),
-                };
-                q(concat!(
-                    "INSERT INTO models (",
-                    model_cols!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ))
-                .bind(model.id.as_str())
-                .bind(model.case_id.as_str())
-                .bind(model.org_id.as_str())
-                .bind(&model.name)
-                .bind(&model.version)
-                .bind(&model.scenario)
-                .bind(model.model_sha256.as_str())
-                .bind(model.manifest_sha256.as_str())
-                .bind(model.inspection.to_string())
-                .bind(model.created_at.as_str())
-                .execute(&self.pool)
-                .await?;
+                let mut c = self.pool.acquire().await?;
+                insert_model(&mut c, new).await
+            }
+
+            /// A model and its audit entry (made from the new model), in one transaction.
+            pub(crate) async fn create_model_audited(
+                &self,
+                new: NewModel,
+                audit: impl FnOnce(&Model) -> NewEntry + Send,
+            ) -> Result<Model> {
+                let mut tx = self.begin_audited().await?;
+                let model = insert_model(&mut tx, new).await?;
+                append_in(&mut tx, audit(&model)).await?;
+                tx.commit().await?;
                 Ok(model)
             }
 
@@ -346,45 +331,20 @@ macro_rules! sql_backend {
             }
 
             pub(crate) async fn create_run(&self, new: NewRun) -> Result<Run> {
-                let NewRun {
-                    case_id,
-                    model_id,
-                    org_id,
-                    created_by,
-                    params,
-                    total_rows,
-                } = new;
-                let run = Run {
-                    id: RunId::generate(),
-                    case_id,
-                    model_id,
-                    org_id,
-                    created_by,
-                    params,
-                    state: RunState::Queued,
-                    progress_rows: 0,
-                    total_rows,
-                    cause: None,
-                    report_sha256: None,
-                    created_at: Timestamp::now(),
-                    started_at: None,
-                    finished_at: None,
-                };
-                q(concat!(
-                    "INSERT INTO runs (id, case_id, model_id, org_id, created_by, params_json, state, progress_rows, ",
-                    "total_rows, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)"
-                ))
-                .bind(run.id.as_str())
-                .bind(run.case_id.as_str())
-                .bind(run.model_id.as_str())
-                .bind(run.org_id.as_str())
-                .bind(run.created_by.as_str())
-                .bind(run.params.to_string())
-                .bind(run.state.as_str())
-                .bind(to_db_count(total_rows)?)
-                .bind(run.created_at.as_str())
-                .execute(&self.pool)
-                .await?;
+                let mut c = self.pool.acquire().await?;
+                insert_run(&mut c, new).await
+            }
+
+            /// A queued run and its audit entry (made from the new run), in one transaction.
+            pub(crate) async fn create_run_audited(
+                &self,
+                new: NewRun,
+                audit: impl FnOnce(&Run) -> NewEntry + Send,
+            ) -> Result<Run> {
+                let mut tx = self.begin_audited().await?;
+                let run = insert_run(&mut tx, new).await?;
+                append_in(&mut tx, audit(&run)).await?;
+                tx.commit().await?;
                 Ok(run)
             }
 
@@ -525,22 +485,11 @@ macro_rules! sql_backend {
 
             /// Moves a run to `failed` or `cancelled` with a cause.
             async fn end_run(&self, id: &RunId, to: RunState, cause: &str) -> Result<Run> {
-                let (a, b) = Self::sources(to);
-                let row = q(concat!(
-                    "UPDATE runs SET state = $2, cause = $3, finished_at = $4 WHERE id = $1 AND state IN ($5, $6) ",
-                    "RETURNING ",
-                    run_cols!()
-                ))
-                .bind(id.as_str())
-                .bind(to.as_str())
-                .bind(cause)
-                .bind(Timestamp::now().as_str())
-                .bind(a)
-                .bind(b)
-                .fetch_optional(&self.pool)
-                .await?;
+                let mut c = self.pool.acquire().await?;
+                let row = end_run_in(&mut c, id, to, cause).await?;
+                drop(c);
                 match row {
-                    Some(r) => rows::run(&r),
+                    Some(run) => Ok(run),
                     None => Err(self.refused(id, to).await),
                 }
             }
@@ -551,6 +500,18 @@ macro_rules! sql_backend {
 
             pub(crate) async fn cancel_run(&self, id: &RunId, cause: &str) -> Result<Run> {
                 self.end_run(id, RunState::Cancelled, cause).await
+            }
+
+            /// [`Self::cancel_run`] and its audit entry, in one transaction: a refused transition writes neither.
+            pub(crate) async fn cancel_run_audited(&self, id: &RunId, cause: &str, entry: NewEntry) -> Result<Run> {
+                let mut tx = self.begin_audited().await?;
+                let Some(run) = end_run_in(&mut tx, id, RunState::Cancelled, cause).await? else {
+                    drop(tx);
+                    return Err(self.refused(id, RunState::Cancelled).await);
+                };
+                append_in(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(run)
             }
 
             pub(crate) async fn mark_interrupted_runs(&self, cause: &str) -> Result<Vec<RunId>> {
@@ -570,19 +531,23 @@ macro_rules! sql_backend {
                 json: &serde_json::Value,
                 fixed_by: &UserId,
             ) -> Result<Criteria> {
-                let row = q(concat!(
-                    "INSERT INTO criteria (case_id, json, fixed_by, fixed_at) VALUES ($1, $2, $3, $4) ",
-                    "ON CONFLICT (case_id) DO UPDATE SET json = excluded.json, fixed_by = excluded.fixed_by, ",
-                    "fixed_at = excluded.fixed_at RETURNING ",
-                    criteria_cols!()
-                ))
-                .bind(case.as_str())
-                .bind(json.to_string())
-                .bind(fixed_by.as_str())
-                .bind(Timestamp::now().as_str())
-                .fetch_one(&self.pool)
-                .await?;
-                rows::criteria(&row)
+                let mut c = self.pool.acquire().await?;
+                upsert_criteria(&mut c, case, json, fixed_by).await
+            }
+
+            /// [`Self::set_criteria`] and its audit entry, in one transaction.
+            pub(crate) async fn set_criteria_audited(
+                &self,
+                case: &CaseId,
+                json: &serde_json::Value,
+                fixed_by: &UserId,
+                entry: NewEntry,
+            ) -> Result<Criteria> {
+                let mut tx = self.begin_audited().await?;
+                let criteria = upsert_criteria(&mut tx, case, json, fixed_by).await?;
+                append_in(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(criteria)
             }
 
             pub(crate) async fn criteria(&self, case: &CaseId) -> Result<Option<Criteria>> {
@@ -597,39 +562,20 @@ macro_rules! sql_backend {
                 row.as_ref().map(rows::criteria).transpose()
             }
 
-            pub(crate) async fn append_audit(&self, new: NewEntry) -> Result<AuditEntry> {
+            /// Starts a write transaction that holds the audit chain's lock from its first statement, so the
+            /// change it carries and the entry appended at its end are serialised with every other append: the
+            /// lock is always taken before any row lock, so audited transactions cannot deadlock each other.
+            async fn begin_audited(&self) -> Result<sqlx::Transaction<'static, $db>> {
                 let mut tx = self.pool.begin_with($dialect.begin_write).await?;
                 if let Some(lock) = $dialect.lock_audit {
                     q(lock).execute(&mut *tx).await?;
                 }
-                let last = q(concat!(
-                    "SELECT ",
-                    audit_cols!(),
-                    " FROM audit ORDER BY seq DESC LIMIT 1"
-                ))
-                .fetch_optional(&mut *tx)
-                .await?;
-                let last = last.as_ref().map(rows::audit).transpose()?;
-                let e = audit::chain(last.as_ref(), new);
-                q(concat!(
-                    "INSERT INTO audit (",
-                    audit_cols!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                ))
-                .bind(e.seq)
-                .bind(&e.time)
-                .bind(&e.actor)
-                .bind(&e.org)
-                .bind(&e.role)
-                .bind(&e.action)
-                .bind(&e.object)
-                .bind(&e.outcome)
-                .bind(&e.request_id)
-                .bind(e.case_id.as_deref())
-                .bind(&e.prev_hash)
-                .bind(&e.hash)
-                .execute(&mut *tx)
-                .await?;
+                Ok(tx)
+            }
+
+            pub(crate) async fn append_audit(&self, new: NewEntry) -> Result<AuditEntry> {
+                let mut tx = self.begin_audited().await?;
+                let e = append_in(&mut tx, new).await?;
                 tx.commit().await?;
                 Ok(e)
             }
@@ -670,22 +616,240 @@ macro_rules! sql_backend {
                 row.as_ref().map(rows::audit).transpose()
             }
 
-            pub(crate) async fn all_audit(&self) -> Result<Vec<AuditEntry>> {
-                let rows = q(concat!("SELECT ", audit_cols!(), " FROM audit ORDER BY seq"))
-                    .fetch_all(&self.pool)
-                    .await?;
+            pub(crate) async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    audit_cols!(),
+                    " FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
                 rows.iter().map(rows::audit).collect()
-            }
-
-            pub(crate) async fn verify_audit(&self) -> Result<usize> {
-                let entries = self.all_audit().await?;
-                audit::verify(&entries)?;
-                Ok(entries.len())
             }
 
             pub(crate) async fn close(&self) {
                 self.pool.close().await;
             }
+        }
+
+        /// A connection or an open transaction: the helpers below run inside whichever they are given.
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        /// Appends `new` after the chain's last entry, inside `tx`, which must have been started by
+        /// `begin_audited` (so no other append can read the same last entry).
+        async fn append_in(tx: &mut sqlx::Transaction<'static, $db>, new: NewEntry) -> Result<AuditEntry> {
+            let last = q(concat!(
+                "SELECT ",
+                audit_cols!(),
+                " FROM audit ORDER BY seq DESC LIMIT 1"
+            ))
+            .fetch_optional(&mut **tx)
+            .await?;
+            let last = last.as_ref().map(rows::audit).transpose()?;
+            let e = audit::chain(last.as_ref(), new);
+            q(concat!(
+                "INSERT INTO audit (",
+                audit_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(e.seq)
+            .bind(&e.time)
+            .bind(&e.actor)
+            .bind(&e.org)
+            .bind(&e.role)
+            .bind(&e.action)
+            .bind(&e.object)
+            .bind(&e.outcome)
+            .bind(&e.request_id)
+            .bind(e.case_id.as_deref())
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .execute(&mut **tx)
+            .await?;
+            Ok(e)
+        }
+
+        async fn insert_session(c: &mut Conn, new: &NewSession<'_>) -> Result<()> {
+            let now = Timestamp::now();
+            q("INSERT INTO sessions (key, user_id, csrf, created_at, seen_at) VALUES ($1, $2, $3, $4, $4)")
+                .bind(new.key.as_str())
+                .bind(new.user.as_str())
+                .bind(new.csrf)
+                .bind(now.as_str())
+                .execute(&mut *c)
+                .await?;
+            q(concat!(
+                "DELETE FROM sessions WHERE user_id = $1 AND key NOT IN ",
+                "(SELECT key FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, key DESC LIMIT $2)"
+            ))
+            .bind(new.user.as_str())
+            .bind(i64::from(new.keep_per_user))
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        }
+
+        async fn delete_session(c: &mut Conn, key: &Digest) -> Result<bool> {
+            let n = q("DELETE FROM sessions WHERE key = $1")
+                .bind(key.as_str())
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            Ok(n > 0)
+        }
+
+        async fn insert_case(c: &mut Conn, name: &str, created_by: &UserId) -> Result<Case> {
+            let case = Case {
+                id: CaseId::generate(),
+                name: name.to_owned(),
+                created_by: created_by.clone(),
+                created_at: Timestamp::now(),
+            };
+            q("INSERT INTO cases (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(case.id.as_str())
+                .bind(&case.name)
+                .bind(created_by.as_str())
+                .bind(case.created_at.as_str())
+                .execute(&mut *c)
+                .await?;
+            Ok(case)
+        }
+
+        async fn insert_member(c: &mut Conn, case: &CaseId, org: &OrgId) -> Result<()> {
+            q("INSERT INTO case_members (case_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(case.as_str())
+                .bind(org.as_str())
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        }
+
+        async fn upsert_criteria(
+            c: &mut Conn,
+            case: &CaseId,
+            json: &serde_json::Value,
+            fixed_by: &UserId,
+        ) -> Result<Criteria> {
+            let row = q(concat!(
+                "INSERT INTO criteria (case_id, json, fixed_by, fixed_at) VALUES ($1, $2, $3, $4) ",
+                "ON CONFLICT (case_id) DO UPDATE SET json = excluded.json, fixed_by = excluded.fixed_by, ",
+                "fixed_at = excluded.fixed_at RETURNING ",
+                criteria_cols!()
+            ))
+            .bind(case.as_str())
+            .bind(json.to_string())
+            .bind(fixed_by.as_str())
+            .bind(Timestamp::now().as_str())
+            .fetch_one(&mut *c)
+            .await?;
+            rows::criteria(&row)
+        }
+
+        /// Moves a run to `failed` or `cancelled` with a cause; `None` when it is not in a state that may.
+        async fn end_run_in(c: &mut Conn, id: &RunId, to: RunState, cause: &str) -> Result<Option<Run>> {
+            let (a, b) = $store::sources(to);
+            let row = q(concat!(
+                "UPDATE runs SET state = $2, cause = $3, finished_at = $4 WHERE id = $1 AND state IN ($5, $6) ",
+                "RETURNING ",
+                run_cols!()
+            ))
+            .bind(id.as_str())
+            .bind(to.as_str())
+            .bind(cause)
+            .bind(Timestamp::now().as_str())
+            .bind(a)
+            .bind(b)
+            .fetch_optional(&mut *c)
+            .await?;
+            row.as_ref().map(rows::run).transpose()
+        }
+
+        async fn insert_model(c: &mut Conn, new: NewModel) -> Result<Model> {
+            let NewModel {
+                case_id,
+                org_id,
+                name,
+                version,
+                scenario,
+                model_sha256,
+                manifest_sha256,
+                inspection,
+            } = new;
+            let model = Model {
+                id: ModelId::generate(),
+                case_id,
+                org_id,
+                name,
+                version,
+                scenario,
+                model_sha256,
+                manifest_sha256,
+                inspection,
+                created_at: Timestamp::now(),
+            };
+            q(concat!(
+                "INSERT INTO models (",
+                model_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ))
+            .bind(model.id.as_str())
+            .bind(model.case_id.as_str())
+            .bind(model.org_id.as_str())
+            .bind(&model.name)
+            .bind(&model.version)
+            .bind(&model.scenario)
+            .bind(model.model_sha256.as_str())
+            .bind(model.manifest_sha256.as_str())
+            .bind(model.inspection.to_string())
+            .bind(model.created_at.as_str())
+            .execute(&mut *c)
+            .await?;
+            Ok(model)
+        }
+
+        async fn insert_run(c: &mut Conn, new: NewRun) -> Result<Run> {
+            let NewRun {
+                case_id,
+                model_id,
+                org_id,
+                created_by,
+                params,
+                total_rows,
+            } = new;
+            let run = Run {
+                id: RunId::generate(),
+                case_id,
+                model_id,
+                org_id,
+                created_by,
+                params,
+                state: RunState::Queued,
+                progress_rows: 0,
+                total_rows,
+                cause: None,
+                report_sha256: None,
+                created_at: Timestamp::now(),
+                started_at: None,
+                finished_at: None,
+            };
+            q(concat!(
+                "INSERT INTO runs (id, case_id, model_id, org_id, created_by, params_json, state, progress_rows, ",
+                "total_rows, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)"
+            ))
+            .bind(run.id.as_str())
+            .bind(run.case_id.as_str())
+            .bind(run.model_id.as_str())
+            .bind(run.org_id.as_str())
+            .bind(run.created_by.as_str())
+            .bind(run.params.to_string())
+            .bind(run.state.as_str())
+            .bind(to_db_count(total_rows)?)
+            .bind(run.created_at.as_str())
+            .execute(&mut *c)
+            .await?;
+            Ok(run)
         }
     };
 }

@@ -5,11 +5,15 @@
 //! name. Reads re-hash the bytes, so silent corruption on disk surfaces as an error naming the blob rather than a
 //! wrong model being evaluated.
 //!
+//! A write killed before its rename (`kill -9`, power loss) leaves its temporary file behind;
+//! [`BlobStore::open`] removes such leftovers (see [`STALE_TEMP`] for why only old ones).
+//!
 //! The API is blocking (`std::fs`); async callers should use `spawn_blocking`.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest as _, Sha256};
 
@@ -43,14 +47,71 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BlobError + '_ {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
+    /// When temporaries were last swept (seconds since the epoch), so a long-running process
+    /// also removes those of a write that died shortly before it started.
+    swept: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+fn epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The prefix of a temporary file's name; no blob name starts with it.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file untouched for this long belongs to a write that died. Several server
+/// processes may share one blob directory, so a younger one may be another process's write in
+/// progress (every write updates its time, and no write pauses anywhere near this long): only
+/// older ones are removed.
+pub const STALE_TEMP: Duration = Duration::from_secs(10 * 60);
+
 impl BlobStore {
-    /// Opens (creating if needed) the blob directory.
+    /// Opens (creating if needed) the blob directory, and removes temporary files left by
+    /// writes that died (older than [`STALE_TEMP`]).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        Ok(Self { dir })
+        let store = Self {
+            dir,
+            swept: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(epoch_secs())),
+        };
+        store.remove_stale_temps(STALE_TEMP)?;
+        Ok(store)
+    }
+
+    /// Removes temporary files not modified for `older_than`; returns how many. A file that
+    /// vanishes meanwhile (another process cleaning, or renaming it into place) is not an error.
+    pub fn remove_stale_temps(&self, older_than: Duration) -> Result<usize> {
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = entry.path();
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&path)(e)),
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if !meta.is_file() || age < older_than {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Where the blob `digest` lives (whether or not it exists).
@@ -109,7 +170,23 @@ impl BlobStore {
         tmp.persist(&final_path)?;
         sync_dir(&shard)?;
         sync_dir(&self.dir)?;
+        self.sweep_now_and_then();
         Ok(digest)
+    }
+
+    /// Sweeps stale temporaries again once [`STALE_TEMP`] has passed since the last sweep.
+    /// Best effort: the write that triggers it has already succeeded.
+    fn sweep_now_and_then(&self) {
+        use std::sync::atomic::Ordering;
+        let (now, last) = (epoch_secs(), self.swept.load(Ordering::Relaxed));
+        if now.saturating_sub(last) >= STALE_TEMP.as_secs()
+            && self
+                .swept
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let _ = self.remove_stale_temps(STALE_TEMP);
+        }
     }
 
     /// Reads the blob and checks that its bytes still hash to its name.
@@ -142,7 +219,7 @@ impl TempFile {
     fn create(dir: &Path) -> Result<Self> {
         let mut rnd = [0u8; 12];
         getrandom::fill(&mut rnd).map_err(|e| io_err(dir)(io::Error::other(e.to_string())))?;
-        let path = dir.join(format!(".tmp-{}", hex(&rnd)));
+        let path = dir.join(format!("{TEMP_PREFIX}{}", hex(&rnd)));
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -263,6 +340,37 @@ mod tests {
         let err = store.get(&d).unwrap_err();
         assert!(matches!(&err, BlobError::Corrupt { digest, .. } if digest == &d));
         assert!(err.to_string().contains(d.as_str()));
+    }
+
+    /// A temporary file as a write killed before its rename leaves it, last written `age` ago.
+    fn leftover(dir: &Path, name: &str, age: Duration) -> PathBuf {
+        let path = dir.join(name);
+        let f = File::create(&path).unwrap();
+        f.set_modified(SystemTime::now() - age).unwrap();
+        path
+    }
+
+    #[test]
+    fn opening_removes_temporaries_of_dead_writes_but_not_young_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(tmp.path()).unwrap();
+        let kept = store.put(b"a blob").unwrap();
+        let dead = leftover(
+            tmp.path(),
+            ".tmp-0123456789abcdef01234567",
+            STALE_TEMP + Duration::from_secs(5),
+        );
+        // Possibly another process's write in progress.
+        let young = leftover(tmp.path(), ".tmp-fedcba9876543210fedcba98", Duration::from_secs(5));
+        // Not a temporary file: never touched, however old.
+        let other = leftover(tmp.path(), "notes.txt", STALE_TEMP * 10);
+        drop(store);
+        let store = BlobStore::open(tmp.path()).unwrap();
+        assert!(!dead.exists(), "the dead write's temporary file is still there");
+        assert!(young.exists() && other.exists());
+        assert_eq!(store.get(&kept).unwrap(), b"a blob");
+        assert_eq!(store.remove_stale_temps(Duration::ZERO).unwrap(), 1);
+        assert!(!young.exists() && other.exists());
     }
 
     #[test]

@@ -24,5 +24,5 @@ mod time;
 pub use digest::{Digest, DigestError};
 pub use error::StoreError;
 pub use ids::{CaseId, IdError, ModelId, OrgId, RunId, Token, UserId};
-pub use store::Store;
+pub use store::{Store, VERIFY_PAGE, Verified};
 pub use time::{Timestamp, TimestampError};

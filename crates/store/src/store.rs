@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::audit::{AuditEntry, NewEntry};
-use crate::error::Result;
+use crate::audit::{AuditEntry, NewEntry, Verifier};
+use crate::error::{Result, StoreError};
 use crate::meta::{
     AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
     StoredSession, User,
@@ -114,9 +114,19 @@ impl Store {
         delegate!(self.touch_session(key, at))
     }
 
+    /// [`Store::create_session`] and the request's audit entry, in one transaction.
+    pub async fn create_session_audited(&self, new: NewSession<'_>, entry: NewEntry) -> Result<()> {
+        delegate!(self.create_session_audited(new, entry))
+    }
+
     /// Ends one session; whether it existed.
     pub async fn end_session(&self, key: &Digest) -> Result<bool> {
         delegate!(self.end_session(key))
+    }
+
+    /// [`Store::end_session`] and the request's audit entry, in one transaction.
+    pub async fn end_session_audited(&self, key: &Digest, entry: NewEntry) -> Result<bool> {
+        delegate!(self.end_session_audited(key, entry))
     }
 
     /// Ends every session created before `created` or last seen before `seen`; how many.
@@ -124,10 +134,27 @@ impl Store {
         delegate!(self.end_sessions_before(created, seen))
     }
 
+    // --- changes with their audit entry ---
+    //
+    // Every change a request makes goes through one of the `*_audited` methods: the change and its audit entry
+    // commit in one transaction, so a crash (or a failed append) between them leaves neither. The plain methods
+    // are for set-up outside any request (the demo seed, the `users` command, tests).
+
     // --- cases ---
 
     pub async fn create_case(&self, name: &str, created_by: &UserId) -> Result<Case> {
         delegate!(self.create_case(name, created_by))
+    }
+
+    /// A case with `members` in it and the audit entry `audit` makes from the new case, in one transaction.
+    pub async fn create_case_audited(
+        &self,
+        name: &str,
+        created_by: &UserId,
+        members: &[OrgId],
+        audit: impl FnOnce(&Case) -> NewEntry + Send,
+    ) -> Result<Case> {
+        delegate!(self.create_case_audited(name, created_by, members, audit))
     }
 
     pub async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
@@ -141,6 +168,11 @@ impl Store {
     /// Adds `org` to `case`; adding an existing member is a no-op.
     pub async fn add_case_member(&self, case: &CaseId, org: &OrgId) -> Result<()> {
         delegate!(self.add_case_member(case, org))
+    }
+
+    /// [`Store::add_case_member`] and the request's audit entry, in one transaction.
+    pub async fn add_case_member_audited(&self, case: &CaseId, org: &OrgId, entry: NewEntry) -> Result<()> {
+        delegate!(self.add_case_member_audited(case, org, entry))
     }
 
     pub async fn case_members(&self, case: &CaseId) -> Result<Vec<OrgId>> {
@@ -161,6 +193,17 @@ impl Store {
         delegate!(self.set_criteria(case, json, fixed_by))
     }
 
+    /// [`Store::set_criteria`] and the request's audit entry, in one transaction.
+    pub async fn set_criteria_audited(
+        &self,
+        case: &CaseId,
+        json: &Value,
+        fixed_by: &UserId,
+        entry: NewEntry,
+    ) -> Result<Criteria> {
+        delegate!(self.set_criteria_audited(case, json, fixed_by, entry))
+    }
+
     pub async fn criteria(&self, case: &CaseId) -> Result<Option<Criteria>> {
         delegate!(self.criteria(case))
     }
@@ -169,6 +212,15 @@ impl Store {
 
     pub async fn create_model(&self, new: NewModel) -> Result<Model> {
         delegate!(self.create_model(new))
+    }
+
+    /// A model and the audit entry `audit` makes from it, in one transaction.
+    pub async fn create_model_audited(
+        &self,
+        new: NewModel,
+        audit: impl FnOnce(&Model) -> NewEntry + Send,
+    ) -> Result<Model> {
+        delegate!(self.create_model_audited(new, audit))
     }
 
     pub async fn model(&self, id: &ModelId) -> Result<Option<Model>> {
@@ -184,6 +236,11 @@ impl Store {
     /// Records a run in state `queued`.
     pub async fn create_run(&self, new: NewRun) -> Result<Run> {
         delegate!(self.create_run(new))
+    }
+
+    /// A queued run and the audit entry `audit` makes from it, in one transaction.
+    pub async fn create_run_audited(&self, new: NewRun, audit: impl FnOnce(&Run) -> NewEntry + Send) -> Result<Run> {
+        delegate!(self.create_run_audited(new, audit))
     }
 
     pub async fn run(&self, id: &RunId) -> Result<Option<Run>> {
@@ -234,6 +291,12 @@ impl Store {
         delegate!(self.cancel_run(id, cause))
     }
 
+    /// [`Store::cancel_run`] and the request's audit entry, in one transaction: a refused transition writes
+    /// neither.
+    pub async fn cancel_run_audited(&self, id: &RunId, cause: &str, entry: NewEntry) -> Result<Run> {
+        delegate!(self.cancel_run_audited(id, cause, entry))
+    }
+
     /// Start-up recovery: every run still `running` was orphaned by a previous process, so it becomes `failed`
     /// with `cause`. Returns the runs it marked. Call before starting workers.
     pub async fn mark_interrupted_runs(&self, cause: &str) -> Result<Vec<RunId>> {
@@ -253,19 +316,57 @@ impl Store {
         delegate!(self.list_audit(filter))
     }
 
-    /// The whole chain, oldest first.
     /// The last entry, to be recorded elsewhere so a truncated chain can be told.
     pub async fn audit_head(&self) -> Result<Option<AuditEntry>> {
         delegate!(self.audit_head())
     }
 
-    pub async fn all_audit(&self) -> Result<Vec<AuditEntry>> {
-        delegate!(self.all_audit())
+    /// At most `limit` entries with `seq` above `after`, oldest first: the chain read page by page (keyset, so
+    /// each page costs the same however deep it is).
+    pub async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        delegate!(self.audit_page(after, limit))
     }
 
-    /// Verifies the whole chain and returns its length, or [`crate::StoreError::ChainBroken`] naming the first
-    /// break.
-    pub async fn verify_audit(&self) -> Result<usize> {
-        delegate!(self.verify_audit())
+    /// Verifies the whole chain in pages of [`VERIFY_PAGE`] entries, holding one page at a time (constant
+    /// memory, however long the chain), and returns how many entries verified and the last of them; or
+    /// [`crate::StoreError::ChainBroken`] naming the first break. Entries appended while it runs are checked too
+    /// (the chain only grows at its end).
+    pub async fn check_audit(&self) -> Result<Verified> {
+        let mut verifier = Verifier::new();
+        let mut after = i64::MIN;
+        loop {
+            let page = self.audit_page(after, VERIFY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            let full = page.len() == VERIFY_PAGE as usize;
+            // Hashing a page is CPU work: off the async threads.
+            verifier =
+                tokio::task::spawn_blocking(move || page.iter().try_for_each(|e| verifier.push(e)).map(|()| verifier))
+                    .await
+                    .map_err(|e| StoreError::corrupt("audit verification", e))??;
+            if !full {
+                break;
+            }
+        }
+        Ok(Verified {
+            entries: verifier.entries(),
+            head: verifier.head().map(|(seq, hash)| (seq, hash.to_owned())),
+        })
     }
+
+    /// Verifies the whole chain (see [`Store::check_audit`]) and returns its length.
+    pub async fn verify_audit(&self) -> Result<u64> {
+        Ok(self.check_audit().await?.entries)
+    }
+}
+
+/// How many entries [`Store::check_audit`] reads at a time.
+pub const VERIFY_PAGE: u32 = 1000;
+
+/// A chain that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    /// The last entry checked, as `(seq, hash)`; `None` for an empty chain.
+    pub head: Option<(i64, String)>,
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::middleware::{AuditCase, AuditObject};
+use crate::middleware::{Audit, AuditCase, AuditContext};
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -79,17 +79,34 @@ fn truncate(s: &str) -> String {
 /// Who may open cases and fix their criteria.
 pub const MANAGES_CASES: &[Role] = &[Role::Authority, Role::Admin];
 
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(new): Json<NewCase>) -> ApiResult<Response> {
-    let case = open_case(&state, &caller, &new.name, &new.members).await?;
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: AuditContext,
+    Json(new): Json<NewCase>,
+) -> ApiResult<Response> {
+    let case = open_case(
+        &state,
+        &caller,
+        audit.on_success(StatusCode::CREATED),
+        &new.name,
+        &new.members,
+    )
+    .await?;
     let body = case_json(&state.store, &case).await?;
-    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(body)));
-    r.extensions_mut().insert(AuditObject(format!("case {}", case.id)));
-    Ok(r)
+    Ok(in_case(&case, (StatusCode::CREATED, axum::Json(body))))
 }
 
 /// Opens a case with the caller's organisation and `members` (ids or names) in it, for the
-/// API and the pages. A bad member name stores nothing.
-pub async fn open_case(state: &AppState, caller: &Caller, name: &str, members: &[String]) -> ApiResult<Case> {
+/// API and the pages; the case, its members and `audit`'s entry commit together. A bad member
+/// name stores nothing.
+pub async fn open_case(
+    state: &AppState,
+    caller: &Caller,
+    audit: Audit<'_>,
+    name: &str,
+    members: &[String],
+) -> ApiResult<Case> {
     caller.require(MANAGES_CASES, "creating a case")?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -99,15 +116,15 @@ pub async fn open_case(state: &AppState, caller: &Caller, name: &str, members: &
         return Err(ApiError::bad_request("at most 50 member organisations"));
     }
     // Resolve every member before creating anything, so a bad name stores nothing.
-    let mut orgs = Vec::new();
+    let mut orgs = vec![caller.org.id.clone()];
     for m in members {
-        orgs.push(find_org(&state.store, m).await?);
+        orgs.push(find_org(&state.store, m).await?.id);
     }
-    let case = state.store.create_case(name, &caller.user.id).await?;
-    state.store.add_case_member(&case.id, &caller.org.id).await?;
-    for org in &orgs {
-        state.store.add_case_member(&case.id, &org.id).await?;
-    }
+    let case = audit
+        .commit(state.store.create_case_audited(name, &caller.user.id, &orgs, |c| {
+            audit.entry(format!("case {}", c.id), Some(&c.id))
+        }))
+        .await?;
     Ok(case)
 }
 
@@ -132,18 +149,20 @@ pub struct NewMember {
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditContext,
     Path(id): Path<String>,
     Json(new): Json<NewMember>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     caller.require(MANAGES_CASES, "adding members to a case")?;
     let org = find_org(&state.store, &new.org).await?;
-    state.store.add_case_member(&case.id, &org.id).await?;
+    let audit = audit.on_success(StatusCode::OK);
+    let entry = audit.entry(format!("case {} member {}", case.id, org.id), Some(&case.id));
+    audit
+        .commit(state.store.add_case_member_audited(&case.id, &org.id, entry))
+        .await?;
     let members = members_of(&state.store, &case).await?;
-    let mut r = in_case(&case, axum::Json(members));
-    r.extensions_mut()
-        .insert(AuditObject(format!("case {} member {}", case.id, org.id)));
-    Ok(r)
+    Ok(in_case(&case, axum::Json(members)))
 }
 
 pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -176,29 +195,35 @@ pub fn parse_criteria(list: &[Value]) -> ApiResult<Vec<fairness::criteria::Crite
         .map_err(|e| ApiError::unprocessable("invalid_criteria", format!("the criteria: {e}")))
 }
 
-/// Checks and stores a case's criteria, for the API and the pages.
+/// Checks and stores a case's criteria with `audit`'s entry, for the API and the pages.
 pub async fn fix_criteria(
     state: &AppState,
     caller: &Caller,
+    audit: Audit<'_>,
     case: &Case,
     list: &[Value],
 ) -> ApiResult<store::meta::Criteria> {
     caller.require(MANAGES_CASES, "fixing criteria")?;
     let parsed = parse_criteria(list)?;
     let json = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(state.store.set_criteria(&case.id, &json, &caller.user.id).await?)
+    let entry = audit.entry(format!("criteria of case {}", case.id), Some(&case.id));
+    Ok(audit
+        .commit(
+            state
+                .store
+                .set_criteria_audited(&case.id, &json, &caller.user.id, entry),
+        )
+        .await?)
 }
 
 pub async fn set_criteria(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditContext,
     Path(id): Path<String>,
     Json(body): Json<SetCriteria>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let c = fix_criteria(&state, &caller, &case, &body.criteria).await?;
-    let mut r = in_case(&case, axum::Json(criteria_json(&c)));
-    r.extensions_mut()
-        .insert(AuditObject(format!("criteria of case {}", case.id)));
-    Ok(r)
+    let c = fix_criteria(&state, &caller, audit.on_success(StatusCode::OK), &case, &body.criteria).await?;
+    Ok(in_case(&case, axum::Json(criteria_json(&c))))
 }

@@ -1,7 +1,7 @@
 //! Model uploads (inspected before anything is stored) and model reads.
 
 use crate::error::{ApiError, ApiResult};
-use crate::middleware::AuditObject;
+use crate::middleware::{Audit, AuditContext};
 use crate::policy::{self, Caller};
 use crate::routes::cases::in_case;
 use crate::state::AppState;
@@ -63,17 +63,16 @@ pub fn multipart_error(what: &str, e: axum::extract::multipart::MultipartError) 
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditContext,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     caller.require(UPLOADS_MODELS, "uploading a model")?;
-    let result = receive(&state, &caller, &case, multipart).await;
+    let result = receive(&state, &caller, audit.on_success(StatusCode::CREATED), &case, multipart).await;
     count_upload(&state, &result);
     let created = result?;
-    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(&created)));
-    r.extensions_mut().insert(AuditObject(format!("model {}", created.id)));
-    Ok(r)
+    Ok(in_case(&case, (StatusCode::CREATED, axum::Json(&created))))
 }
 
 /// Counts an upload's outcome in the metrics.
@@ -88,6 +87,7 @@ pub fn count_upload<T>(state: &AppState, result: &ApiResult<T>) {
 async fn receive(
     state: &AppState,
     caller: &Caller,
+    audit: Audit<'_>,
     case: &store::meta::Case,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Model> {
@@ -124,14 +124,16 @@ async fn receive(
     }
     let model = model.ok_or_else(|| ApiError::bad_request("the part `model` is missing"))?;
     let manifest = manifest.ok_or_else(|| ApiError::bad_request("the part `manifest` is missing"))?;
-    accept(state, caller, case, model, manifest).await
+    accept(state, caller, audit, case, model, manifest).await
 }
 
-/// Checks the manifest, inspects the model and stores both, or stores nothing and says why.
-/// The caller has been checked to be allowed to upload into `case`.
+/// Checks the manifest, inspects the model and stores both (the model's row with `audit`'s
+/// entry), or stores nothing and says why. The caller has been checked to be allowed to upload
+/// into `case`.
 pub async fn accept(
     state: &AppState,
     caller: &Caller,
+    audit: Audit<'_>,
     case: &store::meta::Case,
     model: Vec<u8>,
     manifest: Vec<u8>,
@@ -176,18 +178,22 @@ pub async fn accept(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
-    let created = state
-        .store
-        .create_model(NewModel {
-            case_id: case.id.clone(),
-            org_id: caller.org.id.clone(),
-            name: parsed.name.clone(),
-            version: parsed.version.clone(),
-            scenario: parsed.scenario.clone(),
-            model_sha256: model_sha,
-            manifest_sha256: manifest_sha,
-            inspection: serde_json::to_value(&inspection.summary).map_err(|e| ApiError::internal(e.to_string()))?,
-        })
+    let new = NewModel {
+        case_id: case.id.clone(),
+        org_id: caller.org.id.clone(),
+        name: parsed.name.clone(),
+        version: parsed.version.clone(),
+        scenario: parsed.scenario.clone(),
+        model_sha256: model_sha,
+        manifest_sha256: manifest_sha,
+        inspection: serde_json::to_value(&inspection.summary).map_err(|e| ApiError::internal(e.to_string()))?,
+    };
+    let created = audit
+        .commit(
+            state
+                .store
+                .create_model_audited(new, |m| audit.entry(format!("model {}", m.id), Some(&case.id))),
+        )
         .await?;
     Ok(created)
 }

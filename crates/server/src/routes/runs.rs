@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query};
-use crate::middleware::AuditObject;
+use crate::middleware::{Audit, AuditContext};
 use crate::policy::{self, Caller};
 use crate::routes::cases::{in_case, parse_criteria};
 use crate::runner::{RunParams, StoredReport};
@@ -49,19 +49,23 @@ fn default_rows() -> u64 {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    audit: AuditContext,
     Json(body): Json<NewRunBody>,
 ) -> ApiResult<Response> {
-    let (run, case) = start(&state, &caller, &body).await?;
-    let mut r = in_case(&case, (StatusCode::CREATED, axum::Json(run_json(&run))));
-    r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
-    Ok(r)
+    let (run, case) = start(&state, &caller, audit.on_success(StatusCode::CREATED), &body).await?;
+    Ok(in_case(&case, (StatusCode::CREATED, axum::Json(run_json(&run)))))
 }
 
 /// Who may start runs (on models they can see).
 pub const STARTS_RUNS: &[Role] = &[Role::Vendor, Role::Authority, Role::Admin];
 
-/// Queues a run after the same checks for the API and the pages.
-pub async fn start(state: &AppState, caller: &Caller, body: &NewRunBody) -> ApiResult<(Run, store::meta::Case)> {
+/// Queues a run (with `audit`'s entry) after the same checks for the API and the pages.
+pub async fn start(
+    state: &AppState,
+    caller: &Caller,
+    audit: Audit<'_>,
+    body: &NewRunBody,
+) -> ApiResult<(Run, store::meta::Case)> {
     let (model, case) = policy::model(state, caller, &body.model_id).await?;
     caller.require(STARTS_RUNS, "starting a run")?;
     if let Some(s) = &body.scenario
@@ -106,16 +110,20 @@ pub async fn start(state: &AppState, caller: &Caller, body: &NewRunBody) -> ApiR
         criteria,
         bootstrap: state.config.bootstrap,
     };
-    let run = state
-        .store
-        .create_run(NewRun {
-            case_id: case.id.clone(),
-            model_id: model.id.clone(),
-            org_id: caller.org.id.clone(),
-            created_by: caller.user.id.clone(),
-            params: serde_json::to_value(&params).map_err(|e| ApiError::internal(e.to_string()))?,
-            total_rows,
-        })
+    let new = NewRun {
+        case_id: case.id.clone(),
+        model_id: model.id.clone(),
+        org_id: caller.org.id.clone(),
+        created_by: caller.user.id.clone(),
+        params: serde_json::to_value(&params).map_err(|e| ApiError::internal(e.to_string()))?,
+        total_rows,
+    };
+    let run = audit
+        .commit(
+            state
+                .store
+                .create_run_audited(new, |r| audit.entry(format!("run {}", r.id), Some(&case.id))),
+        )
         .await?;
     state.runner.wake();
     Ok((run, case))
@@ -221,8 +229,13 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     Ok(r)
 }
 
-pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (cancelled, case) = cancel_run(&state, &caller, &id).await?;
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: AuditContext,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (cancelled, case) = cancel_run(&state, &caller, audit.on_success(StatusCode::OK), &id).await?;
     Ok(in_case(&case, axum::Json(run_json(&cancelled))))
 }
 
@@ -235,8 +248,13 @@ pub fn may_cancel(caller: &Caller, run: &Run) -> bool {
     }
 }
 
-/// Cancels a run after the same checks for the API and the pages.
-pub async fn cancel_run(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Run, store::meta::Case)> {
+/// Cancels a run (with `audit`'s entry) after the same checks for the API and the pages.
+pub async fn cancel_run(
+    state: &AppState,
+    caller: &Caller,
+    audit: Audit<'_>,
+    id: &str,
+) -> ApiResult<(Run, store::meta::Case)> {
     let (run, case) = policy::run(state, caller, id).await?;
     if !may_cancel(caller, &run) {
         return Err(ApiError::forbidden(if caller.role() == Role::Advisor {
@@ -248,12 +266,10 @@ pub async fn cancel_run(state: &AppState, caller: &Caller, id: &str) -> ApiResul
     if run.state.is_terminal() {
         return Err(ApiError::conflict(format!("the run is already {}", run.state)));
     }
-    let cancelled = state
-        .store
-        .cancel_run(
-            &run.id,
-            &format!("cancelled by {} ({})", caller.user.name, caller.org.name),
-        )
+    let cause = format!("cancelled by {} ({})", caller.user.name, caller.org.name);
+    let entry = audit.entry(format!("run {}", run.id), Some(&case.id));
+    let cancelled = audit
+        .commit(state.store.cancel_run_audited(&run.id, &cause, entry))
         .await?;
     state.runner.cancel(&run.id);
     Ok((cancelled, case))

@@ -4,7 +4,7 @@ use super::layout::{self, Nav};
 use super::session::{self, Session};
 use super::{CsrfOnly, PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
-use crate::middleware::{AuditActor, AuditObject};
+use crate::middleware::{AuditContext, AuditObject};
 use crate::state::AppState;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -71,6 +71,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    audit: AuditContext,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> PageResult {
     if !session::same_origin(&headers) {
@@ -96,7 +97,7 @@ pub async fn login(
         return Ok(r);
     };
     let secure = session::over_tls(&headers, state.config.secure_cookies);
-    let id = session::start(&state.store, &caller).await?;
+    let id = session::start(&state.store, &caller, audit.on_success(StatusCode::SEE_OTHER)).await?;
     let mut r = see_other(&next);
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -104,21 +105,20 @@ pub async fn login(
             .parse()
             .map_err(|_| ApiError::internal("the session cookie"))?,
     );
-    r.extensions_mut().insert(AuditObject("session".into()));
-    r.extensions_mut().insert(AuditActor(caller));
     Ok(r)
 }
 
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
+    audit: AuditContext,
     session: Session,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> PageResult {
     let Form(form) = form.map_err(bad_form)?;
     check_form(&headers, &session, &form.csrf)?;
     if let Some(id) = session::cookie(&headers) {
-        session::end(&state.store, id).await?;
+        session::end(&state.store, id, audit.on_success(StatusCode::SEE_OTHER)).await?;
     }
     let secure = session::over_tls(&headers, state.config.secure_cookies);
     let mut r = see_other("/ui/login");

@@ -7,7 +7,7 @@ use super::layout::{
 use super::runs::run_form;
 use super::{PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
-use crate::middleware::AuditObject;
+use crate::middleware::{AuditContext, AuditObject};
 use crate::policy;
 use crate::routes::cases::{MANAGES_CASES, fix_criteria, in_case, members_of, open_case};
 use crate::routes::models::{UPLOADS_MODELS, accept, count_upload, multipart_error, read_field};
@@ -80,7 +80,13 @@ async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> Page
 
 /// `name`, `csrf` and any number of `members` (checkboxes), which axum's `Form` cannot
 /// collect into a list.
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, s: Session, body: Bytes) -> PageResult {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Session,
+    audit: AuditContext,
+    body: Bytes,
+) -> PageResult {
     let (mut csrf, mut name, mut members) = (String::new(), String::new(), Vec::new());
     for (k, v) in form_urlencoded::parse(&body) {
         match k.as_ref() {
@@ -96,7 +102,15 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, s: Sessio
         }
     }
     check_form(&headers, &s, &csrf)?;
-    match open_case(&state, &s.caller, &name, &members).await {
+    match open_case(
+        &state,
+        &s.caller,
+        audit.on_success(StatusCode::SEE_OTHER),
+        &name,
+        &members,
+    )
+    .await
+    {
         Ok(case) => {
             let mut r = in_case(&case, see_other(&format!("/ui/cases/{}", case.id)));
             r.extensions_mut().insert(AuditObject(format!("case {}", case.id)));
@@ -247,6 +261,7 @@ pub async fn set_criteria(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    audit: AuditContext,
     Path(id): Path<String>,
     form: Result<Form<CriteriaForm>, FormRejection>,
 ) -> PageResult {
@@ -261,7 +276,7 @@ pub async fn set_criteria(
             Err(e) => Err(format!("the criteria: {e}")),
             Ok(parsed) => {
                 let list: Vec<serde_json::Value> = parsed.iter().filter_map(|c| serde_json::to_value(c).ok()).collect();
-                match fix_criteria(&state, &s.caller, &case, &list).await {
+                match fix_criteria(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &case, &list).await {
                     Ok(_) => Ok(()),
                     Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::BAD_REQUEST => {
                         Err(e.message)
@@ -320,6 +335,7 @@ pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    audit: AuditContext,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult {
@@ -358,7 +374,9 @@ pub async fn upload(
         check_form(&headers, &s, "")?;
     }
     let result = match (model, manifest) {
-        (Some(m), Some(f)) if !m.is_empty() && !f.is_empty() => accept(&state, &s.caller, &case, m, f).await,
+        (Some(m), Some(f)) if !m.is_empty() && !f.is_empty() => {
+            accept(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &case, m, f).await
+        }
         _ => Err(ApiError::bad_request("choose both a model file and a manifest file")),
     };
     count_upload(&state, &result);

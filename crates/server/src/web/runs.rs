@@ -157,12 +157,13 @@ pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    audit: crate::middleware::AuditContext,
     form: Result<Form<RunForm>, FormRejection>,
 ) -> PageResult {
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
     let outcome = match body_of(&f) {
-        Ok(body) => start(&state, &s.caller, &body).await,
+        Ok(body) => start(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &body).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -279,12 +280,13 @@ pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    audit: crate::middleware::AuditContext,
     Path(id): Path<String>,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> PageResult {
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
-    let (run, case) = cancel_run(&state, &s.caller, &id).await?;
+    let (run, case) = cancel_run(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &id).await?;
     let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
     r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
     Ok(r)

@@ -6,6 +6,7 @@
 //! logs nobody out and every API process on the same database knows every session. Each
 //! session carries its own CSRF secret, which every form repeats in a hidden field.
 
+use crate::middleware::Audit;
 use crate::policy::Caller;
 use axum::http::{HeaderMap, header};
 use std::time::Duration;
@@ -48,20 +49,23 @@ fn secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Starts a session for `caller`; returns the cookie value. Expired sessions of everyone are
-/// cleared first, so the table holds live sessions and little else.
-pub async fn start(store: &Store, caller: &Caller) -> Result<String, StoreError> {
+/// Starts a session for `caller`, committed with the login's audit entry; returns the cookie
+/// value. Expired sessions of everyone are cleared first (housekeeping, not the login's
+/// change), so the table holds live sessions and little else.
+pub async fn start(store: &Store, caller: &Caller, audit: Audit<'_>) -> Result<String, StoreError> {
     store
         .end_sessions_before(&Timestamp::ago(ABSOLUTE), &Timestamp::ago(IDLE))
         .await?;
     let (id, csrf) = (secret(), secret());
-    store
-        .create_session(NewSession {
-            key: &key(&id),
-            user: &caller.user.id,
-            csrf: &csrf,
-            keep_per_user: MAX_PER_USER,
-        })
+    let new = NewSession {
+        key: &key(&id),
+        user: &caller.user.id,
+        csrf: &csrf,
+        keep_per_user: MAX_PER_USER,
+    };
+    let audit = audit.by(caller);
+    audit
+        .commit(store.create_session_audited(new, audit.entry("session", None)))
         .await?;
     Ok(id)
 }
@@ -96,9 +100,13 @@ pub async fn find(store: &Store, id: &str) -> Result<Option<Session>, StoreError
     }))
 }
 
-/// Ends the session of a cookie value, in every process.
-pub async fn end(store: &Store, id: &str) -> Result<(), StoreError> {
-    store.end_session(&key(id)).await.map(|_| ())
+/// Ends the session of a cookie value, in every process, committed with the logout's audit
+/// entry.
+pub async fn end(store: &Store, id: &str, audit: Audit<'_>) -> Result<(), StoreError> {
+    audit
+        .commit(store.end_session_audited(&key(id), audit.entry("session", None)))
+        .await
+        .map(|_| ())
 }
 
 /// A session is live if it was made after `made_after` and used after `used_after`.

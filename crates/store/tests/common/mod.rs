@@ -31,6 +31,92 @@ impl Raw {
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
+
+    /// From now on every insert into the audit table fails, as a full disk or a lost
+    /// connection would make the append after a change fail.
+    pub async fn refuse_audit_inserts(&self) {
+        match self {
+            Raw::Sqlite(_) => {
+                self.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END")
+                    .await
+            }
+            Raw::Postgres(_) => {
+                self.exec(concat!(
+                    "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS ",
+                    "$$ BEGIN RAISE EXCEPTION 'audit refused'; END $$"
+                ))
+                .await;
+                self.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
+                    .await;
+            }
+        }
+    }
+
+    pub async fn allow_audit_inserts(&self) {
+        match self {
+            Raw::Sqlite(_) => self.exec("DROP TRIGGER refuse_audit").await,
+            Raw::Postgres(_) => self.exec("DROP TRIGGER refuse_audit ON audit").await,
+        }
+    }
+
+    /// Inserts already chained entries directly, many per statement: a long chain in seconds.
+    pub async fn insert_audit(&self, entries: &[store::audit::AuditEntry]) {
+        for chunk in entries.chunks(1000) {
+            macro_rules! insert {
+                ($db:ty, $pool:expr) => {{
+                    let mut b = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit (seq, time, actor, org, role, action, object, outcome, request_id, case_id, prev_hash, hash) ",
+                    );
+                    b.push_values(chunk, |mut row, e| {
+                        row.push_bind(e.seq)
+                            .push_bind(e.time.clone())
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.org.clone())
+                            .push_bind(e.role.clone())
+                            .push_bind(e.action.clone())
+                            .push_bind(e.object.clone())
+                            .push_bind(e.outcome.clone())
+                            .push_bind(e.request_id.clone())
+                            .push_bind(e.case_id.clone())
+                            .push_bind(e.prev_hash.clone())
+                            .push_bind(e.hash.clone());
+                    });
+                    b.build().execute($pool).await.unwrap();
+                }};
+            }
+            match self {
+                Raw::Sqlite(p) => insert!(sqlx::Sqlite, p),
+                Raw::Postgres(p) => insert!(sqlx::Postgres, p),
+            }
+        }
+    }
+
+    /// How many audit entries carry `request_id`.
+    pub async fn entries_of(&self, request_id: &str) -> i64 {
+        let sql = "SELECT COUNT(*) FROM audit WHERE request_id = $1";
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).bind(request_id).fetch_one(p).await.unwrap(),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).bind(request_id).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// How many rows `table` holds.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        let sql = match table {
+            "cases" => "SELECT COUNT(*) FROM cases",
+            "case_members" => "SELECT COUNT(*) FROM case_members",
+            "criteria" => "SELECT COUNT(*) FROM criteria",
+            "models" => "SELECT COUNT(*) FROM models",
+            "runs" => "SELECT COUNT(*) FROM runs",
+            "sessions" => "SELECT COUNT(*) FROM sessions",
+            "audit" => "SELECT COUNT(*) FROM audit",
+            other => panic!("no table {other}"),
+        };
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
 }
 
 /// One `#[tokio::test]` per case below, each on a fresh database from `$fresh`.
@@ -40,7 +126,9 @@ macro_rules! suite {
             orgs_users_and_tokens, cases_membership_and_criteria, model_and_run_lifecycle, interrupted_runs_marked,
             concurrent_claims_take_each_run_once, concurrent_audit_appends_form_one_chain, audit_filters,
             audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database,
-            browser_sessions, claims_are_fair_across_organisations);
+            browser_sessions, claims_are_fair_across_organisations, every_audited_change_commits_with_exactly_its_entry,
+            a_change_whose_audit_entry_fails_is_not_stored, concurrent_audited_changes_form_one_chain,
+            a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -134,7 +222,7 @@ async fn append_n(s: &Store, n: usize) {
     }
 }
 
-fn chain_break(r: Result<usize, StoreError>) -> (BreakKind, i64) {
+fn chain_break(r: Result<u64, StoreError>) -> (BreakKind, i64) {
     match r {
         Err(StoreError::ChainBroken(b)) => (b.kind, b.seq),
         other => panic!("expected a chain break, got {other:?}"),
@@ -527,7 +615,7 @@ pub async fn concurrent_audit_appends_form_one_chain(f: &Fixture) {
         t.await.unwrap();
     }
     assert_eq!(s.verify_audit().await.unwrap(), 200);
-    let seqs: Vec<i64> = s.all_audit().await.unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = s.audit_page(0, 1000).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
 }
 
@@ -636,4 +724,259 @@ pub async fn audit_rows_swapped_in_database(f: &Fixture) {
     f.raw.exec("UPDATE audit SET seq = 3 WHERE seq = 4").await;
     f.raw.exec("UPDATE audit SET seq = 4 WHERE seq = -1").await;
     assert_eq!(chain_break(f.store.verify_audit().await), (BreakKind::Edited, 3));
+}
+
+/// The entry a request with id `rid` commits with its change.
+fn request_entry(rid: &str, object: String, case: Option<&CaseId>) -> NewEntry {
+    NewEntry {
+        time: Timestamp::now().to_string(),
+        actor: "anders".into(),
+        org: "org".into(),
+        role: "authority".into(),
+        action: "POST /test".into(),
+        object,
+        outcome: "201".into(),
+        request_id: rid.into(),
+        case_id: case.map(|c| c.to_string()),
+    }
+}
+
+fn new_model(w: &World) -> NewModel {
+    NewModel {
+        case_id: w.case.clone(),
+        org_id: w.vendor.clone(),
+        name: "credit".into(),
+        version: "1.0".into(),
+        scenario: "housing".into(),
+        model_sha256: Digest::of(b"onnx"),
+        manifest_sha256: Digest::of(b"manifest"),
+        inspection: json!({"ok": true}),
+    }
+}
+
+fn new_run_of(w: &World, model: &store::ModelId) -> NewRun {
+    NewRun {
+        case_id: w.case.clone(),
+        model_id: model.clone(),
+        org_id: w.vendor.clone(),
+        created_by: w.vendor_user.clone(),
+        params: json!({"rows": 10}),
+        total_rows: 10,
+    }
+}
+
+pub async fn every_audited_change_commits_with_exactly_its_entry(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let third = s.create_org("Tredje", OrgKind::Vendor).await.unwrap().id;
+    let case = s
+        .create_case_audited(
+            "Ny sag",
+            &w.authority_user,
+            &[w.authority.clone(), w.vendor.clone()],
+            |c| request_entry("r-case", format!("case {}", c.id), Some(&c.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.case_members(&case.id).await.unwrap().len(), 2);
+    s.add_case_member_audited(
+        &case.id,
+        &third,
+        request_entry("r-member", "member".into(), Some(&case.id)),
+    )
+    .await
+    .unwrap();
+    s.set_criteria_audited(
+        &w.case,
+        &json!([]),
+        &w.authority_user,
+        request_entry("r-criteria", "c".into(), None),
+    )
+    .await
+    .unwrap();
+    let model = s
+        .create_model_audited(new_model(&w), |m| {
+            request_entry("r-model", format!("model {}", m.id), None)
+        })
+        .await
+        .unwrap();
+    let run = s
+        .create_run_audited(new_run_of(&w, &model.id), |r| {
+            request_entry("r-run", format!("run {}", r.id), None)
+        })
+        .await
+        .unwrap();
+    s.cancel_run_audited(&run.id, "by test", request_entry("r-cancel", "run".into(), None))
+        .await
+        .unwrap();
+    // A refused transition writes neither the change nor the entry.
+    let again = s
+        .cancel_run_audited(&run.id, "again", request_entry("r-again", "run".into(), None))
+        .await;
+    assert!(matches!(again, Err(StoreError::IllegalTransition { .. })), "{again:?}");
+    let key = Digest::of(b"cookie");
+    let session = NewSession {
+        key: &key,
+        user: &w.authority_user,
+        csrf: "x",
+        keep_per_user: 5,
+    };
+    s.create_session_audited(session, request_entry("r-login", "session".into(), None))
+        .await
+        .unwrap();
+    assert!(s.session(&key).await.unwrap().is_some());
+    assert!(
+        s.end_session_audited(&key, request_entry("r-logout", "session".into(), None))
+            .await
+            .unwrap()
+    );
+    for rid in [
+        "r-case",
+        "r-member",
+        "r-criteria",
+        "r-model",
+        "r-run",
+        "r-cancel",
+        "r-login",
+        "r-logout",
+    ] {
+        assert_eq!(f.raw.entries_of(rid).await, 1, "{rid}");
+    }
+    assert_eq!(f.raw.entries_of("r-again").await, 0);
+    let page = s.audit_page(0, 100).await.unwrap();
+    assert_eq!(
+        page[0].object,
+        format!("case {}", case.id),
+        "the entry is made from the stored case"
+    );
+    assert_eq!(s.verify_audit().await.unwrap(), 8);
+}
+
+pub async fn a_change_whose_audit_entry_fails_is_not_stored(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let model = s.create_model(new_model(&w)).await.unwrap();
+    let run = s.create_run(new_run_of(&w, &model.id)).await.unwrap();
+    let before: Vec<i64> = {
+        let mut v = Vec::new();
+        for t in [
+            "cases",
+            "case_members",
+            "criteria",
+            "models",
+            "runs",
+            "sessions",
+            "audit",
+        ] {
+            v.push(f.raw.count(t).await);
+        }
+        v
+    };
+    f.raw.refuse_audit_inserts().await;
+    let e = |rid: &str| request_entry(rid, "x".into(), None);
+    assert!(
+        s.create_case_audited("Ny sag", &w.authority_user, std::slice::from_ref(&w.vendor), |_| e("a"))
+            .await
+            .is_err()
+    );
+    let third = s.create_org("Tredje", OrgKind::Vendor).await.unwrap().id;
+    assert!(s.add_case_member_audited(&w.case, &third, e("b")).await.is_err());
+    assert!(
+        s.set_criteria_audited(&w.case, &json!([]), &w.authority_user, e("c"))
+            .await
+            .is_err()
+    );
+    assert!(s.create_model_audited(new_model(&w), |_| e("d")).await.is_err());
+    assert!(
+        s.create_run_audited(new_run_of(&w, &model.id), |_| e("e"))
+            .await
+            .is_err()
+    );
+    assert!(s.cancel_run_audited(&run.id, "x", e("f")).await.is_err());
+    let key = Digest::of(b"cookie");
+    let session = NewSession {
+        key: &key,
+        user: &w.authority_user,
+        csrf: "x",
+        keep_per_user: 5,
+    };
+    assert!(s.create_session_audited(session, e("g")).await.is_err());
+    let after: Vec<i64> = {
+        let mut v = Vec::new();
+        for t in [
+            "cases",
+            "case_members",
+            "criteria",
+            "models",
+            "runs",
+            "sessions",
+            "audit",
+        ] {
+            v.push(f.raw.count(t).await);
+        }
+        v
+    };
+    assert_eq!(after, before, "a change was stored without its audit entry");
+    assert_eq!(s.run(&run.id).await.unwrap().unwrap().state, RunState::Queued);
+    // The old way, change then append, is what left cases without entries.
+    let orphan = s.create_case("Forældreløs", &w.authority_user).await.unwrap();
+    assert!(s.append_audit(e("h")).await.is_err());
+    assert!(s.case(&orphan.id).await.unwrap().is_some());
+    f.raw.allow_audit_inserts().await;
+    s.create_model_audited(new_model(&w), |_| e("i")).await.unwrap();
+    assert_eq!(s.verify_audit().await.unwrap(), 1);
+}
+
+pub async fn concurrent_audited_changes_form_one_chain(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (s, user, org) = (s.clone(), w.authority_user.clone(), w.authority.clone());
+            tokio::spawn(async move {
+                for i in 0..15 {
+                    s.create_case_audited(&format!("sag {t}/{i}"), &user, std::slice::from_ref(&org), |c| {
+                        request_entry(&format!("r-{t}-{i}"), format!("case {}", c.id), Some(&c.id))
+                    })
+                    .await
+                    .unwrap();
+                    s.append_audit(entry(i, None, "refusal")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.verify_audit().await.unwrap(), 240);
+    let page = s.audit_page(0, 1000).await.unwrap();
+    for c in s.list_cases().await.unwrap().iter().filter(|c| c.id != w.case) {
+        let object = format!("case {}", c.id);
+        assert_eq!(page.iter().filter(|e| e.object == object).count(), 1, "{object}");
+    }
+}
+
+pub async fn a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle(f: &Fixture) {
+    const N: usize = 100_000;
+    let mut chain: Vec<store::audit::AuditEntry> = Vec::with_capacity(N);
+    for i in 0..N {
+        let e = store::audit::chain(chain.last(), entry(i % 3600, None, "anonymous"));
+        chain.push(e);
+    }
+    f.raw.insert_audit(&chain).await;
+    drop(chain);
+    let s = &f.store;
+    let checked = s.check_audit().await.unwrap();
+    assert_eq!(checked.entries, N as u64);
+    assert_eq!(checked.head.as_ref().map(|h| h.0), Some(N as i64));
+    assert_eq!(checked.head, s.audit_head().await.unwrap().map(|h| (h.seq, h.hash)));
+    // An entry in the middle, edited, and one on a page boundary, deleted: each is named.
+    f.raw
+        .exec("UPDATE audit SET outcome = 'denied' WHERE seq = 50001")
+        .await;
+    assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Edited, 50001));
+    f.raw.exec("DELETE FROM audit WHERE seq = 3001").await;
+    assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Deleted, 3001));
+    f.raw.exec("DELETE FROM audit WHERE seq = 1").await;
+    assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Deleted, 1));
 }
