@@ -249,9 +249,9 @@ pub async fn browser_sessions(f: &Fixture) {
         // Distinct creation times, so "oldest" is well defined.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    for n in 0..2 {
+    for (n, key) in keys.iter().enumerate().take(2) {
         assert_eq!(
-            s.session(&keys[n]).await.unwrap(),
+            s.session(key).await.unwrap(),
             None,
             "ada's oldest session {n} ended"
         );
