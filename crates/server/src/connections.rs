@@ -24,7 +24,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -93,7 +92,8 @@ pub async fn serve(
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
                 }
-                _ = closed.wait_for(|c| *c) => {
+                // The watch's guard must not be held across the await below (it is not `Send`).
+                () = async { let _ = closed.wait_for(|c| *c).await; } => {
                     // Finishes the request in flight, if any, then closes.
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
