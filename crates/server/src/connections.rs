@@ -92,6 +92,7 @@ pub async fn serve(
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
                 }
+                // The watch's guard must not be held across the await below (it is not `Send`).
                 () = async { let _ = closed.wait_for(|c| *c).await; } => {
                     // Finishes the request in flight, if any, then closes.
                     conn.as_mut().graceful_shutdown();
