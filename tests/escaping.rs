@@ -83,6 +83,8 @@ fn a_forged_model_name_stays_inside_its_cell_of_the_markdown_report() {
         "1",
         "--criteria",
         criteria.to_str().unwrap(),
+        "--out",
+        dir.path().join("run.json").to_str().unwrap(),
         "--md",
         md.to_str().unwrap(),
         "--quiet",
