@@ -227,7 +227,9 @@ fn every_endpoint_role_and_case_answers_as_the_rules_say() {
     let vendor_b = data.add_user("Vendor B", "vendor", "vb");
     let authority_b = data.add_user("Authority B", "authority", "ab");
     let vendor_c = data.add_user("Vendor C", "vendor", "vc");
-    let server = data.start(&["--run-slots", "0"]);
+    // Hundreds of anonymous probes from one address: this test is about the role rules, not
+    // the anonymous rate limit (tested in tests/serve.rs).
+    let server = data.start(&["--run-slots", "0", "--anonymous-burst", "100000"]);
     let client = |i: usize| server.client(tokens[i].as_deref());
     let (va, aa) = (client(1), client(2));
     let (vb, ab, vc) = (

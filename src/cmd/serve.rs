@@ -99,6 +99,13 @@ pub struct Args {
     /// Seconds requests in flight and running runs get to finish on SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_grace_secs: u64,
+    /// Requests per second an address may make without valid credentials (sustained); more are
+    /// answered 429 and counted, not each written to the audit log.
+    #[arg(long, default_value_t = server::config::AnonymousLimit::default().rate)]
+    anonymous_rate: f64,
+    /// Requests an address may make at once without valid credentials.
+    #[arg(long, default_value_t = server::config::AnonymousLimit::default().burst)]
+    anonymous_burst: f64,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -141,6 +148,14 @@ pub fn run(args: Args) -> Result<()> {
     config.run_deadline = Duration::from_secs(args.run_deadline_mins * 60);
     config.download_idle_timeout = Duration::from_secs(args.download_idle_secs);
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace_secs);
+    anyhow::ensure!(
+        args.anonymous_rate.is_finite() && args.anonymous_rate > 0.0 && args.anonymous_burst >= 1.0,
+        "--anonymous-rate must be a positive number and --anonymous-burst at least 1"
+    );
+    config.anonymous = server::config::AnonymousLimit {
+        rate: args.anonymous_rate,
+        burst: args.anonymous_burst.min(1e9),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,6 +44,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Connections: timeouts and the cap on how many are open at once.
     pub connections: ConnectionLimits,
+    /// Requests without valid credentials per address.
+    pub anonymous: AnonymousLimit,
     /// Runs per organisation: what one organisation may queue and run.
     pub org_limits: OrgLimits,
     /// Longest a run may take from its start, after which it is stopped and failed.
@@ -124,10 +126,30 @@ impl Config {
             memory_budget_bytes: None,
             metrics_token: None,
             connections: ConnectionLimits::default(),
+            anonymous: AnonymousLimit::default(),
             org_limits: OrgLimits::default(),
             run_deadline: Duration::from_secs(60 * 60),
             download_idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How many requests without valid credentials one address may make (`--anonymous-rate`,
+/// `--anonymous-burst`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnonymousLimit {
+    /// Sustained requests per second.
+    pub rate: f64,
+    /// Requests at once.
+    pub burst: f64,
+}
+
+impl Default for AnonymousLimit {
+    fn default() -> Self {
+        Self {
+            rate: crate::middleware::anonymous::RATE,
+            burst: crate::middleware::anonymous::BURST,
         }
     }
 }

@@ -113,6 +113,7 @@ pub async fn serve(
             std::io::Error::other("the host's memory could not be read from /proc/meminfo; give --memory-budget-mb")
         })?;
     let worker_bytes = config.worker.args.sandbox.address_space_bytes;
+    let anonymous_limit = config.anonymous;
     let state = AppState(Arc::new(Inner {
         store: store.clone(),
         blobs,
@@ -123,7 +124,7 @@ pub async fn serve(
         models: serving::Models::new(serving_config, budget::MemoryBudget::new(budget), worker_bytes),
         in_flight: routes::v2::PerCaller::default(),
         callers: middleware::CallerCache::default(),
-        anonymous: middleware::anonymous::Anonymous::default(),
+        anonymous: middleware::anonymous::Anonymous::new(anonymous_limit),
         visible_models: routes::v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
         last_check: routes::audit::LastCheck::default(),

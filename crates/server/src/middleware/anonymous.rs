@@ -24,10 +24,13 @@ use std::time::{Duration, Instant};
 use store::Timestamp;
 use store::audit::NewEntry;
 
-/// Sustained anonymous requests per second per address.
+pub use crate::config::AnonymousLimit as Limit;
+
+/// Sustained anonymous requests per second per address, by default.
 pub const RATE: f64 = 10.0;
-/// Anonymous requests an address may make at once.
+/// Anonymous requests an address may make at once, by default.
 pub const BURST: f64 = 50.0;
+
 /// Addresses tracked at once, in each table.
 pub const MAX_PEERS: usize = 10_000;
 /// How long an address's refusals are counted before they are written as one entry.
@@ -81,15 +84,23 @@ pub enum Note {
 /// The rate limiter and the refusal counts of one server process.
 #[derive(Default)]
 pub struct Anonymous {
+    limit: Limit,
     buckets: Mutex<Buckets>,
     refusals: Mutex<Refusals>,
 }
 
 impl Anonymous {
+    pub fn new(limit: Limit) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
     /// Takes one request from `peer`'s bucket, or says how long until it may ask again.
     pub fn take(&self, peer: Peer) -> Result<(), Duration> {
         match self.buckets.lock() {
-            Ok(mut b) => b.take(peer, Instant::now()),
+            Ok(mut b) => b.take(peer, Instant::now(), self.limit),
             // A poisoned lock is a bug elsewhere; refusing everyone anonymous fails closed.
             Err(_) => Err(Duration::from_secs(1)),
         }
@@ -169,8 +180,8 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn level(&self, now: Instant) -> f64 {
-        (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * RATE).min(BURST)
+    fn level(&self, now: Instant, limit: Limit) -> f64 {
+        (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * limit.rate).min(limit.burst)
     }
 }
 
@@ -178,12 +189,15 @@ impl Bucket {
 struct Buckets(HashMap<Peer, Bucket>);
 
 impl Buckets {
-    fn take(&mut self, peer: Peer, now: Instant) -> Result<(), Duration> {
+    fn take(&mut self, peer: Peer, now: Instant, limit: Limit) -> Result<(), Duration> {
         if !self.0.contains_key(&peer) && self.0.len() >= MAX_PEERS {
-            self.make_room(now);
+            self.make_room(now, limit);
         }
-        let b = self.0.entry(peer).or_insert(Bucket { tokens: BURST, at: now });
-        let level = b.level(now);
+        let b = self.0.entry(peer).or_insert(Bucket {
+            tokens: limit.burst,
+            at: now,
+        });
+        let level = b.level(now, limit);
         if level >= 1.0 {
             *b = Bucket {
                 tokens: level - 1.0,
@@ -192,13 +206,13 @@ impl Buckets {
             Ok(())
         } else {
             *b = Bucket { tokens: level, at: now };
-            Err(Duration::from_secs_f64((1.0 - level) / RATE))
+            Err(Duration::from_secs_f64((1.0 - level) / limit.rate.max(1e-3)))
         }
     }
 
     /// Drops refilled buckets (the same as absent); if none, the least recently used.
-    fn make_room(&mut self, now: Instant) {
-        self.0.retain(|_, b| b.level(now) < BURST);
+    fn make_room(&mut self, now: Instant, limit: Limit) {
+        self.0.retain(|_, b| b.level(now, limit) < limit.burst);
         if self.0.len() >= MAX_PEERS
             && let Some(oldest) = self.0.iter().min_by_key(|(_, b)| b.at).map(|(p, _)| *p)
         {
@@ -338,17 +352,17 @@ mod tests {
         let mut b = Buckets::default();
         let t0 = Instant::now();
         for _ in 0..50 {
-            assert!(b.take(v4(1), t0).is_ok());
+            assert!(b.take(v4(1), t0, Limit::default()).is_ok());
         }
-        let wait = b.take(v4(1), t0).unwrap_err();
+        let wait = b.take(v4(1), t0, Limit::default()).unwrap_err();
         assert!(wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(b.take(v4(2), t0).is_ok(), "another address has its own bucket");
+        assert!(b.take(v4(2), t0, Limit::default()).is_ok(), "another address has its own bucket");
         // A second later, RATE more.
         let t1 = t0 + Duration::from_secs(1);
         for _ in 0..10 {
-            assert!(b.take(v4(1), t1).is_ok());
+            assert!(b.take(v4(1), t1, Limit::default()).is_ok());
         }
-        assert!(b.take(v4(1), t1).is_err());
+        assert!(b.take(v4(1), t1, Limit::default()).is_err());
     }
 
     #[test]
@@ -356,7 +370,7 @@ mod tests {
         let mut b = Buckets::default();
         let t0 = Instant::now();
         for i in 0..(MAX_PEERS as u32 + 10) {
-            let _ = b.take(Peer::V4(std::net::Ipv4Addr::from_bits(i)), t0);
+            let _ = b.take(Peer::V4(std::net::Ipv4Addr::from_bits(i)), t0, Limit::default());
         }
         assert!(b.0.len() <= MAX_PEERS);
     }
