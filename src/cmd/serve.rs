@@ -52,6 +52,8 @@ pub struct Args {
     /// `X-Forwarded-Proto: https`; with it, the cookie is marked anyway).
     #[arg(long)]
     secure_cookies: bool,
+    #[command(flatten)]
+    isolation: super::IsolationArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -60,6 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         onnxruntime,
         args.worker_memory_mb,
         Duration::from_secs(args.batch_timeout),
+        &args.isolation,
     )?;
     let mut config = server::Config::new(args.data.data_dir.clone(), worker);
     config.database_url = args.data.database_url.clone();

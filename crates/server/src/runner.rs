@@ -176,6 +176,7 @@ async fn evaluate_run(
         worker: state.config.worker.clone(),
         workers: state.config.workers_per_run,
         batch_rows: 8192,
+        deadline: None,
     };
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());
