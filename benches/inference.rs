@@ -77,9 +77,12 @@ fn bench(c: &mut Criterion) {
                 sandbox: inference::sandbox::Config::default(),
                 threads: 1,
                 allow_probes: false,
+                parent_pid: None,
+                disable_layers: Default::default(),
             },
             load_timeout: Duration::from_secs(30),
             batch_timeout: Duration::from_secs(30),
+            allow_missing: Default::default(),
         };
         let pool = Pool::new(&config, 1, bytes, m.clone()).expect("worker");
         for n in SIZES {

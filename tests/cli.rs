@@ -434,3 +434,25 @@ fn an_interrupted_run_leaves_nothing_behind() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cancelled"));
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 }
+
+#[test]
+fn an_unknown_isolation_layer_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = sandkasse(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+        "--allow-missing-isolation",
+        "landlock,bogus",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown isolation layer \"bogus\"") && err.contains("the layers are: close_fds"),
+        "{err}"
+    );
+    assert!(!data.exists(), "a refused start created its data directory");
+}

@@ -127,6 +127,12 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         md.contains("## Counterfactual twins") && md.contains("| isolation | active: close_fds"),
         "{md}"
     );
+    // Nothing was allowed to be missing, and the record says so explicitly.
+    assert_eq!(p["isolation_allowed_missing"], serde_json::json!([]));
+    assert!(
+        md.contains("allowed to be missing by the operator (--allow-missing-isolation): none"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -358,4 +364,188 @@ fn a_dataset_file_that_is_not_a_test_split_of_the_scenario_is_refused_by_name() 
     }
     let err = evaluate(&["--dataset", &path("train.parquet"), "--rows", "10"], &out).unwrap_err();
     assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn a_missing_layer_fails_the_run_unless_allowed_and_the_allowance_is_in_record_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let common = ["--scenario", "unemployment-risk", "--rows", "2000", "--workers", "1"];
+    // Refused: the error names the layer, why, and the flag.
+    let mut args = common.to_vec();
+    args.extend(["--test-disable-layer", "landlock"]);
+    let err = evaluate(&args, &out).expect_err("a run without Landlock, not allowed");
+    assert!(
+        err.contains("landlock is inactive (disabled for a test") && err.contains("--allow-missing-isolation landlock"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused run wrote a record");
+    // An unknown layer name is a usage error that lists the known ones.
+    let mut args = common.to_vec();
+    args.extend(["--allow-missing-isolation", "landlok"]);
+    let err = evaluate(&args, &out).expect_err("an unknown layer");
+    assert!(
+        err.contains("unknown isolation layer \"landlok\"") && err.contains("landlock, capabilities, seccomp"),
+        "{err}"
+    );
+    // Allowed: the run goes ahead, and every output says what the operator allowed.
+    let (md, html) = (dir.path().join("run.md"), dir.path().join("run.html"));
+    let mut args = common.to_vec();
+    args.extend([
+        "--test-disable-layer",
+        "landlock",
+        "--allow-missing-isolation",
+        "landlock",
+        "--md",
+        md.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let r = evaluate(&args, &out).unwrap();
+    let p = &r["provenance"];
+    assert_eq!(p["isolation_allowed_missing"], serde_json::json!(["landlock"]));
+    let layers = p["isolation"].as_array().unwrap();
+    assert!(
+        layers.iter().any(|l| l["layer"] == "landlock" && l["active"] == false),
+        "{layers:?}"
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains(
+            "unavailable: landlock; allowed to be missing by the operator (--allow-missing-isolation): landlock"
+        ),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        html.contains(
+            "id=\"isolation-allowed\">The operator allowed the workers to run without: <code>landlock</code>"
+        ),
+        "{html}"
+    );
+}
+
+/// In-process runs, one at a time: each checks the worker processes of this process.
+static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A run of the CPU bomb (a batch never ends) in this process.
+fn cpu_bomb_request(deadline: Option<std::time::Duration>) -> evaluate::Request {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut spec = synth::DatasetSpec::new("unemployment-risk", 1000, 1).unwrap();
+    spec.split = synth::Split::Test;
+    evaluate::Request {
+        model: root.join("models/hostile/cpu_bomb.onnx"),
+        manifest: root.join("models/hostile/cpu_bomb.toml"),
+        dataset: evaluate::Dataset::Generate(Box::new(spec)),
+        groups: vec!["sex".into()],
+        criteria: Vec::new(),
+        fairness: fairness::Config {
+            bootstrap: 0,
+            ..fairness::Config::default()
+        },
+        bootstrap_seed: None,
+        limits: inference::inspect::Limits::default(),
+        worker: inference::client::WorkerConfig {
+            program: env!("CARGO_BIN_EXE_sandkasse").into(),
+            args: inference::worker::WorkerArgs {
+                onnxruntime: inference::runtime::locate().unwrap(),
+                sandbox: inference::sandbox::Config {
+                    address_space_bytes: 1 << 30,
+                    ..inference::sandbox::Config::default()
+                },
+                threads: 1,
+                allow_probes: false,
+                parent_pid: None,
+                disable_layers: Default::default(),
+            },
+            load_timeout: std::time::Duration::from_secs(30),
+            // Long, so only a cancel or the run's deadline can end the batch in time.
+            batch_timeout: std::time::Duration::from_secs(60),
+            allow_missing: Default::default(),
+        },
+        workers: 1,
+        batch_rows: 1000,
+        deadline,
+    }
+}
+
+/// Worker processes this process started (`sandkasse worker ...`).
+fn my_workers() -> Vec<u32> {
+    let me = std::process::id();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(me) && cmdline.split(|&b| b == 0).nth(1) == Some(b"worker") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn cancel_frees_a_run_in_the_middle_of_a_batch_and_leaves_no_worker() {
+    let _one = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let req = cpu_bomb_request(None);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let (result, since_cancel, workers) = std::thread::scope(|s| {
+        let run = s.spawn(|| evaluate::run(&req, &|_, _| {}, &cancel));
+        // Wait for the worker, then let it sink into its endless batch.
+        let mut workers = Vec::new();
+        for _ in 0..600 {
+            workers = my_workers();
+            if !workers.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let t = std::time::Instant::now();
+        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        let result = run.join().unwrap();
+        (result, t.elapsed(), workers)
+    });
+    assert!(!workers.is_empty(), "no worker was seen");
+    assert!(
+        matches!(result, Err(evaluate::EvaluateError::Cancelled)),
+        "{:?}",
+        result.map(|_| ())
+    );
+    // A generous cap against the 60 s batch deadline, not a performance goal.
+    assert!(since_cancel < std::time::Duration::from_secs(5), "{since_cancel:?}");
+    assert!(my_workers().is_empty(), "workers left: {:?}", my_workers());
+    for pid in workers {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} is still there"
+        );
+    }
+}
+
+#[test]
+fn a_run_over_its_deadline_is_stopped_and_fails_naming_the_limit() {
+    let _one = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let req = cpu_bomb_request(Some(std::time::Duration::from_secs(2)));
+    let t = std::time::Instant::now();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let err = match evaluate::run(&req, &|_, _| {}, &cancel) {
+        Ok(_) => panic!("the CPU bomb finished"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(err, evaluate::EvaluateError::Deadline { limit } if limit == std::time::Duration::from_secs(2)),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "the run went over its deadline of 2 s and was stopped");
+    // A generous cap against the 60 s batch deadline.
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(my_workers().is_empty(), "workers left: {:?}", my_workers());
 }

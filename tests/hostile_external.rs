@@ -93,9 +93,12 @@ fn a_forced_worker_refuses_each_before_onnx_runtime_sees_it() {
             },
             threads: 1,
             allow_probes: false,
+            parent_pid: None,
+            disable_layers: Default::default(),
         },
         load_timeout: Duration::from_secs(30),
         batch_timeout: Duration::from_secs(5),
+        allow_missing: Default::default(),
     };
     let manifest = Manifest::parse(&String::from_utf8(manifest_bytes()).unwrap()).unwrap();
     let mut worker = Worker::spawn(&config).unwrap();

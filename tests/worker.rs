@@ -28,9 +28,12 @@ fn config(memory_mb: u64, batch_timeout: Duration, allow_probes: bool) -> Worker
             },
             threads: 1,
             allow_probes,
+            parent_pid: None,
+            disable_layers: Default::default(),
         },
         load_timeout: Duration::from_secs(30),
         batch_timeout,
+        allow_missing: Default::default(),
     }
 }
 
@@ -226,13 +229,214 @@ fn a_worker_that_dies_is_replaced_and_the_cause_recorded() {
     let m = manifest("hostile/cpu_bomb.toml");
     let pool = Pool::new(&config(1024, Duration::from_secs(1), false), 1, bytes, m.clone()).unwrap();
     let (_, batches) = reference_rows(&m, "unemployment-risk", 100, 1);
-    assert!(pool.score_on(0, &batches[0]).is_err());
-    let events = pool.events();
-    assert_eq!(events.len(), 2, "first try and the retry on a fresh worker: {events:?}");
+    let before = pool.pids();
+    let err = pool.score_on(0, &batches[0]).expect_err("the CPU bomb cannot finish");
     assert!(
-        events.iter().all(|e| e.cause == Cause::Timeout && e.respawned),
-        "{events:?}"
+        matches!(
+            err,
+            WorkerError::Died {
+                cause: Cause::Timeout,
+                ..
+            }
+        ),
+        "{err}"
     );
+    // One timeout, not two: a batch that timed out is not retried on a fresh worker, but the
+    // worker is replaced so the pool stays usable.
+    let events = pool.events();
+    assert_eq!(events.len(), 1, "one worker killed for the batch: {events:?}");
+    assert!(events[0].cause == Cause::Timeout && events[0].respawned, "{events:?}");
+    assert_ne!(pool.pids(), before, "the timed-out worker was replaced");
+}
+
+#[test]
+fn abort_kills_a_busy_worker_and_returns_at_once_without_a_new_one() {
+    let bytes = std::fs::read(models().join("hostile/cpu_bomb.onnx")).unwrap();
+    let m = manifest("hostile/cpu_bomb.toml");
+    let pool = Pool::new(&config(1024, Duration::from_secs(120), false), 1, bytes, m.clone()).unwrap();
+    let (_, batches) = reference_rows(&m, "unemployment-risk", 100, 1);
+    let pid = pool.pids()[0];
+    let result = std::thread::scope(|s| {
+        let scoring = s.spawn(|| pool.score_on(0, &batches[0]));
+        std::thread::sleep(Duration::from_millis(500));
+        let aborted = std::time::Instant::now();
+        pool.abort();
+        let result = scoring.join().unwrap();
+        // A generous cap against the 120 s batch deadline, not a performance goal.
+        assert!(aborted.elapsed() < Duration::from_secs(5), "{:?}", aborted.elapsed());
+        result
+    });
+    assert!(matches!(result, Err(WorkerError::Aborted)), "{result:?}");
+    assert!(pool.events().is_empty(), "no worker started after the abort");
+    assert_eq!(pool.pids(), vec![pid]);
+    assert!(process_gone(pid), "worker {pid} still runs");
+    assert!(matches!(pool.score_on(0, &batches[0]), Err(WorkerError::Aborted)));
+}
+
+/// Whether `pid` is gone: no such process, or a zombie nobody reaped yet (in a container the
+/// process that inherits orphans may not reap them).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Polls until `pid` is gone, up to `limit`; kills it if not, so a failing test leaves no
+/// CPU bomb behind.
+fn gone_within(pid: u32, limit: Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if process_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    false
+}
+
+const INTERMEDIATE_ENV: &str = "SANDKASSE_TEST_INTERMEDIATE";
+const PIDS_MARKER: &str = "WORKER_PIDS ";
+
+#[test]
+fn workers_die_with_their_parent_even_in_the_middle_of_a_batch() {
+    const NAME: &str = "workers_die_with_their_parent_even_in_the_middle_of_a_batch";
+    if std::env::var_os(INTERMEDIATE_ENV).is_some() {
+        start_workers_and_wait();
+        return;
+    }
+    use std::io::BufRead;
+    // The intermediate: this test binary again, starting an idle worker and one busy in a
+    // CPU-bound batch, then waiting to be killed.
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env(INTERMEDIATE_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = parent.stdout.take().unwrap();
+    let mut pids = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some((_, rest)) = line.split_once(PIDS_MARKER) {
+            pids = rest.split_whitespace().map(|p| p.parse::<u32>().unwrap()).collect();
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 2, "the intermediate did not report its workers");
+    // Let the busy one get into its batch.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        pids.iter().all(|&p| !process_gone(p)),
+        "workers ended before their parent"
+    );
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    for (pid, what) in pids.iter().zip(["idle", "busy"]) {
+        assert!(
+            gone_within(*pid, Duration::from_secs(10)),
+            "the {what} worker {pid} outlived its parent"
+        );
+    }
+}
+
+fn start_workers_and_wait() {
+    use std::io::Write;
+    let idle = Worker::spawn(&config(1024, Duration::from_secs(30), false)).unwrap();
+    let bytes = std::fs::read(models().join("hostile/cpu_bomb.onnx")).unwrap();
+    let m = manifest("hostile/cpu_bomb.toml");
+    let pool =
+        std::sync::Arc::new(Pool::new(&config(1024, Duration::from_secs(600), false), 1, bytes, m.clone()).unwrap());
+    let (_, batches) = reference_rows(&m, "unemployment-risk", 100, 1);
+    let busy = pool.clone();
+    std::thread::spawn(move || busy.score_on(0, &batches[0]));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{PIDS_MARKER}{} {}", idle.pid(), pool.pids()[0]).unwrap();
+    out.flush().unwrap();
+    drop(out);
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_worker_missing_a_layer_is_refused_unless_the_operator_allowed_it() {
+    let mut cfg = config(1024, Duration::from_secs(10), false);
+    cfg.args.disable_layers = ["landlock".to_owned()].into();
+    let err = match Worker::spawn(&cfg) {
+        Ok(_) => panic!("a worker without Landlock was used"),
+        Err(e) => e,
+    };
+    let WorkerError::Isolation { missing } = &err else {
+        panic!("expected an isolation refusal: {err}");
+    };
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].layer, "landlock");
+    assert_eq!(missing[0].detail, inference::sandbox::DISABLED_FOR_TEST);
+    let message = err.to_string();
+    assert!(
+        message.contains("landlock is inactive (disabled for a test")
+            && message.contains("--allow-missing-isolation landlock"),
+        "{message}"
+    );
+    // Another layer allowed is not enough.
+    cfg.allow_missing = ["seccomp".to_owned()].into();
+    assert!(matches!(Worker::spawn(&cfg), Err(WorkerError::Isolation { .. })));
+    // With the allowance, the worker runs a model, and says what it lacks.
+    cfg.allow_missing = ["landlock".to_owned()].into();
+    let bytes = std::fs::read(models().join("unemployment-gbm.onnx")).unwrap();
+    let pool = Pool::new(&cfg, 1, bytes, manifest("unemployment-gbm.toml")).unwrap();
+    let ready = pool.ready().unwrap();
+    let landlock = ready.layers.iter().find(|l| l.layer == "landlock").unwrap();
+    assert!(!landlock.active);
+    assert!(ready.layers.iter().filter(|l| l.layer != "landlock").all(|l| l.active));
+    check_against_reference(&pool, "unemployment-gbm");
+}
+
+#[test]
+fn the_worker_runs_in_an_empty_private_directory_of_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let cfg = config(1024, Duration::from_secs(10), true);
+    let mut w = Worker::spawn(&cfg).unwrap();
+    let cwd = std::fs::read_link(format!("/proc/{}/cwd", w.pid())).unwrap();
+    assert_ne!(cwd, Path::new("/"));
+    assert!(cwd.starts_with(std::env::temp_dir()), "{}", cwd.display());
+    let meta = std::fs::metadata(&cwd).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{}", cwd.display());
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "the worker's directory is not empty"
+    );
+    let seen = w.probe(&Probe::WorkingDir).unwrap();
+    assert_eq!(seen.detail, cwd.display().to_string());
+    // Its own directory and its parent are not readable from inside either.
+    let secret = cwd
+        .parent()
+        .unwrap()
+        .join(format!("sandkasse-next-to-a-worker-{}", std::process::id()));
+    std::fs::write(&secret, "not for models").unwrap();
+    for probe in [
+        Probe::ListDir { path: ".".into() },
+        Probe::ListDir {
+            path: cwd.parent().unwrap().display().to_string(),
+        },
+        Probe::ReadFile {
+            path: secret.display().to_string(),
+        },
+        Probe::ReadFile {
+            path: "../".to_owned() + secret.file_name().unwrap().to_str().unwrap(),
+        },
+    ] {
+        let outcome = w.probe(&probe).unwrap();
+        assert!(!outcome.allowed, "{probe:?}: {}", outcome.detail);
+    }
+    std::fs::remove_file(&secret).unwrap();
+    drop(w);
+    assert!(!cwd.exists(), "{} outlived its worker", cwd.display());
 }
 
 #[test]
@@ -251,6 +455,15 @@ fn the_sandbox_forbids_the_network_foreign_files_and_new_processes() {
     let secret = std::env::temp_dir().join(format!("sandkasse-secret-{}", std::process::id()));
     std::fs::write(&secret, "not for models").unwrap();
     let allowed = cfg.args.onnxruntime.display().to_string();
+    let library_dir = cfg.args.onnxruntime.parent().unwrap().to_owned();
+    let library_sibling = std::fs::read_dir(&library_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file() && *p != cfg.args.onnxruntime)
+        .expect("another file next to the ONNX Runtime library");
+    // Readable from outside the sandbox, so a denial inside is the sandbox's.
+    std::fs::read(&library_sibling).unwrap();
+    std::fs::read("/sys/devices/system/cpu/kernel_max").unwrap();
     for (probe, should_work) in [
         (Probe::Connect { address }, false),
         (
@@ -271,8 +484,58 @@ fn the_sandbox_forbids_the_network_foreign_files_and_new_processes() {
             },
             false,
         ),
+        // Nothing next to the library, nor the library's directory.
+        (
+            Probe::ReadFile {
+                path: library_sibling.display().to_string(),
+            },
+            false,
+        ),
+        (
+            Probe::ListDir {
+                path: library_dir.display().to_string(),
+            },
+            false,
+        ),
+        // Of /sys/devices/system/cpu only the topology files, and nothing of /proc.
+        (
+            Probe::ReadFile {
+                path: "/sys/devices/system/cpu/kernel_max".into(),
+            },
+            false,
+        ),
+        (
+            Probe::ListDir {
+                path: "/sys/devices/system/cpu".into(),
+            },
+            false,
+        ),
+        (
+            Probe::ReadFile {
+                path: "/proc/self/status".into(),
+            },
+            false,
+        ),
+        (
+            Probe::ReadFile {
+                path: "/proc/cpuinfo".into(),
+            },
+            false,
+        ),
         // The control: what the worker must read, it can.
         (Probe::ReadFile { path: allowed }, true),
+        (
+            Probe::ReadFile {
+                path: "/sys/devices/system/cpu/possible".into(),
+            },
+            true,
+        ),
+        (
+            Probe::ReadFile {
+                path: "/sys/devices/system/cpu/cpu0/topology/core_id".into(),
+            },
+            true,
+        ),
     ] {
         let outcome = w.probe(&probe).unwrap();
         assert_eq!(outcome.allowed, should_work, "{probe:?}: {}", outcome.detail);
@@ -280,4 +543,231 @@ fn the_sandbox_forbids_the_network_foreign_files_and_new_processes() {
     std::fs::remove_file(&secret).unwrap();
     // The same file from outside the sandbox is readable, so the denial was the sandbox's.
     assert!(std::fs::read("/etc/hostname").is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile models made at test time (an 8 MB node name does not belong in the repository): a
+// minimal protobuf writer for the few ONNX messages they need (field numbers from
+// crates/inference/proto/onnx.proto).
+
+mod onnx {
+    pub const FLOAT: i64 = 1;
+    pub const INT64: i64 = 7;
+    pub const STRING: i64 = 8;
+
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn int(out: &mut Vec<u8>, field: u32, v: i64) {
+        varint(out, u64::from(field) << 3);
+        varint(out, v as u64);
+    }
+
+    fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
+        varint(out, (u64::from(field) << 3) | 2);
+        varint(out, data.len() as u64);
+        out.extend_from_slice(data);
+    }
+
+    /// ValueInfoProto of a tensor; `None` dims are symbolic (`N`).
+    pub fn value(name: &str, elem: i64, dims: &[Option<i64>]) -> Vec<u8> {
+        let mut shape = Vec::new();
+        for d in dims {
+            let mut dim = Vec::new();
+            match d {
+                Some(v) => int(&mut dim, 1, *v),
+                None => bytes(&mut dim, 2, b"N"),
+            }
+            bytes(&mut shape, 1, &dim);
+        }
+        let mut tensor = Vec::new();
+        int(&mut tensor, 1, elem);
+        bytes(&mut tensor, 2, &shape);
+        let mut ty = Vec::new();
+        bytes(&mut ty, 1, &tensor);
+        let mut v = Vec::new();
+        bytes(&mut v, 1, name.as_bytes());
+        bytes(&mut v, 2, &ty);
+        v
+    }
+
+    /// AttributeProto of type INT.
+    pub fn attr_int(name: &str, v: i64) -> Vec<u8> {
+        let mut a = Vec::new();
+        bytes(&mut a, 1, name.as_bytes());
+        int(&mut a, 3, v);
+        int(&mut a, 20, 2);
+        a
+    }
+
+    pub fn node(op: &str, name: &[u8], inputs: &[&str], outputs: &[&str], attrs: &[Vec<u8>]) -> Vec<u8> {
+        let mut n = Vec::new();
+        for i in inputs {
+            bytes(&mut n, 1, i.as_bytes());
+        }
+        for o in outputs {
+            bytes(&mut n, 2, o.as_bytes());
+        }
+        bytes(&mut n, 3, name);
+        bytes(&mut n, 4, op.as_bytes());
+        for a in attrs {
+            bytes(&mut n, 5, a);
+        }
+        n
+    }
+
+    /// A 1-D string initializer.
+    pub fn strings(name: &str, values: &[Vec<u8>]) -> Vec<u8> {
+        let mut t = Vec::new();
+        int(&mut t, 1, values.len() as i64);
+        int(&mut t, 2, STRING);
+        for v in values {
+            bytes(&mut t, 6, v);
+        }
+        bytes(&mut t, 8, name.as_bytes());
+        t
+    }
+
+    /// A scalar int64 initializer.
+    pub fn int64_scalar(name: &str, v: i64) -> Vec<u8> {
+        let mut t = Vec::new();
+        int(&mut t, 2, INT64);
+        bytes(&mut t, 9, &v.to_le_bytes());
+        bytes(&mut t, 8, name.as_bytes());
+        t
+    }
+
+    /// ModelProto, IR version 8, main-domain opset 17, input `features` float [N, 2].
+    pub fn model(nodes: &[Vec<u8>], initializers: &[Vec<u8>], outputs: &[Vec<u8>]) -> Vec<u8> {
+        let mut g = Vec::new();
+        for n in nodes {
+            bytes(&mut g, 1, n);
+        }
+        bytes(&mut g, 2, b"test");
+        for i in initializers {
+            bytes(&mut g, 5, i);
+        }
+        bytes(&mut g, 11, &value("features", FLOAT, &[None, Some(2)]));
+        for o in outputs {
+            bytes(&mut g, 12, o);
+        }
+        let mut opset = Vec::new();
+        bytes(&mut opset, 1, b"");
+        int(&mut opset, 2, 17);
+        let mut m = Vec::new();
+        int(&mut m, 1, 8);
+        bytes(&mut m, 7, &g);
+        bytes(&mut m, 8, &opset);
+        m
+    }
+}
+
+/// `features` + an int64 constant: a type error at load time, in a node whose name is 8 MB.
+fn model_with_huge_node_name() -> Vec<u8> {
+    let name = vec![b'n'; 8 << 20];
+    onnx::model(
+        &[onnx::node("Add", &name, &["features", "k"], &["y"], &[])],
+        &[onnx::int64_scalar("k", 1)],
+        &[onnx::value("y", onnx::FLOAT, &[None, Some(2)])],
+    )
+}
+
+/// Valid probabilities (Softmax) and string labels of `label_bytes` each (a Gather from two
+/// long class names by the ArgMax).
+fn model_with_long_labels(label_bytes: usize) -> Vec<u8> {
+    onnx::model(
+        &[
+            onnx::node(
+                "Softmax",
+                b"softmax",
+                &["features"],
+                &["probabilities"],
+                &[onnx::attr_int("axis", 1)],
+            ),
+            onnx::node(
+                "ArgMax",
+                b"argmax",
+                &["probabilities"],
+                &["class"],
+                &[onnx::attr_int("axis", 1), onnx::attr_int("keepdims", 0)],
+            ),
+            onnx::node(
+                "Gather",
+                b"gather",
+                &["names", "class"],
+                &["label"],
+                &[onnx::attr_int("axis", 0)],
+            ),
+        ],
+        &[onnx::strings(
+            "names",
+            &[vec![b'a'; label_bytes], vec![b'b'; label_bytes]],
+        )],
+        &[
+            onnx::value("label", onnx::STRING, &[None]),
+            onnx::value("probabilities", onnx::FLOAT, &[None, Some(2)]),
+        ],
+    )
+}
+
+#[test]
+fn an_error_text_from_the_worker_is_capped() {
+    let m = manifest("hostile/cpu_bomb.toml");
+    let err = match Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_huge_node_name(),
+        m,
+    ) {
+        Ok(_) => panic!("a model with a type error loaded"),
+        Err(e) => e,
+    };
+    let WorkerError::Failed(text) = &err else {
+        panic!("expected the model to fail: {err}");
+    };
+    println!("{}", &text[..text.len().min(300)]);
+    assert!(
+        text.len() <= inference::protocol::MAX_ERROR_TEXT,
+        "an error text of {} bytes crossed from the worker",
+        text.len()
+    );
+    assert!(text.contains("nnnn") && text.contains("[cut: "), "{text}");
+    assert!(err.to_string().len() <= inference::protocol::MAX_ERROR_TEXT + 64);
+}
+
+#[test]
+fn long_string_labels_are_refused_naming_the_row() {
+    let m = manifest("hostile/cpu_bomb.toml");
+    let (_, batches) = reference_rows(&m, "unemployment-risk", 100, 1);
+    // Short labels pass: the model itself is fine.
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_long_labels(8),
+        m.clone(),
+    )
+    .unwrap();
+    let out = pool.score_on(0, &batches[0]).unwrap();
+    assert_eq!(
+        out.column_by_name("label").unwrap().as_string::<i32>().value(0).len(),
+        8
+    );
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_long_labels(4096),
+        m,
+    )
+    .unwrap();
+    let err = pool.score_on(0, &batches[0]).expect_err("4 KiB labels");
+    assert!(
+        err.to_string()
+            .contains("the label of row 0 is 4096 bytes, over the limit of 256"),
+        "{err}"
+    );
 }

@@ -46,7 +46,20 @@ pub fn run(args: Args) -> Result<()> {
         super::print(&s)?;
     }
     if !ok {
-        anyhow::bail!("something the sandbox needs is missing (see above)");
+        let missing: Vec<&str> = layers.iter().filter(|l| !l.active).map(|l| l.layer.as_str()).collect();
+        if missing.is_empty() {
+            anyhow::bail!("ONNX Runtime is missing (see above)");
+        }
+        anyhow::bail!(
+            "isolation layers unavailable: {}{}; workers will be refused unless the service is started with \
+             --allow-missing-isolation naming the layers to do without",
+            missing.join(", "),
+            if runtime["found"] == true {
+                ""
+            } else {
+                ", and ONNX Runtime is missing"
+            }
+        );
     }
     Ok(())
 }

@@ -63,6 +63,12 @@ pub struct Args {
     /// Address-space limit of each worker, MiB.
     #[arg(long, default_value_t = 4096)]
     worker_memory_mb: u64,
+    /// Deadline for the whole run, minutes; a run over it is stopped (its workers killed) and
+    /// fails [default: none].
+    #[arg(long)]
+    deadline_mins: Option<u64>,
+    #[command(flatten)]
+    isolation: super::IsolationArgs,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -129,9 +135,11 @@ pub fn run(args: Args) -> Result<()> {
             onnxruntime,
             args.worker_memory_mb,
             Duration::from_secs(args.batch_timeout),
+            &args.isolation,
         )?,
         workers,
         batch_rows: args.batch_rows,
+        deadline: args.deadline_mins.map(|m| Duration::from_secs(m.saturating_mul(60))),
     };
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -188,7 +196,7 @@ pub fn run(args: Args) -> Result<()> {
             .collect();
         if !off.is_empty() {
             eprintln!(
-                "warning: isolation layers unavailable on this kernel: {}",
+                "warning: the workers ran without these isolation layers (allowed by --allow-missing-isolation): {}",
                 off.join(", ")
             );
         }

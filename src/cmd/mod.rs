@@ -19,12 +19,37 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Which isolation layers workers may run without, for `serve` and `evaluate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IsolationArgs {
+    /// Run workers even though these isolation layers are unavailable (comma-separated names
+    /// from `sandkasse doctor`'s worker layers, e.g. `landlock,seccomp`). Without it, a worker
+    /// missing any layer is refused. Every run record and report names the layers allowed.
+    #[arg(
+        long = "allow-missing-isolation",
+        value_name = "LAYER[,LAYER...]",
+        value_delimiter = ',',
+        value_parser = inference::sandbox::known_layer
+    )]
+    pub allow_missing_isolation: Vec<String>,
+    /// Tests only: make every worker skip this layer and report it inactive.
+    #[arg(
+        long = "test-disable-layer",
+        value_name = "LAYER",
+        hide = true,
+        value_parser = inference::sandbox::known_layer
+    )]
+    pub test_disable_layer: Vec<String>,
+}
+
 /// How runs start isolated workers: this executable's `worker` subcommand, one intra-op
-/// thread, the given address-space limit and batch deadline.
+/// thread, the given address-space limit and batch deadline, and the layers the operator
+/// allowed to be missing.
 pub fn worker_config(
     onnxruntime: std::path::PathBuf,
     memory_mb: u64,
     batch_timeout: std::time::Duration,
+    isolation: &IsolationArgs,
 ) -> anyhow::Result<inference::client::WorkerConfig> {
     use anyhow::Context;
     Ok(inference::client::WorkerConfig {
@@ -37,9 +62,12 @@ pub fn worker_config(
             },
             threads: 1,
             allow_probes: false,
+            parent_pid: None,
+            disable_layers: isolation.test_disable_layer.iter().cloned().collect(),
         },
         load_timeout: std::time::Duration::from_secs(60),
         batch_timeout,
+        allow_missing: isolation.allow_missing_isolation.iter().cloned().collect(),
     })
 }
 

@@ -106,6 +106,8 @@ pub struct Args {
     /// Requests an address may make at once without valid credentials.
     #[arg(long, default_value_t = server::config::AnonymousLimit::default().burst)]
     anonymous_burst: f64,
+    #[command(flatten)]
+    isolation: super::IsolationArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -114,6 +116,7 @@ pub fn run(args: Args) -> Result<()> {
         onnxruntime,
         args.worker_memory_mb,
         Duration::from_secs(args.batch_timeout),
+        &args.isolation,
     )?;
     let mut config = server::Config::new(args.data.data_dir.clone(), worker);
     config.database_url = args.data.database_url.clone();

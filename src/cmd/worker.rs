@@ -22,6 +22,12 @@ pub struct Args {
     /// Answer sandbox probes (tests only).
     #[arg(long, hide = true)]
     allow_probes: bool,
+    /// The parent's process id: the worker ends when its parent is gone.
+    #[arg(long)]
+    parent_pid: Option<u32>,
+    /// Skip this isolation layer and report it inactive (tests of the parent's refusal only).
+    #[arg(long = "test-disable-layer", value_name = "LAYER", hide = true, value_parser = sandbox::known_layer)]
+    test_disable_layer: Vec<String>,
 }
 
 pub fn run(args: Args) -> std::process::ExitCode {
@@ -34,6 +40,8 @@ pub fn run(args: Args) -> std::process::ExitCode {
         },
         threads: args.threads,
         allow_probes: args.allow_probes,
+        parent_pid: args.parent_pid,
+        disable_layers: args.test_disable_layer.into_iter().collect(),
     });
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -47,6 +47,9 @@ pub struct Request {
     pub workers: usize,
     /// Rows per request to a worker.
     pub batch_rows: usize,
+    /// Longest the whole run may take; past it the workers are killed and the run fails with
+    /// [`EvaluateError::Deadline`]. `None`: no limit but the batch deadline.
+    pub deadline: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +72,28 @@ pub enum EvaluateError {
     Metrics(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("the run went over its deadline of {} and was stopped", seconds(.limit))]
+    Deadline { limit: Duration },
 }
+
+fn seconds(d: &Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 120.0 && d.as_secs().is_multiple_of(60) {
+        format!("{} minutes", d.as_secs() / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// Why the watcher stopped a run's workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cancelled,
+    Deadline,
+}
+
+/// How often the watcher looks at the cancel flag and the clock.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Reports progress in rows scored.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -132,6 +156,16 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         .iter()
         .filter_map(|c| schema.index_of(c).ok())
         .collect();
+    let stop_now = || -> Result<(), EvaluateError> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(EvaluateError::Cancelled);
+        }
+        match req.deadline {
+            Some(limit) if t0.elapsed() >= limit => Err(EvaluateError::Deadline { limit }),
+            _ => Ok(()),
+        }
+    };
+    stop_now()?;
     let t_load = Instant::now();
     let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest.clone())?;
     let load_seconds = t_load.elapsed().as_secs_f64();
@@ -155,7 +189,31 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let latencies = Mutex::new(Vec::<f64>::new());
     let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
     let t_score = Instant::now();
+    let scoring_done = AtomicBool::new(false);
+    let stopped: Mutex<Option<Stop>> = Mutex::new(None);
     let (accs, dataset_sha) = std::thread::scope(|s| {
+        // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
+        // the batch (up to its own deadline) to end.
+        let (watched, scoring_done, stopped) = (&pool, &scoring_done, &stopped);
+        s.spawn(move || {
+            while !scoring_done.load(Ordering::SeqCst) {
+                let why = if cancel.load(Ordering::Relaxed) {
+                    Some(Stop::Cancelled)
+                } else if req.deadline.is_some_and(|limit| t0.elapsed() >= limit) {
+                    Some(Stop::Deadline)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    if let Ok(mut s) = stopped.lock() {
+                        *s = Some(why);
+                    }
+                    watched.abort();
+                    return;
+                }
+                std::thread::sleep(WATCH_EVERY);
+            }
+        });
         // A generated dataset's hash: SHA-256 over its batches' digests in order.
         let hasher = s.spawn(move || {
             let mut pending = std::collections::BTreeMap::new();
@@ -224,8 +282,19 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
                     .unwrap_or_else(|_| Err(EvaluateError::Metrics("a scoring thread panicked".into())))
             })
             .collect();
+        scoring_done.store(true, Ordering::SeqCst);
         (accs, hasher.join().unwrap_or_default())
     });
+    // A stop by the watcher explains whatever the scoring threads returned.
+    match stopped.into_inner().unwrap_or(None) {
+        Some(Stop::Cancelled) => return Err(EvaluateError::Cancelled),
+        Some(Stop::Deadline) => {
+            return Err(EvaluateError::Deadline {
+                limit: req.deadline.unwrap_or_default(),
+            });
+        }
+        None => {}
+    }
     let score_seconds = t_score.elapsed().as_secs_f64();
     let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
     for a in accs {
@@ -239,6 +308,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let mut report: Report = Report::build(&acc, &config);
     report.verdicts = fairness::criteria::evaluate(&req.criteria, &report);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
+    stop_now()?;
     let mut lat = latencies.into_inner().unwrap_or_default();
     lat.sort_by(f64::total_cmp);
     let pct = |q: f64| {
@@ -273,6 +343,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
             onnxruntime_version: ready.onnxruntime_version.clone(),
             isolation: ready.layers.clone(),
+            isolation_allowed_missing: req.worker.allow_missing.iter().cloned().collect(),
         },
         inspection: inspection.summary,
         throughput: Throughput {

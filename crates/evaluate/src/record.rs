@@ -42,6 +42,10 @@ pub struct Provenance {
     /// Isolation layers of the workers, as they reported them: what was active and what this
     /// kernel could not provide.
     pub isolation: Vec<LayerStatus>,
+    /// The isolation layers the operator allowed the workers to run without
+    /// (`--allow-missing-isolation`); empty when none was. Always present, so a reader can
+    /// tell "none allowed" from an old record.
+    pub isolation_allowed_missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,15 +125,20 @@ impl RunRecord {
             .filter(|l| !l.active)
             .map(|l| l.layer.as_str())
             .collect();
-        let _ = writeln!(
-            s,
-            "| isolation | active: {}; unavailable: {} |",
-            active.join(", "),
-            if missing.is_empty() {
+        let none_or = |names: &[&str]| {
+            if names.is_empty() {
                 "none".to_owned()
             } else {
-                missing.join(", ")
+                names.join(", ")
             }
+        };
+        let allowed: Vec<&str> = p.isolation_allowed_missing.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "| isolation | active: {}; unavailable: {}; allowed to be missing by the operator (--allow-missing-isolation): {} |",
+            active.join(", "),
+            none_or(&missing),
+            none_or(&allowed)
         );
         let _ = writeln!(
             s,

@@ -870,7 +870,37 @@ impl<'a> Doc<'a> {
             }
             self.w("</tbody></table>");
         }
+        self.isolation_allowance(p);
         self.w("</section>");
+    }
+
+    /// The operator's choice to run without some isolation layers (`--allow-missing-isolation`),
+    /// from `provenance.isolation_allowed_missing`; shown whenever the record carries it.
+    fn isolation_allowance(&mut self, p: &Value) {
+        let Some(allowed) = get(p, &["isolation_allowed_missing"]).and_then(Value::as_array) else {
+            return;
+        };
+        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+        if names.is_empty() {
+            let _ = write!(
+                self.out,
+                "<p class=\"note\" id=\"isolation-allowed\">{}</p>",
+                self.t(
+                    "Operatøren tillod ikke, at noget isolationslag manglede.",
+                    "The operator allowed no isolation layer to be missing."
+                )
+            );
+        } else {
+            let _ = write!(
+                self.out,
+                "<p class=\"bad\" id=\"isolation-allowed\">{} <code>{}</code> (--allow-missing-isolation)</p>",
+                self.t(
+                    "Operatøren tillod arbejdsprocesserne at køre uden:",
+                    "The operator allowed the workers to run without:"
+                ),
+                E(&names.join(", "))
+            );
+        }
     }
 
     // ---- 3. criteria --------------------------------------------------------------------

@@ -6,14 +6,17 @@
 
 use crate::manifest::Manifest;
 use crate::pipe::{Pipe, PipeError};
-use crate::protocol::{self, Kind, Probe, ProbeOutcome, Ready};
+use crate::protocol::{self, Kind, MAX_ERROR_TEXT, Probe, ProbeOutcome, Ready, cap_str, cap_text};
+use crate::sandbox::{self, LayerStatus};
 use crate::worker::WorkerArgs;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type};
-use std::collections::VecDeque;
-use std::io::Read;
+use std::collections::{BTreeSet, VecDeque};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,10 @@ pub struct WorkerConfig {
     pub load_timeout: Duration,
     /// Deadline for scoring one batch.
     pub batch_timeout: Duration,
+    /// Isolation layers (names from [`sandbox::LAYERS`]) a worker may lack and still be used:
+    /// the operator's explicit choice (`--allow-missing-isolation`), written into every run
+    /// record. Empty by default: a worker missing any layer is refused.
+    pub allow_missing: BTreeSet<String>,
 }
 
 /// Why a worker stopped.
@@ -62,12 +69,149 @@ pub enum WorkerError {
     Failed(String),
     #[error("the worker broke the protocol: {0}")]
     Protocol(String),
+    /// The worker started but reported isolation layers inactive that the operator did not
+    /// allow to be missing; it was killed unused. The server answers 503 for this.
+    #[error("{}", describe_missing(.missing))]
+    Isolation { missing: Vec<LayerStatus> },
+    /// The pool was stopped with [`Pool::abort`] (a cancelled run, or one over its deadline).
+    #[error("the workers were stopped (the run was cancelled or went over its deadline)")]
+    Aborted,
 }
 
 impl WorkerError {
     /// Whether the worker is gone and must be replaced.
     pub fn is_fatal(&self) -> bool {
         !matches!(self, WorkerError::Failed(_))
+    }
+
+    /// The worker's text as a `Failed` error, capped at [`MAX_ERROR_TEXT`].
+    fn failed(bytes: &[u8]) -> WorkerError {
+        WorkerError::Failed(cap_text(bytes, MAX_ERROR_TEXT))
+    }
+
+    /// A protocol error whose text may quote the worker, capped at [`MAX_ERROR_TEXT`].
+    fn protocol(text: impl AsRef<str>) -> WorkerError {
+        WorkerError::Protocol(cap_str(text.as_ref(), MAX_ERROR_TEXT))
+    }
+}
+
+fn describe_missing(missing: &[LayerStatus]) -> String {
+    let each: Vec<String> = missing
+        .iter()
+        .map(|l| format!("{} is inactive ({})", l.layer, l.detail))
+        .collect();
+    let names: Vec<&str> = missing.iter().map(|l| l.layer.as_str()).collect();
+    format!(
+        "the worker was refused because its isolation is incomplete: {}; to run models without {} anyway, \
+         start with --allow-missing-isolation {} (every run record will say so)",
+        each.join("; "),
+        if names.len() == 1 { "it" } else { "them" },
+        names.join(",")
+    )
+}
+
+/// The layers of a worker's report that are inactive, and those of [`sandbox::LAYERS`] it did
+/// not report at all (which count as inactive: fail closed).
+pub fn missing_layers(reported: &[LayerStatus]) -> Vec<LayerStatus> {
+    let mut missing: Vec<LayerStatus> = reported.iter().filter(|l| !l.active).cloned().collect();
+    for name in sandbox::LAYERS {
+        if !reported.iter().any(|l| l.layer == *name) {
+            missing.push(LayerStatus {
+                layer: (*name).to_owned(),
+                active: false,
+                detail: "not reported by the worker".into(),
+            });
+        }
+    }
+    missing
+}
+
+/// Kills one worker from any thread. Through a pidfd where the kernel has them (5.3+), which
+/// cannot hit another process even after the worker was reaped and its pid reused; else by pid,
+/// only until the worker is known to be reaped.
+pub struct Killer {
+    pidfd: Option<OwnedFd>,
+    pid: libc::pid_t,
+    reaped: AtomicBool,
+}
+
+impl Killer {
+    fn new(pid: u32) -> Killer {
+        let pid = libc::pid_t::try_from(pid).unwrap_or(0);
+        // SAFETY: pidfd_open takes a pid and flags; on success it returns a new descriptor that
+        // we own from here on.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        // SAFETY: `fd` is the new descriptor pidfd_open returned, owned by nothing else.
+        let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
+        Killer {
+            pidfd,
+            pid,
+            reaped: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends SIGKILL; a worker that is already gone is not an error.
+    pub fn kill(&self) {
+        match &self.pidfd {
+            // SAFETY: a signal through a pidfd we own; no memory is passed (info NULL).
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            },
+            None if self.pid > 0 && !self.reaped.load(Ordering::SeqCst) => {
+                // SAFETY: kill takes integers only.
+                unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            }
+            None => {}
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+}
+
+/// A worker's working directory: a fresh, empty, private (0700) directory of its own, so a
+/// relative path in a model resolves to nothing; removed when the worker ends.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> io::Result<ScratchDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        for _ in 0..16 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = base.join(format!(
+                "sandkasse-worker-{}-{}-{nanos:08x}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            // mkdir, not create_dir_all: an existing name (or a planted symlink) is an error,
+            // never a directory someone else made.
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(ScratchDir(path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "no free name for a worker directory in {}",
+            base.display()
+        )))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -79,26 +223,37 @@ pub struct Worker {
     ready: Ready,
     config: WorkerConfig,
     dead: Option<(Cause, String)>,
+    killer: Arc<Killer>,
+    /// Dropped after `Drop::drop` has killed and reaped the worker.
+    _cwd: ScratchDir,
 }
 
 const STDERR_TAIL: usize = 4096;
 
 impl Worker {
     /// Starts a worker and waits until it reports its isolation layers.
+    ///
+    /// A worker whose report shows an inactive layer (or omits one) that
+    /// `config.allow_missing` does not name is killed and refused with
+    /// [`WorkerError::Isolation`]: fail closed.
     pub fn spawn(config: &WorkerConfig) -> Result<Worker, WorkerError> {
+        let spawn_err = |error: String| WorkerError::Spawn {
+            program: config.program.display().to_string(),
+            error,
+        };
+        let cwd = ScratchDir::new().map_err(|e| spawn_err(format!("its working directory: {e}")))?;
+        let mut args = config.args.clone();
+        args.parent_pid = Some(std::process::id());
         let mut child = Command::new(&config.program)
             .arg("worker")
-            .args(config.args.to_args())
+            .args(args.to_args())
             .env_clear()
-            .current_dir("/")
+            .current_dir(&cwd.0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| WorkerError::Spawn {
-                program: config.program.display().to_string(),
-                error: e.to_string(),
-            })?;
+            .map_err(|e| spawn_err(e.to_string()))?;
         let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => {
@@ -136,6 +291,7 @@ impl Worker {
                 }
             }
         });
+        let killer = Arc::new(Killer::new(child.id()));
         let mut w = Worker {
             child,
             pipe,
@@ -147,16 +303,31 @@ impl Worker {
             },
             config: config.clone(),
             dead: None,
+            killer,
+            _cwd: cwd,
         };
         let (kind, payload) = w.receive(config.load_timeout)?;
         match kind {
             Kind::Ready => {
-                w.ready = serde_json::from_slice(&payload).map_err(|e| WorkerError::Protocol(e.to_string()))?;
-                Ok(w)
+                w.ready = Ready::parse_capped(&payload).map_err(WorkerError::protocol)?;
             }
-            Kind::Failed => Err(WorkerError::Failed(String::from_utf8_lossy(&payload).into_owned())),
-            k => Err(WorkerError::Protocol(format!("expected Ready, got {k:?}"))),
+            Kind::Failed => return Err(WorkerError::failed(&payload)),
+            k => return Err(WorkerError::protocol(format!("expected Ready, got {k:?}"))),
         }
+        let refused: Vec<LayerStatus> = missing_layers(&w.ready.layers)
+            .into_iter()
+            .filter(|l| !config.allow_missing.contains(&l.layer))
+            .collect();
+        if !refused.is_empty() {
+            // Dropping `w` kills and reaps the worker and removes its directory.
+            return Err(WorkerError::Isolation { missing: refused });
+        }
+        Ok(w)
+    }
+
+    /// A handle that kills this worker from another thread.
+    pub fn killer(&self) -> Arc<Killer> {
+        self.killer.clone()
     }
 
     /// What the worker reported at start: runtime version and isolation layers.
@@ -178,36 +349,40 @@ impl Worker {
 
     /// Sends the model and its manifest; waits for the session to be built.
     pub fn load(&mut self, model: &[u8], manifest: &Manifest) -> Result<(), WorkerError> {
-        let m = serde_json::to_vec(manifest).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let m = serde_json::to_vec(manifest).map_err(|e| WorkerError::protocol(e.to_string()))?;
         let mut payload = Vec::with_capacity(4 + m.len() + model.len());
         payload.extend_from_slice(&(m.len() as u32).to_le_bytes());
         payload.extend_from_slice(&m);
         payload.extend_from_slice(model);
         match self.request(Kind::Load, &payload, self.config.load_timeout)? {
             (Kind::Loaded, _) => Ok(()),
-            (k, _) => Err(WorkerError::Protocol(format!("expected Loaded, got {k:?}"))),
+            (k, _) => Err(WorkerError::protocol(format!("expected Loaded, got {k:?}"))),
         }
     }
 
     /// Scores a batch of scenario columns; returns `label` and `probability`, one row per
     /// row sent.
     pub fn score(&mut self, batch: &RecordBatch) -> Result<RecordBatch, WorkerError> {
-        let compact = compact(batch).map_err(WorkerError::Protocol)?;
-        let payload = protocol::encode_batch(&compact).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let compact = compact(batch).map_err(WorkerError::protocol)?;
+        let payload = protocol::encode_batch(&compact).map_err(|e| WorkerError::protocol(e.to_string()))?;
         let (kind, reply) = self.request(Kind::Score, &payload, self.config.batch_timeout)?;
         if kind != Kind::Scored {
-            return Err(WorkerError::Protocol(format!("expected Scored, got {kind:?}")));
+            return Err(WorkerError::protocol(format!("expected Scored, got {kind:?}")));
         }
-        let out = protocol::decode_batch(&reply).map_err(|e| WorkerError::Protocol(e.to_string()))?;
-        check_scored(&out, batch.num_rows()).map_err(WorkerError::Protocol)?;
+        let out = protocol::decode_batch(&reply).map_err(|e| WorkerError::protocol(e.to_string()))?;
+        check_scored(&out, batch.num_rows()).map_err(WorkerError::protocol)?;
         Ok(out)
     }
 
     /// Asks a worker started with `allow_probes` to try something forbidden.
     pub fn probe(&mut self, p: &Probe) -> Result<ProbeOutcome, WorkerError> {
-        let payload = serde_json::to_vec(p).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+        let payload = serde_json::to_vec(p).map_err(|e| WorkerError::protocol(e.to_string()))?;
         let (_, reply) = self.request(Kind::Probe, &payload, self.config.batch_timeout)?;
-        serde_json::from_slice(&reply).map_err(|e| WorkerError::Protocol(e.to_string()))
+        let outcome: ProbeOutcome = serde_json::from_slice(&reply).map_err(|e| WorkerError::protocol(e.to_string()))?;
+        Ok(ProbeOutcome {
+            allowed: outcome.allowed,
+            detail: cap_str(&outcome.detail, MAX_ERROR_TEXT),
+        })
     }
 
     fn request(&mut self, kind: Kind, payload: &[u8], timeout: Duration) -> Result<(Kind, Vec<u8>), WorkerError> {
@@ -220,7 +395,7 @@ impl Worker {
         }
         let mut frame = Vec::with_capacity(payload.len() + 5);
         if protocol::write_frame(&mut frame, kind, payload).is_err() {
-            return Err(WorkerError::Protocol(format!(
+            return Err(WorkerError::protocol(format!(
                 "a {kind:?} frame of {} bytes is too large",
                 payload.len()
             )));
@@ -231,7 +406,7 @@ impl Worker {
         }
         let (k, reply) = self.receive(timeout)?;
         if k == Kind::Failed {
-            return Err(WorkerError::Failed(String::from_utf8_lossy(&reply).into_owned()));
+            return Err(WorkerError::failed(&reply));
         }
         Ok((k, reply))
     }
@@ -260,6 +435,7 @@ impl Worker {
 
     /// Reaps the worker and records why it stopped.
     fn died(&mut self, known: Option<(Cause, String)>) -> WorkerError {
+        self.killer.reaped.store(true, Ordering::SeqCst);
         let status = wait_briefly(&mut self.child);
         let (cause, detail) = known.unwrap_or_else(|| classify(status));
         self.dead = Some((cause.clone(), detail.clone()));
@@ -281,6 +457,7 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        self.killer.reaped.store(true, Ordering::SeqCst);
         let _ = self.child.wait();
     }
 }
@@ -348,8 +525,12 @@ fn compact(batch: &RecordBatch) -> Result<RecordBatch, String> {
     RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| e.to_string())
 }
 
+/// Longest string label a worker may return, in bytes: class names are short, and a label is
+/// copied into records, pages and `/v2` answers row by row.
+pub const MAX_LABEL_BYTES: usize = 256;
+
 /// A scored batch from a worker must be exactly `label` and a float `probability`, one row
-/// per row sent, probabilities in [0, 1].
+/// per row sent, probabilities in [0, 1], string labels at most [`MAX_LABEL_BYTES`].
 fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
     if b.num_rows() != rows {
         return Err(format!("{} predictions for {rows} rows", b.num_rows()));
@@ -369,6 +550,17 @@ fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
     if !matches!(l.data_type(), DataType::Int64 | DataType::Utf8) || l.null_count() > 0 {
         return Err("label must be int64 or utf8 without nulls".into());
     }
+    if let Some(text) = l.as_string_opt::<i32>()
+        && let Some((row, label)) = text.iter().enumerate().find_map(|(row, label)| {
+            label
+                .filter(|label| label.len() > MAX_LABEL_BYTES)
+                .map(|label| (row, label.len()))
+        })
+    {
+        return Err(format!(
+            "the label of row {row} is {label} bytes, over the limit of {MAX_LABEL_BYTES}"
+        ));
+    }
     Ok(())
 }
 
@@ -384,6 +576,10 @@ pub struct PoolEvent {
 /// Workers that all hold the same model.
 pub struct Pool {
     workers: Vec<Mutex<Worker>>,
+    /// Per slot, the kill handle of the worker in it, kept outside the slot's lock so
+    /// [`Pool::abort`] can reach a worker busy in a batch.
+    killers: Vec<Mutex<Arc<Killer>>>,
+    aborted: AtomicBool,
     config: WorkerConfig,
     model: Arc<Vec<u8>>,
     manifest: Manifest,
@@ -415,7 +611,9 @@ impl Pool {
         });
         let workers = started.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(Pool {
+            killers: workers.iter().map(|w| Mutex::new(w.killer())).collect(),
             workers: workers.into_iter().map(Mutex::new).collect(),
+            aborted: AtomicBool::new(false),
             config: config.clone(),
             model,
             manifest,
@@ -432,9 +630,50 @@ impl Pool {
         self.workers.first()?.lock().ok().map(|w| w.ready().clone())
     }
 
+    /// The process ids of the current workers (for tests and diagnostics).
+    pub fn pids(&self) -> Vec<u32> {
+        self.killers
+            .iter()
+            .filter_map(|k| k.lock().ok().map(|k| k.pid()))
+            .collect()
+    }
+
+    /// Kills every worker now, from any thread, and makes every [`Pool::score_on`] (running
+    /// or later) return [`WorkerError::Aborted`] at once, without starting new workers. For a
+    /// cancelled run or one over its deadline: the slot is free within the time a kill takes,
+    /// not when the batch would have ended.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        for killer in &self.killers {
+            if let Ok(k) = killer.lock() {
+                k.kill();
+            }
+        }
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// A new worker with the model, for slot `i`. Its kill handle is published before the
+    /// abort flag is checked, so an abort either sees the new worker or is seen here.
+    fn replace(&self, i: usize) -> Result<Worker, WorkerError> {
+        let mut n = Worker::spawn(&self.config)?;
+        if let Ok(mut k) = self.killers[i].lock() {
+            *k = n.killer();
+        }
+        if self.is_aborted() {
+            return Err(WorkerError::Aborted);
+        }
+        n.load(&self.model, &self.manifest)?;
+        Ok(n)
+    }
+
     /// Scores a batch on worker `slot` (callers give each thread its own slot). A worker that
-    /// dies is replaced and the batch is tried once more on the new worker; a batch that
-    /// kills two workers is the model's fault and fails the request with the cause.
+    /// dies is replaced, so the pool stays usable. A batch that crashed its worker is tried
+    /// once more on the new one (a batch that kills two workers is the model's fault and fails
+    /// the request with the cause); a batch that timed out is not retried (it would most
+    /// likely cost a second full deadline of CPU) and fails at once.
     pub fn score_on(&self, slot: usize, batch: &RecordBatch) -> Result<RecordBatch, WorkerError> {
         let i = slot % self.workers.len();
         let mut w = self.workers[i]
@@ -442,24 +681,28 @@ impl Pool {
             .map_err(|_| WorkerError::Protocol("worker lock poisoned".into()))?;
         let mut attempt = 0;
         loop {
+            if self.is_aborted() {
+                return Err(WorkerError::Aborted);
+            }
             match w.score(batch) {
                 Ok(b) => return Ok(b),
+                Err(_) if self.is_aborted() => return Err(WorkerError::Aborted),
                 Err(e) if e.is_fatal() => {
                     let (cause, detail) = match &e {
                         WorkerError::Died { cause, detail, .. } => (cause.clone(), detail.clone()),
                         other => (Cause::Crash, other.to_string()),
                     };
-                    let respawned = Worker::spawn(&self.config).and_then(|mut n| {
-                        n.load(&self.model, &self.manifest)?;
-                        Ok(n)
-                    });
-                    let ok = respawned.is_ok();
+                    let timed_out = cause == Cause::Timeout;
+                    let respawned = self.replace(i);
+                    if let Err(WorkerError::Aborted) = respawned {
+                        return Err(WorkerError::Aborted);
+                    }
                     if let Ok(mut events) = self.events.lock() {
                         events.push(PoolEvent {
                             worker: i,
                             cause,
                             detail,
-                            respawned: ok,
+                            respawned: respawned.is_ok(),
                         });
                     }
                     match respawned {
@@ -467,7 +710,7 @@ impl Pool {
                         Err(re) => return Err(re),
                     }
                     attempt += 1;
-                    if attempt >= 2 {
+                    if timed_out || attempt >= 2 {
                         return Err(e);
                     }
                 }

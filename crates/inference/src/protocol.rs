@@ -138,12 +138,86 @@ pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, FrameError> {
     Ok(batch)
 }
 
+/// Longest error text that crosses from a worker (a model's node names end up in ONNX Runtime's
+/// messages, and a model can make them megabytes long). Texts are cut to fit, saying so.
+pub const MAX_ERROR_TEXT: usize = 2048;
+/// Room kept inside a cap for the note that says a text was cut.
+const CUT_NOTE_ROOM: usize = 64;
+/// Largest `Ready` payload the parent parses; a real one is a few kilobytes.
+pub const MAX_READY_BYTES: usize = 64 << 10;
+/// Most layers a `Ready` may list, and the longest name, version, path and detail in it.
+pub const MAX_READY_LAYERS: usize = 64;
+const MAX_LAYER_NAME: usize = 128;
+const MAX_VERSION: usize = 128;
+const MAX_PATH: usize = 1024;
+const MAX_LAYER_DETAIL: usize = 1024;
+
+/// `bytes` as text of at most `cap` bytes (`cap` >= 128): invalid UTF-8 replaced, cut on a
+/// character boundary, and when cut, ending in a note with the original length. Only the
+/// prefix is decoded, so an 8 MB message costs no 8 MB copy.
+pub fn cap_text(bytes: &[u8], cap: usize) -> String {
+    let cap = cap.max(2 * CUT_NOTE_ROOM);
+    if bytes.len() <= cap {
+        let text = String::from_utf8_lossy(bytes);
+        if text.len() <= cap {
+            return text.into_owned();
+        }
+    }
+    let room = cap - CUT_NOTE_ROOM;
+    let mut text = String::from_utf8_lossy(&bytes[..room.min(bytes.len())]).into_owned();
+    let mut end = room.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!(" [cut: {} bytes in all]", bytes.len()));
+    text
+}
+
+/// [`cap_text`] for a string already decoded.
+pub fn cap_str(text: &str, cap: usize) -> String {
+    cap_text(text.as_bytes(), cap)
+}
+
 /// What a worker reports once it is ready.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ready {
     pub onnxruntime_version: String,
     pub onnxruntime_path: String,
     pub layers: Vec<crate::sandbox::LayerStatus>,
+}
+
+impl Ready {
+    /// Parses a worker's `Ready` payload and caps every string in it, so what the worker says
+    /// about itself cannot flood the records and pages it is copied into.
+    pub fn parse_capped(payload: &[u8]) -> Result<Ready, String> {
+        if payload.len() > MAX_READY_BYTES {
+            return Err(format!(
+                "a Ready message of {} bytes is over the limit of {MAX_READY_BYTES}",
+                payload.len()
+            ));
+        }
+        let ready: Ready = serde_json::from_slice(payload).map_err(|e| format!("the Ready message: {e}"))?;
+        if ready.layers.len() > MAX_READY_LAYERS {
+            return Err(format!(
+                "the Ready message lists {} layers, over the limit of {MAX_READY_LAYERS}",
+                ready.layers.len()
+            ));
+        }
+        Ok(Ready {
+            onnxruntime_version: cap_str(&ready.onnxruntime_version, MAX_VERSION),
+            onnxruntime_path: cap_str(&ready.onnxruntime_path, MAX_PATH),
+            layers: ready
+                .layers
+                .into_iter()
+                .map(|l| crate::sandbox::LayerStatus {
+                    layer: cap_str(&l.layer, MAX_LAYER_NAME),
+                    active: l.active,
+                    detail: cap_str(&l.detail, MAX_LAYER_DETAIL),
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Something the sandbox must forbid, tried on request in tests.
@@ -156,6 +230,10 @@ pub enum Probe {
     ReadFile { path: String },
     /// Start a process.
     Spawn { program: String },
+    /// List a directory.
+    ListDir { path: String },
+    /// Say what the working directory is (the path, not its contents).
+    WorkingDir,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -186,5 +264,18 @@ mod tests {
         write_frame(&mut cut, Kind::Score, b"hello").unwrap();
         cut.truncate(7);
         assert!(matches!(read_frame(&mut &cut[..]), Err(FrameError::Closed)));
+    }
+
+    #[test]
+    fn texts_are_capped_on_a_character_boundary_and_say_so() {
+        assert_eq!(cap_text(b"short", 2048), "short");
+        let long = "ø".repeat(5000); // 2 bytes each
+        let capped = cap_text(long.as_bytes(), 2048);
+        assert!(capped.len() <= 2048, "{}", capped.len());
+        assert!(capped.ends_with(" [cut: 10000 bytes in all]"), "{capped}");
+        assert!(capped.starts_with("øø"));
+        // Invalid UTF-8 is replaced, and the result still fits.
+        let capped = cap_text(&[0xff; 4000], 2048);
+        assert!(capped.len() <= 2048 && capped.contains('\u{fffd}'));
     }
 }

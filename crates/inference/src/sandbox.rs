@@ -30,7 +30,7 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,53 @@ impl LayerStatus {
             detail: detail.into(),
         }
     }
+
+    /// A layer the worker was told to skip (`--test-disable-layer`).
+    fn disabled(layer: &str) -> Self {
+        Self::inactive(layer, DISABLED_FOR_TEST)
+    }
+}
+
+/// The detail of a layer skipped on purpose.
+pub const DISABLED_FOR_TEST: &str = "disabled for a test (--test-disable-layer)";
+
+/// Every layer a worker applies and reports, in order: [`early`] then [`late`]. The names the
+/// operator may give to `--allow-missing-isolation`, and the list the parent checks a worker's
+/// report against (a layer missing from the report counts as inactive).
+pub const LAYERS: &[&str] = &[
+    "close_fds",
+    "environment",
+    "rlimit_as",
+    "rlimit_cpu",
+    "rlimit_nofile",
+    "rlimit_core",
+    "rlimit_fsize",
+    "dumpable",
+    "network_namespace",
+    "landlock",
+    "capabilities",
+    "seccomp",
+];
+
+/// Checks a layer name against [`LAYERS`], for command-line flags.
+pub fn known_layer(name: &str) -> Result<String, String> {
+    if LAYERS.contains(&name) {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "unknown isolation layer {name:?}; the layers are: {}",
+            LAYERS.join(", ")
+        ))
+    }
+}
+
+/// Runs `apply` unless `layer` is in `disabled`, in which case the layer is reported inactive.
+fn step(disabled: &BTreeSet<String>, layer: &str, apply: impl FnOnce() -> LayerStatus) -> LayerStatus {
+    if disabled.contains(layer) {
+        LayerStatus::disabled(layer)
+    } else {
+        apply()
+    }
 }
 
 /// Resource limits for the worker.
@@ -89,22 +136,107 @@ impl Default for Config {
 
 /// Steps 1–4, before the worker loads ONNX Runtime: descriptors, environment, limits, network.
 pub fn early(cfg: &Config) -> Vec<LayerStatus> {
-    let mut layers = vec![close_inherited_fds(), clear_environment()];
-    layers.extend(set_resource_limits(cfg));
-    layers.push(enter_network_namespace());
+    early_except(cfg, &BTreeSet::new())
+}
+
+/// [`early`], skipping the layers named in `disabled` (tests of the parent's refusal only: it
+/// can only ever weaken the worker, and only the parent passes it).
+pub fn early_except(cfg: &Config, disabled: &BTreeSet<String>) -> Vec<LayerStatus> {
+    let mut layers = vec![
+        step(disabled, "close_fds", close_inherited_fds),
+        step(disabled, "environment", clear_environment),
+    ];
+    layers.extend(set_resource_limits_except(cfg, disabled));
+    layers.push(step(disabled, "network_namespace", enter_network_namespace));
     layers
 }
 
 /// Steps 6–7, after ONNX Runtime is loaded: file system, capabilities, system calls.
 ///
-/// `read_only_paths` are the only paths readable afterwards (e.g. the ONNX Runtime library
-/// directory, `/proc/self`, `/sys/devices/system/cpu`); nothing is writable.
+/// `read_only_paths` are the only paths readable afterwards (for the worker,
+/// [`worker_read_paths`]: the ONNX Runtime library file and the CPU-topology files); nothing is
+/// writable.
 pub fn late(read_only_paths: &[PathBuf]) -> Vec<LayerStatus> {
+    late_except(read_only_paths, &BTreeSet::new())
+}
+
+/// [`late`], skipping the layers named in `disabled` (see [`early_except`]).
+pub fn late_except(read_only_paths: &[PathBuf], disabled: &BTreeSet<String>) -> Vec<LayerStatus> {
     vec![
-        restrict_filesystem(read_only_paths),
-        drop_capabilities(),
-        install_seccomp(),
+        step(disabled, "landlock", || restrict_filesystem(read_only_paths)),
+        step(disabled, "capabilities", drop_capabilities),
+        step(disabled, "seccomp", install_seccomp),
     ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the worker may read
+
+const CPU_DIR: &str = "/sys/devices/system/cpu";
+
+/// Everything a worker may read after lock-down: the ONNX Runtime library file itself (not its
+/// directory: a rule on a regular file grants that file only) and [`cpu_topology_files`].
+/// The model arrives as bytes over a pipe, so no model file is readable either.
+pub fn worker_read_paths(onnxruntime: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![onnxruntime.to_owned()];
+    paths.extend(cpu_topology_files());
+    paths
+}
+
+/// The CPU-topology files ONNX Runtime (its bundled `cpuinfo`) reads when it creates its
+/// environment, listed file by file at lock-down time: which CPUs exist and, per CPU, its
+/// topology and caches. Other files under `/sys/devices/system/cpu` (frequency, vulnerabilities,
+/// power management, microcode) stay unreadable.
+pub fn cpu_topology_files() -> Vec<PathBuf> {
+    let cpu = Path::new(CPU_DIR);
+    let mut files: Vec<PathBuf> = ["possible", "present", "online"]
+        .iter()
+        .map(|name| cpu.join(name))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(cpu) else {
+        return files;
+    };
+    let mut cpus: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|name| name.strip_prefix("cpu"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path())
+        .collect();
+    cpus.sort();
+    for dir in cpus {
+        files.extend(regular_files(&dir.join("topology")));
+        if let Ok(caches) = std::fs::read_dir(dir.join("cache")) {
+            let mut indexes: Vec<PathBuf> = caches
+                .flatten()
+                .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("index")))
+                .map(|e| e.path())
+                .collect();
+            indexes.sort();
+            for index in indexes {
+                files.extend(regular_files(&index));
+            }
+        }
+    }
+    files
+}
+
+/// The regular files directly in `dir`, sorted (none if it cannot be listed).
+fn regular_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,19 +364,26 @@ fn thread_warning() -> String {
 /// `RLIMIT_FSIZE` 0 means a write to a regular file raises `SIGXFSZ` and kills the worker, so its
 /// stdout and stderr must be pipes (writes to pipes are not affected).
 pub fn set_resource_limits(cfg: &Config) -> Vec<LayerStatus> {
+    set_resource_limits_except(cfg, &BTreeSet::new())
+}
+
+fn set_resource_limits_except(cfg: &Config, disabled: &BTreeSet<String>) -> Vec<LayerStatus> {
     let cpu_hard = cfg.cpu_seconds.saturating_add(1);
+    let limit = |layer: &'static str, resource: Resource, soft: u64, hard: u64| {
+        step(disabled, layer, || lower_limit(layer, resource, soft, hard))
+    };
     vec![
-        lower_limit(
+        limit(
             "rlimit_as",
             libc::RLIMIT_AS,
             cfg.address_space_bytes,
             cfg.address_space_bytes,
         ),
-        lower_limit("rlimit_cpu", libc::RLIMIT_CPU, cfg.cpu_seconds, cpu_hard),
-        lower_limit("rlimit_nofile", libc::RLIMIT_NOFILE, cfg.open_files, cfg.open_files),
-        lower_limit("rlimit_core", libc::RLIMIT_CORE, 0, 0),
-        lower_limit("rlimit_fsize", libc::RLIMIT_FSIZE, 0, 0),
-        disable_dumping(),
+        limit("rlimit_cpu", libc::RLIMIT_CPU, cfg.cpu_seconds, cpu_hard),
+        limit("rlimit_nofile", libc::RLIMIT_NOFILE, cfg.open_files, cfg.open_files),
+        limit("rlimit_core", libc::RLIMIT_CORE, 0, 0),
+        limit("rlimit_fsize", libc::RLIMIT_FSIZE, 0, 0),
+        step(disabled, "dumpable", disable_dumping),
     ]
 }
 
@@ -397,7 +536,10 @@ pub fn restrict_filesystem(read_only_paths: &[PathBuf]) -> LayerStatus {
     // The kernel's own ABI rather than a fixed one: every additional right only denies more, and
     // the process needs nothing but reading the listed paths. Clamped to what the crate knows.
     let abi = ABI::from(version);
-    let mut detail = format!("kernel ABI {version}, using ABI {abi}; read-only: {present:?}");
+    let mut detail = format!(
+        "kernel ABI {version}, using ABI {abi}; read-only: {}",
+        describe_paths(&present)
+    );
     if !missing.is_empty() {
         detail.push_str(&format!("; not found, so not readable: {}", missing.join(", ")));
     }
@@ -436,6 +578,17 @@ fn describe_landlock(status: &RestrictionStatus, detail: &str) -> LayerStatus {
         ),
         RulesetStatus::NotEnforced => LayerStatus::inactive(LAYER, format!("not enforced; {detail}")),
     }
+}
+
+/// The paths for a status detail: each in full, except files under `/sys/devices/system/cpu`,
+/// which are counted (there are dozens per CPU).
+fn describe_paths(paths: &[&Path]) -> String {
+    let (cpu, other): (Vec<&Path>, Vec<&Path>) = paths.iter().partition(|p| p.starts_with(CPU_DIR));
+    let mut parts: Vec<String> = other.iter().map(|p| format!("{p:?}")).collect();
+    if !cpu.is_empty() {
+        parts.push(format!("{} files under {CPU_DIR}", cpu.len()));
+    }
+    format!("[{}]", parts.join(", "))
 }
 
 /// Splits into existing paths and descriptions of the missing ones.

@@ -10,10 +10,12 @@ use crate::protocol::{self, FrameError, Kind, Probe, ProbeOutcome, Ready};
 use crate::runtime::{Labels, Model};
 use crate::sandbox;
 use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How the parent starts a worker (its command-line arguments).
 #[derive(Debug, Clone)]
@@ -24,6 +26,12 @@ pub struct WorkerArgs {
     pub threads: usize,
     /// Answer [`Probe`] requests (tests of the sandbox only).
     pub allow_probes: bool,
+    /// The parent's process id: the worker ends itself as soon as its parent is another
+    /// process (the parent died and the worker was re-parented). Set by `Worker::spawn`.
+    pub parent_pid: Option<u32>,
+    /// Layers to skip and report inactive (tests of the parent's refusal only). It can only
+    /// weaken the worker, and only the parent, which starts it, can pass it.
+    pub disable_layers: BTreeSet<String>,
 }
 
 impl WorkerArgs {
@@ -42,8 +50,57 @@ impl WorkerArgs {
         if self.allow_probes {
             a.push("--allow-probes".to_owned());
         }
+        if let Some(pid) = self.parent_pid {
+            a.push("--parent-pid".to_owned());
+            a.push(pid.to_string());
+        }
+        for layer in &self.disable_layers {
+            a.push("--test-disable-layer".to_owned());
+            a.push(layer.clone());
+        }
         a
     }
+}
+
+/// Exit code of a worker that ended because its parent was gone.
+pub const EXIT_PARENT_GONE: i32 = 4;
+/// How often the worker checks that its parent is alive.
+const PARENT_CHECK: Duration = Duration::from_millis(100);
+
+/// Ends this process (at once, with `_exit`) when its parent is no longer `parent`.
+///
+/// `PR_SET_PDEATHSIG` is not used: it fires when the parent *thread* that started the worker
+/// exits, and the server starts workers from pooled threads that end when idle, which would
+/// kill healthy workers. Instead a thread compares `getppid()` with the pid the parent passed,
+/// every [`PARENT_CHECK`], and once right after it starts, so a parent that died before the
+/// thread existed is caught too. A worker waiting for a frame also ends on its stdin's EOF; this
+/// catches the one busy in a batch.
+fn watch_parent(parent: u32) -> std::io::Result<()> {
+    let parent = libc::pid_t::try_from(parent).map_err(|_| std::io::Error::other("parent pid out of range"))?;
+    let check = move || {
+        // SAFETY: getppid cannot fail; _exit ends the process without running destructors,
+        // which is what a worker without a parent should do.
+        if unsafe { libc::getppid() } != parent {
+            unsafe { libc::_exit(EXIT_PARENT_GONE) }
+        }
+    };
+    std::thread::Builder::new().name("parent-watch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(PARENT_CHECK);
+            check();
+        }
+    })?;
+    check();
+    Ok(())
+}
+
+/// Sends a `Failed` frame whose text is capped (the parent caps it again).
+fn send_failed(out: &mut impl Write, message: &str) -> Result<(), FrameError> {
+    protocol::write_frame(
+        out,
+        Kind::Failed,
+        protocol::cap_str(message, protocol::MAX_ERROR_TEXT).as_bytes(),
+    )
 }
 
 /// Runs the worker; returns the process exit code.
@@ -52,7 +109,7 @@ pub fn main(args: WorkerArgs) -> i32 {
     // worker: ONNX Runtime tries to write a telemetry database under ~/.cache at start-up.
     // SAFETY: installing SIG_IGN for one signal, single-threaded.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let mut layers = sandbox::early(&args.sandbox);
+    let mut layers = sandbox::early_except(&args.sandbox, &args.disable_layers);
     // Frames go over the original stdout; anything else that writes to stdout (a library's
     // log line) is sent to stderr instead, so it cannot corrupt a frame.
     // SAFETY: dup and dup2 on the process's own standard descriptors.
@@ -68,24 +125,26 @@ pub fn main(args: WorkerArgs) -> i32 {
     let version = match crate::runtime::load(&args.onnxruntime) {
         Ok(v) => v,
         Err(e) => {
-            let _ = protocol::write_frame(&mut out, Kind::Failed, e.to_string().as_bytes());
+            let _ = send_failed(&mut out, &e.to_string());
             return 2;
         }
     };
-    // ONNX Runtime reads the CPU's features and topology to choose its kernels.
-    let mut read_paths = vec![
-        PathBuf::from("/proc/self"),
-        PathBuf::from("/proc/cpuinfo"),
-        PathBuf::from("/sys/devices/system/cpu"),
-    ];
-    if let Some(dir) = args.onnxruntime.parent() {
-        read_paths.push(dir.to_owned());
+    // The library file itself and the CPU-topology files ONNX Runtime reads, nothing else.
+    layers.extend(sandbox::late_except(
+        &sandbox::worker_read_paths(&args.onnxruntime),
+        &args.disable_layers,
+    ));
+    // Started after lock-down, so the watching thread is as restricted as the rest.
+    if let Some(parent) = args.parent_pid
+        && let Err(e) = watch_parent(parent)
+    {
+        let _ = send_failed(&mut out, &format!("cannot watch the parent process: {e}"));
+        return 2;
     }
-    layers.extend(sandbox::late(&read_paths));
     let env = match crate::runtime::environment() {
         Ok(e) => (e, version),
         Err(e) => {
-            let _ = protocol::write_frame(&mut out, Kind::Failed, e.to_string().as_bytes());
+            let _ = send_failed(&mut out, &e.to_string());
             return 2;
         }
     };
@@ -126,7 +185,7 @@ pub fn main(args: WorkerArgs) -> i32 {
         };
         let sent = match reply {
             Ok((k, bytes)) => protocol::write_frame(&mut out, k, &bytes),
-            Err(message) => protocol::write_frame(&mut out, Kind::Failed, message.as_bytes()),
+            Err(message) => send_failed(&mut out, &message),
         };
         if sent.is_err() {
             return 1;
@@ -193,6 +252,14 @@ fn probe(payload: &[u8]) -> Result<ProbeOutcome, String> {
             detail: e.to_string(),
         },
     };
+    let read_dir = |path: &str| {
+        std::fs::read_dir(path).and_then(|entries| {
+            let names = entries
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            Ok(format!("{} entries: {names:?}", names.len()))
+        })
+    };
     Ok(match p {
         Probe::Connect { address } => outcome(
             std::net::TcpStream::connect_timeout(
@@ -206,6 +273,8 @@ fn probe(payload: &[u8]) -> Result<ProbeOutcome, String> {
             f.read_to_end(&mut buf)?;
             Ok(format!("read {} bytes", buf.len()))
         })),
+        Probe::ListDir { path } => outcome(read_dir(&path)),
+        Probe::WorkingDir => outcome(std::env::current_dir().map(|d| d.display().to_string())),
         Probe::Spawn { program } => outcome(
             std::process::Command::new(&program)
                 .status()

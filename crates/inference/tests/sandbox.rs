@@ -250,6 +250,30 @@ fn probe_reports_every_layer_without_restricting_the_caller() {
     std::fs::read("/etc/passwd").expect("still allowed to read any file");
 }
 
+#[test]
+fn the_worker_may_read_the_library_file_and_cpu_topology_files_only() {
+    let library = Path::new("/opt/lib/libonnxruntime.so.1.31.1");
+    let paths = sandbox::worker_read_paths(library);
+    assert_eq!(paths[0], library, "the library file itself, not its directory");
+    assert!(!paths.iter().any(|p| p == Path::new("/opt/lib")));
+    let cpu = Path::new("/sys/devices/system/cpu");
+    for path in &paths[1..] {
+        assert!(path.starts_with(cpu), "{}", path.display());
+        // Files only: a rule on a directory would open everything beneath it.
+        assert!(!path.is_dir(), "{} is a directory", path.display());
+        let relative = path.strip_prefix(cpu).unwrap().to_str().unwrap();
+        let topology = ["possible", "present", "online"].contains(&relative)
+            || relative.contains("/topology/")
+            || relative.contains("/cache/index");
+        assert!(topology, "{relative} is not a CPU-topology file");
+    }
+    for expected in ["possible", "cpu0/topology/core_id"] {
+        assert!(paths.contains(&cpu.join(expected)), "{expected} missing: {paths:?}");
+    }
+    assert!(!paths.contains(&cpu.join("kernel_max")));
+    assert!(!paths.iter().any(|p| p.starts_with("/proc")), "{paths:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Grandchild side
 

@@ -258,7 +258,7 @@ async fn evaluate_run(
         worker: state.config.worker.clone(),
         workers: state.config.workers_per_run,
         batch_rows: 8192,
-        // TODO(lead, issue 12 item 6): `deadline: Some(state.config.run_deadline),` once `evaluate::Request` has it.
+        deadline: Some(state.config.run_deadline),
     };
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());

@@ -356,7 +356,10 @@ mod tests {
         }
         let wait = b.take(v4(1), t0, Limit::default()).unwrap_err();
         assert!(wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(b.take(v4(2), t0, Limit::default()).is_ok(), "another address has its own bucket");
+        assert!(
+            b.take(v4(2), t0, Limit::default()).is_ok(),
+            "another address has its own bucket"
+        );
         // A second later, RATE more.
         let t1 = t0 + Duration::from_secs(1);
         for _ in 0..10 {

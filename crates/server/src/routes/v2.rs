@@ -136,8 +136,12 @@ async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Lease>
                 format!("the model cannot be started now: {m}"),
             ),
             StartError::Worker(w) => match w.as_ref() {
-                // When the worker refuses to start for a missing isolation layer, add:
-                // WorkerError::Isolation { .. } => V2Error(StatusCode::SERVICE_UNAVAILABLE, ...),
+                // Fail closed: an isolation layer is missing and the operator did not allow it.
+                // The server's state, not the model's fault.
+                e @ inference::client::WorkerError::Isolation { .. } => V2Error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the model cannot be served on this server: {e}"),
+                ),
                 other => V2Error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("the model could not be started: {other}"),

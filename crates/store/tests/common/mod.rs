@@ -250,11 +250,7 @@ pub async fn browser_sessions(f: &Fixture) {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     for (n, key) in keys.iter().enumerate().take(2) {
-        assert_eq!(
-            s.session(key).await.unwrap(),
-            None,
-            "ada's oldest session {n} ended"
-        );
+        assert_eq!(s.session(key).await.unwrap(), None, "ada's oldest session {n} ended");
     }
     for n in 2..5 {
         let got = s.session(&keys[n]).await.unwrap().expect("one of ada's newest three");
