@@ -232,7 +232,23 @@ fn ids(list: &Value) -> Vec<String> {
 
 /// `sandkasse serve` with the load's settings.
 fn start(data: &Data) -> Service {
-    data.start(&["--run-slots", "1", "--bootstrap", "20", "--workers-per-run", "1"])
+    // Throughput and lost writes are the subject here, not the limits on one organisation's
+    // queue or on anonymous scrapes of /metrics (tested in tests/serve.rs): they are raised out
+    // of the way.
+    data.start(&[
+        "--run-slots",
+        "1",
+        "--bootstrap",
+        "20",
+        "--workers-per-run",
+        "1",
+        "--org-queued-runs",
+        "1000000",
+        "--org-queued-rows",
+        "1000000000000",
+        "--anonymous-burst",
+        "1000000",
+    ])
 }
 
 /// The two tests share the machine's cores, so they take turns.
