@@ -81,6 +81,10 @@ pub struct Args {
     /// Connections open at once; more are closed as soon as they are accepted.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Connections one client address (IPv6: its /64) may hold at once; behind a reverse proxy every client
+    /// shares the proxy's address, so raise it there.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_address: u64,
     /// Runs one organisation may have waiting; more are refused (429).
     #[arg(long, default_value_t = 20)]
     org_queued_runs: u64,
@@ -142,6 +146,7 @@ pub fn run(args: Args) -> Result<()> {
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_address: usize::try_from(args.max_connections_per_address).unwrap_or(usize::MAX),
     };
     config.org_limits = server::config::OrgLimits {
         queued_runs: args.org_queued_runs,

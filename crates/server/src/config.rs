@@ -70,6 +70,8 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: its /64) may hold at once, so one client cannot take every slot.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -79,6 +81,7 @@ impl Default for ConnectionLimits {
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_address: 128,
         }
     }
 }

@@ -44,7 +44,9 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max_connections = descriptors_for(limits.max_connections);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let per_address = PerAddress::default();
     let (closing, closed) = tokio::sync::watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -63,8 +65,15 @@ pub async fn serve(
                 }
             },
         };
+        // One address may hold only its share, so a flood from one client cannot take every slot
+        // from the others (a monitor, a vendor, an advisor).
+        let Some(own) = per_address.enter(peer.ip(), limits.max_connections_per_address) else {
+            tracing::debug!(%peer, cap = limits.max_connections_per_address, "over the per-address cap: closed");
+            drop(stream);
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, cap = limits.max_connections, "over the connection cap: closed");
+            tracing::debug!(%peer, cap = max_connections, "over the connection cap: closed");
             drop(stream);
             continue;
         };
@@ -72,7 +81,7 @@ pub async fn serve(
         let app = app.clone();
         let mut closed = closed.clone();
         connections.spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, own);
             let body_timeout = limits.body_timeout;
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let mut req = req.map(|body| TimedBody::new(body, body_timeout));
@@ -233,4 +242,115 @@ impl AsyncWrite for Stalled {
         let r = Pin::new(&mut self.io).poll_shutdown(cx);
         self.check(cx, r)
     }
+}
+
+/// Open connections per client address (IPv6 by its /64, which one client usually holds whole).
+#[derive(Clone, Default)]
+struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection counted against its address until dropped.
+struct AddressSlot {
+    table: PerAddress,
+    key: std::net::IpAddr,
+}
+
+impl PerAddress {
+    fn key(ip: std::net::IpAddr) -> std::net::IpAddr {
+        match ip {
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => std::net::IpAddr::V4(v4),
+                None => std::net::IpAddr::V6(std::net::Ipv6Addr::from_bits(v6.to_bits() & !((1u128 << 64) - 1))),
+            },
+            v4 => v4,
+        }
+    }
+
+    /// A slot for one more connection from `ip`, unless it already holds `cap`.
+    fn enter(&self, ip: std::net::IpAddr, cap: usize) -> Option<AddressSlot> {
+        let key = Self::key(ip);
+        let mut map = self.0.lock().ok()?;
+        let n = map.entry(key).or_insert(0);
+        if *n >= cap.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.table.0.lock()
+            && let Some(n) = map.get_mut(&self.key)
+        {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod per_address_tests {
+    use super::PerAddress;
+    use std::net::IpAddr;
+
+    #[test]
+    fn an_address_holds_at_most_its_cap_and_gets_slots_back_when_they_close() {
+        let t = PerAddress::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let held: Vec<_> = (0..3).map(|_| t.enter(a, 3).expect("under the cap")).collect();
+        assert!(t.enter(a, 3).is_none(), "a fourth from the same address is refused");
+        assert!(t.enter(b, 3).is_some(), "another address is not affected");
+        drop(held);
+        assert!(t.enter(a, 3).is_some(), "closed connections give their slots back");
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+        let _one = t.enter(v6a, 1).unwrap();
+        assert!(t.enter(v6b, 1).is_none(), "one /64 is one client");
+    }
+}
+
+/// Descriptors kept for everything but connections: the database, blobs, workers' pipes.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft open-files limit to the hard one (a service's soft limit is often 1,024, fewer
+/// than its connection cap), and returns the connection cap that fits under it: past the limit
+/// `accept` would fail for everyone, so the cap must hit first.
+fn descriptors_for(wanted: usize) -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write one valid rlimit that outlives the calls.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return wanted.max(1);
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+        limit.rlim_cur
+    };
+    let fits = usize::try_from(soft.saturating_sub(RESERVED_DESCRIPTORS)).unwrap_or(usize::MAX);
+    if fits < wanted {
+        tracing::warn!(
+            wanted,
+            open_files = soft,
+            cap = fits.max(1),
+            "the connection cap is lowered to fit the open-files limit (raise `ulimit -n` for more)"
+        );
+    }
+    wanted.min(fits).max(1)
 }

@@ -160,6 +160,27 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     let peer = Peer::of(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
     // `/metrics` takes the metrics token, not a user's: its header is not a user's login.
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION) && route != "/metrics";
+    // An address already over its anonymous rate is refused before its credentials cost a database
+    // query (a flood of wrong tokens would otherwise be one query each); only a caller whose token
+    // was recently found valid passes.
+    if !unlimited(&route)
+        && let Some(wait) = state.anonymous.throttled(peer)
+        && match bearer(req.headers()) {
+            Some(token) => state.callers.known_invalid(token),
+            None => crate::web::session::cookie(req.headers()).is_none(),
+        }
+    {
+        let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
+        if changes {
+            // Counted into the address's summary entry, never written one by one.
+            let _ = state.anonymous.refused(
+                peer,
+                &format!("{method} {route}"),
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        return finish(&state, anonymous::too_many(wait), &request_id, &route, &method, started);
+    }
     let caller = match authenticate(&state, req.headers(), &route).await {
         Ok((session, caller)) => {
             if let Some(s) = session {
@@ -251,8 +272,9 @@ async fn authenticate(
         return Ok((None, Some(c)));
     }
     let caller = lookup(state, token).await?;
-    if let Some(c) = &caller {
-        state.callers.put(token, c.clone());
+    match &caller {
+        Some(c) => state.callers.put(token, c.clone()),
+        None => state.callers.put_invalid(token),
     }
     Ok((None, caller))
 }
@@ -269,7 +291,7 @@ pub(crate) async fn lookup(state: &AppState, token: &str) -> Result<Option<Calle
 /// changed in place, so a cached caller cannot outlive its rights by more than that if they
 /// ever are). Bounded: a full cache is emptied.
 #[derive(Default)]
-pub struct CallerCache(std::sync::Mutex<std::collections::HashMap<String, (Caller, Instant)>>);
+pub struct CallerCache(std::sync::Mutex<std::collections::HashMap<String, (Option<Caller>, Instant)>>);
 
 const CALLER_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const CALLER_CACHE_MAX: usize = 10_000;
@@ -279,20 +301,38 @@ impl CallerCache {
         store::Digest::of(token.as_bytes()).as_str().to_owned()
     }
 
-    fn get(&self, token: &str) -> Option<Caller> {
+    fn entry(&self, token: &str) -> Option<Option<Caller>> {
         let map = self.0.lock().ok()?;
         map.get(&Self::key(token))
             .filter(|(_, at)| at.elapsed() < CALLER_TTL)
             .map(|(c, _)| c.clone())
     }
 
-    fn put(&self, token: &str, caller: Caller) {
+    fn get(&self, token: &str) -> Option<Caller> {
+        self.entry(token).flatten()
+    }
+
+    /// Whether `token` was looked up recently and belongs to nobody: tokens are random, so
+    /// one that was wrong stays wrong, and a flood of it need not cost a query each.
+    fn known_invalid(&self, token: &str) -> bool {
+        matches!(self.entry(token), Some(None))
+    }
+
+    fn insert(&self, token: &str, caller: Option<Caller>) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= CALLER_CACHE_MAX {
                 map.clear();
             }
             map.insert(Self::key(token), (caller, Instant::now()));
         }
+    }
+
+    fn put(&self, token: &str, caller: Caller) {
+        self.insert(token, Some(caller));
+    }
+
+    fn put_invalid(&self, token: &str) {
+        self.insert(token, None);
     }
 }
 

@@ -106,6 +106,14 @@ impl Anonymous {
         }
     }
 
+    /// How long until `peer` may ask again, if it is over its rate now; takes nothing. Lets the
+    /// middleware refuse a flooding address before its credentials cost a database query.
+    pub fn throttled(&self, peer: Peer) -> Option<Duration> {
+        let b = self.buckets.lock().ok()?;
+        let level = b.0.get(&peer)?.level(Instant::now(), self.limit);
+        (level < 1.0).then(|| Duration::from_secs_f64((1.0 - level) / self.limit.rate.max(1e-3)))
+    }
+
     /// Notes an anonymous refusal of `action` with `status`. 429s are only ever counted (their
     /// point is to cost nothing); any other refusal is written if it is the first of its
     /// address and action in its window.
