@@ -202,10 +202,26 @@ impl Session {
         self.find_all(css).into_iter().next()
     }
 
-    /// The first element that matches; panics, naming the selector and the page, if none does.
+    /// The first element that matches, waiting up to 10 s for it: after a click the browser may
+    /// still be loading the next page (the CI run of 7f3b51e looked for the login error before
+    /// the answer to the form was parsed). Panics, naming the selector, the page and what it
+    /// shows, if none appears.
     pub fn find(&self, css: &str) -> Element {
-        self.try_find(css)
-            .unwrap_or_else(|| panic!("no element {css:?} on {}", self.url()))
+        let t = Instant::now();
+        loop {
+            if let Some(e) = self.try_find(css) {
+                return e;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                let shown = self.execute("return document.body ? document.body.innerText : ''", vec![]);
+                let shown: String = shown.as_str().unwrap_or_default().chars().take(600).collect();
+                panic!(
+                    "no element {css:?} on {} after 10 s; the page shows: {shown}",
+                    self.url()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Polls until an element matches the selector.
