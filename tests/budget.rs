@@ -21,12 +21,21 @@ struct Setup {
     case: String,
 }
 
+const METRICS_TOKEN: &str = "budget-test-metrics-token";
+
 fn setup(extra: &[&str]) -> Setup {
     let data = Data::sqlite();
     let authority = data.add_user("Authority", "authority", "a");
     let vendor = data.add_user("Vendor", "vendor", "v");
     let worker_mb = WORKER_MB.to_string();
-    let mut args = vec!["--worker-memory-mb", worker_mb.as_str(), "--serving-workers", "1"];
+    let mut args = vec![
+        "--worker-memory-mb",
+        worker_mb.as_str(),
+        "--serving-workers",
+        "1",
+        "--metrics-token",
+        METRICS_TOKEN,
+    ];
     args.extend_from_slice(extra);
     let server = data.start(&args);
     let r = server
@@ -80,8 +89,10 @@ fn gauge(metrics: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {metrics}"))
 }
 
+/// Scraped as a monitor would, with the metrics token: anonymous scrapes polled every 50 ms
+/// would run into the anonymous rate limit on a slow machine.
 fn scrape(s: &Setup) -> String {
-    s.server.client(None).get("/metrics").text()
+    s.server.client(Some(METRICS_TOKEN)).get("/metrics").text()
 }
 
 /// The worker processes of the server: its children running `sandkasse worker`.

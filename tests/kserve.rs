@@ -565,3 +565,30 @@ fn metrics_name_no_model_without_the_metrics_token() {
     );
     assert!(m.contains(&format!("model=\"{id}\",status=\"400\"")), "{m}");
 }
+
+#[test]
+fn a_monitor_with_the_metrics_token_is_not_held_back_by_anonymous_limits() {
+    // Two anonymous requests, then one every 1000 s: the address is throttled at once.
+    let s = setup(&[
+        "--metrics-token",
+        METRICS_TOKEN,
+        "--anonymous-burst",
+        "2",
+        "--anonymous-rate",
+        "0.001",
+    ]);
+    let anyone = s.server.client(None);
+    let statuses: Vec<u16> = (0..3).map(|_| anyone.get("/metrics").status).collect();
+    assert_eq!(statuses, [200, 200, 429], "anonymous scrapes are limited");
+    let monitor = s.server.client(Some(METRICS_TOKEN));
+    for i in 0..20 {
+        let r = monitor.get("/metrics");
+        assert_eq!(r.status, 200, "scrape {i} with the metrics token: {}", r.text());
+        assert!(r.text().contains("sandkasse_live_models"), "{}", r.text());
+    }
+    // A wrong token is still anonymous, and still throttled.
+    assert_eq!(
+        s.server.client(Some("not-the-metrics-token")).get("/metrics").status,
+        429
+    );
+}

@@ -160,10 +160,14 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     let peer = Peer::of(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
     // `/metrics` takes the metrics token, not a user's: its header is not a user's login.
     let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION) && route != "/metrics";
+    // A monitor that holds the metrics token is not an anonymous caller: its scrapes are never
+    // held back by anonymous traffic from its address (a proxy, a shared host).
+    let unlimited = unlimited(&route)
+        || (route == "/metrics" && crate::metrics::token_matches(state.config.metrics_token.as_deref(), req.headers()));
     // An address already over its anonymous rate is refused before its credentials cost a database
     // query (a flood of wrong tokens would otherwise be one query each); only a caller whose token
     // was recently found valid passes.
-    if !unlimited(&route)
+    if !unlimited
         && let Some(wait) = state.anonymous.throttled(peer)
         && match bearer(req.headers()) {
             Some(token) => state.callers.known_invalid(token),
@@ -194,7 +198,7 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         }
     };
     // Authenticated callers are never held back by others' anonymous traffic from their address.
-    let limited = if caller.is_none() && !unlimited(&route) {
+    let limited = if caller.is_none() && !unlimited {
         state.anonymous.take(peer).err()
     } else {
         None
