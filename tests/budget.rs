@@ -2,6 +2,7 @@
 //! the real binary: idle live models are unloaded to make room, busy ones are not (503), idle
 //! ones are unloaded after the idle time, and a run waits for the budget.
 
+mod procs;
 mod service;
 
 use inference::manifest::Manifest;
@@ -97,26 +98,7 @@ fn scrape(s: &Setup) -> String {
 
 /// The worker processes of the server: its children running `sandkasse worker`.
 fn workers(s: &Setup) -> Vec<u32> {
-    let parent = s.server.child.id();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == Some(parent) && cmdline.split(|b| *b == 0).any(|a| a == b"worker") {
-            out.push(pid);
-        }
-    }
-    out.sort_unstable();
-    out
+    procs::workers_of(s.server.child.id())
 }
 
 /// Waits (polling, up to `limit`) until `done` holds.

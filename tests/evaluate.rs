@@ -1,5 +1,6 @@
 //! `sandkasse evaluate` end to end through the real binary.
 
+mod procs;
 use std::path::Path;
 use std::process::Command;
 
@@ -471,24 +472,7 @@ fn cpu_bomb_request(deadline: Option<std::time::Duration>) -> evaluate::Request 
 
 /// Worker processes this process started (`sandkasse worker ...`).
 fn my_workers() -> Vec<u32> {
-    let me = std::process::id();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == Some(me) && cmdline.split(|&b| b == 0).nth(1) == Some(b"worker") {
-            pids.push(pid);
-        }
-    }
-    pids
+    procs::workers_of(std::process::id())
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The service end to end through real HTTP: `sandkasse serve` as a process, on SQLite and
 //! on PostgreSQL (a throwaway cluster this test starts itself).
 
+mod procs;
 mod service;
 
 use serde_json::{Value, json};
@@ -351,17 +352,7 @@ fn sigterm_finishes_requests_in_flight_and_stops_and_marks_running_runs() {
 /// The worker processes a server started (its direct children), to clean up after a test that leaves a
 /// worker busy on a model that never ends: workers dying with their parent is tested elsewhere.
 fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
-                == Some(pid)
-        })
-        .collect()
+    procs::children_of(pid)
 }
 
 #[test]

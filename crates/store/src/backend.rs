@@ -143,8 +143,7 @@ macro_rules! sql_backend {
             pub(crate) async fn create_session_audited(&self, new: NewSession<'_>, entry: NewEntry) -> Result<()> {
                 let mut tx = self.begin_audited().await?;
                 insert_session(&mut tx, &new).await?;
-                append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                commit_with(tx, entry).await?;
                 Ok(())
             }
 
@@ -179,8 +178,7 @@ macro_rules! sql_backend {
             pub(crate) async fn end_session_audited(&self, key: &Digest, entry: NewEntry) -> Result<bool> {
                 let mut tx = self.begin_audited().await?;
                 let ended = delete_session(&mut tx, key).await?;
-                append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                commit_with(tx, entry).await?;
                 Ok(ended)
             }
 
@@ -222,8 +220,7 @@ macro_rules! sql_backend {
                 for org in members {
                     insert_member(&mut tx, &case.id, org).await?;
                 }
-                append_in(&mut tx, audit(&case)).await?;
-                tx.commit().await?;
+                commit_with(tx, audit(&case)).await?;
                 Ok(case)
             }
 
@@ -255,8 +252,7 @@ macro_rules! sql_backend {
             pub(crate) async fn add_case_member_audited(&self, case: &CaseId, org: &OrgId, entry: NewEntry) -> Result<()> {
                 let mut tx = self.begin_audited().await?;
                 insert_member(&mut tx, case, org).await?;
-                append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                commit_with(tx, entry).await?;
                 Ok(())
             }
 
@@ -305,8 +301,7 @@ macro_rules! sql_backend {
             ) -> Result<Model> {
                 let mut tx = self.begin_audited().await?;
                 let model = insert_model(&mut tx, new).await?;
-                append_in(&mut tx, audit(&model)).await?;
-                tx.commit().await?;
+                commit_with(tx, audit(&model)).await?;
                 Ok(model)
             }
 
@@ -343,8 +338,7 @@ macro_rules! sql_backend {
             ) -> Result<Run> {
                 let mut tx = self.begin_audited().await?;
                 let run = insert_run(&mut tx, new).await?;
-                append_in(&mut tx, audit(&run)).await?;
-                tx.commit().await?;
+                commit_with(tx, audit(&run)).await?;
                 Ok(run)
             }
 
@@ -509,8 +503,7 @@ macro_rules! sql_backend {
                     drop(tx);
                     return Err(self.refused(id, RunState::Cancelled).await);
                 };
-                append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                commit_with(tx, entry).await?;
                 Ok(run)
             }
 
@@ -545,8 +538,7 @@ macro_rules! sql_backend {
             ) -> Result<Criteria> {
                 let mut tx = self.begin_audited().await?;
                 let criteria = upsert_criteria(&mut tx, case, json, fixed_by).await?;
-                append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                commit_with(tx, entry).await?;
                 Ok(criteria)
             }
 
@@ -636,6 +628,13 @@ macro_rules! sql_backend {
 
         /// A connection or an open transaction: the helpers below run inside whichever they are given.
         type Conn = <$db as sqlx::Database>::Connection;
+
+        /// Ends an audited change: appends its entry and commits both, so neither lands alone.
+        async fn commit_with(mut tx: sqlx::Transaction<'static, $db>, entry: NewEntry) -> Result<()> {
+            append_in(&mut tx, entry).await?;
+            tx.commit().await?;
+            Ok(())
+        }
 
         /// Appends `new` after the chain's last entry, inside `tx`, which must have been started by
         /// `begin_audited` (so no other append can read the same last entry).
