@@ -9,5 +9,5 @@ bash scripts/postgres.sh
 # Headless Chromium and chromedriver for the browser test of the pages.
 bash scripts/browser.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

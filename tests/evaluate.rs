@@ -92,7 +92,7 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         attrs.contains(&"age_band") && attrs.contains(&"sex&origin&age_band"),
         "{attrs:?}"
     );
-    assert_eq!(report["verdicts"].as_array().unwrap().len(), 1);
+    assert_eq!(r["verdicts"].as_array().unwrap().len(), 1);
     // The same seed gives the same dataset hash and the same numbers.
     let out2 = dir.path().join("run2.json");
     let o = sandkasse(&[

@@ -101,7 +101,7 @@ fn end_to_end(data: Data) {
     let report = r.json();
     assert_eq!(report["provenance"]["dataset"]["rows"], 20000);
     assert_eq!(report["provenance"]["model_sha256"], model["model_sha256"]);
-    assert_eq!(report["report"]["verdicts"].as_array().unwrap().len(), 1);
+    assert_eq!(report["verdicts"].as_array().unwrap().len(), 1);
     assert!(report["report"]["counterfactual"]["overall"]["pairs"].as_u64().unwrap() == 20000);
     let md = authority.get(&format!("/api/v1/runs/{run_id}/report.md"));
     assert_eq!(md.status, 200);

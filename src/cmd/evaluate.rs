@@ -200,11 +200,11 @@ pub fn run(args: Args) -> Result<()> {
                 off.join(", ")
             );
         }
-        for v in &record.report.verdicts {
+        for v in &record.verdicts {
             eprintln!(
                 "{:?}: {} {} on {}: {}",
                 v.verdict,
-                escape::terminal(&v.criterion.metric),
+                v.criterion.metric,
                 v.criterion.threshold,
                 escape::terminal(&v.criterion.attribute),
                 escape::terminal(&v.explanation)

@@ -176,22 +176,23 @@ pub fn run(args: Args) -> Result<()> {
     if rows == 0 {
         bail!("{} has no rows", args.input.display());
     }
-    let mut report = Report::build(&acc, &config);
-    report.verdicts = fairness::criteria::evaluate(&criteria, &report);
+    let report = Report::build(&acc, &config);
+    let verdicts = fairness::criteria::evaluate(&criteria, &report);
+    let judged = fairness::criteria::Judged { report, verdicts };
     let text = match args.format.as_str() {
-        "md" => fairness::markdown::render(&report),
-        _ => serde_json::to_string_pretty(&report)? + "\n",
+        "md" => fairness::markdown::render(&judged.report, &judged.verdicts),
+        _ => serde_json::to_string_pretty(&judged)? + "\n",
     };
     match &args.out {
         Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
         None => super::print(&text)?,
     }
     // The criteria are the user's text and the explanations quote the data's group values.
-    for v in &report.verdicts {
+    for v in &judged.verdicts {
         eprintln!(
             "{:?}: {} {} on {}: {}",
             v.verdict,
-            escape::terminal(&v.criterion.metric),
+            v.criterion.metric,
             v.criterion.threshold,
             escape::terminal(&v.criterion.attribute),
             escape::terminal(&v.explanation)

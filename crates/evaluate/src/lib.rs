@@ -9,7 +9,7 @@ mod age;
 mod record;
 mod source;
 
-pub use record::{Provenance, RunRecord, Throughput};
+pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt8Array};
@@ -305,8 +305,8 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         seed: req.bootstrap_seed.unwrap_or(source.spec.seed),
         ..req.fairness.clone()
     };
-    let mut report: Report = Report::build(&acc, &config);
-    report.verdicts = fairness::criteria::evaluate(&req.criteria, &report);
+    let report: Report = Report::build(&acc, &config);
+    let verdicts = fairness::criteria::evaluate(&req.criteria, &report);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     stop_now()?;
     let mut lat = latencies.into_inner().unwrap_or_default();
@@ -329,6 +329,8 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         layers: Vec::new(),
     });
     Ok(RunRecord {
+        schema_version: record::SCHEMA_VERSION,
+        verdicts,
         provenance: Provenance {
             started: humantime(started),
             model_file: req.model.display().to_string(),

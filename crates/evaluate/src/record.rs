@@ -1,15 +1,39 @@
 //! The record of a run: everything needed to redo it and to trust its numbers.
 
 use fairness::Report;
+use fairness::criteria::Verdict;
 use inference::client::PoolEvent;
 use inference::inspect::Summary;
 use inference::manifest::Manifest;
 use inference::sandbox::LayerStatus;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use synth::DatasetSpec;
 
-#[derive(Debug, Clone, Serialize)]
+/// The version of the record's layout, written into every record.
+///
+/// - 1 (no `schema_version` at the top; `report.schema_version` 1): the verdicts sat inside
+///   the report (`report.verdicts`).
+/// - 2: the verdicts sit in the record (`verdicts`), beside the report they judge.
+///
+/// Records of every version load ([`RunRecord::from_json`]); they are brought to this one as
+/// they are read, so every reader sees one type.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A record that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("the run record is not JSON: {0}")]
+    Json(String),
+    #[error("the run record has schema version {found}; this release reads versions 1 to {SCHEMA_VERSION}")]
+    Version { found: u64 },
+    #[error("the run record (schema version {version}) does not match its schema: {error}")]
+    Shape { version: u64, error: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
     pub provenance: Provenance,
     /// The model as inspection saw it.
     pub inspection: Summary,
@@ -19,9 +43,11 @@ pub struct RunRecord {
     /// Metrics against the recorded outcome (`outcome_recorded`), with the same metrics and
     /// disparities against the true outcome (`outcome_true`) beside them.
     pub report: Report,
+    /// Verdicts on the criteria fixed before the run, judged against `report`.
+    pub verdicts: Vec<Verdict>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Provenance {
     pub started: String,
     pub model_file: String,
@@ -48,7 +74,7 @@ pub struct Provenance {
     pub isolation_allowed_missing: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     pub rows: u64,
     pub workers: usize,
@@ -68,6 +94,29 @@ pub struct Throughput {
 }
 
 impl RunRecord {
+    /// Reads a record of any version this release knows, bringing it to [`SCHEMA_VERSION`].
+    pub fn from_json(bytes: &[u8]) -> Result<RunRecord, RecordError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| RecordError::Json(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// [`Self::from_json`] of an already parsed document (e.g. a part of a stored report).
+    pub fn from_value(mut value: serde_json::Value) -> Result<RunRecord, RecordError> {
+        let version = match value.get("schema_version") {
+            Some(v) => v.as_u64().ok_or(RecordError::Version { found: 0 })?,
+            None => 1,
+        };
+        match version {
+            1 => upgrade_v1(&mut value),
+            2 => {}
+            found => return Err(RecordError::Version { found }),
+        }
+        serde_json::from_value(value).map_err(|e| RecordError::Shape {
+            version,
+            error: e.to_string(),
+        })
+    }
+
     /// The run for people: provenance, isolation and throughput first, then the report.
     ///
     /// The model's name and version, the file names and the workers' error text come from the
@@ -164,6 +213,21 @@ impl RunRecord {
             );
         }
         s.push('\n');
-        s + &fairness::markdown::render(&self.report)
+        s + &fairness::markdown::render(&self.report, &self.verdicts)
     }
+}
+
+/// Version 1 kept the verdicts inside the report: move them beside it. Nothing else changed.
+fn upgrade_v1(value: &mut serde_json::Value) {
+    let Some(record) = value.as_object_mut() else { return };
+    let verdicts = record
+        .get_mut("report")
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|report| {
+            report.insert("schema_version".into(), fairness::report::SCHEMA_VERSION.into());
+            report.remove("verdicts")
+        })
+        .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
+    record.insert("verdicts".into(), verdicts);
+    record.insert("schema_version".into(), SCHEMA_VERSION.into());
 }

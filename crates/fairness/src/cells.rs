@@ -4,7 +4,8 @@
 //! and its bootstrap distribution only needs the counts. A rate whose denominator is zero is
 //! undefined: it is reported as null with the reason, never as 0.
 
-use serde::Serialize;
+use crate::metric::NullReason;
+use serde::{Deserialize, Serialize};
 
 /// Weighted confusion counts of one group. Counts are `f64` so that weights fit; integer counts
 /// stay exact up to 2^53.
@@ -53,11 +54,11 @@ impl Cells {
 }
 
 /// A metric value, or null with the reason it is undefined.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Value {
     pub value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub null_reason: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_reason: Option<NullReason>,
 }
 
 impl Value {
@@ -67,14 +68,14 @@ impl Value {
             null_reason: None,
         }
     }
-    pub fn null(reason: &'static str) -> Self {
+    pub fn null(reason: NullReason) -> Self {
         Self {
             value: None,
             null_reason: Some(reason),
         }
     }
     /// `num / den`, or null with `reason` when `den` is zero.
-    pub fn ratio(num: f64, den: f64, reason: &'static str) -> Self {
+    pub fn ratio(num: f64, den: f64, reason: NullReason) -> Self {
         if den > 0.0 {
             Self::some(num / den)
         } else {
@@ -84,7 +85,7 @@ impl Value {
 }
 
 /// The rate metrics computed from confusion cells (fairlearn's names where it has them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RateMetric {
     BaseRate,
@@ -100,6 +101,12 @@ pub enum RateMetric {
     Accuracy,
     BalancedAccuracy,
     F1,
+}
+
+impl std::fmt::Display for RateMetric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl RateMetric {
@@ -161,15 +168,15 @@ impl RateMetric {
     }
 
     /// Why the metric is undefined when its denominator is zero.
-    pub fn null_reason(self) -> &'static str {
+    pub fn null_reason(self) -> NullReason {
         match self {
-            RateMetric::BaseRate | RateMetric::SelectionRate | RateMetric::Accuracy => "empty group",
-            RateMetric::TruePositiveRate | RateMetric::FalseNegativeRate => "no actual positives",
-            RateMetric::FalsePositiveRate | RateMetric::TrueNegativeRate => "no actual negatives",
-            RateMetric::Precision | RateMetric::FalseDiscoveryRate => "no predicted positives",
-            RateMetric::NegativePredictiveValue | RateMetric::FalseOmissionRate => "no predicted negatives",
-            RateMetric::BalancedAccuracy => "needs both actual positives and actual negatives",
-            RateMetric::F1 => "no actual or predicted positives",
+            RateMetric::BaseRate | RateMetric::SelectionRate | RateMetric::Accuracy => NullReason::EmptyGroup,
+            RateMetric::TruePositiveRate | RateMetric::FalseNegativeRate => NullReason::NoActualPositives,
+            RateMetric::FalsePositiveRate | RateMetric::TrueNegativeRate => NullReason::NoActualNegatives,
+            RateMetric::Precision | RateMetric::FalseDiscoveryRate => NullReason::NoPredictedPositives,
+            RateMetric::NegativePredictiveValue | RateMetric::FalseOmissionRate => NullReason::NoPredictedNegatives,
+            RateMetric::BalancedAccuracy => NullReason::NeedsBothClasses,
+            RateMetric::F1 => NullReason::NoActualOrPredictedPositives,
         }
     }
 
@@ -224,11 +231,14 @@ mod tests {
         };
         let tpr = RateMetric::TruePositiveRate.compute(&c);
         assert_eq!(tpr.value, None);
-        assert_eq!(tpr.null_reason, Some("no actual positives"));
+        assert_eq!(tpr.null_reason.map(NullReason::as_str), Some("no actual positives"));
         assert_eq!(RateMetric::FalsePositiveRate.compute(&c).value, Some(0.4));
         assert_eq!(RateMetric::BalancedAccuracy.compute(&c).value, None);
         assert_eq!(
-            RateMetric::SelectionRate.compute(&Cells::default()).null_reason,
+            RateMetric::SelectionRate
+                .compute(&Cells::default())
+                .null_reason
+                .map(NullReason::as_str),
             Some("empty group")
         );
     }

@@ -2,7 +2,7 @@
 //! attribute (and what that attribute causes). A fair decision does not flip between them.
 
 use crate::interval::wilson;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// One half of a pair, waiting for its partner.
@@ -168,7 +168,7 @@ fn merge_stats(a: &mut PairStats, b: &PairStats) {
 }
 
 /// Flips for one change of one attribute (`from` in the original, `to` in the twin).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeReport {
     pub attribute: String,
     pub from: String,
@@ -182,7 +182,7 @@ pub struct ChangeReport {
     pub max_abs_score_change: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CounterfactualReport {
     pub overall: ChangeReport,
     pub by_change: Vec<ChangeReport>,

@@ -6,7 +6,8 @@
 //! and `inconclusive` when the interval straddles the threshold (or the metric is undefined) —
 //! with the numbers behind it.
 
-use crate::cells::Value;
+use crate::cells::{RateMetric, Value};
+use crate::metric::NullReason;
 use crate::report::{AttributeReport, ReferenceComparison, Report};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,16 @@ pub enum Op {
 }
 
 impl Op {
+    /// The operator as written in criteria files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Ge => ">=",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Lt => "<",
+        }
+    }
+
     fn holds(self, v: f64, t: f64) -> bool {
         match self {
             Op::Ge => v >= t,
@@ -57,6 +68,17 @@ pub enum Against {
     Overall,
 }
 
+impl Against {
+    /// Its name in criteria files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Against::BetweenGroups => "between_groups",
+            Against::Reference => "reference",
+            Against::Overall => "overall",
+        }
+    }
+}
+
 /// One criterion.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,11 +87,7 @@ pub struct Criterion {
     pub name: Option<String>,
     /// Attribute, or an intersection as `a&b`.
     pub attribute: String,
-    /// `demographic_parity_difference|ratio`, `equal_opportunity_difference|ratio`,
-    /// `predictive_parity_difference|ratio`, `false_positive_rate_difference|ratio`,
-    /// `accuracy_difference|ratio`, `equalized_odds_difference|ratio`, `disparate_impact`,
-    /// `average_odds_difference`.
-    pub metric: String,
+    pub metric: CriterionMetric,
     #[serde(default)]
     pub against: Against,
     pub op: Op,
@@ -101,20 +119,13 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
     for (i, c) in list.iter().enumerate() {
         let invalid = |reason: String| CriteriaError::Invalid {
             index: i + 1,
-            name: c.name.clone().unwrap_or_else(|| c.metric.clone()),
+            name: c.name.clone().unwrap_or_else(|| c.metric.to_string()),
             reason,
         };
-        if resolve(&c.metric).is_none() {
-            return Err(invalid(format!(
-                "unknown metric {:?}; known: {}",
-                c.metric,
-                METRICS.join(", ")
-            )));
-        }
         if !c.threshold.is_finite() {
             return Err(invalid("threshold must be a finite number".into()));
         }
-        let (_, kind) = resolve(&c.metric).expect("checked");
+        let (_, kind) = c.metric.resolve();
         if matches!(kind, Kind::DisparateImpact | Kind::AverageOdds) && c.against != Against::Reference {
             return Err(invalid(format!(
                 "{} is always measured against the reference group; set against = \"reference\"",
@@ -128,23 +139,141 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
     Ok(list)
 }
 
-/// Metric names criteria accept.
-pub const METRICS: &[&str] = &[
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "predictive_parity_difference",
-    "predictive_parity_ratio",
-    "false_positive_rate_difference",
-    "false_positive_rate_ratio",
-    "accuracy_difference",
-    "accuracy_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "disparate_impact",
-    "average_odds_difference",
-];
+/// The metric a criterion judges: a disparity of one rate (difference or ratio), equalized odds,
+/// disparate impact or average odds. Its name in criteria files, records and the API is the
+/// snake-case variant name, e.g. `equal_opportunity_difference`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CriterionMetric {
+    DemographicParityDifference,
+    DemographicParityRatio,
+    EqualOpportunityDifference,
+    EqualOpportunityRatio,
+    PredictiveParityDifference,
+    PredictiveParityRatio,
+    FalsePositiveRateDifference,
+    FalsePositiveRateRatio,
+    AccuracyDifference,
+    AccuracyRatio,
+    EqualizedOddsDifference,
+    EqualizedOddsRatio,
+    DisparateImpact,
+    AverageOddsDifference,
+}
+
+impl CriterionMetric {
+    pub const ALL: &'static [CriterionMetric] = &[
+        CriterionMetric::DemographicParityDifference,
+        CriterionMetric::DemographicParityRatio,
+        CriterionMetric::EqualOpportunityDifference,
+        CriterionMetric::EqualOpportunityRatio,
+        CriterionMetric::PredictiveParityDifference,
+        CriterionMetric::PredictiveParityRatio,
+        CriterionMetric::FalsePositiveRateDifference,
+        CriterionMetric::FalsePositiveRateRatio,
+        CriterionMetric::AccuracyDifference,
+        CriterionMetric::AccuracyRatio,
+        CriterionMetric::EqualizedOddsDifference,
+        CriterionMetric::EqualizedOddsRatio,
+        CriterionMetric::DisparateImpact,
+        CriterionMetric::AverageOddsDifference,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CriterionMetric::DemographicParityDifference => "demographic_parity_difference",
+            CriterionMetric::DemographicParityRatio => "demographic_parity_ratio",
+            CriterionMetric::EqualOpportunityDifference => "equal_opportunity_difference",
+            CriterionMetric::EqualOpportunityRatio => "equal_opportunity_ratio",
+            CriterionMetric::PredictiveParityDifference => "predictive_parity_difference",
+            CriterionMetric::PredictiveParityRatio => "predictive_parity_ratio",
+            CriterionMetric::FalsePositiveRateDifference => "false_positive_rate_difference",
+            CriterionMetric::FalsePositiveRateRatio => "false_positive_rate_ratio",
+            CriterionMetric::AccuracyDifference => "accuracy_difference",
+            CriterionMetric::AccuracyRatio => "accuracy_ratio",
+            CriterionMetric::EqualizedOddsDifference => "equalized_odds_difference",
+            CriterionMetric::EqualizedOddsRatio => "equalized_odds_ratio",
+            CriterionMetric::DisparateImpact => "disparate_impact",
+            CriterionMetric::AverageOddsDifference => "average_odds_difference",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == s)
+    }
+
+    /// The label people read: `(Danish, English)`.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            CriterionMetric::DemographicParityDifference => {
+                ("Demografisk paritet, forskel", "Demographic parity, difference")
+            }
+            CriterionMetric::DemographicParityRatio => ("Demografisk paritet, forhold", "Demographic parity, ratio"),
+            CriterionMetric::EqualOpportunityDifference => {
+                ("Lige muligheder, forskel", "Equal opportunity, difference")
+            }
+            CriterionMetric::EqualOpportunityRatio => ("Lige muligheder, forhold", "Equal opportunity, ratio"),
+            CriterionMetric::PredictiveParityDifference => {
+                ("Prædiktiv paritet, forskel", "Predictive parity, difference")
+            }
+            CriterionMetric::PredictiveParityRatio => ("Prædiktiv paritet, forhold", "Predictive parity, ratio"),
+            CriterionMetric::FalsePositiveRateDifference => {
+                ("Falsk positiv-rate, forskel", "False positive rate, difference")
+            }
+            CriterionMetric::FalsePositiveRateRatio => ("Falsk positiv-rate, forhold", "False positive rate, ratio"),
+            CriterionMetric::AccuracyDifference => ("Nøjagtighed, forskel", "Accuracy, difference"),
+            CriterionMetric::AccuracyRatio => ("Nøjagtighed, forhold", "Accuracy, ratio"),
+            CriterionMetric::EqualizedOddsDifference => ("Udlignede odds, forskel", "Equalized odds, difference"),
+            CriterionMetric::EqualizedOddsRatio => ("Udlignede odds, forhold", "Equalized odds, ratio"),
+            CriterionMetric::DisparateImpact => ("Disparat effekt", "Disparate impact"),
+            CriterionMetric::AverageOddsDifference => ("Gennemsnitlig odds, forskel", "Average odds, difference"),
+        }
+    }
+
+    /// The rate whose disparity it reads, and how.
+    fn resolve(self) -> (RateMetric, Kind) {
+        use CriterionMetric as C;
+        use RateMetric as R;
+        match self {
+            C::DemographicParityDifference => (R::SelectionRate, Kind::Rate(true)),
+            C::DemographicParityRatio => (R::SelectionRate, Kind::Rate(false)),
+            C::EqualOpportunityDifference => (R::TruePositiveRate, Kind::Rate(true)),
+            C::EqualOpportunityRatio => (R::TruePositiveRate, Kind::Rate(false)),
+            C::PredictiveParityDifference => (R::Precision, Kind::Rate(true)),
+            C::PredictiveParityRatio => (R::Precision, Kind::Rate(false)),
+            C::FalsePositiveRateDifference => (R::FalsePositiveRate, Kind::Rate(true)),
+            C::FalsePositiveRateRatio => (R::FalsePositiveRate, Kind::Rate(false)),
+            C::AccuracyDifference => (R::Accuracy, Kind::Rate(true)),
+            C::AccuracyRatio => (R::Accuracy, Kind::Rate(false)),
+            C::EqualizedOddsDifference => (R::TruePositiveRate, Kind::EqualizedOdds(true)),
+            C::EqualizedOddsRatio => (R::TruePositiveRate, Kind::EqualizedOdds(false)),
+            C::DisparateImpact => (R::SelectionRate, Kind::DisparateImpact),
+            C::AverageOddsDifference => (R::TruePositiveRate, Kind::AverageOdds),
+        }
+    }
+}
+
+impl std::fmt::Display for CriterionMetric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// By hand rather than derived, so an unknown name is refused with the list of known ones (and,
+/// in a TOML file, the line it is on).
+impl<'de> Deserialize<'de> for CriterionMetric {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_name(&s).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|m| m.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "unknown metric {:?}; known: {}",
+                s.chars().take(60).collect::<String>(),
+                known.join(", ")
+            ))
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -155,35 +284,7 @@ enum Kind {
     AverageOdds,
 }
 
-fn resolve(metric: &str) -> Option<(&'static str, Kind)> {
-    let rate = |m: &str| -> Option<&'static str> {
-        Some(match m {
-            "demographic_parity" => "selection_rate",
-            "equal_opportunity" => "true_positive_rate",
-            "predictive_parity" => "precision",
-            "false_positive_rate" => "false_positive_rate",
-            "accuracy" => "accuracy",
-            _ => return None,
-        })
-    };
-    match metric {
-        "disparate_impact" => Some(("selection_rate", Kind::DisparateImpact)),
-        "average_odds_difference" => Some(("true_positive_rate", Kind::AverageOdds)),
-        "equalized_odds_difference" => Some(("true_positive_rate", Kind::EqualizedOdds(true))),
-        "equalized_odds_ratio" => Some(("true_positive_rate", Kind::EqualizedOdds(false))),
-        m => {
-            if let Some(base) = m.strip_suffix("_difference") {
-                rate(base).map(|r| (r, Kind::Rate(true)))
-            } else if let Some(base) = m.strip_suffix("_ratio") {
-                rate(base).map(|r| (r, Kind::Rate(false)))
-            } else {
-                None
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
@@ -192,7 +293,7 @@ pub enum Outcome {
 }
 
 /// A criterion's verdict with the numbers behind it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub criterion: Criterion,
     pub verdict: Outcome,
@@ -203,6 +304,16 @@ pub struct Verdict {
     pub explanation: String,
     /// Groups kept out of the comparison, with reasons.
     pub excluded: Vec<String>,
+}
+
+/// A report with the verdicts of the criteria judged against it: what `sandkasse metrics`
+/// writes. The verdicts sit beside the report, not in it, so the report does not depend on
+/// the criteria that read it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Judged {
+    #[serde(flatten)]
+    pub report: Report,
+    pub verdicts: Vec<Verdict>,
 }
 
 /// The worst of several per-group comparisons: for differences the largest |d| (its interval
@@ -233,7 +344,7 @@ type Measured = (
     Option<[f64; 2]>,
     Option<String>,
     Vec<String>,
-    Option<&'static str>,
+    Option<NullReason>,
 );
 
 /// The worst group's comparison with the reference (difference or ratio) as a measurement.
@@ -250,18 +361,12 @@ fn worst_against_reference(list: &[ReferenceComparison], difference: bool, exclu
         .collect();
     match worst(items, difference) {
         Some((g, v, i)) => (Some(v), i, Some(g), excluded, None),
-        None => (
-            None,
-            None,
-            None,
-            excluded,
-            Some("no group to compare with the reference"),
-        ),
+        None => (None, None, None, excluded, Some(NullReason::NoGroupToCompare)),
     }
 }
 
 fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
-    let (rate, kind) = resolve(&c.metric).expect("validated when parsed");
+    let (rate, kind) = c.metric.resolve();
     let d = a.disparity(rate).expect("every disparity metric is computed");
     let excluded = d
         .excluded
@@ -325,14 +430,15 @@ pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
                 };
             };
             let (value, interval, group, excluded, null_reason) = measure(c, a);
-            let op = serde_json::to_value(c.op)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let op = c.op.as_str();
             let (verdict, explanation) = match (value, interval) {
                 (None, _) => (
                     Outcome::Inconclusive,
-                    format!("{} is undefined: {}", c.metric, null_reason.unwrap_or("no value")),
+                    format!(
+                        "{} is undefined: {}",
+                        c.metric,
+                        null_reason.map_or("no value", NullReason::as_str)
+                    ),
                 ),
                 (Some(v), Some([lo, hi])) => {
                     let (all_pass, all_fail) = (
@@ -388,4 +494,23 @@ pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_as_serialized_and_read_back() {
+        for op in [Op::Ge, Op::Gt, Op::Le, Op::Lt] {
+            assert_eq!(serde_json::to_value(op).unwrap(), op.as_str());
+        }
+        for a in [Against::BetweenGroups, Against::Reference, Against::Overall] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        for &m in CriterionMetric::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+            assert_eq!(serde_json::from_value::<CriterionMetric>(m.as_str().into()).unwrap(), m);
+        }
+    }
 }

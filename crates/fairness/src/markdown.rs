@@ -1,7 +1,8 @@
 //! The report as Markdown, for people.
 
-use crate::cells::Value;
+use crate::cells::{RateMetric, Value};
 use crate::criteria::{Outcome, Verdict};
+use crate::metric::MetricName;
 use crate::report::{GroupReport, Report};
 use escape::{markdown_cell as cell, markdown_inline as text};
 use std::fmt::Write;
@@ -18,8 +19,8 @@ fn val(v: &Value) -> String {
     }
 }
 
-fn with_interval(g: &GroupReport, metric: &str) -> String {
-    let Some(m) = g.metrics.get(metric) else {
+fn with_interval(g: &GroupReport, metric: impl Into<MetricName>) -> String {
+    let Some(m) = g.metrics.get(&metric.into()) else {
         return "—".into();
     };
     match (m.value.value, m.bootstrap_interval.or(m.interval)) {
@@ -39,8 +40,7 @@ fn interval(i: Option<[f64; 2]>) -> String {
 /// them) goes through [`escape::markdown_cell`] or [`escape::markdown_inline`]: a group
 /// value with a newline and `## Criteria` would otherwise forge a section, `<!--` hide the
 /// verdicts after it, and `|` shift a table's columns.
-pub fn render(report: &Report) -> String {
-    let verdicts: &[Verdict] = &report.verdicts;
+pub fn render(report: &Report, verdicts: &[Verdict]) -> String {
     let mut out = String::new();
     let o = &report.overall;
     let _ = writeln!(out, "# Fairness report\n");
@@ -77,10 +77,7 @@ pub fn render(report: &Report) -> String {
                         .clone()
                         .unwrap_or_else(|| format!("{} on {}", c.metric, c.attribute))
                 ),
-                serde_json::to_value(c.op)
-                    .ok()
-                    .and_then(|x| x.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                c.op.as_str(),
                 c.threshold,
                 num(v.value),
                 interval(v.interval),
@@ -117,17 +114,17 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(out, "## Overall\n");
     for m in [
-        "accuracy",
-        "balanced_accuracy",
-        "selection_rate",
-        "true_positive_rate",
-        "false_positive_rate",
-        "precision",
-        "roc_auc",
-        "brier",
-        "expected_calibration_error",
+        MetricName::Accuracy,
+        MetricName::BalancedAccuracy,
+        MetricName::SelectionRate,
+        MetricName::TruePositiveRate,
+        MetricName::FalsePositiveRate,
+        MetricName::Precision,
+        MetricName::RocAuc,
+        MetricName::Brier,
+        MetricName::ExpectedCalibrationError,
     ] {
-        if o.metrics.contains_key(m) {
+        if o.metrics.contains_key(&m) {
             let _ = writeln!(out, "- {m}: {}", with_interval(o, m));
         }
     }
@@ -159,11 +156,11 @@ pub fn render(report: &Report) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} | {flags} |",
                 cell(&g.group),
                 g.count,
-                with_interval(g, "selection_rate"),
-                with_interval(g, "true_positive_rate"),
-                with_interval(g, "false_positive_rate"),
-                with_interval(g, "precision"),
-                with_interval(g, "accuracy"),
+                with_interval(g, MetricName::SelectionRate),
+                with_interval(g, MetricName::TruePositiveRate),
+                with_interval(g, MetricName::FalsePositiveRate),
+                with_interval(g, MetricName::Precision),
+                with_interval(g, MetricName::Accuracy),
             );
         }
         let _ = writeln!(
@@ -264,7 +261,7 @@ pub fn render(report: &Report) -> String {
                 "\nAt other thresholds (decide score ≥ t):\n\n| t | demographic parity difference | equal opportunity difference | equalized odds difference | lowest disparate impact | four-fifths rule |\n| ---: | --- | --- | --- | --- | --- |"
             );
             for p in &a.threshold_sweep {
-                let diff = |m: &str| {
+                let diff = |m: RateMetric| {
                     num(p
                         .disparities
                         .iter()
@@ -275,8 +272,8 @@ pub fn render(report: &Report) -> String {
                     out,
                     "| {:.2} | {} | {} | {} | {} | {} |",
                     p.threshold,
-                    diff("selection_rate"),
-                    diff("true_positive_rate"),
+                    diff(RateMetric::SelectionRate),
+                    diff(RateMetric::TruePositiveRate),
                     num(p.equalized_odds_difference),
                     num(p.disparate_impact_min),
                     match p.four_fifths_rule {

@@ -6,14 +6,15 @@ use crate::bootstrap::{Resampler, percentile_interval};
 use crate::cells::{Cells, RateMetric, Value};
 use crate::individual;
 use crate::interval::wilson;
+use crate::metric::{MetricName, NullReason};
 use crate::scores::CalibrationPoint;
 use crate::significance::{self, Correction, Test};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Settings of a report.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Config {
     /// Groups smaller than this are shown but flagged and kept out of disparities.
     pub min_group_size: f64,
@@ -46,20 +47,20 @@ impl Default for Config {
 }
 
 /// One metric of one group.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Metric {
     #[serde(flatten)]
     pub value: Value,
     /// Wilson score interval for proportions.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<[f64; 2]>,
     /// Bootstrap percentile interval.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_interval: Option<[f64; 2]>,
 }
 
 /// Metrics of one group (or the whole population).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupReport {
     /// Values joined by `|` for intersections.
     pub group: String,
@@ -69,18 +70,19 @@ pub struct GroupReport {
     pub small: bool,
     /// An intersection with no rows.
     pub empty: bool,
-    pub metrics: BTreeMap<&'static str, Metric>,
+    pub metrics: BTreeMap<MetricName, Metric>,
     /// The same metrics against the second (true) label, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_vs_label_true: Option<BTreeMap<&'static str, Metric>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_vs_label_true: Option<BTreeMap<MetricName, Metric>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibration: Vec<CalibrationPoint>,
     /// Rate metrics when deciding `score >= threshold`, at thresholds 0.05, 0.10, ..., 0.95.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threshold_sweep: Vec<SweepPoint>,
-    /// ROC curve `(fpr, tpr, threshold)`, thinned to at most 101 points.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub roc_curve: Vec<(f64, f64, f64)>,
+    /// ROC curve `(fpr, tpr, threshold)`, thinned to at most 101 points. The first point's
+    /// threshold lies above every score (infinite): it is `null`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roc_curve: Vec<(f64, f64, Option<f64>)>,
     #[serde(skip)]
     pub stats: GroupStats,
     /// Confusion counts at each threshold of the sweep.
@@ -89,7 +91,7 @@ pub struct GroupReport {
 }
 
 /// Rates at one decision threshold.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SweepPoint {
     pub threshold: f64,
     pub selection_rate: Option<f64>,
@@ -100,7 +102,7 @@ pub struct SweepPoint {
 }
 
 /// Disparities of an attribute when deciding `score >= threshold`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SweepDisparity {
     pub threshold: f64,
     /// Per rate metric (the same as `disparities`): difference and ratio between groups and
@@ -114,9 +116,9 @@ pub struct SweepDisparity {
 }
 
 /// Summaries of one metric's disparity at one threshold.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SweepSummary {
-    pub metric: &'static str,
+    pub metric: RateMetric,
     pub difference_between_groups: Option<f64>,
     pub ratio_between_groups: Option<f64>,
     pub difference_to_overall: Option<f64>,
@@ -129,9 +131,9 @@ pub fn sweep_thresholds() -> Vec<f64> {
 }
 
 /// A disparity of one metric across the groups of one attribute.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Disparity {
-    pub metric: &'static str,
+    pub metric: RateMetric,
     /// max - min and min / max over the compared groups.
     pub difference_between_groups: Value,
     pub ratio_between_groups: Value,
@@ -147,7 +149,7 @@ pub struct Disparity {
 }
 
 /// Bootstrap intervals of a disparity's summaries.
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Intervals {
     pub difference_between_groups: Option<[f64; 2]>,
     pub ratio_between_groups: Option<[f64; 2]>,
@@ -155,22 +157,22 @@ pub struct Intervals {
     pub ratio_to_overall: Option<[f64; 2]>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReferenceComparison {
     pub group: String,
     pub difference: Value,
     pub ratio: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub difference_interval: Option<[f64; 2]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio_interval: Option<[f64; 2]>,
     /// Significance of the difference from the reference group, before and after correction
     /// for the attribute's multiple tests.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p_value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p_adjusted: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<Test>,
 }
 
@@ -189,14 +191,14 @@ impl ReferenceComparison {
     }
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Excluded {
     pub group: String,
     pub reason: String,
 }
 
 /// Disparities that combine several rates.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Combined {
     /// fairlearn's equalized odds: the worse of the TPR and FPR disparities.
     pub equalized_odds_difference: Value,
@@ -214,7 +216,7 @@ pub struct Combined {
 }
 
 /// Everything about one attribute or one intersection of attributes.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttributeReport {
     /// Attribute names joined by `&`.
     pub attribute: String,
@@ -225,18 +227,22 @@ pub struct AttributeReport {
     /// The same disparities measured against the second (true) label, when given: where a
     /// model's disparities against the recorded label are smaller than against the truth, it
     /// reproduces the bias in the records.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disparities_vs_label_true: Vec<Disparity>,
     pub combined: Combined,
     /// Disparities at each threshold of the sweep, for score models.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threshold_sweep: Vec<SweepDisparity>,
     pub between_group_generalized_entropy_alpha2: Option<f64>,
     pub between_group_theil: Option<f64>,
 }
 
+/// The version of the report's layout. 2: the verdicts moved out of the report, to whoever
+/// judged it ([`crate::criteria::Judged`], the run record).
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// The report.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub config: Config,
@@ -245,10 +251,8 @@ pub struct Report {
     pub theil: Option<f64>,
     pub attributes: Vec<AttributeReport>,
     /// Decision flips between citizens and their counterfactual twins.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterfactual: Option<crate::counterfactual::CounterfactualReport>,
-    /// Verdicts on the criteria fixed before the run (see [`crate::criteria`]).
-    pub verdicts: Vec<crate::criteria::Verdict>,
 }
 
 /// The rate metrics whose disparities are reported (fairness names in parentheses):
@@ -262,7 +266,7 @@ pub const DISPARITY_METRICS: &[RateMetric] = &[
     RateMetric::Accuracy,
 ];
 
-fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<&'static str, Metric> {
+fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<MetricName, Metric> {
     RateMetric::ALL
         .iter()
         .map(|&m| {
@@ -271,7 +275,7 @@ fn metrics_of(c: &Cells, confidence: f64) -> BTreeMap<&'static str, Metric> {
                 .filter(|(_, den)| *den > 0.0)
                 .map(|(num, den)| wilson(num, den, confidence));
             (
-                m.name(),
+                MetricName::from(m),
                 Metric {
                     value: m.compute(c),
                     interval,
@@ -297,7 +301,7 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
     let count = stats.cells.n();
     let mut metrics = metrics_of(&stats.cells, config.confidence);
     metrics.insert(
-        "count",
+        MetricName::Count,
         Metric {
             value: Value::some(count),
             interval: None,
@@ -315,16 +319,16 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
             s.ece_bootstrap_interval(config.bootstrap, group_seed(config.seed, &values), config.confidence)
         });
         for (name, v, interval, bootstrap_interval) in [
-            ("roc_auc", s.roc_auc(), s.roc_auc_interval(z), None),
+            (MetricName::RocAuc, s.roc_auc(), s.roc_auc_interval(z), None),
             (
-                "average_precision",
+                MetricName::AveragePrecision,
                 s.average_precision(),
                 s.average_precision_interval(z),
                 None,
             ),
-            ("brier", s.brier(), brier_ci, None),
-            ("log_loss", s.log_loss(), log_loss_ci, None),
-            ("expected_calibration_error", ece, None, ece_ci),
+            (MetricName::Brier, s.brier(), brier_ci, None),
+            (MetricName::LogLoss, s.log_loss(), log_loss_ci, None),
+            (MetricName::ExpectedCalibrationError, ece, None, ece_ci),
         ] {
             metrics.insert(
                 name,
@@ -369,7 +373,12 @@ fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, confi
             })
             .collect(),
         roc_curve: if acc.has_scores() && count > 0.0 {
-            stats.scores.roc_curve_thinned(101)
+            stats
+                .scores
+                .roc_curve_thinned(101)
+                .into_iter()
+                .map(|(fpr, tpr, t)| (fpr, tpr, t.is_finite().then_some(t)))
+                .collect()
         } else {
             Vec::new()
         },
@@ -452,18 +461,15 @@ fn disparity(
             Some(v) => vals.push((g.group, v)),
             None => excluded.push(Excluded {
                 group: g.group.to_owned(),
-                reason: metric.null_reason().to_owned(),
+                reason: metric.null_reason().to_string(),
             }),
         }
     }
-    let none = || Value::null("fewer than two comparable groups");
+    let none = || Value::null(NullReason::FewerThanTwoGroups);
     let (diff_bg, ratio_bg) = if vals.len() >= 2 {
         let max = vals.iter().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
         let min = vals.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
-        (
-            Value::some(max - min),
-            Value::ratio(min, max, "every group's value is 0"),
-        )
+        (Value::some(max - min), Value::ratio(min, max, NullReason::AllZero))
     } else {
         (none(), none())
     };
@@ -472,7 +478,7 @@ fn disparity(
             let d = vals.iter().map(|v| (v.1 - o).abs()).fold(0.0, f64::max);
             // min(group / overall, overall / group); 0 / 0 is undefined, as between groups.
             let ratio = if o == 0.0 && vals.iter().all(|v| v.1 == 0.0) {
-                Value::null("every group's value and the overall value are 0")
+                Value::null(NullReason::AllZeroWithOverall)
             } else {
                 let r = vals
                     .iter()
@@ -495,11 +501,8 @@ fn disparity(
             .iter()
             .filter(|v| v.0 != r.group)
             .map(|&(g, v)| {
-                let mut c = ReferenceComparison::new(
-                    g,
-                    Value::some(v - rv),
-                    Value::ratio(v, rv, "the reference group's value is 0"),
-                );
+                let mut c =
+                    ReferenceComparison::new(g, Value::some(v - rv), Value::ratio(v, rv, NullReason::ReferenceZero));
                 if with_tests {
                     let gc = groups
                         .iter()
@@ -519,7 +522,7 @@ fn disparity(
         None => Vec::new(),
     };
     Disparity {
-        metric: metric.name(),
+        metric,
         difference_between_groups: diff_bg,
         ratio_between_groups: ratio_bg,
         difference_to_overall: diff_o,
@@ -531,16 +534,11 @@ fn disparity(
 }
 
 fn combined(disparities: &[Disparity], groups: &[Unit], reference: Option<&Unit>) -> Combined {
-    let find = |m: RateMetric| {
-        disparities
-            .iter()
-            .find(|d| d.metric == m.name())
-            .expect("computed above")
-    };
+    let find = |m: RateMetric| disparities.iter().find(|d| d.metric == m).expect("computed above");
     let (tpr, fpr) = (find(RateMetric::TruePositiveRate), find(RateMetric::FalsePositiveRate));
     let both = |a: Value, b: Value, f: fn(f64, f64) -> f64| match (a.value, b.value) {
         (Some(x), Some(y)) => Value::some(f(x, y)),
-        _ => Value::null("TPR or FPR disparity undefined"),
+        _ => Value::null(NullReason::OddsDisparityUndefined),
     };
     let mut disparate_impact = Vec::new();
     let mut four_fifths = Vec::new();
@@ -551,11 +549,11 @@ fn combined(disparities: &[Disparity], groups: &[Unit], reference: Option<&Unit>
             let c = &g.cells;
             let sel = |x: &Cells| RateMetric::SelectionRate.compute(x).value;
             let di = match (sel(c), sel(rc)) {
-                (Some(a), Some(b)) => Value::ratio(a, b, "the reference group's selection rate is 0"),
-                _ => Value::null("empty group"),
+                (Some(a), Some(b)) => Value::ratio(a, b, NullReason::ReferenceSelectionZero),
+                _ => Value::null(NullReason::EmptyGroup),
             };
             four_fifths.push((g.group.to_owned(), di.value.map(|v| v >= 0.8)));
-            disparate_impact.push(ReferenceComparison::new(g.group, Value::null("see ratio"), di));
+            disparate_impact.push(ReferenceComparison::new(g.group, Value::null(NullReason::SeeRatio), di));
             let rate = |m: RateMetric, x: &Cells| m.compute(x).value;
             let aod = match (
                 rate(RateMetric::FalsePositiveRate, c),
@@ -564,9 +562,13 @@ fn combined(disparities: &[Disparity], groups: &[Unit], reference: Option<&Unit>
                 rate(RateMetric::TruePositiveRate, rc),
             ) {
                 (Some(a), Some(b), Some(x), Some(y)) => Value::some(((a - b) + (x - y)) / 2.0),
-                _ => Value::null("TPR or FPR undefined for the group or the reference"),
+                _ => Value::null(NullReason::OddsUndefinedForGroup),
             };
-            average_odds.push(ReferenceComparison::new(g.group, aod, Value::null("a difference only")));
+            average_odds.push(ReferenceComparison::new(
+                g.group,
+                aod,
+                Value::null(NullReason::DifferenceOnly),
+            ));
         }
     }
     Combined {
@@ -756,7 +758,7 @@ impl Report {
             layouts.push(layout);
         }
         let mut report = Report {
-            schema_version: 1,
+            schema_version: SCHEMA_VERSION,
             config: config.clone(),
             generalized_entropy_alpha2: individual::generalized_entropy(&overall_stats.cells, 2.0),
             theil: individual::generalized_entropy(&overall_stats.cells, 1.0),
@@ -765,7 +767,6 @@ impl Report {
             counterfactual: acc
                 .twins()
                 .map(|t| t.report(names, &|a, v| acc.values(a)[v as usize].clone(), config.confidence)),
-            verdicts: Vec::new(),
         };
         if config.bootstrap > 0 {
             let cells: Vec<Cells> = atoms.iter().map(|(_, st)| st.cells).collect();
@@ -785,14 +786,14 @@ impl AttributeReport {
         self.groups.iter().find(|g| g.group == name)
     }
 
-    pub fn disparity(&self, metric: &str) -> Option<&Disparity> {
+    pub fn disparity(&self, metric: RateMetric) -> Option<&Disparity> {
         self.disparities.iter().find(|d| d.metric == metric)
     }
 }
 
 impl GroupReport {
-    pub fn value(&self, metric: &str) -> Option<f64> {
-        self.metrics.get(metric).and_then(|m| m.value.value)
+    pub fn value(&self, metric: impl Into<MetricName>) -> Option<f64> {
+        self.metrics.get(&metric.into()).and_then(|m| m.value.value)
     }
 }
 
@@ -918,14 +919,18 @@ fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usize>], confi
     }
     let ci = |v: &mut Vec<f64>| percentile_interval(v, config.confidence);
     for (mi, m) in RateMetric::ALL.iter().enumerate() {
-        if let Some(metric) = report.overall.metrics.get_mut(m.name()) {
+        if let Some(metric) = report.overall.metrics.get_mut(&MetricName::from(*m)) {
             metric.bootstrap_interval = ci(&mut overall_reps[mi]);
         }
     }
     for (attr, mut rep) in report.attributes.iter_mut().zip(reps) {
         for (g, group) in attr.groups.iter_mut().enumerate() {
             for (mi, m) in RateMetric::ALL.iter().enumerate() {
-                if let Some(metric) = group.metrics.get_mut(m.name()).filter(|x| x.value.value.is_some()) {
+                if let Some(metric) = group
+                    .metrics
+                    .get_mut(&MetricName::from(*m))
+                    .filter(|x| x.value.value.is_some())
+                {
                     metric.bootstrap_interval = ci(&mut rep.group_metrics[g][mi]);
                 }
             }

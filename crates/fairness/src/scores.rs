@@ -2,7 +2,8 @@
 //! binned approximation), Brier score, log loss, and calibration.
 
 use crate::cells::Value;
-use serde::Serialize;
+use crate::metric::NullReason;
+use serde::{Deserialize, Serialize};
 
 /// Calibration bins: equal width over [0, 1].
 pub const CALIBRATION_BINS: usize = 10;
@@ -36,7 +37,7 @@ struct Moments {
 }
 
 /// One calibration bin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CalibrationBin {
     pub weight: f64,
     pub score_sum: f64,
@@ -44,7 +45,7 @@ pub struct CalibrationBin {
 }
 
 /// A point of a calibration curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CalibrationPoint {
     pub bin_lower: f64,
     pub bin_upper: f64,
@@ -100,11 +101,11 @@ impl ScoreStats {
     }
 
     pub fn brier(&self) -> Value {
-        Value::ratio(self.brier, self.weight, "empty group")
+        Value::ratio(self.brier, self.weight, NullReason::EmptyGroup)
     }
 
     pub fn log_loss(&self) -> Value {
-        Value::ratio(self.log_loss, self.weight, "empty group")
+        Value::ratio(self.log_loss, self.weight, NullReason::EmptyGroup)
     }
 
     /// Normal-approximation intervals of the mean Brier score and mean log loss (the rows are
@@ -198,7 +199,7 @@ impl ScoreStats {
     /// Expected calibration error over equal-width bins.
     pub fn ece(&self) -> Value {
         if self.weight <= 0.0 {
-            return Value::null("empty group");
+            return Value::null(NullReason::EmptyGroup);
         }
         let e = self
             .bins
@@ -266,7 +267,7 @@ impl ScoreStats {
         let blocks = self.blocks();
         let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
         if pos <= 0.0 || neg <= 0.0 {
-            return Value::null("needs both actual positives and actual negatives");
+            return Value::null(NullReason::NeedsBothClasses);
         }
         // Walking down the scores: each positive beats every negative still below it.
         let mut neg_above = 0.0;
@@ -284,7 +285,7 @@ impl ScoreStats {
         let blocks = self.blocks();
         let pos: f64 = blocks.iter().map(|b| b.1).sum();
         if pos <= 0.0 {
-            return Value::null("no actual positives");
+            return Value::null(NullReason::NoActualPositives);
         }
         let (mut tp, mut fp, mut ap, mut prev_recall) = (0.0, 0.0, 0.0, 0.0);
         for (_, p, n) in blocks {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which test produced a p-value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Test {
     TwoProportionZ,

@@ -2,7 +2,7 @@
 
 use fairness::bootstrap::Scheme;
 use fairness::input::{Batch, Col, GroupCol};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Config, MetricName, MissingGroups, RateMetric, Report};
 
 mod common;
 use common::Rng;
@@ -72,11 +72,11 @@ fn coverage(scheme: Scheme) {
         let r = simulate(1000 + t, 500, scheme);
         let attr = r.attribute("g").unwrap();
         let a = attr.group("a").unwrap();
-        let [lo, hi] = a.metrics["selection_rate"].bootstrap_interval.unwrap();
+        let [lo, hi] = a.metrics[&MetricName::SelectionRate].bootstrap_interval.unwrap();
         sel_a += usize::from(lo <= 0.40 && 0.40 <= hi);
-        let [lo, hi] = a.metrics["selection_rate"].interval.unwrap();
+        let [lo, hi] = a.metrics[&MetricName::SelectionRate].interval.unwrap();
         wilson_a += usize::from(lo <= 0.40 && 0.40 <= hi);
-        let d = attr.disparity("true_positive_rate").unwrap();
+        let d = attr.disparity(RateMetric::TruePositiveRate).unwrap();
         let [lo, hi] = d.intervals.difference_between_groups.unwrap();
         tpr_gap += usize::from(lo <= 0.15 && 0.15 <= hi);
         let [lo, hi] = d.intervals.ratio_between_groups.unwrap();
@@ -107,7 +107,7 @@ fn the_bootstrap_is_deterministic_and_seeded() {
     let ci = |r: &Report| {
         r.attribute("g")
             .unwrap()
-            .disparity("selection_rate")
+            .disparity(RateMetric::SelectionRate)
             .unwrap()
             .intervals
             .difference_between_groups

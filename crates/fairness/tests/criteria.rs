@@ -2,7 +2,7 @@
 
 use fairness::criteria::{self, Outcome};
 use fairness::input::{Batch, Col, GroupCol};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Config, MissingGroups, RateMetric, Report};
 
 /// Group a selects `sel_a` of its `n` rows, group b `sel_b` (labels alternate).
 fn report(n: usize, sel_a: f64, sel_b: f64) -> Report {
@@ -132,7 +132,7 @@ fn bad_criteria_are_rejected_with_a_reason() {
 fn differences_from_the_reference_are_tested_and_corrected() {
     let r = report(2000, 0.4, 0.2);
     let a = r.attribute("origin").unwrap();
-    let sel = a.disparity("selection_rate").unwrap();
+    let sel = a.disparity(RateMetric::SelectionRate).unwrap();
     assert_eq!(sel.to_reference.len(), 1);
     let c = &sel.to_reference[0];
     assert_eq!(c.test, Some(fairness::significance::Test::TwoProportionZ));
@@ -151,7 +151,7 @@ fn differences_from_the_reference_are_tested_and_corrected() {
     let c = &r
         .attribute("origin")
         .unwrap()
-        .disparity("selection_rate")
+        .disparity(RateMetric::SelectionRate)
         .unwrap()
         .to_reference[0];
     assert!(c.p_value.unwrap() > 0.99);
@@ -195,7 +195,7 @@ fn differences_from_the_reference_are_tested_and_corrected() {
     let c = &r
         .attribute("origin")
         .unwrap()
-        .disparity("selection_rate")
+        .disparity(RateMetric::SelectionRate)
         .unwrap()
         .to_reference[0];
     assert_eq!(c.test, Some(fairness::significance::Test::FisherExact));

@@ -4,7 +4,7 @@
 //! the test asserts the difference.
 
 use fairness::input::{Batch, Col, GroupCol, encode};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Config, MetricName, MissingGroups, NullReason, RateMetric, Report};
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -133,17 +133,17 @@ fn close(ours: Option<f64>, theirs: &Json, what: &str) {
 }
 
 /// Our name for fairlearn's metric key.
-fn ours(key: &str) -> &str {
-    match key {
+fn ours(key: &str) -> MetricName {
+    let name = match key {
         "recall" => "true_positive_rate",
-        "brier" => "brier",
         k => k,
-    }
+    };
+    MetricName::from_name(name).unwrap_or_else(|| panic!("the reference names a metric we do not have: {key}"))
 }
 
 /// Metrics where fairlearn/scikit-learn report 0 (or a one-class fallback) for an undefined value.
 fn undefined_in_ours(group: &fairness::report::GroupReport, key: &str) -> bool {
-    group.metrics.get(ours(key)).is_some_and(|m| m.value.value.is_none())
+    group.metrics.get(&ours(key)).is_some_and(|m| m.value.value.is_none())
 }
 
 fn check_fixture(name: &str) {
@@ -179,7 +179,7 @@ fn check_fixture(name: &str) {
                 if undefined_in_ours(g, metric) {
                     // Deliberate difference: fairlearn/scikit-learn give 0 (or a one-class
                     // fallback, or NaN), we give null with a reason.
-                    assert!(g.metrics[ours(metric)].value.null_reason.is_some(), "{what}");
+                    assert!(g.metrics[&ours(metric)].value.null_reason.is_some(), "{what}");
                     if let Some(t) = v.as_f64() {
                         assert!(
                             matches!(
@@ -214,7 +214,9 @@ fn check_fixture(name: &str) {
             ("ratio_to_overall", false, false),
         ] {
             for (metric, v) in fl[section].as_object().unwrap() {
-                let d = a.disparity(metric).unwrap_or_else(|| panic!("no disparity {metric}"));
+                let d = RateMetric::from_name(metric)
+                    .and_then(|m| a.disparity(m))
+                    .unwrap_or_else(|| panic!("no disparity {metric}"));
                 let ours_v = match (diff, between) {
                     (true, true) => d.difference_between_groups,
                     (false, true) => d.ratio_between_groups,
@@ -239,9 +241,9 @@ fn check_fixture(name: &str) {
                 close(ours_v.value, v, &what);
             }
         }
-        let tpr = a.disparity("true_positive_rate").unwrap();
-        let fpr = a.disparity("false_positive_rate").unwrap();
-        let sel = a.disparity("selection_rate").unwrap();
+        let tpr = a.disparity(RateMetric::TruePositiveRate).unwrap();
+        let fpr = a.disparity(RateMetric::FalsePositiveRate).unwrap();
+        let sel = a.disparity(RateMetric::SelectionRate).unwrap();
         let comparable = |d: &fairness::report::Disparity| d.excluded.is_empty();
         for (key, ours_v, ok) in [
             (
@@ -314,7 +316,7 @@ fn check_fixture(name: &str) {
                 None => assert!(di.ratio.value.is_none(), "{what}: disparate impact should be null"),
             }
             let sel_ref = a
-                .disparity("selection_rate")
+                .disparity(RateMetric::SelectionRate)
                 .unwrap()
                 .to_reference
                 .iter()
@@ -343,7 +345,7 @@ fn check_fixture(name: &str) {
                 ),
             }
             let eod = a
-                .disparity("true_positive_rate")
+                .disparity(RateMetric::TruePositiveRate)
                 .unwrap()
                 .to_reference
                 .iter()
@@ -399,7 +401,7 @@ fn intersectional_with_an_empty_cell() {
     assert!(
         full.groups
             .iter()
-            .any(|g| g.empty && g.metrics["selection_rate"].value.value.is_none())
+            .any(|g| g.empty && g.metrics[&MetricName::SelectionRate].value.value.is_none())
     );
 }
 
@@ -409,15 +411,19 @@ fn a_group_with_no_positives_gets_null_not_zero() {
     let f = load("no_positives_group");
     let rep = report(&f, 2);
     let c = rep.attribute("group").unwrap().group("c").unwrap();
-    let tpr = &c.metrics["true_positive_rate"].value;
+    let tpr = &c.metrics[&MetricName::TruePositiveRate].value;
     assert_eq!(tpr.value, None);
-    assert_eq!(tpr.null_reason, Some("no actual positives"));
+    assert_eq!(tpr.null_reason.map(NullReason::as_str), Some("no actual positives"));
     // fairlearn reports 0 for it, which would fake a maximal equal-opportunity gap.
     assert_eq!(
         f.json["fairlearn"]["group"]["by_group"]["c"]["true_positive_rate"].as_f64(),
         Some(0.0)
     );
-    let d = rep.attribute("group").unwrap().disparity("true_positive_rate").unwrap();
+    let d = rep
+        .attribute("group")
+        .unwrap()
+        .disparity(RateMetric::TruePositiveRate)
+        .unwrap();
     assert!(
         d.excluded
             .iter()
@@ -458,8 +464,8 @@ fn hand_small_and_by_hand() {
             fn_: 1.0
         }
     );
-    assert_eq!(a.value("selection_rate"), Some(0.5));
-    assert_eq!(a.value("true_positive_rate"), Some(2.0 / 3.0));
+    assert_eq!(a.value(MetricName::SelectionRate), Some(0.5));
+    assert_eq!(a.value(MetricName::TruePositiveRate), Some(2.0 / 3.0));
 }
 
 #[test]
@@ -469,11 +475,21 @@ fn the_threshold_sweep_at_one_half_equals_deciding_at_one_half() {
     let rep = report(&f, 2);
     for g in &rep.attribute("sex").unwrap().groups {
         let at_half = g.threshold_sweep.iter().find(|p| p.threshold == 0.5).unwrap();
-        assert_eq!(at_half.selection_rate, g.value("selection_rate"), "{}", g.group);
-        assert_eq!(at_half.true_positive_rate, g.value("true_positive_rate"), "{}", g.group);
+        assert_eq!(
+            at_half.selection_rate,
+            g.value(MetricName::SelectionRate),
+            "{}",
+            g.group
+        );
+        assert_eq!(
+            at_half.true_positive_rate,
+            g.value(MetricName::TruePositiveRate),
+            "{}",
+            g.group
+        );
         assert_eq!(
             at_half.false_positive_rate,
-            g.value("false_positive_rate"),
+            g.value(MetricName::FalsePositiveRate),
             "{}",
             g.group
         );

@@ -1,7 +1,7 @@
 //! Bad input gets a clear error naming the column and the row.
 
 use fairness::input::{Batch, Col, GroupCol, MISSING, encode};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Config, MetricName, MissingGroups, Report};
 
 fn run(
     y: &[u8],
@@ -104,5 +104,5 @@ fn missing_group_values_can_form_their_own_group() {
     let a = r.attribute("origin").unwrap();
     let missing = a.group(MISSING).unwrap();
     assert_eq!(missing.count, 2.0);
-    assert_eq!(missing.value("selection_rate"), Some(0.0));
+    assert_eq!(missing.value(MetricName::SelectionRate), Some(0.0));
 }

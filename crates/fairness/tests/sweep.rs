@@ -2,7 +2,7 @@
 
 use fairness::input::{Batch, Col, GroupCol};
 use fairness::report::sweep_thresholds;
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Config, MissingGroups, RateMetric, Report};
 
 mod common;
 use common::Rng;
@@ -110,7 +110,7 @@ fn sweep_disparities_match_explicit_decisions_at_each_threshold() {
     assert_eq!(
         sex_attr.threshold_sweep[k].disparities[0].difference_between_groups,
         sex_attr
-            .disparity("selection_rate")
+            .disparity(RateMetric::SelectionRate)
             .unwrap()
             .difference_between_groups
             .value

@@ -448,7 +448,7 @@ impl<'a> Doc<'a> {
             _ => {}
         }
 
-        let verdicts = list(self.rep, &["verdicts"]);
+        let verdicts = list(self.rec, &["verdicts"]);
         if verdicts.is_empty() {
             s.push(
                 self.t(
@@ -912,7 +912,7 @@ impl<'a> Doc<'a> {
             "<section id=\"criteria\"><h2>{}</h2>",
             self.t("Kriterier og afgørelser", "Criteria and verdicts")
         );
-        let verdicts = list(self.rep, &["verdicts"]);
+        let verdicts = list(self.rec, &["verdicts"]);
         if verdicts.is_empty() {
             let _ = write!(
                 self.out,

@@ -10,9 +10,11 @@ use std::collections::BTreeSet;
 const FIXTURES: [&str; 2] = ["unemployment-gbm.json", "rehabilitation-gbm.json"];
 const LANGS: [Lang; 2] = [Lang::Da, Lang::En];
 
+/// A fixture record, read as stored records are read (brought to the current schema version).
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let record = evaluate::RunRecord::from_json(&std::fs::read(path).unwrap()).unwrap();
+    serde_json::to_value(record).unwrap()
 }
 
 fn all_outputs() -> Vec<(String, Lang, String)> {
@@ -278,7 +280,7 @@ fn languages_render_and_differ() {
     assert!(da.contains("74,0\u{a0}%"), "Danish percentage");
     assert!(en.contains("74.0%"), "English percentage");
     assert!(da.contains("20.000") && en.contains("20,000"), "thousands separators");
-    let di = rec["report"]["verdicts"][0]["value"].as_f64().unwrap();
+    let di = rec["verdicts"][0]["value"].as_f64().unwrap();
     assert!(da.contains(&format!("{di:.3}").replace('.', ",")));
     assert!(en.contains(&format!("{di:.3}")));
 }
@@ -287,7 +289,7 @@ fn languages_render_and_differ() {
 fn every_verdict_appears_with_text_and_colour() {
     for f in FIXTURES {
         let rec = fixture(f);
-        let verdicts = rec["report"]["verdicts"].as_array().unwrap();
+        let verdicts = rec["verdicts"].as_array().unwrap();
         assert!(!verdicts.is_empty());
         for l in LANGS {
             let doc = parse(&render(&rec, l, &Meta::default()));
@@ -332,7 +334,7 @@ fn every_verdict_appears_with_text_and_colour() {
     let outcomes: BTreeSet<String> = FIXTURES
         .iter()
         .flat_map(|f| {
-            fixture(f)["report"]["verdicts"]
+            fixture(f)["verdicts"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -422,7 +424,7 @@ fn record_strings_are_escaped() {
     rec["provenance"]["manifest"]["description"] = "\"><img src=x onerror=alert(1)> & 'quotes'".into();
     rec["provenance"]["model_file"] = "</code><iframe src=\"https://evil.example/\">".into();
     rec["report"]["attributes"][0]["groups"][0]["group"] = "<b>F</b> & co".into();
-    rec["report"]["verdicts"][0]["explanation"] = "</td><script>x()</script>".into();
+    rec["verdicts"][0]["explanation"] = "</td><script>x()</script>".into();
     rec["report"]["counterfactual"]["by_change"][0]["from"] = "a<b".into();
     rec["provenance"]["isolation"][0]["detail"] = "<style>body{display:none}</style>".into();
     let meta = Meta {
@@ -604,7 +606,6 @@ fn throughput_is_reported() {
 fn strip_optional(rec: &mut Value) {
     let report = rec["report"].as_object_mut().unwrap();
     report.remove("counterfactual");
-    report.insert("verdicts".into(), Value::Array(Vec::new()));
     let strip_group = |g: &mut Value| {
         let g = g.as_object_mut().unwrap();
         for k in ["calibration", "threshold_sweep", "roc_curve", "metrics_vs_label_true"] {
@@ -629,6 +630,7 @@ fn strip_optional(rec: &mut Value) {
             strip_group(g);
         }
     }
+    rec["verdicts"] = Value::Array(Vec::new());
     rec["provenance"]["dataset"]["counterfactual"] = Value::Null;
     rec["provenance"]["dataset"]["bias"] = Value::Null;
 }
@@ -701,4 +703,34 @@ fn fixtures_are_small() {
             .len();
         assert!(len < 1 << 20, "{f}: {len} bytes");
     }
+}
+
+/// The run reports the service stored before the typed record (schema version 1, in
+/// `tests/fixtures/records`) still load and render, every verdict in its row.
+#[test]
+fn stored_reports_of_schema_version_1_render() {
+    let dir = format!("{}/../../tests/fixtures/records", env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let stored: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        let record = evaluate::RunRecord::from_value(stored["record"].clone()).unwrap();
+        let rec = serde_json::to_value(&record).unwrap();
+        for l in LANGS {
+            let doc = parse(&render(&rec, l, &Meta::default()));
+            let rows = doc
+                .by_id("criteria")
+                .unwrap()
+                .find("tr")
+                .into_iter()
+                .filter(|r| r.attr("class").is_some())
+                .count();
+            assert_eq!(rows, record.verdicts.len(), "{:?} {l:?}", e.path());
+            assert!(doc.by_id("throughput").is_some());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 2, "{seen} stored reports");
 }

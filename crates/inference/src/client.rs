@@ -37,7 +37,7 @@ pub struct WorkerConfig {
 }
 
 /// Why a worker stopped.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// Killed by the parent after a deadline passed.
@@ -53,6 +53,20 @@ pub enum Cause {
     Crash,
     /// Exited by itself.
     Exit,
+}
+
+impl Cause {
+    /// Its snake-case name, as serialized (for metric labels and logs).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Cause::Timeout => "timeout",
+            Cause::CpuLimit => "cpu_limit",
+            Cause::ForbiddenSyscall => "forbidden_syscall",
+            Cause::Memory => "memory",
+            Cause::Crash => "crash",
+            Cause::Exit => "exit",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -565,7 +579,7 @@ fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
 }
 
 /// Something that happened to a pool's workers, for the run's record.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PoolEvent {
     pub worker: usize,
     pub cause: Cause,
@@ -729,5 +743,24 @@ impl Pool {
 
     pub fn events(&self) -> Vec<PoolEvent> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::Cause;
+
+    #[test]
+    fn a_cause_is_named_as_it_is_serialized() {
+        for c in [
+            Cause::Timeout,
+            Cause::CpuLimit,
+            Cause::ForbiddenSyscall,
+            Cause::Memory,
+            Cause::Crash,
+            Cause::Exit,
+        ] {
+            assert_eq!(serde_json::to_value(&c).unwrap(), c.as_str());
+        }
     }
 }

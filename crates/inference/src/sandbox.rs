@@ -35,7 +35,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// Whether one isolation layer is in force, and why (not).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct LayerStatus {
     /// A stable name, e.g. `landlock`, `seccomp`, `rlimit_as`.
     pub layer: String,

@@ -294,28 +294,6 @@ impl Drop for AddressSlot {
     }
 }
 
-#[cfg(test)]
-mod per_address_tests {
-    use super::PerAddress;
-    use std::net::IpAddr;
-
-    #[test]
-    fn an_address_holds_at_most_its_cap_and_gets_slots_back_when_they_close() {
-        let t = PerAddress::default();
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let held: Vec<_> = (0..3).map(|_| t.enter(a, 3).expect("under the cap")).collect();
-        assert!(t.enter(a, 3).is_none(), "a fourth from the same address is refused");
-        assert!(t.enter(b, 3).is_some(), "another address is not affected");
-        drop(held);
-        assert!(t.enter(a, 3).is_some(), "closed connections give their slots back");
-        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
-        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
-        let _one = t.enter(v6a, 1).unwrap();
-        assert!(t.enter(v6b, 1).is_none(), "one /64 is one client");
-    }
-}
-
 /// Descriptors kept for everything but connections: the database, blobs, workers' pipes.
 const RESERVED_DESCRIPTORS: u64 = 256;
 
@@ -353,4 +331,26 @@ fn descriptors_for(wanted: usize) -> usize {
         );
     }
     wanted.min(fits).max(1)
+}
+
+#[cfg(test)]
+mod per_address_tests {
+    use super::PerAddress;
+    use std::net::IpAddr;
+
+    #[test]
+    fn an_address_holds_at_most_its_cap_and_gets_slots_back_when_they_close() {
+        let t = PerAddress::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let held: Vec<_> = (0..3).map(|_| t.enter(a, 3).expect("under the cap")).collect();
+        assert!(t.enter(a, 3).is_none(), "a fourth from the same address is refused");
+        assert!(t.enter(b, 3).is_some(), "another address is not affected");
+        drop(held);
+        assert!(t.enter(a, 3).is_some(), "closed connections give their slots back");
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+        let _one = t.enter(v6a, 1).unwrap();
+        assert!(t.enter(v6b, 1).is_none(), "one /64 is one client");
+    }
 }

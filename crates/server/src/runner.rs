@@ -30,11 +30,29 @@ pub struct RunParams {
     pub bootstrap: usize,
 }
 
-/// The stored report of a succeeded run: the run record and its Markdown rendering.
-#[derive(Debug, Serialize, Deserialize)]
+/// The stored report of a succeeded run: the run record and its Markdown rendering (as the
+/// release that ran it wrote it, so a forwarded Markdown report never changes).
+#[derive(Debug, Serialize)]
 pub struct StoredReport {
-    pub record: serde_json::Value,
+    pub record: evaluate::RunRecord,
     pub markdown: String,
+}
+
+impl StoredReport {
+    /// Reads a stored report of any record version this release knows (see
+    /// [`evaluate::RunRecord::from_value`]), typed.
+    pub fn from_slice(bytes: &[u8]) -> Result<StoredReport, evaluate::RecordError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            record: serde_json::Value,
+            markdown: String,
+        }
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| evaluate::RecordError::Json(e.to_string()))?;
+        Ok(StoredReport {
+            record: evaluate::RunRecord::from_value(raw.record)?,
+            markdown: raw.markdown,
+        })
+    }
 }
 
 pub const INTERRUPTED: &str = "the server stopped while this run was running (crash or kill); start it again";
@@ -287,14 +305,14 @@ async fn evaluate_run(
         let progress = |rows: u64, _total: u64| done.store(rows, Ordering::Relaxed);
         let record = evaluate::run(&req, &progress, &cancel)?;
         let stored = StoredReport {
-            record: serde_json::to_value(&record).map_err(|e| EvaluateError::Metrics(e.to_string()))?,
             markdown: record.to_markdown(),
+            record,
         };
         let bytes = serde_json::to_vec(&stored).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
         let digest = blobs
             .put(&bytes)
             .map_err(|e| EvaluateError::Metrics(format!("storing the report: {e}")))?;
-        Ok::<_, EvaluateError>((digest, record))
+        Ok::<_, EvaluateError>((digest, stored.record))
     })
     .await;
     finished.notify_one();
@@ -310,8 +328,5 @@ async fn evaluate_run(
 
 /// The cause as its snake-case word (`timeout`, `memory`, `crash`, ...), for metric labels.
 fn cause_word(cause: &inference::client::Cause) -> String {
-    serde_json::to_value(cause)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into())
+    cause.as_str().to_owned()
 }

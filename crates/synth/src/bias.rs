@@ -19,6 +19,20 @@ pub struct Group {
     sex: Option<bool>,
 }
 
+/// Written as its selector text, as it is serialized.
+impl schemars::JsonSchema for Group {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BiasGroup".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Which citizens a bias knob applies to: `origin:<value>` or `sex:<M|F>`."
+        })
+    }
+}
+
 /// The origin values a group selector accepts, with the groups each one covers.
 pub const ORIGIN_SELECTORS: &[(&str, &[Origin])] = &[
     ("danish", &[Origin::Danish]),
@@ -116,7 +130,7 @@ impl From<Group> for String {
 }
 
 /// Whether label bias hides true positives or invents false ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// A true positive is recorded as negative with probability `rate` (e.g. need not recorded
@@ -128,7 +142,7 @@ pub enum Direction {
 }
 
 /// Every bias knob of one dataset. Serialized into the dataset's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BiasConfig {
     /// Label bias (historical caseworker bias): the recorded outcome of `label_group` is flipped
     /// with probability `label_rate` in `label_direction`.

@@ -19,7 +19,7 @@ pub const BATCH_ROWS: usize = 64 * 1024;
 /// Global row `g` is a citizen; `all` takes `g = i`, `train` takes the even rows `g = 2i` and
 /// `test` the odd rows `g = 2i + 1`, so train and test never share a citizen (nor a CPR number)
 /// and each is reproducible on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     All,
@@ -47,7 +47,7 @@ impl Split {
 }
 
 /// The attribute a counterfactual twin changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Counterfactual {
     /// The twin is of the other sex (and gets a CPR number of that sex).
@@ -72,7 +72,7 @@ impl Counterfactual {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DatasetSpec {
     pub scenario: String,
     /// Citizens (originals; with twins the file has twice as many rows).

@@ -317,9 +317,9 @@ fn measurement_bias_adds_noise_to_the_group_only() {
         .unwrap()
         .as_primitive::<Float32Type>();
     let (mut n, mut ss) = (0usize, 0.0f64);
-    for i in 0..clean.num_rows() {
+    for (i, origin) in origin.iter().enumerate().take(clean.num_rows()) {
         let d = f64::from(b.value(i) - a.value(i));
-        if origin[i] == "danish" {
+        if *origin == "danish" {
             assert_eq!(d, 0.0, "row {i}: Danish-origin row changed");
         } else if (20.0..80.0).contains(&a.value(i)) {
             // Away from the 0-100 clamps the added noise is the knob's.

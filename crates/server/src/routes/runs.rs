@@ -298,7 +298,7 @@ async fn load_report(state: &AppState, run: &Run) -> ApiResult<StoredReport> {
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))
+    StoredReport::from_slice(&bytes).map_err(|e| ApiError::internal(format!("the stored report: {e}")))
 }
 
 pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -382,11 +382,13 @@ pub async fn render_report(
         requested_by,
         case_name: Some(case.name.clone()),
     };
-    let html: std::sync::Arc<str> =
-        tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .into();
+    let html: std::sync::Arc<str> = tokio::task::spawn_blocking(move || {
+        serde_json::to_value(&report.record).map(|record| htmlreport::render(&record, lang, &meta))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(format!("the stored report: {e}")))?
+    .into();
     state.reports.put(digest.as_str(), id, lang, html.clone());
     Ok((html.to_string(), case))
 }

@@ -205,18 +205,8 @@ fn criteria_table(json: &serde_json::Value) -> Markup {
         Ok(l) => l,
         Err(_) => return html! { pre.mono { (json_text(json)) } },
     };
-    let op = |c: &fairness::criteria::Criterion| {
-        serde_json::to_value(c.op)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    let against = |c: &fairness::criteria::Criterion| {
-        serde_json::to_value(c.against)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let op = |c: &fairness::criteria::Criterion| c.op.as_str();
+    let against = |c: &fairness::criteria::Criterion| c.against.as_str();
     table(
         &["Name", "Attribute", "Metric", "Against", "Requirement"],
         html! {
@@ -224,7 +214,7 @@ fn criteria_table(json: &serde_json::Value) -> Markup {
                 tr.criterion {
                     td { (name(c.name.as_deref().unwrap_or(""))) }
                     td { (name(&c.attribute)) }
-                    td.mono { (name(&c.metric)) }
+                    td.mono { (name(c.metric.as_str())) }
                     td { (against(c).replace('_', " ")) }
                     td.mono { (op(c)) " " (c.threshold) }
                 }

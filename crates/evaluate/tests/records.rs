@@ -1,0 +1,107 @@
+//! Stored records load typed, whatever release wrote them, and lose nothing on the way.
+
+use evaluate::{RunRecord, SCHEMA_VERSION};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn fixtures() -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/records");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), v));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 2, "{out:?}");
+    out
+}
+
+/// Every field of `a` is in `b` with the same value (numbers compared as numbers).
+fn same(a: &Value, b: &Value, path: &str) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let kx: Vec<&String> = x.keys().collect();
+            let ky: Vec<&String> = y.keys().collect();
+            assert_eq!(kx, ky, "{path}: fields differ");
+            for (k, v) in x {
+                same(v, &y[k], &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: lengths differ");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                same(v, w, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            assert_eq!(x.as_f64(), y.as_f64(), "{path}");
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn records_of_schema_version_1_load_typed_and_keep_every_field_and_their_markdown() {
+    for (name, stored) in fixtures() {
+        let old = &stored["record"];
+        assert!(old.get("schema_version").is_none(), "{name}: a version 1 fixture");
+        let record = RunRecord::from_value(old.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(record.schema_version, SCHEMA_VERSION);
+        // Upgraded: the verdicts moved out of the report, nothing else changed.
+        let mut expected = old.clone();
+        let verdicts = expected["report"].as_object_mut().unwrap().remove("verdicts").unwrap();
+        expected["report"]["schema_version"] = fairness::report::SCHEMA_VERSION.into();
+        expected["verdicts"] = verdicts;
+        expected["schema_version"] = SCHEMA_VERSION.into();
+        let written = serde_json::to_value(&record).unwrap();
+        same(&written, &expected, &name);
+        // The Markdown of the typed record is the Markdown that release stored.
+        assert_eq!(
+            record.to_markdown(),
+            stored["markdown"].as_str().unwrap(),
+            "{name}: the Markdown changed"
+        );
+        // And a record written now reads back to itself.
+        let again = RunRecord::from_json(&serde_json::to_vec(&record).unwrap()).unwrap();
+        same(&serde_json::to_value(&again).unwrap(), &written, &name);
+    }
+}
+
+#[test]
+fn a_record_of_an_unknown_version_or_shape_is_refused_by_name() {
+    let (_, stored) = fixtures().remove(0);
+    let mut future = stored["record"].clone();
+    future["schema_version"] = 99.into();
+    let e = RunRecord::from_value(future).unwrap_err().to_string();
+    assert!(e.contains("schema version 99") && e.contains("versions 1 to"), "{e}");
+    let mut broken = stored["record"].clone();
+    broken["throughput"]["rows"] = "many".into();
+    let e = RunRecord::from_value(broken).unwrap_err().to_string();
+    assert!(e.contains("schema version 1") && e.contains("does not match"), "{e}");
+    assert!(
+        RunRecord::from_json(b"{not json")
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON")
+    );
+}
+
+/// The run record's published JSON Schema (`crates/evaluate/record.schema.json`) is the one the
+/// code produces: a change to any part of the record fails here until the schema is regenerated
+/// on purpose (`UPDATE_SCHEMA=1 cargo test -p evaluate --test records`).
+#[test]
+fn committed_record_schema_matches_the_code() {
+    let schema = serde_json::to_string_pretty(&schemars::schema_for!(RunRecord)).unwrap() + "\n";
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("record.schema.json");
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &schema).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).expect("record.schema.json is committed");
+    assert!(
+        committed == schema,
+        "record.schema.json is stale: regenerate it with UPDATE_SCHEMA=1"
+    );
+}
