@@ -434,40 +434,35 @@ fn cpu_bomb_request(deadline: Option<std::time::Duration>) -> evaluate::Request 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut spec = synth::DatasetSpec::new("unemployment-risk", 1000, 1).unwrap();
     spec.split = synth::Split::Test;
-    evaluate::Request {
-        model: root.join("models/hostile/cpu_bomb.onnx"),
-        manifest: root.join("models/hostile/cpu_bomb.toml"),
-        dataset: evaluate::Dataset::Generate(Box::new(spec)),
-        groups: vec!["sex".into()],
-        criteria: Vec::new(),
-        fairness: fairness::Config {
-            bootstrap: 0,
-            ..fairness::Config::default()
-        },
-        bootstrap_seed: None,
-        limits: inference::inspect::Limits::default(),
-        worker: inference::client::WorkerConfig {
-            program: env!("CARGO_BIN_EXE_sandkasse").into(),
-            args: inference::worker::WorkerArgs {
-                onnxruntime: inference::runtime::locate().unwrap(),
-                sandbox: inference::sandbox::Config {
-                    address_space_bytes: 1 << 30,
-                    ..inference::sandbox::Config::default()
-                },
-                threads: 1,
-                allow_probes: false,
-                parent_pid: None,
-                disable_layers: Default::default(),
+    let worker = inference::client::WorkerConfig {
+        program: env!("CARGO_BIN_EXE_sandkasse").into(),
+        args: inference::worker::WorkerArgs {
+            onnxruntime: inference::runtime::locate().unwrap(),
+            sandbox: inference::sandbox::Config {
+                address_space_bytes: 1 << 30,
+                ..inference::sandbox::Config::default()
             },
-            load_timeout: std::time::Duration::from_secs(30),
-            // Long, so only a cancel or the run's deadline can end the batch in time.
-            batch_timeout: std::time::Duration::from_secs(60),
-            allow_missing: Default::default(),
+            threads: 1,
+            allow_probes: false,
+            parent_pid: None,
+            disable_layers: Default::default(),
         },
-        workers: 1,
-        batch_rows: 1000,
-        deadline,
-    }
+        load_timeout: std::time::Duration::from_secs(30),
+        // Long, so only a cancel or the run's deadline can end the batch in time.
+        batch_timeout: std::time::Duration::from_secs(60),
+        allow_missing: Default::default(),
+    };
+    let mut req = evaluate::Request::new(
+        root.join("models/hostile/cpu_bomb.onnx"),
+        root.join("models/hostile/cpu_bomb.toml"),
+        evaluate::Dataset::Generate(Box::new(spec)),
+        worker,
+    );
+    req.groups = vec!["sex".into()];
+    req.fairness.bootstrap = 0;
+    req.batch_rows = 1000;
+    req.deadline = deadline;
+    req
 }
 
 /// Worker processes this process started (`sandkasse worker ...`).

@@ -107,6 +107,16 @@ fn end_to_end(data: Data) {
     assert_eq!(md.status, 200);
     assert!(md.content_type.starts_with("text/markdown"));
     assert!(md.text().contains("# Fairness report"), "{}", md.text());
+    // The service's own file system stays out of what it hands out: files are named by hash.
+    let dir = data.dir.path().display().to_string();
+    assert!(
+        !r.text().contains(&dir) && !md.text().contains(&dir),
+        "a server path in the report"
+    );
+    assert_eq!(
+        report["provenance"]["model_file"],
+        format!("model sha256 {}", model["model_sha256"].as_str().unwrap())
+    );
 
     for lang in ["da", "en"] {
         let html = authority.get(&format!("/api/v1/runs/{run_id}/report.html?lang={lang}"));
@@ -1055,4 +1065,31 @@ fn anonymous_refusals_are_rate_limited_and_counted_not_each_written() {
     assert!(object.starts_with(&expected), "{object} vs {expected}");
     let v = server.client(Some(&p.advisor)).get("/api/v1/audit/verify").json();
     assert_eq!(v["intact"], true, "{v}");
+}
+
+#[test]
+fn a_run_whose_model_file_is_gone_fails_naming_its_hash_not_a_server_path() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (_, model) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let sha = vendor.get(&format!("/api/v1/models/{model}")).json()["model_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The blob goes missing behind the service's back (a disk fault, an operator's mistake).
+    let blob = data.dir.path().join("blobs").join(&sha[..2]).join(&sha);
+    std::fs::remove_file(&blob).unwrap_or_else(|e| panic!("{}: {e}", blob.display()));
+    let r = vendor.post("/api/v1/runs", &json!({"model_id": model, "rows": 1000}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let run = vendor.wait_run(r.json()["id"].as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!(run["state"], "failed", "{run}");
+    let cause = run["cause"].as_str().unwrap();
+    assert!(cause.contains(&format!("model sha256 {sha}")), "{cause}");
+    assert!(
+        !cause.contains(&data.dir.path().display().to_string()),
+        "a server path: {cause}"
+    );
+    assert!(!cause.contains("/blobs/"), "a server path: {cause}");
 }

@@ -5,7 +5,6 @@
 use anyhow::{Context, Result, bail};
 use evaluate::{Dataset, Request};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inference::inspect::Limits;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +54,7 @@ pub struct Args {
     #[arg(long)]
     workers: Option<usize>,
     /// Rows per request to a worker.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = evaluate::DEFAULT_BATCH_ROWS)]
     batch_rows: usize,
     /// Deadline for one batch, seconds; a worker that misses it is killed and replaced.
     #[arg(long, default_value_t = 60)]
@@ -113,34 +112,23 @@ pub fn run(args: Args) -> Result<()> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let groups = if args.groups.is_empty() {
-        vec!["sex".into(), "origin".into(), "age_band".into()]
-    } else {
-        args.groups.clone()
-    };
-    let req = Request {
-        model: args.model.clone(),
-        manifest: args.manifest.clone(),
-        dataset,
-        groups,
-        criteria,
-        fairness: fairness::Config {
-            bootstrap: args.bootstrap,
-            min_group_size: args.min_group_size,
-            ..fairness::Config::default()
-        },
-        bootstrap_seed: args.seed,
-        limits: Limits::default(),
-        worker: super::worker_config(
-            onnxruntime,
-            args.worker_memory_mb,
-            Duration::from_secs(args.batch_timeout),
-            &args.isolation,
-        )?,
-        workers,
-        batch_rows: args.batch_rows,
-        deadline: args.deadline_mins.map(|m| Duration::from_secs(m.saturating_mul(60))),
-    };
+    let worker = super::worker_config(
+        onnxruntime,
+        args.worker_memory_mb,
+        Duration::from_secs(args.batch_timeout),
+        &args.isolation,
+    )?;
+    let mut req = Request::new(args.model.clone(), args.manifest.clone(), dataset, worker);
+    if !args.groups.is_empty() {
+        req.groups = args.groups.clone();
+    }
+    req.criteria = criteria;
+    req.fairness.bootstrap = args.bootstrap;
+    req.fairness.min_group_size = args.min_group_size;
+    req.bootstrap_seed = args.seed;
+    req.workers = workers;
+    req.batch_rows = args.batch_rows;
+    req.deadline = args.deadline_mins.map(|m| Duration::from_secs(m.saturating_mul(60)));
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {

@@ -32,6 +32,12 @@ use std::time::{Duration, Instant};
 pub struct Request {
     pub model: PathBuf,
     pub manifest: PathBuf,
+    /// What the record and error messages call the model file: its path for the CLI (the user
+    /// chose it), its content hash for the service (whose blob paths are its own business and
+    /// must not reach a report or a run's failure cause).
+    pub model_name: String,
+    /// The same for the manifest.
+    pub manifest_name: String,
     /// The rows: generated from a spec, or read from a file `sandkasse generate` wrote.
     pub dataset: Dataset,
     /// Group attributes of the report; an `age_band` column is derived from `age`.
@@ -52,14 +58,46 @@ pub struct Request {
     pub deadline: Option<Duration>,
 }
 
+/// The group attributes a run reports on unless told otherwise.
+pub const DEFAULT_GROUPS: [&str; 3] = ["sex", "origin", "age_band"];
+
+/// Rows per request to a worker unless told otherwise: large enough that the per-request cost
+/// vanishes, small enough that a batch's deadline is meaningful.
+pub const DEFAULT_BATCH_ROWS: usize = 8192;
+
+impl Request {
+    /// A run of the model at `model` (described by `manifest`) on `dataset`, with every other
+    /// setting at its default: the default groups, no criteria, the default report settings,
+    /// one worker, batches of [`DEFAULT_BATCH_ROWS`], no deadline but the batch deadline. The
+    /// CLI and the service both start here, so a default lives in one place.
+    pub fn new(model: PathBuf, manifest: PathBuf, dataset: Dataset, worker: WorkerConfig) -> Self {
+        Self {
+            model_name: model.display().to_string(),
+            manifest_name: manifest.display().to_string(),
+            model,
+            manifest,
+            dataset,
+            groups: DEFAULT_GROUPS.iter().map(|g| (*g).to_owned()).collect(),
+            criteria: Vec::new(),
+            fairness: Config::default(),
+            bootstrap_seed: None,
+            limits: Limits::default(),
+            worker,
+            workers: 1,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            deadline: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
-    #[error("reading {path}: {error}")]
-    Read { path: PathBuf, error: String },
-    #[error("the model {path} is {bytes} bytes, over the limit of {limit}")]
-    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
-    #[error("the manifest {path}: {error}")]
-    Manifest { path: PathBuf, error: String },
+    #[error("reading {file}: {error}")]
+    Read { file: String, error: String },
+    #[error("the model {file} is {bytes} bytes, over the limit of {limit}")]
+    TooLarge { file: String, bytes: u64, limit: u64 },
+    #[error("the manifest {file}: {error}")]
+    Manifest { file: String, error: String },
     #[error("the model was rejected at inspection:\n{}", .0.join("\n"))]
     Rejected(Vec<String>),
     #[error("the manifest is for scenario {manifest:?}, the dataset is {dataset:?}")]
@@ -70,6 +108,13 @@ pub enum EvaluateError {
     Worker(#[from] WorkerError),
     #[error("metrics: {0}")]
     Metrics(String),
+    /// What the run was set up from could not be read: its stored parameters, or its model,
+    /// which is gone.
+    #[error("setting up the run: {0}")]
+    Setup(String),
+    /// The metadata store or the blob store failed.
+    #[error("the store: {0}")]
+    Store(String),
     #[error("cancelled")]
     Cancelled,
     #[error("the run went over its deadline of {} and was stopped", seconds(.limit))]
@@ -102,25 +147,25 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
     let started = std::time::SystemTime::now();
     let t0 = Instant::now();
-    let read_err = |path: &PathBuf, e: std::io::Error| EvaluateError::Read {
-        path: path.clone(),
+    let read_err = |file: &str, e: std::io::Error| EvaluateError::Read {
+        file: file.to_owned(),
         error: e.to_string(),
     };
     let size = std::fs::metadata(&req.model)
-        .map_err(|e| read_err(&req.model, e))?
+        .map_err(|e| read_err(&req.model_name, e))?
         .len();
     if size > req.limits.max_file_bytes {
         return Err(EvaluateError::TooLarge {
-            path: req.model.clone(),
+            file: req.model_name.clone(),
             bytes: size,
             limit: req.limits.max_file_bytes,
         });
     }
-    let model_bytes = std::fs::read(&req.model).map_err(|e| read_err(&req.model, e))?;
+    let model_bytes = std::fs::read(&req.model).map_err(|e| read_err(&req.model_name, e))?;
     let manifest_text = read_bounded(&req.manifest, inference::manifest::MAX_MANIFEST_BYTES as u64)
-        .map_err(|e| read_err(&req.manifest, e))?;
+        .map_err(|e| read_err(&req.manifest_name, e))?;
     let manifest = Manifest::parse(&manifest_text).map_err(|e| EvaluateError::Manifest {
-        path: req.manifest.clone(),
+        file: req.manifest_name.clone(),
         error: e.to_string(),
     })?;
     let inspection = inspect(&model_bytes, &req.limits);
@@ -144,7 +189,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     for c in manifest.columns() {
         if schema.field_with_name(c).is_err() {
             return Err(EvaluateError::Manifest {
-                path: req.manifest.clone(),
+                file: req.manifest_name.clone(),
                 error: format!("column {c:?} is not in scenario {}", manifest.scenario),
             });
         }
@@ -333,7 +378,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         verdicts,
         provenance: Provenance {
             started: humantime(started),
-            model_file: req.model.display().to_string(),
+            model_file: req.model_name.clone(),
             model_sha256: inspection.summary.sha256.clone(),
             manifest_sha256: manifest_sha,
             manifest: manifest.clone(),

@@ -143,16 +143,21 @@ impl RunRecord {
         let _ = writeln!(s, "| manifest | sha256 `{}` |", p.manifest_sha256);
         let _ = writeln!(
             s,
-            "| dataset | {}{} rows of {}, split {:?}, seed {}, counterfactual {:?}; sha256 `{}` |",
+            "| dataset | {}{} rows of {}, split {}, seed {}, {}; sha256 `{}` |",
             p.dataset_file
                 .as_ref()
                 .map(|f| format!("file {}: ", cell(f)))
                 .unwrap_or_default(),
             p.dataset_rows,
             cell(&p.dataset.scenario),
-            p.dataset.split,
+            p.dataset.split.as_str(),
             p.dataset.seed,
-            p.dataset.counterfactual,
+            p.dataset
+                .counterfactual
+                .map_or("no counterfactual twins".to_owned(), |c| format!(
+                    "counterfactual twins by {}",
+                    c.as_str()
+                )),
             p.dataset_sha256
         );
         let _ = writeln!(
@@ -205,9 +210,9 @@ impl RunRecord {
         for e in &self.worker_events {
             let _ = writeln!(
                 s,
-                "| worker event | worker {}: {:?} ({}); replaced: {} |",
+                "| worker event | worker {}: {} ({}); replaced: {} |",
                 e.worker,
-                e.cause,
+                e.cause.as_str(),
                 cell(&e.detail),
                 e.respawned
             );

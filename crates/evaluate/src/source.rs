@@ -108,7 +108,7 @@ impl Source {
 fn open_file(path: &Path) -> Result<Source, EvaluateError> {
     let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
     let read_err = |e: std::io::Error| EvaluateError::Read {
-        path: path.to_owned(),
+        file: path.display().to_string(),
         error: e.to_string(),
     };
     let size = std::fs::metadata(path).map_err(read_err)?.len();

@@ -29,6 +29,19 @@ fn with_interval(g: &GroupReport, metric: impl Into<MetricName>) -> String {
     }
 }
 
+/// A p-value in scientific notation. One too small for a double (it underflowed to 0, or is
+/// below the smallest normal number) is written as a bound, never as 0: a p-value is never 0.
+pub fn p_text(p: f64) -> String {
+    if p < P_FLOOR {
+        "< 1e-300".to_owned()
+    } else {
+        format!("{p:.2e}")
+    }
+}
+
+/// Below this a p-value is shown as `< 1e-300`.
+pub const P_FLOOR: f64 = 1e-300;
+
 fn interval(i: Option<[f64; 2]>) -> String {
     i.map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"))
 }
@@ -204,12 +217,12 @@ pub fn render(report: &Report, verdicts: &[Verdict]) -> String {
                 d.to_reference.iter().filter_map(move |c| {
                     c.p_adjusted.map(|p| {
                         format!(
-                            "| {} | {} | {} | {:.2e} | {:.2e} | {} |",
+                            "| {} | {} | {} | {} | {} | {} |",
                             d.metric,
                             cell(&c.group),
                             val(&c.difference),
-                            c.p_value.unwrap_or(f64::NAN),
-                            p,
+                            c.p_value.map_or("—".to_owned(), p_text),
+                            p_text(p),
                             c.test.map_or("", |t| match t {
                                 crate::significance::Test::TwoProportionZ => "two-proportion z",
                                 crate::significance::Test::FisherExact => "Fisher exact",
@@ -299,4 +312,17 @@ pub fn render(report: &Report, verdicts: &[Verdict]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p_text;
+
+    #[test]
+    fn p_values_too_small_for_a_double_are_a_bound_not_zero() {
+        assert_eq!(p_text(0.0), "< 1e-300");
+        assert_eq!(p_text(1e-320), "< 1e-300");
+        assert_eq!(p_text(0.0123), "1.23e-2");
+        assert_eq!(p_text(1e-300), "1.00e-300");
+    }
 }

@@ -251,33 +251,28 @@ async fn evaluate_run(
     run: &Run,
     cancel: Arc<AtomicBool>,
 ) -> Result<(store::Digest, u64, String), EvaluateError> {
-    let internal = |m: String| EvaluateError::Metrics(m);
-    let params: RunParams =
-        serde_json::from_value(run.params.clone()).map_err(|e| internal(format!("the run's parameters: {e}")))?;
+    let params: RunParams = serde_json::from_value(run.params.clone())
+        .map_err(|e| EvaluateError::Setup(format!("its stored parameters do not read: {e}")))?;
     let model = state
         .store
         .model(&run.model_id)
         .await
-        .map_err(|e| internal(e.to_string()))?
-        .ok_or_else(|| internal("its model is gone".into()))?;
+        .map_err(|e| EvaluateError::Store(e.to_string()))?
+        .ok_or_else(|| EvaluateError::Setup(format!("its model {} is gone", run.model_id)))?;
     let scenario = params.dataset.scenario.clone();
-    let req = Request {
-        model: state.blobs.path(&model.model_sha256),
-        manifest: state.blobs.path(&model.manifest_sha256),
-        dataset: Dataset::Generate(Box::new(params.dataset)),
-        groups: vec!["sex".into(), "origin".into(), "age_band".into()],
-        criteria: params.criteria,
-        fairness: fairness::Config {
-            bootstrap: params.bootstrap,
-            ..fairness::Config::default()
-        },
-        bootstrap_seed: None,
-        limits: inference::inspect::Limits::default(),
-        worker: state.config.worker.clone(),
-        workers: state.config.workers_per_run,
-        batch_rows: 8192,
-        deadline: Some(state.config.run_deadline),
-    };
+    let mut req = Request::new(
+        state.blobs.path(&model.model_sha256),
+        state.blobs.path(&model.manifest_sha256),
+        Dataset::Generate(Box::new(params.dataset)),
+        state.config.worker.clone(),
+    );
+    // Named by content, never by the blob store's paths.
+    req.model_name = format!("model sha256 {}", model.model_sha256);
+    req.manifest_name = format!("manifest sha256 {}", model.manifest_sha256);
+    req.criteria = params.criteria;
+    req.fairness.bootstrap = params.bootstrap;
+    req.workers = state.config.workers_per_run;
+    req.deadline = Some(state.config.run_deadline);
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());
     // Progress goes to the database from here, not from the scoring threads.
@@ -308,16 +303,16 @@ async fn evaluate_run(
             markdown: record.to_markdown(),
             record,
         };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+        let bytes = serde_json::to_vec(&stored).map_err(|e| EvaluateError::Store(format!("the report: {e}")))?;
         let digest = blobs
             .put(&bytes)
-            .map_err(|e| EvaluateError::Metrics(format!("storing the report: {e}")))?;
+            .map_err(|e| EvaluateError::Store(format!("storing the report: {e}")))?;
         Ok::<_, EvaluateError>((digest, stored.record))
     })
     .await;
     finished.notify_one();
     let _ = reporter.await;
-    let (digest, record) = result.map_err(|e| internal(format!("the run's thread failed: {e}")))??;
+    let (digest, record) = result.map_err(|e| EvaluateError::Metrics(format!("the run's thread failed: {e}")))??;
     let starts = record.throughput.workers as u64 + record.worker_events.iter().filter(|e| e.respawned).count() as u64;
     state.metrics.worker_event("start", starts);
     for e in &record.worker_events {

@@ -36,6 +36,15 @@ impl Split {
         }
     }
 
+    /// Its name, as on the command line and in the data's metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::All => "all",
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "all" => Some(Split::All),
@@ -59,6 +68,14 @@ pub enum Counterfactual {
 
 impl Counterfactual {
     pub const NAMES: &'static [&'static str] = &["sex", "origin"];
+
+    /// Its name, as on the command line and in the data's metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Counterfactual::Sex => "sex",
+            Counterfactual::Origin => "origin",
+        }
+    }
 
     pub fn parse(s: &str) -> Result<Self, SynthError> {
         match s {
