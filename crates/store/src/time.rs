@@ -20,92 +20,68 @@ pub struct TimestampError(pub String);
 
 impl Timestamp {
     pub fn now() -> Self {
-        Self::at(SystemTime::now())
+        Self::of(jiff::Timestamp::now())
     }
 
     /// The time `d` before now: expiry compares stored times with such a cut-off, which
     /// works on both backends because the text sorts in time order.
     pub fn ago(d: std::time::Duration) -> Self {
-        Self::at(SystemTime::now().checked_sub(d).unwrap_or(UNIX_EPOCH))
+        let then = SystemTime::now().checked_sub(d).unwrap_or(UNIX_EPOCH);
+        Self::of(jiff::Timestamp::try_from(then).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
     }
 
-    fn at(t: SystemTime) -> Self {
-        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        Self::from_unix_micros(d.as_secs() as i64, d.subsec_micros())
-    }
-
+    #[cfg(test)]
     fn from_unix_micros(secs: i64, micros: u32) -> Self {
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let t = jiff::Timestamp::from_second(secs)
+            .and_then(|t| t.checked_add(jiff::SignedDuration::from_micros(i64::from(micros))))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Self::of(t)
+    }
+
+    /// The canonical text of an instant, truncated to microseconds. The calendar is jiff's.
+    fn of(t: jiff::Timestamp) -> Self {
+        let dt = jiff::tz::Offset::UTC.to_datetime(t);
         Self(format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            dt.subsec_nanosecond() / 1000
         ))
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` and normalises it to microseconds.
     ///
-    /// Offsets other than `Z` are refused rather than converted: the service only ever speaks UTC.
+    /// The shape is checked here (offsets other than `Z` are refused rather than converted: the
+    /// service only ever speaks UTC); whether the date exists (no 31 February, 29 February only
+    /// in leap years) is jiff's to say.
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let bad = || TimestampError(s.chars().take(60).collect());
         let b = s.as_bytes();
-        if b.len() < 20 || !b.ends_with(b"Z") {
+        if b.len() < 20 || b.len() > 30 || !b.ends_with(b"Z") {
             return Err(bad());
         }
-        let num = |r: std::ops::Range<usize>| -> Option<u32> {
-            let part = b.get(r)?;
-            part.iter()
-                .all(u8::is_ascii_digit)
-                .then(|| part.iter().fold(0, |a, c| a * 10 + u32::from(c - b'0')))
-        };
+        let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|p| p.iter().all(u8::is_ascii_digit));
         let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-        if seps.iter().any(|&(i, c)| b[i] != c) {
+        if seps.iter().any(|&(i, c)| b[i] != c) || ![0..4, 5..7, 8..10, 11..13, 14..16, 17..19].into_iter().all(digits)
+        {
             return Err(bad());
         }
-        let (y, mo, d, h, mi, se) = match (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19)) {
-            (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se)) => (y, mo, d, h, mi, se),
+        match &b[19..b.len() - 1] {
+            [] => {}
+            [b'.', frac @ ..] if (1..=9).contains(&frac.len()) && frac.iter().all(u8::is_ascii_digit) => {}
             _ => return Err(bad()),
-        };
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-            return Err(bad());
         }
-        let frac = &b[19..b.len() - 1];
-        let micros = match frac {
-            [] => 0,
-            [b'.', digits @ ..] if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
-                let mut padded = [b'0'; 6];
-                for (p, c) in padded.iter_mut().zip(digits) {
-                    *p = *c;
-                }
-                padded.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))
-            }
-            _ => return Err(bad()),
-        };
-        Ok(Self(format!(
-            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{micros:06}Z"
-        )))
+        let t: jiff::Timestamp = s.parse().map_err(|_| bad())?;
+        Ok(Self::of(t))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 impl fmt::Display for Timestamp {
@@ -188,9 +164,18 @@ mod tests {
             "2026-01-31T12:00:00+01:00",
             "2026-13-01T00:00:00Z",
             "2026-01-31T12:00:00.Z",
+            // Dates that do not exist.
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-31T24:00:00Z",
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            Timestamp::parse("2028-02-29T00:00:00Z").unwrap().as_str(),
+            "2028-02-29T00:00:00.000000Z"
+        );
         let now = Timestamp::now();
         assert_eq!(Timestamp::parse(now.as_str()).unwrap(), now);
     }
