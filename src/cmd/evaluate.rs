@@ -156,10 +156,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(html) = &args.html {
         let lang = htmlreport::Lang::parse(&args.lang).unwrap_or(htmlreport::Lang::En);
-        let value = serde_json::to_value(&record)?;
         write_atomic(
             html,
-            htmlreport::render(&value, lang, &htmlreport::Meta::default()).as_bytes(),
+            htmlreport::render(&record, lang, &htmlreport::Meta::default()).as_bytes(),
         )?;
     }
     let t = &record.throughput;

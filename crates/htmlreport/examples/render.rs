@@ -9,7 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.len() < 3 {
         return Err("usage: render RECORD.json da|en OUT.html [RUN_ID] [REQUESTED_BY] [CASE]".into());
     }
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args[0])?)?;
+    let record = evaluate::RunRecord::from_json(&std::fs::read(&args[0])?)?;
     let lang: Lang = args[1].parse()?;
     let meta = Meta {
         run_id: args.get(3).cloned(),

@@ -5,18 +5,24 @@
 //! quoted, only XML's own entities), so it can be checked with an XML parser. Every string taken
 //! from the record is escaped: the record carries vendor-supplied names and descriptions.
 //!
+//! It reads the typed [`evaluate::RunRecord`], not JSON: a record that does not match its schema
+//! is refused where it is read ([`evaluate::RunRecord::from_json`]), and a field renamed in the
+//! record breaks this crate's build instead of silently dropping a section of the report.
+//!
 //! ```no_run
-//! let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("run.json").unwrap()).unwrap();
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let record = evaluate::RunRecord::from_json(&std::fs::read("run.json")?)?;
 //! let html = htmlreport::render(&record, htmlreport::Lang::Da, &htmlreport::Meta::default());
-//! std::fs::write("run.html", html).unwrap();
+//! std::fs::write("run.html", html)?;
+//! # Ok(())
+//! # }
 //! ```
 
 mod fmt;
-mod json;
 mod sections;
 mod svg;
 
-use serde_json::Value;
+use evaluate::RunRecord;
 
 /// The language of the report's labels and the format of its numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,11 +66,10 @@ pub struct Meta {
     pub case_name: Option<String>,
 }
 
-/// Renders the run record (the JSON of `sandkasse evaluate --out`) as one HTML document.
+/// Renders the run record (what `sandkasse evaluate --out` writes) as one HTML document.
 ///
-/// Missing parts (no counterfactual twins, no scores, no criteria, no true outcome, even no
-/// report) leave their sections out or say that they are absent. The same input gives the same
-/// bytes.
-pub fn render(record: &Value, lang: Lang, meta: &Meta) -> String {
+/// The parts a run may lack (counterfactual twins, scores, criteria, a true outcome) leave
+/// their sections out or say that they are absent. The same record gives the same bytes.
+pub fn render(record: &RunRecord, lang: Lang, meta: &Meta) -> String {
     sections::Doc::new(record, lang, meta).render()
 }

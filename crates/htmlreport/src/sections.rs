@@ -1,119 +1,155 @@
 //! The document, section by section.
+//!
+//! Every part is read from the typed run record: a field renamed or retyped in the record is a
+//! compile error here, not a section that silently goes missing from an authority's report.
+//! Names that are data (attributes, groups, models, files) are shown as they are; names that
+//! are the report's own (metrics, verdicts, operators) are matched exhaustively, so a new one
+//! must be given its words in both languages before the crate builds.
 
 use crate::fmt::{DASH, E, Isolated, TEXT_CHARS, esc, iso, name, plain, user};
-use crate::json::{Metric, flag, get, list, metric, num, pair, text};
 use crate::svg::{Axis, DotChart, DotRow, LineChart, Series, dot_chart, line_chart, nice_max};
 use crate::{Lang, Meta};
-use serde_json::Value;
+use evaluate::RunRecord;
+use fairness::bootstrap::Scheme;
+use fairness::counterfactual::{ChangeReport, CounterfactualReport};
+use fairness::criteria::{Against, CriterionMetric, Op, Outcome, Verdict};
+use fairness::report::{AttributeReport, GroupReport};
+use fairness::significance::Correction;
+use fairness::{MetricName, NullReason, RateMetric, Report};
+use inference::manifest::ClassValue;
+use std::collections::BTreeMap;
 use std::fmt::Write;
-
-static NULL: Value = Value::Null;
+use synth::bias::{BiasConfig, Direction};
+use synth::{Counterfactual, Split};
 
 const CSS: &str = include_str!("report.css");
 
 /// Rate metrics shown per group, in table order.
-const GROUP_COLUMNS: [&str; 6] = [
-    "base_rate",
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "precision",
-    "accuracy",
+const GROUP_COLUMNS: [MetricName; 6] = [
+    MetricName::BaseRate,
+    MetricName::SelectionRate,
+    MetricName::TruePositiveRate,
+    MetricName::FalsePositiveRate,
+    MetricName::Precision,
+    MetricName::Accuracy,
 ];
 
 /// Metrics of the overall table, recorded and true outcome side by side.
-const OVERALL_ROWS: [&str; 15] = [
-    "accuracy",
-    "balanced_accuracy",
-    "base_rate",
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "precision",
-    "f1",
-    "roc_auc",
-    "average_precision",
-    "brier",
-    "log_loss",
-    "expected_calibration_error",
-    "negative_predictive_value",
+const OVERALL_ROWS: [MetricName; 15] = [
+    MetricName::Accuracy,
+    MetricName::BalancedAccuracy,
+    MetricName::BaseRate,
+    MetricName::SelectionRate,
+    MetricName::TruePositiveRate,
+    MetricName::FalsePositiveRate,
+    MetricName::FalseNegativeRate,
+    MetricName::Precision,
+    MetricName::F1,
+    MetricName::RocAuc,
+    MetricName::AveragePrecision,
+    MetricName::Brier,
+    MetricName::LogLoss,
+    MetricName::ExpectedCalibrationError,
+    MetricName::NegativePredictiveValue,
 ];
 
-fn is_rate(metric: &str) -> bool {
-    matches!(
-        metric,
-        "accuracy"
-            | "balanced_accuracy"
-            | "base_rate"
-            | "selection_rate"
-            | "true_positive_rate"
-            | "false_positive_rate"
-            | "true_negative_rate"
-            | "false_negative_rate"
-            | "precision"
-            | "negative_predictive_value"
-            | "false_discovery_rate"
-            | "false_omission_rate"
-    )
+/// A metric as one cell shows it: a value (or none, with the reason) and one interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shown {
+    value: Option<f64>,
+    null_reason: Option<NullReason>,
+    ci: Option<(f64, f64)>,
+}
+
+impl Shown {
+    /// A group's metric, with the bootstrap interval where the run computed one (the method
+    /// it was configured with), else the analytic interval (Wilson for proportions), which is
+    /// there even when the bootstrap is off.
+    fn of(m: &fairness::report::Metric) -> Self {
+        Self {
+            value: m.value.value,
+            null_reason: m.value.null_reason,
+            ci: m.bootstrap_interval.or(m.interval).map(pair),
+        }
+    }
+
+    /// A summary (a disparity, a ratio to the reference) whose interval the report keeps
+    /// beside it rather than in it.
+    fn with_interval(v: &fairness::Value, ci: Option<[f64; 2]>) -> Self {
+        Self {
+            value: v.value,
+            null_reason: v.null_reason,
+            ci: ci.map(pair),
+        }
+    }
+}
+
+/// An interval as the formatting functions take it.
+fn pair([lo, hi]: [f64; 2]) -> (f64, f64) {
+    (lo, hi)
+}
+
+/// Metric `name` of a group's metrics, if the run measured it (score metrics need scores).
+fn metric(metrics: &BTreeMap<MetricName, fairness::report::Metric>, name: MetricName) -> Option<Shown> {
+    metrics.get(&name).map(Shown::of)
+}
+
+/// Metric `name` against the true outcome, if the run had one.
+fn metric_vs_true(g: &GroupReport, name: MetricName) -> Option<Shown> {
+    g.metrics_vs_label_true.as_ref().and_then(|m| metric(m, name))
+}
+
+/// Whether a group takes part in comparisons: small and empty groups are shown, not compared.
+fn compared(g: &GroupReport) -> bool {
+    !g.small && !g.empty
+}
+
+/// A single attribute rather than an intersection: only these get charts and summary lines.
+fn is_single(a: &AttributeReport) -> bool {
+    a.columns.len() == 1
+}
+
+/// The attribute a counterfactual twin changes, as the dataset names it.
+fn counterfactual_name(c: Counterfactual) -> &'static str {
+    match c {
+        Counterfactual::Sex => "sex",
+        Counterfactual::Origin => "origin",
+    }
+}
+
+/// The split's name, as the dataset and the command line write it.
+fn split_name(s: Split) -> &'static str {
+    match s {
+        Split::All => "all",
+        Split::Train => "train",
+        Split::Test => "test",
+    }
+}
+
+/// A verdict's name, as the record writes it; also its CSS class.
+fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::Inconclusive => "inconclusive",
+    }
 }
 
 pub(crate) struct Doc<'a> {
     l: Lang,
-    rec: &'a Value,
-    rep: &'a Value,
+    rec: &'a RunRecord,
+    rep: &'a Report,
     meta: &'a Meta,
     out: String,
     figures: usize,
 }
 
-/// A group of an attribute, as far as the tables and charts need it.
-struct Group<'a> {
-    name: &'a str,
-    count: Option<f64>,
-    small: bool,
-    empty: bool,
-    v: &'a Value,
-}
-
-impl<'a> Group<'a> {
-    fn of(v: &'a Value) -> Self {
-        let count = num(v, &["count"]);
-        Self {
-            name: text(v, &["group"]).unwrap_or("?"),
-            count,
-            small: flag(v, &["small"]).unwrap_or(false),
-            empty: flag(v, &["empty"]).unwrap_or(count == Some(0.0)),
-            v,
-        }
-    }
-
-    fn m(&self, name: &str) -> Option<Metric> {
-        metric(self.v.get("metrics"), name)
-    }
-
-    fn compared(&self) -> bool {
-        !self.small && !self.empty
-    }
-}
-
-fn groups(attr: &Value) -> Vec<Group<'_>> {
-    list(attr, &["groups"]).iter().map(Group::of).collect()
-}
-
-fn is_single(attr: &Value) -> bool {
-    match get(attr, &["columns"]).and_then(Value::as_array) {
-        Some(c) => c.len() == 1,
-        None => !text(attr, &["attribute"]).unwrap_or("").contains('&'),
-    }
-}
-
 impl<'a> Doc<'a> {
-    pub(crate) fn new(rec: &'a Value, l: Lang, meta: &'a Meta) -> Self {
+    pub(crate) fn new(rec: &'a RunRecord, l: Lang, meta: &'a Meta) -> Self {
         Self {
             l,
             rec,
-            rep: rec.get("report").unwrap_or(&NULL),
+            rep: &rec.report,
             meta,
             out: String::with_capacity(256 * 1024),
             figures: 0,
@@ -134,23 +170,32 @@ impl<'a> Doc<'a> {
     }
 
     fn model_name(&self) -> String {
-        let name = text(self.rec, &["provenance", "manifest", "name"]).unwrap_or("?");
-        match text(self.rec, &["provenance", "manifest", "version"]) {
-            Some(v) => format!("{name} {v}"),
-            None => name.to_owned(),
-        }
+        let m = &self.rec.provenance.manifest;
+        format!("{} {}", m.name, m.version)
     }
 
-    fn attributes(&self) -> &'a [Value] {
-        list(self.rep, &["attributes"])
+    fn attributes(&self) -> &'a [AttributeReport] {
+        &self.rep.attributes
     }
 
     fn min_group_size(&self) -> f64 {
-        num(self.rep, &["config", "min_group_size"]).unwrap_or(30.0)
+        self.rep.config.min_group_size
     }
 
     fn confidence(&self) -> String {
-        self.l.pct(num(self.rep, &["config", "confidence"]).unwrap_or(0.95), 0)
+        self.l.pct(self.rep.config.confidence, 0)
+    }
+
+    /// The attribute the counterfactual twins change: as the dataset was asked for, else as
+    /// the first change names it.
+    fn counterfactual_attr(&self, cf: &'a CounterfactualReport) -> &'a str {
+        self.rec
+            .provenance
+            .dataset
+            .counterfactual
+            .map(counterfactual_name)
+            .or_else(|| cf.by_change.first().map(|c| c.attribute.as_str()))
+            .unwrap_or("?")
     }
 
     pub(crate) fn render(mut self) -> String {
@@ -179,85 +224,45 @@ impl<'a> Doc<'a> {
 
     // ---- labels -------------------------------------------------------------------------
 
-    fn metric_label(&self, key: &str) -> String {
-        let (da, en) = match key {
-            "accuracy" => ("Nøjagtighed", "Accuracy"),
-            "balanced_accuracy" => ("Balanceret nøjagtighed", "Balanced accuracy"),
-            "base_rate" => ("Basisrate (andel positive)", "Base rate (share positive)"),
-            "selection_rate" => ("Udvælgelsesrate", "Selection rate"),
-            "true_positive_rate" => ("Sand positiv-rate (TPR)", "True positive rate (TPR)"),
-            "false_positive_rate" => ("Falsk positiv-rate (FPR)", "False positive rate (FPR)"),
-            "true_negative_rate" => ("Sand negativ-rate (TNR)", "True negative rate (TNR)"),
-            "false_negative_rate" => ("Falsk negativ-rate (FNR)", "False negative rate (FNR)"),
-            "precision" => ("Præcision (PPV)", "Precision (PPV)"),
-            "negative_predictive_value" => ("Negativ prædiktiv værdi (NPV)", "Negative predictive value (NPV)"),
-            "false_discovery_rate" => ("Falsk opdagelsesrate", "False discovery rate"),
-            "false_omission_rate" => ("Falsk udeladelsesrate", "False omission rate"),
-            "f1" => ("F1-score", "F1 score"),
-            "roc_auc" => ("ROC AUC (areal under ROC-kurven)", "ROC AUC (area under the ROC curve)"),
-            "average_precision" => ("Gennemsnitlig præcision (AP)", "Average precision (AP)"),
-            "brier" => ("Brier-score (lavere er bedre)", "Brier score (lower is better)"),
-            "log_loss" => ("Log-tab (lavere er bedre)", "Log loss (lower is better)"),
-            "expected_calibration_error" => (
-                "Forventet kalibreringsfejl (ECE, lavere er bedre)",
-                "Expected calibration error (ECE, lower is better)",
-            ),
-            "count" => ("Antal", "Count"),
-            _ => return key.to_owned(),
-        };
-        self.t(da, en).to_owned()
+    fn metric_label(&self, m: MetricName) -> &'static str {
+        let (da, en) = m.label();
+        self.t(da, en)
     }
 
-    /// A disparity's name: the fairness notion measured by the rate.
-    fn disparity_label(&self, key: &str) -> String {
-        let (da, en) = match key {
-            "selection_rate" => (
+    /// A disparity's name: the fairness notion measured by the rate, where it has one.
+    fn disparity_label(&self, m: RateMetric) -> &'static str {
+        let (da, en) = match m {
+            RateMetric::SelectionRate => (
                 "Demografisk paritet (udvælgelsesrate)",
                 "Demographic parity (selection rate)",
             ),
-            "true_positive_rate" => ("Lige muligheder (TPR)", "Equal opportunity (TPR)"),
-            "false_positive_rate" => ("Paritet i falsk positiv-rate (FPR)", "False positive rate parity (FPR)"),
-            "precision" => ("Prædiktiv paritet (præcision)", "Predictive parity (precision)"),
-            "accuracy" => ("Paritet i nøjagtighed", "Accuracy parity"),
-            _ => return self.metric_label(key),
+            RateMetric::TruePositiveRate => ("Lige muligheder (TPR)", "Equal opportunity (TPR)"),
+            RateMetric::FalsePositiveRate => ("Paritet i falsk positiv-rate (FPR)", "False positive rate parity (FPR)"),
+            RateMetric::Precision => ("Prædiktiv paritet (præcision)", "Predictive parity (precision)"),
+            RateMetric::Accuracy => ("Paritet i nøjagtighed", "Accuracy parity"),
+            RateMetric::BaseRate
+            | RateMetric::TrueNegativeRate
+            | RateMetric::FalseNegativeRate
+            | RateMetric::NegativePredictiveValue
+            | RateMetric::FalseDiscoveryRate
+            | RateMetric::FalseOmissionRate
+            | RateMetric::BalancedAccuracy
+            | RateMetric::F1 => return self.metric_label(MetricName::from(m)),
         };
-        self.t(da, en).to_owned()
+        self.t(da, en)
     }
 
-    /// A criterion's metric, e.g. `disparate_impact` or `equal_opportunity_difference`.
-    fn criterion_metric_label(&self, key: &str) -> String {
-        let (base, kind) = if let Some(b) = key.strip_suffix("_difference") {
-            (b, Some(self.t("forskel", "difference")))
-        } else if let Some(b) = key.strip_suffix("_ratio") {
-            (b, Some(self.t("forhold", "ratio")))
-        } else {
-            (key, None)
-        };
-        let (da, en) = match base {
-            "demographic_parity" => ("Demografisk paritet", "Demographic parity"),
-            "equal_opportunity" => ("Lige muligheder", "Equal opportunity"),
-            "predictive_parity" => ("Prædiktiv paritet", "Predictive parity"),
-            "false_positive_rate" => ("Falsk positiv-rate", "False positive rate"),
-            "accuracy" => ("Nøjagtighed", "Accuracy"),
-            "equalized_odds" => ("Udlignede odds", "Equalized odds"),
-            "disparate_impact" => ("Disparat effekt", "Disparate impact"),
-            "average_odds" => ("Gennemsnitlig odds", "Average odds"),
-            _ => return key.to_owned(),
-        };
-        match kind {
-            Some(k) => format!("{}, {k}", self.t(da, en)),
-            None => self.t(da, en).to_owned(),
-        }
+    /// A criterion's metric, e.g. "Disparate impact" or "Equal opportunity, difference".
+    fn criterion_metric_label(&self, m: CriterionMetric) -> &'static str {
+        let (da, en) = m.label();
+        self.t(da, en)
     }
 
-    fn against_label(&self, key: &str) -> String {
-        match key {
-            "between_groups" => self.t("mellem grupper", "between groups").into(),
-            "overall" => self.t("i forhold til alle", "to overall").into(),
-            "reference" => self
-                .t("i forhold til referencegruppen", "against the reference group")
-                .into(),
-            other => other.to_owned(),
+    fn against_label(&self, a: Against) -> &'static str {
+        match a {
+            Against::BetweenGroups => self.t("mellem grupper", "between groups"),
+            Against::Overall => self.t("i forhold til alle", "to overall"),
+            Against::Reference => self.t("i forhold til referencegruppen", "against the reference group"),
         }
     }
 
@@ -279,18 +284,19 @@ impl<'a> Doc<'a> {
             .join(" × ")
     }
 
-    fn op_symbol(op: &str) -> &str {
+    fn op_symbol(op: Op) -> &'static str {
         match op {
-            ">=" => "≥",
-            "<=" => "≤",
-            other => other,
+            Op::Ge => "≥",
+            Op::Le => "≤",
+            Op::Gt => ">",
+            Op::Lt => "<",
         }
     }
 
     // ---- cells --------------------------------------------------------------------------
 
     /// A metric's value and interval as text.
-    fn value_text(&self, m: &Metric, rate: bool) -> (String, String) {
+    fn value_text(&self, m: &Shown, rate: bool) -> (String, String) {
         match m.value {
             Some(v) => {
                 let value = if rate { self.l.pct(v, 1) } else { self.l.dec(v, 3) };
@@ -301,12 +307,12 @@ impl<'a> Doc<'a> {
             }
             None => (
                 self.t("ikke defineret", "undefined").to_owned(),
-                m.null_reason.clone().unwrap_or_default(),
+                m.null_reason.map_or_else(String::new, |r| r.as_str().to_owned()),
             ),
         }
     }
 
-    fn metric_cell(&self, m: Option<Metric>, rate: bool) -> String {
+    fn metric_cell(&self, m: Option<Shown>, rate: bool) -> String {
         let Some(m) = m else {
             return format!("<td class=\"n\">{DASH}</td>");
         };
@@ -323,15 +329,9 @@ impl<'a> Doc<'a> {
         }
     }
 
-    /// A report `Value` (value or null with a reason) with an interval, as one cell.
-    fn value_cell(&self, v: Option<&Value>, ci: Option<(f64, f64)>) -> String {
-        let m = v.and_then(Metric::from_value).map(|mut m| {
-            if m.ci.is_none() {
-                m.ci = ci;
-            }
-            m
-        });
-        self.metric_cell(m, false)
+    /// A report `Value` (value or null with a reason) with its interval, as one cell.
+    fn value_cell(&self, v: &fairness::Value, ci: Option<[f64; 2]>) -> String {
+        self.metric_cell(Some(Shown::with_interval(v, ci)), false)
     }
 
     fn kv(&mut self, key: &str, value_html: &str) {
@@ -342,12 +342,11 @@ impl<'a> Doc<'a> {
         );
     }
 
-    fn verdict_badge(&self, verdict: &str) -> String {
+    fn verdict_badge(&self, verdict: Outcome) -> String {
         let (class, sym, label) = match verdict {
-            "pass" => ("v-pass", "✓", self.t("Bestået", "Pass")),
-            "fail" => ("v-fail", "✗", self.t("Ikke bestået", "Fail")),
-            "inconclusive" => ("v-inconclusive", "?", self.t("Uafklaret", "Inconclusive")),
-            _ => ("v-inconclusive", "?", verdict),
+            Outcome::Pass => ("v-pass", "✓", self.t("Bestået", "Pass")),
+            Outcome::Fail => ("v-fail", "✗", self.t("Ikke bestået", "Fail")),
+            Outcome::Inconclusive => ("v-inconclusive", "?", self.t("Uafklaret", "Inconclusive")),
         };
         format!("<span class=\"verdict {class}\">{sym} {}</span>", E(label))
     }
@@ -357,12 +356,13 @@ impl<'a> Doc<'a> {
     fn header(&mut self, title: &str) {
         let _ = write!(self.out, "<header><h1>{}</h1><p class=\"sub\">", Isolated(title));
         let mut facts: Vec<String> = Vec::new();
-        if let Some(s) = text(self.rec, &["provenance", "dataset", "scenario"]) {
-            facts.push(format!("{}: {}", self.t("Scenarie", "Scenario"), name(s)));
-        }
-        if let Some(s) = text(self.rec, &["provenance", "started"]) {
-            facts.push(format!("{}: {}", self.t("Startet", "Started"), E(s)));
-        }
+        let p = &self.rec.provenance;
+        facts.push(format!(
+            "{}: {}",
+            self.t("Scenarie", "Scenario"),
+            name(&p.dataset.scenario)
+        ));
+        facts.push(format!("{}: {}", self.t("Startet", "Started"), E(&p.started)));
         if let Some(s) = &self.meta.run_id {
             facts.push(format!("{}: {}", self.t("Kørsel", "Run"), name(s)));
         }
@@ -405,10 +405,9 @@ impl<'a> Doc<'a> {
     fn summary(&self) -> Vec<String> {
         let l = self.l;
         let mut s = Vec::new();
-        let overall = get(self.rep, &["overall"]).unwrap_or(&NULL);
-        let rows = num(overall, &["count"]).or_else(|| num(self.rec, &["provenance", "dataset", "rows"]));
-        let scenario = iso(text(self.rec, &["provenance", "dataset", "scenario"]).unwrap_or("?"));
-        let rows = rows.map_or_else(|| "?".to_owned(), |r| l.count(r));
+        let overall = &self.rep.overall;
+        let scenario = iso(&self.rec.provenance.dataset.scenario);
+        let rows = l.count(overall.count);
         s.push(match l {
             Lang::Da => format!(
                 "Rapporten dokumenterer en evaluering af modellen {} på {rows} syntetiske borgere i scenariet {scenario}.",
@@ -420,8 +419,8 @@ impl<'a> Doc<'a> {
             ),
         });
 
-        let acc_rec = metric(overall.get("metrics"), "accuracy").and_then(|m| m.value);
-        let acc_true = metric(overall.get("metrics_vs_label_true"), "accuracy").and_then(|m| m.value);
+        let acc_rec = metric(&overall.metrics, MetricName::Accuracy).and_then(|m| m.value);
+        let acc_true = metric_vs_true(overall, MetricName::Accuracy).and_then(|m| m.value);
         match (acc_true, acc_rec) {
             (Some(t), Some(r)) => s.push(match l {
                 Lang::Da => format!(
@@ -448,7 +447,7 @@ impl<'a> Doc<'a> {
             _ => {}
         }
 
-        let verdicts = list(self.rec, &["verdicts"]);
+        let verdicts = &self.rec.verdicts;
         if verdicts.is_empty() {
             s.push(
                 self.t(
@@ -458,26 +457,26 @@ impl<'a> Doc<'a> {
                 .into(),
             );
         } else {
-            let count = |v: &str| verdicts.iter().filter(|x| text(x, &["verdict"]) == Some(v)).count();
+            let count = |v: Outcome| verdicts.iter().filter(|x| x.verdict == v).count();
             let failed: Vec<String> = verdicts
                 .iter()
-                .filter(|x| text(x, &["verdict"]) == Some("fail"))
+                .filter(|x| x.verdict == Outcome::Fail)
                 .map(|x| iso(&self.criterion_name(x)))
                 .collect();
             let mut line = match l {
                 Lang::Da => format!(
                     "Af {} kriterier fastlagt før kørslen er {} bestået, {} ikke bestået og {} uafklarede",
                     verdicts.len(),
-                    count("pass"),
-                    count("fail"),
-                    count("inconclusive")
+                    count(Outcome::Pass),
+                    count(Outcome::Fail),
+                    count(Outcome::Inconclusive)
                 ),
                 Lang::En => format!(
                     "Of {} criteria fixed before the run, {} pass, {} fail and {} are inconclusive",
                     verdicts.len(),
-                    count("pass"),
-                    count("fail"),
-                    count("inconclusive")
+                    count(Outcome::Pass),
+                    count(Outcome::Fail),
+                    count(Outcome::Inconclusive)
                 ),
             };
             if !failed.is_empty() {
@@ -507,12 +506,10 @@ impl<'a> Doc<'a> {
             });
         }
 
-        if let Some(cf) = self.rep.get("counterfactual").filter(|c| c.is_object()) {
-            let attr = text(self.rec, &["provenance", "dataset", "counterfactual"])
-                .or_else(|| list(cf, &["by_change"]).first().and_then(|c| text(c, &["attribute"])))
-                .unwrap_or("?");
-            let pairs = num(cf, &["overall", "pairs"]).unwrap_or(0.0);
-            if let Some(flip) = num(cf, &["overall", "flip_rate"]) {
+        if let Some(cf) = &self.rep.counterfactual {
+            let attr = self.counterfactual_attr(cf);
+            let pairs = cf.overall.pairs as f64;
+            if let Some(flip) = cf.overall.flip_rate {
                 s.push(match l {
                     Lang::Da => format!(
                         "Når kun {} ændres hos en kontrafaktisk tvilling, skifter afgørelsen for {} af {} par.",
@@ -534,13 +531,9 @@ impl<'a> Doc<'a> {
         let mut flagged = Vec::new();
         let mut flagged_intersections = 0;
         for a in self.attributes() {
-            for g in groups(a).iter().filter(|g| !g.compared()) {
+            for g in a.groups.iter().filter(|g| !compared(g)) {
                 if is_single(a) {
-                    flagged.push(format!(
-                        "{} {}",
-                        iso(&self.attr_label(text(a, &["attribute"]).unwrap_or("?"))),
-                        iso(g.name)
-                    ));
+                    flagged.push(format!("{} {}", iso(&self.attr_label(&a.attribute)), iso(&g.group)));
                 } else {
                     flagged_intersections += 1;
                 }
@@ -583,10 +576,11 @@ impl<'a> Doc<'a> {
     fn largest_selection_gap(&self) -> Option<(&'a str, (&'a str, f64), (&'a str, f64))> {
         let mut best: Option<(&str, (&str, f64), (&str, f64))> = None;
         for a in self.attributes().iter().filter(|a| is_single(a)) {
-            let rates: Vec<(&str, f64)> = groups(a)
-                .into_iter()
-                .filter(Group::compared)
-                .filter_map(|g| Some((g.name, g.m("selection_rate")?.value?)))
+            let rates: Vec<(&str, f64)> = a
+                .groups
+                .iter()
+                .filter(|g| compared(g))
+                .filter_map(|g| Some((g.group.as_str(), g.value(MetricName::SelectionRate)?)))
                 .collect();
             let hi = rates.iter().copied().fold(None, |b: Option<(&str, f64)>, x| match b {
                 Some(b) if b.1 >= x.1 => Some(b),
@@ -600,21 +594,21 @@ impl<'a> Doc<'a> {
                 && rates.len() >= 2
                 && best.is_none_or(|b| hi.1 - lo.1 > b.1.1 - b.2.1)
             {
-                best = Some((text(a, &["attribute"]).unwrap_or("?"), hi, lo));
+                best = Some((a.attribute.as_str(), hi, lo));
             }
         }
         best
     }
 
-    fn criterion_name(&self, v: &Value) -> String {
-        if let Some(n) = text(v, &["criterion", "name"]) {
-            return n.to_owned();
+    /// The criterion's own name, else what it measures and on which attribute.
+    fn criterion_name(&self, v: &Verdict) -> String {
+        if let Some(n) = &v.criterion.name {
+            return n.clone();
         }
         format!(
             "{} ({})",
-            self.criterion_metric_label(text(v, &["criterion", "metric"]).unwrap_or("?")),
-            self.attr_label(text(v, &["criterion", "attribute"]).unwrap_or("?"))
-                .to_lowercase()
+            self.criterion_metric_label(v.criterion.metric),
+            self.attr_label(&v.criterion.attribute).to_lowercase()
         )
     }
 
@@ -622,13 +616,14 @@ impl<'a> Doc<'a> {
 
     fn provenance(&mut self) {
         let l = self.l;
-        let p = get(self.rec, &["provenance"]).unwrap_or(&NULL);
+        let rec = self.rec;
+        let p = &rec.provenance;
         let _ = write!(
             self.out,
             "<section id=\"provenance\"><h2>{}</h2><table class=\"kv keep\"><tbody>",
             self.t("Oprindelse", "Provenance")
         );
-        let meta = self.meta.clone();
+        let meta = self.meta;
         if let Some(s) = &meta.run_id {
             self.kv(self.t("Kørsels-id", "Run id"), &name(s));
         }
@@ -638,120 +633,76 @@ impl<'a> Doc<'a> {
         if let Some(s) = &meta.case_name {
             self.kv(self.t("Sag", "Case"), &name(s));
         }
-        if let Some(s) = text(p, &["started"]) {
-            self.kv(self.t("Startet", "Started"), &esc(s));
-        }
+        self.kv(self.t("Startet", "Started"), &esc(&p.started));
         let mut model = format!("<strong>{}</strong>", name(&self.model_name()));
-        if let Some(f) = text(p, &["model_file"]) {
-            let _ = write!(model, " <code>{}</code>", name(f));
-        }
-        if let Some(h) = text(p, &["model_sha256"]) {
-            let _ = write!(model, "<br/>SHA-256 <code class=\"hash\">{}</code>", E(h));
-        }
+        let _ = write!(model, " <code>{}</code>", name(&p.model_file));
+        let _ = write!(model, "<br/>SHA-256 <code class=\"hash\">{}</code>", E(&p.model_sha256));
         self.kv(self.t("Model", "Model"), &model);
-        if let Some(d) = text(p, &["manifest", "description"]) {
-            self.kv(
-                self.t("Leverandørens beskrivelse", "Vendor's description"),
-                &user(d, TEXT_CHARS),
-            );
-        }
-        if let Some(h) = text(p, &["manifest_sha256"]) {
-            self.kv(
-                self.t("Manifest", "Manifest"),
-                &format!("SHA-256 <code class=\"hash\">{}</code>", E(h)),
-            );
-        }
-        if let Some(o) = get(p, &["manifest", "output"]).filter(|o| o.is_object()) {
-            let mut parts = Vec::new();
-            if let Some(t) = num(o, &["threshold"]) {
-                parts.push(format!(
-                    "{} {}",
-                    self.t("beslutningstærskel", "decision threshold"),
-                    E(&l.plain(t))
-                ));
-            }
-            if let Some(c) = get(o, &["positive_class"]) {
-                parts.push(format!(
-                    "{} {}",
-                    self.t("positiv klasse", "positive class"),
-                    E(&scalar(c, l))
-                ));
-            }
-            for k in ["label", "probability", "score"] {
-                if let Some(s) = text(o, &[k]) {
-                    parts.push(format!("{k} <code>{}</code>", name(s)));
-                }
-            }
-            if !parts.is_empty() {
-                self.kv(self.t("Modellens output", "Model output"), &parts.join("; "));
-            }
-        }
-        if let Some(i) = get(self.rec, &["inspection"]).filter(|i| i.is_object()) {
-            let mut parts = Vec::new();
-            if let Some(s) = text(i, &["producer"]) {
-                parts.push(format!("{} {}", self.t("lavet med", "produced by"), name(s)));
-            }
-            if let Some(b) = num(i, &["file_bytes"]) {
-                parts.push(format!("{} {}", l.count(b), self.t("byte", "bytes")));
-            }
-            if let Some(n) = num(i, &["parameters"]) {
-                parts.push(format!("{} {}", l.count(n), self.t("parametre", "parameters")));
-            }
-            if let Some(n) = num(i, &["nodes"]) {
-                parts.push(format!("{} {}", l.count(n), self.t("knuder", "nodes")));
-            }
-            if let Some(o) = get(i, &["opsets"]).and_then(Value::as_object) {
-                let ops: Vec<String> = o
-                    .iter()
-                    .map(|(k, v)| format!("{} {}", E(k), E(&scalar(v, l))))
-                    .collect();
-                parts.push(format!("opsets: {}", ops.join(", ")));
-            }
-            if let Some(o) = get(i, &["operators"]).and_then(Value::as_object) {
-                let ops: Vec<String> = o
-                    .iter()
-                    .map(|(k, v)| format!("{} ×{}", E(k), E(&scalar(v, l))))
-                    .collect();
-                parts.push(format!("{}: {}", self.t("operatorer", "operators"), ops.join(", ")));
-            }
-            if !parts.is_empty() {
-                self.kv(self.t("Inspektion af modellen", "Model inspection"), &parts.join("; "));
-            }
-        }
-        let d = get(p, &["dataset"]).unwrap_or(&NULL);
+        self.kv(
+            self.t("Leverandørens beskrivelse", "Vendor's description"),
+            &user(&p.manifest.description, TEXT_CHARS),
+        );
+        self.kv(
+            self.t("Manifest", "Manifest"),
+            &format!("SHA-256 <code class=\"hash\">{}</code>", E(&p.manifest_sha256)),
+        );
+        let o = &p.manifest.output;
+        let positive_class = match &o.positive_class {
+            ClassValue::Int(i) => i.to_string(),
+            ClassValue::Text(s) => s.clone(),
+        };
+        let output = [
+            format!(
+                "{} {}",
+                self.t("beslutningstærskel", "decision threshold"),
+                E(&l.plain(o.threshold))
+            ),
+            format!("{} {}", self.t("positiv klasse", "positive class"), E(&positive_class)),
+            format!("label <code>{}</code>", name(&o.label)),
+            format!("probability <code>{}</code>", name(&o.probability)),
+        ];
+        self.kv(self.t("Modellens output", "Model output"), &output.join("; "));
+        let i = &rec.inspection;
+        let opsets: Vec<String> = i.opsets.iter().map(|(k, v)| format!("{} {v}", E(k))).collect();
+        let operators: Vec<String> = i.operators.iter().map(|(k, v)| format!("{} ×{v}", E(k))).collect();
+        let inspection = [
+            format!("{} {}", self.t("lavet med", "produced by"), name(&i.producer)),
+            format!("{} {}", l.count(i.file_bytes as f64), self.t("byte", "bytes")),
+            format!("{} {}", l.count(i.parameters as f64), self.t("parametre", "parameters")),
+            format!("{} {}", l.count(i.nodes as f64), self.t("knuder", "nodes")),
+            format!("opsets: {}", opsets.join(", ")),
+            format!("{}: {}", self.t("operatorer", "operators"), operators.join(", ")),
+        ];
+        self.kv(
+            self.t("Inspektion af modellen", "Model inspection"),
+            &inspection.join("; "),
+        );
+        let d = &p.dataset;
         let mut ds = Vec::new();
-        if let Some(f) = text(p, &["dataset_file"]) {
+        if let Some(f) = &p.dataset_file {
             ds.push(format!("{} <code>{}</code>", self.t("fil", "file"), name(f)));
         }
-        if let Some(s) = text(d, &["scenario"]) {
-            ds.push(format!(
-                "{} <strong>{}</strong>",
-                self.t("scenarie", "scenario"),
-                name(s)
-            ));
-        }
-        if let Some(r) = num(d, &["rows"]) {
-            ds.push(format!("{} {}", l.count(r), self.t("borgere", "citizens")));
-        }
-        if let Some(r) = num(p, &["dataset_rows"]) {
-            ds.push(format!(
-                "{} {}",
-                l.count(r),
-                self.t("rækker scoret (med tvillinger)", "rows scored (twins included)")
-            ));
-        }
-        if let Some(s) = get(d, &["seed"]) {
-            ds.push(format!("{} {}", self.t("frø", "seed"), E(&scalar(s, l))));
-        }
-        if let Some(s) = text(d, &["split"]) {
-            ds.push(format!("{} {}", self.t("del", "split"), E(s)));
-        }
-        if let Some(s) = text(d, &["reference_date"]) {
-            ds.push(format!("{} {}", self.t("referencedato", "reference date"), E(s)));
-        }
-        let cf = match get(d, &["counterfactual"]) {
-            Some(Value::String(s)) => self.attr_label(s),
-            _ => self.t("ingen", "none").to_owned(),
+        ds.push(format!(
+            "{} <strong>{}</strong>",
+            self.t("scenarie", "scenario"),
+            name(&d.scenario)
+        ));
+        ds.push(format!("{} {}", l.count(d.rows as f64), self.t("borgere", "citizens")));
+        ds.push(format!(
+            "{} {}",
+            l.count(p.dataset_rows as f64),
+            self.t("rækker scoret (med tvillinger)", "rows scored (twins included)")
+        ));
+        ds.push(format!("{} {}", self.t("frø", "seed"), d.seed));
+        ds.push(format!("{} {}", self.t("del", "split"), split_name(d.split)));
+        ds.push(format!(
+            "{} {}",
+            self.t("referencedato", "reference date"),
+            E(&d.reference_date)
+        ));
+        let cf = match d.counterfactual {
+            Some(c) => self.attr_label(counterfactual_name(c)),
+            None => self.t("ingen", "none").to_owned(),
         };
         ds.push(format!(
             "{} {}",
@@ -759,81 +710,64 @@ impl<'a> Doc<'a> {
             E(&cf)
         ));
         self.kv(self.t("Datasæt", "Dataset"), &ds.join("; "));
-        let bias = match get(d, &["bias"]) {
-            Some(Value::Object(o)) if !o.is_empty() => o
-                .iter()
-                .map(|(k, v)| format!("<code>{}</code> = {}", E(k), E(&scalar(v, l))))
-                .collect::<Vec<_>>()
-                .join(", "),
-            _ => self
-                .t("ingen (upåvirket datasæt)", "none (unbiased dataset)")
-                .to_owned(),
-        };
+        let bias = self.bias_knobs(&d.bias);
         self.kv(self.t("Indbygget skævhed", "Bias knobs"), &bias);
-        if let Some(h) = text(p, &["dataset_sha256"]) {
-            self.kv(
-                self.t("Datasæt, SHA-256", "Dataset SHA-256"),
-                &format!("<code class=\"hash\">{}</code>", E(h)),
-            );
-        }
+        self.kv(
+            self.t("Datasæt, SHA-256", "Dataset SHA-256"),
+            &format!("<code class=\"hash\">{}</code>", E(&p.dataset_sha256)),
+        );
         let versions = [
-            (self.t("generator", "generator"), text(p, &["generator_version"])),
-            ("sandkasse", text(p, &["sandbox_version"])),
-            ("ONNX Runtime", text(p, &["onnxruntime_version"])),
+            (self.t("generator", "generator"), &p.generator_version),
+            ("sandkasse", &p.sandbox_version),
+            ("ONNX Runtime", &p.onnxruntime_version),
         ]
         .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{} {}", E(k), E(v))))
+        .map(|(k, v)| format!("{} {}", E(k), E(v)))
         .collect::<Vec<_>>()
         .join("; ");
-        if !versions.is_empty() {
-            self.kv(self.t("Versioner", "Versions"), &versions);
-        }
-        if let Some(c) = get(self.rep, &["config"]).filter(|c| c.is_object()) {
-            let scheme = match text(c, &["bootstrap_scheme"]) {
-                Some("stratified") => self.t("inden for krydsceller", "within intersection cells"),
-                Some("rows") => self.t("over alle rækker", "over all rows"),
-                _ => "",
-            };
-            let correction = match text(c, &["correction"]) {
-                Some("holm") => "Holm",
-                Some("benjamini_hochberg") => "Benjamini–Hochberg",
-                Some(other) => other,
-                None => DASH,
-            };
-            let b = num(c, &["bootstrap"]).unwrap_or(0.0);
-            let method = match l {
-                Lang::Da => format!(
-                    "{} intervaller ({}; Wilson hvor der ikke er bootstrap); bootstrap med {} gentagelser {scheme}, frø {}; grupper under {} rækker markeres og sammenlignes ikke; korrektion for multipel testning: {correction}",
-                    self.confidence(),
-                    if b > 0.0 {
-                        "percentil-bootstrap"
-                    } else {
-                        "ingen bootstrap"
-                    },
-                    l.count(b),
-                    E(&get(c, &["seed"]).map_or_else(String::new, |s| scalar(s, l))),
-                    l.count(self.min_group_size()),
-                ),
-                Lang::En => format!(
-                    "{} intervals ({}; Wilson where there is no bootstrap); bootstrap with {} resamples {scheme}, seed {}; groups under {} rows are flagged and not compared; multiple-testing correction: {correction}",
-                    self.confidence(),
-                    if b > 0.0 {
-                        "percentile bootstrap"
-                    } else {
-                        "no bootstrap"
-                    },
-                    l.count(b),
-                    E(&get(c, &["seed"]).map_or_else(String::new, |s| scalar(s, l))),
-                    l.count(self.min_group_size()),
-                ),
-            };
-            self.kv(self.t("Metode", "Method"), &method);
-        }
+        self.kv(self.t("Versioner", "Versions"), &versions);
+        let c = &self.rep.config;
+        let scheme = match c.bootstrap_scheme {
+            Scheme::Stratified => self.t("inden for krydsceller", "within intersection cells"),
+            Scheme::Rows => self.t("over alle rækker", "over all rows"),
+        };
+        let correction = match c.correction {
+            Correction::Holm => "Holm",
+            Correction::BenjaminiHochberg => "Benjamini–Hochberg",
+        };
+        let b = c.bootstrap as f64;
+        let method = match l {
+            Lang::Da => format!(
+                "{} intervaller ({}; Wilson hvor der ikke er bootstrap); bootstrap med {} gentagelser {scheme}, frø {}; grupper under {} rækker markeres og sammenlignes ikke; korrektion for multipel testning: {correction}",
+                self.confidence(),
+                if b > 0.0 {
+                    "percentil-bootstrap"
+                } else {
+                    "ingen bootstrap"
+                },
+                l.count(b),
+                c.seed,
+                l.count(self.min_group_size()),
+            ),
+            Lang::En => format!(
+                "{} intervals ({}; Wilson where there is no bootstrap); bootstrap with {} resamples {scheme}, seed {}; groups under {} rows are flagged and not compared; multiple-testing correction: {correction}",
+                self.confidence(),
+                if b > 0.0 {
+                    "percentile bootstrap"
+                } else {
+                    "no bootstrap"
+                },
+                l.count(b),
+                c.seed,
+                l.count(self.min_group_size()),
+            ),
+        };
+        self.kv(self.t("Metode", "Method"), &method);
         self.w("</tbody></table>");
 
-        let layers = list(p, &["isolation"]);
+        let layers = &p.isolation;
         if !layers.is_empty() {
-            let active = layers.iter().filter(|x| flag(x, &["active"]) == Some(true)).count();
+            let active = layers.iter().filter(|x| x.active).count();
             let _ = write!(
                 self.out,
                 "<h3>{}</h3><p>{}</p><table class=\"keep\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
@@ -853,7 +787,7 @@ impl<'a> Doc<'a> {
                 self.t("Detaljer", "Detail")
             );
             for x in layers {
-                let status = if flag(x, &["active"]) == Some(true) {
+                let status = if x.active {
                     format!("<span class=\"ok\">✓ {}</span>", self.t("aktivt", "active"))
                 } else {
                     format!(
@@ -864,24 +798,60 @@ impl<'a> Doc<'a> {
                 let _ = write!(
                     self.out,
                     "<tr><td><code>{}</code></td><td class=\"status\">{status}</td><td class=\"detail\">{}</td></tr>",
-                    E(text(x, &["layer"]).unwrap_or("?")),
-                    E(text(x, &["detail"]).unwrap_or(""))
+                    E(&x.layer),
+                    E(&x.detail)
                 );
             }
             self.w("</tbody></table>");
         }
-        self.isolation_allowance(p);
+        self.isolation_allowance(&p.isolation_allowed_missing);
         self.w("</section>");
     }
 
-    /// The operator's choice to run without some isolation layers (`--allow-missing-isolation`),
-    /// from `provenance.isolation_allowed_missing`; shown whenever the record carries it.
-    fn isolation_allowance(&mut self, p: &Value) {
-        let Some(allowed) = get(p, &["isolation_allowed_missing"]).and_then(Value::as_array) else {
-            return;
+    /// The dataset's bias knobs, each as `name = value`, in the order of their names (the
+    /// order the record's JSON lists them in). Destructured, so a knob added to the generator
+    /// does not build until it is shown here: a reader must see every knob that shaped the data.
+    fn bias_knobs(&self, bias: &BiasConfig) -> String {
+        let l = self.l;
+        let BiasConfig {
+            label_rate,
+            label_group,
+            label_direction,
+            representation_factor,
+            representation_group,
+            measurement_sd,
+            measurement_group,
+            measurement_feature,
+            proxy_strength,
+        } = bias;
+        let direction = match label_direction {
+            Direction::Down => "down",
+            Direction::Up => "up",
         };
-        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-        if names.is_empty() {
+        [
+            ("label_direction", direction.to_owned()),
+            ("label_group", label_group.spec().to_owned()),
+            ("label_rate", l.plain(*label_rate)),
+            (
+                "measurement_feature",
+                measurement_feature.clone().unwrap_or_else(|| DASH.to_owned()),
+            ),
+            ("measurement_group", measurement_group.spec().to_owned()),
+            ("measurement_sd", l.plain(*measurement_sd)),
+            ("proxy_strength", l.plain(*proxy_strength)),
+            ("representation_factor", l.plain(*representation_factor)),
+            ("representation_group", representation_group.spec().to_owned()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("<code>{}</code> = {}", E(k), E(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
+    /// The operator's choice to run without some isolation layers (`--allow-missing-isolation`),
+    /// from `provenance.isolation_allowed_missing`.
+    fn isolation_allowance(&mut self, allowed: &[String]) {
+        if allowed.is_empty() {
             let _ = write!(
                 self.out,
                 "<p class=\"note\" id=\"isolation-allowed\">{}</p>",
@@ -898,7 +868,7 @@ impl<'a> Doc<'a> {
                     "Operatøren tillod arbejdsprocesserne at køre uden:",
                     "The operator allowed the workers to run without:"
                 ),
-                E(&names.join(", "))
+                E(&allowed.join(", "))
             );
         }
     }
@@ -912,7 +882,7 @@ impl<'a> Doc<'a> {
             "<section id=\"criteria\"><h2>{}</h2>",
             self.t("Kriterier og afgørelser", "Criteria and verdicts")
         );
-        let verdicts = list(self.rec, &["verdicts"]);
+        let verdicts = &self.rec.verdicts;
         if verdicts.is_empty() {
             let _ = write!(
                 self.out,
@@ -945,28 +915,22 @@ impl<'a> Doc<'a> {
             self.t("Begrundelse", "Explanation"),
         );
         for v in verdicts {
-            let verdict = text(v, &["verdict"]).unwrap_or("?");
-            let metric_key = text(v, &["criterion", "metric"]).unwrap_or("?");
-            let against = text(v, &["criterion", "against"]).unwrap_or("between_groups");
-            let op = text(v, &["criterion", "op"]).unwrap_or("?");
-            let threshold = num(v, &["criterion", "threshold"]);
-            let value = num(v, &["value"]);
-            let ci = pair(v.get("interval"));
+            let verdict = v.verdict;
+            let c = &v.criterion;
+            let threshold = c.threshold;
+            let value = v.value;
+            let ci = v.interval.map(pair);
             let mut criterion = format!("<strong>{}</strong>", name(&self.criterion_name(v)));
             let _ = write!(
                 criterion,
                 "<span class=\"ci\">{}; <code>{}</code></span>",
-                E(&self.against_label(against)),
-                E(metric_key)
+                E(self.against_label(c.against)),
+                E(c.metric.as_str())
             );
-            let requirement = format!(
-                "{} {}",
-                E(Self::op_symbol(op)),
-                E(&threshold.map_or_else(|| DASH.to_owned(), |t| l.plain(t)))
-            );
+            let requirement = format!("{} {}", E(Self::op_symbol(c.op)), E(&l.plain(threshold)));
             let value_s = value.map_or_else(|| self.t("ikke defineret", "undefined").to_owned(), |x| l.dec(x, 3));
             let mut value_html = E(&value_s).to_string();
-            if let Some(g) = text(v, &["group"]) {
+            if let Some(g) = &v.group {
                 let _ = write!(
                     value_html,
                     "<span class=\"ci\">{} {}</span>",
@@ -976,18 +940,20 @@ impl<'a> Doc<'a> {
             }
             let ci_s = ci.map_or_else(|| DASH.to_owned(), |c| l.ci(c, 3));
             let mut why = String::new();
-            let record_why = text(v, &["explanation"]).unwrap_or("");
+            let record_why = v.explanation.as_str();
             match l {
                 Lang::Da => {
-                    let thr = threshold.map_or_else(|| DASH.to_owned(), |t| l.plain(t));
-                    let op = Self::op_symbol(op);
+                    let thr = l.plain(threshold);
+                    let op = Self::op_symbol(c.op);
                     let own = match (verdict, ci, value) {
                         (_, _, None) => {
                             "Målet er ikke defineret for disse data, så kriteriet kan ikke afgøres.".to_owned()
                         }
-                        ("pass", Some(c), _) => format!("Hele intervallet {} opfylder {op} {thr}.", l.ci(c, 3)),
-                        ("fail", Some(c), _) => format!("Intet af intervallet {} opfylder {op} {thr}.", l.ci(c, 3)),
-                        ("inconclusive", Some(c), Some(x)) => format!(
+                        (Outcome::Pass, Some(c), _) => format!("Hele intervallet {} opfylder {op} {thr}.", l.ci(c, 3)),
+                        (Outcome::Fail, Some(c), _) => {
+                            format!("Intet af intervallet {} opfylder {op} {thr}.", l.ci(c, 3))
+                        }
+                        (Outcome::Inconclusive, Some(c), Some(x)) => format!(
                             "Intervallet {} omkring {} krydser tærsklen {thr}.",
                             l.ci(c, 3),
                             l.dec(x, 3)
@@ -995,7 +961,6 @@ impl<'a> Doc<'a> {
                         (_, None, Some(x)) => {
                             format!("Punktestimatet {} afgør (intet bootstrap-interval).", l.dec(x, 3))
                         }
-                        _ => String::new(),
                     };
                     let _ = write!(why, "{}", E(&own));
                     if !record_why.is_empty() {
@@ -1010,16 +975,7 @@ impl<'a> Doc<'a> {
                     let _ = write!(why, "{}", E(record_why));
                 }
             }
-            let excluded: Vec<String> = list(v, &["excluded"])
-                .iter()
-                .map(|e| match e {
-                    Value::String(s) => s.clone(),
-                    other => match (text(other, &["group"]), text(other, &["reason"])) {
-                        (Some(g), Some(r)) => format!("{g}: {r}"),
-                        _ => other.to_string(),
-                    },
-                })
-                .collect();
+            let excluded = &v.excluded;
             if !excluded.is_empty() {
                 let _ = write!(
                     why,
@@ -1031,7 +987,7 @@ impl<'a> Doc<'a> {
             let _ = write!(
                 self.out,
                 "<tr class=\"row-{}\"><td>{criterion}</td><td class=\"n\">{requirement}</td><td>{}</td><td class=\"n\">{value_html}</td><td class=\"n\">{}</td><td>{why}</td></tr>",
-                E(verdict),
+                outcome_name(verdict),
                 self.verdict_badge(verdict),
                 E(&ci_s)
             );
@@ -1048,15 +1004,8 @@ impl<'a> Doc<'a> {
             "<section id=\"accuracy\"><h2>{}</h2>",
             self.t("Nøjagtighed for alle borgere", "Accuracy over all citizens")
         );
-        let Some(overall) = get(self.rep, &["overall"]).filter(|o| o.is_object()) else {
-            let _ = write!(
-                self.out,
-                "<p class=\"note\">{}</p></section>",
-                self.t("Kørslen indeholder ingen rapport.", "The run contains no report.")
-            );
-            return;
-        };
-        let has_true = overall.get("metrics_vs_label_true").is_some_and(Value::is_object);
+        let overall = &self.rep.overall;
+        let has_true = overall.metrics_vs_label_true.is_some();
         let _ = write!(
             self.out,
             "<p>{}</p>",
@@ -1083,20 +1032,20 @@ impl<'a> Doc<'a> {
             self.out,
             "<tr><th scope=\"row\">{}</th><td class=\"n\">{}</td>{}</tr>",
             self.t("Borgere", "Citizens"),
-            E(&num(overall, &["count"]).map_or_else(|| DASH.to_owned(), |c| l.count(c))),
+            E(&l.count(overall.count)),
             if has_true { "<td></td>" } else { "" }
         );
         for key in OVERALL_ROWS {
-            let rec = metric(overall.get("metrics"), key);
-            let tru = metric(overall.get("metrics_vs_label_true"), key);
+            let rec = metric(&overall.metrics, key);
+            let tru = metric_vs_true(overall, key);
             if rec.is_none() && tru.is_none() {
                 continue;
             }
-            let rate = is_rate(key);
+            let rate = key.is_rate();
             let _ = write!(
                 self.out,
                 "<tr><th scope=\"row\">{}</th>{}",
-                E(&self.metric_label(key)),
+                E(self.metric_label(key)),
                 self.metric_cell(rec, rate)
             );
             if has_true {
@@ -1105,8 +1054,8 @@ impl<'a> Doc<'a> {
             self.w("</tr>");
         }
         self.w("</tbody></table>");
-        let ge = num(self.rep, &["generalized_entropy_alpha2"]);
-        let th = num(self.rep, &["theil"]);
+        let ge = self.rep.generalized_entropy_alpha2;
+        let th = self.rep.theil;
         if ge.is_some() || th.is_some() {
             let _ = write!(
                 self.out,
@@ -1158,13 +1107,11 @@ impl<'a> Doc<'a> {
         self.w("</section>");
     }
 
-    fn attribute(&mut self, a: &Value) {
+    fn attribute(&mut self, a: &AttributeReport) {
         let l = self.l;
-        let attr = text(a, &["attribute"]).unwrap_or("?");
-        let gs = groups(a);
-        let has_true = gs
-            .iter()
-            .any(|g| g.v.get("metrics_vs_label_true").is_some_and(Value::is_object));
+        let attr = a.attribute.as_str();
+        let gs = &a.groups;
+        let has_true = gs.iter().any(|g| g.metrics_vs_label_true.is_some());
         let _ = write!(
             self.out,
             "<h3 id=\"attr-{}\">{} <span class=\"muted\">(<code>{}</code>)</span></h3>",
@@ -1172,7 +1119,7 @@ impl<'a> Doc<'a> {
             name(&self.attr_label(attr)),
             name(attr)
         );
-        if let Some(r) = text(a, &["reference"]) {
+        if let Some(r) = &a.reference {
             let _ = write!(
                 self.out,
                 "<p>{} {}.</p>",
@@ -1188,7 +1135,7 @@ impl<'a> Doc<'a> {
             self.t("Antal", "Count")
         );
         for c in GROUP_COLUMNS {
-            let _ = write!(self.out, "<th scope=\"col\">{}</th>", E(&self.metric_label(c)));
+            let _ = write!(self.out, "<th scope=\"col\">{}</th>", E(self.metric_label(c)));
         }
         if has_true {
             let _ = write!(
@@ -1202,7 +1149,7 @@ impl<'a> Doc<'a> {
             "<th scope=\"col\">{}</th></tr></thead><tbody>",
             self.t("Markering", "Flag")
         );
-        for g in &gs {
+        for g in gs {
             let flag_html = if g.empty {
                 format!("<span class=\"flag\">⚑ {}</span>", self.t("tom", "empty"))
             } else if g.small {
@@ -1217,23 +1164,23 @@ impl<'a> Doc<'a> {
             let _ = write!(
                 self.out,
                 "<tr{}><th scope=\"row\">{}</th><td class=\"n\">{}</td>",
-                if g.compared() { "" } else { " class=\"flagged\"" },
-                name(g.name),
-                E(&g.count.map_or_else(|| DASH.to_owned(), |c| l.count(c)))
+                if compared(g) { "" } else { " class=\"flagged\"" },
+                name(&g.group),
+                E(&l.count(g.count))
             );
             for c in GROUP_COLUMNS {
-                self.w(&self.metric_cell(g.m(c), true));
+                self.w(&self.metric_cell(metric(&g.metrics, c), true));
             }
             if has_true {
-                self.w(&self.metric_cell(metric(g.v.get("metrics_vs_label_true"), "accuracy"), true));
+                self.w(&self.metric_cell(metric_vs_true(g, MetricName::Accuracy), true));
             }
             let _ = write!(self.out, "<td>{flag_html}</td></tr>");
         }
         self.w("</tbody></table>");
 
-        let disparities = list(a, &["disparities"]);
+        let disparities = &a.disparities;
         if !disparities.is_empty() {
-            let vs_true = list(a, &["disparities_vs_label_true"]);
+            let vs_true = &a.disparities_vs_label_true;
             let _ = write!(
                 self.out,
                 "<table class=\"keep\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>",
@@ -1252,27 +1199,22 @@ impl<'a> Doc<'a> {
             }
             self.w("</tr></thead><tbody>");
             for d in disparities {
-                let m = text(d, &["metric"]).unwrap_or("?");
                 let _ = write!(
                     self.out,
                     "<tr><th scope=\"row\">{}</th>{}{}{}",
-                    E(&self.disparity_label(m)),
-                    self.value_cell(
-                        d.get("difference_between_groups"),
-                        pair(get(d, &["intervals", "difference_between_groups"]))
-                    ),
-                    self.value_cell(
-                        d.get("ratio_between_groups"),
-                        pair(get(d, &["intervals", "ratio_between_groups"]))
-                    ),
-                    self.value_cell(
-                        d.get("difference_to_overall"),
-                        pair(get(d, &["intervals", "difference_to_overall"]))
-                    ),
+                    E(self.disparity_label(d.metric)),
+                    self.value_cell(&d.difference_between_groups, d.intervals.difference_between_groups),
+                    self.value_cell(&d.ratio_between_groups, d.intervals.ratio_between_groups),
+                    self.value_cell(&d.difference_to_overall, d.intervals.difference_to_overall),
                 );
                 if !vs_true.is_empty() {
-                    let t = vs_true.iter().find(|t| text(t, &["metric"]) == Some(m));
-                    self.w(&self.value_cell(t.and_then(|t| t.get("difference_between_groups")), None));
+                    // No interval: the bootstrap resamples only the recorded outcome's
+                    // disparities.
+                    let t = vs_true.iter().find(|t| t.metric == d.metric);
+                    self.w(&match t {
+                        Some(t) => self.value_cell(&t.difference_between_groups, None),
+                        None => self.metric_cell(None, false),
+                    });
                 }
                 self.w("</tr>");
             }
@@ -1280,15 +1222,9 @@ impl<'a> Doc<'a> {
             let excluded: Vec<String> = disparities
                 .iter()
                 .flat_map(|d| {
-                    let m = text(d, &["metric"]).unwrap_or("?");
-                    list(d, &["excluded"]).iter().map(move |e| {
-                        format!(
-                            "{} ({}): {}",
-                            text(e, &["group"]).unwrap_or("?"),
-                            m,
-                            text(e, &["reason"]).unwrap_or("")
-                        )
-                    })
+                    d.excluded
+                        .iter()
+                        .map(move |e| format!("{} ({}): {}", e.group, d.metric.name(), e.reason))
                 })
                 .collect();
             if !excluded.is_empty() {
@@ -1301,44 +1237,36 @@ impl<'a> Doc<'a> {
             }
         }
 
-        let c = get(a, &["combined"]).unwrap_or(&NULL);
-        if let Some(eo) = c.get("equalized_odds_difference") {
-            let ci = list(c, &["equalized_odds_intervals"])
-                .first()
-                .and_then(|v| pair(Some(v)));
-            let m = Metric::from_value(eo);
-            if let Some(m) = m {
-                let (v, _) = self.value_text(&m, false);
-                let _ = write!(
-                    self.out,
-                    "<p>{}: {}{}.</p>",
-                    self.t(
-                        "Udlignede odds (den største af forskellene i TPR og FPR)",
-                        "Equalized odds (the larger of the TPR and FPR differences)"
-                    ),
-                    E(&v),
-                    ci.map_or_else(String::new, |c| format!(" {}", E(&l.ci(c, 3))))
-                );
-            }
-        }
-        let di = list(c, &["disparate_impact"]);
+        let c = &a.combined;
+        // The first of the equalized-odds intervals is the difference's.
+        let ci = c.equalized_odds_intervals[0].map(pair);
+        let (v, _) = self.value_text(&Shown::with_interval(&c.equalized_odds_difference, None), false);
+        let _ = write!(
+            self.out,
+            "<p>{}: {}{}.</p>",
+            self.t(
+                "Udlignede odds (den største af forskellene i TPR og FPR)",
+                "Equalized odds (the larger of the TPR and FPR differences)"
+            ),
+            E(&v),
+            ci.map_or_else(String::new, |c| format!(" {}", E(&l.ci(c, 3))))
+        );
+        let di = &c.disparate_impact;
         if !di.is_empty() {
-            let rule = list(c, &["four_fifths_rule"]);
-            let sel_ref = list(a, &["disparities"])
-                .iter()
-                .find(|d| text(d, &["metric"]) == Some("selection_rate"))
-                .map_or(&[][..], |d| list(d, &["to_reference"]));
+            let rule = &c.four_fifths_rule;
+            let sel_ref = a
+                .disparity(RateMetric::SelectionRate)
+                .map_or(&[][..], |d| d.to_reference.as_slice());
+            let reference = a.reference.as_deref().unwrap_or("?");
             let _ = write!(
                 self.out,
                 "<table class=\"keep\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
                 E(&match l {
                     Lang::Da => format!(
-                        "Disparat effekt: gruppens udvælgelsesrate i forhold til referencegruppens ({})",
-                        text(a, &["reference"]).unwrap_or("?")
+                        "Disparat effekt: gruppens udvælgelsesrate i forhold til referencegruppens ({reference})"
                     ),
                     Lang::En => format!(
-                        "Disparate impact: the group's selection rate relative to the reference group's ({})",
-                        text(a, &["reference"]).unwrap_or("?")
+                        "Disparate impact: the group's selection rate relative to the reference group's ({reference})"
                     ),
                 }),
                 self.t("Gruppe", "Group"),
@@ -1347,26 +1275,21 @@ impl<'a> Doc<'a> {
                 self.t("p (korrigeret), udvælgelsesrate", "p (adjusted), selection rate")
             );
             for d in di {
-                let g = text(d, &["group"]).unwrap_or("?");
-                let ok = rule
-                    .iter()
-                    .find(|r| r.get(0).and_then(Value::as_str) == Some(g))
-                    .and_then(|r| r.get(1))
-                    .and_then(Value::as_bool);
+                let g = d.group.as_str();
+                // `None`: the ratio is undefined (an empty group, or the reference selects
+                // no one), so the rule can be neither met nor missed.
+                let ok = rule.iter().find(|(rg, _)| rg == g).and_then(|(_, ok)| *ok);
                 let ok_html = match ok {
                     Some(true) => format!("<span class=\"ok\">✓ {}</span>", self.t("opfyldt", "met")),
                     Some(false) => format!("<span class=\"bad\">✗ {}</span>", self.t("ikke opfyldt", "not met")),
                     None => format!("{DASH} {}", self.t("ikke defineret", "undefined")),
                 };
-                let p = sel_ref
-                    .iter()
-                    .find(|r| text(r, &["group"]) == Some(g))
-                    .and_then(|r| num(r, &["p_adjusted"]));
+                let p = sel_ref.iter().find(|r| r.group == g).and_then(|r| r.p_adjusted);
                 let _ = write!(
                     self.out,
                     "<tr><th scope=\"row\">{}</th>{}<td>{ok_html}</td><td class=\"n\">{}</td></tr>",
                     name(g),
-                    self.value_cell(d.get("ratio"), pair(d.get("ratio_interval"))),
+                    self.value_cell(&d.ratio, d.ratio_interval),
                     E(&p.map_or_else(|| DASH.to_owned(), |p| l.sci(p)))
                 );
             }
@@ -1376,7 +1299,7 @@ impl<'a> Doc<'a> {
 
     fn counterfactual_table(&mut self) {
         let l = self.l;
-        let Some(cf) = self.rep.get("counterfactual").filter(|c| c.is_object()) else {
+        let Some(cf) = &self.rep.counterfactual else {
             return;
         };
         let _ = write!(
@@ -1386,15 +1309,15 @@ impl<'a> Doc<'a> {
             E(&match l {
                 Lang::Da => format!(
                     "Hver borger er scoret sammen med en tvilling, der kun adskiller sig i én egenskab (og i det, den årsagsmæssigt påvirker). {} par; afgørelsen skifter i {} af dem; {} rækker uden makker.",
-                    l.count(num(cf, &["overall", "pairs"]).unwrap_or(0.0)),
-                    num(cf, &["overall", "flip_rate"]).map_or_else(|| DASH.to_owned(), |x| l.pct(x, 1)),
-                    l.count(num(cf, &["unmatched_rows"]).unwrap_or(0.0))
+                    l.count(cf.overall.pairs as f64),
+                    cf.overall.flip_rate.map_or_else(|| DASH.to_owned(), |x| l.pct(x, 1)),
+                    l.count(cf.unmatched_rows as f64)
                 ),
                 Lang::En => format!(
                     "Each citizen was scored with a twin who differs in one attribute only (and in what it causes). {} pairs; the decision flips in {} of them; {} rows without a partner.",
-                    l.count(num(cf, &["overall", "pairs"]).unwrap_or(0.0)),
-                    num(cf, &["overall", "flip_rate"]).map_or_else(|| DASH.to_owned(), |x| l.pct(x, 1)),
-                    l.count(num(cf, &["unmatched_rows"]).unwrap_or(0.0))
+                    l.count(cf.overall.pairs as f64),
+                    cf.overall.flip_rate.map_or_else(|| DASH.to_owned(), |x| l.pct(x, 1)),
+                    l.count(cf.unmatched_rows as f64)
                 ),
             })
         );
@@ -1410,40 +1333,33 @@ impl<'a> Doc<'a> {
             self.t("Gns. |Δscore|", "Mean |Δscore|"),
             self.t("Maks. |Δscore|", "Max |Δscore|"),
         );
-        let rows = list(cf, &["by_change"]).iter().chain(cf.get("overall"));
+        let rows = cf.by_change.iter().chain(std::iter::once(&cf.overall));
         for (k, c) in rows.enumerate() {
-            let is_overall = k == list(cf, &["by_change"]).len();
+            let is_overall = k == cf.by_change.len();
             let (attr, change) = if is_overall {
                 (self.t("I alt", "All").to_owned(), String::new())
             } else {
-                (
-                    self.attr_label(text(c, &["attribute"]).unwrap_or("?")),
-                    format!(
-                        "{} → {}",
-                        text(c, &["from"]).unwrap_or("?"),
-                        text(c, &["to"]).unwrap_or("?")
-                    ),
-                )
+                (self.attr_label(&c.attribute), format!("{} → {}", c.from, c.to))
             };
-            let flip = Metric {
-                value: num(c, &["flip_rate"]),
+            let flip = Shown {
+                value: c.flip_rate,
                 null_reason: None,
-                ci: pair(c.get("flip_rate_interval")),
+                ci: c.flip_rate_interval.map(pair),
             };
-            let cnt = |k: &str| E(&num(c, &[k]).map_or_else(|| DASH.to_owned(), |x| l.count(x))).to_string();
-            let dec = |k: &str| E(&num(c, &[k]).map_or_else(|| DASH.to_owned(), |x| l.dec(x, 3))).to_string();
+            let cnt = |x: u64| E(&l.count(x as f64)).to_string();
+            let dec = |x: Option<f64>| E(&x.map_or_else(|| DASH.to_owned(), |x| l.dec(x, 3))).to_string();
             let _ = write!(
                 self.out,
                 "<tr{}><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{}</td>{}<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 if is_overall { " class=\"total\"" } else { "" },
                 name(&attr),
                 name(&change),
-                cnt("pairs"),
+                cnt(c.pairs),
                 self.metric_cell(Some(flip), true),
-                cnt("flips_to_positive"),
-                cnt("flips_to_negative"),
-                dec("mean_abs_score_change"),
-                dec("max_abs_score_change"),
+                cnt(c.flips_to_positive),
+                cnt(c.flips_to_negative),
+                dec(c.mean_abs_score_change),
+                dec(c.max_abs_score_change),
             );
         }
         self.w("</tbody></table>");
@@ -1460,22 +1376,22 @@ impl<'a> Doc<'a> {
         );
         let mut any = false;
         for a in self.attributes().iter().filter(|a| is_single(a)) {
-            let attr = text(a, &["attribute"]).unwrap_or("?");
-            let gs: Vec<Group<'_>> = groups(a);
+            let attr = a.attribute.as_str();
+            let gs = &a.groups;
             if gs.is_empty() {
                 continue;
             }
             any = true;
             let _ = write!(self.out, "<h3>{}</h3>", name(&self.attr_label(attr)));
-            self.rates_chart(attr, &gs);
-            let with_data: Vec<&Group<'_>> = gs.iter().filter(|g| !g.empty).collect();
-            if with_data.iter().any(|g| !list(g.v, &["calibration"]).is_empty()) {
+            self.rates_chart(attr, gs);
+            let with_data: Vec<&GroupReport> = gs.iter().filter(|g| !g.empty).collect();
+            if with_data.iter().any(|g| !g.calibration.is_empty()) {
                 self.calibration_chart(attr, &with_data);
             }
-            if with_data.iter().any(|g| !list(g.v, &["roc_curve"]).is_empty()) {
+            if with_data.iter().any(|g| !g.roc_curve.is_empty()) {
                 self.roc_chart(attr, &with_data);
             }
-            if with_data.iter().any(|g| !list(g.v, &["threshold_sweep"]).is_empty()) {
+            if with_data.iter().any(|g| !g.threshold_sweep.is_empty()) {
                 self.sweep_chart(attr, &with_data);
             }
         }
@@ -1492,7 +1408,7 @@ impl<'a> Doc<'a> {
         self.w("</section>");
     }
 
-    fn group_note(&self, g: &Group<'_>) -> String {
+    fn group_note(&self, g: &GroupReport) -> String {
         if g.empty {
             self.t("tom", "empty").into()
         } else if g.small {
@@ -1502,18 +1418,22 @@ impl<'a> Doc<'a> {
         }
     }
 
-    fn rates_chart(&mut self, name: &str, gs: &[Group<'_>]) {
+    fn rates_chart(&mut self, name: &str, gs: &[GroupReport]) {
         let l = self.l;
-        let metrics = ["selection_rate", "true_positive_rate", "false_positive_rate"];
+        let metrics = [
+            MetricName::SelectionRate,
+            MetricName::TruePositiveRate,
+            MetricName::FalsePositiveRate,
+        ];
         let short = [self.t("Udvælgelsesrate", "Selection rate"), "TPR", "FPR"];
         let rows: Vec<DotRow> = gs
             .iter()
             .map(|g| DotRow {
-                label: g.name.to_owned(),
+                label: g.group.clone(),
                 note: self.group_note(g),
                 values: metrics
                     .iter()
-                    .map(|m| g.m(m).and_then(|m| Some((m.value?, m.ci))))
+                    .map(|&m| metric(&g.metrics, m).and_then(|m| Some((m.value?, m.ci))))
                     .collect(),
             })
             .collect();
@@ -1523,9 +1443,8 @@ impl<'a> Doc<'a> {
                 let parts: Vec<String> = metrics
                     .iter()
                     .zip(short)
-                    .map(|(m, s)| {
-                        let v = g
-                            .m(m)
+                    .map(|(&m, s)| {
+                        let v = metric(&g.metrics, m)
                             .map(|m| {
                                 let (v, ci) = self.value_text(&m, true);
                                 if ci.is_empty() { v } else { format!("{v} ({ci})") }
@@ -1534,7 +1453,7 @@ impl<'a> Doc<'a> {
                         format!("{s} {v}")
                     })
                     .collect();
-                format!("{}: {}", g.name, parts.join(", "))
+                format!("{}: {}", g.group, parts.join(", "))
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -1567,16 +1486,18 @@ impl<'a> Doc<'a> {
         self.w(&dot_chart(&chart, l));
     }
 
-    fn calibration_chart(&mut self, name: &str, gs: &[&Group<'_>]) {
+    fn calibration_chart(&mut self, name: &str, gs: &[&GroupReport]) {
         let l = self.l;
         let series: Vec<Series> = gs
             .iter()
             .map(|g| Series {
                 name: self.series_name(g),
-                points: list(g.v, &["calibration"])
+                // An empty bin has no mean score to plot.
+                points: g
+                    .calibration
                     .iter()
-                    .filter(|p| num(p, &["count"]).unwrap_or(0.0) > 0.0)
-                    .filter_map(|p| Some((num(p, &["mean_score"])?, num(p, &["fraction_positive"])?)))
+                    .filter(|p| p.count > 0.0)
+                    .map(|p| (p.mean_score, p.fraction_positive))
                     .collect(),
                 every_point: true,
             })
@@ -1584,10 +1505,10 @@ impl<'a> Doc<'a> {
         let desc = gs
             .iter()
             .map(|g| {
-                let ece = g.m("expected_calibration_error").and_then(|m| m.value);
+                let ece = g.value(MetricName::ExpectedCalibrationError);
                 format!(
                     "{}: ECE {}",
-                    g.name,
+                    g.group,
                     ece.map_or_else(|| DASH.to_owned(), |e| l.dec(e, 3))
                 )
             })
@@ -1615,31 +1536,28 @@ impl<'a> Doc<'a> {
         self.w(&line_chart(&chart, l));
     }
 
-    fn series_name(&self, g: &Group<'_>) -> String {
+    fn series_name(&self, g: &GroupReport) -> String {
         let note = self.group_note(g);
         if note.is_empty() {
-            g.name.to_owned()
+            g.group.clone()
         } else {
-            format!("{} ({note})", g.name)
+            format!("{} ({note})", g.group)
         }
     }
 
-    fn roc_chart(&mut self, name: &str, gs: &[&Group<'_>]) {
+    fn roc_chart(&mut self, name: &str, gs: &[&GroupReport]) {
         let l = self.l;
         let series: Vec<Series> = gs
             .iter()
             .map(|g| {
-                let auc = g.m("roc_auc").and_then(|m| m.value);
+                let auc = g.value(MetricName::RocAuc);
                 Series {
                     name: format!(
                         "{}, AUC {}",
                         self.series_name(g),
                         auc.map_or_else(|| DASH.to_owned(), |a| l.dec(a, 3))
                     ),
-                    points: list(g.v, &["roc_curve"])
-                        .iter()
-                        .filter_map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
-                        .collect(),
+                    points: g.roc_curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect(),
                     every_point: false,
                 }
             })
@@ -1647,10 +1565,10 @@ impl<'a> Doc<'a> {
         let desc = gs
             .iter()
             .map(|g| {
-                let auc = g.m("roc_auc").and_then(|m| m.value);
+                let auc = g.value(MetricName::RocAuc);
                 format!(
                     "{}: AUC {}",
-                    g.name,
+                    g.group,
                     auc.map_or_else(|| DASH.to_owned(), |a| l.dec(a, 3))
                 )
             })
@@ -1678,29 +1596,32 @@ impl<'a> Doc<'a> {
         self.w(&line_chart(&chart, l));
     }
 
-    fn sweep_chart(&mut self, name: &str, gs: &[&Group<'_>]) {
+    fn sweep_chart(&mut self, name: &str, gs: &[&GroupReport]) {
         let l = self.l;
-        let threshold = num(self.rec, &["provenance", "manifest", "output", "threshold"]);
+        let threshold = self.rec.provenance.manifest.output.threshold;
         let series: Vec<Series> = gs
             .iter()
             .map(|g| Series {
                 name: self.series_name(g),
-                points: list(g.v, &["threshold_sweep"])
+                // A threshold where the group's selection rate is undefined leaves a gap.
+                points: g
+                    .threshold_sweep
                     .iter()
-                    .filter_map(|p| Some((num(p, &["threshold"])?, num(p, &["selection_rate"])?)))
+                    .filter_map(|p| Some((p.threshold, p.selection_rate?)))
                     .collect(),
                 every_point: true,
             })
             .collect();
-        let at = threshold.unwrap_or(0.5);
         let desc = gs
             .iter()
             .map(|g| {
-                let v = list(g.v, &["threshold_sweep"])
+                // The model's own threshold, when it is one of the sweep's.
+                let v = g
+                    .threshold_sweep
                     .iter()
-                    .find(|p| num(p, &["threshold"]).is_some_and(|t| (t - at).abs() < 1e-9))
-                    .and_then(|p| num(p, &["selection_rate"]));
-                format!("{}: {}", g.name, v.map_or_else(|| DASH.to_owned(), |v| l.pct(v, 1)))
+                    .find(|p| (p.threshold - threshold).abs() < 1e-9)
+                    .and_then(|p| p.selection_rate);
+                format!("{}: {}", g.group, v.map_or_else(|| DASH.to_owned(), |v| l.pct(v, 1)))
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -1723,23 +1644,21 @@ impl<'a> Doc<'a> {
                     "Share selected when deciding score ≥ threshold, for thresholds from 0.05 to 0.95."
                 ),
                 match l {
-                    Lang::Da => format!("Ved tærskel {}", l.plain(at)),
-                    Lang::En => format!("At threshold {}", l.plain(at)),
+                    Lang::Da => format!("Ved tærskel {}", l.plain(threshold)),
+                    Lang::En => format!("At threshold {}", l.plain(threshold)),
                 }
             ),
             x: Axis::unit(self.t("Tærskel (score ≥ t)", "Threshold (score ≥ t)"), false),
             y: Axis::unit(self.t("Udvælgelsesrate", "Selection rate"), true),
             series,
             diagonal: None,
-            vline: threshold.map(|t| {
-                (
-                    t,
-                    match l {
-                        Lang::Da => format!("Modellens tærskel {}", l.plain(t)),
-                        Lang::En => format!("Model's threshold {}", l.plain(t)),
-                    },
-                )
-            }),
+            vline: Some((
+                threshold,
+                match l {
+                    Lang::Da => format!("Modellens tærskel {}", l.plain(threshold)),
+                    Lang::En => format!("Model's threshold {}", l.plain(threshold)),
+                },
+            )),
         };
         self.w(&line_chart(&chart, l));
     }
@@ -1747,14 +1666,13 @@ impl<'a> Doc<'a> {
     /// Returns whether there was a chart to draw.
     fn flip_chart(&mut self) -> bool {
         let l = self.l;
-        let Some(cf) = self.rep.get("counterfactual").filter(|c| c.is_object()) else {
+        let rep = self.rep;
+        let Some(cf) = &rep.counterfactual else {
             return false;
         };
-        let changes: Vec<&Value> = list(cf, &["by_change"]).iter().chain(cf.get("overall")).collect();
-        if changes.is_empty() {
-            return false;
-        }
-        let n_changes = list(cf, &["by_change"]).len();
+        // Every change, then all pairs together (always there, so never an empty chart).
+        let changes: Vec<&ChangeReport> = cf.by_change.iter().chain(std::iter::once(&cf.overall)).collect();
+        let n_changes = cf.by_change.len();
         let rows: Vec<DotRow> = changes
             .iter()
             .enumerate()
@@ -1762,23 +1680,15 @@ impl<'a> Doc<'a> {
                 label: if k == n_changes {
                     self.t("I alt", "All").to_owned()
                 } else {
-                    format!(
-                        "{} → {}",
-                        text(c, &["from"]).unwrap_or("?"),
-                        text(c, &["to"]).unwrap_or("?")
-                    )
+                    format!("{} → {}", c.from, c.to)
                 },
-                note: format!("n = {}", l.count(num(c, &["pairs"]).unwrap_or(0.0))),
-                values: vec![num(c, &["flip_rate"]).map(|v| (v, pair(c.get("flip_rate_interval"))))],
+                note: format!("n = {}", l.count(c.pairs as f64)),
+                values: vec![c.flip_rate.map(|v| (v, c.flip_rate_interval.map(pair)))],
             })
             .collect();
         let max = changes
             .iter()
-            .filter_map(|c| {
-                pair(c.get("flip_rate_interval"))
-                    .map(|p| p.1)
-                    .or_else(|| num(c, &["flip_rate"]))
-            })
+            .filter_map(|c| c.flip_rate_interval.map(|[_, hi]| hi).or(c.flip_rate))
             .fold(0.0, f64::max);
         let desc = rows
             .iter()
@@ -1794,9 +1704,7 @@ impl<'a> Doc<'a> {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        let attr = text(self.rec, &["provenance", "dataset", "counterfactual"])
-            .or_else(|| list(cf, &["by_change"]).first().and_then(|c| text(c, &["attribute"])))
-            .unwrap_or("?");
+        let attr = self.counterfactual_attr(cf);
         let _ = write!(
             self.out,
             "<h3>{}</h3>",
@@ -1846,76 +1754,56 @@ impl<'a> Doc<'a> {
             "<section id=\"throughput\"><h2>{}</h2>",
             self.t("Gennemløb", "Throughput")
         );
-        let Some(t) = get(self.rec, &["throughput"]).filter(|t| t.is_object()) else {
-            let _ = write!(
-                self.out,
-                "<p class=\"note\">{}</p></section>",
-                self.t(
-                    "Kørslen har ingen målinger af gennemløb.",
-                    "The run has no throughput measurements."
-                )
-            );
-            return;
-        };
+        let t = &self.rec.throughput;
         self.w("<table class=\"kv keep\"><tbody>");
-        let secs = |k: &str| num(t, &[k]).map(|x| format!("{} s", l.dec(x, 2)));
-        let ms = |k: &str| num(t, &[k]).map(|x| format!("{} ms", l.dec(x, 1)));
-        let rows: Vec<(&str, Option<String>)> = vec![
-            (
-                self.t("Rækker scoret", "Rows scored"),
-                num(t, &["rows"]).map(|x| l.count(x)),
-            ),
-            (
-                self.t("Arbejdsprocesser", "Workers"),
-                num(t, &["workers"]).map(|x| l.count(x)),
-            ),
+        let secs = |x: f64| format!("{} s", l.dec(x, 2));
+        let ms = |x: f64| format!("{} ms", l.dec(x, 1));
+        let rows: Vec<(&str, String)> = vec![
+            (self.t("Rækker scoret", "Rows scored"), l.count(t.rows as f64)),
+            (self.t("Arbejdsprocesser", "Workers"), l.count(t.workers as f64)),
             (
                 self.t("Rækker pr. batch", "Rows per batch"),
-                num(t, &["batch_rows"]).map(|x| l.count(x)),
+                l.count(t.batch_rows as f64),
             ),
             (
                 self.t("Rækker pr. sekund", "Rows per second"),
-                num(t, &["rows_per_second"]).map(|x| l.count(x.round())),
+                l.count(t.rows_per_second.round()),
             ),
             (
                 self.t("Batch-latens p50 / p95 / p99", "Batch latency p50 / p95 / p99"),
-                match (
-                    ms("batch_latency_ms_p50"),
-                    ms("batch_latency_ms_p95"),
-                    ms("batch_latency_ms_p99"),
-                ) {
-                    (Some(a), Some(b), Some(c)) => Some(format!("{a} / {b} / {c}")),
-                    _ => None,
-                },
+                format!(
+                    "{} / {} / {}",
+                    ms(t.batch_latency_ms_p50),
+                    ms(t.batch_latency_ms_p95),
+                    ms(t.batch_latency_ms_p99)
+                ),
             ),
             (
                 self.t("Største hukommelsesforbrug i en arbejdsproces", "Worker peak memory"),
-                Some(num(t, &["worker_peak_memory_bytes"]).map_or_else(
+                t.worker_peak_memory_bytes.map_or_else(
                     || self.t("ikke målt", "not measured").to_owned(),
-                    |b| format!("{} MiB", l.dec(b / 1_048_576.0, 1)),
-                )),
+                    |b| format!("{} MiB", l.dec(b as f64 / 1_048_576.0, 1)),
+                ),
             ),
             (
                 self.t("Opstart og indlæsning af model", "Start-up and model load"),
-                secs("load_seconds"),
+                secs(t.load_seconds),
             ),
             (
                 self.t("Generering og scoring", "Generating and scoring"),
-                secs("score_seconds"),
+                secs(t.score_seconds),
             ),
             (
                 self.t("Beregning af rapport", "Building the report"),
-                secs("metrics_seconds"),
+                secs(t.metrics_seconds),
             ),
-            (self.t("I alt", "Total"), secs("total_seconds")),
+            (self.t("I alt", "Total"), secs(t.total_seconds)),
         ];
         for (k, v) in rows {
-            if let Some(v) = v {
-                self.kv(k, &esc(&v));
-            }
+            self.kv(k, &esc(&v));
         }
         self.w("</tbody></table>");
-        let events = list(self.rec, &["worker_events"]);
+        let events = &self.rec.worker_events;
         if events.is_empty() {
             let _ = write!(
                 self.out,
@@ -1936,17 +1824,17 @@ impl<'a> Doc<'a> {
                 self.t("Erstattet", "Replaced")
             );
             for e in events {
-                let replaced = match flag(e, &["respawned"]) {
-                    Some(true) => self.t("ja", "yes"),
-                    Some(false) => self.t("nej", "no"),
-                    None => DASH,
+                let replaced = if e.respawned {
+                    self.t("ja", "yes")
+                } else {
+                    self.t("nej", "no")
                 };
                 let _ = write!(
                     self.out,
                     "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"detail\">{}</td><td>{}</td></tr>",
-                    E(&e.get("worker").map_or_else(String::new, |w| scalar(w, l))),
-                    E(&e.get("cause").map_or_else(String::new, |c| scalar(c, l))),
-                    user(text(e, &["detail"]).unwrap_or(""), TEXT_CHARS),
+                    e.worker,
+                    E(e.cause.as_str()),
+                    user(&e.detail, TEXT_CHARS),
                     E(replaced)
                 );
             }
@@ -1964,20 +1852,6 @@ impl<'a> Doc<'a> {
                 "Made by Sandkasse from the run record. The file is self-contained: it holds no scripts and loads nothing from elsewhere, so it can be forwarded and printed as it is."
             )
         );
-    }
-}
-
-/// A JSON scalar as text (strings as they are, numbers per language).
-fn scalar(v: &Value, l: Lang) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), |x| l.plain(x)),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => l
-            .t(if *b { "ja" } else { "nej" }, if *b { "yes" } else { "no" })
-            .to_owned(),
-        Value::Null => DASH.to_owned(),
-        other => other.to_string(),
     }
 }
 

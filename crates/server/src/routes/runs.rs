@@ -382,13 +382,11 @@ pub async fn render_report(
         requested_by,
         case_name: Some(case.name.clone()),
     };
-    let html: std::sync::Arc<str> = tokio::task::spawn_blocking(move || {
-        serde_json::to_value(&report.record).map(|record| htmlreport::render(&record, lang, &meta))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::internal(format!("the stored report: {e}")))?
-    .into();
+    let html: std::sync::Arc<str> =
+        tokio::task::spawn_blocking(move || htmlreport::render(&report.record, lang, &meta))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .into();
     state.reports.put(digest.as_str(), id, lang, html.clone());
     Ok((html.to_string(), case))
 }
