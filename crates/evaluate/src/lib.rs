@@ -390,7 +390,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
             onnxruntime_version: ready.onnxruntime_version.clone(),
             isolation: ready.layers.clone(),
-            isolation_allowed_missing: req.worker.allow_missing.iter().cloned().collect(),
+            isolation_allowed_missing: Some(req.worker.allow_missing.iter().cloned().collect()),
         },
         inspection: inspection.summary,
         throughput: Throughput {

@@ -69,9 +69,11 @@ pub struct Provenance {
     /// kernel could not provide.
     pub isolation: Vec<LayerStatus>,
     /// The isolation layers the operator allowed the workers to run without
-    /// (`--allow-missing-isolation`); empty when none was. Always present, so a reader can
-    /// tell "none allowed" from an old record.
-    pub isolation_allowed_missing: Vec<String>,
+    /// (`--allow-missing-isolation`); empty when none was. Always written; absent (`None`)
+    /// only in records from before the option existed, when workers ran whatever the kernel
+    /// provided (`isolation` says what that was), so "none allowed" is never claimed for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation_allowed_missing: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -186,13 +188,16 @@ impl RunRecord {
                 names.join(", ")
             }
         };
-        let allowed: Vec<&str> = p.isolation_allowed_missing.iter().map(String::as_str).collect();
+        let allowed = match &p.isolation_allowed_missing {
+            Some(allowed) => none_or(&allowed.iter().map(String::as_str).collect::<Vec<_>>()),
+            None => "not recorded (the run predates the option)".to_owned(),
+        };
         let _ = writeln!(
             s,
             "| isolation | active: {}; unavailable: {}; allowed to be missing by the operator (--allow-missing-isolation): {} |",
             active.join(", "),
             none_or(&missing),
-            none_or(&allowed)
+            allowed
         );
         let _ = writeln!(
             s,

@@ -109,3 +109,19 @@ fn committed_record_schema_matches_the_code() {
         "record.schema.json is stale: regenerate it with UPDATE_SCHEMA=1"
     );
 }
+
+/// A record from before `--allow-missing-isolation` existed carries no allowance: it loads, and
+/// neither the record nor its Markdown claims that the operator allowed nothing.
+#[test]
+fn a_record_from_before_the_isolation_allowance_claims_none() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../htmlreport/tests/fixtures/unemployment-gbm.json");
+    let record = RunRecord::from_json(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(record.provenance.isolation_allowed_missing, None);
+    let written = serde_json::to_value(&record).unwrap();
+    assert!(written["provenance"].get("isolation_allowed_missing").is_none());
+    assert!(
+        record
+            .to_markdown()
+            .contains("by the operator (--allow-missing-isolation): not recorded")
+    );
+}

@@ -804,7 +804,10 @@ impl<'a> Doc<'a> {
             }
             self.w("</tbody></table>");
         }
-        self.isolation_allowance(&p.isolation_allowed_missing);
+        if let Some(allowed) = &p.isolation_allowed_missing {
+            // Absent in records from before the option: nothing is claimed for them.
+            self.isolation_allowance(allowed);
+        }
         self.w("</section>");
     }
 
