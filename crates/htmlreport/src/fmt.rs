@@ -227,6 +227,15 @@ impl Lang {
         self.localize(format!("{x:.2e}"))
     }
 
+    /// A p-value: like [`Self::sci`], but one too small for a double (underflowed to 0) is a
+    /// bound, `< 1e-300`, never 0, since no p-value is 0.
+    pub(crate) fn p_value(self, p: f64) -> String {
+        if p.is_finite() && p < fairness::markdown::P_FLOOR {
+            return self.localize("< 1e-300".to_owned());
+        }
+        self.sci(p)
+    }
+
     /// The shortest exact representation (for settings such as bias knobs): 0,1.
     pub(crate) fn plain(self, x: f64) -> String {
         if !x.is_finite() {
@@ -289,6 +298,9 @@ mod tests {
         assert_eq!(Lang::En.ci((0.1, 0.25), 3), "[0.100, 0.250]");
         assert_eq!(Lang::Da.dec(-0.0001, 3), "0,000");
         assert_eq!(Lang::Da.sci(2.55e-6), "2,55e-6");
+        assert_eq!(Lang::Da.p_value(0.0), "< 1e-300");
+        assert_eq!(Lang::En.p_value(1e-320), "< 1e-300");
+        assert_eq!(Lang::Da.p_value(2.55e-6), "2,55e-6");
         assert_eq!(Lang::En.dec(f64::NAN, 2), DASH);
     }
 }

@@ -1293,7 +1293,7 @@ impl<'a> Doc<'a> {
                     "<tr><th scope=\"row\">{}</th>{}<td>{ok_html}</td><td class=\"n\">{}</td></tr>",
                     name(g),
                     self.value_cell(&d.ratio, d.ratio_interval),
-                    E(&p.map_or_else(|| DASH.to_owned(), |p| l.sci(p)))
+                    E(&p.map_or_else(|| DASH.to_owned(), |p| l.p_value(p)))
                 );
             }
             self.w("</tbody></table>");
