@@ -1,30 +1,28 @@
 //! One evaluation run: dataset -> feature columns -> isolated scoring -> metrics -> record.
 //!
-//! The CLI (`sandkasse evaluate`) and, later, the server's job runner call [`run`]. It composes
-//! the three independent crates: `synth` makes the citizens, `inference` inspects the model
-//! and scores in worker processes, `fairness` accumulates per-thread statistics that merge
-//! exactly into one report.
+//! The CLI (`sandkasse evaluate`) and the server's run executor call [`run`]. It composes the
+//! three independent crates: `synth` makes the citizens, `inference` inspects the model and
+//! scores in worker processes, `fairness` accumulates per-thread statistics that merge exactly
+//! into one report. A run is three stages in sibling files: `prepare` (read, inspect, check),
+//! `score` (the workers and the accumulators), `judge` (report, verdicts, record).
 
 mod age;
+mod judge;
+mod prepare;
 mod record;
+mod score;
 mod source;
 
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, UInt8Array};
-use arrow::datatypes::Float32Type;
-use fairness::arrow_input::{Columns, add_record_batch};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
+use fairness::Config;
 use inference::client::{Pool, WorkerConfig, WorkerError};
-use inference::inspect::{Limits, inspect};
-use inference::manifest::Manifest;
-use sha2::{Digest, Sha256};
-use source::{Source, batch_digest};
+use inference::inspect::Limits;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What to evaluate and how.
@@ -130,290 +128,49 @@ fn seconds(d: &Duration) -> String {
     }
 }
 
-/// Why the watcher stopped a run's workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Cancelled,
-    Deadline,
+/// The run's clock and stop signals: the cancel flag and the overall deadline.
+pub(crate) struct Clock<'a> {
+    pub(crate) started: std::time::SystemTime,
+    pub(crate) t0: Instant,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) cancel: &'a AtomicBool,
 }
 
-/// How often the watcher looks at the cancel flag and the clock.
-const WATCH_EVERY: Duration = Duration::from_millis(50);
+impl Clock<'_> {
+    /// Err if the run was cancelled or is over its deadline.
+    pub(crate) fn check(&self) -> Result<(), EvaluateError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(EvaluateError::Cancelled);
+        }
+        match self.deadline {
+            Some(limit) if self.t0.elapsed() >= limit => Err(EvaluateError::Deadline { limit }),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// Reports progress in rows scored.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-/// Runs one evaluation.
+/// Runs one evaluation, stage by stage: [`prepare`] (read, inspect and check everything before a
+/// worker starts), start the workers, [`score`] (generate or read the rows, score them in the
+/// workers, accumulate), [`judge`] (the report, the verdicts and the record). A later analysis
+/// is a stage of its own between scoring and judging, fed by the same pool and source.
 pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
-    let started = std::time::SystemTime::now();
-    let t0 = Instant::now();
-    let read_err = |file: &str, e: std::io::Error| EvaluateError::Read {
-        file: file.to_owned(),
-        error: e.to_string(),
+    let clock = Clock {
+        started: std::time::SystemTime::now(),
+        t0: Instant::now(),
+        deadline: req.deadline,
+        cancel,
     };
-    let size = std::fs::metadata(&req.model)
-        .map_err(|e| read_err(&req.model_name, e))?
-        .len();
-    if size > req.limits.max_file_bytes {
-        return Err(EvaluateError::TooLarge {
-            file: req.model_name.clone(),
-            bytes: size,
-            limit: req.limits.max_file_bytes,
-        });
-    }
-    let model_bytes = std::fs::read(&req.model).map_err(|e| read_err(&req.model_name, e))?;
-    let manifest_text = read_bounded(&req.manifest, inference::manifest::MAX_MANIFEST_BYTES as u64)
-        .map_err(|e| read_err(&req.manifest_name, e))?;
-    let manifest = Manifest::parse(&manifest_text).map_err(|e| EvaluateError::Manifest {
-        file: req.manifest_name.clone(),
-        error: e.to_string(),
-    })?;
-    let inspection = inspect(&model_bytes, &req.limits);
-    let mut findings = inspection.findings.clone();
-    if findings.is_empty() {
-        findings = manifest.check_against(&inspection.summary);
-    }
-    if !findings.is_empty() {
-        return Err(EvaluateError::Rejected(
-            findings.iter().map(ToString::to_string).collect(),
-        ));
-    }
-    let source = Source::open(&req.dataset)?;
-    if manifest.scenario != source.spec.scenario {
-        return Err(EvaluateError::Scenario {
-            manifest: manifest.scenario.clone(),
-            dataset: source.spec.scenario.clone(),
-        });
-    }
-    let schema = source.schema.clone();
-    for c in manifest.columns() {
-        if schema.field_with_name(c).is_err() {
-            return Err(EvaluateError::Manifest {
-                file: req.manifest_name.clone(),
-                error: format!("column {c:?} is not in scenario {}", manifest.scenario),
-            });
-        }
-    }
-    let threshold = manifest.output.threshold;
-    let manifest_sha = hex(&Sha256::digest(manifest_text.as_bytes()));
-    let feature_columns: Vec<usize> = manifest
-        .columns()
-        .iter()
-        .filter_map(|c| schema.index_of(c).ok())
-        .collect();
-    let stop_now = || -> Result<(), EvaluateError> {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(EvaluateError::Cancelled);
-        }
-        match req.deadline {
-            Some(limit) if t0.elapsed() >= limit => Err(EvaluateError::Deadline { limit }),
-            _ => Ok(()),
-        }
-    };
-    stop_now()?;
+    let mut prepared = prepare::prepare(req)?;
+    clock.check()?;
     let t_load = Instant::now();
-    let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest.clone())?;
+    let model_bytes = std::mem::take(&mut prepared.model_bytes);
+    let pool = Pool::new(&req.worker, req.workers, model_bytes, prepared.manifest.clone())?;
     let load_seconds = t_load.elapsed().as_secs_f64();
-    let ready = pool.ready();
-
-    let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
-    let counterfactual = source.spec.counterfactual.is_some();
-    let columns = Columns {
-        label: "outcome_recorded".into(),
-        label_true: Some("outcome_true".into()),
-        prediction: Some("decision".into()),
-        score: Some("probability".into()),
-        weight: None,
-        groups: req.groups.clone(),
-        threshold,
-        twin_id: counterfactual.then(|| "person_id".into()),
-        is_twin: "is_twin".into(),
-    };
-    let scored_rows = AtomicU64::new(0);
-    let total_rows = source.expected_rows;
-    let latencies = Mutex::new(Vec::<f64>::new());
-    let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
-    let t_score = Instant::now();
-    let scoring_done = AtomicBool::new(false);
-    let stopped: Mutex<Option<Stop>> = Mutex::new(None);
-    let (accs, dataset_sha) = std::thread::scope(|s| {
-        // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
-        // the batch (up to its own deadline) to end.
-        let (watched, scoring_done, stopped) = (&pool, &scoring_done, &stopped);
-        s.spawn(move || {
-            while !scoring_done.load(Ordering::SeqCst) {
-                let why = if cancel.load(Ordering::Relaxed) {
-                    Some(Stop::Cancelled)
-                } else if req.deadline.is_some_and(|limit| t0.elapsed() >= limit) {
-                    Some(Stop::Deadline)
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    if let Ok(mut s) = stopped.lock() {
-                        *s = Some(why);
-                    }
-                    watched.abort();
-                    return;
-                }
-                std::thread::sleep(WATCH_EVERY);
-            }
-        });
-        // A generated dataset's hash: SHA-256 over its batches' digests in order.
-        let hasher = s.spawn(move || {
-            let mut pending = std::collections::BTreeMap::new();
-            let (mut want, mut h) = (0u64, Sha256::new());
-            for (b, digest) in hash_rx {
-                pending.insert(b, digest);
-                while let Some(digest) = pending.remove(&want) {
-                    h.update(digest);
-                    want += 1;
-                }
-            }
-            hex(&h.finalize())
-        });
-        let handles: Vec<_> = (0..pool.size())
-            .map(|slot| {
-                let (pool, source, columns, names) = (&pool, &source, &columns, &names);
-                let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
-                let feature_columns = &feature_columns;
-                s.spawn(move || -> Result<Accumulator, EvaluateError> {
-                    let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
-                    let mut lat = Vec::new();
-                    loop {
-                        if cancel.load(Ordering::Relaxed) {
-                            return Err(EvaluateError::Cancelled);
-                        }
-                        let Some(next) = source.next() else { break };
-                        let (b, batch) = next?;
-                        if source.file_sha256().is_none() {
-                            let _ = hash_tx.send((b, batch_digest(&batch)));
-                        }
-                        let features = batch
-                            .project(feature_columns)
-                            .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
-                        let mut probs: Vec<f32> = Vec::with_capacity(batch.num_rows());
-                        let mut offset = 0;
-                        while offset < features.num_rows() {
-                            let len = req.batch_rows.min(features.num_rows() - offset);
-                            let t = Instant::now();
-                            let out = pool.score_on(slot, &features.slice(offset, len))?;
-                            lat.push(t.elapsed().as_secs_f64());
-                            let p = out
-                                .column_by_name("probability")
-                                .map(|c| c.as_primitive::<Float32Type>().values().to_vec())
-                                .unwrap_or_default();
-                            probs.extend(p);
-                            offset += len;
-                            let done = scored_rows.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
-                            progress(done, total_rows);
-                        }
-                        let with = with_predictions(&batch, &probs, threshold)?;
-                        add_record_batch(&mut acc, &with, columns, 0)
-                            .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
-                    }
-                    if let Ok(mut l) = latencies.lock() {
-                        l.extend(lat);
-                    }
-                    Ok(acc)
-                })
-            })
-            .collect();
-        drop(hash_tx);
-        let accs: Vec<Result<Accumulator, EvaluateError>> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(EvaluateError::Metrics("a scoring thread panicked".into())))
-            })
-            .collect();
-        scoring_done.store(true, Ordering::SeqCst);
-        (accs, hasher.join().unwrap_or_default())
-    });
-    // A stop by the watcher explains whatever the scoring threads returned.
-    match stopped.into_inner().unwrap_or(None) {
-        Some(Stop::Cancelled) => return Err(EvaluateError::Cancelled),
-        Some(Stop::Deadline) => {
-            return Err(EvaluateError::Deadline {
-                limit: req.deadline.unwrap_or_default(),
-            });
-        }
-        None => {}
-    }
-    let score_seconds = t_score.elapsed().as_secs_f64();
-    let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
-    for a in accs {
-        acc.merge(&a?).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
-    }
-    let t_metrics = Instant::now();
-    let config = Config {
-        seed: req.bootstrap_seed.unwrap_or(source.spec.seed),
-        ..req.fairness.clone()
-    };
-    let report: Report = Report::build(&acc, &config);
-    let verdicts = fairness::criteria::evaluate(&req.criteria, &report);
-    let metrics_seconds = t_metrics.elapsed().as_secs_f64();
-    stop_now()?;
-    let mut lat = latencies.into_inner().unwrap_or_default();
-    lat.sort_by(f64::total_cmp);
-    let pct = |q: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            lat[((lat.len() - 1) as f64 * q).round() as usize] * 1000.0
-        }
-    };
-    let scored = scored_rows.load(Ordering::Relaxed);
-    if scored != total_rows {
-        return Err(source.error(format!("{scored} rows, but its spec promises {total_rows}")));
-    }
-    let dataset_sha = source.file_sha256().map_or(dataset_sha, str::to_owned);
-    let ready = ready.unwrap_or_else(|| inference::protocol::Ready {
-        onnxruntime_version: String::new(),
-        onnxruntime_path: String::new(),
-        layers: Vec::new(),
-    });
-    Ok(RunRecord {
-        schema_version: record::SCHEMA_VERSION,
-        verdicts,
-        provenance: Provenance {
-            started: humantime(started),
-            model_file: req.model_name.clone(),
-            model_sha256: inspection.summary.sha256.clone(),
-            manifest_sha256: manifest_sha,
-            manifest: manifest.clone(),
-            dataset: source.spec.clone(),
-            dataset_file: source.file.as_ref().map(|p| p.display().to_string()),
-            dataset_sha256: dataset_sha,
-            dataset_rows: total_rows,
-            generator_version: source.spec.generator_version.clone(),
-            sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
-            onnxruntime_version: ready.onnxruntime_version.clone(),
-            isolation: ready.layers.clone(),
-            isolation_allowed_missing: Some(req.worker.allow_missing.iter().cloned().collect()),
-        },
-        inspection: inspection.summary,
-        throughput: Throughput {
-            rows: scored,
-            workers: pool.size(),
-            batch_rows: req.batch_rows,
-            load_seconds,
-            score_seconds,
-            metrics_seconds,
-            total_seconds: t0.elapsed().as_secs_f64(),
-            rows_per_second: if score_seconds > 0.0 {
-                scored as f64 / score_seconds
-            } else {
-                0.0
-            },
-            batch_latency_ms_p50: pct(0.5),
-            batch_latency_ms_p95: pct(0.95),
-            batch_latency_ms_p99: pct(0.99),
-            worker_peak_memory_bytes: pool.peak_memory_bytes(),
-        },
-        worker_events: pool.events(),
-        report,
-    })
+    let scored = score::score(req, &prepared, &pool, progress, &clock)?;
+    judge::judge(req, prepared, scored, &pool, &clock, load_seconds)
 }
 
 fn read_bounded(path: &PathBuf, limit: u64) -> std::io::Result<String> {

@@ -1,0 +1,189 @@
+//! The scoring stage: every batch of the source (generated on the fly, or read from a file)
+//! goes to a worker, its probabilities and decisions are added, and each thread accumulates its
+//! own statistics; a watcher kills the workers at once on cancel or past the deadline.
+
+use crate::prepare::Prepared;
+use crate::source::batch_digest;
+use crate::{Clock, EvaluateError, Progress, Request, hex, with_predictions};
+use arrow::array::AsArray;
+use arrow::datatypes::Float32Type;
+use fairness::arrow_input::{Columns, add_record_batch};
+use fairness::{Accumulator, MissingGroups};
+use inference::client::Pool;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// Why the watcher stopped a run's workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cancelled,
+    Deadline,
+}
+
+/// How often the watcher looks at the cancel flag and the clock.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+
+/// What scoring produced: the merged statistics and what the record says of the scoring.
+pub(crate) struct Scored {
+    pub(crate) acc: Accumulator,
+    /// SHA-256 over the generated batches' digests in order (a file's own hash replaces it).
+    pub(crate) dataset_sha256: String,
+    pub(crate) rows: u64,
+    pub(crate) seconds: f64,
+    /// Seconds per request to a worker.
+    pub(crate) latencies: Vec<f64>,
+}
+
+pub(crate) fn score(
+    req: &Request,
+    prepared: &Prepared,
+    pool: &Pool,
+    progress: Progress,
+    clock: &Clock,
+) -> Result<Scored, EvaluateError> {
+    let threshold = prepared.manifest.output.threshold;
+    let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
+    let counterfactual = prepared.source.spec.counterfactual.is_some();
+    let columns = Columns {
+        label: "outcome_recorded".into(),
+        label_true: Some("outcome_true".into()),
+        prediction: Some("decision".into()),
+        score: Some("probability".into()),
+        weight: None,
+        groups: req.groups.clone(),
+        threshold,
+        twin_id: counterfactual.then(|| "person_id".into()),
+        is_twin: "is_twin".into(),
+    };
+    let scored_rows = AtomicU64::new(0);
+    let total_rows = prepared.source.expected_rows;
+    let latencies = Mutex::new(Vec::<f64>::new());
+    let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
+    let t_score = Instant::now();
+    let scoring_done = AtomicBool::new(false);
+    let stopped: Mutex<Option<Stop>> = Mutex::new(None);
+    let (accs, dataset_sha) = std::thread::scope(|s| {
+        // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
+        // the batch (up to its own deadline) to end.
+        let (watched, scoring_done, stopped) = (pool, &scoring_done, &stopped);
+        s.spawn(move || {
+            while !scoring_done.load(Ordering::SeqCst) {
+                let why = if clock.cancel.load(Ordering::Relaxed) {
+                    Some(Stop::Cancelled)
+                } else if clock.deadline.is_some_and(|limit| clock.t0.elapsed() >= limit) {
+                    Some(Stop::Deadline)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    if let Ok(mut s) = stopped.lock() {
+                        *s = Some(why);
+                    }
+                    watched.abort();
+                    return;
+                }
+                std::thread::sleep(WATCH_EVERY);
+            }
+        });
+        // A generated dataset's hash: SHA-256 over its batches' digests in order.
+        let hasher = s.spawn(move || {
+            let mut pending = std::collections::BTreeMap::new();
+            let (mut want, mut h) = (0u64, Sha256::new());
+            for (b, digest) in hash_rx {
+                pending.insert(b, digest);
+                while let Some(digest) = pending.remove(&want) {
+                    h.update(digest);
+                    want += 1;
+                }
+            }
+            hex(&h.finalize())
+        });
+        let handles: Vec<_> = (0..pool.size())
+            .map(|slot| {
+                let (source, columns, names) = (&prepared.source, &columns, &names);
+                let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
+                let feature_columns = &prepared.feature_columns;
+                s.spawn(move || -> Result<Accumulator, EvaluateError> {
+                    let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
+                    let mut lat = Vec::new();
+                    loop {
+                        if clock.cancel.load(Ordering::Relaxed) {
+                            return Err(EvaluateError::Cancelled);
+                        }
+                        let Some(next) = source.next() else { break };
+                        let (b, batch) = next?;
+                        if source.file_sha256().is_none() {
+                            let _ = hash_tx.send((b, batch_digest(&batch)));
+                        }
+                        let features = batch
+                            .project(feature_columns)
+                            .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
+                        let mut probs: Vec<f32> = Vec::with_capacity(batch.num_rows());
+                        let mut offset = 0;
+                        while offset < features.num_rows() {
+                            let len = req.batch_rows.min(features.num_rows() - offset);
+                            let t = Instant::now();
+                            let out = pool.score_on(slot, &features.slice(offset, len))?;
+                            lat.push(t.elapsed().as_secs_f64());
+                            let p = out
+                                .column_by_name("probability")
+                                .map(|c| c.as_primitive::<Float32Type>().values().to_vec())
+                                .unwrap_or_default();
+                            probs.extend(p);
+                            offset += len;
+                            let done = scored_rows.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
+                            progress(done, total_rows);
+                        }
+                        let with = with_predictions(&batch, &probs, threshold)?;
+                        add_record_batch(&mut acc, &with, columns, 0)
+                            .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+                    }
+                    if let Ok(mut l) = latencies.lock() {
+                        l.extend(lat);
+                    }
+                    Ok(acc)
+                })
+            })
+            .collect();
+        drop(hash_tx);
+        let accs: Vec<Result<Accumulator, EvaluateError>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(EvaluateError::Metrics("a scoring thread panicked".into())))
+            })
+            .collect();
+        scoring_done.store(true, Ordering::SeqCst);
+        (accs, hasher.join().unwrap_or_default())
+    });
+    // A stop by the watcher explains whatever the scoring threads returned.
+    match stopped.into_inner().unwrap_or(None) {
+        Some(Stop::Cancelled) => return Err(EvaluateError::Cancelled),
+        Some(Stop::Deadline) => {
+            return Err(EvaluateError::Deadline {
+                limit: req.deadline.unwrap_or_default(),
+            });
+        }
+        None => {}
+    }
+    let score_seconds = t_score.elapsed().as_secs_f64();
+    let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
+    for a in accs {
+        acc.merge(&a?).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+    }
+    let scored = scored_rows.load(Ordering::Relaxed);
+    if scored != total_rows {
+        return Err(prepared
+            .source
+            .error(format!("{scored} rows, but its spec promises {total_rows}")));
+    }
+    Ok(Scored {
+        acc,
+        dataset_sha256: prepared.source.file_sha256().map_or(dataset_sha, str::to_owned),
+        rows: scored,
+        seconds: score_seconds,
+        latencies: latencies.into_inner().unwrap_or_default(),
+    })
+}
