@@ -22,6 +22,7 @@ pub mod dictionary;
 mod error;
 pub mod fidelity;
 pub mod generate;
+pub mod labels;
 pub mod locale;
 pub mod model;
 pub mod names;
