@@ -52,6 +52,16 @@ impl Doc<'_> {
         self.w("</section>");
     }
 
+    /// A per-attribute chart's title: `da` or `en`, then "efter"/"by" and the attribute's label in
+    /// lower case.
+    fn title_by(&self, da: &str, en: &str, attr: &str) -> String {
+        let by = self.attr_label(attr).to_lowercase();
+        match self.l {
+            Lang::Da => format!("{da} efter {by}"),
+            Lang::En => format!("{en} by {by}"),
+        }
+    }
+
     fn group_note(&self, g: &GroupReport) -> String {
         if g.empty {
             self.t("tom", "empty").into()
@@ -104,16 +114,7 @@ impl Doc<'_> {
         let id = self.next_id();
         let chart = DotChart {
             id,
-            title: match l {
-                Lang::Da => format!(
-                    "Udvælgelsesrate og fejlrater efter {}",
-                    self.attr_label(name).to_lowercase()
-                ),
-                Lang::En => format!(
-                    "Selection rate and error rates by {}",
-                    self.attr_label(name).to_lowercase()
-                ),
-            },
+            title: self.title_by("Udvælgelsesrate og fejlrater", "Selection rate and error rates", name),
             desc,
             x: Axis::unit(self.t("Andel af gruppen", "Share of the group"), true),
             metrics: vec![
@@ -160,10 +161,7 @@ impl Doc<'_> {
             .join("; ");
         let chart = LineChart {
             id: self.next_id(),
-            title: match l {
-                Lang::Da => format!("Kalibrering efter {}", self.attr_label(name).to_lowercase()),
-                Lang::En => format!("Calibration by {}", self.attr_label(name).to_lowercase()),
-            },
+            title: self.title_by("Kalibrering", "Calibration", name),
             desc: format!(
                 "{} {desc}",
                 self.t(
@@ -220,10 +218,7 @@ impl Doc<'_> {
             .join("; ");
         let chart = LineChart {
             id: self.next_id(),
-            title: match l {
-                Lang::Da => format!("ROC-kurver efter {}", self.attr_label(name).to_lowercase()),
-                Lang::En => format!("ROC curves by {}", self.attr_label(name).to_lowercase()),
-            },
+            title: self.title_by("ROC-kurver", "ROC curves", name),
             desc: format!(
                 "{} {desc}",
                 self.t(
@@ -271,16 +266,11 @@ impl Doc<'_> {
             .join("; ");
         let chart = LineChart {
             id: self.next_id(),
-            title: match l {
-                Lang::Da => format!(
-                    "Udvælgelsesrate ved andre tærskler, efter {}",
-                    self.attr_label(name).to_lowercase()
-                ),
-                Lang::En => format!(
-                    "Selection rate at other thresholds, by {}",
-                    self.attr_label(name).to_lowercase()
-                ),
-            },
+            title: self.title_by(
+                "Udvælgelsesrate ved andre tærskler,",
+                "Selection rate at other thresholds,",
+                name,
+            ),
             desc: format!(
                 "{} {}: {desc}",
                 self.t(
