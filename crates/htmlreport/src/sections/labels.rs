@@ -1,0 +1,98 @@
+//! The report's own words for the names it shows: metrics, disparities, criteria, attributes,
+//! operators.
+
+use super::Doc;
+use fairness::criteria::{Against, CriterionMetric, Op, Verdict};
+use fairness::{MetricName, RateMetric};
+use synth::Counterfactual;
+
+/// The attribute a counterfactual twin changes, as the dataset names it.
+pub(super) fn counterfactual_name(c: Counterfactual) -> &'static str {
+    match c {
+        Counterfactual::Sex => "sex",
+        Counterfactual::Origin => "origin",
+    }
+}
+
+impl Doc<'_> {
+    pub(super) fn metric_label(&self, m: MetricName) -> &'static str {
+        let (da, en) = m.label();
+        self.t(da, en)
+    }
+
+    /// A disparity's name: the fairness notion measured by the rate, where it has one.
+    pub(super) fn disparity_label(&self, m: RateMetric) -> &'static str {
+        let (da, en) = match m {
+            RateMetric::SelectionRate => (
+                "Demografisk paritet (udvælgelsesrate)",
+                "Demographic parity (selection rate)",
+            ),
+            RateMetric::TruePositiveRate => ("Lige muligheder (TPR)", "Equal opportunity (TPR)"),
+            RateMetric::FalsePositiveRate => ("Paritet i falsk positiv-rate (FPR)", "False positive rate parity (FPR)"),
+            RateMetric::Precision => ("Prædiktiv paritet (præcision)", "Predictive parity (precision)"),
+            RateMetric::Accuracy => ("Paritet i nøjagtighed", "Accuracy parity"),
+            RateMetric::BaseRate
+            | RateMetric::TrueNegativeRate
+            | RateMetric::FalseNegativeRate
+            | RateMetric::NegativePredictiveValue
+            | RateMetric::FalseDiscoveryRate
+            | RateMetric::FalseOmissionRate
+            | RateMetric::BalancedAccuracy
+            | RateMetric::F1 => return self.metric_label(MetricName::from(m)),
+        };
+        self.t(da, en)
+    }
+
+    /// A criterion's metric, e.g. "Disparate impact" or "Equal opportunity, difference".
+    fn criterion_metric_label(&self, m: CriterionMetric) -> &'static str {
+        let (da, en) = m.label();
+        self.t(da, en)
+    }
+
+    pub(super) fn against_label(&self, a: Against) -> &'static str {
+        match a {
+            Against::BetweenGroups => self.t("mellem grupper", "between groups"),
+            Against::Overall => self.t("i forhold til alle", "to overall"),
+            Against::Reference => self.t("i forhold til referencegruppen", "against the reference group"),
+        }
+    }
+
+    pub(super) fn attr_label(&self, attr: &str) -> String {
+        attr.split('&')
+            .map(|a| {
+                let (da, en) = match a {
+                    "sex" => ("Køn", "Sex"),
+                    "origin" => ("Herkomst", "Origin"),
+                    "age_band" => ("Aldersgruppe", "Age band"),
+                    "municipality" => ("Kommune", "Municipality"),
+                    "region" => ("Region", "Region"),
+                    "education" => ("Uddannelse", "Education"),
+                    _ => return a.to_owned(),
+                };
+                self.t(da, en).to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(" × ")
+    }
+
+    pub(super) fn op_symbol(op: Op) -> &'static str {
+        match op {
+            Op::Ge => "≥",
+            Op::Le => "≤",
+            Op::Gt => ">",
+            Op::Lt => "<",
+        }
+    }
+
+    /// The criterion's own name, else what it measures and on which attribute.
+    pub(super) fn criterion_name(&self, v: &Verdict) -> String {
+        if let Some(n) = &v.criterion.name {
+            return n.clone();
+        }
+        format!(
+            "{} ({})",
+            self.criterion_metric_label(v.criterion.metric),
+            self.attr_label(&v.criterion.attribute).to_lowercase()
+        )
+    }
+}
