@@ -361,8 +361,23 @@ fn every_group_of_every_single_attribute_is_in_the_tables() {
                 .collect();
             for a in &rec.report.attributes {
                 for g in &a.groups {
-                    let name = &g.group;
-                    assert!(row_heads.contains(name), "{f} {l:?}: group {name} missing");
+                    // Each value by its label in the report's language where it has one.
+                    let columns: Vec<&str> = a.attribute.split('&').collect();
+                    let name = g
+                        .group
+                        .split('|')
+                        .enumerate()
+                        .map(|(i, v)| match synth::labels::value_names(columns[i], v) {
+                            Some((da, en)) => (if l == Lang::Da { da } else { en }).to_owned(),
+                            None => v.to_owned(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" | ");
+                    assert!(
+                        row_heads.contains(&name),
+                        "{f} {l:?}: group {} ({name}) missing",
+                        g.group
+                    );
                 }
             }
         }
@@ -406,9 +421,10 @@ fn summary_is_generated_from_the_numbers() {
         "{text}"
     );
     assert!(text.contains("1 pass, 1 fail and 0 are inconclusive"), "{text}");
-    // The largest selection-rate gap is by origin (immigrant_non_western against descendant_western).
-    assert!(text.contains("by origin: immigrant_non_western"), "{text}");
-    assert!(text.contains("descendant_western"), "{text}");
+    // The largest selection-rate gap is by origin (immigrant_non_western against
+    // descendant_western), each group named by its label (issue 13: values are labelled).
+    assert!(text.contains("by origin: immigrant, non-Western"), "{text}");
+    assert!(text.contains("descendant, Western"), "{text}");
     let flip = rec.report.counterfactual.as_ref().unwrap().overall.flip_rate.unwrap();
     assert!(text.contains(&format!("{:.1}%", flip * 100.0)), "{text}");
 }
@@ -714,4 +730,34 @@ fn stored_reports_of_schema_version_1_render() {
         seen += 1;
     }
     assert!(seen >= 2, "{seen} stored reports");
+}
+
+/// The Danish report names groups in Danish, the English one in English; the values as the
+/// data has them stay in the record (and in the tables' keys), not in the text people read.
+#[test]
+fn group_values_are_shown_by_their_labels_in_the_reports_language() {
+    let rec = fixture(FIXTURES[0]);
+    let da = parse(&render(&rec, Lang::Da, &Meta::default()))
+        .by_id("groups")
+        .unwrap()
+        .deep_text();
+    let en = parse(&render(&rec, Lang::En, &Meta::default()))
+        .by_id("groups")
+        .unwrap()
+        .deep_text();
+    for (text, words) in [
+        (&da, ["kvinde", "mand", "dansk oprindelse", "indvandrer, ikke-vestlig"]),
+        (&en, ["female", "male", "Danish origin", "immigrant, non-Western"]),
+    ] {
+        for w in words {
+            assert!(text.contains(w), "{w} in {text}");
+        }
+        assert!(!text.contains("immigrant_non_western"), "a raw value in {text}");
+    }
+    assert!(
+        rec.report
+            .attributes
+            .iter()
+            .any(|a| a.groups.iter().any(|g| g.group == "immigrant_non_western"))
+    );
 }

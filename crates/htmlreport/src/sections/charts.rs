@@ -83,7 +83,7 @@ impl Doc<'_> {
         let rows: Vec<DotRow> = gs
             .iter()
             .map(|g| DotRow {
-                label: g.group.clone(),
+                label: self.group_label(name, &g.group),
                 note: self.group_note(g),
                 values: metrics
                     .iter()
@@ -107,7 +107,7 @@ impl Doc<'_> {
                         format!("{s} {v}")
                     })
                     .collect();
-                format!("{}: {}", g.group, parts.join(", "))
+                format!("{}: {}", self.group_label(name, &g.group), parts.join(", "))
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -136,7 +136,7 @@ impl Doc<'_> {
         let series: Vec<Series> = gs
             .iter()
             .map(|g| Series {
-                name: self.series_name(g),
+                name: self.series_name(name, g),
                 // An empty bin has no mean score to plot.
                 points: g
                     .calibration
@@ -153,7 +153,7 @@ impl Doc<'_> {
                 let ece = g.value(MetricName::ExpectedCalibrationError);
                 format!(
                     "{}: ECE {}",
-                    g.group,
+                    self.group_label(name, &g.group),
                     ece.map_or_else(|| DASH.to_owned(), |e| l.dec(e, 3))
                 )
             })
@@ -178,12 +178,13 @@ impl Doc<'_> {
         self.w(&line_chart(&chart, l));
     }
 
-    fn series_name(&self, g: &GroupReport) -> String {
+    fn series_name(&self, attr: &str, g: &GroupReport) -> String {
         let note = self.group_note(g);
+        let label = self.group_label(attr, &g.group);
         if note.is_empty() {
-            g.group.clone()
+            label
         } else {
-            format!("{} ({note})", g.group)
+            format!("{label} ({note})")
         }
     }
 
@@ -196,7 +197,7 @@ impl Doc<'_> {
                 Series {
                     name: format!(
                         "{}, AUC {}",
-                        self.series_name(g),
+                        self.series_name(name, g),
                         auc.map_or_else(|| DASH.to_owned(), |a| l.dec(a, 3))
                     ),
                     points: g.roc_curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect(),
@@ -210,7 +211,7 @@ impl Doc<'_> {
                 let auc = g.value(MetricName::RocAuc);
                 format!(
                     "{}: AUC {}",
-                    g.group,
+                    self.group_label(name, &g.group),
                     auc.map_or_else(|| DASH.to_owned(), |a| l.dec(a, 3))
                 )
             })
@@ -241,7 +242,7 @@ impl Doc<'_> {
         let series: Vec<Series> = gs
             .iter()
             .map(|g| Series {
-                name: self.series_name(g),
+                name: self.series_name(name, g),
                 // A threshold where the group's selection rate is undefined leaves a gap.
                 points: g
                     .threshold_sweep
@@ -260,7 +261,11 @@ impl Doc<'_> {
                     .iter()
                     .find(|p| (p.threshold - threshold).abs() < 1e-9)
                     .and_then(|p| p.selection_rate);
-                format!("{}: {}", g.group, v.map_or_else(|| DASH.to_owned(), |v| l.pct(v, 1)))
+                format!(
+                    "{}: {}",
+                    self.group_label(name, &g.group),
+                    v.map_or_else(|| DASH.to_owned(), |v| l.pct(v, 1))
+                )
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -314,7 +319,11 @@ impl Doc<'_> {
                 label: if k == n_changes {
                     self.t("I alt", "All").to_owned()
                 } else {
-                    format!("{} → {}", c.from, c.to)
+                    format!(
+                        "{} → {}",
+                        self.group_label(&c.attribute, &c.from),
+                        self.group_label(&c.attribute, &c.to)
+                    )
                 },
                 note: format!("n = {}", l.count(c.pairs as f64)),
                 values: vec![c.flip_rate.map(|v| (v, c.flip_rate_interval.map(pair)))],

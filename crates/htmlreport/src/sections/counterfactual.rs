@@ -49,7 +49,14 @@ impl Doc<'_> {
             let (attr, change) = if is_overall {
                 (self.t("I alt", "All").to_owned(), String::new())
             } else {
-                (self.attr_label(&c.attribute), format!("{} → {}", c.from, c.to))
+                (
+                    self.attr_label(&c.attribute),
+                    format!(
+                        "{} → {}",
+                        self.group_label(&c.attribute, &c.from),
+                        self.group_label(&c.attribute, &c.to)
+                    ),
+                )
             };
             let flip = Shown {
                 value: c.flip_rate,

@@ -68,7 +68,7 @@ impl Doc<'_> {
                     value_html,
                     "<span class=\"ci\">{} {}</span>",
                     self.t("værste gruppe:", "worst group:"),
-                    name(g)
+                    name(&self.group_label(&c.attribute, g))
                 );
             }
             let ci_s = ci.map_or_else(|| DASH.to_owned(), |c| l.ci(c, 3));

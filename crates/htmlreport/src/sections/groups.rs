@@ -69,7 +69,7 @@ impl Doc<'_> {
                 self.out,
                 "<p>{} {}.</p>",
                 self.t("Referencegruppe:", "Reference group:"),
-                name(r)
+                name(&self.group_label(attr, r))
             );
         }
         let keep = if gs.len() <= 12 { " keep" } else { "" };
@@ -110,7 +110,7 @@ impl Doc<'_> {
                 self.out,
                 "<tr{}><th scope=\"row\">{}</th><td class=\"n\">{}</td>",
                 if compared(g) { "" } else { " class=\"flagged\"" },
-                name(&g.group),
+                name(&self.group_label(attr, &g.group)),
                 E(&l.count(g.count))
             );
             for c in GROUP_COLUMNS {
@@ -202,7 +202,7 @@ impl Doc<'_> {
             let sel_ref = a
                 .disparity(RateMetric::SelectionRate)
                 .map_or(&[][..], |d| d.to_reference.as_slice());
-            let reference = a.reference.as_deref().unwrap_or("?");
+            let reference = self.group_label(&a.attribute, a.reference.as_deref().unwrap_or("?"));
             let _ = write!(
                 self.out,
                 "<table class=\"keep\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
@@ -233,7 +233,7 @@ impl Doc<'_> {
                 let _ = write!(
                     self.out,
                     "<tr><th scope=\"row\">{}</th>{}<td>{ok_html}</td><td class=\"n\">{}</td></tr>",
-                    name(g),
+                    name(&self.group_label(&a.attribute, g)),
                     self.value_cell(&d.ratio, d.ratio_interval),
                     E(&p.map_or_else(|| DASH.to_owned(), |p| l.p_value(p)))
                 );

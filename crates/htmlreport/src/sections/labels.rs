@@ -57,6 +57,25 @@ impl Doc<'_> {
         }
     }
 
+    /// A group as people read it: each value by its label in the report's language where the
+    /// value is a known category (`F` is "kvinde"/"female", `danish` is "dansk oprindelse"/
+    /// "Danish origin"), else as the data has it; an intersection's values joined by `|` as in
+    /// the data. The record keeps the data's values; only what is shown changes.
+    pub(super) fn group_label(&self, attr: &str, group: &str) -> String {
+        let columns: Vec<&str> = attr.split('&').collect();
+        group
+            .split('|')
+            .enumerate()
+            .map(
+                |(i, v)| match columns.get(i).and_then(|c| synth::labels::value_names(c, v)) {
+                    Some((da, en)) => self.t(da, en).to_owned(),
+                    None => v.to_owned(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
     pub(super) fn attr_label(&self, attr: &str) -> String {
         attr.split('&')
             .map(|a| {

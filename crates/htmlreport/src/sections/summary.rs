@@ -95,7 +95,7 @@ impl<'a> Doc<'a> {
         }
 
         if let Some((attr, (hi_g, hi), (lo_g, lo))) = self.largest_selection_gap() {
-            let (hi_g, lo_g) = (iso(hi_g), iso(lo_g));
+            let (hi_g, lo_g) = (iso(&self.group_label(attr, hi_g)), iso(&self.group_label(attr, lo_g)));
             s.push(match l {
                 Lang::Da => format!(
                     "Den største forskel i udvælgelsesrate er efter {}: {hi_g} udvælges i {} af tilfældene og {lo_g} i {}, en forskel på {} procentpoint.",
@@ -141,7 +141,11 @@ impl<'a> Doc<'a> {
         for a in self.attributes() {
             for g in a.groups.iter().filter(|g| !compared(g)) {
                 if is_single(a) {
-                    flagged.push(format!("{} {}", iso(&self.attr_label(&a.attribute)), iso(&g.group)));
+                    flagged.push(format!(
+                        "{} {}",
+                        iso(&self.attr_label(&a.attribute)),
+                        iso(&self.group_label(&a.attribute, &g.group))
+                    ));
                 } else {
                     flagged_intersections += 1;
                 }
