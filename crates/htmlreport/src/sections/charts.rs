@@ -147,18 +147,7 @@ impl Doc<'_> {
                 every_point: true,
             })
             .collect();
-        let desc = gs
-            .iter()
-            .map(|g| {
-                let ece = g.value(MetricName::ExpectedCalibrationError);
-                format!(
-                    "{}: ECE {}",
-                    self.group_label(name, &g.group),
-                    ece.map_or_else(|| DASH.to_owned(), |e| l.dec(e, 3))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let desc = self.per_group(name, gs, "ECE", MetricName::ExpectedCalibrationError);
         let chart = LineChart {
             id: self.next_id(),
             title: self.title_by("Kalibrering", "Calibration", name),
@@ -176,6 +165,20 @@ impl Doc<'_> {
             vline: None,
         };
         self.w(&line_chart(&chart, l));
+    }
+
+    /// A chart's text alternative: each group's value of one metric, `group: AUC 0.812; ...`.
+    fn per_group(&self, attr: &str, gs: &[&GroupReport], short: &str, metric: MetricName) -> String {
+        gs.iter()
+            .map(|g| {
+                format!(
+                    "{}: {short} {}",
+                    self.group_label(attr, &g.group),
+                    g.value(metric).map_or_else(|| DASH.to_owned(), |v| self.l.dec(v, 3))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn series_name(&self, attr: &str, g: &GroupReport) -> String {
@@ -205,18 +208,7 @@ impl Doc<'_> {
                 }
             })
             .collect();
-        let desc = gs
-            .iter()
-            .map(|g| {
-                let auc = g.value(MetricName::RocAuc);
-                format!(
-                    "{}: AUC {}",
-                    self.group_label(name, &g.group),
-                    auc.map_or_else(|| DASH.to_owned(), |a| l.dec(a, 3))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let desc = self.per_group(name, gs, "AUC", MetricName::RocAuc);
         let chart = LineChart {
             id: self.next_id(),
             title: self.title_by("ROC-kurver", "ROC curves", name),
