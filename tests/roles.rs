@@ -355,7 +355,7 @@ fn every_endpoint_role_and_case_answers_as_the_rules_say() {
     );
     // Every route is in the matrix.
     let covered: Vec<(&str, &str)> = rows().iter().map(|r| (r.method, r.path)).collect();
-    for route in server::routes::ROUTES {
+    for route in server::api::ROUTES {
         assert!(covered.contains(route), "{route:?} is not in the matrix");
     }
     // Refused writes changed nothing: the other case still has exactly its one model.
@@ -375,7 +375,7 @@ fn the_openapi_document_lists_exactly_the_routes() {
         }
     }
     documented.sort();
-    let mut routes: Vec<(String, String)> = server::routes::ROUTES
+    let mut routes: Vec<(String, String)> = server::api::ROUTES
         .iter()
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();

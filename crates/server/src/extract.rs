@@ -56,3 +56,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("bad query parameters: {}", e.body_text()))
 }
+
+/// Reads one multipart field whole, refusing more than `limit` bytes as they arrive.
+pub async fn read_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(&format!("reading part `{name}`"), e))?
+    {
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::too_large(format!(
+                "part `{name}` is over its limit of {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+pub fn multipart_error(what: &str, e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(format!("{what}: the upload is over the size limit"))
+    } else {
+        ApiError::bad_request(format!("{what}: {}", e.body_text()))
+    }
+}

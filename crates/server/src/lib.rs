@@ -1,11 +1,16 @@
 //! The sandbox service: an axum HTTP API over the store, with a job runner that executes
 //! evaluation runs through `evaluate`.
 //!
-//! Layering: `routes` (one module per resource) → `policy` (who may see and do what) →
-//! `store` (metadata, blobs, audit). `middleware` wraps every routed request with its request
-//! id, caller, audit entry and metrics. `runner` claims queued runs from the database.
+//! Layering: three faces — `api` (JSON under `/api/v1`), `web` (pages under `/ui`) and `v2`
+//! (the Open Inference Protocol) — read requests and write answers; `app` holds the operations
+//! they share; `policy` says who may see and do what; `store` keeps metadata, blobs and the
+//! audit log. `middleware` wraps each face's routes with its request id, caller, audit entry and
+//! metrics, configured per face (`middleware::Face`). `runner` claims queued runs from the database.
 
+pub mod api;
+mod app;
 pub mod budget;
+mod cache;
 pub mod config;
 mod connections;
 pub mod demo;
@@ -15,10 +20,10 @@ mod metrics;
 mod middleware;
 mod policy;
 mod report_cache;
-pub mod routes;
 mod runner;
 pub mod serving;
 mod state;
+mod v2;
 pub mod web;
 
 pub use config::Config;
@@ -122,12 +127,12 @@ pub async fn serve(
         config,
         downloads: tokio::sync::Semaphore::new(2),
         models: serving::Models::new(serving_config, budget::MemoryBudget::new(budget), worker_bytes),
-        in_flight: routes::v2::PerCaller::default(),
+        in_flight: v2::PerCaller::default(),
         callers: middleware::CallerCache::default(),
         anonymous: middleware::anonymous::Anonymous::new(anonymous_limit),
-        visible_models: routes::v2::VisibleCache::default(),
+        visible_models: v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
-        last_check: routes::audit::LastCheck::default(),
+        last_check: app::audit::LastCheck::default(),
     }));
     let demo = if demo {
         Some(
@@ -140,7 +145,7 @@ pub async fn serve(
     };
     let executors = runner::spawn(&state, state.config.run_slots);
     ready(&Running { addr, demo });
-    let app = routes::router(state.clone());
+    let app = api::router(state.clone());
     let runner_state = state.clone();
     let refusals = middleware::anonymous::spawn_flusher(&state);
     let grace = state.config.shutdown_grace;

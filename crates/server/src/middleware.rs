@@ -17,6 +17,7 @@
 
 pub mod anonymous;
 
+use crate::cache::Ttl;
 use crate::error::ApiError;
 use crate::policy::Caller;
 use crate::state::AppState;
@@ -135,11 +136,93 @@ fn entry_for(
     }
 }
 
-/// Routes whose anonymous use is not rate-limited: health probes (an orchestrator must see a
-/// live service as live whoever else shares its address) and the pages' static assets. Neither
-/// reads the database nor writes the audit log.
-fn unlimited(route: &str) -> bool {
-    matches!(route, "/healthz" | "/v2/health/live" | "/v2/health/ready") || route.starts_with("/ui/assets")
+/// Which face of the service a request came to, and so how its caller is known, whether its
+/// anonymous use is rate-limited and which of its requests the audit log records. Each face's
+/// sub-router has its own [`around`] layer with its own `Face`: nothing here looks at paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Face {
+    who: Who,
+    limit: Limit,
+    /// Requests that may change state (any method but GET/HEAD/OPTIONS) are audited.
+    audit_changes: bool,
+    /// Advisors' reads are audited: their inspection is itself on the record.
+    audit_advisor_reads: bool,
+}
+
+/// How a face knows its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// `Authorization: Bearer TOKEN` (the API never takes the cookie, so it needs no CSRF defence).
+    Bearer,
+    /// The pages' session cookie; a request with an `Authorization` header is never a session's
+    /// and is judged by its token instead.
+    Session,
+    /// Nobody: the face takes no user's credentials (`/metrics` has its own token).
+    Nobody,
+}
+
+/// Whether a face's anonymous use is rate-limited per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Anonymous,
+    /// Health probes and the pages' static assets: an orchestrator must see a live service as
+    /// live whoever else shares its address, and neither reads the database nor writes the audit log.
+    Unlimited,
+    /// A monitor that holds the metrics token is not an anonymous caller: its scrapes are never held
+    /// back by anonymous traffic from its address (a proxy, a shared host).
+    UnlessMetricsToken,
+}
+
+impl Face {
+    /// The JSON API under `/api/v1`.
+    pub const API: Face = Face {
+        who: Who::Bearer,
+        limit: Limit::Anonymous,
+        audit_changes: true,
+        audit_advisor_reads: true,
+    };
+    /// The pages under `/ui`.
+    pub const PAGES: Face = Face {
+        who: Who::Session,
+        limit: Limit::Anonymous,
+        audit_changes: true,
+        audit_advisor_reads: true,
+    };
+    /// The pages' static assets.
+    pub const ASSETS: Face = Face {
+        who: Who::Session,
+        limit: Limit::Unlimited,
+        audit_changes: true,
+        audit_advisor_reads: false,
+    };
+    /// Live inference under `/v2`: a read, whatever its method.
+    pub const INFERENCE: Face = Face {
+        who: Who::Bearer,
+        limit: Limit::Anonymous,
+        audit_changes: false,
+        audit_advisor_reads: true,
+    };
+    /// Health probes (`/healthz`, `/v2/health/...`).
+    pub const HEALTH: Face = Face {
+        who: Who::Bearer,
+        limit: Limit::Unlimited,
+        audit_changes: false,
+        audit_advisor_reads: true,
+    };
+    /// `/metrics`, with the metrics token rather than a user's.
+    pub const METRICS: Face = Face {
+        who: Who::Nobody,
+        limit: Limit::UnlessMetricsToken,
+        audit_changes: true,
+        audit_advisor_reads: false,
+    };
+}
+
+/// A response that also tells the audit log which case it concerns.
+pub fn in_case(case: &store::meta::Case, response: impl IntoResponse) -> Response {
+    let mut r = response.into_response();
+    r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
+    r
 }
 
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -148,7 +231,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub async fn around(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn around(State((state, face)): State<(AppState, Face)>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = RequestId(store::RunId::generate().as_str().to_owned());
     let method = req.method().clone();
@@ -159,11 +242,15 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     let path = req.uri().path().chars().take(300).collect::<String>();
     let peer = Peer::of(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
     // `/metrics` takes the metrics token, not a user's: its header is not a user's login.
-    let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION) && route != "/metrics";
-    // A monitor that holds the metrics token is not an anonymous caller: its scrapes are never
-    // held back by anonymous traffic from its address (a proxy, a shared host).
-    let unlimited = unlimited(&route)
-        || (route == "/metrics" && crate::metrics::token_matches(state.config.metrics_token.as_deref(), req.headers()));
+    let has_header = req.headers().contains_key(axum::http::header::AUTHORIZATION) && face.who != Who::Nobody;
+    let unlimited = match face.limit {
+        Limit::Anonymous => false,
+        Limit::Unlimited => true,
+        Limit::UnlessMetricsToken => {
+            crate::metrics::token_matches(state.config.metrics_token.as_deref(), req.headers())
+        }
+    };
+    let changes = face.audit_changes && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     // An address already over its anonymous rate is refused before its credentials cost a database
     // query (a flood of wrong tokens would otherwise be one query each); only a caller whose token
     // was recently found valid passes.
@@ -174,7 +261,6 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
             None => crate::web::session::cookie(req.headers()).is_none(),
         }
     {
-        let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
         if changes {
             // Counted into the address's summary entry, never written one by one.
             let _ = state.anonymous.refused(
@@ -185,7 +271,7 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         }
         return finish(&state, anonymous::too_many(wait), &request_id, &route, &method, started);
     }
-    let caller = match authenticate(&state, req.headers(), &route).await {
+    let caller = match authenticate(&state, req.headers(), face.who).await {
         Ok((session, caller)) => {
             if let Some(s) = session {
                 req.extensions_mut().insert(s);
@@ -221,9 +307,7 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
         req.extensions_mut().insert(context.clone());
         next.run(req).await
     };
-    // Live inference (`/v2/...`) is a read, whatever its method.
-    let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !route.starts_with("/v2/");
-    let advisor_read = caller.as_ref().is_some_and(|c| c.role() == Role::Advisor) && !route.starts_with("/ui/assets");
+    let advisor_read = face.audit_advisor_reads && caller.as_ref().is_some_and(|c| c.role() == Role::Advisor);
     if (changes || advisor_read) && !context.written() {
         let status = response.status();
         // An anonymous refusal is written in full only if it is its address's first in a while.
@@ -253,15 +337,16 @@ pub async fn around(State(state): State<AppState>, mut req: Request, next: Next)
     finish(&state, response, &request_id, &route, &method, started)
 }
 
-/// Who is asking: under `/ui` the session of the cookie (the pages never take a bearer
-/// token), elsewhere the caller of the bearer token (the API never takes the cookie, so it
-/// needs no CSRF defence). A request with an `Authorization` header is never a session's.
+/// Who is asking, the way the face knows it (see [`Who`]).
 async fn authenticate(
     state: &AppState,
     headers: &axum::http::HeaderMap,
-    route: &str,
+    who: Who,
 ) -> Result<(Option<Session>, Option<Caller>), store::StoreError> {
-    if !headers.contains_key(axum::http::header::AUTHORIZATION) && route.starts_with("/ui") {
+    if who == Who::Nobody {
+        return Ok((None, None));
+    }
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) && who == Who::Session {
         let Some(id) = crate::web::session::cookie(headers) else {
             return Ok((None, None));
         };
@@ -269,7 +354,7 @@ async fn authenticate(
         let caller = session.as_ref().map(|s| s.caller.clone());
         return Ok((session, caller));
     }
-    let Some(token) = bearer(headers).filter(|t| t.len() <= 200 && route != "/metrics") else {
+    let Some(token) = bearer(headers).filter(|t| t.len() <= 200) else {
         return Ok((None, None));
     };
     if let Some(c) = state.callers.get(token) {
@@ -293,50 +378,36 @@ pub(crate) async fn lookup(state: &AppState, token: &str) -> Result<Option<Calle
 /// Callers of recently seen tokens, so a busy client does not cost two queries per request.
 /// Keyed by the token's SHA-256; an entry lives 30 seconds (users are never removed or
 /// changed in place, so a cached caller cannot outlive its rights by more than that if they
-/// ever are). Bounded: a full cache is emptied.
-#[derive(Default)]
-pub struct CallerCache(std::sync::Mutex<std::collections::HashMap<String, (Option<Caller>, Instant)>>);
+/// ever are). `None` remembers a token that belongs to nobody.
+pub struct CallerCache(Ttl<String, Option<Caller>>);
 
-const CALLER_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-const CALLER_CACHE_MAX: usize = 10_000;
+impl Default for CallerCache {
+    fn default() -> Self {
+        Self(Ttl::new(std::time::Duration::from_secs(30), 10_000))
+    }
+}
 
 impl CallerCache {
     fn key(token: &str) -> String {
         store::Digest::of(token.as_bytes()).as_str().to_owned()
     }
 
-    fn entry(&self, token: &str) -> Option<Option<Caller>> {
-        let map = self.0.lock().ok()?;
-        map.get(&Self::key(token))
-            .filter(|(_, at)| at.elapsed() < CALLER_TTL)
-            .map(|(c, _)| c.clone())
-    }
-
     fn get(&self, token: &str) -> Option<Caller> {
-        self.entry(token).flatten()
+        self.0.get(&Self::key(token)).flatten()
     }
 
     /// Whether `token` was looked up recently and belongs to nobody: tokens are random, so
     /// one that was wrong stays wrong, and a flood of it need not cost a query each.
     fn known_invalid(&self, token: &str) -> bool {
-        matches!(self.entry(token), Some(None))
-    }
-
-    fn insert(&self, token: &str, caller: Option<Caller>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= CALLER_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(Self::key(token), (caller, Instant::now()));
-        }
+        matches!(self.0.get(&Self::key(token)), Some(None))
     }
 
     fn put(&self, token: &str, caller: Caller) {
-        self.insert(token, Some(caller));
+        self.0.put(Self::key(token), Some(caller));
     }
 
     fn put_invalid(&self, token: &str) {
-        self.insert(token, None);
+        self.0.put(Self::key(token), None);
     }
 }
 

@@ -27,18 +27,102 @@ impl Caller {
         matches!(self.role(), Role::Advisor | Role::Admin)
     }
 
-    /// 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
-        if roles.contains(&self.role()) {
+    /// Whether the caller's role may do `action` (to objects they can see).
+    pub fn may(&self, action: Action) -> bool {
+        action.roles().contains(&self.role())
+    }
+
+    /// 403 unless the caller's role may do `action`, naming the roles that may.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.may(action) {
             Ok(())
         } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            let names: Vec<&str> = action.roles().iter().map(|r| r.as_str()).collect();
             Err(ApiError::forbidden(format!(
-                "{what} is for the roles {}; you are {}",
+                "{} is for the roles {}; you are {}",
+                action.what(),
                 names.join(", "),
                 self.role()
             )))
         }
+    }
+}
+
+/// Everything a role may or may not do, beyond seeing. Each face (API, pages, live
+/// inference) asks [`Caller::require`] with one of these, so a rule is written once, here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Open a case (with the caller's organisation in it).
+    OpenCase,
+    /// Add a member organisation to a visible case.
+    AddMember,
+    /// Fix a visible case's criteria before its runs.
+    FixCriteria,
+    /// Give one run criteria of its own instead of the case's.
+    SetRunCriteria,
+    /// Upload a model into a case the caller's organisation is in.
+    UploadModel,
+    /// Start a run on a visible model.
+    StartRun,
+    /// Download a scenario's training data.
+    DownloadData,
+    /// Read the audit log.
+    ReadAudit,
+    /// Verify the audit log's chain.
+    VerifyAudit,
+}
+
+impl Action {
+    /// The roles that may do it. Advisors inspect and change nothing; vendors bring models and
+    /// train on synthetic data; authorities own cases and their criteria; admins run the service.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Action::OpenCase | Action::AddMember | Action::FixCriteria | Action::SetRunCriteria => {
+                &[Role::Authority, Role::Admin]
+            }
+            Action::UploadModel => &[Role::Vendor],
+            Action::StartRun => &[Role::Vendor, Role::Authority, Role::Admin],
+            Action::DownloadData => &[Role::Vendor, Role::Admin],
+            Action::ReadAudit | Action::VerifyAudit => &[Role::Advisor, Role::Admin],
+        }
+    }
+
+    /// The action in a refusal's words.
+    fn what(self) -> &'static str {
+        match self {
+            Action::OpenCase => "creating a case",
+            Action::AddMember => "adding members to a case",
+            Action::FixCriteria => "fixing criteria",
+            Action::SetRunCriteria => "setting criteria for a run",
+            Action::UploadModel => "uploading a model",
+            Action::StartRun => "starting a run",
+            Action::DownloadData => "downloading training data",
+            Action::ReadAudit => "reading the audit log",
+            Action::VerifyAudit => "verifying the audit log",
+        }
+    }
+}
+
+/// Whether the caller may cancel `run` (which they can see): authorities and admins any run,
+/// vendors their organisation's, advisors none.
+pub fn may_cancel(caller: &Caller, run: &Run) -> bool {
+    match caller.role() {
+        Role::Admin | Role::Authority => true,
+        Role::Vendor => run.org_id == caller.org.id,
+        Role::Advisor => false,
+    }
+}
+
+/// 403 unless the caller may cancel `run`, saying why not.
+pub fn require_cancel(caller: &Caller, run: &Run) -> Result<(), ApiError> {
+    if may_cancel(caller, run) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(if caller.role() == Role::Advisor {
+            "advisors change nothing"
+        } else {
+            "only the organisation that started a run may cancel it"
+        }))
     }
 }
 
@@ -105,4 +189,20 @@ pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<(Run, Ca
         }
     }
     Ok((run, case))
+}
+
+/// The runs of a visible case that the caller may see.
+pub async fn runs_of_case(state: &AppState, caller: &Caller, case: &Case) -> Result<Vec<Run>, ApiError> {
+    let runs = state.store.list_runs(&case.id).await?;
+    if caller.role() != Role::Vendor {
+        return Ok(runs);
+    }
+    let mine: std::collections::HashSet<_> = visible_models(caller, state.store.list_models(&case.id).await?)
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    Ok(runs
+        .into_iter()
+        .filter(|r| r.org_id == caller.org.id || mine.contains(&r.model_id))
+        .collect())
 }

@@ -21,15 +21,15 @@ pub struct Inner {
     /// Models served over the Open Inference Protocol.
     pub models: crate::serving::Models,
     /// Live inference requests in flight, per user.
-    pub in_flight: crate::routes::v2::PerCaller,
+    pub in_flight: crate::v2::PerCaller,
     /// Recently authenticated tokens.
     pub callers: crate::middleware::CallerCache,
     /// The rate limit and refusal counts of callers without valid credentials.
     pub anonymous: crate::middleware::anonymous::Anonymous,
     /// Models recently found visible to a user, for live inference.
-    pub visible_models: crate::routes::v2::VisibleCache,
+    pub visible_models: crate::v2::VisibleCache,
     /// The audit page's last verification of the chain.
-    pub last_check: crate::routes::audit::LastCheck,
+    pub last_check: crate::app::audit::LastCheck,
     /// Reports already rendered as HTML.
     pub reports: crate::report_cache::ReportCache,
 }

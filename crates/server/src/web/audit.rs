@@ -3,8 +3,9 @@
 
 use super::layout::{self, NAME_CHARS, Nav, TEXT_CHARS, name, plain, short_id, table, user, when};
 use super::{PageResult, Session};
+use crate::app::audit::{AuditQuery, ChainStatus, filter};
 use crate::error::ApiError;
-use crate::routes::audit::{AuditQuery, ChainStatus, READS_AUDIT, filter};
+use crate::policy::Action;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -52,7 +53,7 @@ pub async fn list(
     s: Session,
     q: Result<Query<PageQuery>, QueryRejection>,
 ) -> PageResult {
-    s.caller.require(READS_AUDIT, "reading the audit log")?;
+    s.caller.require(Action::ReadAudit)?;
     let Query(p) = q.map_err(super::bad_query)?;
     let fresh = match p.check.as_deref() {
         None | Some("") => false,

@@ -6,12 +6,14 @@ use super::layout::{
 };
 use super::runs::run_form;
 use super::{PageError, PageResult, bad_form, check_form, see_other};
+use crate::app::cases::{fix_criteria, members_of};
+use crate::app::models::{accept, count_upload};
 use crate::error::ApiError;
+use crate::extract::{multipart_error, read_field};
+use crate::middleware::in_case;
 use crate::middleware::{AuditContext, AuditObject};
 use crate::policy;
-use crate::routes::cases::{MANAGES_CASES, fix_criteria, in_case, members_of, open_case};
-use crate::routes::models::{UPLOADS_MODELS, accept, count_upload, multipart_error, read_field};
-use crate::routes::runs::{STARTS_RUNS, visible_runs};
+use crate::policy::{Action, runs_of_case};
 use crate::state::AppState;
 use axum::Form;
 use axum::body::Bytes;
@@ -33,10 +35,10 @@ async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> Page
     for case in &cases {
         let members = members_of(&state.store, case).await?;
         let models = policy::visible_models(&s.caller, state.store.list_models(&case.id).await?).len();
-        let runs = visible_runs(state, &s.caller, case).await?.len();
+        let runs = runs_of_case(state, &s.caller, case).await?.len();
         rows.push((case, members, models, runs));
     }
-    let manages = MANAGES_CASES.contains(&s.caller.role());
+    let manages = s.caller.may(Action::OpenCase);
     let orgs = if manages {
         state.store.list_orgs().await?
     } else {
@@ -102,7 +104,7 @@ pub async fn create(
         }
     }
     check_form(&headers, &s, &csrf)?;
-    match open_case(
+    match crate::app::cases::open(
         &state,
         &s.caller,
         audit.on_success(StatusCode::SEE_OTHER),
@@ -141,8 +143,7 @@ async fn case_page(
     let members = members_of(&state.store, case).await?;
     let criteria = state.store.criteria(&case.id).await?;
     let models = policy::visible_models(&s.caller, state.store.list_models(&case.id).await?);
-    let runs = visible_runs(state, &s.caller, case).await?;
-    let role = s.caller.role();
+    let runs = runs_of_case(state, &s.caller, case).await?;
     let criteria_text = criteria
         .as_ref()
         .and_then(|c| serde_json::to_string_pretty(&c.json).ok())
@@ -163,7 +164,7 @@ async fn case_page(
                 (criteria_table(&c.json))
             }
         }
-        @if MANAGES_CASES.contains(&role) {
+        @if s.caller.may(Action::FixCriteria) {
             details open[criteria_error.is_some()] {
                 summary { "Change the criteria" }
                 @if let Some((_, e)) = criteria_error { div.notice.bad #criteria-error role="alert" { (user(e, TEXT_CHARS)) } }
@@ -182,7 +183,7 @@ async fn case_page(
         } @else {
             (models_table(&models))
         }
-        @if UPLOADS_MODELS.contains(&role) {
+        @if s.caller.may(Action::UploadModel) {
             p.actions { a.button #upload-link href={ "/ui/cases/" (case.id) "/upload" } { "Upload a model" } }
         }
         h2 #runs { "Runs" }
@@ -191,7 +192,7 @@ async fn case_page(
         } @else {
             (super::runs::runs_table(&runs, &models))
         }
-        @if STARTS_RUNS.contains(&role) && !models.is_empty() {
+        @if s.caller.may(Action::StartRun) && !models.is_empty() {
             h2 { "Start a run" }
             (run_form(s, &models, None, state.config.max_run_rows, None))
         }
@@ -258,7 +259,7 @@ pub async fn set_criteria(
     let Form(form) = form.map_err(bad_form)?;
     check_form(&headers, &s, &form.csrf)?;
     let case = policy::case(&state, &s.caller, &id).await?;
-    s.caller.require(MANAGES_CASES, "fixing criteria")?;
+    s.caller.require(Action::FixCriteria)?;
     let outcome = if form.criteria.len() > 64 << 10 {
         Err("the criteria text is over 64 KiB".to_owned())
     } else {
@@ -315,7 +316,7 @@ fn upload_form(s: &Session, case: &Case, findings: Option<(&str, &[String])>) ->
 
 pub async fn upload_page(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
     let case = policy::case(&state, &s.caller, &id).await?;
-    s.caller.require(UPLOADS_MODELS, "uploading a model")?;
+    s.caller.require(Action::UploadModel)?;
     Ok(in_case(&case, upload_form(&s, &case, None)))
 }
 
@@ -330,7 +331,7 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult {
     let case = policy::case(&state, &s.caller, &id).await?;
-    s.caller.require(UPLOADS_MODELS, "uploading a model")?;
+    s.caller.require(Action::UploadModel)?;
     let mut multipart = multipart.map_err(|e| bad_form(e.body_text()))?;
     let (mut csrf_ok, mut model, mut manifest) = (false, None, None);
     while let Some(mut field) = multipart
@@ -399,7 +400,7 @@ pub async fn upload(
 pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
     let (model, case) = policy::model(&state, &s.caller, &id).await?;
     let summary: Option<inference::inspect::Summary> = serde_json::from_value(model.inspection.clone()).ok();
-    let runs: Vec<_> = visible_runs(&state, &s.caller, &case)
+    let runs: Vec<_> = runs_of_case(&state, &s.caller, &case)
         .await?
         .into_iter()
         .filter(|r| r.model_id == model.id)
@@ -457,7 +458,7 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
                 }
             }))
         }
-        @if STARTS_RUNS.contains(&s.caller.role()) {
+        @if s.caller.may(Action::StartRun) {
             h2 { "Start a run" }
             (run_form(&s, std::slice::from_ref(&model), Some(&model), state.config.max_run_rows, None))
         }

@@ -100,7 +100,7 @@ pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u3
                             nav aria-label="main" {
                                 (nav_link("/ui/cases", "Cases", nav == Nav::Cases))
                                 (nav_link("/ui/runs", "Runs", nav == Nav::Runs))
-                                @if crate::routes::audit::READS_AUDIT.contains(&s.caller.role()) {
+                                @if s.caller.may(crate::policy::Action::ReadAudit) {
                                     (nav_link("/ui/audit", "Audit log", nav == Nav::Audit))
                                 }
                             }

@@ -48,12 +48,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ui/audit"),
 ];
 
-/// The page routes, to be merged into the service's router (inside its middleware).
-pub fn router(upload_limit: usize) -> Router<AppState> {
-    Router::new()
+/// The pages' routes and, apart, their static assets (which are not rate-limited or audited
+/// as reads), each to be put behind its face's middleware.
+pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/ui/cases") }))
         .route("/ui", get(|| async { Redirect::to("/ui/cases") }))
-        .route("/ui/assets/style.css", get(style))
         .route("/ui/login", get(auth::login_page).post(auth::login))
         .route("/ui/logout", post(auth::logout))
         .route("/ui/cases", get(cases::list).post(cases::create))
@@ -69,9 +69,13 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/ui/runs/{run}", get(runs::show))
         .route("/ui/runs/{run}/cancel", post(runs::cancel))
         .route("/ui/runs/{run}/report", get(runs::report))
-        .route("/ui/audit", get(audit::list))
-        .layer(axum::middleware::from_fn(framed_errors))
-        .layer(axum::middleware::map_response(page_headers))
+        .route("/ui/audit", get(audit::list));
+    let assets = Router::new().route("/ui/assets/style.css", get(style));
+    let framed = |r: Router<AppState>| {
+        r.layer(axum::middleware::from_fn(framed_errors))
+            .layer(axum::middleware::map_response(page_headers))
+    };
+    (framed(pages), framed(assets))
 }
 
 /// What every page's answer carries: a policy that allows no script and only our own

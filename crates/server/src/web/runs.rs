@@ -4,13 +4,13 @@ use super::layout::{
     self, NAME_CHARS, Nav, TEXT_CHARS, csrf_field, name, plain, short_id, state_badge, table, user, when,
 };
 use super::{CsrfOnly, PageError, PageResult, Session, bad_form, check_form, see_other};
+use crate::api::runs::html_report_response;
+use crate::app::runs::{RunRequest, render_report, report_lang, start};
 use crate::error::ApiError;
+use crate::middleware::in_case;
 use crate::middleware::{AuditCase, AuditObject};
 use crate::policy;
-use crate::routes::cases::in_case;
-use crate::routes::runs::{
-    NewRunBody, cancel_run, html_report_response, may_cancel, render_report, start, visible_runs,
-};
+use crate::policy::{may_cancel, runs_of_case};
 use crate::state::AppState;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -110,7 +110,7 @@ pub async fn list(
     let (mut runs, mut models) = (Vec::new(), Vec::new());
     for case in &cases {
         runs.extend(
-            visible_runs(&state, &s.caller, case)
+            runs_of_case(&state, &s.caller, case)
                 .await?
                 .into_iter()
                 .filter(|r| want.is_none_or(|w| r.state == w)),
@@ -192,7 +192,7 @@ pub async fn create(
 }
 
 /// The API's request from the form's text fields.
-fn body_of(f: &RunForm) -> Result<NewRunBody, ApiError> {
+fn body_of(f: &RunForm) -> Result<RunRequest, ApiError> {
     let number = |v: &str, name: &str| -> Result<u64, ApiError> {
         let v = v.trim();
         if v.is_empty() {
@@ -205,7 +205,7 @@ fn body_of(f: &RunForm) -> Result<NewRunBody, ApiError> {
             ))
         })
     };
-    Ok(NewRunBody {
+    Ok(RunRequest {
         model_id: f.model_id.clone(),
         scenario: None,
         rows: number(&f.rows, "citizens")?,
@@ -286,7 +286,7 @@ pub async fn cancel(
 ) -> PageResult {
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
-    let (run, case) = cancel_run(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &id).await?;
+    let (run, case) = crate::app::runs::cancel(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &id).await?;
     let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
     r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
     Ok(r)
@@ -304,7 +304,7 @@ pub async fn report(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> PageResult {
     let Query(q) = q.map_err(super::bad_query)?;
-    let lang = crate::routes::runs::report_lang(q.lang.as_deref())?;
+    let lang = report_lang(q.lang.as_deref())?;
     let (html, case) = render_report(&state, &s.caller, &id, lang).await?;
     let mut r = html_report_response(html);
     r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));

@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::meta::Role;
 
 pub async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.count_runs_by_state().await?;
@@ -39,8 +38,11 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-pub async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({"user": caller.user, "org": caller.org}))
+pub async fn me(caller: Caller) -> Json<super::views::Me> {
+    Json(super::views::Me {
+        user: caller.user,
+        org: caller.org,
+    })
 }
 
 pub async fn scenarios(_: Caller) -> Json<Value> {
@@ -81,7 +83,7 @@ pub async fn dataset(
     Path(name): Path<String>,
     Query(q): Query<DatasetQuery>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::Vendor, Role::Admin], "downloading training data")?;
+    caller.require(crate::policy::Action::DownloadData)?;
     if q.rows == 0 || q.rows > state.config.max_dataset_rows {
         return Err(ApiError::bad_request(format!(
             "rows must be in 1..={}, got {}",

@@ -7,16 +7,19 @@
 //! the model's own tensors from those columns exactly as in an evaluation run, in the same
 //! isolated workers. Who may call a model is who may see it. Errors are `{"error": "..."}`.
 
+use crate::cache::Ttl;
 use crate::policy::{self, Caller};
 use crate::serving::{ColumnInput, Lease, ServeFailure, Served, StartError};
 use crate::state::AppState;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use axum::Json;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -563,27 +566,41 @@ fn to_batch(served: &Served, inputs: &[InputTensor], max_rows: usize) -> V2Resul
 /// query. Only grants are cached and nothing can revoke one (members are never removed from
 /// a case, models never move), and entries expire after 30 seconds. Bounded: a full cache is
 /// emptied.
-#[derive(Default)]
-pub struct VisibleCache(std::sync::Mutex<VisibleMap>);
+pub struct VisibleCache(Ttl<(String, String), store::meta::Model>);
 
-type VisibleMap = std::collections::HashMap<(String, String), (store::meta::Model, std::time::Instant)>;
+impl Default for VisibleCache {
+    fn default() -> Self {
+        Self(Ttl::new(std::time::Duration::from_secs(30), 10_000))
+    }
+}
 
 impl VisibleCache {
     fn get(&self, key: &(String, String)) -> Option<store::meta::Model> {
-        let map = self.0.lock().ok()?;
-        map.get(key)
-            .filter(|(_, at)| at.elapsed() < std::time::Duration::from_secs(30))
-            .map(|(m, _)| m.clone())
+        self.0.get(key)
     }
 
     fn put(&self, key: (String, String), model: store::meta::Model) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= 10_000 {
-                map.clear();
-            }
-            map.insert(key, (model, std::time::Instant::now()));
-        }
+        self.0.put(key, model);
     }
+}
+
+/// The protocol's health probes, which need no model and no caller.
+pub fn health() -> Router<AppState> {
+    Router::new()
+        .route("/v2/health/live", get(live))
+        .route("/v2/health/ready", get(ready))
+}
+
+/// The protocol's model routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/models/{model}", get(model_metadata))
+        .route("/v2/models/{model}/versions/{version}", get(model_version_metadata))
+        .route("/v2/models/{model}/ready", get(model_ready))
+        .route("/v2/models/{model}/versions/{version}/ready", get(model_version_ready))
+        .route("/v2/models/{model}/infer", post(infer))
+        .route("/v2/models/{model}/versions/{version}/infer", post(infer_version))
 }
 
 /// Live inference requests in flight per user, so one caller cannot take every worker and

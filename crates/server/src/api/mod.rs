@@ -1,16 +1,17 @@
-//! The HTTP API under `/api/v1`, plus `/healthz` and `/metrics`.
+//! The JSON API under `/api/v1`, plus `/healthz` and `/metrics`: one face of the service.
 //!
-//! Every route and its role rule is listed here and in `openapi.json`; a test checks the two
-//! agree. Handlers live in one module per resource.
+//! Handlers read the request, call `app` (which asks `policy`), and write typed answers
+//! (`views`). Every route is listed here and in `openapi.json`; a test checks the two agree.
 
-pub(crate) mod audit;
-pub(crate) mod cases;
+mod audit;
+mod cases;
 mod info;
-pub(crate) mod models;
+mod models;
 pub(crate) mod runs;
-pub(crate) mod v2;
+mod views;
 
 use crate::error::ApiError;
+use crate::middleware::Face;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -57,11 +58,36 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v2/models/{model}/versions/{version}/infer"),
 ];
 
+/// The service's router: each face a sub-router behind its own [`Face`] layer.
 pub fn router(state: AppState) -> Router {
     let upload_limit = (state.config.max_model_bytes + state.config.max_manifest_bytes + (64 << 10)) as usize;
-    let api = Router::new()
-        .route("/healthz", get(info::health))
-        .route("/metrics", get(info::metrics))
+    let layer = |face: Face| axum::middleware::from_fn_with_state((state.clone(), face), crate::middleware::around);
+    let (pages, assets) = crate::web::routers(upload_limit);
+    Router::new()
+        .merge(api(upload_limit).route_layer(layer(Face::API)))
+        .merge(
+            Router::new()
+                .route("/healthz", get(info::health))
+                .merge(crate::v2::health())
+                .route_layer(layer(Face::HEALTH)),
+        )
+        .merge(
+            Router::new()
+                .route("/metrics", get(info::metrics))
+                .route_layer(layer(Face::METRICS)),
+        )
+        .merge(crate::v2::router().route_layer(layer(Face::INFERENCE)))
+        .merge(pages.route_layer(layer(Face::PAGES)))
+        .merge(assets.route_layer(layer(Face::ASSETS)))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The JSON API's routes.
+fn api(upload_limit: usize) -> Router<AppState> {
+    Router::new()
         .route("/api/v1/openapi.json", get(info::openapi))
         .route("/api/v1/me", get(info::me))
         .route("/api/v1/scenarios", get(info::scenarios))
@@ -94,27 +120,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{run}/report.html", get(runs::report_html))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
-        .route("/v2/health/live", get(v2::live))
-        .route("/v2/health/ready", get(v2::ready))
-        .route("/v2", get(v2::server_metadata))
-        .route("/v2/models/{model}", get(v2::model_metadata))
-        .route("/v2/models/{model}/versions/{version}", get(v2::model_version_metadata))
-        .route("/v2/models/{model}/ready", get(v2::model_ready))
-        .route(
-            "/v2/models/{model}/versions/{version}/ready",
-            get(v2::model_version_ready),
-        )
-        .route("/v2/models/{model}/infer", post(v2::infer))
-        .route("/v2/models/{model}/versions/{version}/infer", post(v2::infer_version))
-        .merge(crate::web::router(upload_limit))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::middleware::around,
-        ));
-    api.fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
 }
 
 /// Answers outside the routes get a request id too.

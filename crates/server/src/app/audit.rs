@@ -1,14 +1,10 @@
-//! The audit log, for advisors and admins: filtered listing and chain verification.
+//! The audit log: the filter of a listing, and verification of the whole chain.
 
+use crate::cache::Ttl;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Query;
-use crate::policy::Caller;
 use crate::state::AppState;
-use axum::Json;
-use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use store::meta::{AuditFilter, Role};
+use store::meta::AuditFilter;
 use store::{CaseId, Timestamp};
 
 #[derive(Debug, Deserialize)]
@@ -24,19 +20,6 @@ pub struct AuditQuery {
     pub offset: Option<String>,
     /// `oldest` (default) or `newest` first.
     pub order: Option<String>,
-}
-
-/// Who may read and verify the audit log.
-pub const READS_AUDIT: &[Role] = &[Role::Advisor, Role::Admin];
-
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(READS_AUDIT, "reading the audit log")?;
-    let entries = state.store.list_audit(&filter(&q)?).await?;
-    Ok(Json(json!({"entries": entries})))
 }
 
 /// Most entries one page lists.
@@ -92,18 +75,6 @@ pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
     Ok(filter)
 }
 
-pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(READS_AUDIT, "verifying the audit log")?;
-    Ok(Json(match chain_status(&state).await? {
-        ChainStatus::Intact { entries, head } => json!({
-            "intact": true,
-            "entries": entries,
-            "head": head.map(|(seq, hash)| json!({"seq": seq, "hash": hash})),
-        }),
-        ChainStatus::Broken(b) => json!({"intact": false, "break": b}),
-    }))
-}
-
 /// What verifying the whole chain found.
 #[derive(Debug, Clone)]
 pub enum ChainStatus {
@@ -132,26 +103,25 @@ pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
 /// page does not verify a long chain on every view. The page says when it was checked and
 /// can ask for a check now; the API's `/audit/verify` and `sandkasse audit verify` always
 /// check in full.
-#[derive(Default)]
-pub struct LastCheck(std::sync::Mutex<Option<(std::time::Instant, String, ChainStatus)>>);
+pub struct LastCheck(Ttl<(), (ChainStatus, String)>);
+
+impl Default for LastCheck {
+    fn default() -> Self {
+        Self(Ttl::new(Self::MAX_AGE, 1))
+    }
+}
 
 impl LastCheck {
     pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
     /// The status and when it was found (RFC 3339): reused if young enough and not `fresh`.
     pub async fn status(&self, state: &AppState, fresh: bool) -> ApiResult<(ChainStatus, String)> {
-        if !fresh
-            && let Ok(last) = self.0.lock()
-            && let Some((at, when, status)) = last.as_ref()
-            && at.elapsed() < Self::MAX_AGE
-        {
-            return Ok((status.clone(), when.clone()));
+        if !fresh && let Some(last) = self.0.get(&()) {
+            return Ok(last);
         }
         let status = chain_status(state).await?;
         let when = Timestamp::now().as_str().to_owned();
-        if let Ok(mut last) = self.0.lock() {
-            *last = Some((std::time::Instant::now(), when.clone(), status.clone()));
-        }
+        self.0.put((), (status.clone(), when.clone()));
         Ok((status, when))
     }
 }

@@ -1,0 +1,90 @@
+//! `/api/v1/.../models`: uploads (inspected before anything is stored) and reads.
+
+use crate::app;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{multipart_error, read_field};
+use crate::middleware::{AuditContext, in_case};
+use crate::policy::{self, Action, Caller};
+use crate::state::AppState;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use store::meta::Model;
+
+pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    let models = app::models::of_case(&state, &caller, &case).await?;
+    Ok(in_case(&case, axum::Json(models)))
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (model, case) = policy::model(&state, &caller, &id).await?;
+    Ok(in_case(&case, axum::Json(model)))
+}
+
+pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (model, case) = policy::model(&state, &caller, &id).await?;
+    Ok(in_case(&case, axum::Json(model.inspection)))
+}
+
+/// `multipart/form-data` with parts `model` (ONNX) and `manifest` (TOML or JSON). Inspection
+/// and the manifest check run before anything is stored; a rejection is 422 with the
+/// findings, and stores nothing.
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    audit: AuditContext,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Response> {
+    let case = policy::case(&state, &caller, &id).await?;
+    // Refused before a byte of the body is read.
+    caller.require(Action::UploadModel)?;
+    let result = receive(&state, &caller, audit.on_success(StatusCode::CREATED), &case, multipart).await;
+    app::models::count_upload(&state, &result);
+    let created = result?;
+    Ok(in_case(&case, (StatusCode::CREATED, axum::Json(&created))))
+}
+
+async fn receive(
+    state: &AppState,
+    caller: &Caller,
+    audit: crate::middleware::Audit<'_>,
+    case: &store::meta::Case,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Model> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send multipart/form-data with parts `model` and `manifest`: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let (mut model, mut manifest) = (None, None);
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error("reading the upload", e))?
+    {
+        match field.name().unwrap_or_default() {
+            "model" if model.is_none() => {
+                model = Some(read_field(&mut field, "model", state.config.max_model_bytes).await?);
+            }
+            "manifest" if manifest.is_none() => {
+                manifest = Some(read_field(&mut field, "manifest", state.config.max_manifest_bytes).await?);
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unexpected or repeated part {:?}; send exactly `model` and `manifest`",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    }
+    let model = model.ok_or_else(|| ApiError::bad_request("the part `model` is missing"))?;
+    let manifest = manifest.ok_or_else(|| ApiError::bad_request("the part `manifest` is missing"))?;
+    app::models::accept(state, caller, audit, case, model, manifest).await
+}
