@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::StoreError;
 
 /// An error answer. `code` is a stable word for programs; `message` is for people.
@@ -74,9 +74,32 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
+/// What an error answer's body is.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// An error: a stable word for programs, a sentence for people, and details where there are some
+/// (the findings of a rejected model, the limits of a refused run).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`, `internal`, ...
+    pub code: String,
+    pub message: String,
+    pub details: Value,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                details: self.details,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -23,7 +23,7 @@ pub const GENESIS_PREV_HASH: &str = "0000000000000000000000000000000000000000000
 const DOMAIN: &[u8] = b"sandkasse-audit-v1\0";
 
 /// One entry of the chain as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// 1 for the first entry, then consecutive.
     pub seq: i64,
@@ -125,7 +125,7 @@ pub fn entry_hash(e: &AuditEntry) -> String {
 }
 
 /// How a chain is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakKind {
     /// An entry's content no longer matches its hash.
@@ -140,7 +140,7 @@ pub enum BreakKind {
 }
 
 /// The first point at which a chain fails verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema)]
 #[error("audit chain broken at entry {seq} ({kind:?}): {message}")]
 pub struct ChainBreak {
     pub seq: i64,

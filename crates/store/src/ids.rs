@@ -51,6 +51,21 @@ macro_rules! id_type {
             }
         }
 
+        /// A string of 32 lowercase hex characters, so a generated client (and a fuzzer) sends well-formed ids.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{32}$",
+                    "description": concat!("The id of a ", $kind, ": 32 lowercase hex characters."),
+                })
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -11,7 +11,7 @@ use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, UserId};
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -83,7 +83,7 @@ impl RunState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Org {
     pub id: OrgId,
     pub name: String,
@@ -114,7 +114,7 @@ pub struct NewSession<'a> {
 }
 
 /// A user; the token is not here because the store never has it after [`crate::Store::create_user`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
@@ -123,7 +123,7 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Case {
     pub id: CaseId,
     pub name: String,
@@ -144,7 +144,7 @@ pub struct NewModel {
     pub inspection: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Model {
     pub id: ModelId,
     pub case_id: CaseId,
@@ -169,7 +169,7 @@ pub struct NewRun {
     pub total_rows: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
     pub id: RunId,
     pub case_id: CaseId,
@@ -199,7 +199,7 @@ pub struct OrgLoad {
 }
 
 /// The evaluation criteria fixed for a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Criteria {
     pub case_id: CaseId,
     pub json: Value,

@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 #[serde(try_from = "String", into = "String")]
 pub struct Timestamp(String);
 
+/// Fixed-width RFC 3339 UTC text; described as such so that clients parse it as a time.
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "A time in UTC, RFC 3339 with microseconds: 2026-01-31T12:00:00.000000Z.",
+        })
+    }
+}
+
 /// Why a string is not an accepted timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an RFC 3339 UTC timestamp like 2026-01-31T12:00:00Z: {0:?}")]

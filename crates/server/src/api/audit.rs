@@ -1,5 +1,6 @@
 //! `/api/v1/audit`: the audit log for advisors and admins, listed and verified.
 
+use super::views::{AuditPage, ChainHead, ChainView};
 use crate::app::audit::{AuditQuery, ChainStatus, chain_status, filter};
 use crate::error::ApiResult;
 use crate::extract::Query;
@@ -7,26 +8,56 @@ use crate::policy::{Action, Caller};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 
+#[utoipa::path(
+    get,
+    operation_id = "listAudit",
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(AuditQuery),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "A page of the audit log.", body = crate::api::schemas::AuditPage),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     caller.require(Action::ReadAudit)?;
     let entries = state.store.list_audit(&filter(&q)?).await?;
-    Ok(Json(json!({"entries": entries})))
+    Ok(Json(AuditPage { entries }))
 }
 
-pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    operation_id = "verifyAudit",
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Whether every hash and link of the chain holds.", body = crate::api::schemas::ChainView),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
+pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ChainView>> {
     caller.require(Action::VerifyAudit)?;
     Ok(Json(match chain_status(&state).await? {
-        ChainStatus::Intact { entries, head } => json!({
-            "intact": true,
-            "entries": entries,
-            "head": head.map(|(seq, hash)| json!({"seq": seq, "hash": hash})),
-        }),
-        ChainStatus::Broken(b) => json!({"intact": false, "break": b}),
+        ChainStatus::Intact { entries, head } => ChainView::Intact {
+            intact: true,
+            entries,
+            head: head.map(|(seq, hash)| ChainHead { seq, hash }),
+        },
+        ChainStatus::Broken(b) => ChainView::Broken { intact: false, at: b },
     }))
 }

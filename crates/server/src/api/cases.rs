@@ -14,6 +14,20 @@ use serde::Deserialize;
 use serde_json::Value;
 use store::meta::Org;
 
+#[utoipa::path(
+    get,
+    operation_id = "listCases",
+    path = "/api/v1/cases",
+    tag = "cases",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The cases the caller may see.", body = Vec<crate::api::schemas::Case>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<CaseView>>> {
     let cases = policy::cases(&state, &caller).await?;
     let mut out = Vec::with_capacity(cases.len());
@@ -24,14 +38,35 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<ax
 }
 
 /// A case to open: its name, and the organisations besides the caller's that are in it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCase {
+    /// 1 to 200 characters.
     name: String,
+    /// Organisations besides the caller's, by id or name.
     #[serde(default)]
     members: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "createCase",
+    path = "/api/v1/cases",
+    tag = "cases",
+    request_body = crate::api::schemas::NewCase,
+    security(("token" = [])),
+    responses(
+        (status = 201, description = "The case opened.", body = crate::api::schemas::Case),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
+        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,12 +85,44 @@ pub async fn create(
     Ok(in_case(&case, (StatusCode::CREATED, axum::Json(body))))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getCase",
+    path = "/api/v1/cases/{case}",
+    tag = "cases",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The case.", body = crate::api::schemas::Case),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let body = CaseView::of(&state.store, case.clone()).await?;
     Ok(in_case(&case, axum::Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "listMembers",
+    path = "/api/v1/cases/{case}/members",
+    tag = "cases",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The member organisations.", body = Vec<crate::api::schemas::Org>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn members(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let members: Vec<Org> = app::cases::members_of(&state.store, &case).await?;
@@ -63,12 +130,34 @@ pub async fn members(State(state): State<AppState>, caller: Caller, Path(id): Pa
 }
 
 /// An organisation to add to a case, by id or by name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     org: String,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "addMember",
+    path = "/api/v1/cases/{case}/members",
+    tag = "cases",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    request_body = crate::api::schemas::NewMember,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The members after.", body = Vec<crate::api::schemas::Org>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
+        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,6 +170,22 @@ pub async fn add_member(
     Ok(in_case(&case, axum::Json(members)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getCriteria",
+    path = "/api/v1/cases/{case}/criteria",
+    tag = "cases",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The criteria fixed for the case.", body = crate::api::schemas::Criteria),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let c = state
@@ -92,12 +197,36 @@ pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): P
 }
 
 /// The criteria to fix for a case, each as the engine reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetCriteria {
+    /// Each checked by the evaluation engine's own reader, so a wrong one is refused by name.
+    #[schemars(with = "Vec<fairness::criteria::Criterion>")]
     criteria: Vec<Value>,
 }
 
+#[utoipa::path(
+    put,
+    operation_id = "fixCriteria",
+    path = "/api/v1/cases/{case}/criteria",
+    tag = "cases",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    request_body = crate::api::schemas::SetCriteria,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The criteria as fixed.", body = crate::api::schemas::Criteria),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
+        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn set_criteria(
     State(state): State<AppState>,
     caller: Caller,

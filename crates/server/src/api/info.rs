@@ -10,13 +10,28 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-pub async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    operation_id = "health", path = "/healthz", tag = "service", responses(
+    (status = 200, description = "The service and its database answer.", body = crate::api::schemas::Health),
+    (status = 500, description = "The database does not answer.", body = crate::api::schemas::Error)
+))]
+pub async fn health(State(state): State<AppState>) -> ApiResult<Json<super::views::Health>> {
     state.store.count_runs_by_state().await?;
-    Ok(Json(json!({"status": "ok", "database": state.store.backend()})))
+    Ok(Json(super::views::Health {
+        status: "ok".to_owned(),
+        database: state.store.backend().to_owned(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "metrics", path = "/metrics", tag = "service", security((), ("metrics_token" = [])), responses(
+    (status = 200, description = "Prometheus text exposition.", body = String, content_type = "text/plain"),
+    (status = 429, description = "Too many anonymous requests from this address.", body = crate::api::schemas::Error),
+    (status = 500, description = "The database does not answer.", body = crate::api::schemas::Error)
+))]
 pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
     let runs = state.store.count_runs_by_state().await?;
     let gauges = crate::metrics::Gauges {
@@ -32,12 +47,40 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         .into_response())
 }
 
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+/// The OpenAPI document, made once.
+static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document.
+#[utoipa::path(
+    get,
+    operation_id = "openapi", path = "/api/v1/openapi.json", tag = "service", responses(
+    (status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)
+))]
+pub async fn openapi() -> ApiResult<Response> {
+    let text = match OPENAPI.get() {
+        Some(t) => t,
+        None => {
+            let t =
+                super::document_json().map_err(|e| ApiError::internal(format!("writing the OpenAPI document: {e}")))?;
+            OPENAPI.get_or_init(|| t)
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], text.clone()).into_response())
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "me",
+    path = "/api/v1/me",
+    tag = "identity",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The caller and their organisation.", body = crate::api::schemas::Me),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn me(caller: Caller) -> Json<super::views::Me> {
     Json(super::views::Me {
         user: caller.user,
@@ -45,19 +88,49 @@ pub async fn me(caller: Caller) -> Json<super::views::Me> {
     })
 }
 
-pub async fn scenarios(_: Caller) -> Json<Value> {
-    Json(Value::Array(synth::scenario::catalogue()))
+#[utoipa::path(
+    get,
+    operation_id = "listScenarios",
+    path = "/api/v1/scenarios",
+    tag = "scenarios",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Every scenario.", body = Vec<crate::api::schemas::Scenario>),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
+pub async fn scenarios(_: Caller) -> ApiResult<Json<Vec<super::views::ScenarioView>>> {
+    Ok(Json(super::views::scenarios()?))
 }
 
-pub async fn scenario(_: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    synth::scenario::catalogue()
+#[utoipa::path(
+    get,
+    operation_id = "getScenario",
+    path = "/api/v1/scenarios/{scenario}",
+    tag = "scenarios",
+    params(("scenario" = String, Path, description = "The scenario's name, e.g. `unemployment-risk`.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The scenario.", body = crate::api::schemas::Scenario),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
+pub async fn scenario(_: Caller, Path(name): Path<String>) -> ApiResult<Json<super::views::ScenarioView>> {
+    super::views::scenarios()?
         .into_iter()
-        .find(|s| s["name"] == name.as_str())
+        .find(|s| s.name == name)
         .map(Json)
         .ok_or_else(|| ApiError::not_found("scenario", &name))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetQuery {
     #[serde(default = "default_rows")]
@@ -77,6 +150,23 @@ fn default_rows() -> u64 {
 /// temporary files take. A client that accepts no bytes for `download_idle_timeout` loses its download: the
 /// file is closed (and with it gone from the disk) and the slot freed, whatever the connection does after.
 /// A client that goes away while the file is generated stops the generation.
+#[utoipa::path(
+    get,
+    operation_id = "downloadDataset",
+    path = "/api/v1/scenarios/{scenario}/dataset",
+    tag = "scenarios",
+    params(("scenario" = String, Path, description = "The scenario's name."), DatasetQuery),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The `train` split as Parquet.", body = crate::api::schemas::Binary, content_type = "application/vnd.apache.parquet"),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn dataset(
     State(state): State<AppState>,
     caller: Caller,

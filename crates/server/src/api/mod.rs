@@ -1,13 +1,16 @@
 //! The JSON API under `/api/v1`, plus `/healthz` and `/metrics`: one face of the service.
 //!
 //! Handlers read the request, call `app` (which asks `policy`), and write typed answers
-//! (`views`). Every route is listed here and in `openapi.json`; a test checks the two agree.
+//! (`views`). Each handler's `#[utoipa::path]` both registers its route and documents it, so the
+//! router and the OpenAPI document cannot disagree; `openapi.json` is that document's snapshot.
 
 mod audit;
 mod cases;
 mod info;
 mod models;
+pub(crate) mod openapi;
 pub(crate) mod runs;
+pub(crate) mod schemas;
 mod views;
 
 use crate::error::ApiError;
@@ -15,68 +18,23 @@ use crate::middleware::Face;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-
-/// `(method, path)` of every route, in the router's own syntax.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/healthz"),
-    ("GET", "/metrics"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/api/v1/me"),
-    ("GET", "/api/v1/scenarios"),
-    ("GET", "/api/v1/scenarios/{scenario}"),
-    ("GET", "/api/v1/scenarios/{scenario}/dataset"),
-    ("GET", "/api/v1/cases"),
-    ("POST", "/api/v1/cases"),
-    ("GET", "/api/v1/cases/{case}"),
-    ("GET", "/api/v1/cases/{case}/members"),
-    ("POST", "/api/v1/cases/{case}/members"),
-    ("GET", "/api/v1/cases/{case}/criteria"),
-    ("PUT", "/api/v1/cases/{case}/criteria"),
-    ("GET", "/api/v1/cases/{case}/models"),
-    ("POST", "/api/v1/cases/{case}/models"),
-    ("GET", "/api/v1/models/{model}"),
-    ("GET", "/api/v1/models/{model}/inspection"),
-    ("GET", "/api/v1/cases/{case}/runs"),
-    ("GET", "/api/v1/runs"),
-    ("POST", "/api/v1/runs"),
-    ("GET", "/api/v1/runs/{run}"),
-    ("POST", "/api/v1/runs/{run}/cancel"),
-    ("GET", "/api/v1/runs/{run}/report"),
-    ("GET", "/api/v1/runs/{run}/report.md"),
-    ("GET", "/api/v1/runs/{run}/report.html"),
-    ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/audit/verify"),
-    ("GET", "/v2/health/live"),
-    ("GET", "/v2/health/ready"),
-    ("GET", "/v2"),
-    ("GET", "/v2/models/{model}"),
-    ("GET", "/v2/models/{model}/versions/{version}"),
-    ("GET", "/v2/models/{model}/ready"),
-    ("GET", "/v2/models/{model}/versions/{version}/ready"),
-    ("POST", "/v2/models/{model}/infer"),
-    ("POST", "/v2/models/{model}/versions/{version}/infer"),
-];
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The service's router: each face a sub-router behind its own [`Face`] layer.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = (state.config.max_model_bytes + state.config.max_manifest_bytes + (64 << 10)) as usize;
+    let upload_limit = upload_limit(&state);
     let layer = |face: Face| axum::middleware::from_fn_with_state((state.clone(), face), crate::middleware::around);
+    let faces = Faces::new(upload_limit);
     let (pages, assets) = crate::web::routers(upload_limit);
-    Router::new()
-        .merge(api(upload_limit).route_layer(layer(Face::API)))
-        .merge(
-            Router::new()
-                .route("/healthz", get(info::health))
-                .merge(crate::v2::health())
-                .route_layer(layer(Face::HEALTH)),
-        )
-        .merge(
-            Router::new()
-                .route("/metrics", get(info::metrics))
-                .route_layer(layer(Face::METRICS)),
-        )
-        .merge(crate::v2::router().route_layer(layer(Face::INFERENCE)))
+    let (documented, _) = OpenApiRouter::new()
+        .merge(faces.api.route_layer(layer(Face::API)))
+        .merge(faces.health.route_layer(layer(Face::HEALTH)))
+        .merge(faces.metrics.route_layer(layer(Face::METRICS)))
+        .merge(faces.inference.route_layer(layer(Face::INFERENCE)))
+        .split_for_parts();
+    documented
         .merge(pages.route_layer(layer(Face::PAGES)))
         .merge(assets.route_layer(layer(Face::ASSETS)))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -85,41 +43,94 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The JSON API's routes.
-fn api(upload_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(info::openapi))
-        .route("/api/v1/me", get(info::me))
-        .route("/api/v1/scenarios", get(info::scenarios))
-        .route("/api/v1/scenarios/{scenario}", get(info::scenario))
-        .route("/api/v1/scenarios/{scenario}/dataset", get(info::dataset))
-        .route("/api/v1/cases", get(cases::list).post(cases::create))
-        .route("/api/v1/cases/{case}", get(cases::get))
-        .route(
-            "/api/v1/cases/{case}/members",
-            get(cases::members).post(cases::add_member),
-        )
-        .route(
-            "/api/v1/cases/{case}/criteria",
-            get(cases::criteria).put(cases::set_criteria),
-        )
-        .route(
-            "/api/v1/cases/{case}/models",
-            get(models::list)
-                .post(models::upload)
-                .layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/api/v1/models/{model}", get(models::get))
-        .route("/api/v1/models/{model}/inspection", get(models::inspection))
-        .route("/api/v1/cases/{case}/runs", get(runs::list_case))
-        .route("/api/v1/runs", get(runs::list).post(runs::create))
-        .route("/api/v1/runs/{run}", get(runs::get))
-        .route("/api/v1/runs/{run}/cancel", post(runs::cancel))
-        .route("/api/v1/runs/{run}/report", get(runs::report))
-        .route("/api/v1/runs/{run}/report.md", get(runs::report_md))
-        .route("/api/v1/runs/{run}/report.html", get(runs::report_html))
-        .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/audit/verify", get(audit::verify))
+/// The largest model upload: the model, the manifest and the multipart framing.
+fn upload_limit(state: &AppState) -> usize {
+    (state.config.max_model_bytes + state.config.max_manifest_bytes + (64 << 10)) as usize
+}
+
+/// The faces the OpenAPI document describes, each a router of annotated handlers.
+struct Faces {
+    api: OpenApiRouter<AppState>,
+    health: OpenApiRouter<AppState>,
+    metrics: OpenApiRouter<AppState>,
+    inference: OpenApiRouter<AppState>,
+}
+
+impl Faces {
+    fn new(upload_limit: usize) -> Self {
+        let (schemas, paths, uploads) = routes!(models::list, models::upload);
+        let uploads = uploads.layer(DefaultBodyLimit::max(upload_limit));
+        let api = OpenApiRouter::with_openapi(openapi::Base::openapi())
+            .routes(routes!(info::openapi))
+            .routes(routes!(info::me))
+            .routes(routes!(info::scenarios))
+            .routes(routes!(info::scenario))
+            .routes(routes!(info::dataset))
+            .routes(routes!(cases::list, cases::create))
+            .routes(routes!(cases::get))
+            .routes(routes!(cases::members, cases::add_member))
+            .routes(routes!(cases::criteria, cases::set_criteria))
+            .routes((schemas, paths, uploads))
+            .routes(routes!(models::get))
+            .routes(routes!(models::inspection))
+            .routes(routes!(runs::list_case))
+            .routes(routes!(runs::list, runs::create))
+            .routes(routes!(runs::get))
+            .routes(routes!(runs::cancel))
+            .routes(routes!(runs::report))
+            .routes(routes!(runs::report_md))
+            .routes(routes!(runs::report_html))
+            .routes(routes!(audit::list))
+            .routes(routes!(audit::verify));
+        Self {
+            api,
+            health: OpenApiRouter::new()
+                .routes(routes!(info::health))
+                .merge(crate::v2::health()),
+            metrics: OpenApiRouter::new().routes(routes!(info::metrics)),
+            inference: crate::v2::router(),
+        }
+    }
+}
+
+/// The OpenAPI document of the JSON API, the probes and the Open Inference Protocol, made from
+/// the same routers the service serves.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let faces = Faces::new(0);
+    OpenApiRouter::new()
+        .merge(faces.api)
+        .merge(faces.health)
+        .merge(faces.metrics)
+        .merge(faces.inference)
+        .into_openapi()
+}
+
+/// The document as JSON text, the same bytes every time: the schemas' keywords travel in maps
+/// without an order, so the text is written from a sorted JSON value.
+pub fn document_json() -> Result<String, serde_json::Error> {
+    let value = serde_json::to_value(document())?;
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// `(METHOD, path)` of every documented route, read from the document: the list is derived,
+/// never kept by hand.
+pub fn routes() -> Vec<(String, String)> {
+    let doc = document();
+    let mut out = Vec::new();
+    for (path, item) in doc.paths.paths.iter() {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ] {
+            if op.is_some() {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Answers outside the routes get a request id too.
@@ -151,4 +162,67 @@ async fn method_not_allowed() -> axum::response::Response {
         "method_not_allowed",
         "this endpoint does not take that method",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed `openapi.json` is the generated document: any change to a route, a
+    /// parameter or a schema shows up here. `UPDATE_OPENAPI=1` writes it anew.
+    #[test]
+    fn the_openapi_document_is_the_committed_snapshot() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let doc = super::document_json().unwrap();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &doc).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap();
+        assert!(
+            committed == doc,
+            "openapi.json differs from the generated document; run UPDATE_OPENAPI=1 cargo test -p server and review the diff"
+        );
+    }
+
+    /// No two types bring different schemas under one name.
+    #[test]
+    fn no_two_schemas_share_a_name() {
+        let mut seen: std::collections::HashMap<String, serde_json::Value> = Default::default();
+        for (name, schema) in super::schemas::definitions() {
+            let json = serde_json::to_value(&schema).unwrap();
+            if let Some(before) = seen.insert(name.clone(), json.clone()) {
+                assert_eq!(before, json, "two different schemas are named {name}");
+            }
+        }
+        assert!(seen.len() > 30);
+    }
+
+    /// Every `$ref` in the document names a schema the document has: a type presented to the
+    /// document without its definitions would leave a client without them.
+    #[test]
+    fn every_reference_in_the_document_resolves() {
+        let doc: serde_json::Value = serde_json::to_value(super::document()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        if k == "$ref"
+                            && let Some(r) = x.as_str()
+                        {
+                            out.push(r.to_owned());
+                        }
+                        walk(x, out);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut refs = Vec::new();
+        walk(&doc, &mut refs);
+        assert!(refs.len() > 20);
+        for r in refs {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+            assert!(schemas.contains_key(name), "{r} does not resolve");
+        }
+    }
 }

@@ -11,17 +11,65 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use store::meta::Model;
 
+#[utoipa::path(
+    get,
+    operation_id = "listModels",
+    path = "/api/v1/cases/{case}/models",
+    tag = "models",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The models of the case the caller may see.", body = Vec<crate::api::schemas::Model>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let models = app::models::of_case(&state, &caller, &case).await?;
     Ok(in_case(&case, axum::Json(models)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getModel",
+    path = "/api/v1/models/{model}",
+    tag = "models",
+    params(("model" = crate::api::schemas::ModelId, Path, description = "The model's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The model.", body = crate::api::schemas::Model),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (model, case) = policy::model(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(model)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getInspection",
+    path = "/api/v1/models/{model}/inspection",
+    tag = "models",
+    params(("model" = crate::api::schemas::ModelId, Path, description = "The model's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "What static inspection found in the model.", body = crate::api::schemas::Inspection),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (model, case) = policy::model(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(model.inspection)))
@@ -30,6 +78,28 @@ pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id):
 /// `multipart/form-data` with parts `model` (ONNX) and `manifest` (TOML or JSON). Inspection
 /// and the manifest check run before anything is stored; a rejection is 422 with the
 /// findings, and stores nothing.
+#[utoipa::path(
+    post,
+    operation_id = "uploadModel",
+    path = "/api/v1/cases/{case}/models",
+    tag = "models",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    request_body(content = crate::api::schemas::ModelUpload, content_type = "multipart/form-data", description = "The ONNX model (`model`) and its manifest (`manifest`)."),
+    security(("token" = [])),
+    responses(
+        (status = 201, description = "The accepted model.", body = crate::api::schemas::Model),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
+        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,6 +14,27 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use store::meta::RunState;
 
+#[utoipa::path(
+    post,
+    operation_id = "createRun",
+    path = "/api/v1/runs",
+    tag = "runs",
+    request_body = crate::api::schemas::NewRun,
+    security(("token" = [])),
+    responses(
+        (status = 201, description = "The queued run.", body = crate::api::schemas::Run),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
+        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -24,11 +45,43 @@ pub async fn create(
     Ok(in_case(&case, (StatusCode::CREATED, axum::Json(RunView::from(run)))))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getRun",
+    path = "/api/v1/runs/{run}",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The run with its progress.", body = crate::api::schemas::Run),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (run, case) = policy::run(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(RunView::from(run))))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "listCaseRuns",
+    path = "/api/v1/cases/{case}/runs",
+    tag = "runs",
+    params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The runs of the case the caller may see.", body = Vec<crate::api::schemas::Run>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn list_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let runs: Vec<RunView> = policy::runs_of_case(&state, &caller, &case)
@@ -40,13 +93,30 @@ pub async fn list_case(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 /// Which runs to list: of one case, in one state.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     case: Option<String>,
     state: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "listRuns",
+    path = "/api/v1/runs",
+    tag = "runs",
+    params(ListQuery),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The runs the caller may see.", body = Vec<crate::api::schemas::Run>),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Response> {
     let want = q
         .state
@@ -73,6 +143,25 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     Ok(r)
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "cancelRun",
+    path = "/api/v1/runs/{run}/cancel",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The cancelled run.", body = crate::api::schemas::Run),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,11 +172,45 @@ pub async fn cancel(
     Ok(in_case(&case, axum::Json(RunView::from(cancelled))))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getReport",
+    path = "/api/v1/runs/{run}/report",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The run record of a succeeded run.", body = crate::api::schemas::RunRecord),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (report, case, _) = app::runs::stored_report(&state, &caller, &id).await?;
     Ok(in_case(&case, axum::Json(report.record)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "getReportMarkdown",
+    path = "/api/v1/runs/{run}/report.md",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The report as Markdown.", body = String, content_type = "text/markdown"),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (report, case, _) = app::runs::stored_report(&state, &caller, &id).await?;
     Ok(in_case(
@@ -100,13 +223,31 @@ pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): 
 }
 
 /// The language of an HTML report.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HtmlQuery {
     lang: Option<String>,
 }
 
 /// The report as one self-contained HTML page, in Danish or English (`?lang=da|en`).
+#[utoipa::path(
+    get,
+    operation_id = "getReportHtml",
+    path = "/api/v1/runs/{run}/report.html",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id."), HtmlQuery),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The report as one self-contained HTML page.", body = String, content_type = "text/html"),
+        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
+        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
+        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
+        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
+        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+    )
+)]
 pub async fn report_html(
     State(state): State<AppState>,
     caller: Caller,

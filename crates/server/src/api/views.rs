@@ -4,12 +4,13 @@
 use crate::app;
 use crate::error::ApiResult;
 use fairness::criteria::Criterion;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use store::meta::{Case, Criteria, Org, Run, User};
 use store::{CaseId, Store, Timestamp, UserId};
 
 /// A case with its member organisations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Case")]
 pub struct CaseView {
     pub id: CaseId,
     pub name: String,
@@ -33,7 +34,8 @@ impl CaseView {
 }
 
 /// A case's criteria, as fixed, by whom and when.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Criteria")]
 pub struct CriteriaView {
     pub case_id: CaseId,
     pub criteria: Vec<Criterion>,
@@ -53,7 +55,8 @@ impl CriteriaView {
 }
 
 /// A run as stored, with its progress as a fraction of its rows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Run")]
 pub struct RunView {
     #[serde(flatten)]
     pub run: Run,
@@ -73,8 +76,110 @@ impl From<Run> for RunView {
 }
 
 /// Who is asking.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Me {
     pub user: User,
     pub org: Org,
+}
+
+/// A scenario of the catalogue: its population, its default bias and its columns.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Scenario")]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioView {
+    pub name: String,
+    pub summary: String,
+    /// The youngest and oldest age drawn, inclusive.
+    pub ages: [u8; 2],
+    /// Whether the scenario has an outcome to predict (the population alone has none).
+    pub has_outcome: bool,
+    /// The most citizens one dataset of it may have.
+    pub max_rows: u64,
+    /// The most citizens whose ages follow the population exactly.
+    pub max_rows_exact_ages: u64,
+    pub default_bias: synth::bias::BiasConfig,
+    /// The numeric columns a measurement bias may distort.
+    pub measurable_features: Vec<String>,
+    /// Every column of its datasets, in causal order.
+    pub columns: Vec<ColumnView>,
+}
+
+/// One column of a scenario's datasets.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Column")]
+#[serde(deny_unknown_fields)]
+pub struct ColumnView {
+    pub name: String,
+    /// `categorical`, `utf8`, `date32`, `bool`, `uint8`, `int32`, `float64`, ...
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub meaning: String,
+    /// The variables it is drawn from in the causal model (empty for roots).
+    pub parents: Vec<String>,
+}
+
+/// The scenario catalogue, typed: what `synth` describes, read once through these types so
+/// that a field it adds or renames fails the server's tests rather than the document.
+pub fn scenarios() -> ApiResult<Vec<ScenarioView>> {
+    synth::scenario::catalogue()
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| crate::error::ApiError::internal(format!("the scenario catalogue: {e}")))
+        })
+        .collect()
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AuditPage {
+    pub entries: Vec<store::audit::AuditEntry>,
+}
+
+/// What verifying the audit chain found.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditVerification")]
+#[serde(untagged)]
+pub enum ChainView {
+    /// Every hash and link holds.
+    Intact {
+        /// Always true.
+        intact: bool,
+        entries: u64,
+        /// The last entry checked; none in an empty log.
+        head: Option<ChainHead>,
+    },
+    /// The first point where the chain fails.
+    Broken {
+        /// Always false.
+        intact: bool,
+        #[serde(rename = "break")]
+        at: store::audit::ChainBreak,
+    },
+}
+
+/// The last entry of a verified chain.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// The service's health.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_scenario_catalogue_reads_as_its_view() {
+        let views = super::scenarios().unwrap();
+        assert!(views.len() >= 3);
+        assert!(views.iter().all(|v| !v.columns.is_empty()));
+    }
 }

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use store::meta::AuditFilter;
 use store::{CaseId, Timestamp};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub case: Option<String>,

@@ -13,18 +13,28 @@ use serde_json::{Value, json};
 use store::meta::{Case, NewRun, Run};
 use synth::{Counterfactual, DatasetSpec, Split};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewRun")]
 #[serde(deny_unknown_fields)]
+/// A run to start: which model, on how many synthetic citizens of its scenario, with which bias.
 pub struct RunRequest {
+    /// A model the caller can see.
     pub model_id: String,
+    /// If given, must be the model's scenario.
     pub scenario: Option<String>,
+    /// Citizens of the test split, 1 to the server's limit.
     #[serde(default = "default_rows")]
     pub rows: u64,
+    /// The generator's seed: the same seed gives the same citizens.
     #[serde(default)]
     pub seed: u64,
+    /// Bias knobs as `name=value` (e.g. `label_bias=0.2`), at most 20.
     #[serde(default)]
     pub bias: Vec<String>,
+    /// `origin` or `sex`: also score each citizen's counterfactual twin.
     pub counterfactual: Option<String>,
+    /// Criteria of this run instead of the case's (authorities and admins only).
+    #[schemars(with = "Option<Vec<fairness::criteria::Criterion>>")]
     pub criteria: Option<Vec<Value>>,
 }
 

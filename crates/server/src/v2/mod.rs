@@ -7,29 +7,30 @@
 //! the model's own tensors from those columns exactly as in an evaluation run, in the same
 //! isolated workers. Who may call a model is who may see it. Errors are `{"error": "..."}`.
 
+pub mod types;
+
 use crate::cache::Ttl;
 use crate::policy::{self, Caller};
 use crate::serving::{ColumnInput, Lease, ServeFailure, Served, StartError};
 use crate::state::AppState;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// An error in the protocol's shape.
 pub struct V2Error(StatusCode, String);
 
 impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(json!({"error": self.1}))).into_response();
+        let mut response = (self.0, Json(types::V2ErrorBody { error: self.1 })).into_response();
         // Busy, not broken: a client should come back shortly.
         if matches!(self.0, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
             response.headers_mut().insert(
@@ -47,19 +48,39 @@ fn bad(message: impl Into<String>) -> V2Error {
 
 type V2Result<T> = Result<T, V2Error>;
 
-pub async fn live() -> Json<Value> {
-    Json(json!({"live": true}))
+#[utoipa::path(
+    get,
+    operation_id = "v2Live", path = "/v2/health/live", tag = "inference", responses(
+    (status = 200, description = "The server is live.", body = crate::api::schemas::Live)
+))]
+pub async fn live() -> Json<types::Live> {
+    Json(types::Live { live: true })
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "v2Ready", path = "/v2/health/ready", tag = "inference", responses(
+    (status = 200, description = "The server and its database are ready.", body = crate::api::schemas::Ready),
+    (status = 503, description = "The database does not answer.", body = crate::api::schemas::V2Error)
+))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.count_runs_by_state().await {
-        Ok(_) => Json(json!({"ready": true})).into_response(),
+        Ok(_) => Json(types::Ready { ready: true }).into_response(),
         Err(e) => V2Error(StatusCode::SERVICE_UNAVAILABLE, format!("the database: {e}")).into_response(),
     }
 }
 
-pub async fn server_metadata() -> Json<Value> {
-    Json(json!({"name": "sandkasse", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
+#[utoipa::path(
+    get,
+    operation_id = "v2ServerMetadata", path = "/v2", tag = "inference", responses(
+    (status = 200, description = "The server's name and version.", body = crate::api::schemas::ServerMetadata)
+))]
+pub async fn server_metadata() -> Json<types::ServerMetadata> {
+    Json(types::ServerMetadata {
+        name: "sandkasse".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        extensions: Vec::new(),
+    })
 }
 
 /// The model, if the caller may see it and the version (when given) is its version.
@@ -104,15 +125,25 @@ async fn find(
     Ok(model)
 }
 
-fn metadata(model: &store::meta::Model, inputs: &[ColumnInput], text_labels: bool) -> Value {
-    let tensor = |name: &str, datatype: &str| json!({"name": name, "datatype": datatype, "shape": [-1]});
-    json!({
-        "name": model.id,
-        "versions": [model.version],
-        "platform": "onnxruntime_onnx",
-        "inputs": inputs.iter().map(|c| tensor(&c.name, if c.text { "BYTES" } else { "FP32" })).collect::<Vec<_>>(),
-        "outputs": [tensor("label", if text_labels { "BYTES" } else { "INT64" }), tensor("probability", "FP32")],
-    })
+fn metadata(model: &store::meta::Model, inputs: &[ColumnInput], text_labels: bool) -> types::ModelMetadata {
+    let tensor = |name: &str, datatype: &str| types::TensorMetadata {
+        name: name.to_owned(),
+        datatype: datatype.to_owned(),
+        shape: vec![-1],
+    };
+    types::ModelMetadata {
+        name: model.id.as_str().to_owned(),
+        versions: vec![model.version.clone()],
+        platform: "onnxruntime_onnx".to_owned(),
+        inputs: inputs
+            .iter()
+            .map(|c| tensor(&c.name, if c.text { "BYTES" } else { "FP32" }))
+            .collect(),
+        outputs: vec![
+            tensor("label", if text_labels { "BYTES" } else { "INT64" }),
+            tensor("probability", "FP32"),
+        ],
+    }
 }
 
 /// The caller from the request's extensions (set by the middleware), if any.
@@ -157,19 +188,49 @@ async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Lease>
         })
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "v2ModelMetadata",
+    path = "/v2/models/{model}",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The model's inputs and outputs.", body = crate::api::schemas::ModelMetadata),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn model_metadata(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(name): Path<String>,
-) -> V2Result<Json<Value>> {
+) -> V2Result<Json<types::ModelMetadata>> {
     versioned_metadata(State(state), MaybeCaller(caller), Path((name, None))).await
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "v2ModelVersionMetadata",
+    path = "/v2/models/{model}/versions/{version}",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id."), ("version" = String, Path, description = "The model's version, from its manifest.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The model's inputs and outputs.", body = crate::api::schemas::ModelMetadata),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn model_version_metadata(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path((name, version)): Path<(String, String)>,
-) -> V2Result<Json<Value>> {
+) -> V2Result<Json<types::ModelMetadata>> {
     versioned_metadata(State(state), MaybeCaller(caller), Path((name, Some(version)))).await
 }
 
@@ -177,7 +238,7 @@ async fn versioned_metadata(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path((name, version)): Path<(String, Option<String>)>,
-) -> V2Result<Json<Value>> {
+) -> V2Result<Json<types::ModelMetadata>> {
     let model = find(&state, caller, &name, version.as_deref()).await?;
     let manifest = manifest_of(&state, &model).await?;
     let inputs = crate::serving::column_inputs(&manifest);
@@ -196,54 +257,83 @@ async fn manifest_of(state: &AppState, model: &store::meta::Model) -> V2Result<i
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "v2ModelReady",
+    path = "/v2/models/{model}/ready",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The model's workers are started.", body = crate::api::schemas::ModelReady),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
+        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn model_ready(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(name): Path<String>,
-) -> V2Result<Json<Value>> {
+) -> V2Result<Json<types::ModelReady>> {
     let model = find(&state, caller, &name, None).await?;
     served(&state, &model).await?;
-    Ok(Json(json!({"name": model.id, "ready": true})))
+    Ok(Json(types::ModelReady {
+        name: model.id.as_str().to_owned(),
+        ready: true,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "v2ModelVersionReady",
+    path = "/v2/models/{model}/versions/{version}/ready",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id."), ("version" = String, Path, description = "The model's version, from its manifest.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The model's workers are started.", body = crate::api::schemas::ModelReady),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
+        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn model_version_ready(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path((name, version)): Path<(String, String)>,
-) -> V2Result<Json<Value>> {
+) -> V2Result<Json<types::ModelReady>> {
     let model = find(&state, caller, &name, Some(&version)).await?;
     served(&state, &model).await?;
-    Ok(Json(json!({"name": model.id, "ready": true})))
+    Ok(Json(types::ModelReady {
+        name: model.id.as_str().to_owned(),
+        ready: true,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-struct InferRequest {
-    #[serde(default)]
-    id: Option<String>,
-    inputs: Vec<InputTensor>,
-    #[serde(default)]
-    outputs: Option<Vec<RequestedOutput>>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    parameters: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct InputTensor {
-    name: String,
-    shape: Vec<i64>,
-    datatype: String,
-    data: Value,
-    #[serde(default)]
-    #[allow(dead_code)]
-    parameters: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RequestedOutput {
-    name: String,
-}
-
+#[utoipa::path(
+    post,
+    operation_id = "v2Infer",
+    path = "/v2/models/{model}/infer",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id.")),
+    request_body = crate::api::schemas::InferRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The scores.", body = crate::api::schemas::InferResponse),
+        (status = 400, description = "The request does not fit the protocol or the model's inputs.", body = crate::api::schemas::V2Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
+        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn infer(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -253,6 +343,25 @@ pub async fn infer(
     run_infer(state, caller, name, None, body).await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "v2InferVersion",
+    path = "/v2/models/{model}/versions/{version}/infer",
+    tag = "inference",
+    params(("model" = String, Path, description = "The model's id."), ("version" = String, Path, description = "The model's version, from its manifest.")),
+    request_body = crate::api::schemas::InferRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The scores.", body = crate::api::schemas::InferResponse),
+        (status = 400, description = "The request does not fit the protocol or the model's inputs.", body = crate::api::schemas::V2Error),
+        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
+        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
+        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::V2Error),
+        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
+        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
+        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+    )
+)]
 pub async fn infer_version(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -313,7 +422,7 @@ async fn infer_inner(
             bad(format!("reading the body: {}", e.body_text()))
         }
     })?;
-    let request: InferRequest =
+    let request: types::InferRequest =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the request is not a valid inference request: {e}")))?;
     let wanted = requested_outputs(request.outputs.as_deref())?;
     let served = served(state, &model).await?;
@@ -331,16 +440,20 @@ async fn infer_inner(
     for w in &wanted {
         match w {
             Output::Label => outputs.push(label_tensor(&scored.label, rows)?),
-            Output::Probability => {
-                let data: Vec<Value> = scored.probability.values().iter().map(|&p| json!(p)).collect();
-                outputs.push(json!({"name": "probability", "datatype": "FP32", "shape": [rows], "data": data}));
-            }
+            Output::Probability => outputs.push(types::OutputTensor {
+                name: "probability".to_owned(),
+                datatype: "FP32".to_owned(),
+                shape: vec![rows],
+                data: types::OutputData::Numbers(scored.probability.values().iter().map(|&p| f64::from(p)).collect()),
+            }),
         }
     }
-    let mut answer = json!({"model_name": model.id, "model_version": model.version, "outputs": outputs});
-    if let Some(id) = request.id {
-        answer["id"] = json!(id);
-    }
+    let answer = types::InferResponse {
+        model_name: model.id.as_str().to_owned(),
+        model_version: model.version.clone(),
+        id: request.id,
+        outputs,
+    };
     let bytes = serde_json::to_vec(&answer)
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer: {e}")))?;
     if bytes.len() > bound {
@@ -373,7 +486,7 @@ enum Output {
 
 /// The outputs asked for (both when none are named), each at most once: a request naming one
 /// output thousands of times would otherwise make a small request return a huge answer.
-fn requested_outputs(list: Option<&[RequestedOutput]>) -> V2Result<Vec<Output>> {
+fn requested_outputs(list: Option<&[types::RequestedOutput]>) -> V2Result<Vec<Output>> {
     let Some(list) = list else {
         return Ok(vec![Output::Label, Output::Probability]);
     };
@@ -437,13 +550,19 @@ fn check_labels(label: &ArrayRef) -> V2Result<()> {
     Ok(())
 }
 
-fn label_tensor(label: &ArrayRef, rows: usize) -> V2Result<Value> {
+fn label_tensor(label: &ArrayRef, rows: usize) -> V2Result<types::OutputTensor> {
+    let tensor = |datatype: &str, data| types::OutputTensor {
+        name: "label".to_owned(),
+        datatype: datatype.to_owned(),
+        shape: vec![rows],
+        data,
+    };
     if let Some(a) = label.as_any().downcast_ref::<Int64Array>() {
-        return Ok(json!({"name": "label", "datatype": "INT64", "shape": [rows], "data": a.values().to_vec()}));
+        return Ok(tensor("INT64", types::OutputData::Integers(a.values().to_vec())));
     }
     if let Some(a) = label.as_any().downcast_ref::<StringArray>() {
-        let data: Vec<&str> = (0..a.len()).map(|i| a.value(i)).collect();
-        return Ok(json!({"name": "label", "datatype": "BYTES", "shape": [rows], "data": data}));
+        let data = (0..a.len()).map(|i| a.value(i).to_owned()).collect();
+        return Ok(tensor("BYTES", types::OutputData::Text(data)));
     }
     Err(V2Error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -474,7 +593,7 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) -> V2Result
 }
 
 /// Checks the request's tensors against the model's inputs and builds one record batch.
-fn to_batch(served: &Served, inputs: &[InputTensor], max_rows: usize) -> V2Result<RecordBatch> {
+fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> V2Result<RecordBatch> {
     for t in inputs {
         if !served.inputs.iter().any(|c| c.name == t.name) {
             let names: Vec<&str> = served.inputs.iter().map(|c| c.name.as_str()).collect();
@@ -585,22 +704,20 @@ impl VisibleCache {
 }
 
 /// The protocol's health probes, which need no model and no caller.
-pub fn health() -> Router<AppState> {
-    Router::new()
-        .route("/v2/health/live", get(live))
-        .route("/v2/health/ready", get(ready))
+pub fn health() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(live)).routes(routes!(ready))
 }
 
 /// The protocol's model routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v2", get(server_metadata))
-        .route("/v2/models/{model}", get(model_metadata))
-        .route("/v2/models/{model}/versions/{version}", get(model_version_metadata))
-        .route("/v2/models/{model}/ready", get(model_ready))
-        .route("/v2/models/{model}/versions/{version}/ready", get(model_version_ready))
-        .route("/v2/models/{model}/infer", post(infer))
-        .route("/v2/models/{model}/versions/{version}/infer", post(infer_version))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(server_metadata))
+        .routes(routes!(model_metadata))
+        .routes(routes!(model_version_metadata))
+        .routes(routes!(model_ready))
+        .routes(routes!(model_version_ready))
+        .routes(routes!(infer))
+        .routes(routes!(infer_version))
 }
 
 /// Live inference requests in flight per user, so one caller cannot take every worker and
