@@ -16,6 +16,10 @@ pub struct ScoreStats {
     rows: Vec<(f64, bool, f64)>,
     /// Whether `rows` is sorted by descending score.
     sorted: bool,
+    /// The tie blocks of the sorted rows, made once when a metric first needs them (ROC AUC,
+    /// average precision, their intervals and the ROC curve all walk them): reset by every
+    /// change to the rows.
+    tie_blocks: std::sync::OnceLock<Vec<(f64, f64, f64)>>,
     weight: f64,
     brier: f64,
     /// Sum of squared per-row Brier terms, for the interval of the mean.
@@ -60,6 +64,7 @@ impl ScoreStats {
         let y = f64::from(u8::from(label));
         self.rows.push((score, label, w));
         self.sorted = false;
+        self.tie_blocks = std::sync::OnceLock::new();
         self.weight += w;
         let b = (score - y) * (score - y);
         self.brier += w * b;
@@ -82,6 +87,7 @@ impl ScoreStats {
 
     pub fn merge(&mut self, o: &ScoreStats) {
         self.sorted = self.rows.is_empty() && o.sorted;
+        self.tie_blocks = std::sync::OnceLock::new();
         self.rows.extend_from_slice(&o.rows);
         self.weight += o.weight;
         self.brier += o.brier;
@@ -244,7 +250,11 @@ impl ScoreStats {
     }
 
     /// Tie blocks of the rows sorted by descending score: `(score, positive weight, negative weight)`.
-    fn blocks(&self) -> Vec<(f64, f64, f64)> {
+    fn blocks(&self) -> &[(f64, f64, f64)] {
+        self.tie_blocks.get_or_init(|| self.make_blocks())
+    }
+
+    fn make_blocks(&self) -> Vec<(f64, f64, f64)> {
         let mut out: Vec<(f64, f64, f64)> = Vec::new();
         for &(s, y, w) in self.sorted_descending().iter() {
             match out.last_mut() {
@@ -272,7 +282,7 @@ impl ScoreStats {
         // Walking down the scores: each positive beats every negative still below it.
         let mut neg_above = 0.0;
         let mut u = 0.0;
-        for (_, p, n) in &blocks {
+        for (_, p, n) in blocks {
             u += p * (neg - neg_above - n) + 0.5 * p * n;
             neg_above += n;
         }
@@ -327,16 +337,41 @@ impl ScoreStats {
         out
     }
 
-    /// The ROC curve thinned to at most `max_points` points (always keeping both ends).
+    /// The ROC curve thinned to at most `max_points` points (always keeping both ends): the
+    /// points of [`Self::roc_curve`] at evenly spaced indices, found in one walk over the tie
+    /// blocks without making the whole curve.
     pub fn roc_curve_thinned(&self, max_points: usize) -> Vec<(f64, f64, f64)> {
-        let full = self.roc_curve();
-        if full.len() <= max_points || max_points < 2 {
-            return full;
+        let blocks = self.blocks();
+        let len = blocks.len() + 1;
+        if len <= max_points || max_points < 2 {
+            return self.roc_curve();
         }
-        let step = (full.len() - 1) as f64 / (max_points - 1) as f64;
-        (0..max_points)
-            .map(|k| full[((k as f64 * step).round() as usize).min(full.len() - 1)])
-            .collect()
+        let step = (len - 1) as f64 / (max_points - 1) as f64;
+        let wanted = (0..max_points).map(|k| ((k as f64 * step).round() as usize).min(len - 1));
+        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
+        let point = |tp: f64, fp: f64, s: f64| {
+            (
+                if neg > 0.0 { fp / neg } else { 0.0 },
+                if pos > 0.0 { tp / pos } else { 0.0 },
+                s,
+            )
+        };
+        let mut out = Vec::with_capacity(max_points);
+        // Point `i` of the curve is the origin for 0, else the state after block `i - 1`.
+        let (mut done, mut tp, mut fp) = (0usize, 0.0, 0.0);
+        for i in wanted {
+            while done < i {
+                tp += blocks[done].1;
+                fp += blocks[done].2;
+                done += 1;
+            }
+            out.push(if i == 0 {
+                (0.0, 0.0, f64::INFINITY)
+            } else {
+                point(tp, fp, blocks[i - 1].0)
+            });
+        }
+        out
     }
 
     /// ROC curve points `(fpr, tpr, threshold)` at every distinct score, from the top.
@@ -344,8 +379,9 @@ impl ScoreStats {
         let blocks = self.blocks();
         let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
         let (mut tp, mut fp) = (0.0, 0.0);
-        let mut out = vec![(0.0, 0.0, f64::INFINITY)];
-        for (s, p, n) in blocks {
+        let mut out = Vec::with_capacity(blocks.len() + 1);
+        out.push((0.0, 0.0, f64::INFINITY));
+        for &(s, p, n) in blocks {
             tp += p;
             fp += n;
             out.push((
@@ -360,6 +396,35 @@ impl ScoreStats {
 
 #[cfg(test)]
 mod tests {
+    /// The thinned curve is the full curve's points at evenly spaced indices, found without
+    /// making the full curve.
+    #[test]
+    fn the_thinned_roc_curve_is_the_full_curve_sampled() {
+        let mut s = ScoreStats::default();
+        let mut x: u64 = 7;
+        for _ in 0..5000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let score = ((x >> 33) % 1000) as f64 / 1000.0;
+            s.add(score, (x >> 13) % 3 == 0, 1.0 + ((x >> 7) % 2) as f64);
+        }
+        s.sort();
+        let full = s.roc_curve();
+        assert!(full.len() > 101);
+        for max in [2usize, 3, 101, 500] {
+            let step = (full.len() - 1) as f64 / (max - 1) as f64;
+            let want: Vec<_> = (0..max)
+                .map(|k| full[((k as f64 * step).round() as usize).min(full.len() - 1)])
+                .collect();
+            let got = s.roc_curve_thinned(max);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g.0 - w.0).abs() < 1e-12 && (g.1 - w.1).abs() < 1e-12, "{g:?} {w:?}");
+                assert!(g.2 == w.2 || (g.2.is_infinite() && w.2.is_infinite()));
+            }
+        }
+        assert_eq!(s.roc_curve_thinned(full.len() + 5), full);
+    }
+
     use super::*;
 
     fn stats(rows: &[(f64, bool)]) -> ScoreStats {
