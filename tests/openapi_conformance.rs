@@ -76,7 +76,19 @@ fn fixture() -> Fixture {
     data.add_user("Datatilsynet", "advisor", "Dorte");
     // Runs the fuzzer starts are bounded so that they cannot take the machine: at most two
     // waiting, of at most 5,000 citizens together; more are refused with 429 (documented).
-    let server = data.start(&["--org-queued-runs", "2", "--org-queued-rows", "5000"]);
+    // The rate limit of requests without valid credentials is lifted so that the intruder's
+    // pass reaches the 401 answers of every operation instead of 429s after the first 50
+    // requests (that limit and its 429 are tested in tests/serve.rs).
+    let server = data.start(&[
+        "--org-queued-runs",
+        "2",
+        "--org-queued-rows",
+        "5000",
+        "--anonymous-rate",
+        "1000000",
+        "--anonymous-burst",
+        "1000000",
+    ]);
     let r = server.client(Some(&authority)).post(
         "/api/v1/cases",
         &json!({"name": "Langtidsledighed", "members": ["Nordlys Analytics"]}),
@@ -249,8 +261,9 @@ fn count(counts: &mut Counts, ops: &[(String, String)], base: &str, har: &Value)
 }
 
 /// schemathesis finds no server error and no answer outside the document, over every operation
-/// (none is excluded), as an admin (who may see and do everything but upload models) and as the
-/// vendor (who uploads models and sees only their own organisation's objects).
+/// (none is excluded), as an admin (who may see and do everything but upload models), as the
+/// vendor (who uploads models and sees only their own organisation's objects), and as an
+/// intruder with a well-formed token that is no one's (every answer a documented refusal).
 #[test]
 fn schemathesis_finds_nothing_over_every_operation() {
     let f = fixture();
@@ -258,8 +271,13 @@ fn schemathesis_finds_nothing_over_every_operation() {
     let doc = f.server.client(None).get("/api/v1/openapi.json").json();
     let ops = operations(&doc);
     let mut failures = Vec::new();
-    let (mut admin, mut vendor): (Counts, Counts) = Default::default();
-    for (who, token, counts) in [("admin", &f.admin, &mut admin), ("vendor", &f.vendor, &mut vendor)] {
+    let (mut admin, mut vendor, mut intruder): (Counts, Counts, Counts) = Default::default();
+    let unknown = "0".repeat(64);
+    for (who, token, counts) in [
+        ("admin", &f.admin, &mut admin),
+        ("vendor", &f.vendor, &mut vendor),
+        ("intruder", &unknown, &mut intruder),
+    ] {
         let pass = schemathesis(&f, who, token, &[], dir.path());
         println!("{}", pass.output);
         count(counts, &ops, &f.server.base, &pass.har);
@@ -284,13 +302,13 @@ fn schemathesis_finds_nothing_over_every_operation() {
             failures.push(label);
         }
     }
-    println!("requests (2xx answers) per operation, as the admin and as the vendor:");
+    println!("requests (2xx answers) per operation, as the admin, the vendor and the intruder:");
     for op in &ops {
-        let (a, v) = (
-            admin.get(op).copied().unwrap_or_default(),
-            vendor.get(op).copied().unwrap_or_default(),
+        let [a, v, i] = [&admin, &vendor, &intruder].map(|c| c.get(op).copied().unwrap_or_default());
+        println!(
+            "  {:>5} ({:>4})  {:>5} ({:>4})  {:>5} ({:>4})  {} {}",
+            a.0, a.1, v.0, v.1, i.0, i.1, op.0, op.1
         );
-        println!("  {:>5} ({:>4})  {:>5} ({:>4})  {} {}", a.0, a.1, v.0, v.1, op.0, op.1);
     }
     assert!(
         failures.is_empty(),
