@@ -11,7 +11,9 @@ bodies are built with the generated classes (found from the functions' type hint
 from __future__ import annotations
 
 import argparse
+import enum
 import importlib
+import inspect
 import io
 import pkgutil
 import re
@@ -84,6 +86,16 @@ def body_class(module: typing.Any) -> type:
     fail(f"{module.__name__}: the request body is not a generated model class but {cls!r}")
 
 
+def path_argument(module: typing.Any, value: str) -> typing.Any:
+    """`value` as the type the generated function's first (path) parameter has: a generated enum
+    when the document gives the parameter an `enum`, else the string."""
+    first = next(iter(inspect.signature(module.sync_detailed).parameters))
+    kind = typing.get_type_hints(module.sync_detailed).get(first)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return kind(value)
+    return value
+
+
 def as_dict(parsed: typing.Any) -> dict:
     if parsed is None:
         fail("the answer was not parsed (the document declares no schema the generator could use for it)")
@@ -148,7 +160,7 @@ def main() -> None:
 
     # 2. Download the scenario's training data as Parquet.
     download = endpoint(table, "get", "/api/v1/scenarios/{scenario}/dataset")
-    r = download.sync_detailed(scenario, client=client, rows=200, seed=3)
+    r = download.sync_detailed(path_argument(download, scenario), client=client, rows=200, seed=3)
     check(r, 200, "downloading the dataset")
     if not isinstance(r.parsed, File):
         fail(
