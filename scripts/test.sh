@@ -8,6 +8,8 @@ bash scripts/setup.sh
 bash scripts/postgres.sh
 # Headless Chromium and chromedriver for the browser test of the pages.
 bash scripts/browser.sh
+# schemathesis and openapi-python-client for the API conformance test (tests/openapi_conformance.rs).
+bash scripts/apitools.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
