@@ -147,6 +147,17 @@ pub struct Face {
     audit_changes: bool,
     /// Advisors' reads are audited: their inspection is itself on the record.
     audit_advisor_reads: bool,
+    /// How the face's refusals look.
+    errors: Errors,
+}
+
+/// The shape of a face's error answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Errors {
+    /// `{"error": {"code", "message", "details"}}` (the pages draw their own on top).
+    Api,
+    /// The Open Inference Protocol's `{"error": "..."}`, which its clients read.
+    Protocol,
 }
 
 /// How a face knows its caller.
@@ -157,7 +168,8 @@ enum Who {
     /// The pages' session cookie; a request with an `Authorization` header is never a session's
     /// and is judged by its token instead.
     Session,
-    /// Nobody: the face takes no user's credentials (`/metrics` has its own token).
+    /// Nobody: the face takes no user's credentials and ignores any sent (public documents and
+    /// probes; `/metrics` has its own token).
     Nobody,
 }
 
@@ -180,6 +192,21 @@ impl Face {
         limit: Limit::Anonymous,
         audit_changes: true,
         audit_advisor_reads: true,
+        errors: Errors::Api,
+    };
+    /// What anyone may read: the OpenAPI document, the inference server's metadata. Credentials
+    /// sent along are ignored, not judged.
+    pub const PUBLIC: Face = Face {
+        who: Who::Nobody,
+        limit: Limit::Anonymous,
+        audit_changes: true,
+        audit_advisor_reads: false,
+        errors: Errors::Api,
+    };
+    /// The same for the Open Inference Protocol's public routes.
+    pub const PUBLIC_INFERENCE: Face = Face {
+        errors: Errors::Protocol,
+        ..Face::PUBLIC
     };
     /// The pages under `/ui`.
     pub const PAGES: Face = Face {
@@ -187,6 +214,7 @@ impl Face {
         limit: Limit::Anonymous,
         audit_changes: true,
         audit_advisor_reads: true,
+        errors: Errors::Api,
     };
     /// The pages' static assets.
     pub const ASSETS: Face = Face {
@@ -194,6 +222,7 @@ impl Face {
         limit: Limit::Unlimited,
         audit_changes: true,
         audit_advisor_reads: false,
+        errors: Errors::Api,
     };
     /// Live inference under `/v2`: a read, whatever its method.
     pub const INFERENCE: Face = Face {
@@ -201,13 +230,20 @@ impl Face {
         limit: Limit::Anonymous,
         audit_changes: false,
         audit_advisor_reads: true,
+        errors: Errors::Protocol,
     };
-    /// Health probes (`/healthz`, `/v2/health/...`).
+    /// Health probes (`/healthz`): anyone's, never rate-limited, credentials ignored.
     pub const HEALTH: Face = Face {
-        who: Who::Bearer,
+        who: Who::Nobody,
         limit: Limit::Unlimited,
         audit_changes: false,
-        audit_advisor_reads: true,
+        audit_advisor_reads: false,
+        errors: Errors::Api,
+    };
+    /// The Open Inference Protocol's health probes.
+    pub const INFERENCE_HEALTH: Face = Face {
+        errors: Errors::Protocol,
+        ..Face::HEALTH
     };
     /// `/metrics`, with the metrics token rather than a user's.
     pub const METRICS: Face = Face {
@@ -215,7 +251,26 @@ impl Face {
         limit: Limit::UnlessMetricsToken,
         audit_changes: true,
         audit_advisor_reads: false,
+        errors: Errors::Api,
     };
+
+    /// A refusal of this face, in its shape.
+    fn refuse(self, e: ApiError) -> Response {
+        match self.errors {
+            Errors::Api => e.into_response(),
+            Errors::Protocol => {
+                (e.status, axum::Json(crate::v2::types::V2ErrorBody { error: e.message })).into_response()
+            }
+        }
+    }
+
+    /// The anonymous rate limit's refusal, in this face's shape, with `Retry-After`.
+    fn too_many(self, wait: std::time::Duration) -> Response {
+        let (e, retry) = anonymous::too_many(wait);
+        let mut r = self.refuse(e);
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, retry);
+        r
+    }
 }
 
 /// A response that also tells the audit log which case it concerns.
@@ -269,7 +324,7 @@ pub async fn around(State((state, face)): State<(AppState, Face)>, mut req: Requ
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
             );
         }
-        return finish(&state, anonymous::too_many(wait), &request_id, &route, &method, started);
+        return finish(&state, face.too_many(wait), &request_id, &route, &method, started);
     }
     let caller = match authenticate(&state, req.headers(), face.who).await {
         Ok((session, caller)) => {
@@ -279,7 +334,7 @@ pub async fn around(State((state, face)): State<(AppState, Face)>, mut req: Requ
             caller
         }
         Err(e) => {
-            let resp = ApiError::from(e).into_response();
+            let resp = face.refuse(ApiError::from(e));
             return finish(&state, resp, &request_id, &route, &method, started);
         }
     };
@@ -296,9 +351,9 @@ pub async fn around(State((state, face)): State<(AppState, Face)>, mut req: Requ
         written: Arc::default(),
     };
     let response = if let Some(wait) = limited {
-        anonymous::too_many(wait)
+        face.too_many(wait)
     } else if has_header && caller.is_none() {
-        ApiError::unauthorized("the bearer token is not valid").into_response()
+        face.refuse(ApiError::unauthorized("the bearer token is not valid"))
     } else {
         if let Some(c) = &caller {
             req.extensions_mut().insert(c.clone());

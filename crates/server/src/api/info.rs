@@ -54,7 +54,9 @@ static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 #[utoipa::path(
     get,
     operation_id = "openapi", path = "/api/v1/openapi.json", tag = "service", responses(
-    (status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)
+    (status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object),
+    (status = 429, description = "Too many anonymous requests from this address.", body = crate::api::schemas::Error),
+    (status = 500, description = "The document could not be written.", body = crate::api::schemas::Error)
 ))]
 pub async fn openapi() -> ApiResult<Response> {
     let text = match OPENAPI.get() {

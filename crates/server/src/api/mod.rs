@@ -30,9 +30,12 @@ pub fn router(state: AppState) -> Router {
     let (pages, assets) = crate::web::routers(upload_limit);
     let (documented, _) = OpenApiRouter::new()
         .merge(faces.api.route_layer(layer(Face::API)))
+        .merge(faces.public.route_layer(layer(Face::PUBLIC)))
         .merge(faces.health.route_layer(layer(Face::HEALTH)))
         .merge(faces.metrics.route_layer(layer(Face::METRICS)))
         .merge(faces.inference.route_layer(layer(Face::INFERENCE)))
+        .merge(faces.inference_public.route_layer(layer(Face::PUBLIC_INFERENCE)))
+        .merge(faces.inference_health.route_layer(layer(Face::INFERENCE_HEALTH)))
         .split_for_parts();
     documented
         .merge(pages.route_layer(layer(Face::PAGES)))
@@ -51,9 +54,12 @@ fn upload_limit(state: &AppState) -> usize {
 /// The faces the OpenAPI document describes, each a router of annotated handlers.
 struct Faces {
     api: OpenApiRouter<AppState>,
+    public: OpenApiRouter<AppState>,
     health: OpenApiRouter<AppState>,
     metrics: OpenApiRouter<AppState>,
     inference: OpenApiRouter<AppState>,
+    inference_public: OpenApiRouter<AppState>,
+    inference_health: OpenApiRouter<AppState>,
 }
 
 impl Faces {
@@ -61,7 +67,6 @@ impl Faces {
         let (schemas, paths, uploads) = routes!(models::list, models::upload);
         let uploads = uploads.layer(DefaultBodyLimit::max(upload_limit));
         let api = OpenApiRouter::with_openapi(openapi::Base::openapi())
-            .routes(routes!(info::openapi))
             .routes(routes!(info::me))
             .routes(routes!(info::scenarios))
             .routes(routes!(info::scenario))
@@ -84,11 +89,12 @@ impl Faces {
             .routes(routes!(audit::verify));
         Self {
             api,
-            health: OpenApiRouter::new()
-                .routes(routes!(info::health))
-                .merge(crate::v2::health()),
+            public: OpenApiRouter::new().routes(routes!(info::openapi)),
+            health: OpenApiRouter::new().routes(routes!(info::health)),
             metrics: OpenApiRouter::new().routes(routes!(info::metrics)),
             inference: crate::v2::router(),
+            inference_public: crate::v2::public(),
+            inference_health: crate::v2::health(),
         }
     }
 }
@@ -99,8 +105,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let faces = Faces::new(0);
     OpenApiRouter::new()
         .merge(faces.api)
+        .merge(faces.public)
         .merge(faces.health)
         .merge(faces.metrics)
+        .merge(faces.inference_health)
+        .merge(faces.inference_public)
         .merge(faces.inference)
         .into_openapi()
 }

@@ -41,10 +41,33 @@ pub fn bridged<T: schemars::JsonSchema>() -> (RefOr<Schema>, Vec<(String, RefOr<
     (raw(root), definitions)
 }
 
+/// Writes the boolean schemas of properties, items and alternatives as objects (`true` as `{}`,
+/// `false` as `{"not": {}}`): JSON Schema allows both, but OpenAPI tools (openapi-python-client
+/// among them) read only the objects. The meaning is the same.
+fn objects_for_booleans(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let fix = |v: &mut Value| match v {
+        Value::Bool(true) => *v = serde_json::json!({}),
+        Value::Bool(false) => *v = serde_json::json!({"not": {}}),
+        other => objects_for_booleans(other),
+    };
+    let Value::Object(map) = schema else { return };
+    for (key, v) in map.iter_mut() {
+        match (key.as_str(), v) {
+            ("properties" | "patternProperties" | "$defs", Value::Object(m)) => m.values_mut().for_each(fix),
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(a)) => a.iter_mut().for_each(fix),
+            ("items" | "not" | "if" | "then" | "else" | "contains", v) => fix(v),
+            ("additionalProperties", v @ Value::Object(_)) => objects_for_booleans(v),
+            _ => {}
+        }
+    }
+}
+
 /// A JSON Schema carried as it is: every keyword rides in the schema object's flattened
 /// extensions, so it serializes to exactly the JSON schemars wrote (nothing is translated,
 /// so nothing can be lost).
-fn raw(schema: serde_json::Value) -> RefOr<Schema> {
+fn raw(mut schema: serde_json::Value) -> RefOr<Schema> {
+    objects_for_booleans(&mut schema);
     let keywords = match schema {
         serde_json::Value::Object(map) => map,
         // `true` accepts anything; `false` nothing.

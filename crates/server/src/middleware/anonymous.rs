@@ -15,8 +15,7 @@
 //! addresses". An IPv6 caller is keyed by its /64, which one subscriber holds whole.
 
 use crate::state::AppState;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -135,20 +134,14 @@ impl Anonymous {
 }
 
 /// The 429 answer, with `Retry-After` in whole seconds (at least 1).
-pub fn too_many(wait: Duration) -> Response {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut r = crate::error::ApiError::new(
+pub fn too_many(wait: Duration) -> (crate::error::ApiError, HeaderValue) {
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let e = crate::error::ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_requests",
-        format!(
-            "too many requests without valid credentials from this address; retry in {} s",
-            secs.max(1)
-        ),
-    )
-    .into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    r
+        format!("too many requests without valid credentials from this address; retry in {secs} s"),
+    );
+    (e, HeaderValue::from(secs))
 }
 
 /// Appends the summaries of closed windows; for a background task.

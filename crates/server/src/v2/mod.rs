@@ -73,7 +73,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 #[utoipa::path(
     get,
     operation_id = "v2ServerMetadata", path = "/v2", tag = "inference", responses(
-    (status = 200, description = "The server's name and version.", body = crate::api::schemas::ServerMetadata)
+    (status = 200, description = "The server's name and version.", body = crate::api::schemas::ServerMetadata),
+    (status = 429, description = "Too many anonymous requests from this address.", body = crate::api::schemas::V2Error)
 ))]
 pub async fn server_metadata() -> Json<types::ServerMetadata> {
     Json(types::ServerMetadata {
@@ -708,10 +709,14 @@ pub fn health() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(live)).routes(routes!(ready))
 }
 
+/// The protocol's public route: the server's metadata.
+pub fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(server_metadata))
+}
+
 /// The protocol's model routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(server_metadata))
         .routes(routes!(model_metadata))
         .routes(routes!(model_version_metadata))
         .routes(routes!(model_ready))

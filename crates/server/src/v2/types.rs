@@ -97,7 +97,14 @@ pub struct InputTensor {
 fn tensor_data(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "array",
-        "items": {"type": ["number", "boolean", "string", "array"]},
+        "items": {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "string"},
+                {"type": "array", "items": {}},
+            ]
+        },
     })
 }
 
