@@ -4,8 +4,8 @@
 //! `synth::labels`; what is only the report's own stays in its sections.
 
 use crate::Lang;
-use fairness::criteria::{Against, CriterionMetric, Op};
 use fairness::MetricName;
+use fairness::criteria::{Against, CriterionMetric, Op};
 use synth::Counterfactual;
 
 /// A metric's label, e.g. "Udvælgelsesrate" / "Selection rate".

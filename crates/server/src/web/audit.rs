@@ -7,7 +7,6 @@ use super::{PageResult, Session};
 use crate::app::audit::{AuditQuery, ChainStatus, filter};
 use crate::error::ApiError;
 use crate::policy::Action;
-use store::meta::Role;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -15,6 +14,7 @@ use axum::response::IntoResponse;
 use maud::html;
 use serde::Deserialize;
 use std::collections::HashMap;
+use store::meta::Role;
 
 /// Entries per page unless the query says otherwise.
 const PAGE: u32 = 50;

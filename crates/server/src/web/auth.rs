@@ -54,11 +54,7 @@ fn login_form(w: &Words, next: &str, error: Option<&str>) -> Markup {
     )
 }
 
-pub async fn login_page(
-    w: Words,
-    session: Option<Session>,
-    q: Result<Query<Next>, QueryRejection>,
-) -> Response {
+pub async fn login_page(w: Words, session: Option<Session>, q: Result<Query<Next>, QueryRejection>) -> Response {
     // A malformed query only loses the place to return to.
     let q = q.map_or(Next { next: None }, |Query(q)| q);
     let next = safe_next(q.next.as_deref());

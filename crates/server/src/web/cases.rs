@@ -17,12 +17,12 @@ use crate::policy;
 use crate::policy::{Action, runs_of_case};
 use crate::state::AppState;
 use axum::Form;
-use htmlreport::labels;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use htmlreport::labels;
 use maud::{Markup, html};
 use serde::Deserialize;
 use store::meta::{Case, Model};
@@ -213,7 +213,13 @@ fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
     };
     let l = w.lang;
     table(
-        &[w.t(T::Name), w.t(T::Attribute), w.t(T::Metric), w.t(T::Against), w.t(T::Requirement)],
+        &[
+            w.t(T::Name),
+            w.t(T::Attribute),
+            w.t(T::Metric),
+            w.t(T::Against),
+            w.t(T::Requirement),
+        ],
         html! {
             @for c in &list {
                 tr.criterion {
@@ -230,7 +236,13 @@ fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
 
 fn models_table(w: &Words, models: &[Model]) -> Markup {
     table(
-        &[w.t(T::Model), w.t(T::Version), w.t(T::Scenario), w.t(T::Uploaded), w.t(T::Sha256)],
+        &[
+            w.t(T::Model),
+            w.t(T::Version),
+            w.t(T::Scenario),
+            w.t(T::Uploaded),
+            w.t(T::Sha256),
+        ],
         html! {
             @for m in models {
                 tr.model {

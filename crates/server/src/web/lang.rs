@@ -182,7 +182,11 @@ mod tests {
         assert_eq!(l("nb, sv, de"), None, "neither: the caller's default");
         assert_eq!(l("*"), None);
         assert_eq!(l(""), None);
-        assert_eq!(l("da;q=2, en;q=0.3"), Some(Lang::En), "a weight that is none counts as 0");
+        assert_eq!(
+            l("da;q=2, en;q=0.3"),
+            Some(Lang::En),
+            "a weight that is none counts as 0"
+        );
         assert_eq!(l("en, da"), Some(Lang::En), "the first of equal weights");
         assert_eq!(l("danish, en;q=0.1"), Some(Lang::En), "not a tag for Danish");
     }
@@ -207,7 +211,10 @@ mod tests {
         let mut h = HeaderMap::new();
         let post = |h: &HeaderMap| here(&Method::POST, &"/ui/runs".parse().unwrap(), h);
         assert_eq!(post(&h), "/ui/cases");
-        h.insert(header::REFERER, HeaderValue::from_static("http://127.0.0.1:8080/ui/cases/abc"));
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://127.0.0.1:8080/ui/cases/abc"),
+        );
         assert_eq!(post(&h), "/ui/cases/abc");
         h.insert(header::REFERER, HeaderValue::from_static("https://evil.example//x"));
         assert_eq!(post(&h), "/ui/cases");

@@ -81,7 +81,14 @@ pub fn runs_table(w: &Words, runs: &[Run], models: &[Model]) -> Markup {
         None => html! { (r.model_id.as_str().chars().take(8).collect::<String>()) },
     };
     table(
-        &[w.t(T::Run), w.t(T::Model), w.t(T::State), w.t(T::Progress), w.t(T::Citizens), w.t(T::Created)],
+        &[
+            w.t(T::Run),
+            w.t(T::Model),
+            w.t(T::State),
+            w.t(T::Progress),
+            w.t(T::Citizens),
+            w.t(T::Created),
+        ],
         html! {
             @for r in runs {
                 tr.run {
@@ -192,7 +199,10 @@ pub async fn create(
             };
             Ok(in_case(
                 &case,
-                (e.status, layout::page(&w, w.t(T::StartARun), Some(&s), Nav::Runs, None, body)),
+                (
+                    e.status,
+                    layout::page(&w, w.t(T::StartARun), Some(&s), Nav::Runs, None, body),
+                ),
             ))
         }
         Err(e) => Err(e.into()),
@@ -281,7 +291,10 @@ pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id):
         }
     };
     let refresh = live.then_some(2);
-    Ok(in_case(&case, layout::page(&w, w.t(T::Run), Some(&s), Nav::Runs, refresh, body)))
+    Ok(in_case(
+        &case,
+        layout::page(&w, w.t(T::Run), Some(&s), Nav::Runs, refresh, body),
+    ))
 }
 
 pub async fn cancel(

@@ -245,7 +245,9 @@ impl Words {
     pub fn rows_scored(&self, pct: f64, done: u64, total: u64) -> String {
         let (pct, done, total) = (self.lang.pct(pct / 100.0, 1), self.count(done), self.count(total));
         match self.lang {
-            Lang::Da => format!("{pct} · {done} af {total} rækker scoret · siden opdaterer sig selv hvert andet sekund"),
+            Lang::Da => {
+                format!("{pct} · {done} af {total} rækker scoret · siden opdaterer sig selv hvert andet sekund")
+            }
             Lang::En => format!("{pct} · {done} of {total} rows scored · this page updates itself every 2 seconds"),
         }
     }
@@ -340,7 +342,11 @@ mod tests {
         // Words that are the same in both (model, version, SHA-256, …) are few; a table
         // where most entries were copied without translating would fail here.
         let same = T::ALL.iter().filter(|t| t.pair().0 == t.pair().1).count();
-        assert!(same * 5 < T::ALL.len(), "{same} of {} texts are the same in both", T::ALL.len());
+        assert!(
+            same * 5 < T::ALL.len(),
+            "{same} of {} texts are the same in both",
+            T::ALL.len()
+        );
     }
 
     #[test]
