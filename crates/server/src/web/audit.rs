@@ -145,12 +145,12 @@ pub async fn list(
         @match &status {
             ChainStatus::Intact { entries, head } => div.notice.ok #chain-status {
                 strong { (w.t(T::ChainIntact)) }
-                (w.chain_checked(*entries as u64, &when(&checked_at)))
-                @if let Some((seq, hash)) = head { br; (w.chain_head(*seq as u64)) span.mono { (hash) } (w.chain_head_after()) }
+                (w.chain_checked(*entries, &when(&checked_at)))
+                @if let Some((seq, hash)) = head { br; (w.chain_head(seq)) span.mono { (hash) } (w.chain_head_after()) }
                 " " a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
             },
             ChainStatus::Broken(b) => div.notice.bad #chain-status role="alert" {
-                strong { (w.chain_broken(b.seq as u64)) } " " (user(&b.message, TEXT_CHARS))
+                strong { (w.chain_broken(b.seq)) } " " (user(&b.message, TEXT_CHARS))
                 (w.checked_at(&when(&checked_at))) a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
             },
         }

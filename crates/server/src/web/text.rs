@@ -297,7 +297,7 @@ impl Words {
     }
 
     /// The chain's head, before its hash.
-    pub fn chain_head(&self, seq: u64) -> String {
+    pub fn chain_head(&self, seq: impl std::fmt::Display) -> String {
         match self.lang {
             Lang::Da => format!("Hoved: post {seq}, hash "),
             Lang::En => format!("Head: entry {seq}, hash "),
@@ -313,7 +313,7 @@ impl Words {
     }
 
     /// The chain broken at an entry.
-    pub fn chain_broken(&self, seq: u64) -> String {
+    pub fn chain_broken(&self, seq: impl std::fmt::Display) -> String {
         match self.lang {
             Lang::Da => format!("Kæden er brudt ved post {seq}."),
             Lang::En => format!("The chain is broken at entry {seq}."),
