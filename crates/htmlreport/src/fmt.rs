@@ -146,7 +146,7 @@ pub(crate) const DASH: &str = "—";
 
 impl Lang {
     /// Picks the Danish or the English text.
-    pub(crate) fn t<'a>(self, da: &'a str, en: &'a str) -> &'a str {
+    pub fn t<'a>(self, da: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Da => da,
             Lang::En => en,
@@ -161,7 +161,7 @@ impl Lang {
     }
 
     /// `x` with `d` decimals: 0,812 or 0.812.
-    pub(crate) fn dec(self, x: f64, d: usize) -> String {
+    pub fn dec(self, x: f64, d: usize) -> String {
         if !x.is_finite() {
             return DASH.into();
         }
@@ -176,7 +176,7 @@ impl Lang {
     }
 
     /// A proportion as a percentage: 81,2 % or 81.2%.
-    pub(crate) fn pct(self, x: f64, d: usize) -> String {
+    pub fn pct(self, x: f64, d: usize) -> String {
         if !x.is_finite() {
             return DASH.into();
         }
@@ -187,7 +187,7 @@ impl Lang {
     }
 
     /// A count with thousands separators (20.000 or 20,000); non-integers with one decimal.
-    pub(crate) fn count(self, x: f64) -> String {
+    pub fn count(self, x: f64) -> String {
         if !x.is_finite() {
             return DASH.into();
         }
@@ -237,7 +237,7 @@ impl Lang {
     }
 
     /// The shortest exact representation (for settings such as bias knobs): 0,1.
-    pub(crate) fn plain(self, x: f64) -> String {
+    pub fn plain(self, x: f64) -> String {
         if !x.is_finite() {
             return DASH.into();
         }

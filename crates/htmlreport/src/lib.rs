@@ -19,6 +19,7 @@
 //! ```
 
 mod fmt;
+pub mod labels;
 mod sections;
 mod svg;
 

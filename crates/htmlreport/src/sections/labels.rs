@@ -16,8 +16,7 @@ pub(super) fn counterfactual_name(c: Counterfactual) -> &'static str {
 
 impl Doc<'_> {
     pub(super) fn metric_label(&self, m: MetricName) -> &'static str {
-        let (da, en) = m.label();
-        self.t(da, en)
+        crate::labels::metric(self.l, m)
     }
 
     /// A disparity's name: the fairness notion measured by the rate, where it has one.
@@ -45,16 +44,11 @@ impl Doc<'_> {
 
     /// A criterion's metric, e.g. "Disparate impact" or "Equal opportunity, difference".
     fn criterion_metric_label(&self, m: CriterionMetric) -> &'static str {
-        let (da, en) = m.label();
-        self.t(da, en)
+        crate::labels::criterion_metric(self.l, m)
     }
 
     pub(super) fn against_label(&self, a: Against) -> &'static str {
-        match a {
-            Against::BetweenGroups => self.t("mellem grupper", "between groups"),
-            Against::Overall => self.t("i forhold til alle", "to overall"),
-            Against::Reference => self.t("i forhold til referencegruppen", "against the reference group"),
-        }
+        crate::labels::against(self.l, a)
     }
 
     /// A group as people read it: each value by its label in the report's language where the
@@ -77,30 +71,11 @@ impl Doc<'_> {
     }
 
     pub(super) fn attr_label(&self, attr: &str) -> String {
-        attr.split('&')
-            .map(|a| {
-                let (da, en) = match a {
-                    "sex" => ("Køn", "Sex"),
-                    "origin" => ("Herkomst", "Origin"),
-                    "age_band" => ("Aldersgruppe", "Age band"),
-                    "municipality" => ("Kommune", "Municipality"),
-                    "region" => ("Region", "Region"),
-                    "education" => ("Uddannelse", "Education"),
-                    _ => return a.to_owned(),
-                };
-                self.t(da, en).to_owned()
-            })
-            .collect::<Vec<_>>()
-            .join(" × ")
+        crate::labels::attribute(self.l, attr)
     }
 
     pub(super) fn op_symbol(op: Op) -> &'static str {
-        match op {
-            Op::Ge => "≥",
-            Op::Le => "≤",
-            Op::Gt => ">",
-            Op::Lt => "<",
-        }
+        crate::labels::op_symbol(op)
     }
 
     /// The criterion's own name, else what it measures and on which attribute.

@@ -152,11 +152,10 @@ fn with_request_id(e: ApiError) -> axum::response::Response {
     r
 }
 
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
     if uri.path().starts_with("/ui/") {
-        // People at the pages get a page.
-        use axum::response::IntoResponse;
-        let mut r = crate::web::PageError(ApiError::not_found("page", uri.path())).into_response();
+        // People at the pages get a page, in their language.
+        let mut r = crate::web::not_found_page(&uri, &headers);
         if let Ok(v) = axum::http::HeaderValue::from_str(store::RunId::generate().as_str()) {
             r.headers_mut().insert("x-request-id", v);
         }

@@ -2,6 +2,7 @@
 //! with filters and pages.
 
 use super::layout::{self, NAME_CHARS, Nav, TEXT_CHARS, name, plain, short_id, table, user, when};
+use super::text::{T, Words};
 use super::{PageResult, Session};
 use crate::app::audit::{AuditQuery, ChainStatus, filter};
 use crate::error::ApiError;
@@ -13,6 +14,7 @@ use axum::response::IntoResponse;
 use maud::html;
 use serde::Deserialize;
 use std::collections::HashMap;
+use store::meta::Role;
 
 /// Entries per page unless the query says otherwise.
 const PAGE: u32 = 50;
@@ -51,6 +53,7 @@ pub struct PageQuery {
 pub async fn list(
     State(state): State<AppState>,
     s: Session,
+    w: Words,
     q: Result<Query<PageQuery>, QueryRejection>,
 ) -> PageResult {
     s.caller.require(Action::ReadAudit)?;
@@ -138,53 +141,53 @@ pub async fn list(
         format!("/ui/audit?{}", parts.join("&"))
     };
     let body = html! {
-        h1 { "Audit log" }
+        h1 { (w.t(T::AuditLog)) }
         @match &status {
             ChainStatus::Intact { entries, head } => div.notice.ok #chain-status {
-                strong { "The chain is intact." }
-                " All " (entries) " entries were checked at " (when(&checked_at)) ": every hash matches its entry and every entry links to the one before."
-                @if let Some((seq, hash)) = head { br; "Head: entry " (seq) ", hash " span.mono { (hash) } " (record it elsewhere to detect truncation later)." }
-                " " a #check-now href="/ui/audit?check=now" { "Check again now" }
+                strong { (w.t(T::ChainIntact)) }
+                (w.chain_checked(*entries, &when(&checked_at)))
+                @if let Some((seq, hash)) = head { br; (w.chain_head(seq)) span.mono { (hash) } (w.chain_head_after()) }
+                " " a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
             },
             ChainStatus::Broken(b) => div.notice.bad #chain-status role="alert" {
-                strong { "The chain is broken at entry " (b.seq) "." } " " (user(&b.message, TEXT_CHARS))
-                " (checked at " (when(&checked_at)) ") " a #check-now href="/ui/audit?check=now" { "Check again now" }
+                strong { (w.chain_broken(b.seq)) } " " (user(&b.message, TEXT_CHARS))
+                (w.checked_at(&when(&checked_at))) a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
             },
         }
         form.inline #audit-filter method="get" action="/ui/audit" {
-            label { "Case"
+            label { (w.t(T::Case))
                 select name="case" {
-                    option value="" { "any" }
+                    option value="" { (w.t(T::Any)) }
                     @for (id, n) in &case_list { option value=(id) selected[q.case.as_deref() == Some(id)] { (plain(n, NAME_CHARS)) } }
                 }
             }
-            label { "Actor"
+            label { (w.t(T::Actor))
                 select name="actor" {
-                    option value="" { "anyone" }
+                    option value="" { (w.t(T::Anyone)) }
                     @for (id, n) in &user_list { option value=(id) selected[q.actor.as_deref() == Some(id)] { (plain(n, NAME_CHARS)) } }
-                    option value="anonymous" selected[q.actor.as_deref() == Some("anonymous")] { "anonymous" }
+                    option value="anonymous" selected[q.actor.as_deref() == Some("anonymous")] { (w.t(T::Anonymous)) }
                 }
             }
-            label { "From (UTC)" input type="datetime-local" name="from" value=(q.from.as_deref().map_or("", to_picker)); }
-            label { "To (UTC)" input type="datetime-local" name="to" value=(q.to.as_deref().map_or("", to_picker)); }
-            label { "Order"
+            label { (w.t(T::FromUtc)) input type="datetime-local" name="from" value=(q.from.as_deref().map_or("", to_picker)); }
+            label { (w.t(T::ToUtc)) input type="datetime-local" name="to" value=(q.to.as_deref().map_or("", to_picker)); }
+            label { (w.t(T::Order))
                 select name="order" {
-                    option value="newest" selected[filter.newest_first] { "newest first" }
-                    option value="oldest" selected[!filter.newest_first] { "oldest first" }
+                    option value="newest" selected[filter.newest_first] { (w.t(T::NewestFirst)) }
+                    option value="oldest" selected[!filter.newest_first] { (w.t(T::OldestFirst)) }
                 }
             }
-            button type="submit" { "Filter" }
+            button type="submit" { (w.t(T::Filter)) }
         }
         @if entries.is_empty() {
-            p #no-entries { "No entries match." }
+            p #no-entries { (w.t(T::NoEntries)) }
         } @else {
-            (table(&["#", "Time (UTC)", "Actor", "Role", "Action", "Object", "Outcome", "Case", "Request"], html! {
+            (table(&[w.t(T::Number), w.t(T::TimeUtc), w.t(T::Actor), w.t(T::Role), w.t(T::Action), w.t(T::Object), w.t(T::Outcome), w.t(T::Case), w.t(T::Request)], html! {
                 @for e in &entries {
                     tr.entry {
                         td.num { (e.seq) }
                         td.time { (when(&e.time)) }
                         td { (name(users.get(e.actor.as_str()).copied().unwrap_or(e.actor.as_str()))) }
-                        td { (name(&e.role)) }
+                        td { @match Role::parse(&e.role) { Ok(r) => (w.role(r)), Err(_) => (name(&e.role)) } }
                         td.mono { (user(&e.action, TEXT_CHARS)) }
                         td.mono { (user(&e.object, TEXT_CHARS)) }
                         td class=(if e.outcome == "ok" || e.outcome.starts_with('2') || e.outcome.starts_with('3') { "num ok" } else { "num bad" }) { (name(&e.outcome)) }
@@ -194,16 +197,16 @@ pub async fn list(
                 }
             }))
         }
-        nav.pager aria-label="pages" {
+        nav.pager aria-label=(w.t(T::Pages)) {
             @if filter.offset > 0 {
-                a #previous href=(link(filter.offset.saturating_sub(u64::from(filter.limit)))) { "‹ Previous page" }
+                a #previous href=(link(filter.offset.saturating_sub(u64::from(filter.limit)))) { (w.t(T::PreviousPage)) }
             }
             @if entries.len() as u32 == filter.limit {
-                a #next href=(link(filter.offset.saturating_add(u64::from(filter.limit)))) { "Next page ›" }
+                a #next href=(link(filter.offset.saturating_add(u64::from(filter.limit)))) { (w.t(T::NextPage)) }
             }
         }
     };
-    Ok(layout::page("Audit log", Some(&s), Nav::Audit, None, body).into_response())
+    Ok(layout::page(&w, w.t(T::AuditLog), Some(&s), Nav::Audit, None, body).into_response())
 }
 
 #[cfg(test)]

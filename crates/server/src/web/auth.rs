@@ -2,6 +2,7 @@
 
 use super::layout::{self, Nav};
 use super::session::{self, Session};
+use super::text::{T, Words};
 use super::{CsrfOnly, PageError, PageResult, bad_form, check_form, see_other};
 use crate::error::ApiError;
 use crate::middleware::{AuditContext, AuditObject};
@@ -20,7 +21,7 @@ pub struct Next {
 }
 
 /// Only our own pages are places to return to (no open redirect).
-fn safe_next(next: Option<&str>) -> &str {
+pub(super) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n) if n.starts_with("/ui/") && n.len() <= 500 && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => {
             n
@@ -29,37 +30,38 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn login_form(next: &str, error: Option<&str>) -> Markup {
+fn login_form(w: &Words, next: &str, error: Option<&str>) -> Markup {
     layout::page(
-        "Log in",
+        w,
+        w.t(T::LogIn),
         None,
         Nav::None,
         None,
         html! {
-            h1 { "Log in" }
-            p.muted { "Sandkasse tests AI models on synthetic citizens. Log in with the API token your administrator gave you; it is exchanged for a session and not kept in the browser." }
+            h1 { (w.t(T::LogIn)) }
+            p.muted { (w.t(T::LoginIntro)) }
             @if let Some(e) = error {
                 div.notice.bad #login-error role="alert" { (e) }
             }
             form.stack method="post" action="/ui/login" {
                 input type="hidden" name="next" value=(next);
-                label { "Token"
+                label { (w.t(T::Token))
                     input #token type="password" name="token" autocomplete="current-password" required maxlength="200";
                 }
-                div { button #login type="submit" { "Log in" } }
+                div { button #login type="submit" { (w.t(T::LogIn)) } }
             }
         },
     )
 }
 
-pub async fn login_page(session: Option<Session>, q: Result<Query<Next>, QueryRejection>) -> Response {
+pub async fn login_page(w: Words, session: Option<Session>, q: Result<Query<Next>, QueryRejection>) -> Response {
     // A malformed query only loses the place to return to.
     let q = q.map_or(Next { next: None }, |Query(q)| q);
     let next = safe_next(q.next.as_deref());
     if session.is_some() {
         return see_other(next);
     }
-    login_form(next, None).into_response()
+    login_form(&w, next, None).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +73,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    w: Words,
     audit: AuditContext,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> PageResult {
@@ -90,7 +93,7 @@ pub async fn login(
     let Some(caller) = caller else {
         let mut r = (
             StatusCode::UNAUTHORIZED,
-            login_form(&next, Some("That token is not valid.")),
+            login_form(&w, &next, Some(w.t(T::TokenInvalid))),
         )
             .into_response();
         r.extensions_mut().insert(AuditObject("session".into()));

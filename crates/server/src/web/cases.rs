@@ -5,6 +5,7 @@ use super::layout::{
     self, Nav, TEXT_CHARS, csrf_field, json_text, name, names, short_id, state_badge, table, user, when,
 };
 use super::runs::run_form;
+use super::text::{T, Words};
 use super::{PageError, PageResult, bad_form, check_form, see_other};
 use crate::app::cases::{fix_criteria, members_of};
 use crate::app::models::{accept, count_upload};
@@ -21,15 +22,16 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use htmlreport::labels;
 use maud::{Markup, html};
 use serde::Deserialize;
 use store::meta::{Case, Model};
 
-pub async fn list(State(state): State<AppState>, s: Session) -> PageResult {
-    list_page(&state, &s, None).await
+pub async fn list(State(state): State<AppState>, s: Session, w: Words) -> PageResult {
+    list_page(&state, &s, &w, None).await
 }
 
-async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> PageResult {
+async fn list_page(state: &AppState, s: &Session, w: &Words, error: Option<String>) -> PageResult {
     let cases = policy::cases(state, &s.caller).await?;
     let mut rows = Vec::with_capacity(cases.len());
     for case in &cases {
@@ -45,39 +47,39 @@ async fn list_page(state: &AppState, s: &Session, error: Option<String>) -> Page
         Vec::new()
     };
     let body = html! {
-        h1 { "Cases" }
+        h1 { (w.t(T::Cases)) }
         @if rows.is_empty() {
-            p #no-cases { "You are not in any case yet. An authority adds your organisation to a case." }
+            p #no-cases { (w.t(T::NoCases)) }
         } @else {
-            (table(&["Case", "Organisations", "Models", "Runs", "Opened"], html! {
+            (table(&[w.t(T::Case), w.t(T::Organisations), w.t(T::Models), w.t(T::Runs), w.t(T::Opened)], html! {
                 @for (case, members, models, runs) in &rows {
                     tr.case {
                         td { a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } }
                         td { (names(members.iter().map(|o| o.name.as_str()))) }
-                        td.num { (models) }
-                        td.num { (runs) }
+                        td.num { (w.count(*models as u64)) }
+                        td.num { (w.count(*runs as u64)) }
                         td { (case.created_at.as_str().get(..10).unwrap_or_default()) }
                     }
                 }
             }))
         }
         @if manages {
-            h2 { "Open a case" }
+            h2 { (w.t(T::OpenACase)) }
             @if let Some(e) = &error { div.notice.bad role="alert" { (user(e, TEXT_CHARS)) } }
             form.stack #new-case method="post" action="/ui/cases" {
                 (csrf_field(s))
-                label { "Name" input type="text" name="name" required maxlength="200"; }
+                label { (w.t(T::Name)) input type="text" name="name" required maxlength="200"; }
                 fieldset {
-                    legend { "Organisations taking part (yours is always in)" }
+                    legend { (w.t(T::MembersLegend)) }
                     @for org in orgs.iter().filter(|o| o.id != s.caller.org.id) {
-                        label { input type="checkbox" name="members" value=(org.id); " " (name(&org.name)) " (" (org.kind.as_str()) ")" }
+                        label { input type="checkbox" name="members" value=(org.id); " " (name(&org.name)) " (" (w.org_kind(org.kind)) ")" }
                     }
                 }
-                div { button type="submit" { "Open case" } }
+                div { button type="submit" { (w.t(T::OpenCase)) } }
             }
         }
     };
-    Ok(layout::page("Cases", Some(s), Nav::Cases, None, body).into_response())
+    Ok(layout::page(w, w.t(T::Cases), Some(s), Nav::Cases, None, body).into_response())
 }
 
 /// `name`, `csrf` and any number of `members` (checkboxes), which axum's `Form` cannot
@@ -86,6 +88,7 @@ pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    w: Words,
     audit: AuditContext,
     body: Bytes,
 ) -> PageResult {
@@ -119,7 +122,7 @@ pub async fn create(
             Ok(r)
         }
         Err(e) if e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let mut r = list_page(&state, &s, Some(e.message)).await?;
+            let mut r = list_page(&state, &s, &w, Some(e.message)).await?;
             *r.status_mut() = e.status;
             Ok(r)
         }
@@ -127,9 +130,9 @@ pub async fn create(
     }
 }
 
-pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
+pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let case = policy::case(&state, &s.caller, &id).await?;
-    let page = case_page(&state, &s, &case, None).await?;
+    let page = case_page(&state, &s, &w, &case, None).await?;
     Ok(in_case(&case, page))
 }
 
@@ -137,6 +140,7 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
 async fn case_page(
     state: &AppState,
     s: &Session,
+    w: &Words,
     case: &Case,
     criteria_error: Option<(&str, &str)>,
 ) -> Result<Markup, PageError> {
@@ -149,84 +153,96 @@ async fn case_page(
         .and_then(|c| serde_json::to_string_pretty(&c.json).ok())
         .map_or_else(|| "[]".into(), |t| json_text(&t));
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " ›" }
+        p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " ›" }
         h1 #case-name { (name(&case.name)) }
         dl.facts {
-            dt { "Organisations" } dd { (names(members.iter().map(|o| o.name.as_str()))) }
-            dt { "Opened" } dd { (when(case.created_at.as_str())) }
-            dt { "Id" } dd.mono { (case.id) }
+            dt { (w.t(T::Organisations)) } dd { (names(members.iter().map(|o| o.name.as_str()))) }
+            dt { (w.t(T::Opened)) } dd { (when(case.created_at.as_str())) }
+            dt { (w.t(T::Id)) } dd.mono { (case.id) }
         }
-        h2 #criteria { "Criteria" }
+        h2 #criteria { (w.t(T::Criteria)) }
         @match &criteria {
-            None => p { "No criteria are fixed yet; reports will show the metrics without verdicts." },
+            None => p { (w.t(T::NoCriteria)) },
             Some(c) => {
-                p.muted { "Fixed " (when(c.fixed_at.as_str())) ". Every run started from now on is judged against these." }
-                (criteria_table(&c.json))
+                p.muted { (w.criteria_fixed(&when(c.fixed_at.as_str()))) }
+                (criteria_table(w, &c.json))
             }
         }
         @if s.caller.may(Action::FixCriteria) {
             details open[criteria_error.is_some()] {
-                summary { "Change the criteria" }
+                summary { (w.t(T::ChangeCriteria)) }
                 @if let Some((_, e)) = criteria_error { div.notice.bad #criteria-error role="alert" { (user(e, TEXT_CHARS)) } }
                 form.stack method="post" action={ "/ui/cases/" (case.id) "/criteria" } {
                     (csrf_field(s))
-                    label { "Criteria (JSON list, or TOML with [[criterion]] tables)"
+                    label { (w.t(T::CriteriaHint))
                         textarea name="criteria" rows="10" { (criteria_error.map_or(criteria_text.as_str(), |(t, _)| t)) }
                     }
-                    div { button type="submit" { "Fix criteria" } }
+                    div { button type="submit" { (w.t(T::FixCriteria)) } }
                 }
             }
         }
-        h2 #models { "Models" }
+        h2 #models { (w.t(T::Models)) }
         @if models.is_empty() {
-            p { "No models yet." }
+            p { (w.t(T::NoModels)) }
         } @else {
-            (models_table(&models))
+            (models_table(w, &models))
         }
         @if s.caller.may(Action::UploadModel) {
-            p.actions { a.button #upload-link href={ "/ui/cases/" (case.id) "/upload" } { "Upload a model" } }
+            p.actions { a.button #upload-link href={ "/ui/cases/" (case.id) "/upload" } { (w.t(T::UploadAModel)) } }
         }
-        h2 #runs { "Runs" }
+        h2 #runs { (w.t(T::Runs)) }
         @if runs.is_empty() {
-            p { "No runs yet." }
+            p { (w.t(T::NoRunsYet)) }
         } @else {
-            (super::runs::runs_table(&runs, &models))
+            (super::runs::runs_table(w, &runs, &models))
         }
         @if s.caller.may(Action::StartRun) && !models.is_empty() {
-            h2 { "Start a run" }
-            (run_form(s, &models, None, state.config.max_run_rows, None))
+            h2 { (w.t(T::StartARun)) }
+            (run_form(s, w, &models, None, state.config.max_run_rows, None))
         }
     };
-    Ok(layout::page(&case.name, Some(s), Nav::Cases, None, body))
+    Ok(layout::page(w, &case.name, Some(s), Nav::Cases, None, body))
 }
 
-/// Criteria as a table, one row each; whatever cannot be read is shown as JSON.
-fn criteria_table(json: &serde_json::Value) -> Markup {
+/// Criteria as a table, one row each, in the reports' words (the metric's name as the
+/// criteria text writes it beside its label); whatever cannot be read is shown as JSON.
+fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
     let list: Vec<fairness::criteria::Criterion> = match serde_json::from_value(json.clone()) {
         Ok(l) => l,
         Err(_) => return html! { pre.mono { (json_text(json)) } },
     };
-    let op = |c: &fairness::criteria::Criterion| c.op.as_str();
-    let against = |c: &fairness::criteria::Criterion| c.against.as_str();
+    let l = w.lang;
     table(
-        &["Name", "Attribute", "Metric", "Against", "Requirement"],
+        &[
+            w.t(T::Name),
+            w.t(T::Attribute),
+            w.t(T::Metric),
+            w.t(T::Against),
+            w.t(T::Requirement),
+        ],
         html! {
             @for c in &list {
                 tr.criterion {
                     td { (name(c.name.as_deref().unwrap_or(""))) }
-                    td { (name(&c.attribute)) }
-                    td.mono { (name(c.metric.as_str())) }
-                    td { (against(c).replace('_', " ")) }
-                    td.mono { (op(c)) " " (c.threshold) }
+                    td { (name(&labels::attribute(l, &c.attribute))) }
+                    td { (labels::criterion_metric(l, c.metric)) br; code.muted { (c.metric.as_str()) } }
+                    td { (labels::against(l, c.against)) }
+                    td.mono { (labels::op_symbol(c.op)) " " (l.plain(c.threshold)) }
                 }
             }
         },
     )
 }
 
-fn models_table(models: &[Model]) -> Markup {
+fn models_table(w: &Words, models: &[Model]) -> Markup {
     table(
-        &["Model", "Version", "Scenario", "Uploaded", "SHA-256"],
+        &[
+            w.t(T::Model),
+            w.t(T::Version),
+            w.t(T::Scenario),
+            w.t(T::Uploaded),
+            w.t(T::Sha256),
+        ],
         html! {
             @for m in models {
                 tr.model {
@@ -252,6 +268,7 @@ pub async fn set_criteria(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    w: Words,
     audit: AuditContext,
     Path(id): Path<String>,
     form: Result<Form<CriteriaForm>, FormRejection>,
@@ -285,17 +302,17 @@ pub async fn set_criteria(
             Ok(r)
         }
         Err(message) => {
-            let page = case_page(&state, &s, &case, Some((&form.criteria, &message))).await?;
+            let page = case_page(&state, &s, &w, &case, Some((&form.criteria, &message))).await?;
             Ok(in_case(&case, (StatusCode::UNPROCESSABLE_ENTITY, page)))
         }
     }
 }
 
-fn upload_form(s: &Session, case: &Case, findings: Option<(&str, &[String])>) -> Markup {
+fn upload_form(s: &Session, w: &Words, case: &Case, findings: Option<(&str, &[String])>) -> Markup {
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
-        h1 { "Upload a model" }
-        p { "The model (ONNX) and its manifest (TOML or JSON) are inspected before anything is stored: operators, opsets, sizes and the manifest's columns. A model that fails is not kept." }
+        p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
+        h1 { (w.t(T::UploadAModel)) }
+        p { (w.t(T::UploadIntro)) }
         @if let Some((message, list)) = findings {
             div.notice.bad #upload-error role="alert" {
                 p { (user(message, TEXT_CHARS)) }
@@ -306,18 +323,18 @@ fn upload_form(s: &Session, case: &Case, findings: Option<(&str, &[String])>) ->
         }
         form.stack #upload method="post" enctype="multipart/form-data" action={ "/ui/cases/" (case.id) "/models" } {
             (csrf_field(s))
-            label { "Model (.onnx)" input #model-file type="file" name="model" accept=".onnx" required; }
-            label { "Manifest (.toml or .json)" input #manifest-file type="file" name="manifest" accept=".toml,.json" required; }
-            div { button #upload-submit type="submit" { "Upload and inspect" } }
+            label { (w.t(T::ModelFile)) input #model-file type="file" name="model" accept=".onnx" required; }
+            label { (w.t(T::ManifestFile)) input #manifest-file type="file" name="manifest" accept=".toml,.json" required; }
+            div { button #upload-submit type="submit" { (w.t(T::UploadAndInspect)) } }
         }
     };
-    layout::page("Upload a model", Some(s), Nav::Cases, None, body)
+    layout::page(w, w.t(T::UploadAModel), Some(s), Nav::Cases, None, body)
 }
 
-pub async fn upload_page(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
+pub async fn upload_page(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let case = policy::case(&state, &s.caller, &id).await?;
     s.caller.require(Action::UploadModel)?;
-    Ok(in_case(&case, upload_form(&s, &case, None)))
+    Ok(in_case(&case, upload_form(&s, &w, &case, None)))
 }
 
 /// The form's parts in order: `csrf` first (checked before the files are read), then
@@ -326,6 +343,7 @@ pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    w: Words,
     audit: AuditContext,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -386,18 +404,18 @@ pub async fn upload(
             let message = if list.is_empty() {
                 e.message.clone()
             } else {
-                "The model was rejected at inspection:".to_owned()
+                w.t(T::RejectedAtInspection).to_owned()
             };
             Ok(in_case(
                 &case,
-                (e.status, upload_form(&s, &case, Some((&message, &list)))),
+                (e.status, upload_form(&s, &w, &case, Some((&message, &list)))),
             ))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
+pub async fn model(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let (model, case) = policy::model(&state, &s.caller, &id).await?;
     let summary: Option<inference::inspect::Summary> = serde_json::from_value(model.inspection.clone()).ok();
     let runs: Vec<_> = runs_of_case(&state, &s.caller, &case)
@@ -412,59 +430,59 @@ pub async fn model(State(state): State<AppState>, s: Session, Path(id): Path<Str
         .map(|o| o.name)
         .unwrap_or_default();
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
+        p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
         h1 #model-name { (name(&model.name)) " " span.muted { (name(&model.version)) } }
         dl.facts {
-            dt { "Scenario" } dd { (name(&model.scenario)) }
-            dt { "Vendor" } dd { (name(&uploader)) }
-            dt { "Uploaded" } dd { (when(model.created_at.as_str())) }
-            dt { "Model SHA-256" } dd.mono { (model.model_sha256.as_str()) }
-            dt { "Manifest SHA-256" } dd.mono { (model.manifest_sha256.as_str()) }
+            dt { (w.t(T::Scenario)) } dd { (name(&model.scenario)) }
+            dt { (w.t(T::Vendor)) } dd { (name(&uploader)) }
+            dt { (w.t(T::Uploaded)) } dd { (when(model.created_at.as_str())) }
+            dt { (w.t(T::ModelSha)) } dd.mono { (model.model_sha256.as_str()) }
+            dt { (w.t(T::ManifestSha)) } dd.mono { (model.manifest_sha256.as_str()) }
         }
-        h2 #inspection { "Inspection" }
+        h2 #inspection { (w.t(T::Inspection)) }
         @match &summary {
             None => pre.mono { (json_text(&model.inspection)) },
             Some(sum) => {
-                div.notice.ok { "Accepted: no findings. Only allowed operators and opsets, no external data, within every size limit." }
+                div.notice.ok { (w.t(T::Accepted)) }
                 dl.facts {
-                    dt { "Producer" } dd { (name(&sum.producer)) }
-                    dt { "IR version" } dd { (sum.ir_version) }
-                    dt { "Opsets" } dd.mono { (user(&sum.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect::<Vec<_>>().join(", "), TEXT_CHARS)) }
-                    dt { "File size" } dd { (sum.file_bytes) " bytes" }
-                    dt { "Nodes" } dd { (sum.nodes) }
-                    dt { "Initializers" } dd { (sum.initializers) }
-                    dt { "Parameters" } dd { (sum.parameters) }
+                    dt { (w.t(T::Producer)) } dd { (name(&sum.producer)) }
+                    dt { (w.t(T::IrVersion)) } dd { (sum.ir_version) }
+                    dt { (w.t(T::Opsets)) } dd.mono { (user(&sum.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect::<Vec<_>>().join(", "), TEXT_CHARS)) }
+                    dt { (w.t(T::FileSize)) } dd { (w.count(sum.file_bytes)) " " (w.t(T::Bytes)) }
+                    dt { (w.t(T::Nodes)) } dd { (w.count(sum.nodes as u64)) }
+                    dt { (w.t(T::Initializers)) } dd { (w.count(sum.initializers as u64)) }
+                    dt { (w.t(T::Parameters)) } dd { (w.count(sum.parameters)) }
                 }
-                h2 { "Inputs and outputs" }
-                (table(&["Direction", "Name", "Type", "Shape"], html! {
-                    @for (dir, p) in sum.inputs.iter().map(|p| ("input", p)).chain(sum.outputs.iter().map(|p| ("output", p))) {
+                h2 { (w.t(T::InputsAndOutputs)) }
+                (table(&[w.t(T::Direction), w.t(T::Name), w.t(T::Type), w.t(T::Shape)], html! {
+                    @for (dir, p) in sum.inputs.iter().map(|p| (w.t(T::Input), p)).chain(sum.outputs.iter().map(|p| (w.t(T::Output), p))) {
                         tr.port {
                             td { (dir) } td.mono { (name(&p.name)) } td.mono { (name(&p.r#type)) }
                             td.mono { (user(&p.shape.as_ref().map_or("—".to_owned(), |s| format!("[{}]", s.join(", "))), TEXT_CHARS)) }
                         }
                     }
                 }))
-                h2 { "Operators" }
-                (table(&["Operator", "Count"], html! {
-                    @for (op, n) in &sum.operators { tr.operator { td.mono { (name(op)) } td.num { (n) } } }
+                h2 { (w.t(T::Operators)) }
+                (table(&[w.t(T::Operator), w.t(T::Count)], html! {
+                    @for (op, n) in &sum.operators { tr.operator { td.mono { (name(op)) } td.num { (w.count(*n as u64)) } } }
                 }))
             }
         }
-        h2 { "Runs of this model" }
-        @if runs.is_empty() { p { "None yet." } } @else {
-            (table(&["Run", "State", "Created"], html! {
+        h2 { (w.t(T::RunsOfThisModel)) }
+        @if runs.is_empty() { p { (w.t(T::NoneYet)) } } @else {
+            (table(&[w.t(T::Run), w.t(T::State), w.t(T::Created)], html! {
                 @for r in &runs {
-                    tr { td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } } td { (state_badge(r.state)) } td.time { (when(r.created_at.as_str())) } }
+                    tr { td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } } td { (state_badge(&w, r.state)) } td.time { (when(r.created_at.as_str())) } }
                 }
             }))
         }
         @if s.caller.may(Action::StartRun) {
-            h2 { "Start a run" }
-            (run_form(&s, std::slice::from_ref(&model), Some(&model), state.config.max_run_rows, None))
+            h2 { (w.t(T::StartARun)) }
+            (run_form(&s, &w, std::slice::from_ref(&model), Some(&model), state.config.max_run_rows, None))
         }
     };
     Ok(in_case(
         &case,
-        layout::page(&model.name, Some(&s), Nav::Cases, None, body),
+        layout::page(&w, &model.name, Some(&s), Nav::Cases, None, body),
     ))
 }

@@ -1,6 +1,7 @@
 //! The frame every page shares: head, navigation for what the role may use, the stylesheet.
 
 use super::session::Session;
+use super::text::{Lang, T, Words};
 use maud::{DOCTYPE, Markup, html};
 
 /// The stylesheet, served as `/ui/assets/style.css` so the pages' policy can forbid inline
@@ -16,6 +17,8 @@ header.top .bar { max-width:1200px; margin:0 auto; padding:.6rem 1rem; display:f
 header.top a { color:#fff; text-decoration:none; }
 header.top .brand { font-weight:700; font-size:1.15rem; margin-right:auto; }
 header.top nav { display:flex; flex-wrap:wrap; gap:.3rem 1rem; }
+header.top nav.lang { font-size:.9rem; gap:.2rem .7rem; }
+header.top nav.lang [aria-current] { font-weight:700; }
 header.top nav a[aria-current] { text-decoration:underline; text-underline-offset:.3em; }
 header.top .who { font-size:.9rem; opacity:.9; display:flex; gap:.6rem; align-items:center; flex-wrap:wrap; }
 header.top form { margin:0; }
@@ -77,12 +80,12 @@ pub enum Nav {
     None,
 }
 
-/// A whole page. `refresh` makes the browser reload it after that many seconds (live
-/// progress without script).
-pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u32>, body: Markup) -> Markup {
+/// A whole page in the language of `w`, with the language switch. `refresh` makes the
+/// browser reload it after that many seconds (live progress without script).
+pub fn page(w: &Words, title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u32>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(w.lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -97,27 +100,46 @@ pub fn page(title: &str, session: Option<&Session>, nav: Nav, refresh: Option<u3
                     div.bar {
                         a.brand href="/ui/cases" { "Sandkasse" }
                         @if let Some(s) = session {
-                            nav aria-label="main" {
-                                (nav_link("/ui/cases", "Cases", nav == Nav::Cases))
-                                (nav_link("/ui/runs", "Runs", nav == Nav::Runs))
+                            nav aria-label=(w.t(T::MainNav)) {
+                                (nav_link("/ui/cases", w.t(T::Cases), nav == Nav::Cases))
+                                (nav_link("/ui/runs", w.t(T::Runs), nav == Nav::Runs))
                                 @if s.caller.may(crate::policy::Action::ReadAudit) {
-                                    (nav_link("/ui/audit", "Audit log", nav == Nav::Audit))
+                                    (nav_link("/ui/audit", w.t(T::AuditLog), nav == Nav::Audit))
                                 }
                             }
+                        }
+                        (switch(w))
+                        @if let Some(s) = session {
                             div.who {
                                 span #who {
                                     (name(&s.caller.user.name)) " · " (name(&s.caller.org.name)) " · "
-                                    span #role { (s.caller.role().as_str()) }
+                                    span #role { (w.role(s.caller.role())) }
                                 }
                                 form method="post" action="/ui/logout" {
                                     (csrf_field(s))
-                                    button #logout type="submit" { "Log out" }
+                                    button #logout type="submit" { (w.t(T::LogOut)) }
                                 }
                             }
                         }
                     }
                 }
                 main { (body) }
+            }
+        }
+    }
+}
+
+/// "Dansk" and "English", each in its own language (whoever cannot read the page can still
+/// find their own): the current one as text, the other a link to the switch.
+fn switch(w: &Words) -> Markup {
+    html! {
+        nav.lang #lang aria-label=(w.t(T::LanguageNav)) {
+            @for (lang, label, id) in [(Lang::Da, "Dansk", "lang-da"), (Lang::En, "English", "lang-en")] {
+                @if lang == w.lang {
+                    span id=(id) lang=(lang.code()) aria-current="true" { (label) }
+                } @else {
+                    a id=(id) lang=(lang.code()) hreflang=(lang.code()) href=(w.switch_to(lang)) { (label) }
+                }
             }
         }
     }
@@ -147,8 +169,8 @@ pub fn table(head: &[&str], rows: Markup) -> Markup {
 }
 
 /// A run state as a coloured word.
-pub fn state_badge(state: store::meta::RunState) -> Markup {
-    html! { span class={ "badge state-" (state.as_str()) } { (state.as_str()) } }
+pub fn state_badge(w: &Words, state: store::meta::RunState) -> Markup {
+    html! { span class={ "badge state-" (state.as_str()) } { (w.state(state)) } }
 }
 
 /// A stored RFC 3339 UTC time as people read it: `2026-11-24 14:54:03 UTC`.

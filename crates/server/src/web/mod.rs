@@ -9,9 +9,11 @@
 mod audit;
 mod auth;
 mod cases;
+pub mod lang;
 pub mod layout;
 mod runs;
 pub mod session;
+pub mod text;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,6 +26,7 @@ use axum::routing::{get, post};
 use layout::Nav;
 use maud::html;
 pub use session::Session;
+use text::{T, Words};
 
 /// `(method, path)` of every page route.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -32,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ui/assets/style.css"),
     ("GET", "/ui/login"),
     ("POST", "/ui/login"),
+    ("GET", "/ui/lang/{lang}"),
     ("POST", "/ui/logout"),
     ("GET", "/ui/cases"),
     ("POST", "/ui/cases"),
@@ -56,6 +60,7 @@ pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
         .route("/ui", get(|| async { Redirect::to("/ui/cases") }))
         .route("/ui/login", get(auth::login_page).post(auth::login))
         .route("/ui/logout", post(auth::logout))
+        .route("/ui/lang/{lang}", get(lang::switch))
         .route("/ui/cases", get(cases::list).post(cases::create))
         .route("/ui/cases/{case}", get(cases::show))
         .route("/ui/cases/{case}/criteria", post(cases::set_criteria))
@@ -191,26 +196,33 @@ struct Shown {
     message: String,
 }
 
-/// Error pages are drawn without knowing who asked; this draws them again with the
-/// navigation and logout of the caller's session, so a refusal is not a dead end.
+/// Error pages are drawn without knowing who asked; this draws them again in the caller's
+/// language and, with a session, with its navigation and logout, so a refusal is not a dead
+/// end. The answer keeps its status, headers and extensions; only the page changes.
 async fn framed_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let session = req.extensions().get::<Session>().cloned();
+    let words = Words::of(req.method(), req.uri(), req.headers());
     let response = next.run(req).await;
-    match (session, response.extensions().get::<Shown>()) {
-        (Some(s), Some(shown)) => (shown.status, error_page(shown, Some(&s))).into_response(),
-        _ => response,
+    match response.extensions().get::<Shown>().cloned() {
+        Some(shown) => {
+            let (parts, _) = response.into_parts();
+            let page = error_page(&words, &shown, session.as_ref()).into_response();
+            Response::from_parts(parts, page.into_body())
+        }
+        None => response,
     }
 }
 
-fn error_page(e: &Shown, session: Option<&Session>) -> maud::Markup {
-    let title = match e.status {
-        StatusCode::FORBIDDEN => "Not allowed",
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::UNAUTHORIZED => "Not logged in",
-        s if s.is_client_error() => "Cannot do that",
-        _ => "Something went wrong",
-    };
+fn error_page(w: &Words, e: &Shown, session: Option<&Session>) -> maud::Markup {
+    let title = w.t(match e.status {
+        StatusCode::FORBIDDEN => T::NotAllowed,
+        StatusCode::NOT_FOUND => T::NotFound,
+        StatusCode::UNAUTHORIZED => T::NotLoggedIn,
+        s if s.is_client_error() => T::CannotDoThat,
+        _ => T::SomethingWentWrong,
+    });
     layout::page(
+        w,
         title,
         session,
         Nav::None,
@@ -222,12 +234,24 @@ fn error_page(e: &Shown, session: Option<&Session>) -> maud::Markup {
                 p #error-message { (layout::user(&e.message, layout::TEXT_CHARS)) }
             }
             @if e.status == StatusCode::UNAUTHORIZED {
-                p { a href="/ui/login" { "Log in" } }
+                p { a href="/ui/login" { (w.t(T::LogIn)) } }
             } @else {
-                p { a href="/ui/cases" { "Back to your cases" } }
+                p { a href="/ui/cases" { (w.t(T::BackToCases)) } }
             }
         },
     )
+}
+
+/// The page for an address under `/ui/` that is no page, in the browser's language (the
+/// router's fallback, outside the pages' own layers, calls this).
+pub fn not_found_page(uri: &axum::http::Uri, headers: &HeaderMap) -> Response {
+    let words = Words::of(&axum::http::Method::GET, uri, headers);
+    let mut r = PageError(ApiError::not_found("page", uri.path())).into_response();
+    if let Some(shown) = r.extensions().get::<Shown>().cloned() {
+        let (parts, _) = r.into_parts();
+        r = Response::from_parts(parts, error_page(&words, &shown, None).into_response().into_body());
+    }
+    r
 }
 
 impl IntoResponse for PageError {
@@ -237,7 +261,7 @@ impl IntoResponse for PageError {
             code: self.0.code,
             message: self.0.message,
         };
-        let mut r = (shown.status, error_page(&shown, None)).into_response();
+        let mut r = (shown.status, error_page(&Words::default(), &shown, None)).into_response();
         r.extensions_mut().insert(shown);
         r
     }

@@ -3,6 +3,7 @@
 use super::layout::{
     self, NAME_CHARS, Nav, TEXT_CHARS, csrf_field, name, plain, short_id, state_badge, table, user, when,
 };
+use super::text::{T, Words};
 use super::{CsrfOnly, PageError, PageResult, Session, bad_form, check_form, see_other};
 use crate::api::runs::html_report_response;
 use crate::app::runs::{RunRequest, render_report, report_lang, start};
@@ -25,6 +26,7 @@ use store::meta::{Model, Run, RunState};
 /// `again` is a refused form, shown with its values as sent.
 pub fn run_form(
     s: &Session,
+    w: &Words,
     models: &[Model],
     selected: Option<&Model>,
     max_rows: u64,
@@ -35,7 +37,7 @@ pub fn run_form(
     html! {
         form.inline #run-form method="post" action="/ui/runs" {
             (csrf_field(s))
-            label { "Model"
+            label { (w.t(T::Model))
                 select #run-model name="model_id" required {
                     @for m in models {
                         option value=(m.id) selected[selected.is_some_and(|x| x.id == m.id)] {
@@ -44,18 +46,22 @@ pub fn run_form(
                     }
                 }
             }
-            label { "Citizens"
+            label { (w.t(T::Citizens))
                 input #run-rows type="number" name="rows" min="1" max=(max_rows) value=(value(|a| &a.rows, "20000")) required;
             }
-            label { "Seed" input type="number" name="seed" min="0" value=(value(|a| &a.seed, "0")); }
-            label { "Injected bias (KEY=VALUE …)" input #run-bias type="text" name="bias" maxlength="400" placeholder="scenario default" value=(value(|a| &a.bias, "")); }
-            label { "Counterfactual twins"
+            label { (w.t(T::Seed)) input type="number" name="seed" min="0" value=(value(|a| &a.seed, "0")); }
+            label { (w.t(T::InjectedBias)) input #run-bias type="text" name="bias" maxlength="400" placeholder=(w.t(T::ScenarioDefault)) value=(value(|a| &a.bias, "")); }
+            label { (w.t(T::CounterfactualTwins))
                 select name="counterfactual" {
-                    option value="" { "none" }
-                    @for c in synth::Counterfactual::NAMES { option value=(c) selected[twin == *c] { (c) } }
+                    option value="" { (w.t(T::NoTwins)) }
+                    @for c in synth::Counterfactual::NAMES {
+                        option value=(c) selected[twin == *c] {
+                            (synth::Counterfactual::parse(c).map_or_else(|_| (*c).to_owned(), |c| htmlreport::labels::counterfactual(w.lang, c)))
+                        }
+                    }
                 }
             }
-            button #run-submit type="submit" { "Start run" }
+            button #run-submit type="submit" { (w.t(T::StartRun)) }
         }
     }
 }
@@ -69,21 +75,28 @@ fn progress(run: &Run) -> f64 {
 }
 
 /// Runs with their model's name where the caller can see the model.
-pub fn runs_table(runs: &[Run], models: &[Model]) -> Markup {
+pub fn runs_table(w: &Words, runs: &[Run], models: &[Model]) -> Markup {
     let model = |r: &Run| match models.iter().find(|m| m.id == r.model_id) {
         Some(m) => html! { (name(&m.name)) " " (name(&m.version)) },
         None => html! { (r.model_id.as_str().chars().take(8).collect::<String>()) },
     };
     table(
-        &["Run", "Model", "State", "Progress", "Citizens", "Created"],
+        &[
+            w.t(T::Run),
+            w.t(T::Model),
+            w.t(T::State),
+            w.t(T::Progress),
+            w.t(T::Citizens),
+            w.t(T::Created),
+        ],
         html! {
             @for r in runs {
                 tr.run {
                     td { a href={ "/ui/runs/" (r.id) } { (short_id(r.id.as_str())) } }
                     td { (model(r)) }
-                    td { (state_badge(r.state)) }
-                    td.num { (format!("{:.0} %", 100.0 * progress(r))) }
-                    td.num { (r.total_rows) }
+                    td { (state_badge(w, r.state)) }
+                    td.num { (w.pct(progress(r), 0)) }
+                    td.num { (w.count(r.total_rows)) }
                     td.time { (when(r.created_at.as_str())) }
                 }
             }
@@ -99,6 +112,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     s: Session,
+    w: Words,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> PageResult {
     let Query(q) = q.map_err(super::bad_query)?;
@@ -122,21 +136,21 @@ pub async fn list(
     }
     runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     let body = html! {
-        h1 { "Runs" }
+        h1 { (w.t(T::Runs)) }
         form.inline method="get" action="/ui/runs" {
-            label { "State"
+            label { (w.t(T::State))
                 select name="state" {
-                    option value="" { "any" }
-                    @for st in ["queued", "running", "succeeded", "failed", "cancelled"] {
-                        option value=(st) selected[want.is_some_and(|w| w.as_str() == st)] { (st) }
+                    option value="" { (w.t(T::Any)) }
+                    @for st in RunState::ALL {
+                        option value=(st.as_str()) selected[want == Some(*st)] { (w.state(*st)) }
                     }
                 }
             }
-            button type="submit" { "Filter" }
+            button type="submit" { (w.t(T::Filter)) }
         }
-        @if runs.is_empty() { p #no-runs { "No runs." } } @else { (runs_table(&runs, &models)) }
+        @if runs.is_empty() { p #no-runs { (w.t(T::NoRuns)) } } @else { (runs_table(&w, &runs, &models)) }
     };
-    Ok(layout::page("Runs", Some(&s), Nav::Runs, None, body).into_response())
+    Ok(layout::page(&w, w.t(T::Runs), Some(&s), Nav::Runs, None, body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +171,7 @@ pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Session,
+    w: Words,
     audit: crate::middleware::AuditContext,
     form: Result<Form<RunForm>, FormRejection>,
 ) -> PageResult {
@@ -177,14 +192,17 @@ pub async fn create(
             let (model, case) = policy::model(&state, &s.caller, &f.model_id).await?;
             let models = policy::visible_models(&s.caller, state.store.list_models(&case.id).await?);
             let body = html! {
-                p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
-                h1 { "Start a run" }
+                p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
+                h1 { (w.t(T::StartARun)) }
                 div.notice.bad #run-error role="alert" { (user(&e.message, TEXT_CHARS)) }
-                (run_form(&s, &models, Some(&model), state.config.max_run_rows, Some(&f)))
+                (run_form(&s, &w, &models, Some(&model), state.config.max_run_rows, Some(&f)))
             };
             Ok(in_case(
                 &case,
-                (e.status, layout::page("Start a run", Some(&s), Nav::Runs, None, body)),
+                (
+                    e.status,
+                    layout::page(&w, w.t(T::StartARun), Some(&s), Nav::Runs, None, body),
+                ),
             ))
         }
         Err(e) => Err(e.into()),
@@ -221,7 +239,7 @@ fn body_of(f: &RunForm) -> Result<RunRequest, ApiError> {
     })
 }
 
-pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> PageResult {
+pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let (run, case) = policy::run(&state, &s.caller, &id).await?;
     let model = state.store.model(&run.model_id).await?;
     let model = model.filter(|m| policy::visible_models(&s.caller, vec![m.clone()]).len() == 1);
@@ -235,45 +253,48 @@ pub async fn show(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let live = !run.state.is_terminal();
     let pct = 100.0 * progress(&run);
     let body = html! {
-        p.muted { a href="/ui/cases" { "Cases" } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
-        h1 { "Run " (short_id(run.id.as_str())) " " span #run-state { (state_badge(run.state)) } }
+        p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " ›" }
+        h1 { (w.run_heading()) " " (short_id(run.id.as_str())) " " span #run-state { (state_badge(&w, run.state)) } }
         @if live {
             div #live {
-                progress #run-progress max="100" value=(format!("{pct:.1}")) { (format!("{pct:.0} %")) }
-                p.muted { (format!("{pct:.1} %")) " · " (run.progress_rows) " of " (run.total_rows) " rows scored · this page updates itself every 2 seconds" }
+                progress #run-progress max="100" value=(format!("{pct:.1}")) { (w.pct(pct / 100.0, 0)) }
+                p.muted { (w.rows_scored(pct, run.progress_rows, run.total_rows)) }
             }
         }
         @if let Some(cause) = &run.cause { div.notice.bad #run-cause { (user(cause, TEXT_CHARS)) } }
         @if run.state == RunState::Succeeded {
             div.actions #report-links {
-                a.button #report-en href={ "/ui/runs/" (run.id) "/report?lang=en" } { "Report (English)" }
-                a.button #report-da href={ "/ui/runs/" (run.id) "/report?lang=da" } { "Rapport (dansk)" }
+                a.button #report-en href={ "/ui/runs/" (run.id) "/report?lang=en" } hreflang="en" { (w.t(T::ReportEn)) }
+                a.button #report-da href={ "/ui/runs/" (run.id) "/report?lang=da" } hreflang="da" { (w.t(T::ReportDa)) }
             }
         }
         @if live && may_cancel(&s.caller, &run) {
             form.actions method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
                 (csrf_field(&s))
-                button.danger #cancel type="submit" { "Cancel run" }
+                button.danger #cancel type="submit" { (w.t(T::CancelRun)) }
             }
         }
-        h2 { "Details" }
+        h2 { (w.t(T::Details)) }
         dl.facts {
-            dt { "Model" } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (name(&m.name)) " " (name(&m.version)) }, None => span.mono { (run.model_id) } } }
-            dt { "Started by" } dd { (name(&by)) }
-            dt { "Created" } dd { (when(run.created_at.as_str())) }
-            dt { "Started" } dd { (run.started_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
-            dt { "Finished" } dd { (run.finished_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
+            dt { (w.t(T::Model)) } dd { @match &model { Some(m) => a href={ "/ui/models/" (m.id) } { (name(&m.name)) " " (name(&m.version)) }, None => span.mono { (run.model_id) } } }
+            dt { (w.t(T::StartedBy)) } dd { (name(&by)) }
+            dt { (w.t(T::Created)) } dd { (when(run.created_at.as_str())) }
+            dt { (w.t(T::Started)) } dd { (run.started_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
+            dt { (w.t(T::Finished)) } dd { (run.finished_at.as_ref().map_or("—".into(), |t| when(t.as_str()))) }
             @if let Some(p) = &params {
-                dt { "Scenario" } dd { (name(&p.dataset.scenario)) }
-                dt { "Citizens" } dd { (run.total_rows) " rows (seed " (p.dataset.seed) ")" }
-                dt { "Criteria" } dd { (p.criteria.len()) " fixed for this run" }
-                dt { "Bootstrap" } dd { (p.bootstrap) " resamples" }
+                dt { (w.t(T::Scenario)) } dd { (name(&p.dataset.scenario)) }
+                dt { (w.t(T::Citizens)) } dd { (w.rows_and_seed(run.total_rows, p.dataset.seed)) }
+                dt { (w.t(T::Criteria)) } dd { (w.criteria_of_run(p.criteria.len())) }
+                dt { (w.t(T::Bootstrap)) } dd { (w.resamples(p.bootstrap as u64)) }
             }
-            dt { "Id" } dd.mono { (run.id) }
+            dt { (w.t(T::Id)) } dd.mono { (run.id) }
         }
     };
     let refresh = live.then_some(2);
-    Ok(in_case(&case, layout::page("Run", Some(&s), Nav::Runs, refresh, body)))
+    Ok(in_case(
+        &case,
+        layout::page(&w, w.t(T::Run), Some(&s), Nav::Runs, refresh, body),
+    ))
 }
 
 pub async fn cancel(
