@@ -101,7 +101,7 @@ pub fn run(args: Args) -> Result<()> {
     let criteria = match &args.criteria {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
-            fairness::criteria::parse(&text).with_context(|| format!("criteria {}", p.display()))?
+            fairness::parse_criteria(&text).with_context(|| format!("criteria {}", p.display()))?
         }
         None => Vec::new(),
     };

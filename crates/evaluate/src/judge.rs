@@ -24,7 +24,7 @@ pub(crate) fn judge(
         ..req.fairness.clone()
     };
     let report: Report = Report::build(&scored.acc, &config);
-    let verdicts = fairness::criteria::evaluate(&req.criteria, &report);
+    let verdicts = fairness::evaluate_criteria(&req.criteria, &report);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;
     let mut lat = scored.latencies;

@@ -45,7 +45,7 @@ pub struct Request {
     /// Group attributes of the report; an `age_band` column is derived from `age`.
     pub groups: Vec<String>,
     /// Acceptance criteria fixed before the run and judged against its report; empty: none.
-    pub criteria: Vec<fairness::criteria::Criterion>,
+    pub criteria: Vec<fairness::Criterion>,
     /// How the report is built: thresholds, bootstrap, significance tests.
     pub fairness: Config,
     /// Seed of the bootstrap, replacing `fairness.seed`; by default the dataset's seed, so a

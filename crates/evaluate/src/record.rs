@@ -1,7 +1,6 @@
 //! The record of a run: everything needed to redo it and to trust its numbers.
 
-use fairness::Report;
-use fairness::criteria::Verdict;
+use fairness::{Report, Verdict};
 use inference::client::PoolEvent;
 use inference::inspect::Summary;
 use inference::manifest::Manifest;
@@ -263,7 +262,7 @@ impl RunRecord {
             );
         }
         s.push('\n');
-        s + &fairness::markdown::render(&self.report, &self.verdicts)
+        s + &fairness::render_markdown(&self.report, &self.verdicts)
     }
 }
 
@@ -274,7 +273,7 @@ fn upgrade_v1(value: &mut serde_json::Value) {
         .get_mut("report")
         .and_then(serde_json::Value::as_object_mut)
         .and_then(|report| {
-            report.insert("schema_version".into(), fairness::report::SCHEMA_VERSION.into());
+            report.insert("schema_version".into(), fairness::SCHEMA_VERSION.into());
             report.remove("verdicts")
         })
         .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));

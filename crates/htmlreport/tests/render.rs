@@ -2,8 +2,7 @@
 //! records with parts removed or replaced.
 
 use evaluate::RunRecord;
-use fairness::MetricName;
-use fairness::report::GroupReport;
+use fairness::{GroupReport, MetricName};
 use htmlreport::{Lang, Meta, render};
 use inference::client::{Cause, PoolEvent};
 use quick_xml::Reader;
@@ -21,7 +20,7 @@ fn fixture(name: &str) -> RunRecord {
 }
 
 /// A verdict's outcome as the record writes it (`pass`, `fail`, `inconclusive`).
-fn outcome(v: &fairness::criteria::Verdict) -> String {
+fn outcome(v: &fairness::Verdict) -> String {
     serde_json::to_value(v.verdict).unwrap().as_str().unwrap().to_owned()
 }
 

@@ -2,8 +2,7 @@
 //! operators.
 
 use super::Doc;
-use fairness::criteria::{Against, CriterionMetric, Op, Verdict};
-use fairness::{MetricName, RateMetric};
+use fairness::{Against, CriterionMetric, MetricName, Op, RateMetric, Verdict};
 use synth::Counterfactual;
 
 /// The attribute a counterfactual twin changes, as the dataset names it.
