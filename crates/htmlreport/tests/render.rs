@@ -366,7 +366,7 @@ fn every_group_of_every_single_attribute_is_in_the_tables() {
                         .group
                         .split('|')
                         .enumerate()
-                        .map(|(i, v)| match synth::labels::value_names(columns[i], v) {
+                        .map(|(i, v)| match synth::value_names(columns[i], v) {
                             Some((da, en)) => (if l == Lang::Da { da } else { en }).to_owned(),
                             None => v.to_owned(),
                         })

@@ -65,12 +65,10 @@ impl Doc<'_> {
         group
             .split('|')
             .enumerate()
-            .map(
-                |(i, v)| match columns.get(i).and_then(|c| synth::labels::value_names(c, v)) {
-                    Some((da, en)) => self.t(da, en).to_owned(),
-                    None => v.to_owned(),
-                },
-            )
+            .map(|(i, v)| match columns.get(i).and_then(|c| synth::value_names(c, v)) {
+                Some((da, en)) => self.t(da, en).to_owned(),
+                None => v.to_owned(),
+            })
             .collect::<Vec<_>>()
             .join(" | ")
     }

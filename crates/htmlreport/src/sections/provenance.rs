@@ -7,8 +7,7 @@ use crate::fmt::{DASH, E, TEXT_CHARS, esc, name, user};
 use fairness::{Correction, Scheme};
 use inference::manifest::ClassValue;
 use std::fmt::Write;
-use synth::Split;
-use synth::bias::{BiasConfig, Direction};
+use synth::{BiasConfig, Direction, Split};
 
 impl Doc<'_> {
     pub(super) fn provenance(&mut self) {
