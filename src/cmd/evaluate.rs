@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.batch_rows == 0 || args.batch_rows > 1 << 20 {
         bail!("--batch-rows must be in 1..=1048576, got {}", args.batch_rows);
     }
-    let onnxruntime = inference::runtime::locate()?;
+    let onnxruntime = inference::locate_runtime()?;
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

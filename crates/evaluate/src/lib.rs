@@ -20,8 +20,7 @@ pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
 use fairness::Config;
-use inference::client::{Pool, WorkerConfig, WorkerError};
-use inference::inspect::Limits;
+use inference::{Limits, Pool, WorkerConfig, WorkerError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -262,7 +261,11 @@ fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Resul
 }
 
 fn hex(bytes: &[u8]) -> String {
-    inference::inspect::hex(bytes)
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// RFC 3339 in UTC, without a date library.

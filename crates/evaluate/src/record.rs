@@ -1,10 +1,7 @@
 //! The record of a run: everything needed to redo it and to trust its numbers.
 
 use fairness::{Report, Verdict};
-use inference::client::PoolEvent;
-use inference::inspect::Summary;
-use inference::manifest::Manifest;
-use inference::sandbox::LayerStatus;
+use inference::{LayerStatus, Manifest, PoolEvent, Summary};
 use serde::{Deserialize, Serialize};
 use synth::DatasetSpec;
 

@@ -8,7 +8,7 @@ use crate::{Clock, EvaluateError, Progress, Request, hex, with_predictions};
 use arrow::array::AsArray;
 use arrow::datatypes::Float32Type;
 use fairness::{Accumulator, Columns, MissingGroups, add_record_batch};
-use inference::client::Pool;
+use inference::Pool;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, mpsc};

@@ -4,7 +4,7 @@
 use evaluate::RunRecord;
 use fairness::{GroupReport, MetricName};
 use htmlreport::{Lang, Meta, render};
-use inference::client::{Cause, PoolEvent};
+use inference::{Cause, PoolEvent};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde_json::Value;

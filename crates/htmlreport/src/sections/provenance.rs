@@ -5,7 +5,7 @@ use super::labels::counterfactual_name;
 use crate::Lang;
 use crate::fmt::{DASH, E, TEXT_CHARS, esc, name, user};
 use fairness::{Correction, Scheme};
-use inference::manifest::ClassValue;
+use inference::ClassValue;
 use std::fmt::Write;
 use synth::{BiasConfig, Direction, Split};
 
