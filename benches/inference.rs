@@ -6,10 +6,7 @@
 
 use arrow::array::RecordBatch;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use inference::client::{Pool, WorkerConfig};
-use inference::manifest::Manifest;
-use inference::runtime::Model;
-use inference::worker::WorkerArgs;
+use inference::{Manifest, Model, Pool, WorkerArgs, WorkerConfig};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,9 +39,9 @@ fn rows(m: &Manifest) -> RecordBatch {
 }
 
 fn bench(c: &mut Criterion) {
-    let lib = inference::runtime::locate().expect("run `bash scripts/setup.sh` first");
-    inference::runtime::load(&lib).expect("ONNX Runtime loads");
-    let env = inference::runtime::environment().expect("environment");
+    let lib = inference::locate_runtime().expect("run `bash scripts/setup.sh` first");
+    inference::load_runtime(&lib).expect("ONNX Runtime loads");
+    let env = inference::runtime_environment().expect("environment");
     for name in MODELS {
         let m = manifest(name);
         let data = rows(&m);
@@ -55,12 +52,12 @@ fn bench(c: &mut Criterion) {
             let batch = data.slice(0, n);
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("features", n), &batch, |b, batch| {
-                b.iter(|| black_box(inference::features::build(&m, batch).expect("features")))
+                b.iter(|| black_box(inference::build_features(&m, batch).expect("features")))
             });
         }
         let mut model = Model::load(&env, &bytes, m.clone(), 1).expect("session");
         for n in SIZES {
-            let tensors = inference::features::build(&m, &data.slice(0, n)).expect("features");
+            let tensors = inference::build_features(&m, &data.slice(0, n)).expect("features");
             group.throughput(Throughput::Elements(n as u64));
             group.bench_function(BenchmarkId::new("session-run-in-process", n), |b| {
                 b.iter_batched(
@@ -74,7 +71,7 @@ fn bench(c: &mut Criterion) {
             program: PathBuf::from(env!("CARGO_BIN_EXE_sandkasse")),
             args: WorkerArgs {
                 onnxruntime: lib.clone(),
-                sandbox: inference::sandbox::Config::default(),
+                sandbox: inference::SandboxConfig::default(),
                 threads: 1,
                 allow_probes: false,
                 parent_pid: None,

@@ -5,8 +5,7 @@
 
 use arrow::array::RecordBatch;
 use criterion::{Criterion, criterion_group, criterion_main};
-use fairness::arrow_input::{Columns, add_record_batch};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Columns, Config, MissingGroups, Report, add_record_batch};
 use std::fs::File;
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 mod procs;
 mod service;
 
-use inference::manifest::Manifest;
+use inference::Manifest;
 use serde_json::{Value, json};
 use service::{Client, Data, Service};
 use std::sync::Arc;

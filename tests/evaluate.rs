@@ -434,13 +434,13 @@ fn cpu_bomb_request(deadline: Option<std::time::Duration>) -> evaluate::Request 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut spec = synth::DatasetSpec::new("unemployment-risk", 1000, 1).unwrap();
     spec.split = synth::Split::Test;
-    let worker = inference::client::WorkerConfig {
+    let worker = inference::WorkerConfig {
         program: env!("CARGO_BIN_EXE_sandkasse").into(),
-        args: inference::worker::WorkerArgs {
-            onnxruntime: inference::runtime::locate().unwrap(),
-            sandbox: inference::sandbox::Config {
+        args: inference::WorkerArgs {
+            onnxruntime: inference::locate_runtime().unwrap(),
+            sandbox: inference::SandboxConfig {
                 address_space_bytes: 1 << 30,
-                ..inference::sandbox::Config::default()
+                ..inference::SandboxConfig::default()
             },
             threads: 1,
             allow_probes: false,

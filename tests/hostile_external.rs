@@ -5,9 +5,7 @@
 
 mod service;
 
-use inference::client::{Worker, WorkerConfig};
-use inference::manifest::Manifest;
-use inference::worker::WorkerArgs;
+use inference::{Manifest, Worker, WorkerArgs, WorkerConfig};
 use serde_json::json;
 use service::Data;
 use std::path::PathBuf;
@@ -86,10 +84,10 @@ fn a_forced_worker_refuses_each_before_onnx_runtime_sees_it() {
     let config = WorkerConfig {
         program: PathBuf::from(env!("CARGO_BIN_EXE_sandkasse")),
         args: WorkerArgs {
-            onnxruntime: inference::runtime::locate().expect("run `bash scripts/setup.sh` first"),
-            sandbox: inference::sandbox::Config {
+            onnxruntime: inference::locate_runtime().expect("run `bash scripts/setup.sh` first"),
+            sandbox: inference::SandboxConfig {
                 address_space_bytes: 1024 << 20,
-                ..inference::sandbox::Config::default()
+                ..inference::SandboxConfig::default()
             },
             threads: 1,
             allow_probes: false,

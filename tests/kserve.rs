@@ -4,7 +4,7 @@ mod service;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt64Type};
-use inference::manifest::Manifest;
+use inference::Manifest;
 use serde_json::{Value, json};
 use service::{Data, Service};
 use std::time::Duration;

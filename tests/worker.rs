@@ -4,11 +4,7 @@
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float32Type, Int64Type, UInt64Type};
-use inference::client::{Cause, Pool, Worker, WorkerConfig, WorkerError};
-use inference::inspect::{Limits, inspect};
-use inference::manifest::Manifest;
-use inference::protocol::Probe;
-use inference::worker::WorkerArgs;
+use inference::{Cause, Limits, Manifest, Pool, Probe, Worker, WorkerArgs, WorkerConfig, WorkerError, inspect};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use synth::{DatasetSpec, Generator, Split};
@@ -21,10 +17,10 @@ fn config(memory_mb: u64, batch_timeout: Duration, allow_probes: bool) -> Worker
     WorkerConfig {
         program: PathBuf::from(env!("CARGO_BIN_EXE_sandkasse")),
         args: WorkerArgs {
-            onnxruntime: inference::runtime::locate().expect("run `bash scripts/setup.sh` first"),
-            sandbox: inference::sandbox::Config {
+            onnxruntime: inference::locate_runtime().expect("run `bash scripts/setup.sh` first"),
+            sandbox: inference::SandboxConfig {
                 address_space_bytes: memory_mb << 20,
-                ..inference::sandbox::Config::default()
+                ..inference::SandboxConfig::default()
             },
             threads: 1,
             allow_probes,
@@ -375,7 +371,7 @@ fn a_worker_missing_a_layer_is_refused_unless_the_operator_allowed_it() {
     };
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert_eq!(missing[0].layer, "landlock");
-    assert_eq!(missing[0].detail, inference::sandbox::DISABLED_FOR_TEST);
+    assert_eq!(missing[0].detail, inference::DISABLED_FOR_TEST);
     let message = err.to_string();
     assert!(
         message.contains("landlock is inactive (disabled for a test")
@@ -732,12 +728,12 @@ fn an_error_text_from_the_worker_is_capped() {
     };
     println!("{}", &text[..text.len().min(300)]);
     assert!(
-        text.len() <= inference::protocol::MAX_ERROR_TEXT,
+        text.len() <= inference::MAX_ERROR_TEXT,
         "an error text of {} bytes crossed from the worker",
         text.len()
     );
     assert!(text.contains("nnnn") && text.contains("[cut: "), "{text}");
-    assert!(err.to_string().len() <= inference::protocol::MAX_ERROR_TEXT + 64);
+    assert!(err.to_string().len() <= inference::MAX_ERROR_TEXT + 64);
 }
 
 #[test]

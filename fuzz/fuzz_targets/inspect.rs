@@ -2,7 +2,7 @@
 //! thing that touches an uploaded model.
 #![no_main]
 
-use inference::inspect::{Limits, inspect};
+use inference::{Limits, inspect};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,7 @@
 //! never panic on any text.
 #![no_main]
 
-use inference::inspect::{Port, Summary};
-use inference::manifest::Manifest;
+use inference::{Manifest, Port, Summary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,14 +10,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let runtime = match inference::runtime::locate() {
-        Ok(path) => match inference::runtime::load(&path) {
+    let runtime = match inference::locate_runtime() {
+        Ok(path) => match inference::load_runtime(&path) {
             Ok(version) => serde_json::json!({"found": true, "path": path.display().to_string(), "version": version}),
             Err(e) => serde_json::json!({"found": false, "path": path.display().to_string(), "error": e.to_string()}),
         },
         Err(e) => serde_json::json!({"found": false, "error": e.to_string()}),
     };
-    let layers = inference::sandbox::probe();
+    let layers = inference::probe_isolation();
     let ok = runtime["found"] == true && layers.iter().all(|l| l.active);
     if args.json {
         let v = serde_json::json!({"onnxruntime": runtime, "isolation": layers, "ok": ok});

@@ -101,14 +101,14 @@ pub fn run(args: Args) -> Result<()> {
     let criteria = match &args.criteria {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
-            fairness::criteria::parse(&text).with_context(|| format!("criteria {}", p.display()))?
+            fairness::parse_criteria(&text).with_context(|| format!("criteria {}", p.display()))?
         }
         None => Vec::new(),
     };
     if args.batch_rows == 0 || args.batch_rows > 1 << 20 {
         bail!("--batch-rows must be in 1..=1048576, got {}", args.batch_rows);
     }
-    let onnxruntime = inference::runtime::locate()?;
+    let onnxruntime = inference::locate_runtime()?;
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -3,8 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use escape::terminal;
-use inference::inspect::{Limits, inspect};
-use inference::manifest::Manifest;
+use inference::{Limits, Manifest, inspect};
 use std::io::Read;
 use std::path::PathBuf;
 

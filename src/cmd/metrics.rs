@@ -2,8 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
-use fairness::arrow_input::{Columns, add_record_batch};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Columns, Config, MissingGroups, Report, add_record_batch};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -119,14 +118,14 @@ pub fn run(args: Args) -> Result<()> {
         bootstrap: args.bootstrap,
         seed: args.seed,
         bootstrap_scheme: if args.bootstrap_scheme == "rows" {
-            fairness::bootstrap::Scheme::Rows
+            fairness::Scheme::Rows
         } else {
-            fairness::bootstrap::Scheme::Stratified
+            fairness::Scheme::Stratified
         },
         correction: if args.correction == "bh" {
-            fairness::significance::Correction::BenjaminiHochberg
+            fairness::Correction::BenjaminiHochberg
         } else {
-            fairness::significance::Correction::Holm
+            fairness::Correction::Holm
         },
         ..Config::default()
     };
@@ -145,7 +144,7 @@ pub fn run(args: Args) -> Result<()> {
     let criteria = match &args.criteria {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
-            fairness::criteria::parse(&text).with_context(|| format!("criteria {}", p.display()))?
+            fairness::parse_criteria(&text).with_context(|| format!("criteria {}", p.display()))?
         }
         None => Vec::new(),
     };
@@ -177,10 +176,10 @@ pub fn run(args: Args) -> Result<()> {
         bail!("{} has no rows", args.input.display());
     }
     let report = Report::build(&acc, &config);
-    let verdicts = fairness::criteria::evaluate(&criteria, &report);
-    let judged = fairness::criteria::Judged { report, verdicts };
+    let verdicts = fairness::evaluate_criteria(&criteria, &report);
+    let judged = fairness::Judged { report, verdicts };
     let text = match args.format.as_str() {
-        "md" => fairness::markdown::render(&judged.report, &judged.verdicts),
+        "md" => fairness::render_markdown(&judged.report, &judged.verdicts),
         _ => serde_json::to_string_pretty(&judged)? + "\n",
     };
     match &args.out {

@@ -29,7 +29,7 @@ pub struct IsolationArgs {
         long = "allow-missing-isolation",
         value_name = "LAYER[,LAYER...]",
         value_delimiter = ',',
-        value_parser = inference::sandbox::known_layer
+        value_parser = inference::known_isolation_layer
     )]
     pub allow_missing_isolation: Vec<String>,
     /// Tests only: make every worker skip this layer and report it inactive.
@@ -37,7 +37,7 @@ pub struct IsolationArgs {
         long = "test-disable-layer",
         value_name = "LAYER",
         hide = true,
-        value_parser = inference::sandbox::known_layer
+        value_parser = inference::known_isolation_layer
     )]
     pub test_disable_layer: Vec<String>,
 }
@@ -50,15 +50,15 @@ pub fn worker_config(
     memory_mb: u64,
     batch_timeout: std::time::Duration,
     isolation: &IsolationArgs,
-) -> anyhow::Result<inference::client::WorkerConfig> {
+) -> anyhow::Result<inference::WorkerConfig> {
     use anyhow::Context;
-    Ok(inference::client::WorkerConfig {
+    Ok(inference::WorkerConfig {
         program: std::env::current_exe().context("finding the sandkasse executable")?,
-        args: inference::worker::WorkerArgs {
+        args: inference::WorkerArgs {
             onnxruntime,
-            sandbox: inference::sandbox::Config {
+            sandbox: inference::SandboxConfig {
                 address_space_bytes: memory_mb << 20,
-                ..inference::sandbox::Config::default()
+                ..inference::SandboxConfig::default()
             },
             threads: 1,
             allow_probes: false,

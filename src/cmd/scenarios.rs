@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let entries = synth::scenario::catalogue();
+    let entries = synth::scenario_catalogue();
     if args.json {
         return super::print(&(serde_json::to_string_pretty(&entries)? + "\n"));
     }

@@ -115,7 +115,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let onnxruntime = inference::runtime::locate()?;
+    let onnxruntime = inference::locate_runtime()?;
     let worker = super::worker_config(
         onnxruntime,
         args.worker_memory_mb,

@@ -3,7 +3,7 @@
 use super::DataArgs;
 use anyhow::{Context, Result, bail};
 use escape::terminal;
-use store::meta::{OrgKind, Role};
+use store::{OrgKind, Role};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -102,9 +102,9 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// An audit entry for a change made from the command line, by whoever runs it on the host.
-pub fn cli_entry(action: &str, object: String) -> store::audit::NewEntry {
+pub fn cli_entry(action: &str, object: String) -> store::NewEntry {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    store::audit::NewEntry {
+    store::NewEntry {
         time: store::Timestamp::now().as_str().to_owned(),
         actor: format!("cli:{}", who.chars().take(64).collect::<String>()),
         org: String::new(),

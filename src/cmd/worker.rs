@@ -1,8 +1,7 @@
 //! `sandkasse worker`: the isolated process that runs one model. Started by the parent (never
 //! by hand) with a cleared environment; it talks frames over stdin and stdout.
 
-use inference::sandbox;
-use inference::worker::{self, WorkerArgs};
+use inference::{SandboxConfig, WorkerArgs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -26,17 +25,17 @@ pub struct Args {
     #[arg(long)]
     parent_pid: Option<u32>,
     /// Skip this isolation layer and report it inactive (tests of the parent's refusal only).
-    #[arg(long = "test-disable-layer", value_name = "LAYER", hide = true, value_parser = sandbox::known_layer)]
+    #[arg(long = "test-disable-layer", value_name = "LAYER", hide = true, value_parser = inference::known_isolation_layer)]
     test_disable_layer: Vec<String>,
 }
 
 pub fn run(args: Args) -> std::process::ExitCode {
-    let code = worker::main(WorkerArgs {
+    let code = inference::worker_main(WorkerArgs {
         onnxruntime: args.onnxruntime,
-        sandbox: sandbox::Config {
+        sandbox: SandboxConfig {
             address_space_bytes: args.address_space_mb << 20,
             cpu_seconds: args.cpu_seconds,
-            ..sandbox::Config::default()
+            ..SandboxConfig::default()
         },
         threads: args.threads,
         allow_probes: args.allow_probes,

@@ -21,6 +21,8 @@
 //! HTML escaping is not here: maud escapes markup on the pages, and `htmlreport` has its own
 //! escaper; both call [`bidi`] (or [`is_bidi_control`]) for what HTML escaping leaves alone.
 
+#![deny(missing_docs)]
+
 mod chars;
 mod csv;
 mod markdown;

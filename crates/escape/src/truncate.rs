@@ -13,6 +13,8 @@ pub struct Truncated<'a> {
 }
 
 impl Truncated<'_> {
+    /// Whether anything was left out, so a caller can say so where the `…` alone is not enough
+    /// (a log line, an error message).
     pub fn was_cut(&self) -> bool {
         self.cut > 0
     }

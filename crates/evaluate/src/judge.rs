@@ -6,7 +6,7 @@ use crate::record::{self, Provenance, RunRecord, Throughput};
 use crate::score::Scored;
 use crate::{Clock, EvaluateError, Request, humantime};
 use fairness::{Config, Report};
-use inference::client::Pool;
+use inference::Pool;
 use std::time::Instant;
 
 pub(crate) fn judge(
@@ -24,7 +24,7 @@ pub(crate) fn judge(
         ..req.fairness.clone()
     };
     let report: Report = Report::build(&scored.acc, &config);
-    let verdicts = fairness::criteria::evaluate(&req.criteria, &report);
+    let verdicts = fairness::evaluate_criteria(&req.criteria, &report);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;
     let mut lat = scored.latencies;
@@ -36,7 +36,7 @@ pub(crate) fn judge(
             lat[((lat.len() - 1) as f64 * q).round() as usize] * 1000.0
         }
     };
-    let ready = pool.ready().unwrap_or_else(|| inference::protocol::Ready {
+    let ready = pool.ready().unwrap_or_else(|| inference::Ready {
         onnxruntime_version: String::new(),
         onnxruntime_path: String::new(),
         layers: Vec::new(),

@@ -6,6 +6,8 @@
 //! into one report. A run is three stages in sibling files: `prepare` (read, inspect, check),
 //! `score` (the workers and the accumulators), `judge` (report, verdicts, record).
 
+#![deny(missing_docs)]
+
 mod age;
 mod judge;
 mod prepare;
@@ -18,8 +20,7 @@ pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
 use fairness::Config;
-use inference::client::{Pool, WorkerConfig, WorkerError};
-use inference::inspect::Limits;
+use inference::{Limits, Pool, WorkerConfig, WorkerError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +29,9 @@ use std::time::{Duration, Instant};
 /// What to evaluate and how.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The ONNX file to inspect and score.
     pub model: PathBuf,
+    /// The manifest that maps the dataset's columns to the model's inputs and names its output.
     pub manifest: PathBuf,
     /// What the record and error messages call the model file: its path for the CLI (the user
     /// chose it), its content hash for the service (whose blob paths are its own business and
@@ -40,12 +43,16 @@ pub struct Request {
     pub dataset: Dataset,
     /// Group attributes of the report; an `age_band` column is derived from `age`.
     pub groups: Vec<String>,
-    pub criteria: Vec<fairness::criteria::Criterion>,
+    /// Acceptance criteria fixed before the run and judged against its report; empty: none.
+    pub criteria: Vec<fairness::Criterion>,
+    /// How the report is built: thresholds, bootstrap, significance tests.
     pub fairness: Config,
     /// Seed of the bootstrap, replacing `fairness.seed`; by default the dataset's seed, so a
     /// run on a generated split and on the same split read from a file report alike.
     pub bootstrap_seed: Option<u64>,
+    /// Bounds on the model file that inspection enforces before any worker loads it.
     pub limits: Limits,
+    /// How each worker process is started and isolated.
     pub worker: WorkerConfig,
     /// Worker processes.
     pub workers: usize,
@@ -88,22 +95,55 @@ impl Request {
     }
 }
 
+/// Why a run failed. The server stores the message as the run's failure cause, so each names
+/// what was wrong in terms the requester can act on, never a server path.
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
+    /// A model, manifest or dataset file could not be read.
     #[error("reading {file}: {error}")]
-    Read { file: String, error: String },
+    Read {
+        /// The file as the request names it ([`Request::model_name`] and the like).
+        file: String,
+        /// What the file system said.
+        error: String,
+    },
+    /// The model file is larger than inspection accepts, refused before it is read whole.
     #[error("the model {file} is {bytes} bytes, over the limit of {limit}")]
-    TooLarge { file: String, bytes: u64, limit: u64 },
+    TooLarge {
+        /// The model as the request names it.
+        file: String,
+        /// Its size.
+        bytes: u64,
+        /// The largest size accepted.
+        limit: u64,
+    },
+    /// The manifest is not valid or does not fit the model.
     #[error("the manifest {file}: {error}")]
-    Manifest { file: String, error: String },
+    Manifest {
+        /// The manifest as the request names it.
+        file: String,
+        /// What was wrong with it.
+        error: String,
+    },
+    /// Inspection found something that forbids running the model; one line per finding.
     #[error("the model was rejected at inspection:\n{}", .0.join("\n"))]
     Rejected(Vec<String>),
+    /// The manifest was written for another scenario than the dataset's, so its columns would
+    /// mean something else.
     #[error("the manifest is for scenario {manifest:?}, the dataset is {dataset:?}")]
-    Scenario { manifest: String, dataset: String },
+    Scenario {
+        /// The manifest's scenario.
+        manifest: String,
+        /// The dataset's scenario.
+        dataset: String,
+    },
+    /// The dataset could not be generated or read, or lacks a column the run needs.
     #[error("the dataset: {0}")]
     Dataset(String),
+    /// A worker failed in a way the pool could not recover from.
     #[error("scoring")]
     Worker(#[from] WorkerError),
+    /// The report could not be built from the scores.
     #[error("metrics: {0}")]
     Metrics(String),
     /// What the run was set up from could not be read: its stored parameters, or its model,
@@ -113,10 +153,15 @@ pub enum EvaluateError {
     /// The metadata store or the blob store failed.
     #[error("the store: {0}")]
     Store(String),
+    /// The caller asked the run to stop (the CLI's Ctrl-C, the server's cancel).
     #[error("cancelled")]
     Cancelled,
+    /// The run took longer than [`Request::deadline`].
     #[error("the run went over its deadline of {} and was stopped", seconds(.limit))]
-    Deadline { limit: Duration },
+    Deadline {
+        /// The deadline it went over.
+        limit: Duration,
+    },
 }
 
 fn seconds(d: &Duration) -> String {
@@ -216,7 +261,11 @@ fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Resul
 }
 
 fn hex(bytes: &[u8]) -> String {
-    inference::inspect::hex(bytes)
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// RFC 3339 in UTC, without a date library.

@@ -4,8 +4,7 @@
 
 use crate::source::Source;
 use crate::{EvaluateError, Request, hex, read_bounded};
-use inference::inspect::{Summary, inspect};
-use inference::manifest::Manifest;
+use inference::{Manifest, Summary, inspect};
 use sha2::{Digest, Sha256};
 
 /// Everything the later stages need, checked.
@@ -36,7 +35,7 @@ pub(crate) fn prepare(req: &Request) -> Result<Prepared, EvaluateError> {
         });
     }
     let model_bytes = std::fs::read(&req.model).map_err(|e| read_err(&req.model_name, e))?;
-    let manifest_text = read_bounded(&req.manifest, inference::manifest::MAX_MANIFEST_BYTES as u64)
+    let manifest_text = read_bounded(&req.manifest, inference::MAX_MANIFEST_BYTES as u64)
         .map_err(|e| read_err(&req.manifest_name, e))?;
     let manifest = Manifest::parse(&manifest_text).map_err(|e| EvaluateError::Manifest {
         file: req.manifest_name.clone(),

@@ -1,11 +1,7 @@
 //! The record of a run: everything needed to redo it and to trust its numbers.
 
-use fairness::Report;
-use fairness::criteria::Verdict;
-use inference::client::PoolEvent;
-use inference::inspect::Summary;
-use inference::manifest::Manifest;
-use inference::sandbox::LayerStatus;
+use fairness::{Report, Verdict};
+use inference::{LayerStatus, Manifest, PoolEvent, Summary};
 use serde::{Deserialize, Serialize};
 use synth::DatasetSpec;
 
@@ -22,21 +18,37 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// A record that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The bytes are not JSON at all.
     #[error("the run record is not JSON: {0}")]
     Json(String),
+    /// The record is newer than this release (or its version is not a number it knows), so
+    /// reading it could silently drop fields.
     #[error("the run record has schema version {found}; this release reads versions 1 to {SCHEMA_VERSION}")]
-    Version { found: u64 },
+    Version {
+        /// The version the record declares.
+        found: u64,
+    },
+    /// The record declares a known version but its fields do not match that version's layout.
     #[error("the run record (schema version {version}) does not match its schema: {error}")]
-    Shape { version: u64, error: String },
+    Shape {
+        /// The version the record declares.
+        version: u64,
+        /// Where the record departs from the schema.
+        error: String,
+    },
 }
 
+/// Everything one succeeded run produced: what it ran on, how fast, and what it found. The
+/// HTML and Markdown reports are rendered from it, so it is the one thing stored per run.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     /// [`SCHEMA_VERSION`] when written.
     pub schema_version: u32,
+    /// Where the model, data and code came from, so the run can be redone and checked.
     pub provenance: Provenance,
     /// The model as inspection saw it.
     pub inspection: Summary,
+    /// How long the stages took and how fast the workers scored.
     pub throughput: Throughput,
     /// Workers that crashed, hung or ran out of memory, and whether they were replaced.
     pub worker_events: Vec<PoolEvent>,
@@ -47,13 +59,21 @@ pub struct RunRecord {
     pub verdicts: Vec<Verdict>,
 }
 
+/// What a run ran on, identified by content hash and version, so a reader can tell whether two
+/// runs are comparable and redo one.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Provenance {
+    /// When the run started (RFC 3339, UTC).
     pub started: String,
+    /// The model file as the request named it: its path for the CLI, its hash for the service.
     pub model_file: String,
+    /// SHA-256 of the model's bytes.
     pub model_sha256: String,
+    /// SHA-256 of the manifest's bytes.
     pub manifest_sha256: String,
+    /// The manifest as parsed.
     pub manifest: Manifest,
+    /// The dataset's spec: scenario, size, seed, split, bias and counterfactual.
     pub dataset: DatasetSpec,
     /// The file the rows were read from; absent when they were generated for the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,9 +81,14 @@ pub struct Provenance {
     /// For a file, the SHA-256 of its bytes. For generated rows, SHA-256 over the digests of
     /// the record batches in order, each digest a SHA-256 of the batch's column buffers.
     pub dataset_sha256: String,
+    /// Rows scored.
     pub dataset_rows: u64,
+    /// Version of the generator that made (or would make) the rows; another version may make
+    /// other citizens from the same seed.
     pub generator_version: String,
+    /// Version of Sandkasse that ran the evaluation.
     pub sandbox_version: String,
+    /// Version of ONNX Runtime the workers scored with.
     pub onnxruntime_version: String,
     /// Isolation layers of the workers, as they reported them: what was active and what this
     /// kernel could not provide.
@@ -76,10 +101,15 @@ pub struct Provenance {
     pub isolation_allowed_missing: Option<Vec<String>>,
 }
 
+/// How fast the run went, for capacity planning and for spotting a model that is slow on
+/// purpose.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
+    /// Rows scored.
     pub rows: u64,
+    /// Worker processes.
     pub workers: usize,
+    /// Rows per request to a worker.
     pub batch_rows: usize,
     /// Starting the workers and loading the model.
     pub load_seconds: f64,
@@ -87,11 +117,17 @@ pub struct Throughput {
     pub score_seconds: f64,
     /// Building the report (bootstrap included).
     pub metrics_seconds: f64,
+    /// The whole run, start to record.
     pub total_seconds: f64,
+    /// `rows` over `score_seconds`.
     pub rows_per_second: f64,
+    /// Median time a worker took to answer one batch.
     pub batch_latency_ms_p50: f64,
+    /// 95th percentile of the batch time.
     pub batch_latency_ms_p95: f64,
+    /// 99th percentile of the batch time.
     pub batch_latency_ms_p99: f64,
+    /// The largest resident memory any worker reached; `None` where the kernel does not say.
     pub worker_peak_memory_bytes: Option<u64>,
 }
 
@@ -223,7 +259,7 @@ impl RunRecord {
             );
         }
         s.push('\n');
-        s + &fairness::markdown::render(&self.report, &self.verdicts)
+        s + &fairness::render_markdown(&self.report, &self.verdicts)
     }
 }
 
@@ -234,7 +270,7 @@ fn upgrade_v1(value: &mut serde_json::Value) {
         .get_mut("report")
         .and_then(serde_json::Value::as_object_mut)
         .and_then(|report| {
-            report.insert("schema_version".into(), fairness::report::SCHEMA_VERSION.into());
+            report.insert("schema_version".into(), fairness::SCHEMA_VERSION.into());
             report.remove("verdicts")
         })
         .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));

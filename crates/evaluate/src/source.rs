@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use synth::generate::meta;
-use synth::{DatasetSpec, Generator, Split};
+use synth::{DatasetSpec, Generator, Split, meta};
 
 /// The rows to evaluate on.
 #[derive(Debug, Clone)]
@@ -116,7 +115,7 @@ fn open_file(path: &Path) -> Result<Source, EvaluateError> {
         return Err(err(format!("{size} bytes, over the limit of {MAX_DATASET_FILE_BYTES}")));
     }
     let bytes = bytes::Bytes::from(std::fs::read(path).map_err(read_err)?);
-    let sha256 = inference::inspect::hex(&Sha256::digest(&bytes));
+    let sha256 = crate::hex(&Sha256::digest(&bytes));
     let (spec, schema, batches): (DatasetSpec, SchemaRef, Batches) = if bytes.starts_with(b"PAR1") {
         let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
             .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;

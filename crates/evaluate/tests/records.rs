@@ -53,7 +53,7 @@ fn records_of_schema_version_1_load_typed_and_keep_every_field_and_their_markdow
         // Upgraded: the verdicts moved out of the report, nothing else changed.
         let mut expected = old.clone();
         let verdicts = expected["report"].as_object_mut().unwrap().remove("verdicts").unwrap();
-        expected["report"]["schema_version"] = fairness::report::SCHEMA_VERSION.into();
+        expected["report"]["schema_version"] = fairness::SCHEMA_VERSION.into();
         expected["verdicts"] = verdicts;
         expected["schema_version"] = SCHEMA_VERSION.into();
         let written = serde_json::to_value(&record).unwrap();

@@ -43,6 +43,7 @@ pub struct Accumulator {
 const DENSE_LIMIT: usize = 1 << 16;
 
 impl Accumulator {
+    /// An empty accumulator for these group attributes. `has_scores` and `has_label_true` say which optional columns every batch will carry, so a merge of accumulators built for different inputs is refused instead of mixing statistics.
     pub fn new(attributes: &[&str], has_scores: bool, has_label_true: bool, missing: MissingGroups) -> Self {
         Self {
             names: attributes.iter().map(|s| (*s).to_owned()).collect(),
@@ -56,6 +57,7 @@ impl Accumulator {
         }
     }
 
+    /// The group attributes, in the order given to [`Accumulator::new`].
     pub fn attributes(&self) -> &[String] {
         &self.names
     }
@@ -65,10 +67,12 @@ impl Accumulator {
         &self.values[a]
     }
 
+    /// Whether batches carry scores, so score metrics (AUC, calibration) are computed.
     pub fn has_scores(&self) -> bool {
         self.has_scores
     }
 
+    /// Whether batches carry the true outcome beside the recorded one.
     pub fn has_label_true(&self) -> bool {
         self.has_label_true
     }
@@ -264,6 +268,7 @@ impl Accumulator {
         out
     }
 
+    /// Adds another accumulator's statistics (another thread's or chunk's); the result is exactly what one accumulator fed both inputs would hold. Refused when the two were built for different attributes or columns.
     pub fn merge(&mut self, other: &Accumulator) -> Result<(), InputError> {
         if other.names != self.names
             || other.has_scores != self.has_scores

@@ -10,18 +10,25 @@ use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 /// Which columns play which part.
 #[derive(Debug, Clone)]
 pub struct Columns {
+    /// The recorded outcome (0/1), what the metrics compare decisions with.
     pub label: String,
+    /// The true outcome (0/1) where the data knows it, for metrics against it beside the recorded one.
     pub label_true: Option<String>,
     /// The decision; when absent it is `score >= threshold`.
     pub prediction: Option<String>,
+    /// The model's score in [0, 1], for score metrics and the threshold sweep.
     pub score: Option<String>,
+    /// A non-negative weight per row; absent: every row counts 1.
     pub weight: Option<String>,
+    /// The group attributes (string or dictionary columns).
     pub groups: Vec<String>,
+    /// The decision threshold on `score` when there is no `prediction` column.
     pub threshold: f64,
     /// Twin pairs: the id shared by a citizen and their counterfactual twin, and the 0/1 column
     /// marking the twin. Twins are paired for counterfactual fairness and left out of every
     /// group metric.
     pub twin_id: Option<String>,
+    /// The 0/1 column marking the twin of a pair (read only with `twin_id`).
     pub is_twin: String,
 }
 

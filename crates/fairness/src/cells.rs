@@ -11,14 +11,19 @@ use serde::{Deserialize, Serialize};
 /// stay exact up to 2^53.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cells {
+    /// True positives.
     pub tp: f64,
+    /// False positives.
     pub fp: f64,
+    /// True negatives.
     pub tn: f64,
+    /// False negatives (`fn` in JSON; `fn` is a Rust keyword).
     #[serde(rename = "fn")]
     pub fn_: f64,
 }
 
 impl Cells {
+    /// Counts one row of weight `w` in the cell its outcome and decision fall in.
     #[inline]
     pub fn add(&mut self, label: bool, pred: bool, w: f64) {
         match (label, pred) {
@@ -29,6 +34,7 @@ impl Cells {
         }
     }
 
+    /// Adds another group's counts: cells merge by addition, which is what makes per-thread accumulation exact.
     pub fn merge(&mut self, o: &Cells) {
         self.tp += o.tp;
         self.fp += o.fp;
@@ -36,18 +42,23 @@ impl Cells {
         self.fn_ += o.fn_;
     }
 
+    /// The group's total weight.
     pub fn n(&self) -> f64 {
         self.tp + self.fp + self.tn + self.fn_
     }
+    /// Actual positives (`tp + fn`).
     pub fn positives(&self) -> f64 {
         self.tp + self.fn_
     }
+    /// Actual negatives (`tn + fp`).
     pub fn negatives(&self) -> f64 {
         self.tn + self.fp
     }
+    /// Predicted positives (`tp + fp`).
     pub fn predicted_positive(&self) -> f64 {
         self.tp + self.fp
     }
+    /// Predicted negatives (`tn + fn`).
     pub fn predicted_negative(&self) -> f64 {
         self.tn + self.fn_
     }
@@ -56,18 +67,22 @@ impl Cells {
 /// A metric value, or null with the reason it is undefined.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Value {
+    /// The value; `None` when it is undefined.
     pub value: Option<f64>,
+    /// Why it is undefined, so a reader sees the reason where the number would be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_reason: Option<NullReason>,
 }
 
 impl Value {
+    /// A defined value.
     pub fn some(v: f64) -> Self {
         Self {
             value: Some(v),
             null_reason: None,
         }
     }
+    /// An undefined value and its reason.
     pub fn null(reason: NullReason) -> Self {
         Self {
             value: None,
@@ -87,19 +102,35 @@ impl Value {
 /// The rate metrics computed from confusion cells (fairlearn's names where it has them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum RateMetric {
+    // Actual positives over all: the prevalence the other rates are read against.
     BaseRate,
+    // Predicted positives over all (demographic parity compares it).
     SelectionRate,
+    // Recall: `tp / (tp + fn)` (equal opportunity compares it).
     TruePositiveRate,
+    // `fp / (fp + tn)`.
     FalsePositiveRate,
+    // Specificity: `tn / (tn + fp)`.
     TrueNegativeRate,
+    // Miss rate: `fn / (fn + tp)`.
     FalseNegativeRate,
+    // `tp / (tp + fp)` (predictive parity compares it).
     Precision,
+    // `tn / (tn + fn)`.
     NegativePredictiveValue,
+    // `fp / (fp + tp)`.
     FalseDiscoveryRate,
+    // `fn / (fn + tn)`.
     FalseOmissionRate,
+    // `(tp + tn)` over all.
     Accuracy,
+    // The mean of the true positive and true negative rates.
     BalancedAccuracy,
+    // The harmonic mean of precision and recall.
     F1,
 }
 
@@ -110,6 +141,7 @@ impl std::fmt::Display for RateMetric {
 }
 
 impl RateMetric {
+    /// Every rate metric, in the order the report lists them.
     pub const ALL: &'static [RateMetric] = &[
         RateMetric::BaseRate,
         RateMetric::SelectionRate,
@@ -126,6 +158,7 @@ impl RateMetric {
         RateMetric::F1,
     ];
 
+    /// The metric's snake_case name, as in the record and the criteria.
     pub fn name(self) -> &'static str {
         match self {
             RateMetric::BaseRate => "base_rate",
@@ -144,6 +177,7 @@ impl RateMetric {
         }
     }
 
+    /// The metric with this snake_case name, if any.
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|m| m.name() == s)
     }
@@ -180,6 +214,7 @@ impl RateMetric {
         }
     }
 
+    /// The metric of these counts, or null with the reason when its denominator is 0.
     pub fn compute(self, c: &Cells) -> Value {
         if let Some((num, den)) = self.proportion(c) {
             return Value::ratio(num, den, self.null_reason());

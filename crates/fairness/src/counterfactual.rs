@@ -170,21 +170,34 @@ fn merge_stats(a: &mut PairStats, b: &PairStats) {
 /// Flips for one change of one attribute (`from` in the original, `to` in the twin).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeReport {
+    /// The attribute changed between a citizen and their twin.
     pub attribute: String,
+    /// Its value in the original.
     pub from: String,
+    /// Its value in the twin.
     pub to: String,
+    /// Pairs with this change.
     pub pairs: u64,
+    /// Share of pairs whose decision differs; `None` without pairs.
     pub flip_rate: Option<f64>,
+    /// Wilson interval of `flip_rate`.
     pub flip_rate_interval: Option<[f64; 2]>,
+    /// Pairs where the twin got a positive decision and the original did not.
     pub flips_to_positive: u64,
+    /// Pairs where the twin got a negative decision and the original did not.
     pub flips_to_negative: u64,
+    /// Mean absolute score difference within a pair; `None` without scores.
     pub mean_abs_score_change: Option<f64>,
+    /// Largest absolute score difference within a pair.
     pub max_abs_score_change: Option<f64>,
 }
 
+/// Counterfactual fairness: how often changing only a protected attribute changes the decision.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CounterfactualReport {
+    /// Over all pairs.
     pub overall: ChangeReport,
+    /// Per attribute and change of value.
     pub by_change: Vec<ChangeReport>,
     /// Rows whose twin never appeared.
     pub unmatched_rows: u64,

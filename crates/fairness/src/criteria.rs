@@ -11,25 +11,43 @@ use crate::metric::NullReason;
 use crate::report::{AttributeReport, ReferenceComparison, Report};
 use serde::{Deserialize, Serialize};
 
+/// Why a criteria file was refused; the whole file is refused, so no run is judged by half of it.
 #[derive(Debug, thiserror::Error)]
 pub enum CriteriaError {
+    /// The text is not TOML.
     #[error("criteria file is not valid TOML: {0}")]
     Toml(String),
+    /// The text is not JSON.
     #[error("criteria file is not valid JSON: {0}")]
     Json(String),
+    /// A criterion names an unknown metric or attribute form, or a threshold that cannot hold.
     #[error("criterion {index} ({name}): {reason}")]
-    Invalid { index: usize, name: String, reason: String },
+    Invalid {
+        /// Its position in the file, from 1.
+        index: usize,
+        /// Its name, or the one made for it.
+        name: String,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// Comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum Op {
+    // At least.
     #[serde(rename = ">=")]
     Ge,
+    // More than.
     #[serde(rename = ">")]
     Gt,
+    // At most.
     #[serde(rename = "<=")]
     Le,
+    // Less than.
     #[serde(rename = "<")]
     Lt,
 }
@@ -83,14 +101,19 @@ impl Against {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
+    /// A name for the reports; by default one is made from the other fields.
     #[serde(default)]
     pub name: Option<String>,
     /// Attribute, or an intersection as `a&b`.
     pub attribute: String,
+    /// What is measured.
     pub metric: CriterionMetric,
+    /// What the groups are compared against.
     #[serde(default)]
     pub against: Against,
+    /// How the value must relate to `threshold` to pass.
     pub op: Op,
+    /// The bound the value is held to.
     pub threshold: f64,
 }
 
@@ -144,24 +167,42 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
 /// snake-case variant name, e.g. `equal_opportunity_difference`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum CriterionMetric {
+    // Difference of selection rates.
     DemographicParityDifference,
+    // Ratio of selection rates.
     DemographicParityRatio,
+    // Difference of true positive rates.
     EqualOpportunityDifference,
+    // Ratio of true positive rates.
     EqualOpportunityRatio,
+    // Difference of precisions.
     PredictiveParityDifference,
+    // Ratio of precisions.
     PredictiveParityRatio,
+    // Difference of false positive rates.
     FalsePositiveRateDifference,
+    // Ratio of false positive rates.
     FalsePositiveRateRatio,
+    // Difference of accuracies.
     AccuracyDifference,
+    // Ratio of accuracies.
     AccuracyRatio,
+    // The larger of the TPR and FPR differences.
     EqualizedOddsDifference,
+    // The smaller of the TPR and FPR ratios.
     EqualizedOddsRatio,
+    // Each group's selection rate over the reference's (the four-fifths rule).
     DisparateImpact,
+    // Mean of a group's TPR and FPR differences to the reference.
     AverageOddsDifference,
 }
 
 impl CriterionMetric {
+    /// Every criterion metric, in the order of this enum.
     pub const ALL: &'static [CriterionMetric] = &[
         CriterionMetric::DemographicParityDifference,
         CriterionMetric::DemographicParityRatio,
@@ -179,6 +220,7 @@ impl CriterionMetric {
         CriterionMetric::AverageOddsDifference,
     ];
 
+    /// Its name in criteria files, records and the API.
     pub fn as_str(self) -> &'static str {
         match self {
             CriterionMetric::DemographicParityDifference => "demographic_parity_difference",
@@ -198,6 +240,7 @@ impl CriterionMetric {
         }
     }
 
+    /// The metric with this name, if any.
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|m| m.as_str() == s)
     }
@@ -284,23 +327,35 @@ enum Kind {
     AverageOdds,
 }
 
+/// A criterion's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum Outcome {
+    // The value, interval included where there is one, meets the bound.
     Pass,
+    // The value, interval included where there is one, misses the bound.
     Fail,
+    // The report cannot decide: the value is undefined, the attribute is absent, or the interval straddles the bound.
     Inconclusive,
 }
 
 /// A criterion's verdict with the numbers behind it.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
+    /// The criterion judged.
     pub criterion: Criterion,
+    /// Its result.
     pub verdict: Outcome,
+    /// The measured value; `None` when undefined.
     pub value: Option<f64>,
+    /// The value's confidence interval, when the report has one.
     pub interval: Option<[f64; 2]>,
     /// The group the worst value belongs to, when comparing groups one by one.
     pub group: Option<String>,
+    /// The verdict in words, for the reports.
     pub explanation: String,
     /// Groups kept out of the comparison, with reasons.
     pub excluded: Vec<String>,
@@ -311,8 +366,10 @@ pub struct Verdict {
 /// the criteria that read it.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Judged {
+    /// The report.
     #[serde(flatten)]
     pub report: Report,
+    /// The verdicts on it.
     pub verdicts: Vec<Verdict>,
 }
 

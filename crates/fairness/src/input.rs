@@ -3,29 +3,69 @@
 
 use thiserror::Error;
 
+/// Why a batch was refused; each names the column and, where one is at fault, the row, so the
+/// data can be fixed.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum InputError {
+    /// A column is shorter or longer than the batch's first column.
     #[error("column {column:?} has {got} rows, expected {expected} (the length of {reference:?})")]
     Length {
+        /// The column.
         column: String,
+        /// Its rows.
         got: usize,
+        /// The rows of the reference column.
         expected: usize,
+        /// The column the length was taken from.
         reference: String,
     },
+    /// A label or decision that is not 0 or 1.
     #[error("column {column:?}, row {row}: {value} is not a binary label (expected 0 or 1)")]
-    NotBinary { column: String, row: usize, value: String },
+    NotBinary {
+        /// The column.
+        column: String,
+        /// The row.
+        row: usize,
+        /// The value found.
+        value: String,
+    },
+    /// A score outside [0, 1] (or NaN).
     #[error("column {column:?}, row {row}: score {value} is outside [0, 1]")]
-    ScoreRange { column: String, row: usize, value: f64 },
+    ScoreRange {
+        /// The column.
+        column: String,
+        /// The row.
+        row: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A weight that is negative, infinite or NaN.
     #[error("column {column:?}, row {row}: weight {value} is not a finite non-negative number")]
-    Weight { column: String, row: usize, value: f64 },
+    Weight {
+        /// The column.
+        column: String,
+        /// The row.
+        row: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A group value is missing and [`MissingGroups::Error`] was chosen.
     #[error(
         "group column {column:?}, row {row}: value is missing (use the \"missing\" option to report such rows as their own group)"
     )]
-    MissingGroup { column: String, row: usize },
+    MissingGroup {
+        /// The column.
+        column: String,
+        /// The row.
+        row: usize,
+    },
+    /// A named column is not in the data.
     #[error("column {0:?} not found")]
     MissingColumn(String),
+    /// No group attribute was given, so there is nothing to compare.
     #[error("at least one group column is needed")]
     NoGroups,
+    /// Anything else (a column of the wrong type, accumulators that cannot merge).
     #[error("{0}")]
     Other(String),
 }
@@ -33,16 +73,23 @@ pub enum InputError {
 /// A named column.
 #[derive(Debug, Clone, Copy)]
 pub struct Col<'a, T> {
+    /// Its name, for error messages.
     pub name: &'a str,
+    /// One value per row.
     pub values: &'a [T],
 }
 
 /// A group column: codes into a dictionary of values, and optionally which rows are valid.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupCol<'a> {
+    /// The attribute's name.
     pub name: &'a str,
+    /// One index into `dictionary` per row: dictionary encoding keeps the per-row work to an
+    /// integer, whatever the values are.
     pub codes: &'a [u32],
+    /// Which rows have a value; `None`: all.
     pub valid: Option<&'a [bool]>,
+    /// The attribute's values.
     pub dictionary: &'a [String],
 }
 
@@ -71,15 +118,19 @@ pub struct Batch<'a> {
     pub prediction: Col<'a, u8>,
     /// The score (probability of the positive class) in [0, 1].
     pub score: Option<Col<'a, f64>>,
+    /// A non-negative weight per row; `None`: every row counts 1.
     pub weight: Option<Col<'a, f64>>,
+    /// The group attributes.
     pub groups: Vec<GroupCol<'a>>,
 }
 
 impl Batch<'_> {
+    /// Rows in the batch (the length of its label column).
     pub fn len(&self) -> usize {
         self.label.values.len()
     }
 
+    /// Whether the batch has no rows.
     pub fn is_empty(&self) -> bool {
         self.label.values.is_empty()
     }

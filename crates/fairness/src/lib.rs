@@ -1,28 +1,43 @@
 //! Accuracy and fairness of binary decisions, per group, from mergeable sufficient statistics.
 //!
-//! The crate knows nothing of models, data generation or HTTP. Feed it [`input::Batch`]es of
+//! The crate knows nothing of models, data generation or HTTP. Feed it [`Batch`]es of
 //! labels, decisions, scores and group columns; it keeps per-intersection confusion cells and
-//! score statistics ([`accumulate::Accumulator`]) that merge exactly across chunks, threads and
-//! machines, and turns them into a [`report::Report`]. A rate with a zero denominator is null
+//! score statistics ([`Accumulator`]) that merge exactly across chunks, threads and
+//! machines, and turns them into a [`Report`]. A rate with a zero denominator is null
 //! with its reason, never 0; small groups are flagged and kept out of comparisons.
 
-pub mod accumulate;
-pub mod arrow_input;
-pub mod bootstrap;
-pub mod cells;
-pub mod counterfactual;
-pub mod criteria;
-pub mod individual;
-pub mod input;
-pub mod interval;
-pub mod markdown;
-pub mod metric;
-pub mod report;
-pub mod scores;
-pub mod significance;
+#![deny(missing_docs)]
+
+mod accumulate;
+mod arrow_input;
+mod bootstrap;
+mod cells;
+mod counterfactual;
+pub mod criteria; // pub only until the server imports from the root
+mod individual;
+mod input;
+mod interval;
+mod markdown;
+mod metric;
+mod report;
+mod scores;
+mod significance;
 
 pub use accumulate::Accumulator;
+pub use arrow_input::{Columns, add_record_batch};
+pub use bootstrap::Scheme;
 pub use cells::{Cells, RateMetric, Value};
-pub use input::{Batch, Col, GroupCol, InputError, MissingGroups};
+pub use counterfactual::{ChangeReport, CounterfactualReport};
+pub use criteria::{
+    Against, CriteriaError, Criterion, CriterionMetric, Judged, Op, Outcome, Verdict, evaluate as evaluate_criteria,
+    parse as parse_criteria,
+};
+pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode as encode_groups};
+pub use markdown::{P_FLOOR, render as render_markdown};
 pub use metric::{MetricName, NullReason};
-pub use report::{Config, Report};
+pub use report::{
+    AttributeReport, Combined, Config, Disparity, Excluded, GroupReport, Intervals, Metric, ReferenceComparison,
+    Report, SCHEMA_VERSION, SweepDisparity, SweepPoint, SweepSummary, sweep_thresholds,
+};
+pub use scores::{CalibrationPoint, ScoreStats};
+pub use significance::{Correction, Test};

@@ -8,31 +8,53 @@
 use crate::cells::RateMetric;
 use serde::{Deserialize, Serialize};
 
-/// A metric of one group, as the key of [`crate::report::GroupReport::metrics`].
+/// A metric of one group, as the key of [`crate::GroupReport::metrics`].
 ///
 /// The variants are declared in the alphabetical order of their names, so a map keyed by them
 /// serializes in the same order as one keyed by the names (the records stay byte-stable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum MetricName {
+    // Correct decisions over all.
     Accuracy,
+    // Area under the precision-recall curve of the scores.
     AveragePrecision,
+    // Mean of the true positive and true negative rates.
     BalancedAccuracy,
+    // Actual positives over all.
     BaseRate,
+    // Mean squared difference of score and outcome.
     Brier,
+    // The group's (weighted) size.
     Count,
+    // Weighted mean gap between mean score and observed rate over the calibration bins.
     ExpectedCalibrationError,
+    // Harmonic mean of precision and recall.
     F1,
+    // False positives over predicted positives.
     FalseDiscoveryRate,
+    // False negatives over actual positives.
     FalseNegativeRate,
+    // False negatives over predicted negatives.
     FalseOmissionRate,
+    // False positives over actual negatives.
     FalsePositiveRate,
+    // Mean negative log-likelihood of the outcome under the score.
     LogLoss,
+    // True negatives over predicted negatives.
     NegativePredictiveValue,
+    // True positives over predicted positives.
     Precision,
+    // Area under the ROC curve of the scores.
     RocAuc,
+    // Predicted positives over all.
     SelectionRate,
+    // True negatives over actual negatives.
     TrueNegativeRate,
+    // True positives over actual positives.
     TruePositiveRate,
 }
 
@@ -173,33 +195,50 @@ impl std::fmt::Display for MetricName {
 /// Why a value is missing. Written into the record as its sentence, so a reader sees the reason
 /// where the number would be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum NullReason {
+    // The group has no rows.
     #[serde(rename = "empty group")]
     EmptyGroup,
+    // A rate over actual positives, and there are none.
     #[serde(rename = "no actual positives")]
     NoActualPositives,
+    // A rate over actual negatives, and there are none.
     #[serde(rename = "no actual negatives")]
     NoActualNegatives,
+    // A rate over predicted positives, and there are none.
     #[serde(rename = "no predicted positives")]
     NoPredictedPositives,
+    // A rate over predicted negatives, and there are none.
     #[serde(rename = "no predicted negatives")]
     NoPredictedNegatives,
+    // The metric (ROC AUC, balanced accuracy) needs both outcomes in the group.
     #[serde(rename = "needs both actual positives and actual negatives")]
     NeedsBothClasses,
+    // F1 with neither actual nor predicted positives.
     #[serde(rename = "no actual or predicted positives")]
     NoActualOrPredictedPositives,
+    // A disparity needs at least two groups large enough to compare.
     #[serde(rename = "fewer than two comparable groups")]
     FewerThanTwoGroups,
+    // A ratio to overall with every value 0.
     #[serde(rename = "every group's value and the overall value are 0")]
     AllZeroWithOverall,
+    // A ratio between groups with every value 0.
     #[serde(rename = "every group's value is 0")]
     AllZero,
+    // A ratio to the reference group, whose value is 0.
     #[serde(rename = "the reference group's value is 0")]
     ReferenceZero,
+    // Disparate impact with a reference selection rate of 0.
     #[serde(rename = "the reference group's selection rate is 0")]
     ReferenceSelectionZero,
+    // Equalized odds needs both the TPR and the FPR disparity.
     #[serde(rename = "TPR or FPR disparity undefined")]
     OddsDisparityUndefined,
+    // Average odds needs the group's and the reference's TPR and FPR.
     #[serde(rename = "TPR or FPR undefined for the group or the reference")]
     OddsUndefinedForGroup,
     /// A disparate-impact entry is a ratio; its difference is not reported.
@@ -208,6 +247,7 @@ pub enum NullReason {
     /// An average-odds entry is a difference; its ratio is not reported.
     #[serde(rename = "a difference only")]
     DifferenceOnly,
+    // No group besides the reference can be compared with it.
     #[serde(rename = "no group to compare with the reference")]
     NoGroupToCompare,
 }

@@ -51,14 +51,20 @@ pub struct CalibrationBin {
 /// A point of a calibration curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CalibrationPoint {
+    /// Lower edge of the score bin.
     pub bin_lower: f64,
+    /// Upper edge of the score bin.
     pub bin_upper: f64,
+    /// Weight of the rows in the bin.
     pub count: f64,
+    /// Their mean score: what the model predicted.
     pub mean_score: f64,
+    /// Their share of positives: what happened.
     pub fraction_positive: f64,
 }
 
 impl ScoreStats {
+    /// Counts one row's score, outcome and weight.
     #[inline]
     pub fn add(&mut self, score: f64, label: bool, w: f64) {
         let y = f64::from(u8::from(label));
@@ -85,6 +91,7 @@ impl ScoreStats {
         m.sum_sq += w * score * score;
     }
 
+    /// Adds another group's statistics; exact, like [`Cells::merge`](crate::Cells::merge).
     pub fn merge(&mut self, o: &ScoreStats) {
         self.sorted = self.rows.is_empty() && o.sorted;
         self.tie_blocks = std::sync::OnceLock::new();
@@ -106,10 +113,12 @@ impl ScoreStats {
         }
     }
 
+    /// Mean Brier score, null for an empty group.
     pub fn brier(&self) -> Value {
         Value::ratio(self.brier, self.weight, NullReason::EmptyGroup)
     }
 
+    /// Mean log loss, null for an empty group.
     pub fn log_loss(&self) -> Value {
         Value::ratio(self.log_loss, self.weight, NullReason::EmptyGroup)
     }
@@ -216,6 +225,7 @@ impl ScoreStats {
         Value::some(e)
     }
 
+    /// The calibration curve: one point per non-empty bin.
     pub fn calibration_curve(&self) -> Vec<CalibrationPoint> {
         self.bins
             .iter()

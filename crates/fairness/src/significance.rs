@@ -8,8 +8,13 @@ use serde::{Deserialize, Serialize};
 /// Which test produced a p-value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf` (and loosen the maps
+// keyed by it), so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum Test {
+    // The normal approximation, for large counts.
     TwoProportionZ,
+    // Fisher's exact test, where the normal approximation is poor (small counts).
     FisherExact,
 }
 

@@ -1,8 +1,6 @@
 //! Bootstrap intervals cover the true value at about the nominal rate.
 
-use fairness::bootstrap::Scheme;
-use fairness::input::{Batch, Col, GroupCol};
-use fairness::{Accumulator, Config, MetricName, MissingGroups, RateMetric, Report};
+use fairness::{Accumulator, Batch, Col, Config, GroupCol, MetricName, MissingGroups, RateMetric, Report, Scheme};
 
 mod common;
 use common::Rng;

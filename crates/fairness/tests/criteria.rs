@@ -1,8 +1,9 @@
 //! Criteria fixed before the run get pass, fail or inconclusive, with the numbers.
 
-use fairness::criteria::{self, Outcome};
-use fairness::input::{Batch, Col, GroupCol};
-use fairness::{Accumulator, Config, MissingGroups, RateMetric, Report};
+use fairness::{
+    Accumulator, Batch, Col, Config, GroupCol, MissingGroups, Outcome, RateMetric, Report, evaluate_criteria,
+    parse_criteria,
+};
 
 /// Group a selects `sel_a` of its `n` rows, group b `sel_b` (labels alternate).
 fn report(n: usize, sel_a: f64, sel_b: f64) -> Report {
@@ -56,19 +57,19 @@ threshold = 0.1
 
 #[test]
 fn clear_cases_pass_and_fail_and_borderline_is_inconclusive() {
-    let c = criteria::parse(FOUR_FIFTHS).unwrap();
+    let c = parse_criteria(FOUR_FIFTHS).unwrap();
     // Equal selection: disparate impact 1, difference 0.
-    let v = criteria::evaluate(&c, &report(2000, 0.4, 0.4));
+    let v = evaluate_criteria(&c, &report(2000, 0.4, 0.4));
     assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
     assert_eq!(v[1].verdict, Outcome::Pass, "{}", v[1].explanation);
     // b selected half as often: impact 0.5, difference 0.2.
-    let v = criteria::evaluate(&c, &report(2000, 0.4, 0.2));
+    let v = evaluate_criteria(&c, &report(2000, 0.4, 0.2));
     assert_eq!(v[0].verdict, Outcome::Fail, "{}", v[0].explanation);
     assert!((v[0].value.unwrap() - 0.5).abs() < 1e-12);
     assert_eq!(v[0].group.as_deref(), Some("b"));
     assert_eq!(v[1].verdict, Outcome::Fail);
     // Impact 0.8 exactly on 100 rows a group: the interval straddles the threshold.
-    let v = criteria::evaluate(&c, &report(100, 0.5, 0.4));
+    let v = evaluate_criteria(&c, &report(100, 0.5, 0.4));
     assert_eq!(v[0].verdict, Outcome::Inconclusive, "{}", v[0].explanation);
     let [lo, hi] = v[0].interval.unwrap();
     assert!(lo < 0.8 && hi > 0.8);
@@ -77,7 +78,7 @@ fn clear_cases_pass_and_fail_and_borderline_is_inconclusive() {
 
 #[test]
 fn without_a_bootstrap_the_point_estimate_decides_and_says_so() {
-    let c = criteria::parse(FOUR_FIFTHS).unwrap();
+    let c = parse_criteria(FOUR_FIFTHS).unwrap();
     let r = {
         let mut r = report(100, 0.5, 0.45);
         // Rebuild without bootstrap by evaluating a report whose intervals are absent.
@@ -88,7 +89,7 @@ fn without_a_bootstrap_the_point_estimate_decides_and_says_so() {
         }
         r
     };
-    let v = criteria::evaluate(&c, &r);
+    let v = evaluate_criteria(&c, &r);
     assert_eq!(v[0].verdict, Outcome::Pass);
     assert!(v[0].explanation.contains("point estimate only"));
 }
@@ -96,8 +97,8 @@ fn without_a_bootstrap_the_point_estimate_decides_and_says_so() {
 #[test]
 fn json_criteria_and_unknown_attributes() {
     let json = r#"[{"attribute": "sex", "metric": "equalized_odds_difference", "op": "<=", "threshold": 0.1}]"#;
-    let c = criteria::parse(json).unwrap();
-    let v = criteria::evaluate(&c, &report(100, 0.5, 0.5));
+    let c = parse_criteria(json).unwrap();
+    let v = evaluate_criteria(&c, &report(100, 0.5, 0.5));
     assert_eq!(v[0].verdict, Outcome::Inconclusive);
     assert!(v[0].explanation.contains("\"sex\""));
 }
@@ -123,7 +124,7 @@ fn bad_criteria_are_rejected_with_a_reason() {
         ),
         ("{\"criterion\": [{\"attribute\": 1}]}", "not valid JSON"),
     ] {
-        let e = criteria::parse(text).unwrap_err().to_string();
+        let e = parse_criteria(text).unwrap_err().to_string();
         assert!(e.contains(expected), "{text}: {e}");
     }
 }
@@ -135,7 +136,7 @@ fn differences_from_the_reference_are_tested_and_corrected() {
     let sel = a.disparity(RateMetric::SelectionRate).unwrap();
     assert_eq!(sel.to_reference.len(), 1);
     let c = &sel.to_reference[0];
-    assert_eq!(c.test, Some(fairness::significance::Test::TwoProportionZ));
+    assert_eq!(c.test, Some(fairness::Test::TwoProportionZ));
     // 800/2000 against 400/2000: z = 13.49, p far below 1e-30.
     assert!(c.p_value.unwrap() < 1e-30);
     // Every test of the attribute is corrected together (Holm): adjusted >= raw.
@@ -198,7 +199,7 @@ fn differences_from_the_reference_are_tested_and_corrected() {
         .disparity(RateMetric::SelectionRate)
         .unwrap()
         .to_reference[0];
-    assert_eq!(c.test, Some(fairness::significance::Test::FisherExact));
+    assert_eq!(c.test, Some(fairness::Test::FisherExact));
     // 1/4 against 3/4 (scipy.stats.fisher_exact([[1, 3], [3, 1]]) = 0.4857).
     assert!((c.p_value.unwrap() - 0.485_714_285_714_285_6).abs() < 1e-9);
 }

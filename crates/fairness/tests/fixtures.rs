@@ -3,8 +3,9 @@
 //! agree; where this engine deliberately differs (null instead of 0 for an undefined rate),
 //! the test asserts the difference.
 
-use fairness::input::{Batch, Col, GroupCol, encode};
-use fairness::{Accumulator, Config, MetricName, MissingGroups, NullReason, RateMetric, Report};
+use fairness::{
+    Accumulator, Batch, Col, Config, GroupCol, MetricName, MissingGroups, NullReason, RateMetric, Report, encode_groups,
+};
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -59,7 +60,7 @@ fn load(name: &str) -> Fixture {
                 .iter()
                 .map(|v| v.as_str().unwrap())
                 .collect();
-            let (codes, _, dict) = encode(vals.into_iter().map(Some));
+            let (codes, _, dict) = encode_groups(vals.into_iter().map(Some));
             (n, codes, dict)
         })
         .collect();
@@ -142,7 +143,7 @@ fn ours(key: &str) -> MetricName {
 }
 
 /// Metrics where fairlearn/scikit-learn report 0 (or a one-class fallback) for an undefined value.
-fn undefined_in_ours(group: &fairness::report::GroupReport, key: &str) -> bool {
+fn undefined_in_ours(group: &fairness::GroupReport, key: &str) -> bool {
     group.metrics.get(&ours(key)).is_some_and(|m| m.value.value.is_none())
 }
 
@@ -244,7 +245,7 @@ fn check_fixture(name: &str) {
         let tpr = a.disparity(RateMetric::TruePositiveRate).unwrap();
         let fpr = a.disparity(RateMetric::FalsePositiveRate).unwrap();
         let sel = a.disparity(RateMetric::SelectionRate).unwrap();
-        let comparable = |d: &fairness::report::Disparity| d.excluded.is_empty();
+        let comparable = |d: &fairness::Disparity| d.excluded.is_empty();
         for (key, ours_v, ok) in [
             (
                 "demographic_parity_difference",

@@ -1,7 +1,6 @@
 //! Bad input gets a clear error naming the column and the row.
 
-use fairness::input::{Batch, Col, GroupCol, MISSING, encode};
-use fairness::{Accumulator, Config, MetricName, MissingGroups, Report};
+use fairness::{Accumulator, Batch, Col, Config, GroupCol, MISSING, MetricName, MissingGroups, Report, encode_groups};
 
 fn run(
     y: &[u8],
@@ -10,7 +9,7 @@ fn run(
     groups: &[Option<&str>],
     missing: MissingGroups,
 ) -> Result<Report, String> {
-    let (codes, valid, dict) = encode(groups.iter().copied());
+    let (codes, valid, dict) = encode_groups(groups.iter().copied());
     let mut acc = Accumulator::new(&["origin"], score.is_some(), false, missing);
     acc.add(&Batch {
         label: Col {

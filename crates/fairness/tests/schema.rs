@@ -2,8 +2,7 @@
 //! code produces: a change to the report's fields fails here until the schema is regenerated
 //! on purpose (`UPDATE_SCHEMA=1 cargo test -p fairness --test schema`).
 
-use fairness::input::{Batch, Col, GroupCol};
-use fairness::{Accumulator, Config, MissingGroups, Report};
+use fairness::{Accumulator, Batch, Col, Config, GroupCol, MissingGroups, Report};
 use std::path::Path;
 
 #[test]

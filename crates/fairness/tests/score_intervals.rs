@@ -5,7 +5,7 @@
 //! precision and calibration error are estimated once from four million rows, which is
 //! exact enough beside the spread of 1,000-row samples.
 
-use fairness::scores::ScoreStats;
+use fairness::ScoreStats;
 
 mod common;
 use common::Rng;

@@ -1,8 +1,6 @@
 //! The threshold sweep's disparities equal those of the decisions `score >= t` made explicit.
 
-use fairness::input::{Batch, Col, GroupCol};
-use fairness::report::sweep_thresholds;
-use fairness::{Accumulator, Config, MissingGroups, RateMetric, Report};
+use fairness::{Accumulator, Batch, Col, Config, GroupCol, MissingGroups, RateMetric, Report, sweep_thresholds};
 
 mod common;
 use common::Rng;

@@ -230,7 +230,7 @@ impl Lang {
     /// A p-value: like [`Self::sci`], but one too small for a double (underflowed to 0) is a
     /// bound, `< 1e-300`, never 0, since no p-value is 0.
     pub(crate) fn p_value(self, p: f64) -> String {
-        if p.is_finite() && p < fairness::markdown::P_FLOOR {
+        if p.is_finite() && p < fairness::P_FLOOR {
             return self.localize("< 1e-300".to_owned());
         }
         self.sci(p)

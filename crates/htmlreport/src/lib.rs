@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 mod fmt;
 pub mod labels;
 mod sections;
@@ -62,8 +64,11 @@ impl std::str::FromStr for Lang {
 /// Who ran the evaluation and where; shown with the provenance when given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
+    /// The service's id of the run, so a printed report can be traced back to it.
     pub run_id: Option<String>,
+    /// Who asked for the run.
     pub requested_by: Option<String>,
+    /// The case the run belongs to, shown in the header beside the model.
     pub case_name: Option<String>,
 }
 

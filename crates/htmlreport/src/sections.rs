@@ -22,9 +22,7 @@ mod throughput;
 use crate::fmt::{iso, plain};
 use crate::{Lang, Meta};
 use evaluate::RunRecord;
-use fairness::Report;
-use fairness::counterfactual::CounterfactualReport;
-use fairness::report::{AttributeReport, GroupReport};
+use fairness::{AttributeReport, CounterfactualReport, GroupReport, Report};
 use labels::counterfactual_name;
 use std::fmt::Write;
 

@@ -2,10 +2,9 @@
 //! records with parts removed or replaced.
 
 use evaluate::RunRecord;
-use fairness::MetricName;
-use fairness::report::GroupReport;
+use fairness::{GroupReport, MetricName};
 use htmlreport::{Lang, Meta, render};
-use inference::client::{Cause, PoolEvent};
+use inference::{Cause, PoolEvent};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde_json::Value;
@@ -21,7 +20,7 @@ fn fixture(name: &str) -> RunRecord {
 }
 
 /// A verdict's outcome as the record writes it (`pass`, `fail`, `inconclusive`).
-fn outcome(v: &fairness::criteria::Verdict) -> String {
+fn outcome(v: &fairness::Verdict) -> String {
     serde_json::to_value(v.verdict).unwrap().as_str().unwrap().to_owned()
 }
 
@@ -367,7 +366,7 @@ fn every_group_of_every_single_attribute_is_in_the_tables() {
                         .group
                         .split('|')
                         .enumerate()
-                        .map(|(i, v)| match synth::labels::value_names(columns[i], v) {
+                        .map(|(i, v)| match synth::value_names(columns[i], v) {
                             Some((da, en)) => (if l == Lang::Da { da } else { en }).to_owned(),
                             None => v.to_owned(),
                         })

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p inference --example walk_cost -- [MODEL.onnx ...]`
 
-use inference::inspect::{Limits, external_data_findings, inspect};
+use inference::{Limits, external_data_findings, inspect};
 use std::path::PathBuf;
 use std::time::Instant;
 

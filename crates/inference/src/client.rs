@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 pub struct WorkerConfig {
     /// The `sandkasse` executable (its `worker` subcommand).
     pub program: PathBuf,
+    /// The worker's own arguments (runtime library, isolation, threads).
     pub args: WorkerArgs,
     /// Deadline for start-up and for loading a model.
     pub load_timeout: Duration,
@@ -69,24 +70,40 @@ impl Cause {
     }
 }
 
+/// Why a worker could not score. Everything a worker says is untrusted and capped.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// The worker process could not be started.
     #[error("cannot start the worker {program}: {error}")]
-    Spawn { program: String, error: String },
+    Spawn {
+        /// The executable.
+        program: String,
+        /// What the operating system said.
+        error: String,
+    },
+    /// The worker exited, was killed or stopped answering.
     #[error("the worker stopped ({cause:?}: {detail}); its last words: {stderr}")]
     Died {
+        /// How it stopped.
         cause: Cause,
+        /// What the pool saw.
         detail: String,
+        /// The end of its standard error, capped.
         stderr: String,
     },
+    /// The model returned an error for a batch (the worker lives on).
     #[error("the model failed: {0}")]
     Failed(String),
+    /// The worker sent something the protocol does not allow: it is not trusted further.
     #[error("the worker broke the protocol: {0}")]
     Protocol(String),
     /// The worker started but reported isolation layers inactive that the operator did not
     /// allow to be missing; it was killed unused. The server answers 503 for this.
     #[error("{}", describe_missing(.missing))]
-    Isolation { missing: Vec<LayerStatus> },
+    Isolation {
+        /// The inactive layers, as the worker reported them.
+        missing: Vec<LayerStatus>,
+    },
     /// The pool was stopped with [`Pool::abort`] (a cancelled run, or one over its deadline).
     #[error("the workers were stopped (the run was cancelled or went over its deadline)")]
     Aborted,
@@ -185,6 +202,7 @@ impl Killer {
         }
     }
 
+    /// The worker's process id, for logs and the kill on drop.
     pub fn pid(&self) -> u32 {
         self.pid as u32
     }
@@ -349,6 +367,7 @@ impl Worker {
         &self.ready
     }
 
+    /// The worker's process id, for logs.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -581,9 +600,13 @@ fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
 /// Something that happened to a pool's workers, for the run's record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PoolEvent {
+    /// Which worker (its index in the pool).
     pub worker: usize,
+    /// How it stopped.
     pub cause: Cause,
+    /// What the pool saw, for the record.
     pub detail: String,
+    /// Whether a fresh worker took its place.
     pub respawned: bool,
 }
 
@@ -635,6 +658,7 @@ impl Pool {
         })
     }
 
+    /// Workers in the pool.
     pub fn size(&self) -> usize {
         self.workers.len()
     }
@@ -741,6 +765,7 @@ impl Pool {
             .max()
     }
 
+    /// Everything that happened to the workers so far, in order, for the run's record.
     pub fn events(&self) -> Vec<PoolEvent> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }

@@ -13,31 +13,58 @@ use std::collections::HashMap;
 /// Element data of one input tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {
+    /// 32-bit floats, row-major.
     F32(Vec<f32>),
+    /// 64-bit integers, row-major.
     I64(Vec<i64>),
+    /// Strings, row-major.
     Str(Vec<String>),
 }
 
 /// One input tensor of shape `[rows, width]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputTensor {
+    /// The graph input it feeds.
     pub name: String,
+    /// Rows (the batch's length).
     pub rows: usize,
+    /// Values per row.
     pub width: usize,
+    /// The values.
     pub data: TensorData,
 }
 
+/// Why the data cannot feed the model as its manifest says; each names the column and input.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FeatureError {
+    /// A column the manifest names is not in the data.
     #[error("column {column:?} (input {tensor:?}) is missing from the data")]
-    Missing { column: String, tensor: String },
+    Missing {
+        /// The column.
+        column: String,
+        /// The input it feeds.
+        tensor: String,
+    },
+    /// A row has no value where the input needs one.
     #[error("column {column:?}, row {row}: missing value (input {tensor:?} needs one)")]
-    Null { column: String, row: usize, tensor: String },
+    Null {
+        /// The column.
+        column: String,
+        /// The row.
+        row: usize,
+        /// The input it feeds.
+        tensor: String,
+    },
+    /// The column's type cannot become the input's element type.
     #[error("column {column:?} has type {data_type}, which input {tensor:?} cannot use as {wanted}")]
     Type {
+        /// The column.
         column: String,
+        /// Its Arrow type.
         data_type: String,
+        /// The input it feeds.
         tensor: String,
+        /// The element type the input wants.
         wanted: &'static str,
     },
 }

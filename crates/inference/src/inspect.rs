@@ -160,9 +160,11 @@ pub const ALLOWED_ML_OPS: &[&str] = &[
 /// with a wide margin; an operator of the sandbox can raise them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Limits {
+    /// Size of the model file.
     pub max_file_bytes: u64,
     /// Nodes, counting those in subgraphs.
     pub max_nodes: usize,
+    /// Initializers, counting those in subgraphs.
     pub max_initializers: usize,
     /// Declared size of one initializer, in bytes.
     pub max_tensor_bytes: u64,
@@ -174,6 +176,7 @@ pub struct Limits {
     pub max_subgraph_depth: usize,
     /// Supported opsets of the default domain and of `ai.onnx.ml`, inclusive.
     pub onnx_opsets: (i64, i64),
+    /// Supported opsets of `ai.onnx.ml`, inclusive.
     pub ml_opsets: (i64, i64),
     /// Nesting of protobuf messages the schema walk follows (a `TypeProto` can nest without
     /// end); deeper is refused.
@@ -216,20 +219,37 @@ impl Default for Limits {
 /// Which rule a finding breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Doc comments on all variants would turn this enum's JSON Schema into a `oneOf` of one entry
+// each, so the older variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum Rule {
+    // The file is larger than `max_file_bytes`.
     FileSize,
+    // The bytes are not an ONNX model.
     NotOnnx,
+    // A tensor's data lives in another file, which could point anywhere.
     ExternalData,
+    // The file holds ONNX Runtime's raw memory address marker `_ORT_MEM_ADDR_`.
     MemoryAddressMarker,
+    // An operator domain other than ai.onnx and ai.onnx.ml (custom operators are native code).
     Domain,
+    // An operator outside the allow-list.
     Operator,
+    // An opset outside the supported range.
     Opset,
+    // More nodes than `max_nodes`.
     NodeCount,
+    // More initializers than `max_initializers`.
     InitializerCount,
+    // A declared tensor larger than the limits.
     TensorSize,
+    // A declared dimension larger than `max_declared_dim`.
     DeclaredShape,
+    // Subgraphs nested deeper than `max_subgraph_depth`.
     SubgraphDepth,
+    // Model-local functions, which are not supported.
     Functions,
+    // The model does not match its manifest.
     Manifest,
     /// Messages nested deeper, or more of them, than the schema walk follows.
     Nesting,
@@ -240,9 +260,11 @@ pub enum Rule {
 /// One reason to reject a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
+    /// The rule broken.
     pub rule: Rule,
     /// The node, tensor, input or output concerned (`graph` path for subgraphs).
     pub location: String,
+    /// What was found, for the vendor to fix.
     pub message: String,
 }
 
@@ -255,6 +277,7 @@ impl std::fmt::Display for Finding {
 /// A graph input or output as declared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Port {
+    /// Its name in the graph.
     pub name: String,
     /// `tensor(float)`, `seq(map(int64,tensor(float)))`, ...
     pub r#type: String,
@@ -279,16 +302,25 @@ impl Port {
 /// What a reviewer reads about a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
+    /// SHA-256 of the file, the model's identity in every record.
     pub sha256: String,
+    /// Size of the file.
     pub file_bytes: u64,
+    /// The ONNX IR version.
     pub ir_version: i64,
+    /// The tool that wrote the model, as it claims.
     pub producer: String,
+    /// Opset version per domain.
     pub opsets: BTreeMap<String, i64>,
+    /// The graph's inputs.
     pub inputs: Vec<Port>,
+    /// The graph's outputs.
     pub outputs: Vec<Port>,
     /// `domain:op` (default domain without prefix) -> count, subgraphs included.
     pub operators: BTreeMap<String, usize>,
+    /// Nodes, subgraphs included.
     pub nodes: usize,
+    /// Initializers, subgraphs included.
     pub initializers: usize,
     /// Elements of all initializers and constant tensors, plus the numbers in node
     /// attributes (where linear and tree models keep their weights).
@@ -299,11 +331,14 @@ pub struct Summary {
 /// findings. A model is accepted only with no findings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Inspection {
+    /// What could be read of the model.
     pub summary: Summary,
+    /// Every reason to reject it; empty when accepted.
     pub findings: Vec<Finding>,
 }
 
 impl Inspection {
+    /// Whether the model may be loaded: no findings.
     pub fn accepted(&self) -> bool {
         self.findings.is_empty()
     }

@@ -14,17 +14,22 @@ pub const MAX_MANIFEST_BYTES: usize = 256 * 1024;
 /// Input columns after one-hot expansion, over all tensors.
 pub const MAX_FEATURES: usize = 10_000;
 
+/// The vendor's description of a model: which scenario columns feed which input tensors, and which output is the decision. Checked against the model at inspection, before any worker loads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The vendor's name for the model.
     pub name: String,
+    /// The vendor's version label.
     pub version: String,
     /// The scenario whose columns the inputs use (see `sandkasse scenarios`).
     pub scenario: String,
+    /// Free text for the reports.
     #[serde(default)]
     pub description: String,
     /// The model's input tensors, each built from scenario columns.
     pub inputs: Vec<InputSpec>,
+    /// Which outputs hold the decision and the probability.
     pub output: OutputSpec,
 }
 
@@ -34,6 +39,7 @@ pub struct Manifest {
 pub struct InputSpec {
     /// The graph input's name.
     pub tensor: String,
+    /// The tensor's element type.
     pub dtype: DType,
     /// In order: a plain column is one value (booleans 0/1); a column with `one_hot` is one
     /// value per listed category (1 where the row has that category, else 0; an unlisted
@@ -41,11 +47,18 @@ pub struct InputSpec {
     pub columns: Vec<ColumnSpec>,
 }
 
+/// The element type of an input tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf`, so the variants are
+// described in `//` comments.
+#[allow(missing_docs)]
 pub enum DType {
+    // `float`.
     Float32,
+    // `int64`.
     Int64,
+    // `string`.
     String,
 }
 
@@ -60,15 +73,19 @@ impl DType {
     }
 }
 
+/// One scenario column feeding an input tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
+    /// The column's name in the data.
     pub column: String,
+    /// The categories to one-hot encode it into; `None`: the column's value as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_hot: Option<Vec<String>>,
 }
 
 impl ColumnSpec {
+    /// Values it adds to each row of the tensor: 1, or one per one-hot category.
     pub fn width(&self) -> usize {
         self.one_hot.as_ref().map_or(1, Vec::len)
     }
@@ -77,8 +94,13 @@ impl ColumnSpec {
 /// A class label: the models' labels are integers or strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
+// Variant doc comments would add descriptions to the `anyOf` entries of this enum's JSON
+// Schema, so the variants are described in `//` comments.
+#[allow(missing_docs)]
 pub enum ClassValue {
+    // An integer class (`0`, `1`).
     Int(i64),
+    // A text class (`"yes"`).
     Text(String),
 }
 
@@ -91,6 +113,7 @@ impl std::fmt::Display for ClassValue {
     }
 }
 
+/// Which outputs of the model the sandbox reads, and how a decision is made from them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
@@ -100,6 +123,7 @@ pub struct OutputSpec {
     /// `[rows, 1]` holding the positive class's probability), or a sequence of maps
     /// (ZipMap).
     pub probability: String,
+    /// The class that counts as a positive decision.
     pub positive_class: ClassValue,
     /// The class of each column of a probability tensor; by default 0, 1, ... for integer
     /// classes. Not needed for ZipMap outputs, whose maps are keyed by class.
@@ -109,16 +133,26 @@ pub struct OutputSpec {
     pub threshold: f64,
 }
 
+/// Why a manifest was refused; a vendor reads it, so each says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
+    /// Longer than [`MAX_MANIFEST_BYTES`], refused before parsing.
     #[error("the manifest is {0} bytes, over the limit of {MAX_MANIFEST_BYTES}")]
     TooLarge(usize),
+    /// The text is not TOML.
     #[error("the manifest is not valid TOML: {0}")]
     Toml(String),
+    /// The text is not JSON.
     #[error("the manifest is not valid JSON: {0}")]
     Json(String),
+    /// A field is out of range, unknown to the scenario or inconsistent with another.
     #[error("manifest field {field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The field's path.
+        field: String,
+        /// What was wrong.
+        message: String,
+    },
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ManifestError {

@@ -182,8 +182,11 @@ pub fn cap_str(text: &str, cap: usize) -> String {
 /// What a worker reports once it is ready.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ready {
+    /// The ONNX Runtime version the worker loaded.
     pub onnxruntime_version: String,
+    /// The library file it loaded.
     pub onnxruntime_path: String,
+    /// Every isolation layer and whether it is active.
     pub layers: Vec<crate::sandbox::LayerStatus>,
 }
 
@@ -225,20 +228,35 @@ impl Ready {
 #[serde(tag = "probe", rename_all = "snake_case")]
 pub enum Probe {
     /// Open a TCP connection.
-    Connect { address: String },
+    Connect {
+        /// `host:port`.
+        address: String,
+    },
     /// Read a file.
-    ReadFile { path: String },
+    ReadFile {
+        /// The file.
+        path: String,
+    },
     /// Start a process.
-    Spawn { program: String },
+    Spawn {
+        /// The executable.
+        program: String,
+    },
     /// List a directory.
-    ListDir { path: String },
+    ListDir {
+        /// The directory.
+        path: String,
+    },
     /// Say what the working directory is (the path, not its contents).
     WorkingDir,
 }
 
+/// What happened when a worker tried a [`Probe`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeOutcome {
+    /// Whether the sandbox let it happen (a test fails when it did).
     pub allowed: bool,
+    /// What the worker saw.
     pub detail: String,
 }
 

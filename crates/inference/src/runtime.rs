@@ -13,18 +13,36 @@ use std::path::{Path, PathBuf};
 pub const ORT_VERSION: &str = "1.31.1";
 const LIB_NAME: &str = "libonnxruntime.so.1.31.1";
 
+/// Why ONNX Runtime could not be found, loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// No library was found where it was looked for.
     #[error(
         "ONNX Runtime {ORT_VERSION} was not found (looked at: {tried}). Install it with `bash scripts/setup.sh`, or point ORT_DYLIB_PATH at libonnxruntime.so"
     )]
-    NotFound { tried: String },
+    NotFound {
+        /// The paths looked at.
+        tried: String,
+    },
+    /// The library was found but did not load (wrong version or architecture).
     #[error("loading ONNX Runtime from {path}: {message}")]
-    Load { path: PathBuf, message: String },
+    Load {
+        /// The library file.
+        path: PathBuf,
+        /// What the loader said.
+        message: String,
+    },
+    /// ONNX Runtime refused the model or failed while scoring.
     #[error("ONNX Runtime: {0}")]
     Ort(String),
+    /// An output is not what the manifest says it is.
     #[error("the model's output {output:?}: {message}")]
-    Output { output: String, message: String },
+    Output {
+        /// The output.
+        output: String,
+        /// What was wrong with it.
+        message: String,
+    },
 }
 
 fn ort_err(e: impl std::fmt::Display) -> RuntimeError {
@@ -177,6 +195,7 @@ impl Model {
         Ok(Model { session, manifest })
     }
 
+    /// The manifest the model was loaded with.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

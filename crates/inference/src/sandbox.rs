@@ -3,7 +3,7 @@
 //! The worker (`sandkasse worker`) is a fresh process; at startup, while still single-threaded and
 //! before it reads any model bytes, it calls:
 //!
-//! 1. [`early`] — [`close_inherited_fds`], [`clear_environment`], [`set_resource_limits`],
+//! 1. [`early`] — [`close_inherited_fds`], [`clear_environment`], [`set_resource_limits_except`],
 //!    [`enter_network_namespace`];
 //! 2. then loads the ONNX Runtime shared library itself (trusted, and it needs the file system);
 //! 3. then [`late`] — [`restrict_filesystem`] (Landlock), [`drop_capabilities`],
@@ -181,8 +181,7 @@ pub use capabilities::drop_capabilities;
 pub use fds::{clear_environment, close_inherited_fds};
 pub use filesystem::restrict_filesystem;
 pub use netns::enter_network_namespace;
-pub use paths::{cpu_topology_files, worker_read_paths};
-pub use rlimits::set_resource_limits;
+pub use paths::worker_read_paths;
 pub use seccomp::install_seccomp;
 // Shared between layers.
 use fds::thread_warning;

@@ -20,7 +20,9 @@ use std::time::Duration;
 /// How the parent starts a worker (its command-line arguments).
 #[derive(Debug, Clone)]
 pub struct WorkerArgs {
+    /// The ONNX Runtime library the worker loads (before the late isolation layers close the file system).
     pub onnxruntime: PathBuf,
+    /// The isolation to apply.
     pub sandbox: sandbox::Config,
     /// Intra-op threads of the session.
     pub threads: usize,

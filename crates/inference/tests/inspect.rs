@@ -1,8 +1,7 @@
 //! Inspection accepts the sample models with their manifests and rejects each hostile model
 //! for the right reason, naming the node or tensor.
 
-use inference::inspect::{Limits, Rule, inspect};
-use inference::manifest::Manifest;
+use inference::{Limits, Manifest, Rule, inspect};
 use std::path::PathBuf;
 
 fn models() -> PathBuf {
@@ -165,7 +164,7 @@ fn a_tensor_with_external_data_is_refused_wherever_it_sits_naming_the_path() {
         for findings in [
             inspect(&bytes, &Limits::default()).findings,
             // What the worker calls before it hands the bytes to ONNX Runtime.
-            inference::inspect::external_data_findings(&bytes, &Limits::default()),
+            inference::external_data_findings(&bytes, &Limits::default()),
         ] {
             assert!(
                 findings.iter().any(|f| f.rule == e.rule && f.location == e.path),
@@ -186,7 +185,7 @@ fn a_tensor_with_external_data_is_refused_wherever_it_sits_naming_the_path() {
     }
     // The sample models have no such finding, nor any field the schema does not know.
     for name in SAMPLES {
-        let f = inference::inspect::external_data_findings(&read(&format!("{name}.onnx")), &Limits::default());
+        let f = inference::external_data_findings(&read(&format!("{name}.onnx")), &Limits::default());
         assert!(f.is_empty(), "{name}: {f:?}");
     }
 }

@@ -2,7 +2,7 @@
 //! the code accepts: regenerate on purpose with `UPDATE_SCHEMA=1 cargo test -p inference
 //! --test manifest_schema`.
 
-use inference::manifest::Manifest;
+use inference::Manifest;
 use std::path::Path;
 
 #[test]

@@ -5,7 +5,7 @@
 //! more: the grandchild has a single thread, like the real worker at startup, applies the sandbox,
 //! tries what a hostile model would, and prints one JSON line that the parent test checks.
 
-use inference::sandbox::{self, Config, LayerStatus};
+use inference::{LayerStatus, SandboxConfig as Config};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -223,7 +223,7 @@ fn non_root_worker_gets_network_namespace_through_user_namespace() {
 #[test]
 fn probe_reports_every_layer_without_restricting_the_caller() {
     let seccomp_before = seccomp_mode();
-    let layers = sandbox::probe();
+    let layers = inference::probe_isolation();
     println!("{layers:#?}");
 
     assert_layers(
@@ -253,7 +253,7 @@ fn probe_reports_every_layer_without_restricting_the_caller() {
 #[test]
 fn the_worker_may_read_the_library_file_and_cpu_topology_files_only() {
     let library = Path::new("/opt/lib/libonnxruntime.so.1.31.1");
-    let paths = sandbox::worker_read_paths(library);
+    let paths = inference::worker_read_paths(library);
     assert_eq!(paths[0], library, "the library file itself, not its directory");
     assert!(!paths.iter().any(|p| p == Path::new("/opt/lib")));
     let cpu = Path::new("/sys/devices/system/cpu");
@@ -287,7 +287,7 @@ fn lockdown_and_probe(allowed: &Path, outside: &Path) -> String {
     let inherited = File::open(allowed.join("inside.txt"))
         .expect("open a descriptor to inherit")
         .into_raw_fd();
-    let early = sandbox::early(&cfg);
+    let early = inference::isolate_before_runtime(&cfg);
     // SAFETY: F_GETFD only reads descriptor flags.
     let inherited_fd = Attempt::of_rc(i64::from(unsafe { libc::fcntl(inherited, libc::F_GETFD) }));
     let environment_left = std::env::vars_os().count();
@@ -295,7 +295,7 @@ fn lockdown_and_probe(allowed: &Path, outside: &Path) -> String {
     let limits = current_limits();
     let tcp_after_early = tcp_connect();
 
-    let late = sandbox::late(&[allowed.to_path_buf()]);
+    let late = inference::isolate_after_runtime(&[allowed.to_path_buf()]);
     let report = LockdownReport {
         early,
         late,
@@ -331,7 +331,7 @@ fn become_nobody_and_lock_down() -> String {
             && libc::setresuid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID) == 0
     };
     assert!(dropped, "become nobody: {}", io::Error::last_os_error());
-    let early = sandbox::early(&Config::default());
+    let early = inference::isolate_before_runtime(&Config::default());
     // SAFETY: getuid cannot fail.
     let uid_inside = unsafe { libc::getuid() };
     let report = NonRootReport {

@@ -29,30 +29,48 @@ pub struct AuditEntry {
     pub seq: i64,
     /// RFC 3339 UTC.
     pub time: String,
+    /// Who acted: a user id, or a fixed word for the service itself or an anonymous caller.
     pub actor: String,
+    /// The actor's organisation at the time, kept so the entry stays true if the user moves.
     pub org: String,
+    /// The actor's role at the time.
     pub role: String,
+    /// What was done (`run.create`, `login`, ...).
     pub action: String,
+    /// What it was done to (an id or a route).
     pub object: String,
+    /// How it ended (`ok`, `denied`, an HTTP status).
     pub outcome: String,
+    /// The request's id, to find the matching log lines.
     pub request_id: String,
     /// The case the action concerns, if any; kept so the log can be filtered by case.
     pub case_id: Option<String>,
+    /// The `hash` of the entry before (zeros for the first), which makes the log a chain.
     pub prev_hash: String,
+    /// SHA-256 over this entry's fields and `prev_hash`: an edit anywhere changes it.
     pub hash: String,
 }
 
 /// An entry before it is placed in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEntry {
+    /// RFC 3339 UTC.
     pub time: String,
+    /// Who acted; see [`AuditEntry::actor`].
     pub actor: String,
+    /// The actor's organisation at the time.
     pub org: String,
+    /// The actor's role at the time.
     pub role: String,
+    /// What was done.
     pub action: String,
+    /// What it was done to.
     pub object: String,
+    /// How it ended.
     pub outcome: String,
+    /// The request's id.
     pub request_id: String,
+    /// The case the action concerns, if any.
     pub case_id: Option<String>,
 }
 
@@ -143,8 +161,11 @@ pub enum BreakKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema)]
 #[error("audit chain broken at entry {seq} ({kind:?}): {message}")]
 pub struct ChainBreak {
+    /// The `seq` of the first entry that does not fit.
     pub seq: i64,
+    /// What kind of tampering the break looks like.
     pub kind: BreakKind,
+    /// What exactly did not match, for the operator.
     pub message: String,
 }
 
@@ -158,6 +179,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// A verifier that has seen no entry yet; the first entry must then follow the genesis hash.
     pub fn new() -> Self {
         Self::default()
     }

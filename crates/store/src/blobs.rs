@@ -22,16 +22,39 @@ use crate::digest::{Digest, hex};
 /// Why a blob operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// The blob directory or a file in it failed.
     #[error("blob store {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// No blob has this digest.
     #[error("blob {0} not found")]
     NotFound(Digest),
+    /// The file under a digest no longer hashes to it: it was changed on disk.
     #[error("blob {digest} is corrupt: its content hashes to {actual}")]
-    Corrupt { digest: Digest, actual: Digest },
+    Corrupt {
+        /// The digest asked for.
+        digest: Digest,
+        /// What the bytes hash to.
+        actual: Digest,
+    },
+    /// The source was longer than the caller's limit; nothing was stored.
     #[error("blob exceeds the size limit of {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// Reading the source (an upload) failed; nothing was stored.
     #[error("reading the blob's source failed after {read} bytes: {source}")]
-    Source { read: u64, source: io::Error },
+    Source {
+        /// Bytes read before the failure.
+        read: u64,
+        /// What the reader said.
+        source: io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, BlobError>;
@@ -119,6 +142,7 @@ impl BlobStore {
         self.dir.join(&digest.as_str()[..2]).join(digest.as_str())
     }
 
+    /// Whether the blob is stored, without reading it (so without checking its hash).
     pub fn exists(&self, digest: &Digest) -> bool {
         self.path(digest).is_file()
     }

@@ -52,6 +52,7 @@ impl Digest {
         Self(hex(bytes))
     }
 
+    /// The 64 lowercase hex digits, as stored and shown.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -7,24 +7,63 @@ use crate::{IdError, RunId};
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database refused or failed a query.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The schema could not be brought to this release's version at start.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be opened or connected to.
     #[error("could not open the database at {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
+    Open {
+        /// The SQLite file or the PostgreSQL address (without its password).
+        path: String,
+        /// What the driver said.
+        source: sqlx::Error,
+    },
+    /// An entity that must exist does not.
     #[error("{kind} {id} not found")]
-    NotFound { kind: &'static str, id: String },
+    NotFound {
+        /// What was looked for (`run`, `case`, ...).
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A run state change its life does not allow, refused so two runners cannot both take a run.
     #[error("run {run} is {from} and can't become {to}")]
-    IllegalTransition { run: RunId, from: RunState, to: RunState },
+    IllegalTransition {
+        /// The run.
+        run: RunId,
+        /// Its state when the change was tried.
+        from: RunState,
+        /// The state asked for.
+        to: RunState,
+    },
+    /// Progress past a run's total, which would show over 100 %.
     #[error("progress {rows} of run {run} exceeds its {total} rows")]
-    ProgressOutOfRange { run: RunId, rows: u64, total: u64 },
+    ProgressOutOfRange {
+        /// The run.
+        run: RunId,
+        /// The progress reported.
+        rows: u64,
+        /// The run's total.
+        total: u64,
+    },
+    /// A unique name or key is taken.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A foreign key points at nothing.
     #[error("refers to something that does not exist: {0}")]
     MissingReference(String),
+    /// A stored value does not read back as its type: the database was edited outside the service.
     #[error("stored {what} is malformed: {detail}")]
-    Corrupt { what: &'static str, detail: String },
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The audit chain failed verification.
     #[error(transparent)]
     ChainBroken(#[from] ChainBreak),
 }

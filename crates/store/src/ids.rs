@@ -14,7 +14,9 @@ use crate::digest::{hex, is_lower_hex};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid {kind} id (32 lowercase hex characters): {value:?}")]
 pub struct IdError {
+    /// What kind of id was expected (`run`, `case`, ...), for the message.
     pub kind: &'static str,
+    /// The start of the text that was given, capped so a hostile value cannot flood a log.
     pub value: String,
 }
 
@@ -38,6 +40,7 @@ macro_rules! id_type {
                 Self(random_hex::<16>())
             }
 
+            /// Reads an id from text (a URL segment, a form field), refusing anything that is not one.
             pub fn parse(s: &str) -> Result<Self, IdError> {
                 if is_lower_hex(s, 32) {
                     Ok(Self(s.to_owned()))
@@ -46,6 +49,7 @@ macro_rules! id_type {
                 }
             }
 
+            /// The id as stored and shown.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

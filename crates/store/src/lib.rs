@@ -1,28 +1,36 @@
 //! Persistence for the sandbox service.
 //!
 //! Three jobs, one module each:
-//! - [`blobs`]: models, datasets and reports as files addressed by their SHA-256, so a name can never point at
+//! - [`BlobStore`]: models, datasets and reports as files addressed by their SHA-256, so a name can never point at
 //!   different bytes and a torn write is never visible;
-//! - [`audit`]: the tamper-evident audit chain (pure model, no I/O), so the service and `sandkasse audit verify`
+//! - the audit chain ([`chain`], [`AuditEntry`]): the tamper-evident audit chain (pure model, no I/O), so the service and `sandkasse audit verify`
 //!   share one definition of "intact";
 //! - [`Store`]: the metadata (organisations, users, browser sessions, cases, models, runs, criteria, audit rows)
 //!   on SQLite (the embedded default) or PostgreSQL, both driven by the same code and the same test suite.
 
-pub mod audit;
+#![deny(missing_docs)]
+
+pub mod audit; // pub only until the server imports from the root
 mod backend;
-pub mod blobs;
+pub mod blobs; // pub only until the server imports from the root
 mod digest;
 mod error;
 mod ids;
-pub mod meta;
+pub mod meta; // pub only until the server imports from the root
 mod postgres;
 mod rows;
 mod sqlite;
 mod store;
 mod time;
 
+pub use audit::{AuditEntry, BreakKind, ChainBreak, NewEntry, chain};
+pub use blobs::{BlobError, BlobStore};
 pub use digest::{Digest, DigestError};
 pub use error::StoreError;
 pub use ids::{CaseId, IdError, ModelId, OrgId, RunId, Token, UserId};
-pub use store::{Store, VERIFY_PAGE, Verified};
+pub use meta::{
+    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
+    StoredSession, UnknownWord, User,
+};
+pub use store::{Store, Verified};
 pub use time::{Timestamp, TimestampError};

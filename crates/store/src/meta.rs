@@ -9,19 +9,22 @@ use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, UserId};
 
 /// Declares a closed set of lowercase words stored as text, with lossless conversion both ways.
 macro_rules! word_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $word:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
+            /// Every value, in declaration order, for listings and metrics that must name each one.
             pub const ALL: &[$name] = &[$($name::$variant),+];
 
+            /// The word stored in the database and shown in the API.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $word),+ }
             }
 
+            /// Reads the stored word back; anything else is an error, so a corrupt row is never guessed at.
             pub fn parse(s: &str) -> Result<Self, UnknownWord> {
                 match s {
                     $($word => Ok($name::$variant),)+
@@ -42,22 +45,51 @@ macro_rules! word_enum {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what}: {value:?}")]
 pub struct UnknownWord {
+    /// Which enumeration was being read.
     pub what: &'static str,
+    /// The start of the word that was found.
     pub value: String,
 }
 
 word_enum!(
     /// What an organisation is in the sandbox.
-    OrgKind, "organisation kind" { Vendor = "vendor", Authority = "authority", Advisor = "advisor", Admin = "admin" }
+    OrgKind, "organisation kind" {
+        /// Submits models to be tested.
+        Vendor = "vendor",
+        /// Tests models and fixes the criteria they are judged by.
+        Authority = "authority",
+        /// Reads cases and reports to advise, changes nothing.
+        Advisor = "advisor",
+        /// Runs the sandbox: organisations, users and the audit log.
+        Admin = "admin",
+    }
 );
 word_enum!(
     /// What a user may do; see the service's role rules.
-    Role, "role" { Vendor = "vendor", Authority = "authority", Advisor = "advisor", Admin = "admin" }
+    Role, "role" {
+        /// A vendor's user: uploads its organisation's models and runs them.
+        Vendor = "vendor",
+        /// An authority's user: opens cases, fixes criteria, runs any model of its cases.
+        Authority = "authority",
+        /// An advisor's user: reads what its cases hold.
+        Advisor = "advisor",
+        /// The operator: manages organisations and users and verifies the audit log.
+        Admin = "admin",
+    }
 );
 word_enum!(
     /// Where a run is in its life.
     RunState, "run state" {
-        Queued = "queued", Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled",
+        /// Waiting for a runner.
+        Queued = "queued",
+        /// Being scored.
+        Running = "running",
+        /// Finished with a report.
+        Succeeded = "succeeded",
+        /// Stopped by an error; the run's cause says which.
+        Failed = "failed",
+        /// Stopped on request.
+        Cancelled = "cancelled",
     }
 );
 
@@ -73,6 +105,7 @@ impl RunState {
         }
     }
 
+    /// Whether the life of a run allows going from `self` to `to` (a finished run never changes).
     pub fn can_become(self, to: RunState) -> bool {
         Self::sources(to).contains(&self)
     }
@@ -83,10 +116,14 @@ impl RunState {
     }
 }
 
+/// An organisation: a vendor, an authority, an advisor, or the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Org {
+    /// Its id.
     pub id: OrgId,
+    /// Its display name.
     pub name: String,
+    /// What it is, which bounds what its users may be.
     pub kind: OrgKind,
 }
 
@@ -94,11 +131,15 @@ pub struct Org {
 /// the SHA-256 of the cookie's value; when a session has expired is the service's rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
+    /// The user the session signs in.
     pub user: User,
+    /// The user's organisation.
     pub org: Org,
     /// The secret every form of this session repeats.
     pub csrf: String,
+    /// When the session was made.
     pub created_at: Timestamp,
+    /// When it was last used, for idle expiry.
     pub seen_at: Timestamp,
 }
 
@@ -107,7 +148,9 @@ pub struct StoredSession {
 pub struct NewSession<'a> {
     /// The SHA-256 of the cookie's value.
     pub key: &'a Digest,
+    /// The user it signs in.
     pub user: &'a UserId,
+    /// The secret every form of the session repeats.
     pub csrf: &'a str,
     /// The user's newest sessions kept, this one included; older ones end.
     pub keep_per_user: u32,
@@ -116,107 +159,167 @@ pub struct NewSession<'a> {
 /// A user; the token is not here because the store never has it after [`crate::Store::create_user`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
+    /// Its id.
     pub id: UserId,
+    /// Its organisation.
     pub org_id: OrgId,
+    /// Its display name.
     pub name: String,
+    /// What it may do.
     pub role: Role,
+    /// When it was made.
     pub created_at: Timestamp,
 }
 
+/// A case: one model question an authority and vendors work on together; models, runs and criteria belong to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Case {
+    /// Its id.
     pub id: CaseId,
+    /// Its display name.
     pub name: String,
+    /// The user who opened it.
     pub created_by: UserId,
+    /// When it was opened.
     pub created_at: Timestamp,
 }
 
 /// A model as uploaded, before it has an id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewModel {
+    /// The case it is uploaded to.
     pub case_id: CaseId,
+    /// The uploading organisation, which owns it.
     pub org_id: OrgId,
+    /// The vendor's name for it.
     pub name: String,
+    /// The vendor's version label.
     pub version: String,
+    /// The scenario its manifest is written for.
     pub scenario: String,
+    /// The ONNX file's blob.
     pub model_sha256: Digest,
+    /// The manifest's blob.
     pub manifest_sha256: Digest,
+    /// The inspection summary taken at upload, as JSON.
     pub inspection: Value,
 }
 
+/// A stored model: the upload's fields with its id and time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Model {
+    /// Its id.
     pub id: ModelId,
+    /// The case it belongs to.
     pub case_id: CaseId,
+    /// The organisation that uploaded it.
     pub org_id: OrgId,
+    /// The vendor's name for it.
     pub name: String,
+    /// The vendor's version label.
     pub version: String,
+    /// The scenario its manifest is written for.
     pub scenario: String,
+    /// The ONNX file's blob.
     pub model_sha256: Digest,
+    /// The manifest's blob.
     pub manifest_sha256: Digest,
+    /// The inspection summary taken at upload, as JSON.
     pub inspection: Value,
+    /// When it was uploaded.
     pub created_at: Timestamp,
 }
 
 /// A run as requested; it starts `queued`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
+    /// The case it belongs to.
     pub case_id: CaseId,
+    /// The model to run.
     pub model_id: ModelId,
+    /// The requesting organisation.
     pub org_id: OrgId,
+    /// The requesting user.
     pub created_by: UserId,
+    /// The run's parameters as requested (dataset, groups, workers), as JSON.
     pub params: Value,
+    /// Citizens to score, for progress and per-organisation limits.
     pub total_rows: u64,
 }
 
+/// A run as stored: what was asked and how far it got.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
+    /// Its id.
     pub id: RunId,
+    /// The case it belongs to.
     pub case_id: CaseId,
+    /// The model it runs.
     pub model_id: ModelId,
+    /// The requesting organisation.
     pub org_id: OrgId,
+    /// The requesting user.
     pub created_by: UserId,
+    /// The run's parameters as requested, as JSON.
     pub params: Value,
+    /// Where it is in its life.
     pub state: RunState,
+    /// Citizens scored so far.
     pub progress_rows: u64,
+    /// Citizens to score.
     pub total_rows: u64,
     /// Why it failed or was cancelled.
     pub cause: Option<String>,
     /// The report blob, once succeeded.
     pub report_sha256: Option<Digest>,
+    /// When it was requested.
     pub created_at: Timestamp,
+    /// When a runner took it.
     pub started_at: Option<Timestamp>,
+    /// When it succeeded, failed or was cancelled.
     pub finished_at: Option<Timestamp>,
 }
 
 /// What one organisation has waiting and running: what its per-organisation limits are checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OrgLoad {
+    /// Its runs waiting for a runner.
     pub queued_runs: u64,
     /// Citizens of its queued runs, together.
     pub queued_rows: u64,
+    /// Its runs being scored now.
     pub running_runs: u64,
 }
 
 /// The evaluation criteria fixed for a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Criteria {
+    /// The case they are fixed for.
     pub case_id: CaseId,
+    /// The criteria as JSON (a list of `fairness` criteria).
     pub json: Value,
+    /// Who fixed them.
     pub fixed_by: UserId,
+    /// When; runs requested before this were not judged by them.
     pub fixed_at: Timestamp,
 }
 
 /// Which audit entries to list: all conditions must hold; `from <= time < to`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditFilter {
+    /// Only entries about this case.
     pub case: Option<CaseId>,
+    /// Only entries by this actor.
     pub actor: Option<String>,
+    /// Only entries at or after this time.
     pub from: Option<Timestamp>,
+    /// Only entries before this time.
     pub to: Option<Timestamp>,
     /// At most this many entries (oldest first, unless `newest_first`).
     pub limit: u32,
+    /// Entries skipped first, for paging.
     pub offset: u64,
+    /// Newest first instead of oldest first.
     pub newest_first: bool,
 }
 

@@ -68,10 +68,12 @@ impl Store {
         delegate!(self.create_org(name, kind))
     }
 
+    /// The organisation with this id, if any.
     pub async fn org(&self, id: &OrgId) -> Result<Option<Org>> {
         delegate!(self.org(id))
     }
 
+    /// Every organisation, for the admin's listing.
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
         delegate!(self.list_orgs())
     }
@@ -82,6 +84,7 @@ impl Store {
         delegate!(self.create_user(org, name, role))
     }
 
+    /// The user with this id, if any.
     pub async fn user(&self, id: &UserId) -> Result<Option<User>> {
         delegate!(self.user(id))
     }
@@ -91,6 +94,7 @@ impl Store {
         delegate!(self.user_by_token(token))
     }
 
+    /// Every user, for the admin's listing.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         delegate!(self.list_users())
     }
@@ -142,6 +146,7 @@ impl Store {
 
     // --- cases ---
 
+    /// Opens a case with no members; the creator's organisation is added by the caller's rule.
     pub async fn create_case(&self, name: &str, created_by: &UserId) -> Result<Case> {
         delegate!(self.create_case(name, created_by))
     }
@@ -157,10 +162,12 @@ impl Store {
         delegate!(self.create_case_audited(name, created_by, members, audit))
     }
 
+    /// The case with this id, if any.
     pub async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
         delegate!(self.case(id))
     }
 
+    /// Every case; who may see which is the service's rule.
     pub async fn list_cases(&self) -> Result<Vec<Case>> {
         delegate!(self.list_cases())
     }
@@ -175,6 +182,7 @@ impl Store {
         delegate!(self.add_case_member_audited(case, org, entry))
     }
 
+    /// The organisations taking part in a case.
     pub async fn case_members(&self, case: &CaseId) -> Result<Vec<OrgId>> {
         delegate!(self.case_members(case))
     }
@@ -184,6 +192,7 @@ impl Store {
         delegate!(self.cases_of_org(org))
     }
 
+    /// Whether the organisation takes part in the case, the check behind every case-scoped route.
     pub async fn is_member(&self, case: &CaseId, org: &OrgId) -> Result<bool> {
         delegate!(self.is_member(case, org))
     }
@@ -204,12 +213,14 @@ impl Store {
         delegate!(self.set_criteria_audited(case, json, fixed_by, entry))
     }
 
+    /// The criteria fixed for a case, if they have been.
     pub async fn criteria(&self, case: &CaseId) -> Result<Option<Criteria>> {
         delegate!(self.criteria(case))
     }
 
     // --- models ---
 
+    /// Stores an uploaded model and gives it an id.
     pub async fn create_model(&self, new: NewModel) -> Result<Model> {
         delegate!(self.create_model(new))
     }
@@ -223,10 +234,12 @@ impl Store {
         delegate!(self.create_model_audited(new, audit))
     }
 
+    /// The model with this id, if any.
     pub async fn model(&self, id: &ModelId) -> Result<Option<Model>> {
         delegate!(self.model(id))
     }
 
+    /// The models of a case.
     pub async fn list_models(&self, case: &CaseId) -> Result<Vec<Model>> {
         delegate!(self.list_models(case))
     }
@@ -243,10 +256,12 @@ impl Store {
         delegate!(self.create_run_audited(new, audit))
     }
 
+    /// The run with this id, if any.
     pub async fn run(&self, id: &RunId) -> Result<Option<Run>> {
         delegate!(self.run(id))
     }
 
+    /// The runs of a case.
     pub async fn list_runs(&self, case: &CaseId) -> Result<Vec<Run>> {
         delegate!(self.list_runs(case))
     }
@@ -366,6 +381,7 @@ pub const VERIFY_PAGE: u32 = 1000;
 /// A chain that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// Entries checked.
     pub entries: u64,
     /// The last entry checked, as `(seq, hash)`; `None` for an empty chain.
     pub head: Option<(i64, String)>,

@@ -34,6 +34,7 @@ impl schemars::JsonSchema for Timestamp {
 pub struct TimestampError(pub String);
 
 impl Timestamp {
+    /// The current time, truncated as stored, so a value read back compares equal to the one written.
     pub fn now() -> Self {
         Self::of(jiff::Timestamp::now())
     }
@@ -94,6 +95,7 @@ impl Timestamp {
         Ok(Self::of(t))
     }
 
+    /// The RFC 3339 text, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

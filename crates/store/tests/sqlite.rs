@@ -27,7 +27,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     let path = dir.path().join("nested").join("sandkasse.db");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let store = Store::open_sqlite(&path).await.unwrap();
-    let org = store.create_org("Acme", store::meta::OrgKind::Vendor).await.unwrap();
+    let org = store.create_org("Acme", store::OrgKind::Vendor).await.unwrap();
     store.close().await;
     let store = Store::open_sqlite(&path).await.unwrap();
     assert_eq!(store.org(&org.id).await.unwrap(), Some(org));

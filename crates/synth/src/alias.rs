@@ -39,14 +39,6 @@ impl AliasTable {
         Self { prob, alias }
     }
 
-    pub fn len(&self) -> usize {
-        self.prob.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.prob.is_empty()
-    }
-
     /// Samples an index from one uniform draw in (0, 1).
     #[inline]
     pub fn sample(&self, u: f64) -> usize {

@@ -58,6 +58,7 @@ pub const ORIGIN_SELECTORS: &[(&str, &[Origin])] = &[
 ];
 
 impl Group {
+    /// Reads a group selector (`origin=...` or `sex=M`/`sex=F`), as `--bias` and the spec write it.
     pub fn parse(spec: &str) -> Result<Self, SynthError> {
         let bad = |reason: String| SynthError::BadGroup {
             spec: spec.to_owned(),
@@ -98,10 +99,12 @@ impl Group {
         }
     }
 
+    /// Whether the citizen is in the group.
     pub fn contains(&self, c: &Citizen) -> bool {
         self.origins[c.origin as usize] && self.sex.is_none_or(|m| m == c.male)
     }
 
+    /// Whether every citizen of this origin is in the group (false for a sex selector).
     pub fn contains_origin(&self, o: Origin) -> bool {
         self.sex.is_none() && self.origins[o as usize]
     }
@@ -111,6 +114,7 @@ impl Group {
         self.sex
     }
 
+    /// The selector as written, stored in the spec so the dataset's metadata says which group was biased.
     pub fn spec(&self) -> &str {
         &self.spec
     }
@@ -147,18 +151,23 @@ pub struct BiasConfig {
     /// Label bias (historical caseworker bias): the recorded outcome of `label_group` is flipped
     /// with probability `label_rate` in `label_direction`.
     pub label_rate: f64,
+    /// Whose recorded outcome is flipped.
     pub label_group: Group,
+    /// Which way the flips go.
     pub label_direction: Direction,
     /// Representation bias (sampling bias): `representation_group` is sampled at
     /// `representation_factor` times its real share (within each age and sex).
     pub representation_factor: f64,
+    /// Who is under- or oversampled.
     pub representation_group: Group,
     /// Measurement bias: `measurement_feature` is observed with extra Gaussian noise of standard
     /// deviation `measurement_sd` for `measurement_group` (e.g. foreign work history missing
     /// from Danish registers, an assessment done through an interpreter). The outcome depends on
     /// the true value.
     pub measurement_sd: f64,
+    /// Whose feature is observed with noise.
     pub measurement_group: Group,
+    /// The feature observed with noise; `None` when the scenario has none to disturb.
     pub measurement_feature: Option<String>,
     /// Proxy strength: how strongly municipality encodes origin. 1 is Denmark as it is, 0 makes
     /// municipality independent of origin, above 1 exaggerates segregation.

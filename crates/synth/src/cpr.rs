@@ -76,15 +76,20 @@ pub fn format_into(birth: i32, male: bool, serial_index: u32, out: &mut [u8; 11]
 pub struct CprFacts {
     /// Birth date, days since 1970-01-01.
     pub birth: i32,
+    /// The sex it encodes (odd last digit: male).
     pub male: bool,
 }
 
+/// Why a string is not a fictitious CPR number of the kind the generator makes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CprError {
+    /// Not `DDMMYY-SSSS`.
     #[error("CPR number {0:?} is not of the form DDMMYY-SSSS")]
     Shape(String),
+    /// The day is not a replacement day (61-91), so it could be a real person's number.
     #[error("CPR number {0:?} has day {1}, not 61-91: it could belong to a real person")]
     NotFictitious(String, u32),
+    /// The date does not exist (e.g. 31 February).
     #[error("CPR number {0:?} encodes no valid calendar date")]
     BadDate(String),
 }

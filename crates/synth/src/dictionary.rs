@@ -14,9 +14,12 @@ pub fn categorical() -> DataType {
 /// One column of a dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnDoc {
+    /// The column's name in the data.
     pub name: &'static str,
+    /// Its Arrow type (`categorical` for dictionary-encoded strings when serialized).
     #[serde(rename = "type", serialize_with = "type_name")]
     pub data_type: DataType,
+    /// What it means, for the data dictionary people read.
     pub meaning: &'static str,
     /// The variables this one is drawn from in the causal model (empty for roots).
     pub parents: Vec<&'static str>,
@@ -31,6 +34,7 @@ fn type_name<S: serde::Serializer>(t: &DataType, s: S) -> Result<S::Ok, S::Error
 }
 
 impl ColumnDoc {
+    /// Documents one column.
     pub fn new(name: &'static str, data_type: DataType, meaning: &'static str, parents: &[&'static str]) -> Self {
         Self {
             name,
@@ -40,6 +44,7 @@ impl ColumnDoc {
         }
     }
 
+    /// The Arrow field of the column (never nullable: every row has every value).
     pub fn field(&self) -> Field {
         Field::new(self.name, self.data_type.clone(), false)
     }

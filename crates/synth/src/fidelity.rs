@@ -13,15 +13,20 @@ use serde::Serialize;
 /// counterfactual and not part of the population).
 #[derive(Debug, Clone, Default)]
 pub struct FidelityCounts {
+    /// Original rows counted.
     pub rows: u64,
+    /// Per municipality, in reference-data order.
     pub municipality: Vec<u64>,
+    /// Per region, in reference-data order.
     pub region: Vec<u64>,
     /// Index `band * 2 + male` over the 5-year bands.
     pub age_sex: Vec<u64>,
+    /// Per origin group, in `Origin` order.
     pub origin: [u64; 5],
 }
 
 impl FidelityCounts {
+    /// Counts the original rows of one batch (twins are skipped).
     pub fn add(&mut self, batch: &RecordBatch) {
         let d = refdata::get();
         if self.municipality.is_empty() {
@@ -163,10 +168,14 @@ impl Section {
     }
 }
 
+/// The comparison of generated citizens with the reference statistics, for `sandkasse generate --report`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FidelityReport {
+    /// Original rows compared.
     pub rows: u64,
+    /// One table per variable.
     pub sections: Vec<Section>,
+    /// Whether every table is within its tolerance.
     pub pass: bool,
 }
 

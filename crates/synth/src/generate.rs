@@ -23,10 +23,15 @@ use std::sync::Arc;
 /// Metadata keys written into every dataset (Parquet key-value metadata, Arrow schema
 /// metadata, or the CSV sidecar).
 pub mod meta {
+    /// The scenario's name.
     pub const SCENARIO: &str = "sandkasse.scenario";
+    /// The whole [`DatasetSpec`](crate::DatasetSpec) as JSON, so a file can be regenerated and evaluated from its own header.
     pub const SPEC: &str = "sandkasse.spec";
+    /// The seed.
     pub const SEED: &str = "sandkasse.seed";
+    /// The generator's version; another version may make other citizens from the same seed.
     pub const GENERATOR_VERSION: &str = "sandkasse.generator_version";
+    /// The data dictionary as JSON.
     pub const DICTIONARY: &str = "sandkasse.data_dictionary";
     /// `exact`, or how the age distribution was capped for a dataset beyond the exact capacity.
     pub const AGE_LAYOUT: &str = "sandkasse.age_distribution";
@@ -96,6 +101,7 @@ fn dict(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
 }
 
 impl Generator {
+    /// Checks the spec (scenario, rows within capacity, bias) and prepares what every batch shares.
     pub fn new(spec: DatasetSpec) -> Result<Self, SynthError> {
         if spec.rows == 0 {
             return Err(SynthError::ZeroRows(0));
@@ -159,14 +165,17 @@ impl Generator {
         })
     }
 
+    /// The spec the data is made from.
     pub fn spec(&self) -> &DatasetSpec {
         &self.spec
     }
 
+    /// The Arrow schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
+    /// The data dictionary: every column with its meaning and causal parents.
     pub fn columns(&self) -> &[ColumnDoc] {
         &self.columns
     }
@@ -182,6 +191,7 @@ impl Generator {
         self.model.max_capacity()
     }
 
+    /// Batches in the dataset; [`Generator::batch`] takes `0..num_batches()`.
     pub fn num_batches(&self) -> u64 {
         self.spec.rows.div_ceil(self.spec.batch_rows as u64)
     }

@@ -11,29 +11,40 @@
 //! assert_eq!(batch.num_rows(), 1000);
 //! ```
 //!
-//! Row `i` depends only on the spec and `i` (counter-based randomness, [`rng`]), so output is
+//! Row `i` depends only on the spec and `i` (counter-based randomness), so output is
 //! identical whatever the thread count or batch split.
 
-pub mod alias;
-pub mod bias;
-pub mod cpr;
-pub mod date;
-pub mod dictionary;
-mod error;
-pub mod fidelity;
-pub mod generate;
-pub mod labels;
-pub mod locale;
-pub mod model;
-pub mod names;
-pub mod population;
-pub mod refdata;
-pub mod rng;
-pub mod scenario;
-pub mod spec;
-pub mod writer;
+#![deny(missing_docs)]
 
+mod alias;
+mod bias;
+mod cpr;
+mod date;
+mod dictionary;
+mod error;
+mod fidelity;
+mod generate;
+mod labels;
+mod locale;
+mod model;
+mod names;
+mod population;
+mod refdata;
+mod rng;
+pub mod scenario; // pub only until the server imports from the root
+mod spec;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use bias::{BiasConfig, Direction, Group as BiasGroup};
+pub use cpr::{CprError, CprFacts, parse_fictitious as parse_fictitious_cpr};
+pub use dictionary::ColumnDoc;
 pub use error::SynthError;
-pub use generate::Generator;
+pub use fidelity::{FidelityCounts, FidelityReport};
+pub use generate::{Generator, meta};
+pub use labels::value_names;
+pub use scenario::{by_name as scenario_by_name, catalogue as scenario_catalogue};
 pub use spec::{Counterfactual, DatasetSpec, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

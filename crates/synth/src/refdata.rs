@@ -17,7 +17,6 @@ macro_rules! data {
 pub struct Municipality {
     pub code: u16,
     pub name: String,
-    pub region: String,
     pub region_code: u16,
     /// Population on 1 January 2020 (DST FOLK1A).
     pub population: u64,
@@ -30,7 +29,6 @@ pub struct Municipality {
 pub struct Country {
     /// ISO 3166-1 alpha-3.
     pub code: String,
-    pub name: String,
     pub western: bool,
     pub immigrant_weight: f64,
     pub descendant_weight: f64,
@@ -72,8 +70,6 @@ pub struct RefData {
     pub origin_2023: [f64; 5],
     pub foreign_first_names: Vec<WeightedName>,
     pub foreign_surnames: Vec<WeightedName>,
-    /// The source notes shipped with the data, for `--report` and the data dictionary.
-    pub sources: &'static str,
 }
 
 /// Splits one CSV line, honouring double quotes.
@@ -156,7 +152,6 @@ fn parse() -> RefData {
             Municipality {
                 code,
                 name: muni.str(r, "name"),
-                region,
                 region_code,
                 population: muni.get(r, "population"),
                 non_danish_share: origin_t.get(share_row, "share_immigrants_descendants"),
@@ -186,7 +181,6 @@ fn parse() -> RefData {
     let countries = (0..c.rows.len())
         .map(|r| Country {
             code: c.str(r, "country_code"),
-            name: c.str(r, "country_name"),
             western: c.str(r, "western") == "true",
             immigrant_weight: c.get(r, "immigrant_weight"),
             descendant_weight: c.get(r, "descendant_weight"),
@@ -248,7 +242,6 @@ fn parse() -> RefData {
         origin_2023,
         foreign_first_names,
         foreign_surnames,
-        sources: include_str!("../../../sandbox-data/README.md"),
     }
 }
 

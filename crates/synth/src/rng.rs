@@ -197,10 +197,6 @@ impl Permutation {
         self.n
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
     #[inline]
     fn round(&self, x: u64) -> u64 {
         let mask = (1u64 << self.half_bits) - 1;
@@ -228,17 +224,20 @@ impl Permutation {
 
 /// A small sequential generator (SplitMix64) implementing `rand_core`'s traits, for handing a
 /// row's stream to APIs that want an `Rng`, such as `fake`'s fakers.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct SplitMix {
     state: u64,
 }
 
+#[cfg(test)]
 impl SplitMix {
     pub fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 }
 
+#[cfg(test)]
 impl rand_core::TryRng for SplitMix {
     type Error = core::convert::Infallible;
 

@@ -21,13 +21,20 @@ pub const BATCH_ROWS: usize = 64 * 1024;
 /// and each is reproducible on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf`, so the variants are
+// described in `//` comments.
+#[allow(missing_docs)]
 pub enum Split {
+    // Every citizen.
     All,
+    // The even global rows.
     Train,
+    // The odd global rows.
     Test,
 }
 
 impl Split {
+    /// The global row of the `i`-th row of this split: the identity that determines the citizen.
     pub fn global_row(self, i: u64) -> u64 {
         match self {
             Split::All => i,
@@ -45,6 +52,7 @@ impl Split {
         }
     }
 
+    /// Reads a split's name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "all" => Some(Split::All),
@@ -67,6 +75,7 @@ pub enum Counterfactual {
 }
 
 impl Counterfactual {
+    /// Every attribute a twin can change, for error messages.
     pub const NAMES: &'static [&'static str] = &["sex", "origin"];
 
     /// Its name, as on the command line and in the data's metadata.
@@ -77,6 +86,7 @@ impl Counterfactual {
         }
     }
 
+    /// Reads an attribute's name.
     pub fn parse(s: &str) -> Result<Self, SynthError> {
         match s {
             "sex" => Ok(Self::Sex),
@@ -89,17 +99,26 @@ impl Counterfactual {
     }
 }
 
+/// Everything that determines a dataset's bytes; stored in every file's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DatasetSpec {
+    /// The scenario's name.
     pub scenario: String,
     /// Citizens (originals; with twins the file has twice as many rows).
     pub rows: u64,
+    /// The seed of every random draw.
     pub seed: u64,
+    /// Which half of the population, so train and test never share a citizen.
     pub split: Split,
+    /// The injected bias.
     pub bias: BiasConfig,
+    /// The attribute twins change; `None`: no twins.
     pub counterfactual: Option<Counterfactual>,
+    /// The day ages are counted to (ISO date).
     pub reference_date: String,
+    /// The generator's version that wrote the spec.
     pub generator_version: String,
+    /// Rows per batch: with the seed it fixes the batches' bytes.
     pub batch_rows: usize,
 }
 

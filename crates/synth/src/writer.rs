@@ -39,6 +39,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// Reads a format's name: `parquet`, `arrow` (or `ipc`), `csv`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "parquet" => Some(Format::Parquet),
@@ -52,8 +53,11 @@ impl Format {
 /// What a finished write produced.
 #[derive(Debug)]
 pub struct WriteSummary {
+    /// Rows written (twins included).
     pub rows: u64,
+    /// Bytes of the file.
     pub bytes: u64,
+    /// The fidelity counts gathered while writing, for `--report`.
     pub counts: FidelityCounts,
 }
 

@@ -2,9 +2,7 @@
 
 use super::Doc;
 use crate::fmt::{DASH, E};
-use fairness::criteria::Outcome;
-use fairness::report::GroupReport;
-use fairness::{MetricName, NullReason};
+use fairness::{GroupReport, MetricName, NullReason, Outcome};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -20,7 +18,7 @@ impl Shown {
     /// A group's metric, with the bootstrap interval where the run computed one (the method
     /// it was configured with), else the analytic interval (Wilson for proportions), which is
     /// there even when the bootstrap is off.
-    fn of(m: &fairness::report::Metric) -> Self {
+    fn of(m: &fairness::Metric) -> Self {
         Self {
             value: m.value.value,
             null_reason: m.value.null_reason,
@@ -45,7 +43,7 @@ pub(super) fn pair([lo, hi]: [f64; 2]) -> (f64, f64) {
 }
 
 /// Metric `name` of a group's metrics, if the run measured it (score metrics need scores).
-pub(super) fn metric(metrics: &BTreeMap<MetricName, fairness::report::Metric>, name: MetricName) -> Option<Shown> {
+pub(super) fn metric(metrics: &BTreeMap<MetricName, fairness::Metric>, name: MetricName) -> Option<Shown> {
     metrics.get(&name).map(Shown::of)
 }
 

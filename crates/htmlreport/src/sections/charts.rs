@@ -5,9 +5,7 @@ use super::{Doc, is_single};
 use crate::Lang;
 use crate::fmt::{DASH, name};
 use crate::svg::{Axis, DotChart, DotRow, LineChart, Series, dot_chart, line_chart, nice_max};
-use fairness::MetricName;
-use fairness::counterfactual::ChangeReport;
-use fairness::report::GroupReport;
+use fairness::{ChangeReport, GroupReport, MetricName};
 use std::fmt::Write;
 
 impl Doc<'_> {

@@ -4,7 +4,7 @@ use super::Doc;
 use super::cells::pair;
 use crate::Lang;
 use crate::fmt::{DASH, E, name};
-use fairness::criteria::Outcome;
+use fairness::Outcome;
 use std::fmt::Write;
 
 impl Doc<'_> {

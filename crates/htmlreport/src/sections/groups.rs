@@ -4,8 +4,7 @@ use super::cells::{Shown, metric, metric_vs_true, pair};
 use super::{Doc, compared};
 use crate::Lang;
 use crate::fmt::{DASH, E, name};
-use fairness::report::AttributeReport;
-use fairness::{MetricName, RateMetric};
+use fairness::{AttributeReport, MetricName, RateMetric};
 use std::fmt::Write;
 
 /// Rate metrics shown per group, in table order.

@@ -2,8 +2,7 @@
 //! operators.
 
 use super::Doc;
-use fairness::criteria::{Against, CriterionMetric, Op, Verdict};
-use fairness::{MetricName, RateMetric};
+use fairness::{Against, CriterionMetric, MetricName, Op, RateMetric, Verdict};
 use synth::Counterfactual;
 
 /// The attribute a counterfactual twin changes, as the dataset names it.
@@ -60,12 +59,10 @@ impl Doc<'_> {
         group
             .split('|')
             .enumerate()
-            .map(
-                |(i, v)| match columns.get(i).and_then(|c| synth::labels::value_names(c, v)) {
-                    Some((da, en)) => self.t(da, en).to_owned(),
-                    None => v.to_owned(),
-                },
-            )
+            .map(|(i, v)| match columns.get(i).and_then(|c| synth::value_names(c, v)) {
+                Some((da, en)) => self.t(da, en).to_owned(),
+                None => v.to_owned(),
+            })
             .collect::<Vec<_>>()
             .join(" | ")
     }

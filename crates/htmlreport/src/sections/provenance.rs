@@ -4,12 +4,10 @@ use super::Doc;
 use super::labels::counterfactual_name;
 use crate::Lang;
 use crate::fmt::{DASH, E, TEXT_CHARS, esc, name, user};
-use fairness::bootstrap::Scheme;
-use fairness::significance::Correction;
-use inference::manifest::ClassValue;
+use fairness::{Correction, Scheme};
+use inference::ClassValue;
 use std::fmt::Write;
-use synth::Split;
-use synth::bias::{BiasConfig, Direction};
+use synth::{BiasConfig, Direction, Split};
 
 impl Doc<'_> {
     pub(super) fn provenance(&mut self) {

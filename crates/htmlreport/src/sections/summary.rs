@@ -4,8 +4,7 @@ use super::cells::{metric, metric_vs_true};
 use super::{Doc, compared, is_single};
 use crate::Lang;
 use crate::fmt::iso;
-use fairness::MetricName;
-use fairness::criteria::Outcome;
+use fairness::{MetricName, Outcome};
 use std::fmt::Write;
 
 impl<'a> Doc<'a> {

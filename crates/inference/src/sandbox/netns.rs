@@ -51,7 +51,7 @@ pub(super) fn unshare(flags: libc::c_int) -> io::Result<()> {
 /// Maps the worker's ids to root in its new user namespace.
 ///
 /// `/proc/self/*` of a non-dumpable process belongs to global root, so a non-root worker (which
-/// [`set_resource_limits`] made non-dumpable) could not open its own map files. Dumpability is
+/// [`super::set_resource_limits_except`] made non-dumpable) could not open its own map files. Dumpability is
 /// restored for the few writes and reset afterwards; nothing untrusted runs in between.
 pub(super) fn write_id_maps(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     let was_dumpable = is_dumpable()?;

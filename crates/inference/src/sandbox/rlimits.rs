@@ -10,10 +10,8 @@ use super::*;
 ///
 /// `RLIMIT_FSIZE` 0 means a write to a regular file raises `SIGXFSZ` and kills the worker, so its
 /// stdout and stderr must be pipes (writes to pipes are not affected).
-pub fn set_resource_limits(cfg: &Config) -> Vec<LayerStatus> {
-    set_resource_limits_except(cfg, &BTreeSet::new())
-}
-
+///
+/// Layers named in `disabled` are skipped (see [`super::early_except`]).
 pub(super) fn set_resource_limits_except(cfg: &Config, disabled: &BTreeSet<String>) -> Vec<LayerStatus> {
     let cpu_hard = cfg.cpu_seconds.saturating_add(1);
     let limit = |layer: &'static str, resource: Resource, soft: u64, hard: u64| {

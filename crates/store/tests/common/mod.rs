@@ -6,9 +6,10 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use store::audit::{BreakKind, NewEntry};
-use store::meta::{AuditFilter, NewModel, NewRun, NewSession, OrgKind, Role, RunState};
-use store::{CaseId, Digest, OrgId, RunId, Store, StoreError, Timestamp, UserId};
+use store::{
+    AuditFilter, BreakKind, CaseId, Digest, NewEntry, NewModel, NewRun, NewSession, OrgId, OrgKind, Role, RunId,
+    RunState, Store, StoreError, Timestamp, UserId,
+};
 
 /// A store plus a side channel that bypasses it, to tamper with rows as an attacker with database access would.
 pub struct Fixture {
@@ -60,7 +61,7 @@ impl Raw {
     }
 
     /// Inserts already chained entries directly, many per statement: a long chain in seconds.
-    pub async fn insert_audit(&self, entries: &[store::audit::AuditEntry]) {
+    pub async fn insert_audit(&self, entries: &[store::AuditEntry]) {
         for chunk in entries.chunks(1000) {
             macro_rules! insert {
                 ($db:ty, $pool:expr) => {{
@@ -556,7 +557,7 @@ pub async fn claims_are_fair_across_organisations(f: &Fixture) {
     let late = new_run_for(s, &w, &other, &ou.id, 100).await;
     assert_eq!(
         s.org_load(&w.vendor).await.unwrap(),
-        store::meta::OrgLoad {
+        store::OrgLoad {
             queued_runs: 5,
             queued_rows: 500,
             running_runs: 0
@@ -575,7 +576,7 @@ pub async fn claims_are_fair_across_organisations(f: &Fixture) {
     assert_eq!(s.claim_next_queued(u64::MAX).await.unwrap().unwrap().id, flood[1]);
     assert_eq!(
         s.org_load(&w.vendor).await.unwrap(),
-        store::meta::OrgLoad {
+        store::OrgLoad {
             queued_runs: 3,
             queued_rows: 300,
             running_runs: 2
@@ -954,9 +955,9 @@ pub async fn concurrent_audited_changes_form_one_chain(f: &Fixture) {
 
 pub async fn a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle(f: &Fixture) {
     const N: usize = 100_000;
-    let mut chain: Vec<store::audit::AuditEntry> = Vec::with_capacity(N);
+    let mut chain: Vec<store::AuditEntry> = Vec::with_capacity(N);
     for i in 0..N {
-        let e = store::audit::chain(chain.last(), entry(i % 3600, None, "anonymous"));
+        let e = store::chain(chain.last(), entry(i % 3600, None, "anonymous"));
         chain.push(e);
     }
     f.raw.insert_audit(&chain).await;

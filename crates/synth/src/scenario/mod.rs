@@ -60,7 +60,9 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
 
 /// Accumulates a scenario's own columns for one batch.
 pub trait ScenarioColumns: Send {
+    /// Adds the columns' values for one citizen.
     fn push(&mut self, citizen: &Citizen, rng: &RowRng, bias: &BiasConfig);
+    /// The finished columns, in the order of the scenario's column docs.
     fn finish(self: Box<Self>) -> Vec<ArrayRef>;
 }
 
@@ -93,6 +95,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An empty outcome for `n` rows.
     pub fn with_capacity(n: usize) -> Self {
         Self {
             p_true: Vec::with_capacity(n),
@@ -118,12 +121,14 @@ impl Outcome {
         self.recorded.push(recorded);
     }
 
+    /// Appends `p_true`, `outcome_true` and `outcome` to the batch's columns.
     pub fn finish(self, out: &mut Vec<ArrayRef>) {
         out.push(Arc::new(Float64Array::from(self.p_true)));
         out.push(Arc::new(BooleanArray::from(self.truth)));
         out.push(Arc::new(BooleanArray::from(self.recorded)));
     }
 
+    /// The dictionary entries of the three outcome columns; `positive` says what a positive outcome means.
     pub fn docs(positive: &'static str) -> Vec<ColumnDoc> {
         vec![
             ColumnDoc::new(

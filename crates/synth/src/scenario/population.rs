@@ -8,6 +8,7 @@ use crate::rng::RowRng;
 use arrow::array::ArrayRef;
 use std::ops::RangeInclusive;
 
+/// `population`: the plain population, all ages, no outcome.
 #[derive(Debug, Clone, Copy)]
 pub struct Population;
 

@@ -26,6 +26,7 @@ use arrow::datatypes::DataType;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+/// `rehabilitation-need`: which citizens aged 65+ would benefit from rehabilitative training.
 #[derive(Debug, Clone, Copy)]
 pub struct RehabilitationNeed;
 

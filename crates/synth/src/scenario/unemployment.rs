@@ -28,6 +28,7 @@ use arrow::datatypes::{DataType, Int16Type};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+/// `unemployment-risk`: which newly unemployed citizens become long-term unemployed.
 #[derive(Debug, Clone, Copy)]
 pub struct UnemploymentRisk;
 
