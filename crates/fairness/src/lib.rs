@@ -13,7 +13,7 @@ mod arrow_input;
 mod bootstrap;
 mod cells;
 mod counterfactual;
-pub mod criteria; // pub only until the server imports from the root
+mod criteria;
 mod individual;
 mod input;
 mod interval;

@@ -5,7 +5,7 @@
 
 use crate::Lang;
 use fairness::MetricName;
-use fairness::criteria::{Against, CriterionMetric, Op};
+use fairness::{Against, CriterionMetric, Op};
 use synth::Counterfactual;
 
 /// A metric's label, e.g. "Udvælgelsesrate" / "Selection rate".

@@ -3,10 +3,10 @@
 
 #![deny(missing_docs)]
 
-pub mod client; // pub only until the server imports from the root
+mod client;
 mod features;
-pub mod inspect; // pub only until the server imports from the root
-pub mod manifest; // pub only until the server imports from the root
+mod inspect;
+mod manifest;
 mod pipe;
 mod protocol;
 mod runtime;

@@ -1,6 +1,6 @@
 //! What a server is started with.
 
-use inference::client::WorkerConfig;
+use inference::WorkerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -119,7 +119,7 @@ impl Config {
             worker,
             bootstrap: 1000,
             max_model_bytes: 64 << 20,
-            max_manifest_bytes: inference::manifest::MAX_MANIFEST_BYTES as u64,
+            max_manifest_bytes: inference::MAX_MANIFEST_BYTES as u64,
             max_body_bytes: 1 << 20,
             max_run_rows: 2_000_000,
             max_dataset_rows: 1_000_000,

@@ -4,9 +4,9 @@
 //! with `sandkasse users add`).
 
 use crate::config::Config;
+use store::BlobStore;
 use store::Store;
-use store::blobs::BlobStore;
-use store::meta::{NewModel, OrgKind, Role};
+use store::{NewModel, OrgKind, Role};
 
 /// One seeded account.
 #[derive(Debug, Clone)]
@@ -104,8 +104,8 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
                     .push(format!("sample model {} not found; not seeded", onnx.display()));
                 continue;
             };
-            let manifest = inference::manifest::Manifest::parse(&manifest_text).map_err(|e| e.to_string())?;
-            let inspection = inference::inspect::inspect(&model, &inference::inspect::Limits::default());
+            let manifest = inference::Manifest::parse(&manifest_text).map_err(|e| e.to_string())?;
+            let inspection = inference::inspect(&model, &inference::Limits::default());
             if !inspection.findings.is_empty() {
                 return Err(format!("sample model {} fails inspection", onnx.display()));
             }
@@ -127,7 +127,7 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
         }
     }
     store
-        .append_audit(store::audit::NewEntry {
+        .append_audit(store::NewEntry {
             time: store::Timestamp::now().as_str().to_owned(),
             actor: "system".into(),
             org: String::new(),

@@ -118,8 +118,8 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<store::blobs::BlobError> for ApiError {
-    fn from(e: store::blobs::BlobError) -> Self {
+impl From<store::BlobError> for ApiError {
+    fn from(e: store::BlobError) -> Self {
         tracing::error!(error = %e, "blobs");
         Self::internal(format!("blob storage failed: {e}"))
     }

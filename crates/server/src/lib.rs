@@ -34,15 +34,15 @@ pub use runner::RunParams;
 use state::{AppState, Inner};
 use std::future::Future;
 use std::sync::Arc;
+use store::BlobStore;
 use store::Store;
-use store::blobs::BlobStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("opening the database: {0}")]
     Store(#[from] store::StoreError),
     #[error("opening the blob directory: {0}")]
-    Blobs(#[from] store::blobs::BlobError),
+    Blobs(#[from] store::BlobError),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

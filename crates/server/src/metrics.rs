@@ -266,12 +266,12 @@ impl Metrics {
     /// The text exposition, with run counts by state as read just now (`queued` is the queue
     /// depth; states with no runs are reported as 0) and `gauges`; with the per-model series
     /// only when `per_model` (the scraper showed the metrics token).
-    pub fn render(&self, runs_by_state: &[(store::meta::RunState, u64)], gauges: &Gauges, per_model: bool) -> String {
+    pub fn render(&self, runs_by_state: &[(store::RunState, u64)], gauges: &Gauges, per_model: bool) -> String {
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.memory_budget.set(int(gauges.memory_budget_bytes));
         self.memory_reserved.set(int(gauges.memory_reserved_bytes));
         self.live_models.set(int(gauges.live_models as u64));
-        for s in store::meta::RunState::ALL {
+        for s in store::RunState::ALL {
             let n = runs_by_state.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
             self.runs_by_state
                 .with_label_values(&[s.as_str()])

@@ -31,8 +31,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use store::audit::NewEntry;
-use store::meta::Role;
+use store::NewEntry;
+use store::Role;
 use store::{CaseId, StoreError, Timestamp};
 
 /// The id of one request, also sent back as `x-request-id`.
@@ -274,7 +274,7 @@ impl Face {
 }
 
 /// A response that also tells the audit log which case it concerns.
-pub fn in_case(case: &store::meta::Case, response: impl IntoResponse) -> Response {
+pub fn in_case(case: &store::Case, response: impl IntoResponse) -> Response {
     let mut r = response.into_response();
     r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
     r

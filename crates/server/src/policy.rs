@@ -7,7 +7,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use store::meta::{Case, Model, Org, Role, Run, User};
+use store::{Case, Model, Org, Role, Run, User};
 use store::{CaseId, ModelId, RunId};
 
 /// The authenticated caller.

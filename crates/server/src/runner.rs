@@ -9,14 +9,14 @@
 
 use crate::state::AppState;
 use evaluate::{Dataset, EvaluateError, Request};
-use fairness::criteria::Criterion;
+use fairness::Criterion;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::Run;
 use store::RunId;
-use store::meta::Run;
 use synth::DatasetSpec;
 use tokio::sync::Notify;
 
@@ -191,11 +191,11 @@ async fn reserve_run(state: &AppState) -> Result<crate::budget::Reservation, Run
         return Ok(r);
     }
     // Live models are unloaded for a run only when a run is waiting.
-    let queued = state.store.count_runs_by_state().await.is_ok_and(|counts| {
-        counts
-            .iter()
-            .any(|(s, n)| *s == store::meta::RunState::Queued && *n > 0)
-    });
+    let queued = state
+        .store
+        .count_runs_by_state()
+        .await
+        .is_ok_and(|counts| counts.iter().any(|(s, n)| *s == store::RunState::Queued && *n > 0));
     if !queued {
         return Err(RunBudget::NotNow);
     }
@@ -225,7 +225,7 @@ async fn execute(state: &AppState, run: Run) {
         // Cancelled through the API, which already recorded it.
         Err(EvaluateError::Cancelled) => Ok("cancelled"),
         Err(e) => {
-            if let EvaluateError::Worker(inference::client::WorkerError::Died { cause, .. }) = &e {
+            if let EvaluateError::Worker(inference::WorkerError::Died { cause, .. }) = &e {
                 state.metrics.worker_event(&cause_word(cause), 1);
             }
             let mut cause = e.to_string();
@@ -322,6 +322,6 @@ async fn evaluate_run(
 }
 
 /// The cause as its snake-case word (`timeout`, `memory`, `crash`, ...), for metric labels.
-fn cause_word(cause: &inference::client::Cause) -> String {
+fn cause_word(cause: &inference::Cause) -> String {
     cause.as_str().to_owned()
 }

@@ -16,15 +16,15 @@
 
 use crate::budget::{MemoryBudget, Reservation};
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
-use inference::client::{Pool, WorkerConfig, WorkerError};
-use inference::manifest::{ClassValue, DType, Manifest};
+use inference::{ClassValue, DType, Manifest};
+use inference::{Pool, WorkerConfig, WorkerError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use store::BlobStore;
+use store::Model;
 use store::ModelId;
-use store::blobs::BlobStore;
-use store::meta::Model;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use std::sync::Arc;
+use store::BlobStore;
 use store::Store;
-use store::blobs::BlobStore;
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);

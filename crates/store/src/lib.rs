@@ -10,13 +10,13 @@
 
 #![deny(missing_docs)]
 
-pub mod audit; // pub only until the server imports from the root
+mod audit;
 mod backend;
-pub mod blobs; // pub only until the server imports from the root
+mod blobs;
 mod digest;
 mod error;
 mod ids;
-pub mod meta; // pub only until the server imports from the root
+mod meta;
 mod postgres;
 mod rows;
 mod sqlite;

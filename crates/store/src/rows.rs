@@ -190,7 +190,7 @@ pub(crate) fn criteria(r: &impl RowExt) -> Result<Criteria> {
     })
 }
 
-/// Audit rows are loaded as they are, unvalidated: judging them is [`crate::audit::verify`]'s job.
+/// Audit rows are loaded as they are, unvalidated: judging them is [`crate::audit::Verifier`]'s job.
 pub(crate) fn audit(r: &impl RowExt) -> Result<AuditEntry> {
     Ok(AuditEntry {
         seq: r.int("seq")?,

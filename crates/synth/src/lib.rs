@@ -31,7 +31,7 @@ mod names;
 mod population;
 mod refdata;
 mod rng;
-pub mod scenario; // pub only until the server imports from the root
+mod scenario;
 mod spec;
 mod writer;
 

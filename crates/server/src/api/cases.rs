@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
-use store::meta::Org;
+use store::Org;
 
 #[utoipa::path(
     get,
@@ -201,7 +201,7 @@ pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): P
 #[serde(deny_unknown_fields)]
 pub struct SetCriteria {
     /// Each checked by the evaluation engine's own reader, so a wrong one is refused by name.
-    #[schemars(with = "Vec<fairness::criteria::Criterion>")]
+    #[schemars(with = "Vec<fairness::Criterion>")]
     criteria: Vec<Value>,
 }
 

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use store::meta::Model;
+use store::Model;
 
 #[utoipa::path(
     get,
@@ -120,7 +120,7 @@ async fn receive(
     state: &AppState,
     caller: &Caller,
     audit: crate::middleware::Audit<'_>,
-    case: &store::meta::Case,
+    case: &store::Case,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Model> {
     let mut multipart = multipart.map_err(|e| {

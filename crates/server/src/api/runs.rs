@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use store::meta::RunState;
+use store::RunState;
 
 #[utoipa::path(
     post,

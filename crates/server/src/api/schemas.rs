@@ -13,8 +13,8 @@ schema! {
     AuditPage = super::views::AuditPage;
     ChainView = super::views::ChainView;
     Health = super::views::Health;
-    Org = store::meta::Org;
-    Model = store::meta::Model;
+    Org = store::Org;
+    Model = store::Model;
     NewCase = super::cases::NewCase;
     NewMember = super::cases::NewMember;
     SetCriteria = super::cases::SetCriteria;
@@ -32,7 +32,7 @@ schema! {
     Ready = crate::v2::types::Ready;
     ModelReady = crate::v2::types::ModelReady;
     /// What static inspection found in a model: its graph's inputs, outputs, operators and size.
-    Inspection = inference::inspect::Summary;
+    Inspection = inference::Summary;
 }
 
 /// The body of a model upload: the ONNX file and its manifest, as `multipart/form-data`.

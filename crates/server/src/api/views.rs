@@ -3,9 +3,9 @@
 
 use crate::app;
 use crate::error::ApiResult;
-use fairness::criteria::Criterion;
+use fairness::Criterion;
 use serde::{Deserialize, Serialize};
-use store::meta::{Case, Criteria, Org, Run, User};
+use store::{Case, Criteria, Org, Run, User};
 use store::{CaseId, Store, Timestamp, UserId};
 
 /// A case with its member organisations.
@@ -97,7 +97,7 @@ pub struct ScenarioView {
     pub max_rows: u64,
     /// The most citizens whose ages follow the population exactly.
     pub max_rows_exact_ages: u64,
-    pub default_bias: synth::bias::BiasConfig,
+    pub default_bias: synth::BiasConfig,
     /// The numeric columns a measurement bias may distort.
     pub measurable_features: Vec<String>,
     /// Every column of its datasets, in causal order.
@@ -121,7 +121,7 @@ pub struct ColumnView {
 /// The scenario catalogue, typed: what `synth` describes, read once through these types so
 /// that a field it adds or renames fails the server's tests rather than the document.
 pub fn scenarios() -> ApiResult<Vec<ScenarioView>> {
-    synth::scenario::catalogue()
+    synth::scenario_catalogue()
         .into_iter()
         .map(|v| {
             serde_json::from_value(v)
@@ -133,7 +133,7 @@ pub fn scenarios() -> ApiResult<Vec<ScenarioView>> {
 /// A page of the audit log.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AuditPage {
-    pub entries: Vec<store::audit::AuditEntry>,
+    pub entries: Vec<store::AuditEntry>,
 }
 
 /// What verifying the audit chain found.
@@ -154,7 +154,7 @@ pub enum ChainView {
         /// Always false.
         intact: bool,
         #[serde(rename = "break")]
-        at: store::audit::ChainBreak,
+        at: store::ChainBreak,
     },
 }
 

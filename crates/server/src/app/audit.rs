@@ -4,7 +4,7 @@ use crate::cache::Ttl;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use serde::Deserialize;
-use store::meta::AuditFilter;
+use store::AuditFilter;
 use store::{CaseId, Timestamp};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -84,7 +84,7 @@ pub enum ChainStatus {
         entries: u64,
         head: Option<(i64, String)>,
     },
-    Broken(store::audit::ChainBreak),
+    Broken(store::ChainBreak),
 }
 
 /// Verifies every entry, a page at a time (constant memory); the head is the last of the

@@ -4,8 +4,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::middleware::Audit;
 use crate::policy::{Action, Caller};
 use crate::state::AppState;
-use fairness::criteria::Criterion;
-use store::meta::{Case, Criteria, Org};
+use fairness::Criterion;
+use store::{Case, Criteria, Org};
 use store::{OrgId, Store};
 
 /// Most member organisations one request may add when a case is opened.
@@ -100,7 +100,7 @@ pub fn check_criteria(list: &[serde_json::Value]) -> ApiResult<Vec<Criterion>> {
         return Err(ApiError::bad_request(format!("at most {MAX_CRITERIA} criteria")));
     }
     let text = serde_json::Value::Array(list.to_vec()).to_string();
-    fairness::criteria::parse(&text)
+    fairness::parse_criteria(&text)
         .map_err(|e| ApiError::unprocessable("invalid_criteria", format!("the criteria: {e}")))
 }
 

@@ -6,9 +6,9 @@ use crate::middleware::Audit;
 use crate::policy::{self, Action, Caller};
 use crate::state::AppState;
 use axum::http::StatusCode;
-use inference::manifest::Manifest;
+use inference::Manifest;
 use serde_json::json;
-use store::meta::{Case, Model, NewModel};
+use store::{Case, Model, NewModel};
 
 /// The models of a visible case that the caller may see.
 pub async fn of_case(state: &AppState, caller: &Caller, case: &Case) -> ApiResult<Vec<Model>> {
@@ -39,7 +39,7 @@ pub async fn accept(
         .map_err(|_| ApiError::unprocessable("invalid_manifest", "the manifest is not UTF-8 text"))?;
     let parsed = Manifest::parse(&manifest_text)
         .map_err(|e| ApiError::unprocessable("invalid_manifest", format!("the manifest: {e}")))?;
-    if synth::scenario::by_name(&parsed.scenario).is_err() {
+    if synth::scenario_by_name(&parsed.scenario).is_err() {
         return Err(ApiError::unprocessable(
             "invalid_manifest",
             format!(
@@ -50,7 +50,7 @@ pub async fn accept(
     }
     // Inspection parses untrusted protobuf: off the async threads.
     let (inspection, model) = tokio::task::spawn_blocking(move || {
-        let inspection = inference::inspect::inspect(&model, &inference::inspect::Limits::default());
+        let inspection = inference::inspect(&model, &inference::Limits::default());
         (inspection, model)
     })
     .await
@@ -71,7 +71,7 @@ pub async fn accept(
     let blobs = state.blobs.clone();
     let manifest_bytes = manifest_text.into_bytes();
     let (model_sha, manifest_sha) = tokio::task::spawn_blocking(move || {
-        Ok::<_, store::blobs::BlobError>((blobs.put(&model)?, blobs.put(&manifest_bytes)?))
+        Ok::<_, store::BlobError>((blobs.put(&model)?, blobs.put(&manifest_bytes)?))
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;

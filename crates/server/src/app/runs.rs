@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::meta::{Case, NewRun, Run};
+use store::{Case, NewRun, Run};
 use synth::{Counterfactual, DatasetSpec, Split};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -34,7 +34,7 @@ pub struct RunRequest {
     /// `origin` or `sex`: also score each citizen's counterfactual twin.
     pub counterfactual: Option<String>,
     /// Criteria of this run instead of the case's (authorities and admins only).
-    #[schemars(with = "Option<Vec<fairness::criteria::Criterion>>")]
+    #[schemars(with = "Option<Vec<fairness::Criterion>>")]
     pub criteria: Option<Vec<Value>>,
 }
 

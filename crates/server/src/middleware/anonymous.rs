@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use store::NewEntry;
 use store::Timestamp;
-use store::audit::NewEntry;
 
 pub use crate::config::AnonymousLimit as Limit;
 

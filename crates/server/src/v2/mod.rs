@@ -85,12 +85,7 @@ pub async fn server_metadata() -> Json<types::ServerMetadata> {
 }
 
 /// The model, if the caller may see it and the version (when given) is its version.
-async fn find(
-    state: &AppState,
-    caller: Option<Caller>,
-    name: &str,
-    version: Option<&str>,
-) -> V2Result<store::meta::Model> {
+async fn find(state: &AppState, caller: Option<Caller>, name: &str, version: Option<&str>) -> V2Result<store::Model> {
     let caller = caller.ok_or_else(|| {
         V2Error(
             StatusCode::UNAUTHORIZED,
@@ -126,7 +121,7 @@ async fn find(
     Ok(model)
 }
 
-fn metadata(model: &store::meta::Model, inputs: &[ColumnInput], text_labels: bool) -> types::ModelMetadata {
+fn metadata(model: &store::Model, inputs: &[ColumnInput], text_labels: bool) -> types::ModelMetadata {
     let tensor = |name: &str, datatype: &str| types::TensorMetadata {
         name: name.to_owned(),
         datatype: datatype.to_owned(),
@@ -160,7 +155,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeCaller {
 
 /// The model's workers, started if need be. Budget and isolation refusals are the server's
 /// state, not the model's fault: 503 (try again later / ask the operator); the rest are 500.
-async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Lease> {
+async fn served(state: &AppState, model: &store::Model) -> V2Result<Lease> {
     state
         .models
         .get(model, &state.blobs, &state.config.worker)
@@ -173,7 +168,7 @@ async fn served(state: &AppState, model: &store::meta::Model) -> V2Result<Lease>
             StartError::Worker(w) => match w.as_ref() {
                 // Fail closed: an isolation layer is missing and the operator did not allow it.
                 // The server's state, not the model's fault.
-                e @ inference::client::WorkerError::Isolation { .. } => V2Error(
+                e @ inference::WorkerError::Isolation { .. } => V2Error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("the model cannot be served on this server: {e}"),
                 ),
@@ -243,18 +238,18 @@ async fn versioned_metadata(
     let model = find(&state, caller, &name, version.as_deref()).await?;
     let manifest = manifest_of(&state, &model).await?;
     let inputs = crate::serving::column_inputs(&manifest);
-    let text = matches!(manifest.output.positive_class, inference::manifest::ClassValue::Text(_));
+    let text = matches!(manifest.output.positive_class, inference::ClassValue::Text(_));
     Ok(Json(metadata(&model, &inputs, text)))
 }
 
-async fn manifest_of(state: &AppState, model: &store::meta::Model) -> V2Result<inference::manifest::Manifest> {
+async fn manifest_of(state: &AppState, model: &store::Model) -> V2Result<inference::Manifest> {
     let blobs = state.blobs.clone();
     let digest = model.manifest_sha256.clone();
     let text = tokio::task::spawn_blocking(move || blobs.get(&digest))
         .await
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    inference::manifest::Manifest::parse(&String::from_utf8_lossy(&text))
+    inference::Manifest::parse(&String::from_utf8_lossy(&text))
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
@@ -686,7 +681,7 @@ fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> 
 /// query. Only grants are cached and nothing can revoke one (members are never removed from
 /// a case, models never move), and entries expire after 30 seconds. Bounded: a full cache is
 /// emptied.
-pub struct VisibleCache(Ttl<(String, String), store::meta::Model>);
+pub struct VisibleCache(Ttl<(String, String), store::Model>);
 
 impl Default for VisibleCache {
     fn default() -> Self {
@@ -695,11 +690,11 @@ impl Default for VisibleCache {
 }
 
 impl VisibleCache {
-    fn get(&self, key: &(String, String)) -> Option<store::meta::Model> {
+    fn get(&self, key: &(String, String)) -> Option<store::Model> {
         self.0.get(key)
     }
 
-    fn put(&self, key: (String, String), model: store::meta::Model) {
+    fn put(&self, key: (String, String), model: store::Model) {
         self.0.put(key, model);
     }
 }

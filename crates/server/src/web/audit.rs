@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use maud::html;
 use serde::Deserialize;
 use std::collections::HashMap;
-use store::meta::Role;
+use store::Role;
 
 /// Entries per page unless the query says otherwise.
 const PAGE: u32 = 50;

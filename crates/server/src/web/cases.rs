@@ -25,7 +25,7 @@ use axum::response::IntoResponse;
 use htmlreport::labels;
 use maud::{Markup, html};
 use serde::Deserialize;
-use store::meta::{Case, Model};
+use store::{Case, Model};
 
 pub async fn list(State(state): State<AppState>, s: Session, w: Words) -> PageResult {
     list_page(&state, &s, &w, None).await
@@ -207,7 +207,7 @@ async fn case_page(
 /// Criteria as a table, one row each, in the reports' words (the metric's name as the
 /// criteria text writes it beside its label); whatever cannot be read is shown as JSON.
 fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
-    let list: Vec<fairness::criteria::Criterion> = match serde_json::from_value(json.clone()) {
+    let list: Vec<fairness::Criterion> = match serde_json::from_value(json.clone()) {
         Ok(l) => l,
         Err(_) => return html! { pre.mono { (json_text(json)) } },
     };
@@ -280,7 +280,7 @@ pub async fn set_criteria(
     let outcome = if form.criteria.len() > 64 << 10 {
         Err("the criteria text is over 64 KiB".to_owned())
     } else {
-        match fairness::criteria::parse(&form.criteria) {
+        match fairness::parse_criteria(&form.criteria) {
             Err(e) => Err(format!("the criteria: {e}")),
             Ok(parsed) => {
                 let list: Vec<serde_json::Value> = parsed.iter().filter_map(|c| serde_json::to_value(c).ok()).collect();
@@ -417,7 +417,7 @@ pub async fn upload(
 
 pub async fn model(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let (model, case) = policy::model(&state, &s.caller, &id).await?;
-    let summary: Option<inference::inspect::Summary> = serde_json::from_value(model.inspection.clone()).ok();
+    let summary: Option<inference::Summary> = serde_json::from_value(model.inspection.clone()).ok();
     let runs: Vec<_> = runs_of_case(&state, &s.caller, &case)
         .await?
         .into_iter()

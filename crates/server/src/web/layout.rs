@@ -169,7 +169,7 @@ pub fn table(head: &[&str], rows: Markup) -> Markup {
 }
 
 /// A run state as a coloured word.
-pub fn state_badge(w: &Words, state: store::meta::RunState) -> Markup {
+pub fn state_badge(w: &Words, state: store::RunState) -> Markup {
     html! { span class={ "badge state-" (state.as_str()) } { (w.state(state)) } }
 }
 

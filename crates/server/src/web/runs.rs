@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use maud::{Markup, html};
 use serde::Deserialize;
-use store::meta::{Model, Run, RunState};
+use store::{Model, Run, RunState};
 
 /// The form that starts a run on one of `models` (the ones the caller may see).
 /// `again` is a refused form, shown with its values as sent.

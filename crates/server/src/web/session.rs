@@ -10,7 +10,7 @@ use crate::middleware::Audit;
 use crate::policy::Caller;
 use axum::http::{HeaderMap, header};
 use std::time::Duration;
-use store::meta::NewSession;
+use store::NewSession;
 use store::{Digest, Store, StoreError, Timestamp};
 
 /// The cookie's name.

@@ -9,7 +9,7 @@
 //! a page and the report it links to say the same thing.
 
 pub use htmlreport::Lang;
-use store::meta::{OrgKind, Role, RunState};
+use store::{OrgKind, Role, RunState};
 
 /// Writes [`T`], [`T::ALL`] and [`T::pair`] from `Variant => "dansk", "English";` entries.
 macro_rules! texts {
