@@ -415,7 +415,7 @@ mod tests {
         for _ in 0..5000 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let score = ((x >> 33) % 1000) as f64 / 1000.0;
-            s.add(score, (x >> 13) % 3 == 0, 1.0 + ((x >> 7) % 2) as f64);
+            s.add(score, (x >> 13).is_multiple_of(3), 1.0 + ((x >> 7) % 2) as f64);
         }
         s.sort();
         let full = s.roc_curve();
