@@ -18,11 +18,7 @@ use axum::extract::State;
     security(("token" = [])),
     responses(
         (status = 200, description = "A page of the audit log.", body = crate::api::schemas::AuditPage),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::AuditRefusals
     )
 )]
 pub async fn list(
@@ -43,11 +39,7 @@ pub async fn list(
     security(("token" = [])),
     responses(
         (status = 200, description = "Whether every hash and link of the chain holds.", body = crate::api::schemas::ChainView),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::AuditRefusals
     )
 )]
 pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ChainView>> {

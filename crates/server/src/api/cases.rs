@@ -22,10 +22,7 @@ use store::Org;
     security(("token" = [])),
     responses(
         (status = 200, description = "The cases the caller may see.", body = Vec<crate::api::schemas::Case>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ListRefusals
     )
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<CaseView>>> {
@@ -57,14 +54,7 @@ pub struct NewCase {
     security(("token" = [])),
     responses(
         (status = 201, description = "The case opened.", body = crate::api::schemas::Case),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
-        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::CreateRefusals
     )
 )]
 pub async fn create(
@@ -94,11 +84,7 @@ pub async fn create(
     security(("token" = [])),
     responses(
         (status = 200, description = "The case.", body = crate::api::schemas::Case),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -116,11 +102,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     security(("token" = [])),
     responses(
         (status = 200, description = "The member organisations.", body = Vec<crate::api::schemas::Org>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn members(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -146,16 +128,7 @@ pub struct NewMember {
     security(("token" = [])),
     responses(
         (status = 200, description = "The members after.", body = Vec<crate::api::schemas::Org>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
-        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ChangeRefusals
     )
 )]
 pub async fn add_member(
@@ -179,11 +152,7 @@ pub async fn add_member(
     security(("token" = [])),
     responses(
         (status = 200, description = "The criteria fixed for the case.", body = crate::api::schemas::Criteria),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn criteria(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -215,16 +184,7 @@ pub struct SetCriteria {
     security(("token" = [])),
     responses(
         (status = 200, description = "The criteria as fixed.", body = crate::api::schemas::Criteria),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
-        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ChangeRefusals
     )
 )]
 pub async fn set_criteria(

@@ -78,9 +78,7 @@ pub async fn openapi() -> ApiResult<Response> {
     security(("token" = [])),
     responses(
         (status = 200, description = "The caller and their organisation.", body = crate::api::schemas::Me),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::CallerRefusals
     )
 )]
 pub async fn me(caller: Caller) -> Json<super::views::Me> {
@@ -98,9 +96,7 @@ pub async fn me(caller: Caller) -> Json<super::views::Me> {
     security(("token" = [])),
     responses(
         (status = 200, description = "Every scenario.", body = Vec<crate::api::schemas::Scenario>),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::CallerRefusals
     )
 )]
 pub async fn scenarios(_: Caller) -> ApiResult<Json<Vec<super::views::ScenarioView>>> {
@@ -116,11 +112,7 @@ pub async fn scenarios(_: Caller) -> ApiResult<Json<Vec<super::views::ScenarioVi
     security(("token" = [])),
     responses(
         (status = 200, description = "The scenario.", body = crate::api::schemas::Scenario),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn scenario(_: Caller, Path(name): Path<String>) -> ApiResult<Json<super::views::ScenarioView>> {
@@ -161,12 +153,7 @@ fn default_rows() -> u64 {
     security(("token" = [])),
     responses(
         (status = 200, description = "The `train` split as Parquet.", body = crate::api::schemas::Binary, content_type = "application/vnd.apache.parquet"),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::DownloadRefusals
     )
 )]
 pub async fn dataset(

@@ -20,11 +20,7 @@ use store::Model;
     security(("token" = [])),
     responses(
         (status = 200, description = "The models of the case the caller may see.", body = Vec<crate::api::schemas::Model>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -42,11 +38,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<
     security(("token" = [])),
     responses(
         (status = 200, description = "The model.", body = crate::api::schemas::Model),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -63,11 +55,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     security(("token" = [])),
     responses(
         (status = 200, description = "What static inspection found in the model.", body = crate::api::schemas::Inspection),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -88,16 +76,7 @@ pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id):
     security(("token" = [])),
     responses(
         (status = 201, description = "The accepted model.", body = crate::api::schemas::Model),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
-        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ChangeRefusals
     )
 )]
 pub async fn upload(

@@ -137,6 +137,7 @@ Da: En regulatorisk sandkasse for kunstig intelligens i den offentlige sektor. L
 sager; myndigheder fastlægger kriterierne og starter kørsler på syntetiske borgere; Datatilsynets rådgivere kan læse alt."
     ),
     modifiers(&Security),
+    components(schemas(crate::api::schemas::Error, crate::api::schemas::V2Error)),
     tags(
         (name = "service", description = "Health and metrics."),
         (name = "identity", description = "Who is asking."),

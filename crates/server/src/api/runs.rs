@@ -23,16 +23,7 @@ use store::RunState;
     security(("token" = [])),
     responses(
         (status = 201, description = "The queued run.", body = crate::api::schemas::Run),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 415, description = "The body is not of the media type this operation takes.", body = crate::api::schemas::Error),
-        (status = 422, description = "The content was checked and refused; the message (and `details`) say why.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ChangeRefusals
     )
 )]
 pub async fn create(
@@ -54,11 +45,7 @@ pub async fn create(
     security(("token" = [])),
     responses(
         (status = 200, description = "The run with its progress.", body = crate::api::schemas::Run),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -75,11 +62,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     security(("token" = [])),
     responses(
         (status = 200, description = "The runs of the case the caller may see.", body = Vec<crate::api::schemas::Run>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn list_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -110,11 +93,7 @@ pub struct ListQuery {
     security(("token" = [])),
     responses(
         (status = 200, description = "The runs the caller may see.", body = Vec<crate::api::schemas::Run>),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReadRefusals
     )
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Response> {
@@ -152,14 +131,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     security(("token" = [])),
     responses(
         (status = 200, description = "The cancelled run.", body = crate::api::schemas::Run),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 403, description = "The caller's role may not do this.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::CancelRefusals
     )
 )]
 pub async fn cancel(
@@ -181,12 +153,7 @@ pub async fn cancel(
     security(("token" = [])),
     responses(
         (status = 200, description = "The run record of a succeeded run.", body = crate::api::schemas::RunRecord),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReportRefusals
     )
 )]
 pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -203,12 +170,7 @@ pub async fn report(State(state): State<AppState>, caller: Caller, Path(id): Pat
     security(("token" = [])),
     responses(
         (status = 200, description = "The report as Markdown.", body = String, content_type = "text/markdown"),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReportRefusals
     )
 )]
 pub async fn report_md(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -240,12 +202,7 @@ pub struct HtmlQuery {
     security(("token" = [])),
     responses(
         (status = 200, description = "The report as one self-contained HTML page.", body = String, content_type = "text/html"),
-        (status = 400, description = "The request is malformed; the message names what and where.", body = crate::api::schemas::Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::Error),
-        (status = 404, description = "Not found, or not visible to the caller.", body = crate::api::schemas::Error),
-        (status = 409, description = "The object's state does not allow it.", body = crate::api::schemas::Error),
-        (status = 429, description = "Too many requests: anonymous rate limit, or the organisation's queue limits.", body = crate::api::schemas::Error),
-        (status = 500, description = "The server failed; the message says where.", body = crate::api::schemas::Error)
+        crate::api::schemas::ReportRefusals
     )
 )]
 pub async fn report_html(

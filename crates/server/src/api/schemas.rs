@@ -1,6 +1,8 @@
 //! The types the API sends and receives, as the OpenAPI document names them.
 
 use super::openapi::schema;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{Content, Ref, RefOr};
 
 schema! {
     /// The run record: what was run, with which hashes and seeds, and what it found.
@@ -61,3 +63,79 @@ impl utoipa::PartialSchema for Binary {
 }
 
 impl utoipa::ToSchema for Binary {}
+
+/// What a refusal with `status` means, for the document.
+fn refusal_text(status: u16) -> &'static str {
+    match status {
+        400 => "The request is malformed; the message names what and where.",
+        401 => "No valid token.",
+        403 => "The caller's role may not do this.",
+        404 => "Not found, or not visible to the caller.",
+        409 => "The object's state does not allow it.",
+        413 => "The body is over its limit.",
+        415 => "The body is not of the media type this operation takes.",
+        422 => "The content was checked and refused; the message (and `details`) say why.",
+        429 => {
+            "Too many requests: the anonymous rate limit, the organisation's queue limits, or a caller's requests in flight."
+        }
+        503 => "It cannot be done now (memory budget, isolation); retry later.",
+        _ => "The server failed; the message says where.",
+    }
+}
+
+/// The refusals `statuses`, each with the error body `schema` names.
+fn refusals(statuses: &[u16], schema: &str) -> std::collections::BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|&status| {
+            let content = Content::new(Some(Ref::from_schema_name(schema)));
+            let response = ResponseBuilder::new()
+                .description(refusal_text(status))
+                .content("application/json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// Declares a set of refusals an operation may answer, for `responses(...)` in `#[utoipa::path]`:
+/// each operation names its set instead of listing the same statuses and words again.
+macro_rules! refusal_sets {
+    ($($(#[$doc:meta])* $name:ident = $schema:literal [$($status:literal),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                refusals(&[$($status),+], $schema)
+            }
+        }
+    )+};
+}
+
+refusal_sets! {
+    /// A list of what the caller may see.
+    ListRefusals = "Error" [400, 401, 429, 500];
+    /// Reading the caller's own identity or the catalogue.
+    CallerRefusals = "Error" [401, 429, 500];
+    /// Reading one object by its id.
+    ReadRefusals = "Error" [400, 401, 404, 429, 500];
+    /// Reading a run's report, which only a succeeded run has.
+    ReportRefusals = "Error" [400, 401, 404, 409, 429, 500];
+    /// Reading the audit log (advisors and admins).
+    AuditRefusals = "Error" [400, 401, 403, 429, 500];
+    /// Downloading training data.
+    DownloadRefusals = "Error" [400, 401, 403, 404, 429, 500];
+    /// Creating an object from a body.
+    CreateRefusals = "Error" [400, 401, 403, 413, 415, 422, 429, 500];
+    /// Changing an object of a visible case.
+    ChangeRefusals = "Error" [400, 401, 403, 404, 409, 413, 415, 422, 429, 500];
+    /// Cancelling a run.
+    CancelRefusals = "Error" [400, 401, 403, 404, 409, 413, 429, 500];
+    /// Reading a served model's metadata.
+    V2ReadRefusals = "V2Error" [401, 404, 429, 500];
+    /// Asking whether a model is ready (which starts its workers).
+    V2ReadyRefusals = "V2Error" [401, 404, 429, 500, 503];
+    /// Scoring rows.
+    V2InferRefusals = "V2Error" [400, 401, 404, 413, 429, 500, 503];
+}

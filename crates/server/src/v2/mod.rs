@@ -193,10 +193,7 @@ async fn served(state: &AppState, model: &store::Model) -> V2Result<Lease> {
     security(("token" = [])),
     responses(
         (status = 200, description = "The model's inputs and outputs.", body = crate::api::schemas::ModelMetadata),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2ReadRefusals
     )
 )]
 pub async fn model_metadata(
@@ -216,10 +213,7 @@ pub async fn model_metadata(
     security(("token" = [])),
     responses(
         (status = 200, description = "The model's inputs and outputs.", body = crate::api::schemas::ModelMetadata),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2ReadRefusals
     )
 )]
 pub async fn model_version_metadata(
@@ -262,11 +256,7 @@ async fn manifest_of(state: &AppState, model: &store::Model) -> V2Result<inferen
     security(("token" = [])),
     responses(
         (status = 200, description = "The model's workers are started.", body = crate::api::schemas::ModelReady),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
-        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2ReadyRefusals
     )
 )]
 pub async fn model_ready(
@@ -291,11 +281,7 @@ pub async fn model_ready(
     security(("token" = [])),
     responses(
         (status = 200, description = "The model's workers are started.", body = crate::api::schemas::ModelReady),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
-        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2ReadyRefusals
     )
 )]
 pub async fn model_version_ready(
@@ -321,13 +307,7 @@ pub async fn model_version_ready(
     security(("token" = [])),
     responses(
         (status = 200, description = "The scores.", body = crate::api::schemas::InferResponse),
-        (status = 400, description = "The request does not fit the protocol or the model's inputs.", body = crate::api::schemas::V2Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
-        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2InferRefusals
     )
 )]
 pub async fn infer(
@@ -349,13 +329,7 @@ pub async fn infer(
     security(("token" = [])),
     responses(
         (status = 200, description = "The scores.", body = crate::api::schemas::InferResponse),
-        (status = 400, description = "The request does not fit the protocol or the model's inputs.", body = crate::api::schemas::V2Error),
-        (status = 401, description = "No valid token.", body = crate::api::schemas::V2Error),
-        (status = 404, description = "No such model (or not visible to the caller), or no such version.", body = crate::api::schemas::V2Error),
-        (status = 413, description = "The body is over its limit.", body = crate::api::schemas::V2Error),
-        (status = 429, description = "The caller has their most requests in flight; retry after a second.", body = crate::api::schemas::V2Error),
-        (status = 500, description = "The model or the server failed.", body = crate::api::schemas::V2Error),
-        (status = 503, description = "The model cannot be started now (memory budget, isolation); retry later.", body = crate::api::schemas::V2Error)
+        crate::api::schemas::V2InferRefusals
     )
 )]
 pub async fn infer_version(
