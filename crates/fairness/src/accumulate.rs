@@ -6,7 +6,7 @@
 use crate::cells::Cells;
 use crate::counterfactual::Twins;
 use crate::input::{Batch, InputError, MISSING, MissingGroups};
-use crate::scores::ScoreStats;
+use crate::scores::{ScoreStats, ScoreSums};
 use std::collections::HashMap;
 
 /// Sufficient statistics of one group (or one intersection cell).
@@ -22,6 +22,23 @@ impl GroupStats {
         self.cells.merge(&o.cells);
         self.cells_true.merge(&o.cells_true);
         self.scores.merge(&o.scores);
+    }
+}
+
+/// The statistics of a group that merge by addition: [`GroupStats`] without the scored rows.
+/// A report's groups are sums of cells; their rows stay with the cells.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSums {
+    pub cells: Cells,
+    pub cells_true: Cells,
+    pub scores: ScoreSums,
+}
+
+impl GroupSums {
+    pub fn add(&mut self, o: &GroupStats) {
+        self.cells.merge(&o.cells);
+        self.cells_true.merge(&o.cells_true);
+        self.scores.merge(o.scores.sums());
     }
 }
 

@@ -19,6 +19,7 @@ mod input;
 mod interval;
 mod markdown;
 mod metric;
+mod ranks;
 mod report;
 mod scores;
 mod significance;
@@ -35,9 +36,10 @@ pub use criteria::{
 pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode as encode_groups};
 pub use markdown::{P_FLOOR, render as render_markdown};
 pub use metric::{MetricName, NullReason};
+pub use ranks::Ranked;
 pub use report::{
     AttributeReport, Combined, Config, Disparity, Excluded, GroupReport, Intervals, Metric, ReferenceComparison,
     Report, SCHEMA_VERSION, SweepDisparity, SweepPoint, SweepSummary, sweep_thresholds,
 };
-pub use scores::{CalibrationPoint, ScoreStats};
+pub use scores::{CalibrationPoint, ScoreStats, ScoreSums};
 pub use significance::{Correction, Test};

@@ -3,23 +3,27 @@
 
 use crate::cells::Value;
 use crate::metric::NullReason;
+use crate::ranks::{self, Ranked, RankedRow};
 use serde::{Deserialize, Serialize};
 
 /// Calibration bins: equal width over [0, 1].
 pub const CALIBRATION_BINS: usize = 10;
 
-/// Sufficient statistics of the scores of one group. Sums merge by addition; the scored rows
-/// merge by concatenation and are sorted once when a metric needs their order.
+/// Sufficient statistics of the scores of one group: the scored rows (merged by
+/// concatenation, sorted only when a metric needs their order, see [`crate::ranks`]) and the
+/// sums every other score metric needs ([`ScoreSums`], through `Deref`).
 #[derive(Debug, Clone, Default)]
 pub struct ScoreStats {
     /// `(score, label, weight)` for every row.
     rows: Vec<(f64, bool, f64)>,
-    /// Whether `rows` is sorted by descending score.
-    sorted: bool,
-    /// The tie blocks of the sorted rows, made once when a metric first needs them (ROC AUC,
-    /// average precision, their intervals and the ROC curve all walk them): reset by every
-    /// change to the rows.
-    tie_blocks: std::sync::OnceLock<Vec<(f64, f64, f64)>>,
+    sums: ScoreSums,
+}
+
+/// The score statistics that merge by addition: Brier score, log loss and calibration, with
+/// what their intervals need. A group of a report is the sum of its cells' sums; its rows are
+/// never copied (the order metrics come from one walk over all cells, [`crate::ranks`]).
+#[derive(Debug, Clone, Default)]
+pub struct ScoreSums {
     weight: f64,
     brier: f64,
     /// Sum of squared per-row Brier terms, for the interval of the mean.
@@ -67,10 +71,91 @@ impl ScoreStats {
     /// Counts one row's score, outcome and weight.
     #[inline]
     pub fn add(&mut self, score: f64, label: bool, w: f64) {
-        let y = f64::from(u8::from(label));
         self.rows.push((score, label, w));
-        self.sorted = false;
-        self.tie_blocks = std::sync::OnceLock::new();
+        self.sums.add(score, label, w);
+    }
+
+    /// Adds another group's statistics; exact, like [`Cells::merge`](crate::Cells::merge).
+    pub fn merge(&mut self, o: &ScoreStats) {
+        self.rows.extend_from_slice(&o.rows);
+        self.sums.merge(&o.sums);
+    }
+
+    /// The sums (everything but the rows).
+    pub fn sums(&self) -> &ScoreSums {
+        &self.sums
+    }
+
+    /// The rows as cell `cell` of a walk over several cells.
+    pub(crate) fn ranked_rows(&self, cell: u32) -> impl Iterator<Item = RankedRow> + '_ {
+        self.rows.iter().map(move |&(score, label, weight)| RankedRow {
+            score,
+            weight,
+            cell,
+            label,
+        })
+    }
+
+    /// Everything that depends on the order of this group's scores, from one sort and one walk.
+    pub fn ranked(&self, roc_points: usize, thresholds: &[f64]) -> Ranked {
+        let mut rows: Vec<RankedRow> = self.ranked_rows(0).collect();
+        ranks::sort_descending(&mut rows);
+        let query = ranks::Query { roc_points, thresholds };
+        ranks::walk(&rows, &[0], 1, query)
+            .pop()
+            .expect("a walk over one group yields one result")
+    }
+
+    /// Area under the ROC curve, exact ([`Ranked::roc_auc`]).
+    pub fn roc_auc(&self) -> Value {
+        self.ranked(2, &[]).roc_auc
+    }
+
+    /// Average precision as scikit-learn defines it ([`Ranked::average_precision`]).
+    pub fn average_precision(&self) -> Value {
+        self.ranked(2, &[]).average_precision
+    }
+
+    /// Hanley and McNeil's interval for the ROC AUC ([`Ranked::roc_auc_interval`]).
+    pub fn roc_auc_interval(&self, z: f64) -> Option<[f64; 2]> {
+        self.ranked(2, &[]).roc_auc_interval(z)
+    }
+
+    /// The logit interval of average precision ([`Ranked::average_precision_interval`]).
+    pub fn average_precision_interval(&self, z: f64) -> Option<[f64; 2]> {
+        self.ranked(2, &[]).average_precision_interval(z)
+    }
+
+    /// Confusion cells when deciding `score >= t`, for each threshold in `thresholds`.
+    pub fn cells_at(&self, thresholds: &[f64]) -> Vec<crate::cells::Cells> {
+        self.ranked(2, thresholds).cells_at
+    }
+
+    /// The ROC curve thinned to at most `max_points` points (always keeping both ends): the
+    /// points of [`Self::roc_curve`] at evenly spaced indices.
+    pub fn roc_curve_thinned(&self, max_points: usize) -> Vec<(f64, f64, f64)> {
+        self.ranked(max_points, &[]).roc_curve
+    }
+
+    /// ROC curve points `(fpr, tpr, threshold)` at every distinct score, from the top.
+    pub fn roc_curve(&self) -> Vec<(f64, f64, f64)> {
+        self.ranked(usize::MAX, &[]).roc_curve
+    }
+}
+
+impl std::ops::Deref for ScoreStats {
+    type Target = ScoreSums;
+
+    fn deref(&self) -> &ScoreSums {
+        &self.sums
+    }
+}
+
+impl ScoreSums {
+    /// Counts one row's score, outcome and weight.
+    #[inline]
+    pub fn add(&mut self, score: f64, label: bool, w: f64) {
+        let y = f64::from(u8::from(label));
         self.weight += w;
         let b = (score - y) * (score - y);
         self.brier += w * b;
@@ -92,10 +177,7 @@ impl ScoreStats {
     }
 
     /// Adds another group's statistics; exact, like [`Cells::merge`](crate::Cells::merge).
-    pub fn merge(&mut self, o: &ScoreStats) {
-        self.sorted = self.rows.is_empty() && o.sorted;
-        self.tie_blocks = std::sync::OnceLock::new();
-        self.rows.extend_from_slice(&o.rows);
+    pub fn merge(&mut self, o: &ScoreSums) {
         self.weight += o.weight;
         self.brier += o.brier;
         self.brier_sq += o.brier_sq;
@@ -140,39 +222,6 @@ impl ScoreStats {
             ci(self.brier, self.brier_sq, 0.0),
             ci(self.log_loss, self.log_loss_sq, 0.0),
         ))
-    }
-
-    /// Hanley and McNeil's (1982) interval for the ROC AUC.
-    pub fn roc_auc_interval(&self, z: f64) -> Option<[f64; 2]> {
-        let a = self.roc_auc().value?;
-        let (pos, neg): (f64, f64) = self.rows.iter().fold((0.0, 0.0), |acc, r| {
-            if r.1 {
-                (acc.0 + r.2, acc.1)
-            } else {
-                (acc.0, acc.1 + r.2)
-            }
-        });
-        let q1 = a / (2.0 - a);
-        let q2 = 2.0 * a * a / (1.0 + a);
-        let var = (a * (1.0 - a) + (pos - 1.0) * (q1 - a * a) + (neg - 1.0) * (q2 - a * a)) / (pos * neg);
-        let half = z * var.max(0.0).sqrt();
-        Some([(a - half).max(0.0), (a + half).min(1.0)])
-    }
-
-    /// The logit interval for average precision (Boyd, Eng and Page, 2013, "Area under the
-    /// precision-recall curve: point estimates and confidence intervals"): symmetric on the
-    /// logit scale with standard error 1 / sqrt(n₊ · AP · (1 − AP)), n₊ the actual positives.
-    /// They found it the best-covering of the cheap intervals; it stays inside (0, 1).
-    pub fn average_precision_interval(&self, z: f64) -> Option<[f64; 2]> {
-        let ap = self.average_precision().value?;
-        let pos: f64 = self.rows.iter().filter(|r| r.1).map(|r| r.2).sum();
-        if ap <= 0.0 || ap >= 1.0 || pos <= 0.0 {
-            return Some([ap, ap]);
-        }
-        let eta = (ap / (1.0 - ap)).ln();
-        let tau = 1.0 / (pos * ap * (1.0 - ap)).sqrt();
-        let expit = |x: f64| 1.0 / (1.0 + (-x).exp());
-        Some([expit(eta - z * tau), expit(eta + z * tau)])
     }
 
     /// Bootstrap percentile interval of the expected calibration error, the group's size
@@ -240,186 +289,43 @@ impl ScoreStats {
             })
             .collect()
     }
-
-    /// Sorts the rows by descending score, once. The sort is a stable merge sort, so a group
-    /// made of already sorted cells costs a merge of runs, not a full sort.
-    pub fn sort(&mut self) {
-        if !self.sorted {
-            self.rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-            self.sorted = true;
-        }
-    }
-
-    fn sorted_descending(&self) -> std::borrow::Cow<'_, [(f64, bool, f64)]> {
-        if self.sorted {
-            return std::borrow::Cow::Borrowed(&self.rows);
-        }
-        let mut rows = self.rows.clone();
-        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-        std::borrow::Cow::Owned(rows)
-    }
-
-    /// Tie blocks of the rows sorted by descending score: `(score, positive weight, negative weight)`.
-    fn blocks(&self) -> &[(f64, f64, f64)] {
-        self.tie_blocks.get_or_init(|| self.make_blocks())
-    }
-
-    fn make_blocks(&self) -> Vec<(f64, f64, f64)> {
-        let mut out: Vec<(f64, f64, f64)> = Vec::new();
-        for &(s, y, w) in self.sorted_descending().iter() {
-            match out.last_mut() {
-                Some(last) if last.0 == s => {
-                    if y {
-                        last.1 += w
-                    } else {
-                        last.2 += w
-                    }
-                }
-                _ => out.push(if y { (s, w, 0.0) } else { (s, 0.0, w) }),
-            }
-        }
-        out
-    }
-
-    /// Area under the ROC curve: the probability that a random positive scores above a random
-    /// negative, ties counting one half (the Mann-Whitney statistic), exact.
-    pub fn roc_auc(&self) -> Value {
-        let blocks = self.blocks();
-        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
-        if pos <= 0.0 || neg <= 0.0 {
-            return Value::null(NullReason::NeedsBothClasses);
-        }
-        // Walking down the scores: each positive beats every negative still below it.
-        let mut neg_above = 0.0;
-        let mut u = 0.0;
-        for (_, p, n) in blocks {
-            u += p * (neg - neg_above - n) + 0.5 * p * n;
-            neg_above += n;
-        }
-        Value::some(u / (pos * neg))
-    }
-
-    /// Average precision as scikit-learn defines it: the sum over score thresholds of
-    /// (recall gain) x precision.
-    pub fn average_precision(&self) -> Value {
-        let blocks = self.blocks();
-        let pos: f64 = blocks.iter().map(|b| b.1).sum();
-        if pos <= 0.0 {
-            return Value::null(NullReason::NoActualPositives);
-        }
-        let (mut tp, mut fp, mut ap, mut prev_recall) = (0.0, 0.0, 0.0, 0.0);
-        for (_, p, n) in blocks {
-            tp += p;
-            fp += n;
-            let recall = tp / pos;
-            ap += (recall - prev_recall) * (tp / (tp + fp));
-            prev_recall = recall;
-        }
-        Value::some(ap)
-    }
-
-    /// Confusion cells when deciding `score >= t`, for each threshold in `thresholds`.
-    pub fn cells_at(&self, thresholds: &[f64]) -> Vec<crate::cells::Cells> {
-        let rows = self.sorted_descending();
-        let (pos, neg): (f64, f64) = rows
-            .iter()
-            .fold((0.0, 0.0), |a, r| if r.1 { (a.0 + r.2, a.1) } else { (a.0, a.1 + r.2) });
-        let mut order: Vec<usize> = (0..thresholds.len()).collect();
-        order.sort_by(|&a, &b| thresholds[b].total_cmp(&thresholds[a]));
-        let mut out = vec![crate::cells::Cells::default(); thresholds.len()];
-        let (mut i, mut tp, mut fp) = (0, 0.0, 0.0);
-        for k in order {
-            while i < rows.len() && rows[i].0 >= thresholds[k] {
-                if rows[i].1 {
-                    tp += rows[i].2;
-                } else {
-                    fp += rows[i].2;
-                }
-                i += 1;
-            }
-            out[k] = crate::cells::Cells {
-                tp,
-                fp,
-                tn: neg - fp,
-                fn_: pos - tp,
-            };
-        }
-        out
-    }
-
-    /// The ROC curve thinned to at most `max_points` points (always keeping both ends): the
-    /// points of [`Self::roc_curve`] at evenly spaced indices, found in one walk over the tie
-    /// blocks without making the whole curve.
-    pub fn roc_curve_thinned(&self, max_points: usize) -> Vec<(f64, f64, f64)> {
-        let blocks = self.blocks();
-        let len = blocks.len() + 1;
-        if len <= max_points || max_points < 2 {
-            return self.roc_curve();
-        }
-        let step = (len - 1) as f64 / (max_points - 1) as f64;
-        let wanted = (0..max_points).map(|k| ((k as f64 * step).round() as usize).min(len - 1));
-        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
-        let point = |tp: f64, fp: f64, s: f64| {
-            (
-                if neg > 0.0 { fp / neg } else { 0.0 },
-                if pos > 0.0 { tp / pos } else { 0.0 },
-                s,
-            )
-        };
-        let mut out = Vec::with_capacity(max_points);
-        // Point `i` of the curve is the origin for 0, else the state after block `i - 1`.
-        let (mut done, mut tp, mut fp) = (0usize, 0.0, 0.0);
-        for i in wanted {
-            while done < i {
-                tp += blocks[done].1;
-                fp += blocks[done].2;
-                done += 1;
-            }
-            out.push(if i == 0 {
-                (0.0, 0.0, f64::INFINITY)
-            } else {
-                point(tp, fp, blocks[i - 1].0)
-            });
-        }
-        out
-    }
-
-    /// ROC curve points `(fpr, tpr, threshold)` at every distinct score, from the top.
-    pub fn roc_curve(&self) -> Vec<(f64, f64, f64)> {
-        let blocks = self.blocks();
-        let (pos, neg): (f64, f64) = blocks.iter().fold((0.0, 0.0), |a, b| (a.0 + b.1, a.1 + b.2));
-        let (mut tp, mut fp) = (0.0, 0.0);
-        let mut out = Vec::with_capacity(blocks.len() + 1);
-        out.push((0.0, 0.0, f64::INFINITY));
-        for &(s, p, n) in blocks {
-            tp += p;
-            fp += n;
-            out.push((
-                if neg > 0.0 { fp / neg } else { 0.0 },
-                if pos > 0.0 { tp / pos } else { 0.0 },
-                s,
-            ));
-        }
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    /// The thinned curve is the full curve's points at evenly spaced indices, found without
-    /// making the full curve.
+    /// The thinned curve is the full curve's points at evenly spaced indices; the full curve
+    /// is made here the plain way (sort, tie blocks, running counts) as the reference.
     #[test]
     fn the_thinned_roc_curve_is_the_full_curve_sampled() {
         let mut s = ScoreStats::default();
+        let mut rows = Vec::new();
         let mut x: u64 = 7;
         for _ in 0..5000 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let score = ((x >> 33) % 1000) as f64 / 1000.0;
-            s.add(score, (x >> 13).is_multiple_of(3), 1.0 + ((x >> 7) % 2) as f64);
+            let (y, w) = ((x >> 13).is_multiple_of(3), 1.0 + ((x >> 7) % 2) as f64);
+            s.add(score, y, w);
+            rows.push((score, y, w));
         }
-        s.sort();
-        let full = s.roc_curve();
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (pos, neg) = rows
+            .iter()
+            .fold((0.0, 0.0), |a, r| if r.1 { (a.0 + r.2, a.1) } else { (a.0, a.1 + r.2) });
+        let mut full = vec![(0.0, 0.0, f64::INFINITY)];
+        let (mut tp, mut fp) = (0.0, 0.0);
+        for (i, r) in rows.iter().enumerate() {
+            if r.1 {
+                tp += r.2
+            } else {
+                fp += r.2
+            }
+            if rows.get(i + 1).is_none_or(|next| next.0 != r.0) {
+                full.push((fp / neg, tp / pos, r.0));
+            }
+        }
         assert!(full.len() > 101);
+        let got_full = s.roc_curve();
+        assert_eq!(got_full.len(), full.len());
         for max in [2usize, 3, 101, 500] {
             let step = (full.len() - 1) as f64 / (max - 1) as f64;
             let want: Vec<_> = (0..max)
@@ -432,7 +338,7 @@ mod tests {
                 assert!(g.2 == w.2 || (g.2.is_infinite() && w.2.is_infinite()));
             }
         }
-        assert_eq!(s.roc_curve_thinned(full.len() + 5), full);
+        assert_eq!(s.roc_curve_thinned(full.len() + 5), got_full);
     }
 
     use super::*;

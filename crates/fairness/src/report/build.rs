@@ -4,11 +4,12 @@
 use super::disparities::*;
 use super::replicate::bootstrap;
 use super::*;
-use crate::accumulate::{Accumulator, GroupStats};
+use crate::accumulate::{Accumulator, GroupStats, GroupSums};
 use crate::cells::{Cells, RateMetric, Value};
 use crate::individual;
 use crate::interval::wilson;
 use crate::metric::MetricName;
+use crate::ranks::{self, Ranked, RankedRow};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -43,7 +44,14 @@ pub(super) fn group_seed(seed: u64, values: &[String]) -> u64 {
         })
 }
 
-pub(super) fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumulator, config: &Config) -> GroupReport {
+/// The report of one group from its sums and, for score models, the walk down its scores.
+pub(super) fn group_report(
+    values: Vec<String>,
+    stats: GroupSums,
+    ranked: Option<Ranked>,
+    acc: &Accumulator,
+    config: &Config,
+) -> GroupReport {
     let count = stats.cells.n();
     let mut metrics = metrics_of(&stats.cells, config.confidence);
     metrics.insert(
@@ -54,7 +62,8 @@ pub(super) fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumul
             bootstrap_interval: None,
         },
     );
-    if acc.has_scores() {
+    let ranked = ranked.filter(|_| acc.has_scores());
+    if let Some(r) = &ranked {
         let s = &stats.scores;
         let z = crate::interval::z_for(config.confidence);
         let (brier_ci, log_loss_ci) = s
@@ -65,11 +74,11 @@ pub(super) fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumul
             s.ece_bootstrap_interval(config.bootstrap, group_seed(config.seed, &values), config.confidence)
         });
         for (name, v, interval, bootstrap_interval) in [
-            (MetricName::RocAuc, s.roc_auc(), s.roc_auc_interval(z), None),
+            (MetricName::RocAuc, r.roc_auc, r.roc_auc_interval(z), None),
             (
                 MetricName::AveragePrecision,
-                s.average_precision(),
-                s.average_precision_interval(z),
+                r.average_precision,
+                r.average_precision_interval(z),
                 None,
             ),
             (MetricName::Brier, s.brier(), brier_ci, None),
@@ -86,10 +95,9 @@ pub(super) fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumul
             );
         }
     }
-    let sweep_cells = if acc.has_scores() && count > 0.0 {
-        stats.scores.cells_at(&sweep_thresholds())
-    } else {
-        Vec::new()
+    let (sweep_cells, roc_curve) = match ranked {
+        Some(r) if count > 0.0 => (r.cells_at, r.roc_curve),
+        _ => (Vec::new(), Vec::new()),
     };
     GroupReport {
         group: values.join("|"),
@@ -118,19 +126,24 @@ pub(super) fn group_report(values: Vec<String>, stats: GroupStats, acc: &Accumul
                 accuracy: RateMetric::Accuracy.compute(c).value,
             })
             .collect(),
-        roc_curve: if acc.has_scores() && count > 0.0 {
-            stats
-                .scores
-                .roc_curve_thinned(101)
-                .into_iter()
-                .map(|(fpr, tpr, t)| (fpr, tpr, t.is_finite().then_some(t)))
-                .collect()
-        } else {
-            Vec::new()
-        },
+        roc_curve: roc_curve
+            .into_iter()
+            .map(|(fpr, tpr, t)| (fpr, tpr, t.is_finite().then_some(t)))
+            .collect(),
         stats,
         sweep_cells,
     }
+}
+
+/// The groups of one subset of attributes.
+struct Family {
+    /// The attributes, by index.
+    subset: Vec<usize>,
+    /// Every combination of their observed values' codes, empty ones included, first
+    /// attribute outermost.
+    combos: Vec<Vec<u32>>,
+    /// Per intersection cell (in the report's cell order), the index of its combination.
+    group_of_cell: Vec<u32>,
 }
 
 /// All non-empty subsets of `0..k`, singletons first, then pairs, and so on.
@@ -148,56 +161,109 @@ impl Report {
         let acc = &acc.canonical();
         let names = acc.attributes();
         // Intersection cells in a fixed order: the bootstrap must not depend on hash order.
-        let mut atoms: Vec<(&Vec<u32>, GroupStats)> = acc.cells().map(|(k, st)| (k, st.clone())).collect();
+        let mut atoms: Vec<(&Vec<u32>, &GroupStats)> = acc.cells().collect();
         atoms.sort_by(|a, b| a.0.cmp(b.0));
-        // Sort each cell's scores once; groups then merge sorted runs.
-        for (_, st) in &mut atoms {
-            st.scores.sort();
-        }
-        let mut overall_stats = GroupStats::default();
+        let mut overall_stats = GroupSums::default();
         for (_, st) in &atoms {
-            overall_stats.merge(st);
+            overall_stats.add(st);
         }
-        overall_stats.scores.sort();
-        let overall = group_report(vec!["(all)".into()], overall_stats.clone(), acc, config);
+        // Each subset of attributes, and the groups its cells fall into: combinations of
+        // observed values, empty ones included, in the order of their codes.
+        let families: Vec<Family> = subsets(names.len())
+            .into_iter()
+            .map(|subset| {
+                let mut combos: Vec<Vec<u32>> = vec![Vec::new()];
+                for &a in &subset {
+                    let n = acc.values(a).len() as u32;
+                    combos = combos
+                        .into_iter()
+                        .flat_map(|c| (0..n).map(move |v| [c.clone(), vec![v]].concat()))
+                        .collect();
+                }
+                let group_of_cell = atoms
+                    .iter()
+                    .map(|(key, _)| {
+                        subset
+                            .iter()
+                            .fold(0u32, |i, &a| i * acc.values(a).len() as u32 + key[a])
+                    })
+                    .collect();
+                Family {
+                    subset,
+                    combos,
+                    group_of_cell,
+                }
+            })
+            .collect();
+        // The order metrics of every group of every subset from one sort of all scored rows.
+        let mut ranked: Vec<Vec<Option<Ranked>>> = if acc.has_scores() {
+            let mut rows: Vec<RankedRow> = atoms
+                .iter()
+                .enumerate()
+                .flat_map(|(c, (_, st))| st.scores.ranked_rows(c as u32))
+                .collect();
+            ranks::sort_descending(&mut rows);
+            let thresholds = sweep_thresholds();
+            let query = ranks::Query {
+                roc_points: 101,
+                thresholds: &thresholds,
+            };
+            let overall_family = vec![0u32; atoms.len()];
+            let mut walks: Vec<(&[u32], usize)> = vec![(&overall_family, 1)];
+            walks.extend(families.iter().map(|f| (f.group_of_cell.as_slice(), f.combos.len())));
+            walks
+                .into_par_iter()
+                .map(|(group_of_cell, groups)| {
+                    ranks::walk(&rows, group_of_cell, groups, query)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                })
+                .collect()
+        } else {
+            vec![Vec::new(); families.len() + 1]
+        };
+        let mut ranked_of = |family: usize, group: usize| ranked[family].get_mut(group).and_then(Option::take);
+        let overall = group_report(
+            vec!["(all)".into()],
+            overall_stats.clone(),
+            ranked_of(0, 0),
+            acc,
+            config,
+        );
         let mut attributes = Vec::new();
         let mut layouts = Vec::new();
-        for subset in subsets(names.len()) {
-            // Aggregate cells onto this subset of attributes.
-            let mut agg: BTreeMap<Vec<u32>, GroupStats> = BTreeMap::new();
-            for (key, st) in &atoms {
-                agg.entry(subset.iter().map(|&a| key[a]).collect())
-                    .or_default()
-                    .merge(st);
+        for (
+            family,
+            Family {
+                subset,
+                combos,
+                group_of_cell,
+            },
+        ) in families.into_iter().enumerate()
+        {
+            let mut sums = vec![GroupSums::default(); combos.len()];
+            for ((_, st), &g) in atoms.iter().zip(&group_of_cell) {
+                sums[g as usize].add(st);
             }
-            // Every combination of observed values, empty ones included.
-            let mut combos: Vec<Vec<u32>> = vec![Vec::new()];
-            for &a in &subset {
-                let n = acc.values(a).len() as u32;
-                combos = combos
-                    .into_iter()
-                    .flat_map(|c| (0..n).map(move |v| [c.clone(), vec![v]].concat()))
-                    .collect();
-            }
-            let parts: Vec<(Vec<String>, GroupStats)> = combos
+            let parts: Vec<(Vec<String>, GroupSums, Option<Ranked>)> = combos
                 .into_iter()
-                .map(|codes| {
+                .zip(sums)
+                .enumerate()
+                .map(|(g, (codes, stats))| {
                     let values = subset
                         .iter()
                         .zip(&codes)
                         .map(|(&a, &c)| acc.values(a)[c as usize].clone())
                         .collect();
-                    (values, agg.remove(&codes).unwrap_or_default())
+                    (values, stats, ranked_of(family + 1, g))
                 })
                 .collect();
             // Groups are independent (each score bootstrap has its own seed), so they are
             // built in parallel; the order of the result does not depend on the threads.
             let mut groups: Vec<GroupReport> = parts
                 .into_par_iter()
-                .map(|(values, mut stats)| {
-                    stats.scores.sort();
-                    group_report(values, stats, acc, config)
-                })
+                .map(|(values, stats, ranked)| group_report(values, stats, ranked, acc, config))
                 .collect();
             groups.sort_by(|a, b| a.values.cmp(&b.values));
             // Which group each intersection cell belongs to, for the bootstrap.

@@ -6,6 +6,7 @@ use super::*;
 use crate::bootstrap::{Resampler, percentile_interval};
 use crate::cells::{Cells, RateMetric, Value};
 use crate::metric::MetricName;
+use rayon::prelude::*;
 
 /// Replicate values of one attribute's statistics.
 #[derive(Default)]
@@ -48,85 +49,100 @@ pub(super) fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usi
             average_odds: vec![Vec::new(); a.combined.average_odds_difference.len()],
         })
         .collect();
-    for _ in 0..config.bootstrap {
-        let re: Vec<Cells> = rs.replicate(atoms, config.bootstrap_scheme);
-        let mut overall = Cells::default();
-        for c in &re {
-            overall.merge(c);
-        }
+    // The draws are sequential (one seeded stream, so the report is reproducible); what each
+    // attribute makes of them is independent, so the attributes are replicated in parallel.
+    let replicates: Vec<(Vec<Cells>, Cells)> = (0..config.bootstrap)
+        .map(|_| {
+            let re: Vec<Cells> = rs.replicate(atoms, config.bootstrap_scheme);
+            let mut overall = Cells::default();
+            for c in &re {
+                overall.merge(c);
+            }
+            (re, overall)
+        })
+        .collect();
+    for (_, overall) in &replicates {
         for (mi, m) in RateMetric::ALL.iter().enumerate() {
-            push(&mut overall_reps[mi], m.compute(&overall));
+            push(&mut overall_reps[mi], m.compute(overall));
         }
-        for ((attr, layout), rep) in report.attributes.iter().zip(layouts).zip(reps.iter_mut()) {
-            let mut cells = vec![Cells::default(); attr.groups.len()];
-            for (k, &g) in layout.iter().enumerate() {
-                cells[g].merge(&re[k]);
-            }
-            for (g, c) in cells.iter().enumerate() {
-                for (mi, m) in RateMetric::ALL.iter().enumerate() {
-                    push(&mut rep.group_metrics[g][mi], m.compute(c));
+    }
+    report
+        .attributes
+        .par_iter()
+        .zip(layouts)
+        .zip(reps.par_iter_mut())
+        .for_each(|((attr, layout), rep)| {
+            for (re, overall) in &replicates {
+                let overall = *overall;
+                let mut cells = vec![Cells::default(); attr.groups.len()];
+                for (k, &g) in layout.iter().enumerate() {
+                    cells[g].merge(&re[k]);
                 }
-            }
-            // Small and empty flags stay those of the data, so replicates compare the same groups.
-            let units: Vec<Unit> = attr
-                .groups
-                .iter()
-                .zip(&cells)
-                .map(|(g, c)| Unit {
-                    cells: *c,
-                    ..Unit::of(g)
-                })
-                .collect();
-            let reference = attr
-                .reference
-                .as_deref()
-                .and_then(|r| units.iter().find(|u| u.group == r));
-            let ds: Vec<Disparity> = DISPARITY_METRICS
-                .iter()
-                .map(|&m| disparity(m, &units, &overall, reference, false))
-                .collect();
-            for ((d, point), (sums, refs)) in ds
-                .iter()
-                .zip(&attr.disparities)
-                .zip(rep.summaries.iter_mut().zip(rep.to_reference.iter_mut()))
-            {
-                push(&mut sums[0], d.difference_between_groups);
-                push(&mut sums[1], d.ratio_between_groups);
-                push(&mut sums[2], d.difference_to_overall);
-                push(&mut sums[3], d.ratio_to_overall);
-                for (pc, (diffs, ratios)) in point.to_reference.iter().zip(refs.iter_mut()) {
-                    if let Some(c) = d.to_reference.iter().find(|c| c.group == pc.group) {
-                        push(diffs, c.difference);
-                        push(ratios, c.ratio);
+                for (g, c) in cells.iter().enumerate() {
+                    for (mi, m) in RateMetric::ALL.iter().enumerate() {
+                        push(&mut rep.group_metrics[g][mi], m.compute(c));
+                    }
+                }
+                // Small and empty flags stay those of the data, so replicates compare the same groups.
+                let units: Vec<Unit> = attr
+                    .groups
+                    .iter()
+                    .zip(&cells)
+                    .map(|(g, c)| Unit {
+                        cells: *c,
+                        ..Unit::of(g)
+                    })
+                    .collect();
+                let reference = attr
+                    .reference
+                    .as_deref()
+                    .and_then(|r| units.iter().find(|u| u.group == r));
+                let ds: Vec<Disparity> = DISPARITY_METRICS
+                    .iter()
+                    .map(|&m| disparity(m, &units, &overall, reference, false))
+                    .collect();
+                for ((d, point), (sums, refs)) in ds
+                    .iter()
+                    .zip(&attr.disparities)
+                    .zip(rep.summaries.iter_mut().zip(rep.to_reference.iter_mut()))
+                {
+                    push(&mut sums[0], d.difference_between_groups);
+                    push(&mut sums[1], d.ratio_between_groups);
+                    push(&mut sums[2], d.difference_to_overall);
+                    push(&mut sums[3], d.ratio_to_overall);
+                    for (pc, (diffs, ratios)) in point.to_reference.iter().zip(refs.iter_mut()) {
+                        if let Some(c) = d.to_reference.iter().find(|c| c.group == pc.group) {
+                            push(diffs, c.difference);
+                            push(ratios, c.ratio);
+                        }
+                    }
+                }
+                let c = combined(&ds, &units, reference);
+                push(&mut rep.equalized_odds[0], c.equalized_odds_difference);
+                push(&mut rep.equalized_odds[1], c.equalized_odds_ratio);
+                push(&mut rep.equalized_odds[2], c.equalized_odds_difference_mean);
+                for (pc, v) in attr
+                    .combined
+                    .disparate_impact
+                    .iter()
+                    .zip(rep.disparate_impact.iter_mut())
+                {
+                    if let Some(x) = c.disparate_impact.iter().find(|x| x.group == pc.group) {
+                        push(v, x.ratio);
+                    }
+                }
+                for (pc, v) in attr
+                    .combined
+                    .average_odds_difference
+                    .iter()
+                    .zip(rep.average_odds.iter_mut())
+                {
+                    if let Some(x) = c.average_odds_difference.iter().find(|x| x.group == pc.group) {
+                        push(v, x.difference);
                     }
                 }
             }
-            let c = combined(&ds, &units, reference);
-            push(&mut rep.equalized_odds[0], c.equalized_odds_difference);
-            push(&mut rep.equalized_odds[1], c.equalized_odds_ratio);
-            push(&mut rep.equalized_odds[2], c.equalized_odds_difference_mean);
-            for (pc, v) in attr
-                .combined
-                .disparate_impact
-                .iter()
-                .zip(rep.disparate_impact.iter_mut())
-            {
-                if let Some(x) = c.disparate_impact.iter().find(|x| x.group == pc.group) {
-                    push(v, x.ratio);
-                }
-            }
-            for (pc, v) in attr
-                .combined
-                .average_odds_difference
-                .iter()
-                .zip(rep.average_odds.iter_mut())
-            {
-                if let Some(x) = c.average_odds_difference.iter().find(|x| x.group == pc.group) {
-                    push(v, x.difference);
-                }
-            }
-        }
-    }
+        });
     let ci = |v: &mut Vec<f64>| percentile_interval(v, config.confidence);
     for (mi, m) in RateMetric::ALL.iter().enumerate() {
         if let Some(metric) = report.overall.metrics.get_mut(&MetricName::from(*m)) {

@@ -1,6 +1,6 @@
 //! The report's types: what a report says, as it is written and read back.
 
-use crate::accumulate::GroupStats;
+use crate::accumulate::GroupSums;
 use crate::cells::Cells;
 use crate::cells::{RateMetric, Value};
 use crate::metric::MetricName;
@@ -86,7 +86,7 @@ pub struct GroupReport {
     pub roc_curve: Vec<(f64, f64, Option<f64>)>,
     /// The sufficient statistics the metrics were computed from, kept for the bootstrap; not serialized.
     #[serde(skip)]
-    pub stats: GroupStats,
+    pub stats: GroupSums,
     /// Confusion counts at each threshold of the sweep.
     #[serde(skip)]
     pub sweep_cells: Vec<Cells>,
