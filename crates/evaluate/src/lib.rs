@@ -208,12 +208,24 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         deadline: req.deadline,
         cancel,
     };
-    let mut prepared = prepare::prepare(req)?;
+    let mut checked = prepare::check_model(req)?;
     clock.check()?;
-    let t_load = Instant::now();
-    let model_bytes = std::mem::take(&mut prepared.model_bytes);
-    let pool = Pool::new(&req.worker, req.workers, model_bytes, prepared.manifest.clone())?;
-    let load_seconds = t_load.elapsed().as_secs_f64();
+    let model_bytes = std::mem::take(&mut checked.model_bytes);
+    let manifest = checked.manifest.clone();
+    // The dataset is read and hashed on another thread while the workers start. Its refusals
+    // come first, as when it was read before the workers started.
+    let (prepared, pool, load_seconds) = std::thread::scope(|s| {
+        let opening = s.spawn(|| source::Source::open(&req.dataset));
+        let t_load = Instant::now();
+        let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest);
+        let load_seconds = t_load.elapsed().as_secs_f64();
+        let source = opening
+            .join()
+            .unwrap_or_else(|_| Err(EvaluateError::Dataset("reading the dataset panicked".into())))?;
+        let prepared = prepare::check_dataset(req, checked, source)?;
+        Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
+    })?;
+    clock.check()?;
     let scored = score::score(req, &prepared, &pool, progress, &clock)?;
     judge::judge(req, prepared, scored, &pool, &clock, load_seconds)
 }

@@ -1,6 +1,8 @@
-//! The first stage: read the model and the manifest (bounded), inspect the model, check the
-//! manifest against it and the dataset against the manifest. Nothing untrusted runs before this
-//! has passed, and every refusal names its file.
+//! The first stage: read the model and the manifest (bounded), inspect the model and check
+//! the manifest against it ([`check_model`]); then check the dataset against the manifest
+//! ([`check_dataset`]). No worker starts before the model has passed; the dataset is read and
+//! hashed while the workers start (both take a while, and neither needs the other). Every
+//! refusal names its file.
 
 use crate::source::Source;
 use crate::{EvaluateError, Request, hex, read_bounded};
@@ -9,8 +11,6 @@ use sha2::{Digest, Sha256};
 
 /// Everything the later stages need, checked.
 pub(crate) struct Prepared {
-    /// Handed to the workers (taken out when they start).
-    pub(crate) model_bytes: Vec<u8>,
     pub(crate) manifest: Manifest,
     pub(crate) manifest_sha256: String,
     pub(crate) inspection: Summary,
@@ -19,7 +19,17 @@ pub(crate) struct Prepared {
     pub(crate) feature_columns: Vec<usize>,
 }
 
-pub(crate) fn prepare(req: &Request) -> Result<Prepared, EvaluateError> {
+/// The model and its manifest, checked; the dataset not yet read.
+pub(crate) struct Checked {
+    /// Handed to the workers.
+    pub(crate) model_bytes: Vec<u8>,
+    pub(crate) manifest: Manifest,
+    pub(crate) manifest_sha256: String,
+    pub(crate) inspection: Summary,
+}
+
+/// Reads and inspects the model and checks the manifest against it.
+pub(crate) fn check_model(req: &Request) -> Result<Checked, EvaluateError> {
     let read_err = |file: &str, e: std::io::Error| EvaluateError::Read {
         file: file.to_owned(),
         error: e.to_string(),
@@ -51,7 +61,23 @@ pub(crate) fn prepare(req: &Request) -> Result<Prepared, EvaluateError> {
             findings.iter().map(ToString::to_string).collect(),
         ));
     }
-    let source = Source::open(&req.dataset)?;
+    let manifest_sha256 = hex(&Sha256::digest(manifest_text.as_bytes()));
+    Ok(Checked {
+        model_bytes,
+        manifest,
+        manifest_sha256,
+        inspection: inspection.summary,
+    })
+}
+
+/// Checks the opened dataset against the checked manifest.
+pub(crate) fn check_dataset(req: &Request, checked: Checked, source: Source) -> Result<Prepared, EvaluateError> {
+    let Checked {
+        model_bytes: _,
+        manifest,
+        manifest_sha256,
+        inspection,
+    } = checked;
     if manifest.scenario != source.spec.scenario {
         return Err(EvaluateError::Scenario {
             manifest: manifest.scenario.clone(),
@@ -67,17 +93,15 @@ pub(crate) fn prepare(req: &Request) -> Result<Prepared, EvaluateError> {
             });
         }
     }
-    let manifest_sha256 = hex(&Sha256::digest(manifest_text.as_bytes()));
     let feature_columns: Vec<usize> = manifest
         .columns()
         .iter()
         .filter_map(|c| schema.index_of(c).ok())
         .collect();
     Ok(Prepared {
-        model_bytes,
         manifest,
         manifest_sha256,
-        inspection: inspection.summary,
+        inspection,
         source,
         feature_columns,
     })

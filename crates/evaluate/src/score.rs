@@ -3,14 +3,15 @@
 //! own statistics; a watcher kills the workers at once on cancel or past the deadline.
 
 use crate::prepare::Prepared;
-use crate::source::batch_digest;
+use crate::source::{Source, batch_digest};
 use crate::{Clock, EvaluateError, Progress, Request, hex, with_predictions};
-use arrow::array::AsArray;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Float32Type;
 use fairness::{Accumulator, Columns, MissingGroups, add_record_batch};
 use inference::Pool;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,51 @@ pub(crate) struct Scored {
     pub(crate) seconds: f64,
     /// Seconds per request to a worker.
     pub(crate) latencies: Vec<f64>,
+}
+
+/// The source's batches cut into units of the run's batch size, shared by every worker's
+/// thread, so that all workers stay busy to the end: a whole source batch (64 Ki rows) left
+/// to one worker kept the other idle for up to a tenth of the run. A thread that finds the
+/// queue empty reads (or generates) the next source batch itself, outside the lock, so
+/// generation stays parallel.
+struct Units<'a> {
+    source: &'a Source,
+    rows: usize,
+    /// Source batches not yet fully handed out, with the offset of their next unit.
+    queue: Mutex<VecDeque<(RecordBatch, usize)>>,
+}
+
+impl Units<'_> {
+    fn next(&self, hash_tx: &mpsc::SyncSender<(u64, [u8; 32])>) -> Option<Result<RecordBatch, EvaluateError>> {
+        loop {
+            {
+                let Ok(mut queue) = self.queue.lock() else {
+                    return Some(Err(EvaluateError::Metrics("a scoring thread panicked".into())));
+                };
+                if let Some((batch, offset)) = queue.front_mut() {
+                    let len = self.rows.min(batch.num_rows() - *offset);
+                    let unit = batch.slice(*offset, len);
+                    *offset += len;
+                    if *offset >= batch.num_rows() {
+                        queue.pop_front();
+                    }
+                    return Some(Ok(unit));
+                }
+            }
+            let (b, batch) = match self.source.next()? {
+                Ok(next) => next,
+                Err(e) => return Some(Err(e)),
+            };
+            if self.source.file_sha256().is_none() {
+                let _ = hash_tx.send((b, batch_digest(&batch)));
+            }
+            if batch.num_rows() > 0
+                && let Ok(mut queue) = self.queue.lock()
+            {
+                queue.push_back((batch, 0));
+            }
+        }
+    }
 }
 
 pub(crate) fn score(
@@ -63,6 +109,11 @@ pub(crate) fn score(
     let t_score = Instant::now();
     let scoring_done = AtomicBool::new(false);
     let stopped: Mutex<Option<Stop>> = Mutex::new(None);
+    let units = Units {
+        source: &prepared.source,
+        rows: req.batch_rows.max(1),
+        queue: Mutex::new(VecDeque::new()),
+    };
     let (accs, dataset_sha) = std::thread::scope(|s| {
         // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
         // the batch (up to its own deadline) to end.
@@ -101,7 +152,7 @@ pub(crate) fn score(
         });
         let handles: Vec<_> = (0..pool.size())
             .map(|slot| {
-                let (source, columns, names) = (&prepared.source, &columns, &names);
+                let (units, columns, names) = (&units, &columns, &names);
                 let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
                 let feature_columns = &prepared.feature_columns;
                 s.spawn(move || -> Result<Accumulator, EvaluateError> {
@@ -111,31 +162,22 @@ pub(crate) fn score(
                         if clock.cancel.load(Ordering::Relaxed) {
                             return Err(EvaluateError::Cancelled);
                         }
-                        let Some(next) = source.next() else { break };
-                        let (b, batch) = next?;
-                        if source.file_sha256().is_none() {
-                            let _ = hash_tx.send((b, batch_digest(&batch)));
-                        }
-                        let features = batch
+                        let Some(unit) = units.next(&hash_tx) else { break };
+                        let unit = unit?;
+                        let features = unit
                             .project(feature_columns)
                             .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
-                        let mut probs: Vec<f32> = Vec::with_capacity(batch.num_rows());
-                        let mut offset = 0;
-                        while offset < features.num_rows() {
-                            let len = req.batch_rows.min(features.num_rows() - offset);
-                            let t = Instant::now();
-                            let out = pool.score_on(slot, &features.slice(offset, len))?;
-                            lat.push(t.elapsed().as_secs_f64());
-                            let p = out
-                                .column_by_name("probability")
-                                .map(|c| c.as_primitive::<Float32Type>().values().to_vec())
-                                .unwrap_or_default();
-                            probs.extend(p);
-                            offset += len;
-                            let done = scored_rows.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
-                            progress(done, total_rows);
-                        }
-                        let with = with_predictions(&batch, &probs, threshold)?;
+                        let t = Instant::now();
+                        let out = pool.score_on(slot, &features)?;
+                        lat.push(t.elapsed().as_secs_f64());
+                        let probs: &[f32] = out
+                            .column_by_name("probability")
+                            .map(|c| c.as_primitive::<Float32Type>().values().as_ref())
+                            .unwrap_or_default();
+                        let done = scored_rows.fetch_add(unit.num_rows() as u64, Ordering::Relaxed)
+                            + unit.num_rows() as u64;
+                        progress(done, total_rows);
+                        let with = with_predictions(&unit, probs, threshold)?;
                         add_record_batch(&mut acc, &with, columns, 0)
                             .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
                     }

@@ -28,6 +28,22 @@ pub(super) fn push(v: &mut Vec<f64>, x: Value) {
     }
 }
 
+/// For each of the point estimate's comparisons, the replicate's comparison of the same group,
+/// if it has one. Both lists follow the attribute's group order, so one forward scan matches
+/// them (a search per entry cost most of the bootstrap with 72 groups); a group missing from
+/// the replicate (its rate undefined there) leaves the scan where it was.
+fn matched<'r>(
+    point: &'r [ReferenceComparison],
+    replicate: &'r [ReferenceComparison],
+) -> impl Iterator<Item = Option<&'r ReferenceComparison>> + 'r {
+    let mut next = 0;
+    point.iter().map(move |p| {
+        let found = replicate[next..].iter().position(|r| r.group == p.group)?;
+        next += found + 1;
+        Some(&replicate[next - 1])
+    })
+}
+
 /// Bootstrap percentile intervals for every group rate metric and every disparity.
 pub(super) fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usize>], config: &Config) {
     let mut rs = Resampler::new(config.seed);
@@ -110,8 +126,8 @@ pub(super) fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usi
                     push(&mut sums[1], d.ratio_between_groups);
                     push(&mut sums[2], d.difference_to_overall);
                     push(&mut sums[3], d.ratio_to_overall);
-                    for (pc, (diffs, ratios)) in point.to_reference.iter().zip(refs.iter_mut()) {
-                        if let Some(c) = d.to_reference.iter().find(|c| c.group == pc.group) {
+                    for (c, (diffs, ratios)) in matched(&point.to_reference, &d.to_reference).zip(refs.iter_mut()) {
+                        if let Some(c) = c {
                             push(diffs, c.difference);
                             push(ratios, c.ratio);
                         }
@@ -121,23 +137,17 @@ pub(super) fn bootstrap(report: &mut Report, atoms: &[Cells], layouts: &[Vec<usi
                 push(&mut rep.equalized_odds[0], c.equalized_odds_difference);
                 push(&mut rep.equalized_odds[1], c.equalized_odds_ratio);
                 push(&mut rep.equalized_odds[2], c.equalized_odds_difference_mean);
-                for (pc, v) in attr
-                    .combined
-                    .disparate_impact
-                    .iter()
-                    .zip(rep.disparate_impact.iter_mut())
+                for (x, v) in
+                    matched(&attr.combined.disparate_impact, &c.disparate_impact).zip(rep.disparate_impact.iter_mut())
                 {
-                    if let Some(x) = c.disparate_impact.iter().find(|x| x.group == pc.group) {
+                    if let Some(x) = x {
                         push(v, x.ratio);
                     }
                 }
-                for (pc, v) in attr
-                    .combined
-                    .average_odds_difference
-                    .iter()
+                for (x, v) in matched(&attr.combined.average_odds_difference, &c.average_odds_difference)
                     .zip(rep.average_odds.iter_mut())
                 {
-                    if let Some(x) = c.average_odds_difference.iter().find(|x| x.group == pc.group) {
+                    if let Some(x) = x {
                         push(v, x.difference);
                     }
                 }
