@@ -528,3 +528,35 @@ fn a_run_over_its_deadline_is_stopped_and_fails_naming_the_limit() {
     assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
     assert!(my_workers().is_empty(), "workers left: {:?}", my_workers());
 }
+
+/// A dataset of several source batches (64 Ki rows each) gives the same report whatever the
+/// number of workers and the batch size: batches are accumulated whole and merged in the
+/// data's order, not in the order the workers finished them (floating-point sums depend on
+/// their order).
+#[test]
+fn the_report_does_not_depend_on_the_number_of_workers_or_the_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |workers: &str, batch: &str, out: &str| {
+        evaluate(
+            &[
+                "--scenario",
+                "unemployment-risk",
+                "--rows",
+                "140000",
+                "--seed",
+                "3",
+                "--workers",
+                workers,
+                "--batch-rows",
+                batch,
+            ],
+            &dir.path().join(out),
+        )
+        .unwrap()
+    };
+    let one = run("1", "8192", "one.json");
+    let two = run("2", "3000", "two.json");
+    assert_eq!(one["throughput"]["rows"], 140000);
+    assert_eq!(one["report"], two["report"]);
+    assert_eq!(one["provenance"]["dataset_sha256"], two["provenance"]["dataset_sha256"]);
+}

@@ -10,8 +10,9 @@ use arrow::datatypes::Float32Type;
 use fairness::{Accumulator, Columns, MissingGroups, add_record_batch};
 use inference::Pool;
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -45,37 +46,90 @@ struct Units<'a> {
     source: &'a Source,
     rows: usize,
     /// Source batches not yet fully handed out, with the offset of their next unit.
-    queue: Mutex<VecDeque<(RecordBatch, usize)>>,
+    queue: Mutex<VecDeque<(Arc<Pending>, usize)>>,
+}
+
+/// A source batch whose units are being scored. Its statistics are accumulated once all its
+/// probabilities are in, from the whole batch in row order, and batches merge in their order:
+/// so the report is the same however many workers and whatever batch size scored it
+/// (floating-point sums depend on their order).
+struct Pending {
+    index: u64,
+    batch: RecordBatch,
+    probs: Mutex<Vec<f32>>,
+    /// Rows not yet scored.
+    remaining: AtomicUsize,
+}
+
+/// Rows `offset..offset + len` of a pending source batch.
+struct Unit {
+    pending: Arc<Pending>,
+    offset: usize,
+    rows: RecordBatch,
+}
+
+impl Unit {
+    /// Stores the unit's probabilities; the whole source batch, when this was its last unit.
+    fn complete(self, probs: &[f32]) -> Result<Option<Arc<Pending>>, EvaluateError> {
+        if probs.len() != self.rows.num_rows() {
+            return Err(EvaluateError::Metrics(format!(
+                "the worker returned {} probabilities for {} rows",
+                probs.len(),
+                self.rows.num_rows()
+            )));
+        }
+        {
+            let mut all = self
+                .pending
+                .probs
+                .lock()
+                .map_err(|_| EvaluateError::Metrics("a scoring thread panicked".into()))?;
+            all[self.offset..self.offset + probs.len()].copy_from_slice(probs);
+        }
+        let before = self.pending.remaining.fetch_sub(probs.len(), Ordering::AcqRel);
+        Ok((before == probs.len()).then_some(self.pending))
+    }
 }
 
 impl Units<'_> {
-    fn next(&self, hash_tx: &mpsc::SyncSender<(u64, [u8; 32])>) -> Option<Result<RecordBatch, EvaluateError>> {
+    fn next(&self, hash_tx: &mpsc::SyncSender<(u64, [u8; 32])>) -> Option<Result<Unit, EvaluateError>> {
         loop {
             {
                 let Ok(mut queue) = self.queue.lock() else {
                     return Some(Err(EvaluateError::Metrics("a scoring thread panicked".into())));
                 };
-                if let Some((batch, offset)) = queue.front_mut() {
-                    let len = self.rows.min(batch.num_rows() - *offset);
-                    let unit = batch.slice(*offset, len);
+                if let Some((pending, offset)) = queue.front_mut() {
+                    let len = self.rows.min(pending.batch.num_rows() - *offset);
+                    let unit = Unit {
+                        pending: pending.clone(),
+                        offset: *offset,
+                        rows: pending.batch.slice(*offset, len),
+                    };
                     *offset += len;
-                    if *offset >= batch.num_rows() {
+                    if *offset >= pending.batch.num_rows() {
                         queue.pop_front();
                     }
                     return Some(Ok(unit));
                 }
             }
-            let (b, batch) = match self.source.next()? {
+            let (index, batch) = match self.source.next()? {
                 Ok(next) => next,
                 Err(e) => return Some(Err(e)),
             };
             if self.source.file_sha256().is_none() {
-                let _ = hash_tx.send((b, batch_digest(&batch)));
+                let _ = hash_tx.send((index, batch_digest(&batch)));
             }
-            if batch.num_rows() > 0
+            let rows = batch.num_rows();
+            if rows > 0
                 && let Ok(mut queue) = self.queue.lock()
             {
-                queue.push_back((batch, 0));
+                let pending = Pending {
+                    index,
+                    probs: Mutex::new(vec![0.0; rows]),
+                    remaining: AtomicUsize::new(rows),
+                    batch,
+                };
+                queue.push_back((Arc::new(pending), 0));
             }
         }
     }
@@ -155,8 +209,8 @@ pub(crate) fn score(
                 let (units, columns, names) = (&units, &columns, &names);
                 let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
                 let feature_columns = &prepared.feature_columns;
-                s.spawn(move || -> Result<Accumulator, EvaluateError> {
-                    let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
+                s.spawn(move || -> Result<Vec<(u64, Accumulator)>, EvaluateError> {
+                    let mut accs = Vec::new();
                     let mut lat = Vec::new();
                     loop {
                         if clock.cancel.load(Ordering::Relaxed) {
@@ -165,6 +219,7 @@ pub(crate) fn score(
                         let Some(unit) = units.next(&hash_tx) else { break };
                         let unit = unit?;
                         let features = unit
+                            .rows
                             .project(feature_columns)
                             .map_err(|e| EvaluateError::Dataset(e.to_string()))?;
                         let t = Instant::now();
@@ -174,22 +229,30 @@ pub(crate) fn score(
                             .column_by_name("probability")
                             .map(|c| c.as_primitive::<Float32Type>().values().as_ref())
                             .unwrap_or_default();
-                        let done = scored_rows.fetch_add(unit.num_rows() as u64, Ordering::Relaxed)
-                            + unit.num_rows() as u64;
+                        let n = unit.rows.num_rows() as u64;
+                        let done = scored_rows.fetch_add(n, Ordering::Relaxed) + n;
                         progress(done, total_rows);
-                        let with = with_predictions(&unit, probs, threshold)?;
-                        add_record_batch(&mut acc, &with, columns, 0)
-                            .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+                        if let Some(whole) = unit.complete(probs)? {
+                            let probs = whole
+                                .probs
+                                .lock()
+                                .map_err(|_| EvaluateError::Metrics("a scoring thread panicked".into()))?;
+                            let with = with_predictions(&whole.batch, &probs, threshold)?;
+                            let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
+                            add_record_batch(&mut acc, &with, columns, 0)
+                                .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+                            accs.push((whole.index, acc));
+                        }
                     }
                     if let Ok(mut l) = latencies.lock() {
                         l.extend(lat);
                     }
-                    Ok(acc)
+                    Ok(accs)
                 })
             })
             .collect();
         drop(hash_tx);
-        let accs: Vec<Result<Accumulator, EvaluateError>> = handles
+        let accs: Vec<Result<Vec<(u64, Accumulator)>, EvaluateError>> = handles
             .into_iter()
             .map(|h| {
                 h.join()
@@ -210,9 +273,17 @@ pub(crate) fn score(
         None => {}
     }
     let score_seconds = t_score.elapsed().as_secs_f64();
-    let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
+    // Source batches merge in the data's order, whichever worker scored them: sums of
+    // floating-point numbers depend on their order, and one worker and two must give the
+    // same report.
+    let mut batches: Vec<(u64, Accumulator)> = Vec::new();
     for a in accs {
-        acc.merge(&a?).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+        batches.extend(a?);
+    }
+    batches.sort_by_key(|(index, _)| *index);
+    let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
+    for (_, a) in &batches {
+        acc.merge(a).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
     }
     let scored = scored_rows.load(Ordering::Relaxed);
     if scored != total_rows {
