@@ -236,10 +236,11 @@ impl ScoreSums {
             return None;
         }
         let cats: Vec<Moments> = self.bin_labels.iter().flatten().copied().collect();
+        let weights: Vec<f64> = cats.iter().map(|m| m.weight).collect();
         let mut rs = crate::bootstrap::Resampler::new(seed);
         let mut reps = Vec::with_capacity(resamples);
         for _ in 0..resamples {
-            let counts = rs.multinomial(&cats.iter().map(|m| m.weight).collect::<Vec<_>>());
+            let counts = rs.multinomial(&weights);
             let n: f64 = counts.iter().sum();
             let mut gap = 0.0;
             for (bin, pair) in counts.chunks(2).zip(cats.chunks(2)) {
