@@ -4,7 +4,7 @@
 //! of seed and row, so they are the same rows); their feature tensors are built before the
 //! clock starts; then one in-process session per core (one intra-op thread each, the worker's
 //! options) scores its share of the batches. Only `Session::run` and reading its outputs are
-//! timed. Three runs are printed.
+//! timed. `ANCHOR_RUNS` runs (3 unless set) are printed.
 //!
 //!     cargo bench --bench onnxruntime_alone
 //!     ANCHOR_ROWS=1000000 ANCHOR_BATCH=8192 ANCHOR_THREADS=2 cargo bench --bench onnxruntime_alone
@@ -60,7 +60,7 @@ fn main() {
     println!(
         "ONNX Runtime alone: {name}, {rows} rows, batches of {batch}, {threads} threads (one session each, one intra-op thread)"
     );
-    for run in 1..=3 {
+    for run in 1..=env_or("ANCHOR_RUNS", 3) {
         let mut models: Vec<Model> = (0..threads)
             .map(|_| Model::load(&env, &bytes, manifest.clone(), 1).expect("session"))
             .collect();

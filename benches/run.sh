@@ -15,6 +15,8 @@ echo "== anchor: onnxruntime's Python API, same models and rows, one thread"
 .venv/bin/python benches/onnxruntime_anchor.py target/release/sandkasse
 echo "== evaluate end to end: 1M unemployment-risk rows, gradient-boosted model, 3 runs"
 for i in 1 2 3; do /usr/bin/time -f '%e s wall, %M KB peak RSS (parent)' target/release/sandkasse evaluate --model models/unemployment-gbm.onnx --manifest models/unemployment-gbm.toml --scenario unemployment-risk --rows 1000000 --seed 1 --out "$(mktemp -d)/run.json" 2>&1 | tail -2; done
+echo "== evaluate of a written test split against ONNX Runtime alone (issue 13), alternating"
+bash benches/evaluate_vs_onnxruntime.sh 3
 echo "== anchors: fairlearn MetricFrame and Aequitas on the same file"
 .venv/bin/python benches/fairness_anchor.py target/bench-data/unemployment-risk-1m.parquet
 echo "== anchor: Python Faker da_DK (name, birth date, city, postcode)"
