@@ -584,7 +584,12 @@ fn parquet_with_every_codec_reads_and_reports_the_same() {
         .args(["-c", script, &path("zstd.parquet"), dir.path().to_str().unwrap()])
         .args(codecs)
         .output()
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test.sh, which installs pyarrow", venv_python.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run scripts/test.sh, which installs pyarrow",
+                venv_python.display()
+            )
+        });
     assert!(o.status.success(), "pyarrow: {}", String::from_utf8_lossy(&o.stderr));
     let metrics = |file: &str| {
         let out = dir.path().join(format!("{file}.metrics.json"));
@@ -615,7 +620,10 @@ fn parquet_with_every_codec_reads_and_reports_the_same() {
         let run = evaluate(&["--dataset", &path(&file)], &dir.path().join("run.json"))
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(run["report"], want_run["report"], "{file}: evaluate");
-        assert_eq!(run["provenance"]["dataset"], want_run["provenance"]["dataset"], "{file}");
+        assert_eq!(
+            run["provenance"]["dataset"], want_run["provenance"]["dataset"],
+            "{file}"
+        );
         assert_eq!(metrics(&file), want_metrics, "{file}: metrics");
     }
 }
