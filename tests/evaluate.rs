@@ -561,13 +561,14 @@ fn the_report_does_not_depend_on_the_number_of_workers_or_the_batch_size() {
     assert_eq!(one["provenance"]["dataset_sha256"], two["provenance"]["dataset_sha256"]);
 }
 
-/// Parquet as other tools write it: pyarrow (what pandas' `to_parquet` calls) rewrites a test
-/// split with every codec it writes, metadata kept. `evaluate --dataset` and
+/// Parquet and Feather as other tools write them: pyarrow (what pandas' `to_parquet` and
+/// `to_feather` call) rewrites a test split with every Parquet codec it writes and as Feather
+/// with lz4 and zstd, metadata kept. `evaluate --dataset` and
 /// `metrics` read each and report exactly what they report for the split as Sandkasse wrote
 /// it. Before the codecs were compiled in, snappy (pandas' default) failed with "Disabled
 /// feature at compile time: snap".
 #[test]
-fn parquet_with_every_codec_reads_and_reports_the_same() {
+fn parquet_with_every_codec_and_compressed_feather_report_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     generate(&["--split", "test", "--out", &path("zstd.parquet")]);
@@ -578,7 +579,10 @@ fn parquet_with_every_codec_reads_and_reports_the_same() {
         t = pq.read_table(sys.argv[1])\n\
         for codec in sys.argv[3:]:\n\
         \x20   pq.write_table(t, f'{sys.argv[2]}/{codec}.parquet', compression=codec,\n\
-        \x20                  use_compliant_nested_type=False, row_group_size=2500)\n";
+        \x20                  use_compliant_nested_type=False, row_group_size=2500)\n\
+        import pyarrow.feather as feather\n\
+        for codec in ['lz4', 'zstd']:\n\
+        \x20   feather.write_feather(t, f'{sys.argv[2]}/{codec}.feather', compression=codec, chunksize=2500)\n";
     let venv_python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     let o = Command::new(&venv_python)
         .args(["-c", script, &path("zstd.parquet"), dir.path().to_str().unwrap()])
@@ -615,8 +619,11 @@ fn parquet_with_every_codec_reads_and_reports_the_same() {
     };
     let want_run = evaluate(&["--dataset", &path("zstd.parquet")], &dir.path().join("base.json")).unwrap();
     let want_metrics = metrics("zstd.parquet");
-    for codec in codecs {
-        let file = format!("{codec}.parquet");
+    let files = codecs
+        .iter()
+        .map(|c| format!("{c}.parquet"))
+        .chain(["lz4.feather".to_owned(), "zstd.feather".to_owned()]);
+    for file in files {
         let run = evaluate(&["--dataset", &path(&file)], &dir.path().join("run.json"))
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(run["report"], want_run["report"], "{file}: evaluate");

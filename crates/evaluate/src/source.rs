@@ -137,7 +137,11 @@ fn open_file(path: &Path) -> Result<Source, EvaluateError> {
             .map_err(|e| err(format!("not a readable Arrow IPC file: {e}")))?;
         let schema = reader.schema();
         let spec = parse_spec(path, schema.metadata().get(meta::SPEC).map(String::as_str))?;
-        (spec, schema, Box::new(reader))
+        // Regrouped into the spec's batches whatever chunks the file was written in (pyarrow's
+        // Feather writer uses 64 Ki rows, others anything), so it reports as the generated rows
+        // do. Parquet's reader already yields batches of the size asked for.
+        let batches = fairness::Rebatched::new(reader, schema.clone(), spec.batch_rows);
+        (spec, schema, Box::new(batches))
     } else {
         return Err(err(
             "neither Parquet nor an Arrow IPC file (CSV loses the column types; write Parquet or Arrow)".into(),

@@ -20,6 +20,7 @@ mod interval;
 mod markdown;
 mod metric;
 mod ranks;
+mod rebatch;
 mod report;
 mod scores;
 mod significance;
@@ -37,6 +38,7 @@ pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode
 pub use markdown::{P_FLOOR, render as render_markdown};
 pub use metric::{MetricName, NullReason};
 pub use ranks::Ranked;
+pub use rebatch::Rebatched;
 pub use report::{
     AttributeReport, Combined, Config, Disparity, Excluded, GroupReport, Intervals, Metric, ReferenceComparison,
     Report, SCHEMA_VERSION, SweepDisparity, SweepPoint, SweepSummary, sweep_thresholds,

@@ -124,8 +124,10 @@ pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, FrameError> {
     Ok(buf)
 }
 
-/// The single record batch of an Arrow IPC stream (validated by the reader).
+/// The single record batch of an Arrow IPC stream (validated by the reader). A compressed
+/// body is refused before the reader sees it ([`refuse_compression`]).
 pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, FrameError> {
+    refuse_compression(bytes)?;
     let mut r =
         arrow::ipc::reader::StreamReader::try_new(bytes, None).map_err(|e| FrameError::Payload(e.to_string()))?;
     let batch = r
@@ -136,6 +138,58 @@ pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, FrameError> {
         return Err(FrameError::Payload("more than one record batch in the stream".into()));
     }
     Ok(batch)
+}
+
+/// Refuses an Arrow IPC stream any of whose messages has a compressed body. The protocol never
+/// compresses (the pipes are local), and Arrow inflates a compressed buffer to whatever length
+/// the buffer itself declares: a few kilobytes of zstd from a hostile worker, well inside the
+/// frame's bound, could declare gigabytes. Arrow reads compressed files (Feather with lz4 or
+/// zstd), so its decompression is compiled in; this keeps it out of the protocol. Every message
+/// of the stream is walked (continuation marker, metadata length, the flatbuffer `Message`,
+/// its body), not only the first.
+pub fn refuse_compression(bytes: &[u8]) -> Result<(), FrameError> {
+    let bad = |what: &str| FrameError::Payload(format!("Arrow IPC stream: {what}"));
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| bad("cut short in a message's length"))
+    };
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let mut len = word(at)?;
+        at += 4;
+        if len == u32::MAX {
+            len = word(at)?;
+            at += 4;
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let meta = bytes
+            .get(at..at.saturating_add(len as usize))
+            .ok_or_else(|| bad("cut short in a message's metadata"))?;
+        let message = arrow::ipc::root_as_message(meta).map_err(|e| bad(&format!("a message is malformed: {e}")))?;
+        let compressed = message
+            .header_as_record_batch()
+            .is_some_and(|b| b.compression().is_some())
+            || message
+                .header_as_dictionary_batch()
+                .and_then(|d| d.data())
+                .is_some_and(|b| b.compression().is_some());
+        if compressed {
+            return Err(bad(
+                "a message's body is compressed; the worker protocol never compresses, and a compressed body \
+                 could inflate past the frame's bound",
+            ));
+        }
+        let body = usize::try_from(message.bodyLength()).map_err(|_| bad("a negative body length"))?;
+        at = at
+            .checked_add(len as usize)
+            .and_then(|a| a.checked_add(body))
+            .ok_or_else(|| bad("a body length past the end"))?;
+    }
+    Ok(())
 }
 
 /// Longest error text that crosses from a worker (a model's node names end up in ONNX Runtime's
@@ -282,6 +336,41 @@ mod tests {
         write_frame(&mut cut, Kind::Score, b"hello").unwrap();
         cut.truncate(7);
         assert!(matches!(read_frame(&mut &cut[..]), Err(FrameError::Closed)));
+    }
+
+    #[test]
+    fn a_compressed_stream_is_refused_before_it_inflates() {
+        use arrow::array::{Int32Array, RecordBatch};
+        use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+        // Ten million zeros: 40 MB in memory, a few kilobytes compressed.
+        let batch = RecordBatch::try_from_iter([(
+            "p",
+            std::sync::Arc::new(Int32Array::from(vec![0; 10_000_000])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        for codec in [
+            arrow::ipc::CompressionType::ZSTD,
+            arrow::ipc::CompressionType::LZ4_FRAME,
+        ] {
+            let mut bytes = Vec::new();
+            let options = IpcWriteOptions::default().try_with_compression(Some(codec)).unwrap();
+            let mut w = StreamWriter::try_new_with_options(&mut bytes, &batch.schema(), options).unwrap();
+            w.write(&batch).unwrap();
+            w.finish().unwrap();
+            drop(w);
+            assert!(bytes.len() < MAX_FRAME && bytes.len() < 1 << 20, "{}", bytes.len());
+            let err = decode_batch(&bytes).unwrap_err().to_string();
+            assert!(err.contains("compressed"), "{codec:?}: {err}");
+        }
+        // The same batch uncompressed decodes, and so does a stream of several messages.
+        let small = batch.slice(0, 1000);
+        assert_eq!(decode_batch(&encode_batch(&small).unwrap()).unwrap(), small);
+        assert!(refuse_compression(&encode_batch(&small).unwrap()).is_ok());
+        // A stream cut inside a message is refused, not read past its end.
+        let whole = encode_batch(&small).unwrap();
+        for cut in [3, 7, 40, whole.len() / 2] {
+            assert!(decode_batch(&whole[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]
