@@ -37,6 +37,9 @@ mod writer;
 
 #[cfg(test)]
 mod tests;
+// The shared test helpers (`tests/support`) name the crate `synth`, as the integration tests do.
+#[cfg(test)]
+extern crate self as synth;
 
 pub use bias::{BiasConfig, Direction, Group as BiasGroup};
 pub use cpr::{CprError, CprFacts, parse_fictitious as parse_fictitious_cpr};

@@ -3,55 +3,14 @@
 //! from `tests/generator.rs` because those tables are not public.
 
 use crate::cpr::parse_fictitious;
-use crate::{Counterfactual, DatasetSpec, Generator};
+use crate::{Counterfactual, Generator};
+#[path = "../tests/support/mod.rs"]
+mod support;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
-use arrow::datatypes::{Date32Type, Float64Type, Int16Type, UInt8Type};
-use rayon::prelude::*;
+use arrow::datatypes::{Date32Type, Float64Type};
 use std::collections::HashSet;
-
-fn spec(scenario: &str, rows: u64, seed: u64, bias: &[&str]) -> DatasetSpec {
-    let mut s = DatasetSpec::new(scenario, rows, seed).unwrap();
-    s.apply_bias_args(bias).unwrap();
-    s
-}
-
-fn generate(spec: DatasetSpec) -> RecordBatch {
-    let g = Generator::new(spec).unwrap();
-    let batches: Vec<RecordBatch> = (0..g.num_batches()).into_par_iter().map(|b| g.batch(b)).collect();
-    concat_batches(&g.schema(), &batches).unwrap()
-}
-
-fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
-    let c = b.column_by_name(col).unwrap();
-    if let Some(d) = c.as_dictionary_opt::<Int16Type>() {
-        let values = d.values().as_string::<i32>();
-        d.keys()
-            .values()
-            .iter()
-            .map(|&k| values.value(k as usize).to_owned())
-            .collect()
-    } else {
-        c.as_string::<i32>().iter().map(|s| s.unwrap().to_owned()).collect()
-    }
-}
-
-fn bools(b: &RecordBatch, col: &str) -> Vec<bool> {
-    b.column_by_name(col)
-        .unwrap()
-        .as_boolean()
-        .iter()
-        .map(Option::unwrap)
-        .collect()
-}
-
-fn u8s(b: &RecordBatch, col: &str) -> Vec<u8> {
-    b.column_by_name(col)
-        .unwrap()
-        .as_primitive::<UInt8Type>()
-        .values()
-        .to_vec()
-}
+use support::{bools, generate, spec, strings, u8s};
 
 fn check_cprs(b: &RecordBatch, reference_age: bool) -> Vec<String> {
     let cprs = strings(b, "cpr");

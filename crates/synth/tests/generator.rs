@@ -2,54 +2,13 @@
 //! uniqueness, bias knobs, twins and splits.
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::concat_batches;
-use arrow::datatypes::{Float32Type, Float64Type, Int16Type, UInt8Type};
+use arrow::datatypes::{Float32Type, Float64Type};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use synth::{Counterfactual, DatasetSpec, FidelityCounts, Generator, Split, SynthError};
+use synth::{Counterfactual, FidelityCounts, Generator, Split, SynthError};
 
-fn spec(scenario: &str, rows: u64, seed: u64, bias: &[&str]) -> DatasetSpec {
-    let mut s = DatasetSpec::new(scenario, rows, seed).unwrap();
-    s.apply_bias_args(bias).unwrap();
-    s
-}
-
-fn generate(spec: DatasetSpec) -> RecordBatch {
-    let g = Generator::new(spec).unwrap();
-    let batches: Vec<RecordBatch> = (0..g.num_batches()).into_par_iter().map(|b| g.batch(b)).collect();
-    concat_batches(&g.schema(), &batches).unwrap()
-}
-
-fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
-    let c = b.column_by_name(col).unwrap();
-    if let Some(d) = c.as_dictionary_opt::<Int16Type>() {
-        let values = d.values().as_string::<i32>();
-        d.keys()
-            .values()
-            .iter()
-            .map(|&k| values.value(k as usize).to_owned())
-            .collect()
-    } else {
-        c.as_string::<i32>().iter().map(|s| s.unwrap().to_owned()).collect()
-    }
-}
-
-fn bools(b: &RecordBatch, col: &str) -> Vec<bool> {
-    b.column_by_name(col)
-        .unwrap()
-        .as_boolean()
-        .iter()
-        .map(Option::unwrap)
-        .collect()
-}
-
-fn u8s(b: &RecordBatch, col: &str) -> Vec<u8> {
-    b.column_by_name(col)
-        .unwrap()
-        .as_primitive::<UInt8Type>()
-        .values()
-        .to_vec()
-}
+mod support;
+use support::{bools, generate, spec, strings, u8s};
 
 fn is_non_western(o: &str) -> bool {
     o.ends_with("non_western")
