@@ -215,7 +215,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     // The dataset is read and hashed on another thread while the workers start. Its refusals
     // come first, as when it was read before the workers started.
     let (prepared, pool, load_seconds) = std::thread::scope(|s| {
-        let opening = s.spawn(|| source::Source::open(&req.dataset));
+        let keep = read_columns(req, &manifest);
+        let opening = s.spawn(move || {
+            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+            source::Source::open(&req.dataset, &keep)
+        });
         let t_load = Instant::now();
         let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest);
         let load_seconds = t_load.elapsed().as_secs_f64();
@@ -228,6 +232,15 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     clock.check()?;
     let scored = score::score(req, &prepared, &pool, progress, &clock)?;
     judge::judge(req, prepared, scored, &pool, &clock, load_seconds)
+}
+
+/// The dataset columns a run reads: the model's inputs, the outcomes, the groups (age bands
+/// come from `age`) and what pairs counterfactual twins.
+fn read_columns(req: &Request, manifest: &inference::Manifest) -> Vec<String> {
+    let mut keep: Vec<&str> = manifest.columns();
+    keep.extend(["outcome_recorded", "outcome_true", "age", "person_id", "is_twin"]);
+    keep.extend(req.groups.iter().map(String::as_str));
+    keep.into_iter().map(str::to_owned).collect()
 }
 
 fn read_bounded(path: &PathBuf, limit: u64) -> std::io::Result<String> {

@@ -96,8 +96,13 @@ pub(crate) fn check_dataset(req: &Request, checked: Checked, source: Source) -> 
     let feature_columns: Vec<usize> = manifest
         .columns()
         .iter()
-        .filter_map(|c| schema.index_of(c).ok())
-        .collect();
+        .map(|c| {
+            source.batch_schema.index_of(c).map_err(|_| EvaluateError::Manifest {
+                file: req.manifest_name.clone(),
+                error: format!("column {c:?} was not read from the dataset"),
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Prepared {
         manifest,
         manifest_sha256,
