@@ -1093,3 +1093,157 @@ fn a_run_whose_model_file_is_gone_fails_naming_its_hash_not_a_server_path() {
     );
     assert!(!cause.contains("/blobs/"), "a server path: {cause}");
 }
+
+/// Issue 14: a manifest is checked against its scenario at upload. Each mistake a vendor makes
+/// (a one-hot typo, an unknown column, a column of another scenario, text or a date used as a
+/// number, the outcome as an input) is a 422 naming the field, the value and the valid
+/// choices; a name and version already in the case is a 409; a manifest over the one limit is
+/// a 413; nothing is stored. Categories the scenario produces but a one-hot leaves out are
+/// accepted and shown as warnings in the inspection.
+#[test]
+fn manifest_mistakes_are_refused_at_upload_naming_field_value_and_choices() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (case, _) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let models = || {
+        vendor
+            .get(&format!("/api/v1/cases/{case}/models"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = models();
+    let gbm = std::fs::read(service::models_dir().join("unemployment-gbm.onnx")).unwrap();
+    let manifest = std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(manifest.contains(from), "{from}");
+        manifest
+            .replace(from, to)
+            .replace("version = \"1.0.0\"", "version = \"2.0.0\"")
+    };
+    let educations = [
+        "in_school",
+        "basic",
+        "upper_secondary",
+        "vocational",
+        "short_cycle",
+        "bachelor",
+        "master_phd",
+    ];
+    let mistakes: Vec<(&str, String, &str, Vec<&str>)> = vec![
+        (
+            "one-hot typo",
+            edit("one_hot = [\"bachelor\", ", "one_hot = [\"bachlor\", "),
+            "inputs[1].columns[13].one_hot[0]",
+            [
+                vec![
+                    "\"bachlor\" is not a category of \"education\"",
+                    "did you mean \"bachelor\"?",
+                ],
+                educations.to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "unknown column",
+            edit("{ column = \"age\" }", "{ column = \"agee\" }"),
+            "inputs[1].columns[0].column",
+            vec![
+                "\"agee\" is not a column of scenario unemployment-risk",
+                "did you mean \"age\"?",
+                "sick_leave_days_12m",
+            ],
+        ),
+        (
+            "a column of another scenario",
+            edit("{ column = \"n_children\" }", "{ column = \"functional_score\" }"),
+            "inputs[1].columns[4].column",
+            vec!["it is a column of rehabilitation-need"],
+        ),
+        (
+            "text as a number",
+            edit("{ column = \"n_children\" }", "{ column = \"first_name\" }"),
+            "inputs[1].columns[4].column",
+            vec!["\"first_name\" is free text", "numeric and yes/no columns can"],
+        ),
+        (
+            "a date as a number",
+            edit("{ column = \"n_children\" }", "{ column = \"birth_date\" }"),
+            "inputs[1].columns[4].column",
+            vec!["\"birth_date\" is a date"],
+        ),
+        (
+            "a category as a number",
+            edit("{ column = \"n_children\" }", "{ column = \"region\" }"),
+            "inputs[1].columns[4].column",
+            vec!["list its categories in one_hot", "Region Hovedstaden"],
+        ),
+        (
+            "the outcome as an input",
+            edit("{ column = \"n_children\" }", "{ column = \"outcome_recorded\" }"),
+            "inputs[1].columns[4].column",
+            vec!["never one of its inputs"],
+        ),
+    ];
+    for (what, text, field, words) in &mistakes {
+        let r = vendor.upload(&case, &gbm, text.as_bytes());
+        assert_eq!(r.status, 422, "{what}: {}", r.text());
+        assert_eq!(r.code(), "invalid_manifest", "{what}: {}", r.text());
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(&format!("manifest field {field}: ")),
+            "{what}: {message}"
+        );
+        for w in words {
+            assert!(message.contains(w), "{what}: {w:?} not in {message}");
+        }
+        assert!(
+            !message.contains("/tmp") && !message.contains(".sandkasse"),
+            "{what}: {message}"
+        );
+    }
+    // The same name and version again.
+    let r = vendor.upload(&case, &gbm, manifest.as_bytes());
+    assert_eq!(r.status, 409, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("\"unemployment-gbm\" version \"1.0.0\" is already in this case"),
+        "{message}"
+    );
+    // Over the one limit of 256 KiB, which the OpenAPI document states.
+    let padded = format!("{manifest}\n# {}\n", "x".repeat(256 * 1024));
+    let r = server.client(Some(&p.vendor)).upload(&case, &gbm, padded.as_bytes());
+    assert_eq!(r.status, 413, "{}", r.text());
+    let spec = server.client(None).get("/api/v1/openapi.json").json();
+    assert_eq!(
+        spec["components"]["schemas"]["ModelUpload"]["properties"]["manifest"]["maxLength"],
+        262144
+    );
+    assert_eq!(models(), before, "nothing stored");
+    // A one-hot that leaves out categories the scenario produces: accepted, with a warning.
+    let r = vendor.upload(
+        &case,
+        &gbm,
+        edit("one_hot = [\"F\", \"M\"]", "one_hot = [\"F\", \"F\"]").as_bytes(),
+    );
+    assert_eq!(r.status, 422, "a category listed twice is refused: {}", r.text());
+    // One category fewer and one plain column more: the same width, so the model accepts it.
+    let fewer = edit(
+        "{ column = \"household_type\", one_hot = [\"child_at_home\", ",
+        "{ column = \"age\" },\n  { column = \"household_type\", one_hot = [",
+    );
+    let r = vendor.upload(&case, &gbm, fewer.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let inspection = vendor.get(&format!("/api/v1/models/{id}/inspection")).json();
+    let warnings = inspection["warnings"].as_array().expect("warnings").clone();
+    assert_eq!(warnings.len(), 1, "{inspection}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.contains("\"household_type\"") && w.contains("\"child_at_home\"") && w.contains("all zeros"),
+        "{w}"
+    );
+}

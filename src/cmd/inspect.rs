@@ -30,10 +30,27 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("reading {}", args.model.display()))?;
     let mut inspection = inspect(&bytes, &limits);
     if let Some(p) = &args.manifest {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let mut text = String::new();
+        std::fs::File::open(p)
+            .with_context(|| format!("opening {}", p.display()))?
+            .take(inference::MAX_MANIFEST_BYTES as u64 + 1)
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading {}", p.display()))?;
         let m = Manifest::parse(&text).with_context(|| format!("manifest {}", p.display()))?;
         if inspection.accepted() {
             inspection.findings = m.check_against(&inspection.summary);
+        }
+        // The manifest against its scenario's data: unknown columns, text used as numbers,
+        // one-hot categories the data cannot hold.
+        match evaluate::check_manifest_fits_scenario(&m) {
+            Ok(warnings) => inspection.summary.warnings = warnings,
+            Err(problems) => inspection
+                .findings
+                .extend(problems.into_iter().map(|p| inference::Finding {
+                    rule: inference::Rule::Manifest,
+                    location: p.field,
+                    message: p.message,
+                })),
         }
     }
     if args.json {

@@ -9,12 +9,14 @@
 #![deny(missing_docs)]
 
 mod age;
+mod fit;
 mod judge;
 mod prepare;
 mod record;
 mod score;
 mod source;
 
+pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 

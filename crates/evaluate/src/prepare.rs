@@ -61,6 +61,12 @@ pub(crate) fn check_model(req: &Request) -> Result<Checked, EvaluateError> {
             findings.iter().map(ToString::to_string).collect(),
         ));
     }
+    let mut inspection = inspection;
+    inspection.summary.warnings =
+        crate::check_manifest_fits_scenario(&manifest).map_err(|problems| EvaluateError::Manifest {
+            file: req.manifest_name.clone(),
+            error: problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        })?;
     let manifest_sha256 = hex(&Sha256::digest(manifest_text.as_bytes()));
     Ok(Checked {
         model_bytes,

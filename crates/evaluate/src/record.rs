@@ -179,6 +179,9 @@ impl RunRecord {
             p.model_sha256
         );
         let _ = writeln!(s, "| manifest | sha256 `{}` |", p.manifest_sha256);
+        for w in &self.inspection.warnings {
+            let _ = writeln!(s, "| manifest warning | {} |", cell(w));
+        }
         let _ = writeln!(
             s,
             "| dataset | {}{} rows of {}, split {}, seed {}, {}; sha256 `{}` |",

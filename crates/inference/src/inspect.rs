@@ -325,6 +325,11 @@ pub struct Summary {
     /// Elements of all initializers and constant tensors, plus the numbers in node
     /// attributes (where linear and tree models keep their weights).
     pub parameters: u64,
+    /// What does not stop the model but its readers must know, such as categories the data
+    /// can hold that no one-hot list names (those rows get all zeros). Filled when the
+    /// manifest is checked against its scenario; absent in records from before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The outcome of inspection: the summary (as far as the file could be read) and the
@@ -617,6 +622,7 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Inspection {
         nodes: 0,
         initializers: 0,
         parameters: 0,
+        warnings: Vec::new(),
     };
     let reject = |summary: Summary, rule: Rule, location: &str, message: String| Inspection {
         summary,
@@ -791,6 +797,9 @@ impl Summary {
         );
         let ops: Vec<String> = self.operators.iter().map(|(o, n)| format!("{} x{n}", t(o))).collect();
         let _ = writeln!(s, "operators   {}", ops.join(", "));
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning     {}", t(w));
+        }
         s
     }
 }

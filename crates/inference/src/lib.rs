@@ -15,7 +15,7 @@ mod worker;
 
 pub use client::{Cause, Pool, PoolEvent, Worker, WorkerConfig, WorkerError};
 pub use features::{FeatureError, InputTensor, TensorData, build as build_features};
-pub use inspect::{Limits, Port, Rule, Summary, external_data_findings, inspect};
+pub use inspect::{Finding, Limits, Port, Rule, Summary, external_data_findings, inspect};
 pub use manifest::{ClassValue, DType, MAX_MANIFEST_BYTES, Manifest};
 pub use protocol::{MAX_ERROR_TEXT, Probe, ProbeOutcome, Ready};
 pub use runtime::{

@@ -105,10 +105,18 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
                 continue;
             };
             let manifest = inference::Manifest::parse(&manifest_text).map_err(|e| e.to_string())?;
-            let inspection = inference::inspect(&model, &inference::Limits::default());
+            let mut inspection = inference::inspect(&model, &inference::Limits::default());
             if !inspection.findings.is_empty() {
                 return Err(format!("sample model {} fails inspection", onnx.display()));
             }
+            inspection.summary.warnings = evaluate::check_manifest_fits_scenario(&manifest).map_err(|problems| {
+                let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                format!(
+                    "sample manifest {} does not fit its scenario: {}",
+                    toml.display(),
+                    reasons.join("; ")
+                )
+            })?;
             let model_sha = blobs.put(&model).map_err(|e| e.to_string())?;
             let manifest_sha = blobs.put(manifest_text.as_bytes()).map_err(|e| e.to_string())?;
             store

@@ -776,6 +776,26 @@ macro_rules! sql_backend {
                 manifest_sha256,
                 inspection,
             } = new;
+            // A name and version identify a model to people (reports, criteria, comparisons):
+            // a second upload under both is refused, not stored beside the first. Audited
+            // writes hold the audit lock, so two uploads cannot both pass this check.
+            let taken = q(concat!(
+                "SELECT ",
+                model_cols!(),
+                " FROM models WHERE case_id = $1 AND name = $2 AND version = $3"
+            ))
+            .bind(case_id.as_str())
+            .bind(&name)
+            .bind(&version)
+            .fetch_optional(&mut *c)
+            .await?;
+            if let Some(existing) = taken.as_ref().map(rows::model).transpose()? {
+                return Err(StoreError::Conflict(format!(
+                    "model {name:?} version {version:?} is already in this case (id {}, uploaded {}); upload it under a new version",
+                    existing.id.as_str(),
+                    existing.created_at.as_str()
+                )));
+            }
             let model = Model {
                 id: ModelId::generate(),
                 case_id,

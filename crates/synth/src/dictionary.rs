@@ -3,6 +3,7 @@
 //! The dictionary is printed by `sandkasse scenarios` and embedded in every Parquet file's
 //! key-value metadata, so a dataset explains itself without this program.
 
+use crate::model::{Education, Employment, Household, Origin};
 use arrow::datatypes::{DataType, Field};
 use serde::Serialize;
 
@@ -23,6 +24,11 @@ pub struct ColumnDoc {
     pub meaning: &'static str,
     /// The variables this one is drawn from in the causal model (empty for roots).
     pub parents: Vec<&'static str>,
+    /// Every value a categorical column can hold, in dictionary order (empty for other
+    /// columns): what a manifest's one-hot lists are checked against, and what a vendor needs
+    /// to write them without guessing from a sample.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<&'static str>,
 }
 
 fn type_name<S: serde::Serializer>(t: &DataType, s: S) -> Result<S::Ok, S::Error> {
@@ -41,7 +47,19 @@ impl ColumnDoc {
             data_type,
             meaning,
             parents: parents.to_vec(),
+            values: Vec::new(),
         }
+    }
+
+    /// The column with its categories (the generator's dictionary, in order).
+    pub fn with_values(mut self, values: impl IntoIterator<Item = &'static str>) -> Self {
+        self.values = values.into_iter().collect();
+        self
+    }
+
+    /// Whether the column holds categories (dictionary-encoded text).
+    pub fn is_categorical(&self) -> bool {
+        matches!(&self.data_type, DataType::Dictionary(_, v) if **v == DataType::Utf8)
     }
 
     /// The Arrow field of the column (never nullable: every row has every value).
@@ -54,6 +72,8 @@ impl ColumnDoc {
 pub fn population_columns() -> Vec<ColumnDoc> {
     use DataType::*;
     let cat = categorical;
+    let d = crate::refdata::get();
+    let countries = std::iter::once("DNK").chain(d.countries.iter().map(|c| c.code.as_str()));
     vec![
         ColumnDoc::new(
             "person_id",
@@ -67,7 +87,7 @@ pub fn population_columns() -> Vec<ColumnDoc> {
             "fictitious CPR number DDMMYY-SSSS: day + 60, century digit and sex parity consistent",
             &["birth_date", "sex"],
         ),
-        ColumnDoc::new("sex", cat(), "M or F", &[]),
+        ColumnDoc::new("sex", cat(), "M or F", &[]).with_values(["F", "M"]),
         ColumnDoc::new("birth_date", Date32, "date of birth", &[]),
         ColumnDoc::new(
             "age",
@@ -80,21 +100,25 @@ pub fn population_columns() -> Vec<ColumnDoc> {
             cat(),
             "DST origin group: danish, immigrant/descendant x western/non_western",
             &["age", "sex"],
-        ),
+        )
+        .with_values(Origin::LABELS.iter().copied()),
         ColumnDoc::new(
             "country_of_origin",
             cat(),
             "ISO 3166-1 alpha-3 country of origin (DNK for Danish origin)",
             &["origin"],
-        ),
+        )
+        .with_values(countries),
         ColumnDoc::new(
             "municipality_code",
             UInt16,
             "DST 3-digit municipality code",
             &["origin"],
         ),
-        ColumnDoc::new("municipality", cat(), "municipality name", &["municipality_code"]),
-        ColumnDoc::new("region", cat(), "region name", &["municipality_code"]),
+        ColumnDoc::new("municipality", cat(), "municipality name", &["municipality_code"])
+            .with_values(d.municipalities.iter().map(|m| m.name.as_str())),
+        ColumnDoc::new("region", cat(), "region name", &["municipality_code"])
+            .with_values(d.regions.iter().map(|(_, n)| n.as_str())),
         ColumnDoc::new(
             "first_name",
             Utf8,
@@ -112,7 +136,8 @@ pub fn population_columns() -> Vec<ColumnDoc> {
             cat(),
             "highest completed education (ISCED-like groups)",
             &["age", "sex", "origin"],
-        ),
+        )
+        .with_values(Education::LABELS.iter().copied()),
         ColumnDoc::new(
             "education_isced",
             UInt8,
@@ -130,14 +155,16 @@ pub fn population_columns() -> Vec<ColumnDoc> {
             cat(),
             "main activity",
             &["age", "sex", "origin", "education", "chronic_conditions"],
-        ),
+        )
+        .with_values(Employment::LABELS.iter().copied()),
         ColumnDoc::new(
             "income_dkk",
             Int32,
             "annual personal income before tax, DKK",
             &["age", "sex", "origin", "education", "employment_status"],
         ),
-        ColumnDoc::new("household_type", cat(), "household type", &["age", "sex", "origin"]),
+        ColumnDoc::new("household_type", cat(), "household type", &["age", "sex", "origin"])
+            .with_values(Household::LABELS.iter().copied()),
         ColumnDoc::new(
             "n_children",
             UInt8,

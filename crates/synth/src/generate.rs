@@ -5,7 +5,7 @@
 
 use crate::SynthError;
 use crate::dictionary::{self, ColumnDoc};
-use crate::model::{Citizen, Education, Employment, Household, Origin};
+use crate::model::Citizen;
 use crate::population::{Intervention, PopulationModel};
 use crate::refdata;
 use crate::rng::{RowRng, hash_str, mix64};
@@ -65,20 +65,28 @@ struct Dicts {
 }
 
 impl Dicts {
+    /// The dictionaries are the data dictionary's category lists, so the values a manifest is
+    /// checked against are exactly the ones the data can hold.
     fn new() -> Self {
         let d = refdata::get();
-        let strings = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
-        let mut countries = vec!["DNK"];
-        countries.extend(d.countries.iter().map(|c| c.code.as_str()));
+        let docs = dictionary::population_columns();
+        let strings = |name: &str| -> ArrayRef {
+            let values = docs
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.values.clone())
+                .unwrap_or_default();
+            Arc::new(StringArray::from(values))
+        };
         Self {
-            sex: strings(vec!["F", "M"]),
-            origin: strings(Origin::LABELS.to_vec()),
-            country: strings(countries),
-            municipality: strings(d.municipalities.iter().map(|m| m.name.as_str()).collect()),
-            region: strings(d.regions.iter().map(|(_, n)| n.as_str()).collect()),
-            education: strings(Education::LABELS.to_vec()),
-            employment: strings(Employment::LABELS.to_vec()),
-            household: strings(Household::LABELS.to_vec()),
+            sex: strings("sex"),
+            origin: strings("origin"),
+            country: strings("country_of_origin"),
+            municipality: strings("municipality"),
+            region: strings("region"),
+            education: strings("education"),
+            employment: strings("employment_status"),
+            household: strings("household_type"),
             region_of: d
                 .municipalities
                 .iter()

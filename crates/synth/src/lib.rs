@@ -48,6 +48,9 @@ pub use error::SynthError;
 pub use fidelity::{FidelityCounts, FidelityReport};
 pub use generate::{Generator, meta};
 pub use labels::value_names;
-pub use scenario::{by_name as scenario_by_name, catalogue as scenario_catalogue};
+pub use scenario::{
+    OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
+    names as scenario_names,
+};
 pub use spec::{Counterfactual, DatasetSpec, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

@@ -5,7 +5,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float32Type, Float64Type};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use synth::{Counterfactual, FidelityCounts, Generator, Split, SynthError};
+use synth::{Counterfactual, DatasetSpec, FidelityCounts, Generator, Split, SynthError};
 
 mod support;
 use support::{bools, generate, spec, strings, u8s};
@@ -339,4 +339,34 @@ fn scenario_features_are_plausible() {
     inc.sort_unstable();
     let median = inc[inc.len() / 2];
     assert!((300_000..550_000).contains(&median), "median employed income {median}");
+}
+
+/// The data dictionary lists every category of every categorical column, in the order of the
+/// generated data's dictionaries: manifests are checked against these lists, so they must be
+/// the values the data can hold.
+#[test]
+fn the_dictionary_lists_the_categories_the_data_holds() {
+    for scenario in ["population", "unemployment-risk", "rehabilitation-need"] {
+        let docs = synth::scenario_columns(scenario).expect("scenario");
+        let generator = Generator::new(DatasetSpec::new(scenario, 50, 3).expect("spec")).expect("generator");
+        let batch = generator.batch(0);
+        let mut categorical = 0;
+        for doc in &docs {
+            let column = batch.column_by_name(doc.name).expect("generated column");
+            if !doc.is_categorical() {
+                assert!(
+                    doc.values.is_empty(),
+                    "{scenario}.{}: values on a non-categorical column",
+                    doc.name
+                );
+                continue;
+            }
+            categorical += 1;
+            let dictionary = column.as_any_dictionary().values().as_string::<i32>().clone();
+            let generated: Vec<&str> = dictionary.iter().map(|v| v.unwrap_or_default()).collect();
+            assert_eq!(doc.values, generated, "{scenario}.{}", doc.name);
+            assert!(!doc.values.is_empty(), "{scenario}.{}", doc.name);
+        }
+        assert!(categorical >= 8, "{scenario}: {categorical} categorical columns");
+    }
 }

@@ -73,6 +73,13 @@ impl Doc<'_> {
             self.t("Inspektion af modellen", "Model inspection"),
             &inspection.join("; "),
         );
+        if !i.warnings.is_empty() {
+            let warnings: Vec<String> = i.warnings.iter().map(|w| user(w, TEXT_CHARS)).collect();
+            self.kv(
+                self.t("Advarsler om manifestet", "Manifest warnings"),
+                &warnings.join("<br>"),
+            );
+        }
         let d = &p.dataset;
         let mut ds = Vec::new();
         if let Some(f) = &p.dataset_file {

@@ -44,7 +44,10 @@ pub struct ModelUpload {
     /// The ONNX model file.
     #[schema(value_type = String, format = Binary)]
     model: Vec<u8>,
-    /// The manifest, TOML or JSON: which scenario columns the model reads and how.
+    /// The manifest, TOML or JSON: which scenario columns the model reads and how. At most
+    /// 256 KiB (`inference::MAX_MANIFEST_BYTES`, the one limit of every way in); a larger
+    /// part is refused with 413.
+    #[schema(max_length = 262144)]
     manifest: String,
 }
 
@@ -139,3 +142,6 @@ refusal_sets! {
     /// Scoring rows.
     V2InferRefusals = "V2Error" [400, 401, 404, 413, 429, 500, 503];
 }
+
+// The OpenAPI document states the manifest limit as a literal; it must be the one limit.
+const _: () = assert!(inference::MAX_MANIFEST_BYTES == 262_144);

@@ -39,17 +39,23 @@ pub async fn accept(
         .map_err(|_| ApiError::unprocessable("invalid_manifest", "the manifest is not UTF-8 text"))?;
     let parsed = Manifest::parse(&manifest_text)
         .map_err(|e| ApiError::unprocessable("invalid_manifest", format!("the manifest: {e}")))?;
-    if synth::scenario_by_name(&parsed.scenario).is_err() {
-        return Err(ApiError::unprocessable(
+    // The manifest against its scenario's data (columns, types, one-hot categories), before
+    // the model is even inspected: every problem at once, each naming its field.
+    // The first check of a scenario draws a sample of it: off the async threads.
+    let checked = parsed.clone();
+    let fit = tokio::task::spawn_blocking(move || evaluate::check_manifest_fits_scenario(&checked))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let warnings = fit.map_err(|problems| {
+        let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        ApiError::unprocessable(
             "invalid_manifest",
-            format!(
-                "the manifest names scenario {:?}, which does not exist",
-                parsed.scenario
-            ),
-        ));
-    }
+            format!("the manifest does not fit its scenario: {}", reasons.join("; ")),
+        )
+        .with_details(json!(reasons))
+    })?;
     // Inspection parses untrusted protobuf: off the async threads.
-    let (inspection, model) = tokio::task::spawn_blocking(move || {
+    let (mut inspection, model) = tokio::task::spawn_blocking(move || {
         let inspection = inference::inspect(&model, &inference::Limits::default());
         (inspection, model)
     })
@@ -67,6 +73,7 @@ pub async fn accept(
         )
         .with_details(json!(reasons)));
     }
+    inspection.summary.warnings = warnings;
     // Blobs first (content-addressed, harmless if the row never comes), then the row.
     let blobs = state.blobs.clone();
     let manifest_bytes = manifest_text.into_bytes();

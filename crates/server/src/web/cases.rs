@@ -444,6 +444,12 @@ pub async fn model(State(state): State<AppState>, s: Session, w: Words, Path(id)
             None => pre.mono { (json_text(&model.inspection)) },
             Some(sum) => {
                 div.notice.ok { (w.t(T::Accepted)) }
+                @if !sum.warnings.is_empty() {
+                    div.notice #manifest-warnings {
+                        p { (w.t(T::ManifestWarnings)) }
+                        ul { @for warning in &sum.warnings { li { (user(warning, TEXT_CHARS)) } } }
+                    }
+                }
                 dl.facts {
                     dt { (w.t(T::Producer)) } dd { (name(&sum.producer)) }
                     dt { (w.t(T::IrVersion)) } dd { (sum.ir_version) }

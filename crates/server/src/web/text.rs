@@ -94,6 +94,7 @@ texts! {
     ModelSha => "Modellens SHA-256", "Model SHA-256";
     ManifestSha => "Manifestets SHA-256", "Manifest SHA-256";
     Inspection => "Undersøgelse", "Inspection";
+    ManifestWarnings => "Advarsler om manifestet (modellen kører, men læseren skal vide det):", "Manifest warnings (the model runs, but its readers must know):";
     Accepted => "Godkendt: ingen fund. Kun tilladte operatorer og opsets, ingen eksterne data, inden for alle størrelsesgrænser.",
         "Accepted: no findings. Only allowed operators and opsets, no external data, within every size limit.";
     Producer => "Producent", "Producer";

@@ -161,6 +161,22 @@ pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bia
     }
 }
 
+/// The columns that hold the outcome a model is judged against: never a model's input.
+pub const OUTCOME_COLUMNS: [&str; 3] = ["p_true", "outcome_true", "outcome_recorded"];
+
+/// The names of every shipped scenario.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|s| s.name()).collect()
+}
+
+/// The data dictionary of a scenario: the population's columns, then the scenario's own.
+pub fn columns(name: &str) -> Result<Vec<ColumnDoc>, crate::SynthError> {
+    let s = by_name(name)?;
+    let mut columns = crate::dictionary::population_columns();
+    columns.extend(s.columns());
+    Ok(columns)
+}
+
 /// Every scenario described for people and programs: summary, ages, capacity, default bias and
 /// the data dictionary (population columns, then the scenario's own). Shown by
 /// `sandkasse scenarios` and the service's `/api/v1/scenarios`.

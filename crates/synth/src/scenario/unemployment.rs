@@ -127,7 +127,8 @@ impl Scenario for UnemploymentRisk {
                 "earlier unemployment spells in the last 5 years",
                 &["age", "education", "months_employed_3y"],
             ),
-            ColumnDoc::new("sector", categorical(), "sector of the last job", &["sex", "education"]),
+            ColumnDoc::new("sector", categorical(), "sector of the last job", &["sex", "education"])
+                .with_values(SECTORS.iter().copied()),
             ColumnDoc::new(
                 "jobcentre_contacts_3m",
                 DataType::UInt8,
