@@ -592,3 +592,544 @@ fn a_monitor_with_the_metrics_token_is_not_held_back_by_anonymous_limits() {
         429
     );
 }
+
+/// One request with any headers and body; the status, the headers (names lower-case) and the
+/// body as sent (not decompressed).
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The protocol's error: `{"error": "<string>"}` and nothing else, with the status wanted
+    /// and the message naming what was wrong.
+    fn refused(&self, what: &str, status: u16, needle: &str) {
+        let text = String::from_utf8_lossy(&self.body);
+        assert_eq!(self.status, status, "{what}: {text}");
+        let v: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
+        let object = v.as_object().unwrap_or_else(|| panic!("{what}: {text}"));
+        assert_eq!(object.len(), 1, "{what}: {text}");
+        let message = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: error is not a string: {text}"));
+        assert!(message.contains(needle), "{what}: {message:?} does not say {needle:?}");
+    }
+}
+
+fn raw(base: &str, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Raw {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = format!("{base}{path}");
+    let r = match method {
+        "GET" => {
+            let mut rb = agent.get(&url);
+            for (k, v) in headers {
+                rb = rb.header(*k, v);
+            }
+            rb.call()
+        }
+        "POST" | "PUT" => {
+            let mut rb = if method == "POST" {
+                agent.post(&url)
+            } else {
+                agent.put(&url)
+            };
+            for (k, v) in headers {
+                rb = rb.header(*k, v);
+            }
+            rb.send(body)
+        }
+        other => panic!("{other}"),
+    };
+    let mut r = r.expect("the request failed at the transport level");
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    Raw {
+        status: r.status().as_u16(),
+        headers,
+        body: r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap(),
+    }
+}
+
+/// `gzip -c` or `gzip -dc` of `data` (the system's gzip: the test crate has no deflate library).
+fn gzip(data: &[u8], decompress: bool) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .args(if decompress { ["-dc", "-"] } else { ["-9c", "-"] })
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip is needed by this test");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The JSON request `json` (from [`request`]) with every input's data moved after the JSON
+/// as raw little-endian bytes, and `parameters` set on the request. The body and the JSON's
+/// length (for `Inference-Header-Content-Length`).
+fn binary_request(json: &Value, parameters: Value) -> (Vec<u8>, usize) {
+    let mut head = json.clone();
+    let mut bytes = Vec::new();
+    for t in head["inputs"].as_array_mut().unwrap() {
+        let data = t["data"].take();
+        let before = bytes.len();
+        for v in data.as_array().unwrap() {
+            match t["datatype"].as_str().unwrap() {
+                "BYTES" => {
+                    let s = v.as_str().unwrap();
+                    bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    bytes.extend_from_slice(s.as_bytes());
+                }
+                "BOOL" => bytes.push(u8::from(v.as_bool().unwrap())),
+                "FP64" => bytes.extend_from_slice(&v.as_f64().unwrap().to_le_bytes()),
+                other => panic!("{other}"),
+            }
+        }
+        let t = t.as_object_mut().unwrap();
+        t.remove("data");
+        t.insert("parameters".into(), json!({"binary_data_size": bytes.len() - before}));
+    }
+    head["parameters"] = parameters;
+    let mut body = serde_json::to_vec(&head).unwrap();
+    let n = body.len();
+    body.extend_from_slice(&bytes);
+    (body, n)
+}
+
+/// An answer's outputs as (labels, probabilities), whether each came as JSON or as bytes.
+/// Probabilities are FP32: a JSON number is read back to f32 (serde_json's parse of an f64
+/// may be one unit in the last place off, which the f32 rounding absorbs).
+fn outputs_of(r: &Raw) -> (Vec<i64>, Vec<f32>) {
+    let n: usize = r
+        .header("inference-header-content-length")
+        .map_or(r.body.len(), |v| v.parse().unwrap());
+    let head: Value = serde_json::from_slice(&r.body[..n]).unwrap();
+    let mut rest = &r.body[n..];
+    let (mut labels, mut probs) = (Vec::new(), Vec::new());
+    for o in head["outputs"].as_array().unwrap() {
+        let size = o["parameters"]["binary_data_size"].as_u64();
+        match (o["name"].as_str().unwrap(), size) {
+            ("label", Some(size)) => {
+                let (mine, tail) = rest.split_at(size as usize);
+                labels = mine
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                rest = tail;
+            }
+            ("probability", Some(size)) => {
+                let (mine, tail) = rest.split_at(size as usize);
+                probs = mine
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                rest = tail;
+            }
+            ("label", None) => {
+                labels = o["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_i64().unwrap())
+                    .collect()
+            }
+            ("probability", None) => {
+                probs = o["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect()
+            }
+            (other, _) => panic!("{other}"),
+        }
+    }
+    assert!(rest.is_empty(), "{} bytes after the outputs", rest.len());
+    (labels, probs)
+}
+
+#[test]
+fn binary_tensors_and_compression_round_trip_and_equal_the_json_answer() {
+    let s = setup(&[]);
+    let id = upload(&s, "unemployment-gbm");
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
+            .unwrap();
+    let (_, cols) = reference_columns(&manifest, "unemployment-risk", 200, 3);
+    let json_request = request(&manifest, &cols, 0, 150);
+    let base = &s.server.base;
+    let auth = ("authorization", format!("Bearer {}", s.vendor));
+    let path = format!("/v2/models/{id}/infer");
+
+    let meta = raw(base, "GET", "/v2", &[], b"");
+    let meta: Value = serde_json::from_slice(&meta.body).unwrap();
+    assert_eq!(meta["extensions"], json!(["binary_tensor_data"]));
+
+    let plain = raw(
+        base,
+        "POST",
+        &path,
+        std::slice::from_ref(&auth),
+        json_request.to_string().as_bytes(),
+    );
+    assert_eq!(plain.status, 200, "{}", String::from_utf8_lossy(&plain.body));
+    assert!(plain.header("inference-header-content-length").is_none());
+    let (labels, probs) = outputs_of(&plain);
+    assert_eq!((labels.len(), probs.len()), (150, 150));
+
+    // Binary in, binary out (the request's binary_data_output).
+    let (body, n) = binary_request(&json_request, json!({"binary_data_output": true}));
+    let h = [auth.clone(), ("inference-header-content-length", n.to_string())];
+    let r = raw(base, "POST", &path, &h, &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    let head_len: usize = r.header("inference-header-content-length").unwrap().parse().unwrap();
+    let head: Value = serde_json::from_slice(&r.body[..head_len]).unwrap();
+    let sizes: Vec<Value> = head["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            json!([
+                o["name"],
+                o["datatype"],
+                o["parameters"]["binary_data_size"],
+                o.get("data")
+            ])
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![
+            json!(["label", "INT64", 150 * 8, null]),
+            json!(["probability", "FP32", 150 * 4, null])
+        ]
+    );
+    assert_eq!(outputs_of(&r), (labels.clone(), probs.clone()));
+
+    // One output binary by its own parameter, the other JSON; binary inputs.
+    let (body0, n0) = binary_request(&json_request, json!({}));
+    let mut head2: Value = serde_json::from_slice(&body0[..n0]).unwrap();
+    head2["outputs"] = json!([{"name": "probability", "parameters": {"binary_data": true}}, {"name": "label"}]);
+    let mut body2 = serde_json::to_vec(&head2).unwrap();
+    let n2 = body2.len();
+    body2.extend_from_slice(&body0[n0..]);
+    let h2 = [auth.clone(), ("inference-header-content-length", n2.to_string())];
+    let r = raw(base, "POST", &path, &h2, &body2);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let head_len: usize = r.header("inference-header-content-length").unwrap().parse().unwrap();
+    let head: Value = serde_json::from_slice(&r.body[..head_len]).unwrap();
+    assert_eq!(head["outputs"][0]["parameters"]["binary_data_size"], 150 * 4);
+    assert_eq!(head["outputs"][1]["data"].as_array().unwrap().len(), 150);
+    assert_eq!(outputs_of(&r), (labels.clone(), probs.clone()));
+
+    // The same binary request gzipped, the answer gzipped on request: the same bytes inside.
+    let zipped = gzip(&body, false);
+    let hz = [
+        auth.clone(),
+        ("inference-header-content-length", n.to_string()),
+        ("content-encoding", "gzip".to_owned()),
+        ("accept-encoding", "gzip".to_owned()),
+    ];
+    let z = raw(base, "POST", &path, &hz, &zipped);
+    assert_eq!(z.status, 200, "{}", String::from_utf8_lossy(&z.body));
+    assert_eq!(z.header("content-encoding"), Some("gzip"));
+    let unzipped = Raw {
+        status: z.status,
+        headers: z.headers.clone(),
+        body: gzip(&z.body, true),
+    };
+    assert_eq!(unzipped.body, r_body_of(base, &path, &h, &body));
+    assert_eq!(outputs_of(&unzipped), (labels, probs));
+}
+
+/// The body of one more identical request (answers are deterministic).
+fn r_body_of(base: &str, path: &str, h: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    raw(base, "POST", path, h, body).body
+}
+
+#[test]
+fn binary_and_compression_refusals_name_what_was_wrong_and_leave_the_model_usable() {
+    let s = setup(&[]);
+    let id = upload(&s, "unemployment-gbm");
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap())
+            .unwrap();
+    let (_, cols) = reference_columns(&manifest, "unemployment-risk", 50, 1);
+    let good = request(&manifest, &cols, 0, 20);
+    let base = &s.server.base;
+    let auth = ("authorization", format!("Bearer {}", s.vendor));
+    let path = format!("/v2/models/{id}/infer");
+    let (body, n) = binary_request(&good, json!({}));
+    let head: Value = serde_json::from_slice(&body[..n]).unwrap();
+    let bin = &body[n..];
+    let post = |head: &Value, bin: &[u8], extra: &[(&str, String)]| {
+        let mut b = serde_json::to_vec(head).unwrap();
+        let mut h = vec![auth.clone(), ("inference-header-content-length", b.len().to_string())];
+        h.extend_from_slice(extra);
+        b.extend_from_slice(bin);
+        raw(base, "POST", &path, &h, &b)
+    };
+    let ok = post(&head, bin, &[]);
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+
+    let inputs = head["inputs"].as_array().unwrap();
+    let num_at = inputs.iter().position(|t| t["datatype"] == "FP64").unwrap();
+    let num_name = inputs[num_at]["name"].as_str().unwrap().to_owned();
+    let text_at = inputs.iter().position(|t| t["datatype"] == "BYTES").unwrap();
+    let text_name = inputs[text_at]["name"].as_str().unwrap().to_owned();
+    // Where input `at` starts in the binary part.
+    let offset = |at: usize| -> usize {
+        inputs[..at]
+            .iter()
+            .map(|t| t["parameters"]["binary_data_size"].as_u64().unwrap() as usize)
+            .sum()
+    };
+
+    let header_past_body = raw(
+        base,
+        "POST",
+        &path,
+        &[
+            auth.clone(),
+            ("inference-header-content-length", (body.len() + 1).to_string()),
+        ],
+        &body,
+    );
+    header_past_body.refused("header past the body", 400, "the body has only");
+    let header_not_a_number = raw(
+        base,
+        "POST",
+        &path,
+        &[auth.clone(), ("inference-header-content-length", "-3".into())],
+        &body,
+    );
+    header_not_a_number.refused("header not a number", 400, "Inference-Header-Content-Length");
+
+    let mut wrong_size = head.clone();
+    wrong_size["inputs"][num_at]["parameters"]["binary_data_size"] = json!(20 * 8 - 1);
+    post(&wrong_size, bin, &[]).refused(
+        "size not shape × element",
+        400,
+        &format!("input {num_name:?} has binary_data_size 159, but shape [20] of FP64 takes 160 bytes"),
+    );
+    let mut extra = bin.to_vec();
+    extra.extend_from_slice(&[0; 8]);
+    post(&head, &extra, &[]).refused("bytes left over", 400, "add up to");
+    post(&head, &bin[..bin.len() - 1], &[]).refused("bytes missing", 400, "which has only");
+    let mut both = head.clone();
+    both["inputs"][num_at]["data"] = json!(vec![1.0; 20]);
+    post(&both, bin, &[]).refused("data and binary", 400, "has both");
+    let mut negative = head.clone();
+    negative["inputs"][num_at]["parameters"]["binary_data_size"] = json!(-8);
+    post(&negative, bin, &[]).refused("a negative size", 400, "whole number of bytes");
+
+    let mut nan = bin.to_vec();
+    let at = offset(num_at);
+    nan[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+    post(&head, &nan, &[]).refused(
+        "NaN",
+        400,
+        &format!("input {num_name:?}: element 0 is not a finite number"),
+    );
+
+    // A string element whose length prefix runs past its tensor.
+    let mut long = bin.to_vec();
+    let at = offset(text_at);
+    long[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    post(&head, &long, &[]).refused(
+        "a string past its tensor",
+        400,
+        &format!("input {text_name:?}: element 0 says it is"),
+    );
+
+    let mut flag = head.clone();
+    flag["parameters"] = json!({"binary_data_output": "yes"});
+    post(&flag, bin, &[]).refused("a flag not a boolean", 400, "binary_data_output");
+    let mut out_flag = head.clone();
+    out_flag["outputs"] = json!([{"name": "label", "parameters": {"binary_data": 1}}]);
+    post(&out_flag, bin, &[]).refused("an output flag not a boolean", 400, "binary_data");
+
+    // 4 MiB of spaces in a few KB of gzip: past the 1 MiB body limit once inflated.
+    let bomb = gzip(&vec![b' '; 4 << 20], false);
+    assert!(bomb.len() < 16 << 10, "{} bytes", bomb.len());
+    let r = raw(
+        base,
+        "POST",
+        &path,
+        &[auth.clone(), ("content-encoding", "gzip".into())],
+        &bomb,
+    );
+    r.refused("a gzip bomb", 413, "inflates past the body limit of 1048576 bytes");
+    let r = raw(
+        base,
+        "POST",
+        &path,
+        &[auth.clone(), ("content-encoding", "gzip".into())],
+        b"not gzip",
+    );
+    r.refused("not gzip", 400, "not valid gzip");
+    let r = raw(
+        base,
+        "POST",
+        &path,
+        &[auth.clone(), ("content-encoding", "br".into())],
+        &body,
+    );
+    r.refused("an unknown coding", 415, "Content-Encoding \"br\" is not supported");
+
+    let again = post(&head, bin, &[]);
+    assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(outputs_of(&again), outputs_of(&ok));
+}
+
+#[test]
+fn every_v2_refusal_is_one_string_even_from_the_router_and_the_extractors() {
+    let s = setup(&[]);
+    let id = upload(&s, "unemployment-logreg");
+    let base = &s.server.base;
+    let auth = ("authorization", format!("Bearer {}", s.vendor));
+    let infer = format!("/v2/models/{id}/infer");
+    raw(base, "POST", &infer, std::slice::from_ref(&auth), b"{\"inputs\": [").refused(
+        "bad JSON",
+        400,
+        "not a valid inference request",
+    );
+    raw(
+        base,
+        "POST",
+        &infer,
+        std::slice::from_ref(&auth),
+        &vec![b' '; (1 << 20) + 1],
+    )
+    .refused("too large", 413, "size limit");
+    raw(base, "POST", &infer, &[], b"{}").refused("no token", 401, "Authorization: Bearer");
+    raw(base, "POST", &infer, &[("authorization", "Bearer nope".into())], b"{}").refused(
+        "a bad token",
+        401,
+        "not valid",
+    );
+    raw(
+        base,
+        "GET",
+        "/v2/models/no-such-model",
+        std::slice::from_ref(&auth),
+        b"",
+    )
+    .refused("unknown model", 404, "unknown model");
+    raw(base, "GET", "/v2/models/%FF%FE", std::slice::from_ref(&auth), b"").refused(
+        "a path not UTF-8",
+        400,
+        "the path",
+    );
+    raw(base, "GET", &infer, std::slice::from_ref(&auth), b"").refused("a wrong method", 405, "does not take GET");
+    raw(base, "POST", "/v2/repository/index", std::slice::from_ref(&auth), b"{}").refused(
+        "repository",
+        501,
+        "model repository extension",
+    );
+    raw(
+        base,
+        "GET",
+        &format!("/v2/models/{id}/stats"),
+        std::slice::from_ref(&auth),
+        b"",
+    )
+    .refused("statistics", 501, "statistics extension");
+    raw(
+        base,
+        "GET",
+        &format!("/v2/models/{id}/config"),
+        std::slice::from_ref(&auth),
+        b"",
+    )
+    .refused("configuration", 501, "model configuration");
+    raw(base, "GET", "/v2/trace/setting", std::slice::from_ref(&auth), b"").refused("trace", 501, "trace extension");
+    raw(base, "GET", "/v2/nothing/here", &[], b"").refused("no such path", 404, "no endpoint /v2/nothing/here");
+    // Outside /v2 the API's own shape is kept.
+    let r = raw(base, "GET", "/api/v1/nothing", &[], b"");
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!((r.status, v["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+/// tritonclient.http (tests/api/tritonclient_roundtrip.py, installed by scripts/apitools.sh)
+/// against the running server: JSON and binary tensors, gzip and deflate, its own exception
+/// on refusals, every answer equal to ONNX Runtime's Python API on the same rows.
+#[test]
+fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import tritonclient.http, onnxruntime, pyarrow"])
+        .status();
+    assert!(
+        has.is_ok_and(|s| s.success()),
+        "{} lacks tritonclient, onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
+        python.display()
+    );
+    let s = setup(&[]);
+    let stem = "unemployment-logreg";
+    let id = upload(&s, stem);
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(service::models_dir().join(format!("{stem}.toml"))).unwrap()).unwrap();
+    let rows = s.data.dir.path().join("rows.parquet");
+    let out = service::sandkasse()
+        .args([
+            "generate",
+            "--scenario",
+            &manifest.scenario,
+            "--rows",
+            "300",
+            "--seed",
+            "5",
+            "--split",
+            "test",
+            "-q",
+            "--out",
+        ])
+        .arg(&rows)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(&python)
+        .arg(root.join("tests/api/tritonclient_roundtrip.py"))
+        .args([
+            "--url",
+            s.server.base.trim_start_matches("http://"),
+            "--token",
+            &s.vendor,
+            "--model",
+            &id,
+            "--stem",
+            stem,
+            "--rows",
+        ])
+        .arg(&rows)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tritonclient_roundtrip.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    eprintln!("tritonclient: {figures}");
+    assert_eq!(figures["rows"], 300);
+    for k in ["json_worst", "binary_worst", "gzip_worst", "deflate_worst"] {
+        assert!(figures[k].as_f64().unwrap() <= 1e-6, "{k}: {figures}");
+    }
+}

@@ -152,7 +152,14 @@ fn with_request_id(e: ApiError) -> axum::response::Response {
     r
 }
 
-async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if is_v2(&uri) {
+        return crate::v2::unrouted(&method, uri.path(), true);
+    }
     if uri.path().starts_with("/ui/") {
         // People at the pages get a page, in their language.
         let mut r = crate::web::not_found_page(&uri, &headers);
@@ -164,7 +171,15 @@ async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum
     with_request_id(ApiError::not_found("endpoint", uri.path()))
 }
 
-async fn method_not_allowed() -> axum::response::Response {
+/// Paths of the Open Inference Protocol, whose errors have its own shape.
+fn is_v2(uri: &axum::http::Uri) -> bool {
+    uri.path() == "/v2" || uri.path().starts_with("/v2/")
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    if is_v2(&uri) {
+        return crate::v2::unrouted(&method, uri.path(), false);
+    }
     with_request_id(ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

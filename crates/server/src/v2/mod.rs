@@ -5,8 +5,13 @@
 //! FP64, INT8–64, UINT8–64 or BOOL, categories as BYTES. Its outputs are `label` (INT64, or
 //! BYTES for text classes) and `probability` (FP32, the positive class). The sandbox builds
 //! the model's own tensors from those columns exactly as in an evaluation run, in the same
-//! isolated workers. Who may call a model is who may see it. Errors are `{"error": "..."}`.
+//! isolated workers. Who may call a model is who may see it. Errors are `{"error": "..."}`,
+//! for every path under `/v2` (see [`unrouted`] for the ones this server does not have).
+//! Requests and answers may be compressed (`encoding`) and may carry tensors as raw bytes
+//! (`binary`), as tritonclient sends and reads them.
 
+mod binary;
+mod encoding;
 pub mod types;
 
 use crate::cache::Ttl;
@@ -16,9 +21,9 @@ use crate::state::AppState;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// An error in the protocol's shape.
+#[derive(Debug)]
 pub struct V2Error(StatusCode, String);
 
 impl IntoResponse for V2Error {
@@ -80,7 +86,7 @@ pub async fn server_metadata() -> Json<types::ServerMetadata> {
     Json(types::ServerMetadata {
         name: "sandkasse".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        extensions: Vec::new(),
+        extensions: vec!["binary_tensor_data".to_owned()],
     })
 }
 
@@ -140,6 +146,69 @@ fn metadata(model: &store::Model, inputs: &[ColumnInput], text_labels: bool) -> 
             tensor("probability", "FP32"),
         ],
     }
+}
+
+/// Path parameters, refused in the protocol's shape (axum's own rejection is plain text, which
+/// tritonclient cannot read).
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, V2Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| V2Error(e.status(), format!("the path: {}", e.body_text())))
+    }
+}
+
+/// The answer for a path or method under `/v2` that no route takes (the router's fallbacks
+/// call it): the protocol's error shape, so that tritonclient raises its own exception with
+/// the message. Triton's extensions that this server does not implement are named as such.
+pub fn unrouted(method: &axum::http::Method, path: &str, method_allowed: bool) -> Response {
+    const TRITON: &[(&str, &str)] = &[
+        ("/v2/repository", "the model repository extension"),
+        ("/stats", "the statistics extension"),
+        ("/v2/trace", "the trace extension"),
+        ("/v2/logging", "the logging extension"),
+        ("/v2/systemsharedmemory", "the system shared memory extension"),
+        ("/v2/cudasharedmemory", "the CUDA shared memory extension"),
+        ("/config", "the model configuration extension"),
+        ("/generate", "the generate extension"),
+    ];
+    let shown = path.chars().take(120).collect::<String>();
+    let e = if !method_allowed {
+        V2Error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{shown} does not take {method}"),
+        )
+    } else if let Some((_, what)) = TRITON.iter().find(|(p, _)| {
+        if p.starts_with("/v2/") {
+            path.starts_with(p)
+        } else {
+            path.ends_with(p) || path.contains(&format!("{p}/"))
+        }
+    }) {
+        V2Error(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "{shown}: this server does not implement {what}; it serves health, metadata and infer (extensions: binary_tensor_data)"
+            ),
+        )
+    } else {
+        V2Error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no endpoint {shown}; this server serves /v2, /v2/health/live, /v2/health/ready, /v2/models/MODEL[/versions/VERSION][/ready|/infer]"
+            ),
+        )
+    };
+    let mut r = e.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(store::RunId::generate().as_str()) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
 }
 
 /// The caller from the request's extensions (set by the middleware), if any.
@@ -314,9 +383,10 @@ pub async fn infer(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run_infer(state, caller, name, None, body).await
+    run_infer(state, caller, name, None, headers, body).await
 }
 
 #[utoipa::path(
@@ -336,9 +406,10 @@ pub async fn infer_version(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run_infer(state, caller, name, Some(version), body).await
+    run_infer(state, caller, name, Some(version), headers, body).await
 }
 
 async fn run_infer(
@@ -346,10 +417,11 @@ async fn run_infer(
     caller: Option<Caller>,
     name: String,
     version: Option<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let model_label = name.chars().take(40).collect::<String>();
-    let result = infer_inner(&state, caller, &name, version.as_deref(), body).await;
+    let result = infer_inner(&state, caller, &name, version.as_deref(), &headers, body).await;
     match result {
         Ok((response, rows, queue, compute)) => {
             state.metrics.inference(&model_label, rows, queue, compute);
@@ -374,6 +446,7 @@ async fn infer_inner(
     caller: Option<Caller>,
     name: &str,
     version: Option<&str>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> V2Result<(Response, usize, f64, f64)> {
     let user = caller.as_ref().map(|c| c.user.id.as_str().to_owned());
@@ -392,11 +465,25 @@ async fn infer_inner(
             bad(format!("reading the body: {}", e.body_text()))
         }
     })?;
-    let request: types::InferRequest =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("the request is not a valid inference request: {e}")))?;
-    let wanted = requested_outputs(request.outputs.as_deref())?;
+    let body = match encoding::request_coding(headers)? {
+        None => body,
+        Some(coding) => {
+            // Bounded by the body limit, so it may run here; off the runtime's threads all the same.
+            let limit = state.config.max_body_bytes;
+            tokio::task::spawn_blocking(move || encoding::inflate(coding, &body, limit))
+                .await
+                .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+                .into()
+        }
+    };
+    let (header, binary) = binary::split(headers, &body)?;
+    let request: types::InferRequest = serde_json::from_slice(header)
+        .map_err(|e| bad(format!("the request is not a valid inference request: {e}")))?;
+    let all_binary = binary::flag(request.parameters.as_ref(), "binary_data_output", "the request")?.unwrap_or(false);
+    let wanted = requested_outputs(request.outputs.as_deref(), all_binary)?;
+    let data = binary::inputs(&request.inputs, binary)?;
     let served = served(state, &model).await?;
-    let batch = to_batch(&served, &request.inputs, state.models.config().max_request_rows)?;
+    let batch = to_batch(&served, &request.inputs, &data, state.models.config().max_request_rows)?;
     let rows = batch.num_rows();
     let scored = served.score(batch).await.map_err(|e| match e {
         ServeFailure::Overloaded(m) => V2Error(StatusCode::SERVICE_UNAVAILABLE, m),
@@ -404,19 +491,48 @@ async fn infer_inner(
     })?;
     let id_len = request.id.as_deref().map_or(0, str::len);
     let names = model.id.as_str().len() + model.version.len() + id_len;
-    let bound = response_bound(rows, &wanted, served.text_labels, names);
+    let outputs_only: Vec<Output> = wanted.iter().map(|w| w.0).collect();
+    let bound = response_bound(rows, &outputs_only, served.text_labels, names);
     check_labels(&scored.label)?;
     let mut outputs = Vec::new();
-    for w in &wanted {
-        match w {
-            Output::Label => outputs.push(label_tensor(&scored.label, rows)?),
-            Output::Probability => outputs.push(types::OutputTensor {
+    let mut raw = Vec::new();
+    for &(w, as_binary) in &wanted {
+        let mut tensor = match w {
+            Output::Label => label_tensor(&scored.label, rows)?,
+            Output::Probability => types::OutputTensor {
                 name: "probability".to_owned(),
                 datatype: "FP32".to_owned(),
                 shape: vec![rows],
-                data: types::OutputData::Numbers(scored.probability.values().iter().map(|&p| f64::from(p)).collect()),
-            }),
+                data: Some(types::OutputData::Numbers(
+                    scored.probability.values().iter().map(|&p| f64::from(p)).collect(),
+                )),
+                parameters: None,
+            },
+        };
+        if as_binary {
+            let before = raw.len();
+            match w {
+                Output::Probability => {
+                    for p in scored.probability.values() {
+                        raw.extend_from_slice(&p.to_le_bytes());
+                    }
+                }
+                Output::Label => match tensor.data.as_ref() {
+                    Some(types::OutputData::Integers(v)) => {
+                        for x in v {
+                            raw.extend_from_slice(&x.to_le_bytes());
+                        }
+                    }
+                    Some(types::OutputData::Text(v)) => binary::encode_strings(v.iter().map(String::as_str), &mut raw)?,
+                    _ => {}
+                },
+            }
+            tensor.data = None;
+            tensor.parameters = Some(types::OutputParameters {
+                binary_data_size: raw.len() - before,
+            });
         }
+        outputs.push(tensor);
     }
     let answer = types::InferResponse {
         model_name: model.id.as_str().to_owned(),
@@ -424,8 +540,10 @@ async fn infer_inner(
         id: request.id,
         outputs,
     };
-    let bytes = serde_json::to_vec(&answer)
+    let mut bytes = serde_json::to_vec(&answer)
         .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer: {e}")))?;
+    let header_len = bytes.len();
+    bytes.extend_from_slice(&raw);
     if bytes.len() > bound {
         return Err(V2Error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -435,16 +553,37 @@ async fn infer_inner(
             ),
         ));
     }
-    Ok((
+    let mut response = if raw.is_empty() {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], Bytes::new()).into_response()
+    } else {
         (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            Bytes::from(bytes),
+            [
+                (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (
+                    axum::http::HeaderName::from_static(binary::HEADER),
+                    header_len.to_string(),
+                ),
+            ],
+            Bytes::new(),
         )
-            .into_response(),
-        rows,
-        scored.queue.as_secs_f64(),
-        scored.compute.as_secs_f64(),
-    ))
+            .into_response()
+    };
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("accept-encoding"),
+    );
+    let bytes = match encoding::accepted(headers) {
+        Some(coding) => {
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_ENCODING,
+                axum::http::HeaderValue::from_static(coding.name()),
+            );
+            encoding::compress(coding, &bytes)?
+        }
+        None => bytes,
+    };
+    *response.body_mut() = axum::body::Body::from(bytes);
+    Ok((response, rows, scored.queue.as_secs_f64(), scored.compute.as_secs_f64()))
 }
 
 /// An output a request may ask for.
@@ -455,12 +594,14 @@ enum Output {
 }
 
 /// The outputs asked for (both when none are named), each at most once: a request naming one
-/// output thousands of times would otherwise make a small request return a huge answer.
-fn requested_outputs(list: Option<&[types::RequestedOutput]>) -> V2Result<Vec<Output>> {
+/// output thousands of times would otherwise make a small request return a huge answer. Each
+/// with whether it goes as raw bytes: its own `binary_data` parameter, else the request's
+/// `binary_data_output`.
+fn requested_outputs(list: Option<&[types::RequestedOutput]>, all_binary: bool) -> V2Result<Vec<(Output, bool)>> {
     let Some(list) = list else {
-        return Ok(vec![Output::Label, Output::Probability]);
+        return Ok(vec![(Output::Label, all_binary), (Output::Probability, all_binary)]);
     };
-    let mut wanted = Vec::with_capacity(2);
+    let mut wanted: Vec<(Output, bool)> = Vec::with_capacity(2);
     for o in list {
         let output = match o.name.as_str() {
             "label" => Output::Label,
@@ -472,13 +613,14 @@ fn requested_outputs(list: Option<&[types::RequestedOutput]>) -> V2Result<Vec<Ou
                 )));
             }
         };
-        if wanted.contains(&output) {
+        if wanted.iter().any(|w| w.0 == output) {
             return Err(bad(format!(
                 "output {:?} is requested twice; name each output at most once",
                 o.name
             )));
         }
-        wanted.push(output);
+        let as_binary = binary::flag(o.parameters.as_ref(), "binary_data", &format!("output {:?}", o.name))?;
+        wanted.push((output, as_binary.unwrap_or(all_binary)));
     }
     Ok(wanted)
 }
@@ -526,13 +668,14 @@ fn label_tensor(label: &ArrayRef, rows: usize) -> V2Result<types::OutputTensor> 
         datatype: datatype.to_owned(),
         shape: vec![rows],
         data,
+        parameters: None,
     };
     if let Some(a) = label.as_any().downcast_ref::<Int64Array>() {
-        return Ok(tensor("INT64", types::OutputData::Integers(a.values().to_vec())));
+        return Ok(tensor("INT64", Some(types::OutputData::Integers(a.values().to_vec()))));
     }
     if let Some(a) = label.as_any().downcast_ref::<StringArray>() {
         let data = (0..a.len()).map(|i| a.value(i).to_owned()).collect();
-        return Ok(tensor("BYTES", types::OutputData::Text(data)));
+        return Ok(tensor("BYTES", Some(types::OutputData::Text(data))));
     }
     Err(V2Error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -562,8 +705,14 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) -> V2Result
     Ok(())
 }
 
-/// Checks the request's tensors against the model's inputs and builds one record batch.
-fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> V2Result<RecordBatch> {
+/// Checks the request's tensors (with their data, JSON or binary, in the same order) against
+/// the model's inputs and builds one record batch.
+fn to_batch(
+    served: &Served,
+    inputs: &[types::InputTensor],
+    data: &[binary::InputData<'_>],
+    max_rows: usize,
+) -> V2Result<RecordBatch> {
     for t in inputs {
         if !served.inputs.iter().any(|c| c.name == t.name) {
             let names: Vec<&str> = served.inputs.iter().map(|c| c.name.as_str()).collect();
@@ -577,8 +726,8 @@ fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> 
     let mut rows: Option<usize> = None;
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(served.inputs.len());
     for c in &served.inputs {
-        let mut found = inputs.iter().filter(|t| t.name == c.name);
-        let t = found
+        let mut found = inputs.iter().zip(data).filter(|(t, _)| t.name == c.name);
+        let (t, d) = found
             .next()
             .ok_or_else(|| bad(format!("input {:?} is missing", c.name)))?;
         if found.next().is_some() {
@@ -606,25 +755,22 @@ fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> 
                 rows.unwrap_or(0)
             )));
         }
-        let mut values = Vec::with_capacity(n);
-        flatten(&t.data, &mut values, n + 1)?;
-        if values.len() != n {
-            return Err(bad(format!(
-                "input {:?} has shape {:?} but {} values",
-                c.name,
-                t.shape,
-                values.len()
-            )));
-        }
         let array: ArrayRef = if c.text {
             if t.datatype != "BYTES" {
                 return Err(bad(format!(
                     "input {:?} is a category: its datatype must be BYTES, not {}",
-                    c.name, t.datatype
+                    c.name,
+                    t.datatype.chars().take(20).collect::<String>()
                 )));
             }
-            let strings: Option<Vec<&str>> = values.iter().map(|v| v.as_str()).collect();
-            let strings = strings.ok_or_else(|| bad(format!("input {:?} must hold strings", c.name)))?;
+            let strings = match d {
+                binary::InputData::Json(v) => json_values(v, &c.name, n)?
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| bad(format!("input {:?} must hold strings", c.name)))?,
+                binary::InputData::Binary(bytes) => binary::strings(&c.name, bytes, n)?,
+            };
             Arc::new(StringArray::from(strings))
         } else {
             if !NUMERIC.contains(&t.datatype.as_str()) {
@@ -635,20 +781,36 @@ fn to_batch(served: &Served, inputs: &[types::InputTensor], max_rows: usize) -> 
                     t.datatype.chars().take(20).collect::<String>()
                 )));
             }
-            let numbers: Option<Vec<f64>> = values
-                .iter()
-                .map(|v| match v {
-                    Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                    other => other.as_f64().filter(|x| x.is_finite()),
-                })
-                .collect();
-            let numbers =
-                numbers.ok_or_else(|| bad(format!("input {:?} must hold finite numbers ({})", c.name, t.datatype)))?;
+            let numbers = match d {
+                binary::InputData::Json(v) => json_values(v, &c.name, n)?
+                    .iter()
+                    .map(|v| match v {
+                        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                        other => other.as_f64().filter(|x| x.is_finite()),
+                    })
+                    .collect::<Option<Vec<f64>>>()
+                    .ok_or_else(|| bad(format!("input {:?} must hold finite numbers ({})", c.name, t.datatype)))?,
+                // The size is already checked against the shape and the datatype.
+                binary::InputData::Binary(bytes) => binary::numbers(&c.name, &t.datatype, bytes)?,
+            };
             Arc::new(Float64Array::from(numbers))
         };
         columns.push(array);
     }
     RecordBatch::try_new(served.schema.clone(), columns).map_err(|e| bad(e.to_string()))
+}
+
+/// A JSON input's `n` values, flattened; refuses another count.
+fn json_values<'a>(data: &'a Value, name: &str, n: usize) -> V2Result<Vec<&'a Value>> {
+    let mut values = Vec::with_capacity(n);
+    flatten(data, &mut values, n + 1)?;
+    if values.len() != n {
+        return Err(bad(format!(
+            "input {name:?} has shape [{n}] but {} values",
+            values.len()
+        )));
+    }
+    Ok(values)
 }
 
 /// Models a user was recently allowed to see, so a busy client's requests cost no database

@@ -36,7 +36,8 @@ pub struct ModelReady {
 pub struct ServerMetadata {
     pub name: String,
     pub version: String,
-    /// The protocol extensions supported: none.
+    /// The protocol extensions supported: `binary_tensor_data` (tensors as raw bytes after
+    /// the JSON header, `Inference-Header-Content-Length`).
     pub extensions: Vec<String>,
 }
 
@@ -72,9 +73,9 @@ pub struct InferRequest {
     /// The outputs wanted (`label`, `probability`); both when not given.
     #[serde(default)]
     pub outputs: Option<Vec<RequestedOutput>>,
-    /// Accepted and ignored.
+    /// `binary_data_output: true` asks for every output as raw bytes (the binary tensor
+    /// extension); other parameters are ignored.
     #[serde(default)]
-    #[allow(dead_code)]
     pub parameters: Option<serde_json::Map<String, Value>>,
 }
 
@@ -85,11 +86,13 @@ pub struct InputTensor {
     pub shape: Vec<i64>,
     /// `FP32`, `FP64`, `INT8`–`INT64`, `UINT8`–`UINT64`, `BOOL` for numbers, `BYTES` for categories.
     pub datatype: String,
-    #[schemars(schema_with = "tensor_data")]
-    pub data: Value,
-    /// Accepted and ignored.
+    /// The values; absent when they follow the JSON as raw bytes (`binary_data_size`).
     #[serde(default)]
-    #[allow(dead_code)]
+    #[schemars(schema_with = "tensor_data")]
+    pub data: Option<Value>,
+    /// `binary_data_size`: the tensor's raw little-endian bytes follow the JSON header (the
+    /// binary tensor extension); other parameters are ignored.
+    #[serde(default)]
     pub parameters: Option<serde_json::Map<String, Value>>,
 }
 
@@ -112,6 +115,9 @@ fn tensor_data(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct RequestedOutput {
     pub name: String,
+    /// `binary_data: true` asks for this output as raw bytes; other parameters are ignored.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
 }
 
 /// The scores.
@@ -131,7 +137,19 @@ pub struct OutputTensor {
     pub name: String,
     pub datatype: String,
     pub shape: Vec<usize>,
-    pub data: OutputData,
+    /// The values, unless they follow the JSON as raw bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<OutputData>,
+    /// `binary_data_size` when the values follow the JSON as raw bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<OutputParameters>,
+}
+
+/// An output's parameters.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OutputParameters {
+    /// How many bytes of the body after the JSON header are this output's.
+    pub binary_data_size: usize,
 }
 
 /// An output's values.
