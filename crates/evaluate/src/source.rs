@@ -368,8 +368,24 @@ mod tests {
     use arrow::array::Array;
     use std::sync::atomic::AtomicBool;
 
+    fn gzip(path: &Path, to: &Path) {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&std::fs::read(path).expect("read")).expect("gzip");
+        std::fs::write(to, e.finish().expect("gzip")).expect("write");
+    }
+
+    /// The columns' values, dictionaries as their strings (a CSV's dictionaries are its own).
+    fn values(c: &arrow::array::ArrayRef) -> arrow::array::ArrayData {
+        match c.data_type() {
+            DataType::Dictionary(..) => arrow::compute::cast(c, &DataType::Utf8).expect("cast").to_data(),
+            _ => c.to_data(),
+        }
+    }
+
     /// A file is decoded only in the columns a run reads (in file order), its whole schema is
-    /// still what is checked, and the rows read are the generator's.
+    /// still what is checked, and the rows read are the generator's: from Parquet, Arrow and
+    /// CSV (with its sidecar), and from each gzip-compressed.
     #[test]
     fn a_file_is_read_in_the_kept_columns_only() {
         let mut spec = DatasetSpec::new("unemployment-risk", 3_000, 7).expect("spec");
@@ -377,13 +393,25 @@ mod tests {
         spec.batch_rows = 1_000;
         let generator = Generator::new(spec).expect("generator");
         let dir = std::env::temp_dir().join(format!("sandkasse-source-{}", std::process::id()));
-        let keep = ["outcome_recorded", "age", "sex", "not_a_column"];
-        for (name, format) in [("t.parquet", synth::Format::Parquet), ("t.arrow", synth::Format::Arrow)] {
+        let keep = ["outcome_recorded", "age", "sex", "p_true", "not_a_column"];
+        let mut files = Vec::new();
+        for (name, format) in [
+            ("t.parquet", synth::Format::Parquet),
+            ("t.arrow", synth::Format::Arrow),
+            ("t.csv", synth::Format::Csv),
+        ] {
             let path = dir.join(name);
             synth::write_dataset(&generator, &path, format, 1, &|_| {}, &AtomicBool::new(false)).expect("write");
+            let gz = dir.join(format!("{name}.gz"));
+            gzip(&path, &gz);
+            files.push(path);
+            files.push(gz);
+        }
+        for path in &files {
+            let name = path.display();
             let source = Source::open(&Dataset::File(path.clone()), &CsvOptions::default(), &keep).expect("open");
             let names: Vec<&str> = source.batch_schema.fields().iter().map(|f| f.name().as_str()).collect();
-            assert_eq!(names, ["sex", "age", "outcome_recorded"], "{name}");
+            assert_eq!(names, ["sex", "age", "p_true", "outcome_recorded"], "{name}");
             assert_eq!(
                 source.schema.fields().len(),
                 generator.schema().fields().len(),
@@ -394,16 +422,61 @@ mod tests {
                 let (index, batch) = next.expect("batch");
                 assert_eq!(index, b);
                 let want = generator.batch(b);
-                assert_eq!(batch.num_columns(), 3, "{name}");
+                assert_eq!(batch.num_columns(), 4, "{name}");
                 for column in names.iter() {
-                    let got = batch.column_by_name(column).expect("kept").to_data();
-                    let want = want.column_by_name(column).expect("generated").to_data();
+                    let got = values(batch.column_by_name(column).expect("kept"));
+                    let want = values(want.column_by_name(column).expect("generated"));
                     assert_eq!(got, want, "{name}: {column} of batch {b}");
                 }
                 b += 1;
             }
             assert_eq!(b, generator.num_batches(), "{name}");
         }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// A CSV without its sidecar is refused saying what is missing and how to make it; a
+    /// compressed Parquet file that inflates past the cap is refused before it is read.
+    #[test]
+    fn a_csv_without_its_sidecar_and_a_compressed_file_over_the_cap_are_refused() {
+        let mut spec = DatasetSpec::new("unemployment-risk", 500, 7).expect("spec");
+        spec.split = Split::Test;
+        let generator = Generator::new(spec).expect("generator");
+        let dir = std::env::temp_dir().join(format!("sandkasse-source-refused-{}", std::process::id()));
+        let csv = dir.join("t.csv");
+        synth::write_dataset(
+            &generator,
+            &csv,
+            synth::Format::Csv,
+            1,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("write");
+        std::fs::remove_file(dir.join("t.csv.meta.json")).expect("remove the sidecar");
+        let e = Source::open(&Dataset::File(csv), &CsvOptions::default(), &[])
+            .err()
+            .expect("refused");
+        let e = e.to_string();
+        assert!(e.contains("t.csv.meta.json") && e.contains("--format csv"), "{e}");
+        let parquet = dir.join("t.parquet");
+        synth::write_dataset(
+            &generator,
+            &parquet,
+            synth::Format::Parquet,
+            1,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("write");
+        let size = std::fs::metadata(&parquet).expect("size").len();
+        let gz = dir.join("t.parquet.gz");
+        gzip(&parquet, &gz);
+        let e = open_file(&gz, &CsvOptions::default(), &[], size - 1)
+            .err()
+            .expect("over the cap");
+        assert!(e.to_string().contains(&format!("more than {} bytes", size - 1)), "{e}");
+        assert!(open_file(&gz, &CsvOptions::default(), &[], size).is_ok());
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
