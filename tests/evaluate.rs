@@ -346,12 +346,15 @@ fn a_dataset_file_that_is_not_a_test_split_of_the_scenario_is_refused_by_name() 
     ]);
     assert!(o.status.success());
     std::fs::write(path("junk.parquet"), b"PAR1 not really").unwrap();
+    std::fs::remove_file(path("test.csv.meta.json")).unwrap();
+    std::fs::write(path("book.xlsx"), b"PK\x03\x04\x14\x00\x06\x00 a workbook").unwrap();
     for (file, expected) in [
         (
             "train.parquet",
             "it holds the Train split; evaluation is on the test split only",
         ),
-        ("test.csv", "neither Parquet nor an Arrow IPC file"),
+        ("test.csv", "its metadata sidecar"),
+        ("book.xlsx", "it looks like a ZIP archive (an .xlsx workbook is one); write the data as"),
         (
             "rehab.parquet",
             "the manifest is for scenario \"unemployment-risk\", the dataset is \"rehabilitation-need\"",
