@@ -354,7 +354,10 @@ fn a_dataset_file_that_is_not_a_test_split_of_the_scenario_is_refused_by_name() 
             "it holds the Train split; evaluation is on the test split only",
         ),
         ("test.csv", "its metadata sidecar"),
-        ("book.xlsx", "it looks like a ZIP archive (an .xlsx workbook is one); write the data as"),
+        (
+            "book.xlsx",
+            "it looks like a ZIP archive (an .xlsx workbook is one); write the data as",
+        ),
         (
             "rehab.parquet",
             "the manifest is for scenario \"unemployment-risk\", the dataset is \"rehabilitation-need\"",

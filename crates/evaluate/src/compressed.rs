@@ -154,6 +154,12 @@ pub(crate) fn looks_like(head: &[u8]) -> String {
                 "text".into()
             }
         }
+        // Latin-1 or Windows-1252 text (an older Excel export) has no NUL and few control bytes.
+        None if !head.contains(&0)
+            && head.iter().filter(|&&b| b < 0x20 && !b"\t\r\n".contains(&b)).count() * 100 < head.len() =>
+        {
+            "text that is not UTF-8 (perhaps Latin-1 or Windows-1252; save it as \"CSV UTF-8\")".into()
+        }
         _ => {
             let bytes: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
             format!("binary data of an unknown kind (it starts {})", bytes.join(" "))
@@ -221,5 +227,7 @@ mod tests {
         assert!(looks_like(b"PK\x03\x04rest").contains("xlsx"));
         assert_eq!(looks_like(b"  {\"a\": 1}"), "JSON text");
         assert!(looks_like(&[0, 1, 2, 3]).contains("00 01 02 03"));
+        assert!(looks_like(b"navn;by\nS\xf8ren;K\xf8ge\n").contains("not UTF-8"));
+        assert_eq!(looks_like(b"\xef\xbb\xbfa;b\n"), "text");
     }
 }

@@ -133,9 +133,25 @@ pub(crate) fn detect_delimiter(head: &[u8], complete: bool) -> Result<u8, String
     }
 }
 
+/// The UTF-8 byte order mark Excel's "CSV UTF-8" starts a file with.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// `r` without a leading byte order mark, which would otherwise be part of the first column's
+/// name.
+fn without_bom(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut first = Vec::with_capacity(3);
+    (&mut r).take(3).read_to_end(&mut first)?;
+    if first == BOM {
+        Ok(r)
+    } else {
+        Ok(Box::new(io::Cursor::new(first).chain(r)))
+    }
+}
+
 /// The delimiter to read with: the stated one, or the detected one; refuses a decimal comma
 /// with a comma delimiter, which cannot be told apart.
 pub(crate) fn delimiter(options: &CsvOptions, head: &[u8], complete: bool) -> Result<u8, String> {
+    let head = head.strip_prefix(BOM).unwrap_or(head);
     let d = match options.delimiter {
         Some(d) => d,
         None => detect_delimiter(head, complete)?,
@@ -163,7 +179,7 @@ fn format(delimiter: u8) -> arrow::csv::reader::Format {
 /// The column names of the header line.
 pub(crate) fn header(open: Opener, delimiter: u8) -> Result<Vec<String>, String> {
     let (schema, _) = format(delimiter)
-        .infer_schema(open().map_err(|e| e.to_string())?, Some(0))
+        .infer_schema(open().and_then(without_bom).map_err(|e| e.to_string())?, Some(0))
         .map_err(|e| format!("its header: {e}"))?;
     Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
 }
@@ -176,7 +192,10 @@ const INFER_RECORDS: usize = 10_000;
 /// least with a comma) is a float column.
 pub(crate) fn infer(open: Opener, delimiter: u8, decimal_comma: bool) -> Result<Schema, String> {
     let (inferred, _) = format(delimiter)
-        .infer_schema(open().map_err(|e| e.to_string())?, Some(INFER_RECORDS))
+        .infer_schema(
+            open().and_then(without_bom).map_err(|e| e.to_string())?,
+            Some(INFER_RECORDS),
+        )
         .map_err(|e| format!("inferring its column types: {e}"))?;
     if !decimal_comma {
         return Ok(inferred);
@@ -198,7 +217,7 @@ pub(crate) fn infer(open: Opener, delimiter: u8, decimal_comma: bool) -> Result<
         .with_format(format(delimiter))
         .with_projection(text.clone())
         .with_batch_size(INFER_RECORDS)
-        .build(open().map_err(|e| e.to_string())?)
+        .build(open().and_then(without_bom).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?
         .next()
         .transpose()
@@ -275,7 +294,7 @@ pub(crate) fn read(
         builder = builder.with_projection(p);
     }
     let reader = builder
-        .build(open().map_err(|e| e.to_string())?)
+        .build(open().and_then(without_bom).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     if !decimal_comma || !out_schema.fields().iter().any(|f| is_float(f.data_type())) {
         return Ok((out_schema, Box::new(reader)));
@@ -414,6 +433,10 @@ mod tests {
             .collect();
         assert_eq!(p, [0.1, 1e-5, -2500.0, 0.30000000000000004]);
         assert!(batches[0].column(1).is_null(2));
+        // A byte order mark is not part of the first column's name.
+        let bom = bytes::Bytes::from("\u{feff}a;b\n1;2\n");
+        let open = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(io::Cursor::new(bom.clone()))) };
+        assert_eq!(header(&open, b';').expect("header"), ["a", "b"]);
         let bad = bytes::Bytes::from("p;q\n0,5;1\n0.5;2\n");
         let open = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(io::Cursor::new(bad.clone()))) };
         let schema = Arc::new(Schema::new(vec![
