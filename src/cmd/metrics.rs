@@ -103,8 +103,15 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// Streams the input file's record batches to `f`, in batches of [`BATCH_ROWS`] whatever its
 /// format (told by its magic bytes; gzip or zstd around it is inflated, a compressed Parquet or
 /// Arrow file up to [`evaluate::input::MAX_INFLATED_BYTES`]).
-fn for_each_batch(path: &Path, csv: &CsvOptions, mut f: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
-    let table = evaluate::input::open_table(path, csv, BATCH_ROWS)?;
+/// Only the columns in `keep` are decoded (all of them if one is missing, so the error about it
+/// can list the file's columns).
+fn for_each_batch(
+    path: &Path,
+    csv: &CsvOptions,
+    keep: &[&str],
+    mut f: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let table = evaluate::input::open_table(path, csv, BATCH_ROWS, keep)?;
     for b in table.batches {
         f(&b.with_context(|| format!("reading {}", path.display()))?)?;
     }
@@ -167,7 +174,25 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut acc = Accumulator::new(&names, args.score.is_some(), args.label_true.is_some(), missing);
     let mut rows = 0usize;
-    for_each_batch(&args.input, &args.csv.options(), |batch| {
+    // The columns the report reads; a file's others are not decoded.
+    let mut keep: Vec<&str> = vec![cols.label.as_str()];
+    keep.extend(names.iter().copied());
+    keep.extend(
+        [
+            &cols.label_true,
+            &cols.prediction,
+            &cols.score,
+            &cols.weight,
+            &cols.twin_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str),
+    );
+    if cols.twin_id.is_some() {
+        keep.push(&cols.is_twin);
+    }
+    for_each_batch(&args.input, &args.csv.options(), &keep, |batch| {
         add_record_batch(&mut acc, batch, &cols, rows).with_context(|| format!("in {}", args.input.display()))?;
         rows += batch.num_rows();
         Ok(())

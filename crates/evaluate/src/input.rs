@@ -76,14 +76,28 @@ pub(crate) fn format_of(head: &[u8], codec: Codec) -> Result<Format, String> {
 /// Opens `path` and streams its rows in batches of `batch_rows` (`sandkasse metrics`). A CSV's
 /// column types are inferred from its first records (decimal-comma columns as floats with
 /// `options.decimal_comma`); Parquet and IPC carry theirs.
-pub fn open_table(path: &Path, options: &CsvOptions, batch_rows: usize) -> Result<Table, InputError> {
-    open_table_capped(path, options, batch_rows, MAX_INFLATED_BYTES)
+///
+/// Only the columns named in `keep` are decoded, in file order, if the file has them all: a
+/// report reads a handful of a file's columns, and parsing the others was most of the work.
+/// If one is missing every column is read, so the caller's message about it can list them.
+pub fn open_table(path: &Path, options: &CsvOptions, batch_rows: usize, keep: &[&str]) -> Result<Table, InputError> {
+    open_table_capped(path, options, batch_rows, keep, MAX_INFLATED_BYTES)
+}
+
+/// The indices of `keep` in `schema`, in its order, or `None` (every column) if one is missing.
+fn projection(schema: &arrow::datatypes::Schema, keep: &[&str]) -> Option<Vec<usize>> {
+    keep.iter().all(|k| schema.column_with_name(k).is_some()).then(|| {
+        (0..schema.fields().len())
+            .filter(|&i| keep.contains(&schema.field(i).name().as_str()))
+            .collect()
+    })
 }
 
 pub(crate) fn open_table_capped(
     path: &Path,
     options: &CsvOptions,
     batch_rows: usize,
+    keep: &[&str],
     cap: u64,
 ) -> Result<Table, InputError> {
     let err = |message: String| InputError {
@@ -100,19 +114,19 @@ pub(crate) fn open_table_capped(
     let batch_rows = batch_rows.max(1);
     match format_of(&head, codec).map_err(err)? {
         Format::Parquet => match codec {
-            Codec::Plain => parquet(File::open(path).map_err(io_err)?, batch_rows),
+            Codec::Plain => parquet(File::open(path).map_err(io_err)?, batch_rows, keep),
             _ => {
                 let bytes = compressed::inflate_capped(io::Cursor::new(head).chain(stream), cap).map_err(err)?;
-                parquet(bytes::Bytes::from(bytes), batch_rows)
+                parquet(bytes::Bytes::from(bytes), batch_rows, keep)
             }
         }
         .map_err(err),
         Format::Ipc => {
             let (schema, batches): (SchemaRef, Batches) = match codec {
-                Codec::Plain => ipc(File::open(path).map_err(io_err)?, batch_rows),
+                Codec::Plain => ipc(File::open(path).map_err(io_err)?, batch_rows, keep),
                 _ => {
                     let bytes = compressed::inflate_capped(io::Cursor::new(head).chain(stream), cap).map_err(err)?;
-                    ipc(io::Cursor::new(bytes), batch_rows)
+                    ipc(io::Cursor::new(bytes), batch_rows, keep)
                 }
             }
             .map_err(err)?;
@@ -122,20 +136,36 @@ pub(crate) fn open_table_capped(
             drop(stream);
             let delimiter = csv::delimiter(options, &head, complete).map_err(err)?;
             let schema = Arc::new(csv::infer(&open, delimiter, options.decimal_comma).map_err(err)?);
-            let (schema, batches) =
-                csv::read(&open, &schema, None, delimiter, options.decimal_comma, batch_rows).map_err(err)?;
+            let (schema, batches) = csv::read(
+                &open,
+                &schema,
+                projection(&schema, keep),
+                delimiter,
+                options.decimal_comma,
+                batch_rows,
+            )
+            .map_err(err)?;
             Ok(Table { schema, batches })
         }
     }
 }
 
 /// A Parquet file's batches of `batch_rows`.
-fn parquet<T: parquet::file::reader::ChunkReader + 'static>(data: T, batch_rows: usize) -> Result<Table, String> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?
-        .with_batch_size(batch_rows)
-        .build()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+fn parquet<T: parquet::file::reader::ChunkReader + 'static>(
+    data: T,
+    batch_rows: usize,
+    keep: &[&str],
+) -> Result<Table, String> {
+    let unreadable = |e| format!("not a readable Parquet file: {e}");
+    let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
+        .map_err(unreadable)?
+        .with_batch_size(batch_rows);
+    if let Some(p) = projection(builder.schema(), keep) {
+        // A flat schema: the arrow field at index i is the Parquet root column i.
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), p);
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(unreadable)?;
     Ok(Table {
         schema: arrow::array::RecordBatchReader::schema(&reader),
         batches: Box::new(reader),
@@ -143,9 +173,17 @@ fn parquet<T: parquet::file::reader::ChunkReader + 'static>(data: T, batch_rows:
 }
 
 /// An IPC file's batches regrouped into `batch_rows` whatever chunks it was written in.
-fn ipc<R: Read + io::Seek + Send + 'static>(data: R, batch_rows: usize) -> Result<(SchemaRef, Batches), String> {
-    let reader = arrow::ipc::reader::FileReader::try_new(data, None)
-        .map_err(|e| format!("not a readable Arrow IPC file: {e}"))?;
+fn ipc<R: Read + io::Seek + Send + 'static>(
+    mut data: R,
+    batch_rows: usize,
+    keep: &[&str],
+) -> Result<(SchemaRef, Batches), String> {
+    let unreadable = |e| format!("not a readable Arrow IPC file: {e}");
+    let full = arrow::ipc::reader::FileReader::try_new(&mut data, None)
+        .map_err(unreadable)?
+        .schema();
+    data.seek(io::SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    let reader = arrow::ipc::reader::FileReader::try_new(data, projection(&full, keep)).map_err(unreadable)?;
     let schema = reader.schema();
     Ok((
         schema.clone(),
@@ -180,12 +218,12 @@ mod tests {
         e.finish().expect("gzip");
         let options = CsvOptions::default();
         let small = bytes.len() as u64 - 1;
-        let e = open_table_capped(&gz, &options, 1000, small)
+        let e = open_table_capped(&gz, &options, 1000, &[], small)
             .err()
             .expect("over the cap");
         assert!(e.to_string().contains(&format!("more than {small} bytes")), "{e}");
         assert!(e.to_string().starts_with(&gz.display().to_string()), "{e}");
-        let table = open_table_capped(&gz, &options, 1000, bytes.len() as u64).expect("at the cap");
+        let table = open_table_capped(&gz, &options, 1000, &[], bytes.len() as u64).expect("at the cap");
         let rows: usize = table.batches.map(|b| b.expect("batch").num_rows()).sum();
         assert_eq!(rows, 100_000);
         std::fs::remove_dir_all(&dir).expect("clean up");
@@ -196,7 +234,7 @@ mod tests {
         let dir = tempfile_dir("unreadable");
         let xlsx = dir.join("data.xlsx");
         std::fs::write(&xlsx, b"PK\x03\x04\x14\x00\x06\x00rest of a workbook").expect("write");
-        let e = open_table(&xlsx, &CsvOptions::default(), 10)
+        let e = open_table(&xlsx, &CsvOptions::default(), 10, &[])
             .err()
             .expect("refused")
             .to_string();
@@ -208,7 +246,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(File::create(&gz).expect("create"), flate2::Compression::fast());
         enc.write_all(b"[{\"a\": 1}]").expect("gzip");
         enc.finish().expect("gzip");
-        let e = open_table(&gz, &CsvOptions::default(), 10)
+        let e = open_table(&gz, &CsvOptions::default(), 10, &[])
             .err()
             .expect("refused")
             .to_string();
