@@ -346,12 +346,18 @@ fn a_dataset_file_that_is_not_a_test_split_of_the_scenario_is_refused_by_name() 
     ]);
     assert!(o.status.success());
     std::fs::write(path("junk.parquet"), b"PAR1 not really").unwrap();
+    std::fs::remove_file(path("test.csv.meta.json")).unwrap();
+    std::fs::write(path("book.xlsx"), b"PK\x03\x04\x14\x00\x06\x00 a workbook").unwrap();
     for (file, expected) in [
         (
             "train.parquet",
             "it holds the Train split; evaluation is on the test split only",
         ),
-        ("test.csv", "neither Parquet nor an Arrow IPC file"),
+        ("test.csv", "its metadata sidecar"),
+        (
+            "book.xlsx",
+            "it looks like a ZIP archive (an .xlsx workbook is one); write the data as",
+        ),
         (
             "rehab.parquet",
             "the manifest is for scenario \"unemployment-risk\", the dataset is \"rehabilitation-need\"",
@@ -633,4 +639,131 @@ fn parquet_with_every_codec_and_compressed_feather_report_the_same() {
         );
         assert_eq!(metrics(&file), want_metrics, "{file}: metrics");
     }
+}
+
+/// The same split as CSV (the generator's, pandas' with `,`, and pandas' with `;` and decimal
+/// commas), as gzip- or zstd-compressed CSV, and as gzip- or zstd-compressed Parquet gives
+/// `evaluate --dataset` and `metrics` the same reports as the Parquet file; only the dataset's
+/// hash (of the file as given) differs.
+#[test]
+fn csv_with_either_delimiter_and_compressed_files_report_as_parquet_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    generate(&["--split", "test", "--out", &path("base.parquet")]);
+    generate(&["--split", "test", "--format", "csv", "--out", &path("gen.csv")]);
+    let script = "import sys, shutil, pyarrow as pa, pyarrow.parquet as pq\n\
+        d = sys.argv[1]\n\
+        df = pq.read_table(f'{d}/base.parquet').to_pandas()\n\
+        df.to_csv(f'{d}/comma.csv', index=False)\n\
+        df.to_csv(f'{d}/semicolon.csv', sep=';', decimal=',', index=False)\n\
+        for name in ['comma.csv', 'semicolon.csv']:\n\
+        \x20   shutil.copy(f'{d}/gen.csv.meta.json', f'{d}/{name}.meta.json')\n\
+        for name, codec, ext in [('gen.csv', 'gzip', 'gz'), ('semicolon.csv', 'zstd', 'zst'),\n\
+        \x20                       ('base.parquet', 'gzip', 'gz'), ('base.parquet', 'zstd', 'zst')]:\n\
+        \x20   with open(f'{d}/{name}', 'rb') as src, pa.CompressedOutputStream(f'{d}/{name}.{ext}', codec) as out:\n\
+        \x20       out.write(src.read())\n";
+    let venv_python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let o = Command::new(&venv_python)
+        .args(["-c", script, dir.path().to_str().unwrap()])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run scripts/test.sh, which installs pandas",
+                venv_python.display()
+            )
+        });
+    assert!(o.status.success(), "pandas: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read_to_string(path("semicolon.csv")).unwrap().contains(";0,"),
+        "pandas wrote no decimal comma"
+    );
+    let metrics = |file: &str, flags: &[&str]| {
+        let out = dir.path().join(format!("{file}.metrics.json"));
+        let mut args = vec![
+            "metrics",
+            "--input",
+            &path(file),
+            "--label",
+            "outcome_true",
+            "--prediction",
+            "outcome_recorded",
+            "--score",
+            "p_true",
+            "--group",
+            "origin",
+            "--bootstrap",
+            "50",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        args.extend(flags.iter().map(|f| (*f).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = sandkasse(&args);
+        assert!(o.status.success(), "{file}: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let want_run = evaluate(&["--dataset", &path("base.parquet")], &dir.path().join("base.json")).unwrap();
+    let want_metrics = metrics("base.parquet", &[]);
+    let files: [(&str, &[&str]); 8] = [
+        ("gen.csv", &[]),
+        ("gen.csv.gz", &[]),
+        ("comma.csv", &["--csv-delimiter", ","]),
+        ("semicolon.csv", &["--decimal-comma"]),
+        ("semicolon.csv.zst", &["--decimal-comma", "--csv-delimiter", ";"]),
+        ("base.parquet.gz", &[]),
+        ("base.parquet.zst", &[]),
+        ("comma.csv", &[]),
+    ];
+    for (file, flags) in files {
+        let mut args = vec!["--dataset", &*path(file)]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        args.extend(flags.iter().map(|f| (*f).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = evaluate(&args, &dir.path().join("run.json")).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(run["report"], want_run["report"], "{file}: evaluate");
+        assert_eq!(
+            run["provenance"]["dataset"], want_run["provenance"]["dataset"],
+            "{file}"
+        );
+        assert_ne!(
+            run["provenance"]["dataset_sha256"], want_run["provenance"]["dataset_sha256"],
+            "{file}: the hash is of the file as given"
+        );
+        assert_eq!(metrics(file, flags), want_metrics, "{file}: metrics");
+    }
+    // Decimal commas read without --decimal-comma are text, which is no score.
+    let o = sandkasse(&[
+        "metrics",
+        "--input",
+        &path("semicolon.csv"),
+        "--label",
+        "outcome_true",
+        "--score",
+        "p_true",
+        "--group",
+        "origin",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("\"p_true\" has type Utf8"), "{e}");
+    // A comma delimiter and a decimal comma cannot be told apart.
+    let e = match evaluate(
+        &["--dataset", &path("comma.csv"), "--decimal-comma"],
+        &dir.path().join("x.json"),
+    ) {
+        Ok(_) => panic!("comma.csv with --decimal-comma was read"),
+        Err(e) => e,
+    };
+    assert!(e.contains("--decimal-comma needs a delimiter other than"), "{e}");
+    // A CSV without its sidecar has no types to be evaluated with.
+    std::fs::remove_file(path("comma.csv.meta.json")).unwrap();
+    let e = match evaluate(&["--dataset", &path("comma.csv")], &dir.path().join("x.json")) {
+        Ok(_) => panic!("comma.csv without its sidecar was read"),
+        Err(e) => e,
+    };
+    assert!(e.contains("comma.csv.meta.json") && e.contains("is missing"), "{e}");
 }

@@ -22,10 +22,13 @@ pub struct Args {
     /// Scenario of the synthetic test data to generate (must be the manifest's).
     #[arg(long, required_unless_present = "dataset")]
     scenario: Option<String>,
-    /// Evaluate on this test split (Parquet or Arrow, written by `sandkasse generate --split
-    /// test`) instead of generating one; its scenario, bias and twins come from the file.
+    /// Evaluate on this test split (Parquet, Arrow or CSV with its .meta.json sidecar, as
+    /// written by `sandkasse generate --split test`, optionally gzip- or zstd-compressed)
+    /// instead of generating one; its scenario, bias and twins come from the file.
     #[arg(long, conflicts_with_all = ["scenario", "rows", "bias", "counterfactual"])]
     dataset: Option<PathBuf>,
+    #[command(flatten)]
+    csv: super::metrics::CsvArgs,
     /// Citizens in the test split.
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
@@ -123,6 +126,7 @@ pub fn run(args: Args) -> Result<()> {
         req.groups = args.groups.clone();
     }
     req.criteria = criteria;
+    req.csv = args.csv.options();
     req.fairness.bootstrap = args.bootstrap;
     req.fairness.min_group_size = args.min_group_size;
     req.bootstrap_seed = args.seed;

@@ -1,16 +1,20 @@
-//! `sandkasse metrics`: accuracy and fairness of decisions in a Parquet, CSV or Arrow file.
+//! `sandkasse metrics`: accuracy and fairness of decisions in a Parquet, Arrow IPC (Feather) or
+//! CSV file, each possibly gzip- or zstd-compressed.
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
+use evaluate::CsvOptions;
 use fairness::{Accumulator, Columns, Config, MissingGroups, Report, add_record_batch};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file: .parquet, .csv or .arrow.
+    /// Input file: Parquet, Arrow IPC (Feather) or CSV, optionally gzip- or zstd-compressed
+    /// (.gz, .zst); the format is told from the file's first bytes.
     #[arg(long)]
     input: PathBuf,
+    #[command(flatten)]
+    csv: CsvArgs,
     /// The label the decisions are judged against (0/1).
     #[arg(long)]
     label: String,
@@ -70,48 +74,46 @@ pub struct Args {
     format: String,
 }
 
+/// How a CSV input is read; shared by `metrics` and `evaluate --dataset`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CsvArgs {
+    /// Field delimiter of a CSV input: , ; \t or | [default: detected from the header and the
+    /// lines after it].
+    #[arg(long, value_name = "C", value_parser = evaluate::parse_delimiter)]
+    csv_delimiter: Option<u8>,
+    /// A CSV input writes numbers with a decimal comma (0,731), as pandas' `to_csv(sep=';',
+    /// decimal=',')` and Excel in Danish do; needs a delimiter other than `,`.
+    #[arg(long)]
+    decimal_comma: bool,
+}
+
+impl CsvArgs {
+    pub fn options(&self) -> CsvOptions {
+        CsvOptions {
+            delimiter: self.csv_delimiter,
+            decimal_comma: self.decimal_comma,
+        }
+    }
+}
+
 /// Rows per batch read, whatever chunks the file holds: the accumulator's floating-point sums
 /// depend on how rows are grouped, so every format gives the same batches and the same report.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// Streams the input file's record batches to `f`.
-fn for_each_batch(path: &Path, mut f: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
-    let open = || File::open(path).with_context(|| format!("opening {}", path.display()));
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => {
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open()?)
-                .with_context(|| format!("{} is not a readable Parquet file", path.display()))?
-                .with_batch_size(BATCH_ROWS)
-                .build()?;
-            for b in reader {
-                f(&b?)?;
-            }
-        }
-        Some("arrow" | "ipc" | "feather") => {
-            let reader = arrow::ipc::reader::FileReader::try_new(open()?, None)
-                .with_context(|| format!("{} is not a readable Arrow IPC file", path.display()))?;
-            let schema = reader.schema();
-            for b in fairness::Rebatched::new(reader, schema, BATCH_ROWS) {
-                f(&b?)?;
-            }
-        }
-        Some("csv") => {
-            let (schema, _) = arrow::csv::reader::Format::default()
-                .with_header(true)
-                .infer_schema(open()?, Some(10_000))
-                .with_context(|| format!("reading the header of {}", path.display()))?;
-            let reader = arrow::csv::ReaderBuilder::new(std::sync::Arc::new(schema))
-                .with_header(true)
-                .with_batch_size(BATCH_ROWS)
-                .build(open()?)?;
-            for b in reader {
-                f(&b.with_context(|| format!("parsing {}", path.display()))?)?;
-            }
-        }
-        _ => bail!(
-            "cannot tell the format of {}: use .parquet, .csv or .arrow",
-            path.display()
-        ),
+/// Streams the input file's record batches to `f`, in batches of [`BATCH_ROWS`] whatever its
+/// format (told by its magic bytes; gzip or zstd around it is inflated, a compressed Parquet or
+/// Arrow file up to [`evaluate::input::MAX_INFLATED_BYTES`]).
+/// Only the columns in `keep` are decoded (all of them if one is missing, so the error about it
+/// can list the file's columns).
+fn for_each_batch(
+    path: &Path,
+    csv: &CsvOptions,
+    keep: &[&str],
+    mut f: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let table = evaluate::input::open_table(path, csv, BATCH_ROWS, keep)?;
+    for b in table.batches {
+        f(&b.with_context(|| format!("reading {}", path.display()))?)?;
     }
     Ok(())
 }
@@ -172,7 +174,25 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut acc = Accumulator::new(&names, args.score.is_some(), args.label_true.is_some(), missing);
     let mut rows = 0usize;
-    for_each_batch(&args.input, |batch| {
+    // The columns the report reads; a file's others are not decoded.
+    let mut keep: Vec<&str> = vec![cols.label.as_str()];
+    keep.extend(names.iter().copied());
+    keep.extend(
+        [
+            &cols.label_true,
+            &cols.prediction,
+            &cols.score,
+            &cols.weight,
+            &cols.twin_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str),
+    );
+    if cols.twin_id.is_some() {
+        keep.push(&cols.is_twin);
+    }
+    for_each_batch(&args.input, &args.csv.options(), &keep, |batch| {
         add_record_batch(&mut acc, batch, &cols, rows).with_context(|| format!("in {}", args.input.display()))?;
         rows += batch.num_rows();
         Ok(())

@@ -9,13 +9,17 @@
 #![deny(missing_docs)]
 
 mod age;
+mod compressed;
+mod csv;
 mod fit;
+pub mod input;
 mod judge;
 mod prepare;
 mod record;
 mod score;
 mod source;
 
+pub use csv::{CsvOptions, parse_delimiter};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
@@ -43,6 +47,8 @@ pub struct Request {
     pub manifest_name: String,
     /// The rows: generated from a spec, or read from a file `sandkasse generate` wrote.
     pub dataset: Dataset,
+    /// How a CSV dataset file is read (delimiter, decimal mark); unused for other datasets.
+    pub csv: CsvOptions,
     /// Group attributes of the report; an `age_band` column is derived from `age`.
     pub groups: Vec<String>,
     /// Acceptance criteria fixed before the run and judged against its report; empty: none.
@@ -84,6 +90,7 @@ impl Request {
             model,
             manifest,
             dataset,
+            csv: CsvOptions::default(),
             groups: DEFAULT_GROUPS.iter().map(|g| (*g).to_owned()).collect(),
             criteria: Vec::new(),
             fairness: Config::default(),
@@ -220,7 +227,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         let keep = read_columns(req, &manifest);
         let opening = s.spawn(move || {
             let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
-            source::Source::open(&req.dataset, &keep)
+            source::Source::open(&req.dataset, &req.csv, &keep)
         });
         let t_load = Instant::now();
         let pool = Pool::new(&req.worker, req.workers, model_bytes, manifest);

@@ -1,19 +1,25 @@
 //! Where a run's rows come from: generated on the fly from a spec, or read from a dataset file
-//! that `sandkasse generate` wrote (Parquet or Arrow IPC, recognised by their magic bytes).
+//! that `sandkasse generate` wrote (Parquet, Arrow IPC or CSV, possibly gzip- or
+//! zstd-compressed afterwards, recognised by their magic bytes).
 //!
 //! A file is read into memory once, hashed, and parsed from those same bytes, so the hash in
 //! the record is of exactly the rows that were scored, even if the file changes meanwhile.
-//! Its spec comes from the `sandkasse.spec` metadata the generator writes; the file must hold
-//! the `test` split, and its columns must have the generator's names and types.
+//! Its spec comes from the `sandkasse.spec` metadata the generator writes (for a CSV, in its
+//! `.meta.json` sidecar); the file must hold the `test` split, and its columns must have the
+//! generator's names and types (a CSV is parsed with them).
 
 use crate::EvaluateError;
+use crate::compressed::{self, Codec};
+use crate::csv::{self, CsvOptions};
+use crate::input::{self, Format};
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use synth::{DatasetSpec, Generator, Split, meta};
 
 /// The rows to evaluate on.
@@ -55,7 +61,7 @@ impl Source {
     /// decoded: a test split carries names, CPR numbers and birth dates no run reads, and
     /// decoding them was a tenth of a 1M-row run's work. Generated rows come whole (the
     /// generator draws every column anyway).
-    pub fn open(dataset: &Dataset, keep: &[&str]) -> Result<Self, EvaluateError> {
+    pub fn open(dataset: &Dataset, csv: &CsvOptions, keep: &[&str]) -> Result<Self, EvaluateError> {
         match dataset {
             Dataset::Generate(spec) => {
                 let generator = Generator::new((**spec).clone()).map_err(|e| EvaluateError::Dataset(e.to_string()))?;
@@ -69,7 +75,7 @@ impl Source {
                     next: AtomicU64::new(0),
                 })
             }
-            Dataset::File(path) => open_file(path, keep),
+            Dataset::File(path) => open_file(path, csv, keep, MAX_DATASET_FILE_BYTES),
         }
     }
 
@@ -113,7 +119,7 @@ impl Source {
     }
 }
 
-fn open_file(path: &Path, keep: &[&str]) -> Result<Source, EvaluateError> {
+fn open_file(path: &Path, options: &CsvOptions, keep: &[&str], cap: u64) -> Result<Source, EvaluateError> {
     let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
     let read_err = |e: std::io::Error| EvaluateError::Read {
         file: path.display().to_string(),
@@ -124,16 +130,31 @@ fn open_file(path: &Path, keep: &[&str]) -> Result<Source, EvaluateError> {
         return Err(err(format!("{size} bytes, over the limit of {MAX_DATASET_FILE_BYTES}")));
     }
     let bytes = bytes::Bytes::from(std::fs::read(path).map_err(read_err)?);
+    // The hash is of the file as given (compressed bytes for a compressed file).
     let sha256 = crate::hex(&Sha256::digest(&bytes));
+    let codec = compressed::check_name(path, &bytes[..bytes.len().min(8)]).map_err(err)?;
+    let raw = bytes.clone();
+    let open = move || codec.decoder(std::io::Cursor::new(raw.clone()));
+    let mut stream = open().map_err(|e| err(e.to_string()))?;
+    let head = compressed::read_head(&mut stream, csv::HEAD_BYTES).map_err(|e| err(format!("reading it: {e}")))?;
+    let complete = head.len() < csv::HEAD_BYTES;
+    let format = input::format_of(&head, codec).map_err(err)?;
+    // Parquet and IPC need random access: a compressed one is inflated, up to the cap.
+    let data = match (format, codec) {
+        (_, Codec::Plain) | (Format::Csv, _) => bytes,
+        _ => bytes::Bytes::from(
+            compressed::inflate_capped(std::io::Cursor::new(head.clone()).chain(stream), cap).map_err(err)?,
+        ),
+    };
     // Indices of the kept columns in a schema, in its order.
     let kept = |schema: &SchemaRef| -> Vec<usize> {
         (0..schema.fields().len())
             .filter(|&i| keep.contains(&schema.field(i).name().as_str()))
             .collect()
     };
-    let (spec, schema, batch_schema, batches): (DatasetSpec, SchemaRef, SchemaRef, Batches) =
-        if bytes.starts_with(b"PAR1") {
-            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+    let (spec, schema, batch_schema, batches): (DatasetSpec, SchemaRef, SchemaRef, Batches) = match format {
+        Format::Parquet => {
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
                 .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
             let kv = builder
                 .metadata()
@@ -153,12 +174,13 @@ fn open_file(path: &Path, keep: &[&str]) -> Result<Source, EvaluateError> {
                 .map_err(|e| err(e.to_string()))?;
             let batch_schema = arrow::array::RecordBatchReader::schema(&reader);
             (spec, schema, batch_schema, Box::new(reader))
-        } else if bytes.starts_with(b"ARROW1") {
-            let schema = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes.clone()), None)
+        }
+        Format::Ipc => {
+            let schema = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(data.clone()), None)
                 .map_err(|e| err(format!("not a readable Arrow IPC file: {e}")))?
                 .schema();
             let spec = parse_spec(path, schema.metadata().get(meta::SPEC).map(String::as_str))?;
-            let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), Some(kept(&schema)))
+            let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(data), Some(kept(&schema)))
                 .map_err(|e| err(format!("not a readable Arrow IPC file: {e}")))?;
             let batch_schema = reader.schema();
             // Regrouped into the spec's batches whatever chunks the file was written in (pyarrow's
@@ -166,12 +188,90 @@ fn open_file(path: &Path, keep: &[&str]) -> Result<Source, EvaluateError> {
             // do. Parquet's reader already yields batches of the size asked for.
             let batches = fairness::Rebatched::new(reader, batch_schema.clone(), spec.batch_rows);
             (spec, schema, batch_schema, Box::new(batches))
-        } else {
-            return Err(err(
-                "neither Parquet nor an Arrow IPC file (CSV loses the column types; write Parquet or Arrow)".into(),
-            ));
-        };
+        }
+        Format::Csv => {
+            let spec = sidecar_spec(path)?;
+            let delimiter = csv::delimiter(options, &head, complete).map_err(err)?;
+            let schema = csv_schema(path, &spec, &open, delimiter)?;
+            let (batch_schema, batches) = csv::read(
+                &open,
+                &schema,
+                Some(kept(&schema)),
+                delimiter,
+                options.decimal_comma,
+                spec.batch_rows,
+            )
+            .map_err(err)?;
+            (spec, schema, batch_schema, batches)
+        }
+    };
     finish(path, spec, schema, batch_schema, batches, sha256)
+}
+
+/// The largest CSV sidecar read (the spec and the data dictionary are a few tens of KB).
+const MAX_SIDECAR_BYTES: u64 = 16 << 20;
+
+/// The spec of a CSV dataset, from the `<file>.meta.json` sidecar `sandkasse generate --format
+/// csv` writes beside it: a CSV carries no types or metadata of its own. For a compressed
+/// `x.csv.gz` either `x.csv.gz.meta.json` or (the generator's, kept when the CSV was compressed
+/// afterwards) `x.csv.meta.json`.
+fn sidecar_spec(path: &Path) -> Result<DatasetSpec, EvaluateError> {
+    let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
+    let with_suffix = |p: &Path| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".meta.json");
+        PathBuf::from(s)
+    };
+    let mut candidates = vec![with_suffix(path)];
+    if Codec::of_name(path) != Codec::Plain {
+        candidates.push(with_suffix(&path.with_extension("")));
+    }
+    let Some(sidecar) = candidates.iter().find(|p| p.is_file()) else {
+        let names: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(err(format!(
+            "a CSV carries no column types, and its metadata sidecar ({}) is missing; `sandkasse              generate --split test --format csv --out FILE.csv` writes FILE.csv.meta.json beside              it: keep the two together, or write the split as Parquet or Arrow, which carry their              types",
+            names.join(" or ")
+        )));
+    };
+    let sidecar_err =
+        |m: String| EvaluateError::Dataset(format!("{}: its sidecar {}: {m}", path.display(), sidecar.display()));
+    let size = std::fs::metadata(sidecar)
+        .map_err(|e| sidecar_err(e.to_string()))?
+        .len();
+    if size > MAX_SIDECAR_BYTES {
+        return Err(sidecar_err(format!(
+            "{size} bytes, over the limit of {MAX_SIDECAR_BYTES}"
+        )));
+    }
+    let text = std::fs::read_to_string(sidecar).map_err(|e| sidecar_err(e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| sidecar_err(format!("not JSON: {e}")))?;
+    match json.get(meta::SPEC) {
+        Some(serde_json::Value::String(s)) => serde_json::from_str(s),
+        Some(v) => serde_json::from_value(v.clone()),
+        None => return Err(sidecar_err(format!("no `{}` key", meta::SPEC))),
+    }
+    .map_err(|e| sidecar_err(format!("its `{}`: {e}", meta::SPEC)))
+}
+
+/// The schema to read a CSV dataset with: its header's columns in its order, each with the
+/// type the generator gives it (a column the generator does not make is text). A header that
+/// names a column twice is refused; missing columns are refused by [`finish`].
+fn csv_schema(path: &Path, spec: &DatasetSpec, open: csv::Opener, delimiter: u8) -> Result<SchemaRef, EvaluateError> {
+    let err = |m: String| EvaluateError::Dataset(format!("{}: {m}", path.display()));
+    let generator = Generator::new(spec.clone()).map_err(|e| err(format!("its spec: {e}")))?;
+    let want = generator.schema();
+    let names = csv::header(open, delimiter).map_err(err)?;
+    let mut fields = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(err(format!("its header names column {name:?} twice")));
+        }
+        fields.push(match want.field_with_name(name) {
+            Ok(f) => f.clone(),
+            Err(_) => Field::new(name, DataType::Utf8, true),
+        });
+    }
+    Ok(Arc::new(Schema::new_with_metadata(fields, want.metadata().clone())))
 }
 
 fn parse_spec(path: &Path, json: Option<&str>) -> Result<DatasetSpec, EvaluateError> {
@@ -268,8 +368,24 @@ mod tests {
     use arrow::array::Array;
     use std::sync::atomic::AtomicBool;
 
+    fn gzip(path: &Path, to: &Path) {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&std::fs::read(path).expect("read")).expect("gzip");
+        std::fs::write(to, e.finish().expect("gzip")).expect("write");
+    }
+
+    /// The columns' values, dictionaries as their strings (a CSV's dictionaries are its own).
+    fn values(c: &arrow::array::ArrayRef) -> arrow::array::ArrayData {
+        match c.data_type() {
+            DataType::Dictionary(..) => arrow::compute::cast(c, &DataType::Utf8).expect("cast").to_data(),
+            _ => c.to_data(),
+        }
+    }
+
     /// A file is decoded only in the columns a run reads (in file order), its whole schema is
-    /// still what is checked, and the rows read are the generator's.
+    /// still what is checked, and the rows read are the generator's: from Parquet, Arrow and
+    /// CSV (with its sidecar), and from each gzip-compressed.
     #[test]
     fn a_file_is_read_in_the_kept_columns_only() {
         let mut spec = DatasetSpec::new("unemployment-risk", 3_000, 7).expect("spec");
@@ -277,13 +393,25 @@ mod tests {
         spec.batch_rows = 1_000;
         let generator = Generator::new(spec).expect("generator");
         let dir = std::env::temp_dir().join(format!("sandkasse-source-{}", std::process::id()));
-        let keep = ["outcome_recorded", "age", "sex", "not_a_column"];
-        for (name, format) in [("t.parquet", synth::Format::Parquet), ("t.arrow", synth::Format::Arrow)] {
+        let keep = ["outcome_recorded", "age", "sex", "p_true", "not_a_column"];
+        let mut files = Vec::new();
+        for (name, format) in [
+            ("t.parquet", synth::Format::Parquet),
+            ("t.arrow", synth::Format::Arrow),
+            ("t.csv", synth::Format::Csv),
+        ] {
             let path = dir.join(name);
             synth::write_dataset(&generator, &path, format, 1, &|_| {}, &AtomicBool::new(false)).expect("write");
-            let source = Source::open(&Dataset::File(path.clone()), &keep).expect("open");
+            let gz = dir.join(format!("{name}.gz"));
+            gzip(&path, &gz);
+            files.push(path);
+            files.push(gz);
+        }
+        for path in &files {
+            let name = path.display();
+            let source = Source::open(&Dataset::File(path.clone()), &CsvOptions::default(), &keep).expect("open");
             let names: Vec<&str> = source.batch_schema.fields().iter().map(|f| f.name().as_str()).collect();
-            assert_eq!(names, ["sex", "age", "outcome_recorded"], "{name}");
+            assert_eq!(names, ["sex", "age", "p_true", "outcome_recorded"], "{name}");
             assert_eq!(
                 source.schema.fields().len(),
                 generator.schema().fields().len(),
@@ -294,16 +422,61 @@ mod tests {
                 let (index, batch) = next.expect("batch");
                 assert_eq!(index, b);
                 let want = generator.batch(b);
-                assert_eq!(batch.num_columns(), 3, "{name}");
+                assert_eq!(batch.num_columns(), 4, "{name}");
                 for column in names.iter() {
-                    let got = batch.column_by_name(column).expect("kept").to_data();
-                    let want = want.column_by_name(column).expect("generated").to_data();
+                    let got = values(batch.column_by_name(column).expect("kept"));
+                    let want = values(want.column_by_name(column).expect("generated"));
                     assert_eq!(got, want, "{name}: {column} of batch {b}");
                 }
                 b += 1;
             }
             assert_eq!(b, generator.num_batches(), "{name}");
         }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// A CSV without its sidecar is refused saying what is missing and how to make it; a
+    /// compressed Parquet file that inflates past the cap is refused before it is read.
+    #[test]
+    fn a_csv_without_its_sidecar_and_a_compressed_file_over_the_cap_are_refused() {
+        let mut spec = DatasetSpec::new("unemployment-risk", 500, 7).expect("spec");
+        spec.split = Split::Test;
+        let generator = Generator::new(spec).expect("generator");
+        let dir = std::env::temp_dir().join(format!("sandkasse-source-refused-{}", std::process::id()));
+        let csv = dir.join("t.csv");
+        synth::write_dataset(
+            &generator,
+            &csv,
+            synth::Format::Csv,
+            1,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("write");
+        std::fs::remove_file(dir.join("t.csv.meta.json")).expect("remove the sidecar");
+        let e = Source::open(&Dataset::File(csv), &CsvOptions::default(), &[])
+            .err()
+            .expect("refused");
+        let e = e.to_string();
+        assert!(e.contains("t.csv.meta.json") && e.contains("--format csv"), "{e}");
+        let parquet = dir.join("t.parquet");
+        synth::write_dataset(
+            &generator,
+            &parquet,
+            synth::Format::Parquet,
+            1,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("write");
+        let size = std::fs::metadata(&parquet).expect("size").len();
+        let gz = dir.join("t.parquet.gz");
+        gzip(&parquet, &gz);
+        let e = open_file(&gz, &CsvOptions::default(), &[], size - 1)
+            .err()
+            .expect("over the cap");
+        assert!(e.to_string().contains(&format!("more than {} bytes", size - 1)), "{e}");
+        assert!(open_file(&gz, &CsvOptions::default(), &[], size).is_ok());
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
