@@ -135,6 +135,9 @@ fn client_loop(n: usize, client: Client, shared: Arc<Shared>, deadline: Instant)
     let case = shared.cases[slot].clone();
     let mut samples = Vec::new();
     let mut failures = Vec::new();
+    let dir = service::models_dir();
+    let model_bytes = std::fs::read(dir.join(format!("{MODEL}.onnx"))).unwrap();
+    let manifest = std::fs::read_to_string(dir.join(format!("{MODEL}.toml"))).unwrap();
     // Clients start at different points of the mix so that writes are spread out.
     let mut step = n;
     while Instant::now() < deadline {
@@ -149,7 +152,13 @@ fn client_loop(n: usize, client: Client, shared: Arc<Shared>, deadline: Instant)
         let (path, send): (String, Box<dyn FnOnce() -> Resp + '_>) = match op {
             Op::Upload => (
                 format!("/api/v1/cases/{case}/models"),
-                Box::new(|| client.upload_files(&case, MODEL)),
+                // Each upload a new version: a name and version are a vendor's once per case.
+                Box::new({
+                    let manifest =
+                        manifest.replace("version = \"1.0.0\"", &format!("version = \"1.0.0-load.{n}.{step}\""));
+                    let (client, case, model_bytes) = (&client, &case, &model_bytes);
+                    move || client.upload(case, model_bytes, manifest.as_bytes())
+                }),
             ),
             Op::StartRun => {
                 let model = model.expect("the setup uploaded a model for every case");

@@ -776,22 +776,25 @@ macro_rules! sql_backend {
                 manifest_sha256,
                 inspection,
             } = new;
-            // A name and version identify a model to people (reports, criteria, comparisons):
-            // a second upload under both is refused, not stored beside the first. Audited
-            // writes hold the audit lock, so two uploads cannot both pass this check.
+            // A name and version identify a vendor's model to people (reports, criteria,
+            // comparisons): a second upload under both is refused, not stored beside the
+            // first. Per vendor organisation: vendors in one case do not see each other's
+            // models, and a refusal must not tell one what another uploaded. Audited writes
+            // hold the audit lock, so two uploads cannot both pass this check.
             let taken = q(concat!(
                 "SELECT ",
                 model_cols!(),
-                " FROM models WHERE case_id = $1 AND name = $2 AND version = $3"
+                " FROM models WHERE case_id = $1 AND org_id = $2 AND name = $3 AND version = $4"
             ))
             .bind(case_id.as_str())
+            .bind(org_id.as_str())
             .bind(&name)
             .bind(&version)
             .fetch_optional(&mut *c)
             .await?;
             if let Some(existing) = taken.as_ref().map(rows::model).transpose()? {
                 return Err(StoreError::Conflict(format!(
-                    "model {name:?} version {version:?} is already in this case (id {}, uploaded {}); upload it under a new version",
+                    "model {name:?} version {version:?} is already in this case from your organisation (id {}, uploaded {}); upload it under a new version",
                     existing.id.as_str(),
                     existing.created_at.as_str()
                 )));
