@@ -138,7 +138,8 @@ def main() -> None:
             "model part `type: string, format: binary`, or the client sends the ONNX bytes as text"
         )
     model_bytes = open(a.model, "rb").read()
-    manifest_text = open(a.manifest, encoding="utf-8").read()
+    # A name and version are a vendor's once per case, and the test's set-up uploaded this one.
+    manifest_text = re.sub(r'(?m)^version\s*=\s*".*"$', 'version = "client-roundtrip"', open(a.manifest, encoding="utf-8").read())
     manifest = (
         File(payload=io.BytesIO(manifest_text.encode()), file_name="manifest.toml", mime_type="application/toml")
         if "File" in field_type(Upload, "manifest")

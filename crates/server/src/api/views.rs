@@ -116,6 +116,10 @@ pub struct ColumnView {
     pub meaning: String,
     /// The variables it is drawn from in the causal model (empty for roots).
     pub parents: Vec<String>,
+    /// Every category a categorical column can hold, in dictionary order (absent for others):
+    /// what one-hot lists in a manifest are checked against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// The scenario catalogue, typed: what `synth` describes, read once through these types so
