@@ -17,6 +17,9 @@ use synth::ColumnDoc;
 const SHOWN_VALUES: usize = 24;
 /// Text from the manifest is cut to this many characters when quoted back.
 const SHOWN_CHARS: usize = 80;
+/// Problems listed in full; a manifest of 10,000 wrong columns gets these and a count, not
+/// an answer of megabytes.
+const SHOWN_PROBLEMS: usize = 50;
 /// Citizens drawn to learn which categories a scenario produces. The dictionary lists every
 /// category of the population (children's `in_school` too); a scenario of the newly
 /// unemployed never produces some of them, and a warning about those would be noise.
@@ -131,6 +134,14 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
                                 list(&doc.values)
                             ),
                         );
+                    } else if input.dtype == DType::Int64 && doc.data_type.is_floating() {
+                        problem(
+                            format!("{field}.column"),
+                            format!(
+                                "{:?} holds fractions, which an int64 tensor would cut off silently (73.6 becomes 73); declare the input float32",
+                                doc.name
+                            ),
+                        );
                     } else if !(doc.data_type.is_numeric() || doc.data_type == arrow::datatypes::DataType::Boolean) {
                         problem(
                             format!("{field}.column"),
@@ -145,6 +156,19 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
                 }
             }
         }
+    }
+    if problems.len() > SHOWN_PROBLEMS {
+        let more = problems.len() - SHOWN_PROBLEMS;
+        problems.truncate(SHOWN_PROBLEMS);
+        problems.push(ManifestProblem {
+            field: "inputs".into(),
+            message: format!("and {more} more problems like these"),
+        });
+    }
+    if warnings.len() > SHOWN_PROBLEMS {
+        let more = warnings.len() - SHOWN_PROBLEMS;
+        warnings.truncate(SHOWN_PROBLEMS);
+        warnings.push(format!("and {more} more warnings like these"));
     }
     if problems.is_empty() {
         Ok(warnings)
@@ -239,6 +263,10 @@ fn unknown_category(doc: &ColumnDoc, category: &str) -> String {
 
 /// The candidate closest to `typed`, if it is close enough to be a likely typo.
 fn nearest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // No column or category is this long; a long text is no typo, and comparing it would cost.
+    if typed.chars().count() > 64 {
+        return None;
+    }
     let typed = typed.to_lowercase();
     candidates
         .map(|c| (strsim::levenshtein(&typed, &c.to_lowercase()), c))
@@ -406,6 +434,34 @@ threshold = 0.5
         assert!(warnings[0].contains("get all zeros"), "{}", warnings[0]);
         let m = manifest(r#"{ column = "sector" }, { column = "first_name" }"#, "string");
         assert_eq!(check_manifest_fits_scenario(&m), Ok(vec![]));
+    }
+
+    #[test]
+    fn fractions_cannot_feed_an_int64_tensor_and_problems_are_capped() {
+        let m = Manifest::parse(
+            r#"
+name = "m"
+version = "1"
+scenario = "rehabilitation-need"
+[[inputs]]
+tensor = "x"
+dtype = "int64"
+columns = [{ column = "age" }, { column = "functional_score" }]
+[output]
+label = "label"
+probability = "p"
+positive_class = 1
+threshold = 0.5
+"#,
+        )
+        .expect("parses");
+        let p = check_manifest_fits_scenario(&m).expect_err("refused");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("\"functional_score\" holds fractions"), "{}", p[0].message);
+        let many: Vec<String> = (0..300).map(|i| format!("{{ column = \"nope{i}\" }}")).collect();
+        let p = problems(&many.join(", "), "float32");
+        assert_eq!(p.len(), SHOWN_PROBLEMS + 1);
+        assert_eq!(p[SHOWN_PROBLEMS].message, "and 250 more problems like these");
     }
 
     #[test]

@@ -53,7 +53,12 @@ pub(crate) struct Source {
 
 enum Kind {
     Generated(Box<Generator>),
-    File { batches: Mutex<Batches>, sha256: String },
+    File {
+        batches: Mutex<Batches>,
+        sha256: String,
+        /// The categories each categorical column read can hold (the data dictionary's).
+        categories: Vec<(String, Vec<&'static str>)>,
+    },
 }
 
 impl Source {
@@ -87,17 +92,23 @@ impl Source {
                 let b = self.next.fetch_add(1, Ordering::Relaxed);
                 (b < g.num_batches()).then(|| Ok((b, g.batch(b))))
             }
-            Kind::File { batches, .. } => {
+            Kind::File {
+                batches, categories, ..
+            } => {
                 let mut it = match batches.lock() {
                     Ok(it) => it,
                     Err(_) => return Some(Err(EvaluateError::Dataset("a reading thread panicked".into()))),
                 };
                 let batch = it.next()?;
                 let b = self.next.fetch_add(1, Ordering::Relaxed);
+                let first_row = b * self.spec.batch_rows.max(1) as u64;
                 Some(
                     batch
-                        .map(|batch| (b, batch))
-                        .map_err(|e| self.error(format!("batch {b}: {e}"))),
+                        .map_err(|e| self.error(format!("batch {b}: {e}")))
+                        .and_then(|batch| {
+                            check_categories(&batch, categories, first_row).map_err(|m| self.error(m))?;
+                            Ok((b, batch))
+                        }),
                 )
             }
         }
@@ -317,6 +328,12 @@ fn finish(
             )));
         }
     }
+    let categories = generator
+        .columns()
+        .iter()
+        .filter(|c| c.is_categorical() && batch_schema.field_with_name(c.name).is_ok())
+        .map(|c| (c.name.to_owned(), c.values.clone()))
+        .collect();
     Ok(Source {
         expected_rows: generator.output_rows(),
         spec,
@@ -326,9 +343,50 @@ fn finish(
         kind: Kind::File {
             batches: Mutex::new(batches),
             sha256,
+            categories,
         },
         next: AtomicU64::new(0),
     })
+}
+
+/// Refuses a row whose category the scenario cannot produce. A file rewritten by hand or by
+/// another tool can carry `"Bachelor"` or `"bachelor "`; it reads as a valid category column,
+/// and a one-hot input would give that row all zeros with nothing said. Each dictionary entry
+/// is looked up once; rows are scanned only when an entry is unknown, to name the first row
+/// that uses it (an unused entry is harmless).
+fn check_categories(
+    batch: &RecordBatch,
+    categories: &[(String, Vec<&'static str>)],
+    first_row: u64,
+) -> Result<(), String> {
+    use arrow::array::{Array, AsArray};
+    for (name, valid) in categories {
+        let Some(column) = batch.column_by_name(name) else { continue };
+        let Some(dict) = column.as_dictionary_opt::<arrow::datatypes::Int16Type>() else {
+            continue;
+        };
+        let Some(values) = dict.values().as_string_opt::<i32>() else { continue };
+        let known: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| valid.contains(&v))).collect();
+        if known.iter().all(|&k| k) {
+            continue;
+        }
+        for (row, key) in dict.keys().iter().enumerate() {
+            let Some(key) = key else { continue };
+            if known.get(key as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let value = values.is_valid(key as usize).then(|| values.value(key as usize)).unwrap_or_default();
+            let shown: String = value.chars().take(80).collect();
+            let listed: Vec<String> = valid.iter().take(24).map(|v| format!("{v:?}")).collect();
+            return Err(format!(
+                "row {}: column {name:?} holds {shown:?}, which the scenario never produces; its categories are {}{}",
+                first_row + row as u64,
+                listed.join(", "),
+                if valid.len() > 24 { ", …" } else { "" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A digest of one batch's contents: its columns' types, lengths, validity and value buffers,
@@ -437,6 +495,48 @@ mod tests {
 
     /// A CSV without its sidecar is refused saying what is missing and how to make it; a
     /// compressed Parquet file that inflates past the cap is refused before it is read.
+    #[test]
+    fn a_category_the_scenario_never_produces_is_refused_naming_its_row() {
+        let mut spec = DatasetSpec::new("unemployment-risk", 3_000, 7).expect("spec");
+        spec.split = Split::Test;
+        spec.batch_rows = 1_000;
+        let generator = Generator::new(spec).expect("generator");
+        let dir = std::env::temp_dir().join(format!("sandkasse-source-category-{}", std::process::id()));
+        let csv = dir.join("t.csv");
+        synth::write_dataset(
+            &generator,
+            &csv,
+            synth::Format::Csv,
+            1,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("write");
+        // Row 1500 (line 1502 with the header) gets an education spelled as a person would.
+        let text = std::fs::read_to_string(&csv).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let at = header.iter().position(|h| *h == "education").expect("education column");
+        let mut fields: Vec<String> = lines[1501].split(',').map(str::to_owned).collect();
+        fields[at] = "Bachelor".into();
+        lines[1501] = fields.join(",");
+        std::fs::write(&csv, lines.join("\n") + "\n").expect("write");
+        let source = Source::open(&Dataset::File(csv), &CsvOptions::default(), &["education", "age"]).expect("open");
+        let mut errors = Vec::new();
+        while let Some(next) = source.next() {
+            if let Err(e) = next {
+                errors.push(e.to_string());
+            }
+        }
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("row 1500: column \"education\" holds \"Bachelor\"") && errors[0].contains("\"bachelor\""),
+            "{}",
+            errors[0]
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
     #[test]
     fn a_csv_without_its_sidecar_and_a_compressed_file_over_the_cap_are_refused() {
         let mut spec = DatasetSpec::new("unemployment-risk", 500, 7).expect("spec");

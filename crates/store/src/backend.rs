@@ -793,8 +793,11 @@ macro_rules! sql_backend {
             .fetch_optional(&mut *c)
             .await?;
             if let Some(existing) = taken.as_ref().map(rows::model).transpose()? {
+                let cut = |s: &str| s.chars().take(80).collect::<String>();
                 return Err(StoreError::Conflict(format!(
-                    "model {name:?} version {version:?} is already in this case from your organisation (id {}, uploaded {}); upload it under a new version",
+                    "model {:?} version {:?} is already in this case from your organisation (id {}, uploaded {}); upload it under a new version",
+                    cut(&name),
+                    cut(&version),
                     existing.id.as_str(),
                     existing.created_at.as_str()
                 )));
