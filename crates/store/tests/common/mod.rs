@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 use store::{
@@ -129,7 +130,8 @@ macro_rules! suite {
             audit_row_edited_in_database, audit_row_deleted_in_database, audit_rows_swapped_in_database,
             browser_sessions, claims_are_fair_across_organisations, every_audited_change_commits_with_exactly_its_entry,
             a_change_whose_audit_entry_fails_is_not_stored, concurrent_audited_changes_form_one_chain,
-            a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle);
+            a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle,
+            a_name_and_version_are_an_organisations_once_per_case);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -179,7 +181,7 @@ async fn new_run_for(s: &Store, w: &World, org: &OrgId, user: &UserId, total_row
             case_id: w.case.clone(),
             org_id: w.vendor.clone(),
             name: "credit".into(),
-            version: "1.0".into(),
+            version: fresh_version(),
             scenario: "housing".into(),
             model_sha256: Digest::of(b"onnx"),
             manifest_sha256: Digest::of(b"manifest"),
@@ -738,12 +740,19 @@ fn request_entry(rid: &str, object: String, case: Option<&CaseId>) -> NewEntry {
     }
 }
 
+/// A version no other model of the suite has: a name and version are a vendor's once per case, so the
+/// suite's many uploads of "credit" each take their own.
+fn fresh_version() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("1.{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn new_model(w: &World) -> NewModel {
     NewModel {
         case_id: w.case.clone(),
         org_id: w.vendor.clone(),
         name: "credit".into(),
-        version: "1.0".into(),
+        version: fresh_version(),
         scenario: "housing".into(),
         model_sha256: Digest::of(b"onnx"),
         manifest_sha256: Digest::of(b"manifest"),
@@ -976,4 +985,43 @@ pub async fn a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle(
     assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Deleted, 3001));
     f.raw.exec("DELETE FROM audit WHERE seq = 1").await;
     assert_eq!(chain_break(s.verify_audit().await), (BreakKind::Deleted, 1));
+}
+
+/// A second upload under a name and version the organisation already used in the case is refused with
+/// the first model's id, stores neither model nor audit entry; another organisation, another case or
+/// another version may use the name.
+pub async fn a_name_and_version_are_an_organisations_once_per_case(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let named = |case: &CaseId, org: &OrgId, version: &str| NewModel {
+        version: version.into(),
+        case_id: case.clone(),
+        org_id: org.clone(),
+        ..new_model(&w)
+    };
+    let first = s
+        .create_model_audited(named(&w.case, &w.vendor, "2.0"), |m| {
+            request_entry("r-1", format!("model {}", m.id), None)
+        })
+        .await
+        .unwrap();
+    let (models, audit) = (f.raw.count("models").await, f.raw.count("audit").await);
+    match s
+        .create_model_audited(named(&w.case, &w.vendor, "2.0"), |_| request_entry("r-2", "x".into(), None))
+        .await
+    {
+        Err(StoreError::Conflict(msg)) => {
+            assert!(msg.contains(first.id.as_str()) && msg.contains("\"2.0\""), "{msg}")
+        }
+        other => panic!("a second credit 2.0 from the same organisation in the case was not refused: {other:?}"),
+    }
+    assert_eq!((f.raw.count("models").await, f.raw.count("audit").await), (models, audit));
+    let other_case = s.create_case("Anden sag", &w.authority_user).await.unwrap().id;
+    let rival = s.create_org("Rival Scoring", OrgKind::Vendor).await.unwrap().id;
+    s.add_case_member(&w.case, &rival).await.unwrap();
+    s.create_model(named(&other_case, &w.vendor, "2.0")).await.unwrap();
+    s.create_model(named(&w.case, &rival, "2.0")).await.unwrap();
+    s.create_model(named(&w.case, &w.vendor, "2.1")).await.unwrap();
+    assert_eq!(f.raw.count("models").await, models + 3);
+    assert_eq!(s.verify_audit().await.unwrap(), 1);
 }
