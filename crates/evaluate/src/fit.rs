@@ -457,7 +457,11 @@ threshold = 0.5
         .expect("parses");
         let p = check_manifest_fits_scenario(&m).expect_err("refused");
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].message.contains("\"functional_score\" holds fractions"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("\"functional_score\" holds fractions"),
+            "{}",
+            p[0].message
+        );
         let many: Vec<String> = (0..300).map(|i| format!("{{ column = \"nope{i}\" }}")).collect();
         let p = problems(&many.join(", "), "float32");
         assert_eq!(p.len(), SHOWN_PROBLEMS + 1);

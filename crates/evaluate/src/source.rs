@@ -361,11 +361,15 @@ fn check_categories(
 ) -> Result<(), String> {
     use arrow::array::{Array, AsArray};
     for (name, valid) in categories {
-        let Some(column) = batch.column_by_name(name) else { continue };
+        let Some(column) = batch.column_by_name(name) else {
+            continue;
+        };
         let Some(dict) = column.as_dictionary_opt::<arrow::datatypes::Int16Type>() else {
             continue;
         };
-        let Some(values) = dict.values().as_string_opt::<i32>() else { continue };
+        let Some(values) = dict.values().as_string_opt::<i32>() else {
+            continue;
+        };
         let known: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| valid.contains(&v))).collect();
         if known.iter().all(|&k| k) {
             continue;
@@ -375,7 +379,11 @@ fn check_categories(
             if known.get(key as usize).copied().unwrap_or(false) {
                 continue;
             }
-            let value = values.is_valid(key as usize).then(|| values.value(key as usize)).unwrap_or_default();
+            let value = if values.is_valid(key as usize) {
+                values.value(key as usize)
+            } else {
+                ""
+            };
             let shown: String = value.chars().take(80).collect();
             let listed: Vec<String> = valid.iter().take(24).map(|v| format!("{v:?}")).collect();
             return Err(format!(
@@ -530,7 +538,8 @@ mod tests {
         }
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
-            errors[0].contains("row 1500: column \"education\" holds \"Bachelor\"") && errors[0].contains("\"bachelor\""),
+            errors[0].contains("row 1500: column \"education\" holds \"Bachelor\"")
+                && errors[0].contains("\"bachelor\""),
             "{}",
             errors[0]
         );

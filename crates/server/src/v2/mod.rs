@@ -477,12 +477,11 @@ async fn infer_inner(
         }
     };
     let (header, binary) = binary::split(headers, &body)?;
-    let request: types::InferRequest = serde_json::from_slice(header)
-        .map_err(|e| {
-            // serde quotes the offending value whole; a gzip of a few KB can make it 1 MiB.
-            let said: String = e.to_string().chars().take(300).collect();
-            bad(format!("the request is not a valid inference request: {said}"))
-        })?;
+    let request: types::InferRequest = serde_json::from_slice(header).map_err(|e| {
+        // serde quotes the offending value whole; a gzip of a few KB can make it 1 MiB.
+        let said: String = e.to_string().chars().take(300).collect();
+        bad(format!("the request is not a valid inference request: {said}"))
+    })?;
     let all_binary = binary::flag(request.parameters.as_ref(), "binary_data_output", "the request")?.unwrap_or(false);
     let wanted = requested_outputs(request.outputs.as_deref(), all_binary)?;
     let data = binary::inputs(&request.inputs, binary)?;

@@ -1007,7 +1007,9 @@ pub async fn a_name_and_version_are_an_organisations_once_per_case(f: &Fixture) 
         .unwrap();
     let (models, audit) = (f.raw.count("models").await, f.raw.count("audit").await);
     match s
-        .create_model_audited(named(&w.case, &w.vendor, "2.0"), |_| request_entry("r-2", "x".into(), None))
+        .create_model_audited(named(&w.case, &w.vendor, "2.0"), |_| {
+            request_entry("r-2", "x".into(), None)
+        })
         .await
     {
         Err(StoreError::Conflict(msg)) => {
@@ -1015,7 +1017,10 @@ pub async fn a_name_and_version_are_an_organisations_once_per_case(f: &Fixture) 
         }
         other => panic!("a second credit 2.0 from the same organisation in the case was not refused: {other:?}"),
     }
-    assert_eq!((f.raw.count("models").await, f.raw.count("audit").await), (models, audit));
+    assert_eq!(
+        (f.raw.count("models").await, f.raw.count("audit").await),
+        (models, audit)
+    );
     let other_case = s.create_case("Anden sag", &w.authority_user).await.unwrap().id;
     let rival = s.create_org("Rival Scoring", OrgKind::Vendor).await.unwrap().id;
     s.add_case_member(&w.case, &rival).await.unwrap();
