@@ -23,6 +23,8 @@ enum Command {
     Metrics(Box<cmd::metrics::Args>),
     /// Inspect an ONNX model (and its manifest) without loading it.
     Inspect(cmd::inspect::Args),
+    /// Draft a model's manifest from its declared inputs and outputs.
+    Manifest(cmd::manifest::Args),
     /// Evaluate a model end to end: generate, score in isolated workers, report.
     Evaluate(Box<cmd::evaluate::Args>),
     /// Report the ONNX Runtime found and the isolation layers this kernel supports.
@@ -53,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Metrics(args) => cmd::metrics::run(*args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Manifest(args) => cmd::manifest::run(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Serve(args) => cmd::serve::run(*args),

@@ -456,3 +456,59 @@ fn an_unknown_isolation_layer_is_refused_before_anything_starts() {
     );
     assert!(!data.exists(), "a refused start created its data directory");
 }
+
+/// `manifest draft` on the shipped sample models: given the training frame's column names of
+/// their wide input (here spelled out from the committed manifest: `age`, ..., `sex_F`,
+/// `sex_M`, ...), the draft rebuilds the committed manifest's inputs and outputs exactly;
+/// without them it names the wide input and what to give, and writes nothing to stdout.
+#[test]
+fn manifest_draft_rebuilds_the_sample_manifests_from_the_models() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    for name in ["unemployment-gbm", "unemployment-logreg", "rehabilitation-logreg"] {
+        let model = root.join(format!("{name}.onnx"));
+        let committed =
+            inference::Manifest::parse(&fs::read_to_string(root.join(format!("{name}.toml"))).unwrap()).unwrap();
+        let wide = committed.inputs.iter().find(|i| i.columns.len() > 1).unwrap();
+        let names: Vec<String> = wide
+            .columns
+            .iter()
+            .flat_map(|c| match &c.one_hot {
+                None => vec![c.column.clone()],
+                Some(cats) => cats.iter().map(|v| format!("{}_{v}", c.column)).collect(),
+            })
+            .collect();
+        let out = ok(&[
+            "manifest",
+            "draft",
+            "--model",
+            model.to_str().unwrap(),
+            "--scenario",
+            &committed.scenario,
+            "--name",
+            &committed.name,
+            "--version",
+            &committed.version,
+            "--feature-names",
+            &names.join(","),
+        ]);
+        let drafted = inference::Manifest::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(drafted.inputs, committed.inputs, "{name}");
+        assert_eq!(drafted.output, committed.output, "{name}");
+
+        let out = sandkasse(&[
+            "manifest",
+            "draft",
+            "--model",
+            model.to_str().unwrap(),
+            "--scenario",
+            &committed.scenario,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{name}: {err}");
+        assert!(
+            err.contains(&format!("input {:?}: it takes {} columns", wide.tensor, names.len()))
+                && err.contains("--feature-names"),
+            "{name}: {err}"
+        );
+    }
+}

@@ -28,6 +28,11 @@ pub struct Args {
     /// Disjoint, deterministic train/test split of the citizens [default: all].
     #[arg(long, value_parser = ["train", "test", "all"])]
     split: Option<String>,
+    /// Write the types vendors' exporters take as they are (integers as int64, outcomes as 0/1,
+    /// categories as text), as the API's training download does. Such a file is for training;
+    /// `evaluate --dataset` and `metrics` read the generator's own types.
+    #[arg(long)]
+    for_training: bool,
     /// Bias knobs, KEY=VALUE (repeatable), or `none` for an unbiased dataset. Keys:
     /// label_rate, label_group, label_direction, representation_factor, representation_group,
     /// measurement_sd, measurement_group, measurement_feature, proxy_strength.
@@ -70,6 +75,11 @@ pub fn run(args: Args) -> Result<()> {
         },
     };
     let generator = Generator::new(spec)?;
+    let generator = if args.for_training {
+        generator.for_training()
+    } else {
+        generator
+    };
     let total = generator.output_rows();
     let bar = if args.quiet {
         ProgressBar::hidden()

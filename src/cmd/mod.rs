@@ -3,6 +3,7 @@ pub mod doctor;
 pub mod evaluate;
 pub mod generate;
 pub mod inspect;
+pub mod manifest;
 pub mod metrics;
 pub mod scenarios;
 pub mod serve;

@@ -124,7 +124,19 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
                         );
                     }
                 }
-                (None, DType::Float32 | DType::Int64) => {
+                (None, DType::Bool) => {
+                    if doc.data_type != arrow::datatypes::DataType::Boolean {
+                        problem(
+                            format!("{field}.column"),
+                            format!(
+                                "{:?} is {}; a bool tensor takes a yes/no column, or categories through one_hot",
+                                doc.name,
+                                kind(doc)
+                            ),
+                        );
+                    }
+                }
+                (None, DType::Float32 | DType::Float64 | DType::Int32 | DType::Int64) => {
                     if doc.is_categorical() {
                         problem(
                             format!("{field}.column"),
@@ -134,12 +146,13 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
                                 list(&doc.values)
                             ),
                         );
-                    } else if input.dtype == DType::Int64 && doc.data_type.is_floating() {
+                    } else if input.dtype.is_integer() && doc.data_type.is_floating() {
                         problem(
                             format!("{field}.column"),
                             format!(
-                                "{:?} holds fractions, which an int64 tensor would cut off silently (73.6 becomes 73); declare the input float32",
-                                doc.name
+                                "{:?} holds fractions, which an {} tensor would cut off silently (73.6 becomes 73); declare the input float32 or float64",
+                                doc.name,
+                                input.dtype.manifest_name()
                             ),
                         );
                     } else if !(doc.data_type.is_numeric() || doc.data_type == arrow::datatypes::DataType::Boolean) {

@@ -11,6 +11,7 @@
 mod age;
 mod compressed;
 mod csv;
+mod draft;
 mod fit;
 pub mod input;
 mod judge;
@@ -20,6 +21,7 @@ mod score;
 mod source;
 
 pub use csv::{CsvOptions, parse_delimiter};
+pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_class, parse_feature_names};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};

@@ -7,7 +7,9 @@
 
 use crate::manifest::{ColumnSpec, DType, InputSpec, Manifest};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+};
 use std::collections::HashMap;
 
 /// Element data of one input tensor.
@@ -15,8 +17,14 @@ use std::collections::HashMap;
 pub enum TensorData {
     /// 32-bit floats, row-major.
     F32(Vec<f32>),
+    /// 64-bit floats, row-major.
+    F64(Vec<f64>),
+    /// 32-bit integers, row-major.
+    I32(Vec<i32>),
     /// 64-bit integers, row-major.
     I64(Vec<i64>),
+    /// Booleans, row-major.
+    Bool(Vec<bool>),
     /// Strings, row-major.
     Str(Vec<String>),
 }
@@ -79,7 +87,10 @@ fn build_input(input: &InputSpec, batch: &RecordBatch) -> Result<InputTensor, Fe
     let width: usize = input.columns.iter().map(ColumnSpec::width).sum();
     let mut data = match input.dtype {
         DType::Float32 => TensorData::F32(vec![0.0; rows * width]),
+        DType::Float64 => TensorData::F64(vec![0.0; rows * width]),
+        DType::Int32 => TensorData::I32(vec![0; rows * width]),
         DType::Int64 => TensorData::I64(vec![0; rows * width]),
+        DType::Bool => TensorData::Bool(vec![false; rows * width]),
         DType::String => TensorData::Str(vec![String::new(); rows * width]),
     };
     let mut offset = 0;
@@ -103,6 +114,7 @@ fn build_input(input: &InputSpec, batch: &RecordBatch) -> Result<InputTensor, Fe
             tensor: input.tensor.clone(),
             wanted,
         };
+        let at = Place { width, offset };
         match (&mut data, &spec.one_hot) {
             (TensorData::Str(out), _) => {
                 let text = text_values(array).ok_or_else(|| err("text"))?;
@@ -110,37 +122,39 @@ fn build_input(input: &InputSpec, batch: &RecordBatch) -> Result<InputTensor, Fe
                     out[r * width + offset] = v;
                 }
             }
-            (TensorData::F32(out), Some(cats)) => {
+            (data, Some(cats)) => {
                 let idx = category_indices(array, cats).ok_or_else(|| err("categories"))?;
-                for (r, k) in idx.into_iter().enumerate() {
-                    if let Some(k) = k {
-                        out[r * width + offset + k] = 1.0;
-                    }
-                }
-            }
-            (TensorData::I64(out), Some(cats)) => {
-                let idx = category_indices(array, cats).ok_or_else(|| err("categories"))?;
-                for (r, k) in idx.into_iter().enumerate() {
-                    if let Some(k) = k {
-                        out[r * width + offset + k] = 1;
-                    }
+                match data {
+                    TensorData::F32(out) => at.one_hot(out, &idx, 1.0),
+                    TensorData::F64(out) => at.one_hot(out, &idx, 1.0),
+                    TensorData::I32(out) => at.one_hot(out, &idx, 1),
+                    TensorData::I64(out) => at.one_hot(out, &idx, 1),
+                    TensorData::Bool(out) => at.one_hot(out, &idx, true),
+                    // Taken by the arm above; a manifest with one_hot on a string tensor is refused at parsing.
+                    TensorData::Str(_) => return Err(err("text")),
                 }
             }
             (TensorData::F32(out), None) => {
                 let v = numbers(array, &DataType::Float32).ok_or_else(|| err("a number"))?;
-                for (r, x) in v
-                    .as_primitive::<arrow::datatypes::Float32Type>()
-                    .values()
-                    .iter()
-                    .enumerate()
-                {
-                    out[r * width + offset] = *x;
-                }
+                at.column(out, v.as_primitive::<Float32Type>().values());
+            }
+            (TensorData::F64(out), None) => {
+                let v = numbers(array, &DataType::Float64).ok_or_else(|| err("a number"))?;
+                at.column(out, v.as_primitive::<Float64Type>().values());
+            }
+            (TensorData::I32(out), None) => {
+                let v = integers(array, &DataType::Int32).ok_or_else(|| err("a 32-bit integer"))?;
+                at.column(out, v.as_primitive::<Int32Type>().values());
             }
             (TensorData::I64(out), None) => {
-                let v = numbers(array, &DataType::Int64).ok_or_else(|| err("an integer"))?;
-                for (r, x) in v.as_primitive::<Int64Type>().values().iter().enumerate() {
-                    out[r * width + offset] = *x;
+                let v = integers(array, &DataType::Int64).ok_or_else(|| err("an integer"))?;
+                at.column(out, v.as_primitive::<Int64Type>().values());
+            }
+            (TensorData::Bool(out), None) => {
+                // Only yes/no columns: a number would need a rule (non-zero?) the vendor never chose.
+                let v = array.as_boolean_opt().ok_or_else(|| err("yes/no"))?;
+                for (r, x) in v.values().iter().enumerate() {
+                    out[r * width + offset] = x;
                 }
             }
         }
@@ -152,6 +166,29 @@ fn build_input(input: &InputSpec, batch: &RecordBatch) -> Result<InputTensor, Fe
         width,
         data,
     })
+}
+
+/// Where one column's values go in a row-major `[rows, width]` tensor.
+#[derive(Clone, Copy)]
+struct Place {
+    width: usize,
+    offset: usize,
+}
+
+impl Place {
+    fn column<T: Copy>(self, out: &mut [T], values: &[T]) {
+        for (r, x) in values.iter().enumerate() {
+            out[r * self.width + self.offset] = *x;
+        }
+    }
+
+    fn one_hot<T: Copy>(self, out: &mut [T], idx: &[Option<usize>], one: T) {
+        for (r, k) in idx.iter().enumerate() {
+            if let Some(k) = k {
+                out[r * self.width + self.offset + k] = one;
+            }
+        }
+    }
 }
 
 fn first_null(a: &ArrayRef) -> Option<usize> {
@@ -168,6 +205,17 @@ fn numbers(a: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
         return None;
     }
     arrow::compute::cast(a, to).ok()
+}
+
+/// Integer and boolean columns cast to the integer type `to`; fractions are refused (an
+/// integer tensor would cut 73.6 to 73), and so is a value `to` cannot hold (the cast makes
+/// it null, which the check finds).
+fn integers(a: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    if a.data_type().is_floating() {
+        return None;
+    }
+    let cast = numbers(a, to)?;
+    (cast.null_count() == 0).then_some(cast)
 }
 
 /// A categorical column as text: dictionary-encoded or plain strings.
@@ -266,6 +314,50 @@ threshold = 0.5
             TensorData::F32(vec![30.0, 0.0, 1.0, 1.0, 41.0, 1.0, 0.0, 0.0, 52.0, 0.0, 0.0, 1.0])
         );
         assert_eq!(t[1].data, TensorData::Str(vec!["M".into(), "F".into(), "X".into()]));
+    }
+
+    /// Every element type a model can declare gets the column cast to it, one-hot included;
+    /// fractions and numbers never become integers or yes/no silently.
+    #[test]
+    fn each_declared_element_type_gets_its_own_tensor() {
+        let sex: DictionaryArray<Int32Type> = vec!["M", "F", "X"].into_iter().collect();
+        let b = batch(sex);
+        let of = |dtype: &str, columns: &str| {
+            let m = Manifest::parse(&format!(
+                "name = \"m\"\nversion = \"1\"\nscenario = \"s\"\n[[inputs]]\ntensor = \"x\"\ndtype = \"{dtype}\"\ncolumns = [{columns}]\n[output]\nlabel = \"l\"\nprobability = \"p\"\npositive_class = 1\nthreshold = 0.5\n"
+            ))
+            .unwrap();
+            build(&m, &b).map(|mut t| t.remove(0).data)
+        };
+        let age_sex = r#"{ column = "age" }, { column = "sex", one_hot = ["F", "M"] }"#;
+        assert_eq!(
+            of("float64", age_sex).unwrap(),
+            TensorData::F64(vec![30.0, 0.0, 1.0, 41.0, 1.0, 0.0, 52.0, 0.0, 0.0])
+        );
+        assert_eq!(
+            of("int32", age_sex).unwrap(),
+            TensorData::I32(vec![30, 0, 1, 41, 1, 0, 52, 0, 0])
+        );
+        assert_eq!(
+            of("bool", r#"{ column = "alone" }, { column = "sex", one_hot = ["M"] }"#).unwrap(),
+            TensorData::Bool(vec![true, true, false, false, true, false])
+        );
+        let e = of("bool", r#"{ column = "age" }"#).unwrap_err().to_string();
+        assert!(e.contains("cannot use as yes/no"), "{e}");
+        let fractions =
+            RecordBatch::try_from_iter([("age", Arc::new(Float32Array::from(vec![73.6])) as ArrayRef)]).unwrap();
+        let m = Manifest::parse(
+            "name = \"m\"\nversion = \"1\"\nscenario = \"s\"\n[[inputs]]\ntensor = \"x\"\ndtype = \"int32\"\ncolumns = [{ column = \"age\" }]\n[output]\nprobability = \"p\"\npositive_class = 1\nthreshold = 0.5\n",
+        )
+        .unwrap();
+        let e = build(&m, &fractions).unwrap_err().to_string();
+        assert!(e.contains("cannot use as a 32-bit integer"), "{e}");
+        let big = RecordBatch::try_from_iter([(
+            "age",
+            Arc::new(arrow::array::Int64Array::from(vec![1i64 << 40])) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(build(&m, &big).is_err(), "2^40 does not fit an int32");
     }
 
     #[test]

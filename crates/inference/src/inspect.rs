@@ -696,13 +696,6 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Inspection {
         }
         summary.opsets.insert(name, version);
     }
-    if !summary.opsets.contains_key("ai.onnx") {
-        w.find(
-            Rule::Opset,
-            "opset_import",
-            "no opset of the default domain is imported",
-        );
-    }
     if !model.functions.is_empty() {
         w.find(
             Rule::Functions,
@@ -733,6 +726,24 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Inspection {
             format!("byte {at}"),
             "the file contains ONNX Runtime's raw memory address marker _ORT_MEM_ADDR_",
         );
+    }
+    // As the ONNX checker has it: a domain some node uses must be imported. A graph of
+    // ai.onnx.ml operators only (what onnxmltools writes for a tree ensemble) needs no
+    // default-domain opset.
+    for (domain, prefix) in [("ai.onnx", None), ("ai.onnx.ml", Some("ai.onnx.ml:"))] {
+        let used = w.operators.keys().find(|op| match prefix {
+            None => !op.contains(':'),
+            Some(p) => op.starts_with(p),
+        });
+        if let Some(op) = used
+            && !summary.opsets.contains_key(domain)
+        {
+            w.find(
+                Rule::Opset,
+                "opset_import",
+                format!("operator {op:?} is of domain {domain:?}, but no opset of {domain:?} is imported"),
+            );
+        }
     }
     summary.operators = w.operators;
     summary.nodes = w.nodes;

@@ -47,29 +47,73 @@ pub struct InputSpec {
     pub columns: Vec<ColumnSpec>,
 }
 
-/// The element type of an input tensor.
+/// The element type of an input tensor: the model decides it (its declared input type), and
+/// the sandbox casts the scenario's column to it, so a model exported straight from a data
+/// frame (one input per column, each of the frame's own type) needs no recasting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 // Variant doc comments would turn this enum's JSON Schema into a `oneOf`, so the variants are
 // described in `//` comments.
 #[allow(missing_docs)]
 pub enum DType {
-    // `float`.
+    // ONNX `float`.
     Float32,
-    // `int64`.
+    // ONNX `double`.
+    Float64,
+    // ONNX `int32`.
+    Int32,
+    // ONNX `int64`.
     Int64,
-    // `string`.
+    // ONNX `bool`: yes/no columns, and one-hot categories.
+    Bool,
+    // ONNX `string`.
     String,
 }
 
 impl DType {
+    /// Every element type, in the order the manifest documentation lists them.
+    pub const ALL: [DType; 6] = [
+        DType::Float32,
+        DType::Float64,
+        DType::Int32,
+        DType::Int64,
+        DType::Bool,
+        DType::String,
+    ];
+
     /// The ONNX element type name, as [`crate::inspect::Port::elem_type`] spells it.
     pub fn onnx_name(self) -> &'static str {
         match self {
             DType::Float32 => "float",
+            DType::Float64 => "double",
+            DType::Int32 => "int32",
             DType::Int64 => "int64",
+            DType::Bool => "bool",
             DType::String => "string",
         }
+    }
+
+    /// The manifest's name for it (`dtype = "..."`).
+    pub fn manifest_name(self) -> &'static str {
+        match self {
+            DType::Float32 => "float32",
+            DType::Float64 => "float64",
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+            DType::Bool => "bool",
+            DType::String => "string",
+        }
+    }
+
+    /// The element type whose ONNX name is `name` (`"float"`, `"int64"`, ...), if the sandbox
+    /// can build it.
+    pub fn from_onnx_name(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.onnx_name() == name)
+    }
+
+    /// Integer tensors: a column with fractions cannot feed them without losing them.
+    pub fn is_integer(self) -> bool {
+        matches!(self, DType::Int32 | DType::Int64)
     }
 }
 
@@ -117,11 +161,14 @@ impl std::fmt::Display for ClassValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
-    /// The output with the predicted class.
-    pub label: String,
-    /// The output with class probabilities: a tensor `[rows, classes]` (or `[rows]` /
-    /// `[rows, 1]` holding the positive class's probability), or a sequence of maps
-    /// (ZipMap).
+    /// The output with the predicted class. Absent for a model that only outputs a
+    /// probability (as PyTorch and Keras export them): its label is then the positive class
+    /// where P(positive class) >= threshold and the other class elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The output with class probabilities: a float or double tensor `[rows, classes]` (or
+    /// `[rows]` / `[rows, 1]` holding the positive class's probability), or a sequence of
+    /// maps (ZipMap).
     pub probability: String,
     /// The class that counts as a positive decision.
     pub positive_class: ClassValue,
@@ -131,6 +178,22 @@ pub struct OutputSpec {
     pub classes: Option<Vec<ClassValue>>,
     /// Decide positive when P(positive class) >= threshold.
     pub threshold: f64,
+}
+
+impl OutputSpec {
+    /// The class a negative decision gets when the sandbox derives labels (no label output):
+    /// the other of two listed classes, else 0 for a positive 1 and 1 for a positive 0.
+    pub fn negative_class(&self) -> Option<ClassValue> {
+        match &self.classes {
+            Some(c) if c.len() == 2 => c.iter().find(|c| **c != self.positive_class).cloned(),
+            Some(_) => None,
+            None => match self.positive_class {
+                ClassValue::Int(1) => Some(ClassValue::Int(0)),
+                ClassValue::Int(0) => Some(ClassValue::Int(1)),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Why a manifest was refused; a vendor reads it, so each says what to fix.
@@ -241,6 +304,19 @@ impl Manifest {
                 format!("does not contain the positive class {}", o.positive_class),
             ));
         }
+        if o.label.is_none() && o.negative_class().is_none() {
+            return Err(invalid(
+                "output.classes",
+                format!(
+                    "without a label output the sandbox labels each row itself, so it needs the two classes (e.g. classes = [\"no\", \"yes\"] with positive_class = \"yes\"); the positive class is {}{}",
+                    o.positive_class,
+                    o.classes
+                        .as_ref()
+                        .map(|c| format!(" and {} classes are listed", c.len()))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -277,7 +353,16 @@ impl Manifest {
             if port.elem_type.as_deref() != Some(input.dtype.onnx_name()) {
                 find(
                     loc.clone(),
-                    format!("the model declares {}, the manifest {:?}", port.r#type, input.dtype),
+                    format!(
+                        "the model declares {}, the manifest dtype = {:?}{}",
+                        port.r#type,
+                        input.dtype.manifest_name(),
+                        port.elem_type
+                            .as_deref()
+                            .and_then(DType::from_onnx_name)
+                            .map(|d| format!(" (write dtype = {:?})", d.manifest_name()))
+                            .unwrap_or_default()
+                    ),
                 );
             }
             let width: usize = input.columns.iter().map(ColumnSpec::width).sum();
@@ -308,7 +393,8 @@ impl Manifest {
                 );
             }
         }
-        for (what, name) in [("label", &self.output.label), ("probability", &self.output.probability)] {
+        let label = self.output.label.as_ref().map(|l| ("label", l));
+        for (what, name) in label.into_iter().chain([("probability", &self.output.probability)]) {
             let loc = format!("output {name:?}");
             match model.outputs.iter().find(|p| &p.name == name) {
                 None => find(
@@ -316,10 +402,13 @@ impl Manifest {
                     format!("the manifest names it as the {what}, but the model has no such output"),
                 ),
                 Some(p) if what == "probability" => {
-                    if !(p.is_sequence_of_maps() || p.elem_type.as_deref() == Some("float")) {
+                    if !(p.is_sequence_of_maps() || matches!(p.elem_type.as_deref(), Some("float" | "double"))) {
                         find(
                             loc,
-                            format!("{} cannot hold probabilities (float tensor or ZipMap)", p.r#type),
+                            format!(
+                                "{} cannot hold probabilities (float or double tensor, or ZipMap)",
+                                p.r#type
+                            ),
                         );
                     } else if let Some(shape) = &p.shape
                         && let Some(k) = shape.get(1).and_then(|d| d.parse::<usize>().ok())
@@ -385,6 +474,27 @@ threshold = 0.5
         assert_eq!(m.columns(), ["age", "sex"]);
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(Manifest::parse(&json).unwrap(), m);
+    }
+
+    /// A probability-only model (PyTorch, Keras) names no label; the sandbox labels rows
+    /// itself, so it must know the other class: 0/1 by default, else from `classes`.
+    #[test]
+    fn a_model_without_a_label_output_needs_to_know_both_classes() {
+        let no_label = GOOD.replace("label = \"label\"\n", "");
+        let m = Manifest::parse(&no_label).unwrap();
+        assert_eq!(m.output.label, None);
+        assert_eq!(m.output.negative_class(), Some(ClassValue::Int(0)));
+        let text = no_label.replace("positive_class = 1", "positive_class = \"yes\"");
+        let e = Manifest::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("output.classes") && e.contains("the two classes"), "{e}");
+        let listed = text.replace("threshold", "classes = [\"no\", \"yes\"]\nthreshold");
+        let m = Manifest::parse(&listed).unwrap();
+        assert_eq!(m.output.negative_class(), Some(ClassValue::Text("no".into())));
+        let three = text.replace("threshold", "classes = [\"no\", \"yes\", \"maybe\"]\nthreshold");
+        assert!(Manifest::parse(&three).is_err());
+        // With a label output, any number of classes is fine.
+        let labelled = GOOD.replace("threshold", "classes = [0, 1, 2]\nthreshold");
+        assert!(Manifest::parse(&labelled).is_ok());
     }
 
     #[test]

@@ -208,7 +208,10 @@ impl Model {
             let shape = [t.rows as i64, t.width as i64];
             let v: DynValue = match t.data {
                 TensorData::F32(d) => Tensor::from_array((shape, d)).map_err(ort_err)?.into_dyn(),
+                TensorData::F64(d) => Tensor::from_array((shape, d)).map_err(ort_err)?.into_dyn(),
+                TensorData::I32(d) => Tensor::from_array((shape, d)).map_err(ort_err)?.into_dyn(),
                 TensorData::I64(d) => Tensor::from_array((shape, d)).map_err(ort_err)?.into_dyn(),
+                TensorData::Bool(d) => Tensor::from_array((shape, d)).map_err(ort_err)?.into_dyn(),
                 TensorData::Str(d) => {
                     let a = ndarray::Array2::from_shape_vec((t.rows, t.width), d).map_err(ort_err)?;
                     Tensor::from_string_array(&a).map_err(ort_err)?.into_dyn()
@@ -220,19 +223,55 @@ impl Model {
         let (label_name, prob_name) = (out.label.clone(), out.probability.clone());
         let positive = out.positive_class.clone();
         let classes = out.classes.clone();
+        let threshold = out.threshold;
+        let negative = out.negative_class();
         let outputs = self.session.run(values).map_err(ort_err)?;
-        let label_value = outputs.get(&label_name).ok_or_else(|| RuntimeError::Output {
-            output: label_name.clone(),
-            message: "missing from the model's outputs".into(),
-        })?;
-        let prob_value = outputs.get(&prob_name).ok_or_else(|| RuntimeError::Output {
-            output: prob_name.clone(),
-            message: "missing from the model's outputs".into(),
-        })?;
-        let label = labels(label_value, &label_name, rows)?;
-        let probability = probabilities(prob_value, &prob_name, rows, &positive, classes.as_deref())?;
+        let output = |name: &str| {
+            outputs.get(name).ok_or_else(|| RuntimeError::Output {
+                output: name.to_owned(),
+                message: "missing from the model's outputs".into(),
+            })
+        };
+        let probability = probabilities(output(&prob_name)?, &prob_name, rows, &positive, classes.as_deref())?;
+        let label = match &label_name {
+            Some(name) => labels(output(name)?, name, rows)?,
+            None => derived_labels(&probability, threshold, &positive, negative.as_ref()).ok_or_else(|| {
+                RuntimeError::Output {
+                    output: prob_name.clone(),
+                    message: "the manifest names no label output and no negative class".into(),
+                }
+            })?,
+        };
         Ok(Scored { label, probability })
     }
+}
+
+/// The labels of a model without a label output: the positive class where the probability
+/// reaches the threshold (the same comparison the sandbox's decisions use), the negative
+/// class elsewhere. `None` when the two classes are of different kinds or the negative one
+/// is unknown (the manifest's validation refuses both).
+fn derived_labels(
+    probability: &[f32],
+    threshold: f64,
+    positive: &ClassValue,
+    negative: Option<&ClassValue>,
+) -> Option<Labels> {
+    let decide = |p: f32| f64::from(p) >= threshold;
+    Some(match (positive, negative?) {
+        (ClassValue::Int(yes), ClassValue::Int(no)) => Labels::Int(
+            probability
+                .iter()
+                .map(|&p| if decide(p) { *yes } else { *no })
+                .collect(),
+        ),
+        (ClassValue::Text(yes), ClassValue::Text(no)) => Labels::Text(
+            probability
+                .iter()
+                .map(|&p| if decide(p) { yes.clone() } else { no.clone() })
+                .collect(),
+        ),
+        _ => return None,
+    })
 }
 
 fn labels(v: &DynValue, name: &str, rows: usize) -> Result<Labels, RuntimeError> {
@@ -295,13 +334,24 @@ fn probabilities(
             p
         }
         _ => {
-            let (shape, data) = v
-                .try_extract_tensor::<f32>()
-                .map_err(|e| err(format!("not a float tensor: {e}")))?;
-            let dims: Vec<i64> = shape.iter().copied().collect();
+            // float, or double (what a model trained in float64 exports), narrowed to f32 as
+            // every probability the sandbox keeps is.
+            let (shape, data): (Vec<i64>, Vec<f32>) = match v.try_extract_tensor::<f32>() {
+                Ok((shape, data)) => (shape.iter().copied().collect(), data.to_vec()),
+                Err(_) => {
+                    let (shape, data) = v
+                        .try_extract_tensor::<f64>()
+                        .map_err(|e| err(format!("not a float or double tensor: {e}")))?;
+                    (
+                        shape.iter().copied().collect(),
+                        data.iter().map(|&x| x as f32).collect(),
+                    )
+                }
+            };
+            let dims = shape;
             match dims.as_slice() {
-                [n] if *n as usize == rows => data.to_vec(),
-                [n, 1] if *n as usize == rows => data.to_vec(),
+                [n] if *n as usize == rows => data,
+                [n, 1] if *n as usize == rows => data,
                 [n, k] if *n as usize == rows && *k >= 2 => {
                     let k = *k as usize;
                     let col = match classes {

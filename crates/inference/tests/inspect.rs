@@ -205,3 +205,59 @@ fn a_hostile_name_in_the_path_is_escaped_and_shortened() {
     );
     assert!(!f.location.contains('\n') && !f.location.contains('\x1b'));
 }
+
+/// As the ONNX checker has it: a domain is imported when a node uses it. onnxmltools writes
+/// tree ensembles as ai.onnx.ml operators only, with no default-domain opset; such a model is
+/// accepted, and one whose default-domain node has no import is refused naming the operator.
+#[test]
+fn a_domain_must_be_imported_only_when_a_node_uses_it() {
+    use inference::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
+    use prost::Message;
+    let node = |op: &str, domain: &str| NodeProto {
+        op_type: Some(op.into()),
+        domain: Some(domain.into()),
+        input: vec!["x".into()],
+        output: vec!["y".into()],
+        ..Default::default()
+    };
+    let model = |node: NodeProto, opsets: &[(&str, i64)]| {
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: opsets
+                .iter()
+                .map(|(d, v)| OperatorSetIdProto {
+                    domain: Some((*d).into()),
+                    version: Some(*v),
+                })
+                .collect(),
+            graph: Some(GraphProto {
+                name: Some("g".into()),
+                node: vec![node],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let ml_only = inspect(
+        &model(node("Normalizer", "ai.onnx.ml"), &[("ai.onnx.ml", 3)]),
+        &Limits::default(),
+    );
+    assert!(ml_only.accepted(), "{:?}", ml_only.findings);
+    let missing = inspect(&model(node("Relu", ""), &[("ai.onnx.ml", 3)]), &Limits::default());
+    let f = missing
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::Opset)
+        .unwrap_or_else(|| panic!("no opset finding in {:?}", missing.findings));
+    assert!(f.to_string().contains("\"Relu\" is of domain \"ai.onnx\""), "{f}");
+    let ml_missing = inspect(
+        &model(node("Normalizer", "ai.onnx.ml"), &[("", 17)]),
+        &Limits::default(),
+    );
+    assert!(
+        ml_missing.findings.iter().any(|f| f.rule == Rule::Opset),
+        "{:?}",
+        ml_missing.findings
+    );
+}

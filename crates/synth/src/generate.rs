@@ -47,6 +47,8 @@ pub struct Generator {
     schema: SchemaRef,
     columns: Vec<ColumnDoc>,
     dicts: Dicts,
+    /// Written in the training layout ([`Generator::for_training`]).
+    training: Option<SchemaRef>,
 }
 
 /// The value arrays of the categorical columns, shared by every batch.
@@ -170,7 +172,30 @@ impl Generator {
             schema,
             columns,
             dicts: Dicts::new(),
+            training: None,
         })
+    }
+
+    /// Files written from this generator take the training layout: integers as int64,
+    /// outcomes as 0/1, categories as text (`crate::training`), the types vendors' exporters
+    /// take without recasting. [`Generator::batch`] is unchanged; the writer converts.
+    pub fn for_training(mut self) -> Self {
+        self.training = Some(crate::training::training_schema(&self.schema));
+        self
+    }
+
+    /// The schema of the files written from this generator: [`Generator::schema`], or its
+    /// training layout.
+    pub fn file_schema(&self) -> SchemaRef {
+        self.training.clone().unwrap_or_else(|| self.schema.clone())
+    }
+
+    /// `batch` as the files written from this generator hold it.
+    pub fn file_batch(&self, batch: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+        match &self.training {
+            None => Ok(batch),
+            Some(schema) => crate::training::training_batch(&batch, schema),
+        }
     }
 
     /// The spec the data is made from.

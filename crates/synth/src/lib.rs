@@ -33,6 +33,7 @@ mod refdata;
 mod rng;
 mod scenario;
 mod spec;
+mod training;
 mod writer;
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ enum Sink {
 impl Sink {
     fn open(file: File, format: Format, generator: &Generator, path: &Path) -> Result<Self, SynthError> {
         let out = BufWriter::with_capacity(1 << 20, file);
-        let schema = generator.schema();
+        let schema = generator.file_schema();
         let arrow_err = |source| SynthError::Arrow {
             path: path.to_owned(),
             source,
@@ -292,11 +292,19 @@ pub fn write_dataset(
         let end = (start + BATCHES_PER_GROUP).min(batches);
         let made: Vec<RecordBatch> =
             pool.install(|| (start..end).into_par_iter().map(|b| generator.batch(b)).collect());
-        sink.write_group(&made, &pool, path)?;
         for batch in &made {
             counts.add(batch);
             written += batch.num_rows() as u64;
         }
+        let made = made
+            .into_iter()
+            .map(|b| generator.file_batch(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| SynthError::Arrow {
+                path: path.to_owned(),
+                source,
+            })?;
+        sink.write_group(&made, &pool, path)?;
         progress(written);
         start = end;
     }

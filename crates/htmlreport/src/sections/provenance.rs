@@ -54,7 +54,15 @@ impl Doc<'_> {
                 E(&l.plain(o.threshold))
             ),
             format!("{} {}", self.t("positiv klasse", "positive class"), E(&positive_class)),
-            format!("label <code>{}</code>", name(&o.label)),
+            match &o.label {
+                Some(label) => format!("label <code>{}</code>", name(label)),
+                None => self
+                    .t(
+                        "ingen label-output: klassen følger sandsynligheden og tærsklen",
+                        "no label output: the class follows the probability and the threshold",
+                    )
+                    .to_owned(),
+            },
             format!("probability <code>{}</code>", name(&o.probability)),
         ];
         self.kv(self.t("Modellens output", "Model output"), &output.join("; "));

@@ -140,6 +140,10 @@ fn default_rows() -> u64 {
 /// The `train` split as Parquet, written to a temporary file and streamed from it (the file
 /// is unlinked once open, so nothing is left behind whatever happens to the connection).
 ///
+/// In the training layout: integers as int64, the outcomes as 0/1 int64, categories as their
+/// text (the data dictionary lists each one's values in order), yes/no inputs as booleans;
+/// the types scikit-learn with skl2onnx, XGBoost and LightGBM export from without recasting.
+///
 /// A download holds one of the download slots from generation to its last byte, which bounds the disk the
 /// temporary files take. A client that accepts no bytes for `download_idle_timeout` loses its download: the
 /// file is closed (and with it gone from the disk) and the slot freed, whatever the connection does after.
@@ -178,7 +182,7 @@ pub async fn dataset(
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
         std::fs::create_dir_all(&tmp_dir).map_err(|e| e.to_string())?;
         let path = tmp_dir.join(format!("{}.parquet", store::RunId::generate()));
-        let generator = synth::Generator::new(spec).map_err(|e| e.to_string())?;
+        let generator = synth::Generator::new(spec).map_err(|e| e.to_string())?.for_training();
         let written = synth::write_dataset(&generator, &path, synth::Format::Parquet, 1, &|_| {}, &cancel);
         let opened = written
             .map_err(|e| e.to_string())

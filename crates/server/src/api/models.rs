@@ -2,7 +2,7 @@
 
 use crate::app;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{multipart_error, read_field};
+use crate::extract::multipart_error;
 use crate::middleware::{AuditContext, in_case};
 use crate::policy::{self, Action, Caller};
 use crate::state::AppState;
@@ -112,28 +112,20 @@ async fn receive(
             ),
         )
     })?;
-    let (mut model, mut manifest) = (None, None);
+    let mut parts = app::models::UploadParts::default();
     while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|e| multipart_error("reading the upload", e))?
     {
-        match field.name().unwrap_or_default() {
-            "model" if model.is_none() => {
-                model = Some(read_field(&mut field, "model", state.config.max_model_bytes).await?);
-            }
-            "manifest" if manifest.is_none() => {
-                manifest = Some(read_field(&mut field, "manifest", state.config.max_manifest_bytes).await?);
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unexpected or repeated part {:?}; send exactly `model` and `manifest`",
-                    other.chars().take(40).collect::<String>()
-                )));
-            }
+        if !parts.read(&mut field, state).await? {
+            return Err(ApiError::bad_request(format!(
+                "unexpected or repeated part {:?}; send `model` and `manifest`, or `model`, `name`, `version` and `scenario` (and optionally {}) to have the manifest drafted",
+                field.name().unwrap_or_default().chars().take(40).collect::<String>(),
+                app::models::DRAFT_PARTS[3..].join(", ")
+            )));
         }
     }
-    let model = model.ok_or_else(|| ApiError::bad_request("the part `model` is missing"))?;
-    let manifest = manifest.ok_or_else(|| ApiError::bad_request("the part `manifest` is missing"))?;
+    let (model, manifest) = parts.into_source()?;
     app::models::accept(state, caller, audit, case, model, manifest).await
 }

@@ -46,9 +46,30 @@ pub struct ModelUpload {
     model: Vec<u8>,
     /// The manifest, TOML or JSON: which scenario columns the model reads and how. At most
     /// 256 KiB (`inference::MAX_MANIFEST_BYTES`, the one limit of every way in); a larger
-    /// part is refused with 413.
+    /// part is refused with 413. Leave it out to have one drafted from the model's input and
+    /// output names (then `name`, `version` and `scenario` are required); a draft that cannot
+    /// map an input is refused with 422 naming it.
     #[schema(max_length = 262144)]
-    manifest: String,
+    manifest: Option<String>,
+    /// Without a manifest: the model's name.
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// Without a manifest: the model's version.
+    #[schema(max_length = 200)]
+    version: Option<String>,
+    /// Without a manifest: the scenario the model reads.
+    #[schema(max_length = 200)]
+    scenario: Option<String>,
+    /// Without a manifest: the columns of a wide input in order (the training frame's
+    /// `X.columns`), separated by commas or newlines.
+    #[schema(max_length = 1048576)]
+    feature_names: Option<String>,
+    /// Without a manifest: the class that counts as a positive decision (default 1).
+    #[schema(max_length = 200)]
+    positive_class: Option<String>,
+    /// Without a manifest: decide positive when P(positive class) >= threshold (default 0.5).
+    #[schema(max_length = 200)]
+    threshold: Option<String>,
 }
 
 /// Bytes sent as they are (a Parquet file, an ONNX model).
@@ -145,3 +166,4 @@ refusal_sets! {
 
 // The OpenAPI document states the manifest limit as a literal; it must be the one limit.
 const _: () = assert!(inference::MAX_MANIFEST_BYTES == 262_144);
+const _: () = assert!(crate::app::models::MAX_FEATURE_NAMES_PART == 1_048_576);

@@ -8,8 +8,7 @@ use super::runs::run_form;
 use super::text::{T, Words};
 use super::{PageError, PageResult, bad_form, check_form, see_other};
 use crate::app::cases::{fix_criteria, members_of};
-use crate::app::models::{accept, count_upload};
-use crate::error::ApiError;
+use crate::app::models::{UploadParts, accept, count_upload};
 use crate::extract::{multipart_error, read_field};
 use crate::middleware::in_case;
 use crate::middleware::{AuditContext, AuditObject};
@@ -324,7 +323,20 @@ fn upload_form(s: &Session, w: &Words, case: &Case, findings: Option<(&str, &[St
         form.stack #upload method="post" enctype="multipart/form-data" action={ "/ui/cases/" (case.id) "/models" } {
             (csrf_field(s))
             label { (w.t(T::ModelFile)) input #model-file type="file" name="model" accept=".onnx" required; }
-            label { (w.t(T::ManifestFile)) input #manifest-file type="file" name="manifest" accept=".toml,.json" required; }
+            label { (w.t(T::ManifestFile)) input #manifest-file type="file" name="manifest" accept=".toml,.json"; }
+            fieldset #draft {
+                p.muted { (w.t(T::DraftIntro)) }
+                label { (w.t(T::ModelName)) input #draft-name type="text" name="name" maxlength="200"; }
+                label { (w.t(T::Version)) input #draft-version type="text" name="version" maxlength="200"; }
+                label { (w.t(T::Scenario))
+                    select #draft-scenario name="scenario" {
+                        option value="" { "—" }
+                        @for scenario in synth::scenario_names() { option value=(scenario) { (scenario) } }
+                    }
+                }
+                label { (w.t(T::FeatureNames)) textarea #draft-feature-names name="feature_names" rows="3" {} }
+                label { (w.t(T::PositiveClass)) input #draft-positive-class type="text" name="positive_class" maxlength="200"; }
+            }
             div { button #upload-submit type="submit" { (w.t(T::UploadAndInspect)) } }
         }
     };
@@ -351,7 +363,8 @@ pub async fn upload(
     let case = policy::case(&state, &s.caller, &id).await?;
     s.caller.require(Action::UploadModel)?;
     let mut multipart = multipart.map_err(|e| bad_form(e.body_text()))?;
-    let (mut csrf_ok, mut model, mut manifest) = (false, None, None);
+    let mut csrf_ok = false;
+    let mut parts = UploadParts::default();
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -365,28 +378,32 @@ pub async fn upload(
                 csrf_ok = true;
             }
             _ if !csrf_ok => check_form(&headers, &s, "")?,
-            "model" if model.is_none() => {
-                model = Some(read_field(&mut field, "model", state.config.max_model_bytes).await?);
-            }
-            "manifest" if manifest.is_none() => {
-                manifest = Some(read_field(&mut field, "manifest", state.config.max_manifest_bytes).await?);
-            }
             other => {
-                return Err(bad_form(format!(
-                    "unexpected or repeated part {:?}",
-                    other.chars().take(40).collect::<String>()
-                )));
+                if !parts.read(&mut field, &state).await? {
+                    return Err(bad_form(format!(
+                        "unexpected or repeated part {:?}",
+                        other.chars().take(40).collect::<String>()
+                    )));
+                }
             }
         }
     }
     if !csrf_ok {
         check_form(&headers, &s, "")?;
     }
-    let result = match (model, manifest) {
-        (Some(m), Some(f)) if !m.is_empty() && !f.is_empty() => {
-            accept(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &case, m, f).await
+    let result = match parts.into_source() {
+        Ok((model, manifest)) => {
+            accept(
+                &state,
+                &s.caller,
+                audit.on_success(StatusCode::SEE_OTHER),
+                &case,
+                model,
+                manifest,
+            )
+            .await
         }
-        _ => Err(ApiError::bad_request("choose both a model file and a manifest file")),
+        Err(e) => Err(e),
     };
     count_upload(&state, &result);
     match result {

@@ -87,6 +87,11 @@ texts! {
         "The model (ONNX) and its manifest (TOML or JSON) are inspected before anything is stored: operators, opsets, sizes and the manifest's columns. A model that fails is not kept.";
     ModelFile => "Model (.onnx)", "Model (.onnx)";
     ManifestFile => "Manifest (.toml eller .json)", "Manifest (.toml or .json)";
+    DraftIntro => "Intet manifest? Lad felterne herunder udfylde et fra modellens egne input- og output-navne: et input, der hedder som en kolonne i scenariet (eller kolonne_kategori), læses fra den kolonne med modellens egen type.",
+        "No manifest? Fill in the fields below to have one drafted from the model's own input and output names: an input named like a scenario column (or column_category) reads that column in the model's own type.";
+    FeatureNames => "Kolonnenavne for et bredt input, i rækkefølge (komma eller linje imellem)", "Column names of a wide input, in order (comma or line between)";
+    PositiveClass => "Positiv klasse (standard 1)", "Positive class (default 1)";
+    ModelName => "Modellens navn", "Model name";
     UploadAndInspect => "Upload og undersøg", "Upload and inspect";
     RejectedAtInspection => "Modellen blev afvist ved undersøgelsen:", "The model was rejected at inspection:";
     // A model.
