@@ -10,6 +10,8 @@ bash scripts/postgres.sh
 bash scripts/browser.sh
 # schemathesis and openapi-python-client for the API conformance test (tests/openapi_conformance.rs).
 bash scripts/apitools.sh
+# scikit-learn, skl2onnx, XGBoost, LightGBM and onnxmltools for the vendor's-path test (tests/exporters.rs).
+bash scripts/exporters.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

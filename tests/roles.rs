@@ -121,6 +121,13 @@ fn rows() -> Vec<Row> {
             SEEN_BY_ALL,
             SEEN_BY_OVERSIGHT,
         ),
+        r(
+            "GET",
+            "/api/v1/models/{model}/manifest",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
         r("GET", "/api/v1/cases/{case}/runs", none, SEEN_BY_ALL, SEEN_BY_OVERSIGHT),
         r("GET", "/api/v1/runs", none, ALL_200, ALL_200),
         r(

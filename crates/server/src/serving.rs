@@ -70,6 +70,24 @@ pub struct ColumnInput {
     pub name: String,
     /// Categories as text (`BYTES`); otherwise a number.
     pub text: bool,
+    /// The column's type in the scenario, which a request's values take before the model's
+    /// manifest builds its tensors: an integer column takes whole numbers only, a yes/no column
+    /// 0 and 1 only, so `/v2` feeds a model exactly what a run feeds it.
+    pub data_type: arrow::datatypes::DataType,
+}
+
+impl ColumnInput {
+    /// The Open Inference Protocol datatype the metadata advertises for it (any numeric
+    /// datatype is accepted for a number).
+    pub fn protocol_datatype(&self) -> &'static str {
+        use arrow::datatypes::DataType as D;
+        match &self.data_type {
+            D::Utf8 => "BYTES",
+            D::Boolean => "BOOL",
+            D::Int64 => "INT64",
+            _ => "FP32",
+        }
+    }
 }
 
 /// Why a request was not answered with predictions.
@@ -126,8 +144,12 @@ impl Served {
     }
 }
 
-/// The inputs a manifest asks for, in order: text for one-hot or string columns.
+/// The inputs a manifest asks for, in order: text for one-hot or string columns; otherwise
+/// the scenario's type of the column (integers as int64, yes/no as booleans, measurements
+/// as float64).
 pub fn column_inputs(manifest: &Manifest) -> Vec<ColumnInput> {
+    use arrow::datatypes::DataType as D;
+    let docs = synth::scenario_columns(&manifest.scenario).unwrap_or_default();
     let mut out: Vec<ColumnInput> = Vec::new();
     for input in &manifest.inputs {
         for c in &input.columns {
@@ -137,9 +159,19 @@ pub fn column_inputs(manifest: &Manifest) -> Vec<ColumnInput> {
                 None => out.push(ColumnInput {
                     name: c.column.clone(),
                     text,
+                    data_type: D::Float64,
                 }),
             }
         }
+    }
+    for o in &mut out {
+        let scenario_type = docs.iter().find(|d| d.name == o.name).map(|d| &d.data_type);
+        o.data_type = match scenario_type {
+            _ if o.text => D::Utf8,
+            Some(D::Boolean) => D::Boolean,
+            Some(t) if t.is_integer() => D::Int64,
+            _ => D::Float64,
+        };
     }
     out
 }
@@ -402,14 +434,7 @@ impl Models {
         let schema = Arc::new(arrow::datatypes::Schema::new(
             inputs
                 .iter()
-                .map(|c| {
-                    let t = if c.text {
-                        arrow::datatypes::DataType::Utf8
-                    } else {
-                        arrow::datatypes::DataType::Float64
-                    };
-                    arrow::datatypes::Field::new(&c.name, t, false)
-                })
+                .map(|c| arrow::datatypes::Field::new(&c.name, c.data_type.clone(), false))
                 .collect::<Vec<_>>(),
         ));
         let (tx, rx) = mpsc::channel(config.queue_requests.max(1));

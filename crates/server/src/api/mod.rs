@@ -78,6 +78,7 @@ impl Faces {
             .routes((schemas, paths, uploads))
             .routes(routes!(models::get))
             .routes(routes!(models::inspection))
+            .routes(routes!(models::manifest))
             .routes(routes!(runs::list_case))
             .routes(routes!(runs::list, runs::create))
             .routes(routes!(runs::get))

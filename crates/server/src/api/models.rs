@@ -63,6 +63,34 @@ pub async fn inspection(State(state): State<AppState>, caller: Caller, Path(id):
     Ok(in_case(&case, axum::Json(model.inspection)))
 }
 
+/// The model's manifest as stored: the vendor's own, or the one the sandbox drafted from the
+/// model (TOML). Plain text; what it says is the vendor's.
+#[utoipa::path(
+    get,
+    operation_id = "getModelManifest",
+    path = "/api/v1/models/{model}/manifest",
+    tag = "models",
+    params(("model" = crate::api::schemas::ModelId, Path, description = "The model's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The manifest, TOML or JSON as uploaded or drafted.", body = String, content_type = "text/plain"),
+        crate::api::schemas::ReadRefusals
+    )
+)]
+pub async fn manifest(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (model, case) = policy::model(&state, &caller, &id).await?;
+    let blobs = state.blobs.clone();
+    let digest = model.manifest_sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("reading the manifest: {e}")))?;
+    Ok(in_case(
+        &case,
+        ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes),
+    ))
+}
+
 /// `multipart/form-data` with parts `model` (ONNX) and `manifest` (TOML or JSON). Inspection
 /// and the manifest check run before anything is stored; a rejection is 422 with the
 /// findings, and stores nothing.

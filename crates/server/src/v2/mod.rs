@@ -137,10 +137,7 @@ fn metadata(model: &store::Model, inputs: &[ColumnInput], text_labels: bool) -> 
         name: model.id.as_str().to_owned(),
         versions: vec![model.version.clone()],
         platform: "onnxruntime_onnx".to_owned(),
-        inputs: inputs
-            .iter()
-            .map(|c| tensor(&c.name, if c.text { "BYTES" } else { "FP32" }))
-            .collect(),
+        inputs: inputs.iter().map(|c| tensor(&c.name, c.protocol_datatype())).collect(),
         outputs: vec![
             tensor("label", if text_labels { "BYTES" } else { "INT64" }),
             tensor("probability", "FP32"),
@@ -796,11 +793,39 @@ fn to_batch(
                 // The size is already checked against the shape and the datatype.
                 binary::InputData::Binary(bytes) => binary::numbers(&c.name, &t.datatype, bytes)?,
             };
-            Arc::new(Float64Array::from(numbers))
+            typed(&c.name, &c.data_type, numbers)?
         };
         columns.push(array);
     }
     RecordBatch::try_new(served.schema.clone(), columns).map_err(|e| bad(e.to_string()))
+}
+
+/// A number input in its scenario column's type: whole numbers for an integer column, 0 and 1
+/// for a yes/no column (a model declaring an integer or bool input must get exactly what a run
+/// gives it, never a silently cut 73.6).
+fn typed(name: &str, data_type: &arrow::datatypes::DataType, numbers: Vec<f64>) -> V2Result<ArrayRef> {
+    use arrow::datatypes::DataType as D;
+    let refuse = |i: usize, what: &str| bad(format!("input {name:?}, value {i}: {} is not {what}", numbers[i]));
+    Ok(match data_type {
+        D::Boolean => {
+            if let Some(i) = numbers.iter().position(|x| *x != 0.0 && *x != 1.0) {
+                return Err(refuse(i, "a yes/no value (0 or 1, false or true)"));
+            }
+            Arc::new(arrow::array::BooleanArray::from_iter(
+                numbers.iter().map(|x| Some(*x == 1.0)),
+            ))
+        }
+        D::Int64 => {
+            // Whole and within what an f64 holds exactly.
+            if let Some(i) = numbers.iter().position(|x| x.fract() != 0.0 || x.abs() > 9.0e15) {
+                return Err(refuse(i, "a whole number"));
+            }
+            Arc::new(arrow::array::Int64Array::from_iter_values(
+                numbers.iter().map(|x| *x as i64),
+            ))
+        }
+        _ => Arc::new(Float64Array::from(numbers)),
+    })
 }
 
 /// A JSON input's `n` values, flattened; refuses another count.
