@@ -1247,3 +1247,125 @@ fn manifest_mistakes_are_refused_at_upload_naming_field_value_and_choices() {
         "{w}"
     );
 }
+
+/// An upload without a manifest has one drafted from the model's input names: a wide input
+/// without the training frame's column names is refused naming it and what to send, nothing
+/// stored; with them the drafted manifest is the committed one, readable back; and `/v2` then
+/// takes the scenario's types (a fractional age is refused, not cut).
+#[test]
+fn an_upload_without_a_manifest_is_drafted_or_refused_naming_what_could_not_be_mapped() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (case, _) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let models = || {
+        vendor
+            .get(&format!("/api/v1/cases/{case}/models"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = models();
+    let gbm = std::fs::read(service::models_dir().join("unemployment-gbm.onnx")).unwrap();
+    let committed = inference::Manifest::parse(
+        &std::fs::read_to_string(service::models_dir().join("unemployment-gbm.toml")).unwrap(),
+    )
+    .unwrap();
+    let upload = |parts: &[(&str, &[u8])]| {
+        let named: Vec<(&str, &str, &[u8])> = parts.iter().map(|(n, b)| (*n, *n, *b)).collect();
+        let (content_type, body) = service::multipart(&named);
+        vendor.send("POST", &format!("/api/v1/cases/{case}/models"), &content_type, &body)
+    };
+    let base: Vec<(&str, &[u8])> = vec![
+        ("model", &gbm),
+        ("name", b"drafted-gbm"),
+        ("version", b"1"),
+        ("scenario", b"unemployment-risk"),
+    ];
+    let r = upload(&base);
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_manifest"), "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("input \"features\": it takes 37 columns") && message.contains("`feature_names`"),
+        "{message}"
+    );
+    let r = upload(&base[..3]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("the part `scenario` is missing"), "{}", r.text());
+    let manifest = std::fs::read(service::models_dir().join("unemployment-gbm.toml")).unwrap();
+    let r = upload(&[
+        ("model", &gbm),
+        ("manifest", &manifest),
+        ("scenario", b"unemployment-risk"),
+    ]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(models(), before, "nothing stored");
+
+    let wide = committed.inputs.iter().find(|i| i.tensor == "features").unwrap();
+    let names: Vec<String> = wide
+        .columns
+        .iter()
+        .flat_map(|c| match &c.one_hot {
+            None => vec![c.column.clone()],
+            Some(cats) => cats.iter().map(|v| format!("{}_{v}", c.column)).collect(),
+        })
+        .collect();
+    let names = names.join("\n");
+    let mut parts = base.clone();
+    parts.push(("feature_names", names.as_bytes()));
+    let r = upload(&parts);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = vendor.get(&format!("/api/v1/models/{id}/manifest"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let drafted = inference::Manifest::parse(&r.text()).unwrap();
+    assert_eq!((drafted.inputs, drafted.output), (committed.inputs, committed.output));
+
+    let meta = vendor.get(&format!("/v2/models/{id}")).json();
+    let datatype = |name: &str| {
+        meta["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["datatype"].clone())
+    };
+    assert_eq!(
+        [
+            datatype("age"),
+            datatype("living_alone"),
+            datatype("income_dkk"),
+            datatype("sector")
+        ],
+        [
+            Some(json!("INT64")),
+            Some(json!("BOOL")),
+            Some(json!("INT64")),
+            Some(json!("BYTES"))
+        ]
+    );
+    let inputs: Vec<Value> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let value = match i["datatype"].as_str().unwrap() {
+                "BYTES" => json!("x"),
+                "BOOL" => json!(true),
+                _ if i["name"] == "age" => json!(40.5),
+                _ => json!(1),
+            };
+            json!({"name": i["name"], "shape": [1], "datatype": i["datatype"], "data": [value]})
+        })
+        .collect();
+    let r = vendor.post(&format!("/v2/models/{id}/infer"), &json!({"inputs": inputs}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("input \\\"age\\\", value 0: 40.5 is not a whole number"),
+        "{}",
+        r.text()
+    );
+}
