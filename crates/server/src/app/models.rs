@@ -95,6 +95,8 @@ impl UploadParts {
     /// The model's bytes and where its manifest comes from. An empty manifest part (a form
     /// whose file field was left empty) counts as none.
     pub fn into_source(mut self) -> ApiResult<(Vec<u8>, ManifestSource)> {
+        // A form sends its empty fields too: an empty part is no part.
+        self.text.retain(|_, v| !v.trim().is_empty());
         let model = self
             .model
             .filter(|m| !m.is_empty())
