@@ -85,12 +85,25 @@ pub fn open_table(path: &Path, options: &CsvOptions, batch_rows: usize, keep: &[
 }
 
 /// The indices of `keep` in `schema`, in its order, or `None` (every column) if one is missing.
-fn projection(schema: &arrow::datatypes::Schema, keep: &[&str]) -> Option<Vec<usize>> {
-    keep.iter().all(|k| schema.column_with_name(k).is_some()).then(|| {
+/// A file that names a column twice is refused: which of the two a reader takes by name would
+/// be an accident, and the numbers computed from it could be another column's.
+fn projection(schema: &arrow::datatypes::Schema, keep: &[&str]) -> Result<Option<Vec<usize>>, String> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if let Some(first) = seen.insert(f.name().as_str(), i) {
+            return Err(format!(
+                "the column {:?} appears twice (columns {} and {}); a file must name each column once",
+                f.name().chars().take(80).collect::<String>(),
+                first + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(keep.iter().all(|k| schema.column_with_name(k).is_some()).then(|| {
         (0..schema.fields().len())
             .filter(|&i| keep.contains(&schema.field(i).name().as_str()))
             .collect()
-    })
+    }))
 }
 
 pub(crate) fn open_table_capped(
@@ -139,7 +152,7 @@ pub(crate) fn open_table_capped(
             let (schema, batches) = csv::read(
                 &open,
                 &schema,
-                projection(&schema, keep),
+                projection(&schema, keep).map_err(err)?,
                 delimiter,
                 options.decimal_comma,
                 batch_rows,
@@ -160,7 +173,7 @@ fn parquet<T: parquet::file::reader::ChunkReader + 'static>(
     let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
         .map_err(unreadable)?
         .with_batch_size(batch_rows);
-    if let Some(p) = projection(builder.schema(), keep) {
+    if let Some(p) = projection(builder.schema(), keep)? {
         // A flat schema: the arrow field at index i is the Parquet root column i.
         let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), p);
         builder = builder.with_projection(mask);
@@ -183,7 +196,7 @@ fn ipc<R: Read + io::Seek + Send + 'static>(
         .map_err(unreadable)?
         .schema();
     data.seek(io::SeekFrom::Start(0)).map_err(|e| e.to_string())?;
-    let reader = arrow::ipc::reader::FileReader::try_new(data, projection(&full, keep)).map_err(unreadable)?;
+    let reader = arrow::ipc::reader::FileReader::try_new(data, projection(&full, keep)?).map_err(unreadable)?;
     let schema = reader.schema();
     Ok((
         schema.clone(),
@@ -195,6 +208,27 @@ fn ipc<R: Read + io::Seek + Send + 'static>(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A CSV with two columns named `decision` is refused naming both positions, whichever
+    /// columns the reader keeps; a reader by name would otherwise take the first silently.
+    #[test]
+    fn a_column_named_twice_is_refused_naming_both() {
+        let dir = std::env::temp_dir().join(format!("sandkasse-input-twice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("twice.csv");
+        std::fs::write(&path, "sex,decision,outcome,decision\nF,1,0,0\nM,0,1,1\n").unwrap();
+        for keep in [&["sex"][..], &["decision", "outcome"][..], &[][..]] {
+            let e = match open_table(&path, &CsvOptions::default(), 10, keep) {
+                Ok(_) => panic!("{keep:?}: a file with a column named twice was read"),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                e.contains("the column \"decision\" appears twice (columns 2 and 4)"),
+                "{keep:?}: {e}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// A gzip-compressed Parquet file inflating past the cap is refused naming the cap; under
     /// a larger cap the same file reads.
