@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Live inference under load, measured from outside the process: `wrk` (Debian) sends single-row
 # Open Inference Protocol requests for the logistic-regression sample to a real `sandkasse serve`
-# at 1, 8, 32 and 128 connections; then Criterion measures the in-process ONNX Runtime cost of
-# one row (features + Session::run) in the same run, for scale.
+# at 1, 8, 32 and 128 connections; then, as the anchor a user would pick instead, the same model
+# and request served by the KServe Python model server (benches/kserve_anchor.py, `kserve` pinned
+# in benches/kserve-requirements.txt, installed into .venv-kserve) with the same load generator;
+# then Criterion measures the in-process ONNX Runtime cost of one row (features + Session::run)
+# in the same run, for scale.
 #
 #   bash benches/kserve_load.sh [seconds per level, default 10]
 set -euo pipefail
@@ -52,17 +55,38 @@ open(f"{d}/post.lua", "w").write(
 PY
 URL=http://127.0.0.1:$PORT/v2/models/$MODEL/infer
 curl -fs -H "Authorization: Bearer $V" -H 'content-type: application/json' --data @"$D/body.json" "$URL" >/dev/null
+# Each level: wrk's requests/s, p50 and p99, and any errors.
+levels() {
+  for c in 1 8 32 128; do
+    t=$(( c < 2 ? 1 : 2 ))
+    out=$(wrk -t$t -c$c -d${secs}s --latency -s "$D/post.lua" "$1")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr '\n' ' ' || true)
+    echo "connections $c: $rps req/s, p50 $p50, p99 $p99 ${errs:+($errs)}"
+  done
+}
 echo "single-row infer, unemployment-logreg, $secs s per level, $(nproc) cores (wrk and the server share them)"
-for c in 1 8 32 128; do
-  t=$(( c < 2 ? 1 : 2 ))
-  out=$(wrk -t$t -c$c -d${secs}s --latency -s "$D/post.lua" "$URL")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr '\n' ' ' || true)
-  echo "connections $c: $rps req/s, p50 $p50, p99 $p99 ${errs:+($errs)}"
-done
+echo "Sandkasse (isolated workers, tokens, limits, batching):"
+levels "$URL"
 curl -fs localhost:$PORT/metrics | grep -E "^sandkasse_inference_(requests|failures)_total" || true
 kill $PID; wait $PID 2>/dev/null || true
+
+# The anchor: KServe's Python model server, one process, the same model and request body.
+if [[ ! -x .venv-kserve/bin/python ]]; then python3 -m venv .venv-kserve; fi
+.venv-kserve/bin/pip install -q --disable-pip-version-check -r benches/kserve-requirements.txt
+KPORT=18182
+.venv-kserve/bin/python benches/kserve_anchor.py --model models/unemployment-logreg.onnx \
+  --manifest models/unemployment-logreg.toml --http-port $KPORT --grpc-port 18183 >"$D/kserve.log" 2>&1 &
+KPID=$!
+trap 'kill $PID $KPID 2>/dev/null; wait $PID $KPID 2>/dev/null; rm -rf "$D"' EXIT
+for _ in $(seq 300); do curl -fs localhost:$KPORT/v2/health/ready >/dev/null && break; sleep 0.1; done
+KURL=http://127.0.0.1:$KPORT/v2/models/unemployment-logreg/infer
+curl -fs -H 'content-type: application/json' --data @"$D/body.json" "$KURL" >/dev/null \
+  || { echo "the KServe anchor did not answer:"; tail -20 "$D/kserve.log"; exit 1; }
+echo "KServe $(.venv-kserve/bin/python -c 'import kserve; print(kserve.__version__)' 2>/dev/null) Python model server (anchor, no isolation or authentication):"
+levels "$KURL"
+kill $KPID; wait $KPID 2>/dev/null || true
 echo "in-process ONNX Runtime, one row (features + Session::run):"
 cargo bench --bench inference -- 'inference/unemployment-logreg/(features|session-run-in-process)/1$' 2>&1 | grep -E "^inference|time:" || true
