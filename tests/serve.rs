@@ -1301,6 +1301,11 @@ fn an_upload_without_a_manifest_is_drafted_or_refused_naming_what_could_not_be_m
         ("scenario", b"unemployment-risk"),
     ]);
     assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("the part `scenario` is for drafting a manifest"),
+        "{}",
+        r.text()
+    );
     assert_eq!(models(), before, "nothing stored");
 
     let wide = committed.inputs.iter().find(|i| i.tensor == "features").unwrap();

@@ -79,13 +79,19 @@ fn draft(args: DraftArgs) -> Result<()> {
         Some(list) => {
             let text = match list.strip_prefix('@') {
                 Some(path) => {
-                    let mut text = String::new();
+                    // The upload's limit for the same part, so what works here works there.
+                    const LIMIT: u64 = 1 << 20;
+                    let mut bytes = Vec::new();
                     std::fs::File::open(path)
                         .with_context(|| format!("opening {path}"))?
-                        .take(4 << 20)
-                        .read_to_string(&mut text)
+                        .take(LIMIT + 1)
+                        .read_to_end(&mut bytes)
                         .with_context(|| format!("reading {path}"))?;
-                    text
+                    if bytes.len() as u64 > LIMIT {
+                        bail!("--feature-names: {path} is over the limit of {LIMIT} bytes");
+                    }
+                    String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("--feature-names: {path} is not UTF-8 text"))?
                 }
                 None => list.to_owned(),
             };
@@ -105,7 +111,7 @@ fn draft(args: DraftArgs) -> Result<()> {
         version: args.version,
         scenario: args.scenario,
         feature_names,
-        positive_class: args.positive_class.as_deref().map(evaluate::parse_class),
+        positive_class: args.positive_class,
         threshold: args.threshold,
     };
     let drafted = evaluate::draft_manifest(&inspection.summary, &request).map_err(|problems| {

@@ -16,6 +16,8 @@ use synth::ColumnDoc;
 
 /// Names longer than this are cut when quoted back.
 const SHOWN: usize = 80;
+/// Problems listed in full; a model of 200,000 unknown inputs gets these and a count.
+const SHOWN_PROBLEMS: usize = 50;
 /// Feature names a vendor may pass: the manifest's own cap on features.
 pub const MAX_FEATURE_NAMES: usize = inference::MAX_FEATURES;
 
@@ -32,8 +34,10 @@ pub struct DraftRequest {
     /// The columns of the one wide input, in order (the training frame's `X.columns`); only
     /// needed when an input takes several columns, whose names the graph does not keep.
     pub feature_names: Option<Vec<String>>,
-    /// The class that counts as a positive decision; 1 when the model's classes are integers.
-    pub positive_class: Option<ClassValue>,
+    /// The class that counts as a positive decision, as the vendor typed it; typed by the
+    /// model's label output (`"1"` is text for a model whose labels are strings). By default 1
+    /// for integer classes.
+    pub positive_class: Option<String>,
     /// Decide positive when P(positive class) >= threshold.
     pub threshold: f64,
 }
@@ -67,16 +71,30 @@ pub fn draft_manifest(model: &Summary, request: &DraftRequest) -> Result<Manifes
         } else if wide.len() != 1 {
             problems.push(problem(
                 "feature_names".into(),
-                format!(
-                    "feature names describe the columns of one wide input, but the model has {} inputs of more than one column",
-                    wide.len()
-                ),
+                if wide.is_empty() {
+                    "feature names describe the columns of one wide input, but every input of the model takes one column (named by itself): leave out the feature names".to_owned()
+                } else {
+                    format!(
+                        "feature names describe the columns of one wide input, but the model has {} inputs of more than one column: write the manifest yourself",
+                        wide.len()
+                    )
+                },
             ));
         }
     }
     let mut inputs = Vec::new();
     for port in &model.inputs {
         let field = format!("input {:?}", cut(&port.name));
+        // The drafted TOML carries the names as they are, to a terminal or a file; a name that
+        // hides characters (controls, bidi overrides) is not one a manifest should repeat.
+        if port.name.chars().any(escape::is_hidden) {
+            problems.push(problem(
+                format!("input {}", escape::visible_text(&cut(&port.name))),
+                "the name holds control or bidirectional characters; rename the input, or write the manifest yourself"
+                    .into(),
+            ));
+            continue;
+        }
         let Some(dtype) = port.elem_type.as_deref().and_then(DType::from_onnx_name) else {
             problems.push(problem(
                 field,
@@ -150,6 +168,11 @@ pub fn draft_manifest(model: &Summary, request: &DraftRequest) -> Result<Manifes
             None
         }
     };
+    if problems.len() > SHOWN_PROBLEMS {
+        let more = problems.len() - SHOWN_PROBLEMS;
+        problems.truncate(SHOWN_PROBLEMS);
+        problems.push(problem("inputs".into(), format!("and {more} more problems like these")));
+    }
     match output {
         Some(output) if problems.is_empty() => Ok(Manifest {
             name: request.name.clone(),
@@ -157,7 +180,7 @@ pub fn draft_manifest(model: &Summary, request: &DraftRequest) -> Result<Manifes
             scenario: request.scenario.clone(),
             description: format!(
                 "Drafted by Sandkasse from the model's declared inputs and outputs ({}).",
-                cut(&model.producer)
+                escape::visible_text(&cut(&model.producer))
             ),
             inputs,
             output,
@@ -186,13 +209,6 @@ pub fn parse_feature_names(text: &str) -> Result<Vec<String>, String> {
         return Err("no feature names given".into());
     }
     Ok(names)
-}
-
-/// A class as a vendor types it: an integer when it reads as one (`1`), else text (`yes`).
-pub fn parse_class(text: &str) -> ClassValue {
-    let t = text.trim();
-    t.parse()
-        .map_or_else(|_| ClassValue::Text(t.to_owned()), ClassValue::Int)
 }
 
 /// The manifest as the TOML a vendor reads and may edit.
@@ -238,7 +254,12 @@ fn match_name<'a>(name: &str, dtype: DType, columns: &'a [ColumnDoc]) -> Result<
             return Ok(Match::Category(column, value));
         }
     }
-    let near = strsim_nearest(bare, columns);
+    // Similarity only for names of a sensible length: the model's names are unbounded.
+    let near = if bare.chars().count() <= 64 {
+        strsim_nearest(bare, columns)
+    } else {
+        String::new()
+    };
     Err(format!(
         "no column of the scenario has this name, and it is no `{{column}}_{{category}}` of one{near}"
     ))
@@ -314,8 +335,20 @@ fn outputs(model: &Summary, request: &DraftRequest) -> Result<OutputSpec, Vec<Ma
             cut(&table.name)
         ))]);
     }
-    let positive_class = match (&request.positive_class, text_labels) {
-        (Some(c), _) => c.clone(),
+    let positive_class = match (request.positive_class.as_deref().map(str::trim), text_labels) {
+        (Some(c), true) => ClassValue::Text(c.to_owned()),
+        (Some(c), false) => ClassValue::Int(c.parse().map_err(|_| {
+            vec![problem(format!(
+                "the positive class {:?} is not an integer, and the model's classes are{}: give one of them (default 1){}",
+                cut(c),
+                if label.is_some() { " integers" } else { " read from a probability (0/1)" },
+                if label.is_none() {
+                    "; a model without a label output and text classes needs a manifest listing `classes`"
+                } else {
+                    ""
+                }
+            ))]
+        })?),
         (None, false) => ClassValue::Int(1),
         (None, true) => {
             return Err(vec![problem(
@@ -508,5 +541,66 @@ mod tests {
         );
         let p = messages(&draft_manifest(&text, &request(None)).unwrap_err());
         assert!(p.contains("the classes are text"), "{p}");
+    }
+
+    /// What a hostile model can make of the problem list and the printed TOML is bounded:
+    /// 200,000 unknown inputs give 50 problems and a count; a name hiding a bidi override or a
+    /// control character is refused, shown escaped, never copied into a manifest.
+    #[test]
+    fn hostile_names_are_bounded_and_never_repeated_unescaped() {
+        let many: Vec<Port> = (0..200_000)
+            .map(|i| {
+                port(
+                    &format!("x{i}{}", "y".repeat(if i == 0 { 100_000 } else { 0 })),
+                    "float",
+                    &["N", "1"],
+                )
+            })
+            .collect();
+        let p = draft_manifest(&model(many, vec![port("p", "float", &["N"])]), &request(None)).unwrap_err();
+        assert_eq!(p.len(), SHOWN_PROBLEMS + 1);
+        assert_eq!(p[SHOWN_PROBLEMS].message, "and 199950 more problems like these");
+        assert!(
+            p.iter().all(|p| p.to_string().len() < 1_000),
+            "a problem quotes a name whole"
+        );
+        let m = model(
+            vec![
+                port("age\u{202e}", "float", &["N", "1"]),
+                port("sex\n", "string", &["N", "1"]),
+            ],
+            vec![port("p", "float", &["N"])],
+        );
+        let p = messages(&draft_manifest(&m, &request(None)).unwrap_err());
+        assert!(
+            p.contains("input age\\u{202e}: the name holds control or bidirectional characters"),
+            "{p}"
+        );
+        assert!(p.contains("input sex\\n:"), "{p}");
+        assert!(!p.contains('\u{202e}') && !p.contains("sex\n"), "{p}");
+    }
+
+    /// A positive class is typed by the model's labels: "1" is text for string labels, an
+    /// integer for integer labels, and text for integer labels is refused saying why.
+    #[test]
+    fn the_positive_class_takes_the_type_of_the_models_labels() {
+        let with_label = |elem: &str| {
+            model(
+                vec![port("age", "float", &["N", "1"])],
+                vec![port("label", elem, &["N"]), zipmap("probabilities")],
+            )
+        };
+        let typed = |elem: &str, class: &str| {
+            let mut r = request(None);
+            r.positive_class = Some(class.into());
+            draft_manifest(&with_label(elem), &r).map(|m| m.output.positive_class)
+        };
+        assert_eq!(typed("string", "1").unwrap(), ClassValue::Text("1".into()));
+        assert_eq!(typed("int64", "1").unwrap(), ClassValue::Int(1));
+        let p = messages(&typed("int64", "yes").unwrap_err());
+        assert!(
+            p.contains("\"yes\" is not an integer, and the model's classes are integers"),
+            "{p}"
+        );
     }
 }

@@ -21,7 +21,7 @@ mod score;
 mod source;
 
 pub use csv::{CsvOptions, parse_delimiter};
-pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_class, parse_feature_names};
+pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};

@@ -129,7 +129,7 @@ impl UploadParts {
             .map(|t| evaluate::parse_feature_names(&t))
             .transpose()
             .map_err(|e| ApiError::bad_request(format!("the part `feature_names`: {e}")))?;
-        let positive_class = take("positive_class").map(|c| evaluate::parse_class(&c));
+        let positive_class = take("positive_class");
         let threshold = match take("threshold") {
             None => 0.5,
             Some(t) => t
@@ -196,7 +196,13 @@ pub async fn accept(
             if !inspection.findings.is_empty() {
                 return Err(rejected(&inspection.findings));
             }
-            let drafted = evaluate::draft_manifest(&inspection.summary, &request).map_err(|problems| {
+            // The model's names are unbounded (as many inputs as the inspection allows): off the
+            // async threads.
+            let summary = inspection.summary.clone();
+            let drafted = tokio::task::spawn_blocking(move || evaluate::draft_manifest(&summary, &request))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let drafted = drafted.map_err(|problems| {
                 let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 ApiError::unprocessable(
                     "invalid_manifest",

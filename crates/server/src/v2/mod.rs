@@ -816,9 +816,15 @@ fn typed(name: &str, data_type: &arrow::datatypes::DataType, numbers: Vec<f64>) 
             ))
         }
         D::Int64 => {
-            // Whole and within what an f64 holds exactly.
-            if let Some(i) = numbers.iter().position(|x| x.fract() != 0.0 || x.abs() > 9.0e15) {
+            if let Some(i) = numbers.iter().position(|x| x.fract() != 0.0) {
                 return Err(refuse(i, "a whole number"));
+            }
+            // Beyond 2^53 a JSON number is no longer the integer that was meant.
+            if let Some(i) = numbers.iter().position(|x| x.abs() > 9.0e15) {
+                return Err(refuse(
+                    i,
+                    "within ±9·10^15, the largest whole numbers a request carries exactly",
+                ));
             }
             Arc::new(arrow::array::Int64Array::from_iter_values(
                 numbers.iter().map(|x| *x as i64),

@@ -336,6 +336,7 @@ fn upload_form(s: &Session, w: &Words, case: &Case, findings: Option<(&str, &[St
                 }
                 label { (w.t(T::FeatureNames)) textarea #draft-feature-names name="feature_names" rows="3" {} }
                 label { (w.t(T::PositiveClass)) input #draft-positive-class type="text" name="positive_class" maxlength="200"; }
+                label { (w.t(T::Threshold)) input #draft-threshold type="number" name="threshold" min="0" max="1" step="any" placeholder="0.5"; }
             }
             div { button #upload-submit type="submit" { (w.t(T::UploadAndInspect)) } }
         }

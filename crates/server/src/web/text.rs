@@ -91,6 +91,7 @@ texts! {
         "No manifest? Fill in the fields below to have one drafted from the model's own input and output names: an input named like a scenario column (or column_category) reads that column in the model's own type.";
     FeatureNames => "Kolonnenavne for et bredt input, i rækkefølge (komma eller linje imellem)", "Column names of a wide input, in order (comma or line between)";
     PositiveClass => "Positiv klasse (standard 1)", "Positive class (default 1)";
+    Threshold => "Beslutningstærskel (standard 0,5)", "Decision threshold (default 0.5)";
     ModelName => "Modellens navn", "Model name";
     UploadAndInspect => "Upload og undersøg", "Upload and inspect";
     RejectedAtInspection => "Modellen blev afvist ved undersøgelsen:", "The model was rejected at inspection:";
