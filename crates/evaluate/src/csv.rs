@@ -50,13 +50,22 @@ const CHECKED_LINES: usize = 20;
 fn field_counts(head: &[u8], delimiter: u8, max: usize) -> Vec<usize> {
     let mut counts = Vec::new();
     let (mut fields, mut quoted, mut empty) = (1, false, true);
+    // As the CSV reader has it (RFC 4180): a quote opens a quoted field only at the field's
+    // start (`5" screen` is text with a quote in it), and `""` inside one is a quote.
+    let (mut at_start, mut just_closed) = (true, false);
     for &b in head {
         if counts.len() == max {
             break;
         }
+        let closed = std::mem::take(&mut just_closed);
         match b {
-            b'"' => {
-                quoted = !quoted;
+            b'"' if quoted => {
+                quoted = false;
+                just_closed = true;
+            }
+            b'"' if at_start || closed => {
+                quoted = true;
+                at_start = false;
                 empty = false;
             }
             _ if quoted => {}
@@ -64,14 +73,18 @@ fn field_counts(head: &[u8], delimiter: u8, max: usize) -> Vec<usize> {
                 if !empty {
                     counts.push(fields);
                 }
-                (fields, empty) = (1, true);
+                (fields, empty, at_start) = (1, true, true);
             }
             b'\r' => {}
             _ if b == delimiter => {
                 fields += 1;
                 empty = false;
+                at_start = true;
             }
-            _ => empty = false,
+            _ => {
+                empty = false;
+                at_start = false;
+            }
         }
     }
     counts
@@ -372,6 +385,16 @@ mod tests {
         assert_eq!(detect_delimiter(b"a,b;c,d\n1,2;3,4\n", true), Ok(b','));
         // A cut last line in a head is not held against a delimiter.
         assert_eq!(detect_delimiter(b"a;b\n1;2\n3", false), Ok(b';'));
+        // A quote inside an unquoted field is text (`5" screen`), not the start of a quoted
+        // field that would swallow the rest of the file; `""` inside a quoted field is a quote.
+        assert_eq!(
+            detect_delimiter(b"item;size;n\nTV 5\" screen;5;1\nradio;3\" x;2\nlamp;1;3\n", true),
+            Ok(b';')
+        );
+        assert_eq!(
+            detect_delimiter(b"item;n\n\"a \"\"b\"\" c; d\";1\nx;2\n", true),
+            Ok(b';')
+        );
     }
 
     #[test]

@@ -95,14 +95,29 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
                             problem(format!("{field}.one_hot[{k}]"), unknown_category(doc, cat));
                         }
                     }
+                    // A column's dummies may sit apart in one tensor (`sex_F`, `age`, `sex_M`):
+                    // what the tensor lists is every one-hot of the column in it, and the
+                    // warning is said once, at the first.
+                    let of_column = || {
+                        input
+                            .columns
+                            .iter()
+                            .filter(|c| c.column == spec.column)
+                            .filter_map(|c| c.one_hot.as_ref())
+                    };
+                    let first = input
+                        .columns
+                        .iter()
+                        .position(|c| c.column == spec.column && c.one_hot.is_some())
+                        == Some(j);
                     let produced = produced_categories(&manifest.scenario, doc.name);
                     let unlisted: Vec<&str> = doc
                         .values
                         .iter()
                         .copied()
-                        .filter(|v| produced.contains(v) && !cats.iter().any(|c| c == v))
+                        .filter(|v| produced.contains(v) && !of_column().flatten().any(|c| c == v))
                         .collect();
-                    if !unlisted.is_empty() {
+                    if first && !unlisted.is_empty() {
                         warnings.push(format!(
                             "{field} ({:?}): one_hot does not list {}; rows with {} get all zeros in input {}",
                             doc.name,
@@ -447,6 +462,19 @@ threshold = 0.5
         assert!(warnings[0].contains("get all zeros"), "{}", warnings[0]);
         let m = manifest(r#"{ column = "sector" }, { column = "first_name" }"#, "string");
         assert_eq!(check_manifest_fits_scenario(&m), Ok(vec![]));
+        // Dummies of one column apart in the tensor list it whole between them: no warning.
+        let apart = manifest(
+            r#"{ column = "sex", one_hot = ["F"] }, { column = "age" }, { column = "sex", one_hot = ["M"] }"#,
+            "float32",
+        );
+        assert_eq!(check_manifest_fits_scenario(&apart), Ok(vec![]));
+        let half = manifest(
+            r#"{ column = "household_type", one_hot = ["single"] }, { column = "age" }, { column = "household_type", one_hot = ["other"] }"#,
+            "float32",
+        );
+        let w = check_manifest_fits_scenario(&half).expect("fits");
+        assert_eq!(w.len(), 1, "said once: {w:?}");
+        assert!(!w[0].contains("\"single\"") && !w[0].contains("\"other\""), "{}", w[0]);
     }
 
     #[test]

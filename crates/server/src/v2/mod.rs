@@ -578,7 +578,15 @@ async fn infer_inner(
                 axum::http::header::CONTENT_ENCODING,
                 axum::http::HeaderValue::from_static(coding.name()),
             );
-            encoding::compress(coding, &bytes)?
+            // A few rows' answer (under 1 KiB) costs microseconds to compress; a large one (up to the row
+            // cap) would hold a runtime thread for milliseconds, so it goes to the blocking pool.
+            if bytes.len() <= 1 << 10 {
+                encoding::compress(coding, &bytes)?
+            } else {
+                tokio::task::spawn_blocking(move || encoding::compress(coding, &bytes))
+                    .await
+                    .map_err(|e| V2Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+            }
         }
         None => bytes,
     };
