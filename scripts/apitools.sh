@@ -11,23 +11,7 @@ if [[ ! -x .venv/bin/python ]]; then
   exit 1
 fi
 # Exit 0 when every pin of $req is installed at exactly its version.
-pinned_ok() {
-  .venv/bin/python - "$req" <<'EOF'
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        continue
-    name, want = line.split("==")
-    try:
-        have = version(name)
-    except PackageNotFoundError:
-        sys.exit(1)
-    if have != want:
-        sys.exit(1)
-EOF
-}
+pinned_ok() { .venv/bin/python scripts/pinned.py "$req"; }
 if ! pinned_ok; then
   .venv/bin/pip install -q --disable-pip-version-check -r "$req"
   pinned_ok || { echo "apitools: installed, but a version still differs from $req" >&2; exit 1; }

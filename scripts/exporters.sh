@@ -8,23 +8,7 @@ cd "$(dirname "$0")/.."
 req=tests/exporters/requirements.txt
 venv=.venv-exporters
 if [[ ! -x $venv/bin/python ]]; then python3 -m venv "$venv"; fi
-pinned_ok() {
-  "$venv/bin/python" - "$req" <<'PY'
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        continue
-    name, want = line.split("==")
-    try:
-        have = version(name)
-    except PackageNotFoundError:
-        sys.exit(1)
-    if have != want:
-        sys.exit(1)
-PY
-}
+pinned_ok() { "$venv/bin/python" scripts/pinned.py "$req"; }
 if ! pinned_ok; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
   pinned_ok || { echo "exporters: installed, but a version still differs from $req" >&2; exit 1; }

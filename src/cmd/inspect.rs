@@ -22,12 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let limits = Limits::default();
-    let mut bytes = Vec::new();
-    std::fs::File::open(&args.model)
-        .with_context(|| format!("opening {}", args.model.display()))?
-        .take(limits.max_file_bytes + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", args.model.display()))?;
+    let bytes = super::read_capped(&args.model, limits.max_file_bytes)?;
     let mut inspection = inspect(&bytes, &limits);
     if let Some(p) = &args.manifest {
         let mut text = String::new();

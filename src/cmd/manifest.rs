@@ -4,7 +4,6 @@
 use anyhow::{Context, Result, bail};
 use escape::terminal;
 use inference::{Limits, Manifest, inspect};
-use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -58,12 +57,7 @@ pub fn run(args: Args) -> Result<()> {
 
 fn draft(args: DraftArgs) -> Result<()> {
     let limits = Limits::default();
-    let mut bytes = Vec::new();
-    std::fs::File::open(&args.model)
-        .with_context(|| format!("opening {}", args.model.display()))?
-        .take(limits.max_file_bytes + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", args.model.display()))?;
+    let bytes = super::read_capped(&args.model, limits.max_file_bytes)?;
     let inspection = inspect(&bytes, &limits);
     if !inspection.accepted() {
         for f in &inspection.findings {
@@ -81,12 +75,7 @@ fn draft(args: DraftArgs) -> Result<()> {
                 Some(path) => {
                     // The upload's limit for the same part, so what works here works there.
                     const LIMIT: u64 = 1 << 20;
-                    let mut bytes = Vec::new();
-                    std::fs::File::open(path)
-                        .with_context(|| format!("opening {path}"))?
-                        .take(LIMIT + 1)
-                        .read_to_end(&mut bytes)
-                        .with_context(|| format!("reading {path}"))?;
+                    let bytes = super::read_capped(std::path::Path::new(path), LIMIT)?;
                     if bytes.len() as u64 > LIMIT {
                         bail!("--feature-names: {path} is over the limit of {LIMIT} bytes");
                     }

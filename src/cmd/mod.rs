@@ -12,6 +12,20 @@ pub mod worker;
 
 use std::io::Write;
 
+/// At most `cap + 1` bytes of `path`: enough for the caller to tell a file over `cap` (and
+/// refuse it naming its limit) without reading a huge one whole.
+pub fn read_capped(path: &std::path::Path, cap: u64) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .with_context(|| format!("opening {}", path.display()))?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
 /// Writes `text` to stdout. A closed pipe (`sandkasse scenarios | head`) is not an error.
 pub fn print(text: &str) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
