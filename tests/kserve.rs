@@ -1064,24 +1064,8 @@ fn every_v2_refusal_is_one_string_even_from_the_router_and_the_extractors() {
     assert_eq!((r.status, v["error"]["code"].as_str()), (404, Some("not_found")));
 }
 
-/// tritonclient.http (tests/api/tritonclient_roundtrip.py, installed by scripts/apitools.sh)
-/// against the running server: JSON and binary tensors, gzip and deflate, its own exception
-/// on refusals, every answer equal to ONNX Runtime's Python API on the same rows.
-#[test]
-fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".venv/bin/python");
-    let has = std::process::Command::new(&python)
-        .args(["-c", "import tritonclient.http, onnxruntime, pyarrow"])
-        .status();
-    assert!(
-        has.is_ok_and(|s| s.success()),
-        "{} lacks tritonclient, onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
-        python.display()
-    );
-    let s = setup(&[]);
-    let stem = "unemployment-logreg";
-    let id = upload(&s, stem);
+/// The sample model's manifest, and 300 test-split rows of its scenario as a Parquet file.
+fn reference_rows(s: &Setup, stem: &str) -> (Manifest, std::path::PathBuf) {
     let manifest =
         Manifest::parse(&std::fs::read_to_string(service::models_dir().join(format!("{stem}.toml"))).unwrap()).unwrap();
     let rows = s.data.dir.path().join("rows.parquet");
@@ -1103,6 +1087,28 @@ fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (manifest, rows)
+}
+
+/// tritonclient.http (tests/api/tritonclient_roundtrip.py, installed by scripts/apitools.sh)
+/// against the running server: JSON and binary tensors, gzip and deflate, its own exception
+/// on refusals, every answer equal to ONNX Runtime's Python API on the same rows.
+#[test]
+fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import tritonclient.http, onnxruntime, pyarrow"])
+        .status();
+    assert!(
+        has.is_ok_and(|s| s.success()),
+        "{} lacks tritonclient, onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
+        python.display()
+    );
+    let s = setup(&[]);
+    let stem = "unemployment-logreg";
+    let id = upload(&s, stem);
+    let (_, rows) = reference_rows(&s, stem);
     let out = std::process::Command::new(&python)
         .arg(root.join("tests/api/tritonclient_roundtrip.py"))
         .args([
@@ -1132,4 +1138,71 @@ fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
     for k in ["json_worst", "binary_worst", "gzip_worst", "deflate_worst"] {
         assert!(figures[k].as_f64().unwrap() <= 1e-6, "{k}: {figures}");
     }
+}
+
+/// tritonclient.grpc (tests/api/tritonclient_grpc_roundtrip.py, installed by scripts/apitools.sh)
+/// against the gRPC port: raw and typed inputs, gzip and deflate, one output, the model's version,
+/// and every refusal as its gRPC code with the server's message; every answer equal to ONNX
+/// Runtime's Python API on the same rows.
+#[test]
+fn tritonclient_grpc_speaks_to_the_server_and_agrees_with_onnxruntime() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import tritonclient.grpc, onnxruntime, pyarrow"])
+        .status();
+    assert!(
+        has.is_ok_and(|s| s.success()),
+        "{} lacks tritonclient[grpc], onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
+        python.display()
+    );
+    let s = setup(&["--grpc-bind", "127.0.0.1:0"]);
+    let grpc = s.server.grpc.clone().expect("the server prints its gRPC address");
+    let stem = "unemployment-logreg";
+    let id = upload(&s, stem);
+    let (manifest, rows) = reference_rows(&s, stem);
+    let out = std::process::Command::new(&python)
+        .arg(root.join("tests/api/tritonclient_grpc_roundtrip.py"))
+        .args([
+            "--url",
+            &grpc,
+            "--token",
+            &s.vendor,
+            "--other-token",
+            &s.other,
+            "--model",
+            &id,
+            "--version",
+            &manifest.version,
+            "--stem",
+            stem,
+            "--rows",
+        ])
+        .arg(&rows)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tritonclient_grpc_roundtrip.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    eprintln!("tritonclient gRPC: {figures}");
+    assert_eq!(figures["rows"], 300);
+    for k in ["raw_worst", "gzip_worst", "deflate_worst", "contents_worst"] {
+        assert!(figures[k].as_f64().unwrap() <= 1e-6, "{k}: {figures}");
+    }
+    // The calls are counted where the HTTP ones are.
+    let metrics = s.server.client(None).get("/metrics").text();
+    let infer = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("sandkasse_http_requests_total")
+                && l.contains("/inference.GRPCInferenceService/ModelInfer")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no gRPC ModelInfer series in /metrics:\n{metrics}"));
+    assert!(infer.ends_with(" 5"), "five answered ModelInfer calls: {infer}");
 }

@@ -13,6 +13,10 @@ pub struct Args {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
+    /// Address and port for the Open Inference Protocol's gRPC service (KServe V2,
+    /// `inference.GRPCInferenceService`; h2c); off when not given.
+    #[arg(long)]
+    grpc_bind: Option<SocketAddr>,
     /// Seed demo organisations, users (tokens printed once), cases, criteria and the sample
     /// models, then serve.
     #[arg(long)]
@@ -78,6 +82,10 @@ pub struct Args {
     /// Seconds a connection may accept no bytes of an answer before it is closed.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     idle_timeout_secs: u64,
+    /// Seconds a gRPC connection may have no call in flight before it is closed (gracefully; clients
+    /// reconnect on their next call).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    grpc_idle_timeout_secs: u64,
     /// Connections open at once; more are closed as soon as they are accepted.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
@@ -125,6 +133,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut config = server::Config::new(args.data.data_dir.clone(), worker);
     config.database_url = args.data.database_url.clone();
     config.bind = args.bind;
+    config.grpc_bind = args.grpc_bind;
     config.run_slots = args.run_slots;
     config.workers_per_run = args
         .workers_per_run
@@ -145,6 +154,7 @@ pub fn run(args: Args) -> Result<()> {
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        h2_idle_timeout: Duration::from_secs(args.grpc_idle_timeout_secs),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         max_connections_per_address: usize::try_from(args.max_connections_per_address).unwrap_or(usize::MAX),
     };
@@ -188,6 +198,9 @@ pub fn run(args: Args) -> Result<()> {
                     "  pages: http://{}/ui/login   API: http://{}/api/v1/openapi.json   metrics: http://{}/metrics",
                     running.addr, running.addr, running.addr
                 );
+                if let Some(grpc) = running.grpc_addr {
+                    println!("Sandkasse gRPC listening on {grpc} (inference.GRPCInferenceService)");
+                }
                 if let Some(demo) = &running.demo {
                     for u in &demo.users {
                         println!("  demo {:<9} {:<20} ({}): {}", u.role.as_str(), u.name, u.org, u.token);

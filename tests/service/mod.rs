@@ -100,6 +100,8 @@ fn rand_suffix() -> String {
 pub struct Service {
     pub child: Child,
     pub base: String,
+    /// `host:port` of the gRPC service, when started with `--grpc-bind`.
+    pub grpc: Option<String>,
 }
 
 impl Service {
@@ -126,16 +128,29 @@ impl Service {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("Sandkasse listening on http://") {
                     let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                    let _ = tx.send(addr);
+                    let _ = tx.send((false, addr));
+                } else if let Some(rest) = line.strip_prefix("Sandkasse gRPC listening on ") {
+                    let addr = rest.split(' ').next().unwrap_or_default().to_owned();
+                    let _ = tx.send((true, addr));
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server did not start within 60 s");
+        let (mut base, mut grpc) = (None, None);
+        let wants_grpc = extra.contains(&"--grpc-bind");
+        while base.is_none() || (wants_grpc && grpc.is_none()) {
+            let (is_grpc, addr) = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server did not start within 60 s");
+            if is_grpc {
+                grpc = Some(addr);
+            } else {
+                base = Some(format!("http://{addr}"));
+            }
+        }
         Service {
             child,
-            base: format!("http://{addr}"),
+            base: base.unwrap_or_default(),
+            grpc,
         }
     }
 

@@ -13,6 +13,9 @@ pub struct Config {
     /// `postgres://…` to keep the metadata in PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
     pub bind: SocketAddr,
+    /// The Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`) listens here; off
+    /// when `None`.
+    pub grpc_bind: Option<SocketAddr>,
     /// Runs executed at the same time.
     pub run_slots: usize,
     /// Worker processes per run.
@@ -68,6 +71,9 @@ pub struct ConnectionLimits {
     pub body_timeout: Duration,
     /// A connection whose client accepts no bytes of an answer for this long is closed.
     pub idle_timeout: Duration,
+    /// An HTTP/2 connection (the gRPC port) with no request in flight for this long is closed gracefully;
+    /// gRPC clients reconnect on their next call. Without it an idle channel would hold its slot for ever.
+    pub h2_idle_timeout: Duration,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
     /// Connections one client address (IPv6: its /64) may hold at once, so one client cannot take every slot.
@@ -80,6 +86,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
+            h2_idle_timeout: Duration::from_secs(300),
             max_connections: 1024,
             max_connections_per_address: 128,
         }
@@ -114,6 +121,7 @@ impl Config {
             data_dir,
             database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            grpc_bind: None,
             run_slots: 1,
             workers_per_run: 2,
             worker,

@@ -12,16 +12,20 @@
 //! - **idle**: [`Stalled`] fails a connection whose client accepts no bytes for the timeout while the server
 //!   has an answer to write (a client that stopped reading).
 //!
+//! - **HTTP/2** (the gRPC port): the same cap and per-address share, hyper's HTTP/2 with a stream limit per
+//!   connection, pings for vanished peers, and a connection with nothing in flight for
+//!   [`ConnectionLimits::h2_idle_timeout`] closed gracefully (GOAWAY).
+//!
 //! Every request carries `ConnectInfo<SocketAddr>` of its peer. On shutdown no new connection is accepted,
 //! idle ones close, and requests in flight get [`serve`]'s `grace` to finish before their connections are
 //! dropped.
 
 use crate::config::ConnectionLimits;
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -33,20 +37,61 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
-use tower_service::Service as _;
 
-/// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets requests in flight finish
-/// for at most `grace`, and drops the connections still open.
-pub async fn serve(
+/// Which HTTP a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1: the API, the pages, `/v2` and `/metrics`.
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (h2c), as gRPC clients speak it.
+    Http2,
+}
+
+/// Streams one HTTP/2 connection may have open at once. gRPC clients multiplex a channel's calls over one
+/// connection; the gRPC service also counts every stream against the process's and the address's caps (see
+/// `v2::grpc`), so more streams per connection would not let one client hold more.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+
+/// The connection slots of the process, shared by all its listeners: file descriptors are one pool, and a
+/// client must not get twice its share by using both ports.
+#[derive(Clone)]
+pub struct Gate {
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+    per_address: PerAddress,
+}
+
+impl Gate {
+    /// The gate for `limits`, its cap lowered to what the open-files limit allows.
+    pub fn new(limits: &ConnectionLimits) -> Self {
+        let max_connections = descriptors_for(limits.max_connections);
+        Self {
+            slots: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
+            per_address: PerAddress::default(),
+        }
+    }
+}
+
+/// Serves `service` on `listener` in `protocol` until `shutdown` completes; then stops accepting, lets
+/// requests in flight finish for at most `grace`, and drops the connections still open.
+pub async fn serve<S, B>(
     listener: TcpListener,
-    app: Router,
+    service: S,
+    protocol: Protocol,
+    gate: Gate,
     limits: ConnectionLimits,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
-) {
-    let max_connections = descriptors_for(limits.max_connections);
-    let slots = Arc::new(Semaphore::new(max_connections));
-    let per_address = PerAddress::default();
+) where
+    S: tower_service::Service<hyper::Request<TimedBody>, Response = hyper::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (closing, closed) = tokio::sync::watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -67,45 +112,64 @@ pub async fn serve(
         };
         // One address may hold only its share, so a flood from one client cannot take every slot
         // from the others (a monitor, a vendor, an advisor).
-        let Some(own) = per_address.enter(peer.ip(), limits.max_connections_per_address) else {
+        let Some(own) = gate.per_address.enter(peer.ip(), limits.max_connections_per_address) else {
             tracing::debug!(%peer, cap = limits.max_connections_per_address, "over the per-address cap: closed");
             drop(stream);
             continue;
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, cap = max_connections, "over the connection cap: closed");
+        let Ok(slot) = gate.slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, cap = gate.max_connections, "over the connection cap: closed");
             drop(stream);
             continue;
         };
+        // Without it a small answer waits for the client's delayed ACK (40 ms on Linux).
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let mut closed = closed.clone();
+        let service = service.clone();
+        let closed = closed.clone();
         connections.spawn(async move {
             let _slot = (slot, own);
+            let activity = Arc::new(Activity::default());
             let body_timeout = limits.body_timeout;
+            let counted = activity.clone();
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let mut req = req.map(|body| TimedBody::new(body, body_timeout));
                 req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().call(req)
-            });
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(Stalled::new(stream, limits.idle_timeout)), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "connection ended");
-                    }
+                let busy = counted.begin();
+                let call = service.clone().call(req);
+                async move {
+                    let answer = call.await;
+                    drop(busy);
+                    answer
                 }
-                // The watch's guard must not be held across the await below (it is not `Send`).
-                () = async { let _ = closed.wait_for(|c| *c).await; } => {
-                    // Finishes the request in flight, if any, then closes.
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            });
+            let io = TokioIo::new(Stalled::new(stream, limits.idle_timeout));
+            match protocol {
+                Protocol::Http1 => {
+                    let mut builder = http1::Builder::new();
+                    builder
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout)
+                        .keep_alive(true);
+                    // hyper closes an idle keep-alive connection itself (the head timeout).
+                    drive(
+                        builder.serve_connection(io, service),
+                        closed,
+                        peer,
+                        std::future::pending(),
+                    )
+                    .await;
+                }
+                Protocol::Http2 => {
+                    let mut builder = http2::Builder::new(TokioExecutor::new());
+                    builder
+                        .timer(TokioTimer::new())
+                        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+                        .max_header_list_size(16 << 10)
+                        // A peer that vanished without closing is found by pings.
+                        .keep_alive_interval(Some(Duration::from_secs(30)))
+                        .keep_alive_timeout(Duration::from_secs(20));
+                    let idle = activity.idle_for(limits.h2_idle_timeout);
+                    drive(builder.serve_connection(io, service), closed, peer, idle).await;
                 }
             }
         });
@@ -125,6 +189,121 @@ pub async fn serve(
         );
     }
     connections.shutdown().await;
+}
+
+/// A served connection of either protocol, which can be asked to finish what is in flight and close.
+trait Graceful: Future<Output = hyper::Result<()>> {
+    fn close(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn close(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> Graceful for http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn close(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs `conn` until it ends; on shutdown, or once `idle` completes, lets it finish the requests in flight
+/// and close.
+async fn drive(
+    conn: impl Graceful,
+    mut closed: tokio::sync::watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+    idle: impl Future<Output = ()>,
+) {
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+            return;
+        }
+        // The watch's guard must not be held across the await below (it is not `Send`).
+        () = async { let _ = closed.wait_for(|c| *c).await; } => {}
+        () = idle => tracing::debug!(%peer, "idle HTTP/2 connection: closed"),
+    }
+    conn.as_mut().close();
+    let _ = conn.await;
+}
+
+/// Requests in flight on one connection, and when the last one ended: an HTTP/2 connection (a gRPC channel)
+/// with nothing in flight for the idle limit is closed, so idle channels cannot hold the process's slots.
+#[derive(Default)]
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Milliseconds since `created` when the last request ended.
+    last_end_ms: std::sync::atomic::AtomicU64,
+    created: OnceInstant,
+}
+
+/// `Instant::now()` at construction (`Instant` has no `Default`).
+struct OnceInstant(std::time::Instant);
+
+impl Default for OnceInstant {
+    fn default() -> Self {
+        Self(std::time::Instant::now())
+    }
+}
+
+/// One request in flight, counted until dropped.
+struct Busy(Arc<Activity>);
+
+impl Activity {
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(self.clone())
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.created.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Completes once nothing has been in flight for `limit`.
+    async fn idle_for(self: Arc<Self>, limit: Duration) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1);
+        loop {
+            let wait_ms = if self.in_flight.load(SeqCst) > 0 {
+                limit_ms
+            } else {
+                let quiet = self.now_ms().saturating_sub(self.last_end_ms.load(SeqCst));
+                if quiet >= limit_ms {
+                    return;
+                }
+                limit_ms - quiet
+            };
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0.last_end_ms.store(self.0.now_ms(), SeqCst);
+        self.0.in_flight.fetch_sub(1, SeqCst);
+    }
 }
 
 /// A request body that must have fully arrived within a deadline set when its head was read; past it, reading
@@ -246,10 +425,10 @@ impl AsyncWrite for Stalled {
 
 /// Open connections per client address (IPv6 by its /64, which one client usually holds whole).
 #[derive(Clone, Default)]
-struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+pub(crate) struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
 
 /// One connection counted against its address until dropped.
-struct AddressSlot {
+pub(crate) struct AddressSlot {
     table: PerAddress,
     key: std::net::IpAddr,
 }
@@ -266,7 +445,7 @@ impl PerAddress {
     }
 
     /// A slot for one more connection from `ip`, unless it already holds `cap`.
-    fn enter(&self, ip: std::net::IpAddr, cap: usize) -> Option<AddressSlot> {
+    pub(crate) fn enter(&self, ip: std::net::IpAddr, cap: usize) -> Option<AddressSlot> {
         let key = Self::key(ip);
         let mut map = self.0.lock().ok()?;
         let n = map.entry(key).or_insert(0);

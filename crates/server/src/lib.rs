@@ -78,6 +78,8 @@ pub async fn open_store(data_dir: &std::path::Path, database_url: Option<&str>) 
 /// A started server: where it listens, and the demo accounts if it seeded them.
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where the gRPC service listens, when it was asked for.
+    pub grpc_addr: Option<std::net::SocketAddr>,
     pub demo: Option<demo::DemoInfo>,
 }
 
@@ -110,6 +112,15 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let grpc_listener = match config.grpc_bind {
+        Some(grpc) => Some(
+            tokio::net::TcpListener::bind(grpc)
+                .await
+                .map_err(|source| ServeError::Bind { addr: grpc, source })?,
+        ),
+        None => None,
+    };
+    let grpc_addr = grpc_listener.as_ref().map(|l| l.local_addr()).transpose()?;
     let serving_config = config.serving.clone();
     let budget = config
         .memory_budget_bytes
@@ -144,20 +155,52 @@ pub async fn serve(
         None
     };
     let executors = runner::spawn(&state, state.config.run_slots);
-    ready(&Running { addr, demo });
+    ready(&Running { addr, grpc_addr, demo });
     let app = api::router(state.clone());
     let runner_state = state.clone();
     let refusals = middleware::anonymous::spawn_flusher(&state);
     let grace = state.config.shutdown_grace;
     let signalled = Arc::new(std::sync::OnceLock::new());
     let signal_time = signalled.clone();
-    connections::serve(listener, app, state.config.connections, grace, async move {
-        shutdown.await;
-        let _ = signal_time.set(std::time::Instant::now());
-        tracing::info!("shutting down: stopping runs, finishing requests");
-        runner_state.runner.stop();
-    })
+    let limits = state.config.connections;
+    let gate = connections::Gate::new(&limits);
+    // The gRPC port stops with the HTTP one: both stop accepting on the signal and give their requests in
+    // flight the same grace.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let grpc = grpc_listener.map(|listener| {
+        let service = v2::grpc::service(state.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(connections::serve(
+            listener,
+            service,
+            connections::Protocol::Http2,
+            gate.clone(),
+            limits,
+            grace,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    connections::serve(
+        listener,
+        app,
+        connections::Protocol::Http1,
+        gate,
+        limits,
+        grace,
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+            let _ = signal_time.set(std::time::Instant::now());
+            tracing::info!("shutting down: stopping runs, finishing requests");
+            runner_state.runner.stop();
+        },
+    )
     .await;
+    if let Some(grpc) = grpc {
+        let _ = grpc.await;
+    }
     state.runner.stop();
     // Runs were told to stop when the signal came; one in the middle of a batch stops only when the batch
     // ends (or its worker is killed), so wait for the executors until the grace since the signal has passed

@@ -281,7 +281,11 @@ pub fn in_case(case: &store::Case, response: impl IntoResponse) -> Response {
 }
 
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_value(headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `authorization` value `Bearer TOKEN` (the scheme in any case).
+fn bearer_value(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -409,18 +413,84 @@ async fn authenticate(
         let caller = session.as_ref().map(|s| s.caller.clone());
         return Ok((session, caller));
     }
-    let Some(token) = bearer(headers).filter(|t| t.len() <= 200) else {
+    let Some(token) = bearer(headers).filter(|t| t.len() <= MAX_TOKEN_CHARS) else {
         return Ok((None, None));
     };
+    Ok((None, token_caller(state, token).await?))
+}
+
+/// Longer "tokens" are nobody's, and are not looked up.
+const MAX_TOKEN_CHARS: usize = 200;
+
+/// The caller a bearer token belongs to, from the cache or the database (and cached).
+async fn token_caller(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {
     if let Some(c) = state.callers.get(token) {
-        return Ok((None, Some(c)));
+        return Ok(Some(c));
     }
     let caller = lookup(state, token).await?;
     match &caller {
         Some(c) => state.callers.put(token, c.clone()),
         None => state.callers.put_invalid(token),
     }
-    Ok((None, caller))
+    Ok(caller)
+}
+
+/// The caller of a live-inference request that does not come through the router (the gRPC port), by the
+/// steps [`around`] takes for [`Face::INFERENCE`], so both ports refuse alike: an address over its
+/// anonymous rate is refused before its token costs a query (unless the token was recently found valid);
+/// a request without a valid caller takes from its address's anonymous rate; an `authorization` value
+/// that names nobody is refused. `authorization` is the whole value (`Bearer TOKEN`).
+pub(crate) async fn inference_caller(
+    state: &AppState,
+    peer: Peer,
+    authorization: Option<&str>,
+) -> Result<Option<Caller>, ApiError> {
+    let token = authorization.and_then(bearer_value);
+    if let Some(wait) = state.anonymous.throttled(peer)
+        && token.is_none_or(|t| state.callers.known_invalid(t))
+    {
+        return Err(anonymous::too_many(wait).0);
+    }
+    let caller = match token.filter(|t| t.len() <= MAX_TOKEN_CHARS) {
+        Some(t) => token_caller(state, t).await.map_err(ApiError::from)?,
+        None => None,
+    };
+    if caller.is_none()
+        && let Err(wait) = state.anonymous.take(peer)
+    {
+        return Err(anonymous::too_many(wait).0);
+    }
+    if authorization.is_some() && caller.is_none() {
+        return Err(ApiError::unauthorized("the bearer token is not valid"));
+    }
+    Ok(caller)
+}
+
+/// Appends the audit entry of a read by an advisor outside the router (the gRPC port), as [`around`] does
+/// for the faces that audit advisors' reads: what the supervisor looked at is on record.
+pub(crate) async fn audit_advisor_read(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    object: &str,
+    outcome: StatusCode,
+) {
+    if caller.role() != Role::Advisor {
+        return;
+    }
+    let request_id = store::RunId::generate();
+    let entry = entry_for(
+        Some(caller),
+        action.to_owned(),
+        object.to_owned(),
+        outcome,
+        request_id.as_str(),
+        None,
+    );
+    if let Err(e) = state.store.append_audit(entry).await {
+        tracing::error!(error = %e, request_id = %request_id.as_str(), "appending the audit entry failed");
+        state.metrics.audit_failure(action);
+    }
 }
 
 pub(crate) async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>, store::StoreError> {

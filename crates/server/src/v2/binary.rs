@@ -79,16 +79,7 @@ pub fn inputs<'a>(tensors: &'a [types::InputTensor], binary: &'a [u8]) -> V2Resu
             }
             (Some(v), None) => InputData::Json(v),
             (None, Some(size)) => {
-                if let Some(each) = element_size(&t.datatype) {
-                    let elements = elements(&t.shape, &name)?;
-                    let expected = elements.checked_mul(each).ok_or_else(|| too_big(&name))?;
-                    if size != expected {
-                        return Err(bad(format!(
-                            "input {name:?} has binary_data_size {size}, but shape {:?} of {} takes {expected} bytes ({elements} × {each})",
-                            t.shape, t.datatype
-                        )));
-                    }
-                }
+                check_size(&name, &t.datatype, &t.shape, size, "binary_data_size")?;
                 let end = offset.checked_add(size).filter(|&e| e <= binary.len()).ok_or_else(|| {
                     bad(format!(
                         "input {name:?} has binary_data_size {size} from byte {offset} of the binary part, which has only {} bytes",
@@ -119,8 +110,25 @@ fn too_big(name: &str) -> V2Error {
     bad(format!("input {name:?}: its shape is too large"))
 }
 
+/// Refuses raw data of `size` bytes for a tensor of `shape` and a fixed-size `datatype` unless it
+/// is exactly shape × element size (`BYTES` tensors are checked element by element when read).
+/// `what` names the size in the caller's terms (`binary_data_size`, `raw_input_contents`).
+pub fn check_size(name: &str, datatype: &str, shape: &[i64], size: usize, what: &str) -> V2Result<()> {
+    let Some(each) = element_size(datatype) else {
+        return Ok(());
+    };
+    let elements = elements(shape, name)?;
+    let expected = elements.checked_mul(each).ok_or_else(|| too_big(name))?;
+    if size != expected {
+        return Err(bad(format!(
+            "input {name:?} has {what} {size}, but shape {shape:?} of {datatype} takes {expected} bytes ({elements} × {each})"
+        )));
+    }
+    Ok(())
+}
+
 /// The number of elements a shape holds; refuses negative dimensions and overflow.
-fn elements(shape: &[i64], name: &str) -> V2Result<usize> {
+pub fn elements(shape: &[i64], name: &str) -> V2Result<usize> {
     shape.iter().try_fold(1usize, |acc, &d| {
         let d = usize::try_from(d)
             .map_err(|_| bad(format!("input {name:?} has shape {shape:?}; dimensions must be >= 0")))?;

@@ -12,6 +12,7 @@
 
 mod binary;
 mod encoding;
+pub mod grpc;
 pub mod types;
 
 use crate::cache::Ttl;
@@ -482,13 +483,21 @@ async fn infer_inner(
     let all_binary = binary::flag(request.parameters.as_ref(), "binary_data_output", "the request")?.unwrap_or(false);
     let wanted = requested_outputs(request.outputs.as_deref(), all_binary)?;
     let data = binary::inputs(&request.inputs, binary)?;
+    let tensors: Vec<Tensor<'_>> = request
+        .inputs
+        .iter()
+        .zip(data)
+        .map(|(t, data)| Tensor {
+            name: &t.name,
+            shape: &t.shape,
+            datatype: &t.datatype,
+            data,
+        })
+        .collect();
     let served = served(state, &model).await?;
-    let batch = to_batch(&served, &request.inputs, &data, state.models.config().max_request_rows)?;
+    let batch = to_batch(&served, &tensors, state.models.config().max_request_rows)?;
     let rows = batch.num_rows();
-    let scored = served.score(batch).await.map_err(|e| match e {
-        ServeFailure::Overloaded(m) => V2Error(StatusCode::SERVICE_UNAVAILABLE, m),
-        ServeFailure::Model(m) => V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("the model failed: {m}")),
-    })?;
+    let scored = score(&served, batch).await?;
     let id_len = request.id.as_deref().map_or(0, str::len);
     let names = model.id.as_str().len() + model.version.len() + id_len;
     let outputs_only: Vec<Output> = wanted.iter().map(|w| w.0).collect();
@@ -594,11 +603,42 @@ async fn infer_inner(
     Ok((response, rows, scored.queue.as_secs_f64(), scored.compute.as_secs_f64()))
 }
 
+/// Scores `batch` on the model's workers: a full queue is the server's state (503, come back
+/// shortly), anything else the model's failure.
+async fn score(served: &Served, batch: RecordBatch) -> V2Result<crate::serving::Scored> {
+    served.score(batch).await.map_err(|e| match e {
+        ServeFailure::Overloaded(m) => V2Error(StatusCode::SERVICE_UNAVAILABLE, m),
+        ServeFailure::Model(m) => V2Error(StatusCode::INTERNAL_SERVER_ERROR, format!("the model failed: {m}")),
+    })
+}
+
 /// An output a request may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Output {
     Label,
     Probability,
+}
+
+impl Output {
+    /// The output called `name`, unless it is unknown or already among `wanted`.
+    fn named(name: &str, mut wanted: impl Iterator<Item = Output>) -> V2Result<Output> {
+        let output = match name {
+            "label" => Output::Label,
+            "probability" => Output::Probability,
+            other => {
+                return Err(bad(format!(
+                    "unknown output {:?}; the outputs are label and probability",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        };
+        if wanted.any(|w| w == output) {
+            return Err(bad(format!(
+                "output {name:?} is requested twice; name each output at most once"
+            )));
+        }
+        Ok(output)
+    }
 }
 
 /// The outputs asked for (both when none are named), each at most once: a request naming one
@@ -611,22 +651,7 @@ fn requested_outputs(list: Option<&[types::RequestedOutput]>, all_binary: bool) 
     };
     let mut wanted: Vec<(Output, bool)> = Vec::with_capacity(2);
     for o in list {
-        let output = match o.name.as_str() {
-            "label" => Output::Label,
-            "probability" => Output::Probability,
-            other => {
-                return Err(bad(format!(
-                    "unknown output {:?}; the outputs are label and probability",
-                    other.chars().take(40).collect::<String>()
-                )));
-            }
-        };
-        if wanted.iter().any(|w| w.0 == output) {
-            return Err(bad(format!(
-                "output {:?} is requested twice; name each output at most once",
-                o.name
-            )));
-        }
+        let output = Output::named(&o.name, wanted.iter().map(|w| w.0))?;
         let as_binary = binary::flag(o.parameters.as_ref(), "binary_data", &format!("output {:?}", o.name))?;
         wanted.push((output, as_binary.unwrap_or(all_binary)));
     }
@@ -713,14 +738,17 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) -> V2Result
     Ok(())
 }
 
-/// Checks the request's tensors (with their data, JSON or binary, in the same order) against
-/// the model's inputs and builds one record batch.
-fn to_batch(
-    served: &Served,
-    inputs: &[types::InputTensor],
-    data: &[binary::InputData<'_>],
-    max_rows: usize,
-) -> V2Result<RecordBatch> {
+/// One input tensor of a request, whichever transport brought it: its name, shape and datatype,
+/// and its data (JSON values, or raw little-endian bytes already checked against the shape).
+struct Tensor<'a> {
+    name: &'a str,
+    shape: &'a [i64],
+    datatype: &'a str,
+    data: binary::InputData<'a>,
+}
+
+/// Checks the request's tensors against the model's inputs and builds one record batch.
+fn to_batch(served: &Served, inputs: &[Tensor<'_>], max_rows: usize) -> V2Result<RecordBatch> {
     for t in inputs {
         if !served.inputs.iter().any(|c| c.name == t.name) {
             let names: Vec<&str> = served.inputs.iter().map(|c| c.name.as_str()).collect();
@@ -734,14 +762,14 @@ fn to_batch(
     let mut rows: Option<usize> = None;
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(served.inputs.len());
     for c in &served.inputs {
-        let mut found = inputs.iter().zip(data).filter(|(t, _)| t.name == c.name);
+        let mut found = inputs.iter().filter(|t| t.name == c.name).map(|t| (t, &t.data));
         let (t, d) = found
             .next()
             .ok_or_else(|| bad(format!("input {:?} is missing", c.name)))?;
         if found.next().is_some() {
             return Err(bad(format!("input {:?} is given twice", c.name)));
         }
-        let n = match t.shape.as_slice() {
+        let n = match t.shape {
             [n] | [n, 1] if *n >= 1 => *n as usize,
             other => {
                 return Err(bad(format!(
@@ -781,7 +809,7 @@ fn to_batch(
             };
             Arc::new(StringArray::from(strings))
         } else {
-            if !NUMERIC.contains(&t.datatype.as_str()) {
+            if !NUMERIC.contains(&t.datatype) {
                 return Err(bad(format!(
                     "input {:?} is a number: its datatype must be one of {}, not {}",
                     c.name,
@@ -799,7 +827,7 @@ fn to_batch(
                     .collect::<Option<Vec<f64>>>()
                     .ok_or_else(|| bad(format!("input {:?} must hold finite numbers ({})", c.name, t.datatype)))?,
                 // The size is already checked against the shape and the datatype.
-                binary::InputData::Binary(bytes) => binary::numbers(&c.name, &t.datatype, bytes)?,
+                binary::InputData::Binary(bytes) => binary::numbers(&c.name, t.datatype, bytes)?,
             };
             typed(&c.name, &c.data_type, numbers)?
         };
