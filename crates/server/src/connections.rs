@@ -89,7 +89,7 @@ pub async fn serve<S, B>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (closing, closed) = tokio::sync::watch::channel(false);
@@ -137,9 +137,12 @@ pub async fn serve<S, B>(
                 let busy = counted.begin();
                 let call = service.clone().call(req);
                 async move {
-                    let answer = call.await;
-                    drop(busy);
-                    answer
+                    // In flight until its answer has been sent, not only until it was made: an
+                    // answer a client will not take (HTTP/2 flow control) is what the stall check
+                    // looks for.
+                    let answer = call.await?;
+                    let unsent = busy.answered();
+                    Ok::<_, Infallible>(answer.map(|body| Holding::new(body, unsent)))
                 }
             });
             let io = TokioIo::new(Stalled::new(stream, limits.idle_timeout));
@@ -150,14 +153,10 @@ pub async fn serve<S, B>(
                         .timer(TokioTimer::new())
                         .header_read_timeout(limits.header_timeout)
                         .keep_alive(true);
-                    // hyper closes an idle keep-alive connection itself (the head timeout).
-                    drive(
-                        builder.serve_connection(io, service),
-                        closed,
-                        peer,
-                        std::future::pending(),
-                    )
-                    .await;
+                    // hyper closes an idle keep-alive connection itself (the head timeout), and `Stalled` one
+                    // whose client stopped reading.
+                    let never = std::future::pending::<Quiet>();
+                    drive(builder.serve_connection(io, service), closed, peer, never).await;
                 }
                 Protocol::Http2 => {
                     let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -168,7 +167,7 @@ pub async fn serve<S, B>(
                         // A peer that vanished without closing is found by pings.
                         .keep_alive_interval(Some(Duration::from_secs(30)))
                         .keep_alive_timeout(Duration::from_secs(20));
-                    let idle = activity.idle_for(limits.h2_idle_timeout);
+                    let idle = activity.idle_for(limits.h2_idle_timeout, limits.idle_timeout);
                     drive(builder.serve_connection(io, service), closed, peer, idle).await;
                 }
             }
@@ -223,13 +222,14 @@ where
     }
 }
 
-/// Runs `conn` until it ends; on shutdown, or once `idle` completes, lets it finish the requests in flight
-/// and close.
+/// Runs `conn` until it ends. On shutdown, or once `idle` says the connection has been idle, lets it
+/// finish the requests in flight and close, for at most [`CLOSE_WAIT`] (a client that takes no answer
+/// must not hold the close open); once `idle` says answers have waited too long to be taken, drops it.
 async fn drive(
     conn: impl Graceful,
     mut closed: tokio::sync::watch::Receiver<bool>,
     peer: std::net::SocketAddr,
-    idle: impl Future<Output = ()>,
+    idle: impl Future<Output = Quiet>,
 ) {
     tokio::pin!(conn);
     tokio::select! {
@@ -241,18 +241,43 @@ async fn drive(
         }
         // The watch's guard must not be held across the await below (it is not `Send`).
         () = async { let _ = closed.wait_for(|c| *c).await; } => {}
-        () = idle => tracing::debug!(%peer, "idle HTTP/2 connection: closed"),
+        quiet = idle => match quiet {
+            Quiet::Idle => tracing::debug!(%peer, "idle HTTP/2 connection: closed"),
+            Quiet::Stalled => {
+                tracing::debug!(%peer, "answers were not taken within the idle timeout: connection dropped");
+                return;
+            }
+        },
     }
     conn.as_mut().close();
-    let _ = conn.await;
+    if tokio::time::timeout(CLOSE_WAIT, conn).await.is_err() {
+        tracing::debug!(%peer, "the connection did not close within {CLOSE_WAIT:?}: dropped");
+    }
 }
 
-/// Requests in flight on one connection, and when the last one ended: an HTTP/2 connection (a gRPC channel)
-/// with nothing in flight for the idle limit is closed, so idle channels cannot hold the process's slots.
+/// Longest a connection asked to close may take to finish what is in flight (on shutdown the grace
+/// bounds it further).
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
+
+/// Why an HTTP/2 connection is ended from the server's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quiet {
+    /// Nothing in flight for the idle limit: close it gracefully.
+    Idle,
+    /// Answers made and not taken, and none taken meanwhile, for the stall limit: drop it.
+    Stalled,
+}
+
+/// Requests in flight on one connection, answers made but not yet sent, and when the last one ended. An
+/// HTTP/2 connection (a gRPC channel) with nothing in flight for the idle limit is closed, so idle channels
+/// cannot hold the process's slots; one whose answers are not taken (a client that keeps its flow-control
+/// window shut while it answers pings, which `Stalled` cannot see) is dropped.
 #[derive(Default)]
 struct Activity {
     in_flight: std::sync::atomic::AtomicUsize,
-    /// Milliseconds since `created` when the last request ended.
+    /// Answers made whose bodies have not ended.
+    unsent: std::sync::atomic::AtomicUsize,
+    /// Milliseconds since `created` when a request was answered or an answer was sent (progress).
     last_end_ms: std::sync::atomic::AtomicU64,
     created: OnceInstant,
 }
@@ -266,8 +291,11 @@ impl Default for OnceInstant {
     }
 }
 
-/// One request in flight, counted until dropped.
+/// One request in flight, counted until it is answered (or dropped).
 struct Busy(Arc<Activity>);
+
+/// One answer made and not yet sent, counted until its body ends or is dropped.
+struct Unsent(Arc<Activity>);
 
 impl Activity {
     fn begin(self: &Arc<Self>) -> Busy {
@@ -279,22 +307,42 @@ impl Activity {
         u64::try_from(self.created.0.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Completes once nothing has been in flight for `limit`.
-    async fn idle_for(self: Arc<Self>, limit: Duration) {
+    /// Completes with [`Quiet::Idle`] once nothing has been in flight for `idle`, or with
+    /// [`Quiet::Stalled`] once answers have waited to be taken for `stall` with none taken meanwhile.
+    async fn idle_for(self: Arc<Self>, idle: Duration, stall: Duration) -> Quiet {
         use std::sync::atomic::Ordering::SeqCst;
-        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        let (idle_ms, stall_ms) = (ms(idle), ms(stall));
         loop {
-            let wait_ms = if self.in_flight.load(SeqCst) > 0 {
-                limit_ms
-            } else {
-                let quiet = self.now_ms().saturating_sub(self.last_end_ms.load(SeqCst));
-                if quiet >= limit_ms {
-                    return;
+            let quiet = self.now_ms().saturating_sub(self.last_end_ms.load(SeqCst));
+            let wait_ms = if self.unsent.load(SeqCst) > 0 {
+                if quiet >= stall_ms {
+                    return Quiet::Stalled;
                 }
-                limit_ms - quiet
+                stall_ms - quiet
+            } else if self.in_flight.load(SeqCst) > 0 {
+                idle_ms.min(stall_ms)
+            } else {
+                if quiet >= idle_ms {
+                    return Quiet::Idle;
+                }
+                idle_ms - quiet
             };
-            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            // Looked at again at least every second: a request may arrive, or an answer stall, while
+            // this sleeps.
+            tokio::time::sleep(Duration::from_millis(wait_ms.min(1000))).await;
         }
+    }
+}
+
+impl Busy {
+    /// The request has its answer: counted as unsent until the answer's body ends.
+    fn answered(self) -> Unsent {
+        use std::sync::atomic::Ordering::SeqCst;
+        let activity = self.0.clone();
+        activity.unsent.fetch_add(1, SeqCst);
+        drop(self);
+        Unsent(activity)
     }
 }
 
@@ -303,6 +351,51 @@ impl Drop for Busy {
         use std::sync::atomic::Ordering::SeqCst;
         self.0.last_end_ms.store(self.0.now_ms(), SeqCst);
         self.0.in_flight.fetch_sub(1, SeqCst);
+    }
+}
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0.last_end_ms.store(self.0.now_ms(), SeqCst);
+        self.0.unsent.fetch_sub(1, SeqCst);
+    }
+}
+
+/// A body that holds `guard` until it has ended or is dropped: a slot or a count that must last until
+/// the answer is sent, not only until it was made.
+pub struct Holding<B, G> {
+    inner: B,
+    guard: Option<G>,
+}
+
+impl<B, G> Holding<B, G> {
+    pub fn new(inner: B, guard: G) -> Self {
+        Self {
+            inner,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<B: hyper::body::Body + Unpin, G: Unpin> hyper::body::Body for Holding<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if frame.is_none() {
+            self.guard = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

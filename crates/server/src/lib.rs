@@ -24,6 +24,9 @@ mod runner;
 pub mod serving;
 mod state;
 mod v2;
+/// The Open Inference Protocol's gRPC messages (package `inference`), for clients written in Rust
+/// and for the tests that speak to the gRPC port.
+pub use v2::grpc::pb as inference_grpc;
 pub mod web;
 
 pub use config::Config;

@@ -121,7 +121,8 @@ pub fn check_size(name: &str, datatype: &str, shape: &[i64], size: usize, what: 
     let expected = elements.checked_mul(each).ok_or_else(|| too_big(name))?;
     if size != expected {
         return Err(bad(format!(
-            "input {name:?} has {what} {size}, but shape {shape:?} of {datatype} takes {expected} bytes ({elements} × {each})"
+            "input {name:?} has {what} {size}, but shape {} of {datatype} takes {expected} bytes ({elements} × {each})",
+            super::shape_text(shape)
         )));
     }
     Ok(())
@@ -130,8 +131,12 @@ pub fn check_size(name: &str, datatype: &str, shape: &[i64], size: usize, what: 
 /// The number of elements a shape holds; refuses negative dimensions and overflow.
 pub fn elements(shape: &[i64], name: &str) -> V2Result<usize> {
     shape.iter().try_fold(1usize, |acc, &d| {
-        let d = usize::try_from(d)
-            .map_err(|_| bad(format!("input {name:?} has shape {shape:?}; dimensions must be >= 0")))?;
+        let d = usize::try_from(d).map_err(|_| {
+            bad(format!(
+                "input {name:?} has shape {}; dimensions must be >= 0",
+                super::shape_text(shape)
+            ))
+        })?;
         acc.checked_mul(d).ok_or_else(|| too_big(name))
     })
 }

@@ -13,7 +13,7 @@
 //! client no more than HTTP/1's connections would.
 
 use super::{Output, Tensor, V2Error, V2Result, bad, binary, find, manifest_of, metadata, score, served, to_batch};
-use crate::connections::PerAddress;
+use crate::connections::{Holding, PerAddress};
 use crate::middleware;
 use crate::middleware::anonymous::Peer;
 use crate::policy::Caller;
@@ -40,9 +40,6 @@ pub mod pb {
 
 use pb::grpc_inference_service_server::{GrpcInferenceService, GrpcInferenceServiceServer};
 
-/// The service's full name, the first part of every method's path.
-pub const SERVICE: &str = "inference.GRPCInferenceService";
-
 /// Longest request `id` echoed back, bytes.
 pub const MAX_ID_BYTES: usize = 1024;
 
@@ -65,11 +62,11 @@ pub fn code(status: StatusCode) -> tonic::Code {
 
 impl From<V2Error> for Status {
     fn from(e: V2Error) -> Self {
-        Status::new(code(e.0), e.1)
+        Status::new(code(e.0), super::capped(e.1))
     }
 }
 
-/// The service for `state`, each stream counted against the process's and its address's caps.
+/// The service for `state`, behind [`Limited`].
 pub fn service(state: AppState) -> Limited {
     let limits = state.config.connections;
     let inner = GrpcInferenceServiceServer::new(Grpc { state: state.clone() })
@@ -81,24 +78,71 @@ pub fn service(state: AppState) -> Limited {
         .send_compressed(tonic::codec::CompressionEncoding::Deflate);
     Limited {
         inner,
+        state,
         streams: Arc::new(Semaphore::new(limits.max_connections.max(1))),
         per_address: PerAddress::default(),
         per_address_cap: limits.max_connections_per_address,
     }
 }
 
-/// The gRPC service behind its stream caps: at most as many calls in flight as the process takes
-/// connections, and per address as many as an address may hold connections. A call over a cap is
-/// answered `RESOURCE_EXHAUSTED` at once, before its message is read.
+/// The gRPC service behind the checks that must come before a message is read, as the HTTP
+/// middleware's come before a body is: every call counts against the process's and its address's
+/// stream caps (as many as connections, so HTTP/2's streams give a client no more than HTTP/1's
+/// connections would); a call to a model needs a caller from its `authorization` metadata, and an
+/// inference call a place in its caller's in-flight limit; a call without valid credentials takes
+/// from its address's anonymous rate. A refused call is answered at once, its message never read
+/// or inflated. The caps and the place are held until the answer has been sent.
 #[derive(Clone)]
 pub struct Limited {
     inner: GrpcInferenceServiceServer<Grpc>,
+    state: AppState,
     streams: Arc<Semaphore>,
     per_address: PerAddress,
     per_address_cap: usize,
 }
 
 type Answer = axum::http::Response<tonic::body::Body>;
+
+/// The service's methods, as its paths name them; anything else is `Other` (tonic answers it
+/// UNIMPLEMENTED) and is treated as a call to a model, so an unknown method costs an
+/// anonymous caller its rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    ServerLive,
+    ServerReady,
+    ServerMetadata,
+    ModelReady,
+    ModelMetadata,
+    ModelInfer,
+    Other,
+}
+
+impl Method {
+    fn of(path: &str) -> Self {
+        match path.strip_prefix("/inference.GRPCInferenceService/") {
+            Some("ServerLive") => Self::ServerLive,
+            Some("ServerReady") => Self::ServerReady,
+            Some("ServerMetadata") => Self::ServerMetadata,
+            Some("ModelReady") => Self::ModelReady,
+            Some("ModelMetadata") => Self::ModelMetadata,
+            Some("ModelInfer") => Self::ModelInfer,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label metrics and audit entries use: the method's path, never a caller's.
+    fn path(self) -> &'static str {
+        match self {
+            Self::ServerLive => "/inference.GRPCInferenceService/ServerLive",
+            Self::ServerReady => "/inference.GRPCInferenceService/ServerReady",
+            Self::ServerMetadata => "/inference.GRPCInferenceService/ServerMetadata",
+            Self::ModelReady => "/inference.GRPCInferenceService/ModelReady",
+            Self::ModelMetadata => "/inference.GRPCInferenceService/ModelMetadata",
+            Self::ModelInfer => "/inference.GRPCInferenceService/ModelInfer",
+            Self::Other => "/inference.GRPCInferenceService/other",
+        }
+    }
+}
 
 impl<B> tower_service::Service<axum::http::Request<B>> for Limited
 where
@@ -113,44 +157,112 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: axum::http::Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let method = Method::of(req.uri().path());
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let own = match peer {
             Some(p) => self.per_address.enter(p.ip(), self.per_address_cap),
             // Every served connection has its peer; a request without one is refused (fail closed).
             None => None,
         };
+        let state = self.state.clone();
         let (Some(own), Ok(slot)) = (own, self.streams.clone().try_acquire_owned()) else {
-            let refusal = Status::resource_exhausted(
-                "too many calls in flight from this address or on this server; retry shortly",
+            let e = V2Error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many calls in flight from this address or on this server; retry shortly".into(),
             );
-            return Box::pin(std::future::ready(Ok(refusal.into_http())));
+            return Box::pin(std::future::ready(Ok(refuse(&state, method, started, e))));
         };
-        let call = tower_service::Service::call(&mut self.inner, req);
+        if req.method() != axum::http::Method::POST
+            || !req
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/grpc"))
+        {
+            let e = bad("a gRPC call is a POST with content-type application/grpc");
+            return Box::pin(std::future::ready(Ok(refuse(&state, method, started, e))));
+        }
+        let origin = Origin::of(peer, req.headers());
+        let mut inner = self.inner.clone();
         Box::pin(async move {
-            let answer = call.await;
-            drop((own, slot));
-            answer
+            let mut place = None;
+            match method {
+                Method::ServerLive | Method::ServerReady => {}
+                Method::ServerMetadata => {
+                    // Public, as `GET /v2` is: credentials ignored, the anonymous rate applies.
+                    if let Err(wait) = state.anonymous.take(origin.peer) {
+                        let (e, _) = middleware::anonymous::too_many(wait);
+                        return Ok(refuse(&state, method, started, V2Error(e.status, e.message)));
+                    }
+                }
+                Method::ModelReady | Method::ModelMetadata | Method::ModelInfer | Method::Other => {
+                    let caller = match caller(&state, &origin).await {
+                        Ok(c) => c,
+                        Err(e) => return Ok(refuse(&state, method, started, e)),
+                    };
+                    if method == Method::ModelInfer {
+                        let user = caller.user.id.as_str().to_owned();
+                        match state.in_flight.enter(user, state.models.config().per_caller) {
+                            Ok(p) => place = Some(p),
+                            Err(e) => {
+                                if caller.role() == store::Role::Advisor {
+                                    let object = "(refused before its message was read)";
+                                    let action = format!("gRPC {}", method.path());
+                                    middleware::audit_advisor_read(&state, &caller, &action, object, e.0).await;
+                                }
+                                return Ok(refuse(&state, method, started, e));
+                            }
+                        }
+                    }
+                    req.extensions_mut().insert(caller);
+                }
+            }
+            let answer = tower_service::Service::call(&mut inner, req).await?;
+            // The caps and the caller's place last until the answer is sent.
+            Ok(answer.map(|body| tonic::body::Body::new(Holding::new(body, (own, slot, place)))))
         })
     }
 }
 
-/// The methods.
+/// A refusal before the method ran, answered at once and counted in the request metrics.
+fn refuse(state: &AppState, method: Method, started: Instant, e: V2Error) -> Answer {
+    state
+        .metrics
+        .request(method.path(), "POST", e.0.as_u16(), started.elapsed().as_secs_f64());
+    Status::from(e).into_http()
+}
+
+/// The caller of a call to a model, refused as `/v2` refuses; a call without a token is refused
+/// in gRPC's terms (metadata, not a header).
+async fn caller(state: &AppState, origin: &Origin) -> V2Result<Caller> {
+    let caller = middleware::inference_caller(state, origin.peer, origin.authorization.as_deref())
+        .await
+        .map_err(|e| V2Error(e.status, e.message))?;
+    caller.ok_or_else(|| {
+        V2Error(
+            StatusCode::UNAUTHORIZED,
+            "this call needs the metadata `authorization: Bearer TOKEN`".into(),
+        )
+    })
+}
+
+/// The methods. The caller of a call to a model is in its extensions, put there by [`Limited`].
 pub struct Grpc {
     state: AppState,
 }
 
-/// What a call's metadata and connection say about who calls.
+/// What a call's headers and connection say about who calls.
 struct Origin {
     peer: Peer,
     authorization: Option<String>,
 }
 
 impl Origin {
-    fn of<T>(request: &Request<T>) -> Self {
-        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    fn of(peer: Option<SocketAddr>, headers: &axum::http::HeaderMap) -> Self {
         // Longer values name nobody (tokens are 200 characters at most); cut before keeping it.
-        let authorization = request.metadata().get("authorization").map(|v| {
+        let authorization = headers.get(axum::http::header::AUTHORIZATION).map(|v| {
             v.to_str()
                 .map_or_else(|_| "invalid".to_owned(), |s| s.chars().take(256).collect())
         });
@@ -162,13 +274,9 @@ impl Origin {
 }
 
 impl Grpc {
-    /// The caller of a call to a model, refused as `/v2` refuses; a call without a token is
-    /// refused in gRPC's terms (metadata, not a header).
-    async fn caller(&self, from: &Origin) -> V2Result<Caller> {
-        let caller = middleware::inference_caller(&self.state, from.peer, from.authorization.as_deref())
-            .await
-            .map_err(|e| V2Error(e.status, e.message))?;
-        caller.ok_or_else(|| {
+    /// The caller [`Limited`] found (a method without one was not routed through it: refused).
+    fn caller<T>(request: &Request<T>) -> V2Result<Caller> {
+        request.extensions().get::<Caller>().cloned().ok_or_else(|| {
             V2Error(
                 StatusCode::UNAUTHORIZED,
                 "this call needs the metadata `authorization: Bearer TOKEN`".into(),
@@ -180,17 +288,17 @@ impl Grpc {
     /// answers it.
     async fn finish<T>(
         &self,
-        method: &str,
+        method: Method,
         caller: Option<&Caller>,
         object: &str,
         started: Instant,
         result: V2Result<T>,
     ) -> Result<Response<T>, Status> {
         let status = result.as_ref().map_or_else(|e| e.0, |_| StatusCode::OK);
-        let path = format!("/{SERVICE}/{method}");
+        let path = method.path();
         self.state
             .metrics
-            .request(&path, "POST", status.as_u16(), started.elapsed().as_secs_f64());
+            .request(path, "POST", status.as_u16(), started.elapsed().as_secs_f64());
         if let Some(c) = caller {
             middleware::audit_advisor_read(&self.state, c, &format!("gRPC {path}"), object, status).await;
         }
@@ -198,7 +306,7 @@ impl Grpc {
     }
 }
 
-/// A model's name as the audit log and the metrics may show it.
+/// A model's name as the audit log may show it.
 fn shown(name: &str) -> String {
     name.chars().take(80).collect()
 }
@@ -215,19 +323,17 @@ impl GrpcInferenceService for Grpc {
     ) -> Result<Response<pb::ServerReadyResponse>, Status> {
         match self.state.store.count_runs_by_state().await {
             Ok(_) => Ok(Response::new(pb::ServerReadyResponse { ready: true })),
-            Err(e) => Err(Status::unavailable(format!("the database: {e}"))),
+            Err(e) => Err(Status::from(V2Error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the database: {e}"),
+            ))),
         }
     }
 
     async fn server_metadata(
         &self,
-        request: Request<pb::ServerMetadataRequest>,
+        _: Request<pb::ServerMetadataRequest>,
     ) -> Result<Response<pb::ServerMetadataResponse>, Status> {
-        // Public, as `GET /v2` is: credentials ignored, the anonymous rate applies.
-        if let Err(wait) = self.state.anonymous.take(Origin::of(&request).peer) {
-            let (e, _) = middleware::anonymous::too_many(wait);
-            return Err(Status::from(V2Error(e.status, e.message)));
-        }
         let m = super::server_metadata().await.0;
         Ok(Response::new(pb::ServerMetadataResponse {
             name: m.name,
@@ -241,9 +347,8 @@ impl GrpcInferenceService for Grpc {
         request: Request<pb::ModelReadyRequest>,
     ) -> Result<Response<pb::ModelReadyResponse>, Status> {
         let started = Instant::now();
-        let from = Origin::of(&request);
+        let caller = Self::caller(&request);
         let req = request.into_inner();
-        let caller = self.caller(&from).await;
         let known = caller.as_ref().ok().cloned();
         let result = async {
             let version = (!req.version.is_empty()).then_some(req.version.as_str());
@@ -252,7 +357,7 @@ impl GrpcInferenceService for Grpc {
             Ok(pb::ModelReadyResponse { ready: true })
         }
         .await;
-        self.finish("ModelReady", known.as_ref(), &shown(&req.name), started, result)
+        self.finish(Method::ModelReady, known.as_ref(), &shown(&req.name), started, result)
             .await
     }
 
@@ -261,9 +366,8 @@ impl GrpcInferenceService for Grpc {
         request: Request<pb::ModelMetadataRequest>,
     ) -> Result<Response<pb::ModelMetadataResponse>, Status> {
         let started = Instant::now();
-        let from = Origin::of(&request);
+        let caller = Self::caller(&request);
         let req = request.into_inner();
-        let caller = self.caller(&from).await;
         let known = caller.as_ref().ok().cloned();
         let result = async {
             let version = (!req.version.is_empty()).then_some(req.version.as_str());
@@ -274,8 +378,14 @@ impl GrpcInferenceService for Grpc {
             Ok(model_metadata(metadata(&model, &inputs, text)))
         }
         .await;
-        self.finish("ModelMetadata", known.as_ref(), &shown(&req.name), started, result)
-            .await
+        self.finish(
+            Method::ModelMetadata,
+            known.as_ref(),
+            &shown(&req.name),
+            started,
+            result,
+        )
+        .await
     }
 
     async fn model_infer(
@@ -283,33 +393,35 @@ impl GrpcInferenceService for Grpc {
         request: Request<pb::ModelInferRequest>,
     ) -> Result<Response<pb::ModelInferResponse>, Status> {
         let started = Instant::now();
-        let from = Origin::of(&request);
+        let caller = Self::caller(&request);
         let req = request.into_inner();
-        let caller = self.caller(&from).await;
         let known = caller.as_ref().ok().cloned();
-        let model_label = req.model_name.chars().take(40).collect::<String>();
+        // Only a model the caller may see is counted under its id: a name a caller chose must not
+        // add label values to the metrics (nor tell which ids exist).
+        let mut found: Option<String> = None;
         let result = match caller {
-            Ok(c) => infer(&self.state, c, &req).await,
+            Ok(c) => infer(&self.state, c, &req, &mut found).await,
             Err(e) => Err(e),
         };
+        let label = found.as_deref().unwrap_or("unknown");
         let result = match result {
             Ok((answer, rows, queue, compute)) => {
-                self.state.metrics.inference(&model_label, rows, queue, compute);
+                self.state.metrics.inference(label, rows, queue, compute);
                 Ok(answer)
             }
             Err(e) => {
-                // As on HTTP: names the caller may not see are not counted per model.
-                let label = if matches!(e.0, StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED) {
-                    "unknown"
-                } else {
-                    model_label.as_str()
-                };
                 self.state.metrics.inference_failure(label, e.0.as_u16());
                 Err(e)
             }
         };
-        self.finish("ModelInfer", known.as_ref(), &shown(&req.model_name), started, result)
-            .await
+        self.finish(
+            Method::ModelInfer,
+            known.as_ref(),
+            &shown(&req.model_name),
+            started,
+            result,
+        )
+        .await
     }
 }
 
@@ -328,16 +440,18 @@ fn model_metadata(m: super::types::ModelMetadata) -> pb::ModelMetadataResponse {
     }
 }
 
-/// Scores a request: the answer, its rows, and its queue and compute seconds.
+/// Scores a request: the answer, its rows, and its queue and compute seconds. `found` is set to
+/// the model's id once the caller is known to see it. The caller's in-flight place is taken by
+/// [`Limited`], before the message was read.
 async fn infer(
     state: &AppState,
     caller: Caller,
     req: &pb::ModelInferRequest,
+    found: &mut Option<String>,
 ) -> V2Result<(pb::ModelInferResponse, usize, f64, f64)> {
-    let user = caller.user.id.as_str().to_owned();
     let version = (!req.model_version.is_empty()).then_some(req.model_version.as_str());
     let model = find(state, Some(caller), &req.model_name, version).await?;
-    let _slot = state.in_flight.enter(user, state.models.config().per_caller)?;
+    *found = Some(model.id.as_str().to_owned());
     if req.id.len() > MAX_ID_BYTES {
         return Err(bad(format!(
             "the request id is {} bytes, over the limit of {MAX_ID_BYTES}",
@@ -511,8 +625,8 @@ fn contents_bytes(t: &pb::model_infer_request::InferInputTensor) -> V2Result<Vec
     let given = fields.iter().find(|(f, _)| *f == used).map_or(0, |(_, len)| *len);
     if given != n {
         return Err(bad(format!(
-            "input {name:?} has shape {:?} ({n} elements) but {given} values in {used}",
-            t.shape
+            "input {name:?} has shape {} ({n} elements) but {given} values in {used}",
+            super::shape_text(&t.shape)
         )));
     }
     let range =

@@ -35,9 +35,35 @@ use utoipa_axum::routes;
 #[derive(Debug)]
 pub struct V2Error(StatusCode, String);
 
+/// Longest error message sent, bytes: messages quote what a caller sent (names, shapes), and a
+/// small compressed request must not buy a megabyte of error.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked when cut.
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES - 3;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    message
+}
+
+/// A shape as a message shows it: at most 8 dimensions, then how many there are.
+fn shape_text(shape: &[i64]) -> String {
+    if shape.len() <= 8 {
+        format!("{shape:?}")
+    } else {
+        format!("{:?} and {} more dimensions", &shape[..8], shape.len() - 8)
+    }
+}
+
 impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(types::V2ErrorBody { error: self.1 })).into_response();
+        let mut response = (self.0, Json(types::V2ErrorBody { error: capped(self.1) })).into_response();
         // Busy, not broken: a client should come back shortly.
         if matches!(self.0, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
             response.headers_mut().insert(
@@ -92,7 +118,12 @@ pub async fn server_metadata() -> Json<types::ServerMetadata> {
 }
 
 /// The model, if the caller may see it and the version (when given) is its version.
-async fn find(state: &AppState, caller: Option<Caller>, name: &str, version: Option<&str>) -> V2Result<store::Model> {
+async fn find(
+    state: &AppState,
+    caller: Option<Caller>,
+    name: &str,
+    version: Option<&str>,
+) -> V2Result<Arc<store::Model>> {
     let caller = caller.ok_or_else(|| {
         V2Error(
             StatusCode::UNAUTHORIZED,
@@ -110,6 +141,7 @@ async fn find(state: &AppState, caller: Option<Caller>, name: &str, version: Opt
         Some(m) => m,
         None => {
             let (model, _) = policy::model(state, &caller, name).await.map_err(|_| unknown())?;
+            let model = Arc::new(model);
             state.visible_models.put(key, model.clone());
             model
         }
@@ -773,8 +805,9 @@ fn to_batch(served: &Served, inputs: &[Tensor<'_>], max_rows: usize) -> V2Result
             [n] | [n, 1] if *n >= 1 => *n as usize,
             other => {
                 return Err(bad(format!(
-                    "input {:?} has shape {other:?}; it must be [N] or [N, 1] with N >= 1",
-                    c.name
+                    "input {:?} has shape {}; it must be [N] or [N, 1] with N >= 1",
+                    c.name,
+                    shape_text(other)
                 )));
             }
         };
@@ -884,10 +917,10 @@ fn json_values<'a>(data: &'a Value, name: &str, n: usize) -> V2Result<Vec<&'a Va
 }
 
 /// Models a user was recently allowed to see, so a busy client's requests cost no database
-/// query. Only grants are cached and nothing can revoke one (members are never removed from
+/// query (shared, not copied: a model row carries its inspection summary). Only grants are cached and nothing can revoke one (members are never removed from
 /// a case, models never move), and entries expire after 30 seconds. Bounded: a full cache is
 /// emptied.
-pub struct VisibleCache(Ttl<(String, String), store::Model>);
+pub struct VisibleCache(Ttl<(String, String), Arc<store::Model>>);
 
 impl Default for VisibleCache {
     fn default() -> Self {
@@ -896,11 +929,11 @@ impl Default for VisibleCache {
 }
 
 impl VisibleCache {
-    fn get(&self, key: &(String, String)) -> Option<store::Model> {
+    fn get(&self, key: &(String, String)) -> Option<Arc<store::Model>> {
         self.0.get(key)
     }
 
-    fn put(&self, key: (String, String), model: store::Model) {
+    fn put(&self, key: (String, String), model: Arc<store::Model>) {
         self.0.put(key, model);
     }
 }
@@ -927,18 +960,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Live inference requests in flight per user, so one caller cannot take every worker and
-/// queue slot: beyond the limit a request is answered 429 with `Retry-After`.
-#[derive(Default)]
-pub struct PerCaller(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+/// queue slot: beyond the limit a request is answered 429 with `Retry-After`. Cheap to clone.
+#[derive(Default, Clone)]
+pub struct PerCaller(Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
 
-/// One request's place in [`PerCaller`], given back on drop.
-pub struct InFlight<'a> {
-    map: &'a PerCaller,
+/// One request's place in [`PerCaller`], given back on drop (it may outlive the handler: over
+/// gRPC it lasts until the answer is sent).
+pub struct InFlight {
+    map: PerCaller,
     user: String,
 }
 
 impl PerCaller {
-    fn enter(&self, user: String, limit: usize) -> V2Result<InFlight<'_>> {
+    fn enter(&self, user: String, limit: usize) -> V2Result<InFlight> {
         let mut map = self
             .0
             .lock()
@@ -951,11 +985,14 @@ impl PerCaller {
             ));
         }
         *n += 1;
-        Ok(InFlight { map: self, user })
+        Ok(InFlight {
+            map: self.clone(),
+            user,
+        })
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         if let Ok(mut map) = self.map.0.lock()
             && let Some(n) = map.get_mut(&self.user)
