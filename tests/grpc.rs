@@ -93,6 +93,7 @@ fn percent_decoded(s: &str) -> String {
 }
 
 const UNAUTHENTICATED: u32 = 16;
+const INVALID_ARGUMENT: u32 = 3;
 const RESOURCE_EXHAUSTED: u32 = 8;
 
 /// A call to a model is refused for its missing credentials before its message is read: a
@@ -207,4 +208,24 @@ async fn an_answer_the_client_will_not_take_does_not_hold_its_connection() {
         "dropped after {lasted:?}, before the idle timeout"
     );
     drop(answer);
+}
+
+/// A caller with a token may still not make the server allocate far beyond what it sent: a
+/// message of half a million empty inputs (1 MiB, within the size limit) would decode into
+/// ~156 MiB of structs; it is refused by the schema walk before decoding. Bytes that are not a
+/// message are INVALID_ARGUMENT, the caller's error, not INTERNAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_would_decode_to_far_more_than_it_is_is_refused_before_decoding() {
+    let data = Data::sqlite();
+    let vendor = data.add_user("Vendor", "vendor", "v");
+    let server = data.start(&["--grpc-bind", "127.0.0.1:0"]);
+    let addr = server.grpc.clone().unwrap();
+    let bomb = frame(&[0x2a, 0x00].repeat(524_287));
+    let o = call(&addr, "ModelInfer", Some(&vendor), bomb).await;
+    assert_eq!(o.status, Some(INVALID_ARGUMENT), "{o:?}");
+    assert!(o.message.contains("would take more than"), "{o:?}");
+    let garbage = frame(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    let o = call(&addr, "ModelInfer", Some(&vendor), garbage).await;
+    assert_eq!(o.status, Some(INVALID_ARGUMENT), "{o:?}");
+    assert!(o.message.contains("not a valid inference.ModelInferRequest"), "{o:?}");
 }

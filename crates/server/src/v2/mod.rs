@@ -14,6 +14,7 @@ mod binary;
 mod encoding;
 pub mod grpc;
 pub mod types;
+mod wire;
 
 use crate::cache::Ttl;
 use crate::policy::{self, Caller};
