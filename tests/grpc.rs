@@ -229,3 +229,66 @@ async fn a_message_that_would_decode_to_far_more_than_it_is_is_refused_before_de
     assert_eq!(o.status, Some(INVALID_ARGUMENT), "{o:?}");
     assert!(o.message.contains("not a valid inference.ModelInferRequest"), "{o:?}");
 }
+
+/// What the supervisor looks at over gRPC is on record, as over HTTP: an advisor's metadata read
+/// and refused inference call each leave an audit entry naming the method, the model and the
+/// outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advisors_calls_are_in_the_audit_log() {
+    let data = Data::sqlite();
+    let authority = data.add_user("Authority", "authority", "a");
+    let vendor = data.add_user("Vendor", "vendor", "v");
+    let advisor = data.add_user("Datatilsynet", "advisor", "Dorte Advisor");
+    let server = data.start(&["--grpc-bind", "127.0.0.1:0"]);
+    let addr = server.grpc.clone().unwrap();
+    let case = server
+        .client(Some(&authority))
+        .post(
+            "/api/v1/cases",
+            &serde_json::json!({"name": "g", "members": ["Vendor"]}),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = server.client(Some(&vendor)).upload_files(&case, "unemployment-logreg");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let model = r.json()["id"].as_str().unwrap().to_owned();
+    let metadata = pb::ModelMetadataRequest {
+        name: model.clone(),
+        ..Default::default()
+    };
+    let o = call(&addr, "ModelMetadata", Some(&advisor), frame(&metadata.encode_to_vec())).await;
+    assert_eq!(o.status, Some(0), "{o:?}");
+    let infer = pb::ModelInferRequest {
+        model_name: model.clone(),
+        ..Default::default()
+    };
+    let o = call(&addr, "ModelInfer", Some(&advisor), frame(&infer.encode_to_vec())).await;
+    assert_eq!(o.status, Some(INVALID_ARGUMENT), "{o:?}");
+    // The vendor's own calls are not audited reads.
+    let o = call(&addr, "ModelMetadata", Some(&vendor), frame(&metadata.encode_to_vec())).await;
+    assert_eq!(o.status, Some(0), "{o:?}");
+    let log = server.client(Some(&advisor)).get("/api/v1/audit?limit=1000").json();
+    let entries: Vec<(String, String, String, String)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("gRPC "))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_owned();
+            (s("action"), s("role"), s("object"), s("outcome"))
+        })
+        .collect();
+    let want = |method: &str, outcome: &str| {
+        (
+            format!("gRPC /inference.GRPCInferenceService/{method}"),
+            "advisor".to_owned(),
+            model.clone(),
+            outcome.to_owned(),
+        )
+    };
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.contains(&want("ModelMetadata", "200")), "{entries:?}");
+    assert!(entries.contains(&want("ModelInfer", "400")), "{entries:?}");
+}

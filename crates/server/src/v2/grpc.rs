@@ -219,11 +219,45 @@ where
                     req.extensions_mut().insert(caller);
                 }
             }
-            let answer = tower_service::Service::call(&mut inner, req).await?;
+            // The caller's deadline (`grpc-timeout`), when it gave one: past it nobody waits for the
+            // answer, so the call stops and its place is given back.
+            let answer = match deadline(req.headers()) {
+                Some(limit) => match tokio::time::timeout(limit, tower_service::Service::call(&mut inner, req)).await {
+                    Ok(answer) => answer?,
+                    Err(_) => {
+                        let e = V2Error(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            format!("the call's deadline of {limit:?} (grpc-timeout) passed"),
+                        );
+                        return Ok(refuse(&state, method, started, e));
+                    }
+                },
+                None => tower_service::Service::call(&mut inner, req).await?,
+            };
             // The caps and the caller's place last until the answer is sent.
             Ok(answer.map(|body| tonic::body::Body::new(Holding::new(body, (own, slot, place)))))
         })
     }
+}
+
+/// The `grpc-timeout` a call carries (`1..8` digits and a unit, H M S m u n), if any and valid.
+fn deadline(headers: &axum::http::HeaderMap) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 /// A refusal before the method ran, answered at once and counted in the request metrics.
@@ -710,6 +744,24 @@ mod tests {
     fn message(e: V2Error) -> String {
         assert_eq!(e.0, StatusCode::BAD_REQUEST, "{}", e.1);
         e.1
+    }
+
+    #[test]
+    fn a_callers_deadline_is_read_in_every_unit_and_nonsense_is_ignored() {
+        use std::time::Duration;
+        let d = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().unwrap());
+            deadline(&h)
+        };
+        assert_eq!(d("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(d("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(d("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(d("5000u"), Some(Duration::from_micros(5000)));
+        assert_eq!(d("99999999n"), Some(Duration::from_nanos(99_999_999)));
+        for nonsense in ["", "m", "100", "123456789S", "-1S", "1x", "1.5S"] {
+            assert_eq!(d(nonsense), None, "{nonsense:?}");
+        }
     }
 
     #[test]
