@@ -8,7 +8,8 @@
 //! read with `prost-reflect`) what it holds, at any depth and through any field: nobody listed
 //! the places by hand. It charges each sub-message, each string or bytes value and each packed
 //! run what decoding would allocate for it, and refuses a message over [`COST_PER_BYTE`] times
-//! its limit before prost allocates anything. Bytes the schema cannot read are refused as
+//! its size before prost allocates anything. Messages up to [`SMALL`] are not walked: they cannot
+//! decode to more than a few MiB, and single-row calls are where the walk's cost would show. Bytes the schema cannot read are refused as
 //! INVALID_ARGUMENT (prost's own decode errors would be INTERNAL).
 
 use prost::Message;
@@ -21,13 +22,77 @@ use tonic::codec::{Codec, DecodeBuf, Decoder};
 /// The compiled `proto/inference.proto`.
 const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/inference.fds"));
 
-/// The schema, read once. It is this crate's own build output: if it could not be read, every
-/// request is refused (fail closed) rather than decoded unchecked.
-static POOL: LazyLock<Option<DescriptorPool>> = LazyLock::new(|| DescriptorPool::decode(DESCRIPTOR_SET).ok());
+/// The schema, read once into [`Schema`]. It is this crate's own build output: if it could not
+/// be read, every request is refused (fail closed) rather than decoded unchecked.
+static SCHEMA: LazyLock<Option<Schema>> = LazyLock::new(|| Schema::read(DESCRIPTOR_SET));
+
+/// What a field holds, as far as the walk needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// A field the schema does not have: prost skips it.
+    Unknown,
+    /// A message (or a map entry) of the schema's message number `usize`.
+    Message(usize),
+    /// A string or bytes value.
+    Value,
+    /// Numbers (a `LEN` field of them is a packed run).
+    Numbers,
+}
+
+/// The compiled schema as the walk reads it: every message (nested ones and map entries
+/// included) by number, its fields by field number. Built once, so a walk allocates nothing and
+/// looks fields up by index.
+struct Schema {
+    /// Full names (`inference.ModelInferRequest`), in the order of `fields`.
+    names: Vec<String>,
+    fields: Vec<Vec<Holds>>,
+}
+
+impl Schema {
+    fn read(set: &[u8]) -> Option<Self> {
+        let pool = DescriptorPool::decode(set).ok()?;
+        let messages: Vec<MessageDescriptor> = pool.all_messages().collect();
+        let names: Vec<String> = messages.iter().map(|m| m.full_name().to_owned()).collect();
+        let index = |m: &MessageDescriptor| names.iter().position(|n| n == m.full_name());
+        let mut fields = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let top = m.fields().map(|f| f.number()).max().unwrap_or(0);
+            // The protocol numbers its fields from 1 up, below a dozen; a sparse schema would be a bug.
+            if top > 64 {
+                return None;
+            }
+            let mut table = vec![Holds::Unknown; top as usize + 1];
+            for f in m.fields() {
+                table[f.number() as usize] = match f.kind() {
+                    Kind::Message(inner) => Holds::Message(index(&inner)?),
+                    Kind::String | Kind::Bytes => Holds::Value,
+                    _ => Holds::Numbers,
+                };
+            }
+            fields.push(table);
+        }
+        Some(Self { names, fields })
+    }
+
+    fn message(&self, full_name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == full_name)
+    }
+
+    fn holds(&self, message: usize, number: u64) -> Holds {
+        self.fields[message]
+            .get(usize::try_from(number).unwrap_or(usize::MAX))
+            .copied()
+            .unwrap_or(Holds::Unknown)
+    }
+}
 
 /// What decoding a message may allocate, per byte of the decoding limit: a request with typed
 /// `contents` of 4,096 rows of short categories costs about 50 per element, well inside.
 pub const COST_PER_BYTE: usize = 32;
+
+/// Messages up to this size are decoded without the walk: 8,192 empty sub-messages of
+/// [`MESSAGE_COST`] at most, about 3 MiB.
+pub const SMALL: usize = 16 << 10;
 
 /// What one sub-message (or map entry) costs: the size of the largest generated struct with its
 /// allocation (`InferInputTensor` and `InferOutputTensor` are under 300 bytes).
@@ -81,8 +146,12 @@ impl<U: Message + prost::Name + Default> Decoder for Walked<U> {
         if bytes.len() != buf.remaining() {
             return Err(Status::internal("the message is not in one buffer"));
         }
-        let budget = bytes.len().max(1 << 10).saturating_mul(COST_PER_BYTE);
-        check::<U>(bytes, budget).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // A small message cannot decode to much (at worst [`SMALL`] / 2 empty sub-messages, about
+        // 3 MiB); the walk, a tenth of a small call's cost, is kept for the ones that can.
+        if bytes.len() > SMALL {
+            let budget = bytes.len().saturating_mul(COST_PER_BYTE);
+            check::<U>(bytes, budget).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        }
         U::decode(buf)
             .map(Some)
             .map_err(|e| Status::invalid_argument(format!("the message is not a valid {}: {e}", U::full_name())))
@@ -107,16 +176,15 @@ pub enum Refusal {
 /// Walks the bytes of a `U` by its schema, charging what decoding would allocate against `budget`.
 pub fn check<U: prost::Name>(bytes: &[u8], budget: usize) -> Result<(), Refusal> {
     let name = U::full_name();
-    let message = POOL
-        .as_ref()
-        .and_then(|p| p.get_message_by_name(&name))
-        .ok_or_else(|| Refusal::NoSchema(name.clone()))?;
+    let schema = SCHEMA.as_ref().ok_or_else(|| Refusal::NoSchema(name.clone()))?;
+    let root = schema.message(&name).ok_or(Refusal::NoSchema(name))?;
     let mut left = budget;
-    walk(&message, bytes, 0, &mut left, budget)
+    walk(schema, root, bytes, 0, &mut left, budget)
 }
 
 fn walk(
-    message: &MessageDescriptor,
+    schema: &Schema,
+    message: usize,
     mut bytes: &[u8],
     depth: u32,
     left: &mut usize,
@@ -126,7 +194,7 @@ fn walk(
         return Err(Refusal::TooDeep);
     }
     let malformed = |what| Refusal::Malformed {
-        message: message.full_name().to_owned(),
+        message: schema.names[message].clone(),
         what,
     };
     let charge = |cost: usize, left: &mut usize| {
@@ -135,7 +203,6 @@ fn walk(
     };
     while !bytes.is_empty() {
         let key = varint(&mut bytes).ok_or_else(|| malformed("a field key is cut off"))?;
-        let number = u32::try_from(key >> 3).map_err(|_| malformed("a field number is out of range"))?;
         match key & 7 {
             0 => {
                 varint(&mut bytes).ok_or_else(|| malformed("a number is cut off"))?;
@@ -156,17 +223,17 @@ fn walk(
                     .ok_or_else(|| malformed("a length runs past the message"))?;
                 let (payload, rest) = bytes.split_at(len);
                 bytes = rest;
-                match message.get_field(number).map(|f| f.kind()) {
+                match schema.holds(message, key >> 3) {
                     // Map entries are messages too.
-                    Some(Kind::Message(inner)) => {
+                    Holds::Message(inner) => {
                         charge(MESSAGE_COST, left)?;
-                        walk(&inner, payload, depth + 1, left, budget)?;
+                        walk(schema, inner, payload, depth + 1, left, budget)?;
                     }
-                    Some(Kind::String | Kind::Bytes) => charge(VALUE_COST + len, left)?,
+                    Holds::Value => charge(VALUE_COST + len, left)?,
                     // A packed run of numbers: at most one per byte, each at most 8 bytes decoded.
-                    Some(_) => charge(len.saturating_mul(8), left)?,
+                    Holds::Numbers => charge(len.saturating_mul(8), left)?,
                     // prost skips fields it does not know, allocating nothing.
-                    None => {}
+                    Holds::Unknown => {}
                 }
             }
             _ => {
