@@ -3,12 +3,6 @@
 
 mod cmd;
 
-/// mimalloc rather than glibc's malloc: under live inference the service allocates and frees small
-/// buffers on many threads, and glibc's arena locks and fastbin consolidation took a third of the
-/// server's CPU (BENCHMARKS.md, the gRPC load). ONNX Runtime's own C++ allocations are not affected.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 /// A regulatory sandbox for testing AI models on synthetic Danish citizens.
