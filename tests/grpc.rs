@@ -292,3 +292,43 @@ async fn an_advisors_calls_are_in_the_audit_log() {
     assert!(entries.contains(&want("ModelMetadata", "200")), "{entries:?}");
     assert!(entries.contains(&want("ModelInfer", "400")), "{entries:?}");
 }
+
+/// An answer counts against its address's call cap until it has been sent, not only until it was
+/// made: a client that takes no answers (its HTTP/2 window shut) cannot pile up answers beyond
+/// the cap. With a cap of 2, two untaken answers make a third call RESOURCE_EXHAUSTED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untaken_answers_keep_their_place_under_the_call_cap() {
+    let data = Data::sqlite();
+    let server = data.start(&["--grpc-bind", "127.0.0.1:0", "--max-connections-per-address", "2"]);
+    let addr = server.grpc.clone().unwrap();
+    let mut client = connect(&addr, Some(0)).await.ready().await.unwrap();
+    let mut heads = Vec::new();
+    for _ in 0..3 {
+        let req = http::Request::post(format!("http://{addr}/inference.GRPCInferenceService/ServerLive"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (answer, mut send) = client.send_request(req, false).unwrap();
+        send.send_data(frame(&[]), true).unwrap();
+        // The head arrives whatever the window (HEADERS are not flow-controlled).
+        let answer = tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .unwrap()
+            .unwrap();
+        heads.push(
+            answer
+                .headers()
+                .get("grpc-status")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        );
+        // Kept, not dropped: a dropped answer's stream is reset and its place given back.
+        std::mem::forget(answer);
+        client = client.ready().await.unwrap();
+    }
+    assert_eq!(
+        heads,
+        [None, None, Some(RESOURCE_EXHAUSTED.to_string())],
+        "two answers waiting to be sent, so the third call is over the cap"
+    );
+}

@@ -1090,51 +1090,51 @@ fn reference_rows(s: &Setup, stem: &str) -> (Manifest, std::path::PathBuf) {
     (manifest, rows)
 }
 
-/// tritonclient.http (tests/api/tritonclient_roundtrip.py, installed by scripts/apitools.sh)
-/// against the running server: JSON and binary tensors, gzip and deflate, its own exception
-/// on refusals, every answer equal to ONNX Runtime's Python API on the same rows.
-#[test]
-fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
+/// Runs a tritonclient script of tests/api with the project's `.venv` (after checking it can
+/// `import`) and returns the figures it prints as its last line.
+fn tritonclient_script(script: &str, import: &str, args: &[&str], rows: &std::path::Path) -> Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv/bin/python");
     let has = std::process::Command::new(&python)
-        .args(["-c", "import tritonclient.http, onnxruntime, pyarrow"])
+        .args(["-c", &format!("import {import}, onnxruntime, pyarrow")])
         .status();
     assert!(
         has.is_ok_and(|s| s.success()),
-        "{} lacks tritonclient, onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
+        "{} lacks {import}, onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
         python.display()
     );
-    let s = setup(&[]);
-    let stem = "unemployment-logreg";
-    let id = upload(&s, stem);
-    let (_, rows) = reference_rows(&s, stem);
     let out = std::process::Command::new(&python)
-        .arg(root.join("tests/api/tritonclient_roundtrip.py"))
-        .args([
-            "--url",
-            s.server.base.trim_start_matches("http://"),
-            "--token",
-            &s.vendor,
-            "--model",
-            &id,
-            "--stem",
-            stem,
-            "--rows",
-        ])
-        .arg(&rows)
+        .arg(root.join("tests/api").join(script))
+        .args(args)
+        .arg("--rows")
+        .arg(rows)
         .current_dir(root)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "tritonclient_roundtrip.py failed:\n{stdout}\n{}",
+        "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let figures: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
-    eprintln!("tritonclient: {figures}");
+    eprintln!("{script}: {figures}");
     assert_eq!(figures["rows"], 300);
+    figures
+}
+
+/// tritonclient.http (tests/api/tritonclient_roundtrip.py, installed by scripts/apitools.sh)
+/// against the running server: JSON and binary tensors, gzip and deflate, its own exception
+/// on refusals, every answer equal to ONNX Runtime's Python API on the same rows.
+#[test]
+fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
+    let s = setup(&[]);
+    let stem = "unemployment-logreg";
+    let id = upload(&s, stem);
+    let (_, rows) = reference_rows(&s, stem);
+    let url = s.server.base.trim_start_matches("http://");
+    let args = ["--url", url, "--token", &s.vendor, "--model", &id, "--stem", stem];
+    let figures = tritonclient_script("tritonclient_roundtrip.py", "tritonclient.http", &args, &rows);
     for k in ["json_worst", "binary_worst", "gzip_worst", "deflate_worst"] {
         assert!(figures[k].as_f64().unwrap() <= 1e-6, "{k}: {figures}");
     }
@@ -1146,51 +1146,26 @@ fn tritonclient_speaks_to_the_server_and_agrees_with_onnxruntime() {
 /// Runtime's Python API on the same rows.
 #[test]
 fn tritonclient_grpc_speaks_to_the_server_and_agrees_with_onnxruntime() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".venv/bin/python");
-    let has = std::process::Command::new(&python)
-        .args(["-c", "import tritonclient.grpc, onnxruntime, pyarrow"])
-        .status();
-    assert!(
-        has.is_ok_and(|s| s.success()),
-        "{} lacks tritonclient[grpc], onnxruntime or pyarrow: run `bash scripts/setup.sh && bash scripts/apitools.sh`",
-        python.display()
-    );
     let s = setup(&["--grpc-bind", "127.0.0.1:0"]);
     let grpc = s.server.grpc.clone().expect("the server prints its gRPC address");
     let stem = "unemployment-logreg";
     let id = upload(&s, stem);
     let (manifest, rows) = reference_rows(&s, stem);
-    let out = std::process::Command::new(&python)
-        .arg(root.join("tests/api/tritonclient_grpc_roundtrip.py"))
-        .args([
-            "--url",
-            &grpc,
-            "--token",
-            &s.vendor,
-            "--other-token",
-            &s.other,
-            "--model",
-            &id,
-            "--version",
-            &manifest.version,
-            "--stem",
-            stem,
-            "--rows",
-        ])
-        .arg(&rows)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tritonclient_grpc_roundtrip.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let figures: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
-    eprintln!("tritonclient gRPC: {figures}");
-    assert_eq!(figures["rows"], 300);
+    let args = [
+        "--url",
+        &grpc,
+        "--token",
+        &s.vendor,
+        "--other-token",
+        &s.other,
+        "--model",
+        &id,
+        "--version",
+        &manifest.version,
+        "--stem",
+        stem,
+    ];
+    let figures = tritonclient_script("tritonclient_grpc_roundtrip.py", "tritonclient.grpc", &args, &rows);
     for k in ["raw_worst", "gzip_worst", "deflate_worst", "contents_worst"] {
         assert!(figures[k].as_f64().unwrap() <= 1e-6, "{k}: {figures}");
     }
@@ -1205,4 +1180,27 @@ fn tritonclient_grpc_speaks_to_the_server_and_agrees_with_onnxruntime() {
         })
         .unwrap_or_else(|| panic!("no gRPC ModelInfer series in /metrics:\n{metrics}"));
     assert!(infer.ends_with(" 5"), "five answered ModelInfer calls: {infer}");
+}
+
+/// A refusal that quotes what the caller sent is cut: a shape of 100,000 dimensions (200 KB of
+/// request) is named by its first eight and a count, and no message is over 1 KiB, where it
+/// used to quote the whole shape back (a megabyte of error for a small compressed request).
+#[test]
+fn refusals_quote_at_most_a_kibibyte_of_what_the_caller_sent() {
+    let s = setup(&[]);
+    let id = upload(&s, "unemployment-logreg");
+    let shape = vec![1; 100_000];
+    let body = json!({"inputs": [{"name": "age", "shape": shape, "datatype": "FP32", "data": [52.0]}]});
+    let auth = ("authorization", format!("Bearer {}", s.vendor));
+    let r = raw(
+        &s.server.base,
+        "POST",
+        &format!("/v2/models/{id}/infer"),
+        &[auth],
+        body.to_string().as_bytes(),
+    );
+    r.refused("a shape of 100,000 dimensions", 400, "and 99992 more dimensions");
+    let message: Value = serde_json::from_slice(&r.body).unwrap();
+    let message = message["error"].as_str().unwrap();
+    assert!(message.len() <= 1024, "{} bytes: {message}", message.len());
 }

@@ -34,11 +34,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import tritonclient.grpc as grpcclient
 from tritonclient.grpc import service_pb2
-from tritonclient.utils import InferenceServerException
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from tritonclient_roundtrip import TOLERANCE, column, reference  # noqa: E402  (the HTTP test's helpers)
+from tritonclient_roundtrip import TOLERANCE, column, expect_refusal, reference  # noqa: E402  (the HTTP test's helpers)
 
 
 def fail(message):
@@ -78,16 +77,6 @@ def compare(what, result, want_label, want_prob, names=("label", "probability"))
         if worst > TOLERANCE:
             fail(f"{what}: probabilities differ from ONNX Runtime by up to {worst}")
     return worst
-
-
-def expect_refusal(what, call, status, needle):
-    try:
-        call()
-    except InferenceServerException as e:
-        if e.status() != status or needle not in (e.message() or ""):
-            fail(f"{what}: got status {e.status()} message {e.message()!r}; expected {status} with {needle!r}")
-        return e.message()
-    fail(f"{what}: no InferenceServerException")
 
 
 def contents_request(model, table, metadata):

@@ -303,6 +303,13 @@ impl Activity {
         Busy(self.clone())
     }
 
+    /// One of `count` ended: a mark of progress.
+    fn ended(&self, count: &std::sync::atomic::AtomicUsize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.last_end_ms.store(self.now_ms(), SeqCst);
+        count.fetch_sub(1, SeqCst);
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.created.0.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -348,17 +355,13 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.0.last_end_ms.store(self.0.now_ms(), SeqCst);
-        self.0.in_flight.fetch_sub(1, SeqCst);
+        self.0.ended(&self.0.in_flight);
     }
 }
 
 impl Drop for Unsent {
     fn drop(&mut self) {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.0.last_end_ms.store(self.0.now_ms(), SeqCst);
-        self.0.unsent.fetch_sub(1, SeqCst);
+        self.0.ended(&self.0.unsent);
     }
 }
 

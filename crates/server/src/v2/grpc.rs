@@ -308,9 +308,10 @@ impl Origin {
 }
 
 impl Grpc {
-    /// The caller [`Limited`] found (a method without one was not routed through it: refused).
-    fn caller<T>(request: &Request<T>) -> V2Result<Caller> {
-        request.extensions().get::<Caller>().cloned().ok_or_else(|| {
+    /// The caller [`Limited`] found, taken out of the call (a method without one was not routed
+    /// through it: refused).
+    fn caller<T>(request: &mut Request<T>) -> V2Result<Caller> {
+        request.extensions_mut().remove::<Caller>().ok_or_else(|| {
             V2Error(
                 StatusCode::UNAUTHORIZED,
                 "this call needs the metadata `authorization: Bearer TOKEN`".into(),
@@ -318,13 +319,13 @@ impl Grpc {
         })
     }
 
-    /// Records a finished call (the request metrics, and an advisor's read in the audit log) and
-    /// answers it.
+    /// Records a finished call (the request metrics, and an advisor's read of the model `name` in
+    /// the audit log) and answers it.
     async fn finish<T>(
         &self,
         method: Method,
-        caller: Option<&Caller>,
-        object: &str,
+        advisor: Option<&Caller>,
+        name: &str,
         started: Instant,
         result: V2Result<T>,
     ) -> Result<Response<T>, Status> {
@@ -333,11 +334,21 @@ impl Grpc {
         self.state
             .metrics
             .request(path, "POST", status.as_u16(), started.elapsed().as_secs_f64());
-        if let Some(c) = caller {
-            middleware::audit_advisor_read(&self.state, c, &format!("gRPC {path}"), object, status).await;
+        if let Some(c) = advisor {
+            middleware::audit_advisor_read(&self.state, c, &format!("gRPC {path}"), &shown(name), status).await;
         }
         result.map(Response::new).map_err(Status::from)
     }
+}
+
+/// The caller, when an advisor: only their calls are audited, so only theirs are kept past the
+/// method's own use.
+fn advisor(caller: &V2Result<Caller>) -> Option<Caller> {
+    caller
+        .as_ref()
+        .ok()
+        .filter(|c| c.role() == store::Role::Advisor)
+        .cloned()
 }
 
 /// A model's name as the audit log may show it.
@@ -378,12 +389,12 @@ impl GrpcInferenceService for Grpc {
 
     async fn model_ready(
         &self,
-        request: Request<pb::ModelReadyRequest>,
+        mut request: Request<pb::ModelReadyRequest>,
     ) -> Result<Response<pb::ModelReadyResponse>, Status> {
         let started = Instant::now();
-        let caller = Self::caller(&request);
+        let caller = Self::caller(&mut request);
         let req = request.into_inner();
-        let known = caller.as_ref().ok().cloned();
+        let advisor = advisor(&caller);
         let result = async {
             let version = (!req.version.is_empty()).then_some(req.version.as_str());
             let model = find(&self.state, Some(caller?), &req.name, version).await?;
@@ -391,18 +402,18 @@ impl GrpcInferenceService for Grpc {
             Ok(pb::ModelReadyResponse { ready: true })
         }
         .await;
-        self.finish(Method::ModelReady, known.as_ref(), &shown(&req.name), started, result)
+        self.finish(Method::ModelReady, advisor.as_ref(), &req.name, started, result)
             .await
     }
 
     async fn model_metadata(
         &self,
-        request: Request<pb::ModelMetadataRequest>,
+        mut request: Request<pb::ModelMetadataRequest>,
     ) -> Result<Response<pb::ModelMetadataResponse>, Status> {
         let started = Instant::now();
-        let caller = Self::caller(&request);
+        let caller = Self::caller(&mut request);
         let req = request.into_inner();
-        let known = caller.as_ref().ok().cloned();
+        let advisor = advisor(&caller);
         let result = async {
             let version = (!req.version.is_empty()).then_some(req.version.as_str());
             let model = find(&self.state, Some(caller?), &req.name, version).await?;
@@ -412,24 +423,18 @@ impl GrpcInferenceService for Grpc {
             Ok(model_metadata(metadata(&model, &inputs, text)))
         }
         .await;
-        self.finish(
-            Method::ModelMetadata,
-            known.as_ref(),
-            &shown(&req.name),
-            started,
-            result,
-        )
-        .await
+        self.finish(Method::ModelMetadata, advisor.as_ref(), &req.name, started, result)
+            .await
     }
 
     async fn model_infer(
         &self,
-        request: Request<pb::ModelInferRequest>,
+        mut request: Request<pb::ModelInferRequest>,
     ) -> Result<Response<pb::ModelInferResponse>, Status> {
         let started = Instant::now();
-        let caller = Self::caller(&request);
+        let caller = Self::caller(&mut request);
         let req = request.into_inner();
-        let known = caller.as_ref().ok().cloned();
+        let advisor = advisor(&caller);
         // Only a model the caller may see is counted under its id: a name a caller chose must not
         // add label values to the metrics (nor tell which ids exist).
         let mut found: Option<String> = None;
@@ -448,14 +453,8 @@ impl GrpcInferenceService for Grpc {
                 Err(e)
             }
         };
-        self.finish(
-            Method::ModelInfer,
-            known.as_ref(),
-            &shown(&req.model_name),
-            started,
-            result,
-        )
-        .await
+        self.finish(Method::ModelInfer, advisor.as_ref(), &req.model_name, started, result)
+            .await
     }
 }
 
@@ -609,6 +608,20 @@ fn input_bytes(req: &pb::ModelInferRequest) -> V2Result<Vec<Cow<'_, [u8]>>> {
     req.inputs.iter().map(|t| contents_bytes(t).map(Cow::Owned)).collect()
 }
 
+/// Appends each value's little-endian bytes in the tensor's datatype (`bytes` is `None` for a value
+/// that does not fit it, refused with `range`).
+fn put<S: Copy + std::fmt::Display, const N: usize>(
+    out: &mut Vec<u8>,
+    values: &[S],
+    bytes: impl Fn(S) -> Option<[u8; N]>,
+    range: impl Fn(usize, &dyn std::fmt::Display) -> V2Error,
+) -> V2Result<()> {
+    for (i, &v) in values.iter().enumerate() {
+        out.extend_from_slice(&bytes(v).ok_or_else(|| range(i, &v))?);
+    }
+    Ok(())
+}
+
 fn short(name: &str) -> String {
     name.chars().take(40).collect()
 }
@@ -666,59 +679,41 @@ fn contents_bytes(t: &pb::model_infer_request::InferInputTensor) -> V2Result<Vec
     let range =
         |i: usize, v: &dyn std::fmt::Display| bad(format!("input {name:?}, value {i}: {v} does not fit {datatype}"));
     let mut out = Vec::with_capacity(n * binary::element_size(datatype).unwrap_or(8));
+    let o = &mut out;
     match datatype {
-        "BOOL" => out.extend(c.bool_contents.iter().map(|b| u8::from(*b))),
-        "INT8" => {
-            for (i, v) in c.int_contents.iter().enumerate() {
-                out.extend_from_slice(&i8::try_from(*v).map_err(|_| range(i, v))?.to_le_bytes());
-            }
-        }
-        "INT16" => {
-            for (i, v) in c.int_contents.iter().enumerate() {
-                out.extend_from_slice(&i16::try_from(*v).map_err(|_| range(i, v))?.to_le_bytes());
-            }
-        }
-        "INT32" => c
-            .int_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        "INT64" => c
-            .int64_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        "UINT8" => {
-            for (i, v) in c.uint_contents.iter().enumerate() {
-                out.extend_from_slice(&u8::try_from(*v).map_err(|_| range(i, v))?.to_le_bytes());
-            }
-        }
-        "UINT16" => {
-            for (i, v) in c.uint_contents.iter().enumerate() {
-                out.extend_from_slice(&u16::try_from(*v).map_err(|_| range(i, v))?.to_le_bytes());
-            }
-        }
-        "UINT32" => c
-            .uint_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        "UINT64" => c
-            .uint64_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        "FP32" => c
-            .fp32_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        "FP64" => c
-            .fp64_contents
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        "BOOL" => o.extend(c.bool_contents.iter().map(|b| u8::from(*b))),
+        "INT8" => put(o, &c.int_contents, |v| i8::try_from(v).ok().map(i8::to_le_bytes), range)?,
+        "INT16" => put(
+            o,
+            &c.int_contents,
+            |v| i16::try_from(v).ok().map(i16::to_le_bytes),
+            range,
+        )?,
+        "INT32" => put(o, &c.int_contents, |v| Some(v.to_le_bytes()), range)?,
+        "INT64" => put(o, &c.int64_contents, |v| Some(v.to_le_bytes()), range)?,
+        "UINT8" => put(
+            o,
+            &c.uint_contents,
+            |v| u8::try_from(v).ok().map(u8::to_le_bytes),
+            range,
+        )?,
+        "UINT16" => put(
+            o,
+            &c.uint_contents,
+            |v| u16::try_from(v).ok().map(u16::to_le_bytes),
+            range,
+        )?,
+        "UINT32" => put(o, &c.uint_contents, |v| Some(v.to_le_bytes()), range)?,
+        "UINT64" => put(o, &c.uint64_contents, |v| Some(v.to_le_bytes()), range)?,
+        "FP32" => put(o, &c.fp32_contents, |v| Some(v.to_le_bytes()), range)?,
+        "FP64" => put(o, &c.fp64_contents, |v| Some(v.to_le_bytes()), range)?,
         _ => {
             // BYTES: each element's length and bytes, as the binary extension has them; the reader
             // checks each element's length and UTF-8.
             for (i, s) in c.bytes_contents.iter().enumerate() {
                 let len = u32::try_from(s.len()).map_err(|_| range(i, &"an element over 4 GiB"))?;
-                out.extend_from_slice(&len.to_le_bytes());
-                out.extend_from_slice(s);
+                o.extend_from_slice(&len.to_le_bytes());
+                o.extend_from_slice(s);
             }
         }
     }
@@ -739,6 +734,13 @@ mod tests {
             parameters: Default::default(),
             contents,
         }
+    }
+
+    /// Contents filled in by `f`.
+    fn c(f: fn(&mut InferTensorContents)) -> Option<InferTensorContents> {
+        let mut c = InferTensorContents::default();
+        f(&mut c);
+        Some(c)
     }
 
     fn message(e: V2Error) -> String {
@@ -780,11 +782,6 @@ mod tests {
 
     #[test]
     fn typed_contents_become_the_raw_bytes_of_their_datatype() {
-        let c = |f: fn(&mut InferTensorContents)| {
-            let mut c = InferTensorContents::default();
-            f(&mut c);
-            Some(c)
-        };
         let fp64 = input("age", "FP64", vec![2], c(|c| c.fp64_contents = vec![1.5, -2.0]));
         let want: Vec<u8> = [1.5f64, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(contents_bytes(&fp64).unwrap(), want);
@@ -805,11 +802,6 @@ mod tests {
 
     #[test]
     fn contents_that_do_not_match_their_datatype_or_shape_are_refused() {
-        let c = |f: fn(&mut InferTensorContents)| {
-            let mut c = InferTensorContents::default();
-            f(&mut c);
-            Some(c)
-        };
         let wide = input("n", "INT8", vec![1], c(|c| c.int_contents = vec![300]));
         assert!(message(contents_bytes(&wide).unwrap_err()).contains("300 does not fit INT8"));
         let count = input("age", "FP32", vec![3], c(|c| c.fp32_contents = vec![1.0, 2.0]));
