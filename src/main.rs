@@ -3,6 +3,14 @@
 
 mod cmd;
 
+/// mimalloc rather than glibc's malloc: under live inference the service allocates and frees small
+/// buffers on many threads, and glibc's arena locks and fastbin consolidation took about a quarter
+/// of the server's CPU (BENCHMARKS.md, the gRPC load). ONNX Runtime's own C++ allocations are not
+/// affected. The isolated workers run this binary too; their spawn turns mimalloc's 1 GiB arena
+/// reservation off (`inference::client`), since it would count against their address-space limit.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// A regulatory sandbox for testing AI models on synthetic Danish citizens.

@@ -262,6 +262,13 @@ pub struct Worker {
 
 const STDERR_TAIL: usize = 4096;
 
+/// The only environment a worker gets. `sandkasse` uses mimalloc, which by default reserves a 1 GiB
+/// arena of address space at its first allocation; a worker lowers `RLIMIT_AS` only after it has
+/// started, so that reservation would be counted against `--worker-memory-mb` and leave a 1 GiB
+/// worker no room to load ONNX Runtime. With the reservation at 0, mimalloc takes its segments from
+/// the OS as they are needed. Another allocator ignores the variable.
+const WORKER_ENV: &[(&str, &str)] = &[("MIMALLOC_ARENA_RESERVE", "0")];
+
 impl Worker {
     /// Starts a worker and waits until it reports its isolation layers.
     ///
@@ -280,6 +287,7 @@ impl Worker {
             .arg("worker")
             .args(args.to_args())
             .env_clear()
+            .envs(WORKER_ENV.iter().copied())
             .current_dir(&cwd.0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
