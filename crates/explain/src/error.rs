@@ -1,0 +1,45 @@
+//! What can go wrong, with what was wrong and what would be right.
+
+/// An explanation that cannot be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// A column to explain is not among the rows' columns.
+    #[error("column {column:?} is not in the rows; they have: {known}")]
+    UnknownColumn {
+        /// The column asked for.
+        column: String,
+        /// The columns the rows have, comma-separated.
+        known: String,
+    },
+    /// Outcomes, groups or scores whose length is not the number of rows.
+    #[error("{what} has {got} values for {rows} rows")]
+    Length {
+        /// Which input.
+        what: String,
+        /// Its length.
+        got: usize,
+        /// The number of rows.
+        rows: usize,
+    },
+    /// A configuration value out of its range.
+    #[error("{0}")]
+    Config(String),
+    /// Arrow refused to build the permuted rows.
+    #[error("permuting column {column:?}: {error}")]
+    Arrow {
+        /// The column being permuted.
+        column: String,
+        /// Arrow's message.
+        error: arrow::error::ArrowError,
+    },
+    /// The scorer failed.
+    #[error("scoring rows with {column:?} permuted (repeat {repeat}): {error}")]
+    Score {
+        /// The permuted column, or "(none)" for the unpermuted rows.
+        column: String,
+        /// The repeat, from 0.
+        repeat: usize,
+        /// The scorer's message.
+        error: String,
+    },
+}

@@ -1,0 +1,29 @@
+//! Model-agnostic explanations of a model's decisions.
+//!
+//! The crate knows nothing of data generation, isolation or HTTP: it takes the rows as Arrow
+//! record batches and a [`Scorer`] that turns rows into decisions and scores. The caller decides
+//! where the scoring happens (in Sandkasse, always inside the isolated worker pool), so every
+//! extra scoring an explanation needs goes through the same isolation as the run itself.
+//!
+//! Facets, one per file: [`permutation_importance`] (how much each input matters, overall and per
+//! group, against the recorded and the true outcome). Everything is seeded: the same rows, scorer
+//! and seed give the same numbers, bit for bit.
+
+#![deny(missing_docs)]
+
+mod error;
+mod importance;
+mod interval;
+mod metrics;
+mod permute;
+mod score;
+
+pub use error::ExplainError;
+pub use importance::{
+    ColumnImportance, Drops, Effect, GroupImportance, Groups, Importance, ImportanceConfig, MetricDrops, Outcomes,
+    permutation_importance,
+};
+pub use interval::mean_interval;
+pub use metrics::{Metrics, accuracy, log_loss, roc_auc};
+pub use permute::{Permutation, with_column_permuted};
+pub use score::{Scored, Scorer};

@@ -1,0 +1,28 @@
+//! The one thing the crate needs from a model: decisions and scores for rows.
+
+use arrow::record_batch::RecordBatch;
+
+/// A model's answer for a batch of rows, in row order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The decision for each row (true: the positive outcome is predicted).
+    pub decision: Vec<bool>,
+    /// The probability of the positive outcome for each row, when the model gives one.
+    pub score: Option<Vec<f64>>,
+}
+
+/// Something that scores rows. In Sandkasse this is the isolated worker pool; in tests, a
+/// closure. Errors are reported as text, because they cross from whatever does the scoring.
+pub trait Scorer {
+    /// Scores `rows`; the answer must have one decision (and score) per row.
+    fn score(&mut self, rows: &RecordBatch) -> Result<Scored, String>;
+}
+
+impl<F> Scorer for F
+where
+    F: FnMut(&RecordBatch) -> Result<Scored, String>,
+{
+    fn score(&mut self, rows: &RecordBatch) -> Result<Scored, String> {
+        self(rows)
+    }
+}
