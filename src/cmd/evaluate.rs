@@ -71,6 +71,15 @@ pub struct Args {
     deadline_mins: Option<u64>,
     #[command(flatten)]
     isolation: super::IsolationArgs,
+    /// Skip the explanation stage (permutation importance of every input column on the first rows).
+    #[arg(long)]
+    no_explain: bool,
+    /// Rows the explanation stage uses: the dataset's first, counterfactual twins left out.
+    #[arg(long, default_value_t = evaluate::DEFAULT_EXPLAIN_ROWS)]
+    explain_rows: usize,
+    /// Permutations per column in the explanation stage (2 to 1000).
+    #[arg(long, default_value_t = evaluate::ExplainOptions::default().repeats)]
+    explain_repeats: usize,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -133,6 +142,17 @@ pub fn run(args: Args) -> Result<()> {
     req.workers = workers;
     req.batch_rows = args.batch_rows;
     req.deadline = args.deadline_mins.map(|m| Duration::from_secs(m.saturating_mul(60)));
+    if !(2..=1000).contains(&args.explain_repeats) {
+        bail!(
+            "--explain-repeats must be in 2..=1000 (an interval needs two), got {}",
+            args.explain_repeats
+        );
+    }
+    req.explain = (!args.no_explain && args.explain_rows > 0).then_some(evaluate::ExplainOptions {
+        rows: args.explain_rows,
+        repeats: args.explain_repeats,
+        seed: None,
+    });
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -178,6 +198,15 @@ pub fn run(args: Args) -> Result<()> {
             t.metrics_seconds,
             t.total_seconds
         );
+        if let Some(e) = &record.explanations {
+            eprintln!(
+                "explained: permutation importance of {} columns on {} rows, {} repeats, in {:.2} s",
+                e.importance.columns.len(),
+                e.rows.count,
+                e.importance.config.repeats,
+                e.seconds
+            );
+        }
         let off: Vec<&str> = record
             .provenance
             .isolation

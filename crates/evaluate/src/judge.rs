@@ -13,6 +13,7 @@ pub(crate) fn judge(
     req: &Request,
     prepared: Prepared,
     scored: Scored,
+    explanations: Option<crate::Explanations>,
     pool: &Pool,
     clock: &Clock,
     load_seconds: f64,
@@ -82,5 +83,6 @@ pub(crate) fn judge(
         },
         worker_events: pool.events(),
         report,
+        explanations,
     })
 }

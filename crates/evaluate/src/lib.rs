@@ -12,6 +12,7 @@ mod age;
 mod compressed;
 mod csv;
 mod draft;
+mod explanations;
 mod fit;
 pub mod input;
 mod judge;
@@ -22,6 +23,7 @@ mod source;
 
 pub use csv::{CsvOptions, parse_delimiter};
 pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
+pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
@@ -71,6 +73,8 @@ pub struct Request {
     /// Longest the whole run may take; past it the workers are killed and the run fails with
     /// [`EvaluateError::Deadline`]. `None`: no limit but the batch deadline.
     pub deadline: Option<Duration>,
+    /// The explanation stage (permutation importance on the first rows); `None` skips it.
+    pub explain: Option<ExplainOptions>,
 }
 
 /// The group attributes a run reports on unless told otherwise.
@@ -102,6 +106,7 @@ impl Request {
             workers: 1,
             batch_rows: DEFAULT_BATCH_ROWS,
             deadline: None,
+            explain: Some(ExplainOptions::default()),
         }
     }
 }
@@ -157,6 +162,9 @@ pub enum EvaluateError {
     /// The report could not be built from the scores.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// The explanations could not be computed.
+    #[error("explaining the model: {0}")]
+    Explain(String),
     /// What the run was set up from could not be read: its stored parameters, or its model,
     /// which is gone.
     #[error("setting up the run: {0}")]
@@ -211,7 +219,8 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// Runs one evaluation, stage by stage: [`prepare`] (read, inspect and check everything before a
 /// worker starts), start the workers, [`score`] (generate or read the rows, score them in the
 /// workers, accumulate), [`judge`] (the report, the verdicts and the record). A later analysis
-/// is a stage of its own between scoring and judging, fed by the same pool and source.
+/// is a stage of its own between scoring and judging, fed by the same pool and source, as
+/// [`explanations`] is.
 pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
     let clock = Clock {
         started: std::time::SystemTime::now(),
@@ -241,8 +250,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
     })?;
     clock.check()?;
-    let scored = score::score(req, &prepared, &pool, progress, &clock)?;
-    judge::judge(req, prepared, scored, &pool, &clock, load_seconds)
+    let mut scored = score::score(req, &prepared, &pool, progress, &clock)?;
+    clock.check()?;
+    let seed = req.bootstrap_seed.unwrap_or(prepared.source.spec.seed);
+    let explanations = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
+    judge::judge(req, prepared, scored, explanations, &pool, &clock, load_seconds)
 }
 
 /// The dataset columns a run reads: the model's inputs, the outcomes, the groups (age bands

@@ -57,6 +57,10 @@ pub struct RunRecord {
     pub report: Report,
     /// Verdicts on the criteria fixed before the run, judged against `report`.
     pub verdicts: Vec<Verdict>,
+    /// Why the model decides as it does (permutation importance on the first rows); absent
+    /// when the run skipped the stage, and in records from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanations: Option<crate::Explanations>,
 }
 
 /// What a run ran on, identified by content hash and version, so a reader can tell whether two
@@ -262,7 +266,12 @@ impl RunRecord {
             );
         }
         s.push('\n');
-        s + &fairness::render_markdown(&self.report, &self.verdicts)
+        let mut s = s + &fairness::render_markdown(&self.report, &self.verdicts);
+        if let Some(e) = &self.explanations {
+            s.push('\n');
+            s.push_str(&crate::explanations::markdown(e));
+        }
+        s
     }
 }
 

@@ -35,6 +35,9 @@ pub(crate) struct Scored {
     pub(crate) seconds: f64,
     /// Seconds per request to a worker.
     pub(crate) latencies: Vec<f64>,
+    /// The first source batch (the dataset's first rows in order), kept for the explanation
+    /// stage when the run has one.
+    pub(crate) first: Option<RecordBatch>,
 }
 
 /// The source's batches cut into units of the run's batch size, shared by every worker's
@@ -47,6 +50,8 @@ struct Units<'a> {
     rows: usize,
     /// Source batches not yet fully handed out, with the offset of their next unit.
     queue: Mutex<VecDeque<(Arc<Pending>, usize)>>,
+    /// The first source batch, when it is to be kept.
+    first: Option<std::sync::OnceLock<RecordBatch>>,
 }
 
 /// A source batch whose units are being scored. Its statistics are accumulated once all its
@@ -119,6 +124,11 @@ impl Units<'_> {
             if self.source.file_sha256().is_none() {
                 let _ = hash_tx.send((index, batch_digest(&batch)));
             }
+            if index == 0
+                && let Some(first) = &self.first
+            {
+                let _ = first.set(batch.clone());
+            }
             let rows = batch.num_rows();
             if rows > 0
                 && let Ok(mut queue) = self.queue.lock()
@@ -167,6 +177,7 @@ pub(crate) fn score(
         source: &prepared.source,
         rows: req.batch_rows.max(1),
         queue: Mutex::new(VecDeque::new()),
+        first: req.explain.map(|_| std::sync::OnceLock::new()),
     };
     let (accs, dataset_sha) = std::thread::scope(|s| {
         // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
@@ -297,5 +308,6 @@ pub(crate) fn score(
         rows: scored,
         seconds: score_seconds,
         latencies: latencies.into_inner().unwrap_or_default(),
+        first: units.first.and_then(std::sync::OnceLock::into_inner),
     })
 }

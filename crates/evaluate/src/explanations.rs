@@ -1,0 +1,329 @@
+//! The explanation stage: why the model decides as it does, computed on a fixed subsample of the
+//! run's rows and scored by the run's own isolated workers (the model never leaves isolation).
+//!
+//! Today: permutation importance of every dataset column the manifest feeds the model
+//! ([`explain::permutation_importance`]), overall and per group of each of the run's group
+//! attributes, against the recorded and the true outcome. The columns are split between the
+//! workers; each column's numbers depend only on the seed, its name and the rows, so the record is
+//! the same at any number of workers.
+
+use crate::prepare::Prepared;
+use crate::{Clock, EvaluateError, Request, age};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt8Array};
+use arrow::datatypes::{DataType, Float32Type};
+use explain::{ColumnImportance, Groups, Importance, ImportanceConfig, Outcomes, Scored};
+use inference::Pool;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Rows a run explains unless told otherwise: enough that a column's importance interval is
+/// narrow (the share of decisions changed is a mean over these rows), few enough that the
+/// explanations cost a fraction of a large run.
+pub const DEFAULT_EXPLAIN_ROWS: usize = 5000;
+
+/// How a run explains its model ([`Request::explain`]; `None` there skips the stage).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExplainOptions {
+    /// How many of the dataset's first rows (counterfactual twins left out) are explained.
+    pub rows: usize,
+    /// Permutations per column and their confidence. The seed is the run's bootstrap seed
+    /// unless set here.
+    pub repeats: usize,
+    /// Seed of the permutations; `None`: the run's bootstrap seed (by default the dataset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        Self {
+            rows: DEFAULT_EXPLAIN_ROWS,
+            repeats: ImportanceConfig::default().repeats,
+            seed: None,
+        }
+    }
+}
+
+/// What the record says of the model's reasons, under `explanations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Explanations {
+    /// Which rows were explained, so anyone can recompute the numbers.
+    pub rows: ExplainedRows,
+    /// The seconds the stage took.
+    pub seconds: f64,
+    /// Permutation importance of each input column, in the manifest's column order.
+    pub importance: Importance,
+}
+
+/// The rows an explanation used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExplainedRows {
+    /// Always "first": the dataset's first rows in its order, counterfactual twins left out.
+    pub taken: String,
+    /// How many.
+    pub count: usize,
+}
+
+/// Explains the model on `first`, the dataset's first source batch (its rows in order), or
+/// returns `None` when the request skips explanations or there are no rows.
+pub(crate) fn explain(
+    req: &Request,
+    prepared: &Prepared,
+    first: Option<RecordBatch>,
+    pool: &Pool,
+    clock: &Clock,
+    seed: u64,
+) -> Result<Option<Explanations>, EvaluateError> {
+    let (Some(options), Some(first)) = (req.explain, first) else {
+        return Ok(None);
+    };
+    let t0 = Instant::now();
+    let rows = originals(&first)?;
+    let rows = rows.slice(0, rows.num_rows().min(options.rows));
+    if rows.num_rows() == 0 {
+        return Ok(None);
+    }
+    let recorded = bools(&rows, "outcome_recorded")?;
+    let truth = rows
+        .column_by_name("outcome_true")
+        .map(|_| bools(&rows, "outcome_true"))
+        .transpose()?;
+    let groups = req
+        .groups
+        .iter()
+        .map(|g| groups_of(&rows, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = ImportanceConfig {
+        repeats: options.repeats,
+        seed: options.seed.unwrap_or(seed),
+        confidence: req.fairness.confidence,
+    };
+    let columns: Vec<&str> = prepared.manifest.columns();
+    let schema = rows.schema();
+    let feature_names: Vec<String> = prepared
+        .feature_columns
+        .iter()
+        .map(|&i| schema.field(i).name().clone())
+        .collect();
+    let threshold = prepared.manifest.output.threshold;
+    let outcomes = Outcomes {
+        recorded: &recorded,
+        truth: truth.as_deref(),
+    };
+    // Each worker takes every `size`-th column; the answers are put back in column order.
+    let size = pool.size().max(1);
+    let parts: Vec<Result<Importance, EvaluateError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..size)
+            .map(|slot| {
+                let mine: Vec<&str> = columns.iter().skip(slot).step_by(size).copied().collect();
+                let (rows, groups, feature_names) = (&rows, &groups, &feature_names);
+                s.spawn(move || {
+                    if mine.is_empty() {
+                        return Ok(None);
+                    }
+                    let mut scorer = |batch: &RecordBatch| -> Result<Scored, String> {
+                        clock.check().map_err(|e| e.to_string())?;
+                        score(pool, slot, batch, feature_names, req.batch_rows, threshold)
+                    };
+                    explain::permutation_importance(rows, &mine, outcomes, groups, &mut scorer, config)
+                        .map(Some)
+                        .map_err(|e| {
+                            // A stop by the caller or the clock explains whatever failed.
+                            clock.check().err().unwrap_or(EvaluateError::Explain(e.to_string()))
+                        })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join() {
+                Ok(Ok(Some(i))) => Some(Ok(i)),
+                Ok(Ok(None)) => None,
+                Ok(Err(e)) => Some(Err(e)),
+                Err(_) => Some(Err(EvaluateError::Explain("an explaining thread panicked".into()))),
+            })
+            .collect()
+    });
+    let mut by_name: BTreeMap<String, ColumnImportance> = BTreeMap::new();
+    for part in parts {
+        for c in part?.columns {
+            by_name.insert(c.column.clone(), c);
+        }
+    }
+    let importance = Importance {
+        config,
+        rows: rows.num_rows(),
+        columns: columns.iter().filter_map(|c| by_name.remove(*c)).collect(),
+    };
+    Ok(Some(Explanations {
+        rows: ExplainedRows {
+            taken: "first".into(),
+            count: rows.num_rows(),
+        },
+        seconds: t0.elapsed().as_secs_f64(),
+        importance,
+    }))
+}
+
+/// The rows that are not counterfactual twins.
+fn originals(batch: &RecordBatch) -> Result<RecordBatch, EvaluateError> {
+    match batch.column_by_name("is_twin") {
+        Some(twin) => {
+            let twin = twin
+                .as_boolean_opt()
+                .ok_or_else(|| EvaluateError::Dataset("column is_twin is not boolean".into()))?;
+            let keep = arrow::compute::not(twin).map_err(|e| EvaluateError::Explain(e.to_string()))?;
+            arrow::compute::filter_record_batch(batch, &keep).map_err(|e| EvaluateError::Explain(e.to_string()))
+        }
+        None => Ok(batch.clone()),
+    }
+}
+
+fn bools(rows: &RecordBatch, name: &str) -> Result<Vec<bool>, EvaluateError> {
+    let col = rows
+        .column_by_name(name)
+        .ok_or_else(|| EvaluateError::Dataset(format!("the dataset has no column {name}")))?;
+    let b: &BooleanArray = col
+        .as_boolean_opt()
+        .ok_or_else(|| EvaluateError::Dataset(format!("column {name} is {}, not boolean", col.data_type())))?;
+    if b.null_count() > 0 {
+        return Err(EvaluateError::Dataset(format!("column {name} has missing values")));
+    }
+    Ok(b.values().iter().collect())
+}
+
+/// A group attribute as codes into its sorted values; `age_band` is derived from `age`.
+fn groups_of(rows: &RecordBatch, name: &str) -> Result<Groups, EvaluateError> {
+    let column = if name == "age_band" && rows.column_by_name(name).is_none() {
+        let age = rows
+            .column_by_name("age")
+            .and_then(|a| a.as_any().downcast_ref::<UInt8Array>())
+            .ok_or_else(|| EvaluateError::Dataset("age_band needs a uint8 column age".into()))?;
+        std::sync::Arc::new(age::bands(age)) as arrow::array::ArrayRef
+    } else {
+        rows.column_by_name(name)
+            .cloned()
+            .ok_or_else(|| EvaluateError::Dataset(format!("the dataset has no group column {name}")))?
+    };
+    let text = arrow::compute::cast(&column, &DataType::Utf8).map_err(|e| EvaluateError::Explain(e.to_string()))?;
+    let text = text.as_string::<i32>();
+    let values: Vec<String> = {
+        let mut v: Vec<String> = (0..text.len())
+            .map(|i| {
+                if text.is_null(i) {
+                    fairness::MISSING.to_owned()
+                } else {
+                    text.value(i).to_owned()
+                }
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let codes = (0..text.len())
+        .map(|i| {
+            let v = if text.is_null(i) {
+                fairness::MISSING
+            } else {
+                text.value(i)
+            };
+            values.binary_search_by(|x| x.as_str().cmp(v)).map_or(0, |c| c as u32)
+        })
+        .collect();
+    Ok(Groups {
+        attribute: name.to_owned(),
+        values,
+        codes,
+    })
+}
+
+/// The model's probabilities for `batch` from worker `slot`, in requests of at most
+/// `batch_rows` rows, and its decisions at `threshold`.
+fn score(
+    pool: &Pool,
+    slot: usize,
+    batch: &RecordBatch,
+    feature_names: &[String],
+    batch_rows: usize,
+    threshold: f64,
+) -> Result<Scored, String> {
+    let schema = batch.schema();
+    let indices: Vec<usize> = feature_names
+        .iter()
+        .map(|n| schema.index_of(n).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let features = batch.project(&indices).map_err(|e| e.to_string())?;
+    let mut probs: Vec<f64> = Vec::with_capacity(batch.num_rows());
+    let step = batch_rows.max(1);
+    let mut offset = 0;
+    while offset < features.num_rows() {
+        let len = step.min(features.num_rows() - offset);
+        let out = pool
+            .score_on(slot, &features.slice(offset, len))
+            .map_err(|e| e.to_string())?;
+        let p = out
+            .column_by_name("probability")
+            .and_then(|c| c.as_primitive_opt::<Float32Type>())
+            .ok_or("the worker answered without a float32 probability")?;
+        if p.len() != len {
+            return Err(format!("the worker answered {} probabilities for {len} rows", p.len()));
+        }
+        probs.extend(p.values().iter().map(|&x| f64::from(x)));
+        offset += len;
+    }
+    Ok(Scored {
+        decision: probs.iter().map(|&p| p >= threshold).collect(),
+        score: Some(probs),
+    })
+}
+
+/// The explanations as a Markdown section: one row per input column, over all explained rows.
+/// Column names come from the manifest (the vendor's text), so each is escaped as a table cell.
+pub(crate) fn markdown(e: &Explanations) -> String {
+    use std::fmt::Write;
+    let imp = &e.importance;
+    let c = &imp.config;
+    let mut s = String::new();
+    let _ = writeln!(s, "## Why the model decides as it does: permutation importance\n");
+    let _ = writeln!(
+        s,
+        "Each input column's values were moved between the first {} rows of the dataset (counterfactual twins \
+         left out) by a seeded permutation, {} times (seed {}), and the rows scored again by the isolated \
+         workers. Shown: the share of decisions that changed, and how much ROC AUC and accuracy dropped and \
+         log loss rose, against the recorded and the true outcome; mean over the repeats with its {}% \
+         interval. A column the model ignores shows exactly 0. Per group: see the run record \
+         (`explanations.importance`).\n",
+        e.rows.count,
+        c.repeats,
+        c.seed,
+        c.confidence * 100.0
+    );
+    let _ = writeln!(
+        s,
+        "| column | decisions changed | AUC drop (recorded) | accuracy drop (recorded) | log-loss rise (recorded) | AUC drop (true) |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
+    let effect = |e: Option<&explain::Effect>| match e {
+        None => "–".to_owned(),
+        Some(e) => match e.interval {
+            Some([lo, hi]) => format!("{:.4} [{:.4}, {:.4}]", e.mean, lo, hi),
+            None => format!("{:.4}", e.mean),
+        },
+    };
+    for col in &imp.columns {
+        let o = &col.overall;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            escape::markdown_cell(&col.column),
+            effect(Some(&o.decisions_changed)),
+            effect(o.recorded.roc_auc.as_ref()),
+            effect(o.recorded.accuracy.as_ref()),
+            effect(o.recorded.log_loss.as_ref()),
+            effect(o.truth.as_ref().and_then(|t| t.roc_auc.as_ref())),
+        );
+    }
+    s
+}
