@@ -615,7 +615,10 @@ fn a_run_explains_which_inputs_drive_the_decisions() {
     let municipality = overall("municipality");
     assert!(lo(&municipality["decisions_changed"]) > 0.0, "{municipality}");
     let months = overall("months_employed_3y");
-    assert!(lo(&months["decisions_changed"]) > lo(&municipality["decisions_changed"]), "{months}");
+    assert!(
+        lo(&months["decisions_changed"]) > lo(&municipality["decisions_changed"]),
+        "{months}"
+    );
     assert!(lo(&months["recorded"]["roc_auc"]) > 0.0, "{months}");
     assert!(lo(&months["truth"]["roc_auc"]) > 0.0, "{months}");
     // Per group of each default attribute (sex, origin, age band), with the group's size.

@@ -11,6 +11,7 @@ mod cells;
 mod charts;
 mod counterfactual;
 mod criteria;
+mod explanations;
 mod footer;
 mod groups;
 mod header;
@@ -119,6 +120,7 @@ impl<'a> Doc<'a> {
         self.accuracy();
         self.groups_section();
         self.charts();
+        self.explanations();
         self.throughput();
         self.footer();
         self.w("</main></body></html>\n");

@@ -760,3 +760,84 @@ fn group_values_are_shown_by_their_labels_in_the_reports_language() {
             .any(|a| a.groups.iter().any(|g| g.group == "immigrant_non_western"))
     );
 }
+
+/// An effect over repeats, as the explanation stage records it.
+fn effect(mean: f64, half: f64) -> explain::Effect {
+    explain::Effect {
+        mean,
+        sd: half / 2.0,
+        interval: Some([mean - half, mean + half]),
+    }
+}
+
+/// The explanations of a run: its section, chart and table in both languages, with the
+/// vendor's column names escaped, numbers as the record has them, and nothing when absent.
+#[test]
+fn explanations_are_shown_with_their_intervals_and_escaped_names() {
+    let mut rec = fixture(FIXTURES[0]);
+    let before = rec.clone();
+    let drops = |changed: f64| explain::Drops {
+        rows: 3000,
+        decisions_changed: effect(changed, 0.002),
+        recorded: explain::MetricDrops {
+            roc_auc: Some(effect(0.0421, 0.003)),
+            accuracy: Some(effect(0.0123, 0.001)),
+            log_loss: None,
+        },
+        truth: None,
+    };
+    let evil = "<script>x()</script>";
+    rec.explanations = Some(evaluate::Explanations {
+        rows: evaluate::ExplainedRows {
+            taken: "first".into(),
+            count: 3000,
+        },
+        seconds: 0.5,
+        importance: explain::Importance {
+            config: explain::ImportanceConfig {
+                repeats: 5,
+                seed: 7,
+                confidence: 0.95,
+            },
+            rows: 3000,
+            columns: vec![
+                explain::ColumnImportance {
+                    column: "months_employed_3y".into(),
+                    overall: drops(0.25),
+                    groups: Vec::new(),
+                },
+                explain::ColumnImportance {
+                    column: evil.into(),
+                    overall: drops(0.0),
+                    groups: Vec::new(),
+                },
+            ],
+        },
+    });
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        assert!(!html.contains("<script"), "{l:?}");
+        let doc = parse(&html);
+        let section = doc
+            .all()
+            .into_iter()
+            .find(|n| n.attr("id") == Some("explanations"))
+            .expect("an explanations section");
+        let text = section.deep_text();
+        let (title, seed) = match l {
+            Lang::Da => ("Hvorfor modellen beslutter, som den gør", "seed 7"),
+            Lang::En => ("Why the model decides as it does", "seed 7"),
+        };
+        assert!(text.contains(title) && text.contains(seed), "{l:?}: {text}");
+        assert!(text.contains(evil), "{l:?}: the name comes back as it was");
+        let auc = match l {
+            Lang::Da => "0,0421 [0,0391; 0,0451]",
+            Lang::En => "0.0421 [0.0391, 0.0451]",
+        };
+        assert!(text.contains(auc), "{l:?}: {text}");
+        assert_eq!(section.find("svg").len(), 1, "{l:?}");
+        assert_eq!(section.find("tr").len(), 3, "{l:?}: a header and a row per column");
+        // Without explanations the section is absent.
+        assert!(!render(&before, l, &Meta::default()).contains("id=\"explanations\""));
+    }
+}
