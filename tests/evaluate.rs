@@ -844,3 +844,52 @@ fn csv_with_either_delimiter_and_compressed_files_report_as_parquet_does() {
     };
     assert!(e.contains("comma.csv.meta.json") && e.contains("is missing"), "{e}");
 }
+
+/// The explanation stage's numbers, recomputed independently: `tools/importance_reference.py`
+/// redraws each permutation with its own implementation of the algorithm, builds the inputs as
+/// the manifest says, scores with ONNX Runtime's Python API and measures with scikit-learn and
+/// SciPy; every column, overall and per group of every attribute, must agree (decisions
+/// exactly, metrics to 1e-9). In the exporters' environment (scripts/exporters.sh), which has
+/// all of those.
+#[test]
+fn importance_equals_an_independent_recomputation_with_onnxruntime_and_scikit_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("test.parquet");
+    let out = dir.path().join("run.json");
+    generate(&["--split", "test", "--out", data.to_str().unwrap()]);
+    let r = evaluate(
+        &[
+            "--dataset",
+            data.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--explain-rows",
+            "1500",
+            "--explain-repeats",
+            "3",
+        ],
+        &out,
+    )
+    .unwrap();
+    assert_eq!(r["explanations"]["rows"]["count"], 1500);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(root.join(".venv-exporters/bin/python"))
+        .arg(root.join("tools/importance_reference.py"))
+        .args(["--record", out.to_str().unwrap(), "--dataset", data.to_str().unwrap()])
+        .args([
+            "--model",
+            "models/unemployment-gbm.onnx",
+            "--manifest",
+            "models/unemployment-gbm.toml",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("the exporters' Python (bash scripts/exporters.sh)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("17 columns") && said.contains("numbers equal"), "{said}");
+}
