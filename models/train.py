@@ -141,6 +141,20 @@ def build(name, train, m, estimator):
     return estimator
 
 
+def gbm_pipeline(municipalities, width):
+    """The gradient-boosted sample's estimator: the municipality string one-hot encoded inside the model, then
+    the float tensor's `width` columns as they are. Also used by tools/dependence_reference.py to refit it."""
+    return Pipeline([
+        ("columns", ColumnTransformer([
+            ("municipality", OneHotEncoder(categories=[municipalities], handle_unknown="ignore",
+                                           sparse_output=False, dtype=np.float32), [0]),
+            ("features", "passthrough", list(range(1, 1 + width))),
+        ])),
+        ("gbm", HistGradientBoostingClassifier(max_iter=100, max_depth=4, learning_rate=0.1,
+                                               early_stopping=False, random_state=SEED)),
+    ])
+
+
 def save(name, m, onx):
     path = os.path.join(common.MODELS_DIR, f"{name}.onnx")
     with open(path, "wb") as f:
@@ -216,16 +230,7 @@ def main():
                     f"one-hot encoded inside the model, a proxy for origin) plus {features}, trained on the "
                     f"recorded outcome of {scenario}.")
             m = manifest(name, scenario, desc, [MUNICIPALITY_INPUT, float_input(cols)])
-            width = common.n_columns(m["inputs"][1])
-            gbm = Pipeline([
-                ("columns", ColumnTransformer([
-                    ("municipality", OneHotEncoder(categories=[municipalities], handle_unknown="ignore",
-                                                   sparse_output=False, dtype=np.float32), [0]),
-                    ("features", "passthrough", list(range(1, 1 + width))),
-                ])),
-                ("gbm", HistGradientBoostingClassifier(max_iter=100, max_depth=4, learning_rate=0.1,
-                                                       early_stopping=False, random_state=SEED)),
-            ])
+            gbm = gbm_pipeline(municipalities, common.n_columns(m["inputs"][1]))
             build(name, train, m, gbm)
             rows.append(evaluate(name, save(name, m, export(gbm, m, zipmap=False)), m, gbm, test))
 

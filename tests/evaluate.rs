@@ -893,3 +893,52 @@ fn importance_equals_an_independent_recomputation_with_onnxruntime_and_scikit_le
     assert!(o.status.success(), "{said}");
     assert!(said.contains("17 columns") && said.contains("numbers equal"), "{said}");
 }
+
+/// Partial dependence against scikit-learn: `tools/dependence_reference.py` refits the
+/// gradient-boosted sample as `models/train.py` does, requires its export to be byte-identical
+/// to `models/unemployment-gbm.onnx`, and runs `partial_dependence(method="brute")` on the
+/// record's rows and grid: the mean curve, each group's curve and each ICE curve agree to
+/// float32 tolerance, for a numeric column and for the municipality string.
+#[test]
+fn partial_dependence_equals_scikit_learns_on_the_estimator_the_sample_was_exported_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("test.parquet");
+    let out = dir.path().join("run.json");
+    generate(&["--split", "test", "--out", data.to_str().unwrap()]);
+    let r = evaluate(
+        &[
+            "--dataset",
+            data.to_str().unwrap(),
+            "--explain-rows",
+            "800",
+            "--explain-repeats",
+            "2",
+            "--explain-dependence",
+            "months_employed_3y,municipality",
+        ],
+        &out,
+    )
+    .unwrap();
+    let pd = r["explanations"]["partial_dependence"].as_array().unwrap();
+    assert_eq!(pd.len(), 2);
+    // 0 to 36 months: more than 20 values, so 20 points between the 5th and 95th percentile,
+    // rounded to whole months as the column holds them.
+    assert_eq!(pd[0]["grid_kind"], "percentiles", "{}", pd[0]["grid"]);
+    assert_eq!(pd[1]["grid_kind"], "categories");
+    assert_eq!(pd[1]["grid"].as_array().unwrap().len(), 20);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(root.join(".venv-exporters/bin/python"))
+        .arg(root.join("tools/dependence_reference.py"))
+        .args(["--record", out.to_str().unwrap(), "--dataset", data.to_str().unwrap()])
+        .env("SANDKASSE_BIN", env!("CARGO_BIN_EXE_sandkasse"))
+        .current_dir(root)
+        .output()
+        .expect("the exporters' Python (bash scripts/exporters.sh)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("byte-identical"), "{said}");
+}

@@ -80,6 +80,10 @@ pub struct Args {
     /// Permutations per column in the explanation stage (2 to 1000).
     #[arg(long, default_value_t = evaluate::ExplainOptions::default().repeats)]
     explain_repeats: usize,
+    /// Columns whose partial dependence (with group curves and ICE) the explanation stage computes
+    /// [default: the most important numeric and the most important categorical column].
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    explain_dependence: Vec<String>,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -152,6 +156,7 @@ pub fn run(args: Args) -> Result<()> {
         rows: args.explain_rows,
         repeats: args.explain_repeats,
         seed: None,
+        dependence: (!args.explain_dependence.is_empty()).then(|| args.explain_dependence.clone()),
     });
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -200,10 +205,15 @@ pub fn run(args: Args) -> Result<()> {
         );
         if let Some(e) = &record.explanations {
             eprintln!(
-                "explained: permutation importance of {} columns on {} rows, {} repeats, in {:.2} s",
+                "explained: permutation importance of {} columns on {} rows, {} repeats; partial dependence of {}; in {:.2} s",
                 e.importance.columns.len(),
                 e.rows.count,
                 e.importance.config.repeats,
+                e.partial_dependence
+                    .iter()
+                    .map(|p| p.column.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 e.seconds
             );
         }

@@ -11,7 +11,7 @@ use crate::prepare::Prepared;
 use crate::{Clock, EvaluateError, Request, age};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt8Array};
 use arrow::datatypes::{DataType, Float32Type};
-use explain::{ColumnImportance, Groups, Importance, ImportanceConfig, Outcomes, Scored};
+use explain::{ColumnImportance, Groups, Importance, ImportanceConfig, Outcomes, PartialDependence, Scored};
 use inference::Pool;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use std::time::Instant;
 pub const DEFAULT_EXPLAIN_ROWS: usize = 5000;
 
 /// How a run explains its model ([`Request::explain`]; `None` there skips the stage).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExplainOptions {
     /// How many of the dataset's first rows (counterfactual twins left out) are explained.
     pub rows: usize,
@@ -33,6 +33,10 @@ pub struct ExplainOptions {
     /// Seed of the permutations; `None`: the run's bootstrap seed (by default the dataset's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The columns whose partial dependence is computed; `None`: the most important numeric
+    /// column and the most important categorical one (by the share of decisions they change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependence: Option<Vec<String>>,
 }
 
 impl Default for ExplainOptions {
@@ -41,6 +45,7 @@ impl Default for ExplainOptions {
             rows: DEFAULT_EXPLAIN_ROWS,
             repeats: ImportanceConfig::default().repeats,
             seed: None,
+            dependence: None,
         }
     }
 }
@@ -54,6 +59,9 @@ pub struct Explanations {
     pub seconds: f64,
     /// Permutation importance of each input column, in the manifest's column order.
     pub importance: Importance,
+    /// Partial dependence (with group curves and ICE) of the chosen columns.
+    #[serde(default)]
+    pub partial_dependence: Vec<PartialDependence>,
 }
 
 /// The rows an explanation used.
@@ -75,7 +83,7 @@ pub(crate) fn explain(
     clock: &Clock,
     seed: u64,
 ) -> Result<Option<Explanations>, EvaluateError> {
-    let (Some(options), Some(first)) = (req.explain, first) else {
+    let (Some(options), Some(first)) = (&req.explain, first) else {
         return Ok(None);
     };
     let t0 = Instant::now();
@@ -111,50 +119,35 @@ pub(crate) fn explain(
         recorded: &recorded,
         truth: truth.as_deref(),
     };
-    // Each worker takes every `size`-th column; the answers are put back in column order.
-    let size = pool.size().max(1);
-    let parts: Vec<Result<Importance, EvaluateError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..size)
-            .map(|slot| {
-                let mine: Vec<&str> = columns.iter().skip(slot).step_by(size).copied().collect();
-                let (rows, groups, feature_names) = (&rows, &groups, &feature_names);
-                s.spawn(move || {
-                    if mine.is_empty() {
-                        return Ok(None);
-                    }
-                    let mut scorer = |batch: &RecordBatch| -> Result<Scored, String> {
-                        clock.check().map_err(|e| e.to_string())?;
-                        score(pool, slot, batch, feature_names, req.batch_rows, threshold)
-                    };
-                    explain::permutation_importance(rows, &mine, outcomes, groups, &mut scorer, config)
-                        .map(Some)
-                        .map_err(|e| {
-                            // A stop by the caller or the clock explains whatever failed.
-                            clock.check().err().unwrap_or(EvaluateError::Explain(e.to_string()))
-                        })
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| match h.join() {
-                Ok(Ok(Some(i))) => Some(Ok(i)),
-                Ok(Ok(None)) => None,
-                Ok(Err(e)) => Some(Err(e)),
-                Err(_) => Some(Err(EvaluateError::Explain("an explaining thread panicked".into()))),
-            })
-            .collect()
-    });
-    let mut by_name: BTreeMap<String, ColumnImportance> = BTreeMap::new();
-    for part in parts {
-        for c in part?.columns {
-            by_name.insert(c.column.clone(), c);
+    let score_on = |slot: usize, batch: &RecordBatch| -> Result<Scored, String> {
+        clock.check().map_err(|e| e.to_string())?;
+        score(pool, slot, batch, &feature_names, req.batch_rows, threshold)
+    };
+    let importance = per_worker(pool, clock, &columns, |slot, mine| {
+        let mut scorer = |b: &RecordBatch| score_on(slot, b);
+        explain::permutation_importance(&rows, mine, outcomes, &groups, &mut scorer, config).map(|i| i.columns)
+    })?;
+    let chosen: Vec<String> = match &options.dependence {
+        Some(c) => c.clone(),
+        None => most_important(&rows, &importance),
+    };
+    let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+    for c in &chosen {
+        if !columns.contains(c) {
+            return Err(EvaluateError::Explain(format!(
+                "partial dependence of {c:?}: the model does not read it; its columns are {}",
+                columns.join(", ")
+            )));
         }
     }
+    let partial_dependence = per_worker(pool, clock, &chosen, |slot, mine| {
+        let mut scorer = |b: &RecordBatch| score_on(slot, b);
+        explain::partial_dependence(&rows, mine, &groups, &mut scorer)
+    })?;
     let importance = Importance {
         config,
         rows: rows.num_rows(),
-        columns: columns.iter().filter_map(|c| by_name.remove(*c)).collect(),
+        columns: importance,
     };
     Ok(Some(Explanations {
         rows: ExplainedRows {
@@ -163,7 +156,87 @@ pub(crate) fn explain(
         },
         seconds: t0.elapsed().as_secs_f64(),
         importance,
+        partial_dependence,
     }))
+}
+
+/// Something computed per column, by column name.
+trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for ColumnImportance {
+    fn name(&self) -> &str {
+        &self.column
+    }
+}
+
+impl Named for PartialDependence {
+    fn name(&self) -> &str {
+        &self.column
+    }
+}
+
+/// Runs `f` on each worker with every `size`-th of `columns`, and puts the answers back in the
+/// order of `columns`. Each column's answer depends on the column only, not on which worker
+/// scored it, so the result is the same at any number of workers.
+fn per_worker<T, F>(pool: &Pool, clock: &Clock, columns: &[&str], f: F) -> Result<Vec<T>, EvaluateError>
+where
+    T: Named + Send,
+    F: Fn(usize, &[&str]) -> Result<Vec<T>, explain::ExplainError> + Sync,
+{
+    let size = pool.size().max(1);
+    let parts: Vec<Result<Vec<T>, EvaluateError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..size)
+            .map(|slot| {
+                let mine: Vec<&str> = columns.iter().skip(slot).step_by(size).copied().collect();
+                let f = &f;
+                s.spawn(move || {
+                    if mine.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // A stop by the caller or the clock explains whatever failed.
+                    f(slot, &mine).map_err(|e| clock.check().err().unwrap_or(EvaluateError::Explain(e.to_string())))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(EvaluateError::Explain("an explaining thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut by_name: BTreeMap<String, T> = BTreeMap::new();
+    for part in parts {
+        for t in part? {
+            by_name.insert(t.name().to_owned(), t);
+        }
+    }
+    Ok(columns.iter().filter_map(|c| by_name.remove(*c)).collect())
+}
+
+/// The most important numeric column and the most important other one, by the mean share of
+/// decisions permuting them changed (the first in the manifest's order on a tie).
+fn most_important(rows: &RecordBatch, importance: &[ColumnImportance]) -> Vec<String> {
+    let schema = rows.schema();
+    let is_numeric = |c: &str| {
+        schema
+            .field_with_name(c)
+            .is_ok_and(|f| f.data_type().is_integer() || f.data_type().is_floating())
+    };
+    let best = |numeric: bool| {
+        importance
+            .iter()
+            .filter(|c| is_numeric(&c.column) == numeric)
+            .fold(None::<&ColumnImportance>, |best, c| match best {
+                Some(b) if b.overall.decisions_changed.mean >= c.overall.decisions_changed.mean => Some(b),
+                _ => Some(c),
+            })
+            .map(|c| c.column.clone())
+    };
+    [best(true), best(false)].into_iter().flatten().collect()
 }
 
 /// The rows that are not counterfactual twins.
@@ -324,6 +397,25 @@ pub(crate) fn markdown(e: &Explanations) -> String {
             effect(o.recorded.log_loss.as_ref()),
             effect(o.truth.as_ref().and_then(|t| t.roc_auc.as_ref())),
         );
+    }
+    for pd in &e.partial_dependence {
+        let _ = writeln!(
+            s,
+            "\n### Partial dependence on {}\n\nThe column set to each value in every one of the {} rows; the mean \
+             score and the share of positive decisions. Per group and per row (the first {} rows' ICE curves): see \
+             the run record (`explanations.partial_dependence`).\n",
+            escape::markdown_cell(&pd.column),
+            e.rows.count,
+            pd.ice.len()
+        );
+        let _ = writeln!(s, "| value | mean score | positive decisions |\n| --- | --- | --- |");
+        for (k, g) in pd.grid.iter().enumerate() {
+            let value = match g {
+                explain::GridValue::Number(v) => format!("{v}"),
+                explain::GridValue::Category(c) => escape::markdown_cell(c),
+            };
+            let _ = writeln!(s, "| {value} | {:.4} | {:.4} |", pd.mean_score[k], pd.decision_rate[k]);
+        }
     }
     s
 }

@@ -177,7 +177,7 @@ pub(crate) fn score(
         source: &prepared.source,
         rows: req.batch_rows.max(1),
         queue: Mutex::new(VecDeque::new()),
-        first: req.explain.map(|_| std::sync::OnceLock::new()),
+        first: req.explain.as_ref().map(|_| std::sync::OnceLock::new()),
     };
     let (accs, dataset_sha) = std::thread::scope(|s| {
         // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for

@@ -33,12 +33,12 @@ pub enum ExplainError {
         error: arrow::error::ArrowError,
     },
     /// The scorer failed.
-    #[error("scoring rows with {column:?} permuted (repeat {repeat}): {error}")]
+    #[error("scoring rows with {column:?} changed (step {step}): {error}")]
     Score {
-        /// The permuted column, or "(none)" for the unpermuted rows.
+        /// The permuted or set column, or "(none)" for the rows as they are.
         column: String,
-        /// The repeat, from 0.
-        repeat: usize,
+        /// The repeat of a permutation or the point of a grid, from 0.
+        step: usize,
         /// The scorer's message.
         error: String,
     },

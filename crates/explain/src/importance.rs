@@ -11,6 +11,7 @@
 use crate::interval::mean_interval;
 use crate::metrics::Metrics;
 use crate::permute::{Permutation, with_column_permuted};
+use crate::score::checked;
 use crate::{ExplainError, Scored, Scorer};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -178,7 +179,7 @@ pub fn permutation_importance<S: Scorer + ?Sized>(
             });
         }
     }
-    let base = scored(scorer, rows, "(none)", 0)?;
+    let base = checked(scorer, rows, "(none)", 0)?;
     let scopes = scopes(n, groups, &base, outcomes);
     let mut result = Vec::with_capacity(columns.len());
     for &column in columns {
@@ -186,7 +187,7 @@ pub fn permutation_importance<S: Scorer + ?Sized>(
         for repeat in 0..config.repeats {
             let permutation = Permutation::new(n, permutation_seed(config.seed, column, repeat));
             let permuted = with_column_permuted(rows, column, &permutation)?;
-            let now = scored(scorer, &permuted, column, repeat)?;
+            let now = checked(scorer, &permuted, column, repeat)?;
             for (scope, s) in scopes.iter().zip(&mut samples) {
                 let changed = scope
                     .rows
@@ -271,29 +272,6 @@ fn check(config: ImportanceConfig, n: usize, outcomes: Outcomes<'_>, groups: &[G
         }
     }
     Ok(())
-}
-
-fn scored<S: Scorer + ?Sized>(
-    scorer: &mut S,
-    rows: &RecordBatch,
-    column: &str,
-    repeat: usize,
-) -> Result<Scored, ExplainError> {
-    let err = |error: String| ExplainError::Score {
-        column: column.to_owned(),
-        repeat,
-        error,
-    };
-    let s = scorer.score(rows).map_err(err)?;
-    let n = rows.num_rows();
-    if s.decision.len() != n || s.score.as_ref().is_some_and(|v| v.len() != n) {
-        return Err(err(format!(
-            "the scorer answered {} decisions and {} scores for {n} rows",
-            s.decision.len(),
-            s.score.as_ref().map_or(0, Vec::len)
-        )));
-    }
-    Ok(s)
 }
 
 /// All rows first, then each non-empty group of each attribute, in the attribute's value order.

@@ -6,11 +6,13 @@
 //! extra scoring an explanation needs goes through the same isolation as the run itself.
 //!
 //! Facets, one per file: [`permutation_importance`] (how much each input matters, overall and per
-//! group, against the recorded and the true outcome). Everything is seeded: the same rows, scorer
+//! group, against the recorded and the true outcome) and [`partial_dependence`] (how the score
+//! moves with one input, on average, per group and row by row). Everything is seeded: the same rows, scorer
 //! and seed give the same numbers, bit for bit.
 
 #![deny(missing_docs)]
 
+mod dependence;
 mod error;
 mod importance;
 mod interval;
@@ -18,6 +20,10 @@ mod metrics;
 mod permute;
 mod score;
 
+pub use dependence::{
+    CATEGORY_GRID_VALUES, GridKind, GridValue, GroupCurve, ICE_ROWS, IceCurve, NUMERIC_GRID_POINTS, PartialDependence,
+    partial_dependence,
+};
 pub use error::ExplainError;
 pub use importance::{
     ColumnImportance, Drops, Effect, GroupImportance, Groups, Importance, ImportanceConfig, MetricDrops, Outcomes,

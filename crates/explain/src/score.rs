@@ -26,3 +26,27 @@ where
         self(rows)
     }
 }
+
+/// `scorer`'s answer for `rows`, refused unless it has one decision (and score) per row.
+pub(crate) fn checked<S: Scorer + ?Sized>(
+    scorer: &mut S,
+    rows: &RecordBatch,
+    column: &str,
+    step: usize,
+) -> Result<Scored, crate::ExplainError> {
+    let err = |error: String| crate::ExplainError::Score {
+        column: column.to_owned(),
+        step,
+        error,
+    };
+    let s = scorer.score(rows).map_err(err)?;
+    let n = rows.num_rows();
+    if s.decision.len() != n || s.score.as_ref().is_some_and(|v| v.len() != n) {
+        return Err(err(format!(
+            "the scorer answered {} decisions and {} scores for {n} rows",
+            s.decision.len(),
+            s.score.as_ref().map_or(0, Vec::len)
+        )));
+    }
+    Ok(s)
+}

@@ -189,3 +189,63 @@ fn bad_input_is_refused_with_what_was_wrong() {
     let e = permutation_importance(&batch, &["x"], outcomes, &[], &mut liar, ImportanceConfig::default()).unwrap_err();
     assert!(e.to_string().contains("399 decisions and 0 scores for 400 rows"), "{e}");
 }
+
+/// Partial dependence of the model that reads `x` only: at each grid value every row has the
+/// same score, sigmoid(8 (v − 0.5)), so the curve, every group's curve and every ICE curve are
+/// exactly that; for `noise` and `town` the curve is flat at the mean score of the rows.
+#[test]
+fn partial_dependence_equals_the_hand_computed_curve() {
+    let (batch, _, _, groups) = rows();
+    let mut scorer = model;
+    let pd = explain::partial_dependence(
+        &batch,
+        &["x", "noise", "town"],
+        std::slice::from_ref(&groups),
+        &mut scorer,
+    )
+    .unwrap();
+    let x = &pd[0];
+    assert_eq!(x.grid_kind, explain::GridKind::Percentiles);
+    assert_eq!(x.grid.len(), explain::NUMERIC_GRID_POINTS);
+    // The 5th and 95th percentiles of 0/400 .. 399/400, linearly interpolated.
+    let number = |g: &explain::GridValue| match g {
+        explain::GridValue::Number(v) => *v,
+        other => panic!("{other:?}"),
+    };
+    assert!((number(&x.grid[0]) - 19.95 / 400.0).abs() < 1e-15);
+    assert!((number(&x.grid[19]) - 379.05 / 400.0).abs() < 1e-15);
+    for (k, g) in x.grid.iter().enumerate() {
+        let want = 1.0 / (1.0 + (-8.0 * (number(g) - 0.5)).exp());
+        assert!((x.mean_score[k] - want).abs() < 1e-12, "{k}");
+        assert_eq!(x.decision_rate[k], if want >= 0.5 { 1.0 } else { 0.0 });
+        for c in &x.groups {
+            assert!((c.mean_score[k] - want).abs() < 1e-12);
+        }
+        for c in &x.ice {
+            assert_eq!(c.score[k], x.ice[0].score[k]);
+        }
+    }
+    assert_eq!(x.ice.len(), explain::ICE_ROWS);
+    assert_eq!(x.groups.iter().map(|g| g.rows).sum::<usize>(), 400);
+    let base = model(&batch).unwrap().score.unwrap();
+    let mean = base.iter().sum::<f64>() / base.len() as f64;
+    for flat in &pd[1..] {
+        assert!(
+            flat.mean_score.iter().all(|&m| (m - mean).abs() < 1e-12),
+            "{}",
+            flat.column
+        );
+    }
+    assert_eq!(pd[2].grid_kind, explain::GridKind::Categories);
+    assert_eq!(
+        pd[2].grid,
+        [
+            explain::GridValue::Category("Aarhus".into()),
+            explain::GridValue::Category("Odense".into())
+        ]
+    );
+    // The row's own curve for a column the model ignores is its own score at every value.
+    for c in &pd[1].ice {
+        assert!(c.score.iter().all(|&s| s == base[c.row]));
+    }
+}
