@@ -813,6 +813,31 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
                 },
             ],
         },
+        partial_dependence: vec![
+            explain::PartialDependence {
+                column: "months_employed_3y".into(),
+                grid_kind: explain::GridKind::Percentiles,
+                grid: vec![explain::GridValue::Number(3.0), explain::GridValue::Number(30.0)],
+                mean_score: vec![0.61, 0.2345],
+                decision_rate: vec![0.7, 0.1],
+                groups: vec![explain::GroupCurve {
+                    attribute: "origin".into(),
+                    value: "danish".into(),
+                    rows: 2500,
+                    mean_score: vec![0.6, 0.2],
+                }],
+                ice: Vec::new(),
+            },
+            explain::PartialDependence {
+                column: "municipality".into(),
+                grid_kind: explain::GridKind::Categories,
+                grid: vec![explain::GridValue::Category("<b>Aarhus</b>".into())],
+                mean_score: vec![0.5],
+                decision_rate: vec![0.5],
+                groups: Vec::new(),
+                ice: Vec::new(),
+            },
+        ],
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
@@ -835,8 +860,16 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
             Lang::En => "0.0421 [0.0391, 0.0451]",
         };
         assert!(text.contains(auc), "{l:?}: {text}");
-        assert_eq!(section.find("svg").len(), 1, "{l:?}");
-        assert_eq!(section.find("tr").len(), 3, "{l:?}: a header and a row per column");
+        // The importance chart, and one line chart for the numeric column's partial dependence.
+        assert_eq!(section.find("svg").len(), 2, "{l:?}");
+        // Importance: a header and a row per column; dependence: a header and a row per value.
+        assert_eq!(section.find("tr").len(), 3 + 3 + 2, "{l:?}");
+        assert!(text.contains("<b>Aarhus</b>") && !html.contains("<b>Aarhus"), "{l:?}");
+        let mean = match l {
+            Lang::Da => "0,2345",
+            Lang::En => "0.2345",
+        };
+        assert!(text.contains(mean), "{l:?}");
         // Without explanations the section is absent.
         assert!(!render(&before, l, &Meta::default()).contains("id=\"explanations\""));
     }

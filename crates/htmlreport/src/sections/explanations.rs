@@ -4,8 +4,8 @@
 use super::Doc;
 use crate::Lang;
 use crate::fmt::{DASH, E, name};
-use crate::svg::{Axis, DotChart, DotRow, dot_chart, nice_max};
-use explain::Effect;
+use crate::svg::{Axis, DotChart, DotRow, LineChart, Series, dot_chart, line_chart, nice_max};
+use explain::{Effect, GridValue, PartialDependence};
 use std::fmt::Write;
 
 impl Doc<'_> {
@@ -134,6 +134,123 @@ impl Doc<'_> {
                 E(&dec(o.truth.as_ref().and_then(|t| t.roc_auc.as_ref()))),
             );
         }
-        self.w("</tbody></table></section>");
+        self.w("</tbody></table>");
+        for pd in &e.partial_dependence {
+            self.partial_dependence(pd, e.rows.count);
+        }
+        self.w("</section>");
+    }
+
+    /// One column's partial dependence: for a numeric column a line chart of the mean score over
+    /// the grid, for all rows and for each origin group (or the first attribute's groups); for a
+    /// categorical column a table. Either way a table of the numbers follows.
+    fn partial_dependence(&mut self, pd: &PartialDependence, rows: usize) {
+        let l = self.l;
+        let _ = write!(
+            self.out,
+            "<h3>{} {}</h3><p>{}</p>",
+            self.t("Delvis afhængighed af", "Partial dependence on"),
+            name(&pd.column),
+            E(&match l {
+                Lang::Da => format!(
+                    "Kolonnen sat til hver værdi i alle {} rækker; gennemsnitlig score (sandsynlighed for det positive \
+                     udfald) og andel positive afgørelser. Kurver pr. række (ICE) for de første {} rækker står i \
+                     kørselsposten.",
+                    l.count(rows as f64),
+                    pd.ice.len()
+                ),
+                Lang::En => format!(
+                    "The column set to each value in all {} rows; the mean score (probability of the positive outcome) \
+                     and the share of positive decisions. Curves per row (ICE) for the first {} rows are in the run \
+                     record.",
+                    l.count(rows as f64),
+                    pd.ice.len()
+                ),
+            })
+        );
+        let numbers: Vec<f64> = pd
+            .grid
+            .iter()
+            .filter_map(|g| match g {
+                GridValue::Number(v) => Some(*v),
+                GridValue::Category(_) => None,
+            })
+            .collect();
+        if numbers.len() == pd.grid.len() && numbers.len() >= 2 {
+            let attr = pd
+                .groups
+                .iter()
+                .find(|g| g.attribute == "origin")
+                .or(pd.groups.first())
+                .map(|g| g.attribute.clone());
+            let mut series = vec![Series {
+                name: self.t("Alle rækker", "All rows").to_owned(),
+                points: numbers.iter().copied().zip(pd.mean_score.iter().copied()).collect(),
+                every_point: true,
+            }];
+            for g in pd.groups.iter().filter(|g| Some(&g.attribute) == attr.as_ref()) {
+                series.push(Series {
+                    name: format!(
+                        "{} ({})",
+                        self.group_label(&g.attribute, &g.value),
+                        l.count(g.rows as f64)
+                    ),
+                    points: numbers.iter().copied().zip(g.mean_score.iter().copied()).collect(),
+                    every_point: false,
+                });
+            }
+            let (lo, hi) = (numbers[0], numbers[numbers.len() - 1]);
+            let chart = LineChart {
+                id: self.next_id(),
+                title: format!("{} {}", self.t("Gennemsnitlig score efter", "Mean score by"), pd.column),
+                desc: pd
+                    .grid
+                    .iter()
+                    .zip(&pd.mean_score)
+                    .map(|(g, m)| format!("{}: {}", grid_text(g, l), l.dec(*m, 3)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                x: Axis {
+                    label: pd.column.clone(),
+                    min: lo,
+                    max: if hi > lo { hi } else { lo + 1.0 },
+                    pct: false,
+                },
+                y: Axis::unit(self.t("Gennemsnitlig score", "Mean score"), false),
+                series,
+                diagonal: None,
+                vline: None,
+            };
+            self.w(&line_chart(&chart, l));
+        }
+        let _ = write!(
+            self.out,
+            "<table class=\"keep\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            self.t("Værdi", "Value"),
+            self.t("Gennemsnitlig score", "Mean score"),
+            self.t("Positive afgørelser", "Positive decisions"),
+        );
+        for (k, g) in pd.grid.iter().enumerate() {
+            let _ = write!(
+                self.out,
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>",
+                match g {
+                    GridValue::Number(_) => E(&grid_text(g, l)).to_string(),
+                    GridValue::Category(c) => name(c),
+                },
+                E(&l.dec(pd.mean_score[k], 4)),
+                E(&l.pct(pd.decision_rate[k], 1)),
+            );
+        }
+        self.w("</tbody></table>");
+    }
+}
+
+/// A grid value as text: numbers in the report's language, categories as they are.
+fn grid_text(g: &GridValue, l: Lang) -> String {
+    match g {
+        GridValue::Number(v) if v.fract() == 0.0 && v.abs() < 1e15 => l.count(*v),
+        GridValue::Number(v) => l.dec(*v, 3),
+        GridValue::Category(c) => c.clone(),
     }
 }
