@@ -134,6 +134,30 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         md.contains("allowed to be missing by the operator (--allow-missing-isolation): none"),
         "{md}"
     );
+    // The twins' flips explained: the first 5,000 pairs; the inputs origin changes (the
+    // municipality among them) differ within the flipped pairs, and none differs in more.
+    let f = &r["explanations"]["flip_contributions"];
+    assert_eq!(f["pairs"], 5000, "{f}");
+    let flipped = f["flipped"].as_u64().unwrap();
+    assert!(flipped > 0, "{f}");
+    let columns = f["columns"].as_array().unwrap();
+    assert!(columns.iter().any(|c| c["column"] == "municipality"), "{f}");
+    for c in columns {
+        assert!(c["pairs_differing"].as_u64().unwrap() <= flipped, "{c}");
+        assert!(
+            c["reverses"].as_u64().unwrap() <= c["pairs_differing"].as_u64().unwrap(),
+            "{c}"
+        );
+    }
+    assert!(
+        !columns.iter().any(|c| c["column"] == "age"),
+        "origin does not change age: {f}"
+    );
+    assert!(md.contains("### Why twins' decisions flip"), "{md}");
+    assert_eq!(
+        r2["explanations"]["flip_contributions"],
+        r["explanations"]["flip_contributions"]
+    );
 }
 
 #[test]

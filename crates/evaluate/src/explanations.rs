@@ -11,7 +11,9 @@ use crate::prepare::Prepared;
 use crate::{Clock, EvaluateError, Request, age};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt8Array};
 use arrow::datatypes::{DataType, Float32Type};
-use explain::{ColumnImportance, Groups, Importance, ImportanceConfig, Outcomes, PartialDependence, Scored};
+use explain::{
+    ColumnImportance, FlipContributions, Groups, Importance, ImportanceConfig, Outcomes, PartialDependence, Scored,
+};
 use inference::Pool;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,6 +64,10 @@ pub struct Explanations {
     /// Partial dependence (with group curves and ICE) of the chosen columns.
     #[serde(default)]
     pub partial_dependence: Vec<PartialDependence>,
+    /// For a dataset with counterfactual twins: in the pairs of the explained rows whose decisions
+    /// differ, what each differing input does alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flip_contributions: Option<FlipContributions>,
 }
 
 /// The rows an explanation used.
@@ -149,6 +155,16 @@ pub(crate) fn explain(
         rows: rows.num_rows(),
         columns: importance,
     };
+    let flip_contributions = match twin_pairs(&first, options.rows)? {
+        Some((citizens, twins)) => {
+            let mut scorer = |b: &RecordBatch| score_on(0, b);
+            Some(
+                explain::flip_contributions(&citizens, &twins, &columns, &mut scorer)
+                    .map_err(|e| clock.check().err().unwrap_or(EvaluateError::Explain(e.to_string())))?,
+            )
+        }
+        None => None,
+    };
     Ok(Some(Explanations {
         rows: ExplainedRows {
             taken: "first".into(),
@@ -157,7 +173,48 @@ pub(crate) fn explain(
         seconds: t0.elapsed().as_secs_f64(),
         importance,
         partial_dependence,
+        flip_contributions,
     }))
+}
+
+/// The first `n` citizens of `batch` that have a counterfactual twin in it, and their twins in
+/// the same order (paired by `person_id`); `None` for a dataset without twins.
+fn twin_pairs(batch: &RecordBatch, n: usize) -> Result<Option<(RecordBatch, RecordBatch)>, EvaluateError> {
+    let Some(twin) = batch.column_by_name("is_twin") else {
+        return Ok(None);
+    };
+    let twin = twin
+        .as_boolean_opt()
+        .ok_or_else(|| EvaluateError::Dataset("column is_twin is not boolean".into()))?;
+    let id = batch
+        .column_by_name("person_id")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+        .ok_or_else(|| EvaluateError::Dataset("twins need a uint64 column person_id".into()))?;
+    let twin_of: std::collections::HashMap<u64, u32> = (0..batch.num_rows())
+        .filter(|&i| twin.value(i))
+        .map(|i| (id.value(i), i as u32))
+        .collect();
+    let (mut citizens, mut twins) = (Vec::new(), Vec::new());
+    for i in (0..batch.num_rows()).filter(|&i| !twin.value(i)) {
+        if citizens.len() == n {
+            break;
+        }
+        if let Some(&t) = twin_of.get(&id.value(i)) {
+            citizens.push(i as u32);
+            twins.push(t);
+        }
+    }
+    let take = |rows: Vec<u32>| {
+        let rows = arrow::array::UInt32Array::from(rows);
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c, &rows, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        RecordBatch::try_new(batch.schema(), columns)
+    };
+    let err = |e: arrow::error::ArrowError| EvaluateError::Explain(e.to_string());
+    Ok(Some((take(citizens).map_err(err)?, take(twins).map_err(err)?)))
 }
 
 /// Something computed per column, by column name.
@@ -397,6 +454,31 @@ pub(crate) fn markdown(e: &Explanations) -> String {
             effect(o.recorded.log_loss.as_ref()),
             effect(o.truth.as_ref().and_then(|t| t.roc_auc.as_ref())),
         );
+    }
+    if let Some(f) = &e.flip_contributions {
+        let _ = writeln!(
+            s,
+            "\n### Why twins' decisions flip\n\nOf {} citizen–twin pairs, {} have different decisions. For each input \
+             that differs within those pairs: how many pairs, the mean change of the citizen's score when only that \
+             input is taken from the twin (and its mean absolute change), and in how many pairs that input alone \
+             gives the twin's decision.\n",
+            f.pairs, f.flipped
+        );
+        let _ = writeln!(
+            s,
+            "| column | pairs differing | mean score change | mean absolute change | alone gives the twin's decision |\n| --- | --- | --- | --- | --- |"
+        );
+        for c in &f.columns {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:+.4} | {:.4} | {} |",
+                escape::markdown_cell(&c.column),
+                c.pairs_differing,
+                c.mean_score_change,
+                c.mean_abs_score_change,
+                c.reverses
+            );
+        }
     }
     for pd in &e.partial_dependence {
         let _ = writeln!(

@@ -7,13 +7,15 @@
 //!
 //! Facets, one per file: [`permutation_importance`] (how much each input matters, overall and per
 //! group, against the recorded and the true outcome) and [`partial_dependence`] (how the score
-//! moves with one input, on average, per group and row by row). Everything is seeded: the same rows, scorer
+//! moves with one input, on average, per group and row by row) and [`flip_contributions`] (for
+//! counterfactual twins whose decision differs from their citizen's, what each differing input does). Everything is seeded: the same rows, scorer
 //! and seed give the same numbers, bit for bit.
 
 #![deny(missing_docs)]
 
 mod dependence;
 mod error;
+mod flips;
 mod importance;
 mod interval;
 mod metrics;
@@ -25,6 +27,7 @@ pub use dependence::{
     partial_dependence,
 };
 pub use error::ExplainError;
+pub use flips::{ColumnChange, FLIP_EXAMPLES, FlipContribution, FlipContributions, FlipExample, flip_contributions};
 pub use importance::{
     ColumnImportance, Drops, Effect, GroupImportance, Groups, Importance, ImportanceConfig, MetricDrops, Outcomes,
     permutation_importance,

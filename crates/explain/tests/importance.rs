@@ -249,3 +249,55 @@ fn partial_dependence_equals_the_hand_computed_curve() {
         assert!(c.score.iter().all(|&s| s == base[c.row]));
     }
 }
+
+/// Twins of the rows of [`rows`]: `x` moved by +0.3 in every third row, `noise` changed in every
+/// row. The model reads `x` only, so a pair flips exactly when the move crosses 0.5, `x` alone
+/// reverses every flip, and `noise` differs in every flipped pair but changes nothing.
+#[test]
+fn flip_contributions_name_the_input_that_flips_the_decision() {
+    let (batch, _, _, _) = rows();
+    let x = batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
+    let moved: Vec<f64> = x
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if i % 3 == 0 { v + 0.3 } else { v })
+        .collect();
+    let noise: Vec<f64> = (0..400).map(|i| i as f64).collect();
+    let twins = RecordBatch::try_new(
+        batch.schema(),
+        vec![
+            std::sync::Arc::new(Float64Array::from(moved.clone())),
+            std::sync::Arc::new(Float64Array::from(noise)),
+            batch.column(2).clone(),
+        ],
+    )
+    .unwrap();
+    let mut scorer = model;
+    let f = explain::flip_contributions(&batch, &twins, &["x", "noise", "town"], &mut scorer).unwrap();
+    let p = |v: f64| 1.0 / (1.0 + (-8.0 * (v - 0.5)).exp());
+    let want: Vec<usize> = (0..400)
+        .filter(|&i| (p(x.value(i)) >= 0.5) != (p(moved[i]) >= 0.5))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!((f.pairs, f.flipped), (400, want.len()));
+    assert_eq!(f.columns.len(), 2, "town never differs: {:?}", f.columns);
+    let xc = &f.columns[0];
+    assert_eq!(
+        (xc.column.as_str(), xc.pairs_differing, xc.reverses),
+        ("x", want.len(), want.len())
+    );
+    let mean: f64 = want.iter().map(|&i| p(moved[i]) - p(x.value(i))).sum::<f64>() / want.len() as f64;
+    assert!((xc.mean_score_change - mean).abs() < 1e-12);
+    let nc = &f.columns[1];
+    assert_eq!(
+        (nc.column.as_str(), nc.pairs_differing, nc.reverses),
+        ("noise", want.len(), 0)
+    );
+    assert_eq!((nc.mean_score_change, nc.mean_abs_score_change), (0.0, 0.0));
+    assert_eq!(f.examples.len(), want.len().min(explain::FLIP_EXAMPLES));
+    assert_eq!(f.examples[0].pair, want[0]);
+    assert_eq!(f.examples[0].changes.len(), 2);
+    let short = batch.slice(0, 10);
+    assert!(explain::flip_contributions(&batch, &short, &["x"], &mut scorer).is_err());
+}

@@ -813,6 +813,18 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
                 },
             ],
         },
+        flip_contributions: Some(explain::FlipContributions {
+            pairs: 3000,
+            flipped: 42,
+            columns: vec![explain::FlipContribution {
+                column: "<i>municipality</i>".into(),
+                pairs_differing: 40,
+                mean_score_change: -0.1234,
+                mean_abs_score_change: 0.2,
+                reverses: 17,
+            }],
+            examples: Vec::new(),
+        }),
         partial_dependence: vec![
             explain::PartialDependence {
                 column: "months_employed_3y".into(),
@@ -862,8 +874,18 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
         assert!(text.contains(auc), "{l:?}: {text}");
         // The importance chart, and one line chart for the numeric column's partial dependence.
         assert_eq!(section.find("svg").len(), 2, "{l:?}");
-        // Importance: a header and a row per column; dependence: a header and a row per value.
-        assert_eq!(section.find("tr").len(), 3 + 3 + 2, "{l:?}");
+        // Importance: a header and a row per column; flips: a header and a row; dependence: a
+        // header and a row per value.
+        assert_eq!(section.find("tr").len(), 3 + 2 + 3 + 2, "{l:?}");
+        assert!(
+            text.contains("<i>municipality</i>") && !html.contains("<i>municipality"),
+            "{l:?}"
+        );
+        let change = match l {
+            Lang::Da => "-0,1234",
+            Lang::En => "-0.1234",
+        };
+        assert!(text.contains(change), "{l:?}: {text}");
         assert!(text.contains("<b>Aarhus</b>") && !html.contains("<b>Aarhus"), "{l:?}");
         let mean = match l {
             Lang::Da => "0,2345",

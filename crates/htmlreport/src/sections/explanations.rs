@@ -135,6 +135,9 @@ impl Doc<'_> {
             );
         }
         self.w("</tbody></table>");
+        if let Some(f) = &e.flip_contributions {
+            self.flips(f);
+        }
         for pd in &e.partial_dependence {
             self.partial_dependence(pd, e.rows.count);
         }
@@ -240,6 +243,58 @@ impl Doc<'_> {
                 },
                 E(&l.dec(pd.mean_score[k], 4)),
                 E(&l.pct(pd.decision_rate[k], 1)),
+            );
+        }
+        self.w("</tbody></table>");
+    }
+}
+
+impl Doc<'_> {
+    /// The twins' flips: per differing input, what switching it alone does.
+    fn flips(&mut self, f: &explain::FlipContributions) {
+        let l = self.l;
+        let _ = write!(
+            self.out,
+            "<h3>{}</h3><p>{}</p>",
+            self.t(
+                "Hvorfor tvillingernes afgørelser skifter",
+                "Why the twins' decisions flip"
+            ),
+            E(&match l {
+                Lang::Da => format!(
+                    "Af {} par af borger og tvilling har {} forskellige afgørelser. For hvert input, der er forskelligt \
+                     i de par: hvor mange par, den gennemsnitlige ændring af borgerens score, når kun det input tages \
+                     fra tvillingen, og i hvor mange par det alene giver tvillingens afgørelse.",
+                    l.count(f.pairs as f64),
+                    l.count(f.flipped as f64)
+                ),
+                Lang::En => format!(
+                    "Of {} citizen–twin pairs, {} have different decisions. For each input that differs within those \
+                     pairs: how many pairs, the mean change of the citizen's score when only that input is taken from \
+                     the twin, and in how many pairs that input alone gives the twin's decision.",
+                    l.count(f.pairs as f64),
+                    l.count(f.flipped as f64)
+                ),
+            })
+        );
+        let _ = write!(
+            self.out,
+            "<table class=\"keep\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            self.t("Kolonne", "Column"),
+            self.t("Par med forskel", "Pairs differing"),
+            self.t("Gennemsnitlig ændring af score", "Mean score change"),
+            self.t("Gennemsnitlig absolut ændring", "Mean absolute change"),
+            self.t("Giver alene tvillingens afgørelse", "Alone gives the twin's decision"),
+        );
+        for c in &f.columns {
+            let _ = write!(
+                self.out,
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                name(&c.column),
+                E(&l.count(c.pairs_differing as f64)),
+                E(&l.dec(c.mean_score_change, 4)),
+                E(&l.dec(c.mean_abs_score_change, 4)),
+                E(&l.count(c.reverses as f64)),
             );
         }
         self.w("</tbody></table>");
