@@ -8,7 +8,9 @@
 //! Facets, one per file: [`permutation_importance`] (how much each input matters, overall and per
 //! group, against the recorded and the true outcome) and [`partial_dependence`] (how the score
 //! moves with one input, on average, per group and row by row) and [`flip_contributions`] (for
-//! counterfactual twins whose decision differs from their citizen's, what each differing input does). Everything is seeded: the same rows, scorer
+//! counterfactual twins whose decision differs from their citizen's, what each differing input does)
+//! and [`weak_slices`] (where the model errs or selects more than elsewhere, with the false discovery
+//! rate controlled). Everything is seeded: the same rows, scorer
 //! and seed give the same numbers, bit for bit.
 
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@ mod interval;
 mod metrics;
 mod permute;
 mod score;
+mod slices;
 
 pub use dependence::{
     CATEGORY_GRID_VALUES, GridKind, GridValue, GroupCurve, ICE_ROWS, IceCurve, NUMERIC_GRID_POINTS, PartialDependence,
@@ -36,3 +39,4 @@ pub use interval::mean_interval;
 pub use metrics::{Metrics, accuracy, log_loss, roc_auc};
 pub use permute::{Permutation, with_column_permuted};
 pub use score::{Scored, Scorer};
+pub use slices::{Condition, FEW_VALUES, MAX_VALUES, Slice, SliceConfig, SliceMeasure, Slices, weak_slices};
