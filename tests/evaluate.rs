@@ -654,7 +654,31 @@ fn a_run_explains_which_inputs_drive_the_decisions() {
         .sum();
     assert_eq!(origin_rows, 3000);
     assert!(groups.iter().any(|g| g["attribute"] == "age_band"));
+    // Weak slices over all 8,000 rows with the run's own decisions, every scenario column but
+    // identifiers and outcomes.
+    let sl = &e["slices"];
+    assert_eq!(sl["rows"], 8000, "{sl}");
+    let sliced: Vec<&str> = sl["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for c in ["municipality", "age", "origin", "months_employed_3y"] {
+        assert!(sliced.contains(&c), "{c} not sliced: {sliced:?}");
+    }
+    for c in ["person_id", "outcome_recorded", "outcome_true"] {
+        assert!(!sliced.contains(&c), "{c} sliced");
+    }
+    assert!(sl["tested"].as_u64().unwrap() > 1000, "{sl}");
+    let top = sl["top"].as_array().unwrap();
+    assert!(top.len() <= 10);
+    for x in top {
+        assert!(x["p_value"].as_f64().unwrap() < 0.05, "{x}");
+        assert!(x["rows"].as_u64().unwrap() >= 100, "{x}");
+    }
     let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("### Weak slices"), "{text}");
     assert!(
         text.contains("## Why the model decides as it does: permutation importance"),
         "{text}"

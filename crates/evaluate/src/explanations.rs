@@ -13,6 +13,7 @@ use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt8Array};
 use arrow::datatypes::{DataType, Float32Type};
 use explain::{
     ColumnImportance, FlipContributions, Groups, Importance, ImportanceConfig, Outcomes, PartialDependence, Scored,
+    SliceConfig, Slices,
 };
 use inference::Pool;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,11 @@ pub struct Explanations {
     /// differ, what each differing input does alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flip_contributions: Option<FlipContributions>,
+    /// Weak slices: single values and pairs of the dataset's columns where the model errs (against
+    /// the recorded or the true outcome) or selects significantly more or less than in the rest,
+    /// searched in the first source batch with the run's own decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Slices>,
 }
 
 /// The rows an explanation used.
@@ -84,15 +90,16 @@ pub struct ExplainedRows {
 pub(crate) fn explain(
     req: &Request,
     prepared: &Prepared,
-    first: Option<RecordBatch>,
+    first: Option<(RecordBatch, Vec<f32>)>,
     pool: &Pool,
     clock: &Clock,
     seed: u64,
 ) -> Result<Option<Explanations>, EvaluateError> {
-    let (Some(options), Some(first)) = (&req.explain, first) else {
+    let (Some(options), Some((first, first_probs))) = (&req.explain, first) else {
         return Ok(None);
     };
     let t0 = Instant::now();
+    let slices = slices(req, prepared, &first, &first_probs)?;
     let rows = originals(&first)?;
     let rows = rows.slice(0, rows.num_rows().min(options.rows));
     if rows.num_rows() == 0 {
@@ -174,7 +181,64 @@ pub(crate) fn explain(
         importance,
         partial_dependence,
         flip_contributions,
+        slices: Some(slices),
     }))
+}
+
+/// Columns never sliced: identifiers, outcomes and what pairs twins.
+const NOT_SLICED: [&str; 10] = [
+    "person_id",
+    "is_twin",
+    "twin_id",
+    "outcome_recorded",
+    "outcome_true",
+    "p_true",
+    "cpr",
+    "first_name",
+    "last_name",
+    "birth_date",
+];
+
+/// Weak slices over the whole first source batch (up to 65,536 rows; twins left out), with the
+/// decisions the run itself made for those rows: no extra scoring.
+fn slices(req: &Request, prepared: &Prepared, first: &RecordBatch, probs: &[f32]) -> Result<Slices, EvaluateError> {
+    let err = |e: arrow::error::ArrowError| EvaluateError::Explain(e.to_string());
+    let probs = arrow::array::Float32Array::from(probs.to_vec());
+    let (rows, probs) = match first.column_by_name("is_twin").and_then(|c| c.as_boolean_opt()) {
+        Some(twin) => {
+            let keep = arrow::compute::not(twin).map_err(err)?;
+            (
+                arrow::compute::filter_record_batch(first, &keep).map_err(err)?,
+                arrow::compute::filter(&probs, &keep).map_err(err)?,
+            )
+        }
+        None => (first.clone(), std::sync::Arc::new(probs) as arrow::array::ArrayRef),
+    };
+    let threshold = prepared.manifest.output.threshold;
+    let decision: Vec<bool> = probs
+        .as_primitive::<Float32Type>()
+        .values()
+        .iter()
+        .map(|&p| f64::from(p) >= threshold)
+        .collect();
+    let recorded = bools(&rows, "outcome_recorded")?;
+    let truth = rows
+        .column_by_name("outcome_true")
+        .map(|_| bools(&rows, "outcome_true"))
+        .transpose()?;
+    let schema = rows.schema();
+    let columns: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|c| !NOT_SLICED.contains(c))
+        .collect();
+    let config = SliceConfig {
+        confidence: req.fairness.confidence,
+        ..SliceConfig::default()
+    };
+    explain::weak_slices(&rows, &columns, &decision, &recorded, truth.as_deref(), config)
+        .map_err(|e| EvaluateError::Explain(e.to_string()))
 }
 
 /// The first `n` citizens of `batch` that have a counterfactual twin in it, and their twins in
@@ -478,6 +542,59 @@ pub(crate) fn markdown(e: &Explanations) -> String {
                 c.mean_abs_score_change,
                 c.reverses
             );
+        }
+    }
+    if let Some(sl) = &e.slices {
+        let _ = writeln!(
+            s,
+            "\n### Weak slices\n\nSingle values and pairs of values of {} columns in {} rows (the dataset's first, twins left \
+             out, with the run's own decisions): {} tests of the error rate against the recorded and the true outcome and \
+             of the selection rate against the rest of the rows, {} significant after Benjamini–Hochberg at q = {}. The \
+             largest differences (a \"learned bias\" slice errs against the truth but not by the records):\n",
+            sl.columns.len(),
+            sl.rows,
+            sl.tested,
+            sl.significant,
+            sl.config.q
+        );
+        if sl.top.is_empty() {
+            let _ = writeln!(s, "No slice differs significantly.");
+        } else {
+            let _ = writeln!(
+                s,
+                "| slice | rows | rate | in the slice | in the rest | difference [interval] | p | learned bias |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+            );
+            for x in &sl.top {
+                let slice = x
+                    .conditions
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} = {}",
+                            escape::markdown_cell(&c.column),
+                            escape::markdown_cell(&c.value)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                let measure = match x.measure {
+                    explain::SliceMeasure::ErrorRecorded => "error vs recorded",
+                    explain::SliceMeasure::ErrorTrue => "error vs true",
+                    explain::SliceMeasure::SelectionRate => "selection rate",
+                };
+                let _ = writeln!(
+                    s,
+                    "| {slice} | {} | {measure} | {:.4} | {:.4} | {:+.4} [{:.4}, {:.4}] | {:.2e} | {} |",
+                    x.rows,
+                    x.rate,
+                    x.rate_rest,
+                    x.difference,
+                    x.interval[0],
+                    x.interval[1],
+                    x.p_value,
+                    if x.learned_bias { "yes" } else { "no" }
+                );
+            }
         }
     }
     for pd in &e.partial_dependence {

@@ -35,9 +35,9 @@ pub(crate) struct Scored {
     pub(crate) seconds: f64,
     /// Seconds per request to a worker.
     pub(crate) latencies: Vec<f64>,
-    /// The first source batch (the dataset's first rows in order), kept for the explanation
-    /// stage when the run has one.
-    pub(crate) first: Option<RecordBatch>,
+    /// The first source batch (the dataset's first rows in order) with its probabilities, kept
+    /// for the explanation stage when the run has one.
+    pub(crate) first: Option<(RecordBatch, Vec<f32>)>,
 }
 
 /// The source's batches cut into units of the run's batch size, shared by every worker's
@@ -50,8 +50,8 @@ struct Units<'a> {
     rows: usize,
     /// Source batches not yet fully handed out, with the offset of their next unit.
     queue: Mutex<VecDeque<(Arc<Pending>, usize)>>,
-    /// The first source batch, when it is to be kept.
-    first: Option<std::sync::OnceLock<RecordBatch>>,
+    /// The first source batch and its probabilities, when they are to be kept.
+    first: Option<std::sync::OnceLock<(RecordBatch, Vec<f32>)>>,
 }
 
 /// A source batch whose units are being scored. Its statistics are accumulated once all its
@@ -123,11 +123,6 @@ impl Units<'_> {
             };
             if self.source.file_sha256().is_none() {
                 let _ = hash_tx.send((index, batch_digest(&batch)));
-            }
-            if index == 0
-                && let Some(first) = &self.first
-            {
-                let _ = first.set(batch.clone());
             }
             let rows = batch.num_rows();
             if rows > 0
@@ -248,6 +243,11 @@ pub(crate) fn score(
                                 .probs
                                 .lock()
                                 .map_err(|_| EvaluateError::Metrics("a scoring thread panicked".into()))?;
+                            if whole.index == 0
+                                && let Some(first) = &units.first
+                            {
+                                let _ = first.set((whole.batch.clone(), probs.clone()));
+                            }
                             let with = with_predictions(&whole.batch, &probs, threshold)?;
                             let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
                             add_record_batch(&mut acc, &with, columns, 0)

@@ -825,6 +825,33 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
             }],
             examples: Vec::new(),
         }),
+        slices: Some(explain::Slices {
+            config: explain::SliceConfig::default(),
+            rows: 60000,
+            columns: vec!["municipality".into(), "age".into()],
+            tested: 900,
+            significant: 3,
+            top: vec![explain::Slice {
+                conditions: vec![
+                    explain::Condition {
+                        column: "municipality".into(),
+                        value: "<u>Lolland</u>".into(),
+                    },
+                    explain::Condition {
+                        column: "age".into(),
+                        value: "≥ 60".into(),
+                    },
+                ],
+                rows: 412,
+                measure: explain::SliceMeasure::ErrorTrue,
+                rate: 0.31,
+                rate_rest: 0.12,
+                difference: 0.19,
+                interval: [0.145, 0.235],
+                p_value: 1e-12,
+                learned_bias: true,
+            }],
+        }),
         partial_dependence: vec![
             explain::PartialDependence {
                 column: "months_employed_3y".into(),
@@ -876,7 +903,14 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
         assert_eq!(section.find("svg").len(), 2, "{l:?}");
         // Importance: a header and a row per column; flips: a header and a row; dependence: a
         // header and a row per value.
-        assert_eq!(section.find("tr").len(), 3 + 2 + 3 + 2, "{l:?}");
+        // Slices: a header and a row.
+        assert_eq!(section.find("tr").len(), 3 + 2 + 2 + 3 + 2, "{l:?}");
+        assert!(text.contains("<u>Lolland</u>") && !html.contains("<u>Lolland"), "{l:?}");
+        let (diff, yes) = match l {
+            Lang::Da => ("0,190 [0,145; 0,235]", "Lært skævhed"),
+            Lang::En => ("0.190 [0.145, 0.235]", "Learned bias"),
+        };
+        assert!(text.contains(diff) && text.contains(yes), "{l:?}: {text}");
         assert!(
             text.contains("<i>municipality</i>") && !html.contains("<i>municipality"),
             "{l:?}"

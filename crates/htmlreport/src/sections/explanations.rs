@@ -138,6 +138,9 @@ impl Doc<'_> {
         if let Some(f) = &e.flip_contributions {
             self.flips(f);
         }
+        if let Some(sl) = &e.slices {
+            self.slices(sl);
+        }
         for pd in &e.partial_dependence {
             self.partial_dependence(pd, e.rows.count);
         }
@@ -295,6 +298,95 @@ impl Doc<'_> {
                 E(&l.dec(c.mean_score_change, 4)),
                 E(&l.dec(c.mean_abs_score_change, 4)),
                 E(&l.count(c.reverses as f64)),
+            );
+        }
+        self.w("</tbody></table>");
+    }
+}
+
+impl Doc<'_> {
+    /// The weak slices: where the model errs or selects more or less than in the rest.
+    fn slices(&mut self, sl: &explain::Slices) {
+        let l = self.l;
+        let _ = write!(
+            self.out,
+            "<h3>{}</h3><p>{}</p>",
+            self.t("Svage udsnit", "Weak slices"),
+            E(&match l {
+                Lang::Da => format!(
+                    "Enkeltværdier og par af værdier af {} kolonner i {} rækker (datasættets første, uden tvillinger, med \
+                     kørslens egne afgørelser): {} test af fejlraten mod det registrerede og det sande udfald og af \
+                     udvælgelsesraten mod resten af rækkerne; {} signifikante efter Benjamini–Hochberg med q = {}. \
+                     \"Lært skævhed\": udsnittet fejler mod sandheden, men ikke efter registreringerne.",
+                    sl.columns.len(),
+                    l.count(sl.rows as f64),
+                    l.count(sl.tested as f64),
+                    l.count(sl.significant as f64),
+                    l.dec(sl.config.q, 2)
+                ),
+                Lang::En => format!(
+                    "Single values and pairs of values of {} columns in {} rows (the dataset's first, twins left out, \
+                     with the run's own decisions): {} tests of the error rate against the recorded and the true outcome \
+                     and of the selection rate against the rest of the rows; {} significant after Benjamini–Hochberg at \
+                     q = {}. \"Learned bias\": the slice errs against the truth but not by the records.",
+                    sl.columns.len(),
+                    l.count(sl.rows as f64),
+                    l.count(sl.tested as f64),
+                    l.count(sl.significant as f64),
+                    l.dec(sl.config.q, 2)
+                ),
+            })
+        );
+        if sl.top.is_empty() {
+            let _ = write!(
+                self.out,
+                "<p>{}</p>",
+                self.t("Intet udsnit afviger signifikant.", "No slice differs significantly.")
+            );
+            return;
+        }
+        let _ = write!(
+            self.out,
+            "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            self.t("Udsnit", "Slice"),
+            self.t("Rækker", "Rows"),
+            self.t("Rate", "Rate"),
+            self.t("I udsnittet", "In the slice"),
+            self.t("I resten", "In the rest"),
+            self.t("Forskel (interval)", "Difference (interval)"),
+            self.t("Lært skævhed", "Learned bias"),
+        );
+        for x in &sl.top {
+            let slice = x
+                .conditions
+                .iter()
+                .map(|c| format!("{} = {}", name(&c.column), name(&c.value)))
+                .collect::<Vec<_>>()
+                .join(self.t(" og ", " and "));
+            let measure = match x.measure {
+                explain::SliceMeasure::ErrorRecorded => {
+                    self.t("Fejl mod registreret udfald", "Error vs recorded outcome")
+                }
+                explain::SliceMeasure::ErrorTrue => self.t("Fejl mod sandt udfald", "Error vs true outcome"),
+                explain::SliceMeasure::SelectionRate => self.t("Udvælgelsesrate", "Selection rate"),
+            };
+            let _ = write!(
+                self.out,
+                "<tr><th scope=\"row\">{slice}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                E(&l.count(x.rows as f64)),
+                E(measure),
+                E(&l.pct(x.rate, 1)),
+                E(&l.pct(x.rate_rest, 1)),
+                E(&format!(
+                    "{} {}",
+                    l.dec(x.difference, 3),
+                    l.ci((x.interval[0], x.interval[1]), 3)
+                )),
+                E(if x.learned_bias {
+                    self.t("ja", "yes")
+                } else {
+                    self.t("nej", "no")
+                }),
             );
         }
         self.w("</tbody></table>");
