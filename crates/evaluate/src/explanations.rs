@@ -549,8 +549,8 @@ pub(crate) fn markdown(e: &Explanations) -> String {
             s,
             "\n### Weak slices\n\nSingle values and pairs of values of {} columns in {} rows (the dataset's first, twins left \
              out, with the run's own decisions): {} tests of the error rate against the recorded and the true outcome and \
-             of the selection rate against the rest of the rows, {} significant after Benjamini–Hochberg at q = {}. The \
-             largest differences (a \"learned bias\" slice errs against the truth but not by the records):\n",
+             of the selection rate against the rest of the rows, {} significant after Benjamini–Hochberg at q = {}. Per \
+             rate, the largest differences (a \"learned bias\" slice errs against the truth but not by the records):\n",
             sl.columns.len(),
             sl.rows,
             sl.tested,
@@ -584,14 +584,18 @@ pub(crate) fn markdown(e: &Explanations) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "| {slice} | {} | {measure} | {:.4} | {:.4} | {:+.4} [{:.4}, {:.4}] | {:.2e} | {} |",
+                    "| {slice} | {} | {measure} | {:.4} | {:.4} | {:+.4} [{:.4}, {:.4}] | {} | {} |",
                     x.rows,
                     x.rate,
                     x.rate_rest,
                     x.difference,
                     x.interval[0],
                     x.interval[1],
-                    x.p_value,
+                    if x.p_value < fairness::P_FLOOR {
+                        "< 1e-300".to_owned()
+                    } else {
+                        format!("{:.2e}", x.p_value)
+                    },
                     if x.learned_bias { "yes" } else { "no" }
                 );
             }

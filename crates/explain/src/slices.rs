@@ -8,8 +8,8 @@
 //! it), three rates are compared with the rest of the rows by a two-proportion z-test: the error
 //! rate against the recorded outcome, against the true outcome, and the selection rate. All tests
 //! together are corrected by Benjamini–Hochberg at `q`, so among the slices reported the expected
-//! share of false discoveries is at most `q`. The significant ones are ranked by the size of the
-//! difference. A slice where the model errs significantly more against the true outcome but not
+//! share of false discoveries is at most `q`. The significant ones are ranked, per measure, by the
+//! size of the difference. A slice where the model errs significantly more against the true outcome but not
 //! against the recorded one is flagged: there the model has learned the recording's bias.
 
 use crate::ExplainError;
@@ -30,7 +30,7 @@ pub struct SliceConfig {
     pub q: f64,
     /// The fewest rows a slice (and the rest) must have to be tested.
     pub min_size: usize,
-    /// How many significant slices are reported.
+    /// How many significant slices are reported per measure.
     pub top: usize,
     /// Confidence of the intervals of the differences.
     pub confidence: f64,
@@ -105,7 +105,8 @@ pub struct Slices {
     pub tested: usize,
     /// Tests significant after the correction.
     pub significant: usize,
-    /// The `top` significant slices, largest absolute difference first.
+    /// Per measure (errors against the recorded outcome, against the true one, selection rate),
+    /// its `top` significant slices, largest absolute difference first.
     pub top: Vec<Slice>,
 }
 
@@ -328,8 +329,9 @@ pub fn weak_slices(
             let pooled = (x1 + x2) / (n1 + n2);
             let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
             let (r1, r2) = (x1 / n1, x2 / n2);
+            // The upper tail from `sf`, not `1 − cdf`, which is 0 beyond z ≈ 8.3.
             let p = if se > 0.0 {
-                2.0 * (1.0 - normal.cdf(((r1 - r2) / se).abs()))
+                (2.0 * normal.sf(((r1 - r2) / se).abs())).min(1.0)
             } else {
                 1.0
             };
@@ -374,14 +376,22 @@ pub fn weak_slices(
             }
         })
         .collect();
+    // Per measure, the largest differences first; errors before selection, so that slices
+    // where the model selects more because their base rate is higher (as it should) do not
+    // crowd out the ones where it is wrong.
     found.sort_by(|a, b| {
-        b.difference
-            .abs()
-            .total_cmp(&a.difference.abs())
+        (a.measure as u8)
+            .cmp(&(b.measure as u8))
+            .then(b.difference.abs().total_cmp(&a.difference.abs()))
             .then(a.conditions.len().cmp(&b.conditions.len()))
             .then(a.conditions.cmp(&b.conditions))
     });
-    found.truncate(config.top);
+    let mut kept = [0usize; 3];
+    found.retain(|x| {
+        let k = &mut kept[x.measure as usize];
+        *k += 1;
+        *k <= config.top
+    });
     Ok(Slices {
         config,
         rows: n,
