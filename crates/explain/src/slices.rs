@@ -9,7 +9,7 @@
 //! rate against the recorded outcome, against the true outcome, and the selection rate. All tests
 //! together are corrected by Benjamini–Hochberg at `q`, so among the slices reported the expected
 //! share of false discoveries is at most `q`. The significant ones are ranked, per measure, by the
-//! size of the difference. A slice where the model errs significantly more against the true outcome but not
+//! size of the difference; for the error rates only slices where the model errs more are kept. A slice where the model errs significantly more against the true outcome but not
 //! against the recorded one is flagged: there the model has learned the recording's bias.
 
 use crate::ExplainError;
@@ -106,7 +106,8 @@ pub struct Slices {
     /// Tests significant after the correction.
     pub significant: usize,
     /// Per measure (errors against the recorded outcome, against the true one, selection rate),
-    /// its `top` significant slices, largest absolute difference first.
+    /// its `top` significant slices, largest absolute difference first; for errors only those
+    /// where the model errs more than in the rest.
     pub top: Vec<Slice>,
 }
 
@@ -386,6 +387,9 @@ pub fn weak_slices(
             .then(a.conditions.len().cmp(&b.conditions.len()))
             .then(a.conditions.cmp(&b.conditions))
     });
+    // A slice where the model errs less than elsewhere is not weak; a selection rate that differs
+    // either way is reported.
+    found.retain(|x| x.measure == SliceMeasure::SelectionRate || x.difference > 0.0);
     let mut kept = [0usize; 3];
     found.retain(|x| {
         let k = &mut kept[x.measure as usize];

@@ -161,3 +161,29 @@ fn a_slice_wrong_only_in_truth_is_flagged_as_learned_bias() {
         .expect("town T5 errs against the truth");
     assert!(t5.learned_bias, "{t5:?}");
 }
+
+/// A slice where the model is better than elsewhere is significant but not weak: it is not
+/// reported among the error slices.
+#[test]
+fn a_slice_where_the_model_errs_less_is_not_reported_as_weak() {
+    let d = data(20_000, 3, |t, _, _| if t == 4 { 0.0 } else { 0.2 });
+    let found = weak_slices(
+        &d.rows,
+        &["town"],
+        &d.decision,
+        &d.recorded,
+        Some(&d.truth),
+        SliceConfig::default(),
+    )
+    .unwrap();
+    assert!(found.significant > 0);
+    assert!(
+        found
+            .top
+            .iter()
+            .filter(|s| s.measure != SliceMeasure::SelectionRate)
+            .all(|s| s.difference > 0.0 && s.conditions[0].value != "T4"),
+        "{:#?}",
+        found.top
+    );
+}
