@@ -990,3 +990,30 @@ fn partial_dependence_equals_scikit_learns_on_the_estimator_the_sample_was_expor
     assert!(o.status.success(), "{said}");
     assert!(said.contains("byte-identical"), "{said}");
 }
+
+/// Explanation options that could only fail at the end are refused before a worker starts, with
+/// the columns that would be right, and nothing is written.
+#[test]
+fn a_dependence_column_the_model_does_not_read_is_refused_before_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "500000",
+            "--explain-dependence",
+            "months_employd_3y",
+        ],
+        &out,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("partial dependence of \"months_employd_3y\": the model does not read it")
+            && e.contains("months_employed_3y"),
+        "{e}"
+    );
+    assert!(!e.contains("rows scored"), "{e}");
+    assert!(!out.exists());
+}

@@ -211,7 +211,7 @@ pub fn run(args: Args) -> Result<()> {
                 e.importance.config.repeats,
                 e.partial_dependence
                     .iter()
-                    .map(|p| p.column.as_str())
+                    .map(|p| escape::terminal(&p.column))
                     .collect::<Vec<_>>()
                     .join(", "),
                 e.seconds

@@ -85,6 +85,28 @@ pub struct ExplainedRows {
     pub count: usize,
 }
 
+/// Refuses explanation options that could only fail after the whole dataset was scored: checked
+/// before any worker starts.
+pub(crate) fn check_options(req: &Request, manifest: &inference::Manifest) -> Result<(), EvaluateError> {
+    let Some(o) = &req.explain else { return Ok(()) };
+    if !(2..=1000).contains(&o.repeats) {
+        return Err(EvaluateError::Explain(format!(
+            "repeats must be 2 to 1000 (an interval needs two), got {}",
+            o.repeats
+        )));
+    }
+    let columns = manifest.columns();
+    for c in o.dependence.iter().flatten() {
+        if !columns.contains(&c.as_str()) {
+            return Err(EvaluateError::Explain(format!(
+                "partial dependence of {c:?}: the model does not read it; its columns are {}",
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Explains the model on `first`, the dataset's first source batch (its rows in order), or
 /// returns `None` when the request skips explanations or there are no rows.
 pub(crate) fn explain(

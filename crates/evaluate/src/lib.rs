@@ -229,6 +229,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         cancel,
     };
     let mut checked = prepare::check_model(req)?;
+    explanations::check_options(req, &checked.manifest)?;
     clock.check()?;
     let model_bytes = std::mem::take(&mut checked.model_bytes);
     let manifest = checked.manifest.clone();

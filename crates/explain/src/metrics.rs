@@ -17,7 +17,8 @@ pub fn roc_auc(score: &[f64], label: &[bool], rows: &[u32]) -> Option<f64> {
     let mut rank_sum = 0.0;
     let mut i = 0;
     while i < r.len() {
-        let mut j = i;
+        // From i + 1, so a score that equals nothing (NaN) still moves the walk on.
+        let mut j = i + 1;
         while j < r.len() && r[j].0 == r[i].0 {
             j += 1;
         }
@@ -99,5 +100,7 @@ mod tests {
         let ll = -(0.9f64.ln() + 0.6f64.ln() + 0.35f64.ln() + 0.8f64.ln()) / 4.0;
         assert!((log_loss(&s, &y, &all).unwrap() - ll).abs() < 1e-15);
         assert_eq!(accuracy(&d, &y, &[]), None);
+        // A NaN score ends the walk (it used to spin forever on it).
+        assert!(roc_auc(&[0.2, f64::NAN], &[false, true], &[0, 1]).is_some());
     }
 }

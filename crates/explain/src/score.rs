@@ -48,5 +48,15 @@ pub(crate) fn checked<S: Scorer + ?Sized>(
             s.score.as_ref().map_or(0, Vec::len)
         )));
     }
+    if let Some(bad) = s
+        .score
+        .as_ref()
+        .and_then(|v| v.iter().position(|x| !(0.0..=1.0).contains(x)))
+    {
+        return Err(err(format!(
+            "the scorer answered {} for row {bad}: a score must be a probability in [0, 1]",
+            s.score.as_ref().map_or(f64::NAN, |v| v[bad])
+        )));
+    }
     Ok(s)
 }

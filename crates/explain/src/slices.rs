@@ -6,9 +6,11 @@
 //! (its [`MAX_VALUES`] most frequent ones, the rest lumped). Slices are single values and pairs of
 //! values of two columns. For each slice of at least `min_size` rows (with at least as many outside
 //! it), three rates are compared with the rest of the rows by a two-proportion z-test: the error
-//! rate against the recorded outcome, against the true outcome, and the selection rate. All tests
-//! together are corrected by Benjamini–Hochberg at `q`, so among the slices reported the expected
-//! share of false discoveries is at most `q`. The significant ones are ranked, per measure, by the
+//! rate against the recorded outcome, against the true outcome, and the selection rate. Each rate's
+//! tests are corrected by Benjamini–Hochberg at `q` on their own, so among the slices reported for
+//! a rate the expected share of false discoveries is at most `q` (for tests that are independent
+//! or positively dependent, as overlapping slices of one column largely are; the intervals are
+//! not adjusted for the selection). The significant ones are ranked, per measure, by the
 //! size of the difference; for the error rates only slices where the model errs more are kept. A slice where the model errs significantly more against the true outcome but not
 //! against the recorded one is flagged: there the model has learned the recording's bias.
 
@@ -103,7 +105,7 @@ pub struct Slices {
     pub columns: Vec<String>,
     /// Tests made (slices × measures).
     pub tested: usize,
-    /// Tests significant after the correction.
+    /// Tests significant after the correction (within each rate's family).
     pub significant: usize,
     /// Per measure (errors against the recorded outcome, against the true one, selection rate),
     /// its `top` significant slices, largest absolute difference first; for errors only those
@@ -206,6 +208,12 @@ pub fn weak_slices(
     config: SliceConfig,
 ) -> Result<Slices, ExplainError> {
     let n = rows.num_rows();
+    if n == 0 || n > u32::MAX as usize {
+        return Err(ExplainError::Config(format!(
+            "weak slices need 1 to {} rows, got {n}",
+            u32::MAX
+        )));
+    }
     let within = |x: f64| x > 0.0 && x < 1.0;
     if !(within(config.q) && within(config.confidence)) {
         return Err(ExplainError::Config(format!(
@@ -339,18 +347,26 @@ pub fn weak_slices(
             tests.push((ci, m, p, r1, r2));
         }
     }
-    // Benjamini–Hochberg: the largest k with p_(k) ≤ k q / m; the k smallest p-values are significant.
+    // Benjamini–Hochberg within each rate: the largest k with p_(k) ≤ k q / m among that rate's
+    // m tests; its k smallest p-values are significant. One family per rate, because selection
+    // rates that follow base rates are significant by the thousand, and in one pooled family
+    // they would lower the bar for the error slices the report puts first.
     let m = tests.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| tests[a].2.total_cmp(&tests[b].2));
-    let cut = order
-        .iter()
-        .enumerate()
-        .filter(|&(rank, &t)| tests[t].2 <= (rank + 1) as f64 * config.q / m as f64)
-        .map(|(rank, _)| rank + 1)
-        .next_back()
-        .unwrap_or(0);
-    let significant: Vec<usize> = order[..cut].to_vec();
+    let mut significant: Vec<usize> = Vec::new();
+    for &(measure, _) in measures {
+        let mut order: Vec<usize> = (0..m).filter(|&t| tests[t].1 == measure).collect();
+        order.sort_by(|&a, &b| tests[a].2.total_cmp(&tests[b].2));
+        let family = order.len();
+        let cut = order
+            .iter()
+            .enumerate()
+            .filter(|&(rank, &t)| tests[t].2 <= (rank + 1) as f64 * config.q / family as f64)
+            .map(|(rank, _)| rank + 1)
+            .next_back()
+            .unwrap_or(0);
+        significant.extend_from_slice(&order[..cut]);
+    }
+    let cut = significant.len();
     let is_significant: std::collections::HashSet<(usize, u8)> =
         significant.iter().map(|&t| (tests[t].0, tests[t].1 as u8)).collect();
     let mut found: Vec<Slice> = significant
