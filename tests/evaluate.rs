@@ -1016,4 +1016,16 @@ fn a_dependence_column_the_model_does_not_read_is_refused_before_scoring() {
     );
     assert!(!e.contains("rows scored"), "{e}");
     assert!(!out.exists());
+    // Before the dataset is even read: a missing file is not what is reported first.
+    let e = evaluate(
+        &[
+            "--dataset",
+            "/nonexistent/test.parquet",
+            "--explain-dependence",
+            "months_employd_3y",
+        ],
+        &out,
+    )
+    .unwrap_err();
+    assert!(e.contains("the model does not read it"), "{e}");
 }
