@@ -182,15 +182,7 @@ pub fn partial_dependence<S: Scorer + ?Sized>(
     let schema = rows.schema();
     let mut out = Vec::with_capacity(columns.len());
     for &name in columns {
-        let index = schema.index_of(name).map_err(|_| ExplainError::UnknownColumn {
-            column: name.to_owned(),
-            known: schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let index = crate::error::column_index(&schema, name)?;
         let arrow_err = |error| ExplainError::Arrow {
             column: name.to_owned(),
             error,

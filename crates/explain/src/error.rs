@@ -43,3 +43,16 @@ pub enum ExplainError {
         error: String,
     },
 }
+
+/// The index of `column` in `schema`, or [`ExplainError::UnknownColumn`] listing the columns there are.
+pub(crate) fn column_index(schema: &arrow::datatypes::Schema, column: &str) -> Result<usize, ExplainError> {
+    schema.index_of(column).map_err(|_| ExplainError::UnknownColumn {
+        column: column.to_owned(),
+        known: schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}

@@ -87,17 +87,7 @@ pub fn flip_contributions<S: Scorer + ?Sized>(
     let schema = citizens.schema();
     let mut indices = Vec::with_capacity(columns.len());
     for c in columns {
-        indices.push(schema.index_of(c).map_err(|_| {
-            ExplainError::UnknownColumn {
-                column: (*c).to_owned(),
-                known: schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?);
+        indices.push(crate::error::column_index(&schema, c)?);
     }
     let score_of = |s: crate::Scored| -> (Vec<bool>, Vec<f64>) {
         let score = s

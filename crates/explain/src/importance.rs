@@ -167,17 +167,7 @@ pub fn permutation_importance<S: Scorer + ?Sized>(
     check(config, n, outcomes, groups)?;
     let schema = rows.schema();
     for c in columns {
-        if schema.index_of(c).is_err() {
-            return Err(ExplainError::UnknownColumn {
-                column: (*c).to_owned(),
-                known: schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
+        crate::error::column_index(&schema, c)?;
     }
     let base = checked(scorer, rows, "(none)", 0)?;
     let scopes = scopes(n, groups, &base, outcomes);

@@ -43,15 +43,7 @@ pub fn with_column_permuted(
     permutation: &Permutation,
 ) -> Result<RecordBatch, ExplainError> {
     let schema = rows.schema();
-    let index = schema.index_of(column).map_err(|_| ExplainError::UnknownColumn {
-        column: column.to_owned(),
-        known: schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })?;
+    let index = crate::error::column_index(&schema, column)?;
     if permutation.0.len() != rows.num_rows() {
         return Err(ExplainError::Length {
             what: "the permutation".into(),

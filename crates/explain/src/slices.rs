@@ -239,15 +239,7 @@ pub fn weak_slices(
     let schema = rows.schema();
     let mut sliced = Vec::with_capacity(columns.len());
     for &c in columns {
-        let i = schema.index_of(c).map_err(|_| ExplainError::UnknownColumn {
-            column: c.to_owned(),
-            known: schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let i = crate::error::column_index(&schema, c)?;
         sliced.push(slice_column(c, rows.column(i))?);
     }
     let row_counts = |i: usize| -> Counts {
