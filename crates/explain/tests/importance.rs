@@ -188,6 +188,15 @@ fn bad_input_is_refused_with_what_was_wrong() {
     };
     let e = permutation_importance(&batch, &["x"], outcomes, &[], &mut liar, ImportanceConfig::default()).unwrap_err();
     assert!(e.to_string().contains("399 decisions and 0 scores for 400 rows"), "{e}");
+    // A score that is not a probability (NaN would also stall a ranking) is refused.
+    let mut nan = |rows: &RecordBatch| -> Result<Scored, String> {
+        Ok(Scored {
+            decision: vec![true; rows.num_rows()],
+            score: Some(vec![f64::NAN; rows.num_rows()]),
+        })
+    };
+    let e = permutation_importance(&batch, &["x"], outcomes, &[], &mut nan, ImportanceConfig::default()).unwrap_err();
+    assert!(e.to_string().contains("a score must be a probability in [0, 1]"), "{e}");
 }
 
 /// Partial dependence of the model that reads `x` only: at each grid value every row has the
