@@ -1,6 +1,6 @@
 //! The interval of a mean over a few repeats.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// Mean, sample standard deviation and Student-t interval of `values` (repeats of one
 /// quantity) at `confidence`. The interval is `None` with fewer than two values; with no spread
@@ -26,9 +26,37 @@ pub fn mean_interval(values: &[f64], confidence: f64) -> (f64, f64, Option<[f64;
     (mean, sd, Some([mean - half, mean + half]))
 }
 
+/// Wilson score interval of the proportion `k / n` at `confidence` (`n > 0`): it stays inside
+/// [0, 1] and is not degenerate at 0 or `n` successes, unlike the normal approximation.
+pub fn wilson(k: f64, n: f64, confidence: f64) -> [f64; 2] {
+    let z = Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denom;
+    // At 0 or n successes the bound is exactly 0 or 1; rounding would leave 1e-17.
+    let lo = if k <= 0.0 { 0.0 } else { (centre - half).max(0.0) };
+    let hi = if k >= n { 1.0 } else { (centre + half).min(1.0) };
+    [lo, hi]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wilson_interval_matches_hand_computed_values() {
+        // By hand (z = 1.959964): 5 of 10 gives centre 0.5, half-width 0.2634069; 0 of 20 gives
+        // centre 0.0805626 and half-width 0.0805626, so (0, 0.1611252). statsmodels'
+        // proportion_confint(k, n, 0.05, "wilson") agrees.
+        let [lo, hi] = wilson(5.0, 10.0, 0.95);
+        assert!(
+            (lo - 0.236_593_1).abs() < 1e-6 && (hi - 0.763_406_9).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        let [lo, hi] = wilson(0.0, 20.0, 0.95);
+        assert!(lo == 0.0 && (hi - 0.161_125_2).abs() < 1e-6, "{lo} {hi}");
+    }
 
     #[test]
     fn the_interval_uses_students_t() {

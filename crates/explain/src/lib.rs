@@ -10,7 +10,8 @@
 //! moves with one input, on average, per group and row by row) and [`flip_contributions`] (for
 //! counterfactual twins whose decision differs from their citizen's, what each differing input does)
 //! and [`weak_slices`] (where the model errs or selects more than elsewhere, with the false discovery
-//! rate controlled). Everything is seeded: the same rows, scorer
+//! rate controlled) and [`path_effects`] (what changing a protected attribute along one causal path
+//! does to the decisions, and how the selection gap splits by path). Everything is seeded: the same rows, scorer
 //! and seed give the same numbers, bit for bit.
 
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ mod flips;
 mod importance;
 mod interval;
 mod metrics;
+mod paths;
 mod permute;
 mod score;
 mod slices;
@@ -35,8 +37,12 @@ pub use importance::{
     ColumnImportance, Drops, Effect, GroupImportance, Groups, Importance, ImportanceConfig, MetricDrops, Outcomes,
     permutation_importance,
 };
-pub use interval::mean_interval;
+pub use interval::{mean_interval, wilson};
 pub use metrics::{Metrics, accuracy, log_loss, roc_auc};
+pub use paths::{
+    Change, DECOMPOSITION_RESAMPLES, Estimate, GapDecomposition, PathEffect, PathEffects, PathReport, PathTwins,
+    path_effects,
+};
 pub use permute::{Permutation, with_column_permuted};
 pub use score::{Scored, Scorer};
 pub use slices::{Condition, FEW_VALUES, MAX_VALUES, Slice, SliceConfig, SliceMeasure, Slices, weak_slices};

@@ -99,7 +99,7 @@ pub fn population_columns() -> Vec<ColumnDoc> {
             "origin",
             cat(),
             "DST origin group: danish, immigrant/descendant x western/non_western",
-            &["age", "sex"],
+            &["age"],
         )
         .with_values(Origin::LABELS.iter().copied()),
         ColumnDoc::new(
@@ -128,8 +128,8 @@ pub fn population_columns() -> Vec<ColumnDoc> {
         ColumnDoc::new(
             "last_name",
             Utf8,
-            "surname of the naming culture, weighted by frequency",
-            &["origin", "country_of_origin"],
+            "surname of the naming culture (and form for the sex), weighted by frequency",
+            &["sex", "origin", "country_of_origin"],
         ),
         ColumnDoc::new(
             "education",

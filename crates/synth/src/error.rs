@@ -95,7 +95,20 @@ pub enum SynthError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A path-specific twin asked for a path the scenario's causal graph does not have.
+    #[error("{0}")]
+    Path(String),
     /// The caller stopped the write; nothing was left under the target name.
     #[error("generation was cancelled")]
     Cancelled,
+}
+
+/// A caller's text as an error message quotes it: at most 80 characters, so a hostile name cannot
+/// flood a log or a page (the message is escaped where it lands).
+pub(crate) fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
 }

@@ -6,6 +6,7 @@
 use crate::SynthError;
 use crate::dictionary::{self, ColumnDoc};
 use crate::model::Citizen;
+use crate::paths::{Path, ResolvedPath};
 use crate::population::{Intervention, PopulationModel};
 use crate::refdata;
 use crate::rng::{RowRng, hash_str, mix64};
@@ -253,11 +254,11 @@ impl Generator {
             let rng = RowRng::new(self.key, g);
             let c = self.model.citizen(g, &rng, Intervention::None);
             base.push(i, &c, &self.dicts);
-            extra.push(&c, &rng, &self.spec.bias);
+            extra.push(&c, &rng, &self.spec.bias, None);
             if let Some(iv) = intervention {
                 let t = self.model.citizen(g, &rng, iv);
                 base.push(i, &t, &self.dicts);
-                extra.push(&t, &rng, &self.spec.bias);
+                extra.push(&t, &rng, &self.spec.bias, None);
                 twin_id.extend([i, i]);
                 is_twin.extend([false, true]);
             }
@@ -269,6 +270,91 @@ impl Generator {
             arrays.push(Arc::new(BooleanArray::from(is_twin)));
         }
         RecordBatch::try_new(self.schema.clone(), arrays).expect("generated columns match the schema")
+    }
+}
+
+impl Generator {
+    /// Resolves `path` for `attribute` against this dataset's causal graph; `proxies` replaces
+    /// the scenario's proxy list when given.
+    pub fn resolve_path(
+        &self,
+        attribute: Counterfactual,
+        path: &Path,
+        proxies: Option<&[&str]>,
+    ) -> Result<ResolvedPath, SynthError> {
+        crate::paths::resolve(
+            &self.columns,
+            attribute,
+            path,
+            proxies.unwrap_or(self.scenario.proxies()),
+        )
+    }
+
+    /// The columns that descend from `attribute` in this dataset's causal graph.
+    pub fn descendants(&self, attribute: Counterfactual) -> Vec<&'static str> {
+        crate::paths::descendants(&self.columns, attribute)
+    }
+
+    /// Rows `rows` of the dataset (its citizens, as [`Generator::batch`] makes them) and, for
+    /// each of `paths`, every citizen's twin along that path, in the same order: one batch of
+    /// citizens and one batch of twins per path, all in this generator's schema. The dataset
+    /// must have counterfactual twins (of any attribute): their CPR numbers are what twins are
+    /// numbered from. The `total` path's twins are the dataset's own twins, byte for byte.
+    pub fn path_twins(
+        &self,
+        attribute: Counterfactual,
+        paths: &[ResolvedPath],
+        rows: std::ops::Range<u64>,
+    ) -> Result<(RecordBatch, Vec<RecordBatch>), SynthError> {
+        if self.spec.counterfactual.is_none() {
+            return Err(SynthError::Path(
+                "path-specific twins need a dataset spec with counterfactual twins (they take the twins' CPR numbers)"
+                    .into(),
+            ));
+        }
+        let end = rows.end.min(self.spec.rows);
+        let start = rows.start.min(end);
+        let intervention = match attribute {
+            Counterfactual::Sex => Intervention::FlipSex,
+            Counterfactual::Origin => Intervention::FlipOrigin,
+        };
+        let per = 1 + paths.len();
+        let n = (end - start) as usize * per;
+        let mut base = BaseColumns::with_capacity(n);
+        let mut extra = self.scenario.builder(n);
+        let mut twin_id = Vec::with_capacity(n);
+        let mut is_twin = Vec::with_capacity(n);
+        for i in start..end {
+            let g = self.spec.split.global_row(i);
+            let rng = RowRng::new(self.key, g);
+            let c = self.model.citizen(g, &rng, Intervention::None);
+            base.push(i, &c, &self.dicts);
+            extra.push(&c, &rng, &self.spec.bias, None);
+            twin_id.push(i);
+            is_twin.push(false);
+            for p in paths {
+                let t = self.model.citizen_held(g, &rng, intervention, Some((&c, &p.recompute)));
+                base.push(i, &t, &self.dicts);
+                extra.push(&t, &rng, &self.spec.bias, Some(&p.recompute));
+                twin_id.push(i);
+                is_twin.push(true);
+            }
+        }
+        let mut arrays = base.finish(&self.dicts);
+        arrays.extend(extra.finish());
+        arrays.push(Arc::new(UInt64Array::from(twin_id)));
+        arrays.push(Arc::new(BooleanArray::from(is_twin)));
+        let all = RecordBatch::try_new(self.schema.clone(), arrays).expect("generated columns match the schema");
+        let every = |k: usize| -> RecordBatch {
+            let idx = arrow::array::UInt32Array::from_iter_values((k..n).step_by(per).map(|i| i as u32));
+            let columns = all
+                .columns()
+                .iter()
+                .map(|c| arrow::compute::take(c, &idx, None).expect("indices are in range"))
+                .collect();
+            RecordBatch::try_new(all.schema(), columns).expect("same schema")
+        };
+        Ok((every(0), (1..per).map(every).collect()))
     }
 }
 

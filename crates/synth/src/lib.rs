@@ -28,6 +28,7 @@ mod labels;
 mod locale;
 mod model;
 mod names;
+mod paths;
 mod population;
 mod refdata;
 mod rng;
@@ -49,6 +50,7 @@ pub use error::SynthError;
 pub use fidelity::{FidelityCounts, FidelityReport};
 pub use generate::{Generator, meta};
 pub use labels::value_names;
+pub use paths::{DEFAULT_PROXIES, Path, ResolvedPath, descendants as path_descendants, resolve as resolve_path};
 pub use scenario::{
     OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
     names as scenario_names,

@@ -22,6 +22,7 @@ use crate::cpr;
 use crate::date::{civil_from_days, days_from_civil, years_before};
 use crate::model::{Citizen, Education, Employment, Household, Origin};
 use crate::names::NameTables;
+use crate::paths::Recompute;
 use crate::refdata::{self, RefData};
 use crate::rng::{Permutation, RowRng, Var, mix64, sigmoid};
 use crate::scenario::Scenario;
@@ -341,6 +342,28 @@ impl PopulationModel {
 
     /// Draws citizen `g` (a global row index below [`capacity`](Self::capacity)).
     pub fn citizen(&self, g: u64, rng: &RowRng, intervention: Intervention) -> Citizen {
+        self.citizen_held(g, rng, intervention, None)
+    }
+
+    /// Draws citizen `g`; with `held`, as a path-specific twin of `held.0` (drawn from the same
+    /// `g` and `rng` without intervention): every variable not in `held.1` is copied from it, so
+    /// the variables that are recomputed see the citizen's own values of the held ones.
+    pub fn citizen_held(
+        &self,
+        g: u64,
+        rng: &RowRng,
+        intervention: Intervention,
+        held: Option<(&Citizen, &Recompute)>,
+    ) -> Citizen {
+        // The value of a variable: the citizen's own when held, else drawn here.
+        macro_rules! var {
+            ($name:literal, $field:ident, $draw:expr) => {
+                match held {
+                    Some((o, r)) if !r.has($name) => o.$field,
+                    _ => $draw,
+                }
+            };
+        }
         // Identity.
         let slot = self.perm.apply(g);
         let ci = self.cum.partition_point(|&start| start <= slot) - 1;
@@ -371,12 +394,19 @@ impl PopulationModel {
                 Origin::Danish
             };
         }
-        let country = (!origin.is_danish()).then(|| {
-            let (idx, table) = &self.countries[origin as usize - 1];
-            idx[table.sample(rng.uniform(Var::Country, 0))]
-        });
-        let municipality =
-            self.municipality[usize::from(!origin.is_danish())].sample(rng.uniform(Var::Municipality, 0)) as u8;
+        let country = var!(
+            "country_of_origin",
+            country,
+            (!origin.is_danish()).then(|| {
+                let (idx, table) = &self.countries[origin as usize - 1];
+                idx[table.sample(rng.uniform(Var::Country, 0))]
+            })
+        );
+        let municipality = var!(
+            "municipality",
+            municipality,
+            self.municipality[usize::from(!origin.is_danish())].sample(rng.uniform(Var::Municipality, 0)) as u8
+        );
 
         // Names.
         let culture = country.map_or(0, |c| self.country_culture[usize::from(c)]);
@@ -391,84 +421,105 @@ impl PopulationModel {
         } else {
             culture
         };
-        let first_name =
-            self.names.cultures[first_culture].first[usize::from(male)].sample(rng.uniform(Var::FirstName, 0));
-        let last_name = self.names.cultures[culture].surnames[usize::from(male)].sample(rng.uniform(Var::LastName, 0));
+        let first_name = var!(
+            "first_name",
+            first_name,
+            self.names.cultures[first_culture].first[usize::from(male)].sample(rng.uniform(Var::FirstName, 0))
+        );
+        let last_name = var!(
+            "last_name",
+            last_name,
+            self.names.cultures[culture].surnames[usize::from(male)].sample(rng.uniform(Var::LastName, 0))
+        );
 
         // Education: an ordinal latent with age, sex and origin effects, capped by what can be
         // completed at a given age.
-        let education = if age < 16 {
-            Education::InSchool
-        } else {
-            let shift = match origin {
-                Origin::Danish => 0.0,
-                Origin::ImmigrantWestern => 0.25,
-                Origin::ImmigrantNonWestern => -0.55,
-                Origin::DescendantWestern => 0.1,
-                Origin::DescendantNonWestern => -0.3,
-            };
-            let z = rng.normal(Var::Education, 0) + shift + if male { -0.12 } else { 0.12 }
-                - 0.012 * (a - 45.0).max(0.0)
-                + 0.008 * (45.0 - a).clamp(0.0, 20.0);
-            // Cut points give roughly DST's 25-64 distribution: 20 % basic, 8 % upper
-            // secondary, 35 % vocational, 5 % short cycle, 17 % bachelor, 15 % master/PhD.
-            let full = if z < -0.84 {
-                Education::Basic
-            } else if z < -0.58 {
-                Education::UpperSecondary
-            } else if z < 0.33 {
-                Education::Vocational
-            } else if z < 0.47 {
-                Education::ShortCycle
-            } else if z < 1.04 {
-                Education::Bachelor
+        let education = var!(
+            "education",
+            education,
+            if age < 16 {
+                Education::InSchool
             } else {
-                Education::MasterPhd
-            };
-            let cap = match age {
-                16..=18 => Education::Basic,
-                19..=20 => Education::Vocational,
-                21..=22 => Education::ShortCycle,
-                23..=24 => Education::Bachelor,
-                _ => Education::MasterPhd,
-            };
-            full.min(cap)
-        };
+                let shift = match origin {
+                    Origin::Danish => 0.0,
+                    Origin::ImmigrantWestern => 0.25,
+                    Origin::ImmigrantNonWestern => -0.55,
+                    Origin::DescendantWestern => 0.1,
+                    Origin::DescendantNonWestern => -0.3,
+                };
+                let z = rng.normal(Var::Education, 0) + shift + if male { -0.12 } else { 0.12 }
+                    - 0.012 * (a - 45.0).max(0.0)
+                    + 0.008 * (45.0 - a).clamp(0.0, 20.0);
+                // Cut points give roughly DST's 25-64 distribution: 20 % basic, 8 % upper
+                // secondary, 35 % vocational, 5 % short cycle, 17 % bachelor, 15 % master/PhD.
+                let full = if z < -0.84 {
+                    Education::Basic
+                } else if z < -0.58 {
+                    Education::UpperSecondary
+                } else if z < 0.33 {
+                    Education::Vocational
+                } else if z < 0.47 {
+                    Education::ShortCycle
+                } else if z < 1.04 {
+                    Education::Bachelor
+                } else {
+                    Education::MasterPhd
+                };
+                let cap = match age {
+                    16..=18 => Education::Basic,
+                    19..=20 => Education::Vocational,
+                    21..=22 => Education::ShortCycle,
+                    23..=24 => Education::Bachelor,
+                    _ => Education::MasterPhd,
+                };
+                full.min(cap)
+            }
+        );
         let low_edu = education == Education::Basic;
 
         // Health.
         let lambda = (0.12 + 0.032 * (a - 25.0).max(0.0)) * if low_edu { 1.25 } else { 1.0 };
-        let chronic_conditions = rng.poisson(Var::Chronic, 0, lambda).min(12) as u8;
+        let chronic_conditions = var!(
+            "chronic_conditions",
+            chronic_conditions,
+            rng.poisson(Var::Chronic, 0, lambda).min(12) as u8
+        );
         let chronic = f64::from(chronic_conditions);
-        let admitted = rng.bernoulli(Var::Hospital, 0, sigmoid(-3.2 + 0.45 * chronic + 0.025 * (a - 50.0)));
-        let hospital_days = if admitted {
-            (1.0 - rng.uniform(Var::HospitalDays, 0).ln() * (2.0 + 1.0 * chronic)).min(365.0) as u16
-        } else {
-            0
-        };
-
-        // Main activity.
-        let employment = self.fixed_employment.unwrap_or_else(|| {
-            let u = rng.uniform(Var::Employment, 0);
-            let origin_effect = match origin {
-                Origin::ImmigrantNonWestern => -1.0,
-                Origin::DescendantNonWestern => -0.45,
-                Origin::ImmigrantWestern => -0.2,
-                _ => 0.0,
-            };
-            let p_emp = sigmoid(
-                1.45 + 0.35 * education.score() - 0.45 * chronic + origin_effect + if male { 0.25 } else { 0.0 }
-                    - 0.12 * (a - 59.0).max(0.0),
-            );
-            match age {
-                0..=15 => Employment::Child,
-                16..=24 if rng.uniform(Var::Employment, 1) < 0.55 => Employment::Student,
-                67.. if u > 0.08 * (72.0 - a).max(0.0) / 5.0 => Employment::Retired,
-                _ if u < p_emp => Employment::Employed,
-                _ if u < p_emp + (1.0 - p_emp) * 0.35 => Employment::Unemployed,
-                _ => Employment::OutsideLabourForce,
+        let hospital_days = var!("hospital_days_12m", hospital_days, {
+            let admitted = rng.bernoulli(Var::Hospital, 0, sigmoid(-3.2 + 0.45 * chronic + 0.025 * (a - 50.0)));
+            if admitted {
+                (1.0 - rng.uniform(Var::HospitalDays, 0).ln() * (2.0 + 1.0 * chronic)).min(365.0) as u16
+            } else {
+                0
             }
         });
+
+        // Main activity.
+        let employment = var!(
+            "employment_status",
+            employment,
+            self.fixed_employment.unwrap_or_else(|| {
+                let u = rng.uniform(Var::Employment, 0);
+                let origin_effect = match origin {
+                    Origin::ImmigrantNonWestern => -1.0,
+                    Origin::DescendantNonWestern => -0.45,
+                    Origin::ImmigrantWestern => -0.2,
+                    _ => 0.0,
+                };
+                let p_emp = sigmoid(
+                    1.45 + 0.35 * education.score() - 0.45 * chronic + origin_effect + if male { 0.25 } else { 0.0 }
+                        - 0.12 * (a - 59.0).max(0.0),
+                );
+                match age {
+                    0..=15 => Employment::Child,
+                    16..=24 if rng.uniform(Var::Employment, 1) < 0.55 => Employment::Student,
+                    67.. if u > 0.08 * (72.0 - a).max(0.0) / 5.0 => Employment::Retired,
+                    _ if u < p_emp => Employment::Employed,
+                    _ if u < p_emp + (1.0 - p_emp) * 0.35 => Employment::Unemployed,
+                    _ => Employment::OutsideLabourForce,
+                }
+            })
+        );
 
         // Income: log-normal around a level set by activity, with education, age, sex and
         // origin effects.
@@ -486,9 +537,48 @@ impl PopulationModel {
             Employment::OutsideLabourForce => Some(12.05 + 0.25 * noise),
             Employment::Retired => Some(12.2 + 0.1 * education.score() + immigrant_gap + 0.3 * noise),
         };
-        let income_dkk = log_income.map_or(0, |l| l.exp().min(2.0e9) as i32);
+        let income_dkk = var!(
+            "income_dkk",
+            income_dkk,
+            log_income.map_or(0, |l| l.exp().min(2.0e9) as i32)
+        );
 
         // Household.
+        let household = var!("household_type", household, self.household(rng, age, male, origin));
+        let n_children = var!(
+            "n_children",
+            n_children,
+            match household {
+                Household::CoupleWithChildren | Household::SingleParent => {
+                    let extra = if origin.is_non_western() { 1.1 } else { 0.75 };
+                    (1 + rng.poisson(Var::Children, 0, extra)).min(9) as u8
+                }
+                _ => 0,
+            }
+        );
+
+        Citizen {
+            birth,
+            age,
+            male,
+            cpr: cpr_buf,
+            origin,
+            country,
+            municipality,
+            first_name,
+            last_name,
+            education,
+            chronic_conditions,
+            employment,
+            income_dkk,
+            household,
+            n_children,
+            hospital_days,
+        }
+    }
+
+    /// The household type, from age, sex and origin.
+    fn household(&self, rng: &RowRng, age: u8, male: bool, origin: Origin) -> Household {
         let u = rng.uniform(Var::Household, 0);
         let mut w: [f64; 6] = match age {
             0..=17 => [0.0, 0.0, 0.0, 0.0, 0.97, 0.03],
@@ -518,31 +608,6 @@ impl PopulationModel {
                 break;
             }
         }
-        let n_children = match household {
-            Household::CoupleWithChildren | Household::SingleParent => {
-                let extra = if origin.is_non_western() { 1.1 } else { 0.75 };
-                (1 + rng.poisson(Var::Children, 0, extra)).min(9) as u8
-            }
-            _ => 0,
-        };
-
-        Citizen {
-            birth,
-            age,
-            male,
-            cpr: cpr_buf,
-            origin,
-            country,
-            municipality,
-            first_name,
-            last_name,
-            education,
-            chronic_conditions,
-            employment,
-            income_dkk,
-            household,
-            n_children,
-            hospital_days,
-        }
+        household
     }
 }

@@ -9,6 +9,7 @@ mod unemployment;
 use crate::bias::{BiasConfig, Direction};
 use crate::dictionary::ColumnDoc;
 use crate::model::{Citizen, Employment, Origin};
+use crate::paths::Recompute;
 use crate::rng::{RowRng, Var};
 use arrow::array::{ArrayRef, BooleanArray, Float64Array};
 use arrow::datatypes::DataType;
@@ -54,14 +55,33 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     }
     /// The scenario's own columns, after the population's.
     fn columns(&self) -> Vec<ColumnDoc>;
+    /// The columns that carry no legitimate information for the scenario's decision but tell a
+    /// model a protected attribute: what the `proxy` path of a twin recomputes.
+    fn proxies(&self) -> &'static [&'static str] {
+        crate::paths::DEFAULT_PROXIES
+    }
     /// A columnar builder for one batch.
     fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns>;
 }
 
+/// The value of a scenario variable in a row: with `held` (the citizen's row and the variables a
+/// path-specific twin recomputes) and the variable not recomputed, the citizen's own; else drawn.
+macro_rules! held_var {
+    ($held:expr, $name:literal, $field:ident, $draw:expr) => {
+        match $held {
+            Some((o, r)) if !r.has($name) => o.$field,
+            _ => $draw,
+        }
+    };
+}
+pub(crate) use held_var;
+
 /// Accumulates a scenario's own columns for one batch.
 pub trait ScenarioColumns: Send {
-    /// Adds the columns' values for one citizen.
-    fn push(&mut self, citizen: &Citizen, rng: &RowRng, bias: &BiasConfig);
+    /// Adds the columns' values for one citizen. With `held`, the row is a path-specific twin of
+    /// the row pushed last without it: every variable not in the set is copied from that row (its
+    /// true and observed values), the rest drawn from the twin's values with the same draws.
+    fn push(&mut self, citizen: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>);
     /// The finished columns, in the order of the scenario's column docs.
     fn finish(self: Box<Self>) -> Vec<ArrayRef>;
 }
@@ -89,6 +109,8 @@ pub fn by_name(name: &str) -> Result<Box<dyn Scenario>, crate::SynthError> {
 /// The outcome columns every outcome scenario shares, with label bias applied in one place.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// The index of the row last pushed without holding: what its twins copy.
+    last: usize,
     p_true: Vec<f64>,
     truth: Vec<bool>,
     recorded: Vec<bool>,
@@ -98,14 +120,28 @@ impl Outcome {
     /// An empty outcome for `n` rows.
     pub fn with_capacity(n: usize) -> Self {
         Self {
+            last: 0,
             p_true: Vec::with_capacity(n),
             truth: Vec::with_capacity(n),
             recorded: Vec::with_capacity(n),
         }
     }
 
-    /// Draws the true outcome from `p` and the recorded one after label bias.
-    pub fn push(&mut self, p: f64, c: &Citizen, rng: &RowRng, bias: &BiasConfig) {
+    /// Draws the true outcome from `p` and the recorded one after label bias; with `held` not
+    /// recomputing the outcome (`p_true`), copies the row last pushed without holding.
+    pub fn push(&mut self, p: f64, c: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>) {
+        match held {
+            Some(r) if !r.has("p_true") => {
+                let i = self.last;
+                let (p, t, o) = (self.p_true[i], self.truth[i], self.recorded[i]);
+                self.p_true.push(p);
+                self.truth.push(t);
+                self.recorded.push(o);
+                return;
+            }
+            Some(_) => {}
+            None => self.last = self.p_true.len(),
+        }
         let truth = rng.bernoulli(Var::Outcome, 0, p);
         let mut recorded = truth;
         if bias.label_rate > 0.0 && bias.label_group.contains(c) {

@@ -4,6 +4,7 @@ use super::{Scenario, ScenarioColumns};
 use crate::bias::BiasConfig;
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;
+use crate::paths::Recompute;
 use crate::rng::RowRng;
 use arrow::array::ArrayRef;
 use std::ops::RangeInclusive;
@@ -43,7 +44,7 @@ impl Scenario for Population {
 struct NoColumns;
 
 impl ScenarioColumns for NoColumns {
-    fn push(&mut self, _: &Citizen, _: &RowRng, _: &BiasConfig) {}
+    fn push(&mut self, _: &Citizen, _: &RowRng, _: &BiasConfig, _: Option<&Recompute>) {}
 
     fn finish(self: Box<Self>) -> Vec<ArrayRef> {
         Vec::new()

@@ -16,10 +16,11 @@
 //! The benefit is highest at moderate functional loss: the fittest need no training and the
 //! most impaired gain less from it. Origin has no direct arrow into `p_true`.
 
-use super::{Outcome, Scenario, ScenarioColumns, observe};
+use super::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;
+use crate::paths::Recompute;
 use crate::rng::{RowRng, Var, sigmoid};
 use arrow::array::{ArrayRef, BooleanArray, Float32Array, UInt8Array};
 use arrow::datatypes::DataType;
@@ -104,6 +105,7 @@ impl Scenario for RehabilitationNeed {
 
     fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns> {
         Box::new(Columns {
+            last: Row::default(),
             score: Vec::with_capacity(capacity),
             discharge: Vec::with_capacity(capacity),
             care: Vec::with_capacity(capacity),
@@ -114,6 +116,8 @@ impl Scenario for RehabilitationNeed {
 }
 
 struct Columns {
+    /// The variables of the row last pushed without holding: what its twins copy.
+    last: Row,
     score: Vec<f32>,
     discharge: Vec<bool>,
     care: Vec<f32>,
@@ -121,29 +125,65 @@ struct Columns {
     outcome: Outcome,
 }
 
+/// One row's variables, true and observed: what a path-specific twin copies when it holds them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    /// (true, observed)
+    score: (f64, f32),
+    recent: bool,
+    care: (f64, f32),
+    falls: (f64, u8),
+}
+
 impl ScenarioColumns for Columns {
-    fn push(&mut self, c: &Citizen, rng: &RowRng, bias: &BiasConfig) {
+    fn push(&mut self, c: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>) {
+        let held = held.map(|r| (self.last, r));
         let a = f64::from(c.age);
         let chronic = f64::from(c.chronic_conditions);
         let frailty = rng.normal(Var::Latent, 0);
         let motivation = rng.normal(Var::Latent, 1);
 
-        let score = (96.0 - 0.9 * (a - 65.0) - 5.5 * chronic - 9.0 * frailty).clamp(0.0, 100.0);
-        let recent = c.hospital_days > 0 && rng.bernoulli(Var::ScenarioA, 0, 0.45);
-        let care = if score >= 80.0 {
-            0.0
-        } else {
-            let base = (80.0 - score) / 7.0 * if c.living_alone() { 1.3 } else { 1.0 };
-            base * (0.35 * rng.normal(Var::ScenarioB, 0)).exp()
-        };
-        let falls = f64::from(
-            rng.poisson(
-                Var::ScenarioC,
-                0,
-                (-1.6 + 0.03 * (a - 75.0) + 0.025 * (70.0 - score)).exp(),
+        let (score, score_obs) = held_var!(held, "functional_score", score, {
+            let t = (96.0 - 0.9 * (a - 65.0) - 5.5 * chronic - 9.0 * frailty).clamp(0.0, 100.0);
+            (
+                t,
+                observe(t, "functional_score", 0, c, rng, bias)
+                    .clamp(0.0, 100.0)
+                    .round() as f32,
             )
-            .min(20),
+        });
+        let recent = held_var!(
+            held,
+            "recent_discharge",
+            recent,
+            c.hospital_days > 0 && rng.bernoulli(Var::ScenarioA, 0, 0.45)
         );
+        let (care, care_obs) = held_var!(held, "home_care_hours_week", care, {
+            let t = if score >= 80.0 {
+                0.0
+            } else {
+                let base = (80.0 - score) / 7.0 * if c.living_alone() { 1.3 } else { 1.0 };
+                base * (0.35 * rng.normal(Var::ScenarioB, 0)).exp()
+            };
+            (
+                t,
+                ((observe(t, "home_care_hours_week", 1, c, rng, bias).max(0.0)) * 4.0).round() as f32 / 4.0,
+            )
+        });
+        let (falls, falls_obs) = held_var!(held, "falls_12m", falls, {
+            let t = f64::from(
+                rng.poisson(
+                    Var::ScenarioC,
+                    0,
+                    (-1.6 + 0.03 * (a - 75.0) + 0.025 * (70.0 - score)).exp(),
+                )
+                .min(20),
+            );
+            (
+                t,
+                observe(t, "falls_12m", 2, c, rng, bias).round().clamp(0.0, 50.0) as u8,
+            )
+        });
 
         let logit = -1.1 + 1.3 * f64::from(u8::from(recent)) + 0.45 * falls.min(3.0) - 0.0012 * (score - 58.0).powi(2)
             + 0.5
@@ -152,17 +192,19 @@ impl ScenarioColumns for Columns {
             + 0.6 * motivation;
         let p = sigmoid(logit);
 
-        self.score.push(
-            observe(score, "functional_score", 0, c, rng, bias)
-                .clamp(0.0, 100.0)
-                .round() as f32,
-        );
+        if held.is_none() {
+            self.last = Row {
+                score: (score, score_obs),
+                recent,
+                care: (care, care_obs),
+                falls: (falls, falls_obs),
+            };
+        }
+        self.score.push(score_obs);
         self.discharge.push(recent);
-        self.care
-            .push(((observe(care, "home_care_hours_week", 1, c, rng, bias).max(0.0)) * 4.0).round() as f32 / 4.0);
-        self.falls
-            .push(observe(falls, "falls_12m", 2, c, rng, bias).round().clamp(0.0, 50.0) as u8);
-        self.outcome.push(p, c, rng, bias);
+        self.care.push(care_obs);
+        self.falls.push(falls_obs);
+        self.outcome.push(p, c, rng, bias, held.map(|(_, r)| r));
     }
 
     fn finish(self: Box<Self>) -> Vec<ArrayRef> {

@@ -18,10 +18,11 @@
 //! Origin has no direct arrow into `p_true`: any direct use of origin (or its proxy,
 //! municipality) by a model beyond what the mediating features carry is learned bias.
 
-use super::{Outcome, Scenario, ScenarioColumns, observe};
+use super::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::{ColumnDoc, categorical};
 use crate::model::{Citizen, Education, Employment, Origin};
+use crate::paths::Recompute;
 use crate::rng::{RowRng, Var, sigmoid};
 use arrow::array::{ArrayRef, BooleanArray, DictionaryArray, Int16Array, StringArray, UInt8Array, UInt16Array};
 use arrow::datatypes::{DataType, Int16Type};
@@ -150,6 +151,7 @@ impl Scenario for UnemploymentRisk {
 
     fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns> {
         Box::new(Columns {
+            last: Row::default(),
             ui: Vec::with_capacity(capacity),
             months: Vec::with_capacity(capacity),
             spells: Vec::with_capacity(capacity),
@@ -162,6 +164,8 @@ impl Scenario for UnemploymentRisk {
 }
 
 struct Columns {
+    /// The variables of the row last pushed without holding: what its twins copy.
+    last: Row,
     ui: Vec<bool>,
     months: Vec<u8>,
     spells: Vec<u8>,
@@ -171,8 +175,21 @@ struct Columns {
     outcome: Outcome,
 }
 
+/// One row's variables, true and observed: what a path-specific twin copies when it holds them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    ui: bool,
+    /// (true, observed)
+    months: (f64, f64),
+    spells: (f64, f64),
+    sector: i16,
+    sick: (f64, f64),
+    contacts: (f64, f64),
+}
+
 impl ScenarioColumns for Columns {
-    fn push(&mut self, c: &Citizen, rng: &RowRng, bias: &BiasConfig) {
+    fn push(&mut self, c: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>) {
+        let held = held.map(|r| (self.last, r));
         let a = f64::from(c.age);
         let edu = c.education.score();
         let nw = if c.origin.is_non_western() { 1.0 } else { 0.0 };
@@ -180,24 +197,39 @@ impl ScenarioColumns for Columns {
         let attachment = rng.normal(Var::Latent, 0);
         let drive = rng.normal(Var::Latent, 1);
 
-        let ui = rng.bernoulli(
-            Var::ScenarioA,
-            0,
-            sigmoid(1.4 + 0.35 * edu - 0.9 * nw - 1.1 * young + 0.01 * (a - 30.0)),
+        let ui = held_var!(
+            held,
+            "ui_member",
+            ui,
+            rng.bernoulli(
+                Var::ScenarioA,
+                0,
+                sigmoid(1.4 + 0.35 * edu - 0.9 * nw - 1.1 * young + 0.01 * (a - 30.0)),
+            )
         );
-        let months_true = (36.0 * sigmoid(0.9 + 0.3 * edu - 0.5 * nw + 0.9 * attachment - 0.6 * young)).round();
-        let months_obs = observe(months_true, "months_employed_3y", 0, c, rng, bias)
-            .round()
-            .clamp(0.0, 36.0);
-        let spells_true = f64::from(rng.poisson(
-            Var::ScenarioB,
-            0,
-            (-0.2 + 0.8 * (months_true < 18.0) as u8 as f64 - 0.15 * edu + 0.3 * young).exp(),
-        ));
-        let spells_obs = observe(spells_true, "previous_spells_5y", 1, c, rng, bias)
-            .round()
-            .clamp(0.0, 30.0);
-        let sector = {
+        let (months_true, months_obs) = held_var!(held, "months_employed_3y", months, {
+            let t = (36.0 * sigmoid(0.9 + 0.3 * edu - 0.5 * nw + 0.9 * attachment - 0.6 * young)).round();
+            (
+                t,
+                observe(t, "months_employed_3y", 0, c, rng, bias)
+                    .round()
+                    .clamp(0.0, 36.0),
+            )
+        });
+        let (spells_true, spells_obs) = held_var!(held, "previous_spells_5y", spells, {
+            let t = f64::from(rng.poisson(
+                Var::ScenarioB,
+                0,
+                (-0.2 + 0.8 * (months_true < 18.0) as u8 as f64 - 0.15 * edu + 0.3 * young).exp(),
+            ));
+            (
+                t,
+                observe(t, "previous_spells_5y", 1, c, rng, bias)
+                    .round()
+                    .clamp(0.0, 30.0),
+            )
+        });
+        let sector = held_var!(held, "sector", sector, {
             let u = rng.uniform(Var::ScenarioC, 0);
             // Weights by sex and education, in SECTORS order.
             let mut w = [14.0, 10.0, 15.0, 9.0, 8.0, 12.0, 5.0, 10.0, 6.0, 3.0, 8.0];
@@ -230,23 +262,33 @@ impl ScenarioColumns for Columns {
                 }
             }
             s as i16
-        };
-        let sick_true = if rng.bernoulli(Var::ScenarioD, 0, sigmoid(-0.6 + 0.6 * f64::from(c.chronic_conditions))) {
-            (-(rng.uniform(Var::ScenarioD, 1).ln()) * (6.0 + 8.0 * f64::from(c.chronic_conditions))).min(365.0)
-        } else {
-            0.0
-        };
-        let sick_obs = observe(sick_true, "sick_leave_days_12m", 2, c, rng, bias)
-            .round()
-            .clamp(0.0, 365.0);
-        let contacts_true = f64::from(rng.poisson(
-            Var::ScenarioE,
-            0,
-            2.0 + 0.3 * spells_true + 0.5 * (months_true < 12.0) as u8 as f64 + 0.4 * young,
-        ));
-        let contacts_obs = observe(contacts_true, "jobcentre_contacts_3m", 3, c, rng, bias)
-            .round()
-            .clamp(0.0, 60.0);
+        });
+        let (sick_true, sick_obs) = held_var!(held, "sick_leave_days_12m", sick, {
+            let t = if rng.bernoulli(Var::ScenarioD, 0, sigmoid(-0.6 + 0.6 * f64::from(c.chronic_conditions))) {
+                (-(rng.uniform(Var::ScenarioD, 1).ln()) * (6.0 + 8.0 * f64::from(c.chronic_conditions))).min(365.0)
+            } else {
+                0.0
+            };
+            (
+                t,
+                observe(t, "sick_leave_days_12m", 2, c, rng, bias)
+                    .round()
+                    .clamp(0.0, 365.0),
+            )
+        });
+        let (contacts_true, contacts_obs) = held_var!(held, "jobcentre_contacts_3m", contacts, {
+            let t = f64::from(rng.poisson(
+                Var::ScenarioE,
+                0,
+                2.0 + 0.3 * spells_true + 0.5 * (months_true < 12.0) as u8 as f64 + 0.4 * young,
+            ));
+            (
+                t,
+                observe(t, "jobcentre_contacts_3m", 3, c, rng, bias)
+                    .round()
+                    .clamp(0.0, 60.0),
+            )
+        });
 
         // True risk of long-term unemployment, on the true feature values.
         let logit = -1.35
@@ -263,13 +305,23 @@ impl ScenarioColumns for Columns {
             - 0.5 * drive;
         let p = sigmoid(logit);
 
+        if held.is_none() {
+            self.last = Row {
+                ui,
+                months: (months_true, months_obs),
+                spells: (spells_true, spells_obs),
+                sector,
+                sick: (sick_true, sick_obs),
+                contacts: (contacts_true, contacts_obs),
+            };
+        }
         self.ui.push(ui);
         self.months.push(months_obs as u8);
         self.spells.push(spells_obs as u8);
         self.sector.push(sector);
         self.contacts.push(contacts_obs as u8);
         self.sick.push(sick_obs as u16);
-        self.outcome.push(p, c, rng, bias);
+        self.outcome.push(p, c, rng, bias, held.map(|(_, r)| r));
     }
 
     fn finish(self: Box<Self>) -> Vec<ArrayRef> {
