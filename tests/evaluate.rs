@@ -593,6 +593,205 @@ fn the_report_does_not_depend_on_the_number_of_workers_or_the_batch_size() {
     // whichever worker scored it.
     assert!(one["explanations"]["importance"]["columns"].as_array().unwrap().len() == 17);
     assert_eq!(one["explanations"]["importance"], two["explanations"]["importance"]);
+    // And the paths: each twin batch is scored whole by one worker, the bootstrap is seeded.
+    assert_eq!(one["paths"]["effects"], two["paths"]["effects"]);
+    assert_eq!(one["paths"]["effects"]["citizens"], 20000);
+}
+
+/// Path-specific twins of origin on the unemployment samples. The logistic regression reads no
+/// municipality, region, name or country: its decisions cannot move when only the proxies change,
+/// so its proxy flip rate is exactly 0 (interval [0, …]). The gradient-boosted model reads the
+/// municipality: its proxy flip rate's interval excludes 0. The total path is the run's own
+/// counterfactual twins: the same pairs and the same flips.
+#[test]
+fn path_specific_twins_separate_what_runs_through_proxies_from_what_runs_through_mediators() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("run.md");
+    // Criteria on flips: through the proxies at most 0.05 %, in total (the run's own twins) at most 50 %.
+    let criteria = dir.path().join("criteria.toml");
+    std::fs::write(
+        &criteria,
+        "[[criterion]]\nname = \"proxy flips\"\nattribute = \"origin\"\nmetric = \"flip_rate\"\npath = \"proxy\"\nop = \"<=\"\nthreshold = 0.0005\n\n\
+         [[criterion]]\nname = \"all flips\"\nattribute = \"origin\"\nmetric = \"flip_rate\"\nop = \"<=\"\nthreshold = 0.5\n",
+    )
+    .unwrap();
+    let run = |model: &str, out: &str| {
+        let model_path = format!("models/{model}.onnx");
+        let manifest = format!("models/{model}.toml");
+        let o = sandkasse(&[
+            "evaluate",
+            "--model",
+            &model_path,
+            "--manifest",
+            &manifest,
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "12000",
+            "--seed",
+            "5",
+            "--counterfactual",
+            "origin",
+            "--no-explain",
+            "--path-rows",
+            "12000",
+            "--workers",
+            "2",
+            "--bootstrap",
+            "0",
+            "--criteria",
+            criteria.to_str().unwrap(),
+            "--md",
+            md.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.path().join(out)).unwrap()).unwrap()
+    };
+    let path = |r: &serde_json::Value, name: &str| -> serde_json::Value {
+        r["paths"]["effects"]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"] == name)
+            .unwrap_or_else(|| panic!("no path {name}: {}", r["paths"]))
+            .clone()
+    };
+    let gbm = run("unemployment-gbm", "gbm.json");
+    assert_eq!(gbm["paths"]["effects"]["attribute"], "origin");
+    assert_eq!(gbm["paths"]["spec"]["counterfactual"], "origin");
+    assert_eq!(gbm["paths"]["spec"]["rows"], 12000);
+    // The total path is the run's twins: the same pairs, the same flips.
+    let total = path(&gbm, "total");
+    let twins = &gbm["report"]["counterfactual"]["overall"];
+    assert_eq!(total["overall"]["pairs"], twins["pairs"]);
+    assert_eq!(
+        total["overall"]["flip_rate"]["value"], twins["flip_rate"],
+        "{total} {twins}"
+    );
+    let proxy = path(&gbm, "proxy");
+    assert_eq!(
+        proxy["recomputed"],
+        serde_json::json!([
+            "country_of_origin",
+            "municipality_code",
+            "municipality",
+            "region",
+            "first_name",
+            "last_name"
+        ])
+    );
+    let lo = proxy["overall"]["flip_rate"]["interval"][0].as_f64().unwrap();
+    assert!(lo > 0.0, "the gbm reads the municipality: {proxy}");
+    let mediated = path(&gbm, "mediated");
+    assert!(
+        mediated["recomputed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "months_employed_3y")
+    );
+    // The gap decomposition for Danish citizens whose twins are non-Western immigrants.
+    let d = gbm["paths"]["effects"]["decomposition"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["from"] == "danish")
+        .expect("a decomposition for Danish citizens")
+        .clone();
+    assert_eq!(d["to"], "immigrant_non_western");
+    let v = |k: &str| d[k]["value"].as_f64().unwrap();
+    assert!(
+        (v("gap") - v("proxy") - v("mediated") - v("remainder")).abs() < 1e-12,
+        "{d}"
+    );
+    assert!(
+        (v("total") - v("proxy") - v("mediated") - v("interaction")).abs() < 1e-12,
+        "{d}"
+    );
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("## Why groups are treated differently: causal paths"),
+        "{text}"
+    );
+    assert!(text.contains("### The selection gap, split by path"), "{text}");
+
+    let logreg = run("unemployment-logreg", "logreg.json");
+    let proxy = path(&logreg, "proxy");
+    assert_eq!(proxy["overall"]["flip_rate"]["value"], 0.0, "{proxy}");
+    assert_eq!(proxy["overall"]["flip_rate"]["interval"][0], 0.0, "{proxy}");
+    assert_eq!(proxy["overall"]["mean_abs_score_change"]["value"], 0.0, "{proxy}");
+    assert!(
+        path(&logreg, "total")["overall"]["flip_rate"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+/// A path the scenario's causal graph does not have is refused before any scoring, naming the
+/// column and the ones that would be right.
+#[test]
+fn a_path_through_a_column_origin_does_not_cause_is_refused_before_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "500000",
+            "--through",
+            "age,education",
+        ],
+        &out,
+    )
+    .unwrap_err();
+    assert!(e.contains("age does not descend from origin"), "{e}");
+    assert!(e.contains("municipality"), "the columns that do: {e}");
+    assert!(!e.contains("rows scored"), "{e}");
+    assert!(!out.exists());
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "500",
+            "--paths",
+            "total,sideways",
+        ],
+        &out,
+    )
+    .unwrap_err();
+    assert!(e.contains("unknown path \"sideways\""), "{e}");
+    // A criterion on a path the run does not measure could only be inconclusive: refused.
+    let criteria = dir.path().join("criteria.toml");
+    std::fs::write(
+        &criteria,
+        "[[criterion]]\nattribute = \"origin\"\nmetric = \"flip_rate\"\npath = \"proxy\"\nop = \"<=\"\nthreshold = 0.01\n",
+    )
+    .unwrap();
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "500000",
+            "--paths",
+            "total",
+            "--criteria",
+            criteria.to_str().unwrap(),
+        ],
+        &out,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("names path proxy, which this run does not measure (it measures total)"),
+        "{e}"
+    );
+    assert!(!e.contains("rows scored"), "{e}");
 }
 
 /// The explanation stage on the gradient-boosted sample: every input column the manifest uses

@@ -84,6 +84,29 @@ pub struct Args {
     /// [default: the most important numeric and the most important categorical column].
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
     explain_dependence: Vec<String>,
+    /// Skip the path stage (path-specific counterfactual twins of the first citizens).
+    #[arg(long)]
+    no_paths: bool,
+    /// The attribute the path stage changes: sex or origin [default: --counterfactual's, else origin].
+    #[arg(long, value_parser = ["sex", "origin"])]
+    path_attribute: Option<String>,
+    /// The paths measured: total (every descendant of the attribute), proxy (only the proxies),
+    /// mediated (every descendant but the proxies), through:COL+COL, hold:COL+COL.
+    #[arg(long, value_delimiter = ',', value_name = "PATH,...", default_values_t = ["total".to_owned(), "proxy".to_owned(), "mediated".to_owned()])]
+    paths: Vec<String>,
+    /// Also measure the path that recomputes only these descendants of the attribute.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    through: Vec<String>,
+    /// Also measure the path that recomputes every descendant of the attribute but these.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    hold: Vec<String>,
+    /// The proxies of the proxy and mediated paths [default: the scenario's: country of origin,
+    /// municipality, region, names].
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    proxies: Vec<String>,
+    /// Citizens the path stage makes twins for: the dataset's first.
+    #[arg(long, default_value_t = evaluate::DEFAULT_PATH_ROWS)]
+    path_rows: usize,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -158,6 +181,29 @@ pub fn run(args: Args) -> Result<()> {
         seed: None,
         dependence: (!args.explain_dependence.is_empty()).then(|| args.explain_dependence.clone()),
     });
+    req.paths = if args.no_paths {
+        None
+    } else {
+        let mut paths = args
+            .paths
+            .iter()
+            .map(|p| synth::Path::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .context("--paths")?;
+        if !args.through.is_empty() {
+            paths.push(synth::Path::Through(args.through.clone()));
+        }
+        if !args.hold.is_empty() {
+            paths.push(synth::Path::Hold(args.hold.clone()));
+        }
+        Some(evaluate::PathOptions {
+            attribute: args.path_attribute.as_deref().map(Counterfactual::parse).transpose()?,
+            paths,
+            proxies: (!args.proxies.is_empty()).then(|| args.proxies.clone()),
+            rows: args.path_rows,
+            seed: None,
+        })
+    };
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {

@@ -457,7 +457,7 @@ fn groups_of(rows: &RecordBatch, name: &str) -> Result<Groups, EvaluateError> {
 
 /// The model's probabilities for `batch` from worker `slot`, in requests of at most
 /// `batch_rows` rows, and its decisions at `threshold`.
-fn score(
+pub(crate) fn score(
     pool: &Pool,
     slot: usize,
     batch: &RecordBatch,

@@ -9,11 +9,18 @@ use fairness::{Config, Report};
 use inference::Pool;
 use std::time::Instant;
 
+/// What the analysis stages between scoring and judging found: each lands in the record under its
+/// own name, and the criteria may read it.
+pub(crate) struct Analyses {
+    pub(crate) explanations: Option<crate::Explanations>,
+    pub(crate) paths: Option<crate::Paths>,
+}
+
 pub(crate) fn judge(
     req: &Request,
     prepared: Prepared,
     scored: Scored,
-    explanations: Option<crate::Explanations>,
+    analyses: Analyses,
     pool: &Pool,
     clock: &Clock,
     load_seconds: f64,
@@ -25,7 +32,17 @@ pub(crate) fn judge(
         ..req.fairness.clone()
     };
     let report: Report = Report::build(&scored.acc, &config);
-    let verdicts = fairness::evaluate_criteria(&req.criteria, &report);
+    let flips = |attribute: &str, path: &str| -> Option<(f64, Option<[f64; 2]>)> {
+        let e = &analyses.paths.as_ref()?.effects;
+        let path = synth::Path::parse(path).ok()?.name();
+        let p = e
+            .paths
+            .iter()
+            .find(|p| p.path == path)
+            .filter(|_| e.attribute == attribute)?;
+        Some((p.overall.flip_rate.value, p.overall.flip_rate.interval))
+    };
+    let verdicts = fairness::evaluate_criteria_with_paths(&req.criteria, &report, &flips);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;
     let mut lat = scored.latencies;
@@ -83,6 +100,7 @@ pub(crate) fn judge(
         },
         worker_events: pool.events(),
         report,
-        explanations,
+        explanations: analyses.explanations,
+        paths: analyses.paths,
     })
 }

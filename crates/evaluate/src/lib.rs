@@ -16,6 +16,7 @@ mod explanations;
 mod fit;
 pub mod input;
 mod judge;
+mod paths;
 mod prepare;
 mod record;
 mod score;
@@ -25,6 +26,7 @@ pub use csv::{CsvOptions, parse_delimiter};
 pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
 pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
+pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, PathOptions, Paths};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
@@ -75,6 +77,8 @@ pub struct Request {
     pub deadline: Option<Duration>,
     /// The explanation stage (permutation importance on the first rows); `None` skips it.
     pub explain: Option<ExplainOptions>,
+    /// The path stage (path-specific twins of the first rows); `None` skips it.
+    pub paths: Option<PathOptions>,
 }
 
 /// The group attributes a run reports on unless told otherwise.
@@ -107,6 +111,7 @@ impl Request {
             batch_rows: DEFAULT_BATCH_ROWS,
             deadline: None,
             explain: Some(ExplainOptions::default()),
+            paths: Some(PathOptions::default()),
         }
     }
 }
@@ -165,6 +170,9 @@ pub enum EvaluateError {
     /// The explanations could not be computed.
     #[error("explaining the model: {0}")]
     Explain(String),
+    /// The path-specific twins could not be made or measured, or a path is not in the scenario's graph.
+    #[error("causal paths: {0}")]
+    Paths(String),
     /// What the run was set up from could not be read: its stored parameters, or its model,
     /// which is gone.
     #[error("setting up the run: {0}")]
@@ -220,7 +228,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// worker starts), start the workers, [`score`] (generate or read the rows, score them in the
 /// workers, accumulate), [`judge`] (the report, the verdicts and the record). A later analysis
 /// is a stage of its own between scoring and judging, fed by the same pool and source, as
-/// [`explanations`] is.
+/// [`explanations`] and [`paths`] are.
 pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
     let clock = Clock {
         started: std::time::SystemTime::now(),
@@ -230,6 +238,10 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     };
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
+    paths::check_criteria(req)?;
+    if let (Some(options), source::Dataset::Generate(spec)) = (&req.paths, &req.dataset) {
+        paths::resolve(options, spec)?;
+    }
     clock.check()?;
     let model_bytes = std::mem::take(&mut checked.model_bytes);
     let manifest = checked.manifest.clone();
@@ -248,6 +260,10 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             .join()
             .unwrap_or_else(|_| Err(EvaluateError::Dataset("reading the dataset panicked".into())))?;
         let prepared = prepare::check_dataset(req, checked, source)?;
+        if let Some(options) = &req.paths {
+            // A file's spec is known only now; still before any scoring.
+            paths::resolve(options, &prepared.source.spec)?;
+        }
         Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
     })?;
     clock.check()?;
@@ -255,7 +271,10 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     clock.check()?;
     let seed = req.bootstrap_seed.unwrap_or(prepared.source.spec.seed);
     let explanations = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
-    judge::judge(req, prepared, scored, explanations, &pool, &clock, load_seconds)
+    clock.check()?;
+    let paths = paths::measure(req, &prepared, &pool, &clock, seed)?;
+    let analyses = judge::Analyses { explanations, paths };
+    judge::judge(req, prepared, scored, analyses, &pool, &clock, load_seconds)
 }
 
 /// The dataset columns a run reads: the model's inputs, the outcomes, the groups (age bands

@@ -61,6 +61,10 @@ pub struct RunRecord {
     /// when the run skipped the stage, and in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanations: Option<crate::Explanations>,
+    /// What changing a protected attribute does along each causal path (path-specific twins);
+    /// absent when the run skipped the stage, and in records from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<crate::Paths>,
 }
 
 /// What a run ran on, identified by content hash and version, so a reader can tell whether two
@@ -270,6 +274,10 @@ impl RunRecord {
         if let Some(e) = &self.explanations {
             s.push('\n');
             s.push_str(&crate::explanations::markdown(e));
+        }
+        if let Some(p) = &self.paths {
+            s.push('\n');
+            s.push_str(&crate::paths::markdown(p));
         }
         s
     }

@@ -115,6 +115,11 @@ pub struct Criterion {
     pub op: Op,
     /// The bound the value is held to.
     pub threshold: f64,
+    /// For `flip_rate`: the causal path of the twins (`total`, `proxy`, `mediated`,
+    /// `through:a+b`, `hold:a+b`) as a run's path stage measures it; `None`: the run's own
+    /// counterfactual twins of `attribute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,6 +163,25 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
         if matches!(kind, Kind::EqualizedOdds(_)) && c.against != Against::BetweenGroups {
             return Err(invalid("equalized odds is measured between groups".into()));
         }
+        if c.path.is_some() && !matches!(kind, Kind::Flip) {
+            return Err(invalid(format!(
+                "a path belongs to metric flip_rate (twins along a causal path), not {}",
+                c.metric
+            )));
+        }
+        if matches!(kind, Kind::Flip) {
+            if c.against != Against::BetweenGroups {
+                return Err(invalid(
+                    "flip_rate compares each citizen with their twin, not groups; leave `against` out".into(),
+                ));
+            }
+            if !["sex", "origin"].contains(&c.attribute.as_str()) {
+                return Err(invalid(format!(
+                    "flip_rate is measured for the attribute twins change, sex or origin, not {:?}",
+                    c.attribute.chars().take(60).collect::<String>()
+                )));
+            }
+        }
     }
     Ok(list)
 }
@@ -199,6 +223,8 @@ pub enum CriterionMetric {
     DisparateImpact,
     // Mean of a group's TPR and FPR differences to the reference.
     AverageOddsDifference,
+    // Share of citizens whose decision differs from their counterfactual twin's (along `path`).
+    FlipRate,
 }
 
 impl CriterionMetric {
@@ -218,6 +244,7 @@ impl CriterionMetric {
         CriterionMetric::EqualizedOddsRatio,
         CriterionMetric::DisparateImpact,
         CriterionMetric::AverageOddsDifference,
+        CriterionMetric::FlipRate,
     ];
 
     /// Its name in criteria files, records and the API.
@@ -237,6 +264,7 @@ impl CriterionMetric {
             CriterionMetric::EqualizedOddsRatio => "equalized_odds_ratio",
             CriterionMetric::DisparateImpact => "disparate_impact",
             CriterionMetric::AverageOddsDifference => "average_odds_difference",
+            CriterionMetric::FlipRate => "flip_rate",
         }
     }
 
@@ -270,6 +298,7 @@ impl CriterionMetric {
             CriterionMetric::EqualizedOddsRatio => ("Udlignede odds, forhold", "Equalized odds, ratio"),
             CriterionMetric::DisparateImpact => ("Disparat effekt", "Disparate impact"),
             CriterionMetric::AverageOddsDifference => ("Gennemsnitlig odds, forskel", "Average odds, difference"),
+            CriterionMetric::FlipRate => ("Andel skiftede afgørelser hos tvillinger", "Counterfactual flip rate"),
         }
     }
 
@@ -292,6 +321,8 @@ impl CriterionMetric {
             C::EqualizedOddsRatio => (R::TruePositiveRate, Kind::EqualizedOdds(false)),
             C::DisparateImpact => (R::SelectionRate, Kind::DisparateImpact),
             C::AverageOddsDifference => (R::TruePositiveRate, Kind::AverageOdds),
+            // No rate of the groups: the twins' flips (the rate is unused).
+            C::FlipRate => (R::SelectionRate, Kind::Flip),
         }
     }
 }
@@ -325,6 +356,8 @@ enum Kind {
     EqualizedOdds(bool),
     DisparateImpact,
     AverageOdds,
+    /// Citizens against their twins.
+    Flip,
 }
 
 /// A criterion's result.
@@ -422,6 +455,34 @@ fn worst_against_reference(list: &[ReferenceComparison], difference: bool, exclu
     }
 }
 
+/// A flip rate and its interval, where one was measured: `(attribute, path)` to the overall flip
+/// rate of that path's twins.
+pub type PathFlips<'a> = &'a dyn Fn(&str, &str) -> Option<(f64, Option<[f64; 2]>)>;
+
+/// A `flip_rate` criterion's measurement: from the path stage when it names a path, else from the
+/// report's own counterfactual twins of the attribute.
+fn measure_flips(c: &Criterion, report: &Report, paths: PathFlips) -> Result<Measured, String> {
+    match &c.path {
+        Some(path) => paths(&c.attribute, path)
+            .map(|(v, i)| (Some(v), i, None, Vec::new(), None))
+            .ok_or_else(|| format!("the run measured no path {path:?} of {}", c.attribute)),
+        None => {
+            let cf = report
+                .counterfactual
+                .as_ref()
+                .filter(|cf| cf.by_change.iter().any(|b| b.attribute == c.attribute))
+                .ok_or_else(|| format!("the report has no counterfactual twins of {}", c.attribute))?;
+            Ok((
+                cf.overall.flip_rate,
+                cf.overall.flip_rate_interval,
+                None,
+                Vec::new(),
+                None,
+            ))
+        }
+    }
+}
+
 fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     let (rate, kind) = c.metric.resolve();
     let d = a.disparity(rate).expect("every disparity metric is computed");
@@ -458,6 +519,7 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
                 (cb.equalized_odds_ratio, cb.equalized_odds_intervals[1], None)
             }
         }
+        Kind::Flip => unreachable!("flip rates are measured by measure_flips"),
         Kind::DisparateImpact | Kind::AverageOdds => {
             let (list, diff) = if matches!(kind, Kind::DisparateImpact) {
                 (&a.combined.disparate_impact, false)
@@ -470,23 +532,46 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     (value.value, interval, group, excluded, value.null_reason)
 }
 
-/// Judges every criterion against a report.
+/// Judges every criterion against a report (a `flip_rate` along a path is inconclusive: see
+/// [`evaluate_with_paths`]).
 pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
+    evaluate_with_paths(criteria, report, &|_, _| None)
+}
+
+/// Judges every criterion against a report, and `flip_rate` criteria that name a path against
+/// `paths`.
+pub fn evaluate_with_paths(criteria: &[Criterion], report: &Report, paths: PathFlips) -> Vec<Verdict> {
     criteria
         .iter()
         .map(|c| {
-            let Some(a) = report.attribute(&c.attribute) else {
-                return Verdict {
-                    criterion: c.clone(),
-                    verdict: Outcome::Inconclusive,
-                    value: None,
-                    interval: None,
-                    group: None,
-                    explanation: format!("attribute {:?} is not in the report", c.attribute),
-                    excluded: Vec::new(),
-                };
+            let flips = matches!(c.metric.resolve().1, Kind::Flip).then(|| measure_flips(c, report, paths));
+            let a = report.attribute(&c.attribute);
+            let (value, interval, group, excluded, null_reason) = match (flips, a) {
+                (Some(Ok(m)), _) => m,
+                (Some(Err(why)), _) => {
+                    return Verdict {
+                        criterion: c.clone(),
+                        verdict: Outcome::Inconclusive,
+                        value: None,
+                        interval: None,
+                        group: None,
+                        explanation: why,
+                        excluded: Vec::new(),
+                    };
+                }
+                (None, Some(a)) => measure(c, a),
+                (None, None) => {
+                    return Verdict {
+                        criterion: c.clone(),
+                        verdict: Outcome::Inconclusive,
+                        value: None,
+                        interval: None,
+                        group: None,
+                        explanation: format!("attribute {:?} is not in the report", c.attribute),
+                        excluded: Vec::new(),
+                    };
+                }
             };
-            let (value, interval, group, excluded, null_reason) = measure(c, a);
             let op = c.op.as_str();
             let (verdict, explanation) = match (value, interval) {
                 (None, _) => (
@@ -569,5 +654,59 @@ mod tests {
             assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
             assert_eq!(serde_json::from_value::<CriterionMetric>(m.as_str().into()).unwrap(), m);
         }
+    }
+
+    #[test]
+    fn a_flip_rate_criterion_is_checked_where_it_differs_from_the_others() {
+        let refused = |toml: &str| match parse(toml) {
+            Err(CriteriaError::Invalid { reason, .. }) => reason,
+            other => panic!("not refused: {other:?}"),
+        };
+        let base = "[[criterion]]\nattribute = \"origin\"\nop = \"<=\"\nthreshold = 0.01\n";
+        let r = refused(&format!(
+            "{base}metric = \"demographic_parity_difference\"\npath = \"proxy\"\n"
+        ));
+        assert!(r.contains("a path belongs to metric flip_rate"), "{r}");
+        let r = refused(&format!("{base}metric = \"flip_rate\"\nagainst = \"reference\"\n"));
+        assert!(r.contains("leave `against` out"), "{r}");
+        let r =
+            refused("[[criterion]]\nattribute = \"age_band\"\nmetric = \"flip_rate\"\nop = \"<=\"\nthreshold = 0.01\n");
+        assert!(r.contains("sex or origin"), "{r}");
+        let ok = parse(&format!(
+            "{base}metric = \"flip_rate\"\npath = \"through:education+sector\"\n"
+        ))
+        .unwrap();
+        assert_eq!(ok[0].path.as_deref(), Some("through:education+sector"));
+    }
+
+    #[test]
+    fn a_flip_rate_along_a_path_is_judged_on_the_paths_and_inconclusive_without_them() {
+        let c = parse(
+            "[[criterion]]\nattribute = \"origin\"\nmetric = \"flip_rate\"\npath = \"proxy\"\nop = \"<=\"\nthreshold = 0.01\n",
+        )
+        .unwrap();
+        let acc = crate::Accumulator::new(&["origin"], true, true, crate::MissingGroups::default());
+        let report = Report::build(&acc, &crate::Config::default());
+        let v = evaluate(&c, &report);
+        assert_eq!(v[0].verdict, Outcome::Inconclusive);
+        assert!(
+            v[0].explanation.contains("no path \"proxy\" of origin"),
+            "{}",
+            v[0].explanation
+        );
+        let paths = |a: &str, p: &str| (a == "origin" && p == "proxy").then_some((0.0, Some([0.0, 0.004])));
+        let v = evaluate_with_paths(&c, &report, &paths);
+        assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
+        let paths = |_: &str, _: &str| Some((0.02, Some([0.015, 0.025])));
+        assert_eq!(evaluate_with_paths(&c, &report, &paths)[0].verdict, Outcome::Fail);
+        // Without a path: the report's own twins, which this report has none of.
+        let mut total = c.clone();
+        total[0].path = None;
+        let v = evaluate(&total, &report);
+        assert!(
+            v[0].explanation.contains("no counterfactual twins of origin"),
+            "{}",
+            v[0].explanation
+        );
     }
 }
