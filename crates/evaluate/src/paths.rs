@@ -22,8 +22,12 @@ use synth::{Counterfactual, DatasetSpec, Generator, Path, ResolvedPath};
 /// large run.
 pub const DEFAULT_PATH_ROWS: usize = 20_000;
 
-/// The most citizens the stage takes (each gets one twin per path, all held in memory).
-pub const MAX_PATH_ROWS: usize = 1_000_000;
+/// The most citizens the stage takes (each gets one twin per path, all held in memory: at the
+/// most, 100,000 × 9 rows of a few hundred bytes).
+pub const MAX_PATH_ROWS: usize = 100_000;
+
+/// The most paths one run measures.
+pub const MAX_PATHS: usize = 8;
 
 /// How a run measures path-specific effects ([`Request::paths`]; `None` there skips the stage).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -81,6 +85,12 @@ pub(crate) fn resolve(
         return Err(err(
             "no path to measure: name at least one (total, proxy, mediated, through:…, hold:…)".into(),
         ));
+    }
+    if options.paths.len() > MAX_PATHS {
+        return Err(err(format!(
+            "{} paths asked for; a run measures at most {MAX_PATHS}",
+            options.paths.len()
+        )));
     }
     if !(1..=MAX_PATH_ROWS).contains(&options.rows) {
         return Err(err(format!("rows must be 1 to {MAX_PATH_ROWS}, got {}", options.rows)));

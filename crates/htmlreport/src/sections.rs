@@ -16,6 +16,7 @@ mod footer;
 mod groups;
 mod header;
 mod labels;
+mod paths;
 mod provenance;
 mod summary;
 mod throughput;
@@ -121,6 +122,7 @@ impl<'a> Doc<'a> {
         self.groups_section();
         self.charts();
         self.explanations();
+        self.paths();
         self.throughput();
         self.footer();
         self.w("</main></body></html>\n");

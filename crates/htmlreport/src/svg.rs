@@ -451,6 +451,16 @@ pub(crate) fn dot_chart(c: &DotChart, lang: Lang) -> String {
             E(&c.x.label_of(v, lang))
         );
     }
+    // An axis spanning zero gets a line at zero, for values that diverge from it.
+    let base = 0f64.clamp(c.x.min, c.x.max);
+    if c.x.min < 0.0 && c.x.max > 0.0 {
+        let _ = write!(
+            out,
+            r##"<line x1="{z:.1}" y1="{pt:.1}" x2="{z:.1}" y2="{:.1}" stroke="#333" stroke-width="1.2"/>"##,
+            pt + ph,
+            z = sx(0.0)
+        );
+    }
     let _ = write!(
         out,
         r##"<text x="{:.1}" y="{:.1}" class="al" text-anchor="middle">{}</text>"##,
@@ -472,12 +482,14 @@ pub(crate) fn dot_chart(c: &DotChart, lang: Lang) -> String {
             let cy = first + 13.0 * j as f64;
             let col = color(j);
             if c.bars {
+                // From zero (or the axis' end nearest it), leftwards for a negative value.
+                let (a, b) = (sx(base), sx(v));
                 let _ = write!(
                     out,
                     r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="9" fill="{col}" fill-opacity="0.55" stroke="{col}"/>"##,
-                    sx(c.x.min),
+                    a.min(b),
                     cy - 4.5,
-                    (sx(v) - sx(c.x.min)).max(0.5)
+                    (b - a).abs().max(0.5)
                 );
             }
             if let Some((lo, hi)) = ci.filter(|(lo, hi)| lo.is_finite() && hi.is_finite()) {

@@ -930,3 +930,113 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
         assert!(!render(&before, l, &Meta::default()).contains("id=\"explanations\""));
     }
 }
+
+/// An estimate with a symmetric interval.
+fn estimate(value: f64, half: f64) -> explain::Estimate {
+    explain::Estimate {
+        value,
+        interval: Some([value - half, value + half]),
+    }
+}
+
+/// A path's effect on one change of value (`from` and `to` empty: all pairs).
+fn path_effect(from: &str, to: &str, flip: f64) -> explain::PathEffect {
+    explain::PathEffect {
+        from: from.into(),
+        to: to.into(),
+        pairs: 3000,
+        flip_rate: estimate(flip, 0.002),
+        flips_to_positive: estimate(flip * 0.75, 0.001),
+        flips_to_negative: estimate(flip * 0.25, 0.001),
+        mean_score_change: Some(estimate(-0.0321, 0.004)),
+        mean_abs_score_change: Some(estimate(0.0456, 0.003)),
+    }
+}
+
+/// The path-specific twins of a run: their section, table and chart in both languages, with the
+/// record's path, value and column names escaped, and nothing when the record has no paths.
+#[test]
+fn paths_are_shown_with_their_intervals_and_escaped_names() {
+    let mut rec = fixture(FIXTURES[0]);
+    let before = rec.clone();
+    let evil = "<script>alert(1)</script>";
+    let report = |path: &str, flip: f64| explain::PathReport {
+        path: path.into(),
+        recomputed: vec!["municipality".into()],
+        overall: path_effect("", "", flip),
+        by_change: vec![path_effect("danish", evil, flip), path_effect(evil, "danish", flip)],
+    };
+    rec.paths = Some(evaluate::Paths {
+        spec: rec.provenance.dataset.clone(),
+        proxies: vec!["municipality".into(), "<i>proxy</i>".into()],
+        seconds: 1.5,
+        effects: explain::PathEffects {
+            attribute: "origin".into(),
+            citizens: 3000,
+            confidence: 0.95,
+            paths: vec![report("total", 0.0123), report("proxy", 0.0045), report(evil, 0.5)],
+            decomposition: vec![explain::GapDecomposition {
+                from: "danish".into(),
+                to: evil.into(),
+                citizens: [2500, 500],
+                gap: estimate(0.0812, 0.01),
+                proxy: estimate(0.0234, 0.005),
+                mediated: estimate(-0.0111, 0.004),
+                remainder: estimate(0.0689, 0.012),
+                total: Some(estimate(0.0150, 0.006)),
+                interaction: Some(estimate(0.0027, 0.002)),
+            }],
+            resamples: 1000,
+            seed: 11,
+        },
+    });
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        assert!(!html.contains("<script"), "{l:?}");
+        assert!(!html.contains("<i>proxy"), "{l:?}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{l:?}");
+        let doc = parse(&html);
+        let section = doc.by_id("paths").expect("a paths section");
+        let text = section.deep_text();
+        let (title, sub) = match l {
+            Lang::Da => (
+                "Hvorfor grupperne behandles forskelligt: kausale stier",
+                "Forskellen i udvælgelse, delt efter sti",
+            ),
+            Lang::En => (
+                "Why groups are treated differently: causal paths",
+                "The selection gap, split by path",
+            ),
+        };
+        assert!(section.find("h2")[0].deep_text() == title, "{l:?}: {text}");
+        assert!(text.contains(sub) && text.contains("seed 11"), "{l:?}: {text}");
+        // The names come back as they were.
+        assert!(text.contains(evil) && text.contains("<i>proxy</i>"), "{l:?}: {text}");
+        let (flip, change, gap) = match l {
+            Lang::Da => (
+                "1,23\u{a0}% (1,03–1,43\u{a0}%)",
+                "-0,0321 [-0,0361; -0,0281]",
+                "0,0812 [0,0712; 0,0912]",
+            ),
+            Lang::En => (
+                "1.23% (1.03–1.43%)",
+                "-0.0321 [-0.0361, -0.0281]",
+                "0.0812 [0.0712, 0.0912]",
+            ),
+        };
+        assert!(text.contains(flip), "{l:?}: {text}");
+        assert!(text.contains(change), "{l:?}: {text}");
+        assert!(text.contains(gap), "{l:?}: {text}");
+        // One chart, the decomposition's, naming the hostile value in its description.
+        let svgs = section.find("svg");
+        assert_eq!(svgs.len(), 1, "{l:?}");
+        assert!(svgs[0].find("desc")[0].deep_text().contains(evil), "{l:?}");
+        // Paths: a header and three rows per path; decomposition: a header and a row.
+        assert_eq!(section.find("tr").len(), 1 + 3 * 3 + 1 + 1, "{l:?}");
+        // After the explanations' place, before the throughput.
+        let (p, t) = (html.find("id=\"paths\"").unwrap(), html.find("id=\"throughput\""));
+        assert!(t.is_none_or(|t| p < t), "{l:?}");
+        // Without paths the section is absent.
+        assert!(!render(&before, l, &Meta::default()).contains("id=\"paths\""), "{l:?}");
+    }
+}
