@@ -39,8 +39,10 @@ pub enum GridKind {
     /// Its distinct values, when there are at most [`NUMERIC_GRID_POINTS`].
     Distinct,
     /// [`NUMERIC_GRID_POINTS`] equally spaced points from its 5th to its 95th percentile (linear
-    /// interpolation between order statistics), as scikit-learn's default grid, cast to the
-    /// column's type (integers rounded, duplicates dropped).
+    /// interpolation between order statistics), cast to the column's type (integers rounded,
+    /// duplicates dropped). scikit-learn's default uses the same percentiles at 100 points; the
+    /// grid is in the record, and the reference test hands scikit-learn this grid
+    /// (`custom_values`), so the curves compare point for point.
     Percentiles,
     /// Its [`CATEGORY_GRID_VALUES`] most frequent values (ties by name), in name order.
     Categories,
