@@ -26,7 +26,7 @@ pub use csv::{CsvOptions, parse_delimiter};
 pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
 pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
-pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths};
+pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths, check_paths};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 
@@ -238,7 +238,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     };
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
-    paths::check_criteria(req)?;
+    paths::check_criteria(req.paths.as_ref(), &req.criteria)?;
     if let (Some(options), source::Dataset::Generate(spec)) = (&req.paths, &req.dataset) {
         paths::resolve(options, spec)?;
     }

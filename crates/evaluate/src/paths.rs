@@ -125,14 +125,30 @@ pub(crate) fn resolve(
     Ok((attribute, generator, resolved, proxy_columns))
 }
 
+/// Checks a run's path options against the scenario of `spec` and its criteria, as [`run`](crate::run)
+/// does before any scoring: every path must be in the causal graph, and every criterion that names a
+/// path must name one the run measures. For callers (the service) that refuse a run before queueing it.
+pub fn check_paths(
+    paths: Option<&PathOptions>,
+    spec: &DatasetSpec,
+    criteria: &[fairness::Criterion],
+) -> Result<(), EvaluateError> {
+    check_criteria(paths, criteria)?;
+    if let Some(options) = paths {
+        resolve(options, spec)?;
+    }
+    Ok(())
+}
+
 /// Refuses criteria that name a path the run does not measure: they could only be inconclusive.
-pub(crate) fn check_criteria(req: &Request) -> Result<(), EvaluateError> {
-    let measured: Vec<String> = req
-        .paths
-        .as_ref()
+pub(crate) fn check_criteria(
+    paths: Option<&PathOptions>,
+    criteria: &[fairness::Criterion],
+) -> Result<(), EvaluateError> {
+    let measured: Vec<String> = paths
         .map(|o| o.paths.iter().map(Path::name).collect())
         .unwrap_or_default();
-    for c in &req.criteria {
+    for c in criteria {
         let Some(path) = &c.path else { continue };
         let canonical = Path::parse(path).map_err(|e| EvaluateError::Paths(format!("a criterion's path: {e}")))?;
         if !measured.contains(&canonical.name()) {

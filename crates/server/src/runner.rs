@@ -12,6 +12,7 @@ use evaluate::{Dataset, EvaluateError, Request};
 use fairness::Criterion;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +29,35 @@ pub struct RunParams {
     /// The criteria in force when the run was created.
     pub criteria: Vec<Criterion>,
     pub bootstrap: usize,
+    /// The explanation stage's options; `None` (stored as `null`) skips it. Parameters stored
+    /// before the field existed ran it with its defaults, and still do.
+    #[serde(default = "default_explain")]
+    pub explain: Option<evaluate::ExplainOptions>,
+    /// The causal-path stage's options; `None` (stored as `null`) skips it. Parameters stored
+    /// before the field existed get the defaults, as `evaluate::Request::new` gave them.
+    #[serde(default = "default_paths")]
+    pub paths: Option<evaluate::PathOptions>,
+}
+
+fn default_explain() -> Option<evaluate::ExplainOptions> {
+    Some(evaluate::ExplainOptions::default())
+}
+
+fn default_paths() -> Option<evaluate::PathOptions> {
+    Some(evaluate::PathOptions::default())
+}
+
+impl RunParams {
+    /// The request these parameters describe, of the model at `model` described by `manifest`,
+    /// every setting they do not decide at its default.
+    pub fn request(self, model: PathBuf, manifest: PathBuf, worker: inference::WorkerConfig) -> Request {
+        let mut req = Request::new(model, manifest, Dataset::Generate(Box::new(self.dataset)), worker);
+        req.criteria = self.criteria;
+        req.fairness.bootstrap = self.bootstrap;
+        req.explain = self.explain;
+        req.paths = self.paths;
+        req
+    }
 }
 
 /// The stored report of a succeeded run: the run record and its Markdown rendering (as the
@@ -260,17 +290,14 @@ async fn evaluate_run(
         .map_err(|e| EvaluateError::Store(e.to_string()))?
         .ok_or_else(|| EvaluateError::Setup(format!("its model {} is gone", run.model_id)))?;
     let scenario = params.dataset.scenario.clone();
-    let mut req = Request::new(
+    let mut req = params.request(
         state.blobs.path(&model.model_sha256),
         state.blobs.path(&model.manifest_sha256),
-        Dataset::Generate(Box::new(params.dataset)),
         state.config.worker.clone(),
     );
     // Named by content, never by the blob store's paths.
     req.model_name = format!("model sha256 {}", model.model_sha256);
     req.manifest_name = format!("manifest sha256 {}", model.manifest_sha256);
-    req.criteria = params.criteria;
-    req.fairness.bootstrap = params.bootstrap;
     req.workers = state.config.workers_per_run;
     req.deadline = Some(state.config.run_deadline);
     let done = Arc::new(AtomicU64::new(0));

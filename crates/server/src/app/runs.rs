@@ -8,6 +8,7 @@ use crate::policy::{self, Action, Caller};
 use crate::runner::{RunParams, StoredReport};
 use crate::state::AppState;
 use axum::http::StatusCode;
+use evaluate::EvaluateError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{Case, NewRun, Run};
@@ -36,10 +37,166 @@ pub struct RunRequest {
     /// Criteria of this run instead of the case's (authorities and admins only).
     #[schemars(with = "Option<Vec<fairness::Criterion>>")]
     pub criteria: Option<Vec<Value>>,
+    /// Skip the explanation stage (permutation importance and partial dependence), which runs
+    /// by default.
+    #[serde(default)]
+    pub no_explain: bool,
+    /// The explanation stage's options instead of the defaults (5000 rows, the default
+    /// repeats): `rows` 1 to 100000, `repeats` 2 to 1000, at most 64 `dependence` columns.
+    /// Not together with `no_explain`.
+    pub explain: Option<evaluate::ExplainOptions>,
+    /// Skip the causal-path stage (path-specific twins), which runs by default.
+    #[serde(default)]
+    pub no_paths: bool,
+    /// The causal-path stage's options instead of the defaults (paths `total`, `proxy`,
+    /// `mediated` on the first 20000 citizens, the scenario's proxies): `rows` 1 to
+    /// 100000, 1 to 8 distinct `paths` (`through` and `hold` name 1 to 64 columns), at most
+    /// 64 `proxies`. Column names are 1 to 64 letters, digits, `_`, `-` or `.`. Not together
+    /// with `no_paths`.
+    pub paths: Option<evaluate::PathOptions>,
 }
 
 fn default_rows() -> u64 {
     100_000
+}
+
+/// The most rows the explanation stage may explain.
+pub const MAX_EXPLAIN_ROWS: usize = 100_000;
+/// The most permutations per column the explanation stage may make (as the evaluation checks).
+pub const MAX_EXPLAIN_REPEATS: usize = 1000;
+/// The most paths one run measures: the evaluation's own bound.
+pub const MAX_PATHS: usize = evaluate::MAX_PATHS;
+/// The most columns a path, the proxies or the partial-dependence list may name.
+pub const MAX_STAGE_COLUMNS: usize = 64;
+/// The longest column name a stage's options may carry.
+pub const MAX_COLUMN_CHARS: usize = 64;
+
+/// A 400 naming the field that was refused.
+fn refuse(field: &str, message: String) -> ApiError {
+    ApiError::bad_request(format!("{field}: {message}")).with_details(json!({ "field": field }))
+}
+
+/// Refuses a list of column names longer than [`MAX_STAGE_COLUMNS`] or a name that is empty,
+/// longer than [`MAX_COLUMN_CHARS`] or has a character a column name never has.
+fn check_columns(field: &str, columns: &[String]) -> ApiResult<()> {
+    if columns.len() > MAX_STAGE_COLUMNS {
+        return Err(refuse(
+            field,
+            format!("at most {MAX_STAGE_COLUMNS} columns, got {}", columns.len()),
+        ));
+    }
+    for c in columns {
+        let shown: String = c.chars().take(30).collect();
+        if c.is_empty() || c.chars().count() > MAX_COLUMN_CHARS {
+            return Err(refuse(
+                field,
+                format!(
+                    "a column name must be 1 to {MAX_COLUMN_CHARS} characters, got {} ({shown:?}…)",
+                    c.chars().count()
+                ),
+            ));
+        }
+        if !c
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
+        {
+            return Err(refuse(
+                field,
+                format!("column {shown:?}: a column name has only letters, digits, '_', '-' and '.'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The analysis stages `body` asks for, bounded: `None` skips a stage, a stage not mentioned
+/// runs with its defaults (as `evaluate::Request::new` sets them). Refuses (400, naming the
+/// field) options out of range, so no run is queued that could only fail or run unbounded.
+pub fn stages(body: &RunRequest) -> ApiResult<(Option<evaluate::ExplainOptions>, Option<evaluate::PathOptions>)> {
+    let explain = match (body.no_explain, &body.explain) {
+        (true, Some(_)) => {
+            return Err(refuse("explain", "give explain or no_explain, not both".into()));
+        }
+        (true, None) => None,
+        (false, given) => {
+            let o = given.clone().unwrap_or_default();
+            if !(1..=MAX_EXPLAIN_ROWS).contains(&o.rows) {
+                return Err(refuse(
+                    "explain.rows",
+                    format!("must be in 1..={MAX_EXPLAIN_ROWS}, got {}", o.rows),
+                ));
+            }
+            if !(2..=MAX_EXPLAIN_REPEATS).contains(&o.repeats) {
+                return Err(refuse(
+                    "explain.repeats",
+                    format!(
+                        "must be in 2..={MAX_EXPLAIN_REPEATS} (an interval needs two), got {}",
+                        o.repeats
+                    ),
+                ));
+            }
+            if let Some(d) = &o.dependence {
+                check_columns("explain.dependence", d)?;
+            }
+            Some(o)
+        }
+    };
+    let paths = match (body.no_paths, &body.paths) {
+        (true, Some(_)) => return Err(refuse("paths", "give paths or no_paths, not both".into())),
+        (true, None) => None,
+        (false, given) => {
+            let o = given.clone().unwrap_or_default();
+            if !(1..=evaluate::MAX_PATH_ROWS).contains(&o.rows) {
+                return Err(refuse(
+                    "paths.rows",
+                    format!("must be in 1..={}, got {}", evaluate::MAX_PATH_ROWS, o.rows),
+                ));
+            }
+            if o.paths.is_empty() || o.paths.len() > MAX_PATHS {
+                return Err(refuse(
+                    "paths.paths",
+                    format!(
+                        "name 1 to {MAX_PATHS} paths (total, proxy, mediated, through, hold), got {}",
+                        o.paths.len()
+                    ),
+                ));
+            }
+            for p in &o.paths {
+                if let synth::Path::Through(c) | synth::Path::Hold(c) = p {
+                    check_columns("paths.paths", c)?;
+                    if c.is_empty() {
+                        return Err(refuse(
+                            "paths.paths",
+                            "through and hold name at least one column".into(),
+                        ));
+                    }
+                }
+            }
+            let mut names: Vec<String> = o.paths.iter().map(synth::Path::name).collect();
+            names.sort();
+            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(refuse("paths.paths", format!("path {} is asked for twice", w[0])));
+            }
+            if let Some(p) = &o.proxies {
+                check_columns("paths.proxies", p)?;
+            }
+            Some(o)
+        }
+    };
+    Ok((explain, paths))
+}
+
+/// Refuses (422) paths the scenario's causal graph does not have, and criteria naming a path
+/// the run does not measure: either run could only fail.
+fn check_paths(
+    spec: &DatasetSpec,
+    paths: Option<&evaluate::PathOptions>,
+    criteria: &[fairness::Criterion],
+) -> ApiResult<()> {
+    evaluate::check_paths(paths, spec, criteria).map_err(|e| match e {
+        EvaluateError::Paths(m) => ApiError::unprocessable("invalid_paths", format!("causal paths: {m}")),
+        other => ApiError::unprocessable("invalid_paths", other.to_string()),
+    })
 }
 
 /// Queues a run (with `audit`'s entry) after the same checks for the API and the pages.
@@ -63,6 +220,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
     if body.bias.len() > 20 {
         return Err(ApiError::bad_request("at most 20 bias settings"));
     }
+    let (explain, paths) = stages(body)?;
     let criteria = match &body.criteria {
         Some(list) => {
             caller.require(Action::SetRunCriteria)?;
@@ -78,11 +236,14 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
         spec.counterfactual = Some(Counterfactual::parse(attr).map_err(bad)?);
     }
     let total_rows = synth::Generator::new(spec.clone()).map_err(bad)?.output_rows();
+    check_paths(&spec, paths.as_ref(), &criteria)?;
     check_org_limits(state, caller, total_rows).await?;
     let params = RunParams {
         dataset: spec,
         criteria,
         bootstrap: state.config.bootstrap,
+        explain,
+        paths,
     };
     let new = NewRun {
         case_id: case.id.clone(),
@@ -216,4 +377,288 @@ pub async fn render_report(
             .into();
     state.reports.put(digest.as_str(), id, lang, html.clone());
     Ok((html.to_string(), case))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evaluate::{ExplainOptions, PathOptions};
+    use synth::Path;
+
+    fn body(extra: Value) -> RunRequest {
+        let mut v = json!({ "model_id": "m" });
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The refusal's status and message, which must name `field`.
+    fn refused(extra: Value, field: &str) -> String {
+        let e = stages(&body(extra.clone())).expect_err(&extra.to_string());
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "{extra}");
+        assert!(e.message.starts_with(&format!("{field}: ")), "{extra}: {}", e.message);
+        e.message
+    }
+
+    fn worker() -> inference::WorkerConfig {
+        inference::WorkerConfig {
+            program: "sandkasse".into(),
+            args: inference::WorkerArgs {
+                onnxruntime: Default::default(),
+                sandbox: inference::SandboxConfig::default(),
+                threads: 1,
+                allow_probes: false,
+                parent_pid: None,
+                disable_layers: Default::default(),
+            },
+            load_timeout: std::time::Duration::from_secs(1),
+            batch_timeout: std::time::Duration::from_secs(1),
+            allow_missing: Default::default(),
+        }
+    }
+
+    /// The request a run of `body` executes, through its parameters as stored and read back.
+    fn request_of(body: &RunRequest) -> evaluate::Request {
+        let (explain, paths) = stages(body).unwrap();
+        let params = RunParams {
+            dataset: DatasetSpec::new("unemployment-risk", 100, 1).unwrap(),
+            criteria: Vec::new(),
+            bootstrap: 10,
+            explain,
+            paths,
+        };
+        let stored = serde_json::to_value(&params).unwrap();
+        let replayed: RunParams = serde_json::from_value(stored).unwrap();
+        replayed.request("m.onnx".into(), "m.toml".into(), worker())
+    }
+
+    /// The bounds `RunRequest`'s documentation (and so the OpenAPI document) states.
+    #[test]
+    fn the_documented_bounds_are_the_enforced_ones() {
+        assert_eq!(
+            (
+                evaluate::MAX_PATH_ROWS,
+                MAX_PATHS,
+                MAX_EXPLAIN_ROWS,
+                MAX_STAGE_COLUMNS,
+                MAX_COLUMN_CHARS
+            ),
+            (100_000, 8, 100_000, 64, 64),
+            "change the documentation of RunRequest's explain and paths with the bounds"
+        );
+        assert_eq!(evaluate::DEFAULT_PATH_ROWS, 20_000);
+        assert_eq!(evaluate::DEFAULT_EXPLAIN_ROWS, 5000);
+    }
+
+    #[test]
+    fn a_body_without_stage_options_runs_both_stages_with_their_defaults() {
+        let req = request_of(&body(json!({})));
+        assert_eq!(req.explain, Some(ExplainOptions::default()));
+        assert_eq!(req.paths, Some(PathOptions::default()));
+        assert_eq!(req.fairness.bootstrap, 10);
+    }
+
+    #[test]
+    fn no_paths_gives_a_request_without_paths_and_no_explain_one_without_explanations() {
+        let req = request_of(&body(json!({ "no_paths": true })));
+        assert_eq!(req.paths, None);
+        assert_eq!(req.explain, Some(ExplainOptions::default()));
+        let req = request_of(&body(json!({ "no_explain": true })));
+        assert_eq!(req.explain, None);
+        assert_eq!(req.paths, Some(PathOptions::default()));
+    }
+
+    #[test]
+    fn given_options_reach_the_request() {
+        let req = request_of(&body(json!({
+            "explain": { "rows": 300, "repeats": 4, "seed": 7, "dependence": ["age"] },
+            "paths": {
+                "attribute": "sex",
+                "paths": ["total", { "through": ["education", "sector"] }, { "hold": ["region"] }],
+                "proxies": ["municipality"],
+                "rows": 500,
+                "seed": 3
+            }
+        })));
+        let explain = req.explain.unwrap();
+        assert_eq!((explain.rows, explain.repeats, explain.seed), (300, 4, Some(7)));
+        assert_eq!(explain.dependence, Some(vec!["age".to_owned()]));
+        let paths = req.paths.unwrap();
+        assert_eq!(paths.attribute, Some(Counterfactual::Sex));
+        assert_eq!(
+            paths.paths.iter().map(Path::name).collect::<Vec<_>>(),
+            ["total", "through:education+sector", "hold:region"]
+        );
+        assert_eq!(paths.proxies, Some(vec!["municipality".to_owned()]));
+        assert_eq!((paths.rows, paths.seed), (500, Some(3)));
+    }
+
+    #[test]
+    fn path_rows_over_the_maximum_or_zero_are_refused_naming_the_field() {
+        for rows in [0, evaluate::MAX_PATH_ROWS + 1] {
+            let m = refused(json!({ "paths": { "paths": ["total"], "rows": rows } }), "paths.rows");
+            assert!(m.contains(&format!("1..={}", evaluate::MAX_PATH_ROWS)), "{m}");
+            assert!(m.contains(&rows.to_string()), "{m}");
+        }
+        let ok = stages(&body(
+            json!({ "paths": { "paths": ["total"], "rows": evaluate::MAX_PATH_ROWS } }),
+        ));
+        assert!(ok.is_ok());
+        let e = stages(&body(json!({ "paths": { "paths": ["total"], "rows": 0 } }))).unwrap_err();
+        assert_eq!(e.details, json!({ "field": "paths.rows" }));
+    }
+
+    #[test]
+    fn explain_options_out_of_range_are_refused_naming_the_field() {
+        for rows in [0, MAX_EXPLAIN_ROWS + 1] {
+            let m = refused(json!({ "explain": { "rows": rows, "repeats": 5 } }), "explain.rows");
+            assert!(m.contains("1..=100000"), "{m}");
+        }
+        for repeats in [0, 1, 1001] {
+            let m = refused(
+                json!({ "explain": { "rows": 10, "repeats": repeats } }),
+                "explain.repeats",
+            );
+            assert!(m.contains("2..=1000"), "{m}");
+        }
+        assert!(
+            stages(&body(
+                json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 1000 } })
+            ))
+            .is_ok()
+        );
+        assert!(stages(&body(json!({ "explain": { "rows": 1, "repeats": 2 } }))).is_ok());
+    }
+
+    #[test]
+    fn a_stage_both_skipped_and_given_options_is_refused() {
+        refused(
+            json!({ "no_explain": true, "explain": { "rows": 10, "repeats": 5 } }),
+            "explain",
+        );
+        refused(
+            json!({ "no_paths": true, "paths": { "paths": ["total"], "rows": 10 } }),
+            "paths",
+        );
+    }
+
+    #[test]
+    fn path_lists_are_bounded() {
+        let many: Vec<Value> = (0..=MAX_PATHS)
+            .map(|i| json!({ "through": [format!("c{i}")] }))
+            .collect();
+        let m = refused(json!({ "paths": { "paths": many, "rows": 10 } }), "paths.paths");
+        assert!(m.contains("1 to 8 paths") && m.contains("got 9"), "{m}");
+        refused(json!({ "paths": { "paths": [], "rows": 10 } }), "paths.paths");
+        let m = refused(
+            json!({ "paths": { "paths": ["proxy", "total", "proxy"], "rows": 10 } }),
+            "paths.paths",
+        );
+        assert!(m.contains("proxy is asked for twice"), "{m}");
+        refused(
+            json!({ "paths": { "paths": [{ "hold": [] }], "rows": 10 } }),
+            "paths.paths",
+        );
+        let columns: Vec<String> = (0..=MAX_STAGE_COLUMNS).map(|i| format!("c{i}")).collect();
+        let m = refused(
+            json!({ "paths": { "paths": [{ "through": columns }], "rows": 10 } }),
+            "paths.paths",
+        );
+        assert!(m.contains("at most 64 columns, got 65"), "{m}");
+        refused(
+            json!({ "paths": { "paths": ["total"], "proxies": columns, "rows": 10 } }),
+            "paths.proxies",
+        );
+        refused(
+            json!({ "explain": { "rows": 10, "repeats": 5, "dependence": columns } }),
+            "explain.dependence",
+        );
+    }
+
+    /// A column name is data from the caller that ends up in records, reports and messages: an
+    /// overlong one, or one with markup or control characters, is refused before it is stored,
+    /// and the refusal does not echo it whole.
+    #[test]
+    fn an_overlong_or_odd_column_name_is_refused() {
+        let long = "a".repeat(MAX_COLUMN_CHARS + 1);
+        assert!(
+            stages(&body(
+                json!({ "paths": { "paths": [{ "through": ["a".repeat(64)] }], "rows": 10 } })
+            ))
+            .is_ok()
+        );
+        for (extra, field) in [
+            (
+                json!({ "paths": { "paths": [{ "through": [long] }], "rows": 10 } }),
+                "paths.paths",
+            ),
+            (
+                json!({ "paths": { "paths": [{ "hold": ["education", long] }], "rows": 10 } }),
+                "paths.paths",
+            ),
+            (
+                json!({ "paths": { "paths": ["total"], "proxies": [long], "rows": 10 } }),
+                "paths.proxies",
+            ),
+            (
+                json!({ "explain": { "rows": 10, "repeats": 5, "dependence": [long] } }),
+                "explain.dependence",
+            ),
+        ] {
+            let m = refused(extra, field);
+            assert!(m.contains("1 to 64 characters, got 65"), "{m}");
+            assert!(!m.contains(&long), "the refusal echoes the whole name: {m}");
+        }
+        let huge = "x".repeat(1 << 20);
+        let m = refused(
+            json!({ "paths": { "paths": ["total"], "proxies": [huge], "rows": 10 } }),
+            "paths.proxies",
+        );
+        assert!(m.len() < 300, "{}", m.len());
+        for odd in ["", "<script>", "a+b", "a,b", "a\u{0}b", "a\nb", "æble", "a b"] {
+            refused(
+                json!({ "paths": { "paths": [{ "through": [odd] }], "rows": 10 } }),
+                "paths.paths",
+            );
+        }
+    }
+
+    #[test]
+    fn stored_parameters_from_before_the_stages_load_with_the_defaults() {
+        let spec = DatasetSpec::new("unemployment-risk", 100, 1).unwrap();
+        let old = json!({ "dataset": spec, "criteria": [], "bootstrap": 200 });
+        let p: RunParams = serde_json::from_value(old).unwrap();
+        assert_eq!(p.explain, Some(ExplainOptions::default()));
+        assert_eq!(p.paths, Some(PathOptions::default()));
+        // A stage turned off stays off when the run is read back.
+        let off = json!({ "dataset": spec, "criteria": [], "bootstrap": 200, "explain": null, "paths": null });
+        let p: RunParams = serde_json::from_value(off).unwrap();
+        assert_eq!((p.explain, p.paths), (None, None));
+    }
+
+    #[test]
+    fn paths_the_scenario_lacks_and_criteria_on_unmeasured_paths_are_refused_before_queueing() {
+        let spec = DatasetSpec::new("unemployment-risk", 100, 1).unwrap();
+        let paths = |v: Value| serde_json::from_value::<PathOptions>(v).unwrap();
+        check_paths(&spec, Some(&PathOptions::default()), &[]).unwrap();
+        check_paths(&spec, None, &[]).unwrap();
+        let through = paths(json!({ "paths": [{ "through": ["education"] }], "rows": 10 }));
+        check_paths(&spec, Some(&through), &[]).unwrap();
+        let e = check_paths(
+            &spec,
+            Some(&paths(json!({ "paths": [{ "hold": ["shoe_size"] }], "rows": 10 }))),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_paths"));
+        assert!(e.message.contains("shoe_size"), "{}", e.message);
+        let criteria = check_criteria(&[json!({
+            "attribute": "origin", "metric": "flip_rate", "op": "<=", "threshold": 0.05, "path": "proxy"
+        })])
+        .unwrap();
+        check_paths(&spec, Some(&PathOptions::default()), &criteria).unwrap();
+        let e = check_paths(&spec, Some(&through), &criteria).unwrap_err();
+        assert!(e.message.contains("it measures through:education"), "{}", e.message);
+        let e = check_paths(&spec, None, &criteria).unwrap_err();
+        assert!(e.message.contains("the path stage is off"), "{}", e.message);
+    }
 }

@@ -34,6 +34,7 @@ pub fn run_form(
 ) -> Markup {
     let value = |f: fn(&RunForm) -> &str, default: &'static str| again.map_or(default.to_owned(), |a| f(a).to_owned());
     let twin = again.map_or("", |a| a.counterfactual.as_str());
+    let (explain_on, paths_on) = again.map_or((true, true), |a| (!a.no_explain(), !a.no_paths()));
     html! {
         form.inline #run-form method="post" action="/ui/runs" {
             (csrf_field(s))
@@ -61,10 +62,26 @@ pub fn run_form(
                     }
                 }
             }
+            // Tells the server the checkboxes were shown, so an unticked one means off.
+            input type="hidden" name="stages" value="1";
+            label { input #run-explain type="checkbox" name="explain" value="on" checked[explain_on]; " " (w.t(T::ExplainModel)) }
+            label { input #run-paths type="checkbox" name="paths" value="on" checked[paths_on]; " " (w.t(T::CausalPaths)) }
+            label { (w.t(T::PathList))
+                input #run-path-list type="text" name="path_list" maxlength=(FORM_LIST_CHARS) value=(value(|a| &a.path_list, DEFAULT_PATH_LIST));
+            }
+            label { (w.t(T::Proxies))
+                input #run-proxies type="text" name="proxies" maxlength=(FORM_LIST_CHARS) placeholder=(w.t(T::ScenarioDefault)) value=(value(|a| &a.proxies, ""));
+            }
             button #run-submit type="submit" { (w.t(T::StartRun)) }
         }
     }
 }
+
+/// The paths the form offers before anyone changes them: the stage's defaults.
+const DEFAULT_PATH_LIST: &str = "total,proxy,mediated";
+
+/// The longest paths list or proxies list the form takes (the API takes more).
+const FORM_LIST_CHARS: usize = 2000;
 
 fn progress(run: &Run) -> f64 {
     if run.total_rows == 0 {
@@ -165,6 +182,28 @@ pub struct RunForm {
     bias: String,
     #[serde(default)]
     counterfactual: String,
+    /// Set by the form, which shows the stage checkboxes: without it (a client that does not
+    /// know them) both stages run, as by default.
+    #[serde(default)]
+    stages: String,
+    #[serde(default)]
+    explain: String,
+    #[serde(default)]
+    paths: String,
+    #[serde(default)]
+    path_list: String,
+    #[serde(default)]
+    proxies: String,
+}
+
+impl RunForm {
+    fn no_explain(&self) -> bool {
+        !self.stages.is_empty() && self.explain.is_empty()
+    }
+
+    fn no_paths(&self) -> bool {
+        !self.stages.is_empty() && self.paths.is_empty()
+    }
 }
 
 pub async fn create(
@@ -236,7 +275,47 @@ fn body_of(f: &RunForm) -> Result<RunRequest, ApiError> {
             .collect(),
         counterfactual: Some(f.counterfactual.clone()).filter(|c| !c.is_empty()),
         criteria: None,
+        no_explain: f.no_explain(),
+        explain: None,
+        no_paths: f.no_paths(),
+        paths: if f.no_paths() { None } else { path_options(f)? },
     })
+}
+
+/// The causal-path options of the form's lists; `None` when they leave the defaults.
+/// Paths are separated by commas (`through:a+b` joins its columns with `+`); proxies by
+/// commas or spaces, none meaning the scenario's.
+fn path_options(f: &RunForm) -> Result<Option<evaluate::PathOptions>, ApiError> {
+    for (field, text) in [("paths", &f.path_list), ("proxies", &f.proxies)] {
+        if text.chars().count() > FORM_LIST_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "the {field} list is at most {FORM_LIST_CHARS} characters"
+            )));
+        }
+    }
+    let list = f.path_list.trim();
+    let proxies: Vec<String> = f
+        .proxies
+        .split([',', ' ', '\t', '\n', '\r'])
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if (list.is_empty() || list == DEFAULT_PATH_LIST) && proxies.is_empty() {
+        return Ok(None);
+    }
+    let mut options = evaluate::PathOptions::default();
+    if !list.is_empty() {
+        options.paths = list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| synth::Path::parse(p).map_err(|e| ApiError::bad_request(format!("paths: {e}"))))
+            .collect::<Result<_, _>>()?;
+    }
+    if !proxies.is_empty() {
+        options.proxies = Some(proxies);
+    }
+    Ok(Some(options))
 }
 
 pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
@@ -286,6 +365,14 @@ pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id):
                 dt { (w.t(T::Citizens)) } dd { (w.rows_and_seed(run.total_rows, p.dataset.seed)) }
                 dt { (w.t(T::Criteria)) } dd { (w.criteria_of_run(p.criteria.len())) }
                 dt { (w.t(T::Bootstrap)) } dd { (w.resamples(p.bootstrap as u64)) }
+                dt { (w.t(T::Explanations)) } dd #run-explanations { @match &p.explain {
+                    Some(o) => (w.explained(o.rows as u64, o.repeats as u64)),
+                    None => (w.t(T::Off)),
+                } }
+                dt { (w.t(T::CausalPaths)) } dd #run-causal-paths { @match &p.paths {
+                    Some(o) => (w.paths_on(&plain(&o.paths.iter().map(synth::Path::name).collect::<Vec<_>>().join(", "), TEXT_CHARS), o.rows as u64)),
+                    None => (w.t(T::Off)),
+                } }
             }
             dt { (w.t(T::Id)) } dd.mono { (run.id) }
         }
@@ -330,4 +417,158 @@ pub async fn report(
     let mut r = html_report_response(html);
     r.extensions_mut().insert(AuditCase(case.id.as_str().to_owned()));
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::runs::stages;
+    use synth::Path;
+
+    /// The form as the page sends it with its defaults, changed by `edit`.
+    fn form(edit: impl FnOnce(&mut RunForm)) -> RunForm {
+        let mut f = RunForm {
+            csrf: "c".into(),
+            model_id: "m".into(),
+            rows: "300".into(),
+            seed: String::new(),
+            bias: String::new(),
+            counterfactual: String::new(),
+            stages: "1".into(),
+            explain: "on".into(),
+            paths: "on".into(),
+            path_list: DEFAULT_PATH_LIST.into(),
+            proxies: String::new(),
+        };
+        edit(&mut f);
+        f
+    }
+
+    fn options(f: &RunForm) -> (Option<evaluate::ExplainOptions>, Option<evaluate::PathOptions>) {
+        stages(&body_of(f).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_forms_defaults_are_the_stages_defaults() {
+        let defaults = (
+            Some(evaluate::ExplainOptions::default()),
+            Some(evaluate::PathOptions::default()),
+        );
+        assert_eq!(options(&form(|_| {})), defaults);
+        // A client that does not know the checkboxes (no `stages`) gets both stages.
+        assert_eq!(
+            options(&form(|f| {
+                f.stages.clear();
+                f.explain.clear();
+                f.paths.clear();
+                f.path_list.clear();
+            })),
+            defaults
+        );
+        assert_eq!(options(&form(|f| f.path_list = " ".into())), defaults);
+    }
+
+    #[test]
+    fn unticked_checkboxes_turn_the_stages_off() {
+        let b = body_of(&form(|f| f.paths.clear())).unwrap();
+        assert!(b.no_paths && !b.no_explain && b.paths.is_none());
+        assert_eq!(stages(&b).unwrap(), (Some(evaluate::ExplainOptions::default()), None));
+        let b = body_of(&form(|f| f.explain.clear())).unwrap();
+        assert_eq!(stages(&b).unwrap(), (None, Some(evaluate::PathOptions::default())));
+        // The lists of a stage that is off are not read.
+        let b = body_of(&form(|f| {
+            f.paths.clear();
+            f.path_list = "nonsense".into();
+        }))
+        .unwrap();
+        assert_eq!(stages(&b).unwrap().1, None);
+    }
+
+    #[test]
+    fn the_forms_lists_map_to_the_same_options_as_the_apis() {
+        let f = form(|f| {
+            f.path_list = "total, through:education+sector ,hold:region".into();
+            f.proxies = "municipality, region  country_of_origin".into();
+        });
+        let api: crate::app::runs::RunRequest = serde_json::from_value(serde_json::json!({
+            "model_id": "m",
+            "rows": 300,
+            "paths": {
+                "paths": ["total", { "through": ["education", "sector"] }, { "hold": ["region"] }],
+                "proxies": ["municipality", "region", "country_of_origin"],
+                "rows": evaluate::DEFAULT_PATH_ROWS
+            }
+        }))
+        .unwrap();
+        assert_eq!(options(&f), stages(&api).unwrap());
+        let (_, paths) = options(&f);
+        assert_eq!(
+            paths.unwrap().paths.iter().map(Path::name).collect::<Vec<_>>(),
+            ["total", "through:education+sector", "hold:region"]
+        );
+        let (_, paths) = options(&form(|f| f.proxies = "municipality".into()));
+        let paths = paths.unwrap();
+        assert_eq!(paths.paths, evaluate::PathOptions::default().paths);
+        assert_eq!(paths.proxies, Some(vec!["municipality".to_owned()]));
+    }
+
+    #[test]
+    fn bad_lists_in_the_form_are_refused_with_the_reason() {
+        let e = body_of(&form(|f| f.path_list = "total,sideways".into())).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.starts_with("paths: unknown path"), "{}", e.message);
+        let e = body_of(&form(|f| f.proxies = "p ".repeat(FORM_LIST_CHARS))).unwrap_err();
+        assert!(e.message.contains("proxies list is at most"), "{}", e.message);
+        // Bounds beyond the form's are the API's: an overlong column name is refused there.
+        let f = form(|f| f.path_list = format!("through:{}", "a".repeat(65)));
+        let e = stages(&body_of(&f).unwrap()).unwrap_err();
+        assert!(e.message.starts_with("paths.paths: "), "{}", e.message);
+    }
+
+    fn session() -> Session {
+        let user = serde_json::from_value(serde_json::json!({
+            "id": "0".repeat(32), "org_id": "1".repeat(32), "name": "Vendor", "role": "vendor", "created_at": "2024-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let org = serde_json::from_value(serde_json::json!({ "id": "1".repeat(32), "name": "Org", "kind": "vendor" }))
+            .unwrap();
+        Session {
+            caller: crate::policy::Caller { user, org },
+            csrf: "c".into(),
+        }
+    }
+
+    #[test]
+    fn the_form_shows_the_stages_ticked_by_default_and_as_sent_when_refused() {
+        let (s, w) = (session(), Words::default());
+        let html = run_form(&s, &w, &[], None, 1000, None).into_string();
+        for want in [
+            r#"name="stages" value="1""#,
+            r#"id="run-explain" type="checkbox" name="explain" value="on" checked"#,
+            r#"id="run-paths" type="checkbox" name="paths" value="on" checked"#,
+            r#"name="path_list" maxlength="2000" value="total,proxy,mediated""#,
+            r#"name="proxies""#,
+            "Explain the model",
+            "Causal paths",
+        ] {
+            assert!(html.contains(want), "{want} not in {html}");
+        }
+        let again = form(|f| {
+            f.explain.clear();
+            f.path_list = "through:education".into();
+        });
+        let html = run_form(&s, &w, &[], None, 1000, Some(&again)).into_string();
+        assert!(html.contains(r#"name="explain" value="on">"#), "{html}");
+        assert!(html.contains(r#"name="paths" value="on" checked"#), "{html}");
+        assert!(html.contains(r#"value="through:education""#), "{html}");
+        let da = Words {
+            lang: crate::web::text::Lang::Da,
+            ..Words::default()
+        };
+        let html = run_form(&s, &da, &[], None, 1000, None).into_string();
+        assert!(
+            html.contains("Forklar modellen") && html.contains("Kausale stier"),
+            "{html}"
+        );
+    }
 }

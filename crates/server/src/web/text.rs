@@ -132,6 +132,12 @@ texts! {
     ScenarioDefault => "scenariets standard", "scenario default";
     CounterfactualTwins => "Kontrafaktiske tvillinger", "Counterfactual twins";
     NoTwins => "ingen", "none";
+    ExplainModel => "Forklar modellen", "Explain the model";
+    CausalPaths => "Kausale stier", "Causal paths";
+    PathList => "Stier (total, proxy, mediated, through:A+B, hold:A+B)", "Paths (total, proxy, mediated, through:A+B, hold:A+B)";
+    Proxies => "Stedfortrædere (proxyer)", "Proxies";
+    Explanations => "Forklaringer", "Explanations";
+    Off => "fra", "off";
     StartRun => "Start kørsel", "Start run";
     // Runs.
     Any => "alle", "any";
@@ -265,6 +271,24 @@ impl Words {
         match self.lang {
             Lang::Da => format!("{rows} rækker (startværdi {seed})"),
             Lang::En => format!("{rows} rows (seed {seed})"),
+        }
+    }
+
+    /// What a run's explanation stage covers.
+    pub fn explained(&self, rows: u64, repeats: u64) -> String {
+        let (rows, repeats) = (self.count(rows), self.count(repeats));
+        match self.lang {
+            Lang::Da => format!("{rows} rækker, {repeats} permutationer pr. kolonne"),
+            Lang::En => format!("{rows} rows, {repeats} permutations per column"),
+        }
+    }
+
+    /// The causal paths a run measures, on how many citizens.
+    pub fn paths_on(&self, paths: &str, rows: u64) -> String {
+        let rows = self.count(rows);
+        match self.lang {
+            Lang::Da => format!("{paths} ({rows} borgere)"),
+            Lang::En => format!("{paths} ({rows} citizens)"),
         }
     }
 
