@@ -28,8 +28,8 @@ run() { # EXTRA-ARGS...: prints the wall time, then the explanation line if any
 for i in $(seq "$pairs"); do
   base=$(run --no-explain --no-paths)
   full=$(run)
-  stages=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
-print(f"explanations {r[\"explanations\"][\"seconds\"]:.3f} s, paths {r[\"paths\"][\"seconds\"]:.3f} s")' "$dir/run.json")
+  stages=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); e, p = r["explanations"]["seconds"], r["paths"]["seconds"]
+print(f"explanations {e:.3f} s, paths {p:.3f} s")' "$dir/run.json")
   python3 -c 'import sys; i, b, f, s = sys.argv[1:]; b, f = float(b), float(f)
 print(f"pair {i}: base {b:.3f} s; with the analyses {f:.3f} s ({s}); added {f - b:.3f} s = {(f - b) / b:.2f} x the base run")' \
     "$i" "$base" "$full" "$stages"
