@@ -129,6 +129,9 @@ struct File {
     criterion: Vec<Criterion>,
 }
 
+/// The longest `path` a criterion may name (it is quoted in verdicts and error messages).
+pub const MAX_PATH_CHARS: usize = 200;
+
 /// Parses criteria from TOML (`[[criterion]]` tables) or JSON (`{"criterion": [...]}` or a
 /// bare array), chosen by the text's first non-blank character.
 pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
@@ -162,6 +165,14 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
         }
         if matches!(kind, Kind::EqualizedOdds(_)) && c.against != Against::BetweenGroups {
             return Err(invalid("equalized odds is measured between groups".into()));
+        }
+        if let Some(p) = &c.path
+            && p.chars().count() > MAX_PATH_CHARS
+        {
+            return Err(invalid(format!(
+                "path is {} characters; at most {MAX_PATH_CHARS}",
+                p.chars().count()
+            )));
         }
         if c.path.is_some() && !matches!(kind, Kind::Flip) {
             return Err(invalid(format!(
@@ -532,6 +543,19 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     (value.value, interval, group, excluded, value.null_reason)
 }
 
+/// The verdict of a criterion the report cannot decide, and why.
+fn inconclusive(c: &Criterion, why: String) -> Verdict {
+    Verdict {
+        criterion: c.clone(),
+        verdict: Outcome::Inconclusive,
+        value: None,
+        interval: None,
+        group: None,
+        explanation: why,
+        excluded: Vec::new(),
+    }
+}
+
 /// Judges every criterion against a report (a `flip_rate` along a path is inconclusive: see
 /// [`evaluate_with_paths`]).
 pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
@@ -548,29 +572,9 @@ pub fn evaluate_with_paths(criteria: &[Criterion], report: &Report, paths: PathF
             let a = report.attribute(&c.attribute);
             let (value, interval, group, excluded, null_reason) = match (flips, a) {
                 (Some(Ok(m)), _) => m,
-                (Some(Err(why)), _) => {
-                    return Verdict {
-                        criterion: c.clone(),
-                        verdict: Outcome::Inconclusive,
-                        value: None,
-                        interval: None,
-                        group: None,
-                        explanation: why,
-                        excluded: Vec::new(),
-                    };
-                }
+                (Some(Err(why)), _) => return inconclusive(c, why),
                 (None, Some(a)) => measure(c, a),
-                (None, None) => {
-                    return Verdict {
-                        criterion: c.clone(),
-                        verdict: Outcome::Inconclusive,
-                        value: None,
-                        interval: None,
-                        group: None,
-                        explanation: format!("attribute {:?} is not in the report", c.attribute),
-                        excluded: Vec::new(),
-                    };
-                }
+                (None, None) => return inconclusive(c, format!("attribute {:?} is not in the report", c.attribute)),
             };
             let op = c.op.as_str();
             let (verdict, explanation) = match (value, interval) {
@@ -672,6 +676,9 @@ mod tests {
         let r =
             refused("[[criterion]]\nattribute = \"age_band\"\nmetric = \"flip_rate\"\nop = \"<=\"\nthreshold = 0.01\n");
         assert!(r.contains("sex or origin"), "{r}");
+        let long = "x".repeat(MAX_PATH_CHARS + 1);
+        let r = refused(&format!("{base}metric = \"flip_rate\"\npath = \"{long}\"\n"));
+        assert!(r.contains("at most 200") && !r.contains(&long), "{r}");
         let ok = parse(&format!(
             "{base}metric = \"flip_rate\"\npath = \"through:education+sector\"\n"
         ))
