@@ -786,6 +786,11 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
         },
         truth: None,
     };
+    let group = |attribute: &str, value: &str, drops| explain::GroupImportance {
+        attribute: attribute.into(),
+        value: value.into(),
+        drops,
+    };
     let evil = "<script>x()</script>";
     rec.explanations = Some(evaluate::Explanations {
         rows: evaluate::ExplainedRows {
@@ -804,7 +809,11 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
                 explain::ColumnImportance {
                     column: "months_employed_3y".into(),
                     overall: drops(0.25),
-                    groups: Vec::new(),
+                    groups: vec![
+                        group("origin", "danish", drops(0.1875)),
+                        group("origin", "non_western", drops(0.4125)),
+                        group("sex", "<em>x</em>", drops(0.3333)),
+                    ],
                 },
                 explain::ColumnImportance {
                     column: evil.into(),
@@ -899,8 +908,15 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
             Lang::En => "0.0421 [0.0391, 0.0451]",
         };
         assert!(text.contains(auc), "{l:?}: {text}");
-        // The importance chart, and one line chart for the numeric column's partial dependence.
-        assert_eq!(section.find("svg").len(), 2, "{l:?}");
+        // The importance chart, one per group attribute (origin, sex), and one line chart for
+        // the numeric column's partial dependence.
+        assert_eq!(section.find("svg").len(), 4, "{l:?}");
+        let (danish, non_western) = match l {
+            Lang::Da => ("18,75\u{a0}%", "41,25\u{a0}%"),
+            Lang::En => ("18.75%", "41.25%"),
+        };
+        assert!(text.contains(danish) && text.contains(non_western), "{l:?}: {text}");
+        assert!(text.contains("<em>x</em>") && !html.contains("<em>x"), "{l:?}");
         // Importance: a header and a row per column; flips: a header and a row; dependence: a
         // header and a row per value.
         // Slices: a header and a row.

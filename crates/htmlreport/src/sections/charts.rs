@@ -52,7 +52,7 @@ impl Doc<'_> {
 
     /// A per-attribute chart's title: `da` or `en`, then "efter"/"by" and the attribute's label in
     /// lower case.
-    fn title_by(&self, da: &str, en: &str, attr: &str) -> String {
+    pub(super) fn title_by(&self, da: &str, en: &str, attr: &str) -> String {
         let by = self.attr_label(attr).to_lowercase();
         match self.l {
             Lang::Da => format!("{da} efter {by}"),

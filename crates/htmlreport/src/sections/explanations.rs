@@ -29,7 +29,7 @@ impl Doc<'_> {
                      scoret igen af de isolerede arbejdsprocesser. Vist er andelen af afgørelser, der skifter, og hvor \
                      meget ROC AUC og nøjagtighed falder og log-tab stiger, målt mod det registrerede og det sande udfald: \
                      gennemsnit over gentagelserne med {}-interval. En kolonne, modellen ikke bruger, viser præcis 0. \
-                     Tal pr. gruppe står i kørselsposten (explanations.importance).",
+                     Derefter det samme pr. gruppe af hver gruppeattribut.",
                     l.count(e.rows.count as f64),
                     imp.config.repeats,
                     imp.config.seed,
@@ -40,8 +40,8 @@ impl Doc<'_> {
                      (counterfactual twins left out) by a seeded permutation, {} times (seed {}), and the rows scored \
                      again by the isolated workers. Shown: the share of decisions that change, and how much ROC AUC and \
                      accuracy drop and log loss rises, against the recorded and the true outcome; the mean over the \
-                     repeats with its {} interval. A column the model does not use shows exactly 0. Per-group figures are \
-                     in the run record (explanations.importance).",
+                     repeats with its {} interval. A column the model does not use shows exactly 0. The same per group of \
+                     each group attribute follows.",
                     l.count(e.rows.count as f64),
                     imp.config.repeats,
                     imp.config.seed,
@@ -95,6 +95,7 @@ impl Doc<'_> {
             missing: self.t("ingen værdi", "no value").to_owned(),
         };
         self.w(&dot_chart(&chart, l));
+        self.importance_by_group(imp);
         let _ = write!(
             self.out,
             "<table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
@@ -252,7 +253,114 @@ impl Doc<'_> {
     }
 }
 
+/// At most this many groups of one attribute get a colour in the per-group importance chart (the
+/// palette's size); the rest are named in the chart's note and stay in the record.
+const MAX_CHART_GROUPS: usize = 8;
+
+/// The share of a group's decisions that change when the column is permuted.
+fn group_effect<'a>(c: &'a explain::ColumnImportance, attribute: &str, value: &str) -> Option<&'a Effect> {
+    c.groups
+        .iter()
+        .find(|g| g.attribute == attribute && g.value == value)
+        .map(|g| &g.drops.decisions_changed)
+}
+
 impl Doc<'_> {
+    /// Per group attribute, one chart of the share of decisions that change when each column is
+    /// permuted, one colour per group with its interval: a column that matters for one group and
+    /// not for another shows as a spread of dots on its row.
+    fn importance_by_group(&mut self, imp: &explain::Importance) {
+        let l = self.l;
+        let mut attributes: Vec<&str> = Vec::new();
+        for g in imp.columns.iter().flat_map(|c| &c.groups) {
+            if !attributes.contains(&g.attribute.as_str()) {
+                attributes.push(&g.attribute);
+            }
+        }
+        for attr in attributes {
+            let mut values: Vec<&str> = Vec::new();
+            for g in imp
+                .columns
+                .iter()
+                .flat_map(|c| &c.groups)
+                .filter(|g| g.attribute == attr)
+            {
+                if !values.contains(&g.value.as_str()) {
+                    values.push(&g.value);
+                }
+            }
+            let left_out = values.len().saturating_sub(MAX_CHART_GROUPS);
+            values.truncate(MAX_CHART_GROUPS);
+            let effect = |c, v| group_effect(c, attr, v);
+            let rows: Vec<DotRow> = imp
+                .columns
+                .iter()
+                .map(|c| DotRow {
+                    label: c.column.clone(),
+                    note: String::new(),
+                    values: values
+                        .iter()
+                        .map(|v| effect(c, v).map(|e| (e.mean, e.interval.map(|[lo, hi]| (lo, hi)))))
+                        .collect(),
+                })
+                .collect();
+            let max = imp
+                .columns
+                .iter()
+                .flat_map(|c| values.iter().filter_map(move |v| effect(c, v)))
+                .map(|e| e.interval.map_or(e.mean, |[_, hi]| hi))
+                .fold(0.0f64, f64::max);
+            let desc = imp
+                .columns
+                .iter()
+                .map(|c| {
+                    let parts: Vec<String> = values
+                        .iter()
+                        .map(|v| {
+                            let value = effect(c, v).map_or_else(|| DASH.to_owned(), |e| l.pct(e.mean, 2));
+                            format!("{} {value}", self.group_label(attr, v))
+                        })
+                        .collect();
+                    format!("{}: {}", c.column, parts.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let chart = DotChart {
+                id: self.next_id(),
+                title: self.title_by(
+                    "Skiftede afgørelser ved permutation",
+                    "Decisions changed by permutation",
+                    attr,
+                ),
+                desc,
+                x: Axis {
+                    label: self
+                        .t("Andel af gruppens rækker", "Share of the group's rows")
+                        .to_owned(),
+                    min: 0.0,
+                    max: nice_max(max.max(0.01)),
+                    pct: true,
+                },
+                metrics: values.iter().map(|v| self.group_label(attr, v)).collect(),
+                rows,
+                bars: false,
+                interval_key: format!("{} {}", self.confidence(), self.t("interval (t)", "interval (t)")),
+                missing: self.t("ingen værdi", "no value").to_owned(),
+            };
+            self.w(&dot_chart(&chart, l));
+            if left_out > 0 {
+                let _ = write!(
+                    self.out,
+                    "<p class=\"note\">{}</p>",
+                    E(&match l {
+                        Lang::Da => format!("{left_out} grupper mere står i kørselsposten (explanations.importance)."),
+                        Lang::En => format!("{left_out} more groups are in the run record (explanations.importance)."),
+                    })
+                );
+            }
+        }
+    }
+
     /// The twins' flips: per differing input, what switching it alone does.
     fn flips(&mut self, f: &explain::FlipContributions) {
         let l = self.l;
