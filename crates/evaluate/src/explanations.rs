@@ -208,7 +208,7 @@ pub(crate) fn explain(
 }
 
 /// Columns never sliced: identifiers, outcomes and what pairs twins.
-const NOT_SLICED: [&str; 10] = [
+pub(crate) const NOT_SLICED: [&str; 10] = [
     "person_id",
     "is_twin",
     "twin_id",

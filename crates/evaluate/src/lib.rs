@@ -283,6 +283,21 @@ fn read_columns(req: &Request, manifest: &inference::Manifest) -> Vec<String> {
     let mut keep: Vec<&str> = manifest.columns();
     keep.extend(["outcome_recorded", "outcome_true", "age", "person_id", "is_twin"]);
     keep.extend(req.groups.iter().map(String::as_str));
+    // Weak slices search every scenario column, so a file read for explanations keeps them all
+    // but the ones nobody slices by (names, CPR numbers, birth dates: the costly strings), and
+    // reports what the generated rows report. Which scenario the file holds is known only once
+    // it is open; columns it lacks are simply not there.
+    if req.explain.is_some() {
+        for scenario in synth::scenario_names() {
+            for column in synth::scenario_columns(scenario).unwrap_or_default() {
+                if !explanations::NOT_SLICED.contains(&column.name) {
+                    keep.push(column.name);
+                }
+            }
+        }
+    }
+    keep.sort_unstable();
+    keep.dedup();
     keep.into_iter().map(str::to_owned).collect()
 }
 

@@ -441,13 +441,13 @@ fn fisher_exact(rows: u64, successes: u64, drawn: u64, hits: u64) -> f64 {
     }
     let ln_pmf =
         |x: u64| ln_binomial(successes, x) + ln_binomial(rows - successes, drawn - x) - ln_binomial(rows, drawn);
-    // pmf(x + 1) / pmf(x) and pmf(x − 1) / pmf(x).
-    let up = |x: u64| {
-        ((drawn - x) as f64 * (successes - x) as f64) / ((x + 1) as f64 * (rows - successes - drawn + x + 1) as f64)
-    };
-    let down = |x: u64| {
-        (x as f64 * (rows - successes - drawn + x) as f64) / ((drawn - x + 1) as f64 * (successes - x + 1) as f64)
-    };
+    // pmf(x + 1) / pmf(x) and pmf(x − 1) / pmf(x); `failures − (drawn − x)` is the misses
+    // outside the slice, written so that no intermediate goes below zero.
+    let failures = rows - successes;
+    let up =
+        |x: u64| ((drawn - x) as f64 * (successes - x) as f64) / ((x + 1) as f64 * (failures - (drawn - x) + 1) as f64);
+    let down =
+        |x: u64| (x as f64 * (failures - (drawn - x)) as f64) / ((drawn - x + 1) as f64 * (successes - x + 1) as f64);
     let mean = drawn as f64 * successes as f64 / rows as f64;
     // The tail on the observed side, summed relative to pmf(hits) until its terms vanish; the
     // other tail holds at least about half the mass.
@@ -519,6 +519,10 @@ mod fisher {
         assert!((fisher_exact(8, 4, 4, 1) - p).abs() < 1e-12);
         // At the mean both tails exceed a half: p = 1.
         assert_eq!(fisher_exact(8, 4, 4, 2), 1.0);
+        // More successes than rows outside the slice, so the slice must hold some: support 3..=5
+        // of C(8, x) C(2, 5 − x) / C(10, 5) = 56, 140, 56 over 252.
+        assert!((fisher_exact(10, 8, 5, 3) - 2.0 * 56.0 / 252.0).abs() < 1e-12);
+        assert!((fisher_exact(10, 8, 5, 5) - 2.0 * 56.0 / 252.0).abs() < 1e-12);
         // A single possible value: nothing to test.
         assert_eq!(fisher_exact(10, 10, 3, 3), 1.0);
         // The extreme table [[10, 0], [0, 10]]: 2 / C(20, 10).
