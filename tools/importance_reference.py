@@ -151,6 +151,12 @@ def main():
         p = common.positive_probability(prob, manifest["output"]["positive_class"]).astype(np.float64)
         return p >= threshold, p
 
+    # Every input column the manifest uses, derived here and not taken from the record: a column
+    # the record leaves out (or adds) is an error, not a row this check skips.
+    used = sorted({c["column"] for spec in manifest["inputs"] for c in spec["columns"]})
+    in_record = sorted(c["column"] for c in imp["columns"])
+    if in_record != used:
+        sys.exit(f"the record's importance columns {in_record} are not the manifest's inputs {used}")
     base_decision, base_prob = score(table)
     attributes = sorted({g["attribute"] for c in imp["columns"] for g in c["groups"]})
     scopes = [("overall", None, np.arange(n))]
