@@ -158,6 +158,96 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         r2["explanations"]["flip_contributions"],
         r["explanations"]["flip_contributions"]
     );
+    // The stability check of every run: the first request (3,000 rows) again as it was and in
+    // reverse, its first 64 rows one at a time; a tree ensemble reads only its row.
+    let st = &r["robustness"]["stability"];
+    assert_eq!(st["stable"], true, "{st}");
+    let checks: Vec<(&str, u64, u64)> = st["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["rows_differing"], 0, "{c}");
+            assert_eq!(c["decisions_changed"], 0, "{c}");
+            (
+                c["check"].as_str().unwrap(),
+                c["rows"].as_u64().unwrap(),
+                c["batch_rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("repeated", 3000, 3000),
+            ("reversed", 3000, 3000),
+            ("single_rows", 64, 1)
+        ]
+    );
+    assert!(md.contains("## Stability") && md.contains("**Stable**"), "{md}");
+}
+
+/// A model whose probability for a row depends on the other rows of its batch (the hostile
+/// `batch_dependent`: softmax of the features minus their batch mean) passes inspection and
+/// output validation, so only the stability check can tell: the run completes, says unstable
+/// in its record and Markdown, and names rows, with their person_id, where scoring a row alone
+/// gave another probability. Scored again as the same request, it is the same; so a run with
+/// `--no-explain` still has the verdict.
+#[test]
+fn a_model_that_reads_its_batch_is_found_unstable_with_example_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let md = dir.path().join("run.md");
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/hostile/batch_dependent.onnx",
+        "--manifest",
+        "models/hostile/batch_dependent.toml",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "2000",
+        "--bootstrap",
+        "50",
+        "--no-explain",
+        "--no-paths",
+        "--out",
+        out.to_str().unwrap(),
+        "--md",
+        md.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(r.get("explanations").is_none());
+    let st = &r["robustness"]["stability"];
+    assert_eq!(st["stable"], false, "{st}");
+    let check = |name: &str| {
+        st["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {st}"))
+            .clone()
+    };
+    assert_eq!(check("repeated")["rows_differing"], 0, "{st}");
+    let single = check("single_rows");
+    assert_eq!(single["rows"], 64);
+    assert!(single["rows_differing"].as_u64().unwrap() > 32, "{single}");
+    let examples = single["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 5, "{single}");
+    for e in examples {
+        // Alone, every row's centred features are zero: softmax gives exactly one half.
+        assert_eq!(e["again"], 0.5, "{e}");
+        assert!(e["person_id"].is_u64(), "{e}");
+    }
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("**Unstable**") && text.contains("Rows where the model was unstable"),
+        "{text}"
+    );
 }
 
 #[test]

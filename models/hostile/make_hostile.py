@@ -219,6 +219,17 @@ def wrong_output_shape():
     return model("wrong_output_shape", nodes, doc="probabilities has shape [1, 2] for any N")
 
 
+def batch_dependent():
+    """Stability: a valid model whose probabilities for a row depend on the other rows of its batch:
+    probabilities = Softmax(features - ReduceMean(features over the batch)). Every output is a valid
+    probability, so only scoring the same rows again in other batches shows it (alone, a row scores 0.5)."""
+    nodes = [
+        helper.make_node("ReduceMean", ["features"], ["mean"], axes=[0], keepdims=1),  # [1, 2]
+        helper.make_node("Sub", ["features", "mean"], ["x"]),
+    ] + tail("x")
+    return model("batch_dependent", nodes, doc="probabilities depend on the batch's mean")
+
+
 # name -> (builder, meant to be a valid ONNX model that onnx.checker accepts, one-line attack for the manifest)
 MODELS = {
     "external_data_traversal": (external_data_traversal, False,
@@ -236,6 +247,8 @@ MODELS = {
     "cpu_bomb": (cpu_bomb, True, "A Loop with 2^62 iterations."),
     "nan_output": (nan_output, True, "Probabilities that are NaN (0/0)."),
     "wrong_output_shape": (wrong_output_shape, True, "A probability output of shape [1, 2] whatever N is."),
+    "batch_dependent": (batch_dependent, True,
+                        "Probabilities that depend on the other rows of the batch (its mean)."),
 }
 
 

@@ -14,6 +14,7 @@ use std::time::Instant;
 pub(crate) struct Analyses {
     pub(crate) explanations: Option<crate::Explanations>,
     pub(crate) paths: Option<crate::Paths>,
+    pub(crate) robustness: Option<crate::Robustness>,
 }
 
 pub(crate) fn judge(
@@ -102,5 +103,6 @@ pub(crate) fn judge(
         report,
         explanations: analyses.explanations,
         paths: analyses.paths,
+        robustness: analyses.robustness,
     })
 }

@@ -21,6 +21,7 @@ mod prepare;
 mod record;
 mod score;
 mod source;
+mod stability;
 
 pub use csv::{CsvOptions, parse_delimiter};
 pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
@@ -29,6 +30,9 @@ pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths, check_paths};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
+pub use stability::{
+    CheckResult, MAX_EXAMPLES, Robustness, SINGLE_ROWS, Stability, StabilityCheck, TOLERANCE, UnstableRow,
+};
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
 use fairness::Config;
@@ -173,6 +177,9 @@ pub enum EvaluateError {
     /// The path-specific twins could not be made or measured, or a path is not in the scenario's graph.
     #[error("causal paths: {0}")]
     Paths(String),
+    /// The rows could not be scored again for the stability check.
+    #[error("stability check: {0}")]
+    Stability(String),
     /// What the run was set up from could not be read: its stored parameters, or its model,
     /// which is gone.
     #[error("setting up the run: {0}")]
@@ -270,10 +277,29 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let mut scored = score::score(req, &prepared, &pool, progress, &clock)?;
     clock.check()?;
     let seed = req.bootstrap_seed.unwrap_or(prepared.source.spec.seed);
+    let robustness = match &scored.first {
+        Some((first, probs)) => {
+            let schema = first.schema();
+            let feature_names: Vec<String> = prepared
+                .feature_columns
+                .iter()
+                .map(|&i| schema.field(i).name().clone())
+                .collect();
+            let threshold = prepared.manifest.output.threshold;
+            stability::check(first, probs, &feature_names, req.batch_rows, threshold, &pool, &clock)?
+                .map(|stability| Robustness { stability })
+        }
+        None => None,
+    };
+    clock.check()?;
     let explanations = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
     clock.check()?;
     let paths = paths::measure(req, &prepared, &pool, &clock, seed)?;
-    let analyses = judge::Analyses { explanations, paths };
+    let analyses = judge::Analyses {
+        explanations,
+        paths,
+        robustness,
+    };
     judge::judge(req, prepared, scored, analyses, &pool, &clock, load_seconds)
 }
 

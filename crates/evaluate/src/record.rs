@@ -65,6 +65,10 @@ pub struct RunRecord {
     /// absent when the run skipped the stage, and in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<crate::Paths>,
+    /// How robust the model is: `stability` (its decisions depend on each citizen's row only)
+    /// in every run that scored rows; absent in records from before the stage existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustness: Option<crate::Robustness>,
 }
 
 /// What a run ran on, identified by content hash and version, so a reader can tell whether two
@@ -278,6 +282,9 @@ impl RunRecord {
         if let Some(p) = &self.paths {
             s.push('\n');
             s.push_str(&crate::paths::markdown(p));
+        }
+        if let Some(r) = &self.robustness {
+            s.push_str(&crate::stability::markdown(&r.stability));
         }
         s
     }

@@ -36,7 +36,7 @@ pub(crate) struct Scored {
     /// Seconds per request to a worker.
     pub(crate) latencies: Vec<f64>,
     /// The first source batch (the dataset's first rows in order) with its probabilities, kept
-    /// for the explanation stage when the run has one.
+    /// for the stability check of every run and the explanation stage.
     pub(crate) first: Option<(RecordBatch, Vec<f32>)>,
 }
 
@@ -50,8 +50,8 @@ struct Units<'a> {
     rows: usize,
     /// Source batches not yet fully handed out, with the offset of their next unit.
     queue: Mutex<VecDeque<(Arc<Pending>, usize)>>,
-    /// The first source batch and its probabilities, when they are to be kept.
-    first: Option<std::sync::OnceLock<(RecordBatch, Vec<f32>)>>,
+    /// The first source batch and its probabilities.
+    first: std::sync::OnceLock<(RecordBatch, Vec<f32>)>,
 }
 
 /// A source batch whose units are being scored. Its statistics are accumulated once all its
@@ -172,7 +172,7 @@ pub(crate) fn score(
         source: &prepared.source,
         rows: req.batch_rows.max(1),
         queue: Mutex::new(VecDeque::new()),
-        first: req.explain.as_ref().map(|_| std::sync::OnceLock::new()),
+        first: std::sync::OnceLock::new(),
     };
     let (accs, dataset_sha) = std::thread::scope(|s| {
         // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
@@ -243,10 +243,8 @@ pub(crate) fn score(
                                 .probs
                                 .lock()
                                 .map_err(|_| EvaluateError::Metrics("a scoring thread panicked".into()))?;
-                            if whole.index == 0
-                                && let Some(first) = &units.first
-                            {
-                                let _ = first.set((whole.batch.clone(), probs.clone()));
+                            if whole.index == 0 {
+                                let _ = units.first.set((whole.batch.clone(), probs.clone()));
                             }
                             let with = with_predictions(&whole.batch, &probs, threshold)?;
                             let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
@@ -308,6 +306,6 @@ pub(crate) fn score(
         rows: scored,
         seconds: score_seconds,
         latencies: latencies.into_inner().unwrap_or_default(),
-        first: units.first.and_then(std::sync::OnceLock::into_inner),
+        first: units.first.into_inner(),
     })
 }

@@ -18,6 +18,7 @@ mod header;
 mod labels;
 mod paths;
 mod provenance;
+mod robustness;
 mod summary;
 mod throughput;
 
@@ -123,6 +124,7 @@ impl<'a> Doc<'a> {
         self.charts();
         self.explanations();
         self.paths();
+        self.robustness();
         self.throughput();
         self.footer();
         self.w("</main></body></html>\n");

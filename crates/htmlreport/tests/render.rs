@@ -1056,3 +1056,85 @@ fn paths_are_shown_with_their_intervals_and_escaped_names() {
         assert!(!render(&before, l, &Meta::default()).contains("id=\"paths\""), "{l:?}");
     }
 }
+
+/// The stability verdict: its own section (linked from the contents), the verdict marked as a
+/// failure, each check's row, the unstable rows with their person_id, and a summary sentence;
+/// a stable model gets the pass mark and no list; an old record has no section.
+#[test]
+fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
+    let mut rec = fixture(FIXTURES[0]);
+    let before = rec.clone();
+    let check = |check, rows, batch_rows, differing: usize| evaluate::CheckResult {
+        check,
+        rows,
+        batch_rows,
+        max_difference: if differing > 0 { 0.4123 } else { 0.0 },
+        rows_differing: differing,
+        decisions_changed: differing / 2,
+        examples: (0..differing.min(2) as u64)
+            .map(|row| evaluate::UnstableRow {
+                row,
+                person_id: Some(9000 + row),
+                probability: 0.912345,
+                again: 0.5,
+            })
+            .collect(),
+    };
+    rec.robustness = Some(evaluate::Robustness {
+        stability: evaluate::Stability {
+            stable: false,
+            tolerance: 1e-6,
+            checks: vec![
+                check(evaluate::StabilityCheck::Repeated, 3000, 3000, 0),
+                check(evaluate::StabilityCheck::Reversed, 3000, 3000, 0),
+                check(evaluate::StabilityCheck::SingleRows, 64, 1, 61),
+            ],
+            seconds: 0.2,
+        },
+    });
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        let doc = parse(&html);
+        let section = doc
+            .all()
+            .into_iter()
+            .find(|n| n.attr("id") == Some("robustness"))
+            .expect("a robustness section");
+        let text = section.deep_text();
+        let (verdict, single, row) = match l {
+            Lang::Da => (
+                "Ustabil.",
+                "Én række ad gangen",
+                "række 1 (person_id 9001): 0,912345 i kørslen, 0,500000 igen",
+            ),
+            Lang::En => (
+                "Unstable.",
+                "One row at a time",
+                "row 1 (person_id 9001): 0.912345 in the run, 0.500000 again",
+            ),
+        };
+        assert!(
+            text.contains(verdict) && text.contains(single) && text.contains(row),
+            "{l:?}: {text}"
+        );
+        assert!(html.contains("class=\"verdict v-fail\""), "{l:?}");
+        // A header and one row per check; two example rows.
+        assert_eq!(section.find("tr").len(), 4, "{l:?}");
+        assert_eq!(section.find("li").len(), 2, "{l:?}");
+        assert!(html.contains("href=\"#robustness\""), "{l:?}");
+        let summary = match l {
+            Lang::Da => "Modellen er ustabil",
+            Lang::En => "The model is unstable",
+        };
+        assert!(html.contains(summary), "{l:?}");
+        assert!(!render(&before, l, &Meta::default()).contains("id=\"robustness\""));
+    }
+    let mut stable = rec.clone();
+    if let Some(r) = stable.robustness.as_mut() {
+        r.stability.stable = true;
+        r.stability.checks.truncate(2);
+    }
+    let html = render(&stable, Lang::En, &Meta::default());
+    assert!(html.contains("class=\"verdict v-pass\"") && html.contains("The model is stable"));
+    assert!(!html.contains("Rows where the model was unstable"));
+}

@@ -34,14 +34,17 @@ impl Doc<'_> {
             let _ = write!(self.out, "<p>{}</p>", Isolated(&s));
         }
         self.w("</section>");
-        let items = [
+        let mut items = vec![
             ("provenance", self.t("Oprindelse", "Provenance")),
             ("criteria", self.t("Kriterier og afgørelser", "Criteria and verdicts")),
             ("accuracy", self.t("Nøjagtighed", "Accuracy")),
             ("groups", self.t("Grupper", "Groups")),
             ("charts", self.t("Figurer", "Charts")),
-            ("throughput", self.t("Gennemløb", "Throughput")),
         ];
+        if self.rec.robustness.is_some() {
+            items.push(("robustness", self.t("Robusthed", "Robustness")));
+        }
+        items.push(("throughput", self.t("Gennemløb", "Throughput")));
         let _ = write!(
             self.out,
             "<nav class=\"toc\" aria-label=\"{}\"><ol>",

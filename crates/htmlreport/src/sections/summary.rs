@@ -1,4 +1,4 @@
-//! The summary: three to six sentences from the numbers.
+//! The summary: three to seven sentences from the numbers.
 
 use super::cells::{metric, metric_vs_true};
 use super::{Doc, compared, is_single};
@@ -8,7 +8,7 @@ use fairness::{MetricName, Outcome};
 use std::fmt::Write;
 
 impl<'a> Doc<'a> {
-    /// Three to six sentences from the numbers.
+    /// Three to seven sentences from the numbers.
     pub(super) fn summary(&self) -> Vec<String> {
         let l = self.l;
         let mut s = Vec::new();
@@ -176,6 +176,28 @@ impl<'a> Doc<'a> {
                 }
                 line.push('.');
                 line
+            });
+        }
+        if let Some(r) = &self.rec.robustness {
+            let st = &r.stability;
+            let differing: usize = st.checks.iter().map(|c| c.rows_differing).sum();
+            s.push(match (l, st.stable) {
+                (Lang::Da, true) => "Modellen er stabil: scoret igen i en anden rækkefølge og én række ad gangen gav den samme \
+                                     sandsynligheder og afgørelser."
+                    .to_owned(),
+                (Lang::En, true) => "The model is stable: scored again in another order and one row at a time, it gave the same \
+                                     probabilities and decisions."
+                    .to_owned(),
+                (Lang::Da, false) => format!(
+                    "Modellen er ustabil: scoret igen gav den andre sandsynligheder i {} tilfælde; en afgørelse om en borger \
+                     afhænger af andet end borgerens egne oplysninger (se Robusthed).",
+                    l.count(differing as f64)
+                ),
+                (Lang::En, false) => format!(
+                    "The model is unstable: scored again it gave other probabilities in {} cases; a decision about a \
+                     citizen depends on more than the citizen's own data (see Robustness).",
+                    l.count(differing as f64)
+                ),
             });
         }
         s
