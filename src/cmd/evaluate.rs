@@ -104,7 +104,8 @@ pub struct Args {
     /// municipality, region, names].
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
     proxies: Vec<String>,
-    /// Citizens the path stage makes twins for: the dataset's first.
+    /// Citizens the path stage makes twins for: the first of the run's spec with counterfactual
+    /// twins of the attribute (the run's own first citizens when it has those twins).
     #[arg(long, default_value_t = evaluate::DEFAULT_PATH_ROWS)]
     path_rows: usize,
     /// The run record with the report (JSON).

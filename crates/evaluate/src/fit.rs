@@ -330,7 +330,7 @@ fn list(values: &[&str]) -> String {
 }
 
 /// Manifest text quoted back: cut, with every control character escaped by `Debug`.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     if s.chars().count() <= SHOWN_CHARS {
         format!("{s:?}")
     } else {

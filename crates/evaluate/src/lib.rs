@@ -245,7 +245,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     };
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
-    paths::check_criteria(req.paths.as_ref(), &req.criteria)?;
+    let known_spec = match &req.dataset {
+        source::Dataset::Generate(spec) => Some(&**spec),
+        source::Dataset::File(_) => None,
+    };
+    paths::check_criteria(req.paths.as_ref(), &req.criteria, known_spec)?;
     if let (Some(options), source::Dataset::Generate(spec)) = (&req.paths, &req.dataset) {
         paths::resolve(options, spec)?;
     }
@@ -270,6 +274,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         if let Some(options) = &req.paths {
             // A file's spec is known only now; still before any scoring.
             paths::resolve(options, &prepared.source.spec)?;
+            paths::check_criteria(Some(options), &req.criteria, Some(&prepared.source.spec))?;
         }
         Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
     })?;

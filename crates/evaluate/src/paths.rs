@@ -40,7 +40,8 @@ pub struct PathOptions {
     /// The proxies, replacing the scenario's list (`None`: the scenario's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxies: Option<Vec<String>>,
-    /// Citizens: the dataset's first, each with one twin per path.
+    /// Citizens, each with one twin per path: the first of the run's spec with counterfactual twins
+    /// of the attribute (the run's own first citizens when it has those twins).
     pub rows: usize,
     /// Seed of the decomposition's bootstrap; `None`: the run's bootstrap seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,24 +134,45 @@ pub fn check_paths(
     spec: &DatasetSpec,
     criteria: &[fairness::Criterion],
 ) -> Result<(), EvaluateError> {
-    check_criteria(paths, criteria)?;
+    check_criteria(paths, criteria, Some(spec))?;
     if let Some(options) = paths {
         resolve(options, spec)?;
     }
     Ok(())
 }
 
-/// Refuses criteria that name a path the run does not measure: they could only be inconclusive.
+/// Refuses criteria that name a path the run does not measure, or the attribute the stage does
+/// not change: they could only be inconclusive. The stage's attribute is known once the
+/// dataset's spec is (`spec`), unless the options name it; without either only the paths are
+/// checked, and the run checks again when it has the spec.
 pub(crate) fn check_criteria(
     paths: Option<&PathOptions>,
     criteria: &[fairness::Criterion],
+    spec: Option<&DatasetSpec>,
 ) -> Result<(), EvaluateError> {
     let measured: Vec<String> = paths
         .map(|o| o.paths.iter().map(Path::name).collect())
         .unwrap_or_default();
+    let attribute = paths.and_then(|o| {
+        o.attribute
+            .or_else(|| spec.map(|s| s.counterfactual.unwrap_or(Counterfactual::Origin)))
+    });
     for c in criteria {
         let Some(path) = &c.path else { continue };
         let canonical = Path::parse(path).map_err(|e| EvaluateError::Paths(format!("a criterion's path: {e}")))?;
+        if let Some(a) = attribute
+            && c.attribute != a.as_str()
+        {
+            return Err(EvaluateError::Paths(format!(
+                "a criterion bounds path {} of {}, but the path stage changes {}; set the stage's attribute to {} \
+                 or bound {}",
+                canonical.name(),
+                crate::fit::shown(&c.attribute),
+                a.as_str(),
+                crate::fit::shown(&c.attribute),
+                a.as_str()
+            )));
+        }
         if !measured.contains(&canonical.name()) {
             return Err(EvaluateError::Paths(format!(
                 "a criterion names path {}, which this run does not measure ({}); add it to the run's paths",
@@ -334,11 +356,14 @@ pub(crate) fn markdown(p: &Paths) -> String {
     let _ = writeln!(s, "## Why groups are treated differently: causal paths\n");
     let _ = writeln!(
         s,
-        "Each of the dataset's first {} citizens got one twin per path with {} changed, made by the generator \
-         with every random draw held fixed: `total` recomputes everything {} causes (the counterfactual twins), \
+        "Each of the first {} citizens of `paths.spec`, a dataset like the run's but with counterfactual twins of {} \
+         (the run's own first citizens when it has them; otherwise the same scenario, seed and bias but other \
+         citizens, because twins take half of each birth date's CPR serials), got one twin per path with {} \
+         changed, made by the generator with every random draw held fixed: `total` recomputes everything {} causes (the counterfactual twins), \
          `proxy` only the proxies ({}), `mediated` everything else. Decisions by the run's isolated workers; \
          intervals at {} % (Wilson for rates, Student t for score changes).\n",
         e.citizens,
+        cell(&e.attribute),
         cell(&e.attribute),
         cell(&e.attribute),
         p.proxies.iter().map(|c| cell(c)).collect::<Vec<_>>().join(", "),
@@ -374,8 +399,9 @@ pub(crate) fn markdown(p: &Paths) -> String {
             s,
             "\n### The selection gap, split by path\n\nFor citizens of one value whose twins take the other: the \
              gap is the other group's selection rate minus theirs; `proxy` and `mediated` are how much their \
-             selection moves when only the proxies, or only the mediators, change; the remainder is who the \
-             groups are (age, sex, everything the attribute does not cause) and the paths' interaction. \
+             selection moves when only the proxies, or only the mediators, change (the attribute's own column \
+             stays theirs); the remainder is who the groups are (age, sex, everything the attribute does not \
+             cause), the model's direct use of the attribute's column, and the paths' interaction. \
              Percentile intervals over {} bootstrap resamples (seed {}).\n",
             e.resamples, e.seed
         );

@@ -75,7 +75,8 @@ pub struct PathEffect {
 pub struct PathReport {
     /// The path's name.
     pub path: String,
-    /// The columns its twins recompute; every other column is the citizen's own.
+    /// The columns its twins recompute; every other column is the citizen's own (on the total
+    /// path the attribute's column and the CPR number are the twin's too).
     pub recomputed: Vec<String>,
     /// Over every pair.
     pub overall: PathEffect,
@@ -88,9 +89,10 @@ pub struct PathReport {
 /// For citizens of value `from` whose twins take value `to`: `gap` is the selection rate of the
 /// `to` citizens minus that of the `from` citizens; `proxy` and `mediated` are the mean change in
 /// the `from` citizens' selection when only the proxies, or only the mediators, take their
-/// counterfactual values; `remainder` is `gap − proxy − mediated`: who the groups are (their ages,
-/// sexes and everything not caused by the attribute) and the interaction of the two paths
-/// (`total − proxy − mediated`, also given).
+/// counterfactual values (the attribute's own column stays the citizen's); `remainder` is
+/// `gap − proxy − mediated`: who the groups are (their ages, sexes and everything not caused by
+/// the attribute), the model's direct use of the attribute's column, and the interaction of the
+/// two paths (`total − proxy − mediated`, the last two together, also given).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GapDecomposition {
     /// The citizens' value.
@@ -110,7 +112,8 @@ pub struct GapDecomposition {
     /// The total effect on the `from` citizens (every descendant recomputed), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<Estimate>,
-    /// `total − proxy − mediated`: what neither path explains alone.
+    /// `total − proxy − mediated`: what neither path explains alone, and the model's direct use
+    /// of the attribute's column (which changes on the total path only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<Estimate>,
 }

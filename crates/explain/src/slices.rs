@@ -68,7 +68,7 @@ pub enum SliceMeasure {
 pub struct Condition {
     /// The column.
     pub column: String,
-    /// The value, the bin (`< 35`, `[35, 50)`, `≥ 65`) or `(other)` for the lumped values.
+    /// The value, the bin (`≤ 35`, `(35, 50]`, `> 65`) or `(other)` for the lumped values.
     pub value: String,
 }
 

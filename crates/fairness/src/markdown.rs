@@ -85,11 +85,10 @@ pub fn render(report: &Report, verdicts: &[Verdict]) -> String {
             let _ = writeln!(
                 out,
                 "| {} ({} {}) | {verdict} | {} | {} | {} |",
-                cell(
-                    &c.name
-                        .clone()
-                        .unwrap_or_else(|| format!("{} on {}", c.metric, c.attribute))
-                ),
+                cell(&c.name.clone().unwrap_or_else(|| match &c.path {
+                    Some(path) => format!("{} on {} along path {path}", c.metric, c.attribute),
+                    None => format!("{} on {}", c.metric, c.attribute),
+                })),
                 c.op.as_str(),
                 c.threshold,
                 num(v.value),

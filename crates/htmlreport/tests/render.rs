@@ -1138,3 +1138,36 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
     assert!(html.contains("class=\"verdict v-pass\"") && html.contains("The model is stable"));
     assert!(!html.contains("Rows where the model was unstable"));
 }
+
+/// Two criteria on the same metric and attribute that bound different causal paths are told
+/// apart wherever a verdict is named: the HTML report and the Markdown of the run.
+#[test]
+fn a_criterion_on_a_causal_path_is_named_with_its_path() {
+    let mut rec = fixture(FIXTURES[0]);
+    let verdict = |path: &str| {
+        let criterion: fairness::Criterion = serde_json::from_value(serde_json::json!({
+            "attribute": "origin", "metric": "flip_rate", "op": "<=", "threshold": 0.01, "path": path
+        }))
+        .unwrap();
+        fairness::Verdict {
+            criterion,
+            verdict: fairness::Outcome::Pass,
+            value: Some(0.0),
+            interval: None,
+            group: None,
+            explanation: String::new(),
+            excluded: Vec::new(),
+        }
+    };
+    rec.verdicts = vec![verdict("proxy"), verdict("total")];
+    for (l, word) in [(Lang::Da, "sti"), (Lang::En, "path")] {
+        let html = render(&rec, l, &Meta::default());
+        assert!(html.contains(&format!("{word} proxy)")), "{l:?}");
+        assert!(html.contains(&format!("{word} total)")), "{l:?}");
+    }
+    let md = fairness::render_markdown(&rec.report, &rec.verdicts);
+    assert!(
+        md.contains("flip\\_rate on origin along path proxy") && md.contains("flip\\_rate on origin along path total"),
+        "{md}"
+    );
+}

@@ -34,17 +34,14 @@ pub struct RunParams {
     #[serde(default = "default_explain")]
     pub explain: Option<evaluate::ExplainOptions>,
     /// The causal-path stage's options; `None` (stored as `null`) skips it. Parameters stored
-    /// before the field existed get the defaults, as `evaluate::Request::new` gave them.
-    #[serde(default = "default_paths")]
+    /// before the field existed get `None`: those runs were queued without the stage, and a run
+    /// page must not claim a stage their records do not have.
+    #[serde(default)]
     pub paths: Option<evaluate::PathOptions>,
 }
 
 fn default_explain() -> Option<evaluate::ExplainOptions> {
     Some(evaluate::ExplainOptions::default())
-}
-
-fn default_paths() -> Option<evaluate::PathOptions> {
-    Some(evaluate::PathOptions::default())
 }
 
 impl RunParams {

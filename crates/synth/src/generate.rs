@@ -334,7 +334,22 @@ impl Generator {
             is_twin.push(false);
             for p in paths {
                 let t = self.model.citizen_held(g, &rng, intervention, Some((&c, &p.recompute)));
-                base.push(i, &t, &self.dicts);
+                // The attribute's own column, and the CPR number (whose last digit is the sex), are
+                // the twin's on the total path only. Elsewhere they stay the citizen's: a path is
+                // what the recomputed descendants carry, and a model that reads the attribute
+                // directly must not show that use as an effect through proxies or mediators. The
+                // recomputed columns still see the changed attribute (`t` is drawn from it).
+                let stored = if p.path == Path::Total {
+                    t
+                } else {
+                    Citizen {
+                        male: c.male,
+                        cpr: c.cpr,
+                        origin: c.origin,
+                        ..t
+                    }
+                };
+                base.push(i, &stored, &self.dicts);
                 extra.push(&t, &rng, &self.spec.bias, Some(&p.recompute));
                 twin_id.push(i);
                 is_twin.push(true);

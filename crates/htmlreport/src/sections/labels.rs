@@ -80,10 +80,14 @@ impl Doc<'_> {
         if let Some(n) = &v.criterion.name {
             return n.clone();
         }
-        format!(
-            "{} ({})",
-            self.criterion_metric_label(v.criterion.metric),
-            self.attr_label(&v.criterion.attribute).to_lowercase()
-        )
+        let attr = self.attr_label(&v.criterion.attribute).to_lowercase();
+        match &v.criterion.path {
+            Some(path) => format!(
+                "{} ({attr}, {} {path})",
+                self.criterion_metric_label(v.criterion.metric),
+                self.t("sti", "path")
+            ),
+            None => format!("{} ({attr})", self.criterion_metric_label(v.criterion.metric)),
+        }
     }
 }

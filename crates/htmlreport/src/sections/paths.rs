@@ -27,8 +27,10 @@ impl Doc<'_> {
         let conf = l.pct(e.confidence, 0);
         let intro = match l {
             Lang::Da => format!(
-                "Hver af datasættets første {} borgere fik én tvilling pr. sti, hvor {attr} er ændret, lavet af \
-                 generatoren med alle tilfældige træk holdt fast: \"total\" genberegner alt, hvad {attr} påvirker (de \
+                "Hver af de første {} borgere i et datasæt som kørslens, men med kontrafaktiske tvillinger for {attr} \
+                 (kørslens egne første borgere, når den har dem; ellers samme scenarie, seed og skævhed, men andre \
+                 borgere, fordi tvillinger bruger halvdelen af hver fødselsdatos CPR-løbenumre), fik én tvilling pr. \
+                 sti, hvor {attr} er ændret, lavet af generatoren med alle tilfældige træk holdt fast: \"total\" genberegner alt, hvad {attr} påvirker (de \
                  kontrafaktiske tvillinger), \"proxy\" kun proxyerne ({proxies}), \"mediated\" alt andet. Afgørelserne \
                  er truffet af kørslens isolerede arbejdsprocesser; intervaller ved {conf} (Wilson for rater, Student t \
                  for ændringer af scoren). Stadiet tog {} s.",
@@ -36,8 +38,10 @@ impl Doc<'_> {
                 l.dec(p.seconds, 1)
             ),
             Lang::En => format!(
-                "Each of the dataset's first {} citizens got one twin per path with {attr} changed, made by the \
-                 generator with every random draw held fixed: \"total\" recomputes everything {attr} causes (the \
+                "Each of the first {} citizens of a dataset like the run's but with counterfactual twins of {attr} \
+                 (the run's own first citizens when it has them; otherwise the same scenario, seed and bias but other \
+                 citizens, because twins take half of each birth date's CPR serials) got one twin per path with \
+                 {attr} changed, made by the generator with every random draw held fixed: \"total\" recomputes everything {attr} causes (the \
                  counterfactual twins), \"proxy\" only the proxies ({proxies}), \"mediated\" everything else. Decisions \
                  by the run's isolated workers; intervals at {conf} (Wilson for rates, Student t for score changes). \
                  The stage took {} s.",
@@ -129,8 +133,9 @@ impl Doc<'_> {
                 Lang::Da => format!(
                     "For borgere med den ene værdi, hvis tvillinger får den anden: forskellen er den anden gruppes \
                      udvælgelsesrate minus deres; \"proxy\" og \"mediated\" er, hvor meget deres udvælgelse flytter sig, \
-                     når kun proxyerne eller kun mediatorerne ændres; resten er, hvem grupperne er (alder, køn, alt det \
-                     attributten ikke påvirker), og stiernes samspil. Percentilintervaller over {} bootstrap-genudtræk \
+                     når kun proxyerne eller kun mediatorerne ændres (attributtens egen kolonne forbliver deres); resten \
+                     er, hvem grupperne er (alder, køn, alt det attributten ikke påvirker), modellens direkte brug af \
+                     attributtens kolonne og stiernes samspil. Percentilintervaller over {} bootstrap-genudtræk \
                      (seed {}).",
                     l.count(e.resamples as f64),
                     e.seed
@@ -138,8 +143,9 @@ impl Doc<'_> {
                 Lang::En => format!(
                     "For citizens of one value whose twins take the other: the gap is the other group's selection rate \
                      minus theirs; \"proxy\" and \"mediated\" are how much their selection moves when only the proxies, \
-                     or only the mediators, change; the remainder is who the groups are (age, sex, everything the \
-                     attribute does not cause) and the paths' interaction. Percentile intervals over {} bootstrap \
+                     or only the mediators, change (the attribute's own column stays theirs); the remainder is who the \
+                     groups are (age, sex, everything the attribute does not cause), the model's direct use of the \
+                     attribute's column, and the paths' interaction. Percentile intervals over {} bootstrap \
                      resamples (seed {}).",
                     l.count(e.resamples as f64),
                     e.seed

@@ -42,7 +42,8 @@ pub struct RunRequest {
     #[serde(default)]
     pub no_explain: bool,
     /// The explanation stage's options instead of the defaults (5000 rows, the default
-    /// repeats): `rows` 1 to 100000, `repeats` 2 to 1000, at most 64 `dependence` columns.
+    /// repeats): `rows` 1 to 100000, `repeats` 2 to 1000, `rows × repeats` at most 1000000, at
+    /// most 64 `dependence` columns.
     /// Not together with `no_explain`.
     pub explain: Option<evaluate::ExplainOptions>,
     /// Skip the causal-path stage (path-specific twins), which runs by default.
@@ -64,6 +65,10 @@ fn default_rows() -> u64 {
 pub const MAX_EXPLAIN_ROWS: usize = 100_000;
 /// The most permutations per column the explanation stage may make (as the evaluation checks).
 pub const MAX_EXPLAIN_REPEATS: usize = 1000;
+/// The most `explain.rows × explain.repeats` of one run: the importance stage scores that many
+/// rows for each input column, outside the organisation's queued-rows quota, so many rows and
+/// many repeats together are refused (the default is 5,000 × 5).
+pub const MAX_EXPLAIN_ROW_REPEATS: usize = 1_000_000;
 /// The most paths one run measures: the evaluation's own bound.
 pub const MAX_PATHS: usize = evaluate::MAX_PATHS;
 /// The most columns a path, the proxies or the partial-dependence list may name.
@@ -132,6 +137,16 @@ pub fn stages(body: &RunRequest) -> ApiResult<(Option<evaluate::ExplainOptions>,
                     format!(
                         "must be in 2..={MAX_EXPLAIN_REPEATS} (an interval needs two), got {}",
                         o.repeats
+                    ),
+                ));
+            }
+            if o.rows.saturating_mul(o.repeats) > MAX_EXPLAIN_ROW_REPEATS {
+                return Err(refuse(
+                    "explain.repeats",
+                    format!(
+                        "rows × repeats must be at most {MAX_EXPLAIN_ROW_REPEATS} (each column is scored that \
+                         many times), got {} × {}; ask for fewer rows or repeats",
+                        o.rows, o.repeats
                     ),
                 ));
             }
@@ -520,12 +535,14 @@ mod tests {
             );
             assert!(m.contains("2..=1000"), "{m}");
         }
-        assert!(
-            stages(&body(
-                json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 1000 } })
-            ))
-            .is_ok()
+        assert!(stages(&body(json!({ "explain": { "rows": 1000, "repeats": 1000 } }))).is_ok());
+        assert!(stages(&body(json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 10 } }))).is_ok());
+        // Many rows and many repeats together: the stage's scoring is bounded too.
+        let m = refused(
+            json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 11 } }),
+            "explain.repeats",
         );
+        assert!(m.contains("100000 × 11"), "{m}");
         assert!(stages(&body(json!({ "explain": { "rows": 1, "repeats": 2 } }))).is_ok());
     }
 
@@ -623,12 +640,13 @@ mod tests {
     }
 
     #[test]
-    fn stored_parameters_from_before_the_stages_load_with_the_defaults() {
+    fn stored_parameters_from_before_the_stages_load_as_those_runs_ran() {
         let spec = DatasetSpec::new("unemployment-risk", 100, 1).unwrap();
         let old = json!({ "dataset": spec, "criteria": [], "bootstrap": 200 });
         let p: RunParams = serde_json::from_value(old).unwrap();
         assert_eq!(p.explain, Some(ExplainOptions::default()));
-        assert_eq!(p.paths, Some(PathOptions::default()));
+        // They were queued before the path stage existed: it is not claimed for them.
+        assert_eq!(p.paths, None);
         // A stage turned off stays off when the run is read back.
         let off = json!({ "dataset": spec, "criteria": [], "bootstrap": 200, "explain": null, "paths": null });
         let p: RunParams = serde_json::from_value(off).unwrap();
@@ -660,5 +678,18 @@ mod tests {
         assert!(e.message.contains("it measures through:education"), "{}", e.message);
         let e = check_paths(&spec, None, &criteria).unwrap_err();
         assert!(e.message.contains("the path stage is off"), "{}", e.message);
+        // A path of sex, while the stage changes origin (the default without sex twins).
+        let of_sex = check_criteria(&[json!({
+            "attribute": "sex", "metric": "flip_rate", "op": "<=", "threshold": 0.05, "path": "proxy"
+        })])
+        .unwrap();
+        let e = check_paths(&spec, Some(&PathOptions::default()), &of_sex).unwrap_err();
+        assert!(
+            e.message.contains("path stage changes origin") && e.message.contains("\"sex\""),
+            "{}",
+            e.message
+        );
+        let sex_stage = paths(json!({ "attribute": "sex", "paths": ["proxy"], "rows": 10 }));
+        check_paths(&spec, Some(&sex_stage), &of_sex).unwrap();
     }
 }

@@ -224,7 +224,10 @@ fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
                 tr.criterion {
                     td { (name(c.name.as_deref().unwrap_or(""))) }
                     td { (name(&labels::attribute(l, &c.attribute))) }
-                    td { (labels::criterion_metric(l, c.metric)) br; code.muted { (c.metric.as_str()) } }
+                    td {
+                        (labels::criterion_metric(l, c.metric)) br; code.muted { (c.metric.as_str()) }
+                        @if let Some(path) = &c.path { br; span.muted { (l.t("sti ", "path ")) code { (path) } } }
+                    }
                     td { (labels::against(l, c.against)) }
                     td.mono { (labels::op_symbol(c.op)) " " (l.plain(c.threshold)) }
                 }
