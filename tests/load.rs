@@ -162,7 +162,15 @@ fn client_loop(n: usize, client: Client, shared: Arc<Shared>, deadline: Instant)
             ),
             Op::StartRun => {
                 let model = model.expect("the setup uploaded a model for every case");
-                let body = json!({"model_id": model, "rows": RUN_ROWS, "seed": step as u64});
+                // Without the analysis stages: this is a test of the service under many callers,
+                // and the queue it leaves drains through one slot afterwards (with the default
+                // explanations and paths each run scored about a hundred times its rows, and the
+                // drain was two minutes of the test suite). The stages' cost is measured in
+                // benches/explain_cost.sh.
+                let body = json!({
+                    "model_id": model, "rows": RUN_ROWS, "seed": step as u64,
+                    "no_explain": true, "no_paths": true
+                });
                 (
                     "/api/v1/runs".to_owned(),
                     Box::new(move || c.post("/api/v1/runs", &body)),

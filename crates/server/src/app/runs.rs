@@ -42,8 +42,8 @@ pub struct RunRequest {
     #[serde(default)]
     pub no_explain: bool,
     /// The explanation stage's options instead of the defaults (5000 rows, the default
-    /// repeats): `rows` 1 to 100000, `repeats` 2 to 1000, `rows × repeats` at most 1000000, at
-    /// most 64 `dependence` columns.
+    /// repeats): `rows` 1 to 100000, `repeats` 2 to 1000, the rows explained (at most the run's)
+    /// × `repeats` at most 250000, at most 64 `dependence` columns.
     /// Not together with `no_explain`.
     pub explain: Option<evaluate::ExplainOptions>,
     /// Skip the causal-path stage (path-specific twins), which runs by default.
@@ -65,10 +65,11 @@ fn default_rows() -> u64 {
 pub const MAX_EXPLAIN_ROWS: usize = 100_000;
 /// The most permutations per column the explanation stage may make (as the evaluation checks).
 pub const MAX_EXPLAIN_REPEATS: usize = 1000;
-/// The most `explain.rows × explain.repeats` of one run: the importance stage scores that many
-/// rows for each input column, outside the organisation's queued-rows quota, so many rows and
-/// many repeats together are refused (the default is 5,000 × 5).
-pub const MAX_EXPLAIN_ROW_REPEATS: usize = 1_000_000;
+/// The most rows explained (`explain.rows`, at most the run's `rows`) × `explain.repeats` of one
+/// run: the importance stage scores that many rows for each input column, outside the
+/// organisation's queued-rows quota, so many rows and many repeats together are refused (the
+/// default is 5,000 × 5, a tenth of this).
+pub const MAX_EXPLAIN_ROW_REPEATS: usize = 250_000;
 /// The most paths one run measures: the evaluation's own bound.
 pub const MAX_PATHS: usize = evaluate::MAX_PATHS;
 /// The most columns a path, the proxies or the partial-dependence list may name.
@@ -140,13 +141,15 @@ pub fn stages(body: &RunRequest) -> ApiResult<(Option<evaluate::ExplainOptions>,
                     ),
                 ));
             }
-            if o.rows.saturating_mul(o.repeats) > MAX_EXPLAIN_ROW_REPEATS {
+            // The stage explains at most the run's own rows.
+            let explained = o.rows.min(usize::try_from(body.rows).unwrap_or(usize::MAX));
+            if explained.saturating_mul(o.repeats) > MAX_EXPLAIN_ROW_REPEATS {
                 return Err(refuse(
                     "explain.repeats",
                     format!(
-                        "rows × repeats must be at most {MAX_EXPLAIN_ROW_REPEATS} (each column is scored that \
-                         many times), got {} × {}; ask for fewer rows or repeats",
-                        o.rows, o.repeats
+                        "rows explained × repeats must be at most {MAX_EXPLAIN_ROW_REPEATS} (each input column \
+                         is scored that many times), got {explained} × {}; ask for fewer rows or repeats",
+                        o.repeats
                     ),
                 ));
             }
@@ -535,14 +538,22 @@ mod tests {
             );
             assert!(m.contains("2..=1000"), "{m}");
         }
-        assert!(stages(&body(json!({ "explain": { "rows": 1000, "repeats": 1000 } }))).is_ok());
-        assert!(stages(&body(json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 10 } }))).is_ok());
+        assert!(stages(&body(json!({ "explain": { "rows": 250, "repeats": 1000 } }))).is_ok());
+        assert!(stages(&body(json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 2 } }))).is_ok());
         // Many rows and many repeats together: the stage's scoring is bounded too.
         let m = refused(
-            json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 11 } }),
+            json!({ "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 3 } }),
             "explain.repeats",
         );
-        assert!(m.contains("100000 × 11"), "{m}");
+        assert!(m.contains("100000 × 3"), "{m}");
+        // A run of 1,000 citizens explains at most those.
+        let small = json!({ "rows": 1000, "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 250 } });
+        assert!(stages(&body(small)).is_ok());
+        let m = refused(
+            json!({ "rows": 1000, "explain": { "rows": MAX_EXPLAIN_ROWS, "repeats": 251 } }),
+            "explain.repeats",
+        );
+        assert!(m.contains("1000 × 251"), "{m}");
         assert!(stages(&body(json!({ "explain": { "rows": 1, "repeats": 2 } }))).is_ok());
     }
 
