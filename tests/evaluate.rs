@@ -180,7 +180,7 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         checks,
         [
             ("repeated", 3000, 3000),
-            ("reversed", 3000, 3000),
+            ("permuted", 3000, 3000),
             ("single_rows", 64, 1)
         ]
     );
@@ -248,6 +248,41 @@ fn a_model_that_reads_its_batch_is_found_unstable_with_example_rows() {
         text.contains("**Unstable**") && text.contains("Rows where the model was unstable"),
         "{text}"
     );
+
+    // The same dependence hidden by position (`position_gated`: only rows 64 to N-65 of a request
+    // read the batch mean, so the same request, its mirror image and its first rows alone all
+    // agree with the run): the seeded random order and the single rows at seeded random positions
+    // find it.
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/hostile/position_gated.onnx",
+        "--manifest",
+        "models/hostile/position_gated.toml",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "2000",
+        "--bootstrap",
+        "50",
+        "--no-explain",
+        "--no-paths",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The command line says so too (without --quiet).
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Unstable: scored again"));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let st = &r["robustness"]["stability"];
+    assert_eq!(st["stable"], false, "{st}");
+    let checks = st["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["check"], "repeated");
+    assert_eq!(checks[0]["rows_differing"], 0, "{st}");
+    assert_eq!(checks[1]["check"], "permuted");
+    assert!(checks[1]["max_difference"].as_f64().unwrap() > 0.01, "{st}");
+    assert_eq!(checks[2]["check"], "single_rows");
+    assert!(checks[2]["rows_differing"].as_u64().unwrap() > 32, "{st}");
 }
 
 #[test]

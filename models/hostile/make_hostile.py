@@ -230,6 +230,35 @@ def batch_dependent():
     return model("batch_dependent", nodes, doc="probabilities depend on the batch's mean")
 
 
+def position_gated():
+    """Stability: batch dependence hidden by position. Rows at positions 64 to N-65 of a request get
+    Softmax(features - batch mean); the first and last 64 rows, and any request of fewer than 129 rows, get the honest
+    Softmax(features). Scoring the same request again, reversing it (the gate is symmetric) or scoring its first 64
+    rows alone all agree with the run; a seeded random order and single rows at random positions do not."""
+    i64 = TensorProto.INT64
+    nodes = [
+        helper.make_node("Shape", ["features"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0),  # scalar N
+        helper.make_node("Range", ["zero", "n", "one"], ["idx"]),  # [N]
+        helper.make_node("Sub", ["n", "edge_plus_one"], ["last"]),  # N - 65
+        helper.make_node("GreaterOrEqual", ["idx", "edge"], ["after_head"]),
+        helper.make_node("LessOrEqual", ["idx", "last"], ["before_tail"]),
+        helper.make_node("And", ["after_head", "before_tail"], ["gate"]),
+        helper.make_node("Unsqueeze", ["gate", "axis1"], ["gate2"]),  # [N, 1]
+        helper.make_node("ReduceMean", ["features"], ["mean"], axes=[0], keepdims=1),
+        helper.make_node("Sub", ["features", "mean"], ["centred"]),
+        helper.make_node("Where", ["gate2", "centred", "features"], ["x"]),
+    ] + tail("x")
+    inits = [
+        helper.make_tensor("zero", i64, [], [0]),
+        helper.make_tensor("one", i64, [], [1]),
+        helper.make_tensor("edge", i64, [], [64]),
+        helper.make_tensor("edge_plus_one", i64, [], [65]),
+        helper.make_tensor("axis1", i64, [1], [1]),
+    ]
+    return model("position_gated", nodes, inits, doc="batch dependence at positions 64..N-65 only")
+
+
 # name -> (builder, meant to be a valid ONNX model that onnx.checker accepts, one-line attack for the manifest)
 MODELS = {
     "external_data_traversal": (external_data_traversal, False,
@@ -249,6 +278,9 @@ MODELS = {
     "wrong_output_shape": (wrong_output_shape, True, "A probability output of shape [1, 2] whatever N is."),
     "batch_dependent": (batch_dependent, True,
                         "Probabilities that depend on the other rows of the batch (its mean)."),
+    "position_gated": (position_gated, True,
+                       "Batch dependence only at positions 64 to N-65 of a request, hidden from a reversed order "
+                       "and from the first rows scored alone."),
 }
 
 

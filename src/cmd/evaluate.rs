@@ -277,6 +277,19 @@ pub fn run(args: Args) -> Result<()> {
                 off.join(", ")
             );
         }
+        if let Some(r) = &record.robustness {
+            let st = &r.stability;
+            let differing: usize = st.checks.iter().map(|c| c.rows_differing).sum();
+            if st.stable {
+                eprintln!(
+                    "Stable: the first request scored again three ways gave the run's probabilities and decisions"
+                );
+            } else {
+                eprintln!(
+                    "Unstable: scored again, the model gave other probabilities in {differing} cases (robustness.stability)"
+                );
+            }
+        }
         for v in &record.verdicts {
             eprintln!(
                 "{:?}: {} {} on {}: {}",

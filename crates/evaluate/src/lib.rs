@@ -291,8 +291,25 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
                 .map(|&i| schema.field(i).name().clone())
                 .collect();
             let threshold = prepared.manifest.output.threshold;
-            stability::check(first, probs, &feature_names, req.batch_rows, threshold, &pool, &clock)?
-                .map(|stability| Robustness { stability })
+            // The positions checked depend on the model's own hash, so it cannot know them.
+            let mixed = prepared
+                .inspection
+                .sha256
+                .bytes()
+                .fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+            stability::check(
+                first,
+                probs,
+                &feature_names,
+                req.batch_rows,
+                threshold,
+                mixed,
+                &pool,
+                &clock,
+            )?
+            .map(|stability| Robustness { stability })
         }
         None => None,
     };

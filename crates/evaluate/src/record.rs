@@ -65,8 +65,9 @@ pub struct RunRecord {
     /// absent when the run skipped the stage, and in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<crate::Paths>,
-    /// How robust the model is: `stability` (its decisions depend on each citizen's row only)
-    /// in every run that scored rows; absent in records from before the stage existed.
+    /// How robust the model is: `stability` (whether, on the rows of the first request, its
+    /// decisions depended on each citizen's row only) in every run that scored rows; absent in
+    /// records from before the stage existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robustness: Option<crate::Robustness>,
 }

@@ -1075,18 +1075,21 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
             .map(|row| evaluate::UnstableRow {
                 row,
                 person_id: Some(9000 + row),
+                twin: row == 1,
                 probability: 0.912345,
                 again: 0.5,
             })
             .collect(),
+        error: None,
     };
     rec.robustness = Some(evaluate::Robustness {
         stability: evaluate::Stability {
             stable: false,
             tolerance: 1e-6,
+            seed: 77,
             checks: vec![
                 check(evaluate::StabilityCheck::Repeated, 3000, 3000, 0),
-                check(evaluate::StabilityCheck::Reversed, 3000, 3000, 0),
+                check(evaluate::StabilityCheck::Permuted, 3000, 3000, 0),
                 check(evaluate::StabilityCheck::SingleRows, 64, 1, 61),
             ],
             seconds: 0.2,
@@ -1105,12 +1108,12 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
             Lang::Da => (
                 "Ustabil.",
                 "Én række ad gangen",
-                "række 1 (person_id 9001): 0,912345 i kørslen, 0,500000 igen",
+                "række 1 (person_id 9001), tvilling: 0,912345 i kørslen, 0,500000 igen",
             ),
             Lang::En => (
                 "Unstable.",
                 "One row at a time",
-                "row 1 (person_id 9001): 0.912345 in the run, 0.500000 again",
+                "row 1 (person_id 9001), twin: 0.912345 in the run, 0.500000 again",
             ),
         };
         assert!(
@@ -1135,7 +1138,7 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
         r.stability.checks.truncate(2);
     }
     let html = render(&stable, Lang::En, &Meta::default());
-    assert!(html.contains("class=\"verdict v-pass\"") && html.contains("The model is stable"));
+    assert!(html.contains("class=\"verdict v-pass\"") && html.contains("The model was stable on the 3,000 rows"));
     assert!(!html.contains("Rows where the model was unstable"));
 }
 

@@ -26,16 +26,21 @@ impl Doc<'_> {
             },
             E(&match l {
                 Lang::Da => format!(
-                    "De første rækker blev scoret igen af de isolerede arbejdsprocesser: i samme rækkefølge, i omvendt \
-                     rækkefølge og én række ad gangen. Hver sandsynlighed skal være kørslens egen inden for {} og hver \
-                     afgørelse den samme; en model, der ser på resten af sin batch eller trækker tilfældige tal, falder \
-                     her.",
+                    "Rækkerne i kørslens første forespørgsel blev scoret igen af de isolerede arbejdsprocesser: som samme \
+                     forespørgsel, i en tilfældig rækkefølge og nogle én ad gangen på tilfældige pladser (seed {}). Hver \
+                     sandsynlighed skal være kørslens egen inden for {} og hver afgørelse den samme; en model, der ser på \
+                     resten af sin batch, på rækkernes plads eller trækker tilfældige tal, falder her. Kun den første \
+                     forespørgsel kontrolleres.",
+                    s.seed,
                     tolerance(s)
                 ),
                 Lang::En => format!(
-                    "The first rows were scored again by the isolated workers: in the same order, in reverse order and \
-                     one row at a time. Every probability must be the run's own within {} and every decision the same; \
-                     a model that looks at the rest of its batch or draws random numbers fails here.",
+                    "The rows of the run's first request were scored again by the isolated workers: as the same \
+                     request, in a random order, and some one at a time at random positions (seed {}). Every \
+                     probability must be the run's own within {} and every decision the same; a model that looks at \
+                     the rest of its batch or its rows' positions, or draws random numbers, fails here. Only the first \
+                     request is checked.",
+                    s.seed,
                     tolerance(s)
                 ),
             })
@@ -70,6 +75,11 @@ impl Doc<'_> {
             .map(|(check, e)| {
                 let (da, en) = check_name(check);
                 let person = e.person_id.map(|p| format!(" (person_id {p})")).unwrap_or_default();
+                let person = if e.twin {
+                    format!("{person}, {}", l.t("tvilling", "twin"))
+                } else {
+                    person
+                };
                 match l {
                     Lang::Da => format!(
                         "{da}: række {}{person}: {} i kørslen, {} igen",
@@ -86,6 +96,16 @@ impl Doc<'_> {
                 }
             })
             .collect();
+        for c in s.checks.iter().filter(|c| c.error.is_some()) {
+            let (da, en) = check_name(c.check);
+            let _ = write!(
+                self.out,
+                "<p>{}: {} {}</p>",
+                E(l.t(da, en)),
+                self.t("arbejdsprocessen svarede ikke:", "the worker gave no answer:"),
+                E(c.error.as_deref().unwrap_or_default())
+            );
+        }
         if !examples.is_empty() {
             let _ = write!(
                 self.out,
@@ -112,7 +132,7 @@ fn tolerance(s: &Stability) -> String {
 fn check_name(c: StabilityCheck) -> (&'static str, &'static str) {
     match c {
         StabilityCheck::Repeated => ("Gentaget", "Repeated"),
-        StabilityCheck::Reversed => ("Omvendt rækkefølge", "Reversed order"),
+        StabilityCheck::Permuted => ("Tilfældig rækkefølge", "Random order"),
         StabilityCheck::SingleRows => ("Én række ad gangen", "One row at a time"),
     }
 }

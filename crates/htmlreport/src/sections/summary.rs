@@ -181,22 +181,30 @@ impl<'a> Doc<'a> {
         if let Some(r) = &self.rec.robustness {
             let st = &r.stability;
             let differing: usize = st.checks.iter().map(|c| c.rows_differing).sum();
+            let flipped: usize = st.checks.iter().map(|c| c.decisions_changed).sum();
+            let rows = st.checks.first().map_or(0, |c| c.rows);
             s.push(match (l, st.stable) {
-                (Lang::Da, true) => "Modellen er stabil: scoret igen i en anden rækkefølge og én række ad gangen gav den samme \
-                                     sandsynligheder og afgørelser."
-                    .to_owned(),
-                (Lang::En, true) => "The model is stable: scored again in another order and one row at a time, it gave the same \
-                                     probabilities and decisions."
-                    .to_owned(),
+                (Lang::Da, true) => format!(
+                    "Modellen var stabil på de {} rækker i kørslens første forespørgsel: scoret igen i en anden \
+                     rækkefølge og nogle én ad gangen gav den samme sandsynligheder og afgørelser.",
+                    l.count(rows as f64)
+                ),
+                (Lang::En, true) => format!(
+                    "The model was stable on the {} rows of the run's first request: scored again in another order and \
+                     some one at a time, it gave the same probabilities and decisions.",
+                    l.count(rows as f64)
+                ),
                 (Lang::Da, false) => format!(
-                    "Modellen er ustabil: scoret igen gav den andre sandsynligheder i {} tilfælde; en afgørelse om en borger \
-                     afhænger af andet end borgerens egne oplysninger (se Robusthed).",
-                    l.count(differing as f64)
+                    "Modellen er ustabil: scoret igen gav den andre sandsynligheder i {} tilfælde og andre afgørelser i \
+                     {}; en afgørelse om en borger afhænger af andet end borgerens egne oplysninger (se Robusthed).",
+                    l.count(differing as f64),
+                    l.count(flipped as f64)
                 ),
                 (Lang::En, false) => format!(
-                    "The model is unstable: scored again it gave other probabilities in {} cases; a decision about a \
-                     citizen depends on more than the citizen's own data (see Robustness).",
-                    l.count(differing as f64)
+                    "The model is unstable: scored again it gave other probabilities in {} cases and other decisions in \
+                     {}; a decision about a citizen depends on more than the citizen's own data (see Robustness).",
+                    l.count(differing as f64),
+                    l.count(flipped as f64)
                 ),
             });
         }
