@@ -69,11 +69,6 @@ pub struct Explanations {
     /// differ, what each differing input does alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flip_contributions: Option<FlipContributions>,
-    /// Weak slices: single values and pairs of the dataset's columns where the model errs (against
-    /// the recorded or the true outcome) or selects significantly more or less than in the rest,
-    /// searched in the first source batch with the run's own decisions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slices: Option<Slices>,
 }
 
 /// The rows an explanation used.
@@ -107,8 +102,9 @@ pub(crate) fn check_options(req: &Request, manifest: &inference::Manifest) -> Re
     Ok(())
 }
 
-/// Explains the model on `first`, the dataset's first source batch (its rows in order), or
-/// returns `None` when the request skips explanations or there are no rows.
+/// Explains the model on `first`, the dataset's first source batch (its rows in order), and
+/// searches it for weak slices (the record's `slices`); `None`s when the request skips
+/// explanations or there are no rows.
 pub(crate) fn explain(
     req: &Request,
     prepared: &Prepared,
@@ -116,16 +112,16 @@ pub(crate) fn explain(
     pool: &Pool,
     clock: &Clock,
     seed: u64,
-) -> Result<Option<Explanations>, EvaluateError> {
+) -> Result<(Option<Explanations>, Option<Slices>), EvaluateError> {
     let (Some(options), Some((first, first_probs))) = (&req.explain, first) else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let t0 = Instant::now();
     let slices = slices(req, prepared, &first, &first_probs)?;
     let rows = originals(&first)?;
     let rows = rows.slice(0, rows.num_rows().min(options.rows));
     if rows.num_rows() == 0 {
-        return Ok(None);
+        return Ok((None, Some(slices)));
     }
     let recorded = bools(&rows, "outcome_recorded")?;
     let truth = rows
@@ -194,7 +190,7 @@ pub(crate) fn explain(
         }
         None => None,
     };
-    Ok(Some(Explanations {
+    let explanations = Explanations {
         rows: ExplainedRows {
             taken: "first".into(),
             count: rows.num_rows(),
@@ -203,8 +199,8 @@ pub(crate) fn explain(
         importance,
         partial_dependence,
         flip_contributions,
-        slices: Some(slices),
-    }))
+    };
+    Ok((Some(explanations), Some(slices)))
 }
 
 /// Columns never sliced: identifiers, outcomes and what pairs twins.
@@ -566,63 +562,6 @@ pub(crate) fn markdown(e: &Explanations) -> String {
             );
         }
     }
-    if let Some(sl) = &e.slices {
-        let _ = writeln!(
-            s,
-            "\n### Weak slices\n\nSingle values and pairs of values of {} columns in {} rows (the dataset's first, twins left \
-             out, with the run's own decisions): {} tests of the error rate against the recorded and the true outcome and \
-             of the selection rate against the rest of the rows, {} significant after Benjamini–Hochberg at q = {}. Per \
-             rate, the largest differences (a \"learned bias\" slice errs against the truth but not by the records):\n",
-            sl.columns.len(),
-            sl.rows,
-            sl.tested,
-            sl.significant,
-            sl.config.q
-        );
-        if sl.top.is_empty() {
-            let _ = writeln!(s, "No slice differs significantly.");
-        } else {
-            let _ = writeln!(
-                s,
-                "| slice | rows | rate | in the slice | in the rest | difference [interval] | p | learned bias |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
-            );
-            for x in &sl.top {
-                let slice = x
-                    .conditions
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} = {}",
-                            escape::markdown_cell(&c.column),
-                            escape::markdown_cell(&c.value)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" and ");
-                let measure = match x.measure {
-                    explain::SliceMeasure::ErrorRecorded => "error vs recorded",
-                    explain::SliceMeasure::ErrorTrue => "error vs true",
-                    explain::SliceMeasure::SelectionRate => "selection rate",
-                };
-                let _ = writeln!(
-                    s,
-                    "| {slice} | {} | {measure} | {:.4} | {:.4} | {:+.4} [{:.4}, {:.4}] | {} | {} |",
-                    x.rows,
-                    x.rate,
-                    x.rate_rest,
-                    x.difference,
-                    x.interval[0],
-                    x.interval[1],
-                    if x.p_value < fairness::P_FLOOR {
-                        "< 1e-300".to_owned()
-                    } else {
-                        format!("{:.2e}", x.p_value)
-                    },
-                    if x.learned_bias { "yes" } else { "no" }
-                );
-            }
-        }
-    }
     for pd in &e.partial_dependence {
         let _ = writeln!(
             s,
@@ -640,6 +579,68 @@ pub(crate) fn markdown(e: &Explanations) -> String {
                 explain::GridValue::Category(c) => escape::markdown_cell(c),
             };
             let _ = writeln!(s, "| {value} | {:.4} | {:.4} |", pd.mean_score[k], pd.decision_rate[k]);
+        }
+    }
+    s
+}
+
+/// The weak slices as a Markdown section (the record's `slices`).
+pub(crate) fn slices_markdown(sl: &Slices) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n### Weak slices\n\nSingle values and pairs of values of {} columns in {} rows (the dataset's first, twins left \
+         out, with the run's own decisions): {} tests of the error rate against the recorded and the true outcome and \
+         of the selection rate against the rest of the rows, {} significant after Benjamini–Hochberg at q = {}. Per \
+         rate, the largest differences (a \"learned bias\" slice errs against the truth but not by the records):\n",
+        sl.columns.len(),
+        sl.rows,
+        sl.tested,
+        sl.significant,
+        sl.config.q
+    );
+    if sl.top.is_empty() {
+        let _ = writeln!(s, "No slice differs significantly.");
+    } else {
+        let _ = writeln!(
+            s,
+            "| slice | rows | rate | in the slice | in the rest | difference [interval] | p | learned bias |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+        );
+        for x in &sl.top {
+            let slice = x
+                .conditions
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} = {}",
+                        escape::markdown_cell(&c.column),
+                        escape::markdown_cell(&c.value)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" and ");
+            let measure = match x.measure {
+                explain::SliceMeasure::ErrorRecorded => "error vs recorded",
+                explain::SliceMeasure::ErrorTrue => "error vs true",
+                explain::SliceMeasure::SelectionRate => "selection rate",
+            };
+            let _ = writeln!(
+                s,
+                "| {slice} | {} | {measure} | {:.4} | {:.4} | {:+.4} [{:.4}, {:.4}] | {} | {} |",
+                x.rows,
+                x.rate,
+                x.rate_rest,
+                x.difference,
+                x.interval[0],
+                x.interval[1],
+                if x.p_value < fairness::P_FLOOR {
+                    "< 1e-300".to_owned()
+                } else {
+                    format!("{:.2e}", x.p_value)
+                },
+                if x.learned_bias { "yes" } else { "no" }
+            );
         }
     }
     s

@@ -13,6 +13,7 @@ use std::time::Instant;
 /// own name, and the criteria may read it.
 pub(crate) struct Analyses {
     pub(crate) explanations: Option<crate::Explanations>,
+    pub(crate) slices: Option<explain::Slices>,
     pub(crate) paths: Option<crate::Paths>,
     pub(crate) robustness: Option<crate::Robustness>,
 }
@@ -102,6 +103,7 @@ pub(crate) fn judge(
         worker_events: pool.events(),
         report,
         explanations: analyses.explanations,
+        slices: analyses.slices,
         paths: analyses.paths,
         robustness: analyses.robustness,
     })

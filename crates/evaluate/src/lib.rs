@@ -314,11 +314,12 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         None => None,
     };
     clock.check()?;
-    let explanations = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
+    let (explanations, slices) = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
     clock.check()?;
     let paths = paths::measure(req, &prepared, &pool, &clock, seed)?;
     let analyses = judge::Analyses {
         explanations,
+        slices,
         paths,
         robustness,
     };

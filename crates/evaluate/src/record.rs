@@ -61,6 +61,13 @@ pub struct RunRecord {
     /// when the run skipped the stage, and in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanations: Option<crate::Explanations>,
+    /// Weak slices: single values and pairs of the dataset's columns where the model errs (against
+    /// the recorded or the true outcome) or selects significantly more or less than in the rest,
+    /// searched in the first source batch with the run's own decisions; computed with the
+    /// explanations and skipped with them. Records written before it moved here had it under
+    /// `explanations`; they are read with it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<explain::Slices>,
     /// What changing a protected attribute does along each causal path (path-specific twins);
     /// absent when the run skipped the stage, and in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +169,7 @@ impl RunRecord {
             2 => {}
             found => return Err(RecordError::Version { found }),
         }
+        lift_slices(&mut value);
         serde_json::from_value(value).map_err(|e| RecordError::Shape {
             version,
             error: e.to_string(),
@@ -280,6 +288,9 @@ impl RunRecord {
             s.push('\n');
             s.push_str(&crate::explanations::markdown(e));
         }
+        if let Some(sl) = &self.slices {
+            s.push_str(&crate::explanations::slices_markdown(sl));
+        }
         if let Some(p) = &self.paths {
             s.push('\n');
             s.push_str(&crate::paths::markdown(p));
@@ -288,6 +299,21 @@ impl RunRecord {
             s.push_str(&crate::stability::markdown(&r.stability));
         }
         s
+    }
+}
+
+/// The weak slices sat under `explanations` before they got their own place in the record:
+/// move them up, so records written then read as they were.
+fn lift_slices(value: &mut serde_json::Value) {
+    let Some(record) = value.as_object_mut() else { return };
+    let slices = record
+        .get_mut("explanations")
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|e| e.remove("slices"));
+    if let Some(slices) = slices
+        && !record.contains_key("slices")
+    {
+        record.insert("slices".into(), slices);
     }
 }
 

@@ -139,7 +139,7 @@ impl Doc<'_> {
         if let Some(f) = &e.flip_contributions {
             self.flips(f);
         }
-        if let Some(sl) = &e.slices {
+        if let Some(sl) = &self.rec.slices {
             self.slices(sl);
         }
         for pd in &e.partial_dependence {
