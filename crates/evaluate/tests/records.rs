@@ -125,3 +125,28 @@ fn a_record_from_before_the_isolation_allowance_claims_none() {
             .contains("by the operator (--allow-missing-isolation): not recorded")
     );
 }
+
+/// Records written while the weak slices sat under `explanations` read with them in their own
+/// place, nothing lost, and are written back there.
+#[test]
+fn slices_written_under_the_explanations_are_read_in_their_own_place() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../htmlreport/tests/fixtures/unemployment-gbm.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let slices = serde_json::json!({
+        "config": { "q": 0.05, "min_size": 100, "top": 10, "confidence": 0.95 },
+        "rows": 8000, "columns": ["age"], "tested": 12, "significant": 0, "top": []
+    });
+    let explanations = serde_json::json!({
+        "rows": { "taken": "first", "count": 10 }, "seconds": 0.1,
+        "importance": { "config": { "repeats": 2, "seed": 1, "confidence": 0.95 }, "rows": 10, "columns": [] },
+        "slices": slices
+    });
+    v.as_object_mut().unwrap().insert("explanations".into(), explanations);
+    let record = RunRecord::from_value(v).unwrap();
+    let lifted = record.slices.as_ref().expect("the slices, lifted");
+    assert_eq!((lifted.rows, lifted.tested), (8000, 12));
+    let written = serde_json::to_value(&record).unwrap();
+    assert_eq!(written["slices"]["rows"], 8000);
+    assert!(written["explanations"].get("slices").is_none());
+    assert!(record.to_markdown().contains("### Weak slices"));
+}

@@ -861,32 +861,32 @@ fn explanations_are_shown_with_their_intervals_and_escaped_names() {
         ],
     });
     rec.slices = Some(explain::Slices {
-            config: explain::SliceConfig::default(),
-            rows: 60000,
-            columns: vec!["municipality".into(), "age".into()],
-            tested: 900,
-            significant: 3,
-            top: vec![explain::Slice {
-                conditions: vec![
-                    explain::Condition {
-                        column: "municipality".into(),
-                        value: "<u>Lolland</u>".into(),
-                    },
-                    explain::Condition {
-                        column: "age".into(),
-                        value: "≥ 60".into(),
-                    },
-                ],
-                rows: 412,
-                measure: explain::SliceMeasure::ErrorTrue,
-                rate: 0.31,
-                rate_rest: 0.12,
-                difference: 0.19,
-                interval: [0.145, 0.235],
-                p_value: 1e-12,
-                learned_bias: true,
-            }],
-        });
+        config: explain::SliceConfig::default(),
+        rows: 60000,
+        columns: vec!["municipality".into(), "age".into()],
+        tested: 900,
+        significant: 3,
+        top: vec![explain::Slice {
+            conditions: vec![
+                explain::Condition {
+                    column: "municipality".into(),
+                    value: "<u>Lolland</u>".into(),
+                },
+                explain::Condition {
+                    column: "age".into(),
+                    value: "≥ 60".into(),
+                },
+            ],
+            rows: 412,
+            measure: explain::SliceMeasure::ErrorTrue,
+            rate: 0.31,
+            rate_rest: 0.12,
+            difference: 0.19,
+            interval: [0.145, 0.235],
+            p_value: 1e-12,
+            learned_bias: true,
+        }],
+    });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
         assert!(!html.contains("<script"), "{l:?}");
