@@ -731,6 +731,148 @@ fn the_report_does_not_depend_on_the_number_of_workers_or_the_batch_size() {
     // And the paths: each twin batch is scored whole by one worker, the bootstrap is seeded.
     assert_eq!(one["paths"]["effects"], two["paths"]["effects"]);
     assert_eq!(one["paths"]["effects"]["citizens"], 20000);
+    // And the perturbation: each column's draws depend on the seed, its name and the row.
+    let perturbed = &one["robustness"]["perturbation"];
+    assert!(perturbed["columns"].as_array().unwrap().len() >= 5, "{perturbed}");
+    assert_eq!(perturbed["columns"], two["robustness"]["perturbation"]["columns"]);
+    assert_eq!(perturbed["all"], two["robustness"]["perturbation"]["all"]);
+}
+
+/// Perturbation (issue 16): each input of the gradient-boosted sample moved by the measurement
+/// error the scenario states. The noise model is in the record; every flip rate carries a Wilson
+/// interval that holds it; results per group of origin; at scale 0 nothing moves and exactly no
+/// decision flips; `--no-robustness` leaves the stage out but not the stability verdict.
+#[test]
+fn measurement_error_in_the_inputs_flips_decisions_per_group_and_zero_noise_flips_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "6000",
+            "--seed",
+            "5",
+            "--no-explain",
+            "--no-paths",
+            "--robustness-rows",
+            "4000",
+        ];
+        args.extend_from_slice(extra);
+        evaluate(&args, &dir.path().join(out)).unwrap()
+    };
+    let md = dir.path().join("one.md");
+    let r = run(&["--md", md.to_str().unwrap()], "one.json");
+    let p = &r["robustness"]["perturbation"];
+    assert_eq!(p["rows"], 4000, "{p}");
+    assert_eq!(p["config"]["scale"], 1.0);
+    let noise = p["noise"].as_array().unwrap();
+    let named: Vec<&str> = noise.iter().map(|n| n["column"].as_str().unwrap()).collect();
+    for c in [
+        "education",
+        "income_dkk",
+        "months_employed_3y",
+        "municipality",
+        "sick_leave_days_12m",
+    ] {
+        assert!(named.contains(&c), "{c} is not in the noise model: {named:?}");
+    }
+    let months = noise.iter().find(|n| n["column"] == "months_employed_3y").unwrap();
+    assert_eq!(months["noise"]["kind"], "normal");
+    assert_eq!(months["noise"]["sd"], 1.0);
+    assert!(!months["why"].as_str().unwrap().is_empty());
+    let municipality = noise.iter().find(|n| n["column"] == "municipality").unwrap();
+    assert_eq!(municipality["noise"]["kind"], "neighbour");
+    assert_eq!(municipality["noise"]["linked"][0]["column"], "municipality_code");
+    let exact: Vec<&str> = p["exact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        exact.contains(&"age") && exact.contains(&"sex") && !exact.contains(&"municipality"),
+        "{exact:?}"
+    );
+    // Each column alone, then all at once; every flip rate within its Wilson interval.
+    let columns = p["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), noise.len());
+    let all = &p["all"];
+    let check = |s: &serde_json::Value| {
+        let f = s["flip_rate"]["value"].as_f64().unwrap();
+        let [lo, hi] = [0, 1].map(|i| s["flip_rate"]["interval"][i].as_f64().unwrap());
+        assert!(lo <= f && f <= hi && (0.0..=1.0).contains(&lo) && hi <= 1.0, "{s}");
+        let up = s["flips_to_positive"]["value"].as_f64().unwrap();
+        let down = s["flips_to_negative"]["value"].as_f64().unwrap();
+        assert!((up + down - f).abs() < 1e-12, "{s}");
+        f
+    };
+    let overall = check(&all["overall"]);
+    assert!(
+        overall > 0.0,
+        "measurement error moves some decisions of the gradient-boosted model: {all}"
+    );
+    // The municipality (a one-hot input of the trees) moves decisions when it is switched.
+    let muni = columns.iter().find(|c| c["column"] == "municipality").unwrap();
+    assert!(muni["overall"]["changed"].as_u64().unwrap() > 3500, "{muni}");
+    assert!(check(&muni["overall"]) > 0.0, "{muni}");
+    for c in columns {
+        check(&c["overall"]);
+    }
+    let origin: Vec<&serde_json::Value> = all["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["attribute"] == "origin")
+        .collect();
+    assert!(origin.len() >= 3, "{all}");
+    let rows: u64 = origin.iter().map(|g| g["sensitivity"]["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 4000);
+    for g in &origin {
+        check(&g["sensitivity"]);
+    }
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("## Perturbation") && md.contains(r"| months\_employed\_3y | \+ N(0, 1²) within \[0, 36\] |"),
+        "{md}"
+    );
+
+    // The same seed gives the same numbers.
+    let again = run(&[], "again.json");
+    assert_eq!(again["robustness"]["perturbation"]["all"], *all);
+
+    // Zero noise: no input changes, no decision flips, no probability moves.
+    let zero = run(&["--noise-scale", "0"], "zero.json");
+    let z = &zero["robustness"]["perturbation"];
+    for c in z["columns"].as_array().unwrap().iter().chain([&z["all"]]) {
+        let s = &c["overall"];
+        assert_eq!(s["changed"], 0, "{c}");
+        assert_eq!(s["flip_rate"]["value"], 0.0, "{c}");
+        assert_eq!(s["flip_rate"]["interval"][0], 0.0, "{c}");
+        assert_eq!(s["mean_abs_score_change"]["value"], 0.0, "{c}");
+        for g in c["groups"].as_array().unwrap() {
+            assert_eq!(g["sensitivity"]["flip_rate"]["value"], 0.0, "{g}");
+        }
+    }
+
+    // Skipped: no perturbation, the stability verdict still there.
+    let skipped = run(&["--no-robustness"], "skipped.json");
+    assert!(skipped["robustness"]["perturbation"].is_null());
+    assert_eq!(skipped["robustness"]["stability"]["stable"], true);
+    // Bounds are checked before any worker starts.
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "100",
+            "--noise-scale",
+            "11",
+        ],
+        &dir.path().join("bad.json"),
+    )
+    .unwrap_err();
+    assert!(e.contains("noise scale must be 0 to 10"), "{e}");
 }
 
 /// Path-specific twins of origin on the unemployment samples. The logistic regression reads no

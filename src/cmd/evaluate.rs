@@ -108,6 +108,17 @@ pub struct Args {
     /// twins of the attribute (the run's own first citizens when it has those twins).
     #[arg(long, default_value_t = evaluate::DEFAULT_PATH_ROWS)]
     path_rows: usize,
+    /// Skip the perturbation stage (each input the model reads moved by the measurement error its
+    /// scenario states). The stability check runs in every run regardless.
+    #[arg(long)]
+    no_robustness: bool,
+    /// Rows the perturbation stage uses: the dataset's first, counterfactual twins left out.
+    #[arg(long, default_value_t = evaluate::DEFAULT_ROBUSTNESS_ROWS)]
+    robustness_rows: usize,
+    /// Multiplies every stated measurement error in the perturbation stage: 1 is the scenario's,
+    /// 0 moves nothing (0 to 10).
+    #[arg(long, default_value_t = 1.0)]
+    noise_scale: f64,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -181,6 +192,11 @@ pub fn run(args: Args) -> Result<()> {
         repeats: args.explain_repeats,
         seed: None,
         dependence: (!args.explain_dependence.is_empty()).then(|| args.explain_dependence.clone()),
+    });
+    req.robustness = (!args.no_robustness).then_some(evaluate::RobustnessOptions {
+        rows: args.robustness_rows,
+        scale: args.noise_scale,
+        seed: None,
     });
     req.paths = if args.no_paths {
         None
@@ -287,6 +303,16 @@ pub fn run(args: Args) -> Result<()> {
             } else {
                 eprintln!(
                     "Unstable: scored again, the model gave other probabilities in {differing} cases (robustness.stability)"
+                );
+            }
+            if let Some(all) = r.perturbation.as_ref().and_then(|p| p.all.as_ref()) {
+                let f = &all.overall.flip_rate;
+                let [lo, hi] = f.interval.unwrap_or([f.value, f.value]);
+                eprintln!(
+                    "Measurement error in the inputs flips {:.2} % of decisions [{:.2}, {:.2}] (robustness.perturbation)",
+                    100.0 * f.value,
+                    100.0 * lo,
+                    100.0 * hi
                 );
             }
         }

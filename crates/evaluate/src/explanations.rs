@@ -139,12 +139,7 @@ pub(crate) fn explain(
         confidence: req.fairness.confidence,
     };
     let columns: Vec<&str> = prepared.manifest.columns();
-    let schema = rows.schema();
-    let feature_names: Vec<String> = prepared
-        .feature_columns
-        .iter()
-        .map(|&i| schema.field(i).name().clone())
-        .collect();
+    let feature_names = prepared.feature_names(&rows.schema());
     let threshold = prepared.manifest.output.threshold;
     let outcomes = Outcomes {
         recorded: &recorded,
@@ -300,7 +295,7 @@ fn twin_pairs(batch: &RecordBatch, n: usize) -> Result<Option<(RecordBatch, Reco
 }
 
 /// Something computed per column, by column name.
-trait Named {
+pub(crate) trait Named {
     fn name(&self) -> &str;
 }
 
@@ -319,7 +314,7 @@ impl Named for PartialDependence {
 /// Runs `f` on each worker with every `size`-th of `columns`, and puts the answers back in the
 /// order of `columns`. Each column's answer depends on the column only, not on which worker
 /// scored it, so the result is the same at any number of workers.
-fn per_worker<T, F>(pool: &Pool, clock: &Clock, columns: &[&str], f: F) -> Result<Vec<T>, EvaluateError>
+pub(crate) fn per_worker<T, F>(pool: &Pool, clock: &Clock, columns: &[&str], f: F) -> Result<Vec<T>, EvaluateError>
 where
     T: Named + Send,
     F: Fn(usize, &[&str]) -> Result<Vec<T>, explain::ExplainError> + Sync,
@@ -378,6 +373,24 @@ fn most_important(rows: &RecordBatch, importance: &[ColumnImportance]) -> Vec<St
     [best(true), best(false)].into_iter().flatten().collect()
 }
 
+/// The rows of `batch` that are not counterfactual twins, with their probabilities among `probs`
+/// (one per row of `batch`).
+pub(crate) fn originals_with(batch: &RecordBatch, probs: &[f32]) -> Result<(RecordBatch, Vec<f32>), EvaluateError> {
+    let twin = match batch.column_by_name("is_twin") {
+        Some(twin) => twin
+            .as_boolean_opt()
+            .ok_or_else(|| EvaluateError::Dataset("column is_twin is not boolean".into()))?,
+        None => return Ok((batch.clone(), probs.to_vec())),
+    };
+    let kept: Vec<f32> = probs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !twin.value(i))
+        .map(|(_, &p)| p)
+        .collect();
+    Ok((originals(batch)?, kept))
+}
+
 /// The rows that are not counterfactual twins.
 fn originals(batch: &RecordBatch) -> Result<RecordBatch, EvaluateError> {
     match batch.column_by_name("is_twin") {
@@ -406,7 +419,7 @@ fn bools(rows: &RecordBatch, name: &str) -> Result<Vec<bool>, EvaluateError> {
 }
 
 /// A group attribute as codes into its sorted values; `age_band` is derived from `age`.
-fn groups_of(rows: &RecordBatch, name: &str) -> Result<Groups, EvaluateError> {
+pub(crate) fn groups_of(rows: &RecordBatch, name: &str) -> Result<Groups, EvaluateError> {
     let column = if name == "age_band" && rows.column_by_name(name).is_none() {
         let age = rows
             .column_by_name("age")

@@ -17,6 +17,7 @@ mod fit;
 pub mod input;
 mod judge;
 mod paths;
+mod perturbation;
 mod prepare;
 mod record;
 mod score;
@@ -28,6 +29,7 @@ pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, 
 pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths, check_paths};
+pub use perturbation::{DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 pub use stability::{
@@ -83,6 +85,9 @@ pub struct Request {
     pub explain: Option<ExplainOptions>,
     /// The path stage (path-specific twins of the first rows); `None` skips it.
     pub paths: Option<PathOptions>,
+    /// The perturbation stage (measurement error in the inputs, on the first rows); `None` skips
+    /// it. Stability is checked in every run regardless.
+    pub robustness: Option<RobustnessOptions>,
 }
 
 /// The group attributes a run reports on unless told otherwise.
@@ -116,6 +121,7 @@ impl Request {
             deadline: None,
             explain: Some(ExplainOptions::default()),
             paths: Some(PathOptions::default()),
+            robustness: Some(RobustnessOptions::default()),
         }
     }
 }
@@ -177,6 +183,9 @@ pub enum EvaluateError {
     /// The path-specific twins could not be made or measured, or a path is not in the scenario's graph.
     #[error("causal paths: {0}")]
     Paths(String),
+    /// The perturbation could not be set up or measured.
+    #[error("robustness: {0}")]
+    Robustness(String),
     /// The rows could not be scored again for the stability check.
     #[error("stability check: {0}")]
     Stability(String),
@@ -245,6 +254,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     };
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
+    perturbation::check_options(req)?;
     let known_spec = match &req.dataset {
         source::Dataset::Generate(spec) => Some(&**spec),
         source::Dataset::File(_) => None,
@@ -284,12 +294,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let seed = req.bootstrap_seed.unwrap_or(prepared.source.spec.seed);
     let robustness = match &scored.first {
         Some((first, probs)) => {
-            let schema = first.schema();
-            let feature_names: Vec<String> = prepared
-                .feature_columns
-                .iter()
-                .map(|&i| schema.field(i).name().clone())
-                .collect();
+            let feature_names = prepared.feature_names(&first.schema());
             let threshold = prepared.manifest.output.threshold;
             // The positions checked depend on the model's own hash, so it cannot know them.
             let mixed = prepared
@@ -309,10 +314,19 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
                 &pool,
                 &clock,
             )?
-            .map(|stability| Robustness { stability })
+            .map(|stability| Robustness {
+                stability,
+                perturbation: None,
+            })
         }
         None => None,
     };
+    clock.check()?;
+    let perturbed = perturbation::measure(req, &prepared, scored.first.as_ref(), &pool, &clock, seed)?;
+    let robustness = robustness.map(|r| Robustness {
+        perturbation: perturbed,
+        ..r
+    });
     clock.check()?;
     let (explanations, slices) = explanations::explain(req, &prepared, scored.first.take(), &pool, &clock, seed)?;
     clock.check()?;
@@ -332,6 +346,7 @@ fn read_columns(req: &Request, manifest: &inference::Manifest) -> Vec<String> {
     let mut keep: Vec<&str> = manifest.columns();
     keep.extend(["outcome_recorded", "outcome_true", "age", "person_id", "is_twin"]);
     keep.extend(req.groups.iter().map(String::as_str));
+    keep.extend(perturbation::columns_read(req, manifest));
     // Weak slices search every scenario column, so a file read for explanations keeps them all
     // but the ones nobody slices by (names, CPR numbers, birth dates: the costly strings), and
     // reports what the generated rows report. Which scenario the file holds is known only once

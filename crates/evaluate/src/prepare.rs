@@ -19,6 +19,17 @@ pub(crate) struct Prepared {
     pub(crate) feature_columns: Vec<usize>,
 }
 
+impl Prepared {
+    /// The names of the model's feature columns in `schema`, a schema of the dataset's batches
+    /// (the indices are the manifest's columns in the dataset's order).
+    pub(crate) fn feature_names(&self, schema: &arrow::datatypes::Schema) -> Vec<String> {
+        self.feature_columns
+            .iter()
+            .map(|&i| schema.field(i).name().clone())
+            .collect()
+    }
+}
+
 /// The model and its manifest, checked; the dataset not yet read.
 pub(crate) struct Checked {
     /// Handed to the workers.

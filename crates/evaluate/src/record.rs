@@ -73,8 +73,9 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<crate::Paths>,
     /// How robust the model is: `stability` (whether, on the rows of the first request, its
-    /// decisions depended on each citizen's row only) in every run that scored rows; absent in
-    /// records from before the stage existed.
+    /// decisions depended on each citizen's row only) in every run that scored rows, and
+    /// `perturbation` (what measurement error in the inputs does to the decisions) unless
+    /// skipped; absent in records from before the stage existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robustness: Option<crate::Robustness>,
 }
@@ -297,6 +298,9 @@ impl RunRecord {
         }
         if let Some(r) = &self.robustness {
             s.push_str(&crate::stability::markdown(&r.stability));
+            if let Some(p) = &r.perturbation {
+                s.push_str(&crate::perturbation::markdown(p));
+            }
         }
         s
     }

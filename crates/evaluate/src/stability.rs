@@ -123,6 +123,10 @@ pub struct Stability {
 pub struct Robustness {
     /// Whether a decision depends on the citizen's row only.
     pub stability: Stability,
+    /// What measurement error in the inputs does to the decisions; `None` when skipped
+    /// (`--no-robustness`) or in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturbation: Option<crate::Perturbation>,
 }
 
 /// Scores the rows of the run's first request (the first `batch_rows` of `first`, the first

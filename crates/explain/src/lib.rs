@@ -11,7 +11,8 @@
 //! counterfactual twins whose decision differs from their citizen's, what each differing input does)
 //! and [`weak_slices`] (where the model errs or selects more than elsewhere, with the false discovery
 //! rate controlled) and [`path_effects`] (what changing a protected attribute along one causal path
-//! does to the decisions, and how the selection gap splits by path). Everything is seeded: the same rows, scorer
+//! does to the decisions, and how the selection gap splits by path) and [`perturbation_effect`] (what
+//! each input moved by its measurement error does to the decisions, per group). Everything is seeded: the same rows, scorer
 //! and seed give the same numbers, bit for bit.
 
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ mod interval;
 mod metrics;
 mod paths;
 mod permute;
+mod perturb;
 mod score;
 mod slices;
 
@@ -44,5 +46,9 @@ pub use paths::{
     path_effects,
 };
 pub use permute::{Permutation, with_column_permuted};
+pub use perturb::{
+    ColumnNoise, GroupSensitivity, Linked, Noise, PerturbConfig, PerturbedColumn, Sensitivity, perturb,
+    perturbation_effect,
+};
 pub use score::{Scored, Scorer};
 pub use slices::{Condition, FEW_VALUES, MAX_VALUES, Slice, SliceConfig, SliceMeasure, Slices, weak_slices};

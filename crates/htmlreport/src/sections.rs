@@ -17,6 +17,7 @@ mod groups;
 mod header;
 mod labels;
 mod paths;
+mod perturbation;
 mod provenance;
 mod robustness;
 mod summary;

@@ -1094,6 +1094,7 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
             ],
             seconds: 0.2,
         },
+        perturbation: None,
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
@@ -1140,6 +1141,91 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
     let html = render(&stable, Lang::En, &Meta::default());
     assert!(html.contains("class=\"verdict v-pass\"") && html.contains("The model was stable on the 3,000 rows"));
     assert!(!html.contains("Rows where the model was unstable"));
+}
+
+/// The perturbation shows inside the robustness section: a bar chart of the share of decisions
+/// that flip per input with its interval, the noise of each input, the inputs recorded exactly,
+/// and all at once per group; group values from the data are escaped.
+#[test]
+fn the_perturbation_shows_each_input_and_each_group_escaped() {
+    let mut rec = fixture(FIXTURES[0]);
+    let est = |v: f64| explain::Estimate {
+        value: v,
+        interval: Some([v * 0.8, v * 1.2]),
+    };
+    let sens = |rows: u64, flips: f64| explain::Sensitivity {
+        rows,
+        changed: rows,
+        flip_rate: est(flips),
+        flips_to_positive: est(flips / 2.0),
+        flips_to_negative: est(flips / 2.0),
+        mean_abs_score_change: Some(est(0.0123)),
+    };
+    let column = |c: &str, flips: f64| explain::PerturbedColumn {
+        column: c.into(),
+        overall: sens(4000, flips),
+        groups: vec![explain::GroupSensitivity {
+            attribute: "origin".into(),
+            value: "<em>x</em>".into(),
+            sensitivity: sens(100, 0.25),
+        }],
+    };
+    let noise = explain::ColumnNoise {
+        column: "months_employed_3y".into(),
+        noise: explain::Noise::Normal {
+            sd: 1.0,
+            min: 0.0,
+            max: 36.0,
+        },
+        why: "a month <b>either</b> side".into(),
+    };
+    let stability = evaluate::Stability {
+        stable: true,
+        tolerance: 1e-6,
+        seed: 1,
+        checks: Vec::new(),
+        seconds: 0.1,
+    };
+    rec.robustness = Some(evaluate::Robustness {
+        stability,
+        perturbation: Some(evaluate::Perturbation {
+            config: explain::PerturbConfig {
+                seed: 5,
+                scale: 1.0,
+                confidence: 0.95,
+            },
+            rows: 4000,
+            noise: vec![noise],
+            exact: vec!["age".into()],
+            columns: vec![column("months_employed_3y", 0.0185)],
+            all: Some(column("all", 0.0865)),
+            seconds: 0.3,
+        }),
+    });
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        let doc = parse(&html);
+        let section = doc
+            .all()
+            .into_iter()
+            .find(|n| n.attr("id") == Some("robustness"))
+            .expect("a robustness section");
+        let text = section.deep_text();
+        let (heading, all, flipped) = match l {
+            Lang::Da => ("Målefejl i input", "alle på én gang", "8,65"),
+            Lang::En => ("Measurement error in the inputs", "all at once", "8.65"),
+        };
+        assert!(
+            text.contains(heading) && text.contains(all) && text.contains(flipped),
+            "{l:?}: {text}"
+        );
+        assert_eq!(section.find("svg").len(), 1, "{l:?}");
+        // The stability checks; one row per input and one for all at once; one per group.
+        assert_eq!(section.find("table").len(), 3, "{l:?}");
+        assert!(text.contains("<em>x</em>") && !html.contains("<em>x</em>"), "{l:?}");
+        assert!(!html.contains("<b>either</b>"), "{l:?}");
+        assert!(text.contains("age"), "{l:?}");
+    }
 }
 
 /// Two criteria on the same metric and attribute that bound different causal paths are told

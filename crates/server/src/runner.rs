@@ -38,6 +38,10 @@ pub struct RunParams {
     /// page must not claim a stage their records do not have.
     #[serde(default)]
     pub paths: Option<evaluate::PathOptions>,
+    /// The perturbation stage's options; `None` (stored as `null`) skips it. Parameters stored
+    /// before the field existed get `None`, as for `paths`: those runs ran without it.
+    #[serde(default)]
+    pub robustness: Option<evaluate::RobustnessOptions>,
 }
 
 fn default_explain() -> Option<evaluate::ExplainOptions> {
@@ -53,6 +57,7 @@ impl RunParams {
         req.fairness.bootstrap = self.bootstrap;
         req.explain = self.explain;
         req.paths = self.paths;
+        req.robustness = self.robustness;
         req
     }
 }

@@ -28,6 +28,7 @@ mod labels;
 mod locale;
 mod model;
 mod names;
+mod noise;
 mod paths;
 mod population;
 mod refdata;
@@ -50,10 +51,11 @@ pub use error::SynthError;
 pub use fidelity::{FidelityCounts, FidelityReport};
 pub use generate::{Generator, meta};
 pub use labels::value_names;
+pub use noise::{ColumnError, MeasurementError};
 pub use paths::{DEFAULT_PROXIES, Path, ResolvedPath, descendants as path_descendants, resolve as resolve_path};
 pub use scenario::{
     OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
-    names as scenario_names,
+    measurement_errors, names as scenario_names,
 };
 pub use spec::{Counterfactual, DatasetSpec, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

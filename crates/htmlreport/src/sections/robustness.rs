@@ -1,5 +1,5 @@
 //! Robustness: the stability verdict (each decision depends on the citizen's row only), its
-//! checks and the rows where the model was unstable.
+//! checks and the rows where the model was unstable; then the perturbation (`perturbation.rs`).
 
 use super::Doc;
 use crate::Lang;
@@ -9,7 +9,8 @@ use std::fmt::Write;
 
 impl Doc<'_> {
     pub(super) fn robustness(&mut self) {
-        let Some(r) = &self.rec.robustness else {
+        let rec = self.rec;
+        let Some(r) = &rec.robustness else {
             return;
         };
         let s = &r.stability;
@@ -119,6 +120,9 @@ impl Doc<'_> {
                 let _ = write!(self.out, "<li>{}</li>", E(&e));
             }
             self.w("</ul>");
+        }
+        if let Some(p) = &r.perturbation {
+            self.perturbation(p);
         }
         self.w("</section>");
     }

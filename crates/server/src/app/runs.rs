@@ -55,6 +55,13 @@ pub struct RunRequest {
     /// 64 `proxies`. Column names are 1 to 64 letters, digits, `_`, `-` or `.`. Not together
     /// with `no_paths`.
     pub paths: Option<evaluate::PathOptions>,
+    /// Skip the perturbation stage (each input moved by its stated measurement error), which
+    /// runs by default. The stability check runs in every run regardless.
+    #[serde(default)]
+    pub no_robustness: bool,
+    /// The perturbation stage's options instead of the defaults (5000 rows, scale 1): `rows` 1
+    /// to 65536, `scale` 0 to 10 (0 moves nothing). Not together with `no_robustness`.
+    pub robustness: Option<evaluate::RobustnessOptions>,
 }
 
 fn default_rows() -> u64 {
@@ -204,6 +211,37 @@ pub fn stages(body: &RunRequest) -> ApiResult<(Option<evaluate::ExplainOptions>,
     Ok((explain, paths))
 }
 
+/// The perturbation stage `body` asks for, bounded: `None` skips it, not mentioned it runs with
+/// its defaults. Refuses (400, naming the field) options out of range.
+pub fn robustness_stage(body: &RunRequest) -> ApiResult<Option<evaluate::RobustnessOptions>> {
+    match (body.no_robustness, &body.robustness) {
+        (true, Some(_)) => Err(refuse(
+            "robustness",
+            "give robustness or no_robustness, not both".into(),
+        )),
+        (true, None) => Ok(None),
+        (false, given) => {
+            let o = given.clone().unwrap_or_default();
+            if !(1..=evaluate::MAX_ROBUSTNESS_ROWS).contains(&o.rows) {
+                return Err(refuse(
+                    "robustness.rows",
+                    format!("must be in 1..={}, got {}", evaluate::MAX_ROBUSTNESS_ROWS, o.rows),
+                ));
+            }
+            if !(o.scale.is_finite() && (0.0..=10.0).contains(&o.scale)) {
+                return Err(refuse(
+                    "robustness.scale",
+                    format!(
+                        "must be 0 to 10 (1 is the scenario's stated measurement error), got {}",
+                        o.scale
+                    ),
+                ));
+            }
+            Ok(Some(o))
+        }
+    }
+}
+
 /// Refuses (422) paths the scenario's causal graph does not have, and criteria naming a path
 /// the run does not measure: either run could only fail.
 fn check_paths(
@@ -239,6 +277,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
         return Err(ApiError::bad_request("at most 20 bias settings"));
     }
     let (explain, paths) = stages(body)?;
+    let robustness = robustness_stage(body)?;
     let criteria = match &body.criteria {
         Some(list) => {
             caller.require(Action::SetRunCriteria)?;
@@ -262,6 +301,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
         bootstrap: state.config.bootstrap,
         explain,
         paths,
+        robustness,
     };
     let new = NewRun {
         case_id: case.id.clone(),
@@ -443,10 +483,52 @@ mod tests {
             bootstrap: 10,
             explain,
             paths,
+            robustness: robustness_stage(body).unwrap(),
         };
         let stored = serde_json::to_value(&params).unwrap();
         let replayed: RunParams = serde_json::from_value(stored).unwrap();
         replayed.request("m.onnx".into(), "m.toml".into(), worker())
+    }
+
+    #[test]
+    fn the_perturbation_runs_by_default_and_is_skipped_or_bounded_as_asked() {
+        let req = request_of(&body(json!({})));
+        assert_eq!(req.robustness, Some(evaluate::RobustnessOptions::default()));
+        let req = request_of(&body(json!({ "no_robustness": true })));
+        assert_eq!(req.robustness, None);
+        let req = request_of(&body(json!({ "robustness": { "rows": 300, "scale": 0.0 } })));
+        assert_eq!(req.robustness.map(|o| (o.rows, o.scale)), Some((300, 0.0)));
+        for (extra, field) in [
+            (
+                json!({ "no_robustness": true, "robustness": { "rows": 10, "scale": 1.0 } }),
+                "robustness",
+            ),
+            (json!({ "robustness": { "rows": 0, "scale": 1.0 } }), "robustness.rows"),
+            (
+                json!({ "robustness": { "rows": 65537, "scale": 1.0 } }),
+                "robustness.rows",
+            ),
+            (
+                json!({ "robustness": { "rows": 10, "scale": 10.5 } }),
+                "robustness.scale",
+            ),
+            (
+                json!({ "robustness": { "rows": 10, "scale": -1.0 } }),
+                "robustness.scale",
+            ),
+        ] {
+            let e = robustness_stage(&body(extra.clone())).expect_err(&extra.to_string());
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{extra}");
+            assert!(e.message.starts_with(&format!("{field}: ")), "{extra}: {}", e.message);
+        }
+        // Parameters stored before the stage existed ran without it, and say so.
+        let old = json!({
+            "dataset": DatasetSpec::new("unemployment-risk", 100, 1).unwrap(),
+            "criteria": [],
+            "bootstrap": 10,
+        });
+        let old: RunParams = serde_json::from_value(old).unwrap();
+        assert_eq!(old.robustness, None);
     }
 
     /// The bounds `RunRequest`'s documentation (and so the OpenAPI document) states.

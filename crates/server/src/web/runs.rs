@@ -35,6 +35,7 @@ pub fn run_form(
     let value = |f: fn(&RunForm) -> &str, default: &'static str| again.map_or(default.to_owned(), |a| f(a).to_owned());
     let twin = again.map_or("", |a| a.counterfactual.as_str());
     let (explain_on, paths_on) = again.map_or((true, true), |a| (!a.no_explain(), !a.no_paths()));
+    let robustness_on = again.is_none_or(|a| !a.no_robustness());
     html! {
         form.inline #run-form method="post" action="/ui/runs" {
             (csrf_field(s))
@@ -66,6 +67,7 @@ pub fn run_form(
             input type="hidden" name="stages" value="1";
             label { input #run-explain type="checkbox" name="explain" value="on" checked[explain_on]; " " (w.t(T::ExplainModel)) }
             label { input #run-paths type="checkbox" name="paths" value="on" checked[paths_on]; " " (w.t(T::CausalPaths)) }
+            label { input #run-robustness type="checkbox" name="robustness" value="on" checked[robustness_on]; " " (w.t(T::RobustnessStage)) }
             label { (w.t(T::PathList))
                 input #run-path-list type="text" name="path_list" maxlength=(FORM_LIST_CHARS) value=(value(|a| &a.path_list, DEFAULT_PATH_LIST));
             }
@@ -191,6 +193,8 @@ pub struct RunForm {
     #[serde(default)]
     paths: String,
     #[serde(default)]
+    robustness: String,
+    #[serde(default)]
     path_list: String,
     #[serde(default)]
     proxies: String,
@@ -203,6 +207,10 @@ impl RunForm {
 
     fn no_paths(&self) -> bool {
         !self.stages.is_empty() && self.paths.is_empty()
+    }
+
+    fn no_robustness(&self) -> bool {
+        !self.stages.is_empty() && self.robustness.is_empty()
     }
 }
 
@@ -279,6 +287,8 @@ fn body_of(f: &RunForm) -> Result<RunRequest, ApiError> {
         explain: None,
         no_paths: f.no_paths(),
         paths: if f.no_paths() { None } else { path_options(f)? },
+        no_robustness: f.no_robustness(),
+        robustness: None,
     })
 }
 
@@ -437,6 +447,7 @@ mod tests {
             stages: "1".into(),
             explain: "on".into(),
             paths: "on".into(),
+            robustness: "on".into(),
             path_list: DEFAULT_PATH_LIST.into(),
             proxies: String::new(),
         };
@@ -475,6 +486,14 @@ mod tests {
         assert_eq!(stages(&b).unwrap(), (Some(evaluate::ExplainOptions::default()), None));
         let b = body_of(&form(|f| f.explain.clear())).unwrap();
         assert_eq!(stages(&b).unwrap(), (None, Some(evaluate::PathOptions::default())));
+        let b = body_of(&form(|f| f.robustness.clear())).unwrap();
+        assert!(b.no_robustness && !b.no_paths && !b.no_explain);
+        assert_eq!(crate::app::runs::robustness_stage(&b).unwrap(), None);
+        let b = body_of(&form(|_| {})).unwrap();
+        assert_eq!(
+            crate::app::runs::robustness_stage(&b).unwrap(),
+            Some(evaluate::RobustnessOptions::default())
+        );
         // The lists of a stage that is off are not read.
         let b = body_of(&form(|f| {
             f.paths.clear();

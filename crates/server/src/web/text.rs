@@ -134,6 +134,7 @@ texts! {
     NoTwins => "ingen", "none";
     ExplainModel => "Forklar modellen", "Explain the model";
     CausalPaths => "Kausale stier", "Causal paths";
+    RobustnessStage => "Robusthed over for målefejl", "Robustness to measurement error";
     PathList => "Stier (total, proxy, mediated, through:A+B, hold:A+B)", "Paths (total, proxy, mediated, through:A+B, hold:A+B)";
     Proxies => "Stedfortrædere (proxyer)", "Proxies";
     Explanations => "Forklaringer", "Explanations";

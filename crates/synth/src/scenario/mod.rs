@@ -60,6 +60,11 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn proxies(&self) -> &'static [&'static str] {
         crate::paths::DEFAULT_PROXIES
     }
+    /// The measurement error of the scenario's own columns (the population's are shared): what the
+    /// robustness perturbation moves each input by. Columns not named are recorded exactly.
+    fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
+        Vec::new()
+    }
     /// A columnar builder for one batch.
     fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns>;
 }
@@ -211,6 +216,15 @@ pub fn columns(name: &str) -> Result<Vec<ColumnDoc>, crate::SynthError> {
     let mut columns = crate::dictionary::population_columns();
     columns.extend(s.columns());
     Ok(columns)
+}
+
+/// The measurement error of every column of a scenario that registers record with error: the
+/// population's, then the scenario's own.
+pub fn measurement_errors(name: &str) -> Result<Vec<crate::noise::ColumnError>, crate::SynthError> {
+    let s = by_name(name)?;
+    let mut errors = crate::noise::population();
+    errors.extend(s.measurement_errors());
+    Ok(errors)
 }
 
 /// Every scenario described for people and programs: summary, ages, capacity, default bias and

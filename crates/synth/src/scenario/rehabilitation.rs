@@ -57,6 +57,28 @@ impl Scenario for RehabilitationNeed {
         &["functional_score", "home_care_hours_week", "falls_12m"]
     }
 
+    fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
+        use crate::noise::{ColumnError, MeasurementError, normal};
+        vec![
+            normal(
+                "functional_score",
+                5.0,
+                (0.0, 100.0),
+                "two assessors score the same citizen about 5 points apart",
+            ),
+            ColumnError {
+                column: "home_care_hours_week",
+                error: MeasurementError::Relative {
+                    sd: 0.1,
+                    min: 0.0,
+                    max: 168.0,
+                },
+                why: "visited hours differ from the hours granted by about 10 %",
+            },
+            normal("falls_12m", 0.5, (0.0, 20.0), "a fall not reported, or reported twice"),
+        ]
+    }
+
     fn default_bias(&self) -> BiasConfig {
         let nw = Group::parse("origin:non_western").expect("static selector");
         BiasConfig {

@@ -93,6 +93,36 @@ impl Scenario for UnemploymentRisk {
         ]
     }
 
+    fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
+        use crate::noise::normal;
+        vec![
+            normal(
+                "months_employed_3y",
+                1.0,
+                (0.0, 36.0),
+                "employment register: a month counted on either side of a job's start or end",
+            ),
+            normal(
+                "previous_spells_5y",
+                0.5,
+                (0.0, 255.0),
+                "two spells joined or one split where a gap is a few days",
+            ),
+            normal(
+                "jobcentre_contacts_3m",
+                0.5,
+                (0.0, 255.0),
+                "a contact registered twice or not at all",
+            ),
+            normal(
+                "sick_leave_days_12m",
+                2.0,
+                (0.0, 365.0),
+                "sickness benefit register: the first days paid by the employer are not always reported",
+            ),
+        ]
+    }
+
     fn default_bias(&self) -> BiasConfig {
         let nw = Group::parse("origin:non_western").expect("static selector");
         BiasConfig {
