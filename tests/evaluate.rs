@@ -1418,6 +1418,69 @@ fn importance_equals_an_independent_recomputation_with_onnxruntime_and_scikit_le
     assert!(said.contains("17 columns") && said.contains("numbers equal"), "{said}");
 }
 
+/// Recourse (issue 16) for the logistic regression equals its closed form: `tools/recourse_reference.py`
+/// reads the model's coefficients from the ONNX file and, for every citizen with the unfavourable
+/// decision, computes the distance to the decision boundary over the input's coefficient, rounded
+/// up to a whole month or contact and kept within the bounds; every change the record lists, and
+/// each action's share and median, must agree to 1e-6.
+#[test]
+fn recourse_of_the_logistic_regression_equals_the_closed_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("test.parquet");
+    let out = dir.path().join("run.json");
+    generate(&["--split", "test", "--out", data.to_str().unwrap()]);
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/unemployment-logreg.onnx",
+        "--manifest",
+        "models/unemployment-logreg.toml",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "--no-explain",
+        "--no-paths",
+        "--robustness-rows",
+        "1500",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let rc = &r["robustness"]["recourse"];
+    assert_eq!(rc["rows"], 1500);
+    assert_eq!(rc["every_citizen_listed"], true);
+    let overall = &rc["result"]["overall"];
+    assert!(overall["citizens"].as_u64().unwrap() > 100, "{overall}");
+    // Months in work lower the risk: most citizens have recourse through them.
+    assert!(
+        overall["actions"][0]["share"]["value"].as_f64().unwrap() > 0.5,
+        "{overall}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(root.join(".venv-exporters/bin/python"))
+        .arg(root.join("tools/recourse_reference.py"))
+        .args(["--record", out.to_str().unwrap(), "--dataset", data.to_str().unwrap()])
+        .args([
+            "--model",
+            "models/unemployment-logreg.onnx",
+            "--manifest",
+            "models/unemployment-logreg.toml",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("the exporters' Python (bash scripts/exporters.sh)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("changes equal the closed form"), "{said}");
+}
+
 /// Partial dependence against scikit-learn: `tools/dependence_reference.py` refits the
 /// gradient-boosted sample as `models/train.py` does, requires its export to be byte-identical
 /// to `models/unemployment-gbm.onnx`, and runs `partial_dependence(method="brute")` on the

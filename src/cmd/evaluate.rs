@@ -315,6 +315,14 @@ pub fn run(args: Args) -> Result<()> {
                     100.0 * hi
                 );
             }
+            if let Some(rc) = &r.recourse {
+                let any = &rc.result.overall.any;
+                eprintln!(
+                    "Recourse: {:.1} % of the {} citizens with the unfavourable decision can change it by one actionable input (robustness.recourse)",
+                    100.0 * any.value,
+                    rc.result.overall.citizens
+                );
+            }
         }
         for v in &record.verdicts {
             eprintln!(

@@ -20,6 +20,7 @@ mod paths;
 mod perturbation;
 mod prepare;
 mod record;
+mod recourse;
 mod score;
 mod source;
 mod stability;
@@ -31,6 +32,7 @@ pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths, check_paths};
 pub use perturbation::{DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
+pub use recourse::{RECOURSE_CITIZENS, Recourse};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 pub use stability::{
     CheckResult, MAX_EXAMPLES, Robustness, SINGLE_ROWS, Stability, StabilityCheck, TOLERANCE, UnstableRow,
@@ -317,14 +319,18 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             .map(|stability| Robustness {
                 stability,
                 perturbation: None,
+                recourse: None,
             })
         }
         None => None,
     };
     clock.check()?;
     let perturbed = perturbation::measure(req, &prepared, scored.first.as_ref(), &pool, &clock, seed)?;
+    clock.check()?;
+    let recourse = recourse::search(req, &prepared, scored.first.as_ref(), &pool, &clock)?;
     let robustness = robustness.map(|r| Robustness {
         perturbation: perturbed,
+        recourse,
         ..r
     });
     clock.check()?;

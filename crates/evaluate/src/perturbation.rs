@@ -134,6 +134,27 @@ fn noise_model(scenario: &str, inputs: &[&str], rows: &RecordBatch) -> Result<Ve
         .collect())
 }
 
+/// The first `n` rows of `first` that are not counterfactual twins, with the run's own answer
+/// for them (from `probs`, one per row of `first`); `None` when there are none.
+pub(crate) fn first_rows(
+    first: &RecordBatch,
+    probs: &[f32],
+    n: usize,
+    threshold: f64,
+) -> Result<Option<(RecordBatch, Scored)>, EvaluateError> {
+    let (rows, probs) = originals_with(first, probs)?;
+    let n = rows.num_rows().min(n);
+    if n == 0 {
+        return Ok(None);
+    }
+    let probs = &probs[..n];
+    let base = Scored {
+        decision: probs.iter().map(|&p| f64::from(p) >= threshold).collect(),
+        score: Some(probs.iter().map(|&p| f64::from(p)).collect()),
+    };
+    Ok(Some((rows.slice(0, n), base)))
+}
+
 /// Measures the model under measurement error on `first` (the first source batch with the run's
 /// probabilities for it); `None` when the request skips it or there are no rows.
 pub(crate) fn measure(
@@ -148,17 +169,11 @@ pub(crate) fn measure(
         return Ok(None);
     };
     let t0 = Instant::now();
-    let (rows, probs) = originals_with(first, probs)?;
-    let n = rows.num_rows().min(options.rows);
-    let (rows, probs) = (rows.slice(0, n), &probs[..n]);
-    if n == 0 {
-        return Ok(None);
-    }
     let threshold = prepared.manifest.output.threshold;
-    let base = Scored {
-        decision: probs.iter().map(|&p| f64::from(p) >= threshold).collect(),
-        score: Some(probs.iter().map(|&p| f64::from(p)).collect()),
+    let Some((rows, base)) = first_rows(first, probs, options.rows, threshold)? else {
+        return Ok(None);
     };
+    let n = rows.num_rows();
     let inputs = prepared.manifest.columns();
     let noise = noise_model(&prepared.source.spec.scenario, &inputs, &rows)?;
     let changed: Vec<&str> = noise

@@ -301,6 +301,9 @@ impl RunRecord {
             if let Some(p) = &r.perturbation {
                 s.push_str(&crate::perturbation::markdown(p));
             }
+            if let Some(rc) = &r.recourse {
+                s.push_str(&crate::recourse::markdown(rc));
+            }
         }
         s
     }

@@ -127,6 +127,11 @@ pub struct Robustness {
     /// (`--no-robustness`) or in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<crate::Perturbation>,
+    /// For the citizens with the unfavourable decision, the smallest change of an actionable
+    /// input that changes it; `None` when skipped, when the scenario declares no actionable
+    /// input the model reads, or in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recourse: Option<crate::Recourse>,
 }
 
 /// Scores the rows of the run's first request (the first `batch_rows` of `first`, the first

@@ -26,6 +26,7 @@ mod metrics;
 mod paths;
 mod permute;
 mod perturb;
+mod recourse;
 mod score;
 mod slices;
 
@@ -49,6 +50,10 @@ pub use permute::{Permutation, with_column_permuted};
 pub use perturb::{
     ColumnNoise, GroupSensitivity, Linked, Noise, PerturbConfig, PerturbedColumn, Sensitivity, perturb,
     perturbation_effect,
+};
+pub use recourse::{
+    Action, ActionSummary, CitizenRecourse, Direction, GroupRecourse, MIN_GAP_GROUP, RecourseConfig, RecourseGap,
+    RecourseResult, RecourseSummary, recourse,
 };
 pub use score::{Scored, Scorer};
 pub use slices::{Condition, FEW_VALUES, MAX_VALUES, Slice, SliceConfig, SliceMeasure, Slices, weak_slices};

@@ -19,6 +19,7 @@ mod labels;
 mod paths;
 mod perturbation;
 mod provenance;
+mod recourse;
 mod robustness;
 mod summary;
 mod throughput;

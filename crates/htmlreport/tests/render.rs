@@ -1095,6 +1095,7 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
             seconds: 0.2,
         },
         perturbation: None,
+        recourse: None,
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
@@ -1145,9 +1146,10 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
 
 /// The perturbation shows inside the robustness section: a bar chart of the share of decisions
 /// that flip per input with its interval, the noise of each input, the inputs recorded exactly,
-/// and all at once per group; group values from the data are escaped.
+/// and all at once per group; then recourse per input and group, the gap between groups and what
+/// the first citizens could be told. Group values and texts from the record are escaped.
 #[test]
-fn the_perturbation_shows_each_input_and_each_group_escaped() {
+fn perturbation_and_recourse_show_each_input_and_each_group_escaped() {
     let mut rec = fixture(FIXTURES[0]);
     let est = |v: f64| explain::Estimate {
         value: v,
@@ -1201,6 +1203,7 @@ fn the_perturbation_shows_each_input_and_each_group_escaped() {
             all: Some(column("all", 0.0865)),
             seconds: 0.3,
         }),
+        recourse: Some(recourse()),
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
@@ -1220,11 +1223,92 @@ fn the_perturbation_shows_each_input_and_each_group_escaped() {
             "{l:?}: {text}"
         );
         assert_eq!(section.find("svg").len(), 1, "{l:?}");
-        // The stability checks; one row per input and one for all at once; one per group.
-        assert_eq!(section.find("table").len(), 3, "{l:?}");
+        // The stability checks; one row per input and one for all at once; one per group; and
+        // recourse per input and per group.
+        assert_eq!(section.find("table").len(), 5, "{l:?}");
         assert!(text.contains("<em>x</em>") && !html.contains("<em>x</em>"), "{l:?}");
         assert!(!html.contains("<b>either</b>"), "{l:?}");
         assert!(text.contains("age"), "{l:?}");
+        let (heading, told) = match l {
+            Lang::Da => (
+                "Hvad der kunne ændre afgørelsen",
+                "Række 7: months_employed_3y +5; eller ingen ændring af",
+            ),
+            Lang::En => (
+                "What would change the decision",
+                "Row 7: months_employed_3y +5; or no change of",
+            ),
+        };
+        assert!(text.contains(heading) && text.contains(told), "{l:?}: {text}");
+        assert!(
+            !html.contains("<i>stricter</i>") && text.contains("<i>stricter</i>"),
+            "{l:?}"
+        );
+        // The two groups' gap is named with its interval.
+        assert!(text.contains("12") && text.contains("<em>x</em>"), "{l:?}");
+    }
+}
+
+fn recourse() -> evaluate::Recourse {
+    let est = |v: f64| explain::Estimate {
+        value: v,
+        interval: Some([v - 0.05, v + 0.05]),
+    };
+    let summary = |citizens: u64, any: f64| explain::RecourseSummary {
+        citizens,
+        any: est(any),
+        actions: vec![
+            explain::ActionSummary {
+                column: "months_employed_3y".into(),
+                share: est(any),
+                median_change: Some(5.0),
+            },
+            explain::ActionSummary {
+                column: "jobcentre_contacts_3m".into(),
+                share: est(0.0),
+                median_change: None,
+            },
+        ],
+    };
+    let action = |c: &str| explain::Action {
+        column: c.into(),
+        direction: explain::Direction::Up,
+        min: 0.0,
+        max: 36.0,
+        why: "more work".into(),
+    };
+    evaluate::Recourse {
+        rows: 1500,
+        why: "<i>stricter</i> track".into(),
+        result: explain::RecourseResult {
+            config: explain::RecourseConfig::default(),
+            actions: vec![action("months_employed_3y"), action("jobcentre_contacts_3m")],
+            overall: summary(279, 0.867),
+            groups: vec![
+                explain::GroupRecourse {
+                    attribute: "origin".into(),
+                    value: "danish".into(),
+                    summary: summary(198, 0.843),
+                },
+                explain::GroupRecourse {
+                    attribute: "origin".into(),
+                    value: "<em>x</em>".into(),
+                    summary: summary(62, 0.963),
+                },
+            ],
+            gaps: vec![explain::RecourseGap {
+                attribute: "origin".into(),
+                highest: "<em>x</em>".into(),
+                lowest: "danish".into(),
+                gap: est(0.12),
+            }],
+            citizens: vec![explain::CitizenRecourse {
+                row: 7,
+                changes: vec![Some(5.0), None],
+            }],
+        },
+        every_citizen_listed: true,
+        seconds: 0.4,
     }
 }
 

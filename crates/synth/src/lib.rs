@@ -31,6 +31,7 @@ mod names;
 mod noise;
 mod paths;
 mod population;
+mod recourse;
 mod refdata;
 mod rng;
 mod scenario;
@@ -53,9 +54,10 @@ pub use generate::{Generator, meta};
 pub use labels::value_names;
 pub use noise::{ColumnError, MeasurementError};
 pub use paths::{DEFAULT_PROXIES, Path, ResolvedPath, descendants as path_descendants, resolve as resolve_path};
+pub use recourse::{ActionDirection, Actionable, RecourseSpec};
 pub use scenario::{
     OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
-    measurement_errors, names as scenario_names,
+    measurement_errors, names as scenario_names, recourse_spec,
 };
 pub use spec::{Counterfactual, DatasetSpec, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

@@ -1,5 +1,5 @@
 //! Robustness: the stability verdict (each decision depends on the citizen's row only), its
-//! checks and the rows where the model was unstable; then the perturbation (`perturbation.rs`).
+//! checks and the rows where the model was unstable; then the perturbation (`perturbation.rs`) and recourse (`recourse.rs`).
 
 use super::Doc;
 use crate::Lang;
@@ -123,6 +123,9 @@ impl Doc<'_> {
         }
         if let Some(p) = &r.perturbation {
             self.perturbation(p);
+        }
+        if let Some(rc) = &r.recourse {
+            self.recourse(rc);
         }
         self.w("</section>");
     }

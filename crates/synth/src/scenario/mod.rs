@@ -65,6 +65,11 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
         Vec::new()
     }
+    /// The decision a citizen would want changed and the inputs that can be acted on; `None`
+    /// for a scenario without an outcome.
+    fn recourse(&self) -> Option<crate::recourse::RecourseSpec> {
+        None
+    }
     /// A columnar builder for one batch.
     fn builder(&self, capacity: usize) -> Box<dyn ScenarioColumns>;
 }
@@ -225,6 +230,11 @@ pub fn measurement_errors(name: &str) -> Result<Vec<crate::noise::ColumnError>, 
     let mut errors = crate::noise::population();
     errors.extend(s.measurement_errors());
     Ok(errors)
+}
+
+/// The recourse of a scenario: its unfavourable decision and its actionable inputs.
+pub fn recourse_spec(name: &str) -> Result<Option<crate::recourse::RecourseSpec>, crate::SynthError> {
+    Ok(by_name(name)?.recourse())
 }
 
 /// Every scenario described for people and programs: summary, ages, capacity, default bias and

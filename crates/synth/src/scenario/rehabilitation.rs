@@ -57,6 +57,30 @@ impl Scenario for RehabilitationNeed {
         &["functional_score", "home_care_hours_week", "falls_12m"]
     }
 
+    fn recourse(&self) -> Option<crate::recourse::RecourseSpec> {
+        use crate::recourse::{ActionDirection, Actionable, RecourseSpec};
+        Some(RecourseSpec {
+            unfavourable: false,
+            why: "a citizen not found to benefit is not offered rehabilitative training",
+            actions: vec![
+                Actionable {
+                    column: "functional_score",
+                    direction: ActionDirection::Either,
+                    min: 0.0,
+                    max: 100.0,
+                    why: "a new assessment of the functional score",
+                },
+                Actionable {
+                    column: "home_care_hours_week",
+                    direction: ActionDirection::Either,
+                    min: 0.0,
+                    max: 40.0,
+                    why: "home care granted again, at most 40 hours a week",
+                },
+            ],
+        })
+    }
+
     fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
         use crate::noise::{ColumnError, MeasurementError, normal};
         vec![

@@ -93,6 +93,30 @@ impl Scenario for UnemploymentRisk {
         ]
     }
 
+    fn recourse(&self) -> Option<crate::recourse::RecourseSpec> {
+        use crate::recourse::{ActionDirection, Actionable, RecourseSpec};
+        Some(RecourseSpec {
+            unfavourable: true,
+            why: "a citizen profiled as at risk of long-term unemployment is placed in a stricter track",
+            actions: vec![
+                Actionable {
+                    column: "months_employed_3y",
+                    direction: ActionDirection::Up,
+                    min: 0.0,
+                    max: 36.0,
+                    why: "more months in work (a subsidised job or work trial counts), at most all 36",
+                },
+                Actionable {
+                    column: "jobcentre_contacts_3m",
+                    direction: ActionDirection::Up,
+                    min: 0.0,
+                    max: 12.0,
+                    why: "more contacts with the job centre, at most one a week",
+                },
+            ],
+        })
+    }
+
     fn measurement_errors(&self) -> Vec<crate::noise::ColumnError> {
         use crate::noise::normal;
         vec![

@@ -1,0 +1,214 @@
+//! The recourse stage (issue 16): for the citizens among the run's first rows whose decision is
+//! the unfavourable one, the smallest change of each actionable input their scenario declares
+//! ([`synth::recourse_spec`]) that changes the decision, searched with the model in the run's own
+//! isolated workers. Per group, the share with any recourse within bounds and the median change,
+//! and the gap between groups with an interval.
+
+use crate::explanations::{groups_of, score};
+use crate::perturbation::first_rows;
+use crate::prepare::Prepared;
+use crate::{Clock, EvaluateError, Request};
+use arrow::array::RecordBatch;
+use explain::{Action, Direction, RecourseConfig, RecourseResult, Scored};
+use inference::Pool;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// The most citizens whose own changes the record lists (the summaries count every one).
+pub const RECOURSE_CITIZENS: usize = 2000;
+
+/// What the record says of recourse, under `robustness.recourse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Recourse {
+    /// Rows considered: the dataset's first, counterfactual twins left out.
+    pub rows: usize,
+    /// Why the unfavourable decision is the one a citizen wants changed.
+    pub why: String,
+    /// The search, its summaries and the first [`RECOURSE_CITIZENS`] citizens' own changes
+    /// (`row` counts among the rows considered).
+    pub result: RecourseResult,
+    /// Whether `result.citizens` lists every citizen searched.
+    pub every_citizen_listed: bool,
+    /// Wall time of the stage.
+    pub seconds: f64,
+}
+
+/// Searches recourse on `first` (the first source batch with the run's probabilities); `None`
+/// when the request skips robustness, the scenario declares no actionable input the model reads,
+/// or there are no rows.
+pub(crate) fn search(
+    req: &Request,
+    prepared: &Prepared,
+    first: Option<&(RecordBatch, Vec<f32>)>,
+    pool: &Pool,
+    clock: &Clock,
+) -> Result<Option<Recourse>, EvaluateError> {
+    let (Some(options), Some((first, probs))) = (&req.robustness, first) else {
+        return Ok(None);
+    };
+    let spec =
+        synth::recourse_spec(&prepared.source.spec.scenario).map_err(|e| EvaluateError::Robustness(e.to_string()))?;
+    let Some(spec) = spec else { return Ok(None) };
+    let t0 = Instant::now();
+    let threshold = prepared.manifest.output.threshold;
+    let Some((rows, base)) = first_rows(first, probs, options.rows, threshold)? else {
+        return Ok(None);
+    };
+    let inputs = prepared.manifest.columns();
+    let actions: Vec<Action> = spec
+        .actions
+        .iter()
+        .filter(|a| inputs.contains(&a.column) && rows.column_by_name(a.column).is_some())
+        .map(|a| Action {
+            column: a.column.to_owned(),
+            direction: match a.direction {
+                synth::ActionDirection::Up => Direction::Up,
+                synth::ActionDirection::Down => Direction::Down,
+                synth::ActionDirection::Either => Direction::Either,
+            },
+            min: a.min,
+            max: a.max,
+            why: a.why.to_owned(),
+        })
+        .collect();
+    if actions.is_empty() {
+        return Ok(None);
+    }
+    let groups = req
+        .groups
+        .iter()
+        .map(|g| groups_of(&rows, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let feature_names = prepared.feature_names(&rows.schema());
+    let mut scorer = |batch: &RecordBatch| -> Result<Scored, String> {
+        clock.check().map_err(|e| e.to_string())?;
+        score(pool, 0, batch, &feature_names, req.batch_rows, threshold)
+    };
+    let config = RecourseConfig {
+        unfavourable: spec.unfavourable,
+        confidence: req.fairness.confidence,
+        ..RecourseConfig::default()
+    };
+    let mut result = explain::recourse(&rows, &base, &actions, &groups, &mut scorer, config)
+        .map_err(|e| clock.check().err().unwrap_or(EvaluateError::Robustness(e.to_string())))?;
+    let every_citizen_listed = result.citizens.len() <= RECOURSE_CITIZENS;
+    result.citizens.truncate(RECOURSE_CITIZENS);
+    Ok(Some(Recourse {
+        rows: rows.num_rows(),
+        why: spec.why.to_owned(),
+        result,
+        every_citizen_listed,
+        seconds: t0.elapsed().as_secs_f64(),
+    }))
+}
+
+/// Citizens whose own changes the Markdown lists.
+const MARKDOWN_EXAMPLES: usize = 5;
+
+fn percent(e: &explain::Estimate) -> String {
+    match e.interval {
+        Some([lo, hi]) => format!("{:.1} % [{:.1}, {:.1}]", 100.0 * e.value, 100.0 * lo, 100.0 * hi),
+        None => format!("{:.1} %", 100.0 * e.value),
+    }
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "up",
+        Direction::Down => "down",
+        Direction::Either => "either way",
+    }
+}
+
+/// Recourse as a Markdown section. Group values come from the data, so cells are escaped.
+pub(crate) fn markdown(r: &Recourse) -> String {
+    use std::fmt::Write;
+    let res = &r.result;
+    let c = &res.config;
+    let mut out = format!(
+        "\n## Recourse\n\nFor the {} citizens among the first {} rows with the unfavourable decision ({}: {}), the \
+         smallest change of one actionable input that changes the decision, asked of the model in the isolated \
+         workers: a grid of {} values towards the bound, then bisection (to one unit for whole numbers). For a model \
+         monotone in the input this is the exact minimum; for others, the first crossing on the grid.\n\n\
+         | input | may move | within | share with recourse | median change |\n| --- | --- | --- | ---: | ---: |\n",
+        res.overall.citizens,
+        r.rows,
+        if c.unfavourable { "positive" } else { "negative" },
+        escape::markdown_inline(&r.why),
+        c.grid
+    );
+    for (a, s) in res.actions.iter().zip(&res.overall.actions) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | [{}, {}] | {} | {} |",
+            escape::markdown_cell(&a.column),
+            direction(a.direction),
+            a.min,
+            a.max,
+            percent(&s.share),
+            s.median_change.map_or("–".into(), |m| format!("{m:.3}"))
+        );
+    }
+    let _ = writeln!(out, "\nAny of them: {}.", percent(&res.overall.any));
+    if !res.groups.is_empty() {
+        out.push_str("\n| attribute | group | citizens | any recourse |");
+        for a in &res.actions {
+            let _ = write!(out, " median {} |", escape::markdown_cell(&a.column));
+        }
+        out.push_str("\n| --- | --- | ---: | ---: |");
+        out.push_str(&" ---: |".repeat(res.actions.len()));
+        out.push('\n');
+        for g in &res.groups {
+            let _ = write!(
+                out,
+                "| {} | {} | {} | {} |",
+                escape::markdown_cell(&g.attribute),
+                escape::markdown_cell(&g.value),
+                g.summary.citizens,
+                percent(&g.summary.any)
+            );
+            for s in &g.summary.actions {
+                let _ = write!(out, " {} |", s.median_change.map_or("–".into(), |m| format!("{m:.3}")));
+            }
+            out.push('\n');
+        }
+    }
+    for gap in &res.gaps {
+        let _ = writeln!(
+            out,
+            "\nBy {}: {} has recourse {} points more often than {} ({}).",
+            escape::markdown_inline(&gap.attribute),
+            escape::markdown_inline(&gap.highest),
+            format_args!("{:.1}", 100.0 * gap.gap.value),
+            escape::markdown_inline(&gap.lowest),
+            gap.gap.interval.map_or(String::new(), |[lo, hi]| format!(
+                "interval {:.1} to {:.1}",
+                100.0 * lo,
+                100.0 * hi
+            ))
+        );
+    }
+    let examples: Vec<String> = res
+        .citizens
+        .iter()
+        .take(MARKDOWN_EXAMPLES)
+        .map(|citizen| {
+            let options: Vec<String> = res
+                .actions
+                .iter()
+                .zip(&citizen.changes)
+                .map(|(a, ch)| match ch {
+                    Some(d) => format!("{} {d:+}", escape::markdown_inline(&a.column)),
+                    None => format!("no change of {} within bounds", escape::markdown_inline(&a.column)),
+                })
+                .collect();
+            format!("- row {}: {}", citizen.row, options.join("; or "))
+        })
+        .collect();
+    if !examples.is_empty() {
+        out.push_str("\nWhat the first citizens could be told:\n\n");
+        out.push_str(&examples.join("\n"));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,574 @@
+//! Recourse: for each citizen with the unfavourable decision, the smallest change of one
+//! actionable input (in its allowed direction, within its bounds) that changes the decision.
+//!
+//! The search asks the model only (no gradients, no coefficients): the input is set to a grid of
+//! values from the citizen's own towards the bound, the first grid value that changes the decision
+//! is found, and the interval before it is bisected down to one whole unit for integer columns and
+//! to the tolerance for the others. Each step scores every citizen still searching at once. For a
+//! model monotone in the input (a logistic regression) the answer is the exact minimum; for
+//! others it is the smallest change on the grid's first crossing, which can miss a narrower
+//! crossing between two grid values — said in the record.
+
+use crate::error::column_index;
+use crate::interval::wilson;
+use crate::{Estimate, ExplainError, Groups, Scored, Scorer};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt32Array};
+use arrow::datatypes::{DataType, Float64Type};
+use arrow::record_batch::RecordBatch;
+use serde::{Deserialize, Serialize};
+
+/// Which way an actionable input may move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Only up.
+    Up,
+    /// Only down.
+    Down,
+    /// Either way.
+    Either,
+}
+
+/// An input a citizen (or the authority on their behalf) can change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Action {
+    /// The column.
+    pub column: String,
+    /// Which way it may move.
+    pub direction: Direction,
+    /// Smallest value it may take.
+    pub min: f64,
+    /// Largest value it may take.
+    pub max: f64,
+    /// Why it is actionable, for the reader.
+    pub why: String,
+}
+
+/// How the search runs; written into the result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecourseConfig {
+    /// The decision a citizen wants changed (true: the positive one).
+    pub unfavourable: bool,
+    /// Grid values between the citizen's own and the bound before bisecting.
+    pub grid: usize,
+    /// Bisection stops when the interval is this narrow (relative to max(1, |value|)) for
+    /// non-integer columns; integer columns are bisected to one unit.
+    pub tolerance: f64,
+    /// Confidence of every interval.
+    pub confidence: f64,
+}
+
+impl Default for RecourseConfig {
+    fn default() -> Self {
+        Self {
+            unfavourable: true,
+            grid: 16,
+            tolerance: 1e-7,
+            confidence: 0.95,
+        }
+    }
+}
+
+/// One citizen's smallest change per action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CitizenRecourse {
+    /// The row among the rows searched.
+    pub row: usize,
+    /// Per action (in the actions' order): the signed change that changes the decision, `None`
+    /// when none within the bounds does.
+    pub changes: Vec<Option<f64>>,
+}
+
+/// One action's result within a set of citizens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ActionSummary {
+    /// The column.
+    pub column: String,
+    /// Share of the citizens whose decision this action can change within its bounds (Wilson).
+    pub share: Estimate,
+    /// Median absolute change among them, in the column's unit; `None` when none can.
+    pub median_change: Option<f64>,
+}
+
+/// Recourse within a set of citizens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecourseSummary {
+    /// Citizens with the unfavourable decision.
+    pub citizens: u64,
+    /// Share with at least one action that changes their decision within bounds (Wilson).
+    pub any: Estimate,
+    /// Per action.
+    pub actions: Vec<ActionSummary>,
+}
+
+/// Recourse within one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GroupRecourse {
+    /// The group attribute.
+    pub attribute: String,
+    /// The group's value.
+    pub value: String,
+    /// Within the group.
+    pub summary: RecourseSummary,
+}
+
+/// The gap in the share with any recourse between the groups of one attribute with the highest
+/// and the lowest share (groups of at least 20 citizens).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecourseGap {
+    /// The attribute.
+    pub attribute: String,
+    /// The group with the highest share.
+    pub highest: String,
+    /// The group with the lowest share.
+    pub lowest: String,
+    /// Highest minus lowest share, with Newcombe's interval (hybrid Wilson score, method 10).
+    pub gap: Estimate,
+}
+
+/// The result of the search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecourseResult {
+    /// How the search ran.
+    pub config: RecourseConfig,
+    /// The actions tried, each alone.
+    pub actions: Vec<Action>,
+    /// Over every citizen with the unfavourable decision.
+    pub overall: RecourseSummary,
+    /// Per group of each group attribute.
+    pub groups: Vec<GroupRecourse>,
+    /// Per attribute, the largest gap between groups.
+    pub gaps: Vec<RecourseGap>,
+    /// Every citizen searched, in row order.
+    pub citizens: Vec<CitizenRecourse>,
+}
+
+/// Groups smaller than this are left out of the gaps (their share is too uncertain to rank).
+pub const MIN_GAP_GROUP: u64 = 20;
+
+/// Finds, for each row of `rows` whose decision in `base` is `config.unfavourable`, the smallest
+/// change of each action's column alone that changes the decision.
+pub fn recourse<S: Scorer + ?Sized>(
+    rows: &RecordBatch,
+    base: &Scored,
+    actions: &[Action],
+    groups: &[Groups],
+    scorer: &mut S,
+    config: RecourseConfig,
+) -> Result<RecourseResult, ExplainError> {
+    let n = rows.num_rows();
+    if base.decision.len() != n {
+        return Err(ExplainError::Length {
+            what: "the model's decisions for the rows".into(),
+            got: base.decision.len(),
+            rows: n,
+        });
+    }
+    if !((2..=256).contains(&config.grid) && config.tolerance > 0.0 && config.tolerance < 1.0) {
+        return Err(ExplainError::Config(format!(
+            "recourse needs a grid of 2 to 256 values and a tolerance in (0, 1), got {} and {}",
+            config.grid, config.tolerance
+        )));
+    }
+    for g in groups {
+        if g.codes.len() != n {
+            return Err(ExplainError::Length {
+                what: format!("the groups of {}", g.attribute),
+                got: g.codes.len(),
+                rows: n,
+            });
+        }
+    }
+    let searched: Vec<usize> = (0..n).filter(|&i| base.decision[i] == config.unfavourable).collect();
+    let mut per_action: Vec<Vec<Option<f64>>> = Vec::with_capacity(actions.len());
+    for a in actions {
+        if a.min.is_nan() || a.max.is_nan() || a.min > a.max {
+            return Err(ExplainError::Config(format!(
+                "the bounds of {:?} must satisfy min <= max, got {} and {}",
+                a.column, a.min, a.max
+            )));
+        }
+        let mut best: Vec<Option<f64>> = vec![None; searched.len()];
+        let dirs: &[f64] = match a.direction {
+            Direction::Up => &[1.0],
+            Direction::Down => &[-1.0],
+            Direction::Either => &[1.0, -1.0],
+        };
+        for &sign in dirs {
+            let found = search(rows, &searched, a, sign, scorer, config)?;
+            for (b, f) in best.iter_mut().zip(found) {
+                if let Some(f) = f
+                    && b.is_none_or(|b: f64| f.abs() < b.abs())
+                {
+                    *b = Some(f);
+                }
+            }
+        }
+        per_action.push(best);
+    }
+    let citizens: Vec<CitizenRecourse> = searched
+        .iter()
+        .enumerate()
+        .map(|(k, &row)| CitizenRecourse {
+            row,
+            changes: per_action.iter().map(|a| a[k]).collect(),
+        })
+        .collect();
+    let all: Vec<usize> = (0..citizens.len()).collect();
+    let overall = summarise(&citizens, &all, actions, config.confidence);
+    let mut per_group = Vec::new();
+    let mut gaps = Vec::new();
+    for g in groups {
+        let mut of_attribute = Vec::new();
+        for (code, value) in g.values.iter().enumerate() {
+            let members: Vec<usize> = citizens
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| g.codes[c.row] as usize == code)
+                .map(|(k, _)| k)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let summary = summarise(&citizens, &members, actions, config.confidence);
+            of_attribute.push((value.clone(), summary.clone()));
+            per_group.push(GroupRecourse {
+                attribute: g.attribute.clone(),
+                value: value.clone(),
+                summary,
+            });
+        }
+        if let Some(gap) = gap(&g.attribute, &of_attribute) {
+            gaps.push(gap);
+        }
+    }
+    Ok(RecourseResult {
+        config,
+        actions: actions.to_vec(),
+        overall,
+        groups: per_group,
+        gaps,
+        citizens,
+    })
+}
+
+/// For each searched row, the smallest change in direction `sign` that changes its decision.
+fn search<S: Scorer + ?Sized>(
+    rows: &RecordBatch,
+    searched: &[usize],
+    a: &Action,
+    sign: f64,
+    scorer: &mut S,
+    config: RecourseConfig,
+) -> Result<Vec<Option<f64>>, ExplainError> {
+    let index = column_index(&rows.schema(), &a.column)?;
+    let data_type = rows.column(index).data_type().clone();
+    let integer = data_type.is_integer();
+    if !integer && !data_type.is_floating() {
+        return Err(ExplainError::Config(format!(
+            "recourse moves {:?}, which is {data_type}; an actionable input must be a number",
+            a.column
+        )));
+    }
+    let values = arrow::compute::cast(rows.column(index), &DataType::Float64).map_err(|error| ExplainError::Arrow {
+        column: a.column.clone(),
+        error,
+    })?;
+    let values = values.as_primitive::<Float64Type>();
+    let own: Vec<f64> = searched.iter().map(|&i| values.value(i)).collect();
+    // The furthest change each citizen may make: to the bound (not past a value already beyond it).
+    let reach: Vec<f64> = own
+        .iter()
+        .map(|&x| {
+            let r = if sign > 0.0 { a.max - x } else { x - a.min };
+            let r = r.max(0.0);
+            if integer { r.floor() } else { r }
+        })
+        .collect();
+    // Per citizen: the largest change known not to flip (lo) and the smallest known to (hi).
+    let mut lo = vec![0.0f64; own.len()];
+    let mut hi: Vec<Option<f64>> = vec![None; own.len()];
+    let mut step = 0;
+    for g in 1..=config.grid {
+        let pending: Vec<usize> = (0..own.len()).filter(|&k| hi[k].is_none() && reach[k] > 0.0).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let deltas: Vec<f64> = pending
+            .iter()
+            .map(|&k| {
+                let d = reach[k] * g as f64 / config.grid as f64;
+                if integer { d.ceil().max(1.0) } else { d }
+            })
+            .collect();
+        let flips = flips_at(
+            rows, searched, &pending, &own, &deltas, sign, index, scorer, a, step, config,
+        )?;
+        step += 1;
+        for ((&k, &d), f) in pending.iter().zip(&deltas).zip(flips) {
+            if f {
+                hi[k] = Some(d);
+            } else {
+                lo[k] = lo[k].max(d);
+            }
+        }
+    }
+    // Bisect between the last change that did not flip and the first that did.
+    loop {
+        let pending: Vec<usize> = (0..own.len())
+            .filter(|&k| match hi[k] {
+                Some(h) if integer => h - lo[k] > 1.0,
+                Some(h) => h - lo[k] > config.tolerance * own[k].abs().max(1.0),
+                None => false,
+            })
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let deltas: Vec<f64> = pending
+            .iter()
+            .map(|&k| {
+                let mid = (lo[k] + hi[k].unwrap_or(lo[k])) / 2.0;
+                if integer { mid.floor() } else { mid }
+            })
+            .collect();
+        let flips = flips_at(
+            rows, searched, &pending, &own, &deltas, sign, index, scorer, a, step, config,
+        )?;
+        step += 1;
+        let mut progressed = false;
+        for ((&k, &d), f) in pending.iter().zip(&deltas).zip(flips) {
+            let before = (lo[k], hi[k]);
+            if f {
+                hi[k] = Some(d);
+            } else {
+                lo[k] = d;
+            }
+            progressed |= before != (lo[k], hi[k]);
+        }
+        // A float interval narrower than the column's own precision cannot shrink further.
+        if !progressed || step > 200 {
+            break;
+        }
+    }
+    Ok(hi
+        .into_iter()
+        .zip(&own)
+        .map(|(h, &x)| h.map(|d| stored(x + sign * d, &data_type) - x))
+        .collect())
+}
+
+/// The value as the column stores it (a float32 column rounds it).
+fn stored(v: f64, data_type: &DataType) -> f64 {
+    match data_type {
+        DataType::Float32 => f64::from(v as f32),
+        _ => v,
+    }
+}
+
+/// Whether the decision of each `pending` citizen changes with its column moved by `deltas`.
+#[allow(clippy::too_many_arguments)]
+fn flips_at<S: Scorer + ?Sized>(
+    rows: &RecordBatch,
+    searched: &[usize],
+    pending: &[usize],
+    own: &[f64],
+    deltas: &[f64],
+    sign: f64,
+    index: usize,
+    scorer: &mut S,
+    a: &Action,
+    step: usize,
+    config: RecourseConfig,
+) -> Result<Vec<bool>, ExplainError> {
+    let arrow_err = |error| ExplainError::Arrow {
+        column: a.column.clone(),
+        error,
+    };
+    let take = UInt32Array::from(pending.iter().map(|&k| searched[k] as u32).collect::<Vec<_>>());
+    let mut columns: Vec<ArrayRef> = rows
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c, &take, None))
+        .collect::<Result<_, _>>()
+        .map_err(arrow_err)?;
+    let moved: Float64Array = pending
+        .iter()
+        .zip(deltas)
+        .map(|(&k, &d)| Some(own[k] + sign * d))
+        .collect();
+    columns[index] = arrow::compute::cast(&moved, rows.column(index).data_type()).map_err(arrow_err)?;
+    let batch = RecordBatch::try_new(rows.schema(), columns).map_err(arrow_err)?;
+    let answer = crate::score::checked(scorer, &batch, &a.column, step)?;
+    Ok(answer.decision.iter().map(|&d| d != config.unfavourable).collect())
+}
+
+fn summarise(citizens: &[CitizenRecourse], members: &[usize], actions: &[Action], confidence: f64) -> RecourseSummary {
+    let n = members.len() as f64;
+    let share = |k: usize| Estimate {
+        value: if n > 0.0 { k as f64 / n } else { f64::NAN },
+        interval: (n > 0.0).then(|| wilson(k as f64, n, confidence)),
+    };
+    let any = members
+        .iter()
+        .filter(|&&m| citizens[m].changes.iter().any(Option::is_some))
+        .count();
+    let actions = actions
+        .iter()
+        .enumerate()
+        .map(|(j, a)| {
+            let mut changes: Vec<f64> = members
+                .iter()
+                .filter_map(|&m| citizens[m].changes[j].map(f64::abs))
+                .collect();
+            changes.sort_by(f64::total_cmp);
+            ActionSummary {
+                column: a.column.clone(),
+                share: share(changes.len()),
+                median_change: median(&changes),
+            }
+        })
+        .collect();
+    RecourseSummary {
+        citizens: members.len() as u64,
+        any: share(any),
+        actions,
+    }
+}
+
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The gap between the groups with the highest and the lowest share with any recourse.
+/// The Wilson intervals are at the run's confidence, so the difference's is too.
+fn gap(attribute: &str, groups: &[(String, RecourseSummary)]) -> Option<RecourseGap> {
+    let big: Vec<&(String, RecourseSummary)> = groups.iter().filter(|(_, s)| s.citizens >= MIN_GAP_GROUP).collect();
+    let hi = big.iter().max_by(|a, b| a.1.any.value.total_cmp(&b.1.any.value))?;
+    let lo = big.iter().min_by(|a, b| a.1.any.value.total_cmp(&b.1.any.value))?;
+    if hi.0 == lo.0 {
+        return None;
+    }
+    let (p1, p2) = (hi.1.any.value, lo.1.any.value);
+    let [l1, u1] = hi.1.any.interval?;
+    let [l2, u2] = lo.1.any.interval?;
+    // Newcombe (1998), method 10: the difference's interval from the two Wilson intervals.
+    let d = p1 - p2;
+    let low = d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt();
+    let high = d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt();
+    Some(RecourseGap {
+        attribute: attribute.to_owned(),
+        highest: hi.0.clone(),
+        lowest: lo.0.clone(),
+        gap: Estimate {
+            value: d,
+            interval: Some([low, high]),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float32Array, UInt8Array};
+    use arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    /// A linear model with a known boundary: positive when 2·months + 0.5·score < 40.
+    fn model(b: &RecordBatch) -> Result<Scored, String> {
+        let m = arrow::compute::cast(b.column(0), &DataType::Float64).map_err(|e| e.to_string())?;
+        let s = arrow::compute::cast(b.column(1), &DataType::Float64).map_err(|e| e.to_string())?;
+        let (m, s) = (m.as_primitive::<Float64Type>(), s.as_primitive::<Float64Type>());
+        let decision = (0..b.num_rows())
+            .map(|i| 2.0 * m.value(i) + 0.5 * s.value(i) < 40.0)
+            .collect();
+        Ok(Scored { decision, score: None })
+    }
+
+    fn rows() -> RecordBatch {
+        let months: UInt8Array = [0u8, 5, 10, 19, 20, 36].into_iter().map(Some).collect();
+        let score: Float32Array = [10.0f32, 20.0, 0.0, 3.0, 50.0, 0.0].into_iter().map(Some).collect();
+        let schema = Schema::new(vec![
+            Field::new("months", DataType::UInt8, false),
+            Field::new("score", DataType::Float32, false),
+        ]);
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(months), Arc::new(score)]).unwrap()
+    }
+
+    #[test]
+    fn the_smallest_change_is_the_distance_to_the_boundary_within_the_bounds() {
+        let rows = rows();
+        let base = model(&rows).unwrap();
+        let actions = [
+            Action {
+                column: "months".into(),
+                direction: Direction::Up,
+                min: 0.0,
+                max: 36.0,
+                why: String::new(),
+            },
+            Action {
+                column: "score".into(),
+                direction: Direction::Up,
+                min: 0.0,
+                max: 40.0,
+                why: String::new(),
+            },
+        ];
+        let groups = [Groups {
+            attribute: "g".into(),
+            values: vec!["a".into(), "b".into()],
+            codes: vec![0, 0, 1, 1, 1, 1],
+        }];
+        let mut scorer = model;
+        let r = recourse(&rows, &base, &actions, &groups, &mut scorer, RecourseConfig::default()).unwrap();
+        // Positive rows: 0 (2·0+5=5), 1 (10+10=20), 2 (20+0=20), 3 (38+1.5=39.5); not 4 (65), 5 (72).
+        let searched: Vec<usize> = r.citizens.iter().map(|c| c.row).collect();
+        assert_eq!(searched, [0, 1, 2, 3]);
+        // Months: the smallest whole m with 2m + 0.5s >= 40: row 0 needs m >= 17.5 -> 18 (+18);
+        // row 1 m >= 15 -> +10; row 2 m >= 20 -> +10; row 3 m >= 19.25 -> 20 (+1).
+        let months: Vec<Option<f64>> = r.citizens.iter().map(|c| c.changes[0]).collect();
+        assert_eq!(months, [Some(18.0), Some(10.0), Some(10.0), Some(1.0)]);
+        // Score (at most 40): row 0 needs s >= 80 and row 1 s >= 60 (past the bound: none); row 2
+        // s >= 40 (+40, exactly at the bound); row 3 s >= 4 (+1).
+        let score: Vec<Option<f64>> = r.citizens.iter().map(|c| c.changes[1]).collect();
+        assert_eq!(score[0], None);
+        assert_eq!(score[1], None);
+        assert!((score[2].unwrap() - 40.0).abs() < 1e-5, "{score:?}");
+        assert!((score[3].unwrap() - 1.0).abs() < 1e-5, "{score:?}");
+        assert_eq!(r.overall.citizens, 4);
+        assert_eq!(r.overall.any.value, 1.0);
+        assert_eq!(r.overall.actions[1].share.value, 0.5);
+        assert_eq!(r.overall.actions[0].median_change, Some(10.0));
+        assert_eq!(r.groups.len(), 2);
+        assert_eq!(r.groups[0].summary.citizens, 2);
+    }
+
+    #[test]
+    fn a_change_the_model_ignores_is_no_recourse() {
+        let rows = rows();
+        let mut never = |b: &RecordBatch| -> Result<Scored, String> {
+            Ok(Scored {
+                decision: vec![true; b.num_rows()],
+                score: None,
+            })
+        };
+        let base = never(&rows).unwrap();
+        let action = Action {
+            column: "months".into(),
+            direction: Direction::Either,
+            min: 0.0,
+            max: 36.0,
+            why: String::new(),
+        };
+        let r = recourse(&rows, &base, &[action], &[], &mut never, RecourseConfig::default()).unwrap();
+        assert!(r.citizens.iter().all(|c| c.changes == [None]));
+        assert_eq!(r.overall.any.value, 0.0);
+        assert_eq!(r.overall.actions[0].median_change, None);
+    }
+}
