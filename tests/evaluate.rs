@@ -855,6 +855,51 @@ fn measurement_error_in_the_inputs_flips_decisions_per_group_and_zero_noise_flip
         }
     }
 
+    // Criteria on robustness are judged on the stages: the worst origin group's flip rate under
+    // measurement error and the gap in recourse between origin groups.
+    let criteria = dir.path().join("criteria.toml");
+    std::fs::write(
+        &criteria,
+        "[[criterion]]\nattribute = \"origin\"\nmetric = \"perturbation_flip_rate\"\nop = \"<=\"\nthreshold = 0.6\n\
+         [[criterion]]\nattribute = \"origin\"\nmetric = \"recourse_gap\"\nop = \"<=\"\nthreshold = 2.0\n",
+    )
+    .unwrap();
+    let judged = run(&["--criteria", criteria.to_str().unwrap()], "judged.json");
+    let verdicts = judged["verdicts"].as_array().unwrap();
+    let worst = judged["robustness"]["perturbation"]["all"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["attribute"] == "origin")
+        .map(|g| g["sensitivity"]["flip_rate"]["value"].as_f64().unwrap())
+        .fold(0.0f64, f64::max);
+    assert_eq!(verdicts[0]["value"].as_f64().unwrap(), worst, "{}", verdicts[0]);
+    assert_eq!(verdicts[0]["verdict"], "pass", "{}", verdicts[0]);
+    let gap = &judged["robustness"]["recourse"]["result"]["gaps"];
+    let origin_gap = gap
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["attribute"] == "origin")
+        .unwrap();
+    assert_eq!(verdicts[1]["value"], origin_gap["gap"]["value"], "{}", verdicts[1]);
+    assert_eq!(verdicts[1]["verdict"], "pass", "{}", verdicts[1]);
+    // Without the stage they could only be inconclusive: refused before anything runs.
+    let e = evaluate(
+        &[
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "100",
+            "--no-robustness",
+            "--criteria",
+            criteria.to_str().unwrap(),
+        ],
+        &dir.path().join("refused.json"),
+    )
+    .unwrap_err();
+    assert!(e.contains("needs the robustness stage"), "{e}");
+
     // Skipped: no perturbation, the stability verdict still there.
     let skipped = run(&["--no-robustness"], "skipped.json");
     assert!(skipped["robustness"]["perturbation"].is_null());

@@ -34,17 +34,48 @@ pub(crate) fn judge(
         ..req.fairness.clone()
     };
     let report: Report = Report::build(&scored.acc, &config);
-    let flips = |attribute: &str, path: &str| -> Option<(f64, Option<[f64; 2]>)> {
-        let e = &analyses.paths.as_ref()?.effects;
-        let path = synth::Path::parse(path).ok()?.name();
-        let p = e
-            .paths
-            .iter()
-            .find(|p| p.path == path)
-            .filter(|_| e.attribute == attribute)?;
-        Some((p.overall.flip_rate.value, p.overall.flip_rate.interval))
+    let analysed = |metric: fairness::CriterionMetric,
+                    attribute: &str,
+                    path: Option<&str>|
+     -> Option<(f64, Option<[f64; 2]>, Option<String>)> {
+        use fairness::CriterionMetric as M;
+        match (metric, path) {
+            (M::FlipRate, Some(path)) => {
+                let e = &analyses.paths.as_ref()?.effects;
+                let path = synth::Path::parse(path).ok()?.name();
+                let p = e
+                    .paths
+                    .iter()
+                    .find(|p| p.path == path)
+                    .filter(|_| e.attribute == attribute)?;
+                Some((p.overall.flip_rate.value, p.overall.flip_rate.interval, None))
+            }
+            (M::PerturbationFlipRate, _) => {
+                // The worst group of the attribute, with every input moved at once.
+                let all = analyses.robustness.as_ref()?.perturbation.as_ref()?.all.as_ref()?;
+                all.groups
+                    .iter()
+                    .filter(|g| g.attribute == attribute && g.sensitivity.flip_rate.value.is_finite())
+                    .max_by(|a, b| a.sensitivity.flip_rate.value.total_cmp(&b.sensitivity.flip_rate.value))
+                    .map(|g| {
+                        let f = &g.sensitivity.flip_rate;
+                        (f.value, f.interval, Some(g.value.clone()))
+                    })
+            }
+            (M::RecourseGap, _) => {
+                let r = analyses.robustness.as_ref()?.recourse.as_ref()?;
+                r.result.gaps.iter().find(|g| g.attribute == attribute).map(|g| {
+                    (
+                        g.gap.value,
+                        g.gap.interval,
+                        Some(format!("{} vs {}", g.highest, g.lowest)),
+                    )
+                })
+            }
+            _ => None,
+        }
     };
-    let verdicts = fairness::evaluate_criteria_with_paths(&req.criteria, &report, &flips);
+    let verdicts = fairness::evaluate_criteria_with_analyses(&req.criteria, &report, &analysed);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;
     let mut lat = scored.latencies;

@@ -30,7 +30,9 @@ pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, 
 pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
 pub use fit::{ManifestProblem, check_manifest_fits_scenario};
 pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths, check_paths};
-pub use perturbation::{DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions};
+pub use perturbation::{
+    DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions, check_robustness,
+};
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use recourse::{RECOURSE_CITIZENS, Recourse};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};

@@ -71,8 +71,26 @@ impl Named for PerturbedColumn {
     }
 }
 
+/// Refuses a criterion on robustness (`perturbation_flip_rate`, `recourse_gap`) in a run that
+/// skips the robustness stages: it could only be inconclusive. The service checks this before it
+/// queues a run; the run checks it again before any worker starts.
+pub fn check_robustness(
+    options: Option<&RobustnessOptions>,
+    criteria: &[fairness::Criterion],
+) -> Result<(), EvaluateError> {
+    match criteria.iter().find(|c| c.metric.is_robustness()) {
+        Some(c) if options.is_none() => Err(EvaluateError::Robustness(format!(
+            "the criterion on {} for {:?} needs the robustness stage, which this run skips (--no-robustness)",
+            c.metric,
+            c.attribute.chars().take(60).collect::<String>()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses options that could only fail after the whole dataset was scored.
 pub(crate) fn check_options(req: &Request) -> Result<(), EvaluateError> {
+    check_robustness(req.robustness.as_ref(), &req.criteria)?;
     let Some(o) = &req.robustness else { return Ok(()) };
     if !(1..=MAX_ROBUSTNESS_ROWS).contains(&o.rows) {
         return Err(EvaluateError::Robustness(format!(

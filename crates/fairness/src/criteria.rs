@@ -174,6 +174,12 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
                 p.chars().count()
             )));
         }
+        if matches!(kind, Kind::Analysis) && c.against != Against::BetweenGroups {
+            return Err(invalid(format!(
+                "{} is measured by the run's robustness stage per group of the attribute; leave `against` out",
+                c.metric
+            )));
+        }
         if c.path.is_some() && !matches!(kind, Kind::Flip) {
             return Err(invalid(format!(
                 "a path belongs to metric flip_rate (twins along a causal path), not {}",
@@ -236,6 +242,10 @@ pub enum CriterionMetric {
     AverageOddsDifference,
     // Share of citizens whose decision differs from their counterfactual twin's (along `path`).
     FlipRate,
+    // The worst group's share of decisions that flip with every input moved by its measurement error (robustness).
+    PerturbationFlipRate,
+    // The gap in the share with recourse between the groups with the highest and the lowest share (robustness).
+    RecourseGap,
 }
 
 impl CriterionMetric {
@@ -256,6 +266,8 @@ impl CriterionMetric {
         CriterionMetric::DisparateImpact,
         CriterionMetric::AverageOddsDifference,
         CriterionMetric::FlipRate,
+        CriterionMetric::PerturbationFlipRate,
+        CriterionMetric::RecourseGap,
     ];
 
     /// Its name in criteria files, records and the API.
@@ -276,6 +288,8 @@ impl CriterionMetric {
             CriterionMetric::DisparateImpact => "disparate_impact",
             CriterionMetric::AverageOddsDifference => "average_odds_difference",
             CriterionMetric::FlipRate => "flip_rate",
+            CriterionMetric::PerturbationFlipRate => "perturbation_flip_rate",
+            CriterionMetric::RecourseGap => "recourse_gap",
         }
     }
 
@@ -310,7 +324,17 @@ impl CriterionMetric {
             CriterionMetric::DisparateImpact => ("Disparat effekt", "Disparate impact"),
             CriterionMetric::AverageOddsDifference => ("Gennemsnitlig odds, forskel", "Average odds, difference"),
             CriterionMetric::FlipRate => ("Andel skiftede afgørelser hos tvillinger", "Counterfactual flip rate"),
+            CriterionMetric::PerturbationFlipRate => (
+                "Andel skiftede afgørelser ved målefejl",
+                "Flip rate under measurement error",
+            ),
+            CriterionMetric::RecourseGap => ("Forskel i adgang til en ændring", "Recourse gap"),
         }
+    }
+
+    /// Whether a run's robustness stages measure it, rather than its report.
+    pub fn is_robustness(self) -> bool {
+        matches!(self.resolve().1, Kind::Analysis)
     }
 
     /// The rate whose disparity it reads, and how.
@@ -334,6 +358,8 @@ impl CriterionMetric {
             C::AverageOddsDifference => (R::TruePositiveRate, Kind::AverageOdds),
             // No rate of the groups: the twins' flips (the rate is unused).
             C::FlipRate => (R::SelectionRate, Kind::Flip),
+            // Measured by the run's robustness stages (the rate is unused).
+            C::PerturbationFlipRate | C::RecourseGap => (R::SelectionRate, Kind::Analysis),
         }
     }
 }
@@ -369,6 +395,8 @@ enum Kind {
     AverageOdds,
     /// Citizens against their twins.
     Flip,
+    /// Measured by an analysis stage of the run, not the report.
+    Analysis,
 }
 
 /// A criterion's result.
@@ -466,16 +494,18 @@ fn worst_against_reference(list: &[ReferenceComparison], difference: bool, exclu
     }
 }
 
-/// A flip rate and its interval, where one was measured: `(attribute, path)` to the overall flip
-/// rate of that path's twins.
-pub type PathFlips<'a> = &'a dyn Fn(&str, &str) -> Option<(f64, Option<[f64; 2]>)>;
+/// What a run's analysis stages measured for a criterion they answer: `(metric, attribute, path)`
+/// to the value, its interval and the group it belongs to. The `flip_rate` of a path comes from
+/// the path stage; `perturbation_flip_rate` and `recourse_gap` from the robustness stages.
+pub type Analysed<'a> =
+    &'a dyn Fn(CriterionMetric, &str, Option<&str>) -> Option<(f64, Option<[f64; 2]>, Option<String>)>;
 
 /// A `flip_rate` criterion's measurement: from the path stage when it names a path, else from the
 /// report's own counterfactual twins of the attribute.
-fn measure_flips(c: &Criterion, report: &Report, paths: PathFlips) -> Result<Measured, String> {
+fn measure_flips(c: &Criterion, report: &Report, analysed: Analysed) -> Result<Measured, String> {
     match &c.path {
-        Some(path) => paths(&c.attribute, path)
-            .map(|(v, i)| (Some(v), i, None, Vec::new(), None))
+        Some(path) => analysed(c.metric, &c.attribute, Some(path))
+            .map(|(v, i, g)| (Some(v), i, g, Vec::new(), None))
             .ok_or_else(|| format!("the run measured no path {path:?} of {}", c.attribute)),
         None => {
             let cf = report
@@ -530,7 +560,7 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
                 (cb.equalized_odds_ratio, cb.equalized_odds_intervals[1], None)
             }
         }
-        Kind::Flip => unreachable!("flip rates are measured by measure_flips"),
+        Kind::Flip | Kind::Analysis => unreachable!("measured by measure_flips or the run's analyses"),
         Kind::DisparateImpact | Kind::AverageOdds => {
             let (list, diff) = if matches!(kind, Kind::DisparateImpact) {
                 (&a.combined.disparate_impact, false)
@@ -556,19 +586,32 @@ fn inconclusive(c: &Criterion, why: String) -> Verdict {
     }
 }
 
-/// Judges every criterion against a report (a `flip_rate` along a path is inconclusive: see
-/// [`evaluate_with_paths`]).
+/// Judges every criterion against a report (a criterion an analysis stage answers, a `flip_rate`
+/// along a path or a robustness metric, is inconclusive: see [`evaluate_with_analyses`]).
 pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
-    evaluate_with_paths(criteria, report, &|_, _| None)
+    evaluate_with_analyses(criteria, report, &|_, _, _| None)
 }
 
-/// Judges every criterion against a report, and `flip_rate` criteria that name a path against
-/// `paths`.
-pub fn evaluate_with_paths(criteria: &[Criterion], report: &Report, paths: PathFlips) -> Vec<Verdict> {
+/// Judges every criterion against a report, and the criteria the run's analysis stages answer
+/// (`flip_rate` along a path, the robustness metrics) against `analysed`.
+pub fn evaluate_with_analyses(criteria: &[Criterion], report: &Report, analysed: Analysed) -> Vec<Verdict> {
     criteria
         .iter()
         .map(|c| {
-            let flips = matches!(c.metric.resolve().1, Kind::Flip).then(|| measure_flips(c, report, paths));
+            let flips = match c.metric.resolve().1 {
+                Kind::Flip => Some(measure_flips(c, report, analysed)),
+                Kind::Analysis => Some(
+                    analysed(c.metric, &c.attribute, None)
+                        .map(|(v, i, g)| (Some(v), i, g, Vec::new(), None))
+                        .ok_or_else(|| {
+                            format!(
+                                "the run measured no {} for {} (its robustness stage was skipped or had no such groups)",
+                                c.metric, c.attribute
+                            )
+                        }),
+                ),
+                _ => None,
+            };
             let a = report.attribute(&c.attribute);
             let (value, interval, group, excluded, null_reason) = match (flips, a) {
                 (Some(Ok(m)), _) => m,
@@ -701,11 +744,17 @@ mod tests {
             "{}",
             v[0].explanation
         );
-        let paths = |a: &str, p: &str| (a == "origin" && p == "proxy").then_some((0.0, Some([0.0, 0.004])));
-        let v = evaluate_with_paths(&c, &report, &paths);
+        let paths = |m: CriterionMetric, a: &str, p: Option<&str>| {
+            (m == CriterionMetric::FlipRate && a == "origin" && p == Some("proxy")).then_some((
+                0.0,
+                Some([0.0, 0.004]),
+                None,
+            ))
+        };
+        let v = evaluate_with_analyses(&c, &report, &paths);
         assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
-        let paths = |_: &str, _: &str| Some((0.02, Some([0.015, 0.025])));
-        assert_eq!(evaluate_with_paths(&c, &report, &paths)[0].verdict, Outcome::Fail);
+        let paths = |_: CriterionMetric, _: &str, _: Option<&str>| Some((0.02, Some([0.015, 0.025]), None));
+        assert_eq!(evaluate_with_analyses(&c, &report, &paths)[0].verdict, Outcome::Fail);
         // Without a path: the report's own twins, which this report has none of.
         let mut total = c.clone();
         total[0].path = None;
@@ -715,5 +764,38 @@ mod tests {
             "{}",
             v[0].explanation
         );
+    }
+
+    #[test]
+    fn robustness_criteria_are_judged_on_the_robustness_stages_and_inconclusive_without_them() {
+        let c = parse(
+            "[[criterion]]\nattribute = \"origin\"\nmetric = \"perturbation_flip_rate\"\nop = \"<=\"\nthreshold = 0.05\n\
+             [[criterion]]\nattribute = \"origin\"\nmetric = \"recourse_gap\"\nop = \"<=\"\nthreshold = 0.1\n",
+        )
+        .unwrap();
+        assert!(c.iter().all(|c| c.metric.is_robustness()));
+        assert!(!CriterionMetric::FlipRate.is_robustness());
+        let acc = crate::Accumulator::new(&["origin"], true, true, crate::MissingGroups::default());
+        let report = Report::build(&acc, &crate::Config::default());
+        let v = evaluate(&c, &report);
+        assert!(v.iter().all(|v| v.verdict == Outcome::Inconclusive));
+        assert!(v[0].explanation.contains("robustness stage"), "{}", v[0].explanation);
+        let measured = |m: CriterionMetric, a: &str, _: Option<&str>| match (m, a) {
+            (CriterionMetric::PerturbationFlipRate, "origin") => {
+                Some((0.03, Some([0.02, 0.04]), Some("danish".into())))
+            }
+            (CriterionMetric::RecourseGap, "origin") => Some((0.2, Some([0.12, 0.28]), Some("a vs b".into()))),
+            _ => None,
+        };
+        let v = evaluate_with_analyses(&c, &report, &measured);
+        assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
+        assert_eq!(v[0].group.as_deref(), Some("danish"));
+        assert_eq!(v[1].verdict, Outcome::Fail, "{}", v[1].explanation);
+        let refused = parse(
+            "[[criterion]]\nattribute = \"origin\"\nmetric = \"recourse_gap\"\nagainst = \"reference\"\nop = \"<=\"\nthreshold = 0.1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("leave `against` out"), "{refused}");
     }
 }

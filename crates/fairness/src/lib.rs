@@ -31,8 +31,8 @@ pub use bootstrap::Scheme;
 pub use cells::{Cells, RateMetric, Value};
 pub use counterfactual::{ChangeReport, CounterfactualReport};
 pub use criteria::{
-    Against, CriteriaError, Criterion, CriterionMetric, Judged, Op, Outcome, PathFlips, Verdict,
-    evaluate as evaluate_criteria, evaluate_with_paths as evaluate_criteria_with_paths, parse as parse_criteria,
+    Against, Analysed, CriteriaError, Criterion, CriterionMetric, Judged, Op, Outcome, Verdict,
+    evaluate as evaluate_criteria, evaluate_with_analyses as evaluate_criteria_with_analyses, parse as parse_criteria,
 };
 pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode as encode_groups};
 pub use markdown::{P_FLOOR, render as render_markdown};

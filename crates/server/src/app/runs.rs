@@ -294,6 +294,8 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
     }
     let total_rows = synth::Generator::new(spec.clone()).map_err(bad)?.output_rows();
     check_paths(&spec, paths.as_ref(), &criteria)?;
+    evaluate::check_robustness(robustness.as_ref(), &criteria)
+        .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
     check_org_limits(state, caller, total_rows).await?;
     let params = RunParams {
         dataset: spec,
