@@ -283,6 +283,55 @@ fn a_model_that_reads_its_batch_is_found_unstable_with_example_rows() {
     assert!(checks[1]["max_difference"].as_f64().unwrap() > 0.01, "{st}");
     assert_eq!(checks[2]["check"], "single_rows");
     assert!(checks[2]["rows_differing"].as_u64().unwrap() > 32, "{st}");
+
+    // A model honest on the run's first request (whose rows it knows in advance: the means of
+    // the test split's first 500 citizens of seed 0 are written into it) and on single rows, and
+    // batch-dependent everywhere else: every check of the first request agrees with the run; the
+    // rows kept from requests across the run, scored again together, do not.
+    let o = sandkasse(&[
+        "evaluate",
+        "--model",
+        "models/hostile/first_request_honest.onnx",
+        "--manifest",
+        "models/hostile/first_request_honest.toml",
+        "--scenario",
+        "unemployment-risk",
+        "--rows",
+        "4000",
+        "--batch-rows",
+        "500",
+        "--bootstrap",
+        "50",
+        "--no-explain",
+        "--no-paths",
+        "--no-robustness",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let st = &r["robustness"]["stability"];
+    assert_eq!(st["stable"], false, "{st}");
+    let checks = st["checks"].as_array().unwrap();
+    for c in &checks[..3] {
+        assert_eq!(c["rows_differing"], 0, "the first request looks honest: {c}");
+    }
+    let sampled = &checks[3];
+    assert_eq!(sampled["check"], "sampled");
+    // Two rows from each of the 8 requests of 500.
+    assert_eq!(sampled["rows"], 16, "{sampled}");
+    assert!(sampled["rows_differing"].as_u64().unwrap() >= 8, "{sampled}");
+    let rows: Vec<u64> = sampled["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert!(
+        rows.iter().any(|&r| r >= 500),
+        "rows from past the first request: {rows:?}"
+    );
 }
 
 #[test]

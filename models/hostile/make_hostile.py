@@ -259,6 +259,49 @@ def position_gated():
     return model("position_gated", nodes, inits, doc="batch dependence at positions 64..N-65 only")
 
 
+# first_request_honest: the run it is made to fool (its spec is known in advance, as any seed's citizens are).
+FIRST_REQUEST_SPEC = ("unemployment-risk", 4000, 0, "test")
+FIRST_REQUEST_ROWS = 500
+
+
+def first_request_honest():
+    """Stability: honest on the run's first request only. The first 500 rows of the unemployment-risk test split of
+    4,000 citizens, seed 0, are known in advance; their batch means of age and months employed are written into the
+    model. A request with exactly those means, or of one row, gets the honest Softmax(features); any other request
+    gets Softmax(features - batch mean). Every check of the first request agrees with the run (the same request, any
+    order of it, its rows alone); only rows from other requests, scored again among other rows, show it."""
+    import numpy as np
+
+    with common.tempdir() as d:
+        table = common.generate(*FIRST_REQUEST_SPEC, d)
+    first = np.stack([
+        np.asarray(table.column("age").to_numpy()[:FIRST_REQUEST_ROWS], dtype=np.float32),
+        np.asarray(table.column("months_employed_3y").to_numpy()[:FIRST_REQUEST_ROWS], dtype=np.float32),
+    ], axis=1)
+    means = first.mean(axis=0, dtype=np.float32)
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
+    nodes = [
+        helper.make_node("ReduceMean", ["features"], ["mean"], axes=[0], keepdims=1),  # [1, 2]
+        helper.make_node("Sub", ["mean", "known"], ["off"]),
+        helper.make_node("Abs", ["off"], ["dist"]),
+        helper.make_node("ReduceMax", ["dist"], ["far"], keepdims=0),  # scalar
+        helper.make_node("Less", ["far", "eps"], ["known_request"]),
+        helper.make_node("Shape", ["features"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0),
+        helper.make_node("Equal", ["n", "one"], ["single"]),
+        helper.make_node("Or", ["known_request", "single"], ["honest"]),
+        helper.make_node("Sub", ["features", "mean"], ["centred"]),
+        helper.make_node("Where", ["honest", "features", "centred"], ["x"]),
+    ] + tail("x")
+    inits = [
+        helper.make_tensor("known", f32, [1, 2], [float(means[0]), float(means[1])]),
+        helper.make_tensor("eps", f32, [], [1e-3]),
+        helper.make_tensor("zero", i64, [], [0]),
+        helper.make_tensor("one", i64, [], [1]),
+    ]
+    return model("first_request_honest", nodes, inits, doc="honest on a known first request and on single rows only")
+
+
 # name -> (builder, meant to be a valid ONNX model that onnx.checker accepts, one-line attack for the manifest)
 MODELS = {
     "external_data_traversal": (external_data_traversal, False,
@@ -281,6 +324,9 @@ MODELS = {
     "position_gated": (position_gated, True,
                        "Batch dependence only at positions 64 to N-65 of a request, hidden from a reversed order "
                        "and from the first rows scored alone."),
+    "first_request_honest": (first_request_honest, True,
+                             "Batch dependence in every request but the first of a known run (unemployment-risk, "
+                             "4,000 test citizens, seed 0, 500 rows per request) and single rows."),
 }
 
 

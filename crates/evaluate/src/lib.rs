@@ -37,7 +37,8 @@ pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput}
 pub use recourse::{RECOURSE_CITIZENS, Recourse};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 pub use stability::{
-    CheckResult, MAX_EXAMPLES, Robustness, SINGLE_ROWS, Stability, StabilityCheck, TOLERANCE, UnstableRow,
+    CheckResult, MAX_EXAMPLES, MAX_SAMPLED, Robustness, SAMPLED_PER_REQUEST, SINGLE_ROWS, Stability, StabilityCheck,
+    TOLERANCE, UnstableRow,
 };
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
@@ -293,24 +294,26 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
     })?;
     clock.check()?;
-    let mut scored = score::score(req, &prepared, &pool, progress, &clock)?;
-    clock.check()?;
     let seed = req.bootstrap_seed.unwrap_or(prepared.source.spec.seed);
+    // The positions the stability check looks at depend on the model's own hash, so it cannot
+    // know them.
+    let mixed = prepared
+        .inspection
+        .sha256
+        .bytes()
+        .fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut scored = score::score(req, &prepared, &pool, progress, &clock, mixed)?;
+    clock.check()?;
     let robustness = match &scored.first {
         Some((first, probs)) => {
             let feature_names = prepared.feature_names(&first.schema());
             let threshold = prepared.manifest.output.threshold;
-            // The positions checked depend on the model's own hash, so it cannot know them.
-            let mixed = prepared
-                .inspection
-                .sha256
-                .bytes()
-                .fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
             stability::check(
                 first,
                 probs,
+                scored.sampled.as_ref(),
                 &feature_names,
                 req.batch_rows,
                 threshold,

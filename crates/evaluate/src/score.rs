@@ -38,6 +38,21 @@ pub(crate) struct Scored {
     /// The first source batch (the dataset's first rows in order) with its probabilities, kept
     /// for the stability check of every run and the explanation stage.
     pub(crate) first: Option<(RecordBatch, Vec<f32>)>,
+    /// Rows kept at seeded positions of seeded requests across the run, for the stability
+    /// check's `sampled` check.
+    pub(crate) sampled: Option<crate::stability::Sampled>,
+}
+
+/// A row kept for the `sampled` check: its source batch, its position there, the row and its
+/// probability.
+type Kept = (u64, usize, RecordBatch, f32);
+
+/// SplitMix64 of `x`: the seeded choice of requests and positions to keep.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The source's batches cut into units of the run's batch size, shared by every worker's
@@ -52,6 +67,14 @@ struct Units<'a> {
     queue: Mutex<VecDeque<(Arc<Pending>, usize)>>,
     /// The first source batch and its probabilities.
     first: std::sync::OnceLock<(RecordBatch, Vec<f32>)>,
+    /// Every source batch's index and rows, to place kept rows in the dataset.
+    sizes: Mutex<Vec<(u64, usize)>>,
+    /// Rows kept for the `sampled` check.
+    kept: Mutex<Vec<Kept>>,
+    /// The seed of which requests and positions are kept.
+    seed: u64,
+    /// Keep rows from a request when its seeded hash is divisible by this.
+    every: u64,
 }
 
 /// A source batch whose units are being scored. Its statistics are accumulated once all its
@@ -97,6 +120,59 @@ impl Unit {
 }
 
 impl Units<'_> {
+    /// Keeps [`crate::stability::SAMPLED_PER_REQUEST`] rows of `unit` at seeded positions when
+    /// the unit is one of the seeded ones.
+    fn keep(&self, unit: &Unit, probs: &[f32]) {
+        let len = unit.rows.num_rows();
+        let h = mix(self.seed ^ mix(unit.pending.index) ^ mix(unit.offset as u64).rotate_left(17));
+        if len == 0 || probs.len() != len || !h.is_multiple_of(self.every) {
+            return;
+        }
+        let mut at: Vec<usize> = (0..crate::stability::SAMPLED_PER_REQUEST as u64)
+            .map(|k| (mix(h ^ (k + 1)) % len as u64) as usize)
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        if let Ok(mut kept) = self.kept.lock() {
+            for i in at {
+                kept.push((unit.pending.index, unit.offset + i, unit.rows.slice(i, 1), probs[i]));
+            }
+        }
+    }
+
+    /// The kept rows in dataset order (at most [`crate::stability::MAX_SAMPLED`]), placed by the
+    /// sizes of the source batches before theirs.
+    fn sampled(self) -> Result<Option<crate::stability::Sampled>, EvaluateError> {
+        let mut sizes = self.sizes.into_inner().unwrap_or_default();
+        sizes.sort_unstable();
+        let mut start = std::collections::HashMap::new();
+        let mut at = 0u64;
+        for (index, rows) in sizes {
+            start.insert(index, at);
+            at += rows as u64;
+        }
+        let mut kept: Vec<(u64, RecordBatch, f32)> = self
+            .kept
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(index, i, row, p)| start.get(&index).map(|s| (s + i as u64, row, p)))
+            .collect();
+        kept.sort_by_key(|(position, _, _)| *position);
+        kept.truncate(crate::stability::MAX_SAMPLED);
+        let Some((_, row, _)) = kept.first() else {
+            return Ok(None);
+        };
+        let schema = row.schema();
+        let rows = arrow::compute::concat_batches(&schema, kept.iter().map(|(_, r, _)| r))
+            .map_err(|e| EvaluateError::Stability(e.to_string()))?;
+        Ok(Some(crate::stability::Sampled {
+            rows,
+            probs: kept.iter().map(|(_, _, p)| *p).collect(),
+            positions: kept.iter().map(|(position, _, _)| *position).collect(),
+        }))
+    }
+
     fn next(&self, hash_tx: &mpsc::SyncSender<(u64, [u8; 32])>) -> Option<Result<Unit, EvaluateError>> {
         loop {
             {
@@ -125,6 +201,9 @@ impl Units<'_> {
                 let _ = hash_tx.send((index, batch_digest(&batch)));
             }
             let rows = batch.num_rows();
+            if let Ok(mut sizes) = self.sizes.lock() {
+                sizes.push((index, rows));
+            }
             if rows > 0
                 && let Ok(mut queue) = self.queue.lock()
             {
@@ -146,6 +225,7 @@ pub(crate) fn score(
     pool: &Pool,
     progress: Progress,
     clock: &Clock,
+    seed: u64,
 ) -> Result<Scored, EvaluateError> {
     let threshold = prepared.manifest.output.threshold;
     let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
@@ -168,11 +248,18 @@ pub(crate) fn score(
     let t_score = Instant::now();
     let scoring_done = AtomicBool::new(false);
     let stopped: Mutex<Option<Stop>> = Mutex::new(None);
-    let units = Units {
+    let batch_rows = req.batch_rows.max(1) as u64;
+    let requests = total_rows.div_ceil(batch_rows).max(1);
+    let wanted = (crate::stability::MAX_SAMPLED / crate::stability::SAMPLED_PER_REQUEST) as u64;
+    let mut units = Units {
         source: &prepared.source,
         rows: req.batch_rows.max(1),
         queue: Mutex::new(VecDeque::new()),
         first: std::sync::OnceLock::new(),
+        sizes: Mutex::new(Vec::new()),
+        kept: Mutex::new(Vec::new()),
+        seed,
+        every: requests.div_ceil(wanted).max(1),
     };
     let (accs, dataset_sha) = std::thread::scope(|s| {
         // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
@@ -238,6 +325,7 @@ pub(crate) fn score(
                         let n = unit.rows.num_rows() as u64;
                         let done = scored_rows.fetch_add(n, Ordering::Relaxed) + n;
                         progress(done, total_rows);
+                        units.keep(&unit, probs);
                         if let Some(whole) = unit.complete(probs)? {
                             let probs = whole
                                 .probs
@@ -306,6 +394,7 @@ pub(crate) fn score(
         rows: scored,
         seconds: score_seconds,
         latencies: latencies.into_inner().unwrap_or_default(),
-        first: units.first.into_inner(),
+        first: units.first.take(),
+        sampled: units.sampled()?,
     })
 }

@@ -6,11 +6,15 @@
 //! batch (a batch mean, a rank, a neighbouring row), its rows' positions, or how many rows it is
 //! given, or that draws randomness, fails, and the record shows the rows where it did.
 //!
+//! A fourth check reaches past the first request: while the run scores, [`SAMPLED_PER_REQUEST`]
+//! rows at seeded random positions of seeded requests across the whole dataset (at most
+//! [`MAX_SAMPLED`]) are kept with their probabilities, and scored again together in one request
+//! in a seeded random order, each among rows from elsewhere in the data. A model that behaves
+//! only on the first citizens of a seed (which are known in advance) is caught there.
+//!
 //! The seed mixes the run's seed with the model's SHA-256, so the positions checked cannot be
-//! known to the model that is checked. What the check does not cover, it says: it sees the first
-//! request only, so a model that recognises those very rows (the first citizens of a seed are
-//! known in advance) and behaves only on them is not caught here. The stage runs in every run:
-//! it is a verdict, not an option.
+//! known to the model that is checked. The stage runs in every run: it is a verdict, not an
+//! option.
 
 use crate::explanations::score;
 use crate::{Clock, EvaluateError};
@@ -30,6 +34,20 @@ pub const SINGLE_ROWS: usize = 64;
 pub const TOLERANCE: f64 = 1e-6;
 /// Rows shown per check where the model was unstable.
 pub const MAX_EXAMPLES: usize = 5;
+/// Rows kept from each sampled request for the `sampled` check.
+pub const SAMPLED_PER_REQUEST: usize = 2;
+/// The most rows the `sampled` check keeps from the whole run.
+pub const MAX_SAMPLED: usize = 512;
+
+/// Rows kept while scoring for the `sampled` check, with the run's probabilities.
+pub(crate) struct Sampled {
+    /// The rows, in dataset order.
+    pub(crate) rows: RecordBatch,
+    /// Their probabilities in the run.
+    pub(crate) probs: Vec<f32>,
+    /// Their positions in the dataset.
+    pub(crate) positions: Vec<u64>,
+}
 
 /// How the rows were scored again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -42,6 +60,9 @@ pub enum StabilityCheck {
     Permuted,
     /// Rows at seeded random positions, each alone in its request.
     SingleRows,
+    /// Rows kept at seeded positions of requests across the whole run, scored again together
+    /// in a seeded random order: each among rows from elsewhere in the data.
+    Sampled,
 }
 
 impl StabilityCheck {
@@ -51,6 +72,7 @@ impl StabilityCheck {
             Self::Repeated => "repeated",
             Self::Permuted => "permuted",
             Self::SingleRows => "single_rows",
+            Self::Sampled => "sampled",
         }
     }
 }
@@ -141,6 +163,7 @@ pub struct Robustness {
 pub(crate) fn check(
     first: &RecordBatch,
     probs: &[f32],
+    sampled: Option<&Sampled>,
     feature_names: &[String],
     batch_rows: usize,
     threshold: f64,
@@ -155,21 +178,18 @@ pub(crate) fn check(
     let t0 = Instant::now();
     let rows = first.slice(0, n);
     let run: Vec<f64> = probs[..n].iter().map(|&p| f64::from(p)).collect();
-    let ids = Ids {
-        person_id: rows
-            .column_by_name("person_id")
-            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-            .cloned(),
-        twin: rows.column_by_name("is_twin").and_then(|c| c.as_boolean_opt()).cloned(),
-    };
+    let ids = Ids::of(&rows, None);
     let step = batch_rows.max(1);
     // The worker's answer for `positions` of the rows, in requests of `per_request`: its
     // probabilities, or why it gave none. Cancel and deadline end the run as they do elsewhere.
-    let again = |positions: &[u32], per_request: usize| -> Result<Result<Vec<f64>, String>, EvaluateError> {
+    let again = |rows: &RecordBatch,
+                 positions: &[u32],
+                 per_request: usize|
+     -> Result<Result<Vec<f64>, String>, EvaluateError> {
         clock.check()?;
         let take = UInt32Array::from(positions.to_vec());
         let batch =
-            arrow::compute::take_record_batch(&rows, &take).map_err(|e| EvaluateError::Stability(e.to_string()))?;
+            arrow::compute::take_record_batch(rows, &take).map_err(|e| EvaluateError::Stability(e.to_string()))?;
         match score(pool, 0, &batch, feature_names, per_request, threshold) {
             Ok(Scored { score: Some(p), .. }) => Ok(Ok(p)),
             Ok(Scored { score: None, .. }) => Ok(Err("the worker gave no probabilities".into())),
@@ -183,12 +203,12 @@ pub(crate) fn check(
     let order = Permutation::new(n, seed);
     let mut singles = Permutation::new(n, seed ^ 0x5349_4e47_4c45_u64).indices().to_vec();
     singles.truncate(SINGLE_ROWS);
-    let checks = vec![
+    let mut checks = vec![
         compare(
             StabilityCheck::Repeated,
             &run,
             &all,
-            again(&all, step)?,
+            again(&rows, &all, step)?,
             step,
             threshold,
             &ids,
@@ -197,7 +217,7 @@ pub(crate) fn check(
             StabilityCheck::Permuted,
             &run,
             order.indices(),
-            again(order.indices(), step)?,
+            again(&rows, order.indices(), step)?,
             step,
             threshold,
             &ids,
@@ -206,12 +226,27 @@ pub(crate) fn check(
             StabilityCheck::SingleRows,
             &run,
             &singles,
-            again(&singles, 1)?,
+            again(&rows, &singles, 1)?,
             1,
             threshold,
             &ids,
         ),
     ];
+    if let Some(sm) = sampled.filter(|sm| sm.rows.num_rows() > 0) {
+        let m = sm.rows.num_rows();
+        let run: Vec<f64> = sm.probs.iter().map(|&p| f64::from(p)).collect();
+        let order = Permutation::new(m, seed ^ 0x5341_4d50_4c45_u64);
+        let ids = Ids::of(&sm.rows, Some(&sm.positions));
+        checks.push(compare(
+            StabilityCheck::Sampled,
+            &run,
+            order.indices(),
+            again(&sm.rows, order.indices(), m)?,
+            m,
+            threshold,
+            &ids,
+        ));
+    }
     Ok(Some(Stability {
         stable: checks.iter().all(CheckResult::stable),
         tolerance: TOLERANCE,
@@ -222,9 +257,24 @@ pub(crate) fn check(
 }
 
 /// What names a row in the examples.
-struct Ids {
+struct Ids<'a> {
     person_id: Option<arrow::array::UInt64Array>,
     twin: Option<arrow::array::BooleanArray>,
+    /// The dataset position of each row checked; `None`: the rows are the dataset's first.
+    positions: Option<&'a [u64]>,
+}
+
+impl<'a> Ids<'a> {
+    fn of(rows: &RecordBatch, positions: Option<&'a [u64]>) -> Self {
+        Self {
+            person_id: rows
+                .column_by_name("person_id")
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+                .cloned(),
+            twin: rows.column_by_name("is_twin").and_then(|c| c.as_boolean_opt()).cloned(),
+            positions,
+        }
+    }
 }
 
 /// How far the answers for `positions` fell from `run` (the run's probability of every row, by
@@ -236,7 +286,7 @@ fn compare(
     again: Result<Vec<f64>, String>,
     batch_rows: usize,
     threshold: f64,
-    ids: &Ids,
+    ids: &Ids<'_>,
 ) -> CheckResult {
     let mut result = CheckResult {
         check,
@@ -275,7 +325,7 @@ fn compare(
         result.decisions_changed += usize::from(decision_changed);
         if (differs || decision_changed) && result.examples.len() < MAX_EXAMPLES {
             result.examples.push(UnstableRow {
-                row: i as u64,
+                row: ids.positions.and_then(|p| p.get(i).copied()).unwrap_or(i as u64),
                 person_id: ids.person_id.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)),
                 twin: ids.twin.as_ref().is_some_and(|a| a.is_valid(i) && a.value(i)),
                 probability: p,
@@ -292,7 +342,8 @@ pub(crate) fn markdown(s: &Stability) -> String {
     let mut out = format!(
         "\n## Stability\n\n**{}**: the rows of the run's first request, scored again as the same request, in a seeded \
          random order and some one row per request at seeded random positions (seed {}), must give the run's \
-         probabilities within {:e} and its decisions. Only that request is checked.\n\n| check | rows | rows per \
+         probabilities within {:e} and its decisions; so must rows kept at seeded positions of requests across the \
+         whole run, scored again together in a seeded random order (`sampled`).\n\n| check | rows | rows per \
          request | largest difference | rows differing | decisions changed |\n| --- | ---: | ---: | ---: | ---: | \
          ---: |\n",
         if s.stable { "Stable" } else { "Unstable" },
@@ -350,10 +401,11 @@ pub(crate) fn markdown(s: &Stability) -> String {
 mod tests {
     use super::*;
 
-    fn ids() -> Ids {
+    fn ids() -> Ids<'static> {
         Ids {
             person_id: Some(arrow::array::UInt64Array::from(vec![10, 11, 12, 13])),
             twin: Some(arrow::array::BooleanArray::from(vec![false, true, false, true])),
+            positions: None,
         }
     }
 

@@ -30,8 +30,8 @@ impl Doc<'_> {
                     "Rækkerne i kørslens første forespørgsel blev scoret igen af de isolerede arbejdsprocesser: som samme \
                      forespørgsel, i en tilfældig rækkefølge og nogle én ad gangen på tilfældige pladser (seed {}). Hver \
                      sandsynlighed skal være kørslens egen inden for {} og hver afgørelse den samme; en model, der ser på \
-                     resten af sin batch, på rækkernes plads eller trækker tilfældige tal, falder her. Kun den første \
-                     forespørgsel kontrolleres.",
+                     resten af sin batch, på rækkernes plads eller trækker tilfældige tal, falder her. Desuden blev rækker på \
+                     tilfældige pladser i forespørgsler fra hele kørslen scoret igen sammen i tilfældig rækkefølge.",
                     s.seed,
                     tolerance(s)
                 ),
@@ -39,8 +39,8 @@ impl Doc<'_> {
                     "The rows of the run's first request were scored again by the isolated workers: as the same \
                      request, in a random order, and some one at a time at random positions (seed {}). Every \
                      probability must be the run's own within {} and every decision the same; a model that looks at \
-                     the rest of its batch or its rows' positions, or draws random numbers, fails here. Only the first \
-                     request is checked.",
+                     the rest of its batch or its rows' positions, or draws random numbers, fails here. Rows at random \
+                     positions of requests from the whole run were also scored again together, in a random order.",
                     s.seed,
                     tolerance(s)
                 ),
@@ -141,5 +141,6 @@ fn check_name(c: StabilityCheck) -> (&'static str, &'static str) {
         StabilityCheck::Repeated => ("Gentaget", "Repeated"),
         StabilityCheck::Permuted => ("Tilfældig rækkefølge", "Random order"),
         StabilityCheck::SingleRows => ("Én række ad gangen", "One row at a time"),
+        StabilityCheck::Sampled => ("Rækker fra hele kørslen", "Rows from the whole run"),
     }
 }
