@@ -861,10 +861,12 @@ fn measurement_error_in_the_inputs_flips_decisions_per_group_and_zero_noise_flip
         overall > 0.0,
         "measurement error moves some decisions of the gradient-boosted model: {all}"
     );
-    // The municipality (a one-hot input of the trees) moves decisions when it is switched.
+    // The municipality is switched for its stated 5 % of citizens (200 of 4,000; a binomial
+    // count's 99.99 % range is about 150 to 250).
+    assert_eq!(municipality["noise"]["rate"], 0.05);
     let muni = columns.iter().find(|c| c["column"] == "municipality").unwrap();
-    assert!(muni["overall"]["changed"].as_u64().unwrap() > 3500, "{muni}");
-    assert!(check(&muni["overall"]) > 0.0, "{muni}");
+    let moved = muni["overall"]["changed"].as_u64().unwrap();
+    assert!((150..=250).contains(&moved), "{muni}");
     for c in columns {
         check(&c["overall"]);
     }
@@ -919,11 +921,19 @@ fn measurement_error_in_the_inputs_flips_decisions_per_group_and_zero_noise_flip
         .as_array()
         .unwrap()
         .iter()
-        .filter(|g| g["attribute"] == "origin")
+        .filter(|g| g["attribute"] == "origin" && g["sensitivity"]["rows"].as_u64().unwrap() >= 20)
         .map(|g| g["sensitivity"]["flip_rate"]["value"].as_f64().unwrap())
         .fold(0.0f64, f64::max);
     assert_eq!(verdicts[0]["value"].as_f64().unwrap(), worst, "{}", verdicts[0]);
     assert_eq!(verdicts[0]["verdict"], "pass", "{}", verdicts[0]);
+    // A vendor cannot pass it by turning the noise down: at another scale it cannot decide.
+    let quiet = run(
+        &["--criteria", criteria.to_str().unwrap(), "--noise-scale", "0"],
+        "quiet.json",
+    );
+    let v = &quiet["verdicts"][0];
+    assert_eq!(v["verdict"], "inconclusive", "{v}");
+    assert!(v["explanation"].as_str().unwrap().contains("noise scale 0"), "{v}");
     let gap = &judged["robustness"]["recourse"]["result"]["gaps"];
     let origin_gap = gap
         .as_array()

@@ -108,11 +108,13 @@ pub struct Args {
     /// twins of the attribute (the run's own first citizens when it has those twins).
     #[arg(long, default_value_t = evaluate::DEFAULT_PATH_ROWS)]
     path_rows: usize,
-    /// Skip the perturbation stage (each input the model reads moved by the measurement error its
-    /// scenario states). The stability check runs in every run regardless.
+    /// Skip the perturbation and recourse stages (each input the model reads moved by the
+    /// measurement error its scenario states; the smallest change of an actionable input that
+    /// changes an unfavourable decision). The stability check runs in every run regardless.
     #[arg(long)]
     no_robustness: bool,
-    /// Rows the perturbation stage uses: the dataset's first, counterfactual twins left out.
+    /// Rows the perturbation and recourse stages use: the dataset's first, counterfactual twins
+    /// left out.
     #[arg(long, default_value_t = evaluate::DEFAULT_ROBUSTNESS_ROWS)]
     robustness_rows: usize,
     /// Multiplies every stated measurement error in the perturbation stage: 1 is the scenario's,

@@ -34,12 +34,15 @@ pub(crate) fn judge(
         ..req.fairness.clone()
     };
     let report: Report = Report::build(&scored.acc, &config);
-    let analysed = |metric: fairness::CriterionMetric,
-                    attribute: &str,
-                    path: Option<&str>|
-     -> Option<(f64, Option<[f64; 2]>, Option<String>)> {
+    let analysed = |c: &fairness::Criterion| -> Option<Result<fairness::Measurement, String>> {
         use fairness::CriterionMetric as M;
-        match (metric, path) {
+        let plain = |value: f64, interval: Option<[f64; 2]>, group: Option<String>| fairness::Measurement {
+            value,
+            interval,
+            group,
+            excluded: Vec::new(),
+        };
+        match (c.metric, c.path.as_deref()) {
             (M::FlipRate, Some(path)) => {
                 let e = &analyses.paths.as_ref()?.effects;
                 let path = synth::Path::parse(path).ok()?.name();
@@ -47,29 +50,24 @@ pub(crate) fn judge(
                     .paths
                     .iter()
                     .find(|p| p.path == path)
-                    .filter(|_| e.attribute == attribute)?;
-                Some((p.overall.flip_rate.value, p.overall.flip_rate.interval, None))
+                    .filter(|_| e.attribute == c.attribute)?;
+                Some(Ok(plain(p.overall.flip_rate.value, p.overall.flip_rate.interval, None)))
             }
             (M::PerturbationFlipRate, _) => {
-                // The worst group of the attribute, with every input moved at once.
-                let all = analyses.robustness.as_ref()?.perturbation.as_ref()?.all.as_ref()?;
-                all.groups
-                    .iter()
-                    .filter(|g| g.attribute == attribute && g.sensitivity.flip_rate.value.is_finite())
-                    .max_by(|a, b| a.sensitivity.flip_rate.value.total_cmp(&b.sensitivity.flip_rate.value))
-                    .map(|g| {
-                        let f = &g.sensitivity.flip_rate;
-                        (f.value, f.interval, Some(g.value.clone()))
-                    })
+                let p = analyses.robustness.as_ref()?.perturbation.as_ref()?;
+                Some(worst_group_flips(p, c))
             }
             (M::RecourseGap, _) => {
                 let r = analyses.robustness.as_ref()?.recourse.as_ref()?;
-                r.result.gaps.iter().find(|g| g.attribute == attribute).map(|g| {
-                    (
-                        g.gap.value,
-                        g.gap.interval,
-                        Some(format!("{} vs {}", g.highest, g.lowest)),
-                    )
+                r.result.gaps.iter().find(|g| g.attribute == c.attribute).map(|g| {
+                    Ok(fairness::Measurement {
+                        excluded: g.excluded.clone(),
+                        ..plain(
+                            g.gap.value,
+                            g.gap.interval,
+                            Some(format!("{} vs {}", g.highest, g.lowest)),
+                        )
+                    })
                 })
             }
             _ => None,
@@ -137,5 +135,71 @@ pub(crate) fn judge(
         slices: analyses.slices,
         paths: analyses.paths,
         robustness: analyses.robustness,
+    })
+}
+
+/// A `perturbation_flip_rate` criterion's measurement: every group of the attribute (of at least
+/// [`explain::MIN_GAP_GROUP`] rows) with every input moved at once. The value is the worst group's
+/// for the criterion's bound (the highest for `<=`, `<`; the lowest for `>=`, `>`), and the
+/// interval spans the worst lower and the worst upper bound over the groups, so the criterion
+/// passes only when every group's interval passes and fails when any group's interval fails.
+/// Judged at the scenario's stated error only: a run at another noise scale cannot decide it.
+fn worst_group_flips(p: &crate::Perturbation, c: &fairness::Criterion) -> Result<fairness::Measurement, String> {
+    if p.config.scale != 1.0 {
+        return Err(format!(
+            "the perturbation ran at noise scale {}; a criterion is judged at the scenario's stated measurement \
+             error (scale 1)",
+            p.config.scale
+        ));
+    }
+    let all = p
+        .all
+        .as_ref()
+        .ok_or("the model reads no input its scenario records with error, so nothing was perturbed")?;
+    let (big, small): (Vec<_>, Vec<_>) = all
+        .groups
+        .iter()
+        .filter(|g| g.attribute == c.attribute)
+        .partition(|g| g.sensitivity.rows >= explain::MIN_GAP_GROUP);
+    let excluded = small
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {} rows, fewer than {}",
+                g.value,
+                g.sensitivity.rows,
+                explain::MIN_GAP_GROUP
+            )
+        })
+        .collect();
+    let upper = matches!(c.op, fairness::Op::Le | fairness::Op::Lt);
+    let pick = |a: f64, b: f64| if upper { a.max(b) } else { a.min(b) };
+    let worst = big
+        .iter()
+        .filter(|g| g.sensitivity.flip_rate.value.is_finite())
+        .reduce(|a, b| {
+            let (x, y) = (a.sensitivity.flip_rate.value, b.sensitivity.flip_rate.value);
+            if pick(x, y) == x { a } else { b }
+        })
+        .ok_or_else(|| {
+            format!(
+                "no group of {} has {} rows in the perturbation",
+                c.attribute,
+                explain::MIN_GAP_GROUP
+            )
+        })?;
+    let interval = big
+        .iter()
+        .map(|g| g.sensitivity.flip_rate.interval)
+        .try_fold(None::<[f64; 2]>, |acc, i| {
+            let [lo, hi] = i?;
+            Some(Some(acc.map_or([lo, hi], |[a, b]| [pick(a, lo), pick(b, hi)])))
+        })
+        .flatten();
+    Ok(fairness::Measurement {
+        value: worst.sensitivity.flip_rate.value,
+        interval,
+        group: Some(worst.value.clone()),
+        excluded,
     })
 }

@@ -136,7 +136,12 @@ fn noise_model(scenario: &str, inputs: &[&str], rows: &RecordBatch) -> Result<Ve
             noise: match e.error {
                 synth::MeasurementError::Normal { sd, min, max } => Noise::Normal { sd, min, max },
                 synth::MeasurementError::Relative { sd, min, max } => Noise::Relative { sd, min, max },
-                synth::MeasurementError::Neighbours { neighbours, linked } => Noise::Neighbour {
+                synth::MeasurementError::Neighbours {
+                    rate,
+                    neighbours,
+                    linked,
+                } => Noise::Neighbour {
+                    rate,
                     neighbours: neighbours.into_iter().collect::<BTreeMap<_, _>>(),
                     linked: linked
                         .into_iter()
@@ -290,12 +295,16 @@ pub(crate) fn markdown(p: &Perturbation) -> String {
         let noise = match &n.noise {
             Noise::Normal { sd, min, max } => format!("+ N(0, {sd}²) within [{min}, {max}]"),
             Noise::Relative { sd, min, max } => format!("× (1 + N(0, {sd}²)) within [{min}, {max}]"),
-            Noise::Neighbour { linked, .. } => {
+            Noise::Neighbour { rate, linked, .. } => {
                 let linked: Vec<&str> = linked.iter().map(|l| l.column.as_str()).collect();
                 if linked.is_empty() {
-                    "a neighbouring value".into()
+                    format!("a neighbouring value for {} % of rows", 100.0 * rate)
                 } else {
-                    format!("a neighbouring value ({} follows)", linked.join(", "))
+                    format!(
+                        "a neighbouring value for {} % of rows ({} follows)",
+                        100.0 * rate,
+                        linked.join(", ")
+                    )
                 }
             }
         };

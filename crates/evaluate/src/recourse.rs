@@ -174,18 +174,23 @@ pub(crate) fn markdown(r: &Recourse) -> String {
         }
     }
     for gap in &res.gaps {
+        let interval = gap.gap.interval.map_or(String::new(), |[lo, hi]| {
+            format!("interval {:.1} to {:.1}, ", 100.0 * lo, 100.0 * hi)
+        });
+        let left_out = if gap.excluded.is_empty() {
+            String::new()
+        } else {
+            let e: Vec<String> = gap.excluded.iter().map(|e| escape::markdown_inline(e)).collect();
+            format!(" Left out: {}.", e.join("; "))
+        };
         let _ = writeln!(
             out,
-            "\nBy {}: {} has recourse {} points more often than {} ({}).",
+            "\nBy {}: {} has recourse {:.1} points more often than {} ({interval}adjusted for {} pairs).{left_out}",
             escape::markdown_inline(&gap.attribute),
             escape::markdown_inline(&gap.highest),
-            format_args!("{:.1}", 100.0 * gap.gap.value),
+            100.0 * gap.gap.value,
             escape::markdown_inline(&gap.lowest),
-            gap.gap.interval.map_or(String::new(), |[lo, hi]| format!(
-                "interval {:.1} to {:.1}",
-                100.0 * lo,
-                100.0 * hi
-            ))
+            gap.pairs,
         );
     }
     let examples: Vec<String> = res

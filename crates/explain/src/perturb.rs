@@ -41,8 +41,11 @@ pub enum Noise {
         /// Largest value the column can hold.
         max: f64,
     },
-    /// Switched to one of its neighbours, chosen uniformly; a value without neighbours stays.
+    /// For a share `rate` of the rows, switched to one of its neighbours, chosen uniformly; a
+    /// value without neighbours stays.
     Neighbour {
+        /// The share of rows switched at scale 1 (the scale multiplies it, capped at 1).
+        rate: f64,
         /// Each value's plausible neighbours.
         neighbours: BTreeMap<String, Vec<String>>,
         /// Columns recorded beside this one that follow its new value.
@@ -76,8 +79,8 @@ pub struct ColumnNoise {
 pub struct PerturbConfig {
     /// The seed every draw derives from (with the column's name and the row).
     pub seed: u64,
-    /// Multiplies every standard deviation and the chance that a category switches (capped at
-    /// 1); 1 is the stated measurement error, 0 moves nothing.
+    /// Multiplies every standard deviation and every category's switch rate (capped at 1); 1 is
+    /// the stated measurement error, 0 moves nothing.
     pub scale: f64,
     /// Confidence of every interval.
     pub confidence: f64,
@@ -159,10 +162,20 @@ pub fn perturb(
                 columns[index] = moved;
                 mark(&mut changed, &moved_rows);
             }
-            Noise::Neighbour { neighbours, linked } => {
+            Noise::Neighbour {
+                rate,
+                neighbours,
+                linked,
+            } => {
+                if !(rate.is_finite() && (0.0..=1.0).contains(rate)) {
+                    return Err(ExplainError::Config(format!(
+                        "the switch rate of column {:?} must be between 0 and 1, got {rate}",
+                        n.column
+                    )));
+                }
                 let original = arrow::compute::cast(&columns[index], &DataType::Utf8).map_err(arrow_err)?;
                 let original = original.as_string::<i32>();
-                let p = config.scale.min(1.0);
+                let p = (rate * config.scale).min(1.0);
                 let mut switched = vec![false; original.len()];
                 let values: StringArray = (0..original.len())
                     .map(|i| {
@@ -444,6 +457,7 @@ mod tests {
             ColumnNoise {
                 column: "municipality".into(),
                 noise: Noise::Neighbour {
+                    rate: 1.0,
                     neighbours: BTreeMap::from([("A".into(), vec!["B".into()]), ("B".into(), vec!["A".into()])]),
                     linked: vec![Linked {
                         column: "code".into(),

@@ -113,7 +113,8 @@ pub struct GroupRecourse {
 }
 
 /// The gap in the share with any recourse between the groups of one attribute with the highest
-/// and the lowest share (groups of at least 20 citizens).
+/// and the lowest share (groups of at least [`MIN_GAP_GROUP`] citizens). The pair is chosen after
+/// looking at every pair, so its interval is widened for all of them (Bonferroni).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecourseGap {
     /// The attribute.
@@ -122,8 +123,14 @@ pub struct RecourseGap {
     pub highest: String,
     /// The group with the lowest share.
     pub lowest: String,
-    /// Highest minus lowest share, with Newcombe's interval (hybrid Wilson score, method 10).
+    /// Highest minus lowest share, with Newcombe's interval (hybrid Wilson score, method 10)
+    /// from Wilson intervals at confidence 1 − (1 − confidence) / `pairs`.
     pub gap: Estimate,
+    /// The pairs of groups compared: k(k − 1) / 2 for k groups.
+    pub pairs: usize,
+    /// Groups left out for being smaller than [`MIN_GAP_GROUP`], with their size.
+    #[serde(default)]
+    pub excluded: Vec<String>,
 }
 
 /// The result of the search.
@@ -238,7 +245,7 @@ pub fn recourse<S: Scorer + ?Sized>(
                 summary,
             });
         }
-        if let Some(gap) = gap(&g.attribute, &of_attribute) {
+        if let Some(gap) = gap(&g.attribute, &of_attribute, config.confidence) {
             gaps.push(gap);
         }
     }
@@ -445,18 +452,29 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-/// The gap between the groups with the highest and the lowest share with any recourse.
-/// The Wilson intervals are at the run's confidence, so the difference's is too.
-fn gap(attribute: &str, groups: &[(String, RecourseSummary)]) -> Option<RecourseGap> {
+/// The gap between the groups with the highest and the lowest share with any recourse, its
+/// interval adjusted for the number of pairs it was chosen from.
+fn gap(attribute: &str, groups: &[(String, RecourseSummary)], confidence: f64) -> Option<RecourseGap> {
+    let excluded: Vec<String> = groups
+        .iter()
+        .filter(|(_, s)| s.citizens < MIN_GAP_GROUP)
+        .map(|(g, s)| format!("{g}: {} citizens, fewer than {MIN_GAP_GROUP}", s.citizens))
+        .collect();
     let big: Vec<&(String, RecourseSummary)> = groups.iter().filter(|(_, s)| s.citizens >= MIN_GAP_GROUP).collect();
     let hi = big.iter().max_by(|a, b| a.1.any.value.total_cmp(&b.1.any.value))?;
     let lo = big.iter().min_by(|a, b| a.1.any.value.total_cmp(&b.1.any.value))?;
     if hi.0 == lo.0 {
         return None;
     }
+    let pairs = big.len() * (big.len() - 1) / 2;
+    let adjusted = 1.0 - (1.0 - confidence) / pairs as f64;
+    let interval = |s: &RecourseSummary| {
+        let n = s.citizens as f64;
+        wilson((s.any.value * n).round(), n, adjusted)
+    };
     let (p1, p2) = (hi.1.any.value, lo.1.any.value);
-    let [l1, u1] = hi.1.any.interval?;
-    let [l2, u2] = lo.1.any.interval?;
+    let [l1, u1] = interval(&hi.1);
+    let [l2, u2] = interval(&lo.1);
     // Newcombe (1998), method 10: the difference's interval from the two Wilson intervals.
     let d = p1 - p2;
     let low = d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt();
@@ -469,6 +487,8 @@ fn gap(attribute: &str, groups: &[(String, RecourseSummary)]) -> Option<Recourse
             value: d,
             interval: Some([low, high]),
         },
+        pairs,
+        excluded,
     })
 }
 
@@ -547,6 +567,36 @@ mod tests {
         assert_eq!(r.overall.actions[0].median_change, Some(10.0));
         assert_eq!(r.groups.len(), 2);
         assert_eq!(r.groups[0].summary.citizens, 2);
+    }
+
+    #[test]
+    fn the_gap_is_newcombes_interval_widened_for_every_pair_and_names_small_groups() {
+        let summary = |citizens: u64, k: f64| RecourseSummary {
+            citizens,
+            any: Estimate {
+                value: k / citizens as f64,
+                interval: None,
+            },
+            actions: Vec::new(),
+        };
+        let groups = [
+            ("a".to_owned(), summary(100, 80.0)),
+            ("b".to_owned(), summary(200, 100.0)),
+            ("c".to_owned(), summary(50, 30.0)),
+            ("tiny".to_owned(), summary(5, 0.0)),
+        ];
+        let g = gap("x", &groups, 0.95).unwrap();
+        assert_eq!((g.highest.as_str(), g.lowest.as_str(), g.pairs), ("a", "b", 3));
+        assert_eq!(g.excluded, ["tiny: 5 citizens, fewer than 20"]);
+        // By hand (Python, statistics.NormalDist): Wilson at 1 - 0.05/3 (z = 2.3939798): 80/100 ->
+        // [0.6892017, 0.8782754], 100/200 -> [0.4165473, 0.5834527]; Newcombe's method 10 gives
+        // 0.3 - sqrt(0.1107983^2 + 0.0834527^2) and 0.3 + sqrt(0.0782754^2 + 0.0834527^2).
+        let [lo, hi] = g.gap.interval.unwrap();
+        assert!((g.gap.value - 0.3).abs() < 1e-12);
+        assert!(
+            (lo - 0.161_289_47).abs() < 1e-6 && (hi - 0.414_417_60).abs() < 1e-6,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

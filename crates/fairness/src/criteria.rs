@@ -494,19 +494,36 @@ fn worst_against_reference(list: &[ReferenceComparison], difference: bool, exclu
     }
 }
 
-/// What a run's analysis stages measured for a criterion they answer: `(metric, attribute, path)`
-/// to the value, its interval and the group it belongs to. The `flip_rate` of a path comes from
-/// the path stage; `perturbation_flip_rate` and `recourse_gap` from the robustness stages.
-pub type Analysed<'a> =
-    &'a dyn Fn(CriterionMetric, &str, Option<&str>) -> Option<(f64, Option<[f64; 2]>, Option<String>)>;
+/// What an analysis stage measured for a criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// The value.
+    pub value: f64,
+    /// Its interval, when there is one.
+    pub interval: Option<[f64; 2]>,
+    /// The group (or pair of groups) it belongs to.
+    pub group: Option<String>,
+    /// Groups kept out, with reasons.
+    pub excluded: Vec<String>,
+}
+
+/// What a run's analysis stages measured for a criterion they answer (its metric, attribute,
+/// path and, to find the worst group, its operator) to its measurement; `None` when the stage did not measure it, `Some(Err(why))` when what it
+/// measured cannot decide the criterion. The `flip_rate` of a path comes from the path stage;
+/// `perturbation_flip_rate` and `recourse_gap` from the robustness stages.
+pub type Analysed<'a> = &'a dyn Fn(&Criterion) -> Option<Result<Measurement, String>>;
+
+fn measured(m: Result<Measurement, String>) -> Result<Measured, String> {
+    m.map(|m| (Some(m.value), m.interval, m.group, m.excluded, None))
+}
 
 /// A `flip_rate` criterion's measurement: from the path stage when it names a path, else from the
 /// report's own counterfactual twins of the attribute.
 fn measure_flips(c: &Criterion, report: &Report, analysed: Analysed) -> Result<Measured, String> {
     match &c.path {
-        Some(path) => analysed(c.metric, &c.attribute, Some(path))
-            .map(|(v, i, g)| (Some(v), i, g, Vec::new(), None))
-            .ok_or_else(|| format!("the run measured no path {path:?} of {}", c.attribute)),
+        Some(path) => analysed(c)
+            .ok_or_else(|| format!("the run measured no path {path:?} of {}", c.attribute))
+            .and_then(measured),
         None => {
             let cf = report
                 .counterfactual
@@ -589,7 +606,7 @@ fn inconclusive(c: &Criterion, why: String) -> Verdict {
 /// Judges every criterion against a report (a criterion an analysis stage answers, a `flip_rate`
 /// along a path or a robustness metric, is inconclusive: see [`evaluate_with_analyses`]).
 pub fn evaluate(criteria: &[Criterion], report: &Report) -> Vec<Verdict> {
-    evaluate_with_analyses(criteria, report, &|_, _, _| None)
+    evaluate_with_analyses(criteria, report, &|_| None)
 }
 
 /// Judges every criterion against a report, and the criteria the run's analysis stages answer
@@ -601,14 +618,14 @@ pub fn evaluate_with_analyses(criteria: &[Criterion], report: &Report, analysed:
             let flips = match c.metric.resolve().1 {
                 Kind::Flip => Some(measure_flips(c, report, analysed)),
                 Kind::Analysis => Some(
-                    analysed(c.metric, &c.attribute, None)
-                        .map(|(v, i, g)| (Some(v), i, g, Vec::new(), None))
+                    analysed(c)
                         .ok_or_else(|| {
                             format!(
                                 "the run measured no {} for {} (its robustness stage was skipped or had no such groups)",
                                 c.metric, c.attribute
                             )
-                        }),
+                        })
+                        .and_then(measured),
                 ),
                 _ => None,
             };
@@ -744,16 +761,19 @@ mod tests {
             "{}",
             v[0].explanation
         );
-        let paths = |m: CriterionMetric, a: &str, p: Option<&str>| {
-            (m == CriterionMetric::FlipRate && a == "origin" && p == Some("proxy")).then_some((
-                0.0,
-                Some([0.0, 0.004]),
-                None,
-            ))
+        let m = |value: f64, interval: [f64; 2]| Measurement {
+            value,
+            interval: Some(interval),
+            group: None,
+            excluded: Vec::new(),
+        };
+        let paths = |c: &Criterion| {
+            (c.metric == CriterionMetric::FlipRate && c.attribute == "origin" && c.path.as_deref() == Some("proxy"))
+                .then(|| Ok(m(0.0, [0.0, 0.004])))
         };
         let v = evaluate_with_analyses(&c, &report, &paths);
         assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
-        let paths = |_: CriterionMetric, _: &str, _: Option<&str>| Some((0.02, Some([0.015, 0.025]), None));
+        let paths = |_: &Criterion| Some(Ok(m(0.02, [0.015, 0.025])));
         assert_eq!(evaluate_with_analyses(&c, &report, &paths)[0].verdict, Outcome::Fail);
         // Without a path: the report's own twins, which this report has none of.
         let mut total = c.clone();
@@ -780,17 +800,27 @@ mod tests {
         let v = evaluate(&c, &report);
         assert!(v.iter().all(|v| v.verdict == Outcome::Inconclusive));
         assert!(v[0].explanation.contains("robustness stage"), "{}", v[0].explanation);
-        let measured = |m: CriterionMetric, a: &str, _: Option<&str>| match (m, a) {
-            (CriterionMetric::PerturbationFlipRate, "origin") => {
-                Some((0.03, Some([0.02, 0.04]), Some("danish".into())))
-            }
-            (CriterionMetric::RecourseGap, "origin") => Some((0.2, Some([0.12, 0.28]), Some("a vs b".into()))),
+        let at = |value: f64, interval: [f64; 2], group: &str| Measurement {
+            value,
+            interval: Some(interval),
+            group: Some(group.into()),
+            excluded: vec!["small: 3 rows".into()],
+        };
+        let measured = |c: &Criterion| match (c.metric, c.attribute.as_str()) {
+            (CriterionMetric::PerturbationFlipRate, "origin") => Some(Ok(at(0.03, [0.02, 0.04], "danish"))),
+            (CriterionMetric::RecourseGap, "origin") => Some(Ok(at(0.2, [0.12, 0.28], "a vs b"))),
             _ => None,
         };
         let v = evaluate_with_analyses(&c, &report, &measured);
         assert_eq!(v[0].verdict, Outcome::Pass, "{}", v[0].explanation);
         assert_eq!(v[0].group.as_deref(), Some("danish"));
+        assert_eq!(v[0].excluded, ["small: 3 rows"]);
         assert_eq!(v[1].verdict, Outcome::Fail, "{}", v[1].explanation);
+        // A stage that cannot decide says why.
+        let undecided = |_: &Criterion| Some(Err("measured at noise scale 0".into()));
+        let v = evaluate_with_analyses(&c, &report, &undecided);
+        assert_eq!(v[0].verdict, Outcome::Inconclusive);
+        assert_eq!(v[0].explanation, "measured at noise scale 0");
         let refused = parse(
             "[[criterion]]\nattribute = \"origin\"\nmetric = \"recourse_gap\"\nagainst = \"reference\"\nop = \"<=\"\nthreshold = 0.1\n",
         )

@@ -31,7 +31,7 @@ pub use bootstrap::Scheme;
 pub use cells::{Cells, RateMetric, Value};
 pub use counterfactual::{ChangeReport, CounterfactualReport};
 pub use criteria::{
-    Against, Analysed, CriteriaError, Criterion, CriterionMetric, Judged, Op, Outcome, Verdict,
+    Against, Analysed, CriteriaError, Criterion, CriterionMetric, Judged, Measurement, Op, Outcome, Verdict,
     evaluate as evaluate_criteria, evaluate_with_analyses as evaluate_criteria_with_analyses, parse as parse_criteria,
 };
 pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode as encode_groups};

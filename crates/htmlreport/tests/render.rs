@@ -1301,6 +1301,8 @@ fn recourse() -> evaluate::Recourse {
                 highest: "<em>x</em>".into(),
                 lowest: "danish".into(),
                 gap: est(0.12),
+                pairs: 1,
+                excluded: vec!["<b>few</b>: 3 citizens, fewer than 20".into()],
             }],
             citizens: vec![explain::CitizenRecourse {
                 row: 7,

@@ -30,8 +30,11 @@ pub enum MeasurementError {
         /// Largest possible value.
         max: f64,
     },
-    /// Recorded as a neighbouring category; the columns recorded beside it follow.
+    /// Recorded as a neighbouring category for a share `rate` of the citizens; the columns
+    /// recorded beside it follow.
     Neighbours {
+        /// The share of citizens whose value is recorded as a neighbour's.
+        rate: f64,
         /// Each value with its plausible neighbours.
         neighbours: Vec<(String, Vec<String>)>,
         /// Columns determined by this one: `(column, [(value, its value there)])`.
@@ -119,10 +122,11 @@ pub(crate) fn population() -> Vec<ColumnError> {
         ColumnError {
             column: "education",
             error: MeasurementError::Neighbours {
+                rate: 0.1,
                 neighbours: education,
                 linked: vec![("education_isced", isced)],
             },
-            why: "the education register places a foreign or unfinished degree one level off; ISCED follows",
+            why: "the education register places about one degree in ten one level off (foreign or unfinished); ISCED follows",
         },
         normal(
             "chronic_conditions",
@@ -148,10 +152,11 @@ pub(crate) fn population() -> Vec<ColumnError> {
         ColumnError {
             column: "municipality",
             error: MeasurementError::Neighbours {
+                rate: 0.05,
                 neighbours: municipality,
                 linked: vec![("municipality_code", codes)],
             },
-            why: "a move within the region not yet in the CPR register; the code follows",
+            why: "about one citizen in twenty has moved within the region and is not yet re-registered; the code follows",
         },
     ]
 }
@@ -162,7 +167,7 @@ mod tests {
     fn neighbours_are_adjacent_levels_and_municipalities_of_the_same_region() {
         let errors = super::population();
         let education = errors.iter().find(|e| e.column == "education").unwrap();
-        let super::MeasurementError::Neighbours { neighbours, linked } = &education.error else {
+        let super::MeasurementError::Neighbours { neighbours, linked, .. } = &education.error else {
             panic!("education switches to a neighbour")
         };
         let of = |v: &str| neighbours.iter().find(|(k, _)| k == v).map(|(_, n)| n.clone()).unwrap();
@@ -211,7 +216,12 @@ mod scenario_tests {
                         );
                         assert!(*sd > 0.0 && min < max, "{scenario}: {}", e.column);
                     }
-                    MeasurementError::Neighbours { neighbours, linked } => {
+                    MeasurementError::Neighbours {
+                        neighbours,
+                        linked,
+                        rate,
+                    } => {
+                        assert!(*rate > 0.0 && *rate <= 1.0, "{scenario}: {}", e.column);
                         assert!(d.is_categorical(), "{scenario}: {}", e.column);
                         for (v, near) in neighbours {
                             for x in std::iter::once(v).chain(near) {

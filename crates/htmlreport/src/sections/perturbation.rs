@@ -224,11 +224,14 @@ fn describe(l: Lang, n: &Noise) -> String {
             Lang::Da => format!("± normal, sd {} af værdien", l.pct(*sd, 0)),
             Lang::En => format!("± normal, sd {} of the value", l.pct(*sd, 0)),
         },
-        Noise::Neighbour { linked, .. } => {
+        Noise::Neighbour { rate, linked, .. } => {
             let linked: Vec<&str> = linked.iter().map(|c| c.column.as_str()).collect();
-            let base = l.t("en nabokategori", "a neighbouring category");
+            let base = match l {
+                Lang::Da => format!("en nabokategori for {} af rækkerne", l.pct(*rate, 0)),
+                Lang::En => format!("a neighbouring category for {} of rows", l.pct(*rate, 0)),
+            };
             if linked.is_empty() {
-                base.to_owned()
+                base
             } else {
                 format!("{base} ({} {})", linked.join(", "), l.t("følger med", "follows"))
             }

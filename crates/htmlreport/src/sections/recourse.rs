@@ -123,9 +123,22 @@ impl Doc<'_> {
                     l.ci((100.0 * lo, 100.0 * hi), 1)
                 )
             });
+            let adjusted = match l {
+                Lang::Da => format!(" for {} par", gap.pairs),
+                Lang::En => format!(" for {} pairs", gap.pairs),
+            };
+            let left_out = if gap.excluded.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} {}.",
+                    self.t("Udeladt:", "Left out:"),
+                    gap.excluded.iter().map(|e| name(e)).collect::<Vec<_>>().join("; ")
+                )
+            };
             let _ = write!(
                 self.out,
-                "<p>{}: {} {} {} {} {}{}.</p>",
+                "<p>{}: {} {} {} {} {}{}{}.{left_out}</p>",
                 E(&self.attr_label(&gap.attribute)),
                 name(&self.group_label(&gap.attribute, &gap.highest)),
                 self.t("har en mulig ændring", "has a possible change"),
@@ -133,6 +146,7 @@ impl Doc<'_> {
                 self.t("procentpoint oftere end", "percentage points more often than"),
                 name(&self.group_label(&gap.attribute, &gap.lowest)),
                 E(&interval),
+                E(&adjusted),
             );
         }
         let examples: Vec<String> = res

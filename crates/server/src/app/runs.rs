@@ -55,12 +55,14 @@ pub struct RunRequest {
     /// 64 `proxies`. Column names are 1 to 64 letters, digits, `_`, `-` or `.`. Not together
     /// with `no_paths`.
     pub paths: Option<evaluate::PathOptions>,
-    /// Skip the perturbation stage (each input moved by its stated measurement error), which
-    /// runs by default. The stability check runs in every run regardless.
+    /// Skip the perturbation and recourse stages (each input moved by its stated measurement
+    /// error; the smallest change of an actionable input that changes an unfavourable decision),
+    /// which run by default. The stability check runs in every run regardless.
     #[serde(default)]
     pub no_robustness: bool,
-    /// The perturbation stage's options instead of the defaults (5000 rows, scale 1): `rows` 1
-    /// to 65536, `scale` 0 to 10 (0 moves nothing). Not together with `no_robustness`.
+    /// The perturbation and recourse stages' options instead of the defaults (5000 rows, scale
+    /// 1): `rows` 1 to 65536, `scale` 0 to 10 (0 moves nothing; a criterion on robustness is
+    /// judged only at scale 1). Not together with `no_robustness`.
     pub robustness: Option<evaluate::RobustnessOptions>,
 }
 
