@@ -1556,6 +1556,14 @@ fn recourse_of_the_logistic_regression_equals_the_closed_form() {
     let rc = &r["robustness"]["recourse"];
     assert_eq!(rc["rows"], 1500);
     assert_eq!(rc["every_citizen_listed"], true);
+    // An honest model gives the search's answers among ordinary rows too.
+    let check = &rc["result"]["check"];
+    assert_eq!(
+        (check["changed_disagreeing"].as_u64(), check["own_disagreeing"].as_u64()),
+        (Some(0), Some(0)),
+        "{check}"
+    );
+    assert!(check["changed_rows"].as_u64().unwrap() > 100, "{check}");
     let overall = &rc["result"]["overall"];
     assert!(overall["citizens"].as_u64().unwrap() > 100, "{overall}");
     // Months in work lower the risk: most citizens have recourse through them.

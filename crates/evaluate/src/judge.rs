@@ -59,6 +59,13 @@ pub(crate) fn judge(
             }
             (M::RecourseGap, _) => {
                 let r = analyses.robustness.as_ref()?.recourse.as_ref()?;
+                if !r.result.check.holds() {
+                    return Some(Err(
+                        "the model answered the recourse search otherwise than ordinary rows, so its recourse cannot \
+                         be judged"
+                            .into(),
+                    ));
+                }
                 r.result.gaps.iter().find(|g| g.attribute == c.attribute).map(|g| {
                     Ok(fairness::Measurement {
                         excluded: g.excluded.clone(),

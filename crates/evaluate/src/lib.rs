@@ -332,7 +332,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     clock.check()?;
     let perturbed = perturbation::measure(req, &prepared, scored.first.as_ref(), &pool, &clock, seed)?;
     clock.check()?;
-    let recourse = recourse::search(req, &prepared, scored.first.as_ref(), &pool, &clock)?;
+    let recourse = recourse::search(req, &prepared, scored.first.as_ref(), &pool, &clock, mixed)?;
     let robustness = robustness.map(|r| Robustness {
         perturbation: perturbed,
         recourse,

@@ -42,6 +42,7 @@ pub(crate) fn search(
     first: Option<&(RecordBatch, Vec<f32>)>,
     pool: &Pool,
     clock: &Clock,
+    seed: u64,
 ) -> Result<Option<Recourse>, EvaluateError> {
     let (Some(options), Some((first, probs))) = (&req.robustness, first) else {
         return Ok(None);
@@ -87,6 +88,7 @@ pub(crate) fn search(
     let config = RecourseConfig {
         unfavourable: spec.unfavourable,
         confidence: req.fairness.confidence,
+        seed,
         ..RecourseConfig::default()
     };
     let mut result = explain::recourse(&rows, &base, &actions, &groups, &mut scorer, config)
@@ -150,6 +152,23 @@ pub(crate) fn markdown(r: &Recourse) -> String {
         );
     }
     let _ = writeln!(out, "\nAny of them: {}.", percent(&res.overall.any));
+    let ch = &res.check;
+    if ch.holds() {
+        let _ = writeln!(
+            out,
+            "\nChecked among ordinary rows: the {} changed rows, scored again in a random order with the {} rows as \
+             they are, gave the decisions the search found.",
+            ch.changed_rows, ch.own_rows
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\n**Not to be believed**: scored again among ordinary rows, {} of the {} changed rows and {} of the {} rows \
+             as they are got other decisions than in the search and the run. The model answers the search's requests \
+             (citizens with the unfavourable decision only) differently.",
+            ch.changed_disagreeing, ch.changed_rows, ch.own_disagreeing, ch.own_rows
+        );
+    }
     if !res.groups.is_empty() {
         out.push_str("\n| attribute | group | citizens | any recourse |");
         for a in &res.actions {

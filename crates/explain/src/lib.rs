@@ -52,8 +52,8 @@ pub use perturb::{
     perturbation_effect,
 };
 pub use recourse::{
-    Action, ActionSummary, CitizenRecourse, Direction, GroupRecourse, MIN_GAP_GROUP, RecourseConfig, RecourseGap,
-    RecourseResult, RecourseSummary, recourse,
+    Action, ActionSummary, CitizenRecourse, Direction, GroupRecourse, MIN_GAP_GROUP, RecourseCheck, RecourseConfig,
+    RecourseGap, RecourseResult, RecourseSummary, recourse,
 };
 pub use score::{Scored, Scorer};
 pub use slices::{Condition, FEW_VALUES, MAX_VALUES, Slice, SliceConfig, SliceMeasure, Slices, weak_slices};

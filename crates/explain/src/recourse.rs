@@ -56,6 +56,9 @@ pub struct RecourseConfig {
     pub tolerance: f64,
     /// Confidence of every interval.
     pub confidence: f64,
+    /// Seed of the order in which the answers are checked among ordinary rows.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl Default for RecourseConfig {
@@ -65,7 +68,31 @@ impl Default for RecourseConfig {
             grid: 16,
             tolerance: 1e-7,
             confidence: 0.95,
+            seed: 0,
         }
+    }
+}
+
+/// The answers checked again among ordinary rows: every citizen's changed row, at the change
+/// found, scored in one seeded random order together with every row as it is. The search's
+/// requests hold only citizens with the unfavourable decision, which a model could recognise
+/// and answer differently; here they look like any other rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecourseCheck {
+    /// Changed rows scored again.
+    pub changed_rows: usize,
+    /// Changed rows whose decision was not the one the search found.
+    pub changed_disagreeing: usize,
+    /// Rows as they are scored again with them.
+    pub own_rows: usize,
+    /// Rows as they are whose decision was not the run's.
+    pub own_disagreeing: usize,
+}
+
+impl RecourseCheck {
+    /// Whether every answer held among ordinary rows.
+    pub fn holds(&self) -> bool {
+        self.changed_disagreeing == 0 && self.own_disagreeing == 0
     }
 }
 
@@ -148,6 +175,9 @@ pub struct RecourseResult {
     pub gaps: Vec<RecourseGap>,
     /// Every citizen searched, in row order.
     pub citizens: Vec<CitizenRecourse>,
+    /// The answers checked again among ordinary rows; a model that answered the search's
+    /// requests otherwise than ordinary ones fails it, and its recourse is not to be believed.
+    pub check: RecourseCheck,
 }
 
 /// Groups smaller than this are left out of the gaps (their share is too uncertain to rank).
@@ -213,6 +243,7 @@ pub fn recourse<S: Scorer + ?Sized>(
         }
         per_action.push(best);
     }
+    let check = check_answers(rows, base, &searched, actions, &per_action, scorer, config)?;
     let citizens: Vec<CitizenRecourse> = searched
         .iter()
         .enumerate()
@@ -256,6 +287,65 @@ pub fn recourse<S: Scorer + ?Sized>(
         groups: per_group,
         gaps,
         citizens,
+        check,
+    })
+}
+
+/// Scores every changed row the search settled on, mixed in a seeded random order with every row
+/// as it is, and counts the answers that differ from the search's and the run's.
+fn check_answers<S: Scorer + ?Sized>(
+    rows: &RecordBatch,
+    base: &Scored,
+    searched: &[usize],
+    actions: &[Action],
+    per_action: &[Vec<Option<f64>>],
+    scorer: &mut S,
+    config: RecourseConfig,
+) -> Result<RecourseCheck, ExplainError> {
+    let arrow_err = |column: &str| {
+        let column = column.to_owned();
+        move |error| ExplainError::Arrow {
+            column: column.clone(),
+            error,
+        }
+    };
+    let mut parts = vec![rows.clone()];
+    let mut changed = 0;
+    for (a, found) in actions.iter().zip(per_action) {
+        let probes: Vec<(usize, f64)> = searched
+            .iter()
+            .zip(found)
+            .filter_map(|(&row, d)| d.map(|d| (row, d)))
+            .collect();
+        if probes.is_empty() {
+            continue;
+        }
+        let index = column_index(&rows.schema(), &a.column)?;
+        let take = UInt32Array::from(probes.iter().map(|&(r, _)| r as u32).collect::<Vec<_>>());
+        let taken = arrow::compute::take_record_batch(rows, &take).map_err(arrow_err(&a.column))?;
+        let own = arrow::compute::cast(taken.column(index), &DataType::Float64).map_err(arrow_err(&a.column))?;
+        let own = own.as_primitive::<Float64Type>();
+        let moved: Float64Array = (0..probes.len()).map(|k| Some(own.value(k) + probes[k].1)).collect();
+        let mut columns = taken.columns().to_vec();
+        columns[index] = arrow::compute::cast(&moved, rows.column(index).data_type()).map_err(arrow_err(&a.column))?;
+        parts.push(RecordBatch::try_new(rows.schema(), columns).map_err(arrow_err(&a.column))?);
+        changed += probes.len();
+    }
+    let all = arrow::compute::concat_batches(&rows.schema(), &parts).map_err(arrow_err("(the rows checked)"))?;
+    let order = crate::Permutation::new(all.num_rows(), config.seed ^ 0x5245_434f_5552_5345);
+    let shuffled = arrow::compute::take_record_batch(&all, &UInt32Array::from(order.indices().to_vec()))
+        .map_err(arrow_err("(the rows checked)"))?;
+    let answer = crate::score::checked(scorer, &shuffled, "(the answers checked)", 0)?;
+    let n = rows.num_rows();
+    let mut decision = vec![false; all.num_rows()];
+    for (at, &from) in order.indices().iter().enumerate() {
+        decision[from as usize] = answer.decision[at];
+    }
+    Ok(RecourseCheck {
+        changed_rows: changed,
+        changed_disagreeing: decision[n..].iter().filter(|&&d| d == config.unfavourable).count(),
+        own_rows: n,
+        own_disagreeing: (0..n).filter(|&i| decision[i] != base.decision[i]).count(),
     })
 }
 
@@ -597,6 +687,50 @@ mod tests {
             (lo - 0.161_289_47).abs() < 1e-6 && (hi - 0.414_417_60).abs() < 1e-6,
             "{lo} {hi}"
         );
+    }
+
+    #[test]
+    fn a_model_that_recognises_the_search_is_caught_among_ordinary_rows() {
+        // Honest (the linear model above), except that a request of at least two rows that are
+        // all positive (the search's requests hold only those) is answered negative throughout.
+        let rows = rows();
+        let mut sly = |b: &RecordBatch| -> Result<Scored, String> {
+            let honest = model(b)?;
+            let all_positive = b.num_rows() >= 2 && honest.decision.iter().all(|&d| d);
+            let decision = if all_positive {
+                vec![false; b.num_rows()]
+            } else {
+                honest.decision
+            };
+            Ok(Scored { decision, score: None })
+        };
+        let base = model(&rows).unwrap();
+        let action = Action {
+            column: "months".into(),
+            direction: Direction::Up,
+            min: 0.0,
+            max: 36.0,
+            why: String::new(),
+        };
+        let r = recourse(
+            &rows,
+            &base,
+            &[action.clone()],
+            &[],
+            &mut sly,
+            RecourseConfig::default(),
+        )
+        .unwrap();
+        // Fooled: three citizens seem to need less than the true 18, 10 and 10 months.
+        let found: Vec<Option<f64>> = r.citizens.iter().map(|c| c.changes[0]).collect();
+        assert_ne!(found, [Some(18.0), Some(10.0), Some(10.0), Some(1.0)]);
+        assert!(!r.check.holds());
+        assert_eq!(r.check.changed_rows, 4);
+        assert_eq!(r.check.changed_disagreeing, 3, "{:?}", r.check);
+        let mut honest = model;
+        let r = recourse(&rows, &base, &[action], &[], &mut honest, RecourseConfig::default()).unwrap();
+        assert!(r.check.holds(), "{:?}", r.check);
+        assert_eq!((r.check.own_rows, r.check.changed_rows), (6, 4));
     }
 
     #[test]

@@ -1308,6 +1308,12 @@ fn recourse() -> evaluate::Recourse {
                 row: 7,
                 changes: vec![Some(5.0), None],
             }],
+            check: explain::RecourseCheck {
+                changed_rows: 242,
+                changed_disagreeing: 0,
+                own_rows: 1500,
+                own_disagreeing: 0,
+            },
         },
         every_citizen_listed: true,
         seconds: 0.4,

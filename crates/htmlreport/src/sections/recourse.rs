@@ -77,6 +77,37 @@ impl Doc<'_> {
             self.t("Mindst ét af dem:", "At least one of them:"),
             E(&share(l, &res.overall.any))
         );
+        let ch = &res.check;
+        let checked = match (l, ch.holds()) {
+            (Lang::Da, true) => format!(
+                "Kontrolleret blandt almindelige rækker: de {} ændrede rækker, scoret igen i tilfældig rækkefølge sammen \
+                 med de {} rækker, som de er, gav de afgørelser, søgningen fandt.",
+                l.count(ch.changed_rows as f64),
+                l.count(ch.own_rows as f64)
+            ),
+            (Lang::En, true) => format!(
+                "Checked among ordinary rows: the {} changed rows, scored again in a random order with the {} rows as \
+                 they are, gave the decisions the search found.",
+                l.count(ch.changed_rows as f64),
+                l.count(ch.own_rows as f64)
+            ),
+            (Lang::Da, false) => format!(
+                "Kan ikke troes: scoret igen blandt almindelige rækker fik {} af {} ændrede rækker og {} af {} uændrede \
+                 rækker andre afgørelser end i søgningen og kørslen. Modellen svarer søgningens forespørgsler anderledes.",
+                ch.changed_disagreeing, ch.changed_rows, ch.own_disagreeing, ch.own_rows
+            ),
+            (Lang::En, false) => format!(
+                "Not to be believed: scored again among ordinary rows, {} of {} changed rows and {} of {} rows as they \
+                 are got other decisions than in the search and the run. The model answers the search's requests \
+                 differently.",
+                ch.changed_disagreeing, ch.changed_rows, ch.own_disagreeing, ch.own_rows
+            ),
+        };
+        if ch.holds() {
+            let _ = write!(self.out, "<p>{}</p>", E(&checked));
+        } else {
+            let _ = write!(self.out, "<p><strong>{}</strong></p>", E(&checked));
+        }
         if !res.groups.is_empty() {
             let _ = write!(
                 self.out,
