@@ -166,10 +166,10 @@ fn client_loop(n: usize, client: Client, shared: Arc<Shared>, deadline: Instant)
                 // and the queue it leaves drains through one slot afterwards (with the default
                 // explanations and paths each run scored about a hundred times its rows, and the
                 // drain was two minutes of the test suite). The stages' cost is measured in
-                // benches/explain_cost.sh.
+                // benches/explain_cost.sh and BENCHMARKS.md (robustness).
                 let body = json!({
                     "model_id": model, "rows": RUN_ROWS, "seed": step as u64,
-                    "no_explain": true, "no_paths": true
+                    "no_explain": true, "no_paths": true, "no_robustness": true
                 });
                 (
                     "/api/v1/runs".to_owned(),
