@@ -158,8 +158,9 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         r2["explanations"]["flip_contributions"],
         r["explanations"]["flip_contributions"]
     );
-    // The stability check of every run: the first request (3,000 rows) again as it was and in
-    // reverse, its first 64 rows one at a time; a tree ensemble reads only its row.
+    // The stability check of every run: the first request (3,000 rows) again as it was and in a
+    // random order, 64 of its rows one at a time, and two rows of each of the run's 14 requests
+    // scored again together; a tree ensemble reads only its row.
     let st = &r["robustness"]["stability"];
     assert_eq!(st["stable"], true, "{st}");
     let checks: Vec<(&str, u64, u64)> = st["checks"]
@@ -181,7 +182,8 @@ fn a_run_records_provenance_isolation_throughput_and_both_outcomes() {
         [
             ("repeated", 3000, 3000),
             ("permuted", 3000, 3000),
-            ("single_rows", 64, 1)
+            ("single_rows", 64, 1),
+            ("sampled", 28, 28)
         ]
     );
     assert!(md.contains("## Stability") && md.contains("**Stable**"), "{md}");
