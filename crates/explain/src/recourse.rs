@@ -715,7 +715,7 @@ mod tests {
         let r = recourse(
             &rows,
             &base,
-            &[action.clone()],
+            std::slice::from_ref(&action),
             &[],
             &mut sly,
             RecourseConfig::default(),
