@@ -11,7 +11,6 @@ use arrow::array::RecordBatch;
 use explain::{ColumnNoise, Noise, PerturbConfig, PerturbedColumn, Scored};
 use inference::Pool;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Rows the perturbation uses unless told otherwise: a flip rate of 1 % then has a Wilson
@@ -142,7 +141,10 @@ fn noise_model(scenario: &str, inputs: &[&str], rows: &RecordBatch) -> Result<Ve
                     linked,
                 } => Noise::Neighbour {
                     rate,
-                    neighbours: neighbours.into_iter().collect::<BTreeMap<_, _>>(),
+                    neighbours: neighbours
+                        .into_iter()
+                        .map(|(value, neighbours)| explain::Neighbours { value, neighbours })
+                        .collect(),
                     linked: linked
                         .into_iter()
                         .map(|(column, values)| explain::Linked {

@@ -72,7 +72,9 @@ pub(crate) fn search(
             why: a.why.to_owned(),
         })
         .collect();
-    if actions.is_empty() {
+    // Nothing to search (no actionable input the model reads, or no citizen with the
+    // unfavourable decision): no recourse section, rather than shares of nobody.
+    if actions.is_empty() || !base.decision.contains(&spec.unfavourable) {
         return Ok(None);
     }
     let groups = req

@@ -48,7 +48,7 @@ pub use paths::{
 };
 pub use permute::{Permutation, with_column_permuted};
 pub use perturb::{
-    ColumnNoise, GroupSensitivity, Linked, Noise, PerturbConfig, PerturbedColumn, Sensitivity, perturb,
+    ColumnNoise, GroupSensitivity, Linked, Neighbours, Noise, PerturbConfig, PerturbedColumn, Sensitivity, perturb,
     perturbation_effect,
 };
 pub use recourse::{

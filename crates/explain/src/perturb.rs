@@ -46,12 +46,21 @@ pub enum Noise {
     Neighbour {
         /// The share of rows switched at scale 1 (the scale multiplies it, capped at 1).
         rate: f64,
-        /// Each value's plausible neighbours.
-        neighbours: BTreeMap<String, Vec<String>>,
+        /// Each value's plausible neighbours (a value not listed has none).
+        neighbours: Vec<Neighbours>,
         /// Columns recorded beside this one that follow its new value.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         linked: Vec<Linked>,
     },
+}
+
+/// A value of a categorical column and its plausible neighbours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Neighbours {
+    /// The value.
+    pub value: String,
+    /// What it may be recorded as instead.
+    pub neighbours: Vec<String>,
 }
 
 /// A column whose value is determined by a categorical one (the code beside a name).
@@ -185,7 +194,12 @@ pub fn perturb(
                         let v = original.value(i);
                         let mut draw = Draws::new(seed, i);
                         let (u, w) = (draw.uniform(), draw.uniform());
-                        match neighbours.get(v).filter(|n| !n.is_empty()) {
+                        match neighbours
+                            .iter()
+                            .find(|n| n.value == v)
+                            .map(|n| &n.neighbours)
+                            .filter(|n| !n.is_empty())
+                        {
                             Some(n) if u < p => {
                                 let pick = &n[((w * n.len() as f64) as usize).min(n.len() - 1)];
                                 switched[i] = pick != v;
@@ -458,7 +472,16 @@ mod tests {
                 column: "municipality".into(),
                 noise: Noise::Neighbour {
                     rate: 1.0,
-                    neighbours: BTreeMap::from([("A".into(), vec!["B".into()]), ("B".into(), vec!["A".into()])]),
+                    neighbours: vec![
+                        Neighbours {
+                            value: "A".into(),
+                            neighbours: vec!["B".into()],
+                        },
+                        Neighbours {
+                            value: "B".into(),
+                            neighbours: vec!["A".into()],
+                        },
+                    ],
                     linked: vec![Linked {
                         column: "code".into(),
                         values: BTreeMap::from([("A".into(), "101".into()), ("B".into(), "147".into())]),
