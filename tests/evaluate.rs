@@ -1682,3 +1682,172 @@ fn a_dependence_column_the_model_does_not_read_is_refused_before_scoring() {
     .unwrap_err();
     assert!(e.contains("the model does not read it"), "{e}");
 }
+
+/// Issue 16's shift grid. The gradient-boosted model reads the municipality, a proxy for origin;
+/// the logistic regression does not. With the run's own setting at proxy strength 0, the grid's
+/// point at 2 is the same citizens living where stronger segregation puts them: the gbm's
+/// disparate impact by origin moves (the non-Western immigrants' ratio of unfavourable decisions
+/// to the Danes' grows, so the favourable ratio falls) with a paired interval that excludes 0,
+/// while the logistic regression's decisions do not change at all (change 0, interval [0, 0]).
+/// Along the label-bias axis the decisions and the truth stay, so accuracy against the true
+/// outcome does not move while accuracy against the recorded outcome falls. A criterion bounds
+/// the drop of accuracy against the true outcome from proxy strength 0 to 2.
+#[test]
+fn the_shift_grid_moves_the_disparity_of_the_model_that_reads_the_municipality_and_not_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let criteria = dir.path().join("criteria.toml");
+    std::fs::write(
+        &criteria,
+        "[[criterion]]\nmetric = \"accuracy_true\"\nop = \"<=\"\nthreshold = 0.05\n\
+         shift = { axis = \"proxy_strength\", from = 0, to = 2 }\n\n\
+         [[criterion]]\nmetric = \"accuracy\"\nop = \"<=\"\nthreshold = 0.0\n\
+         shift = { axis = \"label_rate\", from = 0, to = 0.3 }\n",
+    )
+    .unwrap();
+    let run = |model: &str, axes: &str| {
+        let out = dir.path().join(format!("{model}.json"));
+        let o = sandkasse(&[
+            "evaluate",
+            "--model",
+            &format!("models/unemployment-{model}.onnx"),
+            "--manifest",
+            &format!("models/unemployment-{model}.toml"),
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "4000",
+            "--seed",
+            "1",
+            "--bias",
+            "proxy_strength=0",
+            "--bootstrap",
+            "300",
+            "--no-robustness",
+            "--no-paths",
+            "--no-explain",
+            "--shift",
+            "--shift-rows",
+            "200000",
+            "--shift-axes",
+            axes,
+            "--criteria",
+            criteria.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&out).unwrap()).unwrap()
+    };
+    let point = |r: &serde_json::Value, axis: &str, value: serde_json::Value| {
+        r["robustness"]["shift"]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["axis"] == axis && p["value"] == value)
+            .unwrap_or_else(|| panic!("no point {axis} = {value}"))
+            .clone()
+    };
+    let di = |p: &serde_json::Value, group: &str| {
+        p["change"]["disparate_impact"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["attribute"] == "origin" && g["group"] == group)
+            .unwrap_or_else(|| panic!("no change for {group}: {p}"))
+            .clone()
+    };
+
+    let gbm = run("gbm", "proxy_strength,label_rate");
+    let p2 = point(&gbm, "proxy_strength", 2.0.into());
+    assert_eq!(p2["spec"]["bias"]["proxy_strength"], 2.0);
+    assert_eq!(p2["spec"]["rows"], 200000);
+    assert_eq!(p2["change"]["from"], 0.0);
+    assert!(point(&gbm, "proxy_strength", 0.0.into())["baseline"] == true);
+    let nw = di(&p2, "immigrant_non_western");
+    let [lo, hi] = [
+        nw["change"]["interval"][0].as_f64().unwrap(),
+        nw["change"]["interval"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        nw["change"]["value"].as_f64().unwrap() > 0.0 && lo > 0.0,
+        "the gbm's disparity moves: {nw}"
+    );
+    assert!(
+        nw["to"].as_f64().unwrap() > nw["from"].as_f64().unwrap() && hi > lo,
+        "{nw}"
+    );
+    assert!(p2["change"]["decisions_changed"].as_u64().unwrap() > 0);
+    // Label bias changes what was recorded, not who the citizens are nor what the model decides.
+    let l3 = point(&gbm, "label_rate", 0.3.into());
+    assert_eq!(l3["change"]["decisions_changed"], 0, "{l3}");
+    assert_eq!(l3["change"]["accuracy_true"]["value"], 0.0);
+    assert!(l3["change"]["accuracy"]["interval"][1].as_f64().unwrap() < 0.0, "{l3}");
+    let verdicts = gbm["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts[0]["verdict"], "pass", "{}", verdicts[0]);
+    assert!(
+        verdicts[0]["group"].as_str().unwrap().contains("the same citizens"),
+        "{}",
+        verdicts[0]
+    );
+    // Accuracy against the recorded outcome falls from label rate 0 to 0.3: its drop is above 0.
+    assert_eq!(verdicts[1]["verdict"], "fail", "{}", verdicts[1]);
+    assert!(verdicts[1]["interval"][0].as_f64().unwrap() > 0.0, "{}", verdicts[1]);
+
+    let logreg = run("logreg", "proxy_strength,label_rate");
+    let p2 = point(&logreg, "proxy_strength", 2.0.into());
+    assert_eq!(
+        p2["change"]["decisions_changed"], 0,
+        "the logistic regression reads no municipality"
+    );
+    for g in p2["change"]["disparate_impact"].as_array().unwrap() {
+        assert_eq!(g["change"]["value"], 0.0, "{g}");
+        assert_eq!(g["change"]["interval"], serde_json::json!([0.0, 0.0]), "{g}");
+    }
+}
+
+/// A criterion on the shift grid is refused before any scoring when the run does not evaluate
+/// the grid, when its axis is left out, or when a point is not on the axis.
+#[test]
+fn a_shift_criterion_the_grid_cannot_answer_is_refused_before_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let criteria = dir.path().join("criteria.toml");
+    let refused = |bound: &str, extra: &[&str]| {
+        std::fs::write(
+            &criteria,
+            format!("[[criterion]]\nmetric = \"accuracy_true\"\nop = \"<=\"\nthreshold = 0.05\nshift = {bound}\n"),
+        )
+        .unwrap();
+        let mut args = vec![
+            "--scenario",
+            "unemployment-risk",
+            "--rows",
+            "2000",
+            "--criteria",
+            criteria.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        evaluate(&args, &out).expect_err("refused")
+    };
+    let e = refused("{ axis = \"proxy_strength\", from = 1, to = 2 }", &[]);
+    assert!(
+        e.contains("does not evaluate the shift grid") && e.contains("--shift"),
+        "{e}"
+    );
+    let e = refused(
+        "{ axis = \"proxy_strength\", from = 1, to = 2 }",
+        &["--shift", "--shift-axes", "region"],
+    );
+    assert!(e.contains("leaves out"), "{e}");
+    let e = refused("{ axis = \"proxy_strength\", from = 1, to = 1.5 }", &["--shift"]);
+    assert!(
+        e.contains("not a point of the proxy_strength axis") && e.contains("0, 1, 2"),
+        "{e}"
+    );
+    let e = refused("{ axis = \"region\", from = \"all\", to = \"Atlantis\" }", &["--shift"]);
+    assert!(e.contains("Region Nordjylland"), "{e}");
+    let e = refused("{ axis = \"region\", from = 1, to = 2 }", &["--shift"]);
+    assert!(e.contains("region's name"), "{e}");
+    assert!(!out.exists());
+}

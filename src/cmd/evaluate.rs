@@ -121,6 +121,19 @@ pub struct Args {
     /// 0 moves nothing (0 to 10).
     #[arg(long, default_value_t = 1.0)]
     noise_scale: f64,
+    /// Also evaluate the model on the shift grid: populations the generator makes with one
+    /// setting changed from the run's (proxy strength 0, 1, 2; label bias rate 0 to 0.3;
+    /// representation factor 0.5, 1, 2; each region alone), with accuracy and disparities at
+    /// each point. Criteria with a `shift` bound need it.
+    #[arg(long)]
+    shift: bool,
+    /// Citizens generated for each population of the shift grid.
+    #[arg(long, default_value_t = evaluate::DEFAULT_SHIFT_ROWS)]
+    shift_rows: usize,
+    /// The shift grid's axes (default: all): proxy_strength, label_rate, representation_factor,
+    /// region.
+    #[arg(long, value_delimiter = ',', value_name = "AXIS,...", value_parser = parse_axis)]
+    shift_axes: Vec<fairness::ShiftAxis>,
     /// The run record with the report (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -199,6 +212,14 @@ pub fn run(args: Args) -> Result<()> {
         rows: args.robustness_rows,
         scale: args.noise_scale,
         seed: None,
+    });
+    req.shift = args.shift.then(|| evaluate::ShiftOptions {
+        rows: args.shift_rows,
+        axes: if args.shift_axes.is_empty() {
+            evaluate::all_axes()
+        } else {
+            args.shift_axes.clone()
+        },
     });
     req.paths = if args.no_paths {
         None
@@ -300,7 +321,7 @@ pub fn run(args: Args) -> Result<()> {
             let differing: usize = st.checks.iter().map(|c| c.rows_differing).sum();
             if st.stable {
                 eprintln!(
-                    "Stable: the first request scored again three ways gave the run's probabilities and decisions"
+                    "Stable: the first request scored again three ways, and rows from across the run scored again together, gave the run's probabilities and decisions"
                 );
             } else {
                 eprintln!(
@@ -323,6 +344,23 @@ pub fn run(args: Args) -> Result<()> {
                     "Recourse: {:.1} % of the {} citizens with the unfavourable decision can change it by one actionable input (robustness.recourse)",
                     100.0 * any.value,
                     rc.result.overall.citizens
+                );
+            }
+            if let Some(sh) = &r.shift {
+                let at = |axis: fairness::ShiftAxis, v: f64| {
+                    sh.points
+                        .iter()
+                        .find(|p| p.axis == axis && p.value == fairness::GridValue::Number(v))
+                        .and_then(|p| p.accuracy_true.as_ref())
+                        .map_or("–".to_owned(), |e| format!("{:.3}", e.value))
+                };
+                eprintln!(
+                    "Shift: accuracy against the true outcome {} / {} / {} at proxy strength 0 / 1 / 2, over {} points of {} citizens (robustness.shift)",
+                    at(fairness::ShiftAxis::ProxyStrength, 0.0),
+                    at(fairness::ShiftAxis::ProxyStrength, 1.0),
+                    at(fairness::ShiftAxis::ProxyStrength, 2.0),
+                    sh.points.len(),
+                    sh.rows
                 );
             }
         }
@@ -357,4 +395,15 @@ fn write_atomic(path: &PathBuf, bytes: &[u8]) -> Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// A shift axis by its name.
+fn parse_axis(s: &str) -> Result<fairness::ShiftAxis, String> {
+    evaluate::all_axes()
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| {
+            let known: Vec<&str> = evaluate::all_axes().iter().map(|a| a.as_str()).collect();
+            format!("unknown axis {:?}; known: {}", escape::terminal(s), known.join(", "))
+        })
 }

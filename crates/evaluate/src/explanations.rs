@@ -405,7 +405,7 @@ fn originals(batch: &RecordBatch) -> Result<RecordBatch, EvaluateError> {
     }
 }
 
-fn bools(rows: &RecordBatch, name: &str) -> Result<Vec<bool>, EvaluateError> {
+pub(crate) fn bools(rows: &RecordBatch, name: &str) -> Result<Vec<bool>, EvaluateError> {
     let col = rows
         .column_by_name(name)
         .ok_or_else(|| EvaluateError::Dataset(format!("the dataset has no column {name}")))?;

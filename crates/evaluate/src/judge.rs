@@ -42,6 +42,9 @@ pub(crate) fn judge(
             group,
             excluded: Vec::new(),
         };
+        if c.shift.is_some() {
+            return crate::shift::drop(analyses.robustness.as_ref()?.shift.as_ref()?, c);
+        }
         match (c.metric, c.path.as_deref()) {
             (M::FlipRate, Some(path)) => {
                 let e = &analyses.paths.as_ref()?.effects;

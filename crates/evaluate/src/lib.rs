@@ -22,6 +22,7 @@ mod prepare;
 mod record;
 mod recourse;
 mod score;
+mod shift;
 mod source;
 mod stability;
 
@@ -35,6 +36,10 @@ pub use perturbation::{
 };
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use recourse::{RECOURSE_CITIZENS, Recourse};
+pub use shift::{
+    ALL_REGIONS, DEFAULT_SHIFT_ROWS, GroupChange, LABEL_RATES, MAX_SHIFT_ROWS, PROXY_STRENGTHS, PointChange,
+    PointMeasure, REPRESENTATION_FACTORS, SHIFT_BOOTSTRAP, Shift, ShiftOptions, ShiftPoint, all_axes, check_shift,
+};
 pub use source::{Dataset, MAX_DATASET_FILE_BYTES};
 pub use stability::{
     CheckResult, MAX_EXAMPLES, MAX_SAMPLED, Robustness, SAMPLED_PER_REQUEST, SINGLE_ROWS, Stability, StabilityCheck,
@@ -93,6 +98,9 @@ pub struct Request {
     /// The perturbation stage (measurement error in the inputs, on the first rows); `None` skips
     /// it. Stability is checked in every run regardless.
     pub robustness: Option<RobustnessOptions>,
+    /// The shift grid (the model on populations with one setting changed); `None` skips it, as
+    /// it is unless asked for (`--shift`).
+    pub shift: Option<ShiftOptions>,
 }
 
 /// The group attributes a run reports on unless told otherwise.
@@ -127,6 +135,7 @@ impl Request {
             explain: Some(ExplainOptions::default()),
             paths: Some(PathOptions::default()),
             robustness: Some(RobustnessOptions::default()),
+            shift: None,
         }
     }
 }
@@ -191,6 +200,9 @@ pub enum EvaluateError {
     /// The perturbation could not be set up or measured.
     #[error("robustness: {0}")]
     Robustness(String),
+    /// The shift grid could not be set up or measured, or a criterion names a point it lacks.
+    #[error("shift: {0}")]
+    Shift(String),
     /// The rows could not be scored again for the stability check.
     #[error("stability check: {0}")]
     Stability(String),
@@ -265,6 +277,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         source::Dataset::File(_) => None,
     };
     paths::check_criteria(req.paths.as_ref(), &req.criteria, known_spec)?;
+    shift::check_shift(req.shift.as_ref(), known_spec, &req.criteria)?;
     if let (Some(options), source::Dataset::Generate(spec)) = (&req.paths, &req.dataset) {
         paths::resolve(options, spec)?;
     }
@@ -291,6 +304,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
             paths::resolve(options, &prepared.source.spec)?;
             paths::check_criteria(Some(options), &req.criteria, Some(&prepared.source.spec))?;
         }
+        shift::check_shift(req.shift.as_ref(), Some(&prepared.source.spec), &req.criteria)?;
         Ok::<_, EvaluateError>((prepared, pool?, load_seconds))
     })?;
     clock.check()?;
@@ -325,6 +339,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
                 stability,
                 perturbation: None,
                 recourse: None,
+                shift: None,
             })
         }
         None => None,
@@ -333,9 +348,12 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let perturbed = perturbation::measure(req, &prepared, scored.first.as_ref(), &pool, &clock, seed)?;
     clock.check()?;
     let recourse = recourse::search(req, &prepared, scored.first.as_ref(), &pool, &clock, mixed)?;
+    clock.check()?;
+    let shifted = shift::measure(req, &prepared, &pool, &clock, seed)?;
     let robustness = robustness.map(|r| Robustness {
         perturbation: perturbed,
         recourse,
+        shift: shifted,
         ..r
     });
     clock.check()?;

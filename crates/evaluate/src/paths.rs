@@ -258,7 +258,7 @@ pub(crate) fn measure(
 }
 
 /// The model's answers for each batch, the batches spread over the worker slots.
-fn score_all(
+pub(crate) fn score_all(
     req: &Request,
     prepared: &Prepared,
     pool: &Pool,

@@ -304,6 +304,9 @@ impl RunRecord {
             if let Some(rc) = &r.recourse {
                 s.push_str(&crate::recourse::markdown(rc));
             }
+            if let Some(sh) = &r.shift {
+                s.push_str(&crate::shift::markdown(sh));
+            }
         }
         s
     }

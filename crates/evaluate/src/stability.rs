@@ -154,6 +154,10 @@ pub struct Robustness {
     /// input the model reads, or in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recourse: Option<crate::Recourse>,
+    /// The model on populations the generator makes with one setting changed; `None` unless
+    /// asked for (`--shift`), or in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<crate::Shift>,
 }
 
 /// Scores the rows of the run's first request (the first `batch_rows` of `first`, the first

@@ -97,6 +97,114 @@ impl Against {
     }
 }
 
+/// An axis of a run's shift grid: the populations the generator makes with one setting changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf`, so the variants are
+// described in `//` comments.
+#[allow(missing_docs)]
+pub enum ShiftAxis {
+    // How strongly municipality encodes origin (0, 1, 2).
+    ProxyStrength,
+    // How often the recorded outcome of the biased group is flipped (0, 0.1, 0.2, 0.3).
+    LabelRate,
+    // How the biased group is sampled against its real share.
+    RepresentationFactor,
+    // One region's citizens only.
+    Region,
+}
+
+impl ShiftAxis {
+    /// Its name in criteria files, records and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShiftAxis::ProxyStrength => "proxy_strength",
+            ShiftAxis::LabelRate => "label_rate",
+            ShiftAxis::RepresentationFactor => "representation_factor",
+            ShiftAxis::Region => "region",
+        }
+    }
+
+    /// The label people read: `(Danish, English)`.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            ShiftAxis::ProxyStrength => (
+                "Proxy-styrke (kommune og oprindelse)",
+                "Proxy strength (municipality and origin)",
+            ),
+            ShiftAxis::LabelRate => ("Skævhed i registrerede udfald", "Label bias rate"),
+            ShiftAxis::RepresentationFactor => ("Repræsentation", "Representation factor"),
+            ShiftAxis::Region => ("Region", "Region"),
+        }
+    }
+}
+
+/// A point on a shift axis: a number for the bias knobs, a region's name for the geographic axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+// Variant doc comments would turn this enum's JSON Schema into a `oneOf`; described in `//`.
+#[allow(missing_docs)]
+pub enum GridValue {
+    // A knob's value.
+    Number(f64),
+    // A region's name.
+    Name(String),
+}
+
+impl std::fmt::Display for GridValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GridValue::Number(x) => write!(f, "{x}"),
+            GridValue::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The drop a criterion bounds: its metric on the population at `from` minus its metric on the
+/// population at `to`, both points of `axis` of the run's shift grid. "Accuracy against the true
+/// outcome falls by at most 0.05 from proxy strength 1 to 2" is `metric = "accuracy_true"`,
+/// `shift = { axis = "proxy_strength", from = 1, to = 2 }`, `op = "<="`, `threshold = 0.05`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftBound {
+    /// The axis.
+    pub axis: ShiftAxis,
+    /// The point the drop is measured from.
+    pub from: GridValue,
+    /// The point the drop is measured to.
+    pub to: GridValue,
+}
+
+/// The longest region name a shift bound may give (it is quoted in verdicts).
+pub const MAX_GRID_NAME_CHARS: usize = 60;
+
+impl ShiftBound {
+    /// Checks that the points fit the axis: numbers for the knobs, names for regions, and two
+    /// different points. Which points the grid has is the run's business.
+    fn check(&self) -> Result<(), String> {
+        let numeric = self.axis != ShiftAxis::Region;
+        for (which, v) in [("from", &self.from), ("to", &self.to)] {
+            match (numeric, v) {
+                (true, GridValue::Number(x)) if x.is_finite() => {}
+                (true, _) => return Err(format!("shift.{which} of {} must be a number", self.axis.as_str())),
+                (false, GridValue::Name(n)) if n.chars().count() <= MAX_GRID_NAME_CHARS => {}
+                (false, GridValue::Name(_)) => {
+                    return Err(format!("shift.{which} is longer than {MAX_GRID_NAME_CHARS} characters"));
+                }
+                (false, GridValue::Number(_)) => {
+                    return Err(format!(
+                        "shift.{which} of region must be a region's name, e.g. \"Region Nordjylland\""
+                    ));
+                }
+            }
+        }
+        if self.from == self.to {
+            return Err("shift.from and shift.to are the same point; a drop needs two".into());
+        }
+        Ok(())
+    }
+}
+
 /// One criterion.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +212,9 @@ pub struct Criterion {
     /// A name for the reports; by default one is made from the other fields.
     #[serde(default)]
     pub name: Option<String>,
-    /// Attribute, or an intersection as `a&b`.
+    /// Attribute, or an intersection as `a&b`; empty (left out) for `accuracy` and
+    /// `accuracy_true`, which are of the whole population.
+    #[serde(default)]
     pub attribute: String,
     /// What is measured.
     pub metric: CriterionMetric,
@@ -120,6 +230,27 @@ pub struct Criterion {
     /// counterfactual twins of `attribute`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// When set, the criterion bounds how much its metric drops between two points of the run's
+    /// shift grid (`--shift`) rather than its value on the run's own dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<ShiftBound>,
+}
+
+impl Criterion {
+    /// What a shift bound measures, in words: `drop along proxy_strength from 1 to 2`.
+    pub fn shift_text(&self) -> Option<String> {
+        self.shift
+            .as_ref()
+            .map(|s| format!("drop along {} from {} to {}", s.axis.as_str(), s.from, s.to))
+    }
+
+    /// The criterion measured on one population: without its shift bound.
+    pub fn at_one_point(&self) -> Criterion {
+        Criterion {
+            shift: None,
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -157,6 +288,32 @@ pub fn parse(text: &str) -> Result<Vec<Criterion>, CriteriaError> {
             return Err(invalid("threshold must be a finite number".into()));
         }
         let (_, kind) = c.metric.resolve();
+        if matches!(kind, Kind::Overall(_)) {
+            if !c.attribute.is_empty() {
+                return Err(invalid(format!(
+                    "{} is of the whole population; leave `attribute` out (for a gap between groups use \
+                     accuracy_difference)",
+                    c.metric
+                )));
+            }
+            if c.against != Against::BetweenGroups {
+                return Err(invalid(format!("{} compares no groups; leave `against` out", c.metric)));
+            }
+        } else if c.attribute.is_empty() {
+            return Err(invalid(format!(
+                "{} compares groups: name the attribute (e.g. attribute = \"origin\")",
+                c.metric
+            )));
+        }
+        if let Some(shift) = &c.shift {
+            if matches!(kind, Kind::Flip | Kind::Analysis) {
+                return Err(invalid(format!(
+                    "a shift bounds a metric of the report on each population; {} is measured by another stage",
+                    c.metric
+                )));
+            }
+            shift.check().map_err(invalid)?;
+        }
         if matches!(kind, Kind::DisparateImpact | Kind::AverageOdds) && c.against != Against::Reference {
             return Err(invalid(format!(
                 "{} is always measured against the reference group; set against = \"reference\"",
@@ -246,6 +403,10 @@ pub enum CriterionMetric {
     PerturbationFlipRate,
     // The gap in the share with recourse between the groups with the highest and the lowest share (robustness).
     RecourseGap,
+    // The share of correct decisions against the recorded outcome, of the whole population.
+    Accuracy,
+    // The share of correct decisions against the true outcome, of the whole population.
+    AccuracyTrue,
 }
 
 impl CriterionMetric {
@@ -268,6 +429,8 @@ impl CriterionMetric {
         CriterionMetric::FlipRate,
         CriterionMetric::PerturbationFlipRate,
         CriterionMetric::RecourseGap,
+        CriterionMetric::Accuracy,
+        CriterionMetric::AccuracyTrue,
     ];
 
     /// Its name in criteria files, records and the API.
@@ -290,6 +453,8 @@ impl CriterionMetric {
             CriterionMetric::FlipRate => "flip_rate",
             CriterionMetric::PerturbationFlipRate => "perturbation_flip_rate",
             CriterionMetric::RecourseGap => "recourse_gap",
+            CriterionMetric::Accuracy => "accuracy",
+            CriterionMetric::AccuracyTrue => "accuracy_true",
         }
     }
 
@@ -329,6 +494,8 @@ impl CriterionMetric {
                 "Flip rate under measurement error",
             ),
             CriterionMetric::RecourseGap => ("Forskel i adgang til en ændring", "Recourse gap"),
+            CriterionMetric::Accuracy => ("Nøjagtighed (registreret udfald)", "Accuracy (recorded outcome)"),
+            CriterionMetric::AccuracyTrue => ("Nøjagtighed (sandt udfald)", "Accuracy (true outcome)"),
         }
     }
 
@@ -360,6 +527,9 @@ impl CriterionMetric {
             C::FlipRate => (R::SelectionRate, Kind::Flip),
             // Measured by the run's robustness stages (the rate is unused).
             C::PerturbationFlipRate | C::RecourseGap => (R::SelectionRate, Kind::Analysis),
+            // Of the whole population (the rate is unused).
+            C::Accuracy => (R::Accuracy, Kind::Overall(false)),
+            C::AccuracyTrue => (R::Accuracy, Kind::Overall(true)),
         }
     }
 }
@@ -397,6 +567,8 @@ enum Kind {
     Flip,
     /// Measured by an analysis stage of the run, not the report.
     Analysis,
+    /// The whole population's accuracy: `true` against the true outcome.
+    Overall(bool),
 }
 
 /// A criterion's result.
@@ -541,6 +713,24 @@ fn measure_flips(c: &Criterion, report: &Report, analysed: Analysed) -> Result<M
     }
 }
 
+/// The whole population's accuracy, against the recorded or (`truth`) the true outcome, with its
+/// Wilson interval.
+fn measure_overall(report: &Report, truth: bool) -> Result<Measured, String> {
+    let metrics = if truth {
+        report
+            .overall
+            .metrics_vs_label_true
+            .as_ref()
+            .ok_or("the report has no true outcome to measure accuracy against")?
+    } else {
+        &report.overall.metrics
+    };
+    let m = metrics
+        .get(&crate::metric::MetricName::Accuracy)
+        .ok_or("the report has no accuracy")?;
+    Ok((m.value.value, m.interval, None, Vec::new(), m.value.null_reason))
+}
+
 fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
     let (rate, kind) = c.metric.resolve();
     let d = a.disparity(rate).expect("every disparity metric is computed");
@@ -577,7 +767,9 @@ fn measure(c: &Criterion, a: &AttributeReport) -> Measured {
                 (cb.equalized_odds_ratio, cb.equalized_odds_intervals[1], None)
             }
         }
-        Kind::Flip | Kind::Analysis => unreachable!("measured by measure_flips or the run's analyses"),
+        Kind::Flip | Kind::Analysis | Kind::Overall(_) => {
+            unreachable!("measured by measure_flips, measure_overall or the run's analyses")
+        }
         Kind::DisparateImpact | Kind::AverageOdds => {
             let (list, diff) = if matches!(kind, Kind::DisparateImpact) {
                 (&a.combined.disparate_impact, false)
@@ -616,6 +808,17 @@ pub fn evaluate_with_analyses(criteria: &[Criterion], report: &Report, analysed:
         .iter()
         .map(|c| {
             let flips = match c.metric.resolve().1 {
+                _ if c.shift.is_some() => Some(
+                    analysed(c)
+                        .ok_or_else(|| {
+                            format!(
+                                "the run measured no shift along {} (its shift grid was not asked for)",
+                                c.shift.as_ref().map_or("", |s| s.axis.as_str())
+                            )
+                        })
+                        .and_then(measured),
+                ),
+                Kind::Overall(truth) => Some(measure_overall(report, truth)),
                 Kind::Flip => Some(measure_flips(c, report, analysed)),
                 Kind::Analysis => Some(
                     analysed(c)

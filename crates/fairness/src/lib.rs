@@ -19,6 +19,7 @@ mod input;
 mod interval;
 mod markdown;
 mod metric;
+mod paired;
 mod ranks;
 mod rebatch;
 mod report;
@@ -31,12 +32,16 @@ pub use bootstrap::Scheme;
 pub use cells::{Cells, RateMetric, Value};
 pub use counterfactual::{ChangeReport, CounterfactualReport};
 pub use criteria::{
-    Against, Analysed, CriteriaError, Criterion, CriterionMetric, Judged, Measurement, Op, Outcome, Verdict,
-    evaluate as evaluate_criteria, evaluate_with_analyses as evaluate_criteria_with_analyses, parse as parse_criteria,
+    Against, Analysed, CriteriaError, Criterion, CriterionMetric, GridValue, Judged, MAX_GRID_NAME_CHARS, Measurement,
+    Op, Outcome, ShiftAxis, ShiftBound, Verdict, evaluate as evaluate_criteria,
+    evaluate_with_analyses as evaluate_criteria_with_analyses, parse as parse_criteria,
 };
 pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode as encode_groups};
 pub use markdown::{P_FLOOR, render as render_markdown};
 pub use metric::{MetricName, NullReason};
+pub use paired::{
+    PairedChange, PairedCounts, ratio_change as paired_ratio_change, share_change as paired_share_change,
+};
 pub use ranks::Ranked;
 pub use rebatch::Rebatched;
 pub use report::{

@@ -1096,6 +1096,7 @@ fn the_stability_verdict_is_shown_with_its_checks_and_unstable_rows() {
         },
         perturbation: None,
         recourse: None,
+        shift: None,
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());
@@ -1204,6 +1205,7 @@ fn perturbation_and_recourse_show_each_input_and_each_group_escaped() {
             seconds: 0.3,
         }),
         recourse: Some(recourse()),
+        shift: None,
     });
     for l in LANGS {
         let html = render(&rec, l, &Meta::default());

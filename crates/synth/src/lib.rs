@@ -61,3 +61,9 @@ pub use scenario::{
 };
 pub use spec::{Counterfactual, DatasetSpec, Split};
 pub use writer::{Format, WriteSummary, write_dataset};
+
+/// Denmark's five regions by name, in Statistics Denmark's code order: the values of the
+/// `region` column, and the points of a run's geographic shift.
+pub fn regions() -> Vec<&'static str> {
+    refdata::get().regions.iter().map(|(_, name)| name.as_str()).collect()
+}

@@ -80,14 +80,32 @@ impl Doc<'_> {
         if let Some(n) = &v.criterion.name {
             return n.clone();
         }
-        let attr = self.attr_label(&v.criterion.attribute).to_lowercase();
-        match &v.criterion.path {
+        let attr = if v.criterion.attribute.is_empty() {
+            self.t("alle", "everyone").to_owned()
+        } else {
+            self.attr_label(&v.criterion.attribute).to_lowercase()
+        };
+        let base = match &v.criterion.path {
             Some(path) => format!(
                 "{} ({attr}, {} {path})",
                 self.criterion_metric_label(v.criterion.metric),
                 self.t("sti", "path")
             ),
             None => format!("{} ({attr})", self.criterion_metric_label(v.criterion.metric)),
+        };
+        match &v.criterion.shift {
+            Some(s) => {
+                let (da, en) = s.axis.label();
+                format!(
+                    "{base}, {} {} {} {} {}",
+                    self.t("fald langs", "drop along"),
+                    self.t(da, en).to_lowercase(),
+                    self.t("fra", "from"),
+                    s.from,
+                    self.t("til", "to")
+                ) + &format!(" {}", s.to)
+            }
+            None => base,
         }
     }
 }

@@ -227,6 +227,7 @@ fn criteria_table(w: &Words, json: &serde_json::Value) -> Markup {
                     td {
                         (labels::criterion_metric(l, c.metric)) br; code.muted { (c.metric.as_str()) }
                         @if let Some(path) = &c.path { br; span.muted { (l.t("sti ", "path ")) code { (path) } } }
+                        @if let Some(shift) = c.shift_text() { br; span.muted { (shift) } }
                     }
                     td { (labels::against(l, c.against)) }
                     td.mono { (labels::op_symbol(c.op)) " " (l.plain(c.threshold)) }
