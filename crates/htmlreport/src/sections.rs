@@ -21,6 +21,7 @@ mod perturbation;
 mod provenance;
 mod recourse;
 mod robustness;
+mod shift;
 mod summary;
 mod throughput;
 

@@ -1354,3 +1354,117 @@ fn a_criterion_on_a_causal_path_is_named_with_its_path() {
         "{md}"
     );
 }
+
+/// The shift grid renders a table per axis with its paired changes, marks the run's own setting,
+/// and escapes a point's region name (a stored record is read as data, not trusted as markup).
+#[test]
+fn the_shift_grid_renders_per_axis_with_paired_changes_and_escapes_names() {
+    let mut rec = fixture("unemployment-gbm.json");
+    let est = |v: f64| explain::Estimate {
+        value: v,
+        interval: Some([v - 0.003, v + 0.003]),
+    };
+    let spec = rec.provenance.dataset.clone();
+    let di = |v: f64| evaluate::PointMeasure {
+        metric: fairness::CriterionMetric::DisparateImpact,
+        attribute: "origin".into(),
+        against: fairness::Against::Reference,
+        value: Some(v),
+        interval: Some([v - 0.1, v + 0.1]),
+        group: Some("descendant_western".into()),
+    };
+    let point = |axis: fairness::ShiftAxis, value: fairness::GridValue, baseline: bool| evaluate::ShiftPoint {
+        axis,
+        value,
+        baseline,
+        spec: spec.clone(),
+        rows: 20000,
+        accuracy: Some(est(0.7409)),
+        accuracy_true: Some(est(0.7481)),
+        selection_rate: Some(est(0.1946)),
+        disparate_impact: vec![di(0.5154)],
+        criteria: Vec::new(),
+        change: None,
+    };
+    let mut moved = point(
+        fairness::ShiftAxis::ProxyStrength,
+        fairness::GridValue::Number(2.0),
+        false,
+    );
+    moved.change = Some(evaluate::PointChange {
+        from: fairness::GridValue::Number(0.0),
+        decisions_changed: 205,
+        accuracy: est(0.0001),
+        accuracy_true: est(0.0001),
+        selection_rate: est(-0.0001),
+        disparate_impact: vec![evaluate::GroupChange {
+            attribute: "origin".into(),
+            group: "immigrant_non_western".into(),
+            reference: "danish".into(),
+            from: 1.6516,
+            to: 1.6601,
+            change: est(0.0085),
+        }],
+    });
+    let stability = evaluate::Stability {
+        stable: true,
+        tolerance: 1e-6,
+        seed: 1,
+        checks: Vec::new(),
+        seconds: 0.1,
+    };
+    rec.robustness = Some(evaluate::Robustness {
+        stability,
+        perturbation: None,
+        recourse: None,
+        shift: Some(evaluate::Shift {
+            rows: 20000,
+            bootstrap: 500,
+            points: vec![
+                point(
+                    fairness::ShiftAxis::ProxyStrength,
+                    fairness::GridValue::Number(0.0),
+                    true,
+                ),
+                moved,
+                point(
+                    fairness::ShiftAxis::Region,
+                    fairness::GridValue::Name("all".into()),
+                    true,
+                ),
+                point(
+                    fairness::ShiftAxis::Region,
+                    fairness::GridValue::Name("<script>x</script>".into()),
+                    false,
+                ),
+            ],
+            seconds: 1.0,
+        }),
+    });
+    for l in LANGS {
+        let html = render(&rec, l, &Meta::default());
+        let doc = parse(&html);
+        let section = doc
+            .all()
+            .into_iter()
+            .find(|n| n.attr("id") == Some("robustness"))
+            .expect("a robustness section");
+        let text = section.deep_text();
+        let (heading, all, change, group) = match l {
+            Lang::Da => (
+                "Skift i befolkningen",
+                "alle regioner *",
+                "+0,0085",
+                "indvandrer, ikke-vestlig",
+            ),
+            Lang::En => ("Population shift", "all regions *", "+0.0085", "immigrant, non-western"),
+        };
+        for want in [heading, all, change, "<script>x</script>"] {
+            assert!(text.contains(want), "{l:?}: {want} in {text}");
+        }
+        assert!(text.to_lowercase().contains(group), "{l:?}: {group} in {text}");
+        assert!(!html.contains("<script>"), "{l:?}");
+        // The stability checks; proxy strength, its paired changes and per-group changes; regions.
+        assert_eq!(section.find("table").len(), 5, "{l:?}");
+    }
+}

@@ -42,6 +42,10 @@ pub struct RunParams {
     /// before the field existed get `None`, as for `paths`: those runs ran without it.
     #[serde(default)]
     pub robustness: Option<evaluate::RobustnessOptions>,
+    /// The shift grid's options; `None` skips it (parameters stored before the field existed
+    /// ran without it).
+    #[serde(default)]
+    pub shift: Option<evaluate::ShiftOptions>,
 }
 
 fn default_explain() -> Option<evaluate::ExplainOptions> {
@@ -58,6 +62,7 @@ impl RunParams {
         req.explain = self.explain;
         req.paths = self.paths;
         req.robustness = self.robustness;
+        req.shift = self.shift;
         req
     }
 }

@@ -127,6 +127,9 @@ impl Doc<'_> {
         if let Some(rc) = &r.recourse {
             self.recourse(rc);
         }
+        if let Some(sh) = &r.shift {
+            self.shift(sh);
+        }
         self.w("</section>");
     }
 }

@@ -64,6 +64,12 @@ pub struct RunRequest {
     /// 1): `rows` 1 to 65536, `scale` 0 to 10 (0 moves nothing; a criterion on robustness is
     /// judged only at scale 1). Not together with `no_robustness`.
     pub robustness: Option<evaluate::RobustnessOptions>,
+    /// Also evaluate the model on the shift grid (populations with one setting changed from the
+    /// run's: proxy strength, label bias rate, representation factor, each region), which is off
+    /// unless given: `rows` citizens per population, 1 to 200000 and at most the server's run
+    /// limit; `axes` (default all) from `proxy_strength`, `label_rate`, `representation_factor`,
+    /// `region`. Its populations count against the organisation's queued rows.
+    pub shift: Option<evaluate::ShiftOptions>,
 }
 
 fn default_rows() -> u64 {
@@ -244,6 +250,35 @@ pub fn robustness_stage(body: &RunRequest) -> ApiResult<Option<evaluate::Robustn
     }
 }
 
+/// The shift grid `body` asks for, bounded: off unless given. Refuses (400, naming the field)
+/// rows out of range (at most [`evaluate::MAX_SHIFT_ROWS`] and the server's run limit), no axis,
+/// or an axis twice.
+pub fn shift_stage(state: &AppState, body: &RunRequest) -> ApiResult<Option<evaluate::ShiftOptions>> {
+    let Some(o) = &body.shift else { return Ok(None) };
+    let limit = (evaluate::MAX_SHIFT_ROWS as u64).min(state.config.max_run_rows);
+    if o.rows == 0 || o.rows as u64 > limit {
+        return Err(refuse("shift.rows", format!("must be in 1..={limit}, got {}", o.rows)));
+    }
+    evaluate::check_shift(Some(o), None, &[]).map_err(|e| refuse("shift.axes", e.to_string()))?;
+    Ok(Some(o.clone()))
+}
+
+/// The most populations the grid generates and scores for these options: each axis's points
+/// but the run's own setting, which they share, and regions, which are parts of it.
+fn shift_populations(o: &evaluate::ShiftOptions) -> u64 {
+    use fairness::ShiftAxis as A;
+    1 + o
+        .axes
+        .iter()
+        .map(|a| match a {
+            A::ProxyStrength => evaluate::PROXY_STRENGTHS.len() as u64,
+            A::LabelRate => evaluate::LABEL_RATES.len() as u64,
+            A::RepresentationFactor => evaluate::REPRESENTATION_FACTORS.len() as u64,
+            A::Region => 0,
+        })
+        .sum::<u64>()
+}
+
 /// Refuses (422) paths the scenario's causal graph does not have, and criteria naming a path
 /// the run does not measure: either run could only fail.
 fn check_paths(
@@ -298,7 +333,11 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
     check_paths(&spec, paths.as_ref(), &criteria)?;
     evaluate::check_robustness(robustness.as_ref(), &criteria)
         .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
-    check_org_limits(state, caller, total_rows).await?;
+    let shift = shift_stage(state, body)?;
+    evaluate::check_shift(shift.as_ref(), Some(&spec), &criteria)
+        .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
+    let shift_rows = shift.as_ref().map_or(0, |o| o.rows as u64 * shift_populations(o));
+    check_org_limits(state, caller, total_rows + shift_rows).await?;
     let params = RunParams {
         dataset: spec,
         criteria,
@@ -306,6 +345,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
         explain,
         paths,
         robustness,
+        shift,
     };
     let new = NewRun {
         case_id: case.id.clone(),
@@ -488,6 +528,7 @@ mod tests {
             explain,
             paths,
             robustness: robustness_stage(body).unwrap(),
+            shift: body.shift.clone(),
         };
         let stored = serde_json::to_value(&params).unwrap();
         let replayed: RunParams = serde_json::from_value(stored).unwrap();
@@ -533,6 +574,34 @@ mod tests {
         });
         let old: RunParams = serde_json::from_value(old).unwrap();
         assert_eq!(old.robustness, None);
+    }
+
+    #[test]
+    fn the_shift_grid_is_off_unless_asked_and_its_populations_count_against_the_quota() {
+        assert_eq!(request_of(&body(json!({}))).shift, None);
+        let req = request_of(&body(json!({ "shift": { "rows": 500 } })));
+        assert_eq!(
+            req.shift,
+            Some(evaluate::ShiftOptions {
+                rows: 500,
+                axes: evaluate::all_axes()
+            })
+        );
+        let regions = evaluate::ShiftOptions {
+            rows: 10,
+            axes: vec![fairness::ShiftAxis::Region],
+        };
+        assert_eq!(
+            shift_populations(&regions),
+            1,
+            "regions are parts of the run's own population"
+        );
+        assert_eq!(shift_populations(&evaluate::ShiftOptions::default()), 1 + 3 + 4 + 3);
+        assert_eq!(
+            evaluate::MAX_SHIFT_ROWS,
+            200_000,
+            "change the documentation of RunRequest's shift with the bound"
+        );
     }
 
     /// The bounds `RunRequest`'s documentation (and so the OpenAPI document) states.

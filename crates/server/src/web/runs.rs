@@ -36,6 +36,7 @@ pub fn run_form(
     let twin = again.map_or("", |a| a.counterfactual.as_str());
     let (explain_on, paths_on) = again.map_or((true, true), |a| (!a.no_explain(), !a.no_paths()));
     let robustness_on = again.is_none_or(|a| !a.no_robustness());
+    let shift_on = again.is_some_and(|a| !a.shift.is_empty());
     html! {
         form.inline #run-form method="post" action="/ui/runs" {
             (csrf_field(s))
@@ -68,6 +69,7 @@ pub fn run_form(
             label { input #run-explain type="checkbox" name="explain" value="on" checked[explain_on]; " " (w.t(T::ExplainModel)) }
             label { input #run-paths type="checkbox" name="paths" value="on" checked[paths_on]; " " (w.t(T::CausalPaths)) }
             label { input #run-robustness type="checkbox" name="robustness" value="on" checked[robustness_on]; " " (w.t(T::RobustnessStage)) }
+            label { input #run-shift type="checkbox" name="shift" value="on" checked[shift_on]; " " (w.t(T::ShiftStage)) }
             label { (w.t(T::PathList))
                 input #run-path-list type="text" name="path_list" maxlength=(FORM_LIST_CHARS) value=(value(|a| &a.path_list, DEFAULT_PATH_LIST));
             }
@@ -194,6 +196,9 @@ pub struct RunForm {
     paths: String,
     #[serde(default)]
     robustness: String,
+    /// Off unless ticked: the shift grid costs several populations' scoring.
+    #[serde(default)]
+    shift: String,
     #[serde(default)]
     path_list: String,
     #[serde(default)]
@@ -289,6 +294,7 @@ fn body_of(f: &RunForm) -> Result<RunRequest, ApiError> {
         paths: if f.no_paths() { None } else { path_options(f)? },
         no_robustness: f.no_robustness(),
         robustness: None,
+        shift: (!f.shift.is_empty()).then(evaluate::ShiftOptions::default),
     })
 }
 
@@ -448,6 +454,7 @@ mod tests {
             explain: "on".into(),
             paths: "on".into(),
             robustness: "on".into(),
+            shift: String::new(),
             path_list: DEFAULT_PATH_LIST.into(),
             proxies: String::new(),
         };

@@ -135,6 +135,7 @@ texts! {
     ExplainModel => "Forklar modellen", "Explain the model";
     CausalPaths => "Kausale stier", "Causal paths";
     RobustnessStage => "Robusthed over for målefejl", "Robustness to measurement error";
+    ShiftStage => "Skift i befolkningen (proxy, skæve udfald, repræsentation, regioner)", "Population shift (proxy, label bias, representation, regions)";
     PathList => "Stier (total, proxy, mediated, through:A+B, hold:A+B)", "Paths (total, proxy, mediated, through:A+B, hold:A+B)";
     Proxies => "Stedfortrædere (proxyer)", "Proxies";
     Explanations => "Forklaringer", "Explanations";
