@@ -1691,7 +1691,9 @@ fn a_dependence_column_the_model_does_not_read_is_refused_before_scoring() {
 /// while the logistic regression's decisions do not change at all (change 0, interval [0, 0]).
 /// Along the label-bias axis the decisions and the truth stay, so accuracy against the true
 /// outcome does not move while accuracy against the recorded outcome falls. A criterion bounds
-/// the drop of accuracy against the true outcome from proxy strength 0 to 2.
+/// the drop of accuracy against the true outcome from proxy strength 0 to 2. The gbm's points are
+/// checked against `tools/shift_reference.py` (each population regenerated from its spec, scored
+/// by ONNX Runtime's Python API).
 #[test]
 fn the_shift_grid_moves_the_disparity_of_the_model_that_reads_the_municipality_and_not_the_other() {
     let dir = tempfile::tempdir().unwrap();
@@ -1793,6 +1795,32 @@ fn the_shift_grid_moves_the_disparity_of_the_model_that_reads_the_municipality_a
     // Accuracy against the recorded outcome falls from label rate 0 to 0.3: its drop is above 0.
     assert_eq!(verdicts[1]["verdict"], "fail", "{}", verdicts[1]);
     assert!(verdicts[1]["interval"][0].as_f64().unwrap() > 0.0, "{}", verdicts[1]);
+
+    // Every point on the paired axes regenerated from its own spec by `sandkasse generate` and
+    // scored by ONNX Runtime's Python API gives the record's numbers.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(root.join(".venv-exporters/bin/python"))
+        .arg(root.join("tools/shift_reference.py"))
+        .args(["--record", dir.path().join("gbm.json").to_str().unwrap()])
+        .args(["--sandkasse", env!("CARGO_BIN_EXE_sandkasse")])
+        .args([
+            "--model",
+            "models/unemployment-gbm.onnx",
+            "--manifest",
+            "models/unemployment-gbm.toml",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("the exporters' Python (bash scripts/exporters.sh)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && said.contains("shift numbers equal the reference"),
+        "{said}"
+    );
 
     let logreg = run("logreg", "proxy_strength,label_rate");
     let p2 = point(&logreg, "proxy_strength", 2.0.into());
