@@ -272,6 +272,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
     perturbation::check_options(req)?;
+    recourse::check_criteria(&req.criteria, &checked.manifest.scenario, &checked.manifest.columns())?;
     let known_spec = match &req.dataset {
         source::Dataset::Generate(spec) => Some(&**spec),
         source::Dataset::File(_) => None,

@@ -33,6 +33,39 @@ pub struct Recourse {
     pub seconds: f64,
 }
 
+/// Refuses a `recourse_gap` criterion that could only be inconclusive: its scenario declares no
+/// recourse, or the model reads none of the scenario's actionable inputs. Checked before any
+/// worker starts.
+pub(crate) fn check_criteria(
+    criteria: &[fairness::Criterion],
+    scenario: &str,
+    inputs: &[&str],
+) -> Result<(), EvaluateError> {
+    let Some(c) = criteria
+        .iter()
+        .find(|c| c.metric == fairness::CriterionMetric::RecourseGap)
+    else {
+        return Ok(());
+    };
+    let spec = synth::recourse_spec(scenario).map_err(|e| EvaluateError::Robustness(e.to_string()))?;
+    let shown = crate::fit::shown(&c.attribute);
+    match spec {
+        None => Err(EvaluateError::Robustness(format!(
+            "a criterion bounds the recourse gap for {shown}, but scenario {scenario} declares no input a citizen \
+             could act on, so there is no recourse to measure"
+        ))),
+        Some(spec) if !spec.actions.iter().any(|a| inputs.contains(&a.column)) => {
+            let actionable: Vec<&str> = spec.actions.iter().map(|a| a.column).collect();
+            Err(EvaluateError::Robustness(format!(
+                "a criterion bounds the recourse gap for {shown}, but the model reads none of the inputs scenario \
+                 {scenario} declares actionable ({}), so no change of them can change its decisions",
+                actionable.join(", ")
+            )))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// Searches recourse on `first` (the first source batch with the run's probabilities); `None`
 /// when the request skips robustness, the scenario declares no actionable input the model reads,
 /// or there are no rows.
@@ -69,6 +102,7 @@ pub(crate) fn search(
             },
             min: a.min,
             max: a.max,
+            unit: a.unit,
             why: a.why.to_owned(),
         })
         .collect();
@@ -237,4 +271,34 @@ pub(crate) fn markdown(r: &Recourse) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_criteria;
+
+    fn gap_criterion() -> Vec<fairness::Criterion> {
+        fairness::parse_criteria(
+            "[[criterion]]\nattribute = \"origin\"\nmetric = \"recourse_gap\"\nop = \"<=\"\nthreshold = 0.1\n",
+        )
+        .unwrap()
+    }
+
+    /// A recourse gap is refused before any scoring where it could only be inconclusive: a
+    /// scenario without actionable inputs, or a model that reads none of them.
+    #[test]
+    fn a_recourse_gap_without_anything_to_act_on_is_refused() {
+        let c = gap_criterion();
+        let e = check_criteria(&c, "population", &["age"]).unwrap_err().to_string();
+        assert!(e.contains("declares no input a citizen could act on"), "{e}");
+        let e = check_criteria(&c, "unemployment-risk", &["age", "income_dkk"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("reads none") && e.contains("months_employed_3y, jobcentre_contacts_3m"),
+            "{e}"
+        );
+        check_criteria(&c, "unemployment-risk", &["age", "months_employed_3y"]).unwrap();
+        check_criteria(&[], "population", &[]).unwrap();
+    }
 }

@@ -40,6 +40,11 @@ pub struct Action {
     pub min: f64,
     /// Largest value it may take.
     pub max: f64,
+    /// The smallest step it moves by, when it is recorded in whole units of something (a score
+    /// in whole points, hours in quarters): a change is a whole number of these. Integer columns
+    /// move by whole numbers regardless; `None` for a float column: any change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<f64>,
     /// Why it is actionable, for the reader.
     pub why: String,
 }
@@ -367,6 +372,15 @@ fn search<S: Scorer + ?Sized>(
             a.column
         )));
     }
+    // Whole units: one for an integer column (or its declared unit, rounded to a whole number),
+    // the declared unit for a float column that has one.
+    let unit: Option<f64> = match (integer, a.unit) {
+        (true, u) => Some(u.map_or(1.0, |u| u.round().max(1.0))),
+        (false, Some(u)) if u.is_finite() && u > 0.0 => Some(u),
+        (false, _) => None,
+    };
+    let whole_down = |d: f64| unit.map_or(d, |u| (d / u + 1e-9).floor() * u);
+    let whole_up = |d: f64| unit.map_or(d, |u| ((d / u - 1e-9).ceil() * u).max(u));
     let values = arrow::compute::cast(rows.column(index), &DataType::Float64).map_err(|error| ExplainError::Arrow {
         column: a.column.clone(),
         error,
@@ -378,8 +392,7 @@ fn search<S: Scorer + ?Sized>(
         .iter()
         .map(|&x| {
             let r = if sign > 0.0 { a.max - x } else { x - a.min };
-            let r = r.max(0.0);
-            if integer { r.floor() } else { r }
+            whole_down(r.max(0.0))
         })
         .collect();
     // Per citizen: the largest change known not to flip (lo) and the smallest known to (hi).
@@ -394,8 +407,8 @@ fn search<S: Scorer + ?Sized>(
         let deltas: Vec<f64> = pending
             .iter()
             .map(|&k| {
-                let d = reach[k] * g as f64 / config.grid as f64;
-                if integer { d.ceil().max(1.0) } else { d }
+                // Never past the reach (which is a whole number of units itself).
+                whole_up(reach[k] * g as f64 / config.grid as f64).min(reach[k])
             })
             .collect();
         let flips = flips_at(
@@ -414,7 +427,7 @@ fn search<S: Scorer + ?Sized>(
     loop {
         let pending: Vec<usize> = (0..own.len())
             .filter(|&k| match hi[k] {
-                Some(h) if integer => h - lo[k] > 1.0,
+                Some(h) if unit.is_some() => h - lo[k] > unit.unwrap_or(1.0) * (1.0 + 1e-9),
                 Some(h) => h - lo[k] > config.tolerance * own[k].abs().max(1.0),
                 None => false,
             })
@@ -426,7 +439,11 @@ fn search<S: Scorer + ?Sized>(
             .iter()
             .map(|&k| {
                 let mid = (lo[k] + hi[k].unwrap_or(lo[k])) / 2.0;
-                if integer { mid.floor() } else { mid }
+                match unit {
+                    // Strictly between the two: at least one unit above lo.
+                    Some(u) => whole_down(mid).max(lo[k] + u),
+                    None => mid,
+                }
             })
             .collect();
         let flips = flips_at(
@@ -620,6 +637,7 @@ mod tests {
                 direction: Direction::Up,
                 min: 0.0,
                 max: 36.0,
+                unit: None,
                 why: String::new(),
             },
             Action {
@@ -627,6 +645,7 @@ mod tests {
                 direction: Direction::Up,
                 min: 0.0,
                 max: 40.0,
+                unit: None,
                 why: String::new(),
             },
         ];
@@ -657,6 +676,42 @@ mod tests {
         assert_eq!(r.overall.actions[0].median_change, Some(10.0));
         assert_eq!(r.groups.len(), 2);
         assert_eq!(r.groups[0].summary.citizens, 2);
+    }
+
+    /// A float input recorded in whole units (hours in quarters) changes by a whole number of them:
+    /// a score of 3.1 that must reach 4 moves by 1.0 (four quarters; three reach only 3.85), where
+    /// an input without a unit moves by 0.9.
+    #[test]
+    fn a_float_input_with_a_unit_changes_by_whole_units() {
+        let months: UInt8Array = [19u8].into_iter().map(Some).collect();
+        let score: Float32Array = [3.1f32].into_iter().map(Some).collect();
+        let schema = Schema::new(vec![
+            Field::new("months", DataType::UInt8, false),
+            Field::new("score", DataType::Float32, false),
+        ]);
+        let rows = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(months), Arc::new(score)]).unwrap();
+        let base = model(&rows).unwrap();
+        let groups = [Groups {
+            attribute: "g".into(),
+            values: vec!["a".into()],
+            codes: vec![0],
+        }];
+        let change = |unit: Option<f64>| {
+            let action = Action {
+                column: "score".into(),
+                direction: Direction::Up,
+                min: 0.0,
+                max: 40.0,
+                unit,
+                why: String::new(),
+            };
+            let mut scorer = model;
+            let r = recourse(&rows, &base, &[action], &groups, &mut scorer, RecourseConfig::default()).unwrap();
+            r.citizens[0].changes[0].unwrap()
+        };
+        assert!((change(Some(0.25)) - 1.0).abs() < 1e-5, "{}", change(Some(0.25)));
+        assert!((change(None) - 0.9).abs() < 1e-5, "{}", change(None));
+        assert!((change(Some(1.0)) - 1.0).abs() < 1e-5, "{}", change(Some(1.0)));
     }
 
     #[test]
@@ -710,6 +765,7 @@ mod tests {
             direction: Direction::Up,
             min: 0.0,
             max: 36.0,
+            unit: None,
             why: String::new(),
         };
         let r = recourse(
@@ -748,6 +804,7 @@ mod tests {
             direction: Direction::Either,
             min: 0.0,
             max: 36.0,
+            unit: None,
             why: String::new(),
         };
         let r = recourse(&rows, &base, &[action], &[], &mut never, RecourseConfig::default()).unwrap();

@@ -1277,6 +1277,7 @@ fn recourse() -> evaluate::Recourse {
         direction: explain::Direction::Up,
         min: 0.0,
         max: 36.0,
+        unit: None,
         why: "more work".into(),
     };
     evaluate::Recourse {

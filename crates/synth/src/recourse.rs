@@ -25,6 +25,9 @@ pub struct Actionable {
     pub min: f64,
     /// Largest value it may take.
     pub max: f64,
+    /// The smallest step it moves by when a float column is recorded in whole units (a score in
+    /// whole points, hours in quarters); integer columns move by whole numbers regardless.
+    pub unit: Option<f64>,
     /// What acting on it means, for the reader.
     pub why: &'static str,
 }

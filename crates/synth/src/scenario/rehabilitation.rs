@@ -68,6 +68,7 @@ impl Scenario for RehabilitationNeed {
                     direction: ActionDirection::Either,
                     min: 0.0,
                     max: 100.0,
+                    unit: Some(1.0),
                     why: "a new assessment of the functional score",
                 },
                 Actionable {
@@ -75,6 +76,7 @@ impl Scenario for RehabilitationNeed {
                     direction: ActionDirection::Either,
                     min: 0.0,
                     max: 40.0,
+                    unit: Some(0.25),
                     why: "home care granted again, at most 40 hours a week",
                 },
             ],

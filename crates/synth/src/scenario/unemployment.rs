@@ -104,6 +104,7 @@ impl Scenario for UnemploymentRisk {
                     direction: ActionDirection::Up,
                     min: 0.0,
                     max: 36.0,
+                    unit: None,
                     why: "more months in work (a subsidised job or work trial counts), at most all 36",
                 },
                 Actionable {
@@ -111,6 +112,7 @@ impl Scenario for UnemploymentRisk {
                     direction: ActionDirection::Up,
                     min: 0.0,
                     max: 12.0,
+                    unit: None,
                     why: "more contacts with the job centre, at most one a week",
                 },
             ],
