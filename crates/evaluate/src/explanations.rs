@@ -128,30 +128,21 @@ pub(crate) fn explain(
         .column_by_name("outcome_true")
         .map(|_| bools(&rows, "outcome_true"))
         .transpose()?;
-    let groups = req
-        .groups
-        .iter()
-        .map(|g| groups_of(&rows, g))
-        .collect::<Result<Vec<_>, _>>()?;
+    let on = OnRows::new(req, prepared, &rows, pool, clock)?;
+    let groups = &on.groups;
     let config = ImportanceConfig {
         repeats: options.repeats,
         seed: options.seed.unwrap_or(seed),
         confidence: req.fairness.confidence,
     };
     let columns: Vec<&str> = prepared.manifest.columns();
-    let feature_names = prepared.feature_names(&rows.schema());
-    let threshold = prepared.manifest.output.threshold;
     let outcomes = Outcomes {
         recorded: &recorded,
         truth: truth.as_deref(),
     };
-    let score_on = |slot: usize, batch: &RecordBatch| -> Result<Scored, String> {
-        clock.check().map_err(|e| e.to_string())?;
-        score(pool, slot, batch, &feature_names, req.batch_rows, threshold)
-    };
     let importance = per_worker(pool, clock, &columns, |slot, mine| {
-        let mut scorer = |b: &RecordBatch| score_on(slot, b);
-        explain::permutation_importance(&rows, mine, outcomes, &groups, &mut scorer, config).map(|i| i.columns)
+        let mut scorer = |b: &RecordBatch| on.score(slot, b);
+        explain::permutation_importance(&rows, mine, outcomes, groups, &mut scorer, config).map(|i| i.columns)
     })?;
     let chosen: Vec<String> = match &options.dependence {
         Some(c) => c.clone(),
@@ -167,8 +158,8 @@ pub(crate) fn explain(
         }
     }
     let partial_dependence = per_worker(pool, clock, &chosen, |slot, mine| {
-        let mut scorer = |b: &RecordBatch| score_on(slot, b);
-        explain::partial_dependence(&rows, mine, &groups, &mut scorer)
+        let mut scorer = |b: &RecordBatch| on.score(slot, b);
+        explain::partial_dependence(&rows, mine, groups, &mut scorer)
     })?;
     let importance = Importance {
         config,
@@ -177,7 +168,7 @@ pub(crate) fn explain(
     };
     let flip_contributions = match twin_pairs(&first, options.rows)? {
         Some((citizens, twins)) => {
-            let mut scorer = |b: &RecordBatch| score_on(0, b);
+            let mut scorer = |b: &RecordBatch| on.score(0, b);
             Some(
                 explain::flip_contributions(&citizens, &twins, &columns, &mut scorer)
                     .map_err(|e| clock.check().err().unwrap_or(EvaluateError::Explain(e.to_string())))?,
@@ -462,6 +453,55 @@ pub(crate) fn groups_of(rows: &RecordBatch, name: &str) -> Result<Groups, Evalua
         values,
         codes,
     })
+}
+
+/// What every analysis of the run's first rows needs (the explanations, the perturbation, the
+/// recourse): the rows' groups, and a scorer that sends a batch of these rows' columns to one
+/// worker slot and stops when the run is cancelled or over its deadline.
+pub(crate) struct OnRows<'a, 'c> {
+    /// The run's group attributes over the rows.
+    pub(crate) groups: Vec<Groups>,
+    feature_names: Vec<String>,
+    pool: &'a Pool,
+    clock: &'a Clock<'c>,
+    batch_rows: usize,
+    threshold: f64,
+}
+
+impl<'a, 'c> OnRows<'a, 'c> {
+    pub(crate) fn new(
+        req: &Request,
+        prepared: &Prepared,
+        rows: &RecordBatch,
+        pool: &'a Pool,
+        clock: &'a Clock<'c>,
+    ) -> Result<Self, EvaluateError> {
+        Ok(Self {
+            groups: req
+                .groups
+                .iter()
+                .map(|g| groups_of(rows, g))
+                .collect::<Result<Vec<_>, _>>()?,
+            feature_names: prepared.feature_names(&rows.schema()),
+            pool,
+            clock,
+            batch_rows: req.batch_rows,
+            threshold: prepared.manifest.output.threshold,
+        })
+    }
+
+    /// The model's answers for `batch` from worker `slot`.
+    pub(crate) fn score(&self, slot: usize, batch: &RecordBatch) -> Result<Scored, String> {
+        self.clock.check().map_err(|e| e.to_string())?;
+        score(
+            self.pool,
+            slot,
+            batch,
+            &self.feature_names,
+            self.batch_rows,
+            self.threshold,
+        )
+    }
 }
 
 /// The model's probabilities for `batch` from worker `slot`, in requests of at most

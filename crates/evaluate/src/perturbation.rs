@@ -4,7 +4,7 @@
 //! run's own answers for them. Per group, the share of decisions that flip and the mean absolute
 //! change of the probability, with intervals. The noise model is written into the record.
 
-use crate::explanations::{Named, groups_of, originals_with, per_worker, score};
+use crate::explanations::{Named, OnRows, originals_with, per_worker};
 use crate::prepare::Prepared;
 use crate::{Clock, EvaluateError, Request};
 use arrow::array::RecordBatch;
@@ -216,28 +216,20 @@ pub(crate) fn measure(
         .filter(|c| !changed.contains(c))
         .map(|c| (*c).to_owned())
         .collect();
-    let groups = req
-        .groups
-        .iter()
-        .map(|g| groups_of(&rows, g))
-        .collect::<Result<Vec<_>, _>>()?;
+    let on = OnRows::new(req, prepared, &rows, pool, clock)?;
+    let groups = &on.groups;
     let config = PerturbConfig {
         seed: options.seed.unwrap_or(seed),
         scale: options.scale,
         confidence: req.fairness.confidence,
     };
-    let feature_names = prepared.feature_names(&rows.schema());
-    let score_on = |slot: usize, batch: &RecordBatch| -> Result<Scored, String> {
-        clock.check().map_err(|e| e.to_string())?;
-        score(pool, slot, batch, &feature_names, req.batch_rows, threshold)
-    };
     let names: Vec<&str> = noise.iter().map(|n| n.column.as_str()).collect();
     let columns = per_worker(pool, clock, &names, |slot, mine| {
-        let mut scorer = |b: &RecordBatch| score_on(slot, b);
+        let mut scorer = |b: &RecordBatch| on.score(slot, b);
         mine.iter()
             .map(|c| {
                 let entry: Vec<&ColumnNoise> = noise.iter().filter(|n| n.column == *c).collect();
-                explain::perturbation_effect(&rows, &base, &entry, c, &groups, &mut scorer, config)
+                explain::perturbation_effect(&rows, &base, &entry, c, groups, &mut scorer, config)
             })
             .collect()
     })?;
@@ -245,9 +237,9 @@ pub(crate) fn measure(
         None
     } else {
         let every: Vec<&ColumnNoise> = noise.iter().collect();
-        let mut scorer = |b: &RecordBatch| score_on(0, b);
+        let mut scorer = |b: &RecordBatch| on.score(0, b);
         Some(
-            explain::perturbation_effect(&rows, &base, &every, "all", &groups, &mut scorer, config)
+            explain::perturbation_effect(&rows, &base, &every, "all", groups, &mut scorer, config)
                 .map_err(|e| clock.check().err().unwrap_or(EvaluateError::Robustness(e.to_string())))?,
         )
     };

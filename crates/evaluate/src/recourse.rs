@@ -4,7 +4,7 @@
 //! isolated workers. Per group, the share with any recourse within bounds and the median change,
 //! and the gap between groups with an interval.
 
-use crate::explanations::{groups_of, score};
+use crate::explanations::OnRows;
 use crate::perturbation::first_rows;
 use crate::prepare::Prepared;
 use crate::{Clock, EvaluateError, Request};
@@ -111,23 +111,15 @@ pub(crate) fn search(
     if actions.is_empty() || !base.decision.contains(&spec.unfavourable) {
         return Ok(None);
     }
-    let groups = req
-        .groups
-        .iter()
-        .map(|g| groups_of(&rows, g))
-        .collect::<Result<Vec<_>, _>>()?;
-    let feature_names = prepared.feature_names(&rows.schema());
-    let mut scorer = |batch: &RecordBatch| -> Result<Scored, String> {
-        clock.check().map_err(|e| e.to_string())?;
-        score(pool, 0, batch, &feature_names, req.batch_rows, threshold)
-    };
+    let on = OnRows::new(req, prepared, &rows, pool, clock)?;
+    let mut scorer = |batch: &RecordBatch| -> Result<Scored, String> { on.score(0, batch) };
     let config = RecourseConfig {
         unfavourable: spec.unfavourable,
         confidence: req.fairness.confidence,
         seed,
         ..RecourseConfig::default()
     };
-    let mut result = explain::recourse(&rows, &base, &actions, &groups, &mut scorer, config)
+    let mut result = explain::recourse(&rows, &base, &actions, &on.groups, &mut scorer, config)
         .map_err(|e| clock.check().err().unwrap_or(EvaluateError::Robustness(e.to_string())))?;
     let every_citizen_listed = result.citizens.len() <= RECOURSE_CITIZENS;
     result.citizens.truncate(RECOURSE_CITIZENS);
