@@ -213,3 +213,84 @@ fn worst_group_flips(p: &crate::Perturbation, c: &fairness::Criterion) -> Result
         excluded,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::worst_group_flips;
+
+    fn perturbation(groups: &[(&str, u64, f64, [f64; 2])], scale: f64) -> crate::Perturbation {
+        let est = |value: f64, interval: [f64; 2]| explain::Estimate {
+            value,
+            interval: Some(interval),
+        };
+        let sens = |rows: u64, flips: f64, i: [f64; 2]| explain::Sensitivity {
+            rows,
+            changed: rows,
+            flip_rate: est(flips, i),
+            flips_to_positive: est(flips, i),
+            flips_to_negative: est(0.0, [0.0, 0.0]),
+            mean_abs_score_change: None,
+        };
+        crate::Perturbation {
+            config: explain::PerturbConfig {
+                seed: 1,
+                scale,
+                confidence: 0.95,
+            },
+            rows: 1000,
+            noise: Vec::new(),
+            exact: Vec::new(),
+            columns: Vec::new(),
+            all: Some(explain::PerturbedColumn {
+                column: "all".into(),
+                overall: sens(1000, 0.08, [0.06, 0.1]),
+                groups: groups
+                    .iter()
+                    .map(|&(v, rows, flips, i)| explain::GroupSensitivity {
+                        attribute: "origin".into(),
+                        value: v.into(),
+                        sensitivity: sens(rows, flips, i),
+                    })
+                    .collect(),
+            }),
+            seconds: 0.0,
+        }
+    }
+
+    fn criterion(op: &str, threshold: f64) -> fairness::Criterion {
+        fairness::parse_criteria(&format!(
+            "[[criterion]]\nattribute = \"origin\"\nmetric = \"perturbation_flip_rate\"\nop = \"{op}\"\nthreshold = {threshold}\n"
+        ))
+        .unwrap()
+        .remove(0)
+    }
+
+    /// The worst group's value, with an interval spanning every group's: a small group whose
+    /// interval reaches past the bound keeps the verdict from passing although the worst value's
+    /// own interval is clear of it; groups under 20 rows are named, not compared; at another noise
+    /// scale nothing is judged.
+    #[test]
+    fn the_flip_rate_criterion_takes_the_worst_group_and_every_groups_interval() {
+        let p = perturbation(
+            &[
+                ("a", 400, 0.05, [0.01, 0.20]),
+                ("b", 500, 0.10, [0.08, 0.12]),
+                ("tiny", 10, 0.9, [0.5, 1.0]),
+            ],
+            1.0,
+        );
+        let m = worst_group_flips(&p, &criterion("<=", 0.15)).unwrap();
+        assert_eq!((m.value, m.group.as_deref()), (0.10, Some("b")));
+        assert_eq!(m.interval, Some([0.08, 0.20]));
+        assert_eq!(m.excluded, ["tiny: 10 rows, fewer than 20"]);
+        // For a lower bound the worst is the lowest, and the interval the lowest of each end.
+        let m = worst_group_flips(&p, &criterion(">=", 0.0)).unwrap();
+        assert_eq!((m.value, m.interval), (0.05, Some([0.01, 0.12])));
+        let e = worst_group_flips(
+            &perturbation(&[("a", 400, 0.0, [0.0, 0.01])], 0.5),
+            &criterion("<=", 0.1),
+        )
+        .unwrap_err();
+        assert!(e.contains("noise scale 0.5"), "{e}");
+    }
+}
