@@ -11,8 +11,9 @@ scores them with ONNX Runtime's Python API, and requires:
 - the point's accuracy against the recorded and the true outcome and its selection rate equal to
   the reference's to 1e-9;
 - at each point with a paired change: the number of citizens whose decision differs from the axis's
-  own setting, exactly; the changes of accuracy and selection rate to 1e-9; every group's disparate
-  impact (its selection rate over the reference group's) at both settings to 1e-9.
+  own setting, exactly; the changes of accuracy and selection rate to 1e-9; the reference group (the
+  largest, for a run that configures none); every sex and origin group's disparate impact (its
+  selection rate over the reference group's) at both settings to 1e-9.
 
 Exits 1 naming the first difference.
 """
@@ -124,6 +125,11 @@ def main():
                 values = g0[g["attribute"]]
                 if not np.array_equal(values, g1[g["attribute"]]):
                     fail(f"{where}: {g['attribute']} differs between the two populations: they are not paired")
+                names, counts = np.unique(values, return_counts=True)
+                largest = sorted(zip(-counts, names))[0][1]
+                if g["reference"] != largest:
+                    fail(f"{where}: the reference group of {g['attribute']} is {g['reference']!r}; "
+                         f"the largest group (no reference configured) is {largest!r}")
                 mine, ref = values == g["group"], values == g["reference"]
                 close(f"{where}: disparate impact of {g['group']} before",
                       g["from"], float(np.mean(d0[mine]) / np.mean(d0[ref])))

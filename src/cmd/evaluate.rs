@@ -128,11 +128,11 @@ pub struct Args {
     #[arg(long)]
     shift: bool,
     /// Citizens generated for each population of the shift grid.
-    #[arg(long, default_value_t = evaluate::DEFAULT_SHIFT_ROWS)]
+    #[arg(long, default_value_t = evaluate::DEFAULT_SHIFT_ROWS, requires = "shift")]
     shift_rows: usize,
     /// The shift grid's axes (default: all): proxy_strength, label_rate, representation_factor,
     /// region.
-    #[arg(long, value_delimiter = ',', value_name = "AXIS,...", value_parser = parse_axis)]
+    #[arg(long, value_delimiter = ',', value_name = "AXIS,...", value_parser = parse_axis, requires = "shift")]
     shift_axes: Vec<fairness::ShiftAxis>,
     /// The run record with the report (JSON).
     #[arg(long)]

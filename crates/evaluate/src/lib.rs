@@ -350,7 +350,11 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     clock.check()?;
     let recourse = recourse::search(req, &prepared, scored.first.as_ref(), &pool, &clock, mixed)?;
     clock.check()?;
-    let shifted = shift::measure(req, &prepared, &pool, &clock, seed)?;
+    // Only beside a stability verdict: a run without rows has no robustness section to carry it.
+    let shifted = match robustness {
+        Some(_) => shift::measure(req, &prepared, &pool, &clock, seed)?,
+        None => None,
+    };
     let robustness = robustness.map(|r| Robustness {
         perturbation: perturbed,
         recourse,

@@ -22,7 +22,9 @@ use synth::{DatasetSpec, Generator};
 /// interval about ±0.6 points wide, and the whole grid scores eight populations of them.
 pub const DEFAULT_SHIFT_ROWS: usize = 20_000;
 
-/// The most citizens per population (eight populations are held in memory at once).
+/// The most citizens per population. Every population the grid needs (at most eleven: each
+/// knob's grid values and the run's own setting) is held at once, in only the columns the stage
+/// reads.
 pub const MAX_SHIFT_ROWS: usize = 200_000;
 
 /// Proxy strengths of the grid: municipality independent of origin, Denmark as it is, segregation
@@ -44,6 +46,7 @@ pub const SHIFT_BOOTSTRAP: usize = 500;
 
 /// How a run evaluates its model under shift ([`Request::shift`]; `None` there skips the stage).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShiftOptions {
     /// Citizens generated for each population of the grid.
     pub rows: usize,
@@ -198,7 +201,7 @@ fn answers(req: &Request, batch: &RecordBatch, probs: &[f32], threshold: f64) ->
 
 /// The change from `base` to `here`, the same citizens; `None` when they are not the same.
 fn change(
-    req: &Request,
+    fairness: &fairness::Config,
     from: &GridValue,
     base: &Answers,
     here: &Answers,
@@ -208,7 +211,7 @@ fn change(
     if base.who != here.who {
         return None;
     }
-    let confidence = req.fairness.confidence;
+    let confidence = fairness.confidence;
     let counts = |a: &[bool], b: &[bool], rows: &dyn Fn(usize) -> bool| {
         let mut c = fairness::PairedCounts::default();
         for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
@@ -228,23 +231,30 @@ fn change(
     };
     let mut disparate_impact = Vec::new();
     for (gb, gh) in base.groups.iter().zip(&here.groups) {
+        // An attribute the knob changes (a municipality under proxy strength) has no paired
+        // groups; the others still do.
         if gb.codes != gh.codes || gb.values != gh.values {
-            return None;
+            continue;
         }
         let sizes: Vec<usize> = (0..gb.values.len())
             .map(|v| gb.codes.iter().filter(|&&c| c as usize == v).count())
             .collect();
-        let configured = req.fairness.reference.get(&gb.attribute);
-        let Some(reference) = configured
-            .and_then(|r| gb.values.iter().position(|v| v == r))
-            .or_else(|| (0..sizes.len()).max_by_key(|&v| (sizes[v], std::cmp::Reverse(v))))
-        else {
+        // The reference as the report chooses it: the configured group (none if it is absent),
+        // else the largest that is not small, the first by name among equals.
+        let small = |v: usize| (sizes[v] as f64) < fairness.min_group_size;
+        let reference = match fairness.reference.get(&gb.attribute) {
+            Some(r) => gb.values.iter().position(|v| v == r),
+            None => (0..sizes.len())
+                .filter(|&v| !small(v))
+                .max_by_key(|&v| (sizes[v], std::cmp::Reverse(v))),
+        };
+        let Some(reference) = reference else {
             continue;
         };
         let of = |v: usize| counts(&base.decision, &here.decision, &|i| gb.codes[i] as usize == v);
         let reference_counts = of(reference);
         for (v, value) in gb.values.iter().enumerate() {
-            if v == reference || (sizes[v] as f64) < req.fairness.min_group_size {
+            if v == reference || small(v) {
                 continue;
             }
             let k = 16 + disparate_impact.len() as u64;
@@ -428,11 +438,22 @@ pub fn check_shift(
     Ok(())
 }
 
-/// A population generated whole.
-fn generate(spec: &DatasetSpec) -> Result<RecordBatch, EvaluateError> {
+/// A population generated whole, in the columns `keep` names only (the names, CPR numbers and
+/// dates nobody reads here are dropped batch by batch), stopping when the run is.
+fn generate(spec: &DatasetSpec, keep: &[String], clock: &Clock) -> Result<RecordBatch, EvaluateError> {
+    let err = |e: arrow::error::ArrowError| EvaluateError::Shift(e.to_string());
     let g = Generator::new(spec.clone()).map_err(|e| EvaluateError::Shift(e.to_string()))?;
-    let batches: Vec<RecordBatch> = (0..g.num_batches()).map(|b| g.batch(b)).collect();
-    arrow::compute::concat_batches(&g.schema(), &batches).map_err(|e| EvaluateError::Shift(e.to_string()))
+    let schema = g.schema();
+    let indices: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| keep.contains(schema.field(i).name()))
+        .collect();
+    let projected = std::sync::Arc::new(schema.project(&indices).map_err(err)?);
+    let mut batches = Vec::with_capacity(g.num_batches() as usize);
+    for b in 0..g.num_batches() {
+        clock.check()?;
+        batches.push(g.batch(b).project(&indices).map_err(err)?);
+    }
+    arrow::compute::concat_batches(&projected, &batches).map_err(err)
 }
 
 /// The rows of `batch` (with `probs`) whose region is `region`.
@@ -577,16 +598,59 @@ pub(crate) fn measure(
             points.push((axis, value, own, spec, region));
         }
     }
-    let populations: Vec<RecordBatch> = std::thread::scope(|s| {
-        let handles: Vec<_> = specs.iter().map(|spec| s.spawn(move || generate(spec))).collect();
+    // The columns the stage reads: the model's inputs (as the run's dataset names them), the
+    // outcomes, the groups and age (age bands), who a citizen is (sex, origin) and the region.
+    let mut keep: Vec<String> = prepared
+        .feature_columns
+        .iter()
+        .map(|&i| prepared.source.batch_schema.field(i).name().clone())
+        .collect();
+    keep.extend(req.groups.iter().cloned());
+    keep.extend(
+        ["outcome_recorded", "outcome_true", "age", "sex", "origin", "region"]
+            .iter()
+            .map(|c| (*c).to_owned()),
+    );
+    // Generated on at most as many threads as there are cores, each taking the next spec.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(specs.len());
+    let generated: Vec<Vec<(usize, Result<RecordBatch, EvaluateError>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(spec) = specs.get(k) else { break };
+                        out.push((k, generate(spec, &keep, clock)));
+                    }
+                    out
+                })
+            })
+            .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(EvaluateError::Shift("generating a population panicked".into())))
+                h.join().unwrap_or_else(|_| {
+                    vec![(
+                        usize::MAX,
+                        Err(EvaluateError::Shift("generating a population panicked".into())),
+                    )]
+                })
             })
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+            .collect()
+    });
+    let mut generated: Vec<(usize, Result<RecordBatch, EvaluateError>)> = generated.into_iter().flatten().collect();
+    generated.sort_by_key(|(k, _)| *k);
+    if generated.len() != specs.len() {
+        clock.check()?;
+        return Err(EvaluateError::Shift(
+            "a population of the grid was not generated".into(),
+        ));
+    }
+    let populations: Vec<RecordBatch> = generated.into_iter().map(|(_, r)| r).collect::<Result<_, _>>()?;
     clock.check()?;
     let refs: Vec<&RecordBatch> = populations.iter().collect();
     let scored = crate::paths::score_all(req, prepared, pool, clock, &refs).map_err(|e| match e {
@@ -684,7 +748,7 @@ pub(crate) fn measure(
         }
         if let (Some(base_answers), Some(here)) = (&answered[b], &answered[i]) {
             measured[k].change = change(
-                req,
+                &req.fairness,
                 &base_value,
                 base_answers,
                 here,
@@ -739,9 +803,11 @@ pub(crate) fn drop(shift: &Shift, c: &Criterion) -> Option<Result<fairness::Meas
     };
     let d = va - vb;
     let interval = match (a.interval, b.interval) {
+        // A percentile interval need not contain its point (the lowest disparate impact over
+        // groups): a side that lies beyond the point counts as zero width, not as its square.
         (Some([la, ua]), Some([lb, ub])) => Some([
-            d - ((va - la).powi(2) + (ub - vb).powi(2)).sqrt(),
-            d + ((ua - va).powi(2) + (vb - lb).powi(2)).sqrt(),
+            d - ((va - la).max(0.0).powi(2) + (ub - vb).max(0.0).powi(2)).sqrt(),
+            d + ((ua - va).max(0.0).powi(2) + (vb - lb).max(0.0).powi(2)).sqrt(),
         ]),
         _ => None,
     };
@@ -911,5 +977,114 @@ fn signed(e: &Estimate) -> String {
     match e.interval {
         Some([lo, hi]) => format!("{:+.4} [{lo:+.4}, {hi:+.4}]", e.value),
         None => format!("{:+.4}", e.value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(attribute: &str, codes: &[u32], values: &[&str]) -> explain::Groups {
+        explain::Groups {
+            attribute: attribute.into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            codes: codes.to_vec(),
+        }
+    }
+
+    fn answers(decision: &[bool], town: &[u32]) -> Answers {
+        let n = decision.len();
+        Answers {
+            decision: decision.to_vec(),
+            correct: decision.to_vec(),
+            correct_true: decision.to_vec(),
+            who: (0..n).map(|i| (30, i % 2 == 0, "danish".to_owned())).collect(),
+            groups: vec![
+                groups("sex", &(0..n).map(|i| (i % 2) as u32).collect::<Vec<_>>(), &["F", "M"]),
+                groups("municipality", town, &["A", "B"]),
+            ],
+        }
+    }
+
+    /// A group attribute the knob changes (the municipality, under proxy strength) has no paired
+    /// groups, and is left out; the point keeps its paired change and the other attributes'.
+    #[test]
+    fn an_attribute_the_knob_changes_is_left_out_not_the_whole_point() {
+        let n = 200;
+        let base = answers(&(0..n).map(|i| i % 4 == 0).collect::<Vec<_>>(), &vec![0; n]);
+        let here = answers(
+            &(0..n).map(|i| i % 4 == 0 || i % 10 == 1).collect::<Vec<_>>(),
+            &vec![1; n],
+        );
+        let config = fairness::Config {
+            min_group_size: 10.0,
+            ..fairness::Config::default()
+        };
+        let c = change(&config, &GridValue::Number(1.0), &base, &here, 100, 1).expect("paired");
+        assert_eq!(c.decisions_changed, 20);
+        assert!(c.disparate_impact.iter().all(|g| g.attribute == "sex"), "{c:?}");
+        assert_eq!(c.disparate_impact.len(), 1);
+        // Other citizens are not paired at all.
+        let mut other = answers(&vec![false; n], &vec![0; n]);
+        other.who[0].0 = 31;
+        assert!(change(&config, &GridValue::Number(1.0), &base, &other, 100, 1).is_none());
+    }
+
+    /// The drop's interval from two points' intervals (MOVER) never narrows because a point
+    /// lies outside its own percentile interval: that side counts as zero width.
+    #[test]
+    fn a_drop_between_independent_points_has_the_mover_interval() {
+        let bound = |from: f64, to: f64| fairness::ShiftBound {
+            axis: ShiftAxis::RepresentationFactor,
+            from: GridValue::Number(from),
+            to: GridValue::Number(to),
+        };
+        let criterion = Criterion {
+            shift: Some(bound(0.5, 2.0)),
+            ..fairness::parse_criteria(
+                "[[criterion]]\nattribute = \"origin\"\nmetric = \"disparate_impact\"\nagainst = \"reference\"\nop = \"<=\"\nthreshold = 0.1\n",
+            )
+            .unwrap()
+            .remove(0)
+        };
+        let spec = DatasetSpec::new("unemployment-risk", 10, 1).unwrap();
+        let point = |value: f64, v: f64, interval: [f64; 2]| ShiftPoint {
+            axis: ShiftAxis::RepresentationFactor,
+            value: GridValue::Number(value),
+            baseline: false,
+            spec: spec.clone(),
+            rows: 10,
+            accuracy: None,
+            accuracy_true: None,
+            selection_rate: None,
+            disparate_impact: Vec::new(),
+            criteria: vec![PointMeasure {
+                metric: CriterionMetric::DisparateImpact,
+                attribute: "origin".into(),
+                against: Against::Reference,
+                value: Some(v),
+                interval: Some(interval),
+                group: None,
+            }],
+            change: None,
+        };
+        let shift = Shift {
+            rows: 10,
+            bootstrap: 10,
+            points: vec![point(0.5, 0.9, [0.8, 0.95]), point(2.0, 0.7, [0.72, 0.9])],
+            seconds: 0.0,
+        };
+        let m = drop(&shift, &criterion).unwrap().unwrap();
+        assert!((m.value - 0.2).abs() < 1e-12);
+        let [lo, hi] = m.interval.unwrap();
+        // Low: 0.2 - sqrt(0.1² + 0.2²); high: 0.2 + sqrt(0.05² + 0²) (0.7 lies below [0.72, 0.9]).
+        assert!((lo - (0.2 - (0.01f64 + 0.04).sqrt())).abs() < 1e-12, "{lo}");
+        assert!((hi - (0.2 + 0.05)).abs() < 1e-12, "{hi}");
+        // A point the grid lacks is said, not guessed.
+        let lacking = Criterion {
+            shift: Some(bound(0.5, 1.0)),
+            ..criterion.clone()
+        };
+        assert!(drop(&shift, &lacking).unwrap().is_err());
     }
 }

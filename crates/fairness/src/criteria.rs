@@ -142,6 +142,8 @@ impl ShiftAxis {
 /// A point on a shift axis: a number for the bias knobs, a region's name for the geographic axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
+// `GridValue` is already the partial dependence's grid value in the published schemas.
+#[schemars(rename = "ShiftGridValue")]
 // Variant doc comments would turn this enum's JSON Schema into a `oneOf`; described in `//`.
 #[allow(missing_docs)]
 pub enum GridValue {

@@ -68,7 +68,8 @@ pub struct RunRequest {
     /// run's: proxy strength, label bias rate, representation factor, each region), which is off
     /// unless given: `rows` citizens per population, 1 to 200000 and at most the server's run
     /// limit; `axes` (default all) from `proxy_strength`, `label_rate`, `representation_factor`,
-    /// `region`. Its populations count against the organisation's queued rows.
+    /// `region`. Like the other stages' extra scoring, it is bounded per run (at most 11
+    /// populations of `rows`) rather than counted in the organisation's queued rows.
     pub shift: Option<evaluate::ShiftOptions>,
 }
 
@@ -263,22 +264,6 @@ pub fn shift_stage(state: &AppState, body: &RunRequest) -> ApiResult<Option<eval
     Ok(Some(o.clone()))
 }
 
-/// The most populations the grid generates and scores for these options: each axis's points
-/// but the run's own setting, which they share, and regions, which are parts of it.
-fn shift_populations(o: &evaluate::ShiftOptions) -> u64 {
-    use fairness::ShiftAxis as A;
-    1 + o
-        .axes
-        .iter()
-        .map(|a| match a {
-            A::ProxyStrength => evaluate::PROXY_STRENGTHS.len() as u64,
-            A::LabelRate => evaluate::LABEL_RATES.len() as u64,
-            A::RepresentationFactor => evaluate::REPRESENTATION_FACTORS.len() as u64,
-            A::Region => 0,
-        })
-        .sum::<u64>()
-}
-
 /// Refuses (422) paths the scenario's causal graph does not have, and criteria naming a path
 /// the run does not measure: either run could only fail.
 fn check_paths(
@@ -336,8 +321,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
     let shift = shift_stage(state, body)?;
     evaluate::check_shift(shift.as_ref(), Some(&spec), &criteria)
         .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
-    let shift_rows = shift.as_ref().map_or(0, |o| o.rows as u64 * shift_populations(o));
-    check_org_limits(state, caller, total_rows + shift_rows).await?;
+    check_org_limits(state, caller, total_rows).await?;
     let params = RunParams {
         dataset: spec,
         criteria,
@@ -577,7 +561,7 @@ mod tests {
     }
 
     #[test]
-    fn the_shift_grid_is_off_unless_asked_and_its_populations_count_against_the_quota() {
+    fn the_shift_grid_is_off_unless_asked_and_bounded() {
         assert_eq!(request_of(&body(json!({}))).shift, None);
         let req = request_of(&body(json!({ "shift": { "rows": 500 } })));
         assert_eq!(
@@ -587,16 +571,8 @@ mod tests {
                 axes: evaluate::all_axes()
             })
         );
-        let regions = evaluate::ShiftOptions {
-            rows: 10,
-            axes: vec![fairness::ShiftAxis::Region],
-        };
-        assert_eq!(
-            shift_populations(&regions),
-            1,
-            "regions are parts of the run's own population"
-        );
-        assert_eq!(shift_populations(&evaluate::ShiftOptions::default()), 1 + 3 + 4 + 3);
+        let misspelt = serde_json::from_value::<evaluate::ShiftOptions>(json!({ "rows": 500, "axis": ["region"] }));
+        assert!(misspelt.is_err(), "an unknown field is refused, not ignored");
         assert_eq!(
             evaluate::MAX_SHIFT_ROWS,
             200_000,

@@ -230,7 +230,15 @@ pub async fn create(
     let Form(f) = form.map_err(bad_form)?;
     check_form(&headers, &s, &f.csrf)?;
     let outcome = match body_of(&f) {
-        Ok(body) => start(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &body).await,
+        Ok(mut body) => {
+            // The form asks for the grid's default size, or the server's run limit if smaller.
+            if let Some(o) = &mut body.shift {
+                o.rows = o
+                    .rows
+                    .min(usize::try_from(state.config.max_run_rows).unwrap_or(usize::MAX));
+            }
+            start(&state, &s.caller, audit.on_success(StatusCode::SEE_OTHER), &body).await
+        }
         Err(e) => Err(e),
     };
     match outcome {
