@@ -1828,6 +1828,10 @@ fn the_shift_grid_moves_the_disparity_of_the_model_that_reads_the_municipality_a
         p2["change"]["decisions_changed"], 0,
         "the logistic regression reads no municipality"
     );
+    // No drop at all is written 0, not -0.
+    let v = &logreg["verdicts"][0];
+    assert_eq!(serde_json::to_string(&v["value"]).unwrap(), "0.0", "{v}");
+    assert_eq!(v["verdict"], "pass", "{v}");
     for g in p2["change"]["disparate_impact"].as_array().unwrap() {
         assert_eq!(g["change"]["value"], 0.0, "{g}");
         assert_eq!(g["change"]["interval"], serde_json::json!([0.0, 0.0]), "{g}");

@@ -647,6 +647,24 @@ fn bad_input_is_a_clear_error_stores_nothing_and_the_service_stays_up() {
             "label_rate",
         ),
         (
+            "a shift criterion without the grid",
+            server.client(Some(&p.authority)).post(
+                "/api/v1/runs",
+                &json!({"model_id": model, "criteria": [{"metric": "accuracy_true", "op": "<=", "threshold": 0.05,
+                    "shift": {"axis": "proxy_strength", "from": 1, "to": 2}}]}),
+            ),
+            422,
+            "invalid_criteria",
+            "does not evaluate the shift grid",
+        ),
+        (
+            "a shift grid too large",
+            vendor.post("/api/v1/runs", &json!({"model_id": model, "shift": {"rows": 200001}})),
+            400,
+            "bad_request",
+            "shift.rows",
+        ),
+        (
             "vendor sets criteria",
             vendor.post("/api/v1/runs", &json!({"model_id": model, "criteria": []})),
             403,

@@ -35,7 +35,7 @@ pub use perturbation::{
     DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions, check_robustness,
 };
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
-pub use recourse::{RECOURSE_CITIZENS, Recourse};
+pub use recourse::{RECOURSE_CITIZENS, Recourse, check_recourse};
 pub use shift::{
     ALL_REGIONS, DEFAULT_SHIFT_ROWS, GroupChange, LABEL_RATES, MAX_SHIFT_ROWS, PROXY_STRENGTHS, PointChange,
     PointMeasure, REPRESENTATION_FACTORS, SHIFT_BOOTSTRAP, Shift, ShiftOptions, ShiftPoint, all_axes, check_shift,
@@ -272,7 +272,7 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
     let mut checked = prepare::check_model(req)?;
     explanations::check_options(req, &checked.manifest)?;
     perturbation::check_options(req)?;
-    recourse::check_criteria(&req.criteria, &checked.manifest.scenario, &checked.manifest.columns())?;
+    recourse::check_recourse(&req.criteria, &checked.manifest.scenario, &checked.manifest.columns())?;
     let known_spec = match &req.dataset {
         source::Dataset::Generate(spec) => Some(&**spec),
         source::Dataset::File(_) => None,

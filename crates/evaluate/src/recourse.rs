@@ -34,13 +34,9 @@ pub struct Recourse {
 }
 
 /// Refuses a `recourse_gap` criterion that could only be inconclusive: its scenario declares no
-/// recourse, or the model reads none of the scenario's actionable inputs. Checked before any
-/// worker starts.
-pub(crate) fn check_criteria(
-    criteria: &[fairness::Criterion],
-    scenario: &str,
-    inputs: &[&str],
-) -> Result<(), EvaluateError> {
+/// recourse, or the model (which reads `inputs`) reads none of the scenario's actionable inputs.
+/// A run checks it before any worker starts; the service before it queues the run.
+pub fn check_recourse(criteria: &[fairness::Criterion], scenario: &str, inputs: &[&str]) -> Result<(), EvaluateError> {
     let Some(c) = criteria
         .iter()
         .find(|c| c.metric == fairness::CriterionMetric::RecourseGap)
@@ -267,7 +263,7 @@ pub(crate) fn markdown(r: &Recourse) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::check_criteria;
+    use super::check_recourse as check_criteria;
 
     fn gap_criterion() -> Vec<fairness::Criterion> {
         fairness::parse_criteria(

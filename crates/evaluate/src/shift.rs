@@ -833,7 +833,8 @@ fn paired_drop(shift: &Shift, c: &Criterion) -> Option<fairness::Measurement> {
     // The drop is from minus to; a point's change is it minus the own setting.
     let (value, interval) = if from.baseline {
         let e = of(to.change.as_ref()?)?;
-        (-e.value, e.interval.map(|[lo, hi]| [-hi, -lo]))
+        // `0.0 - x`, not `-x`: no drop is 0, not -0.
+        (0.0 - e.value, e.interval.map(|[lo, hi]| [0.0 - hi, 0.0 - lo]))
     } else if to.baseline {
         let e = of(from.change.as_ref()?)?;
         (e.value, e.interval)

@@ -264,6 +264,29 @@ pub fn shift_stage(state: &AppState, body: &RunRequest) -> ApiResult<Option<eval
     Ok(Some(o.clone()))
 }
 
+/// Refuses (422) a `recourse_gap` criterion the run could only find inconclusive: the model's
+/// scenario declares nothing to act on, or its manifest reads none of it. Reads the manifest only
+/// when there is such a criterion.
+async fn check_recourse(state: &AppState, model: &store::Model, criteria: &[fairness::Criterion]) -> ApiResult<()> {
+    if !criteria
+        .iter()
+        .any(|c| c.metric == fairness::CriterionMetric::RecourseGap)
+    {
+        return Ok(());
+    }
+    let blobs = state.blobs.clone();
+    let digest = model.manifest_sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("the model's manifest: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| ApiError::internal(format!("the model's manifest: {e}")))?;
+    let manifest =
+        inference::Manifest::parse(&text).map_err(|e| ApiError::internal(format!("the model's manifest: {e}")))?;
+    evaluate::check_recourse(criteria, &model.scenario, &manifest.columns())
+        .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))
+}
+
 /// Refuses (422) paths the scenario's causal graph does not have, and criteria naming a path
 /// the run does not measure: either run could only fail.
 fn check_paths(
@@ -318,6 +341,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
     check_paths(&spec, paths.as_ref(), &criteria)?;
     evaluate::check_robustness(robustness.as_ref(), &criteria)
         .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
+    check_recourse(state, &model, &criteria).await?;
     let shift = shift_stage(state, body)?;
     evaluate::check_shift(shift.as_ref(), Some(&spec), &criteria)
         .map_err(|e| ApiError::unprocessable("invalid_criteria", e.to_string()))?;
