@@ -611,46 +611,9 @@ pub(crate) fn measure(
             .iter()
             .map(|c| (*c).to_owned()),
     );
-    // Generated on at most as many threads as there are cores, each taking the next spec.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(specs.len());
-    let generated: Vec<Vec<(usize, Result<RecordBatch, EvaluateError>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(spec) = specs.get(k) else { break };
-                        out.push((k, generate(spec, &keep, clock)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(
-                        usize::MAX,
-                        Err(EvaluateError::Shift("generating a population panicked".into())),
-                    )]
-                })
-            })
-            .collect()
-    });
-    let mut generated: Vec<(usize, Result<RecordBatch, EvaluateError>)> = generated.into_iter().flatten().collect();
-    generated.sort_by_key(|(k, _)| *k);
-    if generated.len() != specs.len() {
-        clock.check()?;
-        return Err(EvaluateError::Shift(
-            "a population of the grid was not generated".into(),
-        ));
-    }
-    let populations: Vec<RecordBatch> = generated.into_iter().map(|(_, r)| r).collect::<Result<_, _>>()?;
+    let populations: Vec<RecordBatch> = on_cores(specs.len(), "a population of the grid", clock, |k| {
+        generate(&specs[k], &keep, clock)
+    })?;
     clock.check()?;
     let refs: Vec<&RecordBatch> = populations.iter().collect();
     let scored = crate::paths::score_all(req, prepared, pool, clock, &refs).map_err(|e| match e {
@@ -673,58 +636,27 @@ pub(crate) fn measure(
         ..req.fairness.clone()
     };
     let threshold = prepared.manifest.output.threshold;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(points.len());
-    let results: Vec<Vec<(usize, Result<ShiftPoint, EvaluateError>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((axis, value, own, spec, region)) = points.get(k) else {
-                            break;
-                        };
-                        if let Err(e) = clock.check() {
-                            out.push((k, Err(e)));
-                            break;
-                        }
-                        let i = specs
-                            .iter()
-                            .position(|s| s == spec)
-                            .expect("every point's spec is listed");
-                        let point = (*axis, value.clone(), *own, spec.clone());
-                        let result = match region {
-                            None => measure_point(
-                                req,
-                                threshold,
-                                &populations[i],
-                                &probs[i],
-                                &config,
-                                &req.criteria,
-                                point,
-                            ),
-                            Some(r) => in_region(&populations[i], &probs[i], r).and_then(|(rows, p)| {
-                                measure_point(req, threshold, &rows, &p, &config, &req.criteria, point)
-                            }),
-                        };
-                        out.push((k, result));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-    });
-    let mut measured: Vec<(usize, Result<ShiftPoint, EvaluateError>)> = results.into_iter().flatten().collect();
-    measured.sort_by_key(|(k, _)| *k);
-    if measured.len() != points.len() {
-        clock.check()?;
-        return Err(EvaluateError::Shift("a point of the grid was not measured".into()));
-    }
-    let mut measured = measured.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>, _>>()?;
+    let mut measured = on_cores(points.len(), "a point of the grid", clock, |k| {
+        let (axis, value, own, spec, region) = &points[k];
+        let i = specs
+            .iter()
+            .position(|s| s == spec)
+            .expect("every point's spec is listed");
+        let point = (*axis, value.clone(), *own, spec.clone());
+        match region {
+            None => measure_point(
+                req,
+                threshold,
+                &populations[i],
+                &probs[i],
+                &config,
+                &req.criteria,
+                point,
+            ),
+            Some(r) => in_region(&populations[i], &probs[i], r)
+                .and_then(|(rows, p)| measure_point(req, threshold, &rows, &p, &config, &req.criteria, point)),
+        }
+    })?;
     clock.check()?;
     // Paired changes from each paired axis's own setting.
     let mut answered: Vec<Option<Answers>> = (0..specs.len()).map(|_| None).collect();
@@ -765,6 +697,48 @@ pub(crate) fn measure(
         points,
         seconds: t0.elapsed().as_secs_f64(),
     }))
+}
+
+/// `work(0)`, …, `work(n - 1)` on at most as many threads as there are cores, each taking the
+/// next index, in index order; the first error (the run's stop signals first) is the answer.
+/// `what` names an item in the error when a thread panicked.
+fn on_cores<T: Send>(
+    n: usize,
+    what: &str,
+    clock: &Clock,
+    work: impl Fn(usize) -> Result<T, EvaluateError> + Sync,
+) -> Result<Vec<T>, EvaluateError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |c| c.get()).min(n);
+    let done: Vec<Vec<(usize, Result<T, EvaluateError>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if k >= n {
+                            break;
+                        }
+                        if let Err(e) = clock.check() {
+                            out.push((k, Err(e)));
+                            break;
+                        }
+                        out.push((k, work(k)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut done: Vec<(usize, Result<T, EvaluateError>)> = done.into_iter().flatten().collect();
+    done.sort_by_key(|(k, _)| *k);
+    if done.len() != n {
+        clock.check()?;
+        return Err(EvaluateError::Shift(format!("{what} was not made (a thread panicked)")));
+    }
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The drop of a shift criterion's metric between its two points, `from - to`, with an
