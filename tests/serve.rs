@@ -1392,3 +1392,240 @@ fn an_upload_without_a_manifest_is_drafted_or_refused_naming_what_could_not_be_m
         r.text()
     );
 }
+
+/// Runs SQL statements on a stopped service's SQLite database, as someone with the files would.
+fn tamper(db: &std::path::Path, statements: &[&'static str]) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        for s in statements {
+            sqlx::query(*s).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    });
+}
+
+/// Appends entries chained exactly as the service chains them, after the newest one left: a forged
+/// continuation that the chain alone cannot tell from the real one.
+fn forge_continuation(db: &std::path::Path, n: usize) {
+    use sqlx::Row as _;
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let row = sqlx::query(
+            "SELECT seq, time, actor, org, role, action, object, outcome, request_id, case_id, prev_hash, hash \
+             FROM audit ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let mut prev = store::AuditEntry {
+            seq: row.get("seq"),
+            time: row.get("time"),
+            actor: row.get("actor"),
+            org: row.get("org"),
+            role: row.get("role"),
+            action: row.get("action"),
+            object: row.get("object"),
+            outcome: row.get("outcome"),
+            request_id: row.get("request_id"),
+            case_id: row.get("case_id"),
+            prev_hash: row.get("prev_hash"),
+            hash: row.get("hash"),
+        };
+        for i in 0..n {
+            let e = store::chain(
+                Some(&prev),
+                store::NewEntry {
+                    time: prev.time.clone(),
+                    actor: "service".into(),
+                    org: String::new(),
+                    role: "service".into(),
+                    action: "run.create".into(),
+                    object: format!("run/forged-{i}"),
+                    outcome: "ok".into(),
+                    request_id: format!("forged-{i}"),
+                    case_id: None,
+                },
+            );
+            sqlx::query(
+                "INSERT INTO audit (seq, time, actor, org, role, action, object, outcome, request_id, case_id, \
+                 prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.seq)
+            .bind(&e.time)
+            .bind(&e.actor)
+            .bind(&e.org)
+            .bind(&e.role)
+            .bind(&e.action)
+            .bind(&e.object)
+            .bind(&e.outcome)
+            .bind(&e.request_id)
+            .bind(&e.case_id)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+            prev = e;
+        }
+        pool.close().await;
+    });
+}
+
+/// Issue 17: the three ways someone holding the database can rewrite history without breaking the hash chain
+/// (cut its tail; cut it and continue with forged entries; put back an older copy of the database, checkpoints
+/// table and all) each pass `audit verify` on the chain alone and each fail against a checkpoint signed before
+/// and kept outside, with the reason named. The checkpoint comes from the API, its key from the API, and the
+/// proofs the API gives verify with the RFC 9162 verifier.
+#[test]
+fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
+    let data = Data::sqlite();
+    let db = data.dir.path().join("sandkasse.db");
+    let older = data.dir.path().join("older.db");
+    let p = people(&data);
+    let mut server = data.start(&["--checkpoint-every-mins", "0"]);
+    let advisor = server.client(Some(&p.advisor));
+    assert_eq!(advisor.get("/api/v1/audit/checkpoint").status, 404);
+    case_with_model(&server, &p);
+    // The copy an attacker would later put back, taken consistently while the service runs.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("VACUUM INTO ?")
+            .bind(older.display().to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    case_with_model(&server, &p);
+    assert_eq!(
+        server
+            .client(Some(&p.vendor))
+            .post("/api/v1/audit/checkpoint", &json!({}))
+            .status,
+        403,
+        "only advisors and admins sign checkpoints"
+    );
+    let r = advisor.post("/api/v1/audit/checkpoint", &json!({}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let cp = r.json();
+    let size = cp["size"].as_u64().unwrap();
+    let root = store::merkle::from_hex(cp["root"].as_str().unwrap()).unwrap();
+    let note = cp["note"].as_str().unwrap().to_owned();
+    assert_eq!(advisor.get("/api/v1/audit/checkpoint").json()["note"], note.as_str());
+    let key = advisor.get("/api/v1/audit/key").json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verifier: store::VerifierKey = key.parse().unwrap();
+    assert_eq!(verifier.open(&note).unwrap().size, size);
+    // Every read above was audited, so the log has grown; the consistency proof shows the checkpoint is its prefix.
+    let c = advisor
+        .get(&format!("/api/v1/audit/proof/consistency?from={size}"))
+        .json();
+    let to = c["to"].as_u64().unwrap();
+    assert!(to > size, "{c}");
+    let hashes = |v: &serde_json::Value| -> Vec<store::merkle::Hash> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| store::merkle::from_hex(h.as_str().unwrap()).unwrap())
+            .collect()
+    };
+    let now_root = store::merkle::from_hex(c["to_root"].as_str().unwrap()).unwrap();
+    assert!(store::merkle::verify_consistency(
+        size,
+        to,
+        &root,
+        &now_root,
+        &hashes(&c["proof"])
+    ));
+    let i = advisor
+        .get(&format!("/api/v1/audit/proof/inclusion?seq=2&size={size}"))
+        .json();
+    let leaf = store::merkle::from_hex(i["leaf"].as_str().unwrap()).unwrap();
+    assert!(store::merkle::verify_inclusion(
+        &leaf,
+        1,
+        size,
+        &hashes(&i["proof"]),
+        &root
+    ));
+    assert_eq!(
+        advisor
+            .get(&format!("/api/v1/audit/proof/inclusion?seq={}", to + 100))
+            .status,
+        400
+    );
+    let v = advisor.get("/api/v1/audit/verify").json();
+    assert_eq!(
+        (v["intact"].as_bool(), v["checkpoints"].as_u64()),
+        (Some(true), Some(1)),
+        "{v}"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let cp_file = data.dir.path().join("checkpoint.txt");
+    std::fs::write(&cp_file, &note).unwrap();
+    let verify = |with_checkpoint: bool| {
+        let mut cmd = service::sandkasse();
+        cmd.args(["audit", "verify"]).args(data.args());
+        if with_checkpoint {
+            cmd.args(["--key", &key]).arg("--checkpoint").arg(&cp_file);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, out) = verify(true);
+    assert!(
+        ok && out.contains("extends 1 checkpoint(s) given and 1 stored"),
+        "{out}"
+    );
+    let intact = std::fs::read(&db).unwrap();
+    let restore = |bytes: &[u8]| {
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(data.dir.path().join(format!("sandkasse.db{suffix}")));
+        }
+        std::fs::write(&db, bytes).unwrap();
+    };
+    // The attacker removes the stored checkpoints too: only the one kept outside is left to tell.
+    for (attack, expect) in [
+        ("cut tail", "removed from its end"),
+        ("forged continuation", "are not those the checkpoint"),
+        ("rollback", "older copy of the database was restored"),
+    ] {
+        restore(&intact);
+        match attack {
+            "cut tail" => tamper(
+                &db,
+                &[
+                    "DELETE FROM audit WHERE seq > (SELECT MAX(size) - 2 FROM audit_checkpoints)",
+                    "DELETE FROM audit_checkpoints",
+                ],
+            ),
+            "forged continuation" => {
+                tamper(
+                    &db,
+                    &[
+                        "DELETE FROM audit WHERE seq > (SELECT MAX(size) - 2 FROM audit_checkpoints)",
+                        "DELETE FROM audit_checkpoints",
+                    ],
+                );
+                forge_continuation(&db, 10);
+            }
+            _ => restore(&std::fs::read(&older).unwrap()),
+        }
+        let (ok, out) = verify(false);
+        assert!(ok, "{attack}: the chain alone should not see it, yet: {out}");
+        let (ok, out) = verify(true);
+        assert!(!ok && out.contains(expect), "{attack}: {out}");
+    }
+}

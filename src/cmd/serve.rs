@@ -108,6 +108,10 @@ pub struct Args {
     /// Seconds a training-data download may wait for its client to take bytes before it is dropped.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     download_idle_secs: u64,
+    /// Minutes between signed checkpoints of the audit log (taken only when it has grown); 0 signs them only
+    /// on demand (`POST /api/v1/audit/checkpoint`, `sandkasse audit checkpoint`).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=10080))]
+    checkpoint_every_mins: u64,
     /// Seconds requests in flight and running runs get to finish on SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_grace_secs: u64,
@@ -166,6 +170,8 @@ pub fn run(args: Args) -> Result<()> {
     config.run_deadline = Duration::from_secs(args.run_deadline_mins * 60);
     config.download_idle_timeout = Duration::from_secs(args.download_idle_secs);
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace_secs);
+    config.checkpoint_every =
+        (args.checkpoint_every_mins > 0).then(|| Duration::from_secs(60 * args.checkpoint_every_mins));
     anyhow::ensure!(
         args.anonymous_rate.is_finite() && args.anonymous_rate > 0.0 && args.anonymous_burst >= 1.0,
         "--anonymous-rate must be a positive number and --anonymous-burst at least 1"

@@ -56,6 +56,8 @@ pub struct Config {
     /// A training-data download whose client accepts no bytes for this long is dropped, freeing its slot and
     /// its temporary file.
     pub download_idle_timeout: Duration,
+    /// How often the audit log's tree head is signed and stored when the log has grown; `None`: only on demand.
+    pub checkpoint_every: Option<Duration>,
     /// On shutdown, how long requests in flight and running runs get to finish before the process stops
     /// waiting for them (runs still running are then marked failed).
     pub shutdown_grace: Duration,
@@ -142,6 +144,7 @@ impl Config {
             run_deadline: Duration::from_secs(60 * 60),
             download_idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            checkpoint_every: Some(Duration::from_secs(10 * 60)),
         }
     }
 }

@@ -110,6 +110,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { kind, id } => Self::not_found(kind, id),
             StoreError::IllegalTransition { .. } => Self::conflict(e.to_string()),
             StoreError::Conflict(_) => Self::conflict(e.to_string()),
+            // A log that does not verify is a finding, not a fault of the service: said as it is.
+            StoreError::ChainBroken(_) | StoreError::LogDiverges(_) => {
+                Self::conflict(format!("the audit log does not verify: {e}"))
+            }
             _ => {
                 tracing::error!(error = %e, "store");
                 Self::internal(format!("storage failed: {e}"))

@@ -60,6 +60,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("seeding the demo: {0}")]
     Demo(String),
+    #[error("the audit signing key: {0}")]
+    AuditKey(#[from] store::CheckpointError),
 }
 
 /// Opens the metadata store: PostgreSQL if a URL is given, else SQLite (`sandkasse.db`) in
@@ -76,6 +78,20 @@ pub async fn open_store(data_dir: &std::path::Path, database_url: Option<&str>) 
             Store::open_sqlite(&data_dir.join("sandkasse.db")).await?
         }
     })
+}
+
+/// The file of the key that signs the audit log's checkpoints, in the data directory.
+pub const AUDIT_KEY_FILE: &str = "audit-signing.key";
+
+/// The sandbox's audit signing key: read from the data directory, or created there at first start (owner-only).
+/// A key file that is malformed or readable by others stops the start: checkpoints signed with a key that may
+/// be known to others prove nothing.
+pub fn audit_key(data_dir: &std::path::Path) -> Result<store::AuditKey, ServeError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    Ok(store::AuditKey::load_or_create(&data_dir.join(AUDIT_KEY_FILE))?)
 }
 
 /// A started server: where it listens, and the demo accounts if it seeded them.
@@ -99,6 +115,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let store = open_store(&config.data_dir, config.database_url.as_deref()).await?;
     let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
+    let audit_key = audit_key(&config.data_dir)?;
     // Datasets being generated for download when a previous process died.
     let _ = std::fs::remove_dir_all(config.data_dir.join("tmp"));
     let interrupted = store.mark_interrupted_runs(runner::INTERRUPTED).await?;
@@ -147,6 +164,7 @@ pub async fn serve(
         visible_models: v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
         last_check: app::audit::LastCheck::default(),
+        audit_key,
     }));
     let demo = if demo {
         Some(
@@ -162,6 +180,10 @@ pub async fn serve(
     let app = api::router(state.clone());
     let runner_state = state.clone();
     let refusals = middleware::anonymous::spawn_flusher(&state);
+    let checkpoints = state
+        .config
+        .checkpoint_every
+        .map(|every| app::audit::spawn_checkpoints(&state, every));
     let grace = state.config.shutdown_grace;
     let signalled = Arc::new(std::sync::OnceLock::new());
     let signal_time = signalled.clone();
@@ -226,6 +248,9 @@ pub async fn serve(
         }
     }
     refusals.abort();
+    if let Some(c) = checkpoints {
+        c.abort();
+    }
     middleware::anonymous::flush_all(&state).await;
     // A connection still held by an abandoned executor must not keep the process from exiting.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), store.close()).await;

@@ -70,6 +70,8 @@ pub enum Action {
     ReadAudit,
     /// Verify the audit log's chain.
     VerifyAudit,
+    /// Have the sandbox sign a checkpoint of the audit log now.
+    CheckpointAudit,
 }
 
 impl Action {
@@ -83,7 +85,7 @@ impl Action {
             Action::UploadModel => &[Role::Vendor],
             Action::StartRun => &[Role::Vendor, Role::Authority, Role::Admin],
             Action::DownloadData => &[Role::Vendor, Role::Admin],
-            Action::ReadAudit | Action::VerifyAudit => &[Role::Advisor, Role::Admin],
+            Action::ReadAudit | Action::VerifyAudit | Action::CheckpointAudit => &[Role::Advisor, Role::Admin],
         }
     }
 
@@ -99,6 +101,7 @@ impl Action {
             Action::DownloadData => "downloading training data",
             Action::ReadAudit => "reading the audit log",
             Action::VerifyAudit => "verifying the audit log",
+            Action::CheckpointAudit => "taking a checkpoint of the audit log",
         }
     }
 }

@@ -601,6 +601,24 @@ macro_rules! sql_backend {
                 rows.iter().map(rows::audit).collect()
             }
 
+            pub(crate) async fn add_checkpoint(&self, size: u64, time: &Timestamp, note: &str) -> Result<()> {
+                q("INSERT INTO audit_checkpoints (size, time, note) VALUES ($1, $2, $3)")
+                    .bind(to_db_count(size)?)
+                    .bind(time.as_str())
+                    .bind(note)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn checkpoints(&self, limit: u32) -> Result<Vec<String>> {
+                let rows = q("SELECT note FROM audit_checkpoints ORDER BY id DESC LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| r.text("note")).collect()
+            }
+
             pub(crate) async fn audit_head(&self) -> Result<Option<AuditEntry>> {
                 let row = q(concat!("SELECT ", audit_cols!(), " FROM audit ORDER BY seq DESC LIMIT 1"))
                     .fetch_optional(&self.pool)

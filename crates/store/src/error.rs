@@ -66,6 +66,10 @@ pub enum StoreError {
     /// The audit chain failed verification.
     #[error(transparent)]
     ChainBroken(#[from] ChainBreak),
+    /// The chain is whole, but it does not extend a signed checkpoint taken earlier: entries it covered were
+    /// cut off, replaced, or the database was put back to an older copy.
+    #[error(transparent)]
+    LogDiverges(#[from] crate::merkle::Divergence),
 }
 
 impl StoreError {

@@ -5,6 +5,8 @@
 //!   different bytes and a torn write is never visible;
 //! - the audit chain ([`chain`], [`AuditEntry`]): the tamper-evident audit chain (pure model, no I/O), so the service and `sandkasse audit verify`
 //!   share one definition of "intact";
+//! - the Merkle tree over the chain ([`merkle`]) and its signed checkpoints ([`AuditKey`], [`VerifierKey`]),
+//!   which pin the log's entries outside the database so a truncated, continued or rolled-back log is found;
 //! - [`Store`]: the metadata (organisations, users, browser sessions, cases, models, runs, criteria, audit rows)
 //!   on SQLite (the embedded default) or PostgreSQL, both driven by the same code and the same test suite.
 
@@ -13,9 +15,11 @@
 mod audit;
 mod backend;
 mod blobs;
+mod checkpoint;
 mod digest;
 mod error;
 mod ids;
+pub mod merkle;
 mod meta;
 mod postgres;
 mod rows;
@@ -25,6 +29,7 @@ mod time;
 
 pub use audit::{AuditEntry, BreakKind, ChainBreak, NewEntry, chain};
 pub use blobs::{BlobError, BlobStore};
+pub use checkpoint::{AuditKey, Checkpoint, CheckpointError, MAX_NOTE_BYTES, SignedCheckpoint, VerifierKey};
 pub use digest::{Digest, DigestError};
 pub use error::StoreError;
 pub use ids::{CaseId, IdError, ModelId, OrgId, RunId, Token, UserId};

@@ -5,7 +5,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::audit::{AuditEntry, NewEntry, Verifier};
+use crate::checkpoint::{AuditKey, Checkpoint, SignedCheckpoint};
 use crate::error::{Result, StoreError};
+use crate::merkle::{self, Divergence, Frontier, Hash, audit_leaf};
 use crate::meta::{
     AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
     StoredSession, User,
@@ -343,11 +345,27 @@ impl Store {
     }
 
     /// Verifies the whole chain in pages of [`VERIFY_PAGE`] entries, holding one page at a time (constant
-    /// memory, however long the chain), and returns how many entries verified and the last of them; or
-    /// [`crate::StoreError::ChainBroken`] naming the first break. Entries appended while it runs are checked too
-    /// (the chain only grows at its end).
+    /// memory, however long the chain), and returns how many entries verified, the last of them and the Merkle
+    /// root over them; or [`crate::StoreError::ChainBroken`] naming the first break. Entries appended while it runs
+    /// are checked too (the chain only grows at its end).
     pub async fn check_audit(&self) -> Result<Verified> {
-        let mut verifier = Verifier::new();
+        self.check_audit_against(&[]).await
+    }
+
+    /// [`Store::check_audit`], and also that the log extends every checkpoint in `pins` (opened, so their
+    /// signatures already checked): the tree over its first `size` entries must have the checkpoint's root. A
+    /// chain can't see its tail cut, cut and continued, or the whole database put back to an older copy; this
+    /// can, as [`crate::StoreError::LogDiverges`].
+    pub async fn check_audit_against(&self, pins: &[Checkpoint]) -> Result<Verified> {
+        let mut pins: Vec<Checkpoint> = pins.to_vec();
+        pins.sort_by_key(|c| c.size);
+        let mut state = TreeCheck {
+            verifier: Verifier::new(),
+            tree: Frontier::default(),
+            pins: pins.into_iter().collect(),
+        };
+        // A checkpoint of the empty log pins nothing but must still be met.
+        state.meet_pins()?;
         let mut after = i64::MIN;
         loop {
             let page = self.audit_page(after, VERIFY_PAGE).await?;
@@ -355,18 +373,73 @@ impl Store {
             after = last.seq;
             let full = page.len() == VERIFY_PAGE as usize;
             // Hashing a page is CPU work: off the async threads.
-            verifier =
-                tokio::task::spawn_blocking(move || page.iter().try_for_each(|e| verifier.push(e)).map(|()| verifier))
-                    .await
-                    .map_err(|e| StoreError::corrupt("audit verification", e))??;
+            state = tokio::task::spawn_blocking(move || state.push_page(&page).map(|()| state))
+                .await
+                .map_err(|e| StoreError::corrupt("audit verification", e))??;
             if !full {
                 break;
             }
         }
+        if let Some(c) = state.pins.front() {
+            return Err(Divergence::Shorter {
+                checkpoint_size: c.size,
+                time: c.time.to_string(),
+                log_size: state.tree.size(),
+            }
+            .into());
+        }
         Ok(Verified {
-            entries: verifier.entries(),
-            head: verifier.head().map(|(seq, hash)| (seq, hash.to_owned())),
+            entries: state.verifier.entries(),
+            head: state.verifier.head().map(|(seq, hash)| (seq, hash.to_owned())),
+            root: state.tree.root(),
         })
+    }
+
+    /// The leaves of the first `size` entries (all, for `None`), after verifying their chain: what inclusion and
+    /// consistency proofs are made from. 32 bytes an entry.
+    pub async fn audit_leaves(&self, size: Option<u64>) -> Result<Vec<Hash>> {
+        let mut verifier = Verifier::new();
+        let mut leaves = Vec::new();
+        let mut after = i64::MIN;
+        let want = size.unwrap_or(u64::MAX);
+        while (leaves.len() as u64) < want {
+            let page = self.audit_page(after, VERIFY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            let full = page.len() == VERIFY_PAGE as usize;
+            for e in &page {
+                if leaves.len() as u64 == want {
+                    break;
+                }
+                verifier.push(e)?;
+                leaves.push(audit_leaf(&e.hash).ok_or_else(|| StoreError::corrupt("audit hash", &e.hash))?);
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(leaves)
+    }
+
+    /// Verifies the chain, signs its tree head with `key` and stores the checkpoint; returns it, for the caller to
+    /// keep outside the database too (that copy is what proves anything later).
+    pub async fn take_checkpoint(&self, key: &AuditKey) -> Result<SignedCheckpoint> {
+        let v = self.check_audit().await?;
+        let signed = key.sign(v.entries, v.root, Timestamp::now());
+        self.add_checkpoint(v.entries, &signed.checkpoint.time, &signed.text)
+            .await?;
+        Ok(signed)
+    }
+
+    /// Stores a signed checkpoint's text (see [`crate::AuditKey::sign`]).
+    pub async fn add_checkpoint(&self, size: u64, time: &Timestamp, note: &str) -> Result<()> {
+        delegate!(self.add_checkpoint(size, time, note))
+    }
+
+    /// The texts of the newest `limit` stored checkpoints, newest first. Unverified: open each with the
+    /// sandbox's [`crate::VerifierKey`].
+    pub async fn checkpoints(&self, limit: u32) -> Result<Vec<String>> {
+        delegate!(self.checkpoints(limit))
     }
 
     /// Verifies the whole chain (see [`Store::check_audit`]) and returns its length.
@@ -385,4 +458,47 @@ pub struct Verified {
     pub entries: u64,
     /// The last entry checked, as `(seq, hash)`; `None` for an empty chain.
     pub head: Option<(i64, String)>,
+    /// The Merkle root over the entries checked (the empty tree's for none).
+    pub root: Hash,
+}
+
+/// What [`Store::check_audit_against`] carries from page to page.
+struct TreeCheck {
+    verifier: Verifier,
+    tree: Frontier,
+    /// Checkpoints not yet reached, smallest first.
+    pins: std::collections::VecDeque<Checkpoint>,
+}
+
+impl TreeCheck {
+    fn push_page(&mut self, page: &[AuditEntry]) -> Result<()> {
+        for e in page {
+            self.verifier.push(e)?;
+            self.tree
+                .push(audit_leaf(&e.hash).ok_or_else(|| StoreError::corrupt("audit hash", &e.hash))?);
+            self.meet_pins()?;
+        }
+        Ok(())
+    }
+
+    /// Compares the tree with every checkpoint of its current size.
+    fn meet_pins(&mut self) -> Result<()> {
+        while let Some(c) = self.pins.front() {
+            if c.size != self.tree.size() {
+                break;
+            }
+            let root = self.tree.root();
+            if root != c.root {
+                return Err(Divergence::Rewritten {
+                    checkpoint_size: c.size,
+                    time: c.time.to_string(),
+                    checkpoint_root: merkle::to_hex(&c.root),
+                    log_root: merkle::to_hex(&root),
+                }
+                .into());
+            }
+            self.pins.pop_front();
+        }
+        Ok(())
+    }
 }

@@ -87,7 +87,11 @@ impl Faces {
             .routes(routes!(runs::report_md))
             .routes(routes!(runs::report_html))
             .routes(routes!(audit::list))
-            .routes(routes!(audit::verify));
+            .routes(routes!(audit::verify))
+            .routes(routes!(audit::checkpoint, audit::sign_checkpoint))
+            .routes(routes!(audit::key))
+            .routes(routes!(audit::inclusion))
+            .routes(routes!(audit::consistency));
         Self {
             api,
             public: OpenApiRouter::new().routes(routes!(info::openapi)),

@@ -14,6 +14,10 @@ schema! {
     Scenario = super::views::ScenarioView;
     AuditPage = super::views::AuditPage;
     ChainView = super::views::ChainView;
+    AuditCheckpoint = super::views::CheckpointView;
+    AuditKey = super::views::AuditKeyView;
+    AuditInclusionProof = super::views::InclusionView;
+    AuditConsistencyProof = super::views::ConsistencyView;
     Health = super::views::Health;
     Org = store::Org;
     Model = store::Model;
@@ -148,6 +152,12 @@ refusal_sets! {
     ReportRefusals = "Error" [400, 401, 404, 409, 429, 500];
     /// Reading the audit log (advisors and admins).
     AuditRefusals = "Error" [400, 401, 403, 429, 500];
+    /// Reading the newest audit checkpoint, which there may not be yet.
+    CheckpointRefusals = "Error" [400, 401, 403, 404, 429, 500];
+    /// Signing an audit checkpoint (advisors and admins).
+    CheckpointCreateRefusals = "Error" [401, 403, 429, 500];
+    /// Reading the audit key (anyone signed in).
+    KeyRefusals = "Error" [401, 429, 500];
     /// Downloading training data.
     DownloadRefusals = "Error" [400, 401, 403, 404, 429, 500];
     /// Creating an object from a body.

@@ -145,13 +145,17 @@ pub struct AuditPage {
 #[schemars(rename = "AuditVerification")]
 #[serde(untagged)]
 pub enum ChainView {
-    /// Every hash and link holds.
+    /// Every hash and link holds, and the log extends the stored checkpoints.
     Intact {
         /// Always true.
         intact: bool,
         entries: u64,
         /// The last entry checked; none in an empty log.
         head: Option<ChainHead>,
+        /// The Merkle root (RFC 9162) over every entry checked, hex.
+        root: String,
+        /// How many stored checkpoints the log was checked against.
+        checkpoints: u64,
     },
     /// The first point where the chain fails.
     Broken {
@@ -160,6 +164,81 @@ pub enum ChainView {
         #[serde(rename = "break")]
         at: store::ChainBreak,
     },
+    /// The chain holds, but the log does not extend a checkpoint this sandbox signed, or a stored checkpoint
+    /// is not signed by it.
+    Diverges {
+        /// Always false.
+        intact: bool,
+        /// What does not match.
+        divergence: String,
+    },
+}
+
+/// A signed checkpoint of the audit log.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditCheckpoint")]
+pub struct CheckpointView {
+    /// The log's name.
+    pub origin: String,
+    /// How many entries it covers.
+    pub size: u64,
+    /// The Merkle root over those entries, hex.
+    pub root: String,
+    /// When it was signed.
+    pub time: store::Timestamp,
+    /// The signed note (C2SP tlog-checkpoint in a C2SP signed-note), to keep outside the sandbox and give to
+    /// `sandkasse audit verify --checkpoint`.
+    pub note: String,
+}
+
+impl From<store::SignedCheckpoint> for CheckpointView {
+    fn from(s: store::SignedCheckpoint) -> Self {
+        Self {
+            origin: s.checkpoint.origin,
+            size: s.checkpoint.size,
+            root: store::merkle::to_hex(&s.checkpoint.root),
+            time: s.checkpoint.time,
+            note: s.text,
+        }
+    }
+}
+
+/// The public key that checks the audit log's checkpoints.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditKey")]
+pub struct AuditKeyView {
+    /// The log's name, which is the key's name.
+    pub origin: String,
+    /// The verifier key, `name+keyid+base64(0x01 || Ed25519 key)` (the format of Go's `note` package).
+    pub key: String,
+}
+
+/// An inclusion proof (RFC 9162 §2.1.3) of one entry in the tree of the log's first `size` entries.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditInclusionProof")]
+pub struct InclusionView {
+    /// The entry (1-based); its leaf index is `seq - 1`.
+    pub seq: u64,
+    pub size: u64,
+    /// The leaf hash: SHA-256 of 0x00 and the entry's 32-byte chain hash, hex.
+    pub leaf: String,
+    /// The root of the tree of `size` entries, hex.
+    pub root: String,
+    /// The audit path, leaf to root, hex.
+    pub proof: Vec<String>,
+}
+
+/// A consistency proof (RFC 9162 §2.1.4) that the log's first `from` entries are a prefix of its first `to`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditConsistencyProof")]
+pub struct ConsistencyView {
+    pub from: u64,
+    pub to: u64,
+    /// The roots of the two trees, hex.
+    pub from_root: String,
+    pub to_root: String,
+    /// The proof, hex.
+    pub proof: Vec<String>,
 }
 
 /// The last entry of a verified chain.

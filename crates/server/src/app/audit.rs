@@ -79,25 +79,148 @@ pub fn filter(q: &AuditQuery) -> ApiResult<AuditFilter> {
 /// What verifying the whole chain found.
 #[derive(Debug, Clone)]
 pub enum ChainStatus {
-    /// Every hash and link holds; `head` is the last entry's `(seq, hash)`.
+    /// Every hash and link holds, and the log extends every stored checkpoint that verified; `head` is the last
+    /// entry's `(seq, hash)`, `root` the Merkle root over all entries.
     Intact {
         entries: u64,
         head: Option<(i64, String)>,
+        root: store::merkle::Hash,
+        /// How many stored checkpoints it was checked against.
+        checkpoints: u64,
     },
     Broken(store::ChainBreak),
+    /// The chain holds, but it does not extend a checkpoint this sandbox signed.
+    Diverges(store::merkle::Divergence),
+    /// A stored checkpoint does not verify with this sandbox's key: the table was written by someone else.
+    ForgedCheckpoint(String),
 }
 
-/// Verifies every entry, a page at a time (constant memory); the head is the last of the
-/// entries checked, so it cannot be one appended in between.
+/// How many of the newest stored checkpoints a verification checks the log against. The newest one that holds
+/// implies every older one (this sandbox only signs its own log's heads); more catch a table cut back too.
+const PINS: u32 = 100;
+
+/// Verifies every entry, a page at a time (constant memory), and the tree against the newest stored
+/// checkpoints; the head is the last of the entries checked, so it cannot be one appended in between. A
+/// checkpoint row that is not signed by this sandbox's key is reported, not skipped.
 pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
-    match state.store.check_audit().await {
+    let verifier = state.audit_key.verifier();
+    let mut pins = Vec::new();
+    for note in state.store.checkpoints(PINS).await? {
+        match verifier.open(&note) {
+            Ok(c) => pins.push(c),
+            Err(e) => return Ok(ChainStatus::ForgedCheckpoint(e.to_string())),
+        }
+    }
+    match state.store.check_audit_against(&pins).await {
         Ok(v) => Ok(ChainStatus::Intact {
             entries: v.entries,
             head: v.head,
+            root: v.root,
+            checkpoints: pins.len() as u64,
         }),
         Err(store::StoreError::ChainBroken(b)) => Ok(ChainStatus::Broken(b)),
+        Err(store::StoreError::LogDiverges(d)) => Ok(ChainStatus::Diverges(d)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Signs the log's tree head now and stores the checkpoint, with its own audit entry (after it, so the
+/// checkpoint covers the log as it was when asked).
+pub async fn take_checkpoint(state: &AppState) -> ApiResult<store::SignedCheckpoint> {
+    Ok(state.store.take_checkpoint(&state.audit_key).await?)
+}
+
+/// The newest stored checkpoint that verifies, if any.
+pub async fn latest_checkpoint(state: &AppState) -> ApiResult<Option<store::SignedCheckpoint>> {
+    let verifier = state.audit_key.verifier();
+    Ok(state.store.checkpoints(1).await?.into_iter().find_map(|text| {
+        verifier
+            .open(&text)
+            .ok()
+            .map(|checkpoint| store::SignedCheckpoint { text, checkpoint })
+    }))
+}
+
+/// Largest log a proof is made over in one request: 32 bytes a leaf are held while it is made.
+pub const MAX_PROOF_LEAVES: u64 = 10_000_000;
+
+/// The size a proof is asked for: at most the log's, which is read first.
+async fn tree_size(state: &AppState, size: Option<u64>) -> ApiResult<u64> {
+    let have = state.store.audit_head().await?.map_or(0, |h| h.seq.max(0) as u64);
+    match size {
+        None => Ok(have),
+        Some(s) if s <= have => Ok(s),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "`size` {s} is beyond the log, which has {have} entries"
+        ))),
+    }
+}
+
+/// The leaves of the first `size` entries, refusing a log too long to prove from in one request.
+async fn leaves(state: &AppState, size: u64) -> ApiResult<Vec<store::merkle::Hash>> {
+    if size > MAX_PROOF_LEAVES {
+        return Err(ApiError::bad_request(format!(
+            "proofs are made over at most {MAX_PROOF_LEAVES} entries; ask for a smaller `size`"
+        )));
+    }
+    let leaves = state.store.audit_leaves(Some(size)).await?;
+    if (leaves.len() as u64) < size {
+        return Err(ApiError::bad_request(format!(
+            "the log has {} entries, not {size}",
+            leaves.len()
+        )));
+    }
+    Ok(leaves)
+}
+
+/// An inclusion proof of entry `seq` (1-based, as entries are numbered) in the tree of `size` entries.
+pub struct Inclusion {
+    pub size: u64,
+    pub leaf: store::merkle::Hash,
+    pub root: store::merkle::Hash,
+    pub proof: Vec<store::merkle::Hash>,
+}
+
+pub async fn inclusion(state: &AppState, seq: u64, size: Option<u64>) -> ApiResult<Inclusion> {
+    let size = tree_size(state, size).await?;
+    if seq == 0 || seq > size {
+        return Err(ApiError::bad_request(format!(
+            "`seq` must be in 1..={size} (the entries of the tree asked for), got {seq}"
+        )));
+    }
+    let leaves = leaves(state, size).await?;
+    let proof = store::merkle::inclusion_proof(&leaves, seq - 1).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Inclusion {
+        size,
+        leaf: leaves[(seq - 1) as usize],
+        root: store::merkle::root(&leaves),
+        proof,
+    })
+}
+
+/// A consistency proof from the tree of `from` entries to the tree of `to` (the whole log by default).
+pub struct Consistency {
+    pub to: u64,
+    pub from_root: store::merkle::Hash,
+    pub to_root: store::merkle::Hash,
+    pub proof: Vec<store::merkle::Hash>,
+}
+
+pub async fn consistency(state: &AppState, from: u64, to: Option<u64>) -> ApiResult<Consistency> {
+    let to = tree_size(state, to).await?;
+    if from > to {
+        return Err(ApiError::bad_request(format!(
+            "`from` must be at most `to` ({to}), got {from}"
+        )));
+    }
+    let leaves = leaves(state, to).await?;
+    let proof = store::merkle::consistency_proof(&leaves, from).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Consistency {
+        to,
+        from_root: store::merkle::root(&leaves[..from as usize]),
+        to_root: store::merkle::root(&leaves),
+        proof,
+    })
 }
 
 /// The audit page's last full verification, reused for [`LastCheck::MAX_AGE`] so that a busy
@@ -125,4 +248,30 @@ impl LastCheck {
         self.0.put((), (status.clone(), when.clone()));
         Ok((status, when))
     }
+}
+
+/// Signs a checkpoint at start and then every `every` when the log has grown since the newest one, until the
+/// process ends. A failure is logged and tried again next time: the log itself is unaffected.
+pub fn spawn_checkpoints(state: &AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let grown = async {
+                let size = state.store.audit_head().await?.map_or(0, |h| h.seq.max(0) as u64);
+                let last = latest_checkpoint(&state).await?.map(|c| c.checkpoint.size);
+                ApiResult::Ok(last != Some(size))
+            };
+            match grown.await {
+                Ok(false) => {}
+                Ok(true) => match take_checkpoint(&state).await {
+                    Ok(c) => tracing::info!(size = c.checkpoint.size, "audit checkpoint signed"),
+                    Err(e) => tracing::error!(error = ?e, "signing an audit checkpoint failed"),
+                },
+                Err(e) => tracing::error!(error = ?e, "reading the audit log for a checkpoint failed"),
+            }
+        }
+    })
 }

@@ -100,6 +100,8 @@ pub async fn list(
     let filter = filter(&q)?;
     let entries = state.store.list_audit(&filter).await?;
     let (status, checked_at) = state.last_check.status(&state, fresh).await?;
+    let key = state.audit_key.verifier().to_string();
+    let latest = crate::app::audit::latest_checkpoint(&state).await?;
     // In the filter's menus by name; looked up by id in the table.
     let by_name = |mut v: Vec<(String, String)>| {
         v.sort_by(|a, b| a.1.cmp(&b.1));
@@ -143,7 +145,7 @@ pub async fn list(
     let body = html! {
         h1 { (w.t(T::AuditLog)) }
         @match &status {
-            ChainStatus::Intact { entries, head } => div.notice.ok #chain-status {
+            ChainStatus::Intact { entries, head, .. } => div.notice.ok #chain-status {
                 strong { (w.t(T::ChainIntact)) }
                 (w.chain_checked(*entries, &when(&checked_at)))
                 @if let Some((seq, hash)) = head { br; (w.chain_head(seq)) span.mono { (hash) } (w.chain_head_after()) }
@@ -153,6 +155,26 @@ pub async fn list(
                 strong { (w.chain_broken(b.seq)) } " " (user(&b.message, TEXT_CHARS))
                 (w.checked_at(&when(&checked_at))) a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
             },
+            ChainStatus::Diverges(d) => div.notice.bad #chain-status role="alert" {
+                strong { (w.t(T::LogDiverges)) } " " (user(&d.to_string(), TEXT_CHARS))
+                (w.checked_at(&when(&checked_at))) a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
+            },
+            ChainStatus::ForgedCheckpoint(why) => div.notice.bad #chain-status role="alert" {
+                strong { (w.t(T::LogDiverges)) } " " (user(why, TEXT_CHARS))
+                (w.checked_at(&when(&checked_at))) a #check-now href="/ui/audit?check=now" { (w.t(T::CheckAgainNow)) }
+            },
+        }
+        details #checkpoints {
+            summary { (w.t(T::Checkpoints)) }
+            p { (w.t(T::CheckpointsExplained)) }
+            p { (w.t(T::PublicKey)) ": " code #audit-key { (key) } }
+            @match &latest {
+                Some(c) => {
+                    p { (w.t(T::NewestCheckpoint)) ": " (w.checkpoint_covers(c.checkpoint.size, &when(c.checkpoint.time.as_str()))) }
+                    pre #audit-checkpoint { (c.text) }
+                },
+                None => p { (w.t(T::NoCheckpointYet)) },
+            }
         }
         form.inline #audit-filter method="get" action="/ui/audit" {
             label { (w.t(T::Case))

@@ -157,6 +157,12 @@ texts! {
     // The audit log.
     ChainIntact => "Kæden er intakt.", "The chain is intact.";
     CheckAgainNow => "Tjek igen nu", "Check again now";
+    LogDiverges => "Loggen stemmer ikke med et signeret kontrolpunkt.", "The log does not match a signed checkpoint.";
+    Checkpoints => "Signerede kontrolpunkter", "Signed checkpoints";
+    CheckpointsExplained => "Sandkassen signerer jævnligt loggens Merkle-rod (RFC 9162) med sin Ed25519-nøgle. Gem et kontrolpunkt uden for sandkassen: med det og den offentlige nøgle viser sandkasse audit verify --checkpoint, om loggen siden er blevet afkortet, omskrevet eller rullet tilbage.", "The sandbox regularly signs the log's Merkle root (RFC 9162) with its Ed25519 key. Keep a checkpoint outside the sandbox: with it and the public key, sandkasse audit verify --checkpoint shows whether the log has since been cut, rewritten or rolled back.";
+    PublicKey => "Offentlig nøgle", "Public key";
+    NewestCheckpoint => "Nyeste kontrolpunkt", "Newest checkpoint";
+    NoCheckpointYet => "Intet kontrolpunkt er signeret endnu.", "No checkpoint has been signed yet.";
     Actor => "Aktør", "Actor";
     Anyone => "alle", "anyone";
     Anonymous => "anonym", "anonymous";
@@ -346,6 +352,14 @@ impl Words {
     }
 
     /// The chain broken at an entry.
+    pub fn checkpoint_covers(&self, size: u64, at: &str) -> String {
+        let n = self.count(size);
+        match self.lang {
+            Lang::Da => format!("Dækker de første {n} poster, signeret {at}."),
+            Lang::En => format!("Covers the first {n} entries, signed {at}."),
+        }
+    }
+
     pub fn chain_broken(&self, seq: impl std::fmt::Display) -> String {
         match self.lang {
             Lang::Da => format!("Kæden er brudt ved post {seq}."),

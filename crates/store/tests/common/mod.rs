@@ -131,7 +131,10 @@ macro_rules! suite {
             browser_sessions, claims_are_fair_across_organisations, every_audited_change_commits_with_exactly_its_entry,
             a_change_whose_audit_entry_fails_is_not_stored, concurrent_audited_changes_form_one_chain,
             a_long_chain_verifies_page_by_page_and_names_a_break_in_the_middle,
-            a_name_and_version_are_an_organisations_once_per_case);
+            a_name_and_version_are_an_organisations_once_per_case,
+            a_cut_tail_is_found_by_a_checkpoint_and_not_by_the_chain,
+            a_forged_continuation_is_found_by_a_checkpoint_and_not_by_the_chain,
+            a_log_that_grew_after_a_checkpoint_still_meets_it);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -723,6 +726,98 @@ pub async fn audit_rows_swapped_in_database(f: &Fixture) {
     f.raw.exec("UPDATE audit SET seq = 3 WHERE seq = 4").await;
     f.raw.exec("UPDATE audit SET seq = 4 WHERE seq = -1").await;
     assert_eq!(chain_break(f.store.verify_audit().await), (BreakKind::Edited, 3));
+}
+
+/// A checkpoint as a verifier holds it: taken by the store, then opened from its text with the public key only.
+async fn checkpoint(s: &Store, key: &store::AuditKey) -> store::Checkpoint {
+    let signed = s.take_checkpoint(key).await.unwrap();
+    key.verifier().open(&signed.text).unwrap()
+}
+
+fn divergence(r: Result<store::Verified, StoreError>) -> store::merkle::Divergence {
+    match r {
+        Err(StoreError::LogDiverges(d)) => d,
+        other => panic!("expected the log to diverge from the checkpoint, got {other:?}"),
+    }
+}
+
+/// Someone with the database deletes the newest entries: every remaining link is intact, so the chain alone
+/// passes; the checkpoint taken before names it.
+pub async fn a_cut_tail_is_found_by_a_checkpoint_and_not_by_the_chain(f: &Fixture) {
+    let key = store::AuditKey::generate().unwrap();
+    append_n(&f.store, 8).await;
+    let pin = checkpoint(&f.store, &key).await;
+    assert_eq!(pin.size, 8);
+    f.raw.exec("DELETE FROM audit WHERE seq > 5").await;
+    assert_eq!(
+        f.store.verify_audit().await.unwrap(),
+        5,
+        "the chain alone does not see a cut tail"
+    );
+    let d = divergence(f.store.check_audit_against(std::slice::from_ref(&pin)).await);
+    assert!(
+        matches!(
+            d,
+            store::merkle::Divergence::Shorter {
+                checkpoint_size: 8,
+                log_size: 5,
+                ..
+            }
+        ),
+        "{d}"
+    );
+}
+
+/// The tail is cut and the log continued through the store's own API with other entries, so it is again as long
+/// as the checkpoint (and longer): the chain passes, the tree over the first eight entries differs.
+pub async fn a_forged_continuation_is_found_by_a_checkpoint_and_not_by_the_chain(f: &Fixture) {
+    let key = store::AuditKey::generate().unwrap();
+    append_n(&f.store, 8).await;
+    let pin = checkpoint(&f.store, &key).await;
+    f.raw.exec("DELETE FROM audit WHERE seq > 5").await;
+    for i in 0..4 {
+        f.store.append_audit(entry(100 + i, None, "mallory")).await.unwrap();
+    }
+    assert_eq!(
+        f.store.verify_audit().await.unwrap(),
+        9,
+        "the chain alone accepts the forged continuation"
+    );
+    let d = divergence(f.store.check_audit_against(std::slice::from_ref(&pin)).await);
+    assert!(
+        matches!(d, store::merkle::Divergence::Rewritten { checkpoint_size: 8, .. }),
+        "{d}"
+    );
+    // Its stored copy of the checkpoint says the same, and so does every consistency proof from it.
+    let leaves = f.store.audit_leaves(None).await.unwrap();
+    let proof = store::merkle::consistency_proof(&leaves, 8).unwrap();
+    let now = store::merkle::root(&leaves);
+    assert!(!store::merkle::verify_consistency(8, 9, &pin.root, &now, &proof));
+}
+
+/// Growth is what a log does: a checkpoint taken before still holds, and a proof shows it.
+pub async fn a_log_that_grew_after_a_checkpoint_still_meets_it(f: &Fixture) {
+    let key = store::AuditKey::generate().unwrap();
+    let empty = checkpoint(&f.store, &key).await;
+    append_n(&f.store, 3).await;
+    let early = checkpoint(&f.store, &key).await;
+    append_n(&f.store, 4).await;
+    let late = checkpoint(&f.store, &key).await;
+    let v = f
+        .store
+        .check_audit_against(&[late.clone(), empty, early.clone()])
+        .await
+        .unwrap();
+    assert_eq!((v.entries, v.root), (7, late.root));
+    let leaves = f.store.audit_leaves(None).await.unwrap();
+    assert_eq!(store::merkle::root(&leaves), late.root);
+    let proof = store::merkle::consistency_proof(&leaves, 3).unwrap();
+    assert!(store::merkle::verify_consistency(3, 7, &early.root, &late.root, &proof));
+    assert_eq!(f.store.audit_leaves(Some(3)).await.unwrap(), leaves[..3].to_vec());
+    // The store keeps the notes, newest first.
+    let notes = f.store.checkpoints(10).await.unwrap();
+    assert_eq!(notes.len(), 3);
+    assert_eq!(key.verifier().open(&notes[0]).unwrap(), late);
 }
 
 /// The entry a request with id `rid` commits with its change.
