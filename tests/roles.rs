@@ -218,6 +218,37 @@ fn rows() -> Vec<Row> {
             [401, 403, 403, 200, 200],
             [401, 403, 403, 200, 200],
         ),
+        // Signing a checkpoint before reading one, so the read finds one whatever the periodic signer did.
+        r(
+            "POST",
+            "/api/v1/audit/checkpoint",
+            none,
+            [401, 403, 403, 201, 201],
+            [401, 403, 403, 201, 201],
+        ),
+        r(
+            "GET",
+            "/api/v1/audit/checkpoint",
+            none,
+            [401, 403, 403, 200, 200],
+            [401, 403, 403, 200, 200],
+        ),
+        r("GET", "/api/v1/audit/key", none, ALL_200, ALL_200),
+        // Without the entry or size asked for: refused by role first, then for the missing parameter.
+        r(
+            "GET",
+            "/api/v1/audit/proof/inclusion",
+            none,
+            [401, 403, 403, 400, 400],
+            [401, 403, 403, 400, 400],
+        ),
+        r(
+            "GET",
+            "/api/v1/audit/proof/consistency",
+            none,
+            [401, 403, 403, 400, 400],
+            [401, 403, 403, 400, 400],
+        ),
     ]
 }
 

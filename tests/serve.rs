@@ -1568,10 +1568,43 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
         (Some(true), Some(1)),
         "{v}"
     );
-    assert_eq!(server.terminate().code(), Some(0));
-
     let cp_file = data.dir.path().join("checkpoint.txt");
     std::fs::write(&cp_file, &note).unwrap();
+
+    // An independent implementation (Python, OpenSSL's Ed25519, the RFC's recursive tree) agrees with the
+    // checkpoint over the entries the API lists, and refuses an edited entry and a changed note.
+    let entries = advisor.get("/api/v1/audit?limit=1000").json()["entries"].clone();
+    let reference = |entries: &serde_json::Value, note_file: &std::path::Path| {
+        let f = data.dir.path().join("entries.json");
+        std::fs::write(&f, entries.to_string()).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let o = std::process::Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tools/audit_reference.py"))
+            .arg(&f)
+            .arg(note_file)
+            .arg(&key)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, out) = reference(&entries, &cp_file);
+    assert!(ok && out.contains(cp["root"].as_str().unwrap()), "{out}");
+    let mut edited = entries.clone();
+    edited[1]["outcome"] = json!("denied");
+    let (ok, out) = reference(&edited, &cp_file);
+    assert!(!ok && out.contains("entry 2's content"), "{out}");
+    let changed = data.dir.path().join("changed.txt");
+    std::fs::write(
+        &changed,
+        note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size - 1), 1),
+    )
+    .unwrap();
+    let (ok, out) = reference(&entries, &changed);
+    assert!(!ok && out.contains("signature does not verify"), "{out}");
+    assert_eq!(server.terminate().code(), Some(0));
     let verify = |with_checkpoint: bool| {
         let mut cmd = service::sandkasse();
         cmd.args(["audit", "verify"]).args(data.args());

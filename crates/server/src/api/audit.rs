@@ -139,9 +139,9 @@ pub async fn key(State(state): State<AppState>, _caller: Caller) -> Json<AuditKe
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
-    /// The entry (1-based).
-    #[param(minimum = 1)]
-    pub seq: u64,
+    /// The entry (1-based); required (optional here only so a caller without the right is refused as such).
+    #[param(minimum = 1, required = true)]
+    pub seq: Option<u64>,
     /// The tree's size; the whole log by default.
     pub size: Option<u64>,
 }
@@ -164,9 +164,12 @@ pub async fn inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> ApiResult<Json<InclusionView>> {
     caller.require(Action::ReadAudit)?;
-    let p = app::inclusion(&state, q.seq, q.size).await?;
+    let seq = q
+        .seq
+        .ok_or_else(|| ApiError::bad_request("`seq`, the entry to prove, is required"))?;
+    let p = app::inclusion(&state, seq, q.size).await?;
     Ok(Json(InclusionView {
-        seq: q.seq,
+        seq,
         size: p.size,
         leaf: store::merkle::to_hex(&p.leaf),
         root: store::merkle::to_hex(&p.root),
@@ -179,8 +182,10 @@ pub async fn inclusion(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
-    /// The older tree's size (a checkpoint's).
-    pub from: u64,
+    /// The older tree's size (a checkpoint's); required (optional here only so a caller without the right is
+    /// refused as such).
+    #[param(required = true)]
+    pub from: Option<u64>,
     /// The newer tree's size; the whole log by default.
     pub to: Option<u64>,
 }
@@ -203,9 +208,12 @@ pub async fn consistency(
     Query(q): Query<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyView>> {
     caller.require(Action::ReadAudit)?;
-    let p = app::consistency(&state, q.from, q.to).await?;
+    let from = q
+        .from
+        .ok_or_else(|| ApiError::bad_request("`from`, the older tree's size, is required"))?;
+    let p = app::consistency(&state, from, q.to).await?;
     Ok(Json(ConsistencyView {
-        from: q.from,
+        from,
         to: p.to,
         from_root: store::merkle::to_hex(&p.from_root),
         to_root: store::merkle::to_hex(&p.to_root),
