@@ -88,6 +88,26 @@ fn rows() -> Vec<Row> {
             SEEN_BY_OVERSIGHT,
         ),
         r(
+            "GET",
+            "/api/v1/cases/{case}/findings",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        // The advisor's one write; authorities of the case write too; vendors and admins do not.
+        r(
+            "POST",
+            "/api/v1/cases/{case}/findings",
+            |ids| {
+                Some(
+                    json!({"target": {"kind": "run", "id": ids.run}, "severity": "medium", "body": "Disparate impact 0.74 for women.",
+                    "links": [{"kind": "run", "id": ids.run, "section": "fairness"}]}),
+                )
+            },
+            [401, 403, 201, 201, 403],
+            [401, 404, 404, 201, 403],
+        ),
+        r(
             "PUT",
             "/api/v1/cases/{case}/criteria",
             |_| {

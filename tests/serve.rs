@@ -1662,3 +1662,123 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
         assert!(!ok && out.contains(expect), "{attack}: {out}");
     }
 }
+
+/// Issue 17: findings are the advisor's one write, authorities write them too; they are kept as written (a
+/// correction supersedes, both stay, and a finding is corrected once); vendors read those on their own work
+/// only, and organisations outside the case get 404.
+#[test]
+fn findings_are_written_by_oversight_kept_as_written_and_shown_to_vendors_on_their_own_work() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--checkpoint-every-mins", "0"]);
+    let (advisor, authority, vendor, other) = (
+        server.client(Some(&p.advisor)),
+        server.client(Some(&p.authority)),
+        server.client(Some(&p.vendor)),
+        server.client(Some(&p.other_vendor)),
+    );
+    let (case, model) = case_with_model(&server, &p);
+    let run = vendor
+        .post("/api/v1/runs", &json!({"model_id": model, "rows": 2000}))
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/cases/{case}/findings");
+    let on_run = json!({"target": {"kind": "run", "id": run}, "severity": "medium",
+        "body": "Selection rate for women is 0.74 of men's.\nAsk for the training data's shares.",
+        "links": [{"kind": "run", "id": run, "section": "fairness"}]});
+    let r = advisor.post(&path, &on_run);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let first = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["role"], "advisor");
+    let r = authority.post(
+        &path,
+        &json!({"target": {"kind": "case"}, "severity": "note", "body": "Plan agreed on 1 December."}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = advisor.post(
+        &path,
+        &json!({"target": {"kind": "model", "id": model}, "severity": "low", "body": "Manifest names no unit for income."}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Who may not write: the vendor (403), an organisation outside the case (404, as if it did not exist).
+    assert_eq!(vendor.post(&path, &on_run).status, 403);
+    assert_eq!(other.post(&path, &on_run).status, 404);
+    assert_eq!(other.get(&path).status, 404);
+    // The vendor reads the findings on its run and its model, not the case's own.
+    let seen = vendor.get(&path).json();
+    let kinds: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["target"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["run", "model"], "{seen}");
+    // A correction supersedes; both stay; a second correction of the same finding is refused.
+    let fix = json!({"target": {"kind": "run", "id": run}, "severity": "high", "body": "0.64, not 0.74: the interval was misread.",
+        "supersedes": first});
+    let r = advisor.post(&path, &fix);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(advisor.post(&path, &fix).status, 409);
+    let all = advisor.get(&path).json();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(
+        (all[0]["id"].as_str(), all[0]["superseded_by"].as_str()),
+        (Some(first.as_str()), Some(second.as_str()))
+    );
+    assert_eq!(
+        all[0]["body"], on_run["body"],
+        "the superseded finding stays as written"
+    );
+    // Bad input is named.
+    for (body, status, words) in [
+        (
+            json!({"target": {"kind": "run", "id": "0123456789abcdef0123456789abcdef"}, "severity": "low", "body": "x"}),
+            422,
+            "not in case",
+        ),
+        (
+            json!({"target": {"kind": "case"}, "severity": "low", "body": "bell\u{7}"}),
+            400,
+            "U+0007",
+        ),
+        (
+            json!({"target": {"kind": "case"}, "severity": "low", "body": "x".repeat(10_001)}),
+            400,
+            "10000",
+        ),
+        (
+            json!({"target": {"kind": "case"}, "severity": "urgent", "body": "x"}),
+            400,
+            "severity",
+        ),
+        (
+            json!({"target": {"kind": "case"}, "severity": "low", "body": "x", "links": [{"kind": "run", "id": run, "section": "<b>"}]}),
+            400,
+            "section",
+        ),
+    ] {
+        let r = advisor.post(&path, &body);
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        assert!(r.text().contains(words), "{}", r.text());
+    }
+    assert_eq!(
+        advisor.get(&path).json().as_array().unwrap().len(),
+        4,
+        "refused findings are not stored"
+    );
+    // Each finding committed with its own audit entry, naming it and the case.
+    let log = advisor.get(&format!("/api/v1/audit?case={case}&limit=1000")).json();
+    let written: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "201" && e["object"].as_str().unwrap().starts_with("finding/"))
+        .map(|e| e["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(written.len(), 4, "{log}");
+    assert!(written.contains(&format!("finding/{second}").as_str()));
+}

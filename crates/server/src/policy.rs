@@ -72,6 +72,8 @@ pub enum Action {
     VerifyAudit,
     /// Have the sandbox sign a checkpoint of the audit log now.
     CheckpointAudit,
+    /// Write a finding or note on a visible case, its models or runs (the advisor's one write).
+    WriteFinding,
 }
 
 impl Action {
@@ -86,6 +88,7 @@ impl Action {
             Action::StartRun => &[Role::Vendor, Role::Authority, Role::Admin],
             Action::DownloadData => &[Role::Vendor, Role::Admin],
             Action::ReadAudit | Action::VerifyAudit | Action::CheckpointAudit => &[Role::Advisor, Role::Admin],
+            Action::WriteFinding => &[Role::Advisor, Role::Authority],
         }
     }
 
@@ -102,6 +105,7 @@ impl Action {
             Action::ReadAudit => "reading the audit log",
             Action::VerifyAudit => "verifying the audit log",
             Action::CheckpointAudit => "taking a checkpoint of the audit log",
+            Action::WriteFinding => "writing findings",
         }
     }
 }

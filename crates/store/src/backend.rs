@@ -41,11 +41,11 @@ macro_rules! sql_backend {
         use $crate::audit::{self, AuditEntry, NewEntry};
         use $crate::error::{Result, StoreError};
         use $crate::meta::{
-            AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run,
-            RunState, StoredSession, User,
+            AuditFilter, Case, Criteria, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind,
+            OrgLoad, Role, Run, RunState, StoredSession, User,
         };
         use $crate::rows::{self, *};
-        use $crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
+        use $crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, Token, UserId};
 
         type Q<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
 
@@ -599,6 +599,68 @@ macro_rules! sql_backend {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(rows::audit).collect()
+            }
+
+            /// A finding and its audit entry (made from the new finding), in one transaction. A second correction
+            /// of the same finding is a [`StoreError::Conflict`].
+            pub(crate) async fn create_finding_audited(
+                &self,
+                new: NewFinding,
+                audit: impl FnOnce(&Finding) -> NewEntry + Send,
+            ) -> Result<Finding> {
+                let finding = Finding {
+                    id: FindingId::generate(),
+                    case_id: new.case_id,
+                    target: new.target,
+                    severity: new.severity,
+                    body: new.body,
+                    links: new.links,
+                    author: new.author,
+                    org_id: new.org_id,
+                    role: new.role,
+                    created_at: Timestamp::now(),
+                    supersedes: new.supersedes,
+                };
+                let (kind, target) = rows::target_parts(&finding.target);
+                let links = serde_json::to_string(&finding.links).map_err(|e| StoreError::corrupt("links", e))?;
+                let mut tx = self.begin_audited().await?;
+                q(concat!("INSERT INTO findings (", finding_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+                    .bind(finding.id.as_str())
+                    .bind(finding.case_id.as_str())
+                    .bind(kind)
+                    .bind(target)
+                    .bind(finding.severity.as_str())
+                    .bind(&finding.body)
+                    .bind(links)
+                    .bind(finding.author.as_str())
+                    .bind(finding.org_id.as_str())
+                    .bind(finding.role.as_str())
+                    .bind(finding.created_at.as_str())
+                    .bind(finding.supersedes.as_ref().map(FindingId::as_str))
+                    .execute(&mut *tx)
+                    .await?;
+                commit_with(tx, audit(&finding)).await?;
+                Ok(finding)
+            }
+
+            pub(crate) async fn list_findings(&self, case: &CaseId) -> Result<Vec<Finding>> {
+                let rows = q(concat!(
+                    "SELECT ",
+                    finding_cols!(),
+                    " FROM findings WHERE case_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(case.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::finding).collect()
+            }
+
+            pub(crate) async fn finding(&self, id: &FindingId) -> Result<Option<Finding>> {
+                let row = q(concat!("SELECT ", finding_cols!(), " FROM findings WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::finding).transpose()
             }
 
             pub(crate) async fn add_checkpoint(&self, size: u64, time: &Timestamp, note: &str) -> Result<()> {

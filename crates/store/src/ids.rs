@@ -129,6 +129,11 @@ id_type!(
     RunId,
     "run"
 );
+id_type!(
+    /// A finding or note on a case, a model or a run.
+    FindingId,
+    "finding"
+);
 
 /// A bearer token: 32 random bytes as 64 hex characters.
 ///

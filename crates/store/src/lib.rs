@@ -32,10 +32,10 @@ pub use blobs::{BlobError, BlobStore};
 pub use checkpoint::{AuditKey, Checkpoint, CheckpointError, MAX_NOTE_BYTES, SignedCheckpoint, VerifierKey};
 pub use digest::{Digest, DigestError};
 pub use error::StoreError;
-pub use ids::{CaseId, IdError, ModelId, OrgId, RunId, Token, UserId};
+pub use ids::{CaseId, FindingId, IdError, ModelId, OrgId, RunId, Token, UserId};
 pub use meta::{
-    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
-    StoredSession, UnknownWord, User,
+    AuditFilter, Case, Criteria, EvidenceLink, Finding, FindingTarget, Model, NewFinding, NewModel, NewRun, NewSession,
+    Org, OrgKind, OrgLoad, Role, Run, RunState, Severity, StoredSession, UnknownWord, User,
 };
 pub use store::{Store, Verified};
 pub use time::{Timestamp, TimestampError};

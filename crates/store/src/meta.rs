@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, UserId};
+use crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, UserId};
 
 /// Declares a closed set of lowercase words stored as text, with lossless conversion both ways.
 macro_rules! word_enum {
@@ -302,6 +302,94 @@ pub struct Criteria {
     pub fixed_by: UserId,
     /// When; runs requested before this were not judged by them.
     pub fixed_at: Timestamp,
+}
+
+word_enum!(
+    /// How much a finding weighs.
+    Severity, "severity" {
+        /// A note: context, no concern.
+        Note = "note",
+        /// A concern of little weight.
+        Low = "low",
+        /// A concern the participant should answer.
+        Medium = "medium",
+        /// A concern that stands in the way of the system's use as it is.
+        High = "high",
+    }
+);
+
+/// What a finding is about: the case as a whole, one model or one run of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum FindingTarget {
+    /// The case.
+    Case,
+    /// A model of the case.
+    Model(ModelId),
+    /// A run of the case.
+    Run(RunId),
+}
+
+/// Where a finding's evidence is: a run (optionally one section of its report) or a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceLink {
+    /// The run or model.
+    #[serde(flatten)]
+    pub target: FindingTarget,
+    /// A section of the run's report, by its anchor (`fairness`, `robustness`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
+/// A finding as written, before it has an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFinding {
+    /// The case it belongs to.
+    pub case_id: CaseId,
+    /// What it is about (in that case).
+    pub target: FindingTarget,
+    /// How much it weighs.
+    pub severity: Severity,
+    /// What was found.
+    pub body: String,
+    /// The evidence it rests on.
+    pub links: Vec<EvidenceLink>,
+    /// Who wrote it, their organisation and role at the time.
+    pub author: UserId,
+    /// The author's organisation.
+    pub org_id: OrgId,
+    /// The author's role when writing.
+    pub role: Role,
+    /// The finding it corrects, which stays.
+    pub supersedes: Option<FindingId>,
+}
+
+/// A finding as stored: never changed, only superseded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Finding {
+    /// Its id.
+    pub id: FindingId,
+    /// The case it belongs to.
+    pub case_id: CaseId,
+    /// What it is about.
+    pub target: FindingTarget,
+    /// How much it weighs.
+    pub severity: Severity,
+    /// What was found.
+    pub body: String,
+    /// The evidence it rests on.
+    pub links: Vec<EvidenceLink>,
+    /// Who wrote it.
+    pub author: UserId,
+    /// The author's organisation.
+    pub org_id: OrgId,
+    /// The author's role when writing.
+    pub role: Role,
+    /// When it was written.
+    pub created_at: Timestamp,
+    /// The finding it corrects.
+    pub supersedes: Option<FindingId>,
 }
 
 /// Which audit entries to list: all conditions must hold; `from <= time < to`.

@@ -7,14 +7,21 @@ use serde_json::Value;
 
 use crate::audit::AuditEntry;
 use crate::error::{Result, StoreError};
-use crate::meta::{Case, Criteria, Model, Org, OrgKind, Role, Run, RunState, StoredSession, User};
-use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, UserId};
+use crate::meta::{
+    Case, Criteria, Finding, FindingTarget, Model, Org, OrgKind, Role, Run, RunState, Severity, StoredSession, User,
+};
+use crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, UserId};
 
 // Column lists are macros, not consts, so `concat!` can build `&'static str` queries from them: sqlx only accepts
 // static SQL without an explicit "this is safe" assertion, and no query here is ever built from input.
 macro_rules! org_cols {
     () => {
         "id, name, kind"
+    };
+}
+macro_rules! finding_cols {
+    () => {
+        "id, case_id, target_kind, target_id, severity, body, links_json, author, org_id, role, created_at, supersedes"
     };
 }
 macro_rules! user_cols {
@@ -48,7 +55,7 @@ macro_rules! audit_cols {
         "seq, time, actor, org, role, action, object, outcome, request_id, case_id, prev_hash, hash"
     };
 }
-pub(crate) use {audit_cols, case_cols, criteria_cols, model_cols, org_cols, run_cols, user_cols};
+pub(crate) use {audit_cols, case_cols, criteria_cols, finding_cols, model_cols, org_cols, run_cols, user_cols};
 
 /// The three column types the schema uses, read the same way from either backend's rows.
 pub(crate) trait RowExt {
@@ -141,6 +148,39 @@ pub(crate) fn case(r: &impl RowExt) -> Result<Case> {
         name: r.text("name")?,
         created_by: UserId::parse(&r.text("created_by")?)?,
         created_at: time("created_at", r.text("created_at")?)?,
+    })
+}
+
+/// A finding's target as stored: a kind word and an id (empty for the case itself).
+pub(crate) fn target_parts(t: &FindingTarget) -> (&'static str, &str) {
+    match t {
+        FindingTarget::Case => ("case", ""),
+        FindingTarget::Model(m) => ("model", m.as_str()),
+        FindingTarget::Run(r) => ("run", r.as_str()),
+    }
+}
+
+pub(crate) fn finding(r: &impl RowExt) -> Result<Finding> {
+    let kind = r.text("target_kind")?;
+    let id = r.text("target_id")?;
+    let target = match kind.as_str() {
+        "case" => FindingTarget::Case,
+        "model" => FindingTarget::Model(ModelId::parse(&id)?),
+        "run" => FindingTarget::Run(RunId::parse(&id)?),
+        _ => return Err(StoreError::corrupt("target_kind", kind)),
+    };
+    Ok(Finding {
+        id: FindingId::parse(&r.text("id")?)?,
+        case_id: CaseId::parse(&r.text("case_id")?)?,
+        target,
+        severity: Severity::parse(&r.text("severity")?).map_err(|e| StoreError::corrupt("severity", e))?,
+        body: r.text("body")?,
+        links: serde_json::from_str(&r.text("links_json")?).map_err(|e| StoreError::corrupt("links_json", e))?,
+        author: UserId::parse(&r.text("author")?)?,
+        org_id: OrgId::parse(&r.text("org_id")?)?,
+        role: Role::parse(&r.text("role")?).map_err(|e| StoreError::corrupt("role", e))?,
+        created_at: time("created_at", r.text("created_at")?)?,
+        supersedes: r.opt_text("supersedes")?.map(|s| FindingId::parse(&s)).transpose()?,
     })
 }
 

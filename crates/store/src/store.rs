@@ -9,12 +9,12 @@ use crate::checkpoint::{AuditKey, Checkpoint, SignedCheckpoint};
 use crate::error::{Result, StoreError};
 use crate::merkle::{self, Divergence, Frontier, Hash, audit_leaf};
 use crate::meta::{
-    AuditFilter, Case, Criteria, Model, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState,
-    StoredSession, User,
+    AuditFilter, Case, Criteria, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role,
+    Run, RunState, StoredSession, User,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
-use crate::{CaseId, Digest, ModelId, OrgId, RunId, Timestamp, Token, UserId};
+use crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, Token, UserId};
 
 /// The metadata store. Both variants run the same SQL (see `backend.rs`) and pass the same test suite; an enum
 /// (behind a struct, so the backends stay private) rather than a trait object so callers get `Send` futures and no boxing.
@@ -429,6 +429,27 @@ impl Store {
         self.add_checkpoint(v.entries, &signed.checkpoint.time, &signed.text)
             .await?;
         Ok(signed)
+    }
+
+    /// A finding and the audit entry `audit` makes from it, in one transaction. Findings are never changed or
+    /// deleted; a correction names the finding it supersedes, once ([`crate::StoreError::Conflict`] the second
+    /// time).
+    pub async fn create_finding_audited(
+        &self,
+        new: NewFinding,
+        audit: impl FnOnce(&Finding) -> NewEntry + Send,
+    ) -> Result<Finding> {
+        delegate!(self.create_finding_audited(new, audit))
+    }
+
+    /// Every finding of a case, oldest first; who may see which is the service's rule.
+    pub async fn list_findings(&self, case: &CaseId) -> Result<Vec<Finding>> {
+        delegate!(self.list_findings(case))
+    }
+
+    /// The finding with this id, if any.
+    pub async fn finding(&self, id: &FindingId) -> Result<Option<Finding>> {
+        delegate!(self.finding(id))
     }
 
     /// Stores a signed checkpoint's text (see [`crate::AuditKey::sign`]).

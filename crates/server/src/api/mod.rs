@@ -6,6 +6,7 @@
 
 mod audit;
 mod cases;
+mod findings;
 mod info;
 mod models;
 pub(crate) mod openapi;
@@ -86,6 +87,7 @@ impl Faces {
             .routes(routes!(runs::report))
             .routes(routes!(runs::report_md))
             .routes(routes!(runs::report_html))
+            .routes(routes!(findings::list, findings::create))
             .routes(routes!(audit::list))
             .routes(routes!(audit::verify))
             .routes(routes!(audit::checkpoint, audit::sign_checkpoint))

@@ -145,7 +145,8 @@ sager; myndigheder fastlægger kriterierne og starter kørsler på syntetiske bo
         (name = "cases", description = "Cases, their members and criteria."),
         (name = "models", description = "Uploaded models and their inspection."),
         (name = "runs", description = "Evaluation runs and their reports."),
-        (name = "audit", description = "The audit log (advisors and admins)."),
+        (name = "findings", description = "Findings and notes on a case, its models and runs: written by advisors and authorities, never changed, read by vendors on their own work."),
+        (name = "audit", description = "The audit log (advisors and admins): its entries, its verification, signed checkpoints and Merkle proofs."),
         (name = "inference", description = "The Open Inference Protocol (KServe V2) for uploaded models."),
     )
 )]

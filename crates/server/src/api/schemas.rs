@@ -15,6 +15,8 @@ schema! {
     AuditPage = super::views::AuditPage;
     ChainView = super::views::ChainView;
     AuditCheckpoint = super::views::CheckpointView;
+    Finding = super::views::FindingView;
+    NewFinding = crate::app::findings::FindingRequest;
     AuditKey = super::views::AuditKeyView;
     AuditInclusionProof = super::views::InclusionView;
     AuditConsistencyProof = super::views::ConsistencyView;

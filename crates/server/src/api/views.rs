@@ -266,3 +266,29 @@ mod tests {
         assert!(views.iter().all(|v| !v.columns.is_empty()));
     }
 }
+
+/// A finding as the API shows it: as written, and the finding that superseded it, if one did.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Finding")]
+pub struct FindingView {
+    #[serde(flatten)]
+    pub finding: store::Finding,
+    /// The finding that corrects this one (this one stays as written).
+    pub superseded_by: Option<store::FindingId>,
+}
+
+impl FindingView {
+    /// `visible` (oldest first) with each one's successor found among `all` of the case's findings.
+    pub fn list(visible: Vec<store::Finding>, all: &[store::Finding]) -> Vec<Self> {
+        visible
+            .into_iter()
+            .map(|finding| {
+                let superseded_by = all
+                    .iter()
+                    .find(|f| f.supersedes.as_ref() == Some(&finding.id))
+                    .map(|f| f.id.clone());
+                Self { finding, superseded_by }
+            })
+            .collect()
+    }
+}

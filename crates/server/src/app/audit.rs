@@ -124,8 +124,8 @@ pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
     }
 }
 
-/// Signs the log's tree head now and stores the checkpoint, with its own audit entry (after it, so the
-/// checkpoint covers the log as it was when asked).
+/// Signs the log's tree head now and stores the checkpoint. The request that asked for it is audited like any
+/// other (after the checkpoint, which covers the log as it was when asked).
 pub async fn take_checkpoint(state: &AppState) -> ApiResult<store::SignedCheckpoint> {
     Ok(state.store.take_checkpoint(&state.audit_key).await?)
 }

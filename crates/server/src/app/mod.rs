@@ -8,5 +8,6 @@
 
 pub mod audit;
 pub mod cases;
+pub mod findings;
 pub mod models;
 pub mod runs;

@@ -134,7 +134,8 @@ macro_rules! suite {
             a_name_and_version_are_an_organisations_once_per_case,
             a_cut_tail_is_found_by_a_checkpoint_and_not_by_the_chain,
             a_forged_continuation_is_found_by_a_checkpoint_and_not_by_the_chain,
-            a_log_that_grew_after_a_checkpoint_still_meets_it);
+            a_log_that_grew_after_a_checkpoint_still_meets_it,
+            findings_are_kept_as_written_and_corrected_once_each);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -818,6 +819,53 @@ pub async fn a_log_that_grew_after_a_checkpoint_still_meets_it(f: &Fixture) {
     let notes = f.store.checkpoints(10).await.unwrap();
     assert_eq!(notes.len(), 3);
     assert_eq!(key.verifier().open(&notes[0]).unwrap(), late);
+}
+
+/// A finding commits with its audit entry; a correction names what it supersedes and both stay; a second
+/// correction of the same finding is refused, so corrections form a line; the stored finding reads back as
+/// written, links and all.
+pub async fn findings_are_kept_as_written_and_corrected_once_each(f: &Fixture) {
+    let s = &f.store;
+    let w = world(s).await;
+    let run = new_run(s, &w, 10).await;
+    let new = |target: store::FindingTarget, supersedes: Option<store::FindingId>| store::NewFinding {
+        case_id: w.case.clone(),
+        target,
+        severity: store::Severity::Medium,
+        body: "Selection rate for women is 0.71 of men's [0.66, 0.77].\nAsk for the training data's shares.".into(),
+        links: vec![store::EvidenceLink {
+            target: store::FindingTarget::Run(run.clone()),
+            section: Some("fairness".into()),
+        }],
+        author: w.authority_user.clone(),
+        org_id: w.authority.clone(),
+        role: Role::Authority,
+        supersedes,
+    };
+    let first = s
+        .create_finding_audited(new(store::FindingTarget::Run(run.clone()), None), |fi| {
+            request_entry("find-1", format!("finding/{}", fi.id), Some(&w.case))
+        })
+        .await
+        .unwrap();
+    assert_eq!(f.raw.entries_of("find-1").await, 1);
+    let fix = s
+        .create_finding_audited(new(store::FindingTarget::Case, Some(first.id.clone())), |fi| {
+            request_entry("find-2", format!("finding/{}", fi.id), Some(&w.case))
+        })
+        .await
+        .unwrap();
+    let again = s
+        .create_finding_audited(new(store::FindingTarget::Case, Some(first.id.clone())), |fi| {
+            request_entry("find-3", format!("finding/{}", fi.id), Some(&w.case))
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(f.raw.entries_of("find-3").await, 0, "a refused finding leaves no entry");
+    let all = s.list_findings(&w.case).await.unwrap();
+    assert_eq!(all, vec![first.clone(), fix.clone()]);
+    assert_eq!(s.finding(&first.id).await.unwrap(), Some(first));
+    assert_eq!(fix.supersedes.as_ref(), Some(&all[0].id));
 }
 
 /// The entry a request with id `rid` commits with its change.
