@@ -267,6 +267,16 @@ fn every_page_answers_each_caller_as_written_here() {
             vec![("criteria", CRITERIA.into())],
             [401, 403, 404, 303, 403, 303],
         ),
+        // The advisor's one write, and the authority's; refused to vendors and admins.
+        (
+            "/ui/cases/{case}/findings",
+            vec![
+                ("target", "case".into()),
+                ("severity", "note".into()),
+                ("body", "Written from a page.\nSecond line.".into()),
+            ],
+            [401, 403, 404, 303, 303, 403],
+        ),
         (
             "/ui/runs",
             vec![("model_id", w.model.clone()), ("rows", "500".into())],
@@ -350,12 +360,21 @@ fn every_page_answers_each_caller_as_written_here() {
             body.contains("id=\"run-form\""),
             body.contains("Change the criteria"),
             body.contains("href=\"/ui/audit\""),
+            body.contains("Write a finding"),
         ]
     };
-    assert_eq!(offers(&case_page(1)), [true, true, false, false], "vendor");
-    assert_eq!(offers(&case_page(3)), [false, true, true, false], "authority");
-    assert_eq!(offers(&case_page(4)), [false, false, false, true], "advisor");
-    assert_eq!(offers(&case_page(5)), [false, true, true, true], "admin");
+    assert_eq!(offers(&case_page(1)), [true, true, false, false, false], "vendor");
+    assert_eq!(offers(&case_page(3)), [false, true, true, false, true], "authority");
+    assert_eq!(offers(&case_page(4)), [false, false, false, true, true], "advisor");
+    assert_eq!(offers(&case_page(5)), [false, true, true, true, false], "admin");
+    // The findings written above are on the case page, as plain text; the vendor reads none (they are on the
+    // case, not its work).
+    let advisor_view = case_page(4);
+    assert!(
+        advisor_view.contains("<bdi>Written from a page.</bdi><br><bdi>Second line.</bdi>"),
+        "the finding's line break is a break: {advisor_view}"
+    );
+    assert!(!case_page(1).contains("Written from a page."));
     // The vendor cannot cancel the authority's run, so is not offered it; the authority is.
     let r = w
         .service

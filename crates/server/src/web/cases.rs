@@ -131,17 +131,18 @@ pub async fn create(
 
 pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id): Path<String>) -> PageResult {
     let case = policy::case(&state, &s.caller, &id).await?;
-    let page = case_page(&state, &s, &w, &case, None).await?;
+    let page = case_page(&state, &s, &w, &case, None, None).await?;
     Ok(in_case(&case, page))
 }
 
-/// The case page; `criteria_error` is a refused criteria text and why, shown in its form.
-async fn case_page(
+/// The case page; `criteria_error` and `finding_error` are a refused text and why, shown in its form.
+pub(super) async fn case_page(
     state: &AppState,
     s: &Session,
     w: &Words,
     case: &Case,
     criteria_error: Option<(&str, &str)>,
+    finding_error: Option<(&str, &str)>,
 ) -> Result<Markup, PageError> {
     let members = members_of(&state.store, case).await?;
     let criteria = state.store.criteria(&case.id).await?;
@@ -151,6 +152,7 @@ async fn case_page(
         .as_ref()
         .and_then(|c| serde_json::to_string_pretty(&c.json).ok())
         .map_or_else(|| "[]".into(), |t| json_text(&t));
+    let findings = super::findings::section(state, s, w, case, &models, &runs, finding_error).await?;
     let body = html! {
         p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " ›" }
         h1 #case-name { (name(&case.name)) }
@@ -199,6 +201,7 @@ async fn case_page(
             h2 { (w.t(T::StartARun)) }
             (run_form(s, w, &models, None, state.config.max_run_rows, None))
         }
+        (findings)
     };
     Ok(layout::page(w, &case.name, Some(s), Nav::Cases, None, body))
 }
@@ -305,7 +308,7 @@ pub async fn set_criteria(
             Ok(r)
         }
         Err(message) => {
-            let page = case_page(&state, &s, &w, &case, Some((&form.criteria, &message))).await?;
+            let page = case_page(&state, &s, &w, &case, Some((&form.criteria, &message)), None).await?;
             Ok(in_case(&case, (StatusCode::UNPROCESSABLE_ENTITY, page)))
         }
     }

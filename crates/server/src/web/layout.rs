@@ -8,6 +8,10 @@ use maud::{DOCTYPE, Markup, html};
 /// style and script alike. Small screens get one column and tables that scroll sideways
 /// inside their own box instead of widening the page.
 pub const STYLE: &str = r#"
+article.finding { border-left: 3px solid #8a8a8a; padding: 0.2em 0.8em; margin: 0.6em 0; }
+article.finding[data-severity="medium"] { border-color: #b26b00; }
+article.finding[data-severity="high"] { border-color: #b00020; }
+.finding-body { white-space: pre-wrap; }
 :root { --fg:#1b1f24; --muted:#59636e; --line:#d0d7de; --bg:#f6f8fa; --accent:#0b5cad;
   --pass:#1a7f37; --fail:#cf222e; --warn:#9a6700; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
 * { box-sizing: border-box; }

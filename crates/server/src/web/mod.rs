@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod cases;
+mod findings;
 pub mod lang;
 pub mod layout;
 mod runs;
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/ui/cases"),
     ("GET", "/ui/cases/{case}"),
     ("POST", "/ui/cases/{case}/criteria"),
+    ("POST", "/ui/cases/{case}/findings"),
     ("GET", "/ui/cases/{case}/upload"),
     ("POST", "/ui/cases/{case}/models"),
     ("GET", "/ui/models/{model}"),
@@ -64,6 +66,7 @@ pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
         .route("/ui/cases", get(cases::list).post(cases::create))
         .route("/ui/cases/{case}", get(cases::show))
         .route("/ui/cases/{case}/criteria", post(cases::set_criteria))
+        .route("/ui/cases/{case}/findings", post(findings::create))
         .route("/ui/cases/{case}/upload", get(cases::upload_page))
         .route(
             "/ui/cases/{case}/models",
