@@ -1622,6 +1622,27 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
         ok && out.contains("extends 1 checkpoint(s) given and 1 stored"),
         "{out}"
     );
+    // The command line signs with the same key the service used, and prints the same public half.
+    let o = service::sandkasse()
+        .args(["audit", "key"])
+        .args(data.args())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), key);
+    let cli_cp = data.dir.path().join("cli-checkpoint.txt");
+    let o = service::sandkasse()
+        .args(["audit", "checkpoint", "--out"])
+        .arg(&cli_cp)
+        .args(data.args())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cli = verifier.open(&std::fs::read_to_string(&cli_cp).unwrap()).unwrap();
+    assert!(
+        cli.size > size,
+        "the later checkpoint covers the reads since: {} vs {size}",
+        cli.size
+    );
     let intact = std::fs::read(&db).unwrap();
     let restore = |bytes: &[u8]| {
         for suffix in ["-wal", "-shm"] {
@@ -1640,7 +1661,7 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
             "cut tail" => tamper(
                 &db,
                 &[
-                    "DELETE FROM audit WHERE seq > (SELECT MAX(size) - 2 FROM audit_checkpoints)",
+                    "DELETE FROM audit WHERE seq > (SELECT MIN(size) - 2 FROM audit_checkpoints)",
                     "DELETE FROM audit_checkpoints",
                 ],
             ),
@@ -1648,7 +1669,7 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
                 tamper(
                     &db,
                     &[
-                        "DELETE FROM audit WHERE seq > (SELECT MAX(size) - 2 FROM audit_checkpoints)",
+                        "DELETE FROM audit WHERE seq > (SELECT MIN(size) - 2 FROM audit_checkpoints)",
                         "DELETE FROM audit_checkpoints",
                     ],
                 );
