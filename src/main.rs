@@ -41,8 +41,10 @@ enum Command {
     Serve(Box<cmd::serve::Args>),
     /// Manage the service's users.
     Users(cmd::users::Args),
-    /// Verify the service's audit chain.
+    /// Verify the service's audit log, sign checkpoints of it, print its public key.
     Audit(cmd::audit::Args),
+    /// Export a case's evidence as one bundle, or verify a bundle offline.
+    Evidence(cmd::evidence::Args),
     /// The isolated model worker (started by Sandkasse itself).
     #[command(hide = true)]
     Worker(cmd::worker::Args),
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cmd::serve::run(*args),
         Command::Users(args) => cmd::users::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Evidence(args) => cmd::evidence::run(args),
         Command::Worker(args) => return cmd::worker::run(args),
     };
     match result {

@@ -1803,3 +1803,138 @@ fn findings_are_written_by_oversight_kept_as_written_and_shown_to_vendors_on_the
     assert_eq!(written.len(), 4, "{log}");
     assert!(written.contains(&format!("finding/{second}").as_str()));
 }
+
+/// Rebuilds a tar with `change` applied to the file at `path`.
+fn retar(bundle: &[u8], mut change: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(bundle);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if let Some(data) = change(&path, data) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            out.append_data(&mut h, &path, data.as_slice()).unwrap();
+        }
+    }
+    out.into_inner().unwrap()
+}
+
+/// Issue 17: a case's evidence bundle verifies offline with the sandbox's public key; one byte changed in any of
+/// its files fails naming that file; an audit entry taken out fails; another sandbox's key fails.
+#[test]
+fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let mut server = data.start(&["--checkpoint-every-mins", "0"]);
+    let (case, model) = case_with_model(&server, &p);
+    let vendor = server.client(Some(&p.vendor));
+    let run = vendor
+        .post("/api/v1/runs", &json!({"model_id": model, "rows": 3000}))
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(vendor.wait_run(&run, Duration::from_secs(60))["state"], "succeeded");
+    let advisor = server.client(Some(&p.advisor));
+    let r = advisor.post(
+        &format!("/api/v1/cases/{case}/findings"),
+        &json!({"target": {"kind": "run", "id": run}, "severity": "low", "body": "Checked."}),
+    );
+    assert_eq!(r.status, 201);
+    let key = advisor.get("/api/v1/audit/key").json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let bundle = data.dir.path().join("evidence.tar");
+    let o = service::sandkasse()
+        .args(["evidence", "export", "--case", &case, "--out"])
+        .arg(&bundle)
+        .args(data.args())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let verify = |path: &std::path::Path, key: &str| {
+        let o = service::sandkasse()
+            .args(["evidence", "verify", "--key", key])
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, out) = verify(&bundle, &key);
+    assert!(ok && out.contains("1 runs"), "{out}");
+    let bytes = std::fs::read(&bundle).unwrap();
+    let mut paths = Vec::new();
+    retar(&bytes, |p, d| {
+        paths.push(p.to_owned());
+        Some(d)
+    });
+    for needed in [
+        "case.json",
+        "audit/entries.json",
+        "audit/proofs.json",
+        "audit/checkpoint.txt",
+        "MANIFEST.sig",
+    ] {
+        assert!(paths.iter().any(|p| p == needed), "{needed} missing from {paths:?}");
+    }
+    assert!(paths.iter().any(|p| p.ends_with(".record.json")) && paths.iter().any(|p| p.ends_with(".manifest")));
+    let changed = data.dir.path().join("changed.tar");
+    for target in &paths {
+        let t = retar(&bytes, |p, mut d| {
+            if p == target {
+                let i = d.len() / 2;
+                d[i] ^= 0x01;
+            }
+            Some(d)
+        });
+        std::fs::write(&changed, t).unwrap();
+        let (ok, out) = verify(&changed, &key);
+        assert!(!ok && out.contains(target.as_str()), "{target} changed: {out}");
+    }
+    // One audit entry taken out (the JSON still well formed).
+    let t = retar(&bytes, |p, d| {
+        if p != "audit/entries.json" {
+            return Some(d);
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(&d).unwrap();
+        v.as_array_mut().unwrap().remove(0);
+        Some(serde_json::to_vec_pretty(&v).unwrap())
+    });
+    std::fs::write(&changed, t).unwrap();
+    let (ok, out) = verify(&changed, &key);
+    assert!(!ok && out.contains("audit/entries.json"), "{out}");
+    // A file added, and another sandbox's key.
+    let t = retar(&bytes, |_, d| Some(d));
+    let mut extra = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(t.as_slice());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut h = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        let mut d = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut d).unwrap();
+        extra.append_data(&mut h, path, d.as_slice()).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    h.set_mode(0o644);
+    h.set_cksum();
+    extra.append_data(&mut h, "runs/extra.json", &b"{}"[..]).unwrap();
+    std::fs::write(&changed, extra.into_inner().unwrap()).unwrap();
+    let (ok, out) = verify(&changed, &key);
+    assert!(!ok && out.contains("runs/extra.json"), "{out}");
+    let stranger = store::AuditKey::generate().unwrap().verifier().to_string();
+    let (ok, out) = verify(&bundle, &stranger);
+    assert!(!ok && out.contains("MANIFEST.sig"), "{out}");
+}

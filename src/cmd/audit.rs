@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The verifier key from `--key` (a key, or a file holding one), else the data directory's own.
-fn verifier(data: &DataArgs, key: Option<String>) -> Result<VerifierKey> {
+pub(super) fn verifier(data: &DataArgs, key: Option<String>) -> Result<VerifierKey> {
     let Some(key) = key else {
         let path = data.data_dir.join(server::AUDIT_KEY_FILE);
         if !path.exists() {

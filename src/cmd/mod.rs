@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod doctor;
 pub mod evaluate;
+pub mod evidence;
 pub mod generate;
 pub mod inspect;
 pub mod manifest;

@@ -15,6 +15,7 @@ pub mod config;
 mod connections;
 pub mod demo;
 mod error;
+pub mod evidence;
 mod extract;
 mod metrics;
 mod middleware;

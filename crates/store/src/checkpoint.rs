@@ -306,14 +306,20 @@ impl AuditKey {
             root,
             time,
         };
-        let body = checkpoint.body();
-        let sig = self.key.sign(body.as_bytes());
-        let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
-        blob.extend_from_slice(&sig.to_bytes());
         SignedCheckpoint {
-            text: format!("{body}\n\u{2014} {} {}\n", self.name, B64.encode(blob)),
+            text: self.sign_note(&checkpoint.body()),
             checkpoint,
         }
+    }
+
+    /// `text` (which must end in a newline) as a C2SP signed note by this key: what checkpoints are, and what
+    /// an evidence bundle's manifest is signed as.
+    pub fn sign_note(&self, text: &str) -> String {
+        debug_assert!(text.ends_with('\n'));
+        let sig = self.key.sign(text.as_bytes());
+        let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
+        blob.extend_from_slice(&sig.to_bytes());
+        format!("{text}\n\u{2014} {} {}\n", self.name, B64.encode(blob))
     }
 }
 
@@ -390,6 +396,19 @@ impl VerifierKey {
     /// Checks a signed checkpoint: it must be a signed note with a valid signature by this key (other
     /// signatures are ignored, as cosigners may add theirs), holding a checkpoint of this key's log.
     pub fn open(&self, note: &str) -> Result<Checkpoint, CheckpointError> {
+        let body = self.open_note(note)?;
+        let checkpoint = Checkpoint::parse_body(body)?;
+        if checkpoint.origin != self.name {
+            return Err(CheckpointError::Malformed(format!(
+                "the checkpoint is of log {:?}, not of {:?}",
+                checkpoint.origin, self.name
+            )));
+        }
+        Ok(checkpoint)
+    }
+
+    /// The text of a signed note, if this key signed it (see [`AuditKey::sign_note`]).
+    pub fn open_note<'a>(&self, note: &'a str) -> Result<&'a str, CheckpointError> {
         let bad = |s: &str| CheckpointError::Malformed(s.to_owned());
         if note.len() > MAX_NOTE_BYTES {
             return Err(CheckpointError::Malformed(format!(
@@ -430,14 +449,7 @@ impl VerifierKey {
         if !found {
             return Err(refuse("no signature line by this key"));
         }
-        let checkpoint = Checkpoint::parse_body(body)?;
-        if checkpoint.origin != self.name {
-            return Err(CheckpointError::Malformed(format!(
-                "the checkpoint is of log {:?}, not of {:?}",
-                checkpoint.origin, self.name
-            )));
-        }
-        Ok(checkpoint)
+        Ok(body)
     }
 }
 

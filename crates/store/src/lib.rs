@@ -27,7 +27,7 @@ mod sqlite;
 mod store;
 mod time;
 
-pub use audit::{AuditEntry, BreakKind, ChainBreak, NewEntry, chain};
+pub use audit::{AuditEntry, BreakKind, ChainBreak, NewEntry, chain, entry_hash};
 pub use blobs::{BlobError, BlobStore};
 pub use checkpoint::{AuditKey, Checkpoint, CheckpointError, MAX_NOTE_BYTES, SignedCheckpoint, VerifierKey};
 pub use digest::{Digest, DigestError};

@@ -1,0 +1,110 @@
+//! `sandkasse evidence`: a case's evidence as one bundle (records, manifests, dataset specs, findings, the case's
+//! audit entries with inclusion proofs, a signed checkpoint), and its offline verification.
+
+use super::DataArgs;
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Write one case's bundle (a tar file); signs a checkpoint of the audit log to prove its entries against.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The case's id.
+        #[arg(long)]
+        case: String,
+        /// Where to write the bundle.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check a bundle with nothing but itself and the sandbox's public key; names the first file that fails.
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The sandbox's public key (`name+keyid+key`, or a file holding it), obtained from the sandbox. Without
+        /// it, the key the bundle carries is used, which proves only that the bundle is self-consistent.
+        #[arg(long, value_name = "KEY|FILE")]
+        key: Option<String>,
+    },
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Export { data, case, out } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let bytes = runtime.block_on(async {
+                let key = server::audit_key(&data.data_dir)?;
+                let blobs = store::BlobStore::open(data.data_dir.join("blobs"))?;
+                let case: store::CaseId = case.parse().with_context(|| format!("the case id {case:?}"))?;
+                let store = data.open().await?;
+                let bytes = server::evidence::export(&store, &blobs, &key, &case).await;
+                store.close().await;
+                anyhow::Ok(bytes?)
+            })?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            super::print(&format!(
+                "evidence of case {case} written to {} ({} bytes)\n",
+                escape::terminal(&out.display().to_string()),
+                bytes.len()
+            ))
+        }
+        Command::Verify { bundle, key } => {
+            let len = std::fs::metadata(&bundle)
+                .with_context(|| format!("reading {}", bundle.display()))?
+                .len();
+            if len > server::evidence::MAX_BUNDLE_BYTES {
+                bail!("{} has {len} bytes, more than a bundle may have", bundle.display());
+            }
+            let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let (verifier, own) = match key {
+                Some(k) => {
+                    let text = if k.contains('+') {
+                        k
+                    } else {
+                        std::fs::read_to_string(&k).with_context(|| format!("reading the public key from {k}"))?
+                    };
+                    (text.parse::<store::VerifierKey>()?, false)
+                }
+                None => (bundled_key(&bytes)?, true),
+            };
+            let v = server::evidence::verify(&bytes, &verifier).context("the evidence bundle does not verify")?;
+            super::print(&format!(
+                "evidence of case {} verified: {} files, {} runs, {} audit entries proven in a log of {}{}\n",
+                v.case_id,
+                v.files,
+                v.runs,
+                v.entries,
+                v.checkpoint_size,
+                if own {
+                    " (with the key the bundle carries; give --key to check it is the sandbox's)"
+                } else {
+                    ""
+                }
+            ))
+        }
+    }
+}
+
+/// The public key a bundle carries in `audit/key.txt`.
+fn bundled_key(bundle: &[u8]) -> Result<store::VerifierKey> {
+    let mut archive = tar::Archive::new(bundle);
+    for entry in archive.entries().context("the bundle is not a tar file")? {
+        let mut entry = entry.context("the bundle is not a tar file")?;
+        if entry.path().ok().as_deref() == Some(std::path::Path::new("audit/key.txt")) && entry.size() < 4096 {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).context("audit/key.txt is not text")?;
+            return Ok(text.parse()?);
+        }
+    }
+    bail!("the bundle carries no audit/key.txt; give --key")
+}
