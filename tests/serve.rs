@@ -1562,10 +1562,11 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
             .status,
         400
     );
+    // Checked against the signer's record of its last checkpoint and the stored copy of the same.
     let v = advisor.get("/api/v1/audit/verify").json();
     assert_eq!(
         (v["intact"].as_bool(), v["checkpoints"].as_u64()),
-        (Some(true), Some(1)),
+        (Some(true), Some(2)),
         "{v}"
     );
     let cp_file = data.dir.path().join("checkpoint.txt");
@@ -1644,13 +1645,16 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
         cli.size
     );
     let intact = std::fs::read(&db).unwrap();
+    let record = data.dir.path().join("audit-last-checkpoint.txt");
+    let last = std::fs::read(&record).unwrap();
     let restore = |bytes: &[u8]| {
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(data.dir.path().join(format!("sandkasse.db{suffix}")));
         }
         std::fs::write(&db, bytes).unwrap();
+        std::fs::write(&record, &last).unwrap();
     };
-    // The attacker removes the stored checkpoints too: only the one kept outside is left to tell.
+    // The attacker removes the stored checkpoints too.
     for (attack, expect) in [
         ("cut tail", "removed from its end"),
         ("forged continuation", "are not those the checkpoint"),
@@ -1677,6 +1681,23 @@ fn signed_checkpoints_find_a_cut_tail_a_forged_continuation_and_a_rollback() {
             }
             _ => restore(&std::fs::read(&older).unwrap()),
         }
+        // On the host, the signer's record of its last checkpoint (beside the key, outside the database) sees
+        // it, and the sandbox will not sign the rewritten log.
+        let (ok, out) = verify(false);
+        assert!(!ok && out.contains("does not verify"), "{attack}: {out}");
+        let o = service::sandkasse()
+            .args(["audit", "checkpoint"])
+            .args(data.args())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("no checkpoint was signed"),
+            "{attack}: {err}"
+        );
+        // An attacker who holds the data directory removes that record too: now the chain alone passes, and
+        // only the checkpoint kept outside the sandbox tells.
+        std::fs::remove_file(&record).unwrap();
         let (ok, out) = verify(false);
         assert!(ok, "{attack}: the chain alone should not see it, yet: {out}");
         let (ok, out) = verify(true);
@@ -1775,6 +1796,12 @@ fn findings_are_written_by_oversight_kept_as_written_and_shown_to_vendors_on_the
             json!({"target": {"kind": "case"}, "severity": "urgent", "body": "x"}),
             400,
             "severity",
+        ),
+        // A correction keeps the corrected finding's target, so its readers read the correction too.
+        (
+            json!({"target": {"kind": "case"}, "severity": "low", "body": "x", "supersedes": second}),
+            422,
+            "target",
         ),
         (
             json!({"target": {"kind": "case"}, "severity": "low", "body": "x", "links": [{"kind": "run", "id": run, "section": "<b>"}]}),

@@ -28,10 +28,11 @@ enum Command {
     Verify {
         /// The bundle.
         bundle: PathBuf,
-        /// The sandbox's public key (`name+keyid+key`, or a file holding it), obtained from the sandbox. Without
-        /// it, the key the bundle carries is used, which proves only that the bundle is self-consistent.
+        /// The sandbox's public key (`name+keyid+key`, or a file holding it), obtained from the sandbox itself
+        /// (`sandkasse audit key`, the API, the audit page). Required: the key a bundle carries would prove only
+        /// that whoever made the bundle signed it.
         #[arg(long, value_name = "KEY|FILE")]
-        key: Option<String>,
+        key: String,
     },
 }
 
@@ -43,11 +44,11 @@ pub fn run(args: Args) -> Result<()> {
                 .build()
                 .context("starting the async runtime")?;
             let bytes = runtime.block_on(async {
-                let key = server::audit_key(&data.data_dir)?;
+                let signer = server::signer::Signer::open(&data.data_dir)?;
                 let blobs = store::BlobStore::open(data.data_dir.join("blobs"))?;
                 let case: store::CaseId = case.parse().with_context(|| format!("the case id {case:?}"))?;
                 let store = data.open().await?;
-                let bytes = server::evidence::export(&store, &blobs, &key, &case).await;
+                let bytes = server::evidence::export(&store, &blobs, &signer, &case).await;
                 store.close().await;
                 anyhow::Ok(bytes?)
             })?;
@@ -66,45 +67,17 @@ pub fn run(args: Args) -> Result<()> {
                 bail!("{} has {len} bytes, more than a bundle may have", bundle.display());
             }
             let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
-            let (verifier, own) = match key {
-                Some(k) => {
-                    let text = if k.contains('+') {
-                        k
-                    } else {
-                        std::fs::read_to_string(&k).with_context(|| format!("reading the public key from {k}"))?
-                    };
-                    (text.parse::<store::VerifierKey>()?, false)
-                }
-                None => (bundled_key(&bytes)?, true),
+            let text = if key.contains('+') {
+                key
+            } else {
+                std::fs::read_to_string(&key).with_context(|| format!("reading the public key from {key}"))?
             };
+            let verifier: store::VerifierKey = text.parse()?;
             let v = server::evidence::verify(&bytes, &verifier).context("the evidence bundle does not verify")?;
             super::print(&format!(
-                "evidence of case {} verified: {} files, {} runs, {} audit entries proven in a log of {}{}\n",
-                v.case_id,
-                v.files,
-                v.runs,
-                v.entries,
-                v.checkpoint_size,
-                if own {
-                    " (with the key the bundle carries; give --key to check it is the sandbox's)"
-                } else {
-                    ""
-                }
+                "evidence of case {} verified: {} files, {} runs, {} audit entries proven in a log of {}\n",
+                v.case_id, v.files, v.runs, v.entries, v.checkpoint_size
             ))
         }
     }
-}
-
-/// The public key a bundle carries in `audit/key.txt`.
-fn bundled_key(bundle: &[u8]) -> Result<store::VerifierKey> {
-    let mut archive = tar::Archive::new(bundle);
-    for entry in archive.entries().context("the bundle is not a tar file")? {
-        let mut entry = entry.context("the bundle is not a tar file")?;
-        if entry.path().ok().as_deref() == Some(std::path::Path::new("audit/key.txt")) && entry.size() < 4096 {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut text).context("audit/key.txt is not text")?;
-            return Ok(text.parse()?);
-        }
-    }
-    bail!("the bundle carries no audit/key.txt; give --key")
 }

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use store::merkle::{self, Hash};
 use store::{
-    AuditEntry, AuditFilter, AuditKey, BlobStore, Case, CaseId, Criteria, Digest, Finding, Model, Org, Run, Store,
-    Timestamp, VerifierKey,
+    AuditEntry, AuditFilter, BlobStore, Case, CaseId, Criteria, Digest, Finding, Model, Org, Run, Store, Timestamp,
+    VerifierKey,
 };
 
 /// What the first line of the manifest's signed note says.
@@ -102,9 +102,10 @@ fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, EvidenceError> {
 pub async fn export(
     store: &Store,
     blobs: &BlobStore,
-    key: &AuditKey,
+    signer: &crate::signer::Signer,
     case_id: &CaseId,
 ) -> Result<Vec<u8>, EvidenceError> {
+    let key = signer.key();
     let ex = |e: store::StoreError| EvidenceError::Export(e.to_string());
     let case = store
         .case(case_id)
@@ -135,7 +136,7 @@ pub async fn export(
     };
     files.insert("case.json".into(), json(&case_file)?);
 
-    let signed = store.take_checkpoint(key).await.map_err(ex)?;
+    let signed = signer.checkpoint(store).await.map_err(ex)?;
     let size = signed.checkpoint.size;
     let leaves = store.audit_leaves(Some(size)).await.map_err(ex)?;
     let mut entries: Vec<AuditEntry> = Vec::new();
@@ -171,11 +172,21 @@ pub async fn export(
     files.insert("audit/checkpoint.txt".into(), signed.text.into_bytes());
     files.insert("audit/key.txt".into(), format!("{}\n", key.verifier()).into_bytes());
 
+    pack(files, key, &case.id, size)
+}
+
+/// The tar of `files` with their manifest, signed by `key`: deterministic (sorted paths, fixed times and modes).
+fn pack(
+    mut files: BTreeMap<String, Vec<u8>>,
+    key: &store::AuditKey,
+    case_id: &CaseId,
+    checkpoint_size: u64,
+) -> Result<Vec<u8>, EvidenceError> {
     let manifest = Manifest {
         format: FORMAT.into(),
-        case_id: case.id.clone(),
+        case_id: case_id.clone(),
         created_at: Timestamp::now(),
-        checkpoint_size: size,
+        checkpoint_size,
         files: files
             .iter()
             .map(|(path, bytes)| FileEntry {
@@ -352,30 +363,37 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
         }
     }
 
-    // Records and manifests are the ones their runs and models name by hash.
+    // Records and manifests are the ones their runs and models name by hash, under their own ids; nothing
+    // stands in the bundle that no run or model claims; every finding is the case's.
     let case_file: CaseFile = parse(&files, "case.json")?;
     if case_file.case.id != manifest.case_id {
         return Err(bad("case.json", "is another case than the manifest names"));
     }
+    if let Some(f) = case_file.findings.iter().find(|f| f.case_id != manifest.case_id) {
+        return Err(bad("case.json", format!("finding {} is another case's", f.id)));
+    }
+    let mut claimed = std::collections::BTreeSet::new();
     let mut runs = 0;
     for path in files.keys() {
         if let Some(id) = path.strip_prefix("models/").and_then(|p| p.strip_suffix(".json")) {
             let m: Model = parse(&files, path)?;
+            if m.id.as_str() != id || m.case_id != manifest.case_id {
+                return Err(bad(path, "is not the model its name says, or not of the bundle's case"));
+            }
             let manifest_path = format!("models/{id}.manifest");
             let bytes = files
                 .get(&manifest_path)
                 .ok_or_else(|| bad(&manifest_path, "is missing"))?;
-            if Digest::of(bytes) != m.manifest_sha256 || m.case_id != manifest.case_id {
+            if Digest::of(bytes) != m.manifest_sha256 {
                 return Err(bad(&manifest_path, "is not the manifest its model names"));
             }
-        }
-        if let Some(id) = path.strip_prefix("runs/").and_then(|p| p.strip_suffix(".json")) {
-            if id.ends_with(".record") {
-                continue;
-            }
+            claimed.insert(manifest_path);
+        } else if let Some(id) = path.strip_prefix("runs/").and_then(|p| p.strip_suffix(".json"))
+            && !id.ends_with(".record")
+        {
             let r: Run = parse(&files, path)?;
-            if r.case_id != manifest.case_id {
-                return Err(bad(path, "is a run of another case"));
+            if r.id.as_str() != id || r.case_id != manifest.case_id {
+                return Err(bad(path, "is not the run its name says, or not of the bundle's case"));
             }
             if let Some(d) = &r.report_sha256 {
                 let record = format!("runs/{id}.record.json");
@@ -383,9 +401,16 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
                 if Digest::of(bytes) != *d {
                     return Err(bad(&record, "is not the record its run names"));
                 }
+                claimed.insert(record);
             }
             runs += 1;
         }
+    }
+    if let Some(orphan) = files
+        .keys()
+        .find(|p| (p.ends_with(".record.json") || p.ends_with(".manifest")) && !claimed.contains(*p))
+    {
+        return Err(bad(orphan, "is named by no run or model of the bundle"));
     }
     Ok(Verified {
         case_id: manifest.case_id,
@@ -394,4 +419,166 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
         entries: entries.len(),
         checkpoint_size: cp.size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::{NewEntry, NewModel, NewRun, OrgKind, Role};
+
+    /// A case with a model, a finished run, a finding and audit entries, exported; the store's directory, the
+    /// signer and the bundle.
+    async fn exported() -> (tempfile::TempDir, crate::signer::Signer, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("s.db")).await.unwrap();
+        let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
+        let signer = crate::signer::Signer::open(dir.path()).unwrap();
+        let org = store.create_org("Nordlys", OrgKind::Vendor).await.unwrap();
+        let (user, _) = store.create_user(&org.id, "n", Role::Vendor).await.unwrap();
+        let case = store.create_case("c", &user.id).await.unwrap();
+        store.add_case_member(&case.id, &org.id).await.unwrap();
+        let manifest = blobs.put(b"name = \"m\"").unwrap();
+        let model = store
+            .create_model(NewModel {
+                case_id: case.id.clone(),
+                org_id: org.id.clone(),
+                name: "m".into(),
+                version: "1".into(),
+                scenario: "unemployment-risk".into(),
+                model_sha256: Digest::of(b"onnx"),
+                manifest_sha256: manifest,
+                inspection: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+        let run = store
+            .create_run(NewRun {
+                case_id: case.id.clone(),
+                model_id: model.id,
+                org_id: org.id.clone(),
+                created_by: user.id.clone(),
+                params: serde_json::json!({"rows": 10, "seed": 1}),
+                total_rows: 10,
+            })
+            .await
+            .unwrap();
+        store.claim_next_queued(10).await.unwrap().unwrap();
+        store
+            .finish_run(&run.id, &blobs.put(b"{\"record\": 1}").unwrap())
+            .await
+            .unwrap();
+        for i in 0..5 {
+            store
+                .append_audit(NewEntry {
+                    time: Timestamp::now().to_string(),
+                    actor: user.id.to_string(),
+                    org: org.id.to_string(),
+                    role: "vendor".into(),
+                    action: "POST /api/v1/runs".into(),
+                    object: format!("run/{i}"),
+                    outcome: "201".into(),
+                    request_id: format!("r{i}"),
+                    case_id: (i % 2 == 0).then(|| case.id.to_string()),
+                })
+                .await
+                .unwrap();
+        }
+        let bundle = export(&store, &blobs, &signer, &case.id).await.unwrap();
+        store.close().await;
+        (dir, signer, bundle)
+    }
+
+    /// The bundle with `change` applied to its files and the manifest made and signed again with the same key:
+    /// what only the key's holder could do, so that the checks behind the manifest are reached.
+    fn resigned(
+        bundle: &[u8],
+        signer: &crate::signer::Signer,
+        change: impl FnOnce(&mut BTreeMap<String, Vec<u8>>),
+    ) -> Vec<u8> {
+        let mut files = read_tar(bundle).unwrap();
+        let m: Manifest = parse(&files, "MANIFEST.json").unwrap();
+        files.remove("MANIFEST.json");
+        files.remove("MANIFEST.sig");
+        change(&mut files);
+        pack(files, signer.key(), &m.case_id, m.checkpoint_size).unwrap()
+    }
+
+    fn fails(bundle: &[u8], signer: &crate::signer::Signer, file: &str, words: &str) {
+        match verify(bundle, &signer.verifier()) {
+            Err(EvidenceError::File { file: f, what }) => {
+                assert_eq!(f, file, "{what}");
+                assert!(what.contains(words), "{file}: {what}");
+            }
+            other => panic!("expected {file} to fail, got {other:?}"),
+        }
+    }
+
+    fn edit_json(files: &mut BTreeMap<String, Vec<u8>>, path: &str, f: impl FnOnce(&mut serde_json::Value)) {
+        let mut v: serde_json::Value = serde_json::from_slice(&files[path]).unwrap();
+        f(&mut v);
+        files.insert(path.into(), serde_json::to_vec_pretty(&v).unwrap());
+    }
+
+    #[tokio::test]
+    async fn checks_behind_the_signed_manifest_each_name_their_file() {
+        let (_dir, signer, bundle) = exported().await;
+        let v = verify(&bundle, &signer.verifier()).unwrap();
+        assert_eq!((v.runs, v.entries), (1, 3));
+        // An entry taken out, its proof left: the counts differ.
+        let b = resigned(&bundle, &signer, |f| {
+            edit_json(f, "audit/entries.json", |v| {
+                v.as_array_mut().unwrap().remove(1);
+            })
+        });
+        fails(&b, &signer, "audit/entries.json", "an entry was removed");
+        // An entry taken out with its proof: the others still prove, and the entry's absence is what the
+        // signature over the manifest (made by the sandbox at export) is for; so the two are removed together
+        // only by the key's holder. An edited entry fails its own hash; an edited and re-hashed one its proof.
+        let b = resigned(&bundle, &signer, |f| {
+            edit_json(f, "audit/entries.json", |v| {
+                v[0]["outcome"] = "403".into();
+            })
+        });
+        fails(&b, &signer, "audit/entries.json (entry 1)", "does not match its hash");
+        let b = resigned(&bundle, &signer, |f| {
+            edit_json(f, "audit/entries.json", |v| {
+                let mut e: AuditEntry = serde_json::from_value(v[0].clone()).unwrap();
+                e.outcome = "403".into();
+                e.hash = store::entry_hash(&e);
+                v[0] = serde_json::to_value(e).unwrap();
+            })
+        });
+        fails(&b, &signer, "audit/entries.json (entry 1)", "inclusion proof");
+        // A record that is not the run's; a record under another name; a finding of another case.
+        let record = read_tar(&bundle)
+            .unwrap()
+            .keys()
+            .find(|p| p.ends_with(".record.json"))
+            .unwrap()
+            .clone();
+        let b = resigned(&bundle, &signer, |f| {
+            f.insert(record.clone(), b"{\"record\": 2}".to_vec());
+        });
+        fails(&b, &signer, &record, "is not the record its run names");
+        let b = resigned(&bundle, &signer, |f| {
+            f.insert(
+                "runs/0123456789abcdef0123456789abcdef.record.json".into(),
+                b"{}".to_vec(),
+            );
+        });
+        fails(
+            &b,
+            &signer,
+            "runs/0123456789abcdef0123456789abcdef.record.json",
+            "named by no run",
+        );
+        let b = resigned(&bundle, &signer, |f| {
+            edit_json(f, "case.json", |v| {
+                v["findings"] = serde_json::json!([{"id": "0123456789abcdef0123456789abcdef", "case_id": "fedcba9876543210fedcba9876543210",
+                "target": {"kind": "case"}, "severity": "low", "body": "x", "links": [], "author": v["case"]["created_by"].clone(),
+                "org_id": "0123456789abcdef0123456789abcdef", "role": "advisor", "created_at": v["case"]["created_at"].clone(), "supersedes": null}]);
+            })
+        });
+        fails(&b, &signer, "case.json", "another case's");
+    }
 }

@@ -23,6 +23,7 @@ mod policy;
 mod report_cache;
 mod runner;
 pub mod serving;
+pub mod signer;
 mod state;
 mod v2;
 /// The Open Inference Protocol's gRPC messages (package `inference`), for clients written in Rust
@@ -116,7 +117,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let store = open_store(&config.data_dir, config.database_url.as_deref()).await?;
     let blobs = BlobStore::open(config.data_dir.join("blobs"))?;
-    let audit_key = audit_key(&config.data_dir)?;
+    let audit_key = signer::Signer::open(&config.data_dir)?;
     // Datasets being generated for download when a previous process died.
     let _ = std::fs::remove_dir_all(config.data_dir.join("tmp"));
     let interrupted = store.mark_interrupted_runs(runner::INTERRUPTED).await?;

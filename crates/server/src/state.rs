@@ -30,8 +30,9 @@ pub struct Inner {
     pub visible_models: crate::v2::VisibleCache,
     /// The audit page's last verification of the chain.
     pub last_check: crate::app::audit::LastCheck,
-    /// The key that signs the audit log's checkpoints (`audit-signing.key` in the data directory).
-    pub audit_key: store::AuditKey,
+    /// What signs the audit log's checkpoints: the key (`audit-signing.key` in the data directory) and its
+    /// record of the last one signed.
+    pub audit_key: crate::signer::Signer,
     /// Reports already rendered as HTML.
     pub reports: crate::report_cache::ReportCache,
 }

@@ -58,6 +58,13 @@ pub enum CheckpointError {
         /// What is wrong.
         why: String,
     },
+    /// The note carries no signature by the key asked for (it may be another key's: another sandbox's, or
+    /// another host's that does not share this one's key).
+    #[error("not signed by {key}: no signature line by this key")]
+    OtherKey {
+        /// The verifier key's name and id.
+        key: String,
+    },
     /// The checkpoint text is not a signed note with a checkpoint in it.
     #[error("malformed checkpoint: {0}")]
     Malformed(String),
@@ -447,7 +454,7 @@ impl VerifierKey {
             found = true;
         }
         if !found {
-            return Err(refuse("no signature line by this key"));
+            return Err(CheckpointError::OtherKey { key: who });
         }
         Ok(body)
     }
@@ -487,8 +494,11 @@ mod tests {
         let other = key();
         assert!(matches!(
             other.verifier().open(&s.text),
-            Err(CheckpointError::Signature { .. })
+            Err(CheckpointError::OtherKey { .. })
         ));
+        // This key's name and id on a text it did not sign is refused as a bad signature.
+        let forged = s.text.replacen("\n42\n", "\n43\n", 1);
+        assert!(matches!(v.open(&forged), Err(CheckpointError::Signature { .. })));
         // Any byte of the body changed: refused.
         for (i, _) in s
             .text
@@ -552,6 +562,6 @@ mod tests {
         assert!(v.open(good.trim_end()).is_err());
         // A body another log signed, with a valid signature by that log's key, is not this log's.
         let e = v.open(&key().sign(3, [1; 32], Timestamp::now()).text).unwrap_err();
-        assert!(matches!(e, CheckpointError::Signature { .. }), "{e}");
+        assert!(matches!(e, CheckpointError::OtherKey { .. }), "{e}");
     }
 }

@@ -314,6 +314,10 @@ pub fn from_hex(s: &str) -> Option<Hash> {
     if s.len() != 64 {
         return None;
     }
+    // Digits only: `from_str_radix` would also take a sign.
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
     let mut out = [0u8; 32];
     for (i, b) in out.iter_mut().enumerate() {
         *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
@@ -501,6 +505,14 @@ mod tests {
             Err(ProofError::NoSuchLeaf { index: 3, size: 3 })
         );
         assert!(consistency_proof(&all[..3], 4).is_err());
+    }
+
+    #[test]
+    fn hex_is_digits_only() {
+        let h = "ab".repeat(32);
+        assert_eq!(from_hex(&h), Some([0xab; 32]));
+        assert_eq!(from_hex(&format!("+f{}", &h[2..])), None);
+        assert_eq!(from_hex(&h[2..]), None);
     }
 
     #[test]

@@ -421,10 +421,23 @@ impl Store {
         Ok(leaves)
     }
 
-    /// Verifies the chain, signs its tree head with `key` and stores the checkpoint; returns it, for the caller to
-    /// keep outside the database too (that copy is what proves anything later).
-    pub async fn take_checkpoint(&self, key: &AuditKey) -> Result<SignedCheckpoint> {
-        let v = self.check_audit().await?;
+    /// Verifies the chain, and that it extends every checkpoint this key signed that the database holds and
+    /// every one in `pins` (the caller's own record of what it signed, kept outside the database); only then
+    /// signs its tree head with `key` and stores the checkpoint. So a log cut back or continued with forged
+    /// entries is never signed as if it were the real one: the refusal is
+    /// [`crate::StoreError::LogDiverges`]. A stored row that claims this key and does not verify is
+    /// [`crate::StoreError::Corrupt`]. Returns the checkpoint, for the caller to keep outside the database too.
+    pub async fn take_checkpoint(&self, key: &AuditKey, pins: &[Checkpoint]) -> Result<SignedCheckpoint> {
+        let verifier = key.verifier();
+        let mut all = pins.to_vec();
+        for text in self.checkpoints(CHECKPOINT_PINS).await? {
+            match verifier.open(&text) {
+                Ok(c) => all.push(c),
+                Err(crate::CheckpointError::OtherKey { .. }) => {}
+                Err(e) => return Err(StoreError::corrupt("audit checkpoint", e)),
+            }
+        }
+        let v = self.check_audit_against(&all).await?;
         let signed = key.sign(v.entries, v.root, Timestamp::now());
         self.add_checkpoint(v.entries, &signed.checkpoint.time, &signed.text)
             .await?;
@@ -468,6 +481,9 @@ impl Store {
         Ok(self.check_audit().await?.entries)
     }
 }
+
+/// How many of the newest stored checkpoints [`Store::take_checkpoint`] checks the log against before signing.
+pub const CHECKPOINT_PINS: u32 = 100;
 
 /// How many entries [`Store::check_audit`] reads at a time.
 pub const VERIFY_PAGE: u32 = 1000;

@@ -85,7 +85,7 @@ async fn a_database_rolled_back_to_an_older_copy_is_found_by_a_checkpoint_and_no
     }
     let pin = key
         .verifier()
-        .open(&s.take_checkpoint(&key).await.unwrap().text)
+        .open(&s.take_checkpoint(&key, &[]).await.unwrap().text)
         .unwrap();
     s.close().await;
     std::fs::copy(&copy, &path).unwrap();

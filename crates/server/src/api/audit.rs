@@ -50,12 +50,14 @@ pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<
             head,
             root,
             checkpoints,
+            foreign,
         } => ChainView::Intact {
             intact: true,
             entries,
             head: head.map(|(seq, hash)| ChainHead { seq, hash }),
             root: store::merkle::to_hex(&root),
             checkpoints,
+            foreign_checkpoints: foreign,
         },
         ChainStatus::Broken(b) => ChainView::Broken { intact: false, at: b },
         ChainStatus::Diverges(d) => ChainView::Diverges {

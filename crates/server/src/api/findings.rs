@@ -27,9 +27,9 @@ use axum::response::Response;
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let all = state.store.list_findings(&case.id).await?;
     let visible = app::findings::list(&state, &caller, &case).await?;
-    let body = FindingView::list(visible, &all);
+    // Successors among what the caller reads: a correction keeps its target, so none is hidden from its reader.
+    let body = FindingView::list(visible.clone(), &visible);
     Ok(in_case(&case, axum::Json(body)))
 }
 

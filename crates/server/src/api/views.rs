@@ -154,8 +154,11 @@ pub enum ChainView {
         head: Option<ChainHead>,
         /// The Merkle root (RFC 9162) over every entry checked, hex.
         root: String,
-        /// How many stored checkpoints the log was checked against.
+        /// How many checkpoints the log was checked against: the signer's record of the last one it signed and
+        /// the stored ones of its key.
         checkpoints: u64,
+        /// Stored checkpoints signed by another key (another host's, or not the sandbox's), not checked against.
+        foreign_checkpoints: u64,
     },
     /// The first point where the chain fails.
     Broken {

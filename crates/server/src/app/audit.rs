@@ -85,8 +85,10 @@ pub enum ChainStatus {
         entries: u64,
         head: Option<(i64, String)>,
         root: store::merkle::Hash,
-        /// How many stored checkpoints it was checked against.
+        /// How many checkpoints it was checked against (the signer's record and the stored ones of its key).
         checkpoints: u64,
+        /// Stored checkpoints signed by another key, not checked against.
+        foreign: u64,
     },
     Broken(store::ChainBreak),
     /// The chain holds, but it does not extend a checkpoint this sandbox signed.
@@ -104,10 +106,19 @@ const PINS: u32 = 100;
 /// checkpoint row that is not signed by this sandbox's key is reported, not skipped.
 pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
     let verifier = state.audit_key.verifier();
-    let mut pins = Vec::new();
+    // The signer's own record of what it signed last lives outside the database, so rows deleted from it (or
+    // pushed out of the newest by rows of another key) do not let a rewritten log pass here.
+    let mut pins: Vec<store::Checkpoint> = match state.audit_key.last() {
+        Ok(last) => last.into_iter().collect(),
+        Err(e) => return Ok(ChainStatus::ForgedCheckpoint(e.to_string())),
+    };
+    let mut foreign = 0;
     for note in state.store.checkpoints(PINS).await? {
         match verifier.open(&note) {
             Ok(c) => pins.push(c),
+            // Another key's checkpoint (a host that does not share this data directory's key) pins nothing for
+            // this key and claims nothing in its name: counted and shown, not checked against.
+            Err(store::CheckpointError::OtherKey { .. }) => foreign += 1,
             Err(e) => return Ok(ChainStatus::ForgedCheckpoint(e.to_string())),
         }
     }
@@ -117,6 +128,7 @@ pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
             head: v.head,
             root: v.root,
             checkpoints: pins.len() as u64,
+            foreign,
         }),
         Err(store::StoreError::ChainBroken(b)) => Ok(ChainStatus::Broken(b)),
         Err(store::StoreError::LogDiverges(d)) => Ok(ChainStatus::Diverges(d)),
@@ -127,13 +139,13 @@ pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
 /// Signs the log's tree head now and stores the checkpoint. The request that asked for it is audited like any
 /// other (after the checkpoint, which covers the log as it was when asked).
 pub async fn take_checkpoint(state: &AppState) -> ApiResult<store::SignedCheckpoint> {
-    Ok(state.store.take_checkpoint(&state.audit_key).await?)
+    Ok(state.audit_key.checkpoint(&state.store).await?)
 }
 
 /// The newest stored checkpoint that verifies, if any.
 pub async fn latest_checkpoint(state: &AppState) -> ApiResult<Option<store::SignedCheckpoint>> {
     let verifier = state.audit_key.verifier();
-    Ok(state.store.checkpoints(1).await?.into_iter().find_map(|text| {
+    Ok(state.store.checkpoints(PINS).await?.into_iter().find_map(|text| {
         verifier
             .open(&text)
             .ok()

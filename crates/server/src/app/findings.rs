@@ -109,11 +109,17 @@ pub async fn write(
         check_target(state, case, &link.target, &format!("`links[{i}]`")).await?;
     }
     if let Some(old) = &req.supersedes {
-        let found = state.store.finding(old).await?;
-        if found.is_none_or(|f| f.case_id != case.id) {
+        let Some(found) = state.store.finding(old).await?.filter(|f| f.case_id == case.id) else {
             return Err(ApiError::unprocessable(
                 "not_in_case",
                 format!("`supersedes` names finding {old}, which is not in case {}", case.id),
+            ));
+        };
+        // A correction is about what the corrected finding was about, so whoever read the one reads the other.
+        if found.target != req.target {
+            return Err(ApiError::unprocessable(
+                "target_changed",
+                "a correction must have the target of the finding it corrects; write a new finding for another",
             ));
         }
     }
@@ -145,7 +151,8 @@ pub async fn write(
 }
 
 /// The findings of a visible case that the caller may read: all of them, except for vendors, who see the
-/// findings about their own models and runs.
+/// findings about their own models and runs, with only the links to their own work. Corrections keep their
+/// target, so a vendor who reads a finding also reads what superseded it.
 pub async fn list(state: &AppState, caller: &Caller, case: &Case) -> ApiResult<Vec<Finding>> {
     let all = state.store.list_findings(&case.id).await?;
     if caller.role() != Role::Vendor {
@@ -160,12 +167,18 @@ pub async fn list(state: &AppState, caller: &Caller, case: &Case) -> ApiResult<V
         .into_iter()
         .map(|r| r.id)
         .collect();
+    let sees = |t: &FindingTarget| match t {
+        FindingTarget::Case => false,
+        FindingTarget::Model(m) => models.contains(m),
+        FindingTarget::Run(r) => runs.contains(r),
+    };
     Ok(all
         .into_iter()
-        .filter(|f| match &f.target {
-            FindingTarget::Case => false,
-            FindingTarget::Model(m) => models.contains(m),
-            FindingTarget::Run(r) => runs.contains(r),
+        .filter(|f| sees(&f.target))
+        .map(|mut f| {
+            // Evidence on another organisation's work is not named to a vendor.
+            f.links.retain(|l| sees(&l.target));
+            f
         })
         .collect())
 }

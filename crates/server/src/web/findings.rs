@@ -46,7 +46,8 @@ pub async fn section(
     refused: Option<(&str, &str)>,
 ) -> Result<Markup, crate::error::ApiError> {
     let visible = list(state, &s.caller, case).await?;
-    let all = state.store.list_findings(&case.id).await?;
+    // Successors among what the caller reads (a correction keeps its target); the writers read them all.
+    let all = visible.clone();
     let successor = |f: &Finding| {
         all.iter()
             .find(|g| g.supersedes.as_ref() == Some(&f.id))

@@ -731,7 +731,7 @@ pub async fn audit_rows_swapped_in_database(f: &Fixture) {
 
 /// A checkpoint as a verifier holds it: taken by the store, then opened from its text with the public key only.
 async fn checkpoint(s: &Store, key: &store::AuditKey) -> store::Checkpoint {
-    let signed = s.take_checkpoint(key).await.unwrap();
+    let signed = s.take_checkpoint(key, &[]).await.unwrap();
     key.verifier().open(&signed.text).unwrap()
 }
 
