@@ -139,6 +139,9 @@ pub async fn export(
     let signed = signer.checkpoint(store).await.map_err(ex)?;
     let size = signed.checkpoint.size;
     let leaves = store.audit_leaves(Some(size)).await.map_err(ex)?;
+    let tree = tokio::task::spawn_blocking(move || merkle::Tree::new(leaves))
+        .await
+        .map_err(|e| EvidenceError::Export(e.to_string()))?;
     let mut entries: Vec<AuditEntry> = Vec::new();
     let mut offset = 0;
     loop {
@@ -160,7 +163,8 @@ pub async fn export(
     }
     let mut proofs = Vec::with_capacity(entries.len());
     for e in &entries {
-        let proof = merkle::inclusion_proof(&leaves, (e.seq - 1) as u64)
+        let proof = tree
+            .inclusion_proof((e.seq - 1) as u64, size)
             .map_err(|err| EvidenceError::Export(err.to_string()))?;
         proofs.push(EntryProof {
             seq: e.seq,

@@ -55,8 +55,8 @@ pub fn root(leaves: &[Hash]) -> Hash {
     f.root()
 }
 
-/// Recursive MTH over a non-empty slice, for the proofs (which need the roots of subtrees that are not
-/// perfect).
+/// The RFC's recursive MTH, written as the RFC writes it: the tests' reference for [`Tree`] and [`Frontier`].
+#[cfg(test)]
 fn subtree(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => empty_root(),
@@ -134,59 +134,134 @@ pub enum ProofError {
     },
 }
 
-/// The inclusion proof of leaf `index` in the tree over `leaves` (RFC 9162 §2.1.3.1, PATH), leaf to root.
-pub fn inclusion_proof(leaves: &[Hash], index: u64) -> Result<Vec<Hash>, ProofError> {
-    let size = leaves.len() as u64;
-    if index >= size {
-        return Err(ProofError::NoSuchLeaf { index, size });
-    }
-    fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
-        if d.len() <= 1 {
-            return;
-        }
-        let k = split(d.len());
-        if m < k {
-            path(m, &d[..k], out);
-            out.push(subtree(&d[k..]));
-        } else {
-            path(m - k, &d[k..], out);
-            out.push(subtree(&d[..k]));
-        }
-    }
-    let mut out = Vec::new();
-    path(index as usize, leaves, &mut out);
-    Ok(out)
+/// The tree kept whole: the roots of every perfect, aligned subtree, level by level (2n hashes for n leaves).
+/// Every node of an RFC 9162 tree over a prefix of the leaves is one of them or is found from them in
+/// `log2(n)` hashes, so a proof costs `log2(n)²` hashes at most, not `n`: what lets the service prove many entries
+/// (an evidence bundle proves every entry of a case) against one large log.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// `levels[h][i]`: the root of leaves `i·2^h .. (i+1)·2^h`.
+    levels: Vec<Vec<Hash>>,
 }
 
-/// The consistency proof from the tree of the first `from` leaves to the tree over all `leaves` (RFC 9162
-/// §2.1.4.1, PROOF). Empty when `from` is 0 or all of them (nothing to prove).
-pub fn consistency_proof(leaves: &[Hash], from: u64) -> Result<Vec<Hash>, ProofError> {
-    let to = leaves.len() as u64;
-    if from > to {
-        return Err(ProofError::BadSizes { from, to, have: to });
+impl Tree {
+    /// The tree over `leaves` (leaf hashes).
+    pub fn new(leaves: Vec<Hash>) -> Self {
+        let mut levels = vec![leaves];
+        while let Some(last) = levels.last().filter(|l| l.len() > 1) {
+            let next: Vec<Hash> = last.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            levels.push(next);
+        }
+        Self { levels }
     }
-    fn sub(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
-        let n = d.len();
+
+    /// How many leaves it holds.
+    pub fn size(&self) -> u64 {
+        self.levels[0].len() as u64
+    }
+
+    /// Leaf `index`'s hash.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.levels[0].get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// RFC 9162's MTH of leaves `a..b`, for a range that is a node of the tree over some prefix: its start is
+    /// a multiple of its left part's size, so the left part is always a stored perfect subtree.
+    fn node(&self, a: usize, b: usize) -> Hash {
+        let n = b - a;
+        if n == 0 {
+            return empty_root();
+        }
+        if n.is_power_of_two() && a % n == 0 {
+            return self.levels[n.trailing_zeros() as usize][a / n];
+        }
+        let k = split(n);
+        node_hash(&self.node(a, a + k), &self.node(a + k, b))
+    }
+
+    /// The root of the tree over the first `size` leaves.
+    pub fn root(&self, size: u64) -> Result<Hash, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::BadSizes {
+                from: size,
+                to: size,
+                have: self.size(),
+            });
+        }
+        Ok(self.node(0, size as usize))
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of the first `size` leaves (RFC 9162 §2.1.3.1, PATH),
+    /// leaf to root.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        if index >= size || size > self.size() {
+            return Err(ProofError::NoSuchLeaf { index, size });
+        }
+        let mut out = Vec::new();
+        self.path(index as usize, 0, size as usize, &mut out);
+        Ok(out)
+    }
+
+    fn path(&self, m: usize, a: usize, b: usize, out: &mut Vec<Hash>) {
+        if b - a <= 1 {
+            return;
+        }
+        let k = split(b - a);
+        if m < k {
+            self.path(m, a, a + k, out);
+            out.push(self.node(a + k, b));
+        } else {
+            self.path(m - k, a + k, b, out);
+            out.push(self.node(a, a + k));
+        }
+    }
+
+    /// The consistency proof from the tree of the first `from` leaves to that of the first `to` (RFC 9162
+    /// §2.1.4.1, PROOF). Empty when `from` is 0 or equals `to`.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, ProofError> {
+        if from > to || to > self.size() {
+            return Err(ProofError::BadSizes {
+                from,
+                to,
+                have: self.size(),
+            });
+        }
+        let mut out = Vec::new();
+        if from > 0 && from < to {
+            self.sub(from as usize, 0, to as usize, true, &mut out);
+        }
+        Ok(out)
+    }
+
+    fn sub(&self, m: usize, a: usize, b: usize, complete: bool, out: &mut Vec<Hash>) {
+        let n = b - a;
         if m == n {
             if !complete {
-                out.push(subtree(d));
+                out.push(self.node(a, b));
             }
             return;
         }
         let k = split(n);
         if m <= k {
-            sub(m, &d[..k], complete, out);
-            out.push(subtree(&d[k..]));
+            self.sub(m, a, a + k, complete, out);
+            out.push(self.node(a + k, b));
         } else {
-            sub(m - k, &d[k..], false, out);
-            out.push(subtree(&d[..k]));
+            self.sub(m - k, a + k, b, false, out);
+            out.push(self.node(a, a + k));
         }
     }
-    let mut out = Vec::new();
-    if from > 0 && from < to {
-        sub(from as usize, leaves, true, &mut out);
-    }
-    Ok(out)
+}
+
+/// The inclusion proof of leaf `index` in the tree over `leaves` (see [`Tree::inclusion_proof`]).
+pub fn inclusion_proof(leaves: &[Hash], index: u64) -> Result<Vec<Hash>, ProofError> {
+    Tree::new(leaves.to_vec()).inclusion_proof(index, leaves.len() as u64)
+}
+
+/// The consistency proof from the tree of the first `from` leaves to the tree over all `leaves` (see
+/// [`Tree::consistency_proof`]).
+pub fn consistency_proof(leaves: &[Hash], from: u64) -> Result<Vec<Hash>, ProofError> {
+    let to = leaves.len() as u64;
+    Tree::new(leaves.to_vec()).consistency_proof(from, to)
 }
 
 /// Whether `proof` shows the leaf hash `leaf` at `index` in the tree of `size` leaves with root `root`
@@ -505,6 +580,31 @@ mod tests {
             Err(ProofError::NoSuchLeaf { index: 3, size: 3 })
         );
         assert!(consistency_proof(&all[..3], 4).is_err());
+    }
+
+    /// The kept tree gives the RFC's recursive roots and the same proofs at every prefix of one tree.
+    #[test]
+    fn the_kept_tree_answers_for_every_prefix() {
+        let all = many(70);
+        let tree = Tree::new(all.clone());
+        for n in 0..=all.len() {
+            assert_eq!(tree.root(n as u64).unwrap(), subtree(&all[..n]), "{n}");
+            let alone = Tree::new(all[..n].to_vec());
+            for i in 0..n as u64 {
+                assert_eq!(tree.inclusion_proof(i, n as u64), alone.inclusion_proof(i, n as u64));
+            }
+            for m in 0..=n as u64 {
+                let p = tree.consistency_proof(m, n as u64).unwrap();
+                assert!(verify_consistency(
+                    m,
+                    n as u64,
+                    &subtree(&all[..m as usize]),
+                    &subtree(&all[..n]),
+                    &p
+                ));
+            }
+        }
+        assert!(tree.root(71).is_err() && tree.inclusion_proof(70, 70).is_err());
     }
 
     #[test]

@@ -168,8 +168,13 @@ async fn tree_size(state: &AppState, size: Option<u64>) -> ApiResult<u64> {
     }
 }
 
-/// The leaves of the first `size` entries, refusing a log too long to prove from in one request.
-async fn leaves(state: &AppState, size: u64) -> ApiResult<Vec<store::merkle::Hash>> {
+/// Proofs being made at once: each reads and hashes the log, so a caller looping on them waits its turn
+/// instead of taking every core.
+static PROOFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// The kept tree of the first `size` entries (read and verified, then hashed off the async threads), refusing a
+/// log too long to prove from in one request.
+async fn tree(state: &AppState, size: u64) -> ApiResult<store::merkle::Tree> {
     if size > MAX_PROOF_LEAVES {
         return Err(ApiError::bad_request(format!(
             "proofs are made over at most {MAX_PROOF_LEAVES} entries; ask for a smaller `size`"
@@ -182,7 +187,9 @@ async fn leaves(state: &AppState, size: u64) -> ApiResult<Vec<store::merkle::Has
             leaves.len()
         )));
     }
-    Ok(leaves)
+    tokio::task::spawn_blocking(move || store::merkle::Tree::new(leaves))
+        .await
+        .map_err(|e| ApiError::internal(format!("hashing the audit log: {e}")))
 }
 
 /// An inclusion proof of entry `seq` (1-based, as entries are numbered) in the tree of `size` entries.
@@ -200,12 +207,18 @@ pub async fn inclusion(state: &AppState, seq: u64, size: Option<u64>) -> ApiResu
             "`seq` must be in 1..={size} (the entries of the tree asked for), got {seq}"
         )));
     }
-    let leaves = leaves(state, size).await?;
-    let proof = store::merkle::inclusion_proof(&leaves, seq - 1).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let _turn = PROOFS.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let tree = tree(state, size).await?;
+    let proof = tree
+        .inclusion_proof(seq - 1, size)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let bad = |e: store::merkle::ProofError| ApiError::bad_request(e.to_string());
     Ok(Inclusion {
         size,
-        leaf: leaves[(seq - 1) as usize],
-        root: store::merkle::root(&leaves),
+        leaf: tree
+            .leaf(seq - 1)
+            .ok_or_else(|| ApiError::bad_request("no such entry"))?,
+        root: tree.root(size).map_err(bad)?,
         proof,
     })
 }
@@ -225,13 +238,14 @@ pub async fn consistency(state: &AppState, from: u64, to: Option<u64>) -> ApiRes
             "`from` must be at most `to` ({to}), got {from}"
         )));
     }
-    let leaves = leaves(state, to).await?;
-    let proof = store::merkle::consistency_proof(&leaves, from).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let _turn = PROOFS.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let tree = tree(state, to).await?;
+    let bad = |e: store::merkle::ProofError| ApiError::bad_request(e.to_string());
     Ok(Consistency {
         to,
-        from_root: store::merkle::root(&leaves[..from as usize]),
-        to_root: store::merkle::root(&leaves),
-        proof,
+        from_root: tree.root(from).map_err(bad)?,
+        to_root: tree.root(to).map_err(bad)?,
+        proof: tree.consistency_proof(from, to).map_err(bad)?,
     })
 }
 
