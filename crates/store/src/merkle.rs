@@ -172,7 +172,7 @@ impl Tree {
         if n == 0 {
             return empty_root();
         }
-        if n.is_power_of_two() && a % n == 0 {
+        if n.is_power_of_two() && a.is_multiple_of(n) {
             return self.levels[n.trailing_zeros() as usize][a / n];
         }
         let k = split(n);
