@@ -1965,3 +1965,33 @@ fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
     let (ok, out) = verify(&bundle, &stranger);
     assert!(!ok && out.contains("MANIFEST.sig"), "{out}");
 }
+
+/// A finding on one vendor's run may cite another vendor's model as evidence; the first vendor reads the
+/// finding but not that link, and the second reads neither (the finding is not on its work).
+#[test]
+fn a_vendor_reads_no_link_to_another_vendors_work() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--checkpoint-every-mins", "0"]);
+    let (case, model) = case_with_model(&server, &p);
+    let r = server
+        .client(Some(&p.authority))
+        .post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Fjord AI"}));
+    assert!(r.status < 300, "{}", r.text());
+    let (vendor, other) = (server.client(Some(&p.vendor)), server.client(Some(&p.other_vendor)));
+    let r = other.upload_files(&case, "unemployment-logreg");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let theirs = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{case}/findings");
+    let r = server.client(Some(&p.advisor)).post(
+        &path,
+        &json!({"target": {"kind": "model", "id": model}, "severity": "low", "body": "Compare with the other model.",
+            "links": [{"kind": "model", "id": theirs}, {"kind": "model", "id": model}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let seen = vendor.get(&path).json();
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen[0]["links"], json!([{"kind": "model", "id": model}]), "{seen}");
+    assert!(!seen.to_string().contains(&theirs), "{seen}");
+    assert_eq!(other.get(&path).json(), json!([]));
+}
