@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The verifier key from `--key` (a key, or a file holding one), else the data directory's own.
-pub(super) fn verifier(data: &DataArgs, key: Option<String>) -> Result<VerifierKey> {
+fn verifier(data: &DataArgs, key: Option<String>) -> Result<VerifierKey> {
     let Some(key) = key else {
         let path = data.data_dir.join(server::AUDIT_KEY_FILE);
         if !path.exists() {
@@ -93,11 +93,24 @@ pub(super) fn verifier(data: &DataArgs, key: Option<String>) -> Result<VerifierK
         }
         return Ok(server::audit_key(&data.data_dir)?.verifier());
     };
-    let text = if key.contains('+') {
-        key
-    } else {
-        std::fs::read_to_string(&key).with_context(|| format!("reading the public key from {key}"))?
-    };
+    public_key(key)
+}
+
+/// A verifier key given on the command line: the key itself (`name+keyid+key`), or a file holding it (read only
+/// up to the size a key can have).
+pub(super) fn public_key(arg: String) -> Result<VerifierKey> {
+    if arg.contains('+') {
+        return Ok(arg.parse()?);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(&arg).with_context(|| format!("reading the public key from {arg}"))?,
+            4096,
+        ),
+        &mut text,
+    )
+    .with_context(|| format!("reading the public key from {arg}"))?;
     Ok(text.parse()?)
 }
 
@@ -119,28 +132,20 @@ async fn verify(data: DataArgs, files: Vec<PathBuf>, key: Option<String>) -> Res
     }
     let store = data.open().await?;
     let result = async {
-        let stored = store.checkpoints(100).await?;
         let outside = pins.len();
-        let mut foreign = 0;
-        for (i, text) in stored.iter().enumerate() {
-            match verifier.open(text) {
-                Ok(c) => pins.push(c),
-                // Another key's (another host's or sandbox's): it claims nothing in this key's name.
-                Err(store::CheckpointError::OtherKey { .. }) => foreign += 1,
-                // A row that claims this key and does not verify was written by someone else.
-                Err(e) => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "the database's checkpoint {} (newest first) claims this key and does not verify",
-                        i + 1
-                    )));
-                }
-            }
-        }
+        // Rows of another key (another host's) are skipped; a row that claims this key and does not verify was
+        // written by someone else.
+        let (stored, _foreign) = store
+            .checkpoints_of(&verifier, 100)
+            .await
+            .context("a stored checkpoint claims this key and does not verify")?;
+        let stored_count = stored.len();
+        pins.extend(stored);
         let v = store
             .check_audit_against(&pins)
             .await
             .context("the audit log does not verify")?;
-        anyhow::Ok((v, outside, stored.len() - foreign))
+        anyhow::Ok((v, outside, stored_count))
     }
     .await;
     store.close().await;

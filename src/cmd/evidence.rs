@@ -67,12 +67,7 @@ pub fn run(args: Args) -> Result<()> {
                 bail!("{} has {len} bytes, more than a bundle may have", bundle.display());
             }
             let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
-            let text = if key.contains('+') {
-                key
-            } else {
-                std::fs::read_to_string(&key).with_context(|| format!("reading the public key from {key}"))?
-            };
-            let verifier: store::VerifierKey = text.parse()?;
+            let verifier = super::audit::public_key(key)?;
             let v = server::evidence::verify(&bytes, &verifier).context("the evidence bundle does not verify")?;
             super::print(&format!(
                 "evidence of case {} verified: {} files, {} runs, {} audit entries proven in a log of {}\n",

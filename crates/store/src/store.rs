@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::audit::{AuditEntry, NewEntry, Verifier};
-use crate::checkpoint::{AuditKey, Checkpoint, SignedCheckpoint};
+use crate::checkpoint::{AuditKey, Checkpoint, SignedCheckpoint, VerifierKey};
 use crate::error::{Result, StoreError};
 use crate::merkle::{self, Divergence, Frontier, Hash, audit_leaf};
 use crate::meta::{
@@ -428,15 +428,8 @@ impl Store {
     /// [`crate::StoreError::LogDiverges`]. A stored row that claims this key and does not verify is
     /// [`crate::StoreError::Corrupt`]. Returns the checkpoint, for the caller to keep outside the database too.
     pub async fn take_checkpoint(&self, key: &AuditKey, pins: &[Checkpoint]) -> Result<SignedCheckpoint> {
-        let verifier = key.verifier();
-        let mut all = pins.to_vec();
-        for text in self.checkpoints(CHECKPOINT_PINS).await? {
-            match verifier.open(&text) {
-                Ok(c) => all.push(c),
-                Err(crate::CheckpointError::OtherKey { .. }) => {}
-                Err(e) => return Err(StoreError::corrupt("audit checkpoint", e)),
-            }
-        }
+        let (mut all, _) = self.checkpoints_of(&key.verifier(), CHECKPOINT_PINS).await?;
+        all.extend_from_slice(pins);
         let v = self.check_audit_against(&all).await?;
         let signed = key.sign(v.entries, v.root, Timestamp::now());
         self.add_checkpoint(v.entries, &signed.checkpoint.time, &signed.text)
@@ -463,6 +456,23 @@ impl Store {
     /// The finding with this id, if any.
     pub async fn finding(&self, id: &FindingId) -> Result<Option<Finding>> {
         delegate!(self.finding(id))
+    }
+
+    /// The newest `limit` stored checkpoints opened with `verifier`, and how many of those rows are another
+    /// key's (another host's that does not share this key): those claim nothing in this key's name and are
+    /// skipped. A row that names this key and does not verify was written by someone else:
+    /// [`crate::StoreError::Corrupt`] with `what` = `"audit checkpoint"`.
+    pub async fn checkpoints_of(&self, verifier: &VerifierKey, limit: u32) -> Result<(Vec<Checkpoint>, u64)> {
+        let mut pins = Vec::new();
+        let mut foreign = 0;
+        for text in self.checkpoints(limit).await? {
+            match verifier.open(&text) {
+                Ok(c) => pins.push(c),
+                Err(crate::CheckpointError::OtherKey { .. }) => foreign += 1,
+                Err(e) => return Err(StoreError::corrupt("audit checkpoint", e)),
+            }
+        }
+        Ok((pins, foreign))
     }
 
     /// Stores a signed checkpoint's text (see [`crate::AuditKey::sign`]).

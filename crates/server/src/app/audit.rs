@@ -112,16 +112,17 @@ pub async fn chain_status(state: &AppState) -> ApiResult<ChainStatus> {
         Ok(last) => last.into_iter().collect(),
         Err(e) => return Ok(ChainStatus::ForgedCheckpoint(e.to_string())),
     };
-    let mut foreign = 0;
-    for note in state.store.checkpoints(PINS).await? {
-        match verifier.open(&note) {
-            Ok(c) => pins.push(c),
-            // Another key's checkpoint (a host that does not share this data directory's key) pins nothing for
-            // this key and claims nothing in its name: counted and shown, not checked against.
-            Err(store::CheckpointError::OtherKey { .. }) => foreign += 1,
-            Err(e) => return Ok(ChainStatus::ForgedCheckpoint(e.to_string())),
+    let foreign = match state.store.checkpoints_of(&verifier, PINS).await {
+        Ok((stored, foreign)) => {
+            pins.extend(stored);
+            foreign
         }
-    }
+        Err(store::StoreError::Corrupt {
+            what: "audit checkpoint",
+            detail,
+        }) => return Ok(ChainStatus::ForgedCheckpoint(detail)),
+        Err(e) => return Err(e.into()),
+    };
     match state.store.check_audit_against(&pins).await {
         Ok(v) => Ok(ChainStatus::Intact {
             entries: v.entries,
