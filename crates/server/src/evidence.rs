@@ -50,9 +50,12 @@ pub enum EvidenceError {
     Export(String),
 }
 
+/// Longest file name quoted in an error: names come from the bundle, which may be anyone's.
+const MAX_NAME_CHARS: usize = 200;
+
 fn bad(file: &str, what: impl Into<String>) -> EvidenceError {
     EvidenceError::File {
-        file: file.to_owned(),
+        file: file.chars().take(MAX_NAME_CHARS).collect(),
         what: what.into(),
     }
 }
