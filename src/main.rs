@@ -45,6 +45,8 @@ enum Command {
     Audit(cmd::audit::Args),
     /// Export a case's evidence as one bundle, or verify a bundle offline.
     Evidence(cmd::evidence::Args),
+    /// Re-execute a finished run from its record and say whether its findings are byte-identical.
+    Replay(Box<cmd::replay::Args>),
     /// The isolated model worker (started by Sandkasse itself).
     #[command(hide = true)]
     Worker(cmd::worker::Args),
@@ -72,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Users(args) => cmd::users::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Evidence(args) => cmd::evidence::run(args),
+        Command::Replay(args) => cmd::replay::run(*args),
         Command::Worker(args) => return cmd::worker::run(args),
     };
     match result {

@@ -226,6 +226,12 @@ fn every_page_answers_each_caller_as_written_here() {
         ("GET", "/ui/cases", [303, 200, 200, 200, 200, 200]),
         ("GET", "/ui/cases/{case}", [303, 200, 404, 200, 200, 200]),
         ("GET", "/ui/cases/{case}/upload", [303, 200, 404, 403, 403, 403]),
+        // One run named twice is no comparison (400), once the case is visible.
+        (
+            "GET",
+            "/ui/cases/{case}/compare?run={run}&run={run}",
+            [303, 400, 404, 400, 400, 400],
+        ),
         ("GET", "/ui/models/{model}", [303, 200, 404, 200, 200, 200]),
         ("GET", "/ui/runs", [303, 200, 200, 200, 200, 200]),
         ("GET", "/ui/runs/{run}", [303, 200, 404, 200, 200, 200]),
@@ -285,6 +291,8 @@ fn every_page_answers_each_caller_as_written_here() {
         // The run is finished: those who may cancel are told it is too late (409); a vendor
         // may not cancel the authority's run at all.
         ("/ui/runs/{run}/cancel", vec![], [401, 403, 404, 409, 403, 409]),
+        // Replaying is for oversight: the advisor and the admin get the replay's page.
+        ("/ui/runs/{run}/replay", vec![], [401, 403, 404, 403, 200, 200]),
     ];
     for (path, fields, want) in &posts {
         for ((who, page), want) in callers.iter().zip(want) {
@@ -304,6 +312,15 @@ fn every_page_answers_each_caller_as_written_here() {
             }
         }
     }
+    // The advisor's replay of the finished run reproduces it.
+    let replayed = callers[4].1.post(&fill("/ui/runs/{run}/replay"), &[]);
+    assert_eq!(callers[4].0, "advisor");
+    assert!(
+        replayed.body.contains("id=\"replay-verdict\"")
+            && (replayed.body.contains("byte-identical") || replayed.body.contains("byte for byte de samme")),
+        "{}",
+        &replayed.body[..replayed.body.len().min(2000)]
+    );
     // Every page route is probed here or, for login and logout, in the sessions test.
     let mut probed: Vec<(&str, String)> = gets
         .iter()

@@ -1873,6 +1873,18 @@ fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
         &json!({"target": {"kind": "run", "id": run}, "severity": "low", "body": "Checked."}),
     );
     assert_eq!(r.status, 201);
+    // The case's plan and checklist go into the bundle too, each bound to the audit entry of its save.
+    let authority = server.client(Some(&p.authority));
+    let r = authority.put(
+        &format!("/api/v1/cases/{case}/plan"),
+        &json!({"objectives": ["Afprøv modellen."], "models_in_scope": [model]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let blank = authority.get(&format!("/api/v1/cases/{case}/checklist")).json()["checklist"].clone();
+    assert_eq!(
+        vendor.put(&format!("/api/v1/cases/{case}/checklist"), &blank).status,
+        200
+    );
     let key = advisor.get("/api/v1/audit/key").json()["key"]
         .as_str()
         .unwrap()
@@ -1912,6 +1924,8 @@ fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
         "audit/proofs.json",
         "audit/checkpoint.txt",
         "MANIFEST.sig",
+        "documents/plan-v1.json",
+        "documents/checklist-v1.json",
     ] {
         assert!(paths.iter().any(|p| p == needed), "{needed} missing from {paths:?}");
     }
@@ -1994,4 +2008,526 @@ fn a_vendor_reads_no_link_to_another_vendors_work() {
     assert_eq!(seen[0]["links"], json!([{"kind": "model", "id": model}]), "{seen}");
     assert!(!seen.to_string().contains(&theirs), "{seen}");
     assert_eq!(other.get(&path).json(), json!([]));
+}
+
+/// Issue 17: every sample model's run replays byte-identical — through the API as an advisor
+/// (audited with the hashes compared) and with `sandkasse replay` beside the running service —
+/// and on SQLite a run whose stored parameters were changed behind the service's back replays
+/// different, naming the first field that differs. Only advisors and admins may replay; others
+/// in the case are refused, other organisations do not see the run.
+fn every_sample_model_replays_byte_identical(data: Data) {
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (vendor, advisor) = (server.client(Some(&p.vendor)), server.client(Some(&p.advisor)));
+    let r = server.client(Some(&p.authority)).post(
+        "/api/v1/cases",
+        &json!({"name": "replays", "members": ["Nordlys Analytics"]}),
+    );
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let mut stems: Vec<String> = std::fs::read_dir(service::models_dir())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".onnx").map(str::to_owned)
+        })
+        .collect();
+    stems.sort();
+    assert!(stems.len() >= 6, "{stems:?}");
+    let mut runs = Vec::new();
+    for stem in &stems {
+        let r = vendor.upload_files(&case, stem);
+        assert_eq!(r.status, 201, "{stem}: {}", r.text());
+        let model = r.json()["id"].as_str().unwrap().to_owned();
+        let r = vendor.post(
+            "/api/v1/runs",
+            &json!({"model_id": model, "rows": 4000, "seed": 11, "counterfactual": "origin"}),
+        );
+        assert_eq!(r.status, 201, "{stem}: {}", r.text());
+        runs.push((stem.clone(), r.json()["id"].as_str().unwrap().to_owned()));
+    }
+    for (stem, run) in &runs {
+        let done = vendor.wait_run(run, Duration::from_secs(300));
+        assert_eq!(done["state"], "succeeded", "{stem}: {done}");
+    }
+
+    for (stem, run) in &runs {
+        let r = advisor.post(&format!("/api/v1/runs/{run}/replay"), &json!({}));
+        assert_eq!(r.status, 200, "{stem}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["identical"], true, "{stem}: {v}");
+        assert_eq!(v["first_difference"], Value::Null, "{stem}");
+        assert_eq!(v["stored_findings_sha256"], v["replayed_findings_sha256"]);
+        assert_eq!(v["changed"], json!([]), "the same release and runtime: {v}");
+        assert_eq!(v["rows"], 8000, "{stem}: rows and their twins");
+
+        let o = service::sandkasse()
+            .args(["replay", run])
+            .args(data.args())
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{stem}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            out.contains("identical: the replayed findings are byte-identical"),
+            "{out}"
+        );
+        assert!(out.contains(v["replayed_findings_sha256"].as_str().unwrap()), "{out}");
+    }
+    // The advisor's replays are in the log, with what they found.
+    let entries = audit_entries(&server, &p.advisor);
+    let replays: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "POST /api/v1/runs/{run}/replay" && e["outcome"] == "200")
+        .collect();
+    assert_eq!(replays.len(), runs.len(), "{entries:?}");
+    assert!(replays.iter().all(|e| {
+        e["object"]
+            .as_str()
+            .unwrap()
+            .contains(": replay identical (findings sha256")
+    }));
+
+    // Who may replay: advisors (and admins); the vendor and the authority are refused, another
+    // vendor does not see the run.
+    let run = &runs[0].1;
+    assert_eq!(
+        vendor.post(&format!("/api/v1/runs/{run}/replay"), &json!({})).status,
+        403
+    );
+    assert_eq!(
+        server
+            .client(Some(&p.authority))
+            .post(&format!("/api/v1/runs/{run}/replay"), &json!({}))
+            .status,
+        403
+    );
+    let other = server.client(Some(&p.other_vendor));
+    assert_eq!(
+        other.post(&format!("/api/v1/runs/{run}/replay"), &json!({})).status,
+        404
+    );
+
+    if data.database_url.is_none() {
+        // Someone with the database changes a finished run's seed: its replay scores other citizens,
+        // and says where the findings first part.
+        let sql = format!(
+            "UPDATE runs SET params_json = json_set(params_json, '$.dataset.seed', 12) WHERE id = '{}'",
+            runs[1].1
+        );
+        exec_db(&data, Box::leak(sql.into_boxed_str()));
+        let o = service::sandkasse()
+            .args(["replay", &runs[1].1, "--json"])
+            .args(data.args())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["identical"], false, "{v}");
+        assert_eq!(v["first_difference"]["path"], "dataset.seed", "{v}");
+        assert_eq!(
+            (
+                v["first_difference"]["stored"].as_str(),
+                v["first_difference"]["replayed"].as_str()
+            ),
+            (Some("11"), Some("12"))
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("differ"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_sample_model_replays_byte_identical_on_sqlite() {
+    every_sample_model_replays_byte_identical(Data::sqlite());
+}
+
+#[test]
+fn every_sample_model_replays_byte_identical_on_postgres() {
+    every_sample_model_replays_byte_identical(Data::postgres());
+}
+
+/// Issue 17: runs on the same dataset compare as paired samples. The same model twice differs in
+/// nothing (every difference exactly 0, every paired interval [0, 0]); two correlated models
+/// (logistic regression and gradient boosting on the same citizens) have paired intervals
+/// narrower than the unpaired ones; the rates agree with each run's own report (computed by
+/// another path, the accumulators); runs on different datasets are refused naming both hashes;
+/// the leaderboard lists every succeeded run against the case's criteria; another vendor sees
+/// none of it.
+#[test]
+fn runs_on_the_same_dataset_compare_as_paired_samples() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (authority, vendor) = (server.client(Some(&p.authority)), server.client(Some(&p.vendor)));
+    let r = authority.post(
+        "/api/v1/cases",
+        &json!({"name": "compare", "members": ["Nordlys Analytics"]}),
+    );
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let criteria = json!({"criteria": [
+        {"attribute": "origin", "metric": "disparate_impact", "against": "reference", "op": ">=", "threshold": 0.8},
+        {"attribute": "sex", "metric": "equal_opportunity_difference", "op": "<=", "threshold": 0.1}
+    ]});
+    assert_eq!(
+        authority
+            .put(&format!("/api/v1/cases/{case}/criteria"), &criteria)
+            .status,
+        200
+    );
+    let model = |stem: &str| {
+        let r = vendor.upload_files(&case, stem);
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
+    let (logreg, gbm) = (model("unemployment-logreg"), model("unemployment-gbm"));
+    let start = |model: &str, seed: u64| {
+        let r = vendor.post(
+            "/api/v1/runs",
+            &json!({"model_id": model, "rows": 20000, "seed": seed, "no_explain": true, "no_paths": true, "no_robustness": true}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        assert_eq!(vendor.wait_run(&id, Duration::from_secs(300))["state"], "succeeded");
+        id
+    };
+    let (a, a2, b, c) = (start(&logreg, 5), start(&logreg, 5), start(&gbm, 5), start(&gbm, 6));
+
+    // The same model on the same citizens: nothing differs.
+    let r = authority.get(&format!("/api/v1/cases/{case}/comparison?runs={a},{a2}&resamples=200"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let same = r.json();
+    assert_eq!(same["citizens"], 20000);
+    let pair = &same["pairs"][0];
+    assert_eq!(pair["decisions_differ"], 0);
+    let rates = pair["rates"].as_array().unwrap();
+    assert!(rates.len() > 20, "{rates:?}");
+    for x in rates.iter().chain(pair["disparities"].as_array().unwrap()) {
+        if x["change"].is_null() {
+            continue;
+        }
+        assert_eq!(x["change"]["difference"], 0.0, "{x}");
+        assert_eq!(x["change"]["first"], x["change"]["second"], "{x}");
+        assert_eq!(x["change"]["paired"], json!([0.0, 0.0]), "{x}");
+    }
+
+    // Two correlated models on the same citizens.
+    let r = authority.get(&format!("/api/v1/cases/{case}/comparison?runs={a},{b}&resamples=1000"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cmp = r.json();
+    let pair = &cmp["pairs"][0];
+    assert!(pair["decisions_differ"].as_u64().unwrap() > 0);
+    let width = |i: &Value| i[1].as_f64().unwrap() - i[0].as_f64().unwrap();
+    let mut narrower = 0;
+    let mut compared = 0;
+    for x in pair["rates"].as_array().unwrap() {
+        let ch = &x["change"];
+        if ch.is_null() || x["n"].as_u64().unwrap() < 500 {
+            continue;
+        }
+        compared += 1;
+        narrower += usize::from(width(&ch["paired"]) < width(&ch["unpaired"]));
+    }
+    assert!(
+        compared >= 10 && narrower == compared,
+        "{narrower} of {compared}: {pair}"
+    );
+    let overall = pair["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["outcome"] == "recorded" && x["rate"] == "selection_rate" && x["group"].is_null())
+        .unwrap();
+    assert!(
+        width(&overall["change"]["paired"]) * 2.0 < width(&overall["change"]["unpaired"]),
+        "{overall}"
+    );
+    // The rates agree with each run's own report.
+    for (k, run) in [(0usize, &a), (1, &b)] {
+        let report = authority.get(&format!("/api/v1/runs/{run}/report")).json();
+        let own = report["report"]["overall"]["metrics"]["selection_rate"]["value"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{}", report["report"]["overall"]));
+        let mine = overall["change"][if k == 0 { "first" } else { "second" }]
+            .as_f64()
+            .unwrap();
+        assert!((own - mine).abs() < 1e-12, "run {run}: report {own}, comparison {mine}");
+    }
+    // The criteria side by side.
+    assert_eq!(cmp["criteria"].as_array().unwrap().len(), 2, "{}", cmp["criteria"]);
+    let md = authority.get(&format!(
+        "/api/v1/cases/{case}/comparison.md?runs={a},{b}&resamples=100"
+    ));
+    assert_eq!(md.status, 200);
+    assert!(
+        md.text().contains("# Comparison of runs") && md.text().contains("paired"),
+        "{}",
+        md.text()
+    );
+
+    // Different datasets do not pair.
+    let r = authority.get(&format!("/api/v1/cases/{case}/comparison?runs={a},{c}"));
+    assert_eq!(r.status, 409, "{}", r.text());
+    let (ha, hc) = (
+        authority.get(&format!("/api/v1/runs/{a}/report")).json()["provenance"]["dataset_sha256"].clone(),
+        authority.get(&format!("/api/v1/runs/{c}/report")).json()["provenance"]["dataset_sha256"].clone(),
+    );
+    assert_ne!(ha, hc);
+    assert!(
+        r.text().contains(ha.as_str().unwrap()) && r.text().contains(hc.as_str().unwrap()),
+        "{}",
+        r.text()
+    );
+    for bad in [a.clone(), format!("{a},{a}"), String::new()] {
+        let r = authority.get(&format!("/api/v1/cases/{case}/comparison?runs={bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+
+    // The leaderboard: four runs, two criteria.
+    let board = authority.get(&format!("/api/v1/cases/{case}/leaderboard")).json();
+    assert_eq!(board["criteria"].as_array().unwrap().len(), 2, "{board}");
+    let rows = board["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{board}");
+    assert!(rows.iter().all(|r| r["verdicts"].as_array().unwrap().len() == 2));
+    let passed: Vec<u64> = rows.iter().map(|r| r["passed"].as_u64().unwrap()).collect();
+    assert!(passed.windows(2).all(|w| w[0] >= w[1]), "{passed:?}");
+
+    // Another vendor sees none of it.
+    let other = server.client(Some(&p.other_vendor));
+    assert_eq!(other.get(&format!("/api/v1/cases/{case}/leaderboard")).status, 404);
+    assert_eq!(
+        other
+            .get(&format!("/api/v1/cases/{case}/comparison?runs={a},{b}"))
+            .status,
+        404
+    );
+}
+
+/// Issue 17: a case's requirements checklist. Everyone in the case reads it (blank, version 0, before any save);
+/// the case's vendor and authority save versions (JSON or CSV), each audited with its version and hash, every
+/// older version still readable; CSV exported by the service, imported and exported again is byte-identical,
+/// tricky text included; evidence must be work of the case; advisors review but do not answer; another
+/// organisation does not see it.
+#[test]
+fn the_requirements_checklist_is_versioned_audited_and_round_trips_through_csv() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (authority, vendor, advisor) = (
+        server.client(Some(&p.authority)),
+        server.client(Some(&p.vendor)),
+        server.client(Some(&p.advisor)),
+    );
+    let (case, model) = case_with_model(&server, &p);
+    let r = vendor.post(
+        "/api/v1/runs",
+        &json!({"model_id": model, "rows": 1000, "no_explain": true}),
+    );
+    let run = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{case}/checklist");
+
+    let blank = advisor.get(&path);
+    assert_eq!(blank.status, 200, "{}", blank.text());
+    let blank = blank.json();
+    assert_eq!(blank["version"], 0);
+    let items = blank["checklist"]["items"].as_array().unwrap().clone();
+    assert!(items.len() >= 20, "{items:?}");
+    assert_eq!(blank["summary"]["open"], items.len());
+
+    // The vendor answers two requirements, one with evidence from the case.
+    let mut doc = blank["checklist"].clone();
+    doc["items"][0]["status"] = json!("answered");
+    doc["items"][0]["answer"] = json!("=HYPERLINK(\"x\") \"citat\", komma\nny linje æøå 🧪");
+    doc["items"][1]["status"] = json!("evidenced");
+    doc["items"][1]["answer"] = json!("'+ se kørslen");
+    doc["items"][1]["evidence"] = json!([format!("run:{run}"), format!("model:{model}")]);
+    let r = vendor.put(&path, &doc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v1 = r.json();
+    assert_eq!(
+        (v1["version"].as_u64(), v1["summary"]["evidenced"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // CSV: exported, imported, exported again: the same bytes; the import is a new version with the same hash.
+    let csv1 = authority.get(&format!("{path}.csv"));
+    assert_eq!(csv1.status, 200);
+    assert!(csv1.content_type.starts_with("text/csv"));
+    let r = authority.send("PUT", &format!("{path}.csv"), "text/csv; charset=utf-8", &csv1.body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(
+        r.json()["sha256"],
+        v1["sha256"],
+        "the same checklist, the same canonical bytes"
+    );
+    let csv2 = authority.get(&format!("{path}.csv"));
+    assert_eq!(csv1.body, csv2.body, "CSV export, import, export is byte-identical");
+    // The formula is defused in the CSV and restored on import.
+    assert!(csv1.text().contains("'=HYPERLINK"), "{}", csv1.text());
+    assert_eq!(
+        authority.get(&path).json()["checklist"]["items"][0]["answer"],
+        doc["items"][0]["answer"]
+    );
+
+    // Every version stays readable.
+    let old = authority.get(&format!("{path}?version=1")).json();
+    assert_eq!(old["version"], 1);
+    assert_eq!(authority.get(&format!("{path}?version=9")).status, 404);
+
+    // Refusals: evidence from another case, a broken CSV (named by line), the wrong media type, the wrong role,
+    // another organisation.
+    let (_, other_model) = case_with_model(&server, &p);
+    let mut foreign = doc.clone();
+    foreign["items"][1]["evidence"] = json!([format!("model:{other_model}")]);
+    let r = vendor.put(&path, &foreign);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains(&other_model), "{}", r.text());
+    let mut broken = csv1.text();
+    broken = broken.replacen(",answered,", ",finished,", 1);
+    let r = vendor.send("PUT", &format!("{path}.csv"), "text/csv", broken.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("line") && r.text().contains("finished"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        vendor
+            .send("PUT", &path, "text/plain", doc.to_string().as_bytes())
+            .status,
+        415
+    );
+    assert_eq!(advisor.put(&path, &doc).status, 403);
+    let other = server.client(Some(&p.other_vendor));
+    assert_eq!(other.get(&path).status, 404);
+    assert_eq!(other.put(&path, &doc).status, 404);
+    assert_eq!(authority.get(&path).json()["version"], 2, "nothing refused was stored");
+
+    // The saves are in the audit log with their versions and hashes.
+    let entries = audit_entries(&server, &p.advisor);
+    let saves: Vec<&str> = entries
+        .iter()
+        .filter(|e| {
+            let action = e["action"].as_str().unwrap_or("");
+            e["outcome"] == "200" && action.starts_with("PUT ") && action.contains("/checklist")
+        })
+        .map(|e| e["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(saves.len(), 2, "{saves:?}");
+    assert!(
+        saves[0].contains("version 1 sha256") && saves[1].contains("version 2 sha256"),
+        "{saves:?}"
+    );
+    // The schema is served.
+    let schema = advisor.get("/api/v1/checklist/schema");
+    assert_eq!(schema.status, 200);
+    assert!(schema.json()["properties"]["items"].is_object(), "{}", schema.text());
+}
+
+/// Issue 17: the sandbox plan of a case. The authority writes it; every save is a version, audited with its hash;
+/// every run records the version in force when it was started; older versions stay readable; a milestone without
+/// a real date or a model of another case is refused naming the field; vendors and advisors read but do not write.
+#[test]
+fn the_sandbox_plan_is_versioned_and_its_version_recorded_in_every_run() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&[]);
+    let (authority, vendor, advisor) = (
+        server.client(Some(&p.authority)),
+        server.client(Some(&p.vendor)),
+        server.client(Some(&p.advisor)),
+    );
+    let (case, model) = case_with_model(&server, &p);
+    let path = format!("/api/v1/cases/{case}/plan");
+    let none = vendor.get(&path).json();
+    assert_eq!((none["version"].as_u64(), none["plan"].is_null()), (Some(0), true));
+    let run = |who: &service::Client| {
+        let r = who.post(
+            "/api/v1/runs",
+            &json!({"model_id": model, "rows": 500, "no_explain": true}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
+    let before = run(&vendor);
+
+    let plan = json!({
+        "objectives": ["Afprøv om profileringen behandler borgere af forskellig oprindelse ens."],
+        "legal_questions": ["Er profileringen en automatisk afgørelse efter GDPR art. 22?"],
+        "models_in_scope": [model],
+        "participants": [
+            {"organisation": "Styrelsen for Arbejdsmarked og Rekruttering", "role": "authority", "responsibilities": "Kriterier"},
+            {"organisation": "Nordlys Analytics", "role": "vendor"}
+        ],
+        "milestones": [{"title": "Første kørsel", "due": "2027-01-15"}]
+    });
+    let r = authority.put(&path, &plan);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["version"], 1);
+    let during_v1 = run(&vendor);
+    let mut v2 = plan.clone();
+    v2["milestones"][0]["done"] = json!(true);
+    assert_eq!(authority.put(&path, &v2).json()["version"], 2);
+    let during_v2 = run(&authority);
+
+    let params = |run: &str| data_run_params(&data, run);
+    assert_eq!(params(&before).get("plan_version"), None, "no plan when it started");
+    assert_eq!(params(&during_v1)["plan_version"], 1);
+    assert_eq!(params(&during_v2)["plan_version"], 2);
+    // As written, with the defaults of what was left out.
+    let mut stored = plan.clone();
+    stored["milestones"][0]["done"] = json!(false);
+    stored["participants"][1]["responsibilities"] = json!("");
+    assert_eq!(advisor.get(&format!("{path}?version=1")).json()["plan"], stored);
+    assert_eq!(advisor.get(&path).json()["plan"]["milestones"][0]["done"], true);
+
+    // Refusals name the field; nothing refused is stored.
+    let mut bad = plan.clone();
+    bad["milestones"][0]["due"] = json!("2027-02-30");
+    let r = authority.put(&path, &bad);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("milestones[0].due"), "{}", r.text());
+    let (_, other_model) = case_with_model(&server, &p);
+    let mut bad = plan.clone();
+    bad["models_in_scope"] = json!([other_model]);
+    let r = authority.put(&path, &bad);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("models_in_scope[0]"), "{}", r.text());
+    assert_eq!(vendor.put(&path, &plan).status, 403);
+    assert_eq!(advisor.put(&path, &plan).status, 403);
+    assert_eq!(server.client(Some(&p.other_vendor)).get(&path).status, 404);
+    assert_eq!(authority.get(&path).json()["version"], 2);
+    let entries = audit_entries(&server, &p.advisor);
+    let saves = entries
+        .iter()
+        .filter(|e| e["outcome"] == "200" && e["action"] == "PUT /api/v1/cases/{case}/plan")
+        .filter(|e| e["object"].as_str().unwrap().contains(" sha256 "))
+        .count();
+    assert_eq!(saves, 2);
+}
+
+/// A run's stored parameters, read from the SQLite database.
+fn data_run_params(data: &Data, run: &str) -> Value {
+    let db = data.dir.path().join("sandkasse.db");
+    let run = run.to_owned();
+    tokio::runtime::Runtime::new().unwrap().block_on(async move {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let (params,): (String,) = sqlx::query_as("SELECT params_json FROM runs WHERE id = ?")
+            .bind(run)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        serde_json::from_str(&params).unwrap()
+    })
 }

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod inspect;
 pub mod manifest;
 pub mod metrics;
+pub mod replay;
 pub mod scenarios;
 pub mod serve;
 pub mod users;

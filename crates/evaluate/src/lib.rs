@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod age;
+mod compare;
 mod compressed;
 mod csv;
 mod draft;
@@ -21,11 +22,17 @@ mod perturbation;
 mod prepare;
 mod record;
 mod recourse;
+mod replay;
 mod score;
 mod shift;
 mod source;
 mod stability;
 
+pub use compare::{
+    COMPARE_RESAMPLES, Change, CompareError, Compared, ComparedOutcome, ComparedRate, ComparedRunInfo, CriterionRow,
+    DisparityChange, DisparityKind, MAX_COMPARED_RUNS, PairComparison, RateChange, RunComparison, compare_runs,
+    decode_scores, encode_scores,
+};
 pub use csv::{CsvOptions, parse_delimiter};
 pub use draft::{DraftRequest, MAX_FEATURE_NAMES, draft_manifest, manifest_toml, parse_feature_names};
 pub use explanations::{DEFAULT_EXPLAIN_ROWS, ExplainOptions, ExplainedRows, Explanations};
@@ -36,6 +43,7 @@ pub use perturbation::{
 };
 pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
 pub use recourse::{RECOURSE_CITIZENS, Recourse, check_recourse};
+pub use replay::{Changed, Comparison, Difference, MAX_QUOTED_CHARS, compare, findings_bytes};
 pub use shift::{
     ALL_REGIONS, DEFAULT_SHIFT_ROWS, GroupChange, LABEL_RATES, MAX_SHIFT_ROWS, PROXY_STRENGTHS, PointChange,
     PointMeasure, REPRESENTATION_FACTORS, SHIFT_BOOTSTRAP, Shift, ShiftOptions, ShiftPoint, all_axes, check_shift,
@@ -101,6 +109,9 @@ pub struct Request {
     /// The shift grid (the model on populations with one setting changed); `None` skips it, as
     /// it is unless asked for (`--shift`).
     pub shift: Option<ShiftOptions>,
+    /// Keep every row's probability ([`run_keeping_scores`]), for comparing runs row by row:
+    /// 4 bytes a row held until the run ends.
+    pub keep_scores: bool,
 }
 
 /// The group attributes a run reports on unless told otherwise.
@@ -136,6 +147,7 @@ impl Request {
             paths: Some(PathOptions::default()),
             robustness: Some(RobustnessOptions::default()),
             shift: None,
+            keep_scores: false,
         }
     }
 }
@@ -263,6 +275,17 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// is a stage of its own between scoring and judging, fed by the same pool and source, as
 /// [`explanations`] and [`paths`] are.
 pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<RunRecord, EvaluateError> {
+    run_keeping_scores(req, progress, cancel).map(|(record, _)| record)
+}
+
+/// [`run`], also handing back every row's probability in the dataset's order when the request
+/// keeps them ([`Request::keep_scores`]; `None` otherwise). The service stores them beside the
+/// record so that runs on the same dataset can be compared as paired samples.
+pub fn run_keeping_scores(
+    req: &Request,
+    progress: Progress,
+    cancel: &AtomicBool,
+) -> Result<(RunRecord, Option<Vec<f32>>), EvaluateError> {
     let clock = Clock {
         started: std::time::SystemTime::now(),
         t0: Instant::now(),
@@ -371,7 +394,9 @@ pub fn run(req: &Request, progress: Progress, cancel: &AtomicBool) -> Result<Run
         paths,
         robustness,
     };
-    judge::judge(req, prepared, scored, analyses, &pool, &clock, load_seconds)
+    let scores = scored.scores.take();
+    let record = judge::judge(req, prepared, scored, analyses, &pool, &clock, load_seconds)?;
+    Ok((record, scores))
 }
 
 /// The dataset columns a run reads: the model's inputs, the outcomes, the groups (age bands

@@ -41,7 +41,14 @@ pub(crate) struct Scored {
     /// Rows kept at seeded positions of seeded requests across the run, for the stability
     /// check's `sampled` check.
     pub(crate) sampled: Option<crate::stability::Sampled>,
+    /// Every row's probability in the dataset's order, when the request keeps them
+    /// ([`Request::keep_scores`]): what a comparison of runs pairs row by row.
+    pub(crate) scores: Option<Vec<f32>>,
 }
+
+/// A whole source batch's statistics: its index, its accumulator and (when kept) its rows'
+/// probabilities.
+type Batch = (u64, Accumulator, Option<Vec<f32>>);
 
 /// A row kept for the `sampled` check: its source batch, its position there, the row and its
 /// probability.
@@ -302,7 +309,7 @@ pub(crate) fn score(
                 let (units, columns, names) = (&units, &columns, &names);
                 let (scored_rows, latencies, hash_tx) = (&scored_rows, &latencies, hash_tx.clone());
                 let feature_columns = &prepared.feature_columns;
-                s.spawn(move || -> Result<Vec<(u64, Accumulator)>, EvaluateError> {
+                s.spawn(move || -> Result<Vec<Batch>, EvaluateError> {
                     let mut accs = Vec::new();
                     let mut lat = Vec::new();
                     loop {
@@ -338,7 +345,8 @@ pub(crate) fn score(
                             let mut acc = Accumulator::new(names, true, true, MissingGroups::Error);
                             add_record_batch(&mut acc, &with, columns, 0)
                                 .map_err(|e| EvaluateError::Metrics(e.to_string()))?;
-                            accs.push((whole.index, acc));
+                            let kept = req.keep_scores.then(|| probs.clone());
+                            accs.push((whole.index, acc, kept));
                         }
                     }
                     if let Ok(mut l) = latencies.lock() {
@@ -349,7 +357,7 @@ pub(crate) fn score(
             })
             .collect();
         drop(hash_tx);
-        let accs: Vec<Result<Vec<(u64, Accumulator)>, EvaluateError>> = handles
+        let accs: Vec<Result<Vec<Batch>, EvaluateError>> = handles
             .into_iter()
             .map(|h| {
                 h.join()
@@ -373,14 +381,18 @@ pub(crate) fn score(
     // Source batches merge in the data's order, whichever worker scored them: sums of
     // floating-point numbers depend on their order, and one worker and two must give the
     // same report.
-    let mut batches: Vec<(u64, Accumulator)> = Vec::new();
+    let mut batches: Vec<Batch> = Vec::new();
     for a in accs {
         batches.extend(a?);
     }
-    batches.sort_by_key(|(index, _)| *index);
+    batches.sort_by_key(|(index, _, _)| *index);
     let mut acc = Accumulator::new(&names, true, true, MissingGroups::Error);
-    for (_, a) in &batches {
+    let mut scores = req.keep_scores.then(|| Vec::with_capacity(total_rows as usize));
+    for (_, a, kept) in &mut batches {
         acc.merge(a).map_err(|e| EvaluateError::Metrics(e.to_string()))?;
+        if let (Some(all), Some(kept)) = (scores.as_mut(), kept.take()) {
+            all.extend(kept);
+        }
     }
     let scored = scored_rows.load(Ordering::Relaxed);
     if scored != total_rows {
@@ -396,5 +408,6 @@ pub(crate) fn score(
         latencies: latencies.into_inner().unwrap_or_default(),
         first: units.first.take(),
         sampled: units.sampled()?,
+        scores,
     })
 }

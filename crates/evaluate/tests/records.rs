@@ -150,3 +150,46 @@ fn slices_written_under_the_explanations_are_read_in_their_own_place() {
     assert!(written["explanations"].get("slices").is_none());
     assert!(record.to_markdown().contains("### Weak slices"));
 }
+
+/// A replay compares findings, not circumstances: a record compared with itself is identical
+/// even when another release ran it somewhere else, more slowly; one changed measurement is
+/// named by its path with both values.
+#[test]
+fn a_replay_names_the_first_changed_finding_and_shows_changed_versions() {
+    let (_, fixture) = fixtures().into_iter().find(|(n, _)| n.contains("criteria")).unwrap();
+    let stored = RunRecord::from_value(fixture["record"].clone()).unwrap();
+    let same = evaluate::compare(&stored, &stored);
+    assert!(same.identical && same.first_difference.is_none() && same.changed.is_empty());
+    assert_eq!(same.stored_findings_sha256, same.replayed_findings_sha256);
+
+    let mut elsewhere = stored.clone();
+    elsewhere.provenance.sandbox_version = "9.9.9".into();
+    elsewhere.provenance.started = "2031-01-01T00:00:00Z".into();
+    elsewhere.throughput.score_seconds *= 3.0;
+    let c = evaluate::compare(&stored, &elsewhere);
+    assert!(c.identical, "{c:?}");
+    assert_eq!(c.changed.len(), 1);
+    assert_eq!(
+        (c.changed[0].what.as_str(), c.changed[0].replayed.as_str()),
+        ("sandbox_version", "9.9.9")
+    );
+
+    let mut v = serde_json::to_value(&stored).unwrap();
+    let rows = v["provenance"]["dataset_rows"].as_u64().unwrap();
+    v["provenance"]["dataset_rows"] = (rows + 1).into();
+    let other = RunRecord::from_value(v).unwrap();
+    let c = evaluate::compare(&stored, &other);
+    assert!(!c.identical);
+    assert_ne!(c.stored_findings_sha256, c.replayed_findings_sha256);
+    let d = c.first_difference.unwrap();
+    assert_eq!(d.path, "dataset_rows");
+    assert_eq!(d.stored, Some(rows.to_string()));
+    assert_eq!(d.replayed, Some((rows + 1).to_string()));
+
+    let mut v = serde_json::to_value(&stored).unwrap();
+    let verdicts = v["verdicts"].as_array().unwrap().len();
+    assert!(verdicts > 0, "the fixture judges criteria");
+    v["verdicts"].as_array_mut().unwrap().pop();
+    let c = evaluate::compare(&stored, &RunRecord::from_value(v).unwrap());
+    assert_eq!(c.first_difference.unwrap().path, format!("verdicts[{}]", verdicts - 1));
+}

@@ -239,6 +239,27 @@ pub struct Criterion {
 }
 
 impl Criterion {
+    /// The criterion in words: its name if it has one, else its metric, attribute, path and
+    /// shift (`disparate_impact on origin`). The Markdown report and comparisons name it so.
+    pub fn describe(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let on = if self.attribute.is_empty() {
+            "everyone"
+        } else {
+            &self.attribute
+        };
+        let base = match &self.path {
+            Some(path) => format!("{} on {on} along path {path}", self.metric),
+            None => format!("{} on {on}", self.metric),
+        };
+        match self.shift_text() {
+            Some(shift) => format!("{base}, {shift}"),
+            None => base,
+        }
+    }
+
     /// What a shift bound measures, in words: `drop along proxy_strength from 1 to 2`.
     pub fn shift_text(&self) -> Option<String> {
         self.shift
@@ -586,6 +607,17 @@ pub enum Outcome {
     Fail,
     // The report cannot decide: the value is undefined, the attribute is absent, or the interval straddles the bound.
     Inconclusive,
+}
+
+impl Outcome {
+    /// The outcome's stable name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
 }
 
 /// A criterion's verdict with the numbers behind it.

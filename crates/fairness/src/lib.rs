@@ -40,7 +40,8 @@ pub use input::{Batch, Col, GroupCol, InputError, MISSING, MissingGroups, encode
 pub use markdown::{P_FLOOR, render as render_markdown};
 pub use metric::{MetricName, NullReason};
 pub use paired::{
-    PairedChange, PairedCounts, ratio_change as paired_ratio_change, share_change as paired_share_change,
+    PairedChange, PairedCounts, difference_change as paired_difference_change, ratio_change as paired_ratio_change,
+    share_change as paired_share_change, share_change_unpaired,
 };
 pub use ranks::Ranked;
 pub use rebatch::Rebatched;

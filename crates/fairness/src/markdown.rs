@@ -85,21 +85,7 @@ pub fn render(report: &Report, verdicts: &[Verdict]) -> String {
             let _ = writeln!(
                 out,
                 "| {} ({} {}) | {verdict} | {} | {} | {} |",
-                cell(&c.name.clone().unwrap_or_else(|| {
-                    let on = if c.attribute.is_empty() {
-                        "everyone"
-                    } else {
-                        &c.attribute
-                    };
-                    let base = match &c.path {
-                        Some(path) => format!("{} on {on} along path {path}", c.metric),
-                        None => format!("{} on {on}", c.metric),
-                    };
-                    match c.shift_text() {
-                        Some(shift) => format!("{base}, {shift}"),
-                        None => base,
-                    }
-                })),
+                cell(&c.describe()),
                 c.op.as_str(),
                 c.threshold,
                 num(v.value),

@@ -131,6 +131,19 @@ pub async fn export(
         }
         files.insert(format!("runs/{}.json", r.id), json(&r)?);
     }
+    // Every saved version of the case's plan and checklist, as stored (their canonical JSON).
+    for kind in [store::DocumentKind::Plan, store::DocumentKind::Checklist] {
+        let newest = store
+            .document(&case.id, kind, None)
+            .await
+            .map_err(ex)?
+            .map_or(0, |d| d.version);
+        for v in 1..=newest {
+            if let Some(d) = store.document(&case.id, kind, Some(v)).await.map_err(ex)? {
+                files.insert(format!("documents/{}-v{v}.json", kind.as_str()), d.body.into_bytes());
+            }
+        }
+    }
     let case_file = CaseFile {
         criteria: store.criteria(&case.id).await.map_err(ex)?,
         findings: store.list_findings(&case.id).await.map_err(ex)?,
@@ -382,6 +395,20 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
     let mut claimed = std::collections::BTreeSet::new();
     let mut runs = 0;
     for path in files.keys() {
+        // A plan or checklist version is the one whose save the log records with its hash.
+        if let Some(name) = path.strip_prefix("documents/").and_then(|p| p.strip_suffix(".json")) {
+            let (kind, version) = name
+                .rsplit_once("-v")
+                .ok_or_else(|| bad(path, "is not named KIND-vN.json"))?;
+            let saved = format!(
+                "{kind} of case {} version {version} sha256 {}",
+                manifest.case_id,
+                Digest::of(&files[path])
+            );
+            if !entries.iter().any(|e| e.object == saved) {
+                return Err(bad(path, "is not the version whose save the audit log records"));
+            }
+        }
         if let Some(id) = path.strip_prefix("models/").and_then(|p| p.strip_suffix(".json")) {
             let m: Model = parse(&files, path)?;
             if m.id.as_str() != id || m.case_id != manifest.case_id {

@@ -20,6 +20,7 @@ mod extract;
 mod metrics;
 mod middleware;
 mod policy;
+pub mod replay;
 mod report_cache;
 mod runner;
 pub mod serving;

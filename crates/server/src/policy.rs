@@ -74,6 +74,14 @@ pub enum Action {
     CheckpointAudit,
     /// Write a finding or note on a visible case, its models or runs (the advisor's one write).
     WriteFinding,
+    /// Re-execute a visible succeeded run and compare its findings with the stored ones (changes
+    /// no data: the new record is compared and dropped).
+    ReplayRun,
+    /// Save a new version of a visible case's requirements checklist (the case's participants answer it;
+    /// advisors review it through findings).
+    AnswerChecklist,
+    /// Save a new version of a visible case's sandbox plan.
+    EditPlan,
 }
 
 impl Action {
@@ -89,6 +97,9 @@ impl Action {
             Action::DownloadData => &[Role::Vendor, Role::Admin],
             Action::ReadAudit | Action::VerifyAudit | Action::CheckpointAudit => &[Role::Advisor, Role::Admin],
             Action::WriteFinding => &[Role::Advisor, Role::Authority],
+            Action::ReplayRun => &[Role::Advisor, Role::Admin],
+            Action::AnswerChecklist => &[Role::Vendor, Role::Authority, Role::Admin],
+            Action::EditPlan => &[Role::Authority, Role::Admin],
         }
     }
 
@@ -105,6 +116,9 @@ impl Action {
             Action::ReadAudit => "reading the audit log",
             Action::VerifyAudit => "verifying the audit log",
             Action::CheckpointAudit => "taking a checkpoint of the audit log",
+            Action::ReplayRun => "replaying a run",
+            Action::AnswerChecklist => "answering the requirements checklist",
+            Action::EditPlan => "writing the sandbox plan",
             Action::WriteFinding => "writing findings",
         }
     }

@@ -46,6 +46,10 @@ pub struct RunParams {
     /// ran without it).
     #[serde(default)]
     pub shift: Option<evaluate::ShiftOptions>,
+    /// The version of the case's sandbox plan in force when the run was started; `None` when the case had no
+    /// plan then (and in runs stored before plans existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_version: Option<u64>,
 }
 
 fn default_explain() -> Option<evaluate::ExplainOptions> {
@@ -67,12 +71,36 @@ impl RunParams {
     }
 }
 
+/// The request of a stored run of `model`: its parameters, the model and manifest from the
+/// blob store, named by content (never by the blob store's paths, which must not reach a report
+/// or a failure cause). The executor and a replay both start here.
+pub fn request(
+    params: RunParams,
+    model: &store::Model,
+    blobs: &store::BlobStore,
+    worker: inference::WorkerConfig,
+) -> Request {
+    let mut req = params.request(
+        blobs.path(&model.model_sha256),
+        blobs.path(&model.manifest_sha256),
+        worker,
+    );
+    req.model_name = format!("model sha256 {}", model.model_sha256);
+    req.manifest_name = format!("manifest sha256 {}", model.manifest_sha256);
+    req
+}
+
 /// The stored report of a succeeded run: the run record and its Markdown rendering (as the
 /// release that ran it wrote it, so a forwarded Markdown report never changes).
 #[derive(Debug, Serialize)]
 pub struct StoredReport {
     pub record: evaluate::RunRecord,
     pub markdown: String,
+    /// The blob of every row's probability ([`evaluate::encode_scores`]), by SHA-256, kept so
+    /// that runs on the same dataset compare as paired samples; absent in reports stored before
+    /// they were kept (such runs cannot be compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores_sha256: Option<String>,
 }
 
 impl StoredReport {
@@ -83,11 +111,14 @@ impl StoredReport {
         struct Raw {
             record: serde_json::Value,
             markdown: String,
+            #[serde(default)]
+            scores_sha256: Option<String>,
         }
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| evaluate::RecordError::Json(e.to_string()))?;
         Ok(StoredReport {
             record: evaluate::RunRecord::from_value(raw.record)?,
             markdown: raw.markdown,
+            scores_sha256: raw.scores_sha256,
         })
     }
 }
@@ -199,7 +230,7 @@ pub fn spawn(state: &AppState, slots: usize) -> Vec<tokio::task::JoinHandle<()>>
         .collect()
 }
 
-enum RunBudget {
+pub(crate) enum RunBudget {
     /// The run's workers need more than the whole budget: it can never run here.
     Never(String),
     /// Not now: other runs or busy live models hold the memory.
@@ -207,7 +238,7 @@ enum RunBudget {
 }
 
 /// Reserves the memory of one run's workers (unloading idle live models if that makes room).
-async fn reserve_run(state: &AppState) -> Result<crate::budget::Reservation, RunBudget> {
+pub(crate) async fn reserve_run(state: &AppState) -> Result<crate::budget::Reservation, RunBudget> {
     let workers = state.config.workers_per_run.max(1) as u64;
     let need = state
         .config
@@ -297,16 +328,10 @@ async fn evaluate_run(
         .map_err(|e| EvaluateError::Store(e.to_string()))?
         .ok_or_else(|| EvaluateError::Setup(format!("its model {} is gone", run.model_id)))?;
     let scenario = params.dataset.scenario.clone();
-    let mut req = params.request(
-        state.blobs.path(&model.model_sha256),
-        state.blobs.path(&model.manifest_sha256),
-        state.config.worker.clone(),
-    );
-    // Named by content, never by the blob store's paths.
-    req.model_name = format!("model sha256 {}", model.model_sha256);
-    req.manifest_name = format!("manifest sha256 {}", model.manifest_sha256);
+    let mut req = request(params, &model, &state.blobs, state.config.worker.clone());
     req.workers = state.config.workers_per_run;
     req.deadline = Some(state.config.run_deadline);
+    req.keep_scores = true;
     let done = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(Notify::new());
     // Progress goes to the database from here, not from the scoring threads.
@@ -332,10 +357,21 @@ async fn evaluate_run(
     let blobs = state.blobs.clone();
     let result = tokio::task::spawn_blocking(move || {
         let progress = |rows: u64, _total: u64| done.store(rows, Ordering::Relaxed);
-        let record = evaluate::run(&req, &progress, &cancel)?;
+        let (record, scores) = evaluate::run_keeping_scores(&req, &progress, &cancel)?;
+        // The probabilities first, so a stored report never names a blob that is not there.
+        let scores_sha256 = match scores {
+            Some(scores) => Some(
+                blobs
+                    .put(&evaluate::encode_scores(&scores))
+                    .map_err(|e| EvaluateError::Store(format!("storing the probabilities: {e}")))?
+                    .to_string(),
+            ),
+            None => None,
+        };
         let stored = StoredReport {
             markdown: record.to_markdown(),
             record,
+            scores_sha256,
         };
         let bytes = serde_json::to_vec(&stored).map_err(|e| EvaluateError::Store(format!("the report: {e}")))?;
         let digest = blobs

@@ -41,8 +41,8 @@ macro_rules! sql_backend {
         use $crate::audit::{self, AuditEntry, NewEntry};
         use $crate::error::{Result, StoreError};
         use $crate::meta::{
-            AuditFilter, Case, Criteria, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind,
-            OrgLoad, Role, Run, RunState, StoredSession, User,
+            AuditFilter, Case, Criteria, DocumentKind, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind,
+            OrgLoad, Role, Run, RunState, StoredDocument, StoredSession, User,
         };
         use $crate::rows::{self, *};
         use $crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, Token, UserId};
@@ -661,6 +661,78 @@ macro_rules! sql_backend {
                     .fetch_optional(&self.pool)
                     .await?;
                 row.as_ref().map(rows::finding).transpose()
+            }
+
+            pub(crate) async fn save_document_audited(
+                &self,
+                case: &CaseId,
+                kind: DocumentKind,
+                body: &str,
+                saved_by: &UserId,
+                audit: impl FnOnce(&StoredDocument) -> NewEntry + Send,
+            ) -> Result<StoredDocument> {
+                let mut tx = self.begin_audited().await?;
+                let row = q("SELECT COALESCE(MAX(version), 0) AS version FROM case_documents WHERE case_id = $1 AND kind = $2")
+                    .bind(case.as_str())
+                    .bind(kind.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let last = u64::try_from(row.int("version")?).map_err(|e| StoreError::corrupt("document version", e))?;
+                let saved = StoredDocument {
+                    case_id: case.clone(),
+                    kind,
+                    version: last + 1,
+                    body: body.to_owned(),
+                    sha256: Digest::of(body.as_bytes()),
+                    saved_by: saved_by.clone(),
+                    saved_at: Timestamp::now(),
+                };
+                q(concat!("INSERT INTO case_documents (", document_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                    .bind(saved.case_id.as_str())
+                    .bind(kind.as_str())
+                    .bind(saved.version as i64)
+                    .bind(&saved.body)
+                    .bind(saved.sha256.as_str())
+                    .bind(saved.saved_by.as_str())
+                    .bind(saved.saved_at.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                commit_with(tx, audit(&saved)).await?;
+                Ok(saved)
+            }
+
+            pub(crate) async fn document(
+                &self,
+                case: &CaseId,
+                kind: DocumentKind,
+                version: Option<u64>,
+            ) -> Result<Option<StoredDocument>> {
+                let row = match version {
+                    Some(v) => {
+                        q(concat!(
+                            "SELECT ",
+                            document_cols!(),
+                            " FROM case_documents WHERE case_id = $1 AND kind = $2 AND version = $3"
+                        ))
+                        .bind(case.as_str())
+                        .bind(kind.as_str())
+                        .bind(i64::try_from(v).unwrap_or(i64::MAX))
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        q(concat!(
+                            "SELECT ",
+                            document_cols!(),
+                            " FROM case_documents WHERE case_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1"
+                        ))
+                        .bind(case.as_str())
+                        .bind(kind.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                };
+                row.as_ref().map(rows::document).transpose()
             }
 
             pub(crate) async fn add_checkpoint(&self, size: u64, time: &Timestamp, note: &str) -> Result<()> {

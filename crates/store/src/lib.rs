@@ -34,8 +34,9 @@ pub use digest::{Digest, DigestError};
 pub use error::StoreError;
 pub use ids::{CaseId, FindingId, IdError, ModelId, OrgId, RunId, Token, UserId};
 pub use meta::{
-    AuditFilter, Case, Criteria, EvidenceLink, Finding, FindingTarget, Model, NewFinding, NewModel, NewRun, NewSession,
-    Org, OrgKind, OrgLoad, Role, Run, RunState, Severity, StoredSession, UnknownWord, User,
+    AuditFilter, Case, Criteria, DocumentKind, EvidenceLink, Finding, FindingTarget, Model, NewFinding, NewModel,
+    NewRun, NewSession, Org, OrgKind, OrgLoad, Role, Run, RunState, Severity, StoredDocument, StoredSession,
+    UnknownWord, User,
 };
 pub use store::{Store, Verified};
 pub use time::{Timestamp, TimestampError};

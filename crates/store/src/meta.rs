@@ -365,6 +365,46 @@ pub struct NewFinding {
     pub supersedes: Option<FindingId>,
 }
 
+/// Which versioned document of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// The sandbox plan: objectives, legal questions, models in scope, participants, milestones.
+    Plan,
+    /// The requirements checklist.
+    Checklist,
+}
+
+impl DocumentKind {
+    /// The kind as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Plan => "plan",
+            DocumentKind::Checklist => "checklist",
+        }
+    }
+}
+
+/// One saved version of a case's document. The store keeps its canonical JSON as text; what it holds is the
+/// service's to read and check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StoredDocument {
+    /// The case.
+    pub case_id: CaseId,
+    /// Which document.
+    pub kind: DocumentKind,
+    /// 1 for the first save of this kind, one more for each later one.
+    pub version: u64,
+    /// The document's canonical JSON.
+    pub body: String,
+    /// SHA-256 of `body`.
+    pub sha256: Digest,
+    /// Who saved it.
+    pub saved_by: UserId,
+    /// When.
+    pub saved_at: Timestamp,
+}
+
 /// A finding as stored: never changed, only superseded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {

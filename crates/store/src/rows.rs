@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::audit::AuditEntry;
 use crate::error::{Result, StoreError};
 use crate::meta::{
-    Case, Criteria, Finding, FindingTarget, Model, Org, OrgKind, Role, Run, RunState, Severity, StoredSession, User,
+    Case, Criteria, DocumentKind, Finding, FindingTarget, Model, Org, OrgKind, Role, Run, RunState, Severity,
+    StoredDocument, StoredSession, User,
 };
 use crate::{CaseId, Digest, FindingId, ModelId, OrgId, RunId, Timestamp, UserId};
 
@@ -22,6 +23,11 @@ macro_rules! org_cols {
 macro_rules! finding_cols {
     () => {
         "id, case_id, target_kind, target_id, severity, body, links_json, author, org_id, role, created_at, supersedes"
+    };
+}
+macro_rules! document_cols {
+    () => {
+        "case_id, kind, version, body, sha256, saved_by, saved_at"
     };
 }
 macro_rules! user_cols {
@@ -55,7 +61,9 @@ macro_rules! audit_cols {
         "seq, time, actor, org, role, action, object, outcome, request_id, case_id, prev_hash, hash"
     };
 }
-pub(crate) use {audit_cols, case_cols, criteria_cols, finding_cols, model_cols, org_cols, run_cols, user_cols};
+pub(crate) use {
+    audit_cols, case_cols, criteria_cols, document_cols, finding_cols, model_cols, org_cols, run_cols, user_cols,
+};
 
 /// The three column types the schema uses, read the same way from either backend's rows.
 pub(crate) trait RowExt {
@@ -158,6 +166,32 @@ pub(crate) fn target_parts(t: &FindingTarget) -> (&'static str, &str) {
         FindingTarget::Model(m) => ("model", m.as_str()),
         FindingTarget::Run(r) => ("run", r.as_str()),
     }
+}
+
+pub(crate) fn document(r: &impl RowExt) -> Result<StoredDocument> {
+    let body = r.text("body")?;
+    let sha256 = Digest::parse(&r.text("sha256")?).map_err(|e| StoreError::corrupt("document sha256", e))?;
+    // The text must still be what was saved.
+    if Digest::of(body.as_bytes()) != sha256 {
+        return Err(StoreError::corrupt(
+            "document body",
+            "it does not hash to its stored sha256",
+        ));
+    }
+    let kind = match r.text("kind")?.as_str() {
+        "plan" => DocumentKind::Plan,
+        "checklist" => DocumentKind::Checklist,
+        other => return Err(StoreError::corrupt("document kind", other)),
+    };
+    Ok(StoredDocument {
+        case_id: CaseId::parse(&r.text("case_id")?)?,
+        kind,
+        version: u64::try_from(r.int("version")?).map_err(|e| StoreError::corrupt("document version", e))?,
+        body,
+        sha256,
+        saved_by: UserId::parse(&r.text("saved_by")?)?,
+        saved_at: time("saved_at", r.text("saved_at")?)?,
+    })
 }
 
 pub(crate) fn finding(r: &impl RowExt) -> Result<Finding> {

@@ -9,8 +9,8 @@ use crate::checkpoint::{AuditKey, Checkpoint, SignedCheckpoint, VerifierKey};
 use crate::error::{Result, StoreError};
 use crate::merkle::{self, Divergence, Frontier, Hash, audit_leaf};
 use crate::meta::{
-    AuditFilter, Case, Criteria, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind, OrgLoad, Role,
-    Run, RunState, StoredSession, User,
+    AuditFilter, Case, Criteria, DocumentKind, Finding, Model, NewFinding, NewModel, NewRun, NewSession, Org, OrgKind,
+    OrgLoad, Role, Run, RunState, StoredDocument, StoredSession, User,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -451,6 +451,31 @@ impl Store {
     /// Every finding of a case, oldest first; who may see which is the service's rule.
     pub async fn list_findings(&self, case: &CaseId) -> Result<Vec<Finding>> {
         delegate!(self.list_findings(case))
+    }
+
+    /// Saves a new version of a case's document (its canonical JSON, checked by the caller) with its audit
+    /// entry, in one transaction; the version is one more than the newest of its kind. Of two saves at once
+    /// one is refused, never both stored as the same version.
+    pub async fn save_document_audited(
+        &self,
+        case: &CaseId,
+        kind: DocumentKind,
+        body: &str,
+        saved_by: &UserId,
+        audit: impl FnOnce(&StoredDocument) -> NewEntry + Send,
+    ) -> Result<StoredDocument> {
+        delegate!(self.save_document_audited(case, kind, body, saved_by, audit))
+    }
+
+    /// A case's document of `kind`: the given version, or the newest (the one in force). A row whose text no
+    /// longer hashes to its stored SHA-256 is [`crate::StoreError::Corrupt`].
+    pub async fn document(
+        &self,
+        case: &CaseId,
+        kind: DocumentKind,
+        version: Option<u64>,
+    ) -> Result<Option<StoredDocument>> {
+        delegate!(self.document(case, kind, version))
     }
 
     /// The finding with this id, if any.

@@ -59,7 +59,7 @@ pub use scenario::{
     OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
     measurement_errors, names as scenario_names, recourse_spec,
 };
-pub use spec::{Counterfactual, DatasetSpec, Split};
+pub use spec::{Counterfactual, DatasetSpec, GENERATOR_VERSION, Split};
 pub use writer::{Format, WriteSummary, write_dataset};
 
 /// Denmark's five regions by name, in Statistics Denmark's code order: the values of the

@@ -6,10 +6,13 @@
 
 mod audit;
 mod cases;
+mod checklist;
+mod compare;
 mod findings;
 mod info;
 mod models;
 pub(crate) mod openapi;
+mod plan;
 pub(crate) mod runs;
 pub(crate) mod schemas;
 mod views;
@@ -84,6 +87,14 @@ impl Faces {
             .routes(routes!(runs::list, runs::create))
             .routes(routes!(runs::get))
             .routes(routes!(runs::cancel))
+            .routes(routes!(runs::replay))
+            .routes(routes!(compare::comparison))
+            .routes(routes!(compare::comparison_md))
+            .routes(routes!(compare::leaderboard))
+            .routes(routes!(checklist::get, checklist::save_json))
+            .routes(routes!(checklist::get_csv, checklist::save_csv))
+            .routes(routes!(checklist::schema))
+            .routes(routes!(plan::get, plan::save))
             .routes(routes!(runs::report))
             .routes(routes!(runs::report_md))
             .routes(routes!(runs::report_html))

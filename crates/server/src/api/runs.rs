@@ -5,7 +5,7 @@ use crate::app;
 use crate::app::runs::RunRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query};
-use crate::middleware::{AuditCase, AuditContext, in_case};
+use crate::middleware::{AuditCase, AuditContext, AuditObject, in_case};
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -142,6 +142,41 @@ pub async fn cancel(
 ) -> ApiResult<Response> {
     let (cancelled, case) = app::runs::cancel(&state, &caller, audit.on_success(StatusCode::OK), &id).await?;
     Ok(in_case(&case, axum::Json(RunView::from(cancelled))))
+}
+
+/// Re-executes a succeeded run from its record (the model by hash, the dataset spec and seeds)
+/// and says whether the new findings are byte-identical to the stored ones, naming the first
+/// difference if not, and the versions that differ. Advisors and admins; changes no data. Runs
+/// as long as the run did (one replay at a time per process; 503 while busy).
+#[utoipa::path(
+    post,
+    operation_id = "replayRun",
+    path = "/api/v1/runs/{run}/replay",
+    tag = "runs",
+    params(("run" = crate::api::schemas::RunId, Path, description = "The run's id.")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The replay's comparison with the stored record.", body = crate::api::schemas::Replay),
+        crate::api::schemas::ReplayRefusals
+    )
+)]
+pub async fn replay(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (replay, case) = app::runs::replay(&state, &caller, &id).await?;
+    // The audit entry says what the replay found, with the hashes it compared.
+    let object = format!(
+        "run {}: replay {} (findings sha256 stored {}, replayed {})",
+        replay.run,
+        if replay.comparison.identical {
+            "identical"
+        } else {
+            "DIFFERENT"
+        },
+        replay.comparison.stored_findings_sha256,
+        replay.comparison.replayed_findings_sha256
+    );
+    let mut r = in_case(&case, axum::Json(replay));
+    r.extensions_mut().insert(AuditObject(object));
+    Ok(r)
 }
 
 #[utoipa::path(

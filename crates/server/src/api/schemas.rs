@@ -7,6 +7,13 @@ use utoipa::openapi::{Content, Ref, RefOr};
 schema! {
     /// The run record: what was run, with which hashes and seeds, and what it found.
     RunRecord = evaluate::RunRecord;
+    Replay = crate::replay::Replay;
+    RunComparison = evaluate::RunComparison;
+    Leaderboard = crate::app::compare::Leaderboard;
+    Checklist = checklist::Checklist;
+    ChecklistView = crate::api::checklist::ChecklistView;
+    SandboxPlan = crate::app::plan::Plan;
+    PlanView = crate::api::plan::PlanView;
     Case = super::views::CaseView;
     Criteria = super::views::CriteriaView;
     Run = super::views::RunView;
@@ -168,6 +175,8 @@ refusal_sets! {
     ChangeRefusals = "Error" [400, 401, 403, 404, 409, 413, 415, 422, 429, 500];
     /// Cancelling a run.
     CancelRefusals = "Error" [400, 401, 403, 404, 409, 413, 429, 500];
+    /// Replaying a run (advisors and admins).
+    ReplayRefusals = "Error" [400, 401, 403, 404, 409, 413, 429, 500, 503];
     /// Reading a served model's metadata.
     V2ReadRefusals = "V2Error" [401, 404, 429, 500];
     /// Asking whether a model is ready (which starts its workers).

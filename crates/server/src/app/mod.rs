@@ -8,6 +8,9 @@
 
 pub mod audit;
 pub mod cases;
+pub mod checklist;
+pub mod compare;
 pub mod findings;
 pub mod models;
+pub mod plan;
 pub mod runs;

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use evaluate::EvaluateError;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{Case, NewRun, Run};
+use store::{Case, NewRun, Run, RunState};
 use synth::{Counterfactual, DatasetSpec, Split};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -354,6 +354,7 @@ pub async fn start(state: &AppState, caller: &Caller, audit: Audit<'_>, body: &R
         paths,
         robustness,
         shift,
+        plan_version: crate::app::plan::version_in_force(state, &case).await?,
     };
     let new = NewRun {
         case_id: case.id.clone(),
@@ -489,6 +490,62 @@ pub async fn render_report(
     Ok((html.to_string(), case))
 }
 
+/// Replays at once in this process: each holds a run's workers, inside the memory budget.
+static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Sets a replay's cancel flag when the request that asked for it is dropped (the caller went
+/// away), so its workers do not score on for nobody.
+struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Replays a visible succeeded run for an advisor or admin (see [`crate::replay`]): one at a
+/// time per process, its workers inside the memory budget, under the run deadline.
+pub async fn replay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(crate::replay::Replay, Case)> {
+    let (run, case) = policy::run(state, caller, id).await?;
+    caller.require(policy::Action::ReplayRun)?;
+    if run.state != RunState::Succeeded {
+        return Err(ApiError::conflict(format!(
+            "the run is {}; only a succeeded run has a record to replay",
+            run.state
+        )));
+    }
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "another replay is running in this process, or runs hold the memory its workers need; try again later",
+        )
+    };
+    let _turn = REPLAYS.try_acquire().map_err(|_| busy())?;
+    let _memory = crate::runner::reserve_run(state).await.map_err(|e| match e {
+        crate::runner::RunBudget::Never(reason) => ApiError::conflict(reason),
+        crate::runner::RunBudget::NotNow => busy(),
+    })?;
+    let cancel = CancelOnDrop(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let config = crate::replay::ReplayConfig {
+        worker: state.config.worker.clone(),
+        deadline: Some(state.config.run_deadline),
+    };
+    let replay = crate::replay::replay(&state.store, &state.blobs, &config, &run, cancel.0.clone())
+        .await
+        .map_err(|e| match e {
+            // About the run and its evidence, not the service: the caller is told why.
+            crate::replay::ReplayError::NotSucceeded(_)
+            | crate::replay::ReplayError::ModelGone(_)
+            | crate::replay::ReplayError::ModelMismatch { .. }
+            | crate::replay::ReplayError::Evaluate(_) => ApiError::conflict(e.to_string()),
+            crate::replay::ReplayError::Store(e) => e.into(),
+            crate::replay::ReplayError::Blob(e) => e.into(),
+            crate::replay::ReplayError::Stored(m) => ApiError::internal(m),
+        })?;
+    Ok((replay, case))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +594,7 @@ mod tests {
             paths,
             robustness: robustness_stage(body).unwrap(),
             shift: body.shift.clone(),
+            plan_version: None,
         };
         let stored = serde_json::to_value(&params).unwrap();
         let replayed: RunParams = serde_json::from_value(stored).unwrap();

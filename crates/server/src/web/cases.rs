@@ -153,6 +153,7 @@ pub(super) async fn case_page(
         .and_then(|c| serde_json::to_string_pretty(&c.json).ok())
         .map_or_else(|| "[]".into(), |t| json_text(&t));
     let findings = super::findings::section(state, s, w, case, &models, &runs, finding_error).await?;
+    let compare = super::compare::section(state, s, w, case).await?;
     let body = html! {
         p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " ›" }
         h1 #case-name { (name(&case.name)) }
@@ -201,6 +202,7 @@ pub(super) async fn case_page(
             h2 { (w.t(T::StartARun)) }
             (run_form(s, w, &models, None, state.config.max_run_rows, None))
         }
+        (compare)
         (findings)
     };
     Ok(layout::page(w, &case.name, Some(s), Nav::Cases, None, body))

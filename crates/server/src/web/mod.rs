@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod cases;
+mod compare;
 mod findings;
 pub mod lang;
 pub mod layout;
@@ -43,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ui/cases/{case}"),
     ("POST", "/ui/cases/{case}/criteria"),
     ("POST", "/ui/cases/{case}/findings"),
+    ("GET", "/ui/cases/{case}/compare"),
     ("GET", "/ui/cases/{case}/upload"),
     ("POST", "/ui/cases/{case}/models"),
     ("GET", "/ui/models/{model}"),
@@ -50,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/ui/runs"),
     ("GET", "/ui/runs/{run}"),
     ("POST", "/ui/runs/{run}/cancel"),
+    ("POST", "/ui/runs/{run}/replay"),
     ("GET", "/ui/runs/{run}/report"),
     ("GET", "/ui/audit"),
 ];
@@ -67,6 +70,7 @@ pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
         .route("/ui/cases/{case}", get(cases::show))
         .route("/ui/cases/{case}/criteria", post(cases::set_criteria))
         .route("/ui/cases/{case}/findings", post(findings::create))
+        .route("/ui/cases/{case}/compare", get(compare::show))
         .route("/ui/cases/{case}/upload", get(cases::upload_page))
         .route(
             "/ui/cases/{case}/models",
@@ -76,6 +80,7 @@ pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
         .route("/ui/runs", get(runs::list).post(runs::create))
         .route("/ui/runs/{run}", get(runs::show))
         .route("/ui/runs/{run}/cancel", post(runs::cancel))
+        .route("/ui/runs/{run}/replay", post(runs::replay))
         .route("/ui/runs/{run}/report", get(runs::report))
         .route("/ui/audit", get(audit::list));
     let assets = Router::new().route("/ui/assets/style.css", get(style));

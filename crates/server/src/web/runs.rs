@@ -371,6 +371,13 @@ pub async fn show(State(state): State<AppState>, s: Session, w: Words, Path(id):
                 a.button #report-da href={ "/ui/runs/" (run.id) "/report?lang=da" } hreflang="da" { (w.t(T::ReportDa)) }
             }
         }
+        @if run.state == RunState::Succeeded && s.caller.may(policy::Action::ReplayRun) {
+            form.actions method="post" action={ "/ui/runs/" (run.id) "/replay" } {
+                (csrf_field(&s))
+                button #replay type="submit" { (w.t(T::ReplayRun)) }
+                span.muted { " " (w.t(T::ReplayExplained)) }
+            }
+        }
         @if live && may_cancel(&s.caller, &run) {
             form.actions method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
                 (csrf_field(&s))
@@ -422,6 +429,63 @@ pub async fn cancel(
     let mut r = in_case(&case, see_other(&format!("/ui/runs/{}", run.id)));
     r.extensions_mut().insert(AuditObject(format!("run {}", run.id)));
     Ok(r)
+}
+
+/// `POST /ui/runs/{run}/replay` (advisors and admins): replays the run and shows what the replay found.
+pub async fn replay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Session,
+    w: Words,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> PageResult {
+    let Form(f) = form.map_err(bad_form)?;
+    check_form(&headers, &s, &f.csrf)?;
+    let (r, case) = crate::app::runs::replay(&state, &s.caller, &id).await?;
+    let c = &r.comparison;
+    let body = html! {
+        p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " › " a href={ "/ui/cases/" (case.id) } { (name(&case.name)) } " › " a href={ "/ui/runs/" (r.run) } { (short_id(&r.run)) } " ›" }
+        h1 { (w.t(T::Replay)) " " (short_id(&r.run)) }
+        @if c.identical {
+            div.notice.ok #replay-verdict role="status" { (w.t(T::ReplayIdentical)) }
+        } @else {
+            div.notice.bad #replay-verdict role="alert" { (w.t(T::ReplayDifferent)) }
+        }
+        dl.facts {
+            dt { (w.t(T::Stored)) } dd.mono { (c.stored_findings_sha256) }
+            dt { (w.t(T::Replayed)) } dd.mono { (c.replayed_findings_sha256) }
+            dt { (w.t(T::Citizens)) } dd { (r.rows) }
+            dt { (w.t(T::Model)) } dd.mono { (r.model_sha256) }
+        }
+        @if let Some(d) = &c.first_difference {
+            h2 { (w.t(T::FirstDifference)) }
+            dl.facts #replay-difference {
+                dt { "path" } dd.mono { (plain(&d.path, TEXT_CHARS)) }
+                dt { (w.t(T::Stored)) } dd.mono { (plain(d.stored.as_deref().unwrap_or("—"), TEXT_CHARS)) }
+                dt { (w.t(T::Replayed)) } dd.mono { (plain(d.replayed.as_deref().unwrap_or("—"), TEXT_CHARS)) }
+            }
+        }
+        h2 { (w.t(T::ChangedCircumstances)) }
+        @if c.changed.is_empty() {
+            p #replay-changed { (w.t(T::NoneChanged)) }
+        } @else {
+            (table(&["", w.t(T::Stored), w.t(T::Replayed)], html! { @for ch in &c.changed { tr {
+                td { (plain(&ch.what, 40)) } td { (plain(&ch.stored, TEXT_CHARS)) } td { (plain(&ch.replayed, TEXT_CHARS)) }
+            } } }))
+        }
+        p.actions { a.button href={ "/ui/runs/" (r.run) } { (w.t(T::BackToRun)) } }
+    };
+    let object = format!(
+        "run {}: replay {} (findings sha256 stored {}, replayed {})",
+        r.run,
+        if c.identical { "identical" } else { "DIFFERENT" },
+        c.stored_findings_sha256,
+        c.replayed_findings_sha256
+    );
+    let mut resp = in_case(&case, layout::page(&w, &case.name, Some(&s), Nav::Runs, None, body));
+    resp.extensions_mut().insert(AuditObject(object));
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]

@@ -162,6 +162,38 @@ texts! {
     ReportDa => "Rapport (dansk)", "Report (Danish)";
     ReportEn => "Rapport (engelsk)", "Report (English)";
     CancelRun => "Annullér kørsel", "Cancel run";
+    // Replay (advisors).
+    ReplayRun => "Genafspil kørslen", "Replay the run";
+    ReplayExplained => "Kører modellen igen på de samme syntetiske borgere fra kørslens registrering (modellen efter hash, datasættets specifikation og frø) og sammenligner resultaterne byte for byte. Ændrer ingen data.",
+        "Runs the model again on the same synthetic citizens from the run's record (the model by hash, the dataset spec and seeds) and compares the findings byte for byte. Changes no data.";
+    Replay => "Genafspilning", "Replay";
+    ReplayIdentical => "Identisk: de genafspillede resultater er byte for byte de samme som de gemte.", "Identical: the replayed findings are byte-identical to the stored ones.";
+    ReplayDifferent => "Forskellige: de genafspillede resultater afviger fra de gemte.", "Different: the replayed findings differ from the stored ones.";
+    FirstDifference => "Første forskel", "First difference";
+    Stored => "Gemt", "Stored";
+    Replayed => "Genafspillet", "Replayed";
+    ChangedCircumstances => "Ændrede omstændigheder (versioner, isolation)", "Changed circumstances (versions, isolation)";
+    NoneChanged => "Ingen: samme version af sandkassen og ONNX Runtime, samme isolation.", "None: the same sandbox and ONNX Runtime versions, the same isolation.";
+    BackToRun => "Tilbage til kørslen", "Back to the run";
+    // Comparison and leaderboard.
+    Leaderboard => "Resultattavle", "Leaderboard";
+    LeaderboardExplained => "Hver gennemført kørsel med modellens dom på hvert kriterium; flest beståede først.", "Every succeeded run with its verdict on each criterion; most passed first.";
+    CompareRuns => "Sammenlign kørsler", "Compare runs";
+    CompareExplained => "Vælg 2 til 8 kørsler på samme datasæt (samme hash); den første er udgangspunktet. Forskellene vises med parrede bootstrap-intervaller, hvor borgerne trækkes samlet.",
+        "Choose 2 to 8 runs on the same dataset (same hash); the first is the baseline. Differences are shown with paired bootstrap intervals, citizens resampled jointly.";
+    Compare => "Sammenlign", "Compare";
+    Comparison => "Sammenligning", "Comparison";
+    Dataset => "Datasæt", "Dataset";
+    Passed => "Bestået", "Passed";
+    Failed => "Ikke bestået", "Failed";
+    Rate => "Mål", "Rate";
+    Group => "Gruppe", "Group";
+    Everyone => "alle", "everyone";
+    Difference => "Forskel", "Difference";
+    PairedInterval => "Parret interval", "Paired interval";
+    UnpairedInterval => "Uparret interval", "Unpaired interval";
+    DecisionsDiffer => "Borgere med forskellig afgørelse", "Citizens decided differently";
+    DecisionThreshold => "Tærskel", "Threshold";
     Details => "Detaljer", "Details";
     StartedBy => "Startet af", "Started by";
     Started => "Startet", "Started";

@@ -112,6 +112,7 @@ impl Raw {
             "runs" => "SELECT COUNT(*) FROM runs",
             "sessions" => "SELECT COUNT(*) FROM sessions",
             "audit" => "SELECT COUNT(*) FROM audit",
+            "case_documents" => "SELECT COUNT(*) FROM case_documents",
             other => panic!("no table {other}"),
         };
         match self {
@@ -135,7 +136,8 @@ macro_rules! suite {
             a_cut_tail_is_found_by_a_checkpoint_and_not_by_the_chain,
             a_forged_continuation_is_found_by_a_checkpoint_and_not_by_the_chain,
             a_log_that_grew_after_a_checkpoint_still_meets_it,
-            findings_are_kept_as_written_and_corrected_once_each);
+            findings_are_kept_as_written_and_corrected_once_each,
+            checklist_versions_are_kept_and_a_changed_row_is_refused);
     };
     (@tests $fresh:path; $($case:ident),+) => {
         $(
@@ -1172,4 +1174,45 @@ pub async fn a_name_and_version_are_an_organisations_once_per_case(f: &Fixture) 
     s.create_model(named(&w.case, &w.vendor, "2.1")).await.unwrap();
     assert_eq!(f.raw.count("models").await, models + 3);
     assert_eq!(s.verify_audit().await.unwrap(), 1);
+}
+
+/// Each save of a case's document is a new version of its kind with its audit entry; every version stays
+/// readable; a row whose text was changed in the database behind the service is refused as corrupt, not served.
+pub async fn checklist_versions_are_kept_and_a_changed_row_is_refused(f: &Fixture) {
+    use store::DocumentKind::{Checklist, Plan};
+    let s = &f.store;
+    let w = world(s).await;
+    assert_eq!(s.document(&w.case, Checklist, None).await.unwrap(), None);
+    let mut saved = Vec::new();
+    for (kind, body, rid) in [
+        (Checklist, "{\"v\": 1}\n", "check-1"),
+        (Plan, "{\"p\": 1}\n", "plan-1"),
+        (Checklist, "{\"v\": 2}\n", "check-2"),
+    ] {
+        let doc = s
+            .save_document_audited(&w.case, kind, body, &w.vendor_user, |c| {
+                request_entry(rid, format!("{} v{}", c.kind.as_str(), c.version), Some(&w.case))
+            })
+            .await
+            .unwrap();
+        saved.push(doc);
+    }
+    let (one, plan, two) = (saved[0].clone(), saved[1].clone(), saved[2].clone());
+    assert_eq!(
+        (one.version, plan.version, two.version),
+        (1, 1, 2),
+        "versions count per kind"
+    );
+    assert_eq!(two.sha256, store::Digest::of(b"{\"v\": 2}\n"));
+    assert_eq!(f.raw.entries_of("check-2").await, 1);
+    assert_eq!(s.document(&w.case, Checklist, None).await.unwrap(), Some(two.clone()));
+    assert_eq!(s.document(&w.case, Checklist, Some(1)).await.unwrap(), Some(one));
+    assert_eq!(s.document(&w.case, Plan, None).await.unwrap(), Some(plan));
+    assert_eq!(s.document(&w.case, Checklist, Some(3)).await.unwrap(), None);
+    f.raw
+        .exec("UPDATE case_documents SET body = '{\"v\": 3}' WHERE kind = 'checklist' AND version = 2")
+        .await;
+    let changed = s.document(&w.case, Checklist, None).await;
+    assert!(matches!(changed, Err(StoreError::Corrupt { .. })), "{changed:?}");
+    assert_eq!(f.raw.count("case_documents").await, 3);
 }
