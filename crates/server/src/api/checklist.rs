@@ -106,8 +106,8 @@ pub async fn get_csv(
     ))
 }
 
-/// The body's media type must be `want` (parameters such as `charset` aside).
-fn media_type(headers: &HeaderMap, want: &str) -> ApiResult<()> {
+/// The body's media type must be one of `want` (parameters such as `charset` aside).
+fn media_type(headers: &HeaderMap, want: &[&str]) -> ApiResult<()> {
     let got = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -117,14 +117,15 @@ fn media_type(headers: &HeaderMap, want: &str) -> ApiResult<()> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if got == want {
+    if want.contains(&got.as_str()) {
         Ok(())
     } else {
         Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             format!(
-                "the body must be {want}, not {:?}",
+                "the body must be {}, not {:?}",
+                want.join(" or "),
                 got.chars().take(60).collect::<String>()
             ),
         ))
@@ -138,19 +139,22 @@ async fn put(
     caller: Caller,
     audit: AuditContext,
     id: String,
-    (headers, body): (HeaderMap, String),
+    (headers, body): (HeaderMap, axum::body::Bytes),
     format: Format,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     caller.require(crate::policy::Action::AnswerChecklist)?;
-    media_type(
-        &headers,
-        match format {
-            Format::Json => "application/json",
-            Format::Csv => "text/csv",
-        },
-    )?;
-    let saved = app::checklist::save(&state, &caller, audit.on_success(StatusCode::OK), &case, &body, format).await?;
+    match format {
+        Format::Json => media_type(&headers, &["application/json"])?,
+        Format::Csv => media_type(&headers, &["text/csv", "application/octet-stream"])?,
+    }
+    let body = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not UTF-8 (the first bad byte is at offset {}); save the file as UTF-8",
+            e.valid_up_to()
+        ))
+    })?;
+    let saved = app::checklist::save(&state, &caller, audit.on_success(StatusCode::OK), &case, body, format).await?;
     let loaded = app::checklist::load(&state, &case, Some(saved.version)).await?;
     Ok(in_case(&case, axum::Json(ChecklistView::of(&case, loaded))))
 }
@@ -174,7 +178,7 @@ pub async fn save_json(
     audit: AuditContext,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     put(state, caller, audit, id, (headers, body), Format::Json).await
 }
@@ -185,7 +189,7 @@ pub async fn save_json(
     path = "/api/v1/cases/{case}/checklist.csv",
     tag = "checklist",
     params(("case" = crate::api::schemas::CaseId, Path, description = "The case's id.")),
-    request_body(content = String, description = "The checklist as CSV, as GET .../checklist.csv writes it.", content_type = "text/csv"),
+    request_body(content = crate::api::schemas::Binary, description = "The checklist as CSV in UTF-8, as GET .../checklist.csv writes it; sent as application/octet-stream or text/csv.", content_type = "application/octet-stream"),
     security(("token" = [])),
     responses(
         (status = 200, description = "Saved as a new version, now in force.", body = crate::api::schemas::ChecklistView),
@@ -198,7 +202,7 @@ pub async fn save_csv(
     audit: AuditContext,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     put(state, caller, audit, id, (headers, body), Format::Csv).await
 }

@@ -45,6 +45,41 @@ pub(super) async fn section(state: &AppState, s: &Session, w: &Words, case: &Cas
     })
 }
 
+/// The case page's section on its plan and checklist: the plan in force and how far the checklist has got.
+pub(super) async fn documents(state: &AppState, w: &Words, case: &Case) -> Result<Markup, PageError> {
+    let plan = crate::app::plan::load(state, case, None).await?;
+    let checklist = crate::app::checklist::load(state, case, None).await?;
+    let summary = checklist.checklist.summary();
+    let version = checklist.stored.as_ref().map_or(0, |s| s.version);
+    Ok(html! {
+        h2 #plan { (w.t(T::SandboxPlan)) }
+        @match &plan {
+            None => p { (w.t(T::NoPlan)) },
+            Some((plan, stored)) => {
+                p.muted { (w.t(T::Version)) " " (stored.version) " · " span.mono { (stored.sha256.as_str().chars().take(12).collect::<String>()) } }
+                h3 { (w.t(T::Objectives)) }
+                ul { @for o in &plan.objectives { li { (layout::user(o, TEXT_CHARS)) } } }
+                @if !plan.legal_questions.is_empty() {
+                    h3 { (w.t(T::LegalQuestions)) }
+                    ul { @for q in &plan.legal_questions { li { (layout::user(q, TEXT_CHARS)) } } }
+                }
+                @if !plan.milestones.is_empty() {
+                    h3 { (w.t(T::Milestones)) }
+                    ul { @for m in &plan.milestones { li { (plain(&m.due, 10)) " " (layout::user(&m.title, TEXT_CHARS)) @if m.done { " ✓" } } } }
+                }
+            }
+        }
+        h2 #checklist { (w.t(T::RequirementsChecklist)) }
+        p.muted { (w.t(T::ChecklistExplained)) }
+        dl.facts #checklist-summary {
+            dt { (w.t(T::Version)) } dd { (version) }
+            dt { (w.t(T::Open)) } dd { (summary.open) }
+            dt { (w.t(T::Answered)) } dd { (summary.answered) }
+            dt { (w.t(T::Evidenced)) } dd { (summary.evidenced) }
+        }
+    })
+}
+
 fn leaderboard_table(w: &Words, board: &Leaderboard) -> Markup {
     let mut head: Vec<&str> = vec![
         w.t(T::Runs),

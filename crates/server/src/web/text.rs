@@ -175,6 +175,18 @@ texts! {
     ChangedCircumstances => "Ændrede omstændigheder (versioner, isolation)", "Changed circumstances (versions, isolation)";
     NoneChanged => "Ingen: samme version af sandkassen og ONNX Runtime, samme isolation.", "None: the same sandbox and ONNX Runtime versions, the same isolation.";
     BackToRun => "Tilbage til kørslen", "Back to the run";
+    // The sandbox plan and the requirements checklist.
+    SandboxPlan => "Sandkasseplan", "Sandbox plan";
+    NoPlan => "Sagen har endnu ingen sandkasseplan.", "The case has no sandbox plan yet.";
+    Objectives => "Formål", "Objectives";
+    LegalQuestions => "Juridiske spørgsmål", "Legal questions";
+    Milestones => "Milepæle", "Milestones";
+    RequirementsChecklist => "Kravliste", "Requirements checklist";
+    ChecklistExplained => "AI-forordningens krav til højrisikosystemer, databeskyttelsesforordningens art. 22 og 35 og forvaltningslovens og ligebehandlingslovens regler; besvares og dokumenteres af sagens deltagere.",
+        "The AI Act's requirements for high-risk systems, GDPR Arts. 22 and 35 and the Danish rules on reasons and equal treatment; answered and evidenced by the case's participants.";
+    Open => "Åbne", "Open";
+    Answered => "Besvarede", "Answered";
+    Evidenced => "Dokumenterede", "Evidenced";
     // Comparison and leaderboard.
     Leaderboard => "Resultattavle", "Leaderboard";
     LeaderboardExplained => "Hver gennemført kørsel med modellens dom på hvert kriterium; flest beståede først.", "Every succeeded run with its verdict on each criterion; most passed first.";
