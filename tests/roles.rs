@@ -180,20 +180,20 @@ fn rows() -> Vec<Row> {
             [401, 403, 200, 403, 200],
             [401, 404, 404, 403, 200],
         ),
-        // The case's participants and admins answer the checklist; advisors review it. An empty object is no
+        // The case's authority and admins answer the checklist; vendors read it, advisors review it. An empty object is no
         // checklist (422), so the rule is probed without saving; the CSV route is sent JSON (415).
         r(
             "PUT",
             "/api/v1/cases/{case}/checklist",
             none,
-            [401, 422, 422, 403, 422],
+            [401, 403, 422, 403, 422],
             [401, 404, 404, 403, 422],
         ),
         r(
             "PUT",
             "/api/v1/cases/{case}/checklist.csv",
             none,
-            [401, 415, 415, 403, 415],
+            [401, 403, 415, 403, 415],
             [401, 404, 404, 403, 415],
         ),
         // Two visible runs are needed to compare; the case's one queued run is refused for its state (409),

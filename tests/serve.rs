@@ -1882,7 +1882,7 @@ fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
     assert_eq!(r.status, 200, "{}", r.text());
     let blank = authority.get(&format!("/api/v1/cases/{case}/checklist")).json()["checklist"].clone();
     assert_eq!(
-        vendor.put(&format!("/api/v1/cases/{case}/checklist"), &blank).status,
+        authority.put(&format!("/api/v1/cases/{case}/checklist"), &blank).status,
         200
     );
     let key = advisor.get("/api/v1/audit/key").json()["key"]
@@ -2311,10 +2311,11 @@ fn runs_on_the_same_dataset_compare_as_paired_samples() {
 }
 
 /// Issue 17: a case's requirements checklist. Everyone in the case reads it (blank, version 0, before any save);
-/// the case's vendor and authority save versions (JSON or CSV), each audited with its version and hash, every
-/// older version still readable; CSV exported by the service, imported and exported again is byte-identical,
-/// tricky text included; evidence must be work of the case; advisors review but do not answer; another
-/// organisation does not see it.
+/// the case's authority saves versions (JSON or CSV), each audited with its version and hash, every older version
+/// still readable; CSV exported by the service, imported and exported again is byte-identical, tricky text
+/// included; evidence must be work of the case; a vendor reads only the links to work it may see and saves
+/// nothing (what it reads is not the whole checklist); advisors review but do not answer; another organisation
+/// does not see it.
 #[test]
 fn the_requirements_checklist_is_versioned_audited_and_round_trips_through_csv() {
     let data = Data::sqlite();
@@ -2341,19 +2342,61 @@ fn the_requirements_checklist_is_versioned_audited_and_round_trips_through_csv()
     assert!(items.len() >= 20, "{items:?}");
     assert_eq!(blank["summary"]["open"], items.len());
 
-    // The vendor answers two requirements, one with evidence from the case.
+    // A second vendor in the case, with a model of its own.
+    let third = data.add_user("Tredje Data", "vendor", "Tove");
+    let r = authority.post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Tredje Data"}));
+    assert!(r.status < 300, "{}", r.text());
+    let third = server.client(Some(&third));
+    let r = third.upload_files(&case, "unemployment-mlp");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let third_model = r.json()["id"].as_str().unwrap().to_owned();
+
+    // The authority answers three requirements, two with evidence from the case.
     let mut doc = blank["checklist"].clone();
     doc["items"][0]["status"] = json!("answered");
     doc["items"][0]["answer"] = json!("=HYPERLINK(\"x\") \"citat\", komma\nny linje æøå 🧪");
     doc["items"][1]["status"] = json!("evidenced");
     doc["items"][1]["answer"] = json!("'+ se kørslen");
-    doc["items"][1]["evidence"] = json!([format!("run:{run}"), format!("model:{model}")]);
-    let r = vendor.put(&path, &doc);
+    doc["items"][1]["evidence"] = json!([
+        format!("run:{run}"),
+        format!("model:{model}"),
+        format!("model:{third_model}")
+    ]);
+    doc["items"][2]["status"] = json!("evidenced");
+    doc["items"][2]["answer"] = json!("Se den anden leverandørs model.");
+    doc["items"][2]["evidence"] = json!([format!("model:{third_model}")]);
+    assert_eq!(
+        vendor.put(&path, &doc).status,
+        403,
+        "a vendor does not save the checklist"
+    );
+    let r = authority.put(&path, &doc);
     assert_eq!(r.status, 200, "{}", r.text());
     let v1 = r.json();
     assert_eq!(
         (v1["version"].as_u64(), v1["summary"]["evidenced"].as_u64()),
-        (Some(1), Some(1))
+        (Some(1), Some(2))
+    );
+    // Each vendor reads the links to its own work only; an item whose every link is hidden reads as answered.
+    let seen = vendor.get(&path).json()["checklist"]["items"].clone();
+    assert_eq!(
+        seen[1]["evidence"],
+        json!([format!("run:{run}"), format!("model:{model}")])
+    );
+    assert_eq!(
+        (seen[2]["status"].as_str(), seen[2]["evidence"].clone()),
+        (Some("answered"), json!([]))
+    );
+    assert!(!vendor.get(&format!("{path}.csv")).text().contains(&third_model));
+    let seen = third.get(&path).json()["checklist"]["items"].clone();
+    assert_eq!(seen[1]["evidence"], json!([format!("model:{third_model}")]));
+    assert_eq!(seen[2]["status"], "evidenced");
+    assert_eq!(
+        advisor.get(&path).json()["checklist"]["items"][1]["evidence"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
     );
 
     // CSV: exported, imported, exported again: the same bytes; the import is a new version with the same hash.
@@ -2387,12 +2430,12 @@ fn the_requirements_checklist_is_versioned_audited_and_round_trips_through_csv()
     let (_, other_model) = case_with_model(&server, &p);
     let mut foreign = doc.clone();
     foreign["items"][1]["evidence"] = json!([format!("model:{other_model}")]);
-    let r = vendor.put(&path, &foreign);
+    let r = authority.put(&path, &foreign);
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains(&other_model), "{}", r.text());
     let mut broken = csv1.text();
     broken = broken.replacen(",answered,", ",finished,", 1);
-    let r = vendor.send("PUT", &format!("{path}.csv"), "text/csv", broken.as_bytes());
+    let r = authority.send("PUT", &format!("{path}.csv"), "text/csv", broken.as_bytes());
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(
         r.text().contains("line") && r.text().contains("finished"),
@@ -2400,7 +2443,7 @@ fn the_requirements_checklist_is_versioned_audited_and_round_trips_through_csv()
         r.text()
     );
     assert_eq!(
-        vendor
+        authority
             .send("PUT", &path, "text/plain", doc.to_string().as_bytes())
             .status,
         415
@@ -2447,6 +2490,13 @@ fn the_sandbox_plan_is_versioned_and_its_version_recorded_in_every_run() {
     );
     let (case, model) = case_with_model(&server, &p);
     let path = format!("/api/v1/cases/{case}/plan");
+    // A second vendor in the case, whose model is in scope too.
+    let third = data.add_user("Tredje Data", "vendor", "Tove");
+    let r = authority.post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Tredje Data"}));
+    assert!(r.status < 300, "{}", r.text());
+    let r = server.client(Some(&third)).upload_files(&case, "unemployment-mlp");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let third_model = r.json()["id"].as_str().unwrap().to_owned();
     let none = vendor.get(&path).json();
     assert_eq!((none["version"].as_u64(), none["plan"].is_null()), (Some(0), true));
     let run = |who: &service::Client| {
@@ -2462,7 +2512,7 @@ fn the_sandbox_plan_is_versioned_and_its_version_recorded_in_every_run() {
     let plan = json!({
         "objectives": ["Afprøv om profileringen behandler borgere af forskellig oprindelse ens."],
         "legal_questions": ["Er profileringen en automatisk afgørelse efter GDPR art. 22?"],
-        "models_in_scope": [model],
+        "models_in_scope": [model, third_model],
         "participants": [
             {"organisation": "Styrelsen for Arbejdsmarked og Rekruttering", "role": "authority", "responsibilities": "Kriterier"},
             {"organisation": "Nordlys Analytics", "role": "vendor"}
@@ -2488,6 +2538,12 @@ fn the_sandbox_plan_is_versioned_and_its_version_recorded_in_every_run() {
     stored["participants"][1]["responsibilities"] = json!("");
     assert_eq!(advisor.get(&format!("{path}?version=1")).json()["plan"], stored);
     assert_eq!(advisor.get(&path).json()["plan"]["milestones"][0]["done"], true);
+    // A vendor reads only its own models in scope.
+    assert_eq!(vendor.get(&path).json()["plan"]["models_in_scope"], json!([model]));
+    assert_eq!(
+        advisor.get(&path).json()["plan"]["models_in_scope"],
+        json!([model, third_model])
+    );
 
     // Refusals name the field; nothing refused is stored.
     let mut bad = plan.clone();

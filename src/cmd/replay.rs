@@ -41,6 +41,7 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let config = server::replay::ReplayConfig {
         worker,
+        workers: None,
         deadline: Some(Duration::from_secs(args.deadline_mins.max(1).saturating_mul(60))),
     };
     let id = store::RunId::parse(&args.run)

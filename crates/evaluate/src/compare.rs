@@ -650,12 +650,7 @@ fn criteria(runs: &[Compared<'_>]) -> Vec<CriterionRow> {
     let mut rows: Vec<CriterionRow> = Vec::new();
     for (k, r) in runs.iter().enumerate() {
         for v in &r.record.verdicts {
-            let text = format!(
-                "{} {} {}",
-                v.criterion.describe(),
-                v.criterion.op.as_str(),
-                v.criterion.threshold
-            );
+            let text = v.criterion.describe_with_bound();
             let verdict = v.verdict.as_str().to_owned();
             match rows.iter_mut().find(|row| row.criterion == text) {
                 Some(row) => row.verdicts[k] = Some(verdict),

@@ -1,7 +1,7 @@
 //! Replaying a run: is the record a new execution writes the same as the stored one?
 //!
 //! A record holds two kinds of fields. Its *findings* — what was scored (the model, manifest and
-//! dataset by hash, the dataset's spec and rows, the generator's version) and everything measured
+//! dataset by hash, the model's inspection, the dataset's spec and rows, the generator's version) and everything measured
 //! from the decisions (report, verdicts, explanations, slices, paths, robustness) — are a pure
 //! function of the model's bytes, the dataset spec and the seeds, so a replay must reproduce them
 //! byte for byte. Its *circumstances* — when it started, how fast it went, which worker crashed,
@@ -24,6 +24,7 @@ struct Findings<'a> {
     model_sha256: &'a str,
     manifest_sha256: &'a str,
     manifest: &'a inference::Manifest,
+    inspection: &'a inference::Summary,
     dataset: &'a synth::DatasetSpec,
     dataset_sha256: &'a str,
     dataset_rows: u64,
@@ -44,6 +45,7 @@ impl<'a> Findings<'a> {
             model_sha256: &p.model_sha256,
             manifest_sha256: &p.manifest_sha256,
             manifest: &p.manifest,
+            inspection: &r.inspection,
             dataset: &p.dataset,
             dataset_sha256: &p.dataset_sha256,
             dataset_rows: p.dataset_rows,

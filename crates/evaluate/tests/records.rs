@@ -186,6 +186,13 @@ fn a_replay_names_the_first_changed_finding_and_shows_changed_versions() {
     assert_eq!(d.stored, Some(rows.to_string()));
     assert_eq!(d.replayed, Some((rows + 1).to_string()));
 
+    // The model's inspection is a finding too (a function of its bytes and the inspector).
+    let mut v = serde_json::to_value(&stored).unwrap();
+    let nodes = v["inspection"]["nodes"].as_u64().unwrap();
+    v["inspection"]["nodes"] = (nodes + 1).into();
+    let c = evaluate::compare(&stored, &RunRecord::from_value(v).unwrap());
+    assert_eq!(c.first_difference.unwrap().path, "inspection.nodes");
+
     let mut v = serde_json::to_value(&stored).unwrap();
     let verdicts = v["verdicts"].as_array().unwrap().len();
     assert!(verdicts > 0, "the fixture judges criteria");

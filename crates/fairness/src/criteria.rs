@@ -260,6 +260,12 @@ impl Criterion {
         }
     }
 
+    /// The criterion in words with its bound: `disparate_impact on origin >= 0.8`; what comparisons and
+    /// leaderboards put side by side.
+    pub fn describe_with_bound(&self) -> String {
+        format!("{} {} {}", self.describe(), self.op.as_str(), self.threshold)
+    }
+
     /// What a shift bound measures, in words: `drop along proxy_strength from 1 to 2`.
     pub fn shift_text(&self) -> Option<String> {
         self.shift

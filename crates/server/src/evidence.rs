@@ -396,16 +396,11 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
     let mut runs = 0;
     for path in files.keys() {
         // A plan or checklist version is the one whose save the log records with its hash.
-        if let Some(name) = path.strip_prefix("documents/").and_then(|p| p.strip_suffix(".json")) {
-            let (kind, version) = name
-                .rsplit_once("-v")
-                .ok_or_else(|| bad(path, "is not named KIND-vN.json"))?;
-            let saved = format!(
-                "{kind} of case {} version {version} sha256 {}",
-                manifest.case_id,
-                Digest::of(&files[path])
-            );
-            if !entries.iter().any(|e| e.object == saved) {
+        if let Some(name) = path.strip_prefix("documents/") {
+            let (kind, version) =
+                document_name(name).ok_or_else(|| bad(path, "is not named plan-vN.json or checklist-vN.json"))?;
+            let saved = document_entry(kind, &manifest.case_id, version, &Digest::of(&files[path]));
+            if !entries.iter().any(|e| e.object == saved && e.outcome.starts_with('2')) {
                 return Err(bad(path, "is not the version whose save the audit log records"));
             }
         }
@@ -440,6 +435,28 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
             runs += 1;
         }
     }
+    // Every save of a document the log records is in the bundle.
+    for e in entries.iter().filter(|e| e.outcome.starts_with('2')) {
+        for kind in [store::DocumentKind::Plan, store::DocumentKind::Checklist] {
+            let kind = kind.as_str();
+            let Some(rest) = e
+                .object
+                .strip_prefix(&format!("{kind} of case {} version ", manifest.case_id))
+            else {
+                continue;
+            };
+            let Some((version, _)) = rest.split_once(" sha256 ") else {
+                continue;
+            };
+            let path = format!("documents/{kind}-v{version}.json");
+            if !files.contains_key(&path) {
+                return Err(bad(
+                    &path,
+                    format!("is missing: audit entry {} records its save", e.seq),
+                ));
+            }
+        }
+    }
     if let Some(orphan) = files
         .keys()
         .find(|p| (p.ends_with(".record.json") || p.ends_with(".manifest")) && !claimed.contains(*p))
@@ -453,6 +470,28 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
         entries: entries.len(),
         checkpoint_size: cp.size,
     })
+}
+
+/// The kind and version of a document's file name (`plan-v3.json`), only in that form (no leading zeros).
+fn document_name(name: &str) -> Option<(store::DocumentKind, u64)> {
+    let (kind, version) = name.strip_suffix(".json")?.rsplit_once("-v")?;
+    let kind = match kind {
+        "plan" => store::DocumentKind::Plan,
+        "checklist" => store::DocumentKind::Checklist,
+        _ => return None,
+    };
+    let ok = !version.is_empty() && !version.starts_with('0') && version.bytes().all(|b| b.is_ascii_digit());
+    Some((kind, version.parse().ok().filter(|_| ok)?))
+}
+
+/// The audit object of a document's save (`app::plan::save_document` writes it; [`verify`] looks for it).
+pub fn document_entry(
+    kind: store::DocumentKind,
+    case: &impl std::fmt::Display,
+    version: u64,
+    sha256: &Digest,
+) -> String {
+    format!("{} of case {case} version {version} sha256 {sha256}", kind.as_str())
 }
 
 #[cfg(test)]
@@ -517,6 +556,20 @@ mod tests {
                 .await
                 .unwrap();
         }
+        store
+            .save_document_audited(&case.id, store::DocumentKind::Plan, "{}\n", &user.id, |d| NewEntry {
+                time: Timestamp::now().to_string(),
+                actor: user.id.to_string(),
+                org: org.id.to_string(),
+                role: "authority".into(),
+                action: "PUT /api/v1/cases/{case}/plan".into(),
+                object: document_entry(store::DocumentKind::Plan, &case.id, d.version, &d.sha256),
+                outcome: "200".into(),
+                request_id: "plan".into(),
+                case_id: Some(case.id.to_string()),
+            })
+            .await
+            .unwrap();
         let bundle = export(&store, &blobs, &signer, &case.id).await.unwrap();
         store.close().await;
         (dir, signer, bundle)
@@ -557,7 +610,26 @@ mod tests {
     async fn checks_behind_the_signed_manifest_each_name_their_file() {
         let (_dir, signer, bundle) = exported().await;
         let v = verify(&bundle, &signer.verifier()).unwrap();
-        assert_eq!((v.runs, v.entries), (1, 3));
+        assert_eq!((v.runs, v.entries), (1, 4));
+        // A document version the log does not record, one it records left out, and a file under another name.
+        let b = resigned(&bundle, &signer, |f| {
+            f.insert("documents/plan-v1.json".into(), b"{\"other\": 1}\n".to_vec());
+        });
+        fails(&b, &signer, "documents/plan-v1.json", "is not the version whose save");
+        let b = resigned(&bundle, &signer, |f| {
+            f.remove("documents/plan-v1.json");
+        });
+        fails(&b, &signer, "documents/plan-v1.json", "is missing");
+        for name in [
+            "documents/notes.txt",
+            "documents/plan-v01.json",
+            "documents/minutes-v1.json",
+        ] {
+            let b = resigned(&bundle, &signer, |f| {
+                f.insert(name.into(), b"{}\n".to_vec());
+            });
+            fails(&b, &signer, name, "is not named");
+        }
         // An entry taken out, its proof left: the counts differ.
         let b = resigned(&bundle, &signer, |f| {
             edit_json(f, "audit/entries.json", |v| {

@@ -77,8 +77,8 @@ pub enum Action {
     /// Re-execute a visible succeeded run and compare its findings with the stored ones (changes
     /// no data: the new record is compared and dropped).
     ReplayRun,
-    /// Save a new version of a visible case's requirements checklist (the case's participants answer it;
-    /// advisors review it through findings).
+    /// Save a new version of a visible case's requirements checklist (the authority answers for it, with all
+    /// of the case's work in view; vendors read it, advisors review it through findings).
     AnswerChecklist,
     /// Save a new version of a visible case's sandbox plan.
     EditPlan,
@@ -98,7 +98,7 @@ impl Action {
             Action::ReadAudit | Action::VerifyAudit | Action::CheckpointAudit => &[Role::Advisor, Role::Admin],
             Action::WriteFinding => &[Role::Advisor, Role::Authority],
             Action::ReplayRun => &[Role::Advisor, Role::Admin],
-            Action::AnswerChecklist => &[Role::Vendor, Role::Authority, Role::Admin],
+            Action::AnswerChecklist => &[Role::Authority, Role::Admin],
             Action::EditPlan => &[Role::Authority, Role::Admin],
         }
     }

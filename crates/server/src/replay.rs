@@ -70,13 +70,16 @@ pub enum ReplayError {
 pub struct ReplayConfig {
     /// How workers are started and isolated (the service's own, or the CLI's).
     pub worker: inference::WorkerConfig,
+    /// How many workers score: the service's own number, for which it reserved memory; `None`: as many as the
+    /// stored run had (the CLI). The report does not depend on it.
+    pub workers: Option<usize>,
     /// Longest the replay may take.
     pub deadline: Option<Duration>,
 }
 
-/// Replays `run` (see the module's documentation). The workers and batch size are the stored
-/// record's, so the replay repeats the run's own schedule (its report does not depend on them,
-/// which the evaluation's tests show, but nothing is left to that).
+/// Replays `run` (see the module's documentation). The batch size is the stored record's, and so is the number
+/// of workers unless the config fixes it (the report does not depend on either, which the evaluation's tests
+/// show).
 pub async fn replay(
     store: &Store,
     blobs: &BlobStore,
@@ -115,7 +118,7 @@ pub async fn replay(
     let params: RunParams = serde_json::from_value(run.params.clone())
         .map_err(|e| ReplayError::Stored(format!("the run's stored parameters do not read: {e}")))?;
     let mut req = crate::runner::request(params, &model, &blobs2, config.worker.clone());
-    req.workers = stored.record.throughput.workers.max(1);
+    req.workers = config.workers.unwrap_or(stored.record.throughput.workers).max(1);
     req.batch_rows = stored.record.throughput.batch_rows.max(1);
     req.deadline = config.deadline;
     let started = Instant::now();
@@ -134,6 +137,19 @@ pub async fn replay(
 }
 
 impl Replay {
+    /// What the audit entry of an advisor's replay says: the run, whether it was identical, and the hashes
+    /// compared.
+    pub fn audit_object(&self) -> String {
+        let c = &self.comparison;
+        format!(
+            "run {}: replay {} (findings sha256 stored {}, replayed {})",
+            self.run,
+            if c.identical { "identical" } else { "DIFFERENT" },
+            c.stored_findings_sha256,
+            c.replayed_findings_sha256
+        )
+    }
+
     /// The replay for people, in English (the CLI prints it; values from the record are
     /// escaped by the caller for where it lands).
     pub fn summary(&self) -> String {

@@ -75,7 +75,7 @@ pub async fn get(
     Query(q): Query<VersionQuery>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let loaded = app::checklist::load(&state, &case, q.version).await?;
+    let loaded = app::checklist::load(&state, &caller, &case, q.version).await?;
     Ok(in_case(&case, axum::Json(ChecklistView::of(&case, loaded))))
 }
 
@@ -98,7 +98,7 @@ pub async fn get_csv(
     Query(q): Query<VersionQuery>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let loaded = app::checklist::load(&state, &case, q.version).await?;
+    let loaded = app::checklist::load(&state, &caller, &case, q.version).await?;
     let csv = checklist::to_csv(&loaded.checklist);
     Ok(in_case(
         &case,
@@ -155,7 +155,7 @@ async fn put(
         ))
     })?;
     let saved = app::checklist::save(&state, &caller, audit.on_success(StatusCode::OK), &case, body, format).await?;
-    let loaded = app::checklist::load(&state, &case, Some(saved.version)).await?;
+    let loaded = app::checklist::load(&state, &caller, &case, Some(saved.version)).await?;
     Ok(in_case(&case, axum::Json(ChecklistView::of(&case, loaded))))
 }
 

@@ -24,6 +24,17 @@ pub struct CompareQuery {
     resamples: Option<usize>,
 }
 
+/// The comparison the query asks for, in the visible case `id`.
+async fn compared(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    q: &CompareQuery,
+) -> ApiResult<(evaluate::RunComparison, store::Case)> {
+    let runs = app::compare::parse_runs(&q.runs)?;
+    app::compare::compare(state, caller, id, &runs, q.resamples).await
+}
+
 /// Runs on the same dataset compared as paired samples: every rate of everyone and of every group, and every
 /// disparity, with paired (and unpaired) bootstrap intervals of the differences, and each criterion's verdicts
 /// side by side. Runs on different datasets are refused (409) naming both hashes.
@@ -45,8 +56,7 @@ pub async fn comparison(
     Path(id): Path<String>,
     Query(q): Query<CompareQuery>,
 ) -> ApiResult<Response> {
-    let runs = app::compare::parse_runs(&q.runs)?;
-    let (c, case) = app::compare::compare(&state, &caller, &id, &runs, q.resamples).await?;
+    let (c, case) = compared(&state, &caller, &id, &q).await?;
     Ok(in_case(&case, axum::Json(c)))
 }
 
@@ -69,8 +79,7 @@ pub async fn comparison_md(
     Path(id): Path<String>,
     Query(q): Query<CompareQuery>,
 ) -> ApiResult<Response> {
-    let runs = app::compare::parse_runs(&q.runs)?;
-    let (c, case) = app::compare::compare(&state, &caller, &id, &runs, q.resamples).await?;
+    let (c, case) = compared(&state, &caller, &id, &q).await?;
     Ok(in_case(
         &case,
         (
@@ -95,6 +104,6 @@ pub async fn comparison_md(
     )
 )]
 pub async fn leaderboard(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let (board, case) = app::compare::leaderboard(&state, &caller, &id).await?;
+    let (board, case) = app::compare::leaderboard(&state, &caller, &id, app::compare::MAX_LEADERBOARD_RUNS).await?;
     Ok(in_case(&case, axum::Json(board)))
 }

@@ -80,7 +80,7 @@ pub async fn get(
     Query(q): Query<PlanQuery>,
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
-    let loaded = app::plan::load(&state, &case, q.version).await?;
+    let loaded = app::plan::load(&state, &caller, &case, q.version).await?;
     Ok(in_case(&case, axum::Json(PlanView::of(&case, loaded))))
 }
 
@@ -106,6 +106,6 @@ pub async fn save(
 ) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
     let saved = app::plan::save(&state, &caller, audit.on_success(StatusCode::OK), &case, plan).await?;
-    let loaded = app::plan::load(&state, &case, Some(saved.version)).await?;
+    let loaded = app::plan::load(&state, &caller, &case, Some(saved.version)).await?;
     Ok(in_case(&case, axum::Json(PlanView::of(&case, loaded))))
 }

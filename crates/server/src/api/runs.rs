@@ -163,17 +163,7 @@ pub async fn cancel(
 pub async fn replay(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (replay, case) = app::runs::replay(&state, &caller, &id).await?;
     // The audit entry says what the replay found, with the hashes it compared.
-    let object = format!(
-        "run {}: replay {} (findings sha256 stored {}, replayed {})",
-        replay.run,
-        if replay.comparison.identical {
-            "identical"
-        } else {
-            "DIFFERENT"
-        },
-        replay.comparison.stored_findings_sha256,
-        replay.comparison.replayed_findings_sha256
-    );
+    let object = replay.audit_object();
     let mut r = in_case(&case, axum::Json(replay));
     r.extensions_mut().insert(AuditObject(object));
     Ok(r)

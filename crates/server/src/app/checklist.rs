@@ -1,15 +1,17 @@
 //! The requirements checklist of a case (the `checklist` crate's catalogue: AI Act Arts. 9–15 and 17 with
 //! Annex IV, GDPR Arts. 22 and 35, AI Act Art. 10(5), forvaltningsloven §§ 22–24, lov om etnisk
-//! ligebehandling): read by everyone in the case, saved as a new version by the case's participants (vendors,
-//! authorities) and admins, each save audited with its version and hash. Evidence links must name runs, models
-//! and findings of the case itself.
+//! ligebehandling): read by everyone in the case, saved as a new version by the case's authority and admins
+//! (who see all of the case's work), each save audited with its version and hash. Evidence links must name runs,
+//! models and findings of the case itself. A vendor reads the checklist with only the links to work it may see:
+//! like a finding's links, another organisation's work is not named to it (an evidenced item whose every link is
+//! hidden reads as answered). Vendors do not save it: a checklist they read is not the whole one.
 
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::Audit;
-use crate::policy::{Action, Caller};
+use crate::policy::{self, Action, Caller};
 use crate::state::AppState;
 use checklist::{Checklist, EvidenceLink};
-use store::{Case, DocumentKind, StoredDocument};
+use store::{Case, DocumentKind, Role, StoredDocument};
 
 /// A case's checklist as read: the version in force (or the blank checklist, version 0, before the first save).
 pub struct Loaded {
@@ -19,8 +21,56 @@ pub struct Loaded {
     pub stored: Option<StoredDocument>,
 }
 
-/// The checklist of a visible case: `version`, or the one in force.
-pub async fn load(state: &AppState, case: &Case, version: Option<u64>) -> ApiResult<Loaded> {
+/// The checklist of a visible case as `caller` may read it: `version`, or the one in force.
+pub async fn load(state: &AppState, caller: &Caller, case: &Case, version: Option<u64>) -> ApiResult<Loaded> {
+    let mut loaded = load_whole(state, case, version).await?;
+    if caller.role() == Role::Vendor {
+        loaded.checklist = for_vendor(state, caller, case, loaded.checklist).await?;
+    }
+    Ok(loaded)
+}
+
+/// The checklist with only the evidence links a vendor may see.
+async fn for_vendor(state: &AppState, caller: &Caller, case: &Case, mut list: Checklist) -> ApiResult<Checklist> {
+    let models: std::collections::HashSet<String> =
+        policy::visible_models(caller, state.store.list_models(&case.id).await?)
+            .into_iter()
+            .map(|m| m.id.to_string())
+            .collect();
+    let runs: std::collections::HashSet<String> = policy::runs_of_case(state, caller, case)
+        .await?
+        .into_iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    let findings: std::collections::HashSet<String> = crate::app::findings::list(state, caller, case)
+        .await?
+        .into_iter()
+        .map(|f| f.id.to_string())
+        .collect();
+    let sees = |l: &EvidenceLink| match l {
+        EvidenceLink::Run(id) | EvidenceLink::Section { run: id, .. } => runs.contains(id.as_str()),
+        EvidenceLink::Model(id) => models.contains(id.as_str()),
+        EvidenceLink::Finding(id) => findings.contains(id.as_str()),
+    };
+    let items: Vec<checklist::Item> = list.items().to_vec();
+    for item in items {
+        if item.evidence().iter().all(sees) {
+            continue;
+        }
+        let links: Vec<EvidenceLink> = item.evidence().iter().filter(|l| sees(l)).cloned().collect();
+        let status = match item.status() {
+            checklist::Status::Evidenced if links.is_empty() => checklist::Status::Answered,
+            s => s,
+        };
+        let shown = checklist::Item::new(item.requirement(), status, item.answer(), links)
+            .map_err(|e| ApiError::internal(format!("a vendor's view of the checklist: {e}")))?;
+        list.set(shown);
+    }
+    Ok(list)
+}
+
+/// The whole checklist of a case: `version`, or the one in force.
+async fn load_whole(state: &AppState, case: &Case, version: Option<u64>) -> ApiResult<Loaded> {
     let stored = state.store.document(&case.id, DocumentKind::Checklist, version).await?;
     match (stored, version) {
         (None, Some(v)) => Err(ApiError::not_found("checklist version", &v.to_string())),
@@ -69,22 +119,7 @@ pub async fn save(
         }
     }
     let body = checklist::to_json(&parsed);
-    let object = |s: &StoredDocument| {
-        format!(
-            "checklist of case {} version {} sha256 {}",
-            case.id, s.version, s.sha256
-        )
-    };
-    let saved = audit
-        .commit(
-            state
-                .store
-                .save_document_audited(&case.id, DocumentKind::Checklist, &body, &caller.user.id, |s| {
-                    audit.entry(object(s), Some(&case.id))
-                }),
-        )
-        .await?;
-    Ok(saved)
+    crate::app::plan::save_document(state, caller, audit, case, DocumentKind::Checklist, &body).await
 }
 
 /// An evidence link must name a run, model or finding of this case.

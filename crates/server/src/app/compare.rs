@@ -91,12 +91,14 @@ pub async fn compare(
             .map_err(|_| ApiError::internal(format!("run {}: its probabilities' hash does not read", run.id)))?;
         loaded.push((run.id.to_string(), report.record, digest));
     }
-    let _turn = COMPARISONS
+    // The slot is held by the blocking work itself, so a caller that goes away does not free it early.
+    let turn = COMPARISONS
         .acquire()
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let blobs = state.blobs.clone();
     let outcome = tokio::task::spawn_blocking(move || -> ApiResult<Result<RunComparison, CompareError>> {
+        let _turn = turn;
         let mut scores = Vec::with_capacity(loaded.len());
         for (_, _, digest) in &loaded {
             scores.push(evaluate::decode_scores(&blobs.get(digest)?).map_err(|e| ApiError::internal(e.to_string()))?);
@@ -159,8 +161,16 @@ pub struct Leaderboard {
     pub rows: Vec<LeaderboardRow>,
 }
 
-/// The leaderboard of a visible case: the runs the caller may see.
-pub async fn leaderboard(state: &AppState, caller: &Caller, case_id: &str) -> ApiResult<(Leaderboard, Case)> {
+/// Most runs the case page's leaderboard reads on each view.
+pub const PAGE_LEADERBOARD_RUNS: usize = 50;
+
+/// The leaderboard of a visible case: the newest `limit` succeeded runs the caller may see.
+pub async fn leaderboard(
+    state: &AppState,
+    caller: &Caller,
+    case_id: &str,
+    limit: usize,
+) -> ApiResult<(Leaderboard, Case)> {
     let case = policy::case(state, caller, case_id).await?;
     let mut runs: Vec<store::Run> = policy::runs_of_case(state, caller, &case)
         .await?
@@ -168,14 +178,14 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, case_id: &str) -> Ap
         .filter(|r| r.state == RunState::Succeeded)
         .collect();
     runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-    runs.truncate(MAX_LEADERBOARD_RUNS);
+    runs.truncate(limit.min(MAX_LEADERBOARD_RUNS));
     let mut criteria: Vec<String> = Vec::new();
     let mut rows = Vec::with_capacity(runs.len());
     for run in &runs {
         let record = load_report(state, run).await?.record;
         let mut verdicts: Vec<(usize, String)> = Vec::new();
         for v in &record.verdicts {
-            let text = criterion_text(&v.criterion);
+            let text = v.criterion.describe_with_bound();
             let k = match criteria.iter().position(|c| *c == text) {
                 Some(k) => k,
                 None => {
@@ -215,9 +225,4 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, case_id: &str) -> Ap
     // Stable: runs are newest first already.
     rows.sort_by(|a, b| b.passed.cmp(&a.passed).then(a.failed.cmp(&b.failed)));
     Ok((Leaderboard { criteria, rows }, case))
-}
-
-/// A criterion in words with its bound: `disparate_impact on origin >= 0.8`.
-pub fn criterion_text(c: &fairness::Criterion) -> String {
-    format!("{} {} {}", c.describe(), c.op.as_str(), c.threshold)
 }

@@ -2,7 +2,8 @@
 //! in scope, who takes part in which role, and its milestones — as Datatilsynet's sandbox agrees one with each
 //! participant. Versioned like the checklist (every save a new version, all kept, each audited with its hash);
 //! the version in force is recorded in every run started after it (`RunParams::plan_version`). The authority that
-//! owns the case (and admins) write it; everyone in the case reads it.
+//! owns the case (and admins) write it; everyone in the case reads it (vendors without other organisations'
+//! models in scope).
 
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::Audit;
@@ -167,8 +168,27 @@ impl Plan {
     }
 }
 
-/// The plan of a visible case: `version`, or the one in force; `None` before the first save.
-pub async fn load(state: &AppState, case: &Case, version: Option<u64>) -> ApiResult<Option<(Plan, StoredDocument)>> {
+/// The plan of a visible case as `caller` may read it: `version`, or the one in force; `None` before the first
+/// save. A vendor reads only the models in scope it may see (another organisation's work is not named to it).
+pub async fn load(
+    state: &AppState,
+    caller: &Caller,
+    case: &Case,
+    version: Option<u64>,
+) -> ApiResult<Option<(Plan, StoredDocument)>> {
+    let mut loaded = load_whole(state, case, version).await?;
+    if let (Some((plan, _)), store::Role::Vendor) = (loaded.as_mut(), caller.role()) {
+        let visible: std::collections::HashSet<String> =
+            crate::policy::visible_models(caller, state.store.list_models(&case.id).await?)
+                .into_iter()
+                .map(|m| m.id.to_string())
+                .collect();
+        plan.models_in_scope.retain(|m| visible.contains(m));
+    }
+    Ok(loaded)
+}
+
+async fn load_whole(state: &AppState, case: &Case, version: Option<u64>) -> ApiResult<Option<(Plan, StoredDocument)>> {
     match state.store.document(&case.id, DocumentKind::Plan, version).await? {
         None if version.is_some() => Err(ApiError::not_found("plan version", &version.unwrap_or(0).to_string())),
         None => Ok(None),
@@ -201,17 +221,30 @@ pub async fn save(
     plan.check(state, case).await?;
     let mut body = serde_json::to_string_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
     body.push('\n');
-    let saved = audit
+    save_document(state, caller, audit, case, DocumentKind::Plan, &body).await
+}
+
+/// Saves a new version of one of a case's documents (the plan, the checklist) with its audit entry in the same
+/// transaction; the entry's object names the version and the SHA-256 of its text, which is what binds the
+/// document in an evidence bundle to the log ([`crate::evidence::document_entry`]).
+pub(crate) async fn save_document(
+    state: &AppState,
+    caller: &Caller,
+    audit: Audit<'_>,
+    case: &Case,
+    kind: DocumentKind,
+    body: &str,
+) -> ApiResult<StoredDocument> {
+    Ok(audit
         .commit(
             state
                 .store
-                .save_document_audited(&case.id, DocumentKind::Plan, &body, &caller.user.id, |s| {
+                .save_document_audited(&case.id, kind, body, &caller.user.id, |s| {
                     audit.entry(
-                        format!("plan of case {} version {} sha256 {}", case.id, s.version, s.sha256),
+                        crate::evidence::document_entry(kind, &case.id, s.version, &s.sha256),
                         Some(&case.id),
                     )
                 }),
         )
-        .await?;
-    Ok(saved)
+        .await?)
 }

@@ -521,28 +521,49 @@ pub async fn replay(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(c
             "another replay is running in this process, or runs hold the memory its workers need; try again later",
         )
     };
-    let _turn = REPLAYS.try_acquire().map_err(|_| busy())?;
-    let _memory = crate::runner::reserve_run(state).await.map_err(|e| match e {
+    // The slot and the memory are held by the task that runs the replay, not by this request: a caller that goes
+    // away cancels the replay (its workers are killed at the next check), and the slot is free only once they are.
+    let turn = REPLAYS.try_acquire().map_err(|_| busy())?;
+    let memory = crate::runner::reserve_run(state).await.map_err(|e| match e {
         crate::runner::RunBudget::Never(reason) => ApiError::conflict(reason),
         crate::runner::RunBudget::NotNow => busy(),
     })?;
     let cancel = CancelOnDrop(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
     let config = crate::replay::ReplayConfig {
         worker: state.config.worker.clone(),
+        // As many workers as the memory was reserved for (the report does not depend on their number).
+        workers: Some(state.config.workers_per_run),
         deadline: Some(state.config.run_deadline),
     };
-    let replay = crate::replay::replay(&state.store, &state.blobs, &config, &run, cancel.0.clone())
+    let task = {
+        let (state, flag) = (state.clone(), cancel.0.clone());
+        tokio::spawn(async move {
+            let outcome = crate::replay::replay(&state.store, &state.blobs, &config, &run, flag).await;
+            drop((turn, memory));
+            outcome
+        })
+    };
+    let replay = task
         .await
+        .map_err(|e| ApiError::internal(format!("the replay's task failed: {e}")))?
         .map_err(|e| match e {
-            // About the run and its evidence, not the service: the caller is told why.
+            // About the run and its evidence: the caller is told why.
             crate::replay::ReplayError::NotSucceeded(_)
             | crate::replay::ReplayError::ModelGone(_)
-            | crate::replay::ReplayError::ModelMismatch { .. }
-            | crate::replay::ReplayError::Evaluate(_) => ApiError::conflict(e.to_string()),
+            | crate::replay::ReplayError::ModelMismatch { .. } => ApiError::conflict(e.to_string()),
+            // The service could not finish it now (workers, deadline, shutdown): another time may.
+            crate::replay::ReplayError::Evaluate(
+                EvaluateError::Worker(_)
+                | EvaluateError::Deadline { .. }
+                | EvaluateError::Cancelled
+                | EvaluateError::Store(_),
+            ) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
+            crate::replay::ReplayError::Evaluate(_) => ApiError::conflict(e.to_string()),
             crate::replay::ReplayError::Store(e) => e.into(),
             crate::replay::ReplayError::Blob(e) => e.into(),
             crate::replay::ReplayError::Stored(m) => ApiError::internal(m),
         })?;
+    drop(cancel);
     Ok((replay, case))
 }
 

@@ -154,7 +154,7 @@ pub(super) async fn case_page(
         .map_or_else(|| "[]".into(), |t| json_text(&t));
     let findings = super::findings::section(state, s, w, case, &models, &runs, finding_error).await?;
     let compare = super::compare::section(state, s, w, case).await?;
-    let documents = super::compare::documents(state, w, case).await?;
+    let documents = super::compare::documents(state, s, w, case).await?;
     let body = html! {
         p.muted { a href="/ui/cases" { (w.t(T::Cases)) } " ›" }
         h1 #case-name { (name(&case.name)) }

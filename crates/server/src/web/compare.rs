@@ -19,7 +19,13 @@ const MAX_QUERY_BYTES: usize = 1024;
 
 /// The case page's section: the leaderboard and the form choosing runs to compare.
 pub(super) async fn section(state: &AppState, s: &Session, w: &Words, case: &Case) -> Result<Markup, PageError> {
-    let (board, _) = leaderboard(state, &s.caller, case.id.as_str()).await?;
+    let (board, _) = leaderboard(
+        state,
+        &s.caller,
+        case.id.as_str(),
+        crate::app::compare::PAGE_LEADERBOARD_RUNS,
+    )
+    .await?;
     if board.rows.is_empty() {
         return Ok(html! {});
     }
@@ -46,9 +52,9 @@ pub(super) async fn section(state: &AppState, s: &Session, w: &Words, case: &Cas
 }
 
 /// The case page's section on its plan and checklist: the plan in force and how far the checklist has got.
-pub(super) async fn documents(state: &AppState, w: &Words, case: &Case) -> Result<Markup, PageError> {
-    let plan = crate::app::plan::load(state, case, None).await?;
-    let checklist = crate::app::checklist::load(state, case, None).await?;
+pub(super) async fn documents(state: &AppState, s: &Session, w: &Words, case: &Case) -> Result<Markup, PageError> {
+    let plan = crate::app::plan::load(state, &s.caller, case, None).await?;
+    let checklist = crate::app::checklist::load(state, &s.caller, case, None).await?;
     let summary = checklist.checklist.summary();
     let version = checklist.stored.as_ref().map_or(0, |s| s.version);
     Ok(html! {

@@ -476,13 +476,7 @@ pub async fn replay(
         }
         p.actions { a.button href={ "/ui/runs/" (r.run) } { (w.t(T::BackToRun)) } }
     };
-    let object = format!(
-        "run {}: replay {} (findings sha256 stored {}, replayed {})",
-        r.run,
-        if c.identical { "identical" } else { "DIFFERENT" },
-        c.stored_findings_sha256,
-        c.replayed_findings_sha256
-    );
+    let object = r.audit_object();
     let mut resp = in_case(&case, layout::page(&w, &case.name, Some(&s), Nav::Runs, None, body));
     resp.extensions_mut().insert(AuditObject(object));
     Ok(resp)
