@@ -232,6 +232,16 @@ fn every_page_answers_each_caller_as_written_here() {
             "/ui/cases/{case}/compare?run={run}&run={run}",
             [303, 400, 404, 400, 400, 400],
         ),
+        (
+            "GET",
+            "/ui/cases/{case}/exit-report?lang=da",
+            [303, 200, 404, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/ui/cases/{case}/public-summary?lang=en",
+            [303, 200, 404, 200, 200, 200],
+        ),
         ("GET", "/ui/models/{model}", [303, 200, 404, 200, 200, 200]),
         ("GET", "/ui/runs", [303, 200, 200, 200, 200, 200]),
         ("GET", "/ui/runs/{run}", [303, 200, 404, 200, 200, 200]),

@@ -171,6 +171,43 @@ fn rows() -> Vec<Row> {
             SEEN_BY_OVERSIGHT,
         ),
         r("GET", "/api/v1/checklist/schema", none, ALL_200, ALL_200),
+        // The exit report and the draft public summary: whoever sees the case (a vendor's report holds its own work).
+        r(
+            "GET",
+            "/api/v1/cases/{case}/exit-report",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        r(
+            "GET",
+            "/api/v1/cases/{case}/exit-report.html",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        r(
+            "GET",
+            "/api/v1/cases/{case}/public-summary",
+            none,
+            SEEN_BY_ALL,
+            SEEN_BY_OVERSIGHT,
+        ),
+        // The public summary of a case not published is not there, for anyone, signed in or not.
+        r(
+            "GET",
+            "/api/v1/public/cases/{case}/summary",
+            none,
+            [404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404],
+        ),
+        r(
+            "GET",
+            "/api/v1/public/cases/{case}/summary.html",
+            none,
+            [404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404],
+        ),
         r("GET", "/api/v1/cases/{case}/plan", none, SEEN_BY_ALL, SEEN_BY_OVERSIGHT),
         // The authority that owns the case writes its plan (admins too); vendors and advisors read it.
         r(

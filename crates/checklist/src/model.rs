@@ -395,7 +395,7 @@ fn check_answer(answer: &str) -> Result<(), Problem> {
 }
 
 /// How many items are at each status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(rename = "ChecklistSummary")]
 pub struct Summary {
     /// Items still open.

@@ -72,6 +72,12 @@ pub struct Meta {
     pub case_name: Option<String>,
 }
 
+/// The reports' stylesheet (screen, phone and A4 print), for other documents of the service that should read
+/// and print like a run report (a case's exit report).
+pub fn stylesheet() -> &'static str {
+    sections::CSS
+}
+
 /// Renders the run record (what `sandkasse evaluate --out` writes) as one HTML document.
 ///
 /// The parts a run may lack (counterfactual twins, scores, criteria, a true outcome) leave

@@ -32,7 +32,7 @@ use fairness::{AttributeReport, CounterfactualReport, GroupReport, Report};
 use labels::counterfactual_name;
 use std::fmt::Write;
 
-const CSS: &str = include_str!("report.css");
+pub(crate) const CSS: &str = include_str!("report.css");
 
 /// Whether a group takes part in comparisons: small and empty groups are shown, not compared.
 fn compared(g: &GroupReport) -> bool {

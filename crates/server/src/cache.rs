@@ -43,6 +43,13 @@ impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
             map.insert(key, (value, Instant::now()));
         }
     }
+
+    /// Forgets `key`: what it stood for has changed.
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(key);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod connections;
 pub mod demo;
 mod error;
 pub mod evidence;
+mod exit;
 mod extract;
 mod metrics;
 mod middleware;
@@ -166,6 +167,7 @@ pub async fn serve(
         anonymous: middleware::anonymous::Anonymous::new(anonymous_limit),
         visible_models: v2::VisibleCache::default(),
         reports: report_cache::ReportCache::new(64 << 20),
+        public_summaries: cache::Ttl::new(std::time::Duration::from_secs(30), 1024),
         last_check: app::audit::LastCheck::default(),
         audit_key,
     }));

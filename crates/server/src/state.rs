@@ -35,6 +35,9 @@ pub struct Inner {
     pub audit_key: crate::signer::Signer,
     /// Reports already rendered as HTML.
     pub reports: crate::report_cache::ReportCache,
+    /// Published cases' summaries (and cases without one: `None`), reused for 30 seconds so that anonymous
+    /// readers cannot make the service read every run record of a case on each request.
+    pub public_summaries: crate::cache::Ttl<String, Option<crate::exit::public::PublicSummary>>,
 }
 
 impl std::ops::Deref for AppState {

@@ -407,6 +407,7 @@ pub struct StoredDocument {
 
 /// A finding as stored: never changed, only superseded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "StoredFinding")]
 pub struct Finding {
     /// Its id.
     pub id: FindingId,

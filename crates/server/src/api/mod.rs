@@ -8,6 +8,7 @@ mod audit;
 mod cases;
 mod checklist;
 mod compare;
+mod exit;
 mod findings;
 mod info;
 mod models;
@@ -91,6 +92,9 @@ impl Faces {
             .routes(routes!(compare::comparison))
             .routes(routes!(compare::comparison_md))
             .routes(routes!(compare::leaderboard))
+            .routes(routes!(exit::report))
+            .routes(routes!(exit::report_html))
+            .routes(routes!(exit::draft))
             .routes(routes!(checklist::get, checklist::save_json))
             .routes(routes!(checklist::get_csv, checklist::save_csv))
             .routes(routes!(checklist::schema))
@@ -107,7 +111,10 @@ impl Faces {
             .routes(routes!(audit::consistency));
         Self {
             api,
-            public: OpenApiRouter::new().routes(routes!(info::openapi)),
+            public: OpenApiRouter::new()
+                .routes(routes!(info::openapi))
+                .routes(routes!(exit::public))
+                .routes(routes!(exit::public_html)),
             health: OpenApiRouter::new().routes(routes!(info::health)),
             metrics: OpenApiRouter::new().routes(routes!(info::metrics)),
             inference: crate::v2::router(),

@@ -10,6 +10,8 @@ schema! {
     Replay = crate::replay::Replay;
     RunComparison = evaluate::RunComparison;
     Leaderboard = crate::app::compare::Leaderboard;
+    ExitReport = crate::exit::ExitReport;
+    PublicSummary = crate::exit::public::PublicSummary;
     Checklist = checklist::Checklist;
     ChecklistView = crate::api::checklist::ChecklistView;
     SandboxPlan = crate::app::plan::Plan;
@@ -177,6 +179,8 @@ refusal_sets! {
     CancelRefusals = "Error" [400, 401, 403, 404, 409, 413, 429, 500];
     /// Replaying a run (advisors and admins).
     ReplayRefusals = "Error" [400, 401, 403, 404, 409, 413, 429, 500, 503];
+    /// Reading what anyone may read (a published summary).
+    PublicRefusals = "Error" [400, 404, 429, 500];
     /// Reading a served model's metadata.
     V2ReadRefusals = "V2Error" [401, 404, 429, 500];
     /// Asking whether a model is ready (which starts its workers).

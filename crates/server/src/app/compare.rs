@@ -179,10 +179,21 @@ pub async fn leaderboard(
         .collect();
     runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     runs.truncate(limit.min(MAX_LEADERBOARD_RUNS));
-    let mut criteria: Vec<String> = Vec::new();
-    let mut rows = Vec::with_capacity(runs.len());
+    let mut records = Vec::with_capacity(runs.len());
     for run in &runs {
-        let record = load_report(state, run).await?.record;
+        records.push(load_report(state, run).await?.record);
+    }
+    let board = rank(runs.iter().zip(&records));
+    Ok((board, case))
+}
+
+/// The leaderboard of succeeded runs given newest first, each with its record: every criterion any of them was
+/// judged by, in the order first met, and the runs most criteria passed first, then fewest failed (stable, so
+/// newest first among equals).
+pub fn rank<'a>(runs: impl IntoIterator<Item = (&'a store::Run, &'a evaluate::RunRecord)>) -> Leaderboard {
+    let mut criteria: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for (run, record) in runs {
         let mut verdicts: Vec<(usize, String)> = Vec::new();
         for v in &record.verdicts {
             let text = v.criterion.describe_with_bound();
@@ -222,7 +233,6 @@ pub async fn leaderboard(
             row
         })
         .collect();
-    // Stable: runs are newest first already.
     rows.sort_by(|a, b| b.passed.cmp(&a.passed).then(a.failed.cmp(&b.failed)));
-    Ok((Leaderboard { criteria, rows }, case))
+    Leaderboard { criteria, rows }
 }

@@ -36,6 +36,72 @@ pub struct Plan {
     /// Milestones, with their due dates.
     #[serde(default)]
     pub milestones: Vec<Milestone>,
+    /// What the authority agrees to publish about the case, and whether it has: once `published`, anyone may
+    /// read the case's public summary (`/api/v1/public/cases/{case}/summary`) without signing in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publication: Option<Publication>,
+}
+
+/// The texts of a case's public summary, in the fields transparency registers ask for (the EU database for
+/// high-risk AI systems, AI Act Art. 71 and Annex VIII; the Danish overview of public-sector AI), written by the
+/// authority for the public: nothing confidential belongs here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    /// Whether the summary is public now. Set it when the case is finished and the participants agree.
+    #[serde(default)]
+    pub published: bool,
+    /// The system's status at the authority.
+    pub status: SystemStatus,
+    /// What the AI system is for, in words for the public (Annex VIII point A.5; "formål").
+    pub intended_purpose: String,
+    /// How it works: the data it uses and its logic, in words for the public (Annex VIII point A.6).
+    #[serde(default)]
+    pub how_it_works: String,
+    /// The legal basis of the processing.
+    #[serde(default)]
+    pub legal_basis: String,
+    /// How people oversee its output and how a citizen may contest a decision (AI Act Art. 14;
+    /// forvaltningsloven).
+    #[serde(default)]
+    pub human_oversight: String,
+    /// Where the public may ask about it: an organisation's address, not a person's.
+    #[serde(default)]
+    pub contact: String,
+}
+
+/// Where an AI system stands at the authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemStatus {
+    /// Being considered or developed.
+    Planned,
+    /// Tried out in a limited pilot.
+    Piloting,
+    /// In use.
+    InUse,
+    /// No longer in use.
+    Retired,
+    /// Not taken further.
+    NotPursued,
+}
+
+impl SystemStatus {
+    /// The status for people.
+    pub fn label(self, da: bool) -> &'static str {
+        match (self, da) {
+            (Self::Planned, true) => "Planlagt",
+            (Self::Planned, false) => "Planned",
+            (Self::Piloting, true) => "Afprøves",
+            (Self::Piloting, false) => "Piloting",
+            (Self::InUse, true) => "I brug",
+            (Self::InUse, false) => "In use",
+            (Self::Retired, true) => "Udfaset",
+            (Self::Retired, false) => "Retired",
+            (Self::NotPursued, true) => "Ikke videreført",
+            (Self::NotPursued, false) => "Not pursued",
+        }
+    }
 }
 
 /// A participant of the plan.
@@ -148,6 +214,17 @@ impl Plan {
                 ));
             }
         }
+        if let Some(p) = &self.publication {
+            check_text("publication.intended_purpose", &p.intended_purpose, false)?;
+            for (field, text) in [
+                ("publication.how_it_works", &p.how_it_works),
+                ("publication.legal_basis", &p.legal_basis),
+                ("publication.human_oversight", &p.human_oversight),
+                ("publication.contact", &p.contact),
+            ] {
+                check_text(field, text, !p.published)?;
+            }
+        }
         for (i, id) in self.models_in_scope.iter().enumerate() {
             let in_case = match store::ModelId::parse(id) {
                 Ok(m) => state.store.model(&m).await?.is_some_and(|m| m.case_id == case.id),
@@ -221,7 +298,10 @@ pub async fn save(
     plan.check(state, case).await?;
     let mut body = serde_json::to_string_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
     body.push('\n');
-    save_document(state, caller, audit, case, DocumentKind::Plan, &body).await
+    let saved = save_document(state, caller, audit, case, DocumentKind::Plan, &body).await?;
+    // Its publication may have changed: the public summary is made again on its next read.
+    state.public_summaries.remove(&case.id.to_string());
+    Ok(saved)
 }
 
 /// Saves a new version of one of a case's documents (the plan, the checklist) with its audit entry in the same

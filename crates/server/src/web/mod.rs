@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cases;
 mod compare;
+mod exit;
 mod findings;
 pub mod lang;
 pub mod layout;
@@ -45,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/ui/cases/{case}/criteria"),
     ("POST", "/ui/cases/{case}/findings"),
     ("GET", "/ui/cases/{case}/compare"),
+    ("GET", "/ui/cases/{case}/exit-report"),
+    ("GET", "/ui/cases/{case}/public-summary"),
     ("GET", "/ui/cases/{case}/upload"),
     ("POST", "/ui/cases/{case}/models"),
     ("GET", "/ui/models/{model}"),
@@ -71,6 +74,8 @@ pub fn routers(upload_limit: usize) -> (Router<AppState>, Router<AppState>) {
         .route("/ui/cases/{case}/criteria", post(cases::set_criteria))
         .route("/ui/cases/{case}/findings", post(findings::create))
         .route("/ui/cases/{case}/compare", get(compare::show))
+        .route("/ui/cases/{case}/exit-report", get(exit::report))
+        .route("/ui/cases/{case}/public-summary", get(exit::summary))
         .route("/ui/cases/{case}/upload", get(cases::upload_page))
         .route(
             "/ui/cases/{case}/models",
