@@ -79,6 +79,79 @@ for (const el of document.querySelectorAll('a, button, input, select, textarea, 
 return out;
 "#;
 
+/// Reads a PDF Chromium printed with poppler's `pdfinfo` and `pdftotext` (installed by `scripts/browser.sh`):
+/// every page is A4 portrait and has text on it, and the `headings` appear in the text in this order. Prints
+/// a line per page (its size, how much text, its first line) for people reading the test output, and returns
+/// the whole text.
+fn check_pdf(path: &std::path::Path, headings: &[&str]) -> String {
+    let run = |tool: &str, args: &[String]| -> String {
+        let o = std::process::Command::new(tool)
+            .args(args)
+            .arg(path)
+            .args(if tool == "pdftotext" { &["-"][..] } else { &[][..] })
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} is not on PATH ({e}): run scripts/browser.sh"));
+        assert!(
+            o.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let info = run("pdfinfo", &[]);
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count in pdfinfo's answer: {info}"));
+    assert!(pages >= 1, "{info}");
+    let sizes = run("pdfinfo", &["-f".into(), "1".into(), "-l".into(), pages.to_string()]);
+    let sizes: Vec<(f64, f64)> = sizes
+        .lines()
+        .filter(|l| l.starts_with("Page") && l.contains(" size:"))
+        .map(|l| {
+            let dims: Vec<f64> = l
+                .split_once("size:")
+                .unwrap()
+                .1
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            (dims[0], dims[1])
+        })
+        .collect();
+    assert_eq!(sizes.len(), pages, "one size per page: {sizes:?}");
+    let mut all = String::new();
+    println!("{}: {pages} pages", path.display());
+    for (i, (w, h)) in sizes.iter().enumerate() {
+        let n = i + 1;
+        // A4 is 595.28 × 841.89 points; Chromium rounds to whole device pixels.
+        assert!(
+            (w - 595.28).abs() < 3.0 && (h - 841.89).abs() < 3.0,
+            "page {n} of {} is {w} × {h} pt, not A4 portrait",
+            path.display()
+        );
+        let text = run(
+            "pdftotext",
+            &["-layout".into(), "-f".into(), n.to_string(), "-l".into(), n.to_string()],
+        );
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        println!("  page {n}: {w:.1} × {h:.1} pt, {chars} characters, begins {first:?}");
+        assert!(chars > 0, "page {n} of {} is blank", path.display());
+        all.push_str(&text);
+    }
+    let flat = all.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut from = 0;
+    for h in headings {
+        let at = flat[from..]
+            .find(h)
+            .unwrap_or_else(|| panic!("{h:?} missing (or out of order) in {}", path.display()));
+        from += at + h.len();
+    }
+    flat
+}
+
 struct People {
     vendor: String,
     other_vendor: String,
@@ -307,7 +380,42 @@ fn every_role_walks_its_pages_in_a_real_browser() {
     s.goto(&format!("{base}/ui/cases/{case}/upload"));
     refused(&s, "Not allowed");
     cam.shoot(&s, "authority-upload-refused");
+    // The public summary as a draft, then published through the plan and read by anyone, without signing in.
+    s.goto(&format!("{base}/ui/cases/{case}"));
+    s.find("#public-summary-da").click();
+    wait_url(&s, "/public-summary?lang=da");
+    assert!(
+        s.try_find("#public-draft").is_some(),
+        "not published yet: marked as a draft"
+    );
+    cam.shoot(&s, "authority-public-summary-draft");
+    let plan = json!({
+        "objectives": ["Afprøv om profileringen behandler borgere ens."],
+        "legal_questions": ["Er profileringen en afgørelse efter GDPR art. 22?"],
+        "participants": [{"organisation": "STAR", "role": "authority"}],
+        "publication": {"published": true, "status": "piloting",
+            "intended_purpose": "Finde nyledige med risiko for langtidsledighed, så de får tilbud tidligt.",
+            "how_it_works": "En model vurderer oplysninger fra registre om ledighed, alder og uddannelse.",
+            "legal_basis": "Lov om en aktiv beskæftigelsesindsats.",
+            "human_oversight": "En sagsbehandler træffer altid afgørelsen; borgeren kan klage.",
+            "contact": "star@star.dk"}
+    });
+    let r = api(&p.authority).put(&format!("/api/v1/cases/{case}/plan"), &plan);
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.goto(&format!("{base}/ui/cases"));
     logout(&s);
+
+    // Anyone may read the published summary; it names no run, model or person.
+    let anon = driver.session(WIDE.0, WIDE.1);
+    for lang in ["da", "en"] {
+        anon.goto(&format!("{base}/api/v1/public/cases/{case}/summary.html?lang={lang}"));
+        anon.wait_for("#public-title", Duration::from_secs(10));
+        assert!(anon.try_find("#public-draft").is_none());
+        assert!(anon.find("#public-systems").text().contains("unemployment-logreg"));
+        assert!(!anon.page_source().contains(&model_id));
+        cam.shoot(&anon, &format!("public-summary-{lang}"));
+    }
+    drop(anon);
 
     // The advisor: the audit log, its verification and its filters; nothing to change, and
     // a change forced with a hand-made form is refused.
@@ -347,6 +455,73 @@ fn every_role_walks_its_pages_in_a_real_browser() {
     s.goto(&run_url);
     assert!(s.try_find("#cancel").is_none());
     cam.shoot(&s, "advisor-run");
+    // The advisor writes a finding (with a participant's hostile text), then reads the case's exit report in
+    // both languages on screen and printed by Chromium to A4.
+    let hostile = "<img src=x onerror=alert(1)> Udvælgelsesraten for kvinder er 0,74 af mænds.";
+    let r = api(&p.advisor).post(
+        &format!("/api/v1/cases/{case}/findings"),
+        &json!({"target": {"kind": "case"}, "severity": "medium", "body": hostile}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sections = |l: &str| -> Vec<&'static str> {
+        if l == "da" {
+            vec![
+                "Slutrapport",
+                "Sammenfatning",
+                "Deltagere",
+                "Kørsler",
+                "Isolation",
+                "Fund og noter",
+                "Tjekliste over krav",
+                "Revisionslogens kontrolpunkt",
+            ]
+        } else {
+            vec![
+                "Exit report",
+                "Summary",
+                "Participants",
+                "Runs",
+                "Isolation",
+                "Findings and notes",
+                "Requirements checklist",
+                "The audit log's checkpoint",
+            ]
+        }
+    };
+    let key = api(&p.advisor).get("/api/v1/audit/key").json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for lang in ["da", "en"] {
+        s.goto(&format!("{base}/ui/cases/{case}"));
+        s.find(&format!("#exit-report-{lang}")).click();
+        wait_url(&s, &format!("/exit-report?lang={lang}"));
+        assert_eq!(s.execute("return document.documentElement.lang", vec![]), json!(lang));
+        assert!(s.find("#exit-title").text().starts_with(sections(lang)[0]));
+        assert_eq!(
+            s.find_all("#exit-runs table.exit-run").len(),
+            2,
+            "both runs of the case"
+        );
+        // The hostile finding is text on the page, not an element.
+        assert!(s.find("#exit-findings").text().contains("<img src=x"));
+        assert_eq!(
+            s.execute("return document.querySelectorAll('img').length", vec![]),
+            json!(0)
+        );
+        assert!(
+            s.find("#exit-checkpoint").text().contains(&key),
+            "the sandbox's public key is shown"
+        );
+        cam.shoot(&s, &format!("advisor-exit-report-{lang}"));
+        let pdf = cam.dir.join(format!("exit-report-{lang}.pdf"));
+        let bytes = s.print_pdf_a4();
+        assert!(bytes.starts_with(b"%PDF-"), "Chromium printed no PDF");
+        std::fs::write(&pdf, bytes).unwrap();
+        let text = check_pdf(&pdf, &sections(lang));
+        assert!(text.contains("Udvælgelsesraten for kvinder"), "the finding is printed");
+    }
+    s.goto(&run_url);
     let forced = r#"
         const f = document.createElement('form');
         f.method = 'post'; f.action = '/ui/runs';

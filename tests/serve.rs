@@ -2587,3 +2587,257 @@ fn data_run_params(data: &Data, run: &str) -> Value {
         serde_json::from_str(&params).unwrap()
     })
 }
+
+#[test]
+fn the_exit_report_covers_the_case_per_reader_and_the_public_summary_appears_only_when_published() {
+    let data = Data::sqlite();
+    let p = people(&data);
+    let server = data.start(&["--checkpoint-every-mins", "0"]);
+    let (authority, vendor, advisor, other) = (
+        server.client(Some(&p.authority)),
+        server.client(Some(&p.vendor)),
+        server.client(Some(&p.advisor)),
+        server.client(Some(&p.other_vendor)),
+    );
+    let anyone = server.client(None);
+    let (case, model) = case_with_model(&server, &p);
+    let criteria = json!({"criteria": [
+        {"name": "four-fifths by origin", "attribute": "origin", "metric": "disparate_impact", "against": "reference", "op": ">=", "threshold": 0.8}
+    ]});
+    assert_eq!(
+        authority
+            .put(&format!("/api/v1/cases/{case}/criteria"), &criteria)
+            .status,
+        200
+    );
+    // A second vendor in the case, whose run the first vendor must not read.
+    let third = data.add_user("Tredje Data", "vendor", "Tove");
+    let r = authority.post(&format!("/api/v1/cases/{case}/members"), &json!({"org": "Tredje Data"}));
+    assert!(r.status < 300, "{}", r.text());
+    let third = server.client(Some(&third));
+    let r = third.upload_files(&case, "unemployment-mlp");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let third_model = r.json()["id"].as_str().unwrap().to_owned();
+    let start = |who: &service::Client, model: &str| {
+        let r = who.post(
+            "/api/v1/runs",
+            &json!({"model_id": model, "rows": 3000, "no_explain": true}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        assert_eq!(who.wait_run(&id, Duration::from_secs(120))["state"], "succeeded");
+        id
+    };
+    // Hostile text from participants, in the plan and a finding.
+    let hostile = "<script>alert(1)</script> & \u{202e}fdp.exe";
+    let plan = json!({
+        "objectives": [format!("Afprøv profileringen {hostile}")],
+        "legal_questions": ["Er profileringen en afgørelse efter GDPR art. 22?"],
+        "models_in_scope": [model, third_model],
+        "participants": [{"organisation": "Styrelsen for Arbejdsmarked og Rekruttering", "role": "authority"}],
+        "milestones": [{"title": "Exit", "due": "2027-03-01"}],
+        "publication": {"status": "piloting", "intended_purpose": "Finde ledige med risiko for langtidsledighed."}
+    });
+    let r = authority.put(&format!("/api/v1/cases/{case}/plan"), &plan);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (a, b, c) = (
+        start(&vendor, &model),
+        start(&vendor, &model),
+        start(&third, &third_model),
+    );
+    let secret = "Confidential: the vendor's feature list leaks income.";
+    let r = advisor.post(
+        &format!("/api/v1/cases/{case}/findings"),
+        &json!({"target": {"kind": "run", "id": a}, "severity": "high", "body": format!("{secret} {hostile}")}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let model_sha = vendor.get(&format!("/api/v1/models/{model}")).json()["model_sha256"].clone();
+    let last_case_entry = advisor.get(&format!("/api/v1/audit?case={case}&limit=1000")).json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
+
+    // The advisor's report: every run with its hashes and verdicts, the plan, the comparison of the two runs on
+    // the same citizens, the finding, and a signed checkpoint that covers every entry of the case.
+    let path = format!("/api/v1/cases/{case}/exit-report");
+    let r = advisor.get(&path);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let full = r.json();
+    assert_eq!(full["format"], "sandkasse-exit-report-v1");
+    assert_eq!(full["complete"], true, "an advisor reads the whole case");
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut all = vec![a.clone(), b.clone(), c.clone()];
+    all.sort();
+    assert_eq!(ids(&full), all);
+    for run in full["runs"].as_array().unwrap() {
+        let report = advisor
+            .get(&format!("/api/v1/runs/{}/report", run["id"].as_str().unwrap()))
+            .json();
+        let result = &run["result"];
+        assert_eq!(result["model_sha256"], report["provenance"]["model_sha256"], "{run}");
+        assert_eq!(
+            result["dataset_sha256"], report["provenance"]["dataset_sha256"],
+            "{run}"
+        );
+        assert_eq!(run["plan_version"], 1, "{run}");
+        let verdicts = result["verdicts"].as_array().unwrap();
+        assert_eq!(verdicts.len(), 1, "{run}");
+        assert!(
+            ["pass", "fail", "inconclusive"].contains(&verdicts[0]["verdict"].as_str().unwrap()),
+            "{run}"
+        );
+    }
+    let run_a = full["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == a.as_str())
+        .unwrap();
+    assert_eq!(run_a["result"]["model_sha256"], model_sha);
+    assert_eq!(full["plan"]["version"], 1);
+    assert_eq!(full["plan"]["plan"]["objectives"], plan["objectives"]);
+    let comparisons = full["comparisons"].as_array().unwrap();
+    assert_eq!(
+        comparisons.len(),
+        1,
+        "the two runs of one model on one dataset: {}",
+        full["comparisons"]
+    );
+    assert_eq!(full["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        full["leaderboard"]["rows"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        full["leaderboard"]
+    );
+    let cp = &full["checkpoint"];
+    assert!(cp["case_entries_up_to"].as_u64().unwrap() >= last_case_entry, "{cp}");
+    assert!(
+        cp["size"].as_u64().unwrap() >= cp["case_entries_up_to"].as_u64().unwrap(),
+        "{cp}"
+    );
+    let key = advisor.get("/api/v1/audit/key").json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(cp["public_key"], key.as_str());
+    let verifier: store::VerifierKey = key.parse().unwrap();
+    let opened = verifier
+        .open(cp["note"].as_str().unwrap())
+        .expect("the checkpoint's signature");
+    assert_eq!(opened.size, cp["size"].as_u64().unwrap());
+    // The checkpoint is held outside the database and the log verifies against it.
+    let held = data.dir.path().join("exit-checkpoint.txt");
+    std::fs::write(&held, cp["note"].as_str().unwrap()).unwrap();
+    let o = service::sandkasse()
+        .args(["audit", "verify", "--checkpoint"])
+        .arg(&held)
+        .args(data.args())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // In both languages, participants' text escaped.
+    for (lang, word) in [("da", "Slutrapport"), ("en", "Exit report")] {
+        let r = advisor.get(&format!("{path}.html?lang={lang}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let html = r.text();
+        assert!(html.contains(word), "{lang}");
+        assert!(html.contains(&format!("lang=\"{lang}\"")), "{lang}");
+        assert!(!html.contains("<script>alert"), "unescaped participant text in {lang}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{lang}");
+        assert!(!html.contains('\u{202e}'), "a bidi override reaches the page raw");
+        for id in &all {
+            assert!(html.contains(id.as_str()), "run {id} missing in {lang}");
+        }
+    }
+    assert_eq!(advisor.get(&format!("{path}.html?lang=fr")).status, 400);
+
+    // The vendor's report holds its own runs and says it is not the whole case; outsiders get 404.
+    let own = vendor.get(&path).json();
+    assert_eq!(own["complete"], false, "{}", own["reader"]);
+    let mut mine = vec![a.clone(), b.clone()];
+    mine.sort();
+    assert_eq!(ids(&own), mine);
+    assert!(
+        !own.to_string().contains(&c),
+        "the other vendor's run leaks into the vendor's report"
+    );
+    assert!(!own.to_string().contains(&third_model));
+    assert_eq!(other.get(&path).status, 404);
+    assert_eq!(other.get(&format!("{path}.html")).status, 404);
+
+    // The public summary: nothing public until the authority publishes it.
+    let public = format!("/api/v1/public/cases/{case}/summary");
+    assert_eq!(anyone.get(&public).status, 404);
+    assert_eq!(anyone.get(&format!("{public}.html")).status, 404);
+    let draft = authority.get(&format!("/api/v1/cases/{case}/public-summary"));
+    assert_eq!(draft.status, 200, "{}", draft.text());
+    assert_eq!(draft.json()["published"], false);
+    let mut published = plan.clone();
+    published["publication"] = json!({"published": true, "status": "piloting",
+        "intended_purpose": format!("Finde ledige med risiko for langtidsledighed. {hostile}"),
+        "how_it_works": "En model vurderer registerdata.", "legal_basis": "Lov om en aktiv beskæftigelsesindsats",
+        "human_oversight": "En sagsbehandler træffer afgørelsen.", "contact": "star@star.dk"});
+    // Published texts are all required: a publication without them is refused, naming the field.
+    let mut incomplete = published.clone();
+    incomplete["publication"]["contact"] = json!("");
+    let r = authority.put(&format!("/api/v1/cases/{case}/plan"), &incomplete);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("publication.contact"), "{}", r.text());
+    assert_eq!(anyone.get(&public).status, 404);
+    assert_eq!(
+        authority.put(&format!("/api/v1/cases/{case}/plan"), &published).status,
+        200
+    );
+    let r = anyone.get(&public);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let summary = r.json();
+    assert_eq!(summary["published"], true);
+    assert_eq!(summary["authority"], "Styrelsen for Arbejdsmarked og Rekruttering");
+    assert_eq!(summary["sandbox"]["runs"], 3);
+    assert_eq!(summary["sandbox"]["citizens_scored"], 9000);
+    let text = r.text();
+    for confidential in [
+        &a,
+        &b,
+        &c,
+        &model,
+        &third_model,
+        model_sha.as_str().unwrap(),
+        secret,
+        "Niels",
+        "Dorte",
+    ] {
+        assert!(
+            !text.contains(confidential),
+            "the public summary holds {confidential:?}"
+        );
+    }
+    let page = anyone.get(&format!("{public}.html?lang=en"));
+    assert_eq!(page.status, 200);
+    let page = page.text();
+    assert!(page.contains("&lt;script&gt;") && !page.contains("<script>alert"));
+    assert!(!page.contains(secret));
+    // Withdrawn, it is gone at once (no stale copy served from the cache).
+    assert_eq!(authority.put(&format!("/api/v1/cases/{case}/plan"), &plan).status, 200);
+    assert_eq!(anyone.get(&public).status, 404);
+    assert_eq!(
+        anyone
+            .get(&format!("/api/v1/public/cases/{}/summary", "0".repeat(32)))
+            .status,
+        404
+    );
+}

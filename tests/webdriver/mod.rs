@@ -265,6 +265,17 @@ impl Session {
         std::fs::write(path, self.screenshot_png()).unwrap();
     }
 
+    /// The page printed by Chromium to PDF on A4 paper (21 × 29.7 cm, the W3C print command's units), with
+    /// backgrounds, as a person would print it with the browser's own print dialogue.
+    pub fn print_pdf_a4(&self) -> Vec<u8> {
+        let body = json!({"page": {"width": 21.0, "height": 29.7}, "background": true,
+            "orientation": "portrait", "shrinkToFit": true});
+        let b64 = self.cmd("POST", "/print", Some(body));
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .unwrap()
+    }
+
     /// Makes the screen `width`×`height` CSS pixels (a phone, below 600 px wide), through
     /// Chromium's DevTools device emulation, which stays for later pages in this window.
     /// Returns the page's `[innerWidth, innerHeight]` afterwards: on a phone-sized screen a

@@ -5,7 +5,7 @@
 //! made visible, isolated in `<bdi>` so right-to-left text cannot reorder what stands around it.
 
 use super::*;
-use crate::web::layout::user;
+use crate::web::layout::{user, when};
 use htmlreport::Lang;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -14,6 +14,10 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 const TEXT_CHARS: usize = 4000;
 /// Longest name shown.
 const NAME_CHARS: usize = 200;
+
+/// What the exit report adds to the run reports' stylesheet: the checkpoint's note wraps instead of widening
+/// the page.
+const EXIT_CSS: &str = "pre.exit-note { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8em; background: #f7f8f9; padding: .6em; border: 1px solid #c4c8cc; }";
 
 /// Text written by people, one paragraph per line.
 fn prose(text: &str) -> Markup {
@@ -121,7 +125,7 @@ pub fn render(r: &ExitReport, l: Lang) -> String {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="generator" content="sandkasse exit report";
                 title { (crate::web::layout::plain(&title, 300)) }
-                style { (PreEscaped(htmlreport::stylesheet())) }
+                style { (PreEscaped(htmlreport::stylesheet())) (PreEscaped(EXIT_CSS)) }
             }
             body {
                 main {
@@ -130,7 +134,7 @@ pub fn render(r: &ExitReport, l: Lang) -> String {
                         p.sub {
                             (l.t("Sag", "Case")) " " code { (user(&r.case.id, 64)) } " · "
                             (l.t("oprettet af", "opened by")) " " (name(&r.case.opened_by)) " "
-                            (r.case.opened_at) " · " (l.t("rapporten er lavet", "report made")) " " (r.generated_at)
+                            (when(&r.case.opened_at)) " · " (l.t("rapporten er lavet", "report made")) " " (when(&r.generated_at))
                             " · " (l.t("til", "for")) " " (name(&r.reader.name)) " (" (name(&r.reader.organisation)) ", " (r.reader.role) ")"
                         }
                         @if !r.complete {
@@ -197,7 +201,7 @@ fn plan_section(r: &ExitReport, l: Lang) -> Markup {
             @match &r.plan {
                 None => p.note { (l.t("Sagen har ingen plan.", "The case has no plan.")) },
                 Some(p) => {
-                    p.sub { (l.t("Version", "Version")) " " (p.version) ", " (l.t("gemt", "saved")) " " (p.saved_at) ", SHA-256 " (hash(&p.sha256)) }
+                    p.sub { (l.t("Version", "Version")) " " (p.version) ", " (l.t("gemt", "saved")) " " (when(&p.saved_at)) ", SHA-256 " (hash(&p.sha256)) }
                     h3 { (l.t("Formål", "Objectives")) }
                     ul { @for o in &p.plan.objectives { li { (prose(o)) } } }
                     @if !p.plan.legal_questions.is_empty() {
@@ -246,7 +250,7 @@ fn runs_section(r: &ExitReport, l: Lang) -> Markup {
                 table.keep.exit-run {
                     caption { (l.t("Kørsel", "Run")) " " code { (user(&run.id, 64)) } ": " (name(&run.model)) " — " (state_word(l, &run.state)) }
                     tbody {
-                        tr { th { (l.t("Startet af", "Started by")) } td { (name(&run.started_by)) ", " (run.created_at) @if let Some(f) = &run.finished_at { " → " (f) } } }
+                        tr { th { (l.t("Startet af", "Started by")) } td { (name(&run.started_by)) ", " (when(&run.created_at)) @if let Some(f) = &run.finished_at { " → " (when(f)) } } }
                         tr { th { (l.t("Datasæt", "Dataset")) } td { (name(&run.scenario)) ", " (l.count(run.rows as f64)) " " (l.t("borgere", "citizens")) ", seed " (run.seed) } }
                         tr { th { (l.t("Planversion", "Plan version")) } td { @match run.plan_version { Some(v) => (v), None => span.muted { "—" } } } }
                         @if let Some(c) = &run.cause { tr { th { (l.t("Årsag", "Cause")) } td { (prose(c)) } } }
@@ -360,7 +364,7 @@ fn findings_section(r: &ExitReport, l: Lang) -> Markup {
                         }
                     }
                     p.sub {
-                        (name(&f.author)) " (" (name(&f.organisation)) "), " (f.finding.created_at.as_str()) " · " code { (user(f.finding.id.as_str(), 64)) }
+                        (name(&f.author)) " (" (name(&f.organisation)) "), " (when(f.finding.created_at.as_str())) " · " code { (user(f.finding.id.as_str(), 64)) }
                         @if let Some(old) = &f.finding.supersedes { " · " (l.t("retter", "corrects")) " " code { (user(old.as_str(), 64)) } }
                         @if let Some(new) = &f.superseded_by { " · " strong { (l.t("erstattet af", "superseded by")) } " " code { (user(new, 64)) } }
                     }
@@ -419,11 +423,18 @@ fn checkpoint_section(r: &ExitReport, l: Lang) -> Markup {
                     tr { th { (l.t("Poster", "Entries")) } td { (c.size) } }
                     tr { th { (l.t("Sagens nyeste post", "The case's newest entry")) } td { @match c.case_entries_up_to { Some(s) => (s), None => "—" } } }
                     tr { th { (l.t("Merkle-rod", "Merkle root")) } td { (hash(&c.root)) } }
-                    tr { th { (l.t("Tidspunkt", "Time")) } td { (c.time) } }
+                    tr { th { (l.t("Tidspunkt", "Time")) } td { (when(&c.time)) } }
                     tr { th { (l.t("Offentlig nøgle", "Public key")) } td { (hash(&c.public_key)) } }
                 }
             }
-            pre.exit-note { (crate::web::layout::plain(&c.note, 4000)) }
+            // The signed note line by line (each made visible on its own, so its line breaks stay line breaks),
+            // wrapping on a narrow screen: the signature is one long base64 word.
+            pre.exit-note {
+                @for (i, line) in c.note.lines().take(20).enumerate() {
+                    @if i > 0 { "\n" }
+                    (crate::web::layout::plain(line, 400))
+                }
+            }
         }
     }
 }

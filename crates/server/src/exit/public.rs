@@ -293,7 +293,7 @@ pub async fn summarize(state: &AppState, case: &Case, only_published: bool) -> A
 
 /// The summary as one self-contained page in `l`, readable on a phone and printable.
 pub fn render(s: &PublicSummary, l: htmlreport::Lang) -> String {
-    use crate::web::layout::user;
+    use crate::web::layout::{user, when};
     let da = l == htmlreport::Lang::Da;
     let name = |x: &str| user(x, 200);
     let prose = |x: &str| {
@@ -332,7 +332,7 @@ pub fn render(s: &PublicSummary, l: htmlreport::Lang) -> String {
                 p {
                     (s.sandbox.runs) " " (l.t("lykkede kørsler på", "succeeded runs on")) " " (l.count(s.sandbox.citizens_scored as f64)) " "
                     (l.t("syntetiske borgere", "synthetic citizens"))
-                    @if let (Some(a), Some(b)) = (&s.sandbox.first_run_at, &s.sandbox.last_run_at) { ", " (a) " – " (b) }
+                    @if let (Some(a), Some(b)) = (&s.sandbox.first_run_at, &s.sandbox.last_run_at) { ", " (when(a)) " – " (when(b)) }
                     "."
                 }
                 @if !s.sandbox.criteria.is_empty() {
@@ -352,7 +352,7 @@ pub fn render(s: &PublicSummary, l: htmlreport::Lang) -> String {
                     (s.sandbox.checklist.answered) " " (l.t("besvaret", "answered")) ", " (s.sandbox.checklist.open) " " (l.t("åbne", "open")) "."
                 }
                 @if let Some(c) = &s.checkpoint {
-                    p.sub { (l.t("Revisionslogens kontrolpunkt", "Audit log checkpoint")) ": " (name(&c.origin)) ", " (c.size) " " (l.t("poster", "entries")) ", " (l.t("rod", "root")) " " code.hash { (name(&c.root)) } ", " (c.time) }
+                    p.sub { (l.t("Revisionslogens kontrolpunkt", "Audit log checkpoint")) ": " (name(&c.origin)) ", " (c.size) " " (l.t("poster", "entries")) ", " (l.t("rod", "root")) " " code.hash { (name(&c.root)) } ", " (when(&c.time)) }
                 }
                 footer { p { (l.t(
                     "Resuméet indeholder intet fortroligt: ingen personer, ingen kørsels- eller model-id'er, ingen fund i ordlyd. Felterne svarer til EU-databasen for højrisiko-AI (AI-forordningen art. 71 og bilag VIII) og oversigten over offentlig AI.",
