@@ -1926,9 +1926,25 @@ fn an_evidence_bundle_verifies_offline_and_names_any_file_changed() {
         "MANIFEST.sig",
         "documents/plan-v1.json",
         "documents/checklist-v1.json",
+        "exit-report.json",
+        "exit-report.da.html",
+        "exit-report.en.html",
     ] {
         assert!(paths.iter().any(|p| p == needed), "{needed} missing from {paths:?}");
     }
+    // The exit report in the bundle is the operator's (the whole case) and lists the run with its record.
+    let mut exit = None;
+    retar(&bytes, |p, d| {
+        if p == "exit-report.json" {
+            exit = Some(serde_json::from_slice::<Value>(&d).unwrap());
+        }
+        Some(d)
+    });
+    let exit = exit.unwrap();
+    assert_eq!(exit["complete"], true, "{}", exit["reader"]);
+    assert_eq!(exit["runs"][0]["id"], run.as_str());
+    assert_eq!(exit["runs"][0]["result"]["verdicts"], json!([]));
+    assert_eq!(exit["findings"][0]["finding"]["body"], "Checked.");
     assert!(paths.iter().any(|p| p.ends_with(".record.json")) && paths.iter().any(|p| p.ends_with(".manifest")));
     let changed = data.dir.path().join("changed.tar");
     for target in &paths {

@@ -1,5 +1,6 @@
-//! `sandkasse evidence`: a case's evidence as one bundle (records, manifests, dataset specs, findings, the case's
-//! audit entries with inclusion proofs, a signed checkpoint), and its offline verification.
+//! `sandkasse evidence`: a case's evidence as one bundle (records, manifests, dataset specs, findings, the plan
+//! and checklist versions, the exit report in JSON and Danish and English HTML, the case's audit entries with
+//! inclusion proofs, a signed checkpoint), and its offline verification.
 
 use super::DataArgs;
 use anyhow::{Context, Result, bail};
@@ -13,7 +14,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Write one case's bundle (a tar file); signs a checkpoint of the audit log to prove its entries against.
+    /// Write one case's bundle (a tar file) with its exit report; signs a checkpoint of the audit log to prove
+    /// its entries against.
     Export {
         #[command(flatten)]
         data: DataArgs,
@@ -43,15 +45,12 @@ pub fn run(args: Args) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let bytes = runtime.block_on(async {
-                let signer = server::signer::Signer::open(&data.data_dir)?;
-                let blobs = store::BlobStore::open(data.data_dir.join("blobs"))?;
-                let case: store::CaseId = case.parse().with_context(|| format!("the case id {case:?}"))?;
-                let store = data.open().await?;
-                let bytes = server::evidence::export(&store, &blobs, &signer, &case).await;
-                store.close().await;
-                anyhow::Ok(bytes?)
-            })?;
+            let case: store::CaseId = case.parse().with_context(|| format!("the case id {case:?}"))?;
+            let bytes = runtime.block_on(server::evidence::export_case(
+                &data.data_dir,
+                data.database_url.as_deref(),
+                &case,
+            ))?;
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             super::print(&format!(
                 "evidence of case {case} written to {} ({} bytes)\n",

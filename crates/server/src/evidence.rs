@@ -13,11 +13,16 @@
 //! audit/proofs.json          each entry's RFC 9162 inclusion proof in the checkpoint's tree
 //! audit/checkpoint.txt       the checkpoint, signed when the bundle was made
 //! audit/key.txt              the public key (a verifier should use the one it got from the sandbox itself)
+//! exit-report.json           the case's exit report as the operator reads it (the whole case)
+//! exit-report.da.html        the same in Danish, as HTML that prints to A4
+//! exit-report.en.html        the same in English
 //! ```
 //!
 //! [`verify`] checks the manifest's signature, every file's hash and size, that nothing is missing or extra,
-//! every entry's chain hash and inclusion proof, the checkpoint's signature, and that every record and
-//! manifest is the one its run or model names by hash; it names the first file that fails.
+//! every entry's chain hash and inclusion proof, the checkpoint's signature, that every record and manifest is
+//! the one its run or model names by hash, and that the exit report lists exactly the bundle's runs with their
+//! records' hashes, stands on a checkpoint the key signed, and that its HTML is what it renders to; it names the
+//! first file that fails.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,6 +54,13 @@ pub enum EvidenceError {
     #[error("making the bundle: {0}")]
     Export(String),
 }
+
+/// The exit report's files in a bundle.
+const EXIT_JSON: &str = "exit-report.json";
+const EXIT_HTML: [(&str, htmlreport::Lang); 2] = [
+    ("exit-report.da.html", htmlreport::Lang::Da),
+    ("exit-report.en.html", htmlreport::Lang::En),
+];
 
 /// Longest file name quoted in an error: names come from the bundle, which may be anyone's.
 const MAX_NAME_CHARS: usize = 200;
@@ -100,13 +112,38 @@ fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, EvidenceError> {
     serde_json::to_vec_pretty(v).map_err(|e| EvidenceError::Export(e.to_string()))
 }
 
+/// Makes the bundle of a case in the data directory (SQLite there, or the PostgreSQL database named), with its
+/// exit report as the operator reads it. Returns the tar file's bytes.
+pub async fn export_case(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    case_id: &CaseId,
+) -> Result<Vec<u8>, EvidenceError> {
+    let state = crate::offline_state(data_dir, database_url)
+        .await
+        .map_err(|e| EvidenceError::Export(e.to_string()))?;
+    let bundle = async {
+        // The exit report first: it signs a checkpoint when none covers the case yet, which the bundle's own
+        // checkpoint then extends.
+        let exit = crate::exit::build::for_operator(&state, case_id)
+            .await
+            .map_err(|e| EvidenceError::Export(format!("the exit report: {}", e.message)))?;
+        export(&state.store, &state.blobs, &state.audit_key, case_id, Some(&exit)).await
+    }
+    .await;
+    state.store.close().await;
+    bundle
+}
+
 /// Makes the bundle of `case`: signs a checkpoint of the audit log now (stored like any other) and proves the
-/// case's entries in it. Returns the tar file's bytes.
+/// case's entries in it; adds the exit report given, in JSON and as HTML in both languages. Returns the tar
+/// file's bytes.
 pub async fn export(
     store: &Store,
     blobs: &BlobStore,
     signer: &crate::signer::Signer,
     case_id: &CaseId,
+    exit: Option<&crate::exit::ExitReport>,
 ) -> Result<Vec<u8>, EvidenceError> {
     let key = signer.key();
     let ex = |e: store::StoreError| EvidenceError::Export(e.to_string());
@@ -191,6 +228,12 @@ pub async fn export(
     files.insert("audit/proofs.json".into(), json(&proofs)?);
     files.insert("audit/checkpoint.txt".into(), signed.text.into_bytes());
     files.insert("audit/key.txt".into(), format!("{}\n", key.verifier()).into_bytes());
+    if let Some(exit) = exit {
+        files.insert(EXIT_JSON.into(), json(exit)?);
+        for (path, lang) in EXIT_HTML {
+            files.insert(path.into(), crate::exit::html::render(exit, lang).into_bytes());
+        }
+    }
 
     pack(files, key, &case.id, size)
 }
@@ -457,6 +500,7 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
             }
         }
     }
+    check_exit_report(&files, &manifest, key, cp.size, runs)?;
     if let Some(orphan) = files
         .keys()
         .find(|p| (p.ends_with(".record.json") || p.ends_with(".manifest")) && !claimed.contains(*p))
@@ -470,6 +514,96 @@ pub fn verify(bundle: &[u8], key: &VerifierKey) -> Result<Verified, EvidenceErro
         entries: entries.len(),
         checkpoint_size: cp.size,
     })
+}
+
+/// The exit report, when the bundle holds one: about the bundle's case and the whole of it, listing exactly the
+/// bundle's runs with the hashes of their records, standing on a checkpoint the key signed that the bundle's
+/// checkpoint extends; and its HTML in both languages exactly what it renders to.
+fn check_exit_report(
+    files: &BTreeMap<String, Vec<u8>>,
+    manifest: &Manifest,
+    key: &VerifierKey,
+    checkpoint_size: u64,
+    runs_in_bundle: usize,
+) -> Result<(), EvidenceError> {
+    let Some(_) = files.get(EXIT_JSON) else {
+        if let Some((path, _)) = EXIT_HTML.iter().find(|(p, _)| files.contains_key(*p)) {
+            return Err(bad(
+                path,
+                format!("stands without {EXIT_JSON}, whose rendering it would be"),
+            ));
+        }
+        return Ok(());
+    };
+    let exit: crate::exit::ExitReport = parse(files, EXIT_JSON)?;
+    let at = |what: String| bad(EXIT_JSON, what);
+    if exit.format != crate::exit::FORMAT {
+        return Err(at(format!(
+            "format {:?}, expected {}",
+            exit.format,
+            crate::exit::FORMAT
+        )));
+    }
+    if exit.case.id != manifest.case_id.as_str() {
+        return Err(at(format!(
+            "is the report of case {}, not of the bundle's case",
+            exit.case.id
+        )));
+    }
+    if !exit.complete {
+        return Err(at("is not the whole case (it was read by a vendor)".into()));
+    }
+    if exit.runs.len() + exit.runs_not_listed != runs_in_bundle {
+        return Err(at(format!(
+            "lists {} runs (and {} not listed); the bundle holds {runs_in_bundle}",
+            exit.runs.len(),
+            exit.runs_not_listed
+        )));
+    }
+    for r in &exit.runs {
+        let path = format!("runs/{}.json", r.id);
+        if !files.contains_key(&path) {
+            return Err(at(format!("lists run {}, which is not in the bundle", r.id)));
+        }
+        let run: Run = parse(files, &path)?;
+        let stored = run.report_sha256.as_ref().map(|d| d.to_string());
+        if stored != r.record_sha256 {
+            return Err(at(format!(
+                "gives run {} the record {:?}; the run names {:?}",
+                r.id, r.record_sha256, stored
+            )));
+        }
+        if run.state.as_str() != r.state {
+            return Err(at(format!(
+                "gives run {} the state {}; it is {}",
+                r.id,
+                r.state,
+                run.state.as_str()
+            )));
+        }
+    }
+    let c = &exit.checkpoint;
+    let signed = key
+        .open(&c.note)
+        .map_err(|e| at(format!("its checkpoint does not verify: {e}")))?;
+    if signed.size != c.size || merkle::to_hex(&signed.root) != c.root {
+        return Err(at(
+            "its checkpoint's size or root is not what its signed note says".into()
+        ));
+    }
+    if c.size > checkpoint_size || c.case_entries_up_to.is_some_and(|n| n > c.size) {
+        return Err(at(format!(
+            "its checkpoint (size {}, case entries up to {:?}) is not covered by the bundle's (size {checkpoint_size})",
+            c.size, c.case_entries_up_to
+        )));
+    }
+    for (path, lang) in EXIT_HTML {
+        let html = files.get(path).ok_or_else(|| bad(path, "is missing"))?;
+        if *html != crate::exit::html::render(&exit, lang).into_bytes() {
+            return Err(bad(path, format!("is not what {EXIT_JSON} renders to")));
+        }
+    }
+    Ok(())
 }
 
 /// The kind and version of a document's file name (`plan-v3.json`), only in that form (no leading zeros).
@@ -570,7 +704,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let bundle = export(&store, &blobs, &signer, &case.id).await.unwrap();
+        let bundle = export(&store, &blobs, &signer, &case.id, None).await.unwrap();
         store.close().await;
         (dir, signer, bundle)
     }
@@ -606,6 +740,109 @@ mod tests {
         files.insert(path.into(), serde_json::to_vec_pretty(&v).unwrap());
     }
 
+    /// An exit report of the fixture's case, as `export_case` would add it, over the bundle's files.
+    fn exit_report_of(files: &BTreeMap<String, Vec<u8>>, signer: &crate::signer::Signer) -> crate::exit::ExitReport {
+        let m: Manifest = parse(files, "MANIFEST.json").unwrap();
+        let run_path = files
+            .keys()
+            .find(|p| p.starts_with("runs/") && !p.ends_with(".record.json"))
+            .unwrap();
+        let run: Run = parse(files, run_path).unwrap();
+        let note = String::from_utf8(files["audit/checkpoint.txt"].clone()).unwrap();
+        let cp = signer.verifier().open(&note).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "format": crate::exit::FORMAT, "case": {"id": m.case_id.as_str(), "name": "c", "opened_by": "Nordlys", "opened_at": "2026-12-01T00:00:00Z"},
+            "generated_at": "2026-12-01T00:00:00Z", "reader": {"name": "op", "organisation": "Sandkasse", "role": "admin"},
+            "complete": true, "sandbox_version": "0.1.0", "participants": [], "criteria": [], "models": [],
+            "runs": [{"id": run.id.as_str(), "model_id": run.model_id.as_str(), "model": "m 1", "state": run.state.as_str(),
+                "started_by": "n", "created_at": "2026-12-01T00:00:00Z", "rows": 10, "scenario": "unemployment-risk", "seed": 1,
+                "record_sha256": run.report_sha256.as_ref().map(|d| d.to_string())}],
+            "runs_not_listed": 0, "isolation": {"in_every_run": [], "missing": [], "operator_allowed_missing": false},
+            "leaderboard": {"criteria": [], "rows": []}, "comparisons": [], "not_compared": [], "findings": [],
+            "checklist": {"version": 0, "catalogue_version": "x", "summary": {"open": 0, "answered": 0, "evidenced": 0}, "items": []},
+            "checkpoint": {"origin": "o", "size": cp.size, "root": merkle::to_hex(&cp.root), "time": "t", "case_entries_up_to": 1,
+                "note": note, "public_key": signer.verifier().to_string()}
+        }))
+        .unwrap()
+    }
+
+    fn with_exit(files: &mut BTreeMap<String, Vec<u8>>, exit: &crate::exit::ExitReport) {
+        files.insert(EXIT_JSON.into(), json(exit).unwrap());
+        for (path, lang) in EXIT_HTML {
+            files.insert(path.into(), crate::exit::html::render(exit, lang).into_bytes());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_exit_report_in_a_bundle_must_list_its_runs_stand_on_a_signed_checkpoint_and_render_to_its_html() {
+        let (_dir, signer, bundle) = exported().await;
+        let files = read_tar(&bundle).unwrap();
+        let good = exit_report_of(&files, &signer);
+        let b = resigned(&bundle, &signer, |f| with_exit(f, &good));
+        assert_eq!(verify(&b, &signer.verifier()).unwrap().runs, 1);
+        let changed = |edit: &dyn Fn(&mut crate::exit::ExitReport)| {
+            let mut e = good.clone();
+            edit(&mut e);
+            resigned(&bundle, &signer, |f| with_exit(f, &e))
+        };
+        for (edit, words) in [
+            (
+                &(|e: &mut crate::exit::ExitReport| e.runs[0].record_sha256 = Some("0".repeat(64))) as &dyn Fn(&mut _),
+                "the record",
+            ),
+            (
+                &|e: &mut crate::exit::ExitReport| {
+                    e.runs.clear();
+                },
+                "lists 0 runs",
+            ),
+            (
+                &|e: &mut crate::exit::ExitReport| e.runs[0].id = "0123456789abcdef0123456789abcdef".into(),
+                "not in the bundle",
+            ),
+            (
+                &|e: &mut crate::exit::ExitReport| e.case.id = "0123456789abcdef0123456789abcdef".into(),
+                "not of the bundle's case",
+            ),
+            (
+                &|e: &mut crate::exit::ExitReport| e.complete = false,
+                "not the whole case",
+            ),
+            (&|e: &mut crate::exit::ExitReport| e.checkpoint.size += 1, "signed note"),
+            (
+                &|e: &mut crate::exit::ExitReport| e.checkpoint.note = e.checkpoint.note.replace("\n\n", "\n\nx"),
+                "does not verify",
+            ),
+        ] {
+            fails(&changed(edit), &signer, EXIT_JSON, words);
+        }
+        // The HTML says what the JSON says, in both languages; neither stands alone.
+        let b = resigned(&bundle, &signer, |f| {
+            with_exit(f, &good);
+            let mut other = good.clone();
+            other.case.name = "another name".into();
+            f.insert(
+                "exit-report.en.html".into(),
+                crate::exit::html::render(&other, htmlreport::Lang::En).into_bytes(),
+            );
+        });
+        fails(
+            &b,
+            &signer,
+            "exit-report.en.html",
+            "is not what exit-report.json renders to",
+        );
+        let b = resigned(&bundle, &signer, |f| {
+            with_exit(f, &good);
+            f.remove("exit-report.da.html");
+        });
+        fails(&b, &signer, "exit-report.da.html", "is missing");
+        let b = resigned(&bundle, &signer, |f| {
+            with_exit(f, &good);
+            f.remove(EXIT_JSON);
+        });
+        fails(&b, &signer, "exit-report.da.html", "stands without");
+    }
     #[tokio::test]
     async fn checks_behind_the_signed_manifest_each_name_their_file() {
         let (_dir, signer, bundle) = exported().await;

@@ -98,6 +98,65 @@ pub fn audit_key(data_dir: &std::path::Path) -> Result<store::AuditKey, ServeErr
     Ok(store::AuditKey::load_or_create(&data_dir.join(AUDIT_KEY_FILE))?)
 }
 
+/// The service's shared state over an opened store, blobs and audit key.
+fn state_of(
+    config: Config,
+    store: store::Store,
+    blobs: BlobStore,
+    audit_key: signer::Signer,
+    memory_budget: u64,
+) -> AppState {
+    let serving_config = config.serving.clone();
+    let worker_bytes = config.worker.args.sandbox.address_space_bytes;
+    let anonymous_limit = config.anonymous;
+    AppState(Arc::new(Inner {
+        store,
+        blobs,
+        metrics: Metrics::new(),
+        runner: runner::Runner::default(),
+        config,
+        downloads: tokio::sync::Semaphore::new(2),
+        models: serving::Models::new(serving_config, budget::MemoryBudget::new(memory_budget), worker_bytes),
+        in_flight: v2::PerCaller::default(),
+        callers: middleware::CallerCache::default(),
+        anonymous: middleware::anonymous::Anonymous::new(anonymous_limit),
+        visible_models: v2::VisibleCache::default(),
+        reports: report_cache::ReportCache::new(64 << 20),
+        public_summaries: cache::Ttl::new(std::time::Duration::from_secs(30), 1024),
+        last_check: app::audit::LastCheck::default(),
+        audit_key,
+    }))
+}
+
+/// The service's state for a command that reads and writes the data directory without serving or running
+/// anything (`sandkasse evidence export`): no executor is started and no worker is ever spawned, so its worker
+/// settings are placeholders.
+pub(crate) async fn offline_state(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<AppState, ServeError> {
+    let store = open_store(data_dir, database_url).await?;
+    let blobs = BlobStore::open(data_dir.join("blobs"))?;
+    let audit_key = signer::Signer::open(data_dir)?;
+    let worker = inference::WorkerConfig {
+        program: std::path::PathBuf::from("sandkasse"),
+        args: inference::WorkerArgs {
+            onnxruntime: Default::default(),
+            sandbox: inference::SandboxConfig::default(),
+            threads: 1,
+            allow_probes: false,
+            parent_pid: None,
+            disable_layers: Default::default(),
+        },
+        load_timeout: std::time::Duration::from_secs(1),
+        batch_timeout: std::time::Duration::from_secs(1),
+        allow_missing: Default::default(),
+    };
+    let mut config = Config::new(data_dir.to_path_buf(), worker);
+    config.database_url = database_url.map(str::to_owned);
+    Ok(state_of(config, store, blobs, audit_key, 1 << 30))
+}
+
 /// A started server: where it listens, and the demo accounts if it seeded them.
 pub struct Running {
     pub addr: std::net::SocketAddr,
@@ -145,32 +204,13 @@ pub async fn serve(
         None => None,
     };
     let grpc_addr = grpc_listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let serving_config = config.serving.clone();
     let budget = config
         .memory_budget_bytes
         .or_else(budget::default_total)
         .ok_or_else(|| {
             std::io::Error::other("the host's memory could not be read from /proc/meminfo; give --memory-budget-mb")
         })?;
-    let worker_bytes = config.worker.args.sandbox.address_space_bytes;
-    let anonymous_limit = config.anonymous;
-    let state = AppState(Arc::new(Inner {
-        store: store.clone(),
-        blobs,
-        metrics: Metrics::new(),
-        runner: runner::Runner::default(),
-        config,
-        downloads: tokio::sync::Semaphore::new(2),
-        models: serving::Models::new(serving_config, budget::MemoryBudget::new(budget), worker_bytes),
-        in_flight: v2::PerCaller::default(),
-        callers: middleware::CallerCache::default(),
-        anonymous: middleware::anonymous::Anonymous::new(anonymous_limit),
-        visible_models: v2::VisibleCache::default(),
-        reports: report_cache::ReportCache::new(64 << 20),
-        public_summaries: cache::Ttl::new(std::time::Duration::from_secs(30), 1024),
-        last_check: app::audit::LastCheck::default(),
-        audit_key,
-    }));
+    let state = state_of(config, store.clone(), blobs, audit_key, budget);
     let demo = if demo {
         Some(
             demo::seed(&state.store, &state.blobs, &state.config)
