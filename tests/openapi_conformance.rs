@@ -122,6 +122,18 @@ fn fixture() -> Fixture {
         let done = server.client(Some(&authority)).wait_run(id, Duration::from_secs(300));
         assert_eq!(done["state"], "succeeded", "{done}");
     }
+    // A published summary, so that the public face answers 200 too.
+    let plan = json!({
+        "objectives": ["Afprøv modellen."],
+        "models_in_scope": [model],
+        "publication": {"published": true, "status": "piloting", "intended_purpose": "Profilering af nyledige.",
+            "how_it_works": "En model.", "legal_basis": "LAB.", "human_oversight": "En sagsbehandler.",
+            "contact": "star@star.dk"}
+    });
+    let r = server
+        .client(Some(&authority))
+        .put(&format!("/api/v1/cases/{case}/plan"), &plan);
+    assert_eq!(r.status, 200, "{}", r.text());
     Fixture {
         _data: data,
         server,

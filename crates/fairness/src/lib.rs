@@ -1,4 +1,5 @@
-//! Accuracy and fairness of binary decisions, per group, from mergeable sufficient statistics.
+//! Accuracy and fairness of binary decisions, per group, from mergeable sufficient statistics; and of numeric
+//! and multi-class outputs in [`tasks`].
 //!
 //! The crate knows nothing of models, data generation or HTTP. Feed it [`Batch`]es of
 //! labels, decisions, scores and group columns; it keeps per-intersection confusion cells and
@@ -25,6 +26,7 @@ mod rebatch;
 mod report;
 mod scores;
 mod significance;
+pub mod tasks;
 
 pub use accumulate::Accumulator;
 pub use arrow_input::{Columns, add_record_batch};
@@ -51,3 +53,6 @@ pub use report::{
 };
 pub use scores::{CalibrationPoint, ScoreStats, ScoreSums};
 pub use significance::{Correction, Test};
+pub use tasks::multiclass::{MulticlassAccumulator, MulticlassBatch, MulticlassReport};
+pub use tasks::regression::{RegressionAccumulator, RegressionBatch, RegressionReport};
+pub use tasks::{AttributeOutcome, Gap, GroupOutcome, TaskConfig};

@@ -250,6 +250,9 @@ pub enum NullReason {
     // No group besides the reference can be compared with it.
     #[serde(rename = "no group to compare with the reference")]
     NoGroupToCompare,
+    // R² with an outcome that is the same for every row of the group.
+    #[serde(rename = "the outcome does not vary in the group")]
+    ConstantOutcome,
 }
 
 impl NullReason {
@@ -273,6 +276,7 @@ impl NullReason {
             NullReason::SeeRatio => "see ratio",
             NullReason::DifferenceOnly => "a difference only",
             NullReason::NoGroupToCompare => "no group to compare with the reference",
+            NullReason::ConstantOutcome => "the outcome does not vary in the group",
         }
     }
 }
