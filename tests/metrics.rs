@@ -292,3 +292,131 @@ fn counterfactual_twins_show_decision_flips() {
     assert!(to_nw["flip_rate"].as_f64().unwrap() > 0.05);
     assert_eq!(to_nw["flips_to_negative"], 0);
 }
+
+/// The fixture's rows as a CSV file (outcome, prediction, sex, region), classes by name when given.
+fn task_csv(dir: &std::path::Path, fixture: &str, classes: Option<&[&str]>) -> (std::path::PathBuf, serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/fairness/fixtures")
+        .join(format!("{fixture}.json"));
+    let f: serde_json::Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let cell = |v: &serde_json::Value| match classes {
+        Some(c) => c[v.as_u64().unwrap() as usize].to_owned(),
+        None => v.to_string(),
+    };
+    let mut csv = String::from("outcome,predicted,sex,region\n");
+    for i in 0..f["y_true"].as_array().unwrap().len() {
+        csv += &format!(
+            "{},{},{},{}\n",
+            cell(&f["y_true"][i]),
+            cell(&f["y_pred"][i]),
+            f["groups"]["sex"][i].as_str().unwrap(),
+            f["groups"]["region"][i].as_str().unwrap()
+        );
+    }
+    let out = dir.join(format!("{fixture}.csv"));
+    fs::write(&out, csv).unwrap();
+    (out, f)
+}
+
+fn close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a["value"].as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn regression_and_multiclass_metrics_from_a_file_agree_with_fairlearn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, f) = task_csv(dir.path(), "tasks_regression", None);
+    let args = |task: &str, extra: &[&str]| {
+        let mut a = vec![
+            "metrics",
+            "--task",
+            task,
+            "--input",
+            csv.to_str().unwrap(),
+            "--label",
+            "outcome",
+            "--prediction",
+            "predicted",
+            "--group",
+            "sex",
+            "--group",
+            "region",
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| sandkasse(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args("regression", &[]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let region = &r["attributes"][1];
+    assert_eq!(region["attribute"], "region");
+    for g in region["groups"].as_array().unwrap() {
+        let want = &f["fairlearn"]["region"][g["group"].as_str().unwrap()];
+        for m in ["mean_error", "mean_absolute_error", "root_mean_squared_error", "r2"] {
+            assert!(
+                close(&g["metrics"][m], &want[m]),
+                "{} {m}: {} vs {}",
+                g["group"],
+                g["metrics"][m],
+                want[m]
+            );
+        }
+    }
+    // Options of the binary task are refused by name, not ignored.
+    let out = run(args("regression", &["--score", "predicted"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--score applies to --task binary only"));
+
+    let classes = ["none", "light", "medium", "heavy"];
+    let (csv_mc, f) = task_csv(dir.path(), "tasks_multiclass", Some(&classes));
+    let mc = |extra: &[&str]| {
+        let mut a = vec![
+            "metrics",
+            "--task",
+            "multiclass",
+            "--input",
+            csv_mc.to_str().unwrap(),
+            "--label",
+            "outcome",
+            "--prediction",
+            "predicted",
+            "--group",
+            "sex",
+            "--group",
+            "region",
+        ];
+        a.extend_from_slice(extra);
+        sandkasse(&a)
+    };
+    let out = mc(&["--classes", "none,light,medium,heavy"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for g in r["attributes"][0]["groups"].as_array().unwrap() {
+        let want = &f["fairlearn"]["sex"][g["group"].as_str().unwrap()];
+        for m in [
+            "accuracy",
+            "macro_true_positive_rate",
+            "macro_false_positive_rate",
+            "macro_precision",
+        ] {
+            assert!(close(&g["metrics"][m], &want[m]), "{} {m}", g["group"]);
+        }
+        assert!(close(
+            &g["metrics"]["classes"][3]["precision"],
+            &want["precision[heavy]"]
+        ));
+    }
+    // A class the list does not have is named with its row.
+    let out = mc(&["--classes", "none,light,medium"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"heavy\" is not one of the classes (none, light, medium)") && err.contains("row "),
+        "{err}"
+    );
+}

@@ -1,5 +1,5 @@
-//! `sandkasse metrics`: accuracy and fairness of decisions in a Parquet, Arrow IPC (Feather) or
-//! CSV file, each possibly gzip- or zstd-compressed.
+//! `sandkasse metrics`: accuracy and fairness of decisions (yes/no, a number, or one of several classes) in a
+//! Parquet, Arrow IPC (Feather) or CSV file, each possibly gzip- or zstd-compressed.
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
@@ -15,7 +15,15 @@ pub struct Args {
     input: PathBuf,
     #[command(flatten)]
     csv: CsvArgs,
-    /// The label the decisions are judged against (0/1).
+    /// What the model outputs: a yes/no decision (binary), a number (regression) or one of several classes
+    /// (multiclass, with --classes).
+    #[arg(long, value_enum, default_value_t = Task::Binary)]
+    task: Task,
+    /// The classes of a multi-class outcome, in order, comma-separated (e.g. none,light,medium,heavy); the
+    /// label and prediction columns hold these names, or their indices from 0.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// The label the decisions are judged against (0/1; the number for regression; the class for multiclass).
     #[arg(long)]
     label: String,
     /// A second label, e.g. the true outcome where --label is the recorded one.
@@ -74,6 +82,14 @@ pub struct Args {
     format: String,
 }
 
+/// What kind of output a model gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Task {
+    Binary,
+    Regression,
+    Multiclass,
+}
+
 /// How a CSV input is read; shared by `metrics` and `evaluate --dataset`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CsvArgs {
@@ -119,6 +135,12 @@ fn for_each_batch(
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.task != Task::Binary {
+        return run_task(args);
+    }
+    if !args.classes.is_empty() {
+        bail!("--classes is for --task multiclass");
+    }
     let mut config = Config {
         min_group_size: args.min_group_size,
         confidence: args.confidence,
@@ -221,6 +243,88 @@ pub fn run(args: Args) -> Result<()> {
             escape::terminal(&v.criterion.attribute),
             escape::terminal(&v.explanation)
         );
+    }
+    Ok(())
+}
+
+/// `--task regression` and `--task multiclass`: the per-group metrics and disparities of `fairness::tasks`.
+fn run_task(args: Args) -> Result<()> {
+    let task = if args.task == Task::Regression {
+        "regression"
+    } else {
+        "multiclass"
+    };
+    for (given, flag) in [
+        (args.label_true.is_some(), "--label-true"),
+        (args.score.is_some(), "--score"),
+        (args.weight.is_some(), "--weight"),
+        (args.twin_id.is_some(), "--twin-id"),
+        (args.criteria.is_some(), "--criteria"),
+    ] {
+        if given {
+            bail!("{flag} applies to --task binary only, not to --task {task}");
+        }
+    }
+    if args.format != "json" {
+        bail!("--task {task} writes JSON only so far (--format json)");
+    }
+    let prediction = args
+        .prediction
+        .clone()
+        .with_context(|| format!("--task {task} needs --prediction, the column of the model's output"))?;
+    let mut config = fairness::TaskConfig {
+        min_group_size: args.min_group_size.max(0.0).ceil() as u64,
+        ..Default::default()
+    };
+    for r in &args.references {
+        let (k, v) = r
+            .split_once('=')
+            .with_context(|| format!("--reference {r:?}: expected ATTRIBUTE=VALUE"))?;
+        if !args.groups.iter().any(|g| g == k) {
+            bail!("--reference {r:?}: {k:?} is not one of the --group columns");
+        }
+        config.reference.insert(k.to_owned(), v.to_owned());
+    }
+    let names: Vec<&str> = args.groups.iter().map(String::as_str).collect();
+    let missing = if args.missing_groups == "group" {
+        MissingGroups::Group
+    } else {
+        MissingGroups::Error
+    };
+    let mut keep: Vec<&str> = vec![args.label.as_str(), prediction.as_str()];
+    keep.extend(names.iter().copied());
+    let mut rows = 0usize;
+    let text = if args.task == Task::Regression {
+        if !args.classes.is_empty() {
+            bail!("--classes is for --task multiclass");
+        }
+        let mut acc = fairness::RegressionAccumulator::new(&names, missing);
+        for_each_batch(&args.input, &args.csv.options(), &keep, |batch| {
+            fairness::add_regression_batch(&mut acc, batch, &args.label, &prediction, &args.groups, rows)
+                .with_context(|| format!("in {}", args.input.display()))?;
+            rows += batch.num_rows();
+            Ok(())
+        })?;
+        serde_json::to_string_pretty(&acc.report(&config))?
+    } else {
+        let classes: Vec<&str> = args.classes.iter().map(String::as_str).collect();
+        let mut acc = fairness::MulticlassAccumulator::new(&classes, &names, missing)
+            .context("--classes (give the classes in order, comma-separated: none,light,medium,heavy)")?;
+        for_each_batch(&args.input, &args.csv.options(), &keep, |batch| {
+            fairness::add_multiclass_batch(&mut acc, batch, &args.label, &prediction, &args.groups, rows)
+                .with_context(|| format!("in {}", args.input.display()))?;
+            rows += batch.num_rows();
+            Ok(())
+        })?;
+        serde_json::to_string_pretty(&acc.report(&config))?
+    };
+    if rows == 0 {
+        bail!("{} has no rows", args.input.display());
+    }
+    let text = text + "\n";
+    match &args.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => super::print(&text)?,
     }
     Ok(())
 }

@@ -279,3 +279,143 @@ pub fn add_record_batch(
     };
     add_record_batch(acc, &originals, &no_twins, offset)
 }
+
+/// The group columns of a batch, encoded, as [`GroupCol`]s borrowing them.
+fn group_cols<'a>(names: &'a [String], encoded: &'a [Encoded]) -> Vec<GroupCol<'a>> {
+    names
+        .iter()
+        .zip(encoded)
+        .map(|(name, (codes, valid, dictionary))| GroupCol {
+            name,
+            codes,
+            valid: valid.as_deref(),
+            dictionary,
+        })
+        .collect()
+}
+
+/// Finite numbers from a numeric column; the first missing, NaN or infinite value is named with its row.
+fn finite(batch: &RecordBatch, name: &str, offset: usize) -> Result<Vec<f64>, InputError> {
+    let v = floats(batch, name, offset)?;
+    if let Some(row) = v.iter().position(|x| !x.is_finite()) {
+        return Err(InputError::Other(format!(
+            "column {name:?}, row {}: {} is not a finite number",
+            offset + row,
+            v[row]
+        )));
+    }
+    Ok(v)
+}
+
+/// Adds one record batch (its first row is row `offset` of the input) to a regression accumulator: `outcome`
+/// and `prediction` are numeric columns.
+pub fn add_regression_batch(
+    acc: &mut crate::tasks::regression::RegressionAccumulator,
+    batch: &RecordBatch,
+    outcome: &str,
+    prediction: &str,
+    groups: &[String],
+    offset: usize,
+) -> Result<(), InputError> {
+    for name in [outcome, prediction]
+        .into_iter()
+        .chain(groups.iter().map(String::as_str))
+    {
+        column(batch, name)?;
+    }
+    let (y, p) = (finite(batch, outcome, offset)?, finite(batch, prediction, offset)?);
+    let encoded: Vec<Encoded> = groups.iter().map(|g| group(batch, g)).collect::<Result<_, _>>()?;
+    acc.add(&crate::tasks::regression::RegressionBatch {
+        outcome: Col {
+            name: outcome,
+            values: &y,
+        },
+        prediction: Col {
+            name: prediction,
+            values: &p,
+        },
+        groups: group_cols(groups, &encoded),
+    })
+    .map_err(|e| e.shifted(offset))
+}
+
+/// A class column as indices into `classes`: the class names as strings, or their indices as integers.
+fn classes_of(batch: &RecordBatch, name: &str, classes: &[String], offset: usize) -> Result<Vec<u32>, InputError> {
+    let a = column(batch, name)?;
+    if let Some(row) = (0..a.len()).find(|&i| a.is_null(i)) {
+        return Err(missing_value(name, offset + row));
+    }
+    let unknown = |row: usize, value: String| {
+        InputError::Other(format!(
+            "column {name:?}, row {}: {value} is not one of the classes ({})",
+            offset + row,
+            classes.join(", ")
+        ))
+    };
+    if a.data_type().is_integer() {
+        let v = cast(a, &DataType::Int64).map_err(|e| InputError::Other(format!("column {name:?}: {e}")))?;
+        return v
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(row, &c)| {
+                u32::try_from(c)
+                    .ok()
+                    .filter(|&c| (c as usize) < classes.len())
+                    .ok_or_else(|| unknown(row, c.to_string()))
+            })
+            .collect();
+    }
+    let (codes, _, dict) = group(batch, name)?;
+    let map: Vec<Option<u32>> = dict
+        .iter()
+        .map(|d| classes.iter().position(|c| c == d).map(|k| k as u32))
+        .collect();
+    codes
+        .iter()
+        .enumerate()
+        .map(|(row, &c)| {
+            map[c as usize].ok_or_else(|| {
+                unknown(
+                    row,
+                    format!("{:?}", dict[c as usize].chars().take(80).collect::<String>()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Adds one record batch (its first row is row `offset` of the input) to a multi-class accumulator: `outcome`
+/// and `prediction` hold class names (strings) or class indices (integers).
+pub fn add_multiclass_batch(
+    acc: &mut crate::tasks::multiclass::MulticlassAccumulator,
+    batch: &RecordBatch,
+    outcome: &str,
+    prediction: &str,
+    groups: &[String],
+    offset: usize,
+) -> Result<(), InputError> {
+    for name in [outcome, prediction]
+        .into_iter()
+        .chain(groups.iter().map(String::as_str))
+    {
+        column(batch, name)?;
+    }
+    let classes = acc.classes().to_vec();
+    let y = classes_of(batch, outcome, &classes, offset)?;
+    let p = classes_of(batch, prediction, &classes, offset)?;
+    let encoded: Vec<Encoded> = groups.iter().map(|g| group(batch, g)).collect::<Result<_, _>>()?;
+    acc.add(&crate::tasks::multiclass::MulticlassBatch {
+        outcome: Col {
+            name: outcome,
+            values: &y,
+        },
+        prediction: Col {
+            name: prediction,
+            values: &p,
+        },
+        groups: group_cols(groups, &encoded),
+    })
+    .map_err(|e| e.shifted(offset))
+}

@@ -29,7 +29,7 @@ mod significance;
 pub mod tasks;
 
 pub use accumulate::Accumulator;
-pub use arrow_input::{Columns, add_record_batch};
+pub use arrow_input::{Columns, add_multiclass_batch, add_record_batch, add_regression_batch};
 pub use bootstrap::Scheme;
 pub use cells::{Cells, RateMetric, Value};
 pub use counterfactual::{ChangeReport, CounterfactualReport};

@@ -161,6 +161,9 @@ fn metrics(c: &Confusion, classes: &[String]) -> MulticlassMetrics {
     }
 }
 
+/// Reads one metric of a group's metrics, for its disparity.
+type Getter = Box<dyn Fn(&MulticlassMetrics) -> Value>;
+
 /// A multi-class model's fairness, per group of each attribute and per intersection.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MulticlassReport {
@@ -202,6 +205,11 @@ impl MulticlassAccumulator {
             grouped: Grouped::new(attributes),
             missing,
         })
+    }
+
+    /// The classes, in order.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
     }
 
     /// Checks a batch (lengths, class indices, groups) and adds it; nothing is added when it is refused.
@@ -292,7 +300,7 @@ impl MulticlassAccumulator {
                 metrics: metrics(c, &self.classes),
             })
             .collect();
-        let mut series: Vec<(String, Box<dyn Fn(&MulticlassMetrics) -> Value>)> = vec![
+        let mut series: Vec<(String, Getter)> = vec![
             ("accuracy".into(), Box::new(|m| m.accuracy)),
             (
                 "macro_true_positive_rate".into(),
