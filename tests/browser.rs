@@ -392,6 +392,7 @@ fn every_role_walks_its_pages_in_a_real_browser() {
     let plan = json!({
         "objectives": ["Afprøv om profileringen behandler borgere ens."],
         "legal_questions": ["Er profileringen en afgørelse efter GDPR art. 22?"],
+        "models_in_scope": [model_id],
         "participants": [{"organisation": "STAR", "role": "authority"}],
         "publication": {"published": true, "status": "piloting",
             "intended_purpose": "Finde nyledige med risiko for langtidsledighed, så de får tilbud tidligt.",

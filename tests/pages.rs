@@ -240,7 +240,7 @@ fn every_page_answers_each_caller_as_written_here() {
         (
             "GET",
             "/ui/cases/{case}/public-summary?lang=en",
-            [303, 200, 404, 200, 200, 200],
+            [303, 403, 404, 200, 200, 200],
         ),
         ("GET", "/ui/models/{model}", [303, 200, 404, 200, 200, 200]),
         ("GET", "/ui/runs", [303, 200, 200, 200, 200, 200]),

@@ -553,14 +553,18 @@ fn check_exit_report(
     if !exit.complete {
         return Err(at("is not the whole case (it was read by a vendor)".into()));
     }
-    if exit.runs.len() + exit.runs_not_listed != runs_in_bundle {
+    if exit.runs_not_listed != 0 || exit.runs.len() != runs_in_bundle {
         return Err(at(format!(
-            "lists {} runs (and {} not listed); the bundle holds {runs_in_bundle}",
+            "lists {} runs (and leaves {} out); the bundle holds {runs_in_bundle}, and its report lists every one",
             exit.runs.len(),
             exit.runs_not_listed
         )));
     }
+    let mut listed = std::collections::HashSet::new();
     for r in &exit.runs {
+        if !listed.insert(r.id.as_str()) {
+            return Err(at(format!("lists run {} twice", r.id)));
+        }
         let path = format!("runs/{}.json", r.id);
         if !files.contains_key(&path) {
             return Err(at(format!("lists run {}, which is not in the bundle", r.id)));
@@ -579,6 +583,27 @@ fn check_exit_report(
                 r.id,
                 r.state,
                 run.state.as_str()
+            )));
+        }
+        if run.model_id.as_str() != r.model_id || run.total_rows != r.rows {
+            return Err(at(format!("gives run {} another model or size than the run has", r.id)));
+        }
+        // What the report says of the run's result (hashes, versions, isolation, verdicts) is what its record
+        // holds.
+        let from_record = match &run.report_sha256 {
+            Some(_) => {
+                let record = format!("runs/{}.record.json", r.id);
+                let bytes = files.get(&record).ok_or_else(|| bad(&record, "is missing"))?;
+                let stored = crate::runner::StoredReport::from_slice(bytes)
+                    .map_err(|e| bad(&record, format!("does not read as a run record: {e}")))?;
+                Some(crate::exit::build::result_of(&stored.record))
+            }
+            None => None,
+        };
+        if serde_json::to_value(&from_record).ok() != serde_json::to_value(&r.result).ok() {
+            return Err(at(format!(
+                "gives run {} a result (hashes, versions, isolation or verdicts) that its record does not hold",
+                r.id
             )));
         }
     }
@@ -778,48 +803,77 @@ mod tests {
         let (_dir, signer, bundle) = exported().await;
         let files = read_tar(&bundle).unwrap();
         let good = exit_report_of(&files, &signer);
-        let b = resigned(&bundle, &signer, |f| with_exit(f, &good));
-        assert_eq!(verify(&b, &signer.verifier()).unwrap().runs, 1);
-        let changed = |edit: &dyn Fn(&mut crate::exit::ExitReport)| {
-            let mut e = good.clone();
-            edit(&mut e);
-            resigned(&bundle, &signer, |f| with_exit(f, &e))
+        // The fixture's record is not a real run record, so the report that lists its run is refused when its
+        // result is read (after every check of the listing); the checks behind it are tried on the bundle
+        // without the run.
+        let run_files: Vec<String> = files.keys().filter(|p| p.starts_with("runs/")).cloned().collect();
+        let without_run = |f: &mut BTreeMap<String, Vec<u8>>| {
+            for p in &run_files {
+                f.remove(p);
+            }
         };
-        for (edit, words) in [
+        let mut runless = good.clone();
+        runless.runs.clear();
+        let b = resigned(&bundle, &signer, |f| {
+            without_run(f);
+            with_exit(f, &runless);
+        });
+        assert_eq!(verify(&b, &signer.verifier()).unwrap().runs, 0);
+        let record = run_files.iter().find(|p| p.ends_with(".record.json")).unwrap();
+        let b = resigned(&bundle, &signer, |f| with_exit(f, &good));
+        fails(&b, &signer, record, "does not read as a run record");
+        type Edit = fn(&mut crate::exit::ExitReport);
+        let listing: [(Edit, &str); 5] = [
+            (|e| e.runs[0].record_sha256 = Some("0".repeat(64)), "the record"),
+            (|e| e.runs.clear(), "lists 0 runs"),
             (
-                &(|e: &mut crate::exit::ExitReport| e.runs[0].record_sha256 = Some("0".repeat(64))) as &dyn Fn(&mut _),
-                "the record",
-            ),
-            (
-                &|e: &mut crate::exit::ExitReport| {
-                    e.runs.clear();
-                },
-                "lists 0 runs",
-            ),
-            (
-                &|e: &mut crate::exit::ExitReport| e.runs[0].id = "0123456789abcdef0123456789abcdef".into(),
+                |e| e.runs[0].id = "0123456789abcdef0123456789abcdef".into(),
                 "not in the bundle",
             ),
+            (|e| e.runs[0].rows += 1, "another model or size"),
+            (|e| e.runs[0].state = "failed".into(), "the state failed"),
+        ];
+        for (edit, words) in listing {
+            let mut e = good.clone();
+            edit(&mut e);
+            fails(
+                &resigned(&bundle, &signer, |f| with_exit(f, &e)),
+                &signer,
+                EXIT_JSON,
+                words,
+            );
+        }
+        let whole: [(Edit, &str); 6] = [
+            (|e| e.runs_not_listed = 1, "leaves 1 out"),
             (
-                &|e: &mut crate::exit::ExitReport| e.case.id = "0123456789abcdef0123456789abcdef".into(),
+                |e| e.case.id = "0123456789abcdef0123456789abcdef".into(),
                 "not of the bundle's case",
             ),
+            (|e| e.complete = false, "not the whole case"),
+            (|e| e.checkpoint.size += 1, "signed note"),
             (
-                &|e: &mut crate::exit::ExitReport| e.complete = false,
-                "not the whole case",
-            ),
-            (&|e: &mut crate::exit::ExitReport| e.checkpoint.size += 1, "signed note"),
-            (
-                &|e: &mut crate::exit::ExitReport| e.checkpoint.note = e.checkpoint.note.replace("\n\n", "\n\nx"),
+                |e| e.checkpoint.note = e.checkpoint.note.replace("\n\n", "\n\nx"),
                 "does not verify",
             ),
-        ] {
-            fails(&changed(edit), &signer, EXIT_JSON, words);
+            (
+                |e| e.checkpoint.case_entries_up_to = Some(e.checkpoint.size + 1),
+                "not covered",
+            ),
+        ];
+        for (edit, words) in whole {
+            let mut e = runless.clone();
+            edit(&mut e);
+            let b = resigned(&bundle, &signer, |f| {
+                without_run(f);
+                with_exit(f, &e);
+            });
+            fails(&b, &signer, EXIT_JSON, words);
         }
         // The HTML says what the JSON says, in both languages; neither stands alone.
         let b = resigned(&bundle, &signer, |f| {
-            with_exit(f, &good);
-            let mut other = good.clone();
+            without_run(f);
+            with_exit(f, &runless);
+            let mut other = runless.clone();
             other.case.name = "another name".into();
             f.insert(
                 "exit-report.en.html".into(),
@@ -833,12 +887,14 @@ mod tests {
             "is not what exit-report.json renders to",
         );
         let b = resigned(&bundle, &signer, |f| {
-            with_exit(f, &good);
+            without_run(f);
+            with_exit(f, &runless);
             f.remove("exit-report.da.html");
         });
         fails(&b, &signer, "exit-report.da.html", "is missing");
         let b = resigned(&bundle, &signer, |f| {
-            with_exit(f, &good);
+            without_run(f);
+            with_exit(f, &runless);
             f.remove(EXIT_JSON);
         });
         fails(&b, &signer, "exit-report.da.html", "stands without");

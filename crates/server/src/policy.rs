@@ -82,6 +82,9 @@ pub enum Action {
     AnswerChecklist,
     /// Save a new version of a visible case's sandbox plan.
     EditPlan,
+    /// Read a case's public summary before it is published: it counts every vendor's results, so a vendor
+    /// would read its competitors' there.
+    ReadSummaryDraft,
 }
 
 impl Action {
@@ -100,6 +103,7 @@ impl Action {
             Action::ReplayRun => &[Role::Advisor, Role::Admin],
             Action::AnswerChecklist => &[Role::Authority, Role::Admin],
             Action::EditPlan => &[Role::Authority, Role::Admin],
+            Action::ReadSummaryDraft => &[Role::Authority, Role::Advisor, Role::Admin],
         }
     }
 
@@ -120,6 +124,7 @@ impl Action {
             Action::AnswerChecklist => "answering the requirements checklist",
             Action::EditPlan => "writing the sandbox plan",
             Action::WriteFinding => "writing findings",
+            Action::ReadSummaryDraft => "reading the public summary before it is published",
         }
     }
 }

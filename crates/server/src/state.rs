@@ -37,7 +37,8 @@ pub struct Inner {
     pub reports: crate::report_cache::ReportCache,
     /// Published cases' summaries (and cases without one: `None`), reused for 30 seconds so that anonymous
     /// readers cannot make the service read every run record of a case on each request.
-    pub public_summaries: crate::cache::Ttl<String, Option<crate::exit::public::PublicSummary>>,
+    /// Each entry carries the plan version it was made from, and is used only while that version is in force.
+    pub public_summaries: crate::cache::Ttl<String, (u64, Option<crate::exit::public::PublicSummary>)>,
 }
 
 impl std::ops::Deref for AppState {

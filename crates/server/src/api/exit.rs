@@ -81,11 +81,12 @@ pub async fn report_html(
     security(("token" = [])),
     responses(
         (status = 200, description = "The public summary, published or a draft.", body = crate::api::schemas::PublicSummary),
-        crate::api::schemas::ReadRefusals
+        crate::api::schemas::RoleReadRefusals
     )
 )]
 pub async fn draft(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let case = policy::case(&state, &caller, &id).await?;
+    caller.require(policy::Action::ReadSummaryDraft)?;
     let s = exit::public::summarize(&state, &case, false)
         .await?
         .ok_or_else(|| ApiError::internal("the summary of a case was not made"))?;
@@ -97,12 +98,22 @@ pub async fn draft(State(state): State<AppState>, caller: Caller, Path(id): Path
 async fn published(state: &AppState, id: &str) -> ApiResult<exit::public::PublicSummary> {
     let nf = || ApiError::not_found("published case", id);
     let cid = store::CaseId::parse(id).map_err(|_| nf())?;
-    if let Some(s) = state.public_summaries.get(&cid.to_string()) {
+    // The plan in force decides: a summary made from an older version (a read that was still summarising when
+    // the authority withdrew it) is never served after the new version is saved.
+    let version = state
+        .store
+        .document(&cid, store::DocumentKind::Plan, None)
+        .await?
+        .map(|d| d.version)
+        .ok_or_else(nf)?;
+    if let Some((made_from, s)) = state.public_summaries.get(&cid.to_string())
+        && made_from == version
+    {
         return s.ok_or_else(nf);
     }
     let case = state.store.case(&cid).await?.ok_or_else(nf)?;
     let s = exit::public::summarize(state, &case, true).await?;
-    state.public_summaries.put(cid.to_string(), s.clone());
+    state.public_summaries.put(cid.to_string(), (version, s.clone()));
     s.ok_or_else(nf)
 }
 

@@ -159,6 +159,8 @@ refusal_sets! {
     CallerRefusals = "Error" [401, 429, 500];
     /// Reading one object by its id.
     ReadRefusals = "Error" [400, 401, 404, 429, 500];
+    /// Reading one object of a visible case that the caller's role may not read.
+    RoleReadRefusals = "Error" [400, 401, 403, 404, 429, 500];
     /// Reading a run's report, which only a succeeded run has.
     ReportRefusals = "Error" [400, 401, 404, 409, 429, 500];
     /// Reading the audit log (advisors and admins).

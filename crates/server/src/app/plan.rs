@@ -48,7 +48,8 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Publication {
-    /// Whether the summary is public now. Set it when the case is finished and the participants agree.
+    /// Whether the summary is public now. Set it when the case is finished and the participants agree; only
+    /// the models in scope of the plan are counted in it.
     #[serde(default)]
     pub published: bool,
     /// The system's status at the authority.

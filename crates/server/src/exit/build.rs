@@ -16,9 +16,14 @@ pub const MAX_RUNS: usize = 500;
 /// Resamples behind each comparison's intervals in an exit report.
 pub const RESAMPLES: usize = 1000;
 
-/// The exit report of a visible case as `caller` may read it. Signs a new audit checkpoint when the newest one
-/// does not cover every entry of the case written so far.
+/// The exit report of a visible case as `caller` may read it, listing its newest [`MAX_RUNS`] runs. For oversight
+/// and the case's authority it signs a new audit checkpoint when the newest one does not cover every entry of the
+/// case written so far; a vendor's report stands on the newest checkpoint as it is.
 pub async fn for_caller(state: &AppState, caller: &Caller, case_id: &str) -> ApiResult<(ExitReport, Case)> {
+    build(state, caller, case_id, MAX_RUNS).await
+}
+
+async fn build(state: &AppState, caller: &Caller, case_id: &str, max_runs: usize) -> ApiResult<(ExitReport, Case)> {
     let case = policy::case(state, caller, case_id).await?;
     let store = &state.store;
     let mut names = Names::default();
@@ -66,7 +71,7 @@ pub async fn for_caller(state: &AppState, caller: &Caller, case_id: &str) -> Api
 
     let mut runs = policy::runs_of_case(state, caller, &case).await?;
     runs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.as_str().cmp(b.id.as_str())));
-    let runs_not_listed = runs.len().saturating_sub(MAX_RUNS);
+    let runs_not_listed = runs.len().saturating_sub(max_runs);
     let runs: Vec<Run> = runs.split_off(runs_not_listed);
     let mut run_infos = Vec::with_capacity(runs.len());
     // Succeeded runs with their records, newest first for the leaderboard.
@@ -107,7 +112,7 @@ pub async fn for_caller(state: &AppState, caller: &Caller, case_id: &str) -> Api
 
     let findings = findings_of(state, caller, &case, &mut names).await?;
     let checklist = checklist_of(app::checklist::load(state, caller, &case, None).await?);
-    let checkpoint = covering_checkpoint(state, &case).await?;
+    let checkpoint = covering_checkpoint(state, caller, &case).await?;
 
     let report = ExitReport {
         format: FORMAT.to_owned(),
@@ -143,7 +148,7 @@ pub async fn for_caller(state: &AppState, caller: &Caller, case_id: &str) -> Api
 }
 
 /// The exit report of a case as the operator reads it, for its evidence bundle (`sandkasse evidence export`): the
-/// whole case, named as read by "the Sandkasse operator", who has no account in the store.
+/// whole case with every run, named as read by "the Sandkasse operator", who has no account in the store.
 pub async fn for_operator(state: &AppState, case_id: &store::CaseId) -> ApiResult<ExitReport> {
     let org = store::Org {
         id: store::OrgId::generate(),
@@ -160,7 +165,7 @@ pub async fn for_operator(state: &AppState, case_id: &store::CaseId) -> ApiResul
         },
         org,
     };
-    Ok(for_caller(state, &caller, case_id.as_str()).await?.0)
+    Ok(build(state, &caller, case_id.as_str(), usize::MAX).await?.0)
 }
 
 /// Names of users and organisations, each read once.
@@ -206,7 +211,7 @@ impl Names {
 }
 
 /// What a succeeded run's record says, for the report.
-fn result_of(record: &evaluate::RunRecord) -> RunResult {
+pub(crate) fn result_of(record: &evaluate::RunRecord) -> RunResult {
     let p = &record.provenance;
     RunResult {
         model_sha256: p.model_sha256.clone(),
@@ -377,20 +382,29 @@ fn checklist_of(loaded: app::checklist::Loaded) -> ChecklistInForce {
 }
 
 /// The newest signed checkpoint if it covers the case's newest audit entry, else a new one.
-pub(super) async fn covering_checkpoint(state: &AppState, case: &Case) -> ApiResult<CheckpointInfo> {
-    let newest = state
-        .store
-        .list_audit(&AuditFilter {
-            case: Some(case.id.clone()),
-            limit: 1,
-            newest_first: true,
-            ..AuditFilter::default()
-        })
-        .await?
-        .first()
-        .map(|e| e.seq.max(0) as u64);
-    let signed = match app::audit::latest_checkpoint(state).await? {
-        Some(c) if c.checkpoint.size >= newest.unwrap_or(0) => c,
+pub(super) async fn covering_checkpoint(state: &AppState, caller: &Caller, case: &Case) -> ApiResult<CheckpointInfo> {
+    // A vendor reads the newest checkpoint as it is: signing one is for oversight (a vendor could otherwise
+    // make the sandbox verify and sign the whole log on every request), and when the case's entries were last
+    // written would tell a vendor when the others act in the case.
+    let vendor = caller.role() == Role::Vendor;
+    let newest = if vendor {
+        None
+    } else {
+        state
+            .store
+            .list_audit(&AuditFilter {
+                case: Some(case.id.clone()),
+                limit: 1,
+                newest_first: true,
+                ..AuditFilter::default()
+            })
+            .await?
+            .first()
+            .map(|e| e.seq.max(0) as u64)
+    };
+    let latest = app::audit::latest_checkpoint(state).await?;
+    let signed = match latest {
+        Some(c) if vendor || c.checkpoint.size >= newest.unwrap_or(0) => c,
         _ => app::audit::take_checkpoint(state).await?,
     };
     let c = &signed.checkpoint;

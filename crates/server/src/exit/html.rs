@@ -414,9 +414,16 @@ fn checkpoint_section(r: &ExitReport, l: Lang) -> Markup {
         section #exit-checkpoint {
             h2 { (l.t("Revisionslogens kontrolpunkt", "The audit log's checkpoint")) }
             p { (l.t(
-                "Kontrolpunktet er underskrevet (Ed25519) af sandkassens nøgle og dækker revisionslogens første poster, heriblandt alle sagens poster skrevet før rapporten. Gem det uden for sandkassen: sandkasse audit verify --checkpoint FIL afslører, hvis loggen senere afkortes, rulles tilbage eller omskrives.",
-                "The checkpoint is signed (Ed25519) by the sandbox's key and covers the audit log's first entries, among them every entry of the case written before the report. Keep it outside the sandbox: sandkasse audit verify --checkpoint FILE detects a later truncation, rollback or rewrite of the log."
-            )) }
+                "Kontrolpunktet er underskrevet (Ed25519) af sandkassens nøgle og dækker revisionslogens første poster. Gem det uden for sandkassen: sandkasse audit verify --checkpoint FIL afslører, hvis loggen senere afkortes, rulles tilbage eller omskrives.",
+                "The checkpoint is signed (Ed25519) by the sandbox's key and covers the audit log's first entries. Keep it outside the sandbox: sandkasse audit verify --checkpoint FILE detects a later truncation, rollback or rewrite of the log."
+            ))
+            " "
+            @if c.case_entries_up_to.is_some() {
+                (l.t("Det dækker alle sagens poster skrevet før rapporten.", "It covers every entry of the case written before the report."))
+            } @else {
+                (l.t("Det er det nyeste kontrolpunkt, da rapporten blev lavet; sagens seneste poster kan ligge efter det.", "It is the newest checkpoint when the report was made; the case's latest entries may follow it."))
+            }
+            }
             table.kv.keep {
                 tbody {
                     tr { th { (l.t("Log", "Log")) } td { (name(&c.origin)) } }

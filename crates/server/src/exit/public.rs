@@ -157,6 +157,12 @@ pub async fn summarize(state: &AppState, case: &Case, only_published: bool) -> A
         ),
         None => None,
     };
+    // Only the models the plan puts in scope, which their vendors agreed to with the authority: a vendor's
+    // model outside the plan is not published, whatever ran in the case.
+    let in_scope: std::collections::HashSet<String> = plan
+        .as_ref()
+        .map(|p| p.models_in_scope.iter().map(|m| m.to_string()).collect())
+        .unwrap_or_default();
     let publication = plan.and_then(|p| p.publication);
     let published = publication.as_ref().is_some_and(|p| p.published);
     if only_published && !published {
@@ -167,7 +173,12 @@ pub async fn summarize(state: &AppState, case: &Case, only_published: bool) -> A
         None => String::new(),
     };
     let mut org_names: BTreeMap<String, String> = BTreeMap::new();
-    let models = store.list_models(&case.id).await?;
+    let models: Vec<store::Model> = store
+        .list_models(&case.id)
+        .await?
+        .into_iter()
+        .filter(|m| in_scope.contains(m.id.as_str()))
+        .collect();
     for m in &models {
         if !org_names.contains_key(m.org_id.as_str()) {
             let n = store.org(&m.org_id).await?.map(|o| o.name).unwrap_or_default();
@@ -178,7 +189,7 @@ pub async fn summarize(state: &AppState, case: &Case, only_published: bool) -> A
         .list_runs(&case.id)
         .await?
         .into_iter()
-        .filter(|r| r.state == RunState::Succeeded)
+        .filter(|r| r.state == RunState::Succeeded && in_scope.contains(r.model_id.as_str()))
         .collect();
     runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     runs.truncate(MAX_RUNS);

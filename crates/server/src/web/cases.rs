@@ -167,10 +167,12 @@ pub(super) async fn case_page(
             (w.lang.t("Slutrapport", "Exit report")) ": "
             a #exit-report-da href={ "/ui/cases/" (case.id) "/exit-report?lang=da" } { "dansk" } " · "
             a #exit-report-en href={ "/ui/cases/" (case.id) "/exit-report?lang=en" } { "English" }
-            br;
-            (w.lang.t("Offentligt resumé", "Public summary")) ": "
-            a #public-summary-da href={ "/ui/cases/" (case.id) "/public-summary?lang=da" } { "dansk" } " · "
-            a #public-summary-en href={ "/ui/cases/" (case.id) "/public-summary?lang=en" } { "English" }
+            @if s.caller.may(Action::ReadSummaryDraft) {
+                br;
+                (w.lang.t("Offentligt resumé", "Public summary")) ": "
+                a #public-summary-da href={ "/ui/cases/" (case.id) "/public-summary?lang=da" } { "dansk" } " · "
+                a #public-summary-en href={ "/ui/cases/" (case.id) "/public-summary?lang=en" } { "English" }
+            }
         }
         h2 #criteria { (w.t(T::Criteria)) }
         @match &criteria {

@@ -43,6 +43,7 @@ pub async fn summary(
     let Query(q) = q.map_err(super::bad_query)?;
     let lang = report_lang(q.lang.as_deref())?;
     let case = policy::case(&state, &s.caller, &id).await?;
+    s.caller.require(policy::Action::ReadSummaryDraft)?;
     let summary = exit::public::summarize(&state, &case, false)
         .await?
         .ok_or_else(|| ApiError::internal("the summary of a case was not made"))?;
