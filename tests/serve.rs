@@ -2782,7 +2782,17 @@ fn the_exit_report_covers_the_case_per_reader_and_the_public_summary_appears_onl
     assert_eq!(advisor.get(&format!("{path}.html?lang=fr")).status, 400);
 
     // The vendor's report holds its own runs and says it is not the whole case; outsiders get 404.
+    // A vendor's read signs no checkpoint, though the advisor's reads above wrote newer entries of the case,
+    // and does not say when the case was last written.
+    let latest = || advisor.get("/api/v1/audit/checkpoint").json()["size"].clone();
+    let before = latest();
     let own = vendor.get(&path).json();
+    assert_eq!(
+        latest(),
+        before,
+        "a vendor's exit report made the sandbox sign a checkpoint"
+    );
+    assert_eq!(own["checkpoint"]["case_entries_up_to"], Value::Null);
     assert_eq!(own["complete"], false, "{}", own["reader"]);
     let mut mine = vec![a.clone(), b.clone()];
     mine.sort();
@@ -2847,6 +2857,18 @@ fn the_exit_report_covers_the_case_per_reader_and_the_public_summary_appears_onl
     let page = page.text();
     assert!(page.contains("&lt;script&gt;") && !page.contains("<script>alert"));
     assert!(!page.contains(secret));
+    // Only the models the plan puts in scope are published: with the third vendor's model out of scope, its
+    // model and organisation are not in the summary.
+    let mut narrowed = published.clone();
+    narrowed["models_in_scope"] = json!([model]);
+    assert_eq!(
+        authority.put(&format!("/api/v1/cases/{case}/plan"), &narrowed).status,
+        200
+    );
+    let summary = anyone.get(&public).json();
+    assert_eq!(summary["sandbox"]["runs"], 2, "{summary}");
+    assert!(!summary.to_string().contains("Tredje Data"), "{summary}");
+    assert!(!summary.to_string().contains("unemployment-mlp"), "{summary}");
     // Withdrawn, it is gone at once (no stale copy served from the cache).
     assert_eq!(authority.put(&format!("/api/v1/cases/{case}/plan"), &plan).status, 200);
     assert_eq!(anyone.get(&public).status, 404);
