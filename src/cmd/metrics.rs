@@ -161,15 +161,7 @@ pub fn run(args: Args) -> Result<()> {
     if !(0.5..1.0).contains(&args.confidence) {
         bail!("--confidence must be in [0.5, 1), got {}", args.confidence);
     }
-    for r in &args.references {
-        let (k, v) = r
-            .split_once('=')
-            .with_context(|| format!("--reference {r:?}: expected ATTRIBUTE=VALUE"))?;
-        if !args.groups.iter().any(|g| g == k) {
-            bail!("--reference {r:?}: {k:?} is not one of the --group columns");
-        }
-        config.reference.insert(k.to_owned(), v.to_owned());
-    }
+    config.reference = references(&args)?;
     let criteria = match &args.criteria {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading criteria {}", p.display()))?;
@@ -189,11 +181,7 @@ pub fn run(args: Args) -> Result<()> {
         is_twin: args.is_twin.clone(),
     };
     let names: Vec<&str> = args.groups.iter().map(String::as_str).collect();
-    let missing = if args.missing_groups == "group" {
-        MissingGroups::Group
-    } else {
-        MissingGroups::Error
-    };
+    let missing = missing_groups(&args);
     let mut acc = Accumulator::new(&names, args.score.is_some(), args.label_true.is_some(), missing);
     let mut rows = 0usize;
     // The columns the report reads; a file's others are not decoded.
@@ -276,21 +264,9 @@ fn run_task(args: Args) -> Result<()> {
         min_group_size: args.min_group_size.max(0.0).ceil() as u64,
         ..Default::default()
     };
-    for r in &args.references {
-        let (k, v) = r
-            .split_once('=')
-            .with_context(|| format!("--reference {r:?}: expected ATTRIBUTE=VALUE"))?;
-        if !args.groups.iter().any(|g| g == k) {
-            bail!("--reference {r:?}: {k:?} is not one of the --group columns");
-        }
-        config.reference.insert(k.to_owned(), v.to_owned());
-    }
+    config.reference = references(&args)?;
     let names: Vec<&str> = args.groups.iter().map(String::as_str).collect();
-    let missing = if args.missing_groups == "group" {
-        MissingGroups::Group
-    } else {
-        MissingGroups::Error
-    };
+    let missing = missing_groups(&args);
     let mut keep: Vec<&str> = vec![args.label.as_str(), prediction.as_str()];
     keep.extend(names.iter().copied());
     let mut rows = 0usize;
@@ -327,4 +303,27 @@ fn run_task(args: Args) -> Result<()> {
         None => super::print(&text)?,
     }
     Ok(())
+}
+
+/// `--reference ATTRIBUTE=VALUE` options as a map, each attribute one of the `--group` columns.
+fn references(args: &Args) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in &args.references {
+        let (k, v) = r
+            .split_once('=')
+            .with_context(|| format!("--reference {r:?}: expected ATTRIBUTE=VALUE"))?;
+        if !args.groups.iter().any(|g| g == k) {
+            bail!("--reference {r:?}: {k:?} is not one of the --group columns");
+        }
+        out.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(out)
+}
+
+fn missing_groups(args: &Args) -> MissingGroups {
+    if args.missing_groups == "group" {
+        MissingGroups::Group
+    } else {
+        MissingGroups::Error
+    }
 }

@@ -128,17 +128,9 @@ fn state_of(
     }))
 }
 
-/// The service's state for a command that reads and writes the data directory without serving or running
-/// anything (`sandkasse evidence export`): no executor is started and no worker is ever spawned, so its worker
-/// settings are placeholders.
-pub(crate) async fn offline_state(
-    data_dir: &std::path::Path,
-    database_url: Option<&str>,
-) -> Result<AppState, ServeError> {
-    let store = open_store(data_dir, database_url).await?;
-    let blobs = BlobStore::open(data_dir.join("blobs"))?;
-    let audit_key = signer::Signer::open(data_dir)?;
-    let worker = inference::WorkerConfig {
+/// Worker settings that are never used to start a worker: for state that serves and runs nothing.
+pub(crate) fn placeholder_worker() -> inference::WorkerConfig {
+    inference::WorkerConfig {
         program: std::path::PathBuf::from("sandkasse"),
         args: inference::WorkerArgs {
             onnxruntime: Default::default(),
@@ -151,7 +143,20 @@ pub(crate) async fn offline_state(
         load_timeout: std::time::Duration::from_secs(1),
         batch_timeout: std::time::Duration::from_secs(1),
         allow_missing: Default::default(),
-    };
+    }
+}
+
+/// The service's state for a command that reads and writes the data directory without serving or running
+/// anything (`sandkasse evidence export`): no executor is started and no worker is ever spawned, so its worker
+/// settings are placeholders.
+pub(crate) async fn offline_state(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<AppState, ServeError> {
+    let store = open_store(data_dir, database_url).await?;
+    let blobs = BlobStore::open(data_dir.join("blobs"))?;
+    let audit_key = signer::Signer::open(data_dir)?;
+    let worker = placeholder_worker();
     let mut config = Config::new(data_dir.to_path_buf(), worker);
     config.database_url = database_url.map(str::to_owned);
     Ok(state_of(config, store, blobs, audit_key, 1 << 30))

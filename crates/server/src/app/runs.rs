@@ -588,20 +588,7 @@ mod tests {
     }
 
     fn worker() -> inference::WorkerConfig {
-        inference::WorkerConfig {
-            program: "sandkasse".into(),
-            args: inference::WorkerArgs {
-                onnxruntime: Default::default(),
-                sandbox: inference::SandboxConfig::default(),
-                threads: 1,
-                allow_probes: false,
-                parent_pid: None,
-                disable_layers: Default::default(),
-            },
-            load_timeout: std::time::Duration::from_secs(1),
-            batch_timeout: std::time::Duration::from_secs(1),
-            allow_missing: Default::default(),
-        }
+        crate::placeholder_worker()
     }
 
     /// The request a run of `body` executes, through its parameters as stored and read back.
