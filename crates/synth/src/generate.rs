@@ -114,10 +114,15 @@ fn dict(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
 impl Generator {
     /// Checks the spec (scenario, rows within capacity, bias) and prepares what every batch shares.
     pub fn new(spec: DatasetSpec) -> Result<Self, SynthError> {
+        let scenario = scenario::by_name(&spec.scenario)?;
+        Self::with_scenario(spec, scenario)
+    }
+
+    /// [`Generator::new`] with the scenario given rather than looked up by the spec's name.
+    pub(crate) fn with_scenario(spec: DatasetSpec, scenario: Box<dyn Scenario>) -> Result<Self, SynthError> {
         if spec.rows == 0 {
             return Err(SynthError::ZeroRows(0));
         }
-        let scenario = scenario::by_name(&spec.scenario)?;
         let key = mix64(spec.seed ^ hash_str(scenario.name()));
         let twins = spec.counterfactual.is_some();
         let rows_needed = spec.split.global_row(spec.rows - 1) + 1;

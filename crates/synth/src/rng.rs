@@ -79,6 +79,25 @@ impl RowRng {
         mix64(self.key ^ (((var as u64) << 32) | u64::from(k)).wrapping_mul(0xd6e8_feb8_6659_fd93))
     }
 
+    /// The `k`-th raw draw of stream `stream`: a [`Var`]'s number, or a scenario module's own
+    /// stream (numbers from 2³¹ up, so they never meet a [`Var`]).
+    #[inline]
+    pub fn bits_stream(&self, stream: u32, k: u32) -> u64 {
+        mix64(self.key ^ ((u64::from(stream) << 32) | u64::from(k)).wrapping_mul(0xd6e8_feb8_6659_fd93))
+    }
+
+    /// [`RowRng::uniform`] of a stream by number.
+    #[inline]
+    pub fn uniform_stream(&self, stream: u32, k: u32) -> f64 {
+        ((self.bits_stream(stream, k) >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// [`RowRng::normal`] of a stream by number.
+    #[inline]
+    pub fn normal_stream(&self, stream: u32, k: u32) -> f64 {
+        inv_norm_cdf(self.uniform_stream(stream, k))
+    }
+
     /// A uniform draw in the open interval (0, 1): never exactly 0 or 1, so it is safe to pass
     /// to a logarithm or an inverse CDF.
     #[inline]

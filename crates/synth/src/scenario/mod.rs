@@ -1,10 +1,12 @@
 //! Scenarios: a population selection plus the scenario's own features and outcome.
 //!
-//! A new scenario is one new file implementing [`Scenario`], plus one line in [`all`].
+//! Every shipped scenario is a module file (`crates/synth/scenarios/*.toml`, read by
+//! [`crate::module`]) compiled into the binary; a new one is a new file there plus one line in
+//! [`SHIPPED`]. An authority's own module is loaded the same way at run time. The [`Scenario`]
+//! trait is what the generator, the paths and the analyses see of either.
 
-mod population;
-mod rehabilitation;
-mod unemployment;
+#[cfg(test)]
+pub(crate) mod oracle;
 
 use crate::bias::{BiasConfig, Direction};
 use crate::dictionary::ColumnDoc;
@@ -14,11 +16,7 @@ use crate::rng::{RowRng, Var};
 use arrow::array::{ArrayRef, BooleanArray, Float64Array};
 use arrow::datatypes::DataType;
 use std::ops::RangeInclusive;
-use std::sync::Arc;
-
-pub use population::Population;
-pub use rehabilitation::RehabilitationNeed;
-pub use unemployment::UnemploymentRisk;
+use std::sync::{Arc, OnceLock};
 
 /// One scenario of the sandbox.
 pub trait Scenario: Send + Sync + std::fmt::Debug {
@@ -76,6 +74,7 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
 
 /// The value of a scenario variable in a row: with `held` (the citizen's row and the variables a
 /// path-specific twin recomputes) and the variable not recomputed, the citizen's own; else drawn.
+#[cfg(test)]
 macro_rules! held_var {
     ($held:expr, $name:literal, $field:ident, $draw:expr) => {
         match $held {
@@ -84,6 +83,7 @@ macro_rules! held_var {
         }
     };
 }
+#[cfg(test)]
 pub(crate) use held_var;
 
 /// Accumulates a scenario's own columns for one batch.
@@ -96,24 +96,52 @@ pub trait ScenarioColumns: Send {
     fn finish(self: Box<Self>) -> Vec<ArrayRef>;
 }
 
-/// Every shipped scenario.
-pub fn all() -> Vec<Box<dyn Scenario>> {
-    vec![
-        Box::new(Population),
-        Box::new(UnemploymentRisk),
-        Box::new(RehabilitationNeed),
-    ]
+/// The shipped scenario modules: name and text.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("population", include_str!("../../scenarios/population.toml")),
+    ("unemployment-risk", include_str!("../../scenarios/unemployment-risk.toml")),
+    ("rehabilitation-need", include_str!("../../scenarios/rehabilitation-need.toml")),
+];
+
+/// The text of a shipped scenario's module.
+pub fn shipped_source(name: &str) -> Option<&'static str> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
-/// Looks a scenario up by name.
+fn shipped() -> &'static [crate::module::ModuleScenario] {
+    static S: OnceLock<Vec<crate::module::ModuleScenario>> = OnceLock::new();
+    S.get_or_init(|| {
+        SHIPPED
+            .iter()
+            .map(|(name, text)| {
+                crate::module::load(&format!("scenarios/{name}.toml"), text)
+                    .unwrap_or_else(|e| panic!("a shipped scenario module is valid (tested): {e}"))
+            })
+            .collect()
+    })
+}
+
+/// Every shipped scenario.
+pub fn all() -> Vec<Box<dyn Scenario>> {
+    shipped()
+        .iter()
+        .map(|m| Box::new(*m) as Box<dyn Scenario>)
+        .collect()
+}
+
+/// Looks a scenario up by name: a shipped one, or a module loaded in this process under that
+/// name (the newest loaded, when several versions were).
 pub fn by_name(name: &str) -> Result<Box<dyn Scenario>, crate::SynthError> {
-    all()
-        .into_iter()
-        .find(|s| s.name() == name)
-        .ok_or_else(|| crate::SynthError::UnknownScenario {
-            name: name.to_owned(),
-            known: all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
-        })
+    if let Some(m) = shipped().iter().find(|s| s.name() == name) {
+        return Ok(Box::new(*m));
+    }
+    if let Some(m) = crate::module::loaded_by_name(name) {
+        return Ok(Box::new(m));
+    }
+    Err(crate::SynthError::UnknownScenario {
+        name: name.to_owned(),
+        known: names().join(", "),
+    })
 }
 
 /// The outcome columns every outcome scenario shares, with label bias applied in one place.
@@ -139,9 +167,18 @@ impl Outcome {
 
     /// Draws the true outcome from `p` and the recorded one after label bias; with `held` not
     /// recomputing the outcome (`p_true`), copies the row last pushed without holding.
+    #[cfg(test)]
     pub fn push(&mut self, p: f64, c: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>) {
+        let in_group = bias.label_rate > 0.0 && bias.label_group.contains(c);
+        self.push_row(p, in_group, rng, bias, held.map(|r| r.has("p_true")));
+    }
+
+    /// [`Outcome::push`] for a row whose label-group membership is known: `held` is `None` for
+    /// a row of its own, `Some(recompute)` for a twin of the row pushed last without holding,
+    /// which copies that row's outcome unless the outcome is recomputed.
+    pub fn push_row(&mut self, p: f64, in_label_group: bool, rng: &RowRng, bias: &BiasConfig, held: Option<bool>) {
         match held {
-            Some(r) if !r.has("p_true") => {
+            Some(false) => {
                 let i = self.last;
                 let (p, t, o) = (self.p_true[i], self.truth[i], self.recorded[i]);
                 self.p_true.push(p);
@@ -154,7 +191,7 @@ impl Outcome {
         }
         let truth = rng.bernoulli(Var::Outcome, 0, p);
         let mut recorded = truth;
-        if bias.label_rate > 0.0 && bias.label_group.contains(c) {
+        if bias.label_rate > 0.0 && in_label_group {
             let flip = rng.bernoulli(Var::LabelBias, 0, bias.label_rate);
             recorded = match (bias.label_direction, truth) {
                 (Direction::Down, true) => !flip,
@@ -196,6 +233,7 @@ impl Outcome {
 
 /// The observed value of a numeric feature: the truth plus measurement-bias noise when the
 /// citizen is in the targeted group and the feature is the targeted one.
+#[cfg(test)]
 pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bias: &BiasConfig) -> f64 {
     if bias.measurement_sd > 0.0
         && bias.measurement_feature.as_deref() == Some(feature)

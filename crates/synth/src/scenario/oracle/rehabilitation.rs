@@ -16,7 +16,7 @@
 //! The benefit is highest at moderate functional loss: the fittest need no training and the
 //! most impaired gain less from it. Origin has no direct arrow into `p_true`.
 
-use super::{Outcome, Scenario, ScenarioColumns, held_var, observe};
+use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;

@@ -1,6 +1,6 @@
 //! `population`: the plain population, all ages, no outcome.
 
-use super::{Scenario, ScenarioColumns};
+use crate::scenario::{Scenario, ScenarioColumns};
 use crate::bias::BiasConfig;
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;

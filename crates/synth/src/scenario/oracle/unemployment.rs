@@ -18,7 +18,7 @@
 //! Origin has no direct arrow into `p_true`: any direct use of origin (or its proxy,
 //! municipality) by a model beyond what the mediating features carry is learned bias.
 
-use super::{Outcome, Scenario, ScenarioColumns, held_var, observe};
+use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::{ColumnDoc, categorical};
 use crate::model::{Citizen, Education, Employment, Origin};
