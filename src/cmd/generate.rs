@@ -11,8 +11,12 @@ use synth::{Counterfactual, DatasetSpec, Format, Generator, Split};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scenario name (see `sandkasse scenarios`).
-    #[arg(long)]
-    scenario: String,
+    #[arg(long, required_unless_present = "scenario_file", conflicts_with = "scenario_file")]
+    scenario: Option<String>,
+    /// A scenario module file (TOML) to draw from instead of a shipped scenario; the dataset's
+    /// spec records its SHA-256. Checked before anything is written.
+    #[arg(long, value_name = "FILE")]
+    scenario_file: Option<PathBuf>,
     /// Number of citizens (with --counterfactual, each also gets a twin row).
     #[arg(long)]
     rows: u64,
@@ -54,7 +58,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut spec = DatasetSpec::new(&args.scenario, args.rows, args.seed)?;
+    let mut spec = match (&args.scenario, &args.scenario_file) {
+        (_, Some(path)) => DatasetSpec::for_module(&super::scenarios::load_module(path)?, args.rows, args.seed)?,
+        (Some(name), None) => DatasetSpec::new(name, args.rows, args.seed)?,
+        (None, None) => bail!("pass --scenario NAME or --scenario-file FILE"),
+    };
     spec.apply_bias_args(&args.bias)?;
     if let Some(s) = &args.split {
         spec.split = Split::parse(s).context("split")?;

@@ -98,6 +98,9 @@ pub enum SynthError {
     /// A path-specific twin asked for a path the scenario's causal graph does not have.
     #[error("{0}")]
     Path(String),
+    /// A scenario module could not be used.
+    #[error("{0}")]
+    Module(String),
     /// The caller stopped the write; nothing was left under the target name.
     #[error("generation was cancelled")]
     Cancelled,

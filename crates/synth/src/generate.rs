@@ -10,7 +10,7 @@ use crate::paths::{Path, ResolvedPath};
 use crate::population::{Intervention, PopulationModel};
 use crate::refdata;
 use crate::rng::{RowRng, hash_str, mix64};
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 use crate::spec::{Counterfactual, DatasetSpec};
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray,
@@ -114,7 +114,7 @@ fn dict(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
 impl Generator {
     /// Checks the spec (scenario, rows within capacity, bias) and prepares what every batch shares.
     pub fn new(spec: DatasetSpec) -> Result<Self, SynthError> {
-        let scenario = scenario::by_name(&spec.scenario)?;
+        let scenario = spec.scenario()?;
         Self::with_scenario(spec, scenario)
     }
 

@@ -58,7 +58,8 @@ pub use paths::{DEFAULT_PROXIES, Path, ResolvedPath, descendants as path_descend
 pub use recourse::{ActionDirection, Actionable, RecourseSpec};
 pub use scenario::{
     OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
-    measurement_errors, names as scenario_names, recourse_spec, shipped_source as scenario_module_source,
+    describe as describe_module, measurement_errors, names as scenario_names, recourse_spec,
+    shipped_source as scenario_module_source,
 };
 pub use spec::{Counterfactual, DatasetSpec, GENERATOR_VERSION, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

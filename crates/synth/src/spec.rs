@@ -120,6 +120,10 @@ pub struct DatasetSpec {
     pub generator_version: String,
     /// Rows per batch: with the seed it fixes the batches' bytes.
     pub batch_rows: usize,
+    /// The SHA-256 of the scenario module the data is drawn from, when it is not one shipped
+    /// with this generator version (whose modules the version fixes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
 }
 
 impl DatasetSpec {
@@ -140,13 +144,56 @@ impl DatasetSpec {
             reference_date: format!("{y:04}-{m:02}-{d:02}"),
             generator_version: GENERATOR_VERSION.to_owned(),
             batch_rows: BATCH_ROWS,
+            module: None,
         })
+    }
+
+    /// A spec with a loaded module's default settings; the spec records the module's SHA-256.
+    pub fn for_module(module: &crate::module::ModuleScenario, rows: u64, seed: u64) -> Result<Self, SynthError> {
+        use crate::scenario::Scenario as _;
+        if rows == 0 {
+            return Err(SynthError::ZeroRows(rows));
+        }
+        let shipped = crate::scenario::shipped_source(module.name()).is_some_and(|s| s == module.source());
+        let (y, m, d) = crate::population::REFERENCE_DATE;
+        Ok(Self {
+            scenario: module.name().to_owned(),
+            rows,
+            seed,
+            split: Split::All,
+            bias: module.default_bias(),
+            counterfactual: None,
+            reference_date: format!("{y:04}-{m:02}-{d:02}"),
+            generator_version: GENERATOR_VERSION.to_owned(),
+            batch_rows: BATCH_ROWS,
+            module: (!shipped).then(|| module.sha256().to_owned()),
+        })
+    }
+
+    /// The scenario the spec names: its module when it records one (which must be loaded in
+    /// this process), else the shipped scenario of that name.
+    pub(crate) fn scenario(&self) -> Result<Box<dyn Scenario>, SynthError> {
+        match &self.module {
+            None => scenario::by_name(&self.scenario),
+            Some(sha) => match crate::module::loaded(sha) {
+                Some(m) if m.name() == self.scenario => Ok(Box::new(m)),
+                Some(m) => Err(SynthError::Module(format!(
+                    "the spec names scenario {:?} but module {sha} is {:?}",
+                    self.scenario,
+                    m.name()
+                ))),
+                None => Err(SynthError::Module(format!(
+                    "the spec's scenario {:?} comes from module {sha}, which is not loaded here; load the module file first (e.g. --scenario-file)",
+                    self.scenario
+                ))),
+            },
+        }
     }
 
     /// Applies `--bias` arguments in order: `none` resets every knob to no bias, `KEY=VALUE`
     /// sets one knob.
     pub fn apply_bias_args<S: AsRef<str>>(&mut self, args: &[S]) -> Result<(), SynthError> {
-        let s: Box<dyn Scenario> = scenario::by_name(&self.scenario)?;
+        let s: Box<dyn Scenario> = self.scenario()?;
         for arg in args {
             let arg = arg.as_ref();
             if arg == "none" {

@@ -89,6 +89,10 @@ pub struct Me {
 pub struct ScenarioView {
     pub name: String,
     pub summary: String,
+    /// The summary in Danish.
+    pub summary_da: String,
+    /// The SHA-256 of the scenario module (the TOML file) the scenario is defined by.
+    pub module_sha256: String,
     /// The youngest and oldest age drawn, inclusive.
     pub ages: [u8; 2],
     /// Whether the scenario has an outcome to predict (the population alone has none).

@@ -107,6 +107,9 @@ pub struct Checked {
     pub proxies: Option<Vec<String>>,
 }
 
+/// Each stream's draws: index, the variable taking it, where the variable names its stream.
+type StreamDraws = HashMap<Stream, Vec<(u32, String, Range<usize>)>>;
+
 /// Everything wrong with a module, each with the bytes of the file it is about.
 pub type Problems = Vec<(Range<usize>, String)>;
 
@@ -315,6 +318,7 @@ struct Checker<'a> {
     tables: Vec<(String, Cat, Vec<f64>, Iv)>,
     table_index: HashMap<String, usize>,
     var_index: HashMap<String, usize>,
+    var_names: Vec<String>,
     var_types: Vec<(VarType, bool)>,
     var_values: Vec<Vec<String>>,
     var_ivs: Vec<Option<Iv>>,
@@ -330,11 +334,18 @@ fn text_base(source: &str, s: &Spanned<String>) -> usize {
     }
 }
 
+/// The bytes of a TOML string's text in the file (without its quotes, where it can tell).
+fn text_span(source: &str, s: &Spanned<String>) -> Range<usize> {
+    let base = text_base(source, s);
+    base..base + s.get_ref().len()
+}
+
 fn valid_name(s: &str) -> bool {
     let b = s.as_bytes();
     (1..=48).contains(&b.len())
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Checks a parsed module file against its source text.
@@ -347,6 +358,7 @@ pub fn check(source: &str, f: &ModuleFile) -> Result<Checked, Problems> {
         tables: Vec::new(),
         table_index: HashMap::new(),
         var_index: HashMap::new(),
+        var_names: f.variable.iter().map(|v| v.name.get_ref().clone()).collect(),
         var_types: Vec::new(),
         var_values: Vec::new(),
         var_ivs: Vec::new(),
@@ -371,12 +383,18 @@ impl Checker<'_> {
         if f.format.get_ref() != file::FORMAT {
             self.err(
                 f.format.span(),
-                format!("format is {:?}; this version reads {:?}", f.format.get_ref(), file::FORMAT),
+                format!(
+                    "format is {:?}; this version reads {:?}",
+                    f.format.get_ref(),
+                    file::FORMAT
+                ),
             );
         }
         let name = f.name.get_ref();
         let ok_name = (3..=48).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && name.as_bytes()[0].is_ascii_lowercase();
         if !ok_name {
             self.err(
@@ -387,7 +405,10 @@ impl Checker<'_> {
         for (t, what) in [(&f.summary.da, "summary.da"), (&f.summary.en, "summary.en")] {
             let n = t.get_ref().chars().count();
             if n == 0 || n > 4000 || t.get_ref().chars().any(|c| c.is_control() && c != '\n') {
-                self.err(t.span(), format!("{what} must be 1-4000 characters without control characters"));
+                self.err(
+                    t.span(),
+                    format!("{what} must be 1-4000 characters without control characters"),
+                );
             }
         }
         let [lo, hi] = *f.population.ages.get_ref();
@@ -417,7 +438,7 @@ impl Checker<'_> {
             let v = Employment::from_label(e.get_ref());
             if v.is_none() {
                 self.err(
-                    e.span(),
+                    text_span(self.source, e),
                     format!(
                         "{:?} is not an employment status; known: {}",
                         e.get_ref(),
@@ -439,11 +460,17 @@ impl Checker<'_> {
         let mut claim = |c: &mut Self, n: &Spanned<String>, what: &str| -> bool {
             let s = n.get_ref();
             if !valid_name(s) {
-                c.err(n.span(), format!("{what} name {s:?} must be 1-48 characters of a-z, 0-9 and _, starting with a letter"));
+                c.err(
+                    n.span(),
+                    format!("{what} name {s:?} must be 1-48 characters of a-z, 0-9 and _, starting with a letter"),
+                );
                 return false;
             }
             if RESERVED.contains(&s.as_str()) || input(s).is_some() {
-                c.err(n.span(), format!("{s:?} is reserved or names a population value; choose another name"));
+                c.err(
+                    n.span(),
+                    format!("{s:?} is reserved or names a population value; choose another name"),
+                );
                 return false;
             }
             if let Some(first) = taken.get(s) {
@@ -476,7 +503,8 @@ impl Checker<'_> {
             if claim(self, &d.name, "definition") {
                 self.define_index.insert(d.name.get_ref().clone(), self.defines.len());
             }
-            self.defines.push((d.name.get_ref().clone(), d.value.span(), d.value.get_ref().clone()));
+            self.defines
+                .push((d.name.get_ref().clone(), d.value.span(), d.value.get_ref().clone()));
             // Record the text base rather than the TOML span.
             let base = text_base(self.source, &d.value);
             let last = self.defines.len() - 1;
@@ -492,7 +520,10 @@ impl Checker<'_> {
                 None => {
                     self.err(
                         t.key.span(),
-                        format!("table key {:?} is not a category (a population category or a category variable)", t.key.get_ref()),
+                        format!(
+                            "table key {:?} is not a category (a population category or a category variable)",
+                            t.key.get_ref()
+                        ),
                     );
                     continue;
                 }
@@ -505,7 +536,11 @@ impl Checker<'_> {
                     Some(_) => self.err(t.values.span(), format!("table value for {k:?} must be finite")),
                     None => self.err(
                         t.values.span(),
-                        format!("{k:?} is not a value of {}; its values: {}", t.key.get_ref(), values.join(", ")),
+                        format!(
+                            "{k:?} is not a value of {}; its values: {}",
+                            t.key.get_ref(),
+                            values.join(", ")
+                        ),
                     ),
                 }
             }
@@ -555,7 +590,7 @@ impl Checker<'_> {
 
         // Compile every variable in declaration order, then sort them causally.
         let mut vars: Vec<VarDef> = Vec::new();
-        let mut stream_draws: HashMap<Stream, Vec<(u32, String, Range<usize>)>> = HashMap::new();
+        let mut stream_draws: StreamDraws = HashMap::new();
         let order_hint = self.declaration_dependencies(f);
         let order = self.causal_order(f, &order_hint);
         let mut compiled: Vec<Option<VarDef>> = vec![None; f.variable.len()];
@@ -609,11 +644,14 @@ impl Checker<'_> {
             };
             let (node, ty, iv) = self.compile_text(e.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
-                self.err(e.span(), "cohort_weight must be a number");
+                self.err(text_span(self.source, e), "cohort_weight must be a number");
             } else if iv.lo < 0.0 || !iv.hi.is_finite() {
                 self.err(
-                    e.span(),
-                    format!("cohort_weight can be {} ; a weight must be 0 or more and finite", iv.show()),
+                    text_span(self.source, e),
+                    format!(
+                        "cohort_weight can be {} ; a weight must be 0 or more and finite",
+                        iv.show()
+                    ),
                 );
             }
             Some(node)
@@ -641,10 +679,10 @@ impl Checker<'_> {
             };
             let (node, ty, iv) = self.compile_text(o.p_true.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
-                self.err(o.p_true.span(), "p_true must be a number (a probability)");
+                self.err(text_span(self.source, &o.p_true), "p_true must be a number (a probability)");
             } else if iv.lo < 0.0 || iv.hi > 1.0 {
                 self.err(
-                    o.p_true.span(),
+                    text_span(self.source, &o.p_true),
                     format!("p_true can be {}, outside [0, 1]; wrap it in sigmoid() or clamp(…, 0, 1)", iv.show()),
                 );
             }
@@ -701,7 +739,12 @@ impl Checker<'_> {
             .iter()
             .map(|c| c.name.to_owned())
             .collect();
-        s.extend(f.variable.iter().filter(|v| !v.latent).map(|v| v.name.get_ref().clone()));
+        s.extend(
+            f.variable
+                .iter()
+                .filter(|v| !v.latent)
+                .map(|v| v.name.get_ref().clone()),
+        );
         s
     }
 
@@ -723,13 +766,13 @@ impl Checker<'_> {
         }
     }
 
-    fn cat_name(&self, c: Cat, f: Option<&ModuleFile>) -> String {
+    fn cat_name(&self, c: Cat) -> String {
         match c {
             Cat::Input(i) => INPUT_NAMES
                 .iter()
                 .find(|n| input(n).is_some_and(|x| x.0 == i && matches!(x.1, Ty::Cat(_))))
                 .map_or("a category".into(), |s| (*s).to_owned()),
-            Cat::Var(i) => f.map_or_else(|| format!("variable {i}"), |f| f.variable[i].name.get_ref().clone()),
+            Cat::Var(i) => self.var_names[i].clone(),
         }
     }
 
@@ -819,16 +862,21 @@ impl Checker<'_> {
                         Mark::Active => {
                             if !reported {
                                 let start = stack.iter().position(|(x, _)| *x == d).unwrap_or(0);
-                                let mut cycle: Vec<&str> =
-                                    stack[start..].iter().map(|(x, _)| f.variable[*x].name.get_ref().as_str()).collect();
+                                let mut cycle: Vec<&str> = stack[start..]
+                                    .iter()
+                                    .map(|(x, _)| f.variable[*x].name.get_ref().as_str())
+                                    .collect();
                                 cycle.push(f.variable[d].name.get_ref());
                                 let span = f.variable[v]
                                     .value
                                     .as_ref()
-                                    .map_or_else(|| f.variable[v].name.span(), |e| e.span());
+                                    .map_or_else(|| f.variable[v].name.span(), |e| text_span(self.source, e));
                                 self.err(
                                     span,
-                                    format!("the variables form a cycle: {}; a cause cannot depend on its own effect", cycle.join(" → ")),
+                                    format!(
+                                        "the variables form a cycle: {}; a cause cannot depend on its own effect",
+                                        cycle.join(" → ")
+                                    ),
                                 );
                                 reported = true;
                             }
@@ -850,7 +898,7 @@ impl Checker<'_> {
         i: usize,
         v: &file::Variable,
         measurable: &[String],
-        stream_draws: &mut HashMap<Stream, Vec<(u32, String, Range<usize>)>>,
+        stream_draws: &mut StreamDraws,
     ) -> VarDef {
         let name = v.name.get_ref().clone();
         let ty = self.var_types[i].0;
@@ -872,7 +920,10 @@ impl Checker<'_> {
             .position(|m| *m == name)
             .map(|p| v.measurement_draw.unwrap_or(p as u32));
         if v.measurement_draw.is_some() && noise_draw.is_none() {
-            self.err(v.name.span(), format!("{name} has measurement_draw but is not in bias.measurable"));
+            self.err(
+                v.name.span(),
+                format!("{name} has measurement_draw but is not in bias.measurable"),
+            );
         }
         let mut ctx = Ctx {
             base: 0,
@@ -890,7 +941,7 @@ impl Checker<'_> {
             values = self.var_values[i].clone();
             if v.value.is_some() {
                 self.err(
-                    v.value.as_ref().map_or(0..0, |e| e.span()),
+                    v.value.as_ref().map_or(0..0, |e| text_span(self.source, e)),
                     "a category is drawn with `weights` (one per value), not `value`",
                 );
             }
@@ -903,18 +954,28 @@ impl Checker<'_> {
             let mut uniq = BTreeSet::new();
             for x in &values {
                 if !uniq.insert(x) || x.is_empty() || x.len() > 64 || x.chars().any(char::is_control) {
-                    self.err(v.name.span(), format!("category {name}: value {x:?} is repeated, empty, too long or has control characters"));
+                    self.err(
+                        v.name.span(),
+                        format!("category {name}: value {x:?} is repeated, empty, too long or has control characters"),
+                    );
                 }
             }
             match &v.weights {
                 None => {
-                    self.err(v.name.span(), format!("category {name} needs `weights`, one expression per value"));
+                    self.err(
+                        v.name.span(),
+                        format!("category {name} needs `weights`, one expression per value"),
+                    );
                     Node::Const(0.0)
                 }
                 Some(w) if w.get_ref().len() != values.len() => {
                     self.err(
                         w.span(),
-                        format!("{} weights for {} values; give one weight per value, in order", w.get_ref().len(), values.len()),
+                        format!(
+                            "{} weights for {} values; give one weight per value, in order",
+                            w.get_ref().len(),
+                            values.len()
+                        ),
                     );
                     Node::Const(0.0)
                 }
@@ -928,16 +989,29 @@ impl Checker<'_> {
                         ctx.what = format!("weight of {}", values[j]);
                         if let Some((n, t, iv)) = self.compile_text(e.get_ref(), &mut ctx) {
                             if t != Ty::Num {
-                                self.err(e.span(), format!("a weight must be a number, this is {}", ty_name(&t)));
+                                self.err(
+                                    text_span(self.source, e),
+                                    format!("a weight must be a number, this is {}", ty_name(&t)),
+                                );
                             } else if iv.lo < 0.0 || !iv.hi.is_finite() {
-                                self.err(e.span(), format!("weight of {} can be {}; weights must be 0 or more and finite", values[j], iv.show()));
+                                self.err(
+                                    text_span(self.source, e),
+                                    format!(
+                                        "weight of {} can be {}; weights must be 0 or more and finite",
+                                        values[j],
+                                        iv.show()
+                                    ),
+                                );
                             }
                             all_can_be_zero &= iv.lo <= 0.0;
                             nodes.push(n);
                         }
                     }
                     if all_can_be_zero && !nodes.is_empty() {
-                        self.err(w.span(), "every weight can be 0 at once; the draw would have nothing to choose");
+                        self.err(
+                            w.span(),
+                            "every weight can be 0 at once; the draw would have nothing to choose",
+                        );
                     }
                     truth_iv = Iv::of(0.0, (values.len().max(1) - 1) as f64);
                     Node::Categorical(stream, k, nodes)
@@ -956,8 +1030,12 @@ impl Checker<'_> {
                             let want = if ty == VarType::Bool { Ty::Bool } else { Ty::Num };
                             if t != want {
                                 self.err(
-                                    e.span(),
-                                    format!("type mismatch: {name} is {} but its value is {}", ty_word(ty), ty_name(&t)),
+                                    text_span(self.source, e),
+                                    format!(
+                                        "type mismatch: {name} is {} but its value is {}",
+                                        ty_word(ty),
+                                        ty_name(&t)
+                                    ),
                                 );
                             }
                             truth_iv = iv;
@@ -973,7 +1051,10 @@ impl Checker<'_> {
         let measured_iv = if noise_draw.is_some() { Iv::ANY } else { truth_iv };
         let observed = match &v.observed {
             Some(e) if v.latent || !ty.is_numeric() => {
-                self.err(e.span(), "only observed numeric variables have an `observed` expression");
+                self.err(
+                    text_span(self.source, e),
+                    "only observed numeric variables have an `observed` expression",
+                );
                 None
             }
             Some(e) => {
@@ -984,25 +1065,32 @@ impl Checker<'_> {
                 ctx.measured = None;
                 r.map(|(n, t, iv)| {
                     if t != Ty::Num {
-                        self.err(e.span(), format!("observed {name} must be a number, this is {}", ty_name(&t)));
+                        self.err(
+                            text_span(self.source, e),
+                            format!("observed {name} must be a number, this is {}", ty_name(&t)),
+                        );
                     }
-                    self.bounds(v, ty, iv, e.span());
+                    self.bounds(v, ty, iv, text_span(self.source, e));
                     n
                 })
             }
             None => {
                 if !v.latent && ty.is_numeric() {
-                    let span = v.value.as_ref().map_or_else(|| v.name.span(), |e| e.span());
+                    let span = v
+                        .value
+                        .as_ref()
+                        .map_or_else(|| v.name.span(), |e| text_span(self.source, e));
                     self.bounds(v, ty, measured_iv, span);
                 }
                 None
             }
         };
         for k in &ctx.used {
-            stream_draws
-                .entry(stream)
-                .or_default()
-                .push((*k, name.clone(), v.stream.as_ref().map_or_else(|| v.name.span(), |s| s.span())));
+            stream_draws.entry(stream).or_default().push((
+                *k,
+                name.clone(),
+                v.stream.as_ref().map_or_else(|| v.name.span(), |s| s.span()),
+            ));
         }
         // Parents: every column read is declared, and every declared parent exists.
         let parents = v.parents.get_ref().clone();
@@ -1022,7 +1110,10 @@ impl Checker<'_> {
                 );
             }
             if p == "measurement bias" && noise_draw.is_none() {
-                self.err(v.parents.span(), format!("{name} lists `measurement bias` but is not in bias.measurable"));
+                self.err(
+                    v.parents.span(),
+                    format!("{name} lists `measurement bias` but is not in bias.measurable"),
+                );
             }
         }
         for read in &ctx.reads {
@@ -1052,7 +1143,14 @@ impl Checker<'_> {
         let lo = v.min.unwrap_or(tlo).max(tlo);
         let hi = v.max.unwrap_or(thi).min(thi);
         if v.min.is_some_and(|m| m < tlo) || v.max.is_some_and(|m| m > thi) {
-            self.err(v.name.span(), format!("min/max of {} lie outside what {} can hold", v.name.get_ref(), ty_word(ty)));
+            self.err(
+                v.name.span(),
+                format!(
+                    "min/max of {} lie outside what {} can hold",
+                    v.name.get_ref(),
+                    ty_word(ty)
+                ),
+            );
         }
         if iv.lo < lo || iv.hi > hi {
             let measured = if iv.lo.is_infinite() || iv.hi.is_infinite() {
@@ -1078,7 +1176,10 @@ impl Checker<'_> {
         match expr::parse(text) {
             Ok(e) => self.compile(&e, ctx),
             Err(e) => {
-                self.err(ctx.base + e.span.start..ctx.base + e.span.end.max(e.span.start + 1), e.message);
+                self.err(
+                    ctx.base + e.span.start..ctx.base + e.span.end.max(e.span.start + 1),
+                    e.message,
+                );
                 None
             }
         }
@@ -1088,7 +1189,11 @@ impl Checker<'_> {
         let span = ctx.base + e.span.start..ctx.base + e.span.end;
         match &e.kind {
             ExprKind::Num(v) => Some((Node::Const(*v), Ty::Num, Iv::point(*v))),
-            ExprKind::Bool(b) => Some((Node::Const(f64::from(u8::from(*b))), Ty::Bool, Iv::point(f64::from(u8::from(*b))))),
+            ExprKind::Bool(b) => Some((
+                Node::Const(f64::from(u8::from(*b))),
+                Ty::Bool,
+                Iv::point(f64::from(u8::from(*b))),
+            )),
             ExprKind::Str(s) => Some((Node::Const(f64::NAN), Ty::Str(s.clone()), Iv::ANY)),
             ExprKind::Name(n) => self.name(n, span, ctx),
             ExprKind::Neg(a) => {
@@ -1099,7 +1204,10 @@ impl Checker<'_> {
             ExprKind::Not(a) => {
                 let (n, t, _) = self.compile(a, ctx)?;
                 if t != Ty::Bool {
-                    self.err(span, format!("type mismatch: `not` takes yes/no, this is {}", ty_name(&t)));
+                    self.err(
+                        span,
+                        format!("type mismatch: `not` takes yes/no, this is {}", ty_name(&t)),
+                    );
                     return None;
                 }
                 Some((Node::Not(Box::new(n)), Ty::Bool, Iv::BOOL))
@@ -1110,13 +1218,23 @@ impl Checker<'_> {
                 let (an, at, ai) = self.compile(a, ctx)?;
                 let (bn, bt, bi) = self.compile(b, ctx)?;
                 if ct != Ty::Bool {
-                    self.err(span.clone(), format!("type mismatch: the condition of `if` must be yes/no, this is {}", ty_name(&ct)));
+                    self.err(
+                        span.clone(),
+                        format!(
+                            "type mismatch: the condition of `if` must be yes/no, this is {}",
+                            ty_name(&ct)
+                        ),
+                    );
                     return None;
                 }
                 if at != bt || matches!(at, Ty::Str(_) | Ty::Cat(_)) {
                     self.err(
                         span,
-                        format!("type mismatch: `then` gives {} but `else` gives {}; both must be numbers or both yes/no", ty_name(&at), ty_name(&bt)),
+                        format!(
+                            "type mismatch: `then` gives {} but `else` gives {}; both must be numbers or both yes/no",
+                            ty_name(&at),
+                            ty_name(&bt)
+                        ),
                     );
                     return None;
                 }
@@ -1135,7 +1253,10 @@ impl Checker<'_> {
         } else {
             ""
         };
-        self.err(span, format!("type mismatch: {what} takes numbers, this is {}{hint}", ty_name(t)));
+        self.err(
+            span,
+            format!("type mismatch: {what} takes numbers, this is {}{hint}", ty_name(t)),
+        );
         None
     }
 
@@ -1159,7 +1280,10 @@ impl Checker<'_> {
         }
         if let Some(&d) = self.define_index.get(n) {
             if ctx.expanding.contains(&d) {
-                self.err(span, format!("definition {n} refers to itself (through {})", self.define_chain(ctx)));
+                self.err(
+                    span,
+                    format!("definition {n} refers to itself (through {})", self.define_chain(ctx)),
+                );
                 return None;
             }
             if ctx.expanding.len() >= 32 {
@@ -1206,7 +1330,11 @@ impl Checker<'_> {
     }
 
     fn define_chain(&self, ctx: &Ctx) -> String {
-        ctx.expanding.iter().map(|d| self.defines[*d].0.as_str()).collect::<Vec<_>>().join(" → ")
+        ctx.expanding
+            .iter()
+            .map(|d| self.defines[*d].0.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ")
     }
 
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, span: Range<usize>, ctx: &mut Ctx) -> Option<(Node, Ty, Iv)> {
@@ -1215,8 +1343,16 @@ impl Checker<'_> {
         let node = |an, bn| Node::Bin(op, Box::new(an), Box::new(bn));
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
-                self.want_num(&at, ctx.base + a.span.start..ctx.base + a.span.end, &format!("`{}`", op.symbol()))?;
-                self.want_num(&bt, ctx.base + b.span.start..ctx.base + b.span.end, &format!("`{}`", op.symbol()))?;
+                self.want_num(
+                    &at,
+                    ctx.base + a.span.start..ctx.base + a.span.end,
+                    &format!("`{}`", op.symbol()),
+                )?;
+                self.want_num(
+                    &bt,
+                    ctx.base + b.span.start..ctx.base + b.span.end,
+                    &format!("`{}`", op.symbol()),
+                )?;
                 let iv = match op {
                     BinOp::Add => Iv::of(ai.lo + bi.lo, ai.hi + bi.hi),
                     BinOp::Sub => Iv::of(ai.lo - bi.hi, ai.hi - bi.lo),
@@ -1244,7 +1380,14 @@ impl Checker<'_> {
             BinOp::And | BinOp::Or => {
                 if at != Ty::Bool || bt != Ty::Bool {
                     let t = if at != Ty::Bool { &at } else { &bt };
-                    self.err(span, format!("type mismatch: `{}` joins yes/no values, this is {}", op.symbol(), ty_name(t)));
+                    self.err(
+                        span,
+                        format!(
+                            "type mismatch: `{}` joins yes/no values, this is {}",
+                            op.symbol(),
+                            ty_name(t)
+                        ),
+                    );
                     return None;
                 }
                 Some((node(an, bn), Ty::Bool, Iv::BOOL))
@@ -1264,7 +1407,7 @@ impl Checker<'_> {
                             span,
                             format!(
                                 "category value not declared: {s:?} is not a value of {} (its values: {}{})",
-                                self.cat_name(*c, None),
+                                self.cat_name(*c),
                                 shown.join(", "),
                                 if values.len() > 12 { ", …" } else { "" }
                             ),
@@ -1297,14 +1440,19 @@ impl Checker<'_> {
             if ty != Ty::Cat(key) {
                 self.err(
                     span,
-                    format!("type mismatch: table {f} is keyed by {}, not {}", self.cat_name(key, None), ty_name(&ty)),
+                    format!(
+                        "type mismatch: table {f} is keyed by {}, not {}",
+                        self.cat_name(key),
+                        ty_name(&ty)
+                    ),
                 );
                 return None;
             }
             return Some((Node::Lookup(t, Box::new(n)), Ty::Num, iv));
         }
         let arity: &[usize] = match f {
-            "sigmoid" | "exp" | "ln" | "sqrt" | "abs" | "round" | "floor" | "ceil" | "num" | "bernoulli" | "poisson" => &[1],
+            "sigmoid" | "exp" | "ln" | "sqrt" | "abs" | "round" | "floor" | "ceil" | "num" | "bernoulli"
+            | "poisson" => &[1],
             "min" | "max" => &[2, 3, 4, 5, 6, 7, 8],
             "pow" | "lognormal" => &[2],
             "clamp" => &[3],
@@ -1312,7 +1460,10 @@ impl Checker<'_> {
             _ => {
                 self.err(
                     span,
-                    format!("unknown function {f}(); known: {} and the module's tables", FUNCTIONS.join(", ")),
+                    format!(
+                        "unknown function {f}(); known: {} and the module's tables",
+                        FUNCTIONS.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -1320,14 +1471,24 @@ impl Checker<'_> {
         if !arity.contains(&args.len()) {
             self.err(
                 span,
-                format!("{f}() takes {} argument(s), got {}", arity.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or "), args.len()),
+                format!(
+                    "{f}() takes {} argument(s), got {}",
+                    arity.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or "),
+                    args.len()
+                ),
             );
             return None;
         }
         let is_draw = matches!(f, "uniform" | "normal" | "lognormal" | "bernoulli" | "poisson");
         let draw = if is_draw {
             let Some((stream, first)) = ctx.draws else {
-                self.err(span, format!("{} draws nothing: put randomness in a (latent) variable and read it here", ctx.what));
+                self.err(
+                    span,
+                    format!(
+                        "{} draws nothing: put randomness in a (latent) variable and read it here",
+                        ctx.what
+                    ),
+                );
                 return None;
             };
             let k = first + ctx.used.len() as u32;
@@ -1370,14 +1531,23 @@ impl Checker<'_> {
                     "exp" => (F1::Exp, iv.map_monotone(f64::exp)),
                     "ln" => {
                         if iv.lo <= 0.0 {
-                            self.err(arg_span(0), format!("ln() of a number that can be {}: the logarithm needs more than 0", iv.show()));
+                            self.err(
+                                arg_span(0),
+                                format!(
+                                    "ln() of a number that can be {}: the logarithm needs more than 0",
+                                    iv.show()
+                                ),
+                            );
                             return None;
                         }
                         (F1::Ln, iv.map_monotone(f64::ln))
                     }
                     "sqrt" => {
                         if iv.lo < 0.0 {
-                            self.err(arg_span(0), format!("sqrt() of a number that can be {}: it needs 0 or more", iv.show()));
+                            self.err(
+                                arg_span(0),
+                                format!("sqrt() of a number that can be {}: it needs 0 or more", iv.show()),
+                            );
                             return None;
                         }
                         (F1::Sqrt, iv.map_monotone(f64::sqrt))
@@ -1413,7 +1583,14 @@ impl Checker<'_> {
             "clamp" => {
                 let ((x, xi), (lo, li), (hi, hi_iv)) = (next(), next(), next());
                 if li.hi > hi_iv.lo {
-                    self.err(span, format!("clamp()'s lower bound ({}) can exceed its upper bound ({})", li.show(), hi_iv.show()));
+                    self.err(
+                        span,
+                        format!(
+                            "clamp()'s lower bound ({}) can exceed its upper bound ({})",
+                            li.show(),
+                            hi_iv.show()
+                        ),
+                    );
                     return None;
                 }
                 let out = Iv::of(xi.lo.max(li.lo).min(hi_iv.hi), xi.hi.min(hi_iv.hi).max(li.lo));
@@ -1430,7 +1607,13 @@ impl Checker<'_> {
                     if integer && e >= 0.0 && (e as i64) % 2 == 0 && xi.contains_zero() {
                         Iv::of(0.0, xi.lo.abs().max(xi.hi.abs()).powi(e as i32))
                     } else if integer && e < 0.0 && xi.contains_zero() {
-                        self.err(arg_span(0), format!("pow() with a negative exponent of a base that can be 0 ({}) divides by zero", xi.show()));
+                        self.err(
+                            arg_span(0),
+                            format!(
+                                "pow() with a negative exponent of a base that can be 0 ({}) divides by zero",
+                                xi.show()
+                            ),
+                        );
                         return None;
                     } else if integer {
                         xi.map_monotone(|v| v.powi(e as i32))
@@ -1438,7 +1621,12 @@ impl Checker<'_> {
                         xi.map_monotone(|v| v.powf(e))
                     }
                 } else {
-                    let c = [xi.lo.powf(yi.lo), xi.lo.powf(yi.hi), xi.hi.powf(yi.lo), xi.hi.powf(yi.hi)];
+                    let c = [
+                        xi.lo.powf(yi.lo),
+                        xi.lo.powf(yi.hi),
+                        xi.hi.powf(yi.lo),
+                        xi.hi.powf(yi.hi),
+                    ];
                     Iv::of(
                         c.iter().copied().fold(f64::INFINITY, f64::min).min(0.0),
                         c.iter().copied().fold(f64::NEG_INFINITY, f64::max),
@@ -1473,7 +1661,10 @@ impl Checker<'_> {
                 } else {
                     let ((m, mi), (sd, si)) = (next(), next());
                     if si.lo < 0.0 {
-                        self.err(arg_span(1), format!("a standard deviation can't be negative; this one can be {}", si.show()));
+                        self.err(
+                            arg_span(1),
+                            format!("a standard deviation can't be negative; this one can be {}", si.show()),
+                        );
                         return None;
                     }
                     let spread = si.mul(zi);
@@ -1492,7 +1683,10 @@ impl Checker<'_> {
                 let (s, k) = draw?;
                 let (l, li) = next();
                 if li.lo < 0.0 {
-                    self.err(arg_span(0), format!("a Poisson mean can't be negative; this one can be {}", li.show()));
+                    self.err(
+                        arg_span(0),
+                        format!("a Poisson mean can't be negative; this one can be {}", li.show()),
+                    );
                     return None;
                 }
                 (Node::Poisson(s, k, b(l)), Iv::of(0.0, 255.0))

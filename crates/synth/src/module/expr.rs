@@ -153,7 +153,10 @@ impl Lexer<'_> {
                 self.pos += 1;
             }
             if self.pos >= bytes.len() {
-                return Err(err("a text value is not closed: add its closing quote".into(), self.pos));
+                return Err(err(
+                    "a text value is not closed: add its closing quote".into(),
+                    self.pos,
+                ));
             }
             let s = self.src[body..self.pos].to_owned();
             self.pos += 1;
@@ -167,7 +170,9 @@ impl Lexer<'_> {
         }
         let c = self.src[start..].chars().next().unwrap_or('?');
         Err(err(
-            format!("unexpected character {c:?}; an expression holds numbers, names, \"text\", + - * / < <= > >= == != and parentheses"),
+            format!(
+                "unexpected character {c:?}; an expression holds numbers, names, \"text\", + - * / < <= > >= == != and parentheses"
+            ),
             start + c.len_utf8(),
         ))
     }
@@ -498,7 +503,10 @@ mod tests {
             show(&e),
             "(if (((a < 3) and (not b)) or c) then ((-ln(uniform())) * x) else 0)"
         );
-        assert_eq!(show(&parse("education == \"basic\"").unwrap()), "(education == \"basic\")");
+        assert_eq!(
+            show(&parse("education == \"basic\"").unwrap()),
+            "(education == \"basic\")"
+        );
     }
 
     #[test]

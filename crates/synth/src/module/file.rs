@@ -166,7 +166,7 @@ pub struct BiasSection {
     #[schemars(with = "Vec<String>")]
     pub measurable: Spanned<Vec<String>>,
     /// The default bias, keys as `--bias` takes them; knobs not named are off.
-    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    #[schemars(with = "Option<BTreeMap<String, BiasValue>>")]
     pub default: Option<Spanned<BTreeMap<String, toml::Value>>>,
 }
 
@@ -212,4 +212,14 @@ pub struct ActionSection {
 
 fn no_names() -> Spanned<Vec<String>> {
     Spanned::new(0..0, Vec::new())
+}
+
+/// A bias knob's value as the schema describes it: a group or direction as text, a rate,
+/// factor or standard deviation as a number (checked by the knob itself when loaded).
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum BiasValue {
+    Text(String),
+    Number(f64),
 }

@@ -147,9 +147,7 @@ pub fn load(file: &str, source: &str) -> Result<ModuleScenario, ModuleError> {
     let loaded = build(checked, &parsed, source, sha256.clone()).map_err(fail)?;
     let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
     let next = reg.len() as u64;
-    let (_, m) = *reg
-        .entry(sha256)
-        .or_insert_with(|| (next, Box::leak(Box::new(loaded))));
+    let (_, m) = *reg.entry(sha256).or_insert_with(|| (next, Box::leak(Box::new(loaded))));
     Ok(ModuleScenario(m))
 }
 
@@ -237,11 +235,17 @@ fn build(
     for e in &f.measurement_error {
         let column = e.column.get_ref();
         if !observed.contains(&column.as_str()) {
-            problems.push((e.column.span(), format!("measurement_error names {column:?}, not an observed variable of the module")));
+            problems.push((
+                e.column.span(),
+                format!("measurement_error names {column:?}, not an observed variable of the module"),
+            ));
             continue;
         }
         if !(e.sd.is_finite() && e.sd >= 0.0 && e.min.is_finite() && e.max.is_finite() && e.min < e.max) {
-            problems.push((e.column.span(), "measurement_error needs sd ≥ 0 and finite min < max".into()));
+            problems.push((
+                e.column.span(),
+                "measurement_error needs sd ≥ 0 and finite min < max".into(),
+            ));
             continue;
         }
         let error = match e.kind.get_ref().as_str() {
@@ -256,7 +260,10 @@ fn build(
                 max: e.max,
             },
             other => {
-                problems.push((e.kind.span(), format!("measurement_error kind {other:?}: `normal` or `relative`")));
+                problems.push((
+                    e.kind.span(),
+                    format!("measurement_error kind {other:?}: `normal` or `relative`"),
+                ));
                 continue;
             }
         };
@@ -274,10 +281,9 @@ fn build(
             .iter()
             .filter_map(|a| {
                 let column = a.column.get_ref();
-                let numeric = c
-                    .vars
-                    .iter()
-                    .any(|v| v.name == *column && !v.latent && !matches!(v.ty, check::VarType::Bool | check::VarType::Category));
+                let numeric = c.vars.iter().any(|v| {
+                    v.name == *column && !v.latent && !matches!(v.ty, check::VarType::Bool | check::VarType::Category)
+                });
                 let direction = match a.direction.as_str() {
                     "up" => ActionDirection::Up,
                     "down" => ActionDirection::Down,
@@ -287,8 +293,11 @@ fn build(
                         return None;
                     }
                 };
-                if !numeric || !(a.min < a.max) {
-                    problems.push((a.column.span(), format!("action on {column:?}: an observed numeric variable with min < max")));
+                if !numeric || a.min.partial_cmp(&a.max) != Some(std::cmp::Ordering::Less) {
+                    problems.push((
+                        a.column.span(),
+                        format!("action on {column:?}: an observed numeric variable with min < max"),
+                    ));
                     return None;
                 }
                 Some(Actionable {

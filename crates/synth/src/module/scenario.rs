@@ -105,7 +105,13 @@ impl Scenario for ModuleScenario {
                 .0
                 .inputs
                 .iter()
-                .map(|used| if *used { Vec::with_capacity(capacity) } else { Vec::new() })
+                .map(|used| {
+                    if *used {
+                        Vec::with_capacity(capacity)
+                    } else {
+                        Vec::new()
+                    }
+                })
                 .collect(),
             in_measurement: Vec::with_capacity(capacity),
             in_label: Vec::with_capacity(capacity),
@@ -188,7 +194,8 @@ impl ScenarioColumns for Rows {
         }
         self.in_measurement
             .push(bias.measurement_sd > 0.0 && bias.measurement_group.contains(c));
-        self.in_label.push(bias.label_rate > 0.0 && bias.label_group.contains(c));
+        self.in_label
+            .push(bias.label_rate > 0.0 && bias.label_group.contains(c));
         match held {
             None => {
                 self.last = index;

@@ -24,7 +24,12 @@ fn generators(spec: &DatasetSpec) -> (Generator, Generator) {
 
 fn same_batches(spec: &DatasetSpec) {
     let (o, m) = generators(spec);
-    assert_eq!(o.schema(), m.schema(), "{}: schema and its metadata (dictionary, spec)", spec.scenario);
+    assert_eq!(
+        o.schema(),
+        m.schema(),
+        "{}: schema and its metadata (dictionary, spec)",
+        spec.scenario
+    );
     for b in 0..o.num_batches() {
         let (x, y): (RecordBatch, RecordBatch) = (o.batch(b), m.batch(b));
         for (i, f) in x.schema().fields().iter().enumerate() {
@@ -124,7 +129,12 @@ fn path_specific_twins_of_a_module_are_the_rust_twins() {
             let (o, m) = generators(&spec);
             let paths: Vec<_> = [Path::Total, Path::Proxy, Path::Mediated]
                 .iter()
-                .map(|p| (o.resolve_path(attr, p, None).unwrap(), m.resolve_path(attr, p, None).unwrap()))
+                .map(|p| {
+                    (
+                        o.resolve_path(attr, p, None).unwrap(),
+                        m.resolve_path(attr, p, None).unwrap(),
+                    )
+                })
                 .collect();
             let (po, pm): (Vec<_>, Vec<_>) = paths.into_iter().unzip();
             for (a, b) in po.iter().zip(&pm) {

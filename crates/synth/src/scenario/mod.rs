@@ -99,8 +99,14 @@ pub trait ScenarioColumns: Send {
 /// The shipped scenario modules: name and text.
 pub const SHIPPED: &[(&str, &str)] = &[
     ("population", include_str!("../../scenarios/population.toml")),
-    ("unemployment-risk", include_str!("../../scenarios/unemployment-risk.toml")),
-    ("rehabilitation-need", include_str!("../../scenarios/rehabilitation-need.toml")),
+    (
+        "unemployment-risk",
+        include_str!("../../scenarios/unemployment-risk.toml"),
+    ),
+    (
+        "rehabilitation-need",
+        include_str!("../../scenarios/rehabilitation-need.toml"),
+    ),
 ];
 
 /// The text of a shipped scenario's module.
@@ -123,10 +129,7 @@ fn shipped() -> &'static [crate::module::ModuleScenario] {
 
 /// Every shipped scenario.
 pub fn all() -> Vec<Box<dyn Scenario>> {
-    shipped()
-        .iter()
-        .map(|m| Box::new(*m) as Box<dyn Scenario>)
-        .collect()
+    shipped().iter().map(|m| Box::new(*m) as Box<dyn Scenario>).collect()
 }
 
 /// Looks a scenario up by name: a shipped one, or a module loaded in this process under that
@@ -279,24 +282,28 @@ pub fn recourse_spec(name: &str) -> Result<Option<crate::recourse::RecourseSpec>
 /// the data dictionary (population columns, then the scenario's own). Shown by
 /// `sandkasse scenarios` and the service's `/api/v1/scenarios`.
 pub fn catalogue() -> Vec<serde_json::Value> {
-    all()
-        .iter()
-        .map(|s| {
-            let bias = s.default_bias();
-            let model = crate::population::PopulationModel::new(s.as_ref(), &bias, 0, false, 1);
-            let mut columns = crate::dictionary::population_columns();
-            columns.extend(s.columns());
-            serde_json::json!({
-                "name": s.name(),
-                "summary": s.summary(),
-                "ages": [s.ages().start(), s.ages().end()],
-                "has_outcome": s.has_outcome(),
-                "max_rows": model.max_capacity(),
-                "max_rows_exact_ages": model.exact_capacity(),
-                "default_bias": bias,
-                "measurable_features": s.numeric_features(),
-                "columns": columns,
-            })
-        })
-        .collect()
+    shipped().iter().map(describe).collect()
+}
+
+/// One scenario module described as [`catalogue`] describes the shipped ones, with its
+/// SHA-256 and its Danish summary.
+pub fn describe(m: &crate::module::ModuleScenario) -> serde_json::Value {
+    let s: &dyn Scenario = m;
+    let bias = s.default_bias();
+    let model = crate::population::PopulationModel::new(s, &bias, 0, false, 1);
+    let mut columns = crate::dictionary::population_columns();
+    columns.extend(s.columns());
+    serde_json::json!({
+        "name": s.name(),
+        "summary": s.summary(),
+        "summary_da": m.summary_da(),
+        "module_sha256": m.sha256(),
+        "ages": [s.ages().start(), s.ages().end()],
+        "has_outcome": s.has_outcome(),
+        "max_rows": model.max_capacity(),
+        "max_rows_exact_ages": model.exact_capacity(),
+        "default_bias": bias,
+        "measurable_features": s.numeric_features(),
+        "columns": columns,
+    })
 }

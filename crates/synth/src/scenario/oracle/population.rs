@@ -1,11 +1,11 @@
 //! `population`: the plain population, all ages, no outcome.
 
-use crate::scenario::{Scenario, ScenarioColumns};
 use crate::bias::BiasConfig;
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;
 use crate::paths::Recompute;
 use crate::rng::RowRng;
+use crate::scenario::{Scenario, ScenarioColumns};
 use arrow::array::ArrayRef;
 use std::ops::RangeInclusive;
 

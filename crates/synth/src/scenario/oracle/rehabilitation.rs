@@ -16,12 +16,12 @@
 //! The benefit is highest at moderate functional loss: the fittest need no training and the
 //! most impaired gain less from it. Origin has no direct arrow into `p_true`.
 
-use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::ColumnDoc;
 use crate::model::Citizen;
 use crate::paths::Recompute;
 use crate::rng::{RowRng, Var, sigmoid};
+use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use arrow::array::{ArrayRef, BooleanArray, Float32Array, UInt8Array};
 use arrow::datatypes::DataType;
 use std::ops::RangeInclusive;

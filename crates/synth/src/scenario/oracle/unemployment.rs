@@ -18,12 +18,12 @@
 //! Origin has no direct arrow into `p_true`: any direct use of origin (or its proxy,
 //! municipality) by a model beyond what the mediating features carry is learned bias.
 
-use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use crate::bias::{BiasConfig, Direction, Group};
 use crate::dictionary::{ColumnDoc, categorical};
 use crate::model::{Citizen, Education, Employment, Origin};
 use crate::paths::Recompute;
 use crate::rng::{RowRng, Var, sigmoid};
+use crate::scenario::{Outcome, Scenario, ScenarioColumns, held_var, observe};
 use arrow::array::{ArrayRef, BooleanArray, DictionaryArray, Int16Array, StringArray, UInt8Array, UInt16Array};
 use arrow::datatypes::{DataType, Int16Type};
 use std::ops::RangeInclusive;

@@ -1,0 +1,309 @@
+//! Scenario modules written by an analyst: a malformed one is refused before anything runs,
+//! with the file, line and column and what is wrong; a well-formed one generates data.
+
+use synth::module::load;
+
+/// A small valid module; each test breaks one line of it.
+const BASE: &str = r#"format = "sandkasse-scenario-v1"
+name = "test-module"
+
+[summary]
+en = "A test."
+da = "En test."
+
+[population]
+ages = [65, 110]
+
+[[variable]]
+name = "frailty"
+type = "f64"
+latent = true
+meaning = "unobserved frailty"
+value = "normal()"
+
+[[variable]]
+name = "care_level"
+type = "category"
+meaning = "level of care"
+parents = ["age"]
+values = ["none", "light", "heavy"]
+weights = ["3", "2", "1 + num(age > 80)"]
+
+[[variable]]
+name = "adl_score"
+type = "u8"
+meaning = "activities of daily living, 0-10"
+parents = ["age", "frailty*", "measurement bias"]
+value = "clamp(round(10 - 0.1 * (age - 65) - 2 * frailty), 0, 10)"
+observed = "clamp(round(measured), 0, 10)"
+
+[outcome]
+kind = "binary"
+meaning = "needs help"
+p_true = "sigmoid(-1 + 0.3 * (10 - adl_score) + (if care_level == 'heavy' then 1 else 0))"
+
+[bias]
+measurable = ["adl_score"]
+"#;
+
+/// `BASE` with `from` replaced by `to` (which must occur).
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    BASE.replacen(from, to, 1)
+}
+
+/// The one-based line and column of the first occurrence of `needle` in `text`.
+fn at(text: &str, needle: &str) -> (usize, usize) {
+    let i = text.find(needle).unwrap_or_else(|| panic!("{needle}"));
+    let line = text[..i].matches('\n').count() + 1;
+    let col = i - text[..i].rfind('\n').map_or(0, |j| j + 1) + 1;
+    (line, col)
+}
+
+/// Loads `text` and returns the error text, which must name `module.toml:LINE:COL`.
+fn refused(text: &str, line: usize, col: usize, says: &str) {
+    let e = load("module.toml", text).expect_err("a malformed module is refused");
+    let shown = e.to_string();
+    let want = format!("module.toml:{line}:{col}: ");
+    assert!(
+        shown.lines().any(|l| l.starts_with(&want) && l.contains(says)),
+        "want a line starting {want:?} saying {says:?}, got:\n{shown}"
+    );
+}
+
+#[test]
+fn the_base_module_loads_and_generates() {
+    let m = load("module.toml", BASE).unwrap();
+    assert_eq!(m.sha256().len(), 64);
+    let spec = synth::DatasetSpec::new("test-module", 2_000, 1).unwrap();
+    let batch = synth::Generator::new(spec).unwrap().batch(0);
+    let adl = batch.column_by_name("adl_score").unwrap();
+    assert_eq!(adl.data_type(), &arrow::datatypes::DataType::UInt8);
+    assert!(
+        batch.column_by_name("frailty").is_none(),
+        "latent variables stay out of the data"
+    );
+    let ages = batch
+        .column_by_name("age")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt8Array>()
+        .unwrap();
+    assert!(ages.values().iter().all(|a| *a >= 65));
+}
+
+#[test]
+fn an_unknown_parent_is_named_with_its_place() {
+    let text = with(r#"parents = ["age"]"#, r#"parents = ["age", "pension"]"#);
+    let (l, c) = at(&text, r#"["age", "pension"]"#);
+    refused(&text, l, c, "unknown parent \"pension\"");
+    // A name read but not declared as a parent.
+    let text = with(
+        r#"weights = ["3", "2", "1 + num(age > 80)"]"#,
+        r#"weights = ["3", "2", "1 + num(male)"]"#,
+    );
+    let (l, c) = at(&text, r#"["age"]"#);
+    refused(&text, l, c, "reads sex, which is not among its parents");
+    // A name that is nothing at all, pointed at exactly.
+    let text = with("- 2 * frailty)", "- 2 * fraily)");
+    let (l, c) = at(&text, "fraily");
+    refused(&text, l, c, "unknown name \"fraily\"");
+}
+
+#[test]
+fn a_cycle_is_refused() {
+    let text = with(
+        "value = \"normal()\"",
+        "value = \"normal() + 0.1 * adl_score\"\nparents = [\"adl_score\"]",
+    );
+    let (l, c) = at(&text, "clamp(round(10");
+    refused(&text, l, c, "cycle: ");
+}
+
+#[test]
+fn a_type_mismatch_is_refused() {
+    let text = with("0.3 * (10 - adl_score)", "0.3 * (10 - (adl_score > 3))");
+    let (l, c) = at(&text, "(adl_score > 3)");
+    refused(&text, l, c, "type mismatch: `-` takes numbers, this is yes/no");
+    let text = with("type = \"u8\"", "type = \"bool\"");
+    let (l, c) = at(&text, "clamp(round(10");
+    refused(
+        &text,
+        l,
+        c,
+        "type mismatch: adl_score is yes/no (bool) but its value is a number",
+    );
+}
+
+#[test]
+fn an_undeclared_category_value_is_refused() {
+    let text = with("care_level == 'heavy'", "care_level == 'hevy'");
+    let (l, c) = at(&text, "care_level == 'hevy'");
+    refused(
+        &text,
+        l,
+        c,
+        "category value not declared: \"hevy\" is not a value of care_level",
+    );
+    let text = with("care_level == 'heavy'", "education == 'phd'");
+    let (l, c) = at(&text, "education == 'phd'");
+    refused(&text, l, c, "\"phd\" is not a value of education");
+}
+
+#[test]
+fn a_division_that_can_meet_zero_is_refused() {
+    let text = with("0.3 * (10 - adl_score)", "0.3 / adl_score");
+    let (l, c) = at(&text, "adl_score + (if");
+    refused(&text, l, c, "can divide by zero: the divisor can be [0, 10]");
+    // Kept away from zero, it is accepted.
+    load("ok.toml", &with("0.3 * (10 - adl_score)", "0.3 / max(adl_score, 0.5)")).unwrap();
+    let text = with("value = \"normal()\"", "value = \"ln(normal())\"");
+    let (l, c) = at(&text, "normal())\"");
+    refused(&text, l, c, "ln() of a number that can be");
+}
+
+#[test]
+fn leaving_bounds_is_refused() {
+    let text = with(
+        "observed = \"clamp(round(measured), 0, 10)\"",
+        "observed = \"round(measured)\"",
+    );
+    let (l, c) = at(&text, "\"round(measured)\"");
+    refused(&text, l, c + 1, "the recorded adl_score can be [-∞, ∞]");
+    let text = with("sigmoid(-1 + 0.3", "(-1 + 0.3");
+    let (l, c) = at(&text, "(-1 + 0.3");
+    refused(&text, l, c, "p_true can be");
+    let text = with("type = \"u8\"", "type = \"u8\"\nmax = 5");
+    refused(
+        &text,
+        at(&text, "clamp(round(measured)").0,
+        at(&text, "clamp(round(measured)").1,
+        "outside [0, 5]",
+    );
+}
+
+#[test]
+fn syntax_and_file_errors_are_placed() {
+    let text = with("0.3 * (10", "0.3 * * (10");
+    let (l, c) = at(&text, "* (10");
+    refused(&text, l, c, "expected a number, a name or `(`");
+    let text = with("kind = \"binary\"", "kind = \"binary\"\nkindd = 1");
+    let (l, _) = at(&text, "kindd");
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(e.to_string().starts_with(&format!("module.toml:{l}:")), "{e}");
+    assert!(e.to_string().contains("unknown field `kindd`"), "{e}");
+    let text = with(
+        "format = \"sandkasse-scenario-v1\"",
+        "format = \"sandkasse-scenario-v9\"",
+    );
+    refused(&text, 1, 10, "this version reads \"sandkasse-scenario-v1\"");
+    let text = with("type = \"u8\"", "type = \"u9\"");
+    let (l, c) = at(&text, "\"u9\"");
+    refused(&text, l, c, "type \"u9\" is not one of");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = with("care_level == 'heavy'", "care_level == 'hevy'").replacen("- 2 * frailty", "- 2 * fraily", 1);
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(e.problems.len() >= 2, "{e}");
+    assert!(e.problems.windows(2).all(|w| w[0].line <= w[1].line), "{e}");
+}
+
+#[test]
+fn hostile_modules_are_bounded() {
+    let big = format!("{BASE}\n# {}", "x".repeat(300 * 1024));
+    refused(&big, 1, 1, "at most 262144");
+    let deep = with(
+        "\"normal()\"",
+        &format!("\"{}normal(){}\"", "(".repeat(500), ")".repeat(500)),
+    );
+    let e = load("module.toml", &deep).unwrap_err();
+    assert!(e.to_string().contains("nests deeper"), "{e}");
+    let mut many = BASE.to_owned();
+    for i in 0..130 {
+        many.push_str(&format!(
+            "\n[[variable]]\nname = \"v{i}\"\ntype = \"f64\"\nlatent = true\nmeaning = \"m\"\nvalue = \"1\"\n"
+        ));
+    }
+    let e = load("module.toml", &many).unwrap_err();
+    assert!(e.to_string().contains("at most 120 variables"), "{e}");
+    // Two variables drawing the same numbers would be correlated without saying so.
+    let text = with("value = \"normal()\"", "value = \"normal()\"\nstream = \"latent\"").replacen(
+        "weights = [",
+        "stream = \"latent\"\nweights = [",
+        1,
+    );
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(e.to_string().contains("both take draw 0 of stream latent"), "{e}");
+}
+
+fn dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A change to the module format fails here until its schema is regenerated on purpose
+/// (`UPDATE_SCHEMA=1 cargo test -p synth --test modules`).
+#[test]
+fn the_committed_module_schema_is_the_codes() {
+    let schema = serde_json::to_string_pretty(&synth::module::json_schema()).unwrap() + "\n";
+    let path = dir().join("scenarios/scenario-module.schema.json");
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &schema).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).expect("scenario-module.schema.json is committed");
+    assert!(
+        committed == schema,
+        "scenario-module.schema.json is stale: regenerate it with UPDATE_SCHEMA=1"
+    );
+}
+
+/// Every shipped module and the test module validate under the committed schema with an
+/// independent validator (`jsonschema_rs` in `.venv`, installed by scripts/apitools.sh), and
+/// files the loader refuses for their shape do not.
+#[test]
+fn modules_validate_under_the_schema_and_misshapen_ones_do_not() {
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("module-schema");
+    std::fs::create_dir_all(&out).unwrap();
+    let as_json = |text: &str| -> String {
+        let v: serde_json::Value = toml::from_str(text).unwrap();
+        serde_json::to_string_pretty(&v).unwrap()
+    };
+    let mut valid: Vec<(String, String)> = synth::scenario_names()
+        .iter()
+        .map(|n| (n.to_string(), synth::scenario_module_source(n).unwrap().to_owned()))
+        .collect();
+    valid.push(("base".into(), BASE.to_owned()));
+    let invalid = [
+        ("unknown-key", with("kind = \"binary\"", "kind = \"binary\"\nkindd = 1")),
+        ("no-name", with("name = \"test-module\"\n", "")),
+        ("ages-not-a-pair", with("ages = [65, 110]", "ages = [65]")),
+        ("type-not-text", with("type = \"u8\"", "type = 8")),
+    ];
+    let mut args = vec![dir().join("scenarios/scenario-module.schema.json")];
+    for (name, text) in &valid {
+        load(name, text).unwrap();
+        let p = out.join(format!("{name}.json"));
+        std::fs::write(&p, as_json(text)).unwrap();
+        args.push(p);
+    }
+    args.push("--".into());
+    for (name, text) in &invalid {
+        assert!(load(name, text).is_err(), "{name} loads");
+        let p = out.join(format!("invalid-{name}.json"));
+        std::fs::write(&p, as_json(text)).unwrap();
+        args.push(p);
+    }
+    let python = dir().join("../../.venv/bin/python");
+    let run = std::process::Command::new(&python)
+        .arg(dir().join("../checklist/tests/validate_schema.py"))
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/apitools.sh", python.display()));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        stdout.contains("4 valid and 4 invalid documents checked, 0 failures"),
+        "{stdout}"
+    );
+}
