@@ -69,3 +69,15 @@ pub use writer::{Format, WriteSummary, write_dataset};
 pub fn regions() -> Vec<&'static str> {
     refdata::get().regions.iter().map(|(_, name)| name.as_str()).collect()
 }
+
+/// A generator of a shipped scenario from the Rust implementation its module replaced: only
+/// for the benchmark that measures modules against it (`cargo bench -p synth --features oracle`).
+#[cfg(feature = "oracle")]
+#[doc(hidden)]
+pub fn oracle_generator(spec: DatasetSpec) -> Result<Generator, SynthError> {
+    let s = scenario::oracle::by_name(&spec.scenario).ok_or_else(|| SynthError::UnknownScenario {
+        name: spec.scenario.clone(),
+        known: "population, unemployment-risk, rehabilitation-need".into(),
+    })?;
+    Generator::with_scenario(spec, s)
+}

@@ -78,6 +78,11 @@ fn map2(a: Col<'_>, b: Col<'_>, n: usize, f: impl Fn(f64, f64) -> f64) -> Col<'s
             }
             Col::Owned(w)
         }
+        (Col::Borrowed(v), Col::Scalar(y)) => Col::Owned(v[..n].iter().map(|x| f(*x, y)).collect()),
+        (Col::Scalar(x), Col::Borrowed(w)) => Col::Owned(w[..n].iter().map(|y| f(x, *y)).collect()),
+        (Col::Borrowed(v), Col::Borrowed(w)) => {
+            Col::Owned(v[..n].iter().zip(&w[..n]).map(|(x, y)| f(*x, *y)).collect())
+        }
         (a, b) => Col::Owned((0..n).map(|i| f(a.at(i), b.at(i))).collect()),
     }
 }
@@ -133,7 +138,19 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
                 return if v != 0.0 { eval(a, fr) } else { eval(b, fr) };
             }
             let (a, b) = (eval(a, fr), eval(b, fr));
-            Col::Owned((0..n).map(|i| if c.at(i) != 0.0 { a.at(i) } else { b.at(i) }).collect())
+            match (a, b) {
+                // The common case (`if male then 1.5 else 1`): one pass over the condition.
+                (Col::Scalar(x), Col::Scalar(y)) => map1(c, n, |t| if t != 0.0 { x } else { y }),
+                (Col::Owned(mut v), b) => {
+                    v.iter_mut().enumerate().for_each(|(i, x)| {
+                        if c.at(i) == 0.0 {
+                            *x = b.at(i);
+                        }
+                    });
+                    Col::Owned(v)
+                }
+                (a, b) => Col::Owned((0..n).map(|i| if c.at(i) != 0.0 { a.at(i) } else { b.at(i) }).collect()),
+            }
         }
         Node::F1(f, a) => {
             let a = eval(a, fr);
@@ -194,13 +211,21 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
         Node::Categorical(s, k, weights) => {
             let w: Vec<Col<'a>> = weights.iter().map(|w| eval(w, fr)).collect();
             let last = w.len().saturating_sub(1) as f64;
+            let mut total = vec![0.0; n];
+            for c in &w {
+                match c {
+                    Col::Scalar(v) => total.iter_mut().for_each(|t| *t += v),
+                    Col::Owned(v) => total.iter_mut().zip(v).for_each(|(t, v)| *t += v),
+                    Col::Borrowed(v) => total.iter_mut().zip(*v).for_each(|(t, v)| *t += v),
+                }
+            }
             Col::Owned(
                 (0..n)
                     .map(|i| {
                         let u = fr.rngs[i].uniform_stream(*s, *k);
                         // Sum, then walk the normalised cumulative weights, in the declared order:
                         // the same operations as the Rust scenarios, so ports keep their bytes.
-                        let total = w.iter().fold(0.0, |a, c| a + c.at(i));
+                        let total = total[i];
                         let mut acc = 0.0;
                         for (j, c) in w.iter().enumerate() {
                             acc += c.at(i) / total;

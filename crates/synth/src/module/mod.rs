@@ -156,6 +156,69 @@ pub fn json_schema() -> schemars::Schema {
     schemars::schema_for!(file::ModuleFile)
 }
 
+/// Checks a module and evaluates every expression of it over `rows` made-up citizens, without
+/// keeping anything (nothing is interned): what the fuzz target drives. Returns the values
+/// computed.
+#[doc(hidden)]
+pub fn check_and_evaluate(source: &str, rows: usize) -> Result<usize, ModuleError> {
+    let fail = |problems: Vec<(std::ops::Range<usize>, String)>| ModuleError {
+        file: "fuzz".into(),
+        problems: problems
+            .into_iter()
+            .map(|(span, message)| {
+                let (line, column) = line_col(source, span.start);
+                Problem { line, column, message }
+            })
+            .collect(),
+    };
+    if source.len() > MAX_MODULE_BYTES {
+        return Err(fail(vec![(0..0, "too long".into())]));
+    }
+    let parsed: ModuleFile =
+        toml::from_str(source).map_err(|e| fail(vec![(e.span().unwrap_or(0..0), e.message().to_owned())]))?;
+    let c = check::check(source, &parsed).map_err(fail)?;
+    // Inputs spread over their ranges; categories over their values.
+    let inputs: Vec<Vec<f64>> = (0..15)
+        .map(|k| (0..rows).map(|i| ((i * (k + 3)) % 7) as f64).collect())
+        .collect();
+    let rngs: Vec<crate::rng::RowRng> = (0..rows as u64).map(|i| crate::rng::RowRng::new(7, i)).collect();
+    let mut truth: Vec<Vec<f64>> = vec![vec![0.0; rows]; c.vars.len()];
+    let mut count = 0;
+    for &j in &c.order {
+        let v = &c.vars[j];
+        let frame = eval::Frame {
+            n: rows,
+            inputs: &inputs,
+            vars: &truth,
+            measured: None,
+            rngs: &rngs,
+            tables: &c.tables,
+        };
+        let t = eval::eval(&v.value, &frame).into_vec(rows);
+        if let Some(o) = &v.observed {
+            let frame = eval::Frame {
+                measured: Some(&t),
+                ..frame
+            };
+            count += eval::eval(o, &frame).into_vec(rows).len();
+        }
+        count += t.len();
+        truth[j] = t;
+    }
+    if let Some((p, _)) = &c.outcome {
+        let frame = eval::Frame {
+            n: rows,
+            inputs: &inputs,
+            vars: &truth,
+            measured: None,
+            rngs: &rngs,
+            tables: &c.tables,
+        };
+        count += eval::eval(p, &frame).into_vec(rows).len();
+    }
+    Ok(count)
+}
+
 /// A module already loaded in this process, by its SHA-256.
 pub fn loaded(sha256: &str) -> Option<ModuleScenario> {
     registry()

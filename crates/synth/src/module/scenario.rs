@@ -224,8 +224,13 @@ impl ScenarioColumns for Rows {
         let bias = self.bias.unwrap_or_else(|| BiasConfig::none(None));
         let vars = &m.checked.vars;
         let mut truth: Vec<Vec<f64>> = vec![Vec::new(); vars.len()];
-        let mut observed: Vec<Vec<f64>> = vec![Vec::new(); vars.len()];
+        // `None`: recorded as it is true.
+        let mut observed: Vec<Option<Vec<f64>>> = vec![None; vars.len()];
+        let any_held = self.source.iter().enumerate().any(|(i, s)| *s as usize != i);
         let copy_held = |col: &mut [f64], bit: u32| {
+            if !any_held {
+                return;
+            }
             for i in 0..n {
                 if self.recompute[i] & (1 << bit) == 0 {
                     col[i] = col[self.source[i] as usize];
@@ -250,9 +255,8 @@ impl ScenarioColumns for Rows {
                 let targeted = v.noise_draw.filter(|_| {
                     bias.measurement_sd > 0.0 && bias.measurement_feature.as_deref() == Some(v.name.as_str())
                 });
-                let measured: Vec<f64> = match targeted {
-                    Some(k) => t
-                        .iter()
+                let biased: Option<Vec<f64>> = targeted.map(|k| {
+                    t.iter()
                         .zip(&self.rngs)
                         .zip(&self.in_measurement)
                         .map(|((x, g), inside)| {
@@ -262,24 +266,25 @@ impl ScenarioColumns for Rows {
                                 *x
                             }
                         })
-                        .collect(),
-                    None => t.clone(),
-                };
+                        .collect()
+                });
                 let mut o = match &v.observed {
-                    None => measured,
+                    None => biased,
                     Some(expr) => {
                         let frame = Frame {
                             n,
                             inputs: &self.inputs,
                             vars: &truth,
-                            measured: Some(&measured),
+                            measured: Some(biased.as_deref().unwrap_or(&t)),
                             rngs: &self.rngs,
                             tables: &m.checked.tables,
                         };
-                        eval(expr, &frame).into_vec(n)
+                        Some(eval(expr, &frame).into_vec(n))
                     }
                 };
-                copy_held(&mut o, j as u32);
+                if let Some(o) = &mut o {
+                    copy_held(o, j as u32);
+                }
                 observed[j] = o;
             }
             truth[j] = t;
@@ -289,7 +294,7 @@ impl ScenarioColumns for Rows {
             if v.latent {
                 continue;
             }
-            let o = &observed[j];
+            let o = observed[j].as_ref().unwrap_or(&truth[j]);
             out.push(match v.ty {
                 VarType::Bool => Arc::new(BooleanArray::from(o.iter().map(|x| *x != 0.0).collect::<Vec<_>>())),
                 VarType::U8 => Arc::new(UInt8Array::from(o.iter().map(|x| *x as u8).collect::<Vec<_>>())),
@@ -297,7 +302,7 @@ impl ScenarioColumns for Rows {
                 VarType::U32 => Arc::new(UInt32Array::from(o.iter().map(|x| *x as u32).collect::<Vec<_>>())),
                 VarType::I32 => Arc::new(Int32Array::from(o.iter().map(|x| *x as i32).collect::<Vec<_>>())),
                 VarType::F32 => Arc::new(Float32Array::from(o.iter().map(|x| *x as f32).collect::<Vec<_>>())),
-                VarType::F64 => Arc::new(Float64Array::from(o.clone())),
+                VarType::F64 => Arc::new(Float64Array::from(o.to_vec())),
                 VarType::Category => {
                     let values = Arc::new(StringArray::from(v.values.clone()));
                     let keys = Int16Array::from(o.iter().map(|x| *x as i16).collect::<Vec<_>>());

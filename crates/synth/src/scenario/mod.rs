@@ -5,7 +5,7 @@
 //! [`SHIPPED`]. An authority's own module is loaded the same way at run time. The [`Scenario`]
 //! trait is what the generator, the paths and the analyses see of either.
 
-#[cfg(test)]
+#[cfg(any(test, feature = "oracle"))]
 pub(crate) mod oracle;
 
 use crate::bias::{BiasConfig, Direction};
@@ -74,7 +74,7 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
 
 /// The value of a scenario variable in a row: with `held` (the citizen's row and the variables a
 /// path-specific twin recomputes) and the variable not recomputed, the citizen's own; else drawn.
-#[cfg(test)]
+#[cfg(any(test, feature = "oracle"))]
 macro_rules! held_var {
     ($held:expr, $name:literal, $field:ident, $draw:expr) => {
         match $held {
@@ -83,7 +83,7 @@ macro_rules! held_var {
         }
     };
 }
-#[cfg(test)]
+#[cfg(any(test, feature = "oracle"))]
 pub(crate) use held_var;
 
 /// Accumulates a scenario's own columns for one batch.
@@ -170,7 +170,7 @@ impl Outcome {
 
     /// Draws the true outcome from `p` and the recorded one after label bias; with `held` not
     /// recomputing the outcome (`p_true`), copies the row last pushed without holding.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "oracle"))]
     pub fn push(&mut self, p: f64, c: &Citizen, rng: &RowRng, bias: &BiasConfig, held: Option<&Recompute>) {
         let in_group = bias.label_rate > 0.0 && bias.label_group.contains(c);
         self.push_row(p, in_group, rng, bias, held.map(|r| r.has("p_true")));
@@ -236,7 +236,7 @@ impl Outcome {
 
 /// The observed value of a numeric feature: the truth plus measurement-bias noise when the
 /// citizen is in the targeted group and the feature is the targeted one.
-#[cfg(test)]
+#[cfg(any(test, feature = "oracle"))]
 pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bias: &BiasConfig) -> f64 {
     if bias.measurement_sd > 0.0
         && bias.measurement_feature.as_deref() == Some(feature)
