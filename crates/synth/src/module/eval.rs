@@ -83,7 +83,6 @@ fn map2(a: Col<'_>, b: Col<'_>, n: usize, f: impl Fn(f64, f64) -> f64) -> Col<'s
         (Col::Borrowed(v), Col::Borrowed(w)) => {
             Col::Owned(v[..n].iter().zip(&w[..n]).map(|(x, y)| f(*x, *y)).collect())
         }
-        (a, b) => Col::Owned((0..n).map(|i| f(a.at(i), b.at(i))).collect()),
     }
 }
 
