@@ -307,3 +307,38 @@ fn modules_validate_under_the_schema_and_misshapen_ones_do_not() {
         "{stdout}"
     );
 }
+
+/// Found by trying a module: weights that leave an age with nobody to draw panicked the
+/// population model; definitions that double at each level expanded without bound.
+#[test]
+fn selections_with_nobody_and_exploding_definitions_are_refused() {
+    let text = with(
+        "ages = [65, 110]",
+        "ages = [65, 110]\norigin_weights = { danish = 0, immigrant_western = 0 }",
+    );
+    let (l, c) = at(&text, "{ danish = 0");
+    refused(&text, l, c, "origin weight of danish must be a number in 0.001-1000");
+    let text = with(
+        "ages = [65, 110]",
+        "ages = [65, 110]\ncohort_weight = \"num(age < 60)\"",
+    );
+    let (l, c) = at(&text, "\"num(age < 60)\"");
+    refused(
+        &text,
+        l,
+        c,
+        "cohort_weight must be finite and 0 or more at every age in [65, 110]",
+    );
+    let mut text = BASE.replacen("- 2 * frailty)", "- 2 * frailty + 0 * d0)", 1);
+    for i in 0..30 {
+        text.push_str(&format!(
+            "\n[[define]]\nname = \"d{i}\"\nvalue = \"d{} + d{}\"\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    text.push_str("\n[[define]]\nname = \"d30\"\nvalue = \"1\"\n");
+    // Before the budget this expanded 2^30 additions (and never returned).
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(e.to_string().contains("expands to more than 10000 operations"), "{e}");
+}

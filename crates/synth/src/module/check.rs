@@ -19,6 +19,11 @@ pub const MAX_VARIABLES: usize = 120;
 pub const MAX_CATEGORY_VALUES: usize = 256;
 /// The most helper definitions and tables.
 pub const MAX_DEFINES: usize = 256;
+/// The most operations one expression may expand to once its definitions are inlined (a
+/// definition used twice in a definition used twice … grows exponentially).
+pub const MAX_NODES_PER_EXPRESSION: usize = 10_000;
+/// The most operations of a whole module: what bounds the work of every batch.
+pub const MAX_NODES: usize = 40_000;
 
 /// A column's storage type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +313,8 @@ struct Ctx {
     expanding: Vec<usize>,
     /// What the expression is, for messages.
     what: String,
+    /// Operations compiled for this expression so far.
+    nodes: usize,
 }
 
 struct Checker<'a> {
@@ -322,6 +329,7 @@ struct Checker<'a> {
     var_types: Vec<(VarType, bool)>,
     var_values: Vec<Vec<String>>,
     var_ivs: Vec<Option<Iv>>,
+    total_nodes: usize,
 }
 
 /// The byte offset of a TOML string's first character in the file: the span covers the quotes.
@@ -362,6 +370,7 @@ pub fn check(source: &str, f: &ModuleFile) -> Result<Checked, Problems> {
         var_types: Vec::new(),
         var_values: Vec::new(),
         var_ivs: Vec::new(),
+        total_nodes: 0,
     };
     let checked = c.run(f);
     if c.problems.is_empty() {
@@ -425,8 +434,13 @@ impl Checker<'_> {
         if let Some(w) = &f.population.origin_weights {
             for (k, v) in w.get_ref() {
                 match Origin::from_label(k) {
-                    Some(o) if v.is_finite() && *v >= 0.0 && *v <= 1000.0 => origin_weights[o as usize] = *v,
-                    Some(_) => self.err(w.span(), format!("origin weight of {k} must be a number in 0-1000")),
+                    Some(o) if v.is_finite() && *v >= 0.001 && *v <= 1000.0 => origin_weights[o as usize] = *v,
+                    Some(_) => self.err(
+                        w.span(),
+                        format!(
+                            "origin weight of {k} must be a number in 0.001-1000 (to leave a group nearly out, give it a small weight: 0 would leave ages and places with nobody to draw)"
+                        ),
+                    ),
                     None => self.err(
                         w.span(),
                         format!("{k:?} is not an origin group; known: {}", Origin::LABELS.join(", ")),
@@ -641,6 +655,7 @@ impl Checker<'_> {
                 reads: BTreeSet::new(),
                 expanding: Vec::new(),
                 what: "cohort_weight".into(),
+                nodes: 0,
             };
             let (node, ty, iv) = self.compile_text(e.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
@@ -676,6 +691,7 @@ impl Checker<'_> {
                 reads: BTreeSet::new(),
                 expanding: Vec::new(),
                 what: "p_true".into(),
+                nodes: 0,
             };
             let (node, ty, iv) = self.compile_text(o.p_true.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
@@ -806,12 +822,13 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Name(n) => {
                 if let Some(&d) = self.define_index.get(n) {
-                    if !stack.contains(&d) && stack.len() < 64 {
+                    // Each definition once per walk: the names read are a set, and a definition
+                    // used twice in one used twice … must not be walked exponentially often.
+                    if !stack.contains(&d) {
                         stack.push(d);
                         if let Ok(inner) = expr::parse(&self.defines[d].2) {
                             self.names_in(&inner, out, stack);
                         }
-                        stack.pop();
                     }
                 } else {
                     out.insert(n.clone());
@@ -934,6 +951,7 @@ impl Checker<'_> {
             reads: BTreeSet::new(),
             expanding: Vec::new(),
             what: name.clone(),
+            nodes: 0,
         };
         let mut truth_iv = Iv::ANY;
         let mut values = Vec::new();
@@ -1173,6 +1191,9 @@ impl Checker<'_> {
     }
 
     fn compile_text(&mut self, text: &str, ctx: &mut Ctx) -> Option<(Node, Ty, Iv)> {
+        if ctx.expanding.is_empty() {
+            ctx.nodes = 0;
+        }
         match expr::parse(text) {
             Ok(e) => self.compile(&e, ctx),
             Err(e) => {
@@ -1187,6 +1208,26 @@ impl Checker<'_> {
 
     fn compile(&mut self, e: &Expr, ctx: &mut Ctx) -> Option<(Node, Ty, Iv)> {
         let span = ctx.base + e.span.start..ctx.base + e.span.end;
+        ctx.nodes += 1;
+        self.total_nodes += 1;
+        if ctx.nodes == MAX_NODES_PER_EXPRESSION + 1 {
+            self.err(
+                span.clone(),
+                format!(
+                    "{} expands to more than {MAX_NODES_PER_EXPRESSION} operations once its definitions are inlined",
+                    ctx.what
+                ),
+            );
+        }
+        if self.total_nodes == MAX_NODES + 1 {
+            self.err(
+                span.clone(),
+                format!("the module has more than {MAX_NODES} operations in all"),
+            );
+        }
+        if ctx.nodes > MAX_NODES_PER_EXPRESSION || self.total_nodes > MAX_NODES {
+            return None;
+        }
         match &e.kind {
             ExprKind::Num(v) => Some((Node::Const(*v), Ty::Num, Iv::point(*v))),
             ExprKind::Bool(b) => Some((

@@ -273,6 +273,17 @@ fn build(
             })
             .collect(),
     };
+    let (lo, hi) = (usize::from(c.ages.0), usize::from(c.ages.1));
+    let in_range = || cohort.iter().flat_map(|w| w[lo..=hi].iter());
+    if in_range().any(|w| !w.is_finite() || *w < 0.0) || !in_range().any(|w| *w > 0.0) {
+        let span = f.population.cohort_weight.as_ref().map_or(0..0, |e| e.span());
+        problems.push((
+            span,
+            format!(
+                "cohort_weight must be finite and 0 or more at every age in [{lo}, {hi}], and above 0 at one at least"
+            ),
+        ));
+    }
     let measurable: Vec<&'static str> = c.measurable.iter().map(|s| leak(s)).collect();
     let proxies: Vec<&'static str> = match &c.proxies {
         Some(p) => p.iter().map(|s| leak(s)).collect(),
