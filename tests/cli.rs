@@ -512,3 +512,70 @@ fn manifest_draft_rebuilds_the_sample_manifests_from_the_models() {
         );
     }
 }
+
+/// An analyst's own scenario through the binary: start from a shipped module, rename it, draw
+/// from it (the spec in the file records its SHA-256); a broken edit is refused with its place
+/// and nothing is written.
+#[test]
+fn a_scenario_module_file_is_checked_and_generated_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = String::from_utf8(ok(&["scenarios", "--source", "rehabilitation-need"]).stdout).unwrap();
+    let mine = shipped.replacen("name = \"rehabilitation-need\"", "name = \"my-rehab\"", 1);
+    let module = dir.path().join("my-rehab.toml");
+    fs::write(&module, &mine).unwrap();
+    let described: serde_json::Value =
+        serde_json::from_slice(&ok(&["scenarios", "--json", "--file", module.to_str().unwrap()]).stdout).unwrap();
+    let sha = described[0]["module_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(sha.len(), 64);
+    let path = generate(
+        dir.path(),
+        "mine.parquet",
+        &[
+            "--scenario-file",
+            module.to_str().unwrap(),
+            "--rows",
+            "3000",
+            "--seed",
+            "2",
+        ],
+    );
+    let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+    let kv = reader.metadata().file_metadata().key_value_metadata().unwrap().clone();
+    let spec = kv
+        .iter()
+        .find(|k| k.key == "sandkasse.spec")
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(spec["scenario"], "my-rehab");
+    assert_eq!(spec["module"], sha.as_str());
+
+    let broken = mine.replacen(
+        "0.45 * min(falls_12m, 3)",
+        "0.45 * min(falls_12m, 3) / hospital_days_12m",
+        1,
+    );
+    fs::write(&module, &broken).unwrap();
+    let line = broken[..broken.find("/ hospital_days_12m").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    let out = sandkasse(&[
+        "generate",
+        "--scenario-file",
+        module.to_str().unwrap(),
+        "--rows",
+        "10",
+        "--out",
+        dir.path().join("no.parquet").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("my-rehab.toml:{line}:")) && err.contains("can divide by zero"),
+        "{err}"
+    );
+    assert!(!dir.path().join("no.parquet").exists());
+}
