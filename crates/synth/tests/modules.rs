@@ -342,3 +342,24 @@ fn selections_with_nobody_and_exploding_definitions_are_refused() {
     let e = load("module.toml", &text).unwrap_err();
     assert!(e.to_string().contains("expands to more than 10000 operations"), "{e}");
 }
+
+/// A cohort weight may read a table keyed by sex (the one category it can see); the weights
+/// were once computed without the module's tables and panicked.
+#[test]
+fn a_cohort_weight_reads_a_table() {
+    let text = with(
+        "ages = [65, 110]",
+        "ages = [65, 110]\ncohort_weight = \"by_sex(sex)\"\n\n[[table]]\nname = \"by_sex\"\nkey = \"sex\"\nvalues = { F = 1.0, M = 2.0 }",
+    )
+    .replacen("name = \"test-module\"", "name = \"cohort-table\"", 1);
+    let m = load("module.toml", &text).unwrap();
+    let spec = synth::DatasetSpec::for_module(&m, 20_000, 3).unwrap();
+    let batch = synth::Generator::new(spec).unwrap().batch(0);
+    let sex = batch.column_by_name("sex").unwrap();
+    let sex = arrow::compute::cast(sex, &arrow::datatypes::DataType::Utf8).unwrap();
+    let sex = sex.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+    let men = sex.iter().filter(|s| *s == Some("M")).count();
+    let all = arrow::array::Array::len(sex);
+    // Men weigh twice as much at every age: well over the population's share among the old.
+    assert!(men * 2 > all, "{men} of {all}");
+}

@@ -267,7 +267,7 @@ fn build(
                     vars: &[],
                     measured: None,
                     rngs: &[],
-                    tables: &[],
+                    tables: &c.tables,
                 };
                 eval::eval(node, &frame).into_vec(ages)
             })
