@@ -169,7 +169,7 @@ fn leaving_bounds_is_refused() {
         "observed = \"round(measured)\"",
     );
     let (l, c) = at(&text, "\"round(measured)\"");
-    refused(&text, l, c + 1, "the recorded adl_score can be [-∞, ∞]");
+    refused(&text, l, c + 1, "the recorded adl_score can be [-8500, 8510]");
     let text = with("sigmoid(-1 + 0.3", "(-1 + 0.3");
     let (l, c) = at(&text, "(-1 + 0.3");
     refused(&text, l, c, "p_true can be");
@@ -362,4 +362,74 @@ fn a_cohort_weight_reads_a_table() {
     let all = arrow::array::Array::len(sex);
     // Men weigh twice as much at every age: well over the population's share among the old.
     assert!(men * 2 > all, "{men} of {all}");
+}
+
+/// Found by review: values that overflow to infinity or are undefined passed the range checks
+/// (an interval of NaN compares false with every bound), and reached the data.
+#[test]
+fn values_that_can_overflow_or_be_undefined_are_refused() {
+    for (from, to, needle) in [
+        ("sigmoid(-1 + 0.3", "0 * exp(1000) + sigmoid(-1 + 0.3", "exp(1000)"),
+        (
+            "value = \"normal()\"",
+            "value = \"uniform(-exp(800), exp(800))\"",
+            "exp(800)",
+        ),
+        (
+            "value = \"normal()\"",
+            "value = \"pow(max(normal(), 0), -0.5)\"",
+            "pow(max(normal(), 0), -0.5)",
+        ),
+    ] {
+        let text = with(from, to);
+        let (l, c) = at(&text, needle);
+        refused(&text, l, c, "can overflow or be undefined");
+    }
+    let text = with(
+        r#"weights = ["3", "2", "1 + num(age > 80)"]"#,
+        r#"weights = ["1e308", "1e308", "1"]"#,
+    );
+    let (l, c) = at(&text, "1e308");
+    refused(&text, l, c, "can overflow or be undefined");
+}
+
+/// Found by review: a chain of operators is a tree as deep as it is long, and definitions
+/// stack their depths; the dependency walk recursed through them all and could overflow the
+/// stack before any check ran.
+#[test]
+fn deep_chains_and_stacked_definitions_are_refused_without_recursing_through_them() {
+    let chain = vec!["1"; 100].join(" + ");
+    let text = with("value = \"normal()\"", &format!("value = \"{chain}\""));
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(e.to_string().contains("deeper than 64 levels"), "{e}");
+    let mut text = BASE.replacen("- 2 * frailty)", "- 2 * frailty + 0 * d0)", 1);
+    let link = vec!["1"; 30].join(" + ");
+    for i in 0..250 {
+        text.push_str(&format!(
+            "\n[[define]]\nname = \"d{i}\"\nvalue = \"d{} + {link}\"\n",
+            i + 1
+        ));
+    }
+    text.push_str("\n[[define]]\nname = \"d250\"\nvalue = \"1\"\n");
+    let e = load("module.toml", &text).unwrap_err();
+    assert!(
+        e.to_string().contains("nests deeper than 256 levels") || e.to_string().contains("definitions nest deeper"),
+        "{e}"
+    );
+}
+
+/// Found by review: a variable named like a population column gave the data two fields of one
+/// name; a latent variable reading a protected attribute gave path-specific twins that are not
+/// the dataset's own twins.
+#[test]
+fn population_column_names_and_latent_variables_with_observed_parents_are_refused() {
+    let text = with("name = \"adl_score\"", "name = \"cpr\"").replace("adl_score", "cpr");
+    let (l, c) = at(&text, "\"cpr\"");
+    refused(&text, l, c, "\"cpr\" is reserved or names a population value");
+    let text = with(
+        "value = \"normal()\"",
+        "value = \"normal() + num(male)\"\nparents = [\"sex\"]",
+    );
+    let (l, c) = at(&text, "\"frailty\"");
+    refused(&text, l, c, "latent frailty reads sex");
 }

@@ -24,6 +24,12 @@ pub const MAX_DEFINES: usize = 256;
 pub const MAX_NODES_PER_EXPRESSION: usize = 10_000;
 /// The most operations of a whole module: what bounds the work of every batch.
 pub const MAX_NODES: usize = 40_000;
+/// The deepest an expression may nest once its definitions are inlined: bounds the checker's
+/// and the evaluator's recursion (the evaluator runs on worker threads with small stacks).
+pub const MAX_COMPILED_DEPTH: usize = 256;
+/// The largest magnitude any part of an expression may reach: far from f64's overflow, so a
+/// finite range stays finite through the evaluator's own arithmetic.
+const MAX_MAGNITUDE: f64 = 1e300;
 
 /// A column's storage type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +321,10 @@ struct Ctx {
     what: String,
     /// Operations compiled for this expression so far.
     nodes: usize,
+    /// Nesting of the node being compiled, definitions inlined.
+    depth: usize,
+    /// The depth error was reported (once per expression).
+    too_deep: bool,
 }
 
 struct Checker<'a> {
@@ -480,7 +490,11 @@ impl Checker<'_> {
                 );
                 return false;
             }
-            if RESERVED.contains(&s.as_str()) || input(s).is_some() {
+            let column = crate::dictionary::population_columns()
+                .iter()
+                .any(|c| c.name == s.as_str())
+                || crate::dictionary::twin_columns().iter().any(|c| c.name == s.as_str());
+            if RESERVED.contains(&s.as_str()) || input(s).is_some() || column {
                 c.err(
                     n.span(),
                     format!("{s:?} is reserved or names a population value; choose another name"),
@@ -656,6 +670,8 @@ impl Checker<'_> {
                 expanding: Vec::new(),
                 what: "cohort_weight".into(),
                 nodes: 0,
+                depth: 0,
+                too_deep: false,
             };
             let (node, ty, iv) = self.compile_text(e.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
@@ -692,6 +708,8 @@ impl Checker<'_> {
                 expanding: Vec::new(),
                 what: "p_true".into(),
                 nodes: 0,
+                depth: 0,
+                too_deep: false,
             };
             let (node, ty, iv) = self.compile_text(o.p_true.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
@@ -795,6 +813,19 @@ impl Checker<'_> {
     /// For each variable, the variables its texts name (found by a plain parse, before any
     /// checking): what the causal order is sorted by.
     fn declaration_dependencies(&self, f: &ModuleFile) -> Vec<Vec<usize>> {
+        // Each definition's own names once; then each text's names through a worklist over the
+        // definitions it reaches (no recursion into definitions, each visited once per text).
+        let direct: Vec<BTreeSet<String>> = self
+            .defines
+            .iter()
+            .map(|(_, _, text)| {
+                let mut names = BTreeSet::new();
+                if let Ok(e) = expr::parse(text) {
+                    names_in(&e, &mut names);
+                }
+                names
+            })
+            .collect();
         let mut out = Vec::new();
         for v in &f.variable {
             let mut names = BTreeSet::new();
@@ -806,47 +837,34 @@ impl Checker<'_> {
                 texts.push(e.get_ref());
             }
             if let Some(w) = &v.weights {
-                texts.extend(w.get_ref().iter().map(|s| s.get_ref().as_str()));
+                texts.extend(
+                    w.get_ref()
+                        .iter()
+                        .take(MAX_CATEGORY_VALUES + 1)
+                        .map(|s| s.get_ref().as_str()),
+                );
             }
             for t in texts {
                 if let Ok(e) = expr::parse(t) {
-                    self.names_in(&e, &mut names, &mut Vec::new());
+                    names_in(&e, &mut names);
+                }
+            }
+            let mut seen = vec![false; self.defines.len()];
+            let mut work: Vec<usize> = names.iter().filter_map(|n| self.define_index.get(n).copied()).collect();
+            while let Some(d) = work.pop() {
+                if std::mem::replace(&mut seen[d], true) {
+                    continue;
+                }
+                for n in &direct[d] {
+                    if let Some(&e) = self.define_index.get(n) {
+                        work.push(e);
+                    }
+                    names.insert(n.clone());
                 }
             }
             out.push(names.iter().filter_map(|n| self.var_index.get(n).copied()).collect());
         }
         out
-    }
-
-    fn names_in(&self, e: &Expr, out: &mut BTreeSet<String>, stack: &mut Vec<usize>) {
-        match &e.kind {
-            ExprKind::Name(n) => {
-                if let Some(&d) = self.define_index.get(n) {
-                    // Each definition once per walk: the names read are a set, and a definition
-                    // used twice in one used twice … must not be walked exponentially often.
-                    if !stack.contains(&d) {
-                        stack.push(d);
-                        if let Ok(inner) = expr::parse(&self.defines[d].2) {
-                            self.names_in(&inner, out, stack);
-                        }
-                    }
-                } else {
-                    out.insert(n.clone());
-                }
-            }
-            ExprKind::Num(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
-            ExprKind::Neg(a) | ExprKind::Not(a) => self.names_in(a, out, stack),
-            ExprKind::Binary(_, a, b) => {
-                self.names_in(a, out, stack);
-                self.names_in(b, out, stack);
-            }
-            ExprKind::If(a, b, c) => {
-                self.names_in(a, out, stack);
-                self.names_in(b, out, stack);
-                self.names_in(c, out, stack);
-            }
-            ExprKind::Call(_, args) => args.iter().for_each(|a| self.names_in(a, out, stack)),
-        }
     }
 
     /// Variables in an order where every parent comes first; a cycle is an error naming it.
@@ -952,6 +970,8 @@ impl Checker<'_> {
             expanding: Vec::new(),
             what: name.clone(),
             nodes: 0,
+            depth: 0,
+            too_deep: false,
         };
         let mut truth_iv = Iv::ANY;
         let mut values = Vec::new();
@@ -1002,6 +1022,7 @@ impl Checker<'_> {
                     ctx.used.push(k);
                     let mut nodes = Vec::new();
                     let mut all_can_be_zero = true;
+                    let mut total_hi = 0.0_f64;
                     for (j, e) in w.get_ref().iter().enumerate() {
                         ctx.base = text_base(self.source, e);
                         ctx.what = format!("weight of {}", values[j]);
@@ -1022,8 +1043,15 @@ impl Checker<'_> {
                                 );
                             }
                             all_can_be_zero &= iv.lo <= 0.0;
+                            total_hi += iv.hi;
                             nodes.push(n);
                         }
+                    }
+                    if !nodes.is_empty() && !total_hi.is_finite() {
+                        self.err(
+                            w.span(),
+                            "the weights can add up past what a number holds; scale them down",
+                        );
                     }
                     if all_can_be_zero && !nodes.is_empty() {
                         self.err(
@@ -1066,7 +1094,12 @@ impl Checker<'_> {
         };
         self.var_ivs[i] = Some(truth_iv);
         // The recorded column.
-        let measured_iv = if noise_draw.is_some() { Iv::ANY } else { truth_iv };
+        // Measurement bias adds sd·z with sd at most 1000 (the knob's bound) and |z| < 8.5.
+        let measured_iv = if noise_draw.is_some() {
+            Iv::of(truth_iv.lo - NORMAL_BOUND * 1000.0, truth_iv.hi + NORMAL_BOUND * 1000.0)
+        } else {
+            truth_iv
+        };
         let observed = match &v.observed {
             Some(e) if v.latent || !ty.is_numeric() => {
                 self.err(
@@ -1134,6 +1167,16 @@ impl Checker<'_> {
                 );
             }
         }
+        if v.latent
+            && let Some(read) = ctx.reads.iter().find(|r| !r.ends_with('*'))
+        {
+            self.err(
+                v.name.span(),
+                format!(
+                    "latent {name} reads {read}: a latent variable is an unobserved cause drawn at random (from draws and other latent variables); make it an observed variable, or move the dependence into the variables it causes"
+                ),
+            );
+        }
         for read in &ctx.reads {
             if !parents.contains(read) {
                 self.err(
@@ -1171,8 +1214,8 @@ impl Checker<'_> {
             );
         }
         if iv.lo < lo || iv.hi > hi {
-            let measured = if iv.lo.is_infinite() || iv.hi.is_infinite() {
-                " (measurement bias can move it any distance)"
+            let measured = if v.min.is_none() && v.max.is_none() && iv.hi - iv.lo >= 2.0 * NORMAL_BOUND * 1000.0 {
+                " (measurement bias can move it by 8.5 standard deviations of up to 1000)"
             } else {
                 ""
             };
@@ -1206,7 +1249,42 @@ impl Checker<'_> {
         }
     }
 
+    /// Compiles one node: its depth once definitions are inlined is bounded (the evaluator
+    /// recurses on it), and its range must be finite — a value that can overflow to infinity or
+    /// be undefined (NaN) would pass every later range check and reach the data.
     fn compile(&mut self, e: &Expr, ctx: &mut Ctx) -> Option<(Node, Ty, Iv)> {
+        ctx.depth += 1;
+        let r = if ctx.depth > MAX_COMPILED_DEPTH {
+            if !ctx.too_deep {
+                ctx.too_deep = true;
+                self.err(
+                    ctx.base + e.span.start..ctx.base + e.span.end,
+                    format!(
+                        "{} nests deeper than {MAX_COMPILED_DEPTH} levels once its definitions are inlined",
+                        ctx.what
+                    ),
+                );
+            }
+            None
+        } else {
+            self.compile_node(e, ctx)
+        };
+        ctx.depth -= 1;
+        let (node, ty, iv) = r?;
+        if matches!(ty, Ty::Num) && !(iv.lo >= -MAX_MAGNITUDE && iv.hi <= MAX_MAGNITUDE && iv.lo <= iv.hi) {
+            self.err(
+                ctx.base + e.span.start..ctx.base + e.span.end,
+                format!(
+                    "can overflow or be undefined: this part can be {}; keep every value within ±1e300 (e.g. clamp the argument of exp())",
+                    iv.show()
+                ),
+            );
+            return None;
+        }
+        Some((node, ty, iv))
+    }
+
+    fn compile_node(&mut self, e: &Expr, ctx: &mut Ctx) -> Option<(Node, Ty, Iv)> {
         let span = ctx.base + e.span.start..ctx.base + e.span.end;
         ctx.nodes += 1;
         self.total_nodes += 1;
@@ -1235,7 +1313,7 @@ impl Checker<'_> {
                 Ty::Bool,
                 Iv::point(f64::from(u8::from(*b))),
             )),
-            ExprKind::Str(s) => Some((Node::Const(f64::NAN), Ty::Str(s.clone()), Iv::ANY)),
+            ExprKind::Str(s) => Some((Node::Const(f64::NAN), Ty::Str(s.clone()), Iv::point(0.0))),
             ExprKind::Name(n) => self.name(n, span, ctx),
             ExprKind::Neg(a) => {
                 let (n, t, iv) = self.compile(a, ctx)?;
@@ -1735,6 +1813,28 @@ impl Checker<'_> {
             _ => unreachable!("every function is matched above"),
         };
         Some((node, Ty::Num, iv))
+    }
+}
+
+/// The names an expression's text reads (definitions not expanded). Its recursion is bounded
+/// by the parser's tree depth.
+fn names_in(e: &Expr, out: &mut BTreeSet<String>) {
+    match &e.kind {
+        ExprKind::Name(n) => {
+            out.insert(n.clone());
+        }
+        ExprKind::Num(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
+        ExprKind::Neg(a) | ExprKind::Not(a) => names_in(a, out),
+        ExprKind::Binary(_, a, b) => {
+            names_in(a, out);
+            names_in(b, out);
+        }
+        ExprKind::If(a, b, c) => {
+            names_in(a, out);
+            names_in(b, out);
+            names_in(c, out);
+        }
+        ExprKind::Call(_, args) => args.iter().for_each(|a| names_in(a, out)),
     }
 }
 

@@ -20,8 +20,11 @@ use std::ops::Range;
 
 /// The longest expression a module may hold (characters); a scenario's longest is under 600.
 pub const MAX_EXPR_CHARS: usize = 4096;
-/// The deepest nesting of an expression: bounds the parser's and the evaluator's recursion.
+/// The deepest nesting of parentheses, calls and prefixes: bounds the parser's recursion.
 pub const MAX_DEPTH: usize = 48;
+/// The deepest syntax tree of one expression, counting chains like `a + b + c` (left-nested):
+/// bounds every later walk of the tree.
+pub const MAX_TREE_DEPTH: usize = 64;
 
 /// A node of the syntax tree with the byte range of the expression text it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +205,14 @@ pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
         depth: 0,
     };
     let e = p.expr()?;
+    if tree_depth(&e) > MAX_TREE_DEPTH {
+        return Err(SyntaxError {
+            message: format!(
+                "the expression is deeper than {MAX_TREE_DEPTH} levels (a chain of operators counts each one); split it with `define`"
+            ),
+            span: e.span.clone(),
+        });
+    }
     if p.tok != Tok::End {
         return Err(SyntaxError {
             message: format!("unexpected {} after a complete expression", describe(&p.tok)),
@@ -209,6 +220,23 @@ pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
         });
     }
     Ok(e)
+}
+
+/// The depth of a tree, without recursion (a tree this measures may be too deep to recurse on).
+fn tree_depth(e: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(e, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match &e.kind {
+            ExprKind::Num(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+            ExprKind::Neg(a) | ExprKind::Not(a) => stack.push((a, d + 1)),
+            ExprKind::Binary(_, a, b) => stack.extend([(&**a, d + 1), (&**b, d + 1)]),
+            ExprKind::If(a, b, c) => stack.extend([(&**a, d + 1), (&**b, d + 1), (&**c, d + 1)]),
+            ExprKind::Call(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
+        }
+    }
+    deepest
 }
 
 fn describe(t: &Tok) -> String {

@@ -367,7 +367,11 @@ fn build(
                         return None;
                     }
                 };
-                if !numeric || a.min.partial_cmp(&a.max) != Some(std::cmp::Ordering::Less) {
+                if !numeric
+                    || !a.min.is_finite()
+                    || !a.max.is_finite()
+                    || a.min.partial_cmp(&a.max) != Some(std::cmp::Ordering::Less)
+                {
                     problems.push((
                         a.column.span(),
                         format!("action on {column:?}: an observed numeric variable with min < max"),
