@@ -84,6 +84,20 @@ pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, before[start..].chars().count() + 1)
 }
 
+/// Problems found in `source` as a [`ModuleError`] naming `file` and each line and column.
+fn placed(file: &str, source: &str, problems: Vec<(std::ops::Range<usize>, String)>) -> ModuleError {
+    ModuleError {
+        file: file.to_owned(),
+        problems: problems
+            .into_iter()
+            .map(|(span, message)| {
+                let (line, column) = line_col(source, span.start);
+                Problem { line, column, message }
+            })
+            .collect(),
+    }
+}
+
 /// A checked module with everything the [`Scenario`](crate::scenario::Scenario) trait hands out.
 #[derive(Debug)]
 pub struct Loaded {
@@ -119,16 +133,7 @@ fn leak(s: &str) -> &'static str {
 /// Reads, checks and compiles a module; `file` names it in messages. The same text loads once
 /// per process and is shared after.
 pub fn load(file: &str, source: &str) -> Result<ModuleScenario, ModuleError> {
-    let fail = |problems: Vec<(std::ops::Range<usize>, String)>| ModuleError {
-        file: file.to_owned(),
-        problems: problems
-            .into_iter()
-            .map(|(span, message)| {
-                let (line, column) = line_col(source, span.start);
-                Problem { line, column, message }
-            })
-            .collect(),
-    };
+    let fail = |problems| placed(file, source, problems);
     if source.len() > MAX_MODULE_BYTES {
         return Err(fail(vec![(
             0..0,
@@ -161,16 +166,7 @@ pub fn json_schema() -> schemars::Schema {
 /// computed.
 #[doc(hidden)]
 pub fn check_and_evaluate(source: &str, rows: usize) -> Result<usize, ModuleError> {
-    let fail = |problems: Vec<(std::ops::Range<usize>, String)>| ModuleError {
-        file: "fuzz".into(),
-        problems: problems
-            .into_iter()
-            .map(|(span, message)| {
-                let (line, column) = line_col(source, span.start);
-                Problem { line, column, message }
-            })
-            .collect(),
-    };
+    let fail = |problems| placed("fuzz", source, problems);
     if source.len() > MAX_MODULE_BYTES {
         return Err(fail(vec![(0..0, "too long".into())]));
     }
