@@ -215,7 +215,15 @@ fn scenarios_lists_data_dictionaries() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["population", "unemployment-risk", "rehabilitation-need"]);
+    assert_eq!(
+        names,
+        [
+            "population",
+            "unemployment-risk",
+            "rehabilitation-need",
+            "eldercare-visitation"
+        ]
+    );
     for s in v.as_array().unwrap() {
         let cols = s["columns"].as_array().unwrap();
         assert!(

@@ -55,6 +55,19 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
     };
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let outcome = synth::scenario_by_name(&manifest.scenario).map_or(synth::OutcomeKind::None, |s| s.outcome_kind());
+    if matches!(outcome, synth::OutcomeKind::Continuous | synth::OutcomeKind::Count) {
+        // The manifest describes a yes/no decision (a label and a probability); judging a
+        // number against one would give numbers that mean nothing. Refused, not zeroed.
+        problems.push(ManifestProblem {
+            field: "scenario".into(),
+            message: format!(
+                "{} has a {} outcome (a number); a manifest here describes a yes/no decision, and runs judge those only so far. Score the model on the scenario's data and use `sandkasse metrics --task regression --label outcome_recorded`, or `--task multiclass` against level_recorded",
+                shown(&manifest.scenario),
+                outcome.as_str()
+            ),
+        });
+    }
     for (i, input) in manifest.inputs.iter().enumerate() {
         for (j, spec) in input.columns.iter().enumerate() {
             let field = format!("inputs[{i}].columns[{j}]");
@@ -395,6 +408,36 @@ threshold = 0.5
                 p[0].message
             );
         }
+    }
+
+    #[test]
+    fn a_yes_no_manifest_for_a_scenario_whose_outcome_is_a_number_is_refused() {
+        let text = r#"
+name = "m"
+version = "1"
+scenario = "eldercare-visitation"
+[[inputs]]
+tensor = "x"
+dtype = "float32"
+columns = [{ column = "age" }, { column = "adl_limitations" }]
+[output]
+probability = "p"
+positive_class = 1
+threshold = 0.5
+"#;
+        let p = check_manifest_fits_scenario(&Manifest::parse(text).unwrap()).expect_err("refused");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "scenario");
+        assert!(
+            p[0].message.contains("continuous outcome") && p[0].message.contains("--task regression"),
+            "{}",
+            p[0].message
+        );
+        // The same columns on a yes/no scenario pass this check.
+        let rehab = text
+            .replace("eldercare-visitation", "rehabilitation-need")
+            .replace("adl_limitations", "falls_12m");
+        assert!(check_manifest_fits_scenario(&Manifest::parse(&rehab).unwrap()).is_ok());
     }
 
     #[test]

@@ -57,9 +57,9 @@ pub use noise::{ColumnError, MeasurementError};
 pub use paths::{DEFAULT_PROXIES, Path, ResolvedPath, descendants as path_descendants, resolve as resolve_path};
 pub use recourse::{ActionDirection, Actionable, RecourseSpec};
 pub use scenario::{
-    OUTCOME_COLUMNS, by_name as scenario_by_name, catalogue as scenario_catalogue, columns as scenario_columns,
-    describe as describe_module, measurement_errors, names as scenario_names, recourse_spec,
-    shipped_source as scenario_module_source,
+    OUTCOME_COLUMNS, OutcomeKind, by_name as scenario_by_name, catalogue as scenario_catalogue,
+    columns as scenario_columns, describe as describe_module, measurement_errors, names as scenario_names,
+    recourse_spec, shipped_source as scenario_module_source,
 };
 pub use spec::{Counterfactual, DatasetSpec, GENERATOR_VERSION, Split};
 pub use writer::{Format, WriteSummary, write_dataset};

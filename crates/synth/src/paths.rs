@@ -101,7 +101,8 @@ pub(crate) fn variable_of(column: &str) -> &str {
         "municipality_code" | "region" => "municipality",
         "education_isced" => "education",
         "living_alone" => "household_type",
-        "outcome_true" | "outcome_recorded" => "p_true",
+        // The outcome's columns are one variable, named by the binary outcome's first column.
+        "outcome_true" | "outcome_recorded" | "expected_true" | "level_true" | "level_recorded" => "p_true",
         other => other,
     }
 }
@@ -137,7 +138,7 @@ pub fn descendants(columns: &[ColumnDoc], attribute: Counterfactual) -> Vec<&'st
     }
     // The outcome is caused by the scenario's features ("scenario features" in its parents): it
     // descends from the attribute when any of them does.
-    let has_outcome = columns.iter().any(|c| c.name == "p_true");
+    let has_outcome = columns.iter().any(|c| c.name == "p_true" || c.name == "expected_true");
     let feature_descends = columns
         .iter()
         .any(|c| reached.contains(c.name) && !["cpr", attribute.as_str()].contains(&c.name));

@@ -35,7 +35,12 @@ fn check_cprs(b: &RecordBatch, reference_age: bool) -> Vec<String> {
 
 #[test]
 fn cpr_numbers_are_fictitious_consistent_and_unique() {
-    for scenario in ["population", "unemployment-risk", "rehabilitation-need"] {
+    for scenario in [
+        "population",
+        "unemployment-risk",
+        "rehabilitation-need",
+        "eldercare-visitation",
+    ] {
         let b = generate(spec(scenario, 1_000_000, 77, &[]));
         let cprs = check_cprs(&b, true);
         let unique: HashSet<&String> = cprs.iter().collect();

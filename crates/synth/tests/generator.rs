@@ -346,7 +346,12 @@ fn scenario_features_are_plausible() {
 /// the values the data can hold.
 #[test]
 fn the_dictionary_lists_the_categories_the_data_holds() {
-    for scenario in ["population", "unemployment-risk", "rehabilitation-need"] {
+    for scenario in [
+        "population",
+        "unemployment-risk",
+        "rehabilitation-need",
+        "eldercare-visitation",
+    ] {
         let docs = synth::scenario_columns(scenario).expect("scenario");
         let generator = Generator::new(DatasetSpec::new(scenario, 50, 3).expect("spec")).expect("generator");
         let batch = generator.batch(0);

@@ -303,7 +303,10 @@ fn modules_validate_under_the_schema_and_misshapen_ones_do_not() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
     assert!(
-        stdout.contains("4 valid and 4 invalid documents checked, 0 failures"),
+        stdout.contains(&format!(
+            "{} valid and 4 invalid documents checked, 0 failures",
+            valid.len()
+        )),
         "{stdout}"
     );
 }

@@ -36,7 +36,12 @@ fn differing(a: &RecordBatch, b: &RecordBatch) -> Vec<String> {
 
 #[test]
 fn the_total_path_is_todays_twins_byte_for_byte() {
-    for scenario in ["population", "unemployment-risk", "rehabilitation-need"] {
+    for scenario in [
+        "population",
+        "unemployment-risk",
+        "rehabilitation-need",
+        "eldercare-visitation",
+    ] {
         for attribute in [Counterfactual::Origin, Counterfactual::Sex] {
             let g = Generator::new(twins_spec(scenario, 3000, attribute)).unwrap();
             let dataset = g.batch(0);

@@ -111,11 +111,67 @@ pub struct Checked {
     pub vars: Vec<VarDef>,
     /// The order variables are computed in (every parent before its children).
     pub order: Vec<usize>,
-    pub outcome: Option<(Node, String)>,
+    pub outcome: Option<OutcomeDef>,
     pub measurable: Vec<String>,
     pub default_bias: BTreeMap<String, String>,
     pub default_bias_span: Range<usize>,
     pub proxies: Option<Vec<String>>,
+}
+
+/// A module's checked outcome.
+#[derive(Debug, Clone)]
+pub struct OutcomeDef {
+    /// What the outcome means, for the dictionary.
+    pub meaning: String,
+    pub kind: OutcomeKind,
+}
+
+/// How the outcome is drawn.
+#[derive(Debug, Clone)]
+// One per module: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum OutcomeKind {
+    /// Yes/no, drawn from `p_true`.
+    Binary { p_true: Node },
+    /// A number (whole for a count): the expected value, the truth drawn around it, and what is
+    /// recorded of the truth (`None`: the truth).
+    Numeric {
+        count: bool,
+        expected: Node,
+        value: Node,
+        recorded: Option<Node>,
+        bounds: (f64, f64),
+        unit: String,
+        /// The ordered classes and where each after the first begins.
+        levels: Option<(Vec<String>, Vec<f64>)>,
+        /// What `expected`, `value` and `recorded` read: their columns' parents.
+        reads: [Vec<String>; 3],
+    },
+}
+
+impl OutcomeDef {
+    /// Every expression of the outcome.
+    pub fn nodes(&self) -> Vec<&Node> {
+        match &self.kind {
+            OutcomeKind::Binary { p_true } => vec![p_true],
+            OutcomeKind::Numeric {
+                expected,
+                value,
+                recorded,
+                ..
+            } => {
+                let mut v = vec![expected, value];
+                v.extend(recorded);
+                v
+            }
+        }
+    }
+}
+
+/// The random stream of a numeric outcome's draws (`value`) and of its recording's (`recorded`):
+/// streams of their own, as a variable's are, named after the columns.
+pub fn outcome_stream(column: &str) -> Stream {
+    0x8000_0000 | (hash_str(column) as u32 & 0x7fff_ffff)
 }
 
 /// Each stream's draws: index, the variable taking it, where the variable names its stream.
@@ -296,6 +352,11 @@ const RESERVED: &[&str] = &[
     "p_true",
     "outcome_true",
     "outcome_recorded",
+    "expected_true",
+    "level_true",
+    "level_recorded",
+    "expected",
+    "truth",
     "twin_id",
     "is_twin",
     "person_id",
@@ -311,6 +372,10 @@ struct Ctx {
     used: Vec<u32>,
     /// `Some(range of measured)` in an `observed` expression.
     measured: Option<Iv>,
+    /// `Some(range of expected)` in a numeric outcome's `value` and `recorded`.
+    expected: Option<Iv>,
+    /// `Some(range of truth)` in a numeric outcome's `recorded`.
+    truth: Option<Iv>,
     /// Only `age` and `male` (the cohort weight).
     cohort: bool,
     /// The dictionary names read (parents).
@@ -325,6 +390,27 @@ struct Ctx {
     depth: usize,
     /// The depth error was reported (once per expression).
     too_deep: bool,
+}
+
+impl Ctx {
+    /// A context for the expression starting at byte `base`, without draws or special names.
+    fn new(base: usize, what: impl Into<String>) -> Ctx {
+        Ctx {
+            base,
+            draws: None,
+            used: Vec::new(),
+            measured: None,
+            expected: None,
+            truth: None,
+            cohort: false,
+            reads: BTreeSet::new(),
+            expanding: Vec::new(),
+            what: what.into(),
+            nodes: 0,
+            depth: 0,
+            too_deep: false,
+        }
+    }
 }
 
 struct Checker<'a> {
@@ -661,17 +747,8 @@ impl Checker<'_> {
 
         let cohort_weight = f.population.cohort_weight.as_ref().and_then(|e| {
             let mut ctx = Ctx {
-                base: text_base(self.source, e),
-                draws: None,
-                used: Vec::new(),
-                measured: None,
                 cohort: true,
-                reads: BTreeSet::new(),
-                expanding: Vec::new(),
-                what: "cohort_weight".into(),
-                nodes: 0,
-                depth: 0,
-                too_deep: false,
+                ..Ctx::new(text_base(self.source, e), "cohort_weight")
             };
             let (node, ty, iv) = self.compile_text(e.get_ref(), &mut ctx)?;
             if ty != Ty::Num {
@@ -688,40 +765,7 @@ impl Checker<'_> {
             Some(node)
         });
 
-        let outcome = f.outcome.as_ref().and_then(|o| {
-            if o.kind.get_ref() != "binary" {
-                self.err(
-                    o.kind.span(),
-                    format!(
-                        "outcome kind {:?}: this version runs `binary` outcomes (count, continuous and categorical come with their metrics)",
-                        o.kind.get_ref()
-                    ),
-                );
-            }
-            let mut ctx = Ctx {
-                base: text_base(self.source, &o.p_true),
-                draws: None,
-                used: Vec::new(),
-                measured: None,
-                cohort: false,
-                reads: BTreeSet::new(),
-                expanding: Vec::new(),
-                what: "p_true".into(),
-                nodes: 0,
-                depth: 0,
-                too_deep: false,
-            };
-            let (node, ty, iv) = self.compile_text(o.p_true.get_ref(), &mut ctx)?;
-            if ty != Ty::Num {
-                self.err(text_span(self.source, &o.p_true), "p_true must be a number (a probability)");
-            } else if iv.lo < 0.0 || iv.hi > 1.0 {
-                self.err(
-                    text_span(self.source, &o.p_true),
-                    format!("p_true can be {}, outside [0, 1]; wrap it in sigmoid() or clamp(…, 0, 1)", iv.show()),
-                );
-            }
-            Some((node, o.meaning.get_ref().clone()))
-        });
+        let outcome = f.outcome.as_ref().and_then(|o| self.outcome(o));
 
         let (default_bias, default_bias_span) = match f.bias.as_ref().and_then(|b| b.default.as_ref()) {
             Some(d) => (
@@ -765,6 +809,236 @@ impl Checker<'_> {
             default_bias_span,
             proxies,
         }
+    }
+
+    /// The `[outcome]` section: a yes/no outcome from `p_true`, or a number from `expected`,
+    /// `value` and `recorded`, each checked against the outcome's bounds.
+    fn outcome(&mut self, o: &file::OutcomeSection) -> Option<OutcomeDef> {
+        let kind = o.kind.get_ref().as_str();
+        let given = |x: bool, key: &str, this: &mut Self, span: Range<usize>| {
+            if x {
+                this.err(span, format!("{key} is for another outcome kind than {kind:?}"));
+            }
+        };
+        let meaning = o.meaning.get_ref().clone();
+        if meaning.trim().is_empty() || meaning.chars().count() > 1000 {
+            self.err(o.meaning.span(), "meaning must be 1 to 1000 characters");
+        }
+        match kind {
+            "binary" => {
+                given(o.expected.is_some(), "expected", self, o.kind.span());
+                given(o.value.is_some(), "value", self, o.kind.span());
+                given(o.recorded.is_some(), "recorded", self, o.kind.span());
+                given(o.bounds.is_some(), "bounds", self, o.kind.span());
+                given(o.unit.is_some(), "unit", self, o.kind.span());
+                given(o.levels.is_some(), "levels", self, o.kind.span());
+                let Some(p) = &o.p_true else {
+                    self.err(o.kind.span(), "a binary outcome needs p_true, its true probability");
+                    return None;
+                };
+                let mut ctx = Ctx::new(text_base(self.source, p), "p_true");
+                let (node, ty, iv) = self.compile_text(p.get_ref(), &mut ctx)?;
+                if ty != Ty::Num {
+                    self.err(text_span(self.source, p), "p_true must be a number (a probability)");
+                } else if iv.lo < 0.0 || iv.hi > 1.0 {
+                    self.err(
+                        text_span(self.source, p),
+                        format!(
+                            "p_true can be {}, outside [0, 1]; wrap it in sigmoid() or clamp(…, 0, 1)",
+                            iv.show()
+                        ),
+                    );
+                }
+                Some(OutcomeDef {
+                    meaning,
+                    kind: OutcomeKind::Binary { p_true: node },
+                })
+            }
+            "continuous" | "count" => self.numeric_outcome(o, kind == "count", meaning),
+            other => {
+                self.err(
+                    o.kind.span(),
+                    format!(
+                        "outcome kind {other:?}: binary, continuous or count (a categorical outcome is a numeric one with `levels`)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn numeric_outcome(&mut self, o: &file::OutcomeSection, count: bool, meaning: String) -> Option<OutcomeDef> {
+        if let Some(p) = &o.p_true {
+            self.err(
+                text_span(self.source, p),
+                "p_true is for a binary outcome; a numeric one has `expected`",
+            );
+        }
+        let Some(b) = &o.bounds else {
+            self.err(o.kind.span(), "a numeric outcome needs bounds = [smallest, largest]");
+            return None;
+        };
+        let [lo, hi] = *b.get_ref();
+        let limit = if count { f64::from(u32::MAX) } else { 1e15 };
+        if !(lo.is_finite() && hi.is_finite() && lo < hi && lo >= if count { 0.0 } else { -limit } && hi <= limit) {
+            self.err(
+                b.span(),
+                format!(
+                    "bounds [{lo}, {hi}]: need finite smallest < largest{}",
+                    if count {
+                        ", within 0 … 4294967295 for a count"
+                    } else {
+                        ", within ±1e15"
+                    }
+                ),
+            );
+            return None;
+        }
+        if count && (lo.fract() != 0.0 || hi.fract() != 0.0) {
+            self.err(b.span(), "a count's bounds are whole numbers");
+        }
+        let within = |this: &mut Self, span: Range<usize>, what: &str, iv: Iv| {
+            if iv.lo < lo || iv.hi > hi {
+                this.err(
+                    span,
+                    format!(
+                        "{what} can be {}, outside the outcome's bounds [{lo}, {hi}]; clamp it (e.g. clamp(…, {lo}, {hi}))",
+                        iv.show()
+                    ),
+                );
+            }
+        };
+        let Some(e) = &o.expected else {
+            self.err(
+                o.kind.span(),
+                "a numeric outcome needs `expected`, its true expected value",
+            );
+            return None;
+        };
+        let mut ctx = Ctx::new(text_base(self.source, e), "expected");
+        let (expected, ty, eiv) = self.compile_text(e.get_ref(), &mut ctx)?;
+        let mut reads: [Vec<String>; 3] = Default::default();
+        reads[0] = ctx.reads.into_iter().collect();
+        if ty != Ty::Num {
+            self.err(
+                text_span(self.source, e),
+                format!("expected must be a number, this is {}", ty_name(&ty)),
+            );
+            return None;
+        }
+        within(self, text_span(self.source, e), "expected", eiv);
+        let Some(v) = &o.value else {
+            self.err(
+                o.kind.span(),
+                "a numeric outcome needs `value`, the true outcome drawn around `expected`",
+            );
+            return None;
+        };
+        let mut ctx = Ctx {
+            draws: Some((outcome_stream("outcome_true"), 0)),
+            expected: Some(eiv),
+            ..Ctx::new(text_base(self.source, v), "value")
+        };
+        let (value, ty, viv) = self.compile_text(v.get_ref(), &mut ctx)?;
+        reads[1] = ctx.reads.into_iter().collect();
+        if ty != Ty::Num {
+            self.err(
+                text_span(self.source, v),
+                format!("value must be a number, this is {}", ty_name(&ty)),
+            );
+            return None;
+        }
+        within(self, text_span(self.source, v), "value", viv);
+        let recorded = match &o.recorded {
+            None => None,
+            Some(r) => {
+                let mut ctx = Ctx {
+                    draws: Some((outcome_stream("outcome_recorded"), 0)),
+                    expected: Some(eiv),
+                    truth: Some(viv),
+                    ..Ctx::new(text_base(self.source, r), "recorded")
+                };
+                let (node, ty, riv) = self.compile_text(r.get_ref(), &mut ctx)?;
+                reads[2] = ctx.reads.into_iter().collect();
+                if ty != Ty::Num {
+                    self.err(
+                        text_span(self.source, r),
+                        format!("recorded must be a number, this is {}", ty_name(&ty)),
+                    );
+                    return None;
+                }
+                within(self, text_span(self.source, r), "recorded", riv);
+                Some(node)
+            }
+        };
+        let unit = o.unit.as_ref().map_or(String::new(), |u| u.get_ref().clone());
+        if (unit.chars().count() > 64 || unit.chars().any(char::is_control))
+            && let Some(u) = &o.unit
+        {
+            self.err(
+                u.span(),
+                "unit must be at most 64 characters, without control characters",
+            );
+        }
+        let levels = o.levels.as_ref().and_then(|l| {
+            let classes = l.classes.get_ref();
+            let from = l.from.get_ref();
+            let mut uniq = BTreeSet::new();
+            if classes.len() < 2 || classes.len() > MAX_CATEGORY_VALUES {
+                self.err(l.classes.span(), format!("levels need 2 to {MAX_CATEGORY_VALUES} classes"));
+                return None;
+            }
+            for c in classes {
+                if !uniq.insert(c) || c.is_empty() || c.len() > 64 || c.chars().any(char::is_control) {
+                    self.err(
+                        l.classes.span(),
+                        format!("level {c:?} is repeated, empty, longer than 64 bytes or has control characters"),
+                    );
+                    return None;
+                }
+            }
+            if from.len() + 1 != classes.len() {
+                self.err(
+                    l.from.span(),
+                    format!(
+                        "{} thresholds for {} classes; give one fewer than the classes: where each class after {:?} begins",
+                        from.len(),
+                        classes.len(),
+                        classes[0]
+                    ),
+                );
+                return None;
+            }
+            if from.iter().any(|x| !x.is_finite()) || from.windows(2).any(|w| w[0] >= w[1]) {
+                self.err(l.from.span(), "thresholds must be finite and strictly increasing");
+                return None;
+            }
+            if from[0] <= lo || from[from.len() - 1] > hi {
+                self.err(
+                    l.from.span(),
+                    format!(
+                        "thresholds must lie in ({lo}, {hi}], the outcome's bounds: otherwise {:?} or {:?} can never occur",
+                        classes[0],
+                        classes[classes.len() - 1]
+                    ),
+                );
+                return None;
+            }
+            Some((classes.clone(), from.clone()))
+        });
+        Some(OutcomeDef {
+            meaning,
+            kind: OutcomeKind::Numeric {
+                count,
+                expected,
+                value,
+                recorded,
+                bounds: (lo, hi),
+                unit,
+                levels,
+                reads,
+            },
+        })
     }
 
     /// Every column of the scenario's data: the population's and the observed variables.
@@ -961,17 +1235,8 @@ impl Checker<'_> {
             );
         }
         let mut ctx = Ctx {
-            base: 0,
             draws: Some((stream, first)),
-            used: Vec::new(),
-            measured: None,
-            cohort: false,
-            reads: BTreeSet::new(),
-            expanding: Vec::new(),
-            what: name.clone(),
-            nodes: 0,
-            depth: 0,
-            too_deep: false,
+            ..Ctx::new(0, name.clone())
         };
         let mut truth_iv = Iv::ANY;
         let mut values = Vec::new();
@@ -1388,6 +1653,12 @@ impl Checker<'_> {
                     None
                 }
             };
+        }
+        if n == "expected" && ctx.expected.is_some() {
+            return ctx.expected.map(|iv| (Node::Expected, Ty::Num, iv));
+        }
+        if n == "truth" && ctx.truth.is_some() {
+            return ctx.truth.map(|iv| (Node::Measured, Ty::Num, iv));
         }
         if let Some((i, ty, iv, column)) = input(n) {
             if ctx.cohort && !matches!(i, Input::Age | Input::Male) {

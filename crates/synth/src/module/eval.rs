@@ -42,8 +42,11 @@ pub struct Frame<'a> {
     pub inputs: &'a [Vec<f64>],
     /// True values of the variables computed so far, by variable index.
     pub vars: &'a [Vec<f64>],
-    /// The truth after measurement bias, in an `observed` expression.
+    /// The truth after measurement bias, in an `observed` expression; the true outcome in a
+    /// numeric outcome's `recorded`.
     pub measured: Option<&'a [f64]>,
+    /// A numeric outcome's expected value, in its `value` and `recorded`.
+    pub expected: Option<&'a [f64]>,
     pub rngs: &'a [RowRng],
     pub tables: &'a [Vec<f64>],
 }
@@ -111,7 +114,8 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
         Node::Const(v) => Col::Scalar(*v),
         Node::Input(i) => Col::Borrowed(&fr.inputs[*i as usize][..n]),
         Node::Var(j) => Col::Borrowed(&fr.vars[*j][..n]),
-        Node::Measured => Col::Borrowed(&fr.measured.expect("checked: only in observed")[..n]),
+        Node::Measured => Col::Borrowed(&fr.measured.expect("checked: only in observed and recorded")[..n]),
+        Node::Expected => Col::Borrowed(&fr.expected.expect("checked: only in an outcome's value and recorded")[..n]),
         Node::Neg(a) => map1(eval(a, fr), n, |x| -x),
         Node::Not(a) => map1(eval(a, fr), n, |x| truth(x == 0.0)),
         Node::Bin(op, a, b) => {

@@ -146,15 +146,49 @@ pub struct Variable {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeSection {
-    /// `binary` (the kind this version runs).
+    /// `binary` (yes/no, from `p_true`), `continuous` (a number, e.g. hours a week) or `count` (a
+    /// whole number, e.g. visits a month), the last two from `expected`, `value` and `recorded`.
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
-    /// The true probability of a positive outcome, an expression within [0, 1].
-    #[schemars(with = "String")]
-    pub p_true: Spanned<String>,
-    /// What a true positive outcome means.
+    /// Binary: the true probability of a positive outcome, an expression within [0, 1].
+    #[schemars(with = "Option<String>")]
+    pub p_true: Option<Spanned<String>>,
+    /// Continuous or count: the true expected outcome given every cause, observed or not (no
+    /// draws) — the `expected_true` column, what `p_true` is to a yes/no outcome.
+    #[schemars(with = "Option<String>")]
+    pub expected: Option<Spanned<String>>,
+    /// Continuous or count: the true outcome, drawn around `expected` (which it may read).
+    #[schemars(with = "Option<String>")]
+    pub value: Option<Spanned<String>>,
+    /// Continuous or count: the outcome as case files record it, from `truth` (the true outcome);
+    /// `truth` when absent. Label bias then scales it in the targeted group.
+    #[schemars(with = "Option<String>")]
+    pub recorded: Option<Spanned<String>>,
+    /// Continuous or count: the smallest and largest outcome, true or recorded.
+    #[schemars(with = "Option<[f64; 2]>")]
+    pub bounds: Option<Spanned<[f64; 2]>>,
+    /// Continuous or count: the unit, for the dictionary (e.g. `hours a week`).
+    #[schemars(with = "Option<String>")]
+    pub unit: Option<Spanned<String>>,
+    /// Continuous or count: a second view of the outcome as ordered classes (`level_true`,
+    /// `level_recorded`), for models that predict a class.
+    pub levels: Option<LevelsSection>,
+    /// What the outcome means (binary: what a true positive outcome means).
     #[schemars(with = "String")]
     pub meaning: Spanned<String>,
+}
+
+/// `[outcome.levels]`: ordered classes cut from a numeric outcome.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelsSection {
+    /// The classes from lowest to highest, e.g. `["none", "light", "medium", "heavy"]`.
+    #[schemars(with = "Vec<String>")]
+    pub classes: Spanned<Vec<String>>,
+    /// Where each class after the first begins: an outcome of at least `from[k]` is class
+    /// `k + 1` or higher. Strictly increasing, one fewer than the classes.
+    #[schemars(with = "Vec<f64>")]
+    pub from: Spanned<Vec<f64>>,
 }
 
 /// `[bias]`.

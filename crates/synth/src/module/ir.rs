@@ -44,8 +44,11 @@ pub enum Node {
     Input(Input),
     /// The true value of the module variable with this index.
     Var(usize),
-    /// The truth after measurement bias (only in an `observed` expression).
+    /// The truth after measurement bias (in an `observed` expression), or the true outcome (as
+    /// `truth` in a numeric outcome's `recorded`).
     Measured,
+    /// A numeric outcome's expected value (as `expected` in its `value` and `recorded`).
+    Expected,
     Neg(Box<Node>),
     Not(Box<Node>),
     Bin(BinOp, Box<Node>, Box<Node>),
@@ -82,7 +85,7 @@ impl Node {
     pub fn inputs(&self, out: &mut Vec<Input>) {
         match self {
             Node::Input(i) => out.push(*i),
-            Node::Const(_) | Node::Var(_) | Node::Measured | Node::Draw(..) => {}
+            Node::Const(_) | Node::Var(_) | Node::Measured | Node::Expected | Node::Draw(..) => {}
             Node::Neg(a) | Node::Not(a) | Node::F1(_, a) | Node::Lookup(_, a) => a.inputs(out),
             Node::Bernoulli(_, _, a) | Node::Poisson(_, _, a) => a.inputs(out),
             Node::Bin(_, a, b) | Node::Min(a, b) | Node::Max(a, b) | Node::Pow(a, b) => {

@@ -187,6 +187,7 @@ pub fn check_and_evaluate(source: &str, rows: usize) -> Result<usize, ModuleErro
             inputs: &inputs,
             vars: &truth,
             measured: None,
+            expected: None,
             rngs: &rngs,
             tables: &c.tables,
         };
@@ -194,6 +195,7 @@ pub fn check_and_evaluate(source: &str, rows: usize) -> Result<usize, ModuleErro
         if let Some(o) = &v.observed {
             let frame = eval::Frame {
                 measured: Some(&t),
+                expected: None,
                 ..frame
             };
             count += eval::eval(o, &frame).into_vec(rows).len();
@@ -201,16 +203,22 @@ pub fn check_and_evaluate(source: &str, rows: usize) -> Result<usize, ModuleErro
         count += t.len();
         truth[j] = t;
     }
-    if let Some((p, _)) = &c.outcome {
+    if let Some(o) = &c.outcome {
+        // A numeric outcome's `value` and `recorded` read `expected` and `truth`; any column
+        // exercises the evaluator's paths.
+        let fill = vec![0.0; rows];
         let frame = eval::Frame {
             n: rows,
             inputs: &inputs,
             vars: &truth,
-            measured: None,
+            measured: Some(&fill),
+            expected: Some(&fill),
             rngs: &rngs,
             tables: &c.tables,
         };
-        count += eval::eval(p, &frame).into_vec(rows).len();
+        for node in o.nodes() {
+            count += eval::eval(node, &frame).into_vec(rows).len();
+        }
     }
     Ok(count)
 }
@@ -262,6 +270,7 @@ fn build(
                     inputs: &inputs,
                     vars: &[],
                     measured: None,
+                    expected: None,
                     rngs: &[],
                     tables: &c.tables,
                 };
@@ -291,8 +300,34 @@ fn build(
         .filter(|v| !v.latent)
         .map(|v| scenario::column_doc(v, &mut leak_fn))
         .collect();
-    if let Some((_, meaning)) = &c.outcome {
-        columns.extend(crate::scenario::Outcome::docs(leak(meaning)));
+    match c.outcome.as_ref() {
+        None => {}
+        Some(o) => match &o.kind {
+            check::OutcomeKind::Binary { .. } => columns.extend(crate::scenario::Outcome::docs(leak(&o.meaning))),
+            check::OutcomeKind::Numeric {
+                count,
+                unit,
+                levels,
+                reads,
+                ..
+            } => {
+                let meaning = if unit.is_empty() {
+                    o.meaning.clone()
+                } else {
+                    format!("{} ({unit})", o.meaning)
+                };
+                let levels: Option<&'static [&'static str]> = levels.as_ref().map(|(classes, _)| {
+                    &*Box::leak(classes.iter().map(|x| leak(x)).collect::<Vec<_>>().into_boxed_slice())
+                });
+                let reads: Vec<Vec<&'static str>> = reads.iter().map(|r| r.iter().map(|x| leak(x)).collect()).collect();
+                columns.extend(crate::scenario::numeric_outcome_docs(
+                    *count,
+                    leak(&meaning),
+                    levels,
+                    [&reads[0], &reads[1], &reads[2]],
+                ));
+            }
+        },
     }
     let mut default_bias = BiasConfig::none(measurable.first().copied());
     for (k, v) in &c.default_bias {
@@ -342,6 +377,15 @@ fn build(
             error,
             why: leak(&e.why),
         });
+    }
+    if let (Some(r), Some(o)) = (&f.recourse, &c.outcome)
+        && !matches!(o.kind, check::OutcomeKind::Binary { .. })
+    {
+        let span = r.action.first().map_or(0..0, |a| a.column.span());
+        problems.push((
+            span,
+            "recourse is for a yes/no outcome (a decision to change); this module's outcome is a number".into(),
+        ));
     }
     let recourse = f.recourse.as_ref().map(|r| RecourseSpec {
         unfavourable: r.unfavourable,
@@ -393,8 +437,8 @@ fn build(
             o.inputs(&mut used);
         }
     }
-    if let Some((p, _)) = &c.outcome {
-        p.inputs(&mut used);
+    for node in c.outcome.iter().flat_map(|o| o.nodes()) {
+        node.inputs(&mut used);
     }
     for i in used {
         inputs[i as usize] = true;

@@ -2,10 +2,10 @@
 //! buffers a batch's rows and computes the module's columns at `finish`, column by column.
 
 use super::Loaded;
-use super::check::VarType;
+use super::check::{OutcomeKind, VarType};
 use super::eval::{Frame, eval};
 use super::ir::Input;
-use crate::bias::BiasConfig;
+use crate::bias::{BiasConfig, Direction};
 use crate::dictionary::{ColumnDoc, categorical};
 use crate::model::{Citizen, Employment, Origin};
 use crate::paths::Recompute;
@@ -70,6 +70,16 @@ impl Scenario for ModuleScenario {
 
     fn has_outcome(&self) -> bool {
         self.0.checked.outcome.is_some()
+    }
+
+    fn outcome_kind(&self) -> crate::scenario::OutcomeKind {
+        use crate::scenario::OutcomeKind as K;
+        match self.0.checked.outcome.as_ref().map(|o| &o.kind) {
+            None => K::None,
+            Some(OutcomeKind::Binary { .. }) => K::Binary,
+            Some(OutcomeKind::Numeric { count: true, .. }) => K::Count,
+            Some(OutcomeKind::Numeric { count: false, .. }) => K::Continuous,
+        }
     }
 
     fn numeric_features(&self) -> &'static [&'static str] {
@@ -245,6 +255,7 @@ impl ScenarioColumns for Rows {
                     inputs: &self.inputs,
                     vars: &truth,
                     measured: None,
+                    expected: None,
                     rngs: &self.rngs,
                     tables: &m.checked.tables,
                 };
@@ -276,6 +287,7 @@ impl ScenarioColumns for Rows {
                             inputs: &self.inputs,
                             vars: &truth,
                             measured: Some(biased.as_deref().unwrap_or(&t)),
+                            expected: None,
                             rngs: &self.rngs,
                             tables: &m.checked.tables,
                         };
@@ -313,22 +325,93 @@ impl ScenarioColumns for Rows {
                 }
             });
         }
-        if let Some((p_node, _)) = &m.checked.outcome {
-            let frame = Frame {
-                n,
-                inputs: &self.inputs,
-                vars: &truth,
-                measured: None,
-                rngs: &self.rngs,
-                tables: &m.checked.tables,
-            };
-            let p = eval(p_node, &frame);
-            let mut outcome = Outcome::with_capacity(n);
-            for i in 0..n {
-                let held = (self.source[i] as usize != i).then_some(self.recompute[i] & (1 << P_TRUE_BIT) != 0);
-                outcome.push_row(p.at(i), self.in_label[i], &self.rngs[i], &bias, held);
+        let frame = Frame {
+            n,
+            inputs: &self.inputs,
+            vars: &truth,
+            measured: None,
+            expected: None,
+            rngs: &self.rngs,
+            tables: &m.checked.tables,
+        };
+        match m.checked.outcome.as_ref().map(|o| &o.kind) {
+            None => {}
+            Some(OutcomeKind::Binary { p_true }) => {
+                let p = eval(p_true, &frame);
+                let mut outcome = Outcome::with_capacity(n);
+                for i in 0..n {
+                    let held = (self.source[i] as usize != i).then_some(self.recompute[i] & (1 << P_TRUE_BIT) != 0);
+                    outcome.push_row(p.at(i), self.in_label[i], &self.rngs[i], &bias, held);
+                }
+                outcome.finish(&mut out);
             }
-            outcome.finish(&mut out);
+            Some(OutcomeKind::Numeric {
+                count,
+                expected,
+                value,
+                recorded,
+                bounds,
+                levels,
+                ..
+            }) => {
+                let mut e = eval(expected, &frame).into_vec(n);
+                copy_held(&mut e, P_TRUE_BIT);
+                let with_expected = Frame {
+                    expected: Some(&e),
+                    ..frame
+                };
+                let whole = |x: f64| if *count { x.round() } else { x };
+                let mut t = eval(value, &with_expected).into_vec(n);
+                t.iter_mut().for_each(|x| *x = whole(x.clamp(bounds.0, bounds.1)));
+                copy_held(&mut t, P_TRUE_BIT);
+                let mut r = match recorded {
+                    None => t.clone(),
+                    Some(node) => eval(
+                        node,
+                        &Frame {
+                            measured: Some(&t),
+                            ..with_expected
+                        },
+                    )
+                    .into_vec(n),
+                };
+                // Label bias scales the recorded outcome of the targeted group: down by the
+                // rate (needs under-recorded), or up by it.
+                let factor = match bias.label_direction {
+                    Direction::Down => 1.0 - bias.label_rate,
+                    Direction::Up => 1.0 + bias.label_rate,
+                };
+                for (x, inside) in r.iter_mut().zip(&self.in_label) {
+                    let biased = if *inside { *x * factor } else { *x };
+                    *x = whole(biased.clamp(bounds.0, bounds.1));
+                }
+                copy_held(&mut r, P_TRUE_BIT);
+                out.push(Arc::new(Float64Array::from(e)));
+                let level_columns = levels.as_ref().map(|(classes, from)| {
+                    let values: ArrayRef = Arc::new(StringArray::from(classes.clone()));
+                    [&t, &r].map(|col| {
+                        let keys = Int16Array::from(
+                            col.iter()
+                                .map(|x| from.iter().take_while(|f| **f <= *x).count() as i16)
+                                .collect::<Vec<_>>(),
+                        );
+                        Arc::new(
+                            DictionaryArray::<Int16Type>::try_new(keys, values.clone())
+                                .expect("a level is an index of the classes (one more class than thresholds)"),
+                        ) as ArrayRef
+                    })
+                });
+                for col in [t, r] {
+                    out.push(if *count {
+                        Arc::new(UInt32Array::from(col.iter().map(|x| *x as u32).collect::<Vec<_>>()))
+                    } else {
+                        Arc::new(Float64Array::from(col))
+                    });
+                }
+                if let Some(levels) = level_columns {
+                    out.extend(levels);
+                }
+            }
         }
         out
     }

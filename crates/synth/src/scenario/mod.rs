@@ -39,9 +39,18 @@ pub trait Scenario: Send + Sync + std::fmt::Debug {
     fn fixed_employment(&self) -> Option<Employment> {
         None
     }
-    /// Whether rows carry `p_true`, `outcome_true` and `outcome_recorded`.
+    /// Whether rows carry an outcome (`outcome_true` and `outcome_recorded`, with `p_true` or
+    /// `expected_true`).
     fn has_outcome(&self) -> bool {
         true
+    }
+    /// What the outcome is: what a model of the scenario predicts.
+    fn outcome_kind(&self) -> OutcomeKind {
+        if self.has_outcome() {
+            OutcomeKind::Binary
+        } else {
+            OutcomeKind::None
+        }
     }
     /// Numeric features measurement bias may target; the first is the default.
     fn numeric_features(&self) -> &'static [&'static str] {
@@ -106,6 +115,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
     (
         "rehabilitation-need",
         include_str!("../../scenarios/rehabilitation-need.toml"),
+    ),
+    (
+        "eldercare-visitation",
+        include_str!("../../scenarios/eldercare-visitation.toml"),
     ),
 ];
 
@@ -248,8 +261,95 @@ pub fn observe(truth: f64, feature: &str, k: u32, c: &Citizen, rng: &RowRng, bia
     }
 }
 
-/// The columns that hold the outcome a model is judged against: never a model's input.
-pub const OUTCOME_COLUMNS: [&str; 3] = ["p_true", "outcome_true", "outcome_recorded"];
+/// The columns that hold the outcome a model is judged against: never a model's input. A yes/no
+/// outcome has the first three, a numeric one `expected_true`, `outcome_true` and
+/// `outcome_recorded`, and its levels view `level_true` and `level_recorded`.
+pub const OUTCOME_COLUMNS: [&str; 6] = [
+    "p_true",
+    "outcome_true",
+    "outcome_recorded",
+    "expected_true",
+    "level_true",
+    "level_recorded",
+];
+
+/// What a scenario's outcome is, and so what its models predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    /// No outcome: a population only.
+    None,
+    /// Yes/no (`p_true`, `outcome_true`, `outcome_recorded` as booleans).
+    Binary,
+    /// A number (`expected_true`, `outcome_true`, `outcome_recorded` as Float64).
+    Continuous,
+    /// A whole number (`outcome_true`, `outcome_recorded` as UInt32).
+    Count,
+}
+
+impl OutcomeKind {
+    /// The name modules and reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::None => "none",
+            OutcomeKind::Binary => "binary",
+            OutcomeKind::Continuous => "continuous",
+            OutcomeKind::Count => "count",
+        }
+    }
+}
+
+/// The dictionary entries of a numeric outcome's columns (and of its levels view, if any);
+/// `reads` holds what the expected value, the truth and the recording read besides each other.
+pub fn numeric_outcome_docs(
+    count: bool,
+    meaning: &'static str,
+    levels: Option<&'static [&'static str]>,
+    reads: [&[&'static str]; 3],
+) -> Vec<ColumnDoc> {
+    let with = |first: &[&'static str], more: &[&'static str]| {
+        let mut v: Vec<&'static str> = first.to_vec();
+        v.extend(more.iter().filter(|p| !first.contains(p)));
+        v
+    };
+    let ty = if count { DataType::UInt32 } else { DataType::Float64 };
+    let mut docs = vec![
+        ColumnDoc::new(
+            "expected_true",
+            DataType::Float64,
+            "true expected outcome given every cause, observed or not",
+            reads[0],
+        ),
+        ColumnDoc::new("outcome_true", ty.clone(), meaning, &with(&["expected_true"], reads[1])),
+        ColumnDoc::new(
+            "outcome_recorded",
+            ty,
+            "the outcome as case files record it: from outcome_true, then label bias scales it in the targeted group",
+            &with(&["outcome_true", "label bias"], reads[2]),
+        ),
+    ];
+    if let Some(levels) = levels {
+        docs.push(
+            ColumnDoc::new(
+                "level_true",
+                crate::dictionary::categorical(),
+                "outcome_true as an ordered class",
+                &["outcome_true"],
+            )
+            .with_values(levels.to_vec()),
+        );
+        docs.push(
+            ColumnDoc::new(
+                "level_recorded",
+                crate::dictionary::categorical(),
+                "outcome_recorded as an ordered class",
+                &["outcome_recorded"],
+            )
+            .with_values(levels.to_vec()),
+        );
+    }
+    docs
+}
 
 /// The names of every shipped scenario.
 pub fn names() -> Vec<&'static str> {
@@ -300,6 +400,7 @@ pub fn describe(m: &crate::module::ModuleScenario) -> serde_json::Value {
         "module_sha256": m.sha256(),
         "ages": [s.ages().start(), s.ages().end()],
         "has_outcome": s.has_outcome(),
+        "outcome_kind": s.outcome_kind(),
         "max_rows": model.max_capacity(),
         "max_rows_exact_ages": model.exact_capacity(),
         "default_bias": bias,
