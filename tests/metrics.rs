@@ -420,3 +420,69 @@ fn regression_and_multiclass_metrics_from_a_file_agree_with_fairlearn() {
         "{err}"
     );
 }
+
+/// The eldercare scenario's data, judged by `metrics`: the true need as the "prediction" of a
+/// perfect model shows the recording's biases as mean errors, largest for the group whose needs
+/// the default bias under-records; its levels view is judged as a multi-class outcome.
+#[test]
+fn eldercare_data_is_judged_as_a_number_and_as_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("eldercare.parquet");
+    let out = sandkasse(&[
+        "generate",
+        "--quiet",
+        "--scenario",
+        "eldercare-visitation",
+        "--rows",
+        "60000",
+        "--seed",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let judge = |task: &str, label: &str, prediction: &str, extra: &[&str]| {
+        let mut a = vec![
+            "metrics",
+            "--task",
+            task,
+            "--input",
+            data.to_str().unwrap(),
+            "--label",
+            label,
+            "--prediction",
+            prediction,
+            "--group",
+            "origin",
+        ];
+        a.extend_from_slice(extra);
+        let out = sandkasse(&a);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let r = judge("regression", "outcome_recorded", "outcome_true", &[]);
+    let groups = r["attributes"][0]["groups"].as_array().unwrap();
+    let relative = |name: &str| {
+        let g = groups.iter().find(|g| g["group"] == name).unwrap();
+        g["metrics"]["mean_error"]["value"].as_f64().unwrap()
+            / g["metrics"]["mean_prediction"]["value"].as_f64().unwrap()
+    };
+    // Every group's need is recorded lower than it is (spouses, practice); non-Western citizens'
+    // by a further 15 % of what is recorded.
+    assert!(relative("danish") > 0.0);
+    assert!(
+        relative("immigrant_non_western") > relative("danish") + 0.08,
+        "{} vs {}",
+        relative("immigrant_non_western"),
+        relative("danish")
+    );
+    let r = judge(
+        "multiclass",
+        "level_recorded",
+        "level_true",
+        &["--classes", "none,light,medium,heavy"],
+    );
+    let overall = &r["overall"];
+    let accuracy = overall["accuracy"]["value"].as_f64().unwrap();
+    assert!(accuracy > 0.5 && accuracy < 1.0, "{accuracy}");
+}

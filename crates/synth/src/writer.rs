@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Columns written without Parquet dictionary encoding.
-const HIGH_CARDINALITY: &[&str] = &["person_id", "cpr", "income_dkk", "p_true", "twin_id"];
+const HIGH_CARDINALITY: &[&str] = &["person_id", "cpr", "income_dkk", "p_true", "expected_true", "twin_id"];
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,6 +97,9 @@ pub struct ScenarioView {
     pub ages: [u8; 2],
     /// Whether the scenario has an outcome to predict (the population alone has none).
     pub has_outcome: bool,
+    /// What its models predict: `binary` (yes/no), `continuous` or `count` (a number; runs of
+    /// such scenarios are refused until manifests describe numeric outputs), or `none`.
+    pub outcome_kind: synth::OutcomeKind,
     /// The most citizens one dataset of it may have.
     pub max_rows: u64,
     /// The most citizens whose ages follow the population exactly.
