@@ -350,3 +350,19 @@ fn eldercare_visitation_is_shipped_with_both_views_and_its_biases() {
         assert!(levels(&none, "level_true").contains(&level), "level {level}");
     }
 }
+
+/// Draws whose parameter can leave their domain were taken as given: a bernoulli() of a
+/// "probability" above 1 always came out yes, a poisson() of a mean past 255 was silently cut.
+#[test]
+fn draws_with_parameters_out_of_their_domain_are_refused() {
+    let t = with(
+        "value = \"min(poisson(min(exp(-1 + 0.05 * (age - 75) + 0.8 * frailty), 30)), 6)\"",
+        "value = \"min(poisson(min(exp(-1 + 0.05 * (age - 75) + 0.8 * frailty), 300)), 6)\"",
+    );
+    refused(&t, "min(exp(-1", "a Poisson mean above 100");
+    let t = with(
+        "[outcome]\n",
+        "[[variable]]\nname = \"old_flag\"\ntype = \"bool\"\nmeaning = \"m\"\nparents = [\"age\"]\nvalue = \"bernoulli(age / 100)\"\n\n[outcome]\n",
+    );
+    refused(&t, "bernoulli(age / 100)", "needs a probability in [0, 1]");
+}

@@ -27,6 +27,8 @@ pub const MAX_NODES: usize = 40_000;
 /// The deepest an expression may nest once its definitions are inlined: bounds the checker's
 /// and the evaluator's recursion (the evaluator runs on worker threads with small stacks).
 pub const MAX_COMPILED_DEPTH: usize = 256;
+/// The largest mean `poisson()` takes (its draws stop at 255).
+pub const MAX_POISSON_MEAN: f64 = 100.0;
 /// The largest magnitude any part of an expression may reach: far from f64's overflow, so a
 /// finite range stays finite through the evaluator's own arithmetic.
 const MAX_MAGNITUDE: f64 = 1e300;
@@ -1900,8 +1902,18 @@ impl Checker<'_> {
             return Some((n, Ty::Num, Iv::BOOL));
         }
         if f == "bernoulli" {
-            let (n, t, _) = compiled.pop()?;
-            self.want_num(&t, span, "bernoulli()")?;
+            let (n, t, iv) = compiled.pop()?;
+            self.want_num(&t, span.clone(), "bernoulli()")?;
+            if iv.lo < 0.0 || iv.hi > 1.0 {
+                self.err(
+                    span,
+                    format!(
+                        "bernoulli(p) needs a probability in [0, 1]; this p can be {}; wrap it in sigmoid() or clamp(…, 0, 1)",
+                        iv.show()
+                    ),
+                );
+                return None;
+            }
             let (s, k) = draw?;
             return Some((Node::Bernoulli(s, k, Box::new(n)), Ty::Bool, Iv::BOOL));
         }
@@ -2076,6 +2088,18 @@ impl Checker<'_> {
                     self.err(
                         arg_span(0),
                         format!("a Poisson mean can't be negative; this one can be {}", li.show()),
+                    );
+                    return None;
+                }
+                // Draws stop at 255; with a mean of at most 100 the cut lies 15 standard
+                // deviations out, so what is drawn is the distribution the module names.
+                if li.hi > MAX_POISSON_MEAN {
+                    self.err(
+                        arg_span(0),
+                        format!(
+                            "a Poisson mean above {MAX_POISSON_MEAN} can't be drawn exactly (draws stop at 255); this one can be {}; bound it with min(…, {MAX_POISSON_MEAN})",
+                            li.show()
+                        ),
                     );
                     return None;
                 }
