@@ -14,6 +14,40 @@ pub enum Col<'a> {
     Borrowed(&'a [f64]),
 }
 
+// Buffers of finished temporary columns, reused by the next ones on the same thread: a batch
+// evaluates hundreds of temporaries of the same length, and allocating each afresh had the
+// kernel zero new pages for a fifth of the generator's time. At most `MAX_SPARE` are kept (a
+// few MiB per thread).
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+const MAX_SPARE: usize = 32;
+
+/// A column of the values of `it`, in a spare buffer when there is one.
+fn fill(n: usize, it: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v = SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+    v.clear();
+    v.reserve(n);
+    v.extend(it);
+    v
+}
+
+impl Drop for Col<'_> {
+    fn drop(&mut self) {
+        if let Col::Owned(v) = self {
+            let v = std::mem::take(v);
+            if v.capacity() > 0 {
+                SPARE.with(|s| {
+                    let mut s = s.borrow_mut();
+                    if s.len() < MAX_SPARE {
+                        s.push(v);
+                    }
+                });
+            }
+        }
+    }
+}
+
 impl Col<'_> {
     /// The value of row `i`.
     #[inline]
@@ -26,10 +60,10 @@ impl Col<'_> {
     }
 
     /// The column as its own vector of `n` values.
-    pub fn into_vec(self, n: usize) -> Vec<f64> {
-        match self {
-            Col::Scalar(v) => vec![v; n],
-            Col::Owned(v) => v,
+    pub fn into_vec(mut self, n: usize) -> Vec<f64> {
+        match &mut self {
+            Col::Scalar(v) => vec![*v; n],
+            Col::Owned(v) => std::mem::take(v),
             Col::Borrowed(v) => v.to_vec(),
         }
     }
@@ -51,41 +85,42 @@ pub struct Frame<'a> {
     pub tables: &'a [Vec<f64>],
 }
 
-fn map1(a: Col<'_>, n: usize, f: impl Fn(f64) -> f64) -> Col<'static> {
-    match a {
-        Col::Scalar(v) => Col::Scalar(f(v)),
-        Col::Owned(mut v) => {
+fn map1(mut a: Col<'_>, n: usize, f: impl Fn(f64) -> f64) -> Col<'static> {
+    match &mut a {
+        Col::Scalar(v) => Col::Scalar(f(*v)),
+        Col::Owned(v) => {
+            let mut v = std::mem::take(v);
             v.iter_mut().for_each(|x| *x = f(*x));
             Col::Owned(v)
         }
-        Col::Borrowed(v) => Col::Owned(v[..n].iter().map(|x| f(*x)).collect()),
+        Col::Borrowed(v) => Col::Owned(fill(n, v[..n].iter().map(|x| f(*x)))),
     }
 }
 
-fn map2(a: Col<'_>, b: Col<'_>, n: usize, f: impl Fn(f64, f64) -> f64) -> Col<'static> {
-    match (a, b) {
-        (Col::Scalar(x), Col::Scalar(y)) => Col::Scalar(f(x, y)),
-        (Col::Owned(mut v), b) => {
+fn map2(mut a: Col<'_>, mut b: Col<'_>, n: usize, f: impl Fn(f64, f64) -> f64) -> Col<'static> {
+    match (&mut a, &mut b) {
+        (Col::Scalar(x), Col::Scalar(y)) => Col::Scalar(f(*x, *y)),
+        (Col::Owned(v), b) => {
+            let mut v = std::mem::take(v);
             match b {
-                Col::Scalar(y) => v.iter_mut().for_each(|x| *x = f(*x, y)),
-                Col::Owned(w) => v.iter_mut().zip(&w).for_each(|(x, y)| *x = f(*x, *y)),
-                Col::Borrowed(w) => v.iter_mut().zip(w).for_each(|(x, y)| *x = f(*x, *y)),
+                Col::Scalar(y) => v.iter_mut().for_each(|x| *x = f(*x, *y)),
+                Col::Owned(w) => v.iter_mut().zip(w.iter()).for_each(|(x, y)| *x = f(*x, *y)),
+                Col::Borrowed(w) => v.iter_mut().zip(w.iter()).for_each(|(x, y)| *x = f(*x, *y)),
             }
             Col::Owned(v)
         }
-        (a, Col::Owned(mut w)) => {
+        (a, Col::Owned(w)) => {
+            let mut w = std::mem::take(w);
             match a {
-                Col::Scalar(x) => w.iter_mut().for_each(|y| *y = f(x, *y)),
-                Col::Borrowed(v) => w.iter_mut().zip(v).for_each(|(y, x)| *y = f(*x, *y)),
+                Col::Scalar(x) => w.iter_mut().for_each(|y| *y = f(*x, *y)),
+                Col::Borrowed(v) => w.iter_mut().zip(v.iter()).for_each(|(y, x)| *y = f(*x, *y)),
                 Col::Owned(_) => unreachable!("matched above"),
             }
             Col::Owned(w)
         }
-        (Col::Borrowed(v), Col::Scalar(y)) => Col::Owned(v[..n].iter().map(|x| f(*x, y)).collect()),
-        (Col::Scalar(x), Col::Borrowed(w)) => Col::Owned(w[..n].iter().map(|y| f(x, *y)).collect()),
-        (Col::Borrowed(v), Col::Borrowed(w)) => {
-            Col::Owned(v[..n].iter().zip(&w[..n]).map(|(x, y)| f(*x, *y)).collect())
-        }
+        (Col::Borrowed(v), Col::Scalar(y)) => Col::Owned(fill(n, v[..n].iter().map(|x| f(*x, *y)))),
+        (Col::Scalar(x), Col::Borrowed(w)) => Col::Owned(fill(n, w[..n].iter().map(|y| f(*x, *y)))),
+        (Col::Borrowed(v), Col::Borrowed(w)) => Col::Owned(fill(n, v[..n].iter().zip(&w[..n]).map(|(x, y)| f(*x, *y)))),
     }
 }
 
@@ -140,11 +175,15 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
             if let Col::Scalar(v) = c {
                 return if v != 0.0 { eval(a, fr) } else { eval(b, fr) };
             }
-            let (a, b) = (eval(a, fr), eval(b, fr));
-            match (a, b) {
+            let (mut a, b) = (eval(a, fr), eval(b, fr));
+            match (&mut a, &b) {
                 // The common case (`if male then 1.5 else 1`): one pass over the condition.
-                (Col::Scalar(x), Col::Scalar(y)) => map1(c, n, |t| if t != 0.0 { x } else { y }),
-                (Col::Owned(mut v), b) => {
+                (Col::Scalar(x), Col::Scalar(y)) => {
+                    let (x, y) = (*x, *y);
+                    map1(c, n, |t| if t != 0.0 { x } else { y })
+                }
+                (Col::Owned(v), b) => {
+                    let mut v = std::mem::take(v);
                     v.iter_mut().enumerate().for_each(|(i, x)| {
                         if c.at(i) == 0.0 {
                             *x = b.at(i);
@@ -152,7 +191,7 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
                     });
                     Col::Owned(v)
                 }
-                (a, b) => Col::Owned((0..n).map(|i| if c.at(i) != 0.0 { a.at(i) } else { b.at(i) }).collect()),
+                (a, b) => Col::Owned(fill(n, (0..n).map(|i| if c.at(i) != 0.0 { a.at(i) } else { b.at(i) }))),
             }
         }
         Node::F1(f, a) => {
@@ -181,35 +220,35 @@ pub fn eval<'a>(node: &Node, fr: &Frame<'a>) -> Col<'a> {
                     let (l, h) = (*l, *h);
                     map1(x, n, |v| clamp(v, l, h))
                 }
-                _ => Col::Owned((0..n).map(|i| clamp(x.at(i), lo.at(i), hi.at(i))).collect()),
+                _ => Col::Owned(fill(n, (0..n).map(|i| clamp(x.at(i), lo.at(i), hi.at(i))))),
             }
         }
         Node::Draw(kind, s, k) => {
             let r = &fr.rngs[..n];
             Col::Owned(match kind {
-                DrawKind::Uniform => r.iter().map(|g| g.uniform_stream(*s, *k)).collect(),
-                DrawKind::Normal => r.iter().map(|g| g.normal_stream(*s, *k)).collect(),
+                DrawKind::Uniform => fill(n, r.iter().map(|g| g.uniform_stream(*s, *k))),
+                DrawKind::Normal => fill(n, r.iter().map(|g| g.normal_stream(*s, *k))),
             })
         }
         Node::Bernoulli(s, k, p) => {
             let p = eval(p, fr);
-            Col::Owned(
+            Col::Owned(fill(
+                n,
                 fr.rngs[..n]
                     .iter()
                     .enumerate()
-                    .map(|(i, g)| truth(g.uniform_stream(*s, *k) < p.at(i)))
-                    .collect(),
-            )
+                    .map(|(i, g)| truth(g.uniform_stream(*s, *k) < p.at(i))),
+            ))
         }
         Node::Poisson(s, k, l) => {
             let l = eval(l, fr);
-            Col::Owned(
+            Col::Owned(fill(
+                n,
                 fr.rngs[..n]
                     .iter()
                     .enumerate()
-                    .map(|(i, g)| f64::from(poisson_inv(g.uniform_stream(*s, *k), l.at(i))))
-                    .collect(),
-            )
+                    .map(|(i, g)| f64::from(poisson_inv(g.uniform_stream(*s, *k), l.at(i)))),
+            ))
         }
         Node::Categorical(s, k, weights) => {
             let w: Vec<Col<'a>> = weights.iter().map(|w| eval(w, fr)).collect();
