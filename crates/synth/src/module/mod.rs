@@ -125,9 +125,20 @@ fn registry() -> &'static Mutex<HashMap<String, (u64, &'static Loaded)>> {
     R.get_or_init(Default::default)
 }
 
+/// Bytes of text interned so far (what [`interned_bytes`] reports).
+static INTERNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Interns a string for the life of the process (see the module docs for why that is bounded).
 fn leak(s: &str) -> &'static str {
+    INTERNED.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
     Box::leak(s.to_owned().into_boxed_str())
+}
+
+/// The bytes of text modules have interned in this process: a module refused, however often it
+/// is tried, adds nothing (tested).
+#[doc(hidden)]
+pub fn interned_bytes() -> usize {
+    INTERNED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Reads, checks and compiles a module; `file` names it in messages. The same text loads once
@@ -149,8 +160,12 @@ pub fn load(file: &str, source: &str) -> Result<ModuleScenario, ModuleError> {
         fail(vec![(span, e.message().trim().to_owned())])
     })?;
     let checked = check::check(source, &parsed).map_err(fail)?;
-    let loaded = build(checked, &parsed, source, sha256.clone()).map_err(fail)?;
+    // Built under the lock, so two threads loading the same new module intern it once.
     let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = reg.get(&sha256) {
+        return Ok(ModuleScenario(m));
+    }
+    let loaded = build(checked, &parsed, source, sha256.clone()).map_err(fail)?;
     let next = reg.len() as u64;
     let (_, m) = *reg.entry(sha256).or_insert_with(|| (next, Box::leak(Box::new(loaded))));
     Ok(ModuleScenario(m))
@@ -255,7 +270,6 @@ fn build(
     sha256: String,
 ) -> Result<Loaded, Vec<(std::ops::Range<usize>, String)>> {
     let mut problems = Vec::new();
-    let mut leak_fn = |s: &str| leak(s);
     // Cohort weights over every age and sex, evaluated as two columns.
     let ages = usize::from(crate::population::MAX_AGE) + 1;
     let cohort = match &c.cohort_weight {
@@ -289,6 +303,112 @@ fn build(
             ),
         ));
     }
+    // Everything that can be wrong is found before anything is interned: a module refused
+    // leaves nothing behind, however often it is tried.
+    let mut default_bias = BiasConfig::none(c.measurable.first().map(String::as_str));
+    {
+        let measurable: Vec<&str> = c.measurable.iter().map(String::as_str).collect();
+        for (k, v) in &c.default_bias {
+            if let Err(e) = default_bias.set(k, v, &measurable, c.outcome.is_some()) {
+                problems.push((c.default_bias_span.clone(), format!("bias.default: {e}")));
+            }
+        }
+    }
+    let observed: Vec<&str> = c.vars.iter().filter(|v| !v.latent).map(|v| v.name.as_str()).collect();
+    let mut error_kinds = Vec::new();
+    for e in &f.measurement_error {
+        let column = e.column.get_ref();
+        if !observed.contains(&column.as_str()) {
+            problems.push((
+                e.column.span(),
+                format!("measurement_error names {column:?}, not an observed variable of the module"),
+            ));
+            continue;
+        }
+        if !(e.sd.is_finite() && e.sd >= 0.0 && e.min.is_finite() && e.max.is_finite() && e.min < e.max) {
+            problems.push((
+                e.column.span(),
+                "measurement_error needs sd ≥ 0 and finite min < max".into(),
+            ));
+            continue;
+        }
+        let error = match e.kind.get_ref().as_str() {
+            "normal" => MeasurementError::Normal {
+                sd: e.sd,
+                min: e.min,
+                max: e.max,
+            },
+            "relative" => MeasurementError::Relative {
+                sd: e.sd,
+                min: e.min,
+                max: e.max,
+            },
+            other => {
+                problems.push((
+                    e.kind.span(),
+                    format!("measurement_error kind {other:?}: `normal` or `relative`"),
+                ));
+                continue;
+            }
+        };
+        error_kinds.push((column, error, &e.why));
+    }
+    if let (Some(r), Some(o)) = (&f.recourse, &c.outcome)
+        && !matches!(o.kind, check::OutcomeKind::Binary { .. })
+    {
+        let span = r.action.first().map_or(0..0, |a| a.column.span());
+        problems.push((
+            span,
+            "recourse is for a yes/no outcome (a decision to change); this module's outcome is a number".into(),
+        ));
+    }
+    let mut actions = Vec::new();
+    for a in f.recourse.iter().flat_map(|r| &r.action) {
+        let column = a.column.get_ref();
+        let numeric = c.vars.iter().any(|v| {
+            v.name == *column && !v.latent && !matches!(v.ty, check::VarType::Bool | check::VarType::Category)
+        });
+        let direction = match a.direction.as_str() {
+            "up" => ActionDirection::Up,
+            "down" => ActionDirection::Down,
+            "either" => ActionDirection::Either,
+            other => {
+                problems.push((a.column.span(), format!("direction {other:?}: up, down or either")));
+                continue;
+            }
+        };
+        if !numeric
+            || !a.min.is_finite()
+            || !a.max.is_finite()
+            || a.min.partial_cmp(&a.max) != Some(std::cmp::Ordering::Less)
+        {
+            problems.push((
+                a.column.span(),
+                format!("action on {column:?}: an observed numeric variable with min < max"),
+            ));
+            continue;
+        }
+        actions.push((a, direction));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut inputs = vec![false; 15];
+    let mut used = Vec::new();
+    for v in &c.vars {
+        v.value.inputs(&mut used);
+        if let Some(o) = &v.observed {
+            o.inputs(&mut used);
+        }
+    }
+    for node in c.outcome.iter().flat_map(|o| o.nodes()) {
+        node.inputs(&mut used);
+    }
+    for i in used {
+        inputs[i as usize] = true;
+    }
+    // Only now is anything interned.
+    let mut leak_fn = |s: &str| leak(s);
     let measurable: Vec<&'static str> = c.measurable.iter().map(|s| leak(s)).collect();
     let proxies: Vec<&'static str> = match &c.proxies {
         Some(p) => p.iter().map(|s| leak(s)).collect(),
@@ -329,123 +449,29 @@ fn build(
             }
         },
     }
-    let mut default_bias = BiasConfig::none(measurable.first().copied());
-    for (k, v) in &c.default_bias {
-        if let Err(e) = default_bias.set(k, v, &measurable, c.outcome.is_some()) {
-            problems.push((c.default_bias_span.clone(), format!("bias.default: {e}")));
-        }
-    }
-    let observed: Vec<&str> = c.vars.iter().filter(|v| !v.latent).map(|v| v.name.as_str()).collect();
-    let mut errors = Vec::new();
-    for e in &f.measurement_error {
-        let column = e.column.get_ref();
-        if !observed.contains(&column.as_str()) {
-            problems.push((
-                e.column.span(),
-                format!("measurement_error names {column:?}, not an observed variable of the module"),
-            ));
-            continue;
-        }
-        if !(e.sd.is_finite() && e.sd >= 0.0 && e.min.is_finite() && e.max.is_finite() && e.min < e.max) {
-            problems.push((
-                e.column.span(),
-                "measurement_error needs sd ≥ 0 and finite min < max".into(),
-            ));
-            continue;
-        }
-        let error = match e.kind.get_ref().as_str() {
-            "normal" => MeasurementError::Normal {
-                sd: e.sd,
-                min: e.min,
-                max: e.max,
-            },
-            "relative" => MeasurementError::Relative {
-                sd: e.sd,
-                min: e.min,
-                max: e.max,
-            },
-            other => {
-                problems.push((
-                    e.kind.span(),
-                    format!("measurement_error kind {other:?}: `normal` or `relative`"),
-                ));
-                continue;
-            }
-        };
-        errors.push(ColumnError {
+    let errors = error_kinds
+        .into_iter()
+        .map(|(column, error, why)| ColumnError {
             column: leak(column),
             error,
-            why: leak(&e.why),
-        });
-    }
-    if let (Some(r), Some(o)) = (&f.recourse, &c.outcome)
-        && !matches!(o.kind, check::OutcomeKind::Binary { .. })
-    {
-        let span = r.action.first().map_or(0..0, |a| a.column.span());
-        problems.push((
-            span,
-            "recourse is for a yes/no outcome (a decision to change); this module's outcome is a number".into(),
-        ));
-    }
+            why: leak(why),
+        })
+        .collect();
     let recourse = f.recourse.as_ref().map(|r| RecourseSpec {
         unfavourable: r.unfavourable,
         why: leak(&r.why),
-        actions: r
-            .action
-            .iter()
-            .filter_map(|a| {
-                let column = a.column.get_ref();
-                let numeric = c.vars.iter().any(|v| {
-                    v.name == *column && !v.latent && !matches!(v.ty, check::VarType::Bool | check::VarType::Category)
-                });
-                let direction = match a.direction.as_str() {
-                    "up" => ActionDirection::Up,
-                    "down" => ActionDirection::Down,
-                    "either" => ActionDirection::Either,
-                    other => {
-                        problems.push((a.column.span(), format!("direction {other:?}: up, down or either")));
-                        return None;
-                    }
-                };
-                if !numeric
-                    || !a.min.is_finite()
-                    || !a.max.is_finite()
-                    || a.min.partial_cmp(&a.max) != Some(std::cmp::Ordering::Less)
-                {
-                    problems.push((
-                        a.column.span(),
-                        format!("action on {column:?}: an observed numeric variable with min < max"),
-                    ));
-                    return None;
-                }
-                Some(Actionable {
-                    column: leak(column),
-                    direction,
-                    min: a.min,
-                    max: a.max,
-                    unit: a.unit,
-                    why: leak(&a.why),
-                })
+        actions: actions
+            .into_iter()
+            .map(|(a, direction)| Actionable {
+                column: leak(a.column.get_ref()),
+                direction,
+                min: a.min,
+                max: a.max,
+                unit: a.unit,
+                why: leak(&a.why),
             })
             .collect(),
     });
-    let mut inputs = vec![false; 15];
-    let mut used = Vec::new();
-    for v in &c.vars {
-        v.value.inputs(&mut used);
-        if let Some(o) = &v.observed {
-            o.inputs(&mut used);
-        }
-    }
-    for node in c.outcome.iter().flat_map(|o| o.nodes()) {
-        node.inputs(&mut used);
-    }
-    for i in used {
-        inputs[i as usize] = true;
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     Ok(Loaded {
         name: leak(&c.name),
         summary_en: leak(&c.summary_en),
