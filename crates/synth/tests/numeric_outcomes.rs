@@ -366,3 +366,33 @@ fn draws_with_parameters_out_of_their_domain_are_refused() {
     );
     refused(&t, "bernoulli(age / 100)", "needs a probability in [0, 1]");
 }
+
+/// Found by attacking the checker: three ways an accepted module wrote values it had not
+/// declared. Each module below was accepted, and generated NaN or out-of-bounds values or a
+/// constant "noise", before the fix.
+#[test]
+fn ranges_and_streams_the_checker_missed_are_caught() {
+    let head = "format = \"sandkasse-scenario-v1\"\nname = \"attack-test\"\n\n[summary]\nen = \"x\"\nda = \"x\"\n\n[population]\nages = [18, 90]\n\n";
+    // A count's truth is rounded: `truth` in `recorded` can be 1 where `value` is at least
+    // 1.4, and sqrt(truth − 1.3) was NaN, written as 0 below the bounds.
+    let t = format!(
+        "{head}[outcome]\nkind = \"count\"\nmeaning = \"visits\"\nbounds = [1.0, 10.0]\nexpected = \"5\"\nvalue = \"uniform(1.4, 9.6)\"\nrecorded = \"clamp(1 + sqrt(truth - 1.3), 1, 10)\"\n"
+    );
+    refused(&t, "truth - 1.3", "sqrt");
+    // clamp() with a bound that is a column: its range was taken at the bound's far end only.
+    let t = format!(
+        "{head}[[variable]]\nname = \"h\"\ntype = \"f64\"\nmeaning = \"years past 18\"\nparents = [\"age\"]\nvalue = \"max(age - 18, 0)\"\n\n[outcome]\nkind = \"continuous\"\nmeaning = \"hours\"\nbounds = [50.0, 100.0]\nexpected = \"clamp(1000, 0, h)\"\nvalue = \"clamp(expected, 50, 100)\"\n"
+    );
+    refused(&t, "clamp(1000, 0, h)", "outside the outcome's bounds");
+    // A variable whose name hashed to the outcome's stream took the same draws as the
+    // outcome's noise, which then cancelled out.
+    let t = format!(
+        "{head}[[variable]]\nname = \"v_e_a2i\"\ntype = \"f64\"\nlatent = true\nmeaning = \"an unobserved cause\"\nvalue = \"normal()\"\n\n[outcome]\nkind = \"continuous\"\nmeaning = \"hours\"\nbounds = [0.0, 20.0]\nexpected = \"clamp(10 + 0.5 * v_e_a2i, 0, 20)\"\nvalue = \"clamp(expected - 0.5 * normal(), 0, 20)\"\n"
+    );
+    let b = generate(&t, "attack-test", 5_000, &[]);
+    let truth = f64s(&b, "outcome_true");
+    assert!(
+        truth.iter().any(|x| (x - 10.0).abs() > 0.1),
+        "the outcome's noise is its own"
+    );
+}

@@ -170,11 +170,13 @@ impl OutcomeDef {
     }
 }
 
-/// The random stream of a numeric outcome's draws (`value`) and of its recording's (`recorded`):
-/// streams of their own, as a variable's are, named after the columns.
-pub fn outcome_stream(column: &str) -> Stream {
-    0x8000_0000 | (hash_str(column) as u32 & 0x7fff_ffff)
-}
+/// The random streams of a numeric outcome's draws (`value`) and of its recording's
+/// (`recorded`). Outside both the named streams (small numbers) and the variables' own streams
+/// (hashed names, top bit set), so no variable can share their draws (a name hashing to a
+/// hashed outcome stream made the outcome's noise the same draw as a variable's).
+pub const OUTCOME_TRUE_STREAM: Stream = 0x7fff_fff0;
+/// See [`OUTCOME_TRUE_STREAM`].
+pub const OUTCOME_RECORDED_STREAM: Stream = 0x7fff_fff1;
 
 /// Each stream's draws: index, the variable taking it, where the variable names its stream.
 type StreamDraws = HashMap<Stream, Vec<(u32, String, Range<usize>)>>;
@@ -937,7 +939,7 @@ impl Checker<'_> {
             return None;
         };
         let mut ctx = Ctx {
-            draws: Some((outcome_stream("outcome_true"), 0)),
+            draws: Some((OUTCOME_TRUE_STREAM, 0)),
             expected: Some(eiv),
             ..Ctx::new(text_base(self.source, v), "value")
         };
@@ -954,10 +956,14 @@ impl Checker<'_> {
         let recorded = match &o.recorded {
             None => None,
             Some(r) => {
+                // The truth as `recorded` reads it: clamped to the bounds, and whole for a count
+                // (rounding can carry it past the range of `value`).
+                let whole = |x: f64| if count { x.round() } else { x };
+                let truth = Iv::of(whole(viv.lo.max(lo)), whole(viv.hi.min(hi)));
                 let mut ctx = Ctx {
-                    draws: Some((outcome_stream("outcome_recorded"), 0)),
+                    draws: Some((OUTCOME_RECORDED_STREAM, 0)),
                     expected: Some(eiv),
-                    truth: Some(viv),
+                    truth: Some(truth),
                     ..Ctx::new(text_base(self.source, r), "recorded")
                 };
                 let (node, ty, riv) = self.compile_text(r.get_ref(), &mut ctx)?;
@@ -1995,7 +2001,10 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                let out = Iv::of(xi.lo.max(li.lo).min(hi_iv.hi), xi.hi.min(hi_iv.hi).max(li.lo));
+                // clamp = min(max(x, lo), hi) grows with each argument, so its range runs from
+                // the smallest arguments' result to the largest's (bounds that are columns
+                // included: a bound's whole range, not only its far end).
+                let out = Iv::of(xi.lo.max(li.lo).min(hi_iv.lo), xi.hi.max(li.hi).min(hi_iv.hi));
                 (Node::Clamp(b(x), b(lo), b(hi)), out)
             }
             "pow" => {

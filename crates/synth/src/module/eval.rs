@@ -16,12 +16,15 @@ pub enum Col<'a> {
 
 // Buffers of finished temporary columns, reused by the next ones on the same thread: a batch
 // evaluates hundreds of temporaries of the same length, and allocating each afresh had the
-// kernel zero new pages for a fifth of the generator's time. At most `MAX_SPARE` are kept (a
-// few MiB per thread).
+// kernel zero new pages for a fifth of the generator's time. At most `MAX_SPARE` are kept, each
+// of at most `MAX_SPARE_LEN` values (32 MiB a thread at most; 16 MiB at the default batch).
 thread_local! {
     static SPARE: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 const MAX_SPARE: usize = 32;
+/// The longest buffer kept: a batch at the default size (64 Ki rows) is reused; the long
+/// columns of a whole dataset's path twins are freed, not kept for later small batches.
+const MAX_SPARE_LEN: usize = 1 << 17;
 
 /// A column of the values of `it`, in a spare buffer when there is one.
 fn fill(n: usize, it: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -36,7 +39,7 @@ impl Drop for Col<'_> {
     fn drop(&mut self) {
         if let Col::Owned(v) = self {
             let v = std::mem::take(v);
-            if v.capacity() > 0 {
+            if v.capacity() > 0 && v.capacity() <= MAX_SPARE_LEN {
                 SPARE.with(|s| {
                     let mut s = s.borrow_mut();
                     if s.len() < MAX_SPARE {
