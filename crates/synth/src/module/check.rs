@@ -353,12 +353,6 @@ const RESERVED: &[&str] = &[
     "true",
     "false",
     "measured",
-    "p_true",
-    "outcome_true",
-    "outcome_recorded",
-    "expected_true",
-    "level_true",
-    "level_recorded",
     "expected",
     "truth",
     "twin_id",
@@ -584,7 +578,11 @@ impl Checker<'_> {
                 .iter()
                 .any(|c| c.name == s.as_str())
                 || crate::dictionary::twin_columns().iter().any(|c| c.name == s.as_str());
-            if RESERVED.contains(&s.as_str()) || input(s).is_some() || column {
+            if RESERVED.contains(&s.as_str())
+                || crate::scenario::OUTCOME_COLUMNS.contains(&s.as_str())
+                || input(s).is_some()
+                || column
+            {
                 c.err(
                     n.span(),
                     format!("{s:?} is reserved or names a population value; choose another name"),
@@ -901,17 +899,6 @@ impl Checker<'_> {
         if count && (lo.fract() != 0.0 || hi.fract() != 0.0) {
             self.err(b.span(), "a count's bounds are whole numbers");
         }
-        let within = |this: &mut Self, span: Range<usize>, what: &str, iv: Iv| {
-            if iv.lo < lo || iv.hi > hi {
-                this.err(
-                    span,
-                    format!(
-                        "{what} can be {}, outside the outcome's bounds [{lo}, {hi}]; clamp it (e.g. clamp(…, {lo}, {hi}))",
-                        iv.show()
-                    ),
-                );
-            }
-        };
         let Some(e) = &o.expected else {
             self.err(
                 o.kind.span(),
@@ -919,18 +906,8 @@ impl Checker<'_> {
             );
             return None;
         };
-        let mut ctx = Ctx::new(text_base(self.source, e), "expected");
-        let (expected, ty, eiv) = self.compile_text(e.get_ref(), &mut ctx)?;
-        let mut reads: [Vec<String>; 3] = Default::default();
-        reads[0] = ctx.reads.into_iter().collect();
-        if ty != Ty::Num {
-            self.err(
-                text_span(self.source, e),
-                format!("expected must be a number, this is {}", ty_name(&ty)),
-            );
-            return None;
-        }
-        within(self, text_span(self.source, e), "expected", eiv);
+        let ctx = Ctx::new(text_base(self.source, e), "expected");
+        let (expected, eiv, expected_reads) = self.outcome_part(e, ctx, (lo, hi))?;
         let Some(v) = &o.value else {
             self.err(
                 o.kind.span(),
@@ -938,47 +915,30 @@ impl Checker<'_> {
             );
             return None;
         };
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             draws: Some((OUTCOME_TRUE_STREAM, 0)),
             expected: Some(eiv),
             ..Ctx::new(text_base(self.source, v), "value")
         };
-        let (value, ty, viv) = self.compile_text(v.get_ref(), &mut ctx)?;
-        reads[1] = ctx.reads.into_iter().collect();
-        if ty != Ty::Num {
-            self.err(
-                text_span(self.source, v),
-                format!("value must be a number, this is {}", ty_name(&ty)),
-            );
-            return None;
-        }
-        within(self, text_span(self.source, v), "value", viv);
-        let recorded = match &o.recorded {
-            None => None,
+        let (value, viv, value_reads) = self.outcome_part(v, ctx, (lo, hi))?;
+        let (recorded, recorded_reads) = match &o.recorded {
+            None => (None, Vec::new()),
             Some(r) => {
                 // The truth as `recorded` reads it: clamped to the bounds, and whole for a count
                 // (rounding can carry it past the range of `value`).
                 let whole = |x: f64| if count { x.round() } else { x };
                 let truth = Iv::of(whole(viv.lo.max(lo)), whole(viv.hi.min(hi)));
-                let mut ctx = Ctx {
+                let ctx = Ctx {
                     draws: Some((OUTCOME_RECORDED_STREAM, 0)),
                     expected: Some(eiv),
                     truth: Some(truth),
                     ..Ctx::new(text_base(self.source, r), "recorded")
                 };
-                let (node, ty, riv) = self.compile_text(r.get_ref(), &mut ctx)?;
-                reads[2] = ctx.reads.into_iter().collect();
-                if ty != Ty::Num {
-                    self.err(
-                        text_span(self.source, r),
-                        format!("recorded must be a number, this is {}", ty_name(&ty)),
-                    );
-                    return None;
-                }
-                within(self, text_span(self.source, r), "recorded", riv);
-                Some(node)
+                let (node, _, reads) = self.outcome_part(r, ctx, (lo, hi))?;
+                (Some(node), reads)
             }
         };
+        let reads = [expected_reads, value_reads, recorded_reads];
         let unit = o.unit.as_ref().map_or(String::new(), |u| u.get_ref().clone());
         if (unit.chars().count() > 64 || unit.chars().any(char::is_control))
             && let Some(u) = &o.unit
@@ -1047,6 +1007,33 @@ impl Checker<'_> {
                 reads,
             },
         })
+    }
+
+    /// One expression of a numeric outcome (`ctx.what` names it): compiled, a number, within
+    /// the outcome's bounds. Returns its node, its range and the names it reads.
+    fn outcome_part(
+        &mut self,
+        text: &Spanned<String>,
+        mut ctx: Ctx,
+        (lo, hi): (f64, f64),
+    ) -> Option<(Node, Iv, Vec<String>)> {
+        let span = text_span(self.source, text);
+        let (node, ty, iv) = self.compile_text(text.get_ref(), &mut ctx)?;
+        if ty != Ty::Num {
+            self.err(span, format!("{} must be a number, this is {}", ctx.what, ty_name(&ty)));
+            return None;
+        }
+        if iv.lo < lo || iv.hi > hi {
+            self.err(
+                span,
+                format!(
+                    "{} can be {}, outside the outcome's bounds [{lo}, {hi}]; clamp it (e.g. clamp(…, {lo}, {hi}))",
+                    ctx.what,
+                    iv.show()
+                ),
+            );
+        }
+        Some((node, iv, ctx.reads.into_iter().collect()))
     }
 
     /// Every column of the scenario's data: the population's and the observed variables.
