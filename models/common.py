@@ -33,6 +33,7 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 # Columns that must never be model features (protected attribute, its direct proxy, identifiers, the truth).
 FORBIDDEN_FEATURES = {
     "origin", "country_of_origin", "p_true", "outcome_true", "outcome_recorded",
+    "expected_true", "level_true", "level_recorded",
     "first_name", "last_name", "cpr", "person_id", "birth_date",
 }
 
@@ -136,8 +137,16 @@ def manifest_toml(m):
                 lines.append(f"  {{ column = {_toml_str(c['column'])} }},")
         lines.append("]")
     o = m["output"]
-    lines += ["", "[output]", f"label = {_toml_str(o['label'])}", f"probability = {_toml_str(o['probability'])}",
-              f"positive_class = {int(o['positive_class'])}", f"threshold = {float(o['threshold'])!r}"]
+    lines += ["", "[output]"]
+    if "task" not in o:
+        lines += [f"label = {_toml_str(o['label'])}", f"probability = {_toml_str(o['probability'])}",
+                  f"positive_class = {int(o['positive_class'])}", f"threshold = {float(o['threshold'])!r}"]
+    elif o["task"] == "regression":
+        lines += ['task = "regression"', f"value = {_toml_str(o['value'])}"]
+    else:
+        classes = ", ".join(_toml_str(c) for c in o["classes"])
+        lines += [f"task = {_toml_str(o['task'])}", f"label = {_toml_str(o['label'])}",
+                  f"probability = {_toml_str(o['probability'])}", f"classes = [{classes}]"]
     return "\n".join(lines) + "\n"
 
 

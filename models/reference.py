@@ -14,7 +14,9 @@ models/reference/<name>.json:
      "person_id": [...], "label": [...], "probability": [...]}
 
 `label` is the model's label output; `probability` is P(positive_class) from its float32 probability output
-(tensor column or ZipMap entry), written as the exact value of that float32 (Python float repr).
+(tensor column or ZipMap entry), written as the exact value of that float32 (Python float repr). A regression
+model (task = "regression") has `value` instead: its output per row, the exact float32 value; a multi-class
+model (task = "multiclass") has `label` (its class names) and no `probability`.
 Deterministic: the generator's output is byte-identical for equal arguments.
 """
 
@@ -46,6 +48,24 @@ def main():
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1
             sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            task = m["output"].get("task", "binary")
+            if task != "binary":
+                doc = {"model": f"{name}.onnx", "dataset": {"scenario": m["scenario"], **DATASET},
+                       "person_id": [int(x) for x in table.column("person_id").to_pylist()]}
+                if task == "regression":
+                    (value,) = sess.run([m["output"]["value"]], inputs)
+                    value = np.asarray(value).reshape(-1)
+                    assert value.dtype == np.float32 and value.shape == (table.num_rows,), (value.dtype, value.shape)
+                    doc["value"] = [float(x) for x in value]
+                    print(f"{name}: {table.num_rows} rows, mean value {float(np.mean(value, dtype=np.float64)):.4f}")
+                else:
+                    (label,) = sess.run([m["output"]["label"]], inputs)
+                    doc["label"] = [str(x) for x in np.asarray(label)]
+                    print(f"{name}: {table.num_rows} rows, classes {sorted(set(doc['label']))}")
+                with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+                    json.dump(doc, f, separators=(",", ":"))
+                    f.write("\n")
+                continue
             label, prob = sess.run([m["output"]["label"], m["output"]["probability"]], inputs)
             p = common.positive_probability(prob, m["output"]["positive_class"])
             assert p.dtype == np.float32, p.dtype

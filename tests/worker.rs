@@ -3,7 +3,7 @@
 //! really forbids the network, foreign files and new processes.
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float32Type, Int64Type, UInt64Type};
+use arrow::datatypes::{Float32Type, Float64Type, Int64Type, UInt32Type, UInt64Type};
 use inference::{Cause, Limits, Manifest, Pool, Probe, Worker, WorkerArgs, WorkerConfig, WorkerError, inspect};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,6 +151,166 @@ fn worker_predictions_equal_onnxruntime_python_for_every_sample_model() {
         assert_eq!(ready.onnxruntime_version, "1.31.1");
         check_against_reference(&pool, name);
     }
+}
+
+/// The eldercare regressor's hours and classifier's levels, through the real worker, equal ONNX
+/// Runtime's Python API on the reference rows: the value exactly (float32 widened to float64), the
+/// level as the position of the model's class name in the manifest's classes.
+#[test]
+fn numeric_and_multiclass_predictions_equal_onnxruntime_python() {
+    for name in ["eldercare-hours-gbm", "eldercare-level-logreg"] {
+        let bytes = std::fs::read(models().join(format!("{name}.onnx"))).unwrap();
+        let m = manifest(&format!("{name}.toml"));
+        let pool = Pool::new(&config(2048, Duration::from_secs(30), false), 1, bytes, m.clone())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let reference: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(models().join(format!("reference/{name}.json"))).unwrap())
+                .unwrap();
+        let d = &reference["dataset"];
+        let (_, batches) = reference_rows(
+            &m,
+            d["scenario"].as_str().unwrap(),
+            d["rows"].as_u64().unwrap(),
+            d["seed"].as_u64().unwrap(),
+        );
+        let mut outs = Vec::new();
+        for batch in &batches {
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let len = 777.min(batch.num_rows() - offset);
+                outs.push(pool.score_on(0, &batch.slice(offset, len)).unwrap());
+                offset += len;
+            }
+        }
+        match &m.output {
+            inference::Output::Regression(_) => {
+                let got: Vec<f64> = outs
+                    .iter()
+                    .flat_map(|o| {
+                        o.column_by_name("value")
+                            .unwrap()
+                            .as_primitive::<Float64Type>()
+                            .values()
+                            .to_vec()
+                    })
+                    .collect();
+                let want: Vec<f64> = reference["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                assert_eq!(got, want, "{name}: values differ from onnxruntime's Python API");
+                assert!(got.iter().any(|&v| v > 4.0), "{name}: some citizens need hours");
+            }
+            inference::Output::Multiclass(mc) => {
+                let got: Vec<String> = outs
+                    .iter()
+                    .flat_map(|o| {
+                        o.column_by_name("class")
+                            .unwrap()
+                            .as_primitive::<UInt32Type>()
+                            .values()
+                            .to_vec()
+                    })
+                    .map(|i| match &mc.classes[i as usize] {
+                        inference::ClassValue::Text(t) => t.clone(),
+                        inference::ClassValue::Int(i) => i.to_string(),
+                    })
+                    .collect();
+                let want: Vec<String> = reference["label"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect();
+                assert_eq!(got, want, "{name}: classes differ from onnxruntime's Python API");
+                let distinct: std::collections::BTreeSet<&String> = got.iter().collect();
+                assert!(distinct.len() >= 3, "{name}: {distinct:?}");
+            }
+            inference::Output::Binary(_) => panic!("{name} is a yes/no model"),
+        }
+    }
+}
+
+/// `features` → −max(features) per row → its square root: NaN for every row with a positive input.
+fn model_with_nan_values() -> Vec<u8> {
+    onnx::model(
+        &[
+            onnx::node(
+                "ReduceMax",
+                b"max",
+                &["features"],
+                &["m"],
+                &[onnx::attr_ints("axes", &[1]), onnx::attr_int("keepdims", 1)],
+            ),
+            onnx::node("Neg", b"neg", &["m"], &["n"], &[]),
+            onnx::node("Sqrt", b"sqrt", &["n"], &["variable"], &[]),
+        ],
+        &[],
+        &[onnx::value("variable", onnx::FLOAT, &[None, Some(1)])],
+    )
+}
+
+/// A regression model that answers NaN, and a multi-class model whose labels are not among the
+/// manifest's classes, are refused naming the row: a NaN would poison every mean of the report,
+/// an unknown label would be counted as no class at all.
+#[test]
+fn a_nan_value_and_a_label_outside_the_classes_are_refused_naming_the_row() {
+    let base = std::fs::read_to_string(models().join("hostile/cpu_bomb.toml")).unwrap();
+    let head = base.split("[output]").next().unwrap();
+    let regression = Manifest::parse(&format!(
+        "{head}[output]\ntask = \"regression\"\nvalue = \"variable\"\n"
+    ))
+    .unwrap();
+    let (_, batches) = reference_rows(&regression, "unemployment-risk", 100, 1);
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_nan_values(),
+        regression,
+    )
+    .unwrap();
+    let err = pool.score_on(0, &batches[0]).expect_err("NaN values");
+    assert!(
+        err.to_string()
+            .contains("row 0: the predicted value NaN is not a finite number"),
+        "{err}"
+    );
+    // Labels "aaaa" and "bbbb", where the manifest declares two other classes.
+    let multiclass = Manifest::parse(&format!(
+        "{head}[output]\ntask = \"multiclass\"\nlabel = \"label\"\nclasses = [\"none\", \"heavy\"]\n"
+    ))
+    .unwrap();
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_long_labels(4),
+        multiclass.clone(),
+    )
+    .unwrap();
+    let err = pool.score_on(0, &batches[0]).expect_err("labels outside the classes");
+    assert!(
+        err.to_string().contains("row 0: the label \"")
+            && err.to_string().contains("is not one of the manifest's classes"),
+        "{err}"
+    );
+    // The same labels, declared, are scored as positions into the classes.
+    let declared = Manifest::parse(&format!(
+        "{head}[output]\ntask = \"multiclass\"\nlabel = \"label\"\nclasses = [\"aaaa\", \"bbbb\"]\n"
+    ))
+    .unwrap();
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_long_labels(4),
+        declared,
+    )
+    .unwrap();
+    let out = pool.score_on(0, &batches[0]).unwrap();
+    let class = out.column_by_name("class").unwrap().as_primitive::<UInt32Type>();
+    assert_eq!(class.len(), batches[0].num_rows());
+    assert!(class.values().iter().all(|&c| c < 2));
 }
 
 #[test]
@@ -590,6 +750,17 @@ mod onnx {
         bytes(&mut v, 1, name.as_bytes());
         bytes(&mut v, 2, &ty);
         v
+    }
+
+    /// AttributeProto of type INTS.
+    pub fn attr_ints(name: &str, v: &[i64]) -> Vec<u8> {
+        let mut a = Vec::new();
+        bytes(&mut a, 1, name.as_bytes());
+        for x in v {
+            int(&mut a, 8, *x);
+        }
+        int(&mut a, 20, 7);
+        a
     }
 
     /// AttributeProto of type INT.

@@ -250,6 +250,14 @@ pub enum CompareError {
     /// Fewer than two runs, or more than [`MAX_COMPARED_RUNS`].
     #[error("a comparison takes 2 to {MAX_COMPARED_RUNS} runs, got {0}")]
     Count(usize),
+    /// A run judged a regression or multi-class model: comparisons pair yes/no decisions.
+    #[error("run {run} judged a {task} model; runs compare as paired yes/no decisions only so far")]
+    Task {
+        /// The run.
+        run: String,
+        /// Its model's task.
+        task: inference::Task,
+    },
     /// Two runs scored different datasets: their rows cannot be paired.
     #[error(
         "run {other} scored another dataset (sha256 {other_sha256}) than run {first} (sha256 {first_sha256}); \
@@ -355,6 +363,19 @@ pub fn compare_runs(runs: &[Compared<'_>], resamples: usize, confidence: f64) ->
     if !(2..=MAX_COMPARED_RUNS).contains(&runs.len()) {
         return Err(CompareError::Count(runs.len()));
     }
+    // Each run's yes/no report and decision threshold; a run of another task is refused.
+    let mut binaries: Vec<(&fairness::Report, f64)> = Vec::with_capacity(runs.len());
+    for r in runs {
+        match (r.record.report.binary(), r.record.provenance.manifest.output.binary()) {
+            (Some(report), Some(output)) => binaries.push((report, output.threshold)),
+            _ => {
+                return Err(CompareError::Task {
+                    run: r.name.clone(),
+                    task: r.record.provenance.manifest.output.task(),
+                });
+            }
+        }
+    }
     let base = &runs[0];
     let sha = &base.record.provenance.dataset_sha256;
     for r in &runs[1..] {
@@ -377,9 +398,8 @@ pub fn compare_runs(runs: &[Compared<'_>], resamples: usize, confidence: f64) ->
         }
     }
     let spec = base.record.provenance.dataset.clone();
-    let attributes: Vec<String> = base
-        .record
-        .report
+    let attributes: Vec<String> = binaries[0]
+        .0
         .attributes
         .iter()
         .filter(|a| a.columns.len() == 1)
@@ -394,29 +414,30 @@ pub fn compare_runs(runs: &[Compared<'_>], resamples: usize, confidence: f64) ->
     let seed = spec.seed;
     let infos: Vec<ComparedRunInfo> = runs
         .iter()
-        .map(|r| ComparedRunInfo {
+        .zip(&binaries)
+        .map(|(r, &(_, threshold))| ComparedRunInfo {
             name: r.name.clone(),
             model: format!(
                 "{} {}",
                 r.record.provenance.manifest.name, r.record.provenance.manifest.version
             ),
             model_sha256: r.record.provenance.model_sha256.clone(),
-            threshold: r.record.provenance.manifest.output.threshold,
+            threshold,
         })
         .collect();
-    let decisions = |r: &Compared<'_>| -> Vec<bool> {
-        let t = r.record.provenance.manifest.output.threshold;
+    let decisions = |k: usize| -> Vec<bool> {
+        let (r, t) = (&runs[k], binaries[k].1);
         rows_kept.iter().map(|&i| f64::from(r.scores[i]) >= t).collect()
     };
-    let first = decisions(base);
+    let first = decisions(0);
     let mut pairs = Vec::new();
-    for (k, other) in runs.iter().enumerate().skip(1) {
-        let second = decisions(other);
+    for k in 1..runs.len() {
+        let second = decisions(k);
         pairs.push(pair(
             &citizens,
             &attributes,
             &values,
-            base.record,
+            binaries[0].0,
             (&first, &second),
             k,
             (resamples, confidence, seed),
@@ -522,7 +543,7 @@ fn pair(
     citizens: &[Citizen],
     attributes: &[String],
     values: &[Vec<String>],
-    baseline: &RunRecord,
+    baseline: &fairness::Report,
     (first, second): (&[bool], &[bool]),
     second_index: usize,
     (resamples, confidence, seed): (usize, f64, u64),
@@ -635,9 +656,8 @@ fn pair(
 
 /// The attribute's reference group as the baseline's report chose it (the caller falls back
 /// to the largest group).
-fn reference_of(baseline: &RunRecord, attribute: &str, values: &[String]) -> Option<String> {
+fn reference_of(baseline: &fairness::Report, attribute: &str, values: &[String]) -> Option<String> {
     baseline
-        .report
         .attributes
         .iter()
         .find(|a| a.attribute == attribute)

@@ -183,7 +183,7 @@ pub fn draft_manifest(model: &Summary, request: &DraftRequest) -> Result<Manifes
                 escape::visible_text(&cut(&model.producer))
             ),
             inputs,
-            output,
+            output: inference::Output::Binary(output),
         }),
         _ => Err(problems),
     }
@@ -462,9 +462,9 @@ mod tests {
                 ("sector", DType::String, "sector"),
             ]
         );
-        assert_eq!(drafted.output.label.as_deref(), Some("output_label"));
-        assert_eq!(drafted.output.probability, "output_probability");
-        assert_eq!(drafted.output.positive_class, ClassValue::Int(1));
+        assert_eq!(drafted.output.binary().unwrap().label.as_deref(), Some("output_label"));
+        assert_eq!(drafted.output.binary().unwrap().probability, "output_probability");
+        assert_eq!(drafted.output.binary().unwrap().positive_class, ClassValue::Int(1));
         let text = manifest_toml(&drafted);
         assert_eq!(Manifest::parse(&text).unwrap(), drafted, "{text}");
         assert!(crate::check_manifest_fits_scenario(&drafted).is_ok());
@@ -504,7 +504,7 @@ mod tests {
                 ("ui_member", None),
             ]
         );
-        assert_eq!(drafted.output.label, None);
+        assert_eq!(drafted.output.binary().unwrap().label, None);
         assert!(Manifest::parse(&manifest_toml(&drafted)).is_ok());
     }
 
@@ -593,7 +593,7 @@ mod tests {
         let typed = |elem: &str, class: &str| {
             let mut r = request(None);
             r.positive_class = Some(class.into());
-            draft_manifest(&with_label(elem), &r).map(|m| m.output.positive_class)
+            draft_manifest(&with_label(elem), &r).map(|m| m.output.binary().unwrap().positive_class.clone())
         };
         assert_eq!(typed("string", "1").unwrap(), ClassValue::Text("1".into()));
         assert_eq!(typed("int64", "1").unwrap(), ClassValue::Int(1));

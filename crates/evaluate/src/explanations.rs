@@ -218,7 +218,7 @@ fn slices(req: &Request, prepared: &Prepared, first: &RecordBatch, probs: &[f32]
         }
         None => (first.clone(), std::sync::Arc::new(probs) as arrow::array::ArrayRef),
     };
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let decision: Vec<bool> = probs
         .as_primitive::<Float32Type>()
         .values()
@@ -486,7 +486,7 @@ impl<'a, 'c> OnRows<'a, 'c> {
             pool,
             clock,
             batch_rows: req.batch_rows,
-            threshold: prepared.manifest.output.threshold,
+            threshold: prepared.threshold,
         })
     }
 

@@ -9,7 +9,7 @@
 //! manifest leaves out are allowed (a vendor may fold rare ones together) and returned as
 //! warnings, which the inspection and the report show.
 
-use inference::{DType, Manifest};
+use inference::{ClassValue, DType, Manifest, Output, Task};
 use synth::ColumnDoc;
 
 /// Category lists longer than this are cut in messages (municipalities, countries); the data
@@ -35,6 +35,85 @@ pub struct ManifestProblem {
     pub message: String,
 }
 
+/// The manifest's task must be one its scenario's outcome can judge: a yes/no decision against a
+/// yes/no outcome, a number against a numeric one, classes against the scenario's levels (by name,
+/// or by position in their order). Judging a number against a yes/no decision would give numbers
+/// that mean nothing: refused, not zeroed.
+fn check_task(
+    manifest: &Manifest,
+    outcome: synth::OutcomeKind,
+    columns: &[ColumnDoc],
+    problems: &mut Vec<ManifestProblem>,
+) {
+    use synth::OutcomeKind as K;
+    let scenario = shown(&manifest.scenario);
+    let task = manifest.output.task();
+    let fits = match (task, outcome) {
+        // A scenario without an outcome fails at the run, which names the missing column.
+        (Task::Binary, K::Binary | K::None) => true,
+        (Task::Regression, K::Continuous | K::Count) => true,
+        (Task::Multiclass, K::Continuous | K::Count) => true,
+        _ => false,
+    };
+    if !fits {
+        let wanted = match outcome {
+            K::Binary => {
+                "a yes/no outcome: write a binary output (label, probability, positive_class, threshold)".to_owned()
+            }
+            K::Continuous | K::Count => format!(
+                "a {} outcome (a number): write task = \"regression\" with the output holding the predicted number, or task = \"multiclass\" for its levels",
+                outcome.as_str()
+            ),
+            K::None => "no outcome, so no model can be judged on it".to_owned(),
+        };
+        problems.push(ManifestProblem {
+            field: "output.task".into(),
+            message: format!("the manifest describes a {task} model, but {scenario} has {wanted}"),
+        });
+        return;
+    }
+    if let Output::Multiclass(m) = &manifest.output {
+        let levels: Vec<&str> = columns
+            .iter()
+            .find(|c| c.name == "level_true")
+            .map(|c| c.values.clone())
+            .unwrap_or_default();
+        if levels.is_empty() {
+            problems.push(ManifestProblem {
+                field: "output.task".into(),
+                message: format!("{scenario} declares no levels of its outcome ([outcome.levels]), so a multiclass model has nothing to be judged against"),
+            });
+            return;
+        }
+        let listed: Vec<String> = m.classes.iter().map(ToString::to_string).collect();
+        // Names may come in the model's own order (scikit-learn sorts them); positions are the
+        // levels' own order (the manifest's validation holds them to 0, 1, ...).
+        let mut names: Vec<&str> = m
+            .classes
+            .iter()
+            .filter_map(|c| match c {
+                ClassValue::Text(t) => Some(t.as_str()),
+                ClassValue::Int(_) => None,
+            })
+            .collect();
+        names.sort_unstable();
+        let mut sorted_levels = levels.clone();
+        sorted_levels.sort_unstable();
+        let same = m.classes.len() == levels.len() && (names.is_empty() || names == sorted_levels);
+        if !same {
+            problems.push(ManifestProblem {
+                field: "output.classes".into(),
+                message: format!(
+                    "[{}] are not the levels of {scenario}; list each once, in the model's order: [{}] (or their positions 0 to {})",
+                    listed.iter().map(|c| shown(c)).collect::<Vec<_>>().join(", "),
+                    levels.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", "),
+                    levels.len() - 1
+                ),
+            });
+        }
+    }
+}
+
 /// Checks `manifest` against the data dictionary of its scenario. `Ok` holds the warnings
 /// (categories the data can hold that no one-hot lists); `Err` every problem found, not only
 /// the first, so a vendor fixes them in one round.
@@ -56,18 +135,7 @@ pub fn check_manifest_fits_scenario(manifest: &Manifest) -> Result<Vec<String>, 
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let outcome = synth::scenario_by_name(&manifest.scenario).map_or(synth::OutcomeKind::None, |s| s.outcome_kind());
-    if matches!(outcome, synth::OutcomeKind::Continuous | synth::OutcomeKind::Count) {
-        // The manifest describes a yes/no decision (a label and a probability); judging a
-        // number against one would give numbers that mean nothing. Refused, not zeroed.
-        problems.push(ManifestProblem {
-            field: "scenario".into(),
-            message: format!(
-                "{} has a {} outcome (a number); a manifest here describes a yes/no decision, and runs judge those only so far. Score the model on the scenario's data and use `sandkasse metrics --task regression --label outcome_recorded`, or `--task multiclass` against level_recorded",
-                shown(&manifest.scenario),
-                outcome.as_str()
-            ),
-        });
-    }
+    check_task(manifest, outcome, &columns, &mut problems);
     for (i, input) in manifest.inputs.iter().enumerate() {
         for (j, spec) in input.columns.iter().enumerate() {
             let field = format!("inputs[{i}].columns[{j}]");
@@ -411,7 +479,7 @@ threshold = 0.5
     }
 
     #[test]
-    fn a_yes_no_manifest_for_a_scenario_whose_outcome_is_a_number_is_refused() {
+    fn a_manifest_task_must_fit_the_scenarios_outcome_and_its_levels() {
         let text = r#"
 name = "m"
 version = "1"
@@ -425,19 +493,45 @@ probability = "p"
 positive_class = 1
 threshold = 0.5
 "#;
-        let p = check_manifest_fits_scenario(&Manifest::parse(text).unwrap()).expect_err("refused");
+        let check = |t: &str| check_manifest_fits_scenario(&Manifest::parse(t).unwrap());
+        let p = check(text).expect_err("refused");
         assert_eq!(p.len(), 1, "{p:?}");
-        assert_eq!(p[0].field, "scenario");
+        assert_eq!(p[0].field, "output.task");
         assert!(
-            p[0].message.contains("continuous outcome") && p[0].message.contains("--task regression"),
+            p[0].message.contains("continuous outcome") && p[0].message.contains("task = \"regression\""),
             "{}",
             p[0].message
         );
-        // The same columns on a yes/no scenario pass this check.
-        let rehab = text
-            .replace("eldercare-visitation", "rehabilitation-need")
-            .replace("adl_limitations", "falls_12m");
-        assert!(check_manifest_fits_scenario(&Manifest::parse(&rehab).unwrap()).is_ok());
+        let head = text.split("[output]").next().unwrap();
+        let regression = format!("{head}[output]\ntask = \"regression\"\nvalue = \"v\"\n");
+        assert!(check(&regression).is_ok());
+        let levels =
+            |classes: &str| format!("{head}[output]\ntask = \"multiclass\"\nlabel = \"l\"\nclasses = {classes}\n");
+        assert!(check(&levels(r#"["none", "light", "medium", "heavy"]"#)).is_ok());
+        assert!(check(&levels("[0, 1, 2, 3]")).is_ok());
+        // The model's own order (scikit-learn sorts class names) is fine: classes match by name.
+        assert!(check(&levels(r#"["heavy", "light", "medium", "none"]"#)).is_ok());
+        for wrong in [
+            r#"["light", "none", "medium", "severe"]"#,
+            r#"["none", "light", "medium"]"#,
+            "[0, 1, 2]",
+        ] {
+            let p = check(&levels(wrong)).expect_err(wrong);
+            assert_eq!(p[0].field, "output.classes", "{wrong}");
+            assert!(
+                p[0].message.contains(r#"["none", "light", "medium", "heavy"]"#),
+                "{}",
+                p[0].message
+            );
+        }
+        // The same columns on a yes/no scenario pass as a binary manifest, and not as the others.
+        let rehab = |t: &str| {
+            t.replace("eldercare-visitation", "rehabilitation-need")
+                .replace("adl_limitations", "falls_12m")
+        };
+        assert!(check(&rehab(text)).is_ok());
+        let p = check(&rehab(&regression)).expect_err("regression on yes/no");
+        assert!(p[0].message.contains("a yes/no outcome"), "{}", p[0].message);
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub(crate) fn judge(
             worker_peak_memory_bytes: pool.peak_memory_bytes(),
         },
         worker_events: pool.events(),
-        report,
+        report: record::RunReport::Binary(Box::new(report)),
         explanations: analyses.explanations,
         slices: analyses.slices,
         paths: analyses.paths,

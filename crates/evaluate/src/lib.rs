@@ -27,6 +27,8 @@ mod score;
 mod shift;
 mod source;
 mod stability;
+mod task_markdown;
+mod tasks;
 
 pub use compare::{
     COMPARE_RESAMPLES, Change, CompareError, Compared, ComparedOutcome, ComparedRate, ComparedRunInfo, CriterionRow,
@@ -41,7 +43,7 @@ pub use paths::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATHS, PathOptions, Paths,
 pub use perturbation::{
     DEFAULT_ROBUSTNESS_ROWS, MAX_ROBUSTNESS_ROWS, Perturbation, RobustnessOptions, check_robustness,
 };
-pub use record::{Provenance, RecordError, RunRecord, SCHEMA_VERSION, Throughput};
+pub use record::{Provenance, RecordError, RunRecord, RunReport, SCHEMA_VERSION, TaskReports, Throughput};
 pub use recourse::{RECOURSE_CITIZENS, Recourse, check_recourse};
 pub use replay::{Changed, Comparison, Difference, MAX_QUOTED_CHARS, compare, findings_bytes};
 pub use shift::{
@@ -225,6 +227,10 @@ pub enum EvaluateError {
     /// The metadata store or the blob store failed.
     #[error("the store: {0}")]
     Store(String),
+    /// The run asks for something its model's task does not support yet (criteria on a
+    /// regression model); refused before anything runs rather than left out silently.
+    #[error("{0}")]
+    Unsupported(String),
     /// The caller asked the run to stop (the CLI's Ctrl-C, the server's cancel).
     #[error("cancelled")]
     Cancelled,
@@ -293,6 +299,12 @@ pub fn run_keeping_scores(
         cancel,
     };
     let mut checked = prepare::check_model(req)?;
+    let Some(binary) = checked.manifest.output.binary() else {
+        // A number or one of several classes: its own stages (`tasks`); no scores are kept, as
+        // comparing runs row by row is for yes/no models.
+        return tasks::run(req, checked, &clock, progress).map(|record| (record, None));
+    };
+    let threshold = binary.threshold;
     explanations::check_options(req, &checked.manifest)?;
     perturbation::check_options(req)?;
     recourse::check_recourse(&req.criteria, &checked.manifest.scenario, &checked.manifest.columns())?;
@@ -322,7 +334,7 @@ pub fn run_keeping_scores(
         let source = opening
             .join()
             .unwrap_or_else(|_| Err(EvaluateError::Dataset("reading the dataset panicked".into())))?;
-        let prepared = prepare::check_dataset(req, checked, source)?;
+        let prepared = prepare::check_dataset(req, checked, source, threshold)?;
         if let Some(options) = &req.paths {
             // A file's spec is known only now; still before any scoring.
             paths::resolve(options, &prepared.source.spec)?;
@@ -347,7 +359,7 @@ pub fn run_keeping_scores(
     let robustness = match &scored.first {
         Some((first, probs)) => {
             let feature_names = prepared.feature_names(&first.schema());
-            let threshold = prepared.manifest.output.threshold;
+            let threshold = prepared.threshold;
             stability::check(
                 first,
                 probs,

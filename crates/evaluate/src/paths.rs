@@ -271,7 +271,7 @@ pub(crate) fn score_all(
         .iter()
         .map(|&i| (schema.field(i).name().clone(), schema.field(i).data_type().clone()))
         .collect();
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let size = pool.size().max(1);
     let answers: Vec<Result<Scored, EvaluateError>> = std::thread::scope(|s| {
         let handles: Vec<_> = batches

@@ -194,7 +194,7 @@ pub(crate) fn measure(
         return Ok(None);
     };
     let t0 = Instant::now();
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let Some((rows, base)) = first_rows(first, probs, options.rows, threshold)? else {
         return Ok(None);
     };

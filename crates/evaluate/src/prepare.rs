@@ -17,6 +17,9 @@ pub(crate) struct Prepared {
     pub(crate) source: Source,
     /// Indices of the manifest's columns in the dataset's schema.
     pub(crate) feature_columns: Vec<usize>,
+    /// A row is a positive decision when its probability reaches this: the yes/no manifest's
+    /// threshold (only yes/no runs take these stages).
+    pub(crate) threshold: f64,
 }
 
 impl Prepared {
@@ -87,14 +90,33 @@ pub(crate) fn check_model(req: &Request) -> Result<Checked, EvaluateError> {
     })
 }
 
-/// Checks the opened dataset against the checked manifest.
-pub(crate) fn check_dataset(req: &Request, checked: Checked, source: Source) -> Result<Prepared, EvaluateError> {
+/// Checks the opened dataset against the checked yes/no manifest.
+pub(crate) fn check_dataset(
+    req: &Request,
+    checked: Checked,
+    source: Source,
+    threshold: f64,
+) -> Result<Prepared, EvaluateError> {
+    let feature_columns = check_columns(req, &checked.manifest, &source)?;
     let Checked {
         model_bytes: _,
         manifest,
         manifest_sha256,
         inspection,
     } = checked;
+    Ok(Prepared {
+        manifest,
+        manifest_sha256,
+        inspection,
+        source,
+        feature_columns,
+        threshold,
+    })
+}
+
+/// Checks that the dataset is of the manifest's scenario and holds its columns; the positions of
+/// the model's columns in the batches handed out.
+pub(crate) fn check_columns(req: &Request, manifest: &Manifest, source: &Source) -> Result<Vec<usize>, EvaluateError> {
     if manifest.scenario != source.spec.scenario {
         return Err(EvaluateError::Scenario {
             manifest: manifest.scenario.clone(),
@@ -110,7 +132,7 @@ pub(crate) fn check_dataset(req: &Request, checked: Checked, source: Source) -> 
             });
         }
     }
-    let feature_columns: Vec<usize> = manifest
+    manifest
         .columns()
         .iter()
         .map(|c| {
@@ -119,12 +141,5 @@ pub(crate) fn check_dataset(req: &Request, checked: Checked, source: Source) -> 
                 error: format!("column {c:?} was not read from the dataset"),
             })
         })
-        .collect::<Result<_, _>>()?;
-    Ok(Prepared {
-        manifest,
-        manifest_sha256,
-        inspection,
-        source,
-        feature_columns,
-    })
+        .collect()
 }

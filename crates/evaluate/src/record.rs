@@ -10,10 +10,12 @@ use synth::DatasetSpec;
 /// - 1 (no `schema_version` at the top; `report.schema_version` 1): the verdicts sat inside
 ///   the report (`report.verdicts`).
 /// - 2: the verdicts sit in the record (`verdicts`), beside the report they judge.
+/// - 3: the report says which task it judges (`report.task`: `binary`, `regression`,
+///   `multiclass`); a binary report is otherwise as in version 2.
 ///
 /// Records of every version load ([`RunRecord::from_json`]); they are brought to this one as
 /// they are read, so every reader sees one type.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A record that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +54,9 @@ pub struct RunRecord {
     pub throughput: Throughput,
     /// Workers that crashed, hung or ran out of memory, and whether they were replaced.
     pub worker_events: Vec<PoolEvent>,
-    /// Metrics against the recorded outcome (`outcome_recorded`), with the same metrics and
-    /// disparities against the true outcome (`outcome_true`) beside them.
-    pub report: Report,
+    /// Metrics against the recorded outcome, with the same metrics and disparities against the
+    /// true outcome beside them, by the model's task (`report.task`).
+    pub report: RunReport,
     /// Verdicts on the criteria fixed before the run, judged against `report`.
     pub verdicts: Vec<Verdict>,
     /// Why the model decides as it does (permutation importance on the first rows); absent
@@ -78,6 +80,64 @@ pub struct RunRecord {
     /// skipped; absent in records from before the stage existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robustness: Option<crate::Robustness>,
+}
+
+/// What a run measured, by the model's task.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "task", rename_all = "lowercase")]
+pub enum RunReport {
+    /// A yes/no model's: against `outcome_recorded`, with `outcome_true` beside it.
+    Binary(Box<Report>),
+    /// A regression model's: against `outcome_recorded` and against `outcome_true`.
+    Regression(TaskReports<fairness::RegressionReport>),
+    /// A multi-class model's: against `level_recorded` and against `level_true`.
+    Multiclass(TaskReports<fairness::MulticlassReport>),
+}
+
+/// A regression or multi-class model judged twice: against the outcome as the records hold it
+/// (what a model trained on them learns) and against the truth the generator knows. Where the
+/// two differ, the records' bias is in the model's error against the truth.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskReports<R> {
+    /// The outcome column judged against as recorded (`outcome_recorded`, `level_recorded`).
+    pub recorded_column: String,
+    /// Against the recorded outcome.
+    pub recorded: R,
+    /// The true outcome column (`outcome_true`, `level_true`).
+    pub true_column: String,
+    /// Against the true outcome.
+    pub truth: R,
+    /// Groups smaller than this are shown but kept out of the disparities.
+    pub min_group_size: u64,
+    /// What the report does not carry yet for this task, said rather than left out silently.
+    pub not_computed: Vec<String>,
+}
+
+impl RunReport {
+    /// The yes/no report, if the run judged a yes/no model.
+    pub fn binary(&self) -> Option<&Report> {
+        match self {
+            RunReport::Binary(r) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The same, to change (tests rewrite reports to check rendering).
+    pub fn binary_mut(&mut self) -> Option<&mut Report> {
+        match self {
+            RunReport::Binary(r) => Some(r.as_mut()),
+            _ => None,
+        }
+    }
+
+    /// The task judged.
+    pub fn task(&self) -> inference::Task {
+        match self {
+            RunReport::Binary(_) => inference::Task::Binary,
+            RunReport::Regression(_) => inference::Task::Regression,
+            RunReport::Multiclass(_) => inference::Task::Multiclass,
+        }
+    }
 }
 
 /// What a run ran on, identified by content hash and version, so a reader can tell whether two
@@ -166,8 +226,12 @@ impl RunRecord {
             None => 1,
         };
         match version {
-            1 => upgrade_v1(&mut value),
-            2 => {}
+            1 => {
+                upgrade_v1(&mut value);
+                upgrade_v2(&mut value);
+            }
+            2 => upgrade_v2(&mut value),
+            3 => {}
             found => return Err(RecordError::Version { found }),
         }
         lift_slices(&mut value);
@@ -284,7 +348,11 @@ impl RunRecord {
             );
         }
         s.push('\n');
-        let mut s = s + &fairness::render_markdown(&self.report, &self.verdicts);
+        let mut s = s + &match &self.report {
+            RunReport::Binary(r) => fairness::render_markdown(r, &self.verdicts),
+            RunReport::Regression(r) => crate::task_markdown::regression_markdown(r),
+            RunReport::Multiclass(r) => crate::task_markdown::multiclass_markdown(r),
+        };
         if let Some(e) = &self.explanations {
             s.push('\n');
             s.push_str(&crate::explanations::markdown(e));
@@ -327,6 +395,15 @@ fn lift_slices(value: &mut serde_json::Value) {
     }
 }
 
+/// Versions 1 and 2 judged yes/no models only, and their reports did not say so.
+fn upgrade_v2(value: &mut serde_json::Value) {
+    let Some(record) = value.as_object_mut() else { return };
+    if let Some(report) = record.get_mut("report").and_then(serde_json::Value::as_object_mut) {
+        report.insert("task".into(), "binary".into());
+    }
+    record.insert("schema_version".into(), SCHEMA_VERSION.into());
+}
+
 /// Version 1 kept the verdicts inside the report: move them beside it. Nothing else changed.
 fn upgrade_v1(value: &mut serde_json::Value) {
     let Some(record) = value.as_object_mut() else { return };
@@ -339,5 +416,4 @@ fn upgrade_v1(value: &mut serde_json::Value) {
         })
         .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
     record.insert("verdicts".into(), verdicts);
-    record.insert("schema_version".into(), SCHEMA_VERSION.into());
 }

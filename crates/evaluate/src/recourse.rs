@@ -80,7 +80,7 @@ pub(crate) fn search(
         synth::recourse_spec(&prepared.source.spec.scenario).map_err(|e| EvaluateError::Robustness(e.to_string()))?;
     let Some(spec) = spec else { return Ok(None) };
     let t0 = Instant::now();
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let Some((rows, base)) = first_rows(first, probs, options.rows, threshold)? else {
         return Ok(None);
     };

@@ -29,7 +29,7 @@ struct Findings<'a> {
     dataset_sha256: &'a str,
     dataset_rows: u64,
     generator_version: &'a str,
-    report: &'a fairness::Report,
+    report: &'a crate::RunReport,
     verdicts: &'a [fairness::Verdict],
     explanations: Option<crate::Explanations>,
     slices: &'a Option<explain::Slices>,

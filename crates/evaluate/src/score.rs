@@ -234,7 +234,7 @@ pub(crate) fn score(
     clock: &Clock,
     seed: u64,
 ) -> Result<Scored, EvaluateError> {
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let names: Vec<&str> = req.groups.iter().map(String::as_str).collect();
     let counterfactual = prepared.source.spec.counterfactual.is_some();
     let columns = Columns {

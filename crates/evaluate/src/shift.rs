@@ -635,7 +635,7 @@ pub(crate) fn measure(
         bootstrap: req.fairness.bootstrap.min(SHIFT_BOOTSTRAP),
         ..req.fairness.clone()
     };
-    let threshold = prepared.manifest.output.threshold;
+    let threshold = prepared.threshold;
     let mut measured = on_cores(points.len(), "a point of the grid", clock, |k| {
         let (axis, value, own, spec, region) = &points[k];
         let i = specs

@@ -23,11 +23,12 @@ mod recourse;
 mod robustness;
 mod shift;
 mod summary;
+mod task;
 mod throughput;
 
 use crate::fmt::{iso, plain};
 use crate::{Lang, Meta};
-use evaluate::RunRecord;
+use evaluate::{RunRecord, RunReport};
 use fairness::{AttributeReport, CounterfactualReport, GroupReport, Report};
 use labels::counterfactual_name;
 use std::fmt::Write;
@@ -47,7 +48,8 @@ fn is_single(a: &AttributeReport) -> bool {
 pub(crate) struct Doc<'a> {
     l: Lang,
     rec: &'a RunRecord,
-    rep: &'a Report,
+    /// The yes/no report; `None` for a regression or multi-class run, whose sections are in `task`.
+    rep: Option<&'a Report>,
     meta: &'a Meta,
     out: String,
     figures: usize,
@@ -58,7 +60,7 @@ impl<'a> Doc<'a> {
         Self {
             l,
             rec,
-            rep: &rec.report,
+            rep: rec.report.binary(),
             meta,
             out: String::with_capacity(256 * 1024),
             figures: 0,
@@ -84,15 +86,20 @@ impl<'a> Doc<'a> {
     }
 
     fn attributes(&self) -> &'a [AttributeReport] {
-        &self.rep.attributes
+        self.rep.map_or(&[], |r| &r.attributes)
     }
 
     fn min_group_size(&self) -> f64 {
-        self.rep.config.min_group_size
+        match (self.rep, &self.rec.report) {
+            (Some(r), _) => r.config.min_group_size,
+            (None, RunReport::Regression(t)) => t.min_group_size as f64,
+            (None, RunReport::Multiclass(t)) => t.min_group_size as f64,
+            (None, RunReport::Binary(r)) => r.config.min_group_size,
+        }
     }
 
     fn confidence(&self) -> String {
-        self.l.pct(self.rep.config.confidence, 0)
+        self.l.pct(self.rep.map_or(0.95, |r| r.config.confidence), 0)
     }
 
     /// The attribute the counterfactual twins change: as the dataset was asked for, else as
@@ -121,6 +128,13 @@ impl<'a> Doc<'a> {
         );
         self.header(&title);
         self.provenance();
+        if self.rep.is_none() {
+            self.task_sections();
+            self.throughput();
+            self.footer();
+            self.w("</main></body></html>\n");
+            return self.out;
+        }
         self.criteria();
         self.accuracy();
         self.groups_section();

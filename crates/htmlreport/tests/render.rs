@@ -229,6 +229,8 @@ fn well_formed_with_accessible_charts() {
         // Per single attribute: rates, calibration, ROC, threshold sweep; plus the flip rates.
         let singles = fixture(&f)
             .report
+            .binary()
+            .unwrap()
             .attributes
             .iter()
             .filter(|a| a.columns.len() == 1)
@@ -280,7 +282,13 @@ fn languages_render_and_differ() {
     assert!(da.contains("Sammenfatning") && da.contains("Oprindelse") && da.contains("Gennemløb"));
     assert!(en.contains("Summary") && en.contains("Provenance") && en.contains("Throughput"));
     // Numbers per language: overall accuracy 0.74005, interval bounds, counts.
-    let acc = rec.report.overall.value(MetricName::Accuracy).unwrap();
+    let acc = rec
+        .report
+        .binary()
+        .unwrap()
+        .overall
+        .value(MetricName::Accuracy)
+        .unwrap();
     assert_eq!(format!("{:.1}", acc * 100.0), "74.0");
     assert!(da.contains("74,0\u{a0}%"), "Danish percentage");
     assert!(en.contains("74.0%"), "English percentage");
@@ -358,7 +366,7 @@ fn every_group_of_every_single_attribute_is_in_the_tables() {
                 .filter(|c| c.name == "th" && c.attr("scope") == Some("row"))
                 .map(|c| c.deep_text())
                 .collect();
-            for a in &rec.report.attributes {
+            for a in &rec.report.binary().unwrap().attributes {
                 for g in &a.groups {
                     // Each value by its label in the report's language where it has one.
                     let columns: Vec<&str> = a.attribute.split('&').collect();
@@ -386,7 +394,7 @@ fn every_group_of_every_single_attribute_is_in_the_tables() {
 #[test]
 fn small_and_empty_groups_are_flagged_in_words() {
     let rec = fixture("rehabilitation-gbm.json");
-    let empty: Vec<&str> = rec.report.attributes[1]
+    let empty: Vec<&str> = rec.report.binary().unwrap().attributes[1]
         .groups
         .iter()
         .filter(|g| g.empty)
@@ -424,7 +432,16 @@ fn summary_is_generated_from_the_numbers() {
     // descendant_western), each group named by its label (issue 13: values are labelled).
     assert!(text.contains("by origin: immigrant, non-Western"), "{text}");
     assert!(text.contains("descendant, Western"), "{text}");
-    let flip = rec.report.counterfactual.as_ref().unwrap().overall.flip_rate.unwrap();
+    let flip = rec
+        .report
+        .binary()
+        .unwrap()
+        .counterfactual
+        .as_ref()
+        .unwrap()
+        .overall
+        .flip_rate
+        .unwrap();
     assert!(text.contains(&format!("{:.1}%", flip * 100.0)), "{text}");
 }
 
@@ -435,9 +452,16 @@ fn record_strings_are_escaped() {
     rec.provenance.manifest.name = evil.into();
     rec.provenance.manifest.description = "\"><img src=x onerror=alert(1)> & 'quotes'".into();
     rec.provenance.model_file = "</code><iframe src=\"https://evil.example/\">".into();
-    rec.report.attributes[0].groups[0].group = "<b>F</b> & co".into();
+    rec.report.binary_mut().unwrap().attributes[0].groups[0].group = "<b>F</b> & co".into();
     rec.verdicts[0].explanation = "</td><script>x()</script>".into();
-    rec.report.counterfactual.as_mut().unwrap().by_change[0].from = "a<b".into();
+    rec.report
+        .binary_mut()
+        .unwrap()
+        .counterfactual
+        .as_mut()
+        .unwrap()
+        .by_change[0]
+        .from = "a<b".into();
     rec.provenance.isolation[0].detail = "<style>body{display:none}</style>".into();
     let meta = Meta {
         run_id: Some("<i>run</i>".into()),
@@ -476,7 +500,7 @@ fn record_strings_are_escaped() {
 fn bidi_controls_and_control_characters_are_shown_not_obeyed() {
     let mut rec = fixture(FIXTURES[0]);
     rec.provenance.manifest.name = "gbm\u{202e}gpj.exe".into();
-    rec.report.attributes[0].groups[0].group = "F\u{202e}\u{2066}x\u{1b}[2K".into();
+    rec.report.binary_mut().unwrap().attributes[0].groups[0].group = "F\u{202e}\u{2066}x\u{1b}[2K".into();
     rec.worker_events = vec![PoolEvent {
         worker: 0,
         cause: Cause::Crash,
@@ -620,7 +644,7 @@ fn throughput_is_reported() {
 /// Removes every part of the record that a run may lack. (The dataset's bias knobs are not
 /// among them: every dataset has them, and the typed record requires them.)
 fn strip_optional(rec: &mut RunRecord) {
-    let report = &mut rec.report;
+    let report = rec.report.binary_mut().unwrap();
     report.counterfactual = None;
     let strip_group = |g: &mut GroupReport| {
         g.calibration.clear();
@@ -755,6 +779,8 @@ fn group_values_are_shown_by_their_labels_in_the_reports_language() {
     }
     assert!(
         rec.report
+            .binary()
+            .unwrap()
             .attributes
             .iter()
             .any(|a| a.groups.iter().any(|g| g.group == "immigrant_non_western"))
@@ -1349,7 +1375,7 @@ fn a_criterion_on_a_causal_path_is_named_with_its_path() {
         assert!(html.contains(&format!("{word} proxy)")), "{l:?}");
         assert!(html.contains(&format!("{word} total)")), "{l:?}");
     }
-    let md = fairness::render_markdown(&rec.report, &rec.verdicts);
+    let md = fairness::render_markdown(rec.report.binary().unwrap(), &rec.verdicts);
     assert!(
         md.contains("flip\\_rate on origin along path proxy") && md.contains("flip\\_rate on origin along path total"),
         "{md}"

@@ -256,6 +256,8 @@ pub struct Worker {
     config: WorkerConfig,
     dead: Option<(Cause, String)>,
     killer: Arc<Killer>,
+    /// What a scored batch must hold, set when a model is loaded.
+    expect: Option<Expect>,
     /// Dropped after `Drop::drop` has killed and reaped the worker.
     _cwd: ScratchDir,
 }
@@ -344,6 +346,7 @@ impl Worker {
             config: config.clone(),
             dead: None,
             killer,
+            expect: None,
             _cwd: cwd,
         };
         let (kind, payload) = w.receive(config.load_timeout)?;
@@ -396,7 +399,10 @@ impl Worker {
         payload.extend_from_slice(&m);
         payload.extend_from_slice(model);
         match self.request(Kind::Load, &payload, self.config.load_timeout)? {
-            (Kind::Loaded, _) => Ok(()),
+            (Kind::Loaded, _) => {
+                self.expect = Some(Expect::of(&manifest.output));
+                Ok(())
+            }
             (k, _) => Err(WorkerError::protocol(format!("expected Loaded, got {k:?}"))),
         }
     }
@@ -411,7 +417,10 @@ impl Worker {
             return Err(WorkerError::protocol(format!("expected Scored, got {kind:?}")));
         }
         let out = protocol::decode_batch(&reply).map_err(|e| WorkerError::protocol(e.to_string()))?;
-        check_scored(&out, batch.num_rows()).map_err(WorkerError::protocol)?;
+        let expect = self
+            .expect
+            .ok_or_else(|| WorkerError::protocol("a batch was scored before a model was loaded"))?;
+        check_scored(&out, batch.num_rows(), expect).map_err(WorkerError::protocol)?;
         Ok(out)
     }
 
@@ -570,11 +579,68 @@ fn compact(batch: &RecordBatch) -> Result<RecordBatch, String> {
 /// copied into records, pages and `/v2` answers row by row.
 pub const MAX_LABEL_BYTES: usize = 256;
 
-/// A scored batch from a worker must be exactly `label` and a float `probability`, one row
-/// per row sent, probabilities in [0, 1], string labels at most [`MAX_LABEL_BYTES`].
-fn check_scored(b: &RecordBatch, rows: usize) -> Result<(), String> {
+/// What a worker's scored batch holds, by the loaded manifest's task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// `label` (int64 or utf8) and `probability` (float32 in [0, 1]).
+    Binary,
+    /// `value`: float64, finite.
+    Regression,
+    /// `class`: uint32 below the number of classes.
+    Multiclass(u32),
+}
+
+impl Expect {
+    pub(crate) fn of(output: &crate::manifest::Output) -> Expect {
+        match output {
+            crate::manifest::Output::Binary(_) => Expect::Binary,
+            crate::manifest::Output::Regression(_) => Expect::Regression,
+            crate::manifest::Output::Multiclass(m) => Expect::Multiclass(m.classes.len() as u32),
+        }
+    }
+}
+
+/// A scored batch from a worker must be exactly what its task returns, one row per row sent:
+/// `label` and a float `probability` in [0, 1] (string labels at most [`MAX_LABEL_BYTES`]),
+/// a finite float64 `value`, or a uint32 `class` below the number of classes. The worker runs
+/// the model and is as untrusted as it: the parent checks again what the worker checked.
+fn check_scored(b: &RecordBatch, rows: usize, expect: Expect) -> Result<(), String> {
     if b.num_rows() != rows {
         return Err(format!("{} predictions for {rows} rows", b.num_rows()));
+    }
+    let only = |name: &str| -> Result<&arrow::array::ArrayRef, String> {
+        if b.num_columns() != 1 {
+            return Err(format!(
+                "{} columns; a {name} column only was expected",
+                b.num_columns()
+            ));
+        }
+        let c = b.column_by_name(name).ok_or(format!("no {name} column"))?;
+        if c.null_count() > 0 {
+            return Err(format!("{name} has nulls"));
+        }
+        Ok(c)
+    };
+    match expect {
+        Expect::Binary => {}
+        Expect::Regression => {
+            let v = only("value")?
+                .as_primitive_opt::<arrow::datatypes::Float64Type>()
+                .ok_or("value must be float64")?;
+            if let Some((row, x)) = v.values().iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(format!("row {row}: the value {x} is not a finite number"));
+            }
+            return Ok(());
+        }
+        Expect::Multiclass(k) => {
+            let c = only("class")?
+                .as_primitive_opt::<arrow::datatypes::UInt32Type>()
+                .ok_or("class must be uint32")?;
+            if let Some((row, x)) = c.values().iter().enumerate().find(|(_, x)| **x >= k) {
+                return Err(format!("row {row}: class {x} is not one of the {k} classes"));
+            }
+            return Ok(());
+        }
     }
     let p = b.column_by_name("probability").ok_or("no probability column")?;
     if p.data_type() != &DataType::Float32 || p.null_count() > 0 {
@@ -795,5 +861,70 @@ mod cause_tests {
         ] {
             assert_eq!(serde_json::to_value(&c).unwrap(), c.as_str());
         }
+    }
+}
+
+#[cfg(test)]
+mod scored_tests {
+    use super::{Expect, check_scored};
+    use arrow::array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, UInt32Array};
+    use std::sync::Arc;
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    /// The parent checks a worker's answer for the loaded task again: a worker runs the model and is
+    /// as untrusted as it, so what the worker's own checks refuse must not get through a worker that
+    /// skipped them.
+    #[test]
+    fn a_workers_answer_must_be_its_tasks_shape_finite_and_within_the_classes() {
+        let value = |v: Vec<f64>| batch(vec![("value", Arc::new(Float64Array::from(v)) as ArrayRef)]);
+        let class = |v: Vec<u32>| batch(vec![("class", Arc::new(UInt32Array::from(v)) as ArrayRef)]);
+        assert!(check_scored(&value(vec![1.5, 0.0]), 2, Expect::Regression).is_ok());
+        for (bad, why) in [
+            (value(vec![1.5, f64::NAN]), "row 1: the value NaN"),
+            (value(vec![f64::INFINITY, 0.0]), "row 0: the value inf"),
+            (value(vec![1.0]), "1 predictions for 2 rows"),
+            (class(vec![0, 1]), "no value column"),
+            (
+                batch(vec![(
+                    "value",
+                    Arc::new(Float32Array::from(vec![1.0f32, 2.0])) as ArrayRef,
+                )]),
+                "value must be float64",
+            ),
+            (
+                batch(vec![
+                    ("value", Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef),
+                    ("extra", Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef),
+                ]),
+                "2 columns",
+            ),
+        ] {
+            let e = check_scored(&bad, 2, Expect::Regression).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        assert!(check_scored(&class(vec![0, 3]), 2, Expect::Multiclass(4)).is_ok());
+        let e = check_scored(&class(vec![0, 4]), 2, Expect::Multiclass(4)).unwrap_err();
+        assert!(e.contains("row 1: class 4 is not one of the 4 classes"), "{e}");
+        let e = check_scored(
+            &batch(vec![("class", Arc::new(Int64Array::from(vec![0i64, 1])) as ArrayRef)]),
+            2,
+            Expect::Multiclass(4),
+        )
+        .unwrap_err();
+        assert!(e.contains("class must be uint32"), "{e}");
+        // A yes/no answer is not a number, nor the other way round.
+        let yes_no = batch(vec![
+            ("label", Arc::new(Int64Array::from(vec![0i64, 1])) as ArrayRef),
+            (
+                "probability",
+                Arc::new(Float32Array::from(vec![0.1f32, 0.9])) as ArrayRef,
+            ),
+        ]);
+        assert!(check_scored(&yes_no, 2, Expect::Binary).is_ok());
+        assert!(check_scored(&yes_no, 2, Expect::Regression).is_err());
+        assert!(check_scored(&value(vec![0.5, 0.5]), 2, Expect::Binary).is_err());
     }
 }

@@ -16,7 +16,10 @@ mod worker;
 pub use client::{Cause, Pool, PoolEvent, Worker, WorkerConfig, WorkerError};
 pub use features::{FeatureError, InputTensor, TensorData, build as build_features};
 pub use inspect::{Finding, Inspection, Limits, Port, Rule, Summary, external_data_findings, inspect};
-pub use manifest::{ClassValue, ColumnSpec, DType, InputSpec, MAX_FEATURES, MAX_MANIFEST_BYTES, Manifest, OutputSpec};
+pub use manifest::{
+    ClassValue, ColumnSpec, DType, InputSpec, MAX_CLASS_BYTES, MAX_CLASSES, MAX_FEATURES, MAX_MANIFEST_BYTES, Manifest,
+    MulticlassOutput, Output, OutputSpec, RegressionOutput, Task,
+};
 pub use protocol::{MAX_ERROR_TEXT, Probe, ProbeOutcome, Ready};
 pub use runtime::{
     Model, RuntimeError, environment as runtime_environment, load as load_runtime, locate as locate_runtime,

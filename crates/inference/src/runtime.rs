@@ -4,7 +4,7 @@
 //! version (`sandkasse doctor`).
 
 use crate::features::{InputTensor, TensorData};
-use crate::manifest::{ClassValue, Manifest};
+use crate::manifest::{ClassValue, Manifest, MulticlassOutput, Output, OutputSpec};
 use ort::session::Session;
 use ort::value::{DynMapValueType, DynValue, Tensor, TensorElementType, ValueType};
 use std::path::{Path, PathBuf};
@@ -141,13 +141,20 @@ fn version(path: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Predictions for a batch.
+/// Predictions for a batch, one kind per task.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Scored {
-    /// The model's own predicted class.
-    pub label: Labels,
-    /// P(positive class), checked to be finite and within [0, 1].
-    pub probability: Vec<f32>,
+pub enum Scored {
+    /// A yes/no model's.
+    Binary {
+        /// The model's own predicted class.
+        label: Labels,
+        /// P(positive class), checked to be finite and within [0, 1].
+        probability: Vec<f32>,
+    },
+    /// A regression model's predicted numbers, checked to be finite.
+    Regression(Vec<f64>),
+    /// A multi-class model's predicted classes, as positions in the manifest's `classes`.
+    Multiclass(Vec<u32>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,12 +226,6 @@ impl Model {
             };
             values.push((t.name, v));
         }
-        let out = &self.manifest.output;
-        let (label_name, prob_name) = (out.label.clone(), out.probability.clone());
-        let positive = out.positive_class.clone();
-        let classes = out.classes.clone();
-        let threshold = out.threshold;
-        let negative = out.negative_class();
         let outputs = self.session.run(values).map_err(ort_err)?;
         let output = |name: &str| {
             outputs.get(name).ok_or_else(|| RuntimeError::Output {
@@ -232,18 +233,178 @@ impl Model {
                 message: "missing from the model's outputs".into(),
             })
         };
-        let probability = probabilities(output(&prob_name)?, &prob_name, rows, &positive, classes.as_deref())?;
-        let label = match &label_name {
-            Some(name) => labels(output(name)?, name, rows)?,
-            None => derived_labels(&probability, threshold, &positive, negative.as_ref()).ok_or_else(|| {
-                RuntimeError::Output {
-                    output: prob_name.clone(),
-                    message: "the manifest names no label output and no negative class".into(),
-                }
-            })?,
-        };
-        Ok(Scored { label, probability })
+        match &self.manifest.output {
+            Output::Binary(out) => {
+                let probability = probabilities(
+                    output(&out.probability)?,
+                    &out.probability,
+                    rows,
+                    &out.positive_class,
+                    out.classes.as_deref(),
+                )?;
+                let label = match &out.label {
+                    Some(name) => labels(output(name)?, name, rows)?,
+                    None => binary_labels(&probability, out)?,
+                };
+                Ok(Scored::Binary { label, probability })
+            }
+            Output::Regression(r) => Ok(Scored::Regression(values_of(output(&r.value)?, &r.value, rows)?)),
+            Output::Multiclass(m) => {
+                let class = match (&m.label, &m.probability) {
+                    (Some(name), _) => class_positions(labels(output(name)?, name, rows)?, name, m)?,
+                    (None, Some(name)) => most_probable(output(name)?, name, rows, m)?,
+                    (None, None) => {
+                        return Err(RuntimeError::Output {
+                            output: "output".into(),
+                            message: "the manifest names neither a label nor a probability output".into(),
+                        });
+                    }
+                };
+                Ok(Scored::Multiclass(class))
+            }
+        }
     }
+}
+
+fn binary_labels(probability: &[f32], out: &OutputSpec) -> Result<Labels, RuntimeError> {
+    derived_labels(
+        probability,
+        out.threshold,
+        &out.positive_class,
+        out.negative_class().as_ref(),
+    )
+    .ok_or_else(|| RuntimeError::Output {
+        output: out.probability.clone(),
+        message: "the manifest names no label output and no negative class".into(),
+    })
+}
+
+/// A float or double tensor as (shape, values in f64).
+fn float_tensor(v: &DynValue) -> Result<(Vec<i64>, Vec<f64>), String> {
+    match v.try_extract_tensor::<f32>() {
+        Ok((shape, data)) => Ok((
+            shape.iter().copied().collect(),
+            data.iter().map(|&x| f64::from(x)).collect(),
+        )),
+        Err(_) => {
+            let (shape, data) = v
+                .try_extract_tensor::<f64>()
+                .map_err(|e| format!("not a float or double tensor: {e}"))?;
+            Ok((shape.iter().copied().collect(), data.to_vec()))
+        }
+    }
+}
+
+/// A regression output: one finite number a row, `[rows]` or `[rows, 1]`.
+fn values_of(v: &DynValue, name: &str, rows: usize) -> Result<Vec<f64>, RuntimeError> {
+    let err = |message: String| RuntimeError::Output {
+        output: name.to_owned(),
+        message,
+    };
+    let (shape, data) = float_tensor(v).map_err(err)?;
+    match shape.as_slice() {
+        [n] | [n, 1] if *n as usize == rows => {}
+        _ => {
+            return Err(err(format!(
+                "shape {shape:?}: one number a row expected for {rows} rows"
+            )));
+        }
+    }
+    if let Some((row, x)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(err(format!(
+            "row {row}: the predicted value {x} is not a finite number"
+        )));
+    }
+    Ok(data)
+}
+
+/// A label output's classes as positions in the manifest's classes; a label the manifest does not
+/// list is refused (it would be counted as no class, or as another).
+fn class_positions(labels: Labels, name: &str, m: &MulticlassOutput) -> Result<Vec<u32>, RuntimeError> {
+    let unknown = |row: usize, label: String| RuntimeError::Output {
+        output: name.to_owned(),
+        message: format!(
+            "row {row}: the label {label} is not one of the manifest's classes ({})",
+            m.classes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let position = |c: &ClassValue| m.classes.iter().position(|k| k == c).map(|i| i as u32);
+    match labels {
+        Labels::Int(v) => v
+            .into_iter()
+            .enumerate()
+            .map(|(row, l)| position(&ClassValue::Int(l)).ok_or_else(|| unknown(row, l.to_string())))
+            .collect(),
+        Labels::Text(v) => v
+            .into_iter()
+            .enumerate()
+            .map(|(row, l)| {
+                position(&ClassValue::Text(l.clone())).ok_or_else(|| {
+                    let shown: String = l.chars().take(40).collect();
+                    unknown(row, format!("{shown:?}"))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The most probable class of each row (the first of equals), from a `[rows, classes]` tensor or
+/// ZipMap; probabilities must be finite and within [0, 1].
+fn most_probable(v: &DynValue, name: &str, rows: usize, m: &MulticlassOutput) -> Result<Vec<u32>, RuntimeError> {
+    let err = |message: String| RuntimeError::Output {
+        output: name.to_owned(),
+        message,
+    };
+    let k = m.classes.len();
+    let table: Vec<f64> = match v.dtype() {
+        ValueType::Sequence(_) => {
+            let maps = v
+                .try_extract_sequence::<DynMapValueType>()
+                .map_err(|e| err(format!("not a sequence of maps: {e}")))?;
+            if maps.len() != rows {
+                return Err(err(format!("{} maps for {rows} rows", maps.len())));
+            }
+            let mut t = Vec::with_capacity(rows * k);
+            for (row, map) in maps.iter().enumerate() {
+                for c in &m.classes {
+                    let x = match c {
+                        ClassValue::Int(i) => map.try_extract_map::<i64, f32>().map(|m| m.get(i).copied()),
+                        ClassValue::Text(s) => map.try_extract_map::<String, f32>().map(|m| m.get(s).copied()),
+                    }
+                    .map_err(|e| err(format!("row {row}: {e}")))?
+                    .ok_or_else(|| err(format!("row {row}: no probability for class {c}")))?;
+                    t.push(f64::from(x));
+                }
+            }
+            t
+        }
+        _ => {
+            let (shape, data) = float_tensor(v).map_err(err)?;
+            match shape.as_slice() {
+                [n, c] if *n as usize == rows && *c as usize == k => data,
+                _ => return Err(err(format!("shape {shape:?} does not fit {rows} rows of {k} classes"))),
+            }
+        }
+    };
+    if let Some((i, x)) = table
+        .iter()
+        .enumerate()
+        .find(|(_, x)| !x.is_finite() || !(-1e-5..=1.0 + 1e-5).contains(*x))
+    {
+        return Err(err(format!("row {}: probability {x} is not within [0, 1]", i / k)));
+    }
+    Ok(table
+        .chunks_exact(k)
+        .map(|r| {
+            let mut best = 0;
+            for (j, &x) in r.iter().enumerate() {
+                if x > r[best] {
+                    best = j;
+                }
+            }
+            best as u32
+        })
+        .collect())
 }
 
 /// The labels of a model without a label output: the positive class where the probability

@@ -7,9 +7,9 @@
 //! rest. Only then does the first frame, with the model, arrive.
 
 use crate::protocol::{self, FrameError, Kind, Probe, ProbeOutcome, Ready};
-use crate::runtime::{Labels, Model};
+use crate::runtime::{Labels, Model, Scored};
 use crate::sandbox;
-use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
@@ -228,17 +228,20 @@ fn score(model: &mut Model, payload: &[u8]) -> Result<Vec<u8>, String> {
     let batch = protocol::decode_batch(payload).map_err(|e| e.to_string())?;
     let inputs = crate::features::build(model.manifest(), &batch).map_err(|e| e.to_string())?;
     let scored = model.run(inputs).map_err(|e| e.to_string())?;
-    let label: ArrayRef = match scored.label {
-        Labels::Int(v) => Arc::new(Int64Array::from(v)),
-        Labels::Text(v) => Arc::new(StringArray::from(v)),
-    };
-    let out = RecordBatch::try_from_iter([
-        ("label", label),
-        (
-            "probability",
-            Arc::new(Float32Array::from(scored.probability)) as ArrayRef,
-        ),
-    ])
+    let out = match scored {
+        Scored::Binary { label, probability } => {
+            let label: ArrayRef = match label {
+                Labels::Int(v) => Arc::new(Int64Array::from(v)),
+                Labels::Text(v) => Arc::new(StringArray::from(v)),
+            };
+            RecordBatch::try_from_iter([
+                ("label", label),
+                ("probability", Arc::new(Float32Array::from(probability)) as ArrayRef),
+            ])
+        }
+        Scored::Regression(v) => RecordBatch::try_from_iter([("value", Arc::new(Float64Array::from(v)) as ArrayRef)]),
+        Scored::Multiclass(c) => RecordBatch::try_from_iter([("class", Arc::new(UInt32Array::from(c)) as ArrayRef)]),
+    }
     .map_err(|e| e.to_string())?;
     protocol::encode_batch(&out).map_err(|e| e.to_string())
 }

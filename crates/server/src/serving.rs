@@ -16,7 +16,7 @@
 
 use crate::budget::{MemoryBudget, Reservation};
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
-use inference::{ClassValue, DType, Manifest};
+use inference::{DType, Manifest};
 use inference::{Pool, WorkerConfig, WorkerError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -424,6 +424,14 @@ impl Models {
                 .map_err(|e| StartError::Model(e.to_string()))?;
             let manifest =
                 Manifest::parse(&String::from_utf8_lossy(&text)).map_err(|e| StartError::Model(e.to_string()))?;
+            // `/v2` answers with a label and a probability; a number or one of several classes is
+            // refused rather than answered in a shape that would misstate it.
+            if manifest.output.binary().is_none() {
+                return Err(StartError::Model(format!(
+                    "live serving takes yes/no models only so far; this is a {} model (evaluate it with a run)",
+                    manifest.output.task()
+                )));
+            }
             let pool =
                 Pool::new(&worker, workers, bytes, manifest.clone()).map_err(|e| StartError::Worker(Arc::new(e)))?;
             Ok((pool, manifest))
@@ -446,7 +454,7 @@ impl Models {
         Ok(Arc::new(Served {
             version: manifest.version.clone(),
             inputs,
-            text_labels: matches!(manifest.output.positive_class, ClassValue::Text(_)),
+            text_labels: manifest.output.text_labels(),
             schema,
             tx,
         }))

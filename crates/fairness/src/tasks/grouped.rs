@@ -149,11 +149,16 @@ impl<S: CellStats> Grouped<S> {
                 self.names, other.names
             )));
         }
+        // The other's values in its own order first: groups are reported in order of first
+        // appearance, and the cells below come in a hash map's order, which differs every run.
+        let translation: Vec<Vec<u32>> = (0..self.names.len())
+            .map(|a| other.values[a].iter().map(|v| self.code(a, v)).collect())
+            .collect();
         for (key, stats) in &other.cells {
             let key: Vec<u32> = key
                 .iter()
                 .enumerate()
-                .map(|(a, &c)| self.code(a, &other.values[a][c as usize].clone()))
+                .map(|(a, &c)| translation[a][c as usize])
                 .collect();
             self.cells.entry(key).or_default().merge(stats);
         }

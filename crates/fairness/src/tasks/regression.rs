@@ -325,6 +325,26 @@ mod tests {
         a
     }
 
+    /// Merged accumulators report their groups in order of first appearance, whatever order the
+    /// cells sit in their hash maps (which differs per map): a run's report must not depend on it.
+    #[test]
+    fn merged_groups_keep_the_order_of_first_appearance() {
+        let names = ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"];
+        let first = acc(&[1.0; 8], &[1.0; 8], &names);
+        let second = acc(&[2.0; 3], &[2.0; 3], &["h0", "h1", "h2"]);
+        for _ in 0..20 {
+            let mut merged = RegressionAccumulator::new(&["g"], MissingGroups::Error);
+            merged.merge(&first).unwrap();
+            merged.merge(&second).unwrap();
+            let r = merged.report(&TaskConfig::default());
+            let order: Vec<&str> = r.attributes[0].groups.iter().map(|g| g.group.as_str()).collect();
+            assert_eq!(
+                order,
+                ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "h0", "h1", "h2"]
+            );
+        }
+    }
+
     #[test]
     fn hand_computed_metrics_of_two_groups() {
         // a: y 1,2,3 p 2,2,2 → errors 1,0,-1; b: y 4,4 p 5,7 → errors 1,3.

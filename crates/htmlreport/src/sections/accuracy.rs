@@ -27,13 +27,14 @@ const OVERALL_ROWS: [MetricName; 15] = [
 
 impl Doc<'_> {
     pub(super) fn accuracy(&mut self) {
+        let Some(rep) = self.rep else { return };
         let l = self.l;
         let _ = write!(
             self.out,
             "<section id=\"accuracy\"><h2>{}</h2>",
             self.t("Nøjagtighed for alle borgere", "Accuracy over all citizens")
         );
-        let overall = &self.rep.overall;
+        let overall = &rep.overall;
         let has_true = overall.metrics_vs_label_true.is_some();
         let _ = write!(
             self.out,
@@ -83,8 +84,8 @@ impl Doc<'_> {
             self.w("</tr>");
         }
         self.w("</tbody></table>");
-        let ge = self.rep.generalized_entropy_alpha2;
-        let th = self.rep.theil;
+        let ge = rep.generalized_entropy_alpha2;
+        let th = rep.theil;
         if ge.is_some() || th.is_some() {
             let _ = write!(
                 self.out,

@@ -228,7 +228,9 @@ impl Doc<'_> {
 
     fn sweep_chart(&mut self, name: &str, gs: &[&GroupReport]) {
         let l = self.l;
-        let threshold = self.rec.provenance.manifest.output.threshold;
+        let Some(threshold) = self.rec.provenance.manifest.output.binary().map(|o| o.threshold) else {
+            return;
+        };
         let series: Vec<Series> = gs
             .iter()
             .map(|g| Series {
@@ -295,8 +297,7 @@ impl Doc<'_> {
     /// Returns whether there was a chart to draw.
     fn flip_chart(&mut self) -> bool {
         let l = self.l;
-        let rep = self.rep;
-        let Some(cf) = &rep.counterfactual else {
+        let Some(cf) = self.rep.and_then(|r| r.counterfactual.as_ref()) else {
             return false;
         };
         // Every change, then all pairs together (always there, so never an empty chart).

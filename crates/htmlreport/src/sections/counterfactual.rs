@@ -9,7 +9,7 @@ use std::fmt::Write;
 impl Doc<'_> {
     pub(super) fn counterfactual_table(&mut self) {
         let l = self.l;
-        let Some(cf) = &self.rep.counterfactual else {
+        let Some(cf) = self.rep.and_then(|r| r.counterfactual.as_ref()) else {
             return;
         };
         let _ = write!(

@@ -34,13 +34,21 @@ impl Doc<'_> {
             let _ = write!(self.out, "<p>{}</p>", Isolated(&s));
         }
         self.w("</section>");
-        let mut items = vec![
-            ("provenance", self.t("Oprindelse", "Provenance")),
-            ("criteria", self.t("Kriterier og afgørelser", "Criteria and verdicts")),
-            ("accuracy", self.t("Nøjagtighed", "Accuracy")),
-            ("groups", self.t("Grupper", "Groups")),
-            ("charts", self.t("Figurer", "Charts")),
-        ];
+        let mut items = if self.rep.is_some() {
+            vec![
+                ("provenance", self.t("Oprindelse", "Provenance")),
+                ("criteria", self.t("Kriterier og afgørelser", "Criteria and verdicts")),
+                ("accuracy", self.t("Nøjagtighed", "Accuracy")),
+                ("groups", self.t("Grupper", "Groups")),
+                ("charts", self.t("Figurer", "Charts")),
+            ]
+        } else {
+            vec![
+                ("provenance", self.t("Oprindelse", "Provenance")),
+                ("groups", self.t("Mål pr. gruppe", "Metrics by group")),
+                ("charts", self.t("Figurer", "Charts")),
+            ]
+        };
         if self.rec.robustness.is_some() {
             items.push(("robustness", self.t("Robusthed", "Robustness")));
         }

@@ -5,7 +5,7 @@ use super::labels::counterfactual_name;
 use crate::Lang;
 use crate::fmt::{DASH, E, TEXT_CHARS, esc, name, user};
 use fairness::{Correction, Scheme};
-use inference::ClassValue;
+use inference::{ClassValue, Output};
 use std::fmt::Write;
 use synth::{BiasConfig, Direction, Split};
 
@@ -42,29 +42,57 @@ impl Doc<'_> {
             self.t("Manifest", "Manifest"),
             &format!("SHA-256 <code class=\"hash\">{}</code>", E(&p.manifest_sha256)),
         );
-        let o = &p.manifest.output;
-        let positive_class = match &o.positive_class {
+        let class = |c: &ClassValue| match c {
             ClassValue::Int(i) => i.to_string(),
             ClassValue::Text(s) => s.clone(),
         };
-        let output = [
-            format!(
-                "{} {}",
-                self.t("beslutningstærskel", "decision threshold"),
-                E(&l.plain(o.threshold))
-            ),
-            format!("{} {}", self.t("positiv klasse", "positive class"), E(&positive_class)),
-            match &o.label {
-                Some(label) => format!("label <code>{}</code>", name(label)),
-                None => self
-                    .t(
-                        "ingen label-output: klassen følger sandsynligheden og tærsklen",
-                        "no label output: the class follows the probability and the threshold",
-                    )
+        let output: Vec<String> = match &p.manifest.output {
+            Output::Binary(o) => vec![
+                format!(
+                    "{} {}",
+                    self.t("beslutningstærskel", "decision threshold"),
+                    E(&l.plain(o.threshold))
+                ),
+                format!(
+                    "{} {}",
+                    self.t("positiv klasse", "positive class"),
+                    E(&class(&o.positive_class))
+                ),
+                match &o.label {
+                    Some(label) => format!("label <code>{}</code>", name(label)),
+                    None => self
+                        .t(
+                            "ingen label-output: klassen følger sandsynligheden og tærsklen",
+                            "no label output: the class follows the probability and the threshold",
+                        )
+                        .to_owned(),
+                },
+                format!("probability <code>{}</code>", name(&o.probability)),
+            ],
+            Output::Regression(r) => vec![
+                self.t("regression: et tal pr. borger", "regression: a number per citizen")
                     .to_owned(),
-            },
-            format!("probability <code>{}</code>", name(&o.probability)),
-        ];
+                format!("value <code>{}</code>", name(&r.value)),
+            ],
+            Output::Multiclass(m) => {
+                let classes: Vec<String> = m.classes.iter().map(|c| name(&class(c))).collect();
+                let mut v = vec![format!(
+                    "{}: {}",
+                    self.t("flere klasser", "multi-class"),
+                    classes.join(", ")
+                )];
+                match (&m.label, &m.probability) {
+                    (Some(label), _) => v.push(format!("label <code>{}</code>", name(label))),
+                    (None, Some(p)) => v.push(format!(
+                        "probability <code>{}</code> ({})",
+                        name(p),
+                        self.t("den mest sandsynlige klasse", "the most probable class")
+                    )),
+                    (None, None) => {}
+                }
+                v
+            }
+        };
         self.kv(self.t("Modellens output", "Model output"), &output.join("; "));
         let i = &rec.inspection;
         let opsets: Vec<String> = i.opsets.iter().map(|(k, v)| format!("{} {v}", E(k))).collect();
@@ -137,7 +165,13 @@ impl Doc<'_> {
         .collect::<Vec<_>>()
         .join("; ");
         self.kv(self.t("Versioner", "Versions"), &versions);
-        let c = &self.rep.config;
+        let Some(c) = self.rep.map(|r| &r.config) else {
+            let method = self.task_method();
+            self.kv(self.t("Metode", "Method"), &method);
+            self.w("</tbody></table>");
+            self.isolation_table();
+            return;
+        };
         let scheme = match c.bootstrap_scheme {
             Scheme::Stratified => self.t("inden for krydsceller", "within intersection cells"),
             Scheme::Rows => self.t("over alle rækker", "over all rows"),
@@ -175,7 +209,13 @@ impl Doc<'_> {
         };
         self.kv(self.t("Metode", "Method"), &method);
         self.w("</tbody></table>");
+        self.isolation_table();
+    }
 
+    /// The workers' isolation layers and what the operator allowed to be missing; ends the section.
+    fn isolation_table(&mut self) {
+        let l = self.l;
+        let p = &self.rec.provenance;
         let layers = &p.isolation;
         if !layers.is_empty() {
             let active = layers.iter().filter(|x| x.active).count();

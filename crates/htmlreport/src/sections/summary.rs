@@ -12,7 +12,10 @@ impl<'a> Doc<'a> {
     pub(super) fn summary(&self) -> Vec<String> {
         let l = self.l;
         let mut s = Vec::new();
-        let overall = &self.rep.overall;
+        let Some(rep) = self.rep else {
+            return self.task_summary();
+        };
+        let overall = &rep.overall;
         let scenario = iso(&self.rec.provenance.dataset.scenario);
         let rows = l.count(overall.count);
         s.push(match l {
@@ -113,7 +116,7 @@ impl<'a> Doc<'a> {
             });
         }
 
-        if let Some(cf) = &self.rep.counterfactual {
+        if let Some(cf) = rep.counterfactual.as_ref() {
             let attr = self.counterfactual_attr(cf);
             let pairs = cf.overall.pairs as f64;
             if let Some(flip) = cf.overall.flip_rate {

@@ -419,7 +419,7 @@ impl GrpcInferenceService for Grpc {
             let model = find(&self.state, Some(caller?), &req.name, version).await?;
             let manifest = manifest_of(&self.state, &model).await?;
             let inputs = crate::serving::column_inputs(&manifest);
-            let text = matches!(manifest.output.positive_class, inference::ClassValue::Text(_));
+            let text = manifest.output.text_labels();
             Ok(model_metadata(metadata(&model, &inputs, text)))
         }
         .await;

@@ -332,7 +332,7 @@ async fn versioned_metadata(
     let model = find(&state, caller, &name, version.as_deref()).await?;
     let manifest = manifest_of(&state, &model).await?;
     let inputs = crate::serving::column_inputs(&manifest);
-    let text = matches!(manifest.output.positive_class, inference::ClassValue::Text(_));
+    let text = manifest.output.text_labels();
     Ok(Json(metadata(&model, &inputs, text)))
 }
 
