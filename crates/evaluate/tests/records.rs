@@ -50,10 +50,12 @@ fn records_of_schema_version_1_load_typed_and_keep_every_field_and_their_markdow
         assert!(old.get("schema_version").is_none(), "{name}: a version 1 fixture");
         let record = RunRecord::from_value(old.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(record.schema_version, SCHEMA_VERSION);
-        // Upgraded: the verdicts moved out of the report, nothing else changed.
+        // Upgraded: the verdicts moved out of the report, which says it judged a yes/no model;
+        // nothing else changed.
         let mut expected = old.clone();
         let verdicts = expected["report"].as_object_mut().unwrap().remove("verdicts").unwrap();
         expected["report"]["schema_version"] = fairness::SCHEMA_VERSION.into();
+        expected["report"]["task"] = "binary".into();
         expected["verdicts"] = verdicts;
         expected["schema_version"] = SCHEMA_VERSION.into();
         let written = serde_json::to_value(&record).unwrap();
