@@ -43,14 +43,22 @@ const USERS: &[(&str, Role, usize)] = &[
 /// A sample model to seed: file stem in the models directory, vendor (index into `ORGS`).
 type SampleModel = (&'static str, usize);
 
-/// Case name, member organisations (indices into `ORGS`), models.
-const CASES: &[(&str, &[usize], &[SampleModel])] = &[
+/// Case name, member organisations (indices into `ORGS`), models, whether the yes/no criteria
+/// apply (runs of regression and multi-class models take no criteria yet, and refuse them).
+const CASES: &[(&str, &[usize], &[SampleModel], bool)] = &[
     (
         "Risiko for langtidsledighed (profilering af nyledige)",
         &[0, 1],
         &[("unemployment-gbm", 1), ("unemployment-logreg", 1)],
+        true,
     ),
-    ("Genoptræning af ældre borgere", &[0, 2], &[("rehabilitation-gbm", 2)]),
+    ("Genoptræning af ældre borgere", &[0, 2], &[("rehabilitation-gbm", 2)], true),
+    (
+        "Visitation til hjemmehjælp (ældrepleje)",
+        &[0, 2],
+        &[("eldercare-hours-gbm", 2), ("eldercare-level-logreg", 2)],
+        false,
+    ),
 ];
 
 const CRITERIA: &str = r#"[
@@ -87,15 +95,17 @@ pub async fn seed(store: &Store, blobs: &BlobStore, config: &Config) -> Result<D
     }
     let criteria_json: serde_json::Value = serde_json::from_str(CRITERIA).map_err(|e| e.to_string())?;
     let models_dir = &config.demo_models;
-    for (case_name, members, models) in CASES {
+    for (case_name, members, models, with_criteria) in CASES {
         let case = store.create_case(case_name, &users[0].id).await.map_err(e)?;
         for m in *members {
             store.add_case_member(&case.id, &orgs[*m].id).await.map_err(e)?;
         }
-        store
-            .set_criteria(&case.id, &criteria_json, &users[0].id)
-            .await
-            .map_err(e)?;
+        if *with_criteria {
+            store
+                .set_criteria(&case.id, &criteria_json, &users[0].id)
+                .await
+                .map_err(e)?;
+        }
         for (stem, vendor) in *models {
             let onnx = models_dir.join(format!("{stem}.onnx"));
             let toml = models_dir.join(format!("{stem}.toml"));
