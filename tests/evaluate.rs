@@ -2022,6 +2022,14 @@ fn the_eldercare_regressor_and_classifier_are_judged_per_group_as_scikit_learn_c
                 ratio("danish")
             );
             assert!(html.contains("Gns. fejl (bias)"), "Danish metric names");
+            // Means of hours are placed on an axis that reaches them (an axis of rates pinned them
+            // all at its end).
+            let xs: std::collections::BTreeSet<&str> = html
+                .split("<circle cx=\"")
+                .skip(1)
+                .filter_map(|s| s.split('"').next())
+                .collect();
+            assert!(xs.len() >= 10, "{xs:?}");
         } else {
             assert!(md.contains("# Multi-class report") && md.contains("| heavy |"), "{md}");
             let classes: Vec<&str> = one["report"]["recorded"]["classes"]
@@ -2048,5 +2056,81 @@ fn the_eldercare_regressor_and_classifier_are_judged_per_group_as_scikit_learn_c
             e.contains(&format!("acceptance criteria are not available for {task} models yet")),
             "{e}"
         );
+    }
+}
+
+/// A dataset file may carry columns the scenario does not have; one named as a column the run adds
+/// itself (`age_band`, a yes/no model's `decision`, a regression or multi-class model's `prediction`)
+/// was read in place of the run's own — a `decision` column copying the outcome gave any model
+/// perfect accuracy. Refused, naming the column, for both kinds of run.
+#[test]
+fn a_dataset_column_named_as_one_the_run_adds_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (scenario, model, column, groups) in [
+        ("eldercare-visitation", "eldercare-level-logreg", "age_band", vec![]),
+        (
+            "eldercare-visitation",
+            "eldercare-level-logreg",
+            "prediction",
+            vec!["--group", "sex", "--group", "prediction"],
+        ),
+        (
+            "unemployment-risk",
+            "unemployment-logreg",
+            "decision",
+            vec!["--group", "sex", "--group", "decision"],
+        ),
+    ] {
+        let csv = dir.path().join(format!("{scenario}-{column}.csv"));
+        let o = sandkasse(&[
+            "generate",
+            "--scenario",
+            scenario,
+            "--rows",
+            "2000",
+            "--seed",
+            "4",
+            "--split",
+            "test",
+            "--quiet",
+            "--out",
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let mut out = format!("{},{column}\n", lines.next().unwrap());
+        for l in lines {
+            out += &format!("{l},x\n");
+        }
+        std::fs::write(&csv, out).unwrap();
+        let (onnx, toml) = (format!("models/{model}.onnx"), format!("models/{model}.toml"));
+        let record = dir.path().join("r.json");
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            &onnx,
+            "--manifest",
+            &toml,
+            "--dataset",
+            csv.to_str().unwrap(),
+            "--out",
+            record.to_str().unwrap(),
+            "--quiet",
+            "--no-explain",
+            "--no-paths",
+            "--no-robustness",
+        ];
+        args.extend_from_slice(&groups);
+        let o = sandkasse(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{model} with a {column} column ran");
+        assert!(
+            err.contains(&format!(
+                "the dataset has a column \"{column}\", which the run adds itself"
+            )),
+            "{err}"
+        );
+        assert!(!record.exists());
     }
 }

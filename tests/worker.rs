@@ -252,7 +252,27 @@ fn model_with_nan_values() -> Vec<u8> {
     )
 }
 
-/// A regression model that answers NaN, and a multi-class model whose labels are not among the
+/// `features` → max(exp(features)) per row: finite in float32 (ages are under 88), yet past 1e12.
+fn model_with_huge_values() -> Vec<u8> {
+    onnx::model(
+        &[
+            onnx::node("Exp", b"exp", &["features"], &["e"], &[]),
+            onnx::node(
+                "ReduceMax",
+                b"max",
+                &["e"],
+                &["variable"],
+                &[onnx::attr_ints("axes", &[1]), onnx::attr_int("keepdims", 1)],
+            ),
+        ],
+        &[],
+        &[onnx::value("variable", onnx::FLOAT, &[None, Some(1)])],
+    )
+}
+
+/// A regression model that answers NaN, or numbers so large that squaring them overflows (every
+/// metric of the report would be NaN, and a group's error hidden from the disparities), and a
+/// multi-class model whose labels are not among the
 /// manifest's classes, are refused naming the row: a NaN would poison every mean of the report,
 /// an unknown label would be counted as no class at all.
 #[test]
@@ -268,13 +288,25 @@ fn a_nan_value_and_a_label_outside_the_classes_are_refused_naming_the_row() {
         &config(1024, Duration::from_secs(10), false),
         1,
         model_with_nan_values(),
-        regression,
+        regression.clone(),
     )
     .unwrap();
     let err = pool.score_on(0, &batches[0]).expect_err("NaN values");
     assert!(
         err.to_string()
             .contains("row 0: the predicted value NaN is not a finite number"),
+        "{err}"
+    );
+    let pool = Pool::new(
+        &config(1024, Duration::from_secs(10), false),
+        1,
+        model_with_huge_values(),
+        regression.clone(),
+    )
+    .unwrap();
+    let err = pool.score_on(0, &batches[0]).expect_err("values past 1e12");
+    assert!(
+        err.to_string().contains("row 0: the predicted value") && err.to_string().contains("larger than 1e12"),
         "{err}"
     );
     // Labels "aaaa" and "bbbb", where the manifest declares two other classes.

@@ -455,6 +455,7 @@ fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Resul
             batch.num_rows()
         )));
     }
+    refuse_own_columns(batch, &["probability", "decision", "age_band"])?;
     let p: Float64Array = probs.iter().map(|&x| Some(f64::from(x))).collect();
     let d: BooleanArray = probs.iter().map(|&x| Some(f64::from(x) >= threshold)).collect();
     let mut cols: Vec<(&str, ArrayRef)> = vec![("probability", Arc::new(p)), ("decision", Arc::new(d))];
@@ -476,6 +477,18 @@ fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Resul
     }
     RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
         .map_err(|e| EvaluateError::Metrics(e.to_string()))
+}
+
+/// A dataset file may carry columns beyond the scenario's; one named as a column the run adds itself
+/// (the model's prediction, its decision, the age band) would be read in its place — a file whose
+/// `decision` column copies the outcome made any model look perfect. Refused, naming the column.
+pub(crate) fn refuse_own_columns(batch: &RecordBatch, own: &[&str]) -> Result<(), EvaluateError> {
+    match own.iter().find(|c| batch.column_by_name(c).is_some()) {
+        Some(c) => Err(EvaluateError::Dataset(format!(
+            "the dataset has a column {c:?}, which the run adds itself from the model's answers; rename or drop it"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -345,6 +345,7 @@ pub(crate) fn run(
     let config = TaskConfig {
         min_group_size: req.fairness.min_group_size.max(0.0).ceil() as u64,
         reference: req.fairness.reference.clone(),
+        skip_empty_groups: true,
     };
     fn reports<R>(req: &Request, columns: [&str; 2], config: &TaskConfig, [recorded, truth]: [R; 2]) -> TaskReports<R> {
         TaskReports {
@@ -478,6 +479,7 @@ fn with_prediction(batch: &RecordBatch, prediction: ArrayRef) -> Result<RecordBa
             batch.num_rows()
         )));
     }
+    crate::refuse_own_columns(batch, &[PREDICTION, "age_band"])?;
     let mut cols: Vec<(&str, ArrayRef)> = vec![(PREDICTION, prediction)];
     if let Some(age) = batch
         .column_by_name("age")

@@ -113,8 +113,16 @@ impl Axis {
     }
 }
 
-/// A rounded-up upper bound for an axis starting at 0.
+/// A rounded-up upper bound for an axis of rates starting at 0 (never past 1).
 pub(crate) fn nice_max(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 1.0;
+    }
+    nice_upper(x).min(1.0).max(x.min(1.0))
+}
+
+/// A rounded-up upper bound for an axis of any positive quantity (hours, counts); 1 for none.
+pub(crate) fn nice_upper(x: f64) -> f64 {
     if !(x.is_finite() && x > 0.0) {
         return 1.0;
     }
@@ -123,7 +131,7 @@ pub(crate) fn nice_max(x: f64) -> f64 {
         .into_iter()
         .find(|m| m * mag >= x * 1.0001)
         .unwrap_or(10.0);
-    (m * mag).min(1.0).max(x.min(1.0))
+    m * mag
 }
 
 fn open(out: &mut String, id: &str, title: &str, desc: &str, h: f64) {

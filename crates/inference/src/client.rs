@@ -579,6 +579,11 @@ fn compact(batch: &RecordBatch) -> Result<RecordBatch, String> {
 /// copied into records, pages and `/v2` answers row by row.
 pub const MAX_LABEL_BYTES: usize = 256;
 
+/// The largest magnitude of a regression model's predicted value. Hours, counts and amounts of
+/// money all lie far below it; near `f64::MAX` squares and sums overflow and every metric of the
+/// report would turn into NaN, which a hostile model could use to hide a group's error.
+pub const MAX_PREDICTED_VALUE: f64 = 1e12;
+
 /// What a worker's scored batch holds, by the loaded manifest's task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -629,6 +634,16 @@ fn check_scored(b: &RecordBatch, rows: usize, expect: Expect) -> Result<(), Stri
                 .ok_or("value must be float64")?;
             if let Some((row, x)) = v.values().iter().enumerate().find(|(_, x)| !x.is_finite()) {
                 return Err(format!("row {row}: the value {x} is not a finite number"));
+            }
+            if let Some((row, x)) = v
+                .values()
+                .iter()
+                .enumerate()
+                .find(|(_, x)| x.abs() > MAX_PREDICTED_VALUE)
+            {
+                return Err(format!(
+                    "row {row}: the value {x:e} is larger than {MAX_PREDICTED_VALUE:e} in magnitude"
+                ));
             }
             return Ok(());
         }
@@ -906,6 +921,8 @@ mod scored_tests {
             assert!(e.contains(why), "{e}");
         }
         assert!(check_scored(&class(vec![0, 3]), 2, Expect::Multiclass(4)).is_ok());
+        let e = check_scored(&value(vec![1.0, -2e12]), 2, Expect::Regression).unwrap_err();
+        assert!(e.contains("row 1: the value -2e12 is larger than 1e12"), "{e}");
         let e = check_scored(&class(vec![0, 4]), 2, Expect::Multiclass(4)).unwrap_err();
         assert!(e.contains("row 1: class 4 is not one of the 4 classes"), "{e}");
         let e = check_scored(

@@ -13,7 +13,7 @@ mod runtime;
 mod sandbox;
 mod worker;
 
-pub use client::{Cause, Pool, PoolEvent, Worker, WorkerConfig, WorkerError};
+pub use client::{Cause, MAX_PREDICTED_VALUE, Pool, PoolEvent, Worker, WorkerConfig, WorkerError};
 pub use features::{FeatureError, InputTensor, TensorData, build as build_features};
 pub use inspect::{Finding, Inspection, Limits, Port, Rule, Summary, external_data_findings, inspect};
 pub use manifest::{

@@ -315,6 +315,12 @@ fn values_of(v: &DynValue, name: &str, rows: usize) -> Result<Vec<f64>, RuntimeE
             "row {row}: the predicted value {x} is not a finite number"
         )));
     }
+    let most = crate::client::MAX_PREDICTED_VALUE;
+    if let Some((row, x)) = data.iter().enumerate().find(|(_, x)| x.abs() > most) {
+        return Err(err(format!(
+            "row {row}: the predicted value {x:e} is larger than {most:e} in magnitude; no outcome a scenario records comes near it"
+        )));
+    }
     Ok(data)
 }
 

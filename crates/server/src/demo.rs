@@ -52,7 +52,12 @@ const CASES: &[(&str, &[usize], &[SampleModel], bool)] = &[
         &[("unemployment-gbm", 1), ("unemployment-logreg", 1)],
         true,
     ),
-    ("Genoptræning af ældre borgere", &[0, 2], &[("rehabilitation-gbm", 2)], true),
+    (
+        "Genoptræning af ældre borgere",
+        &[0, 2],
+        &[("rehabilitation-gbm", 2)],
+        true,
+    ),
     (
         "Visitation til hjemmehjælp (ældrepleje)",
         &[0, 2],

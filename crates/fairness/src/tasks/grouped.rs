@@ -188,12 +188,15 @@ impl<S: CellStats> Grouped<S> {
             .collect()
     }
 
-    /// The groups of attribute `a`, in order of first appearance, each the merge of its cells.
+    /// The groups of attribute `a`, ordered by value (as the yes/no engine orders them: the order of
+    /// first appearance depends on how the data was cut into batches and on a file's dictionaries), each
+    /// the merge of its cells.
     pub fn groups(&self, a: usize) -> Vec<(String, S)> {
         let mut out: Vec<(String, S)> = self.values[a].iter().map(|v| (v.clone(), S::default())).collect();
         for key in self.sorted_keys() {
             out[key[a] as usize].1.merge(&self.cells[&key]);
         }
+        out.sort_by(|x, y| x.0.cmp(&y.0));
         out
     }
 

@@ -109,6 +109,10 @@ pub(crate) fn gap(s: Series<'_>, reference: Option<&str>) -> Gap {
                 group: g.to_owned(),
                 reason: format!("undefined: {}", v.null_reason.map_or("no value", NullReason::as_str)),
             }),
+            (false, Some(x)) if !x.is_finite() => excluded.push(Left {
+                group: g.to_owned(),
+                reason: "undefined: not a finite number".to_owned(),
+            }),
             (false, Some(x)) => vals.push((g, x)),
         }
     }
@@ -127,7 +131,7 @@ pub(crate) fn gap(s: Series<'_>, reference: Option<&str>) -> Gap {
         (none, none)
     };
     let (diff_o, ratio_o) = match (s.overall.value, vals.is_empty()) {
-        (Some(o), false) => {
+        (Some(o), false) if o.is_finite() => {
             let d = vals.iter().map(|v| (v.1 - o).abs()).fold(0.0, f64::max);
             let ratio = if !s.non_negative {
                 difference_only
@@ -184,6 +188,10 @@ pub struct TaskConfig {
     pub min_group_size: u64,
     /// Reference group per attribute (`attribute -> value`); the largest group by default.
     pub reference: std::collections::BTreeMap<String, String>,
+    /// Leave out groups without rows. A file's dictionary may list values no row has (and a CSV lists
+    /// none): a run leaves them out so its report does not depend on the file format; `metrics` keeps
+    /// them, as fairlearn lists every value.
+    pub skip_empty_groups: bool,
 }
 
 impl Default for TaskConfig {
@@ -191,6 +199,7 @@ impl Default for TaskConfig {
         Self {
             min_group_size: 30,
             reference: Default::default(),
+            skip_empty_groups: false,
         }
     }
 }

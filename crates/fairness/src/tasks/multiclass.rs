@@ -264,7 +264,18 @@ impl MulticlassAccumulator {
         let attributes = names
             .iter()
             .enumerate()
-            .map(|(a, name)| self.attribute(name, self.grouped.groups(a), &overall_metrics, config))
+            .map(|(a, name)| {
+                self.attribute(
+                    name,
+                    self.grouped
+                        .groups(a)
+                        .into_iter()
+                        .filter(|(_, g)| !config.skip_empty_groups || g.count() > 0)
+                        .collect(),
+                    &overall_metrics,
+                    config,
+                )
+            })
             .collect();
         let intersection = (names.len() >= 2).then(|| {
             self.attribute(

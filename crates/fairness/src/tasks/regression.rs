@@ -219,7 +219,18 @@ impl RegressionAccumulator {
         let attributes = names
             .iter()
             .enumerate()
-            .map(|(a, name)| attribute(name, self.grouped.groups(a), &overall_metrics, config))
+            .map(|(a, name)| {
+                attribute(
+                    name,
+                    self.grouped
+                        .groups(a)
+                        .into_iter()
+                        .filter(|(_, g)| !config.skip_empty_groups || g.count() > 0)
+                        .collect(),
+                    &overall_metrics,
+                    config,
+                )
+            })
             .collect();
         let intersection = (names.len() >= 2).then(|| {
             attribute(

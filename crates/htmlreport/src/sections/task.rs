@@ -5,7 +5,7 @@
 use super::Doc;
 use crate::Lang;
 use crate::fmt::{E, iso, name};
-use crate::svg::{Axis, DotChart, DotRow, dot_chart, nice_max};
+use crate::svg::{Axis, DotChart, DotRow, dot_chart, nice_upper};
 use evaluate::{RunReport, TaskReports};
 use fairness::tasks::multiclass::MulticlassMetrics;
 use fairness::tasks::regression::RegressionMetrics;
@@ -330,10 +330,9 @@ impl<'a> Doc<'a> {
                             .collect(),
                         })
                         .collect();
-                    let max = rows
-                        .iter()
-                        .flat_map(|r| r.values.iter().flatten().map(|p| p.0))
-                        .fold(0.0f64, f64::max);
+                    let values = || rows.iter().flat_map(|r| r.values.iter().flatten().map(|p| p.0));
+                    let max = values().fold(0.0f64, f64::max);
+                    let min = values().fold(0.0f64, f64::min);
                     let chart = DotChart {
                         id: self.next_id(),
                         title: self.title_by("Udfald og forudsigelse", "Outcome and prediction", &a.attribute),
@@ -345,8 +344,10 @@ impl<'a> Doc<'a> {
                             .to_owned(),
                         x: Axis {
                             label: self.t("Gennemsnit", "Mean").to_owned(),
-                            min: 0.0,
-                            max: nice_max(max.max(1e-9)),
+                            // Means of hours are not rates: the axis reaches the largest (and a
+                            // negative mean, which a numeric outcome may have).
+                            min: if min < 0.0 { -nice_upper(-min) } else { 0.0 },
+                            max: nice_upper(max),
                             pct: false,
                         },
                         metrics: vec![
