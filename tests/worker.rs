@@ -970,3 +970,70 @@ fn long_string_labels_are_refused_naming_the_row() {
         "{err}"
     );
 }
+
+/// `features` minus the batch's mean of each column, its largest per row: a number that depends on
+/// the other rows of the request (a model that behaves one way on the sandbox's batches of synthetic
+/// citizens and another way on one citizen at a time).
+fn model_reading_its_batch() -> Vec<u8> {
+    onnx::model(
+        &[
+            onnx::node(
+                "ReduceMean",
+                b"mean",
+                &["features"],
+                &["m"],
+                &[onnx::attr_ints("axes", &[0]), onnx::attr_int("keepdims", 1)],
+            ),
+            onnx::node("Sub", b"sub", &["features", "m"], &["d"], &[]),
+            onnx::node(
+                "ReduceMax",
+                b"max",
+                &["d"],
+                &["variable"],
+                &[onnx::attr_ints("axes", &[1]), onnx::attr_int("keepdims", 1)],
+            ),
+        ],
+        &[],
+        &[onnx::value("variable", onnx::FLOAT, &[None, Some(1)])],
+    )
+}
+
+/// The stability check of a regression run: a model whose number depends on its batch is shown
+/// unstable in the record (repeated alike, shuffled and row by row not), with the rows; the run
+/// itself succeeds, as a yes/no run's does, so the authority sees the verdict.
+#[test]
+fn a_regression_model_that_reads_its_batch_is_found_unstable() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("batchy.onnx");
+    std::fs::write(&model, model_reading_its_batch()).unwrap();
+    let manifest = dir.path().join("batchy.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"batchy\"\nversion = \"1\"\nscenario = \"eldercare-visitation\"\n\n[[inputs]]\ntensor = \"features\"\ndtype = \"float32\"\ncolumns = [{ column = \"age\" }, { column = \"adl_limitations\" }]\n\n[output]\ntask = \"regression\"\nvalue = \"variable\"\n",
+    )
+    .unwrap();
+    let mut spec = DatasetSpec::new("eldercare-visitation", 3000, 2).unwrap();
+    spec.split = Split::Test;
+    let mut req = evaluate::Request::new(
+        model,
+        manifest,
+        evaluate::Dataset::Generate(Box::new(spec)),
+        config(1024, Duration::from_secs(30), false),
+    );
+    req.batch_rows = 500;
+    let record = evaluate::run(&req, &|_, _| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    let evaluate::RunReport::Regression(r) = &record.report else {
+        panic!("a regression report");
+    };
+    let st = r.stability.as_ref().expect("checked");
+    assert!(!st.stable, "{st:?}");
+    let by = |name: &str| st.checks.iter().find(|c| c.check == name).unwrap();
+    assert_eq!(
+        by("repeated").rows_differing,
+        0,
+        "the same request gives the same numbers"
+    );
+    assert!(by("single_rows").rows_differing > 0 && !by("single_rows").examples.is_empty());
+    assert_eq!(by("single_rows").rows, 32);
+    assert!(record.to_markdown().contains("**Unstable**"));
+}

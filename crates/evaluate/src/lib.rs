@@ -28,6 +28,7 @@ mod shift;
 mod source;
 mod stability;
 mod task_markdown;
+mod task_stability;
 mod tasks;
 
 pub use compare::{
@@ -55,6 +56,7 @@ pub use stability::{
     CheckResult, MAX_EXAMPLES, MAX_SAMPLED, Robustness, SAMPLED_PER_REQUEST, SINGLE_ROWS, Stability, StabilityCheck,
     TOLERANCE, UnstableRow,
 };
+pub use task_stability::{TaskCheck, TaskStability};
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt8Array};
 use fairness::Config;

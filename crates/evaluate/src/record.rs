@@ -109,6 +109,10 @@ pub struct TaskReports<R> {
     pub truth: R,
     /// Groups smaller than this are shown but kept out of the disparities.
     pub min_group_size: u64,
+    /// Whether each prediction depended on its own row only (the run's first request scored again:
+    /// as it was, shuffled, row by row); absent when the run scored no rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<crate::TaskStability>,
     /// What the report does not carry yet for this task, said rather than left out silently.
     pub not_computed: Vec<String>,
 }

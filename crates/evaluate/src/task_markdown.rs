@@ -57,6 +57,33 @@ fn header(s: &mut String, title: &str, r: &TaskReports<impl Sized>, rows: u64) {
     );
 }
 
+fn stability(s: &mut String, r: &TaskReports<impl Sized>) {
+    let Some(st) = &r.stability else { return };
+    let _ = writeln!(
+        s,
+        "## Stability\n\n{}\n\n| check | rows | rows differing | largest difference | first rows differing | error |\n| --- | ---: | ---: | ---: | --- | --- |",
+        if st.stable {
+            "Stable: every prediction of the first request was the same scored again as it was, shuffled and row by row."
+        } else {
+            "**Unstable**: a prediction depended on more than its own row (its batch, its position or chance)."
+        }
+    );
+    for c in &st.checks {
+        let rows: Vec<String> = c.examples.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3e} | {} | {} |",
+            cell(&c.check),
+            c.rows,
+            c.rows_differing,
+            c.max_difference,
+            rows.join(", "),
+            c.error.as_deref().map_or(String::new(), cell)
+        );
+    }
+    s.push('\n');
+}
+
 fn not_computed(s: &mut String, r: &TaskReports<impl Sized>) {
     if r.not_computed.is_empty() {
         return;
@@ -148,6 +175,7 @@ pub(crate) fn regression_markdown(r: &TaskReports<RegressionReport>) -> String {
             table(&mut s, a, against, &REGRESSION_COLUMNS);
         }
     }
+    stability(&mut s, r);
     not_computed(&mut s, r);
     s
 }
@@ -191,6 +219,7 @@ pub(crate) fn multiclass_markdown(r: &TaskReports<MulticlassReport>) -> String {
             table(&mut s, a, against, &MULTICLASS_COLUMNS);
         }
     }
+    stability(&mut s, r);
     not_computed(&mut s, r);
     s
 }

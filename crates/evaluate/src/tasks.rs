@@ -169,7 +169,7 @@ fn refuse_unsupported(req: &Request, task: Task) -> Result<(), EvaluateError> {
 fn not_computed(req: &Request) -> Vec<String> {
     let mut out = vec![
         "intervals (bootstrap) and significance tests".to_owned(),
-        "the stability check (whether a row's prediction depends on the other rows of its batch)".to_owned(),
+        "the stability check's rows sampled across the whole run (the first request is checked)".to_owned(),
     ];
     if req.explain.is_some() {
         out.push("explanations (permutation importance) and weak slices".into());
@@ -237,6 +237,8 @@ pub(crate) fn run(
     let done = AtomicBool::new(false);
     let stopped: Mutex<Option<EvaluateError>> = Mutex::new(None);
     let batch_rows = req.batch_rows.max(1);
+    // The run's first request and its answer, for the stability check.
+    let first: std::sync::OnceLock<(RecordBatch, ArrayRef)> = std::sync::OnceLock::new();
     let (results, dataset_sha) = std::thread::scope(|s| {
         let (watched, done_ref, stopped_ref) = (&pool, &done, &stopped);
         s.spawn(move || {
@@ -266,7 +268,7 @@ pub(crate) fn run(
         let handles: Vec<_> = (0..pool.size())
             .map(|slot| {
                 let (source, pool, names, groups) = (&source, &pool, &names, &groups);
-                let (levels, names_of_classes) = (&levels, &names_of_classes);
+                let (levels, names_of_classes, first) = (&levels, &names_of_classes, &first);
                 let (scored_rows, latencies, hash_tx, features) =
                     (&scored_rows, &latencies, hash_tx.clone(), &feature_columns);
                 s.spawn(move || -> Result<Vec<(u64, Acc)>, EvaluateError> {
@@ -288,8 +290,12 @@ pub(crate) fn run(
                             }
                             let len = batch_rows.min(batch.num_rows() - offset);
                             let t = Instant::now();
-                            let reply = pool.score_on(slot, &inputs.slice(offset, len))?;
+                            let unit = inputs.slice(offset, len);
+                            let reply = pool.score_on(slot, &unit)?;
                             lat.push(t.elapsed().as_secs_f64());
+                            if index == 0 && offset == 0 {
+                                let _ = first.set((unit, reply.column(0).clone()));
+                            }
                             parts.push(reply.column(0).clone());
                             offset += len;
                             let n = len as u64;
@@ -337,6 +343,25 @@ pub(crate) fn run(
     if scored != total_rows {
         return Err(source.error(format!("{scored} rows, but its spec promises {total_rows}")));
     }
+    // The positions checked depend on the model's own hash, so it cannot know them.
+    let seed = checked
+        .inspection
+        .sha256
+        .bytes()
+        .fold(source.spec.seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let stability = match first.into_inner() {
+        Some((inputs, scored)) => Some(crate::task_stability::check(
+            &inputs,
+            &scored,
+            task == Task::Multiclass,
+            seed,
+            &pool,
+            clock,
+        )?),
+        None => None,
+    };
     let t_metrics = Instant::now();
     let mut acc = Acc::new(output, &levels, &names)?;
     for (_, a) in &batches {
@@ -347,23 +372,32 @@ pub(crate) fn run(
         reference: req.fairness.reference.clone(),
         skip_empty_groups: true,
     };
-    fn reports<R>(req: &Request, columns: [&str; 2], config: &TaskConfig, [recorded, truth]: [R; 2]) -> TaskReports<R> {
+    struct Common<'a> {
+        columns: [&'a str; 2],
+        min_group_size: u64,
+        stability: Option<crate::TaskStability>,
+        not_computed: Vec<String>,
+    }
+    fn reports<R>(c: Common<'_>, [recorded, truth]: [R; 2]) -> TaskReports<R> {
         TaskReports {
-            recorded_column: columns[0].to_owned(),
+            recorded_column: c.columns[0].to_owned(),
             recorded,
-            true_column: columns[1].to_owned(),
+            true_column: c.columns[1].to_owned(),
             truth,
-            min_group_size: config.min_group_size,
-            not_computed: not_computed(req),
+            min_group_size: c.min_group_size,
+            stability: c.stability,
+            not_computed: c.not_computed,
         }
     }
+    let common = Common {
+        columns,
+        min_group_size: config.min_group_size,
+        stability,
+        not_computed: not_computed(req),
+    };
     let report = match &acc {
-        Acc::Regression(a) => {
-            RunReport::Regression(reports(req, columns, &config, a.each_ref().map(|a| a.report(&config))))
-        }
-        Acc::Multiclass(a) => {
-            RunReport::Multiclass(reports(req, columns, &config, a.each_ref().map(|a| a.report(&config))))
-        }
+        Acc::Regression(a) => RunReport::Regression(reports(common, a.each_ref().map(|a| a.report(&config)))),
+        Acc::Multiclass(a) => RunReport::Multiclass(reports(common, a.each_ref().map(|a| a.report(&config)))),
     };
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;

@@ -127,8 +127,14 @@ impl<'a> Doc<'a> {
             RunReport::Binary(_) => {}
         }
         match &self.rec.report {
-            RunReport::Regression(r) => self.not_computed(&r.not_computed),
-            RunReport::Multiclass(r) => self.not_computed(&r.not_computed),
+            RunReport::Regression(r) => {
+                self.task_stability(r.stability.as_ref());
+                self.not_computed(&r.not_computed);
+            }
+            RunReport::Multiclass(r) => {
+                self.task_stability(r.stability.as_ref());
+                self.not_computed(&r.not_computed);
+            }
             RunReport::Binary(_) => {}
         }
         self.w("</section>");
@@ -277,6 +283,46 @@ impl<'a> Doc<'a> {
             self.w(&row);
         }
         self.w("</tbody></table></div>");
+    }
+
+    fn task_stability(&mut self, st: Option<&evaluate::TaskStability>) {
+        let Some(st) = st else { return };
+        let _ = write!(
+            self.out,
+            "<h3 id=\"stability\">{}</h3><p class=\"{}\">{}</p><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            self.t("Stabilitet", "Stability"),
+            if st.stable { "ok" } else { "bad" },
+            if st.stable {
+                self.t(
+                    "Stabil: hver forudsigelse i første forespørgsel var den samme, scoret igen som den var, blandet og række for række.",
+                    "Stable: every prediction of the first request was the same scored again as it was, shuffled and row by row.",
+                )
+            } else {
+                self.t(
+                    "Ustabil: en forudsigelse afhang af mere end borgerens egen række (batchen, placeringen eller tilfældighed).",
+                    "Unstable: a prediction depended on more than the citizen's own row (its batch, its position or chance).",
+                )
+            },
+            self.t("Kontrol", "Check"),
+            self.t("Rækker", "Rows"),
+            self.t("Rækker med forskel", "Rows differing"),
+            self.t("Første rækker med forskel", "First rows differing")
+        );
+        for c in &st.checks {
+            let rows: Vec<String> = c.examples.iter().map(u64::to_string).collect();
+            let row = format!(
+                "<tr><th scope=\"row\"><code>{}</code></th><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}{}</td></tr>",
+                E(&c.check),
+                E(&self.l.count(c.rows as f64)),
+                E(&self.l.count(c.rows_differing as f64)),
+                E(&rows.join(", ")),
+                c.error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(" {}", crate::fmt::user(e, 300)))
+            );
+            self.w(&row);
+        }
+        self.w("</tbody></table>");
     }
 
     fn not_computed(&mut self, items: &[String]) {
