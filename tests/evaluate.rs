@@ -1995,6 +1995,31 @@ fn the_eldercare_regressor_and_classifier_are_judged_per_group_as_scikit_learn_c
             "{model}: the report depends on the workers"
         );
         assert_eq!(two["report"]["stability"]["checks"][0]["rows"], 777);
+        // Nor does the dataset's form: the same citizens generated for the run report alike (a file's
+        // dictionaries ordered the groups otherwise).
+        let generated = dir.path().join(format!("{model}-generated.json"));
+        let o = sandkasse(&[
+            "evaluate",
+            "--model",
+            &onnx,
+            "--manifest",
+            &toml,
+            "--scenario",
+            "eldercare-visitation",
+            "--rows",
+            "20000",
+            "--seed",
+            "5",
+            "--out",
+            generated.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let generated: serde_json::Value = serde_json::from_slice(&std::fs::read(&generated).unwrap()).unwrap();
+        assert!(
+            generated["report"] == one["report"],
+            "{model}: the report depends on whether the rows were generated or read from a file"
+        );
         let md = std::fs::read_to_string(&md).unwrap();
         let html = std::fs::read_to_string(&html_da).unwrap();
         assert!(

@@ -296,6 +296,29 @@ mod tests {
         assert!(g.excluded[1].reason.contains("empty group"));
     }
 
+    /// A metric that is not a finite number (sums that overflowed) is left out by name: `f64::min`
+    /// and `f64::max` skip NaN, so it would silently vanish from the disparity.
+    #[test]
+    fn a_group_whose_metric_is_not_finite_is_left_out_by_name() {
+        let g = gap(
+            series(
+                false,
+                2.0,
+                &[
+                    ("a", false, Some(1.0)),
+                    ("b", false, Some(f64::NAN)),
+                    ("c", false, Some(4.0)),
+                ],
+            ),
+            Some("a"),
+        );
+        assert_eq!(g.difference_between_groups, Value::some(3.0));
+        assert_eq!(g.excluded.len(), 1, "{:?}", g.excluded);
+        assert_eq!(g.excluded[0].group, "b");
+        assert!(g.excluded[0].reason.contains("not a finite number"));
+        assert!(g.to_reference.iter().all(|r| r.group != "b"));
+    }
+
     #[test]
     fn a_metric_that_may_be_negative_has_differences_only() {
         let g = gap(
