@@ -122,8 +122,11 @@ def sklearn_matrix(inputs, m):
     return np.concatenate([p.astype(object) for p in parts], axis=1)
 
 
-def export(model, m, zipmap):
-    options = None if zipmap else {id(model): {"zipmap": False}}
+def export(model, m, zipmap, outputs=None):
+    """The fitted estimator as ONNX, reproducible (graph name, one opset per domain), its outputs checked:
+    `outputs`, by default the manifest's label and probability. A regressor has no ZipMap to switch off."""
+    regression = m["output"].get("task") == "regression"
+    options = None if zipmap or regression else {id(model): {"zipmap": False}}
     onx = convert_sklearn(model, initial_types=initial_types(m), target_opset=common.TARGET_OPSET,
                           options=options)
     onx.doc_string = m["description"]
@@ -136,8 +139,8 @@ def export(model, m, zipmap):
     del onx.opset_import[:]
     for domain, version in sorted(seen.items()):
         onx.opset_import.append(onnx.helper.make_opsetid(domain, version))
-    outputs = [o.name for o in onx.graph.output]
-    assert outputs == [m["output"]["label"], m["output"]["probability"]], outputs
+    names = [o.name for o in onx.graph.output]
+    assert names == (outputs or [m["output"]["label"], m["output"]["probability"]]), names
     onnx.checker.check_model(onx, full_check=True)
     return onx
 
@@ -295,7 +298,7 @@ def eldercare(tmp):
     X = sklearn_matrix(common.build_inputs(train, m), m)
     print(f"[{name}] fitting ...", flush=True)
     gbm.fit(X, train.column("outcome_recorded").to_numpy().astype(np.float64))
-    onx = export_numeric(gbm, m, ["variable"])
+    onx = export(gbm, m, zipmap=False, outputs=["variable"])
     path = save(name, m, onx)
     rows.append(evaluate_numeric(name, path, m, gbm, test))
 
@@ -317,27 +320,10 @@ def eldercare(tmp):
         warnings.simplefilter("ignore", ConvergenceWarning)
         logreg.fit(X, common.strings(train, "level_recorded"))
     assert list(logreg.classes_) == m["output"]["classes"], logreg.classes_
-    onx = export_numeric(logreg, m, ["label", "probabilities"])
+    onx = export(logreg, m, zipmap=False, outputs=["label", "probabilities"])
     path = save(name, m, onx)
     rows.append(evaluate_numeric(name, path, m, logreg, test))
     return rows
-
-
-def export_numeric(model, m, outputs):
-    onx = convert_sklearn(model, initial_types=initial_types(m), target_opset=common.TARGET_OPSET,
-                          options={id(model): {"zipmap": False}} if m["output"]["task"] == "multiclass" else None)
-    onx.doc_string = m["description"]
-    onx.graph.name = m["name"]
-    seen = {}
-    for imp in onx.opset_import:
-        assert seen.get(imp.domain, imp.version) == imp.version, f"conflicting opsets for {imp.domain!r}"
-        seen[imp.domain] = imp.version
-    del onx.opset_import[:]
-    for domain, version in sorted(seen.items()):
-        onx.opset_import.append(onnx.helper.make_opsetid(domain, version))
-    assert [o.name for o in onx.graph.output] == outputs, [o.name for o in onx.graph.output]
-    onnx.checker.check_model(onx, full_check=True)
-    return onx
 
 
 def evaluate_numeric(name, path, m, model, test):

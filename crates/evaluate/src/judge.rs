@@ -4,6 +4,7 @@
 use crate::prepare::Prepared;
 use crate::record::{self, Provenance, RunRecord, Throughput};
 use crate::score::Scored;
+use crate::source::Source;
 use crate::{Clock, EvaluateError, Request, humantime};
 use fairness::{Config, Report};
 use inference::Pool;
@@ -86,59 +87,30 @@ pub(crate) fn judge(
     let verdicts = fairness::evaluate_criteria_with_analyses(&req.criteria, &report, &analysed);
     let metrics_seconds = t_metrics.elapsed().as_secs_f64();
     clock.check()?;
-    let mut lat = scored.latencies;
-    lat.sort_by(f64::total_cmp);
-    let pct = |q: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            lat[((lat.len() - 1) as f64 * q).round() as usize] * 1000.0
-        }
-    };
-    let ready = pool.ready().unwrap_or_else(|| inference::Ready {
-        onnxruntime_version: String::new(),
-        onnxruntime_path: String::new(),
-        layers: Vec::new(),
-    });
-    let score_seconds = scored.seconds;
     Ok(RunRecord {
         schema_version: record::SCHEMA_VERSION,
         verdicts,
-        provenance: Provenance {
-            started: humantime(clock.started),
-            model_file: req.model_name.clone(),
-            model_sha256: prepared.inspection.sha256.clone(),
-            manifest_sha256: prepared.manifest_sha256,
-            manifest: prepared.manifest.clone(),
-            dataset: source.spec.clone(),
-            dataset_file: source.file.as_ref().map(|p| p.display().to_string()),
-            dataset_sha256: scored.dataset_sha256,
-            dataset_rows: source.expected_rows,
-            generator_version: source.spec.generator_version.clone(),
-            sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
-            onnxruntime_version: ready.onnxruntime_version.clone(),
-            isolation: ready.layers.clone(),
-            isolation_allowed_missing: Some(req.worker.allow_missing.iter().cloned().collect()),
-        },
+        provenance: provenance(
+            req,
+            clock,
+            (
+                &prepared.inspection.sha256,
+                &prepared.manifest_sha256,
+                &prepared.manifest,
+            ),
+            source,
+            pool,
+            scored.dataset_sha256,
+        ),
+        throughput: throughput(
+            req,
+            pool,
+            scored.rows,
+            scored.latencies,
+            [load_seconds, scored.seconds, metrics_seconds],
+            clock,
+        ),
         inspection: prepared.inspection,
-        throughput: Throughput {
-            rows: scored.rows,
-            workers: pool.size(),
-            batch_rows: req.batch_rows,
-            load_seconds,
-            score_seconds,
-            metrics_seconds,
-            total_seconds: clock.t0.elapsed().as_secs_f64(),
-            rows_per_second: if score_seconds > 0.0 {
-                scored.rows as f64 / score_seconds
-            } else {
-                0.0
-            },
-            batch_latency_ms_p50: pct(0.5),
-            batch_latency_ms_p95: pct(0.95),
-            batch_latency_ms_p99: pct(0.99),
-            worker_peak_memory_bytes: pool.peak_memory_bytes(),
-        },
         worker_events: pool.events(),
         report: record::RunReport::Binary(Box::new(report)),
         explanations: analyses.explanations,
@@ -146,6 +118,76 @@ pub(crate) fn judge(
         paths: analyses.paths,
         robustness: analyses.robustness,
     })
+}
+
+/// What the run ran on: the model, manifest and dataset by hash, the versions and the isolation.
+pub(crate) fn provenance(
+    req: &Request,
+    clock: &Clock,
+    (model_sha256, manifest_sha256, manifest): (&str, &str, &inference::Manifest),
+    source: &Source,
+    pool: &Pool,
+    dataset_sha256: String,
+) -> Provenance {
+    let ready = pool.ready().unwrap_or_else(|| inference::Ready {
+        onnxruntime_version: String::new(),
+        onnxruntime_path: String::new(),
+        layers: Vec::new(),
+    });
+    Provenance {
+        started: humantime(clock.started),
+        model_file: req.model_name.clone(),
+        model_sha256: model_sha256.to_owned(),
+        manifest_sha256: manifest_sha256.to_owned(),
+        manifest: manifest.clone(),
+        dataset: source.spec.clone(),
+        dataset_file: source.file.as_ref().map(|p| p.display().to_string()),
+        dataset_sha256,
+        dataset_rows: source.expected_rows,
+        generator_version: source.spec.generator_version.clone(),
+        sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
+        onnxruntime_version: ready.onnxruntime_version,
+        isolation: ready.layers,
+        isolation_allowed_missing: Some(req.worker.allow_missing.iter().cloned().collect()),
+    }
+}
+
+/// How fast the run went; `seconds` are loading, scoring and the report.
+pub(crate) fn throughput(
+    req: &Request,
+    pool: &Pool,
+    rows: u64,
+    mut latencies: Vec<f64>,
+    seconds: [f64; 3],
+    clock: &Clock,
+) -> Throughput {
+    let [load_seconds, score_seconds, metrics_seconds] = seconds;
+    latencies.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies[((latencies.len() - 1) as f64 * q).round() as usize] * 1000.0
+        }
+    };
+    Throughput {
+        rows,
+        workers: pool.size(),
+        batch_rows: req.batch_rows,
+        load_seconds,
+        score_seconds,
+        metrics_seconds,
+        total_seconds: clock.t0.elapsed().as_secs_f64(),
+        rows_per_second: if score_seconds > 0.0 {
+            rows as f64 / score_seconds
+        } else {
+            0.0
+        },
+        batch_latency_ms_p50: pct(0.5),
+        batch_latency_ms_p95: pct(0.95),
+        batch_latency_ms_p99: pct(0.99),
+        worker_peak_memory_bytes: pool.peak_memory_bytes(),
+    }
 }
 
 /// A `perturbation_flip_rate` criterion's measurement: every group of the attribute (of at least

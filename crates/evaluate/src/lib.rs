@@ -450,26 +450,37 @@ fn read_bounded(path: &PathBuf, limit: u64) -> std::io::Result<String> {
 
 /// The batch with `probability`, `decision` (probability >= threshold) and `age_band` added.
 fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Result<RecordBatch, EvaluateError> {
-    if probs.len() != batch.num_rows() {
+    let p: Float64Array = probs.iter().map(|&x| Some(f64::from(x))).collect();
+    let d: BooleanArray = probs.iter().map(|&x| Some(f64::from(x) >= threshold)).collect();
+    with_answers(batch, vec![("probability", Arc::new(p)), ("decision", Arc::new(d))])
+}
+
+/// The batch with the model's answers (`columns`, one value a row) and `age_band` (from `age`)
+/// added: what the accumulators read, for every kind of run. A dataset column of the same name is
+/// refused ([`refuse_own_columns`]).
+pub(crate) fn with_answers(
+    batch: &RecordBatch,
+    mut columns: Vec<(&str, ArrayRef)>,
+) -> Result<RecordBatch, EvaluateError> {
+    if let Some((_, a)) = columns.iter().find(|(_, a)| a.len() != batch.num_rows()) {
         return Err(EvaluateError::Metrics(format!(
             "{} predictions for {} rows",
-            probs.len(),
+            a.len(),
             batch.num_rows()
         )));
     }
-    refuse_own_columns(batch, &["probability", "decision", "age_band"])?;
-    let p: Float64Array = probs.iter().map(|&x| Some(f64::from(x))).collect();
-    let d: BooleanArray = probs.iter().map(|&x| Some(f64::from(x) >= threshold)).collect();
-    let mut cols: Vec<(&str, ArrayRef)> = vec![("probability", Arc::new(p)), ("decision", Arc::new(d))];
+    let mut own: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    own.push("age_band");
+    refuse_own_columns(batch, &own)?;
     if let Some(age) = batch
         .column_by_name("age")
         .and_then(|a| a.as_any().downcast_ref::<UInt8Array>())
     {
-        cols.push(("age_band", Arc::new(age::bands(age))));
+        columns.push(("age_band", Arc::new(age::bands(age))));
     }
     let mut fields: Vec<arrow::datatypes::FieldRef> = batch.schema().fields().iter().cloned().collect();
     let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
-    for (name, a) in cols {
+    for (name, a) in columns {
         fields.push(Arc::new(arrow::datatypes::Field::new(
             name,
             a.data_type().clone(),
@@ -484,7 +495,7 @@ fn with_predictions(batch: &RecordBatch, probs: &[f32], threshold: f64) -> Resul
 /// A dataset file may carry columns beyond the scenario's; one named as a column the run adds itself
 /// (the model's prediction, its decision, the age band) would be read in its place — a file whose
 /// `decision` column copies the outcome made any model look perfect. Refused, naming the column.
-pub(crate) fn refuse_own_columns(batch: &RecordBatch, own: &[&str]) -> Result<(), EvaluateError> {
+fn refuse_own_columns(batch: &RecordBatch, own: &[&str]) -> Result<(), EvaluateError> {
     match own.iter().find(|c| batch.column_by_name(c).is_some()) {
         Some(c) => Err(EvaluateError::Dataset(format!(
             "the dataset has a column {c:?}, which the run adds itself from the model's answers; rename or drop it"

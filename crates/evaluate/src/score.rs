@@ -16,15 +16,37 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-/// Why the watcher stopped a run's workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Cancelled,
-    Deadline,
-}
-
 /// How often the watcher looks at the cancel flag and the clock.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
+
+/// Watches the cancel flag and the deadline until `done`: on either, kills the pool's workers at
+/// once, even mid-batch, instead of waiting for the batch (up to its own deadline) to end, and
+/// returns the error that explains whatever the scoring threads returned.
+pub(crate) fn watch(pool: &Pool, clock: &Clock, done: &AtomicBool) -> Option<EvaluateError> {
+    while !done.load(Ordering::SeqCst) {
+        if let Err(e) = clock.check() {
+            pool.abort();
+            return Some(e);
+        }
+        std::thread::sleep(WATCH_EVERY);
+    }
+    None
+}
+
+/// A generated dataset's hash: SHA-256 over its batches' digests in the batches' order, whatever
+/// order the scoring threads send them in.
+pub(crate) fn hash_in_order(digests: mpsc::Receiver<(u64, [u8; 32])>) -> String {
+    let mut pending = std::collections::BTreeMap::new();
+    let (mut want, mut h) = (0u64, Sha256::new());
+    for (b, digest) in digests {
+        pending.insert(b, digest);
+        while let Some(digest) = pending.remove(&want) {
+            h.update(digest);
+            want += 1;
+        }
+    }
+    hex(&h.finalize())
+}
 
 /// What scoring produced: the merged statistics and what the record says of the scoring.
 pub(crate) struct Scored {
@@ -254,7 +276,6 @@ pub(crate) fn score(
     let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
     let t_score = Instant::now();
     let scoring_done = AtomicBool::new(false);
-    let stopped: Mutex<Option<Stop>> = Mutex::new(None);
     let batch_rows = req.batch_rows.max(1) as u64;
     let requests = total_rows.div_ceil(batch_rows).max(1);
     let wanted = (crate::stability::MAX_SAMPLED / crate::stability::SAMPLED_PER_REQUEST) as u64;
@@ -268,42 +289,10 @@ pub(crate) fn score(
         seed,
         every: requests.div_ceil(wanted).max(1),
     };
-    let (accs, dataset_sha) = std::thread::scope(|s| {
-        // Cancel and deadline: kill the workers at once, even mid-batch, instead of waiting for
-        // the batch (up to its own deadline) to end.
-        let (watched, scoring_done, stopped) = (pool, &scoring_done, &stopped);
-        s.spawn(move || {
-            while !scoring_done.load(Ordering::SeqCst) {
-                let why = if clock.cancel.load(Ordering::Relaxed) {
-                    Some(Stop::Cancelled)
-                } else if clock.deadline.is_some_and(|limit| clock.t0.elapsed() >= limit) {
-                    Some(Stop::Deadline)
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    if let Ok(mut s) = stopped.lock() {
-                        *s = Some(why);
-                    }
-                    watched.abort();
-                    return;
-                }
-                std::thread::sleep(WATCH_EVERY);
-            }
-        });
-        // A generated dataset's hash: SHA-256 over its batches' digests in order.
-        let hasher = s.spawn(move || {
-            let mut pending = std::collections::BTreeMap::new();
-            let (mut want, mut h) = (0u64, Sha256::new());
-            for (b, digest) in hash_rx {
-                pending.insert(b, digest);
-                while let Some(digest) = pending.remove(&want) {
-                    h.update(digest);
-                    want += 1;
-                }
-            }
-            hex(&h.finalize())
-        });
+    let (accs, dataset_sha, stopped) = std::thread::scope(|s| {
+        let (watched, scoring_done) = (pool, &scoring_done);
+        let watcher = s.spawn(move || watch(watched, clock, scoring_done));
+        let hasher = s.spawn(move || hash_in_order(hash_rx));
         let handles: Vec<_> = (0..pool.size())
             .map(|slot| {
                 let (units, columns, names) = (&units, &columns, &names);
@@ -365,17 +354,11 @@ pub(crate) fn score(
             })
             .collect();
         scoring_done.store(true, Ordering::SeqCst);
-        (accs, hasher.join().unwrap_or_default())
+        (accs, hasher.join().unwrap_or_default(), watcher.join().unwrap_or(None))
     });
     // A stop by the watcher explains whatever the scoring threads returned.
-    match stopped.into_inner().unwrap_or(None) {
-        Some(Stop::Cancelled) => return Err(EvaluateError::Cancelled),
-        Some(Stop::Deadline) => {
-            return Err(EvaluateError::Deadline {
-                limit: req.deadline.unwrap_or_default(),
-            });
-        }
-        None => {}
+    if let Some(e) = stopped {
+        return Err(e);
     }
     let score_seconds = t_score.elapsed().as_secs_f64();
     // Source batches merge in the data's order, whichever worker scored them: sums of

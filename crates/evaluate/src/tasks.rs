@@ -13,22 +13,18 @@
 //! named in the report's `not_computed` when it would have run by default.
 
 use crate::prepare::Checked;
-use crate::record::{self, Provenance, RunRecord, RunReport, TaskReports, Throughput};
+use crate::record::{self, RunRecord, RunReport, TaskReports};
 use crate::source::{Source, batch_digest};
-use crate::{Clock, EvaluateError, Progress, Request, hex, humantime};
-use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt8Array};
+use crate::{Clock, EvaluateError, Progress, Request};
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use fairness::{MissingGroups, MulticlassAccumulator, RegressionAccumulator, TaskConfig};
 use inference::{Output, Pool, Task};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The column the model's prediction is added under, beside the dataset's.
 const PREDICTION: &str = "prediction";
-
-/// How often the watcher looks at the cancel flag and the clock.
-const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// The outcome columns a task is judged against: (as recorded, true).
 pub(crate) fn outcome_columns(task: Task) -> [&'static str; 2] {
@@ -235,36 +231,13 @@ pub(crate) fn run(
     let (hash_tx, hash_rx) = mpsc::sync_channel::<(u64, [u8; 32])>(64);
     let t_score = Instant::now();
     let done = AtomicBool::new(false);
-    let stopped: Mutex<Option<EvaluateError>> = Mutex::new(None);
     let batch_rows = req.batch_rows.max(1);
     // The run's first request and its answer, for the stability check.
     let first: std::sync::OnceLock<(RecordBatch, ArrayRef)> = std::sync::OnceLock::new();
-    let (results, dataset_sha) = std::thread::scope(|s| {
-        let (watched, done_ref, stopped_ref) = (&pool, &done, &stopped);
-        s.spawn(move || {
-            while !done_ref.load(Ordering::SeqCst) {
-                if let Err(e) = clock.check() {
-                    if let Ok(mut s) = stopped_ref.lock() {
-                        *s = Some(e);
-                    }
-                    watched.abort();
-                    return;
-                }
-                std::thread::sleep(WATCH_EVERY);
-            }
-        });
-        let hasher = s.spawn(move || {
-            let mut pending = std::collections::BTreeMap::new();
-            let (mut want, mut h) = (0u64, Sha256::new());
-            for (b, digest) in hash_rx {
-                pending.insert(b, digest);
-                while let Some(digest) = pending.remove(&want) {
-                    h.update(digest);
-                    want += 1;
-                }
-            }
-            hex(&h.finalize())
-        });
+    let (results, dataset_sha, stopped) = std::thread::scope(|s| {
+        let (watched, done_ref) = (&pool, &done);
+        let watcher = s.spawn(move || crate::score::watch(watched, clock, done_ref));
+        let hasher = s.spawn(move || crate::score::hash_in_order(hash_rx));
         let handles: Vec<_> = (0..pool.size())
             .map(|slot| {
                 let (source, pool, names, groups) = (&source, &pool, &names, &groups);
@@ -307,7 +280,7 @@ pub(crate) fn run(
                         if task == Task::Multiclass {
                             prediction = as_levels(&prediction, names_of_classes)?;
                         }
-                        let with = with_prediction(&batch, prediction)?;
+                        let with = crate::with_answers(&batch, vec![(PREDICTION, prediction)])?;
                         let mut acc = Acc::new(output, levels, names)?;
                         acc.add(&with, columns, groups)?;
                         out.push((index, acc));
@@ -328,9 +301,13 @@ pub(crate) fn run(
             })
             .collect();
         done.store(true, Ordering::SeqCst);
-        (results, hasher.join().unwrap_or_default())
+        (
+            results,
+            hasher.join().unwrap_or_default(),
+            watcher.join().unwrap_or(None),
+        )
     });
-    if let Some(e) = stopped.into_inner().unwrap_or(None) {
+    if let Some(e) = stopped {
         return Err(e);
     }
     let score_seconds = t_score.elapsed().as_secs_f64();
@@ -403,8 +380,15 @@ pub(crate) fn run(
     clock.check()?;
     let dataset_sha256 = source.file_sha256().map_or(dataset_sha, str::to_owned);
     let latencies = latencies.into_inner().unwrap_or_default();
-    let provenance = provenance(req, clock, &checked, &source, &pool, dataset_sha256);
-    let throughput = throughput(
+    let provenance = crate::judge::provenance(
+        req,
+        clock,
+        (&checked.inspection.sha256, &checked.manifest_sha256, &checked.manifest),
+        &source,
+        &pool,
+        dataset_sha256,
+    );
+    let throughput = crate::judge::throughput(
         req,
         &pool,
         scored,
@@ -432,105 +416,4 @@ fn source_with(req: &Request, keep: Vec<String>) -> Result<Source, EvaluateError
     keep.sort_unstable();
     keep.dedup();
     Source::open(&req.dataset, &req.csv, &keep)
-}
-
-/// What the run ran on, as a yes/no run records it.
-pub(crate) fn provenance(
-    req: &Request,
-    clock: &Clock,
-    checked: &Checked,
-    source: &Source,
-    pool: &Pool,
-    dataset_sha256: String,
-) -> Provenance {
-    let ready = pool.ready().unwrap_or_else(|| inference::Ready {
-        onnxruntime_version: String::new(),
-        onnxruntime_path: String::new(),
-        layers: Vec::new(),
-    });
-    Provenance {
-        started: humantime(clock.started),
-        model_file: req.model_name.clone(),
-        model_sha256: checked.inspection.sha256.clone(),
-        manifest_sha256: checked.manifest_sha256.clone(),
-        manifest: checked.manifest.clone(),
-        dataset: source.spec.clone(),
-        dataset_file: source.file.as_ref().map(|p| p.display().to_string()),
-        dataset_sha256,
-        dataset_rows: source.expected_rows,
-        generator_version: source.spec.generator_version.clone(),
-        sandbox_version: env!("CARGO_PKG_VERSION").to_owned(),
-        onnxruntime_version: ready.onnxruntime_version,
-        isolation: ready.layers,
-        isolation_allowed_missing: Some(req.worker.allow_missing.iter().cloned().collect()),
-    }
-}
-
-/// How fast the run went; `seconds` are loading, scoring and the report.
-pub(crate) fn throughput(
-    req: &Request,
-    pool: &Pool,
-    rows: u64,
-    mut latencies: Vec<f64>,
-    seconds: [f64; 3],
-    clock: &Clock,
-) -> Throughput {
-    let [load_seconds, score_seconds, metrics_seconds] = seconds;
-    latencies.sort_by(f64::total_cmp);
-    let pct = |q: f64| {
-        if latencies.is_empty() {
-            0.0
-        } else {
-            latencies[((latencies.len() - 1) as f64 * q).round() as usize] * 1000.0
-        }
-    };
-    Throughput {
-        rows,
-        workers: pool.size(),
-        batch_rows: req.batch_rows,
-        load_seconds,
-        score_seconds,
-        metrics_seconds,
-        total_seconds: clock.t0.elapsed().as_secs_f64(),
-        rows_per_second: if score_seconds > 0.0 {
-            rows as f64 / score_seconds
-        } else {
-            0.0
-        },
-        batch_latency_ms_p50: pct(0.5),
-        batch_latency_ms_p95: pct(0.95),
-        batch_latency_ms_p99: pct(0.99),
-        worker_peak_memory_bytes: pool.peak_memory_bytes(),
-    }
-}
-
-/// The batch with the model's `prediction` and `age_band` added.
-fn with_prediction(batch: &RecordBatch, prediction: ArrayRef) -> Result<RecordBatch, EvaluateError> {
-    if prediction.len() != batch.num_rows() {
-        return Err(EvaluateError::Metrics(format!(
-            "{} predictions for {} rows",
-            prediction.len(),
-            batch.num_rows()
-        )));
-    }
-    crate::refuse_own_columns(batch, &[PREDICTION, "age_band"])?;
-    let mut cols: Vec<(&str, ArrayRef)> = vec![(PREDICTION, prediction)];
-    if let Some(age) = batch
-        .column_by_name("age")
-        .and_then(|a| a.as_any().downcast_ref::<UInt8Array>())
-    {
-        cols.push(("age_band", Arc::new(crate::age::bands(age))));
-    }
-    let mut fields: Vec<arrow::datatypes::FieldRef> = batch.schema().fields().iter().cloned().collect();
-    let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
-    for (name, a) in cols {
-        fields.push(Arc::new(arrow::datatypes::Field::new(
-            name,
-            a.data_type().clone(),
-            false,
-        )));
-        arrays.push(a);
-    }
-    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
-        .map_err(|e| EvaluateError::Metrics(e.to_string()))
 }

@@ -295,6 +295,34 @@ fn float_tensor(v: &DynValue) -> Result<(Vec<i64>, Vec<f64>), String> {
     }
 }
 
+/// One row of a ZipMap output (a map class -> probability): the probability of each of `classes`,
+/// the map extracted once (keys of the classes' kind).
+fn zipmap_row(map: &ort::value::Value<DynMapValueType>, classes: &[ClassValue]) -> Result<Vec<f32>, String> {
+    let missing = |c: &ClassValue| format!("no probability for class {c}");
+    match classes.first() {
+        Some(ClassValue::Text(_)) => {
+            let m = map.try_extract_map::<String, f32>().map_err(|e| e.to_string())?;
+            classes
+                .iter()
+                .map(|c| match c {
+                    ClassValue::Text(t) => m.get(t).copied().ok_or_else(|| missing(c)),
+                    ClassValue::Int(_) => Err(missing(c)),
+                })
+                .collect()
+        }
+        _ => {
+            let m = map.try_extract_map::<i64, f32>().map_err(|e| e.to_string())?;
+            classes
+                .iter()
+                .map(|c| match c {
+                    ClassValue::Int(i) => m.get(i).copied().ok_or_else(|| missing(c)),
+                    ClassValue::Text(_) => Err(missing(c)),
+                })
+                .collect()
+        }
+    }
+}
+
 /// A regression output: one finite number a row, `[rows]` or `[rows, 1]`.
 fn values_of(v: &DynValue, name: &str, rows: usize) -> Result<Vec<f64>, RuntimeError> {
     let err = |message: String| RuntimeError::Output {
@@ -372,15 +400,8 @@ fn most_probable(v: &DynValue, name: &str, rows: usize, m: &MulticlassOutput) ->
             }
             let mut t = Vec::with_capacity(rows * k);
             for (row, map) in maps.iter().enumerate() {
-                for c in &m.classes {
-                    let x = match c {
-                        ClassValue::Int(i) => map.try_extract_map::<i64, f32>().map(|m| m.get(i).copied()),
-                        ClassValue::Text(s) => map.try_extract_map::<String, f32>().map(|m| m.get(s).copied()),
-                    }
-                    .map_err(|e| err(format!("row {row}: {e}")))?
-                    .ok_or_else(|| err(format!("row {row}: no probability for class {c}")))?;
-                    t.push(f64::from(x));
-                }
+                let p = zipmap_row(map, &m.classes).map_err(|e| err(format!("row {row}: {e}")))?;
+                t.extend(p.into_iter().map(f64::from));
             }
             t
         }
@@ -489,14 +510,10 @@ fn probabilities(
                 return Err(err(format!("{} maps for {rows} rows", maps.len())));
             }
             let mut p = Vec::with_capacity(rows);
+            let positive = std::slice::from_ref(positive);
             for (row, m) in maps.iter().enumerate() {
-                let x = match positive {
-                    ClassValue::Int(c) => m.try_extract_map::<i64, f32>().map(|m| m.get(c).copied()),
-                    ClassValue::Text(c) => m.try_extract_map::<String, f32>().map(|m| m.get(c).copied()),
-                }
-                .map_err(|e| err(format!("row {row}: {e}")))?
-                .ok_or_else(|| err(format!("row {row}: no probability for class {positive}")))?;
-                p.push(x);
+                let x = zipmap_row(m, positive).map_err(|e| err(format!("row {row}: {e}")))?;
+                p.push(x[0]);
             }
             p
         }
